@@ -1,0 +1,147 @@
+/**
+ * Verifies OVH request signatures:
+ *   "$1$" + sha1hex(AS + "+" + CK + "+" + METHOD + "+" + URL + "+" + BODY + "+" + TIMESTAMP)
+ * Clients disagree on URL (spec/ovh-api.md §4): go-ovh (Terraform) signs the configured endpoint
+ * with scheme and port; the npm clients sign `https://<host without port><path>`. We accept exactly
+ * those candidate URLs, compared in constant time, and nothing looser.
+ */
+import crypto from 'node:crypto';
+import { AuthError } from '../errors.ts';
+import type { Application, AuthStore, Credential } from './auth.store.ts';
+
+export interface SignedRequest {
+  readonly method: string;
+  /** Path and query as received, `/1.0/...`. */
+  readonly url: string;
+  /** The `Host` header. */
+  readonly host: string | undefined;
+  /** `http` or `https`, as this server received the request. */
+  readonly protocol: string;
+  readonly body: string;
+  readonly applicationKey: string | undefined;
+  readonly consumerKey: string | undefined;
+  readonly timestamp: string | undefined;
+  readonly signature: string | undefined;
+}
+
+export interface AuthContext {
+  readonly accountId: string;
+  readonly application: Application;
+  readonly credential: Credential;
+}
+
+export interface AuthenticatorOptions {
+  /** The public base URL ending in `/1.0`. */
+  readonly publicUrl: string;
+  readonly timestampWindowSeconds: number;
+  readonly now?: () => number;
+}
+
+export class Authenticator {
+  readonly #store: AuthStore;
+  readonly #publicUrl: string;
+  readonly #windowSeconds: number;
+  readonly #now: () => number;
+
+  constructor(store: AuthStore, options: AuthenticatorOptions) {
+    this.#store = store;
+    this.#publicUrl = options.publicUrl;
+    this.#windowSeconds = options.timestampWindowSeconds;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The application named by `X-Ovh-Application` (for calls that need no consumer key). */
+  async application(applicationKey: string | undefined): Promise<Application> {
+    if (applicationKey === undefined || applicationKey === '') {
+      throw new AuthError('NOT_AUTHENTICATED', 'You must login first');
+    }
+    const application = await this.#store.findApplication(applicationKey);
+    if (application === undefined) throw new AuthError('INVALID_KEY', 'This application key is invalid');
+    return application;
+  }
+
+  async authenticate(request: SignedRequest): Promise<AuthContext> {
+    const { consumerKey, timestamp, signature } = request;
+    if (consumerKey === undefined || timestamp === undefined || signature === undefined) {
+      throw new AuthError('NOT_AUTHENTICATED', 'You must login first');
+    }
+    const application = await this.application(request.applicationKey);
+
+    const seconds = /^\d{1,12}$/.test(timestamp) ? Number(timestamp) : Number.NaN;
+    const nowSeconds = Math.floor(this.#now() / 1000);
+    if (!Number.isFinite(seconds) || Math.abs(nowSeconds - seconds) > this.#windowSeconds) {
+      throw new AuthError(
+        'QUERY_TIME_OUT',
+        `Query out of time: X-Ovh-Timestamp must be within ${this.#windowSeconds} s of the server time (GET /1.0/auth/time)`,
+      );
+    }
+
+    if (!this.#signatureMatches(request, application.secret, consumerKey, timestamp, signature)) {
+      throw new AuthError('INVALID_SIGNATURE', 'Invalid signature');
+    }
+
+    const credential = await this.#store.findCredential(consumerKey);
+    if (credential === undefined) throw new AuthError('NOT_CREDENTIAL', 'This credential does not exist');
+    const expired = credential.expiresAt !== null && Date.parse(credential.expiresAt) <= this.#now();
+    if (
+      credential.status !== 'validated' ||
+      expired ||
+      credential.accountId === null ||
+      credential.applicationId !== application.id
+    ) {
+      throw new AuthError('INVALID_CREDENTIAL', 'This credential is not valid');
+    }
+
+    const path = request.url.slice('/1.0'.length).split('?', 1)[0]!;
+    if (!credential.allows(request.method, path)) {
+      throw new AuthError('NOT_GRANTED_CALL', 'This call has not been granted');
+    }
+    return { accountId: credential.accountId, application, credential };
+  }
+
+  #signatureMatches(
+    request: SignedRequest,
+    secret: string,
+    consumerKey: string,
+    timestamp: string,
+    signature: string,
+  ) {
+    const expected = Buffer.from(signature);
+    const tail = request.url.slice('/1.0'.length);
+    const candidates = new Set([`${this.#publicUrl}${tail}`]);
+    if (request.host !== undefined) {
+      candidates.add(`${request.protocol}://${request.host}${request.url}`);
+      candidates.add(`https://${stripPort(request.host)}${request.url}`);
+    }
+    let matched = false;
+    // Every candidate is checked, whatever matched first, so timing tells nothing.
+    for (const url of candidates) {
+      const digest = crypto
+        .createHash('sha1')
+        .update(`${secret}+${consumerKey}+${request.method}+${url}+${request.body}+${timestamp}`)
+        .digest('hex');
+      const computed = Buffer.from(`$1$${digest}`);
+      if (computed.length === expected.length && crypto.timingSafeEqual(computed, expected)) matched = true;
+    }
+    return matched;
+  }
+}
+
+function stripPort(host: string): string {
+  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
+  const colon = host.lastIndexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+/** Computes a signature as OVH's clients do (used by mks's own client and tests). */
+export function signRequest(input: {
+  secret: string;
+  consumerKey: string;
+  method: string;
+  url: string;
+  body: string;
+  timestamp: number | string;
+}): string {
+  const { secret, consumerKey, method, url, body, timestamp } = input;
+  return `$1$${crypto.createHash('sha1').update(`${secret}+${consumerKey}+${method}+${url}+${body}+${timestamp}`).digest('hex')}`;
+}

@@ -1,0 +1,43 @@
+/** `mks api METHOD PATH [--data JSON|@file]`: a raw signed call, like the OVH CLIs' raw mode. */
+import fs from 'node:fs';
+import { ApiClient } from '../client/api-client.ts';
+import type { OvhCredentials } from '../client/ovh-conf.ts';
+
+export interface ApiCommandIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+/** Returns the process exit code: 0 on success, 1 when the API refused the call, 2 on bad usage. */
+export async function apiCommand(
+  credentials: OvhCredentials,
+  method: string,
+  path: string,
+  data: string | undefined,
+  io: ApiCommandIo,
+): Promise<number> {
+  const upper = method.toUpperCase();
+  if (!['GET', 'POST', 'PUT', 'DELETE'].includes(upper)) {
+    io.stderr(`error: METHOD must be GET, POST, PUT or DELETE (got '${method}')\n`);
+    return 2;
+  }
+  let body: unknown;
+  if (data !== undefined) {
+    const text = data.startsWith('@') ? fs.readFileSync(data.slice(1), 'utf8') : data;
+    try {
+      body = JSON.parse(text);
+    } catch (error) {
+      io.stderr(`error: --data is not valid JSON: ${(error as Error).message}\n`);
+      return 2;
+    }
+  }
+  const response = await new ApiClient(credentials).raw(upper, path, body);
+  const text = `${JSON.stringify(response.body, null, 2)}\n`;
+  if (response.status >= 200 && response.status < 300) {
+    io.stdout(text);
+    return 0;
+  }
+  const message = (response.body as { message?: string } | null)?.message ?? text.trim();
+  io.stderr(`error: ${response.status}: ${message} (query id ${response.queryId ?? 'none'})\n`);
+  return 1;
+}

@@ -1,0 +1,79 @@
+/** `GET`/`PUT /cloud/project/{serviceName}/kube/{kubeId}/customization`. */
+import type { FastifyInstance } from 'fastify';
+import type { ClusterRecord } from '../clusters/clusters.model.ts';
+import { invalid } from '../errors.ts';
+import type { AppDeps } from '../http/app.ts';
+import { type KubeParams, kubeParams } from '../http/params.ts';
+import { sendJson, sendJsonText } from '../http/responses.ts';
+import { type CustomizationInput, customizationSchema } from './customization.model.ts';
+import { customizationView } from './customization.ts';
+
+/**
+ * Cluster records are immutable and replaced on every change, so the serialized customization of
+ * one record can be kept with it: a GET then costs no serialization at all.
+ */
+const serialized = new WeakMap<ClusterRecord, string>();
+
+function customizationJson(cluster: ClusterRecord): string {
+  let text = serialized.get(cluster);
+  if (text === undefined) {
+    text = JSON.stringify(customizationView(cluster.customization));
+    serialized.set(cluster, text);
+  }
+  return text;
+}
+
+export function registerCustomizationRoutes(app: FastifyInstance, deps: AppDeps): void {
+  app.get(
+    '/kube/:kubeId/customization',
+    {
+      schema: {
+        tags: ['kube'],
+        summary: 'The customization as the user set it (apiServer always carries admissionPlugins)',
+        params: kubeParams,
+        response: { 200: customizationSchema },
+      },
+    },
+    async (request, reply) => {
+      const { serviceName, kubeId } = request.params as KubeParams;
+      return sendJsonText(
+        reply,
+        customizationJson(await deps.clusters.getCustomization(serviceName, kubeId)),
+      );
+    },
+  );
+
+  app.put(
+    '/kube/:kubeId/customization',
+    {
+      // Checked before the schema so the refusal says why, not just "unknown field".
+      preValidation: async (request) => {
+        const body = request.body as Record<string, unknown> | undefined;
+        if (body !== null && typeof body === 'object' && 'kubeProxyMode' in body) {
+          throw invalid(
+            'kubeProxyMode: cannot be changed by a customization update; it is set at creation and can only change on reset (POST /kube/{kubeId}/reset)',
+          );
+        }
+      },
+      schema: {
+        tags: ['kube'],
+        summary:
+          'Update the customization: top-level keys sent replace those sections whole, keys not sent are kept',
+        params: kubeParams,
+        body: customizationSchema,
+        response: { 200: { type: 'object', properties: { message: { type: 'string' } } } },
+      },
+    },
+    async (request, reply) => {
+      const { serviceName, kubeId } = request.params as KubeParams;
+      return sendJson(
+        reply,
+        await deps.clusters.updateCustomization(
+          serviceName,
+          kubeId,
+          (request.body ?? {}) as CustomizationInput,
+        ),
+      );
+    },
+  );
+}

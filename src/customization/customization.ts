@@ -1,0 +1,340 @@
+/**
+ * The customization rules, as pure functions: normalizing what clients send, validating it with
+ * kube-proxy's and OVH's semantics, the PUT merge rule, the echo, and the admission-plugin flags.
+ */
+
+import { invalid } from '../errors.ts';
+import {
+  ADMISSION_PLUGINS,
+  type AdmissionPlugin,
+  type AdmissionPluginsSettings,
+  type Customization,
+  type CustomizationInput,
+  type CustomizationView,
+  DEFAULT_ENABLED_PLUGINS,
+  IPVS_SCHEDULERS,
+  type IpvsSettings,
+  type KubeProxyMode,
+  type KubeProxySettings,
+} from './customization.model.ts';
+import { DurationError, formatGoDuration, parseIsoDuration } from './duration.ts';
+
+type IptablesInput = NonNullable<NonNullable<CustomizationInput['kubeProxy']>['iptables']>;
+type IpvsInput = NonNullable<NonNullable<CustomizationInput['kubeProxy']>['ipvs']>;
+
+// Field orders follow OVH's responses (alphabetical), so echoes and renders are deterministic.
+const IPTABLES_FIELDS = ['minSyncPeriod', 'syncPeriod'] as const;
+const IPVS_FIELDS = [
+  'minSyncPeriod',
+  'scheduler',
+  'syncPeriod',
+  'tcpFinTimeout',
+  'tcpTimeout',
+  'udpTimeout',
+] as const;
+
+/** Copies the set (non-null) fields in a fixed order; undefined when none is set. */
+function pick<K extends string>(
+  source: Partial<Record<K, string | null>> | null | undefined,
+  fields: readonly K[],
+): Partial<Record<K, string>> | undefined {
+  if (source === null || source === undefined) return undefined;
+  const out: Partial<Record<K, string>> = {};
+  let any = false;
+  for (const field of fields) {
+    const value = source[field];
+    if (value !== null && value !== undefined) {
+      out[field] = value;
+      any = true;
+    }
+  }
+  return any ? out : undefined;
+}
+
+function normalizeKubeProxy(input: CustomizationInput['kubeProxy']): KubeProxySettings | undefined {
+  if (input === null || input === undefined) return undefined;
+  const iptables = pick<keyof IptablesInput>(input.iptables, IPTABLES_FIELDS);
+  // The scheduler is narrowed unchecked: validateCustomization reports unknown names.
+  const ipvs = pick<keyof IpvsInput>(input.ipvs, IPVS_FIELDS) as IpvsSettings | undefined;
+  if (iptables === undefined && ipvs === undefined) return undefined;
+  return { ...(iptables && { iptables }), ...(ipvs && { ipvs }) };
+}
+
+function normalizeApiServer(input: CustomizationInput['apiServer']): Customization['apiServer'] {
+  const plugins = input?.admissionPlugins;
+  if (plugins === null || plugins === undefined) return undefined;
+  const { enabled, disabled } = plugins;
+  if ((enabled === null || enabled === undefined) && (disabled === null || disabled === undefined)) {
+    return undefined;
+  }
+  // Names are narrowed unchecked: validateCustomization reports unknown ones.
+  return {
+    admissionPlugins: {
+      enabled: [...(enabled ?? [])] as AdmissionPlugin[],
+      disabled: [...(disabled ?? [])] as AdmissionPlugin[],
+    },
+  };
+}
+
+/**
+ * Reduces a wire customization to what the user actually set: nulls and empty objects mean
+ * "nothing set" (`"iptables": {}` included), duration strings are kept byte for byte.
+ */
+export function normalizeCustomization(input: CustomizationInput | null | undefined): Customization {
+  const apiServer = normalizeApiServer(input?.apiServer);
+  const kubeProxy = normalizeKubeProxy(input?.kubeProxy);
+  return { ...(apiServer && { apiServer }), ...(kubeProxy && { kubeProxy }) };
+}
+
+// kube-proxy's v1alpha1 defaulting (spec/kube-proxy.md §2.2) tests `== 0`, so an explicit zero is
+// replaced like an absent value, except for ipvs.minSyncPeriod which has no default.
+const IPTABLES_DEFAULT_SYNC = 30n * 1_000_000_000n;
+const IPTABLES_DEFAULT_MIN_SYNC = 1_000_000_000n;
+const IPVS_DEFAULT_SYNC = 30n * 1_000_000_000n;
+
+const IPVS_TCP_TIMEOUT_FLOOR = 5n * 1_000_000_000n;
+
+const ISO_EXAMPLES = 'an ISO 8601 duration such as PT30S, PT1M30S, PT0.5S or P1D';
+
+/** A sync period as kube-proxy will see it, and why, for messages. */
+interface Effective {
+  ns: bigint;
+  /** What the user sent, or undefined when the field is not set. */
+  given: string | undefined;
+  /** True when kube-proxy replaces the value (absent, or a zero it treats as absent). */
+  defaulted: boolean;
+}
+
+function describe(field: string, value: Effective): string {
+  const go = formatGoDuration(value.ns);
+  if (!value.defaulted) return `${field} ${JSON.stringify(value.given)} (${go})`;
+  const why =
+    value.given === undefined ? `${field} is not set` : `${JSON.stringify(value.given)} means "default"`;
+  return `${field} ${go} (kube-proxy's default, as ${why})`;
+}
+
+/**
+ * Checks a customization against OVH's enums and kube-proxy's rules on effective values, and
+ * throws one `invalid()` that lists every problem, each with its full path, the value and what
+ * is allowed, so a client can fix everything in one round trip.
+ */
+export function validateCustomization(c: Customization, field = 'customization'): void {
+  const problems: string[] = [];
+  const durations = new Map<string, bigint>();
+
+  const checkDuration = (path: string, value: unknown): void => {
+    if (value === undefined) return;
+    if (typeof value !== 'string') {
+      problems.push(`${path}: ${JSON.stringify(value)} must be a string, ${ISO_EXAMPLES}`);
+      return;
+    }
+    try {
+      durations.set(path, parseIsoDuration(value));
+    } catch (error) {
+      if (!(error instanceof DurationError)) throw error;
+      problems.push(
+        `${path}: ${JSON.stringify(value)} is not a valid duration (${error.message}); expected ${ISO_EXAMPLES}`,
+      );
+    }
+  };
+
+  /** minSyncPeriod ≤ syncPeriod after defaulting; reported on the field the user set. */
+  const checkSyncPair = (
+    section: string,
+    settings: { minSyncPeriod?: string; syncPeriod?: string } | undefined,
+    defaults: { min: bigint | undefined; sync: bigint },
+  ): void => {
+    const minPath = `${section}.minSyncPeriod`;
+    const syncPath = `${section}.syncPeriod`;
+    if (settings?.minSyncPeriod !== undefined && !durations.has(minPath)) return;
+    if (settings?.syncPeriod !== undefined && !durations.has(syncPath)) return;
+    const effective = (path: string, given: string | undefined, fallback: bigint | undefined): Effective => {
+      const ns = durations.get(path);
+      if (ns === undefined || (ns === 0n && fallback !== undefined)) {
+        return { ns: fallback ?? 0n, given, defaulted: true };
+      }
+      return { ns, given, defaulted: false };
+    };
+    const min = effective(minPath, settings?.minSyncPeriod, defaults.min);
+    const sync = effective(syncPath, settings?.syncPeriod, defaults.sync);
+    if (min.ns <= sync.ns) return;
+    if (!min.defaulted) {
+      problems.push(
+        `${minPath}: ${JSON.stringify(min.given)} (${formatGoDuration(min.ns)}) is greater than the effective ` +
+          `${describe('syncPeriod', sync)}; minSyncPeriod must be less than or equal to syncPeriod`,
+      );
+    } else {
+      problems.push(
+        `${syncPath}: ${JSON.stringify(sync.given)} (${formatGoDuration(sync.ns)}) is less than the effective ` +
+          `${describe('minSyncPeriod', min)}; syncPeriod must be greater than or equal to minSyncPeriod ` +
+          '(set minSyncPeriod explicitly to a smaller positive duration)',
+      );
+    }
+  };
+
+  const kubeProxy = c.kubeProxy;
+  if (kubeProxy !== undefined) {
+    const iptablesPath = `${field}.kubeProxy.iptables`;
+    const ipvsPath = `${field}.kubeProxy.ipvs`;
+    for (const name of IPTABLES_FIELDS) {
+      checkDuration(`${iptablesPath}.${name}`, kubeProxy.iptables?.[name]);
+    }
+    for (const name of IPVS_FIELDS) {
+      if (name !== 'scheduler') checkDuration(`${ipvsPath}.${name}`, kubeProxy.ipvs?.[name]);
+    }
+
+    // Both sections are checked whatever the mode: kube-proxy ≤ 1.30 validates `iptables` even in
+    // ipvs mode, and the mode is fixed at creation while the customization is not.
+    checkSyncPair(iptablesPath, kubeProxy.iptables, {
+      min: IPTABLES_DEFAULT_MIN_SYNC,
+      sync: IPTABLES_DEFAULT_SYNC,
+    });
+    checkSyncPair(ipvsPath, kubeProxy.ipvs, { min: undefined, sync: IPVS_DEFAULT_SYNC });
+
+    const tcpTimeout = durations.get(`${ipvsPath}.tcpTimeout`);
+    if (tcpTimeout !== undefined && tcpTimeout > 0n && tcpTimeout < IPVS_TCP_TIMEOUT_FLOOR) {
+      problems.push(
+        `${ipvsPath}.tcpTimeout: ${JSON.stringify(kubeProxy.ipvs?.tcpTimeout)} cannot be set between 'PT0S' ` +
+          "and 'PT5S'; use PT0S (keep the kernel's timeout) or PT5S and more",
+      );
+    }
+
+    const scheduler = kubeProxy.ipvs?.scheduler;
+    if (scheduler !== undefined && !(IPVS_SCHEDULERS as readonly unknown[]).includes(scheduler)) {
+      problems.push(
+        `${ipvsPath}.scheduler: ${JSON.stringify(scheduler)} is not a supported IPVS scheduler; ` +
+          `allowed: ${IPVS_SCHEDULERS.join(', ')}`,
+      );
+    }
+  }
+
+  const plugins = c.apiServer?.admissionPlugins;
+  if (plugins !== undefined) {
+    const pluginsPath = `${field}.apiServer.admissionPlugins`;
+    for (const list of ['enabled', 'disabled'] as const) {
+      const seen = new Set<string>();
+      for (const name of plugins[list]) {
+        if (!(ADMISSION_PLUGINS as readonly unknown[]).includes(name)) {
+          problems.push(
+            `${pluginsPath}.${list}: ${JSON.stringify(name)} is not a known admission plugin; ` +
+              `allowed: ${ADMISSION_PLUGINS.join(', ')}`,
+          );
+        } else if (seen.has(name)) {
+          problems.push(`${pluginsPath}.${list}: ${JSON.stringify(name)} is listed more than once`);
+        }
+        seen.add(name);
+      }
+    }
+    for (const name of new Set(plugins.enabled)) {
+      if (plugins.disabled.includes(name) && ADMISSION_PLUGINS.includes(name)) {
+        problems.push(
+          `${pluginsPath}: ${JSON.stringify(name)} is in both enabled and disabled; a plugin is either one`,
+        );
+      }
+    }
+    if (plugins.disabled.includes('NodeRestriction')) {
+      problems.push(
+        `${pluginsPath}.disabled: "NodeRestriction" cannot be disabled, it must stay enabled for security ` +
+          'purposes; only AlwaysPullImages can be disabled',
+      );
+    }
+  }
+
+  if (problems.length > 0) throw invalid(problems.join('; '));
+}
+
+/**
+ * The PUT rule (OVH guide): each top-level key sent replaces that section whole — `kubeProxy`
+ * fields left out of it are dropped — and `null` or `{}` clears it; keys not sent are kept.
+ * A key whose value is `undefined` counts as not sent (JSON cannot carry `undefined`).
+ */
+export function mergeCustomization(stored: Customization, patch: CustomizationInput): Customization {
+  const replaced = normalizeCustomization(patch);
+  const apiServer = patch.apiServer === undefined ? stored.apiServer : replaced.apiServer;
+  const kubeProxy = patch.kubeProxy === undefined ? stored.kubeProxy : replaced.kubeProxy;
+  return copy({ ...(apiServer && { apiServer }), ...(kubeProxy && { kubeProxy }) });
+}
+
+function copyKubeProxy(k: KubeProxySettings | undefined): KubeProxySettings {
+  const iptables = pick(k?.iptables, IPTABLES_FIELDS);
+  const ipvs = pick<(typeof IPVS_FIELDS)[number]>(k?.ipvs, IPVS_FIELDS) as IpvsSettings | undefined;
+  return { ...(iptables && { iptables }), ...(ipvs && { ipvs }) };
+}
+
+function copyPlugins(p: AdmissionPluginsSettings): AdmissionPluginsSettings {
+  return { disabled: [...p.disabled], enabled: [...p.enabled] };
+}
+
+/** A fresh, canonically ordered copy (callers may mutate or serialize what they get). */
+function copy(c: Customization): Customization {
+  const kubeProxy = copyKubeProxy(c.kubeProxy);
+  const hasKubeProxy = kubeProxy.iptables !== undefined || kubeProxy.ipvs !== undefined;
+  return {
+    ...(c.apiServer && { apiServer: { admissionPlugins: copyPlugins(c.apiServer.admissionPlugins) } }),
+    ...(hasKubeProxy && { kubeProxy }),
+  };
+}
+
+/**
+ * The echo for API responses (DESIGN.md §3): kube-proxy fields exactly as sent and only those;
+ * `apiServer.admissionPlugins` always present — the Terraform provider crashes on a bare
+ * `"apiServer": {}` — holding the lists last set, or OVH's defaults when never set.
+ */
+export function customizationView(c: Customization): CustomizationView {
+  const admissionPlugins = c.apiServer
+    ? copyPlugins(c.apiServer.admissionPlugins)
+    : { disabled: [], enabled: [...DEFAULT_ENABLED_PLUGINS] };
+  return { apiServer: { admissionPlugins }, kubeProxy: copyKubeProxy(c.kubeProxy) };
+}
+
+/** Every known plugin on or off: the defaults (all on) adjusted by the lists; disabled wins. */
+export function effectiveAdmissionPlugins(c: Customization): {
+  enabled: AdmissionPlugin[];
+  disabled: AdmissionPlugin[];
+} {
+  const lists = c.apiServer?.admissionPlugins;
+  const enabled: AdmissionPlugin[] = [];
+  const disabled: AdmissionPlugin[] = [];
+  for (const plugin of ADMISSION_PLUGINS) {
+    const on = lists?.disabled.includes(plugin)
+      ? false
+      : lists?.enabled.includes(plugin)
+        ? true
+        : DEFAULT_ENABLED_PLUGINS.includes(plugin);
+    (on ? enabled : disabled).push(plugin);
+  }
+  return { enabled, disabled };
+}
+
+/**
+ * kube-apiserver flags for the effective plugins. Neither plugin is on by default in
+ * kube-apiserver itself, so OVH's "enabled" defaults must be passed explicitly; an empty
+ * `--enable-admission-plugins=` is left out rather than written.
+ */
+export function renderAdmissionFlags(c: Customization): string[] {
+  const { enabled, disabled } = effectiveAdmissionPlugins(c);
+  const flags: string[] = [];
+  if (enabled.length > 0) flags.push(`--enable-admission-plugins=${[...enabled].sort().join(',')}`);
+  if (disabled.length > 0) flags.push(`--disable-admission-plugins=${[...disabled].sort().join(',')}`);
+  return flags;
+}
+
+const IPVS_DEPRECATION =
+  'kube-proxy ipvs mode is deprecated since Kubernetes 1.35 (kube-proxy: "The ipvs proxier is now ' +
+  "deprecated and may be removed in a future release. Please use 'nftables' instead.\"); it still " +
+  'works, and kubeProxyMode can only be changed by resetting the cluster';
+
+/** Warnings to return with a change (DESIGN.md §3: PUT /customization's message). */
+export function kubeProxyWarnings(version: string, mode: KubeProxyMode): string[] {
+  if (mode !== 'ipvs') return [];
+  const match = /^v?(\d+)\.(\d+)(?:\.\d+)?$/.exec(version);
+  if (match === null) return [];
+  const major = Number(match[1]);
+  const minor = Number(match[2]);
+  return major > 1 || (major === 1 && minor >= 35) ? [IPVS_DEPRECATION] : [];
+}
+
+/** Same stored customization, field by field (plugin order counts: it is echoed as sent). */
+export function customizationEquals(a: Customization, b: Customization): boolean {
+  return JSON.stringify(copy(a)) === JSON.stringify(copy(b));
+}

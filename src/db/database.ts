@@ -1,0 +1,93 @@
+/**
+ * Opens the store. Engine differences live here, as named capabilities, never as scattered
+ * `if (dialect)` checks in stores.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import type { Config } from '../config.ts';
+import { migrateToLatest } from './migrate.ts';
+import type { Schema } from './schema.ts';
+import { withStatementCache } from './sqlite-statement-cache.ts';
+
+export interface Capabilities {
+  readonly engine: 'sqlite' | 'postgres';
+  /**
+   * One process owns every write to clusters (the embedded default). Stores may then serve reads
+   * from memory, kept current on each write, instead of asking the database.
+   */
+  readonly exclusiveWriter: boolean;
+  /** `SELECT … FOR UPDATE SKIP LOCKED` is available for work claims. */
+  readonly skipLocked: boolean;
+  /** Tells whether an error is a unique-constraint violation. */
+  isUniqueViolation(error: unknown): boolean;
+}
+
+export interface Database {
+  readonly db: Kysely<Schema>;
+  readonly capabilities: Capabilities;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Run migrations on open (default true). */
+  readonly migrate?: boolean;
+}
+
+export async function openDatabase(
+  database: Config['database'],
+  options: OpenOptions = {},
+): Promise<Database> {
+  const opened = database.kind === 'sqlite' ? openSqlite(database.file) : openPostgres(database.url);
+  if (options.migrate !== false) {
+    try {
+      await migrateToLatest(opened.db, opened.capabilities);
+    } catch (error) {
+      await opened.close();
+      throw error;
+    }
+  }
+  return opened;
+}
+
+function openSqlite(file: string): Database {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  const sqlite = new BetterSqlite(file);
+  sqlite.pragma('journal_mode = WAL');
+  // NORMAL is durable across application crashes in WAL mode; only an OS crash may lose the
+  // last transactions. The fsync per commit that FULL costs would cap writes far below the API's.
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  return {
+    db,
+    capabilities: Object.freeze({
+      engine: 'sqlite',
+      exclusiveWriter: true,
+      skipLocked: false,
+      isUniqueViolation: (error: unknown) =>
+        error instanceof Error && (error as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT') === true,
+    }),
+    close: () => db.destroy(),
+  };
+}
+
+function openPostgres(url: string): Database {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // An idle client losing its server (restart, failover) must not crash the process.
+  pool.on('error', () => {});
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    capabilities: Object.freeze({
+      engine: 'postgres',
+      exclusiveWriter: false,
+      skipLocked: true,
+      isUniqueViolation: (error: unknown) => (error as { code?: string } | null)?.code === '23505',
+    }),
+    close: () => db.destroy(),
+  };
+}

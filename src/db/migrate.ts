@@ -1,0 +1,31 @@
+/**
+ * Migrations are code, listed here in order; Kysely's Migrator records which ran (and locks, so
+ * several processes starting at once on PostgreSQL migrate once).
+ */
+import { type Kysely, type Migration, Migrator } from 'kysely';
+import type { Capabilities } from './database.ts';
+import * as initial from './migrations/0001-initial.ts';
+import * as emulator from './migrations/0002-emulator.ts';
+import type { Schema } from './schema.ts';
+
+interface MigrationModule {
+  up(db: Kysely<unknown>, capabilities: Capabilities): Promise<void>;
+}
+
+const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
+  ['0001-initial', initial],
+  ['0002-emulator', emulator],
+];
+
+export async function migrateToLatest(db: Kysely<Schema>, capabilities: Capabilities): Promise<string[]> {
+  const migrations: Record<string, Migration> = {};
+  for (const [name, module] of MIGRATIONS) {
+    migrations[name] = { up: (database) => module.up(database, capabilities) };
+  }
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) throw error;
+  return (results ?? [])
+    .filter((result) => result.status === 'Success')
+    .map((result) => result.migrationName);
+}

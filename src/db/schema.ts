@@ -1,0 +1,98 @@
+/**
+ * Table types for Kysely. Both engines store the same shapes: text ids, ISO-8601 text timestamps,
+ * JSON as text. Keeping one representation means one store code path for SQLite and PostgreSQL.
+ */
+import type { Generated } from 'kysely';
+
+export interface AccountTable {
+  id: string;
+  email: string | null;
+  created_at: string;
+}
+
+export interface ProjectTable {
+  id: string;
+  account_id: string;
+  name: string;
+  description: string;
+  created_at: string;
+}
+
+export interface ApplicationTable {
+  id: Generated<number>;
+  account_id: string;
+  app_key: string;
+  /** AES-256-GCM ciphertext of the application secret (see auth/secret-box.ts). */
+  secret_enc: string;
+  name: string;
+  description: string;
+  created_at: string;
+}
+
+export interface CredentialTable {
+  id: Generated<number>;
+  application_id: number;
+  /** Null while the credential waits for validation. */
+  account_id: string | null;
+  /** SHA-256 (hex) of the consumer key: the key itself is never stored. */
+  ck_hash: string;
+  status: 'pendingValidation' | 'validated' | 'refused' | 'expired';
+  /** JSON array of `{method, path}` access rules. */
+  rules: string;
+  redirection: string | null;
+  /** SHA-256 (hex) of the validation token, while pending. */
+  validation_token_hash: string | null;
+  created_at: string;
+  expires_at: string | null;
+  last_use: string | null;
+}
+
+export interface ClusterTable {
+  id: string;
+  project_id: string;
+  name: string;
+  region: string;
+  version: string;
+  update_policy: string;
+  kube_proxy_mode: 'iptables' | 'ipvs';
+  /** JSON of the customization exactly as the user set it. */
+  customization: string;
+  node_count: number;
+  plan: string;
+  private_network_id: string | null;
+  nodes_subnet_id: string | null;
+  load_balancers_subnet_id: string | null;
+  /** JSON, or null when the client sent nothing meaningful. */
+  private_network_configuration: string | null;
+  status: string;
+  status_message: string | null;
+  /** Bumped by every accepted change the reconciler must apply. */
+  generation: number;
+  /** The generation the cluster last fully reflected. */
+  observed_generation: number;
+  /** Bumped by `POST /kubeconfig/reset`: the cluster's API token derives from it. */
+  token_epoch: number;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface ClusterHistoryTable {
+  id: Generated<number>;
+  cluster_id: string;
+  generation: number;
+  action: 'create' | 'customize' | 'reset' | 'delete';
+  kube_proxy_mode: string;
+  version: string;
+  customization: string;
+  created_at: string;
+}
+
+export interface Schema {
+  accounts: AccountTable;
+  projects: ProjectTable;
+  applications: ApplicationTable;
+  credentials: CredentialTable;
+  clusters: ClusterTable;
+  cluster_history: ClusterHistoryTable;
+}

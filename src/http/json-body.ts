@@ -1,0 +1,48 @@
+/**
+ * Request bodies are parsed here, keeping the exact text: the OVH signature covers the body bytes.
+ * A malformed body is not refused at parse time but remembered and refused after authentication,
+ * so an unauthenticated caller learns nothing beyond "log in first".
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { invalid } from '../errors.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rawBody: string;
+    bodyError: Error | undefined;
+  }
+}
+
+export function registerJsonBody(app: FastifyInstance, bodyLimit: number): void {
+  app.decorateRequest('rawBody', '');
+  app.decorateRequest('bodyError', undefined);
+  app.removeAllContentTypeParsers();
+  // go-ovh sends `application/json;charset=utf-8`, the npm clients `application/json`; anything
+  // else is read as JSON too, as OVH does.
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (request: FastifyRequest, body, done) => {
+    const text = body as string;
+    request.rawBody = text;
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (error) {
+      request.bodyError = malformed(text, error);
+      done(null, undefined);
+    }
+  });
+}
+
+function malformed(text: string, error: unknown) {
+  const reason = error instanceof Error ? error.message : String(error);
+  const position = /position (\d+)/.exec(reason);
+  let where = '';
+  if (position !== null) {
+    const offset = Number(position[1]);
+    const before = text.slice(0, offset);
+    const line = before.split('\n').length;
+    const column = offset - before.lastIndexOf('\n');
+    where = ` at line ${line}, column ${column}`;
+  }
+  const detail = reason.replace(/ in JSON at position \d+.*$/, '').replace(/ \(line \d+ column \d+\)$/, '');
+  return invalid(`Malformed JSON body${where}: ${detail}`);
+}

@@ -1,0 +1,249 @@
+/**
+ * Composition root and command line: config → dependencies → serve | migrate | admin | api.
+ */
+import { Command, Option } from 'commander';
+import { type AccessRule, FULL_ACCESS, parseRule } from './auth/access-rules.ts';
+import { bootstrap } from './bootstrap.ts';
+import { apiCommand } from './cli/api-command.ts';
+import { resolveCredentials } from './cli/credentials.ts';
+import { ConfigError, type ConfigOptions, loadConfig } from './config.ts';
+import { openDatabase } from './db/database.ts';
+import { buildApp } from './http/app.ts';
+import { createLogger } from './logger.ts';
+import { openServices } from './services.ts';
+
+const program = new Command('mks')
+  .description('mks — a Managed Kubernetes Service control plane, wire-compatible with the OVHcloud API')
+  .showHelpAfterError()
+  .exitOverride((error) => {
+    process.exit(error.exitCode === 0 ? 0 : 2);
+  });
+
+const storeOptions = (command: Command) =>
+  command
+    .addOption(
+      new Option('--data-dir <dir>', 'data directory (SQLite file, secret key, ovh.conf)').env(
+        'MKS_DATA_DIR',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--database-url <url>',
+        'postgres://… for scale-out (default: SQLite in the data directory)',
+      ).env('MKS_DATABASE_URL'),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env(
+        'MKS_LOG_LEVEL',
+      ),
+    );
+
+storeOptions(
+  program
+    .command('serve')
+    .description('run the API (and, on the embedded default, everything else) in this process')
+    .addOption(
+      new Option('--listen <host:port>', 'address to listen on (default 127.0.0.1:8080)').env('MKS_LISTEN'),
+    )
+    .addOption(
+      new Option('--public-url <url>', 'public base URL ending in /1.0 (default http://<listen>/1.0)').env(
+        'MKS_PUBLIC_URL',
+      ),
+    ),
+).action(async (options: ConfigOptions) => {
+  const config = loadConfig(options);
+  const logger = createLogger(config.logLevel);
+  const services = await openServices(config, logger);
+  const first = await bootstrap(services);
+  const app = await buildApp({ ...services, logger });
+  await app.listen({ host: config.listen.host, port: config.listen.port });
+  const env = (name: string, key: string) => `export ${name}="$(sed -n 's/^${key}=//p' '${first.file}')"`;
+  process.stdout.write(
+    [
+      `mks is serving ${config.publicUrl} (data in ${config.dataDir})`,
+      first.created ? `Created an account, project ${first.projectId} and full-rights credentials.` : '',
+      `Credentials: ${first.file} (mode 0600, go-ovh's ovh.conf format). The equivalent environment:`,
+      `  export OVH_ENDPOINT=${config.publicUrl}`,
+      `  ${env('OVH_APPLICATION_KEY', 'application_key')}`,
+      `  ${env('OVH_APPLICATION_SECRET', 'application_secret')}`,
+      `  ${env('OVH_CONSUMER_KEY', 'consumer_key')}`,
+      `Try: mks api GET /cloud/project --data-dir ${config.dataDir}`,
+      '',
+    ]
+      .filter((line) => line !== '')
+      .join('\n')
+      .concat('\n'),
+  );
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) process.exit(1); // a second signal forces the exit
+    stopping = true;
+    logger.info({ signal }, 'Shutting down');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    await app.close();
+    await services.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', (signal) => void stop(signal));
+  process.on('SIGTERM', (signal) => void stop(signal));
+});
+
+storeOptions(
+  program.command('migrate').description('create or upgrade the database schema, then exit'),
+).action(async (options: ConfigOptions) => {
+  const config = loadConfig(options);
+  const database = await openDatabase(config.database);
+  await database.close();
+  process.stdout.write(`Schema is up to date (${config.database.kind}).\n`);
+});
+
+program
+  .command('api')
+  .description('make a raw signed call and print the JSON (like the OVH CLIs)')
+  .argument('<method>', 'GET, POST, PUT or DELETE')
+  .argument('<path>', 'path below /1.0, e.g. /cloud/project')
+  .option('-d, --data <json>', 'request body: JSON text, or @file')
+  .addOption(new Option('--endpoint <url>', 'API endpoint ending in /1.0'))
+  .addOption(new Option('--application-key <key>'))
+  .addOption(new Option('--application-secret <secret>'))
+  .addOption(new Option('--consumer-key <key>'))
+  .addOption(new Option('--data-dir <dir>', 'where `mks serve` wrote ovh.conf').env('MKS_DATA_DIR'))
+  .addHelpText(
+    'after',
+    `
+Credentials: flags, then OVH_ENDPOINT / OVH_APPLICATION_KEY / OVH_APPLICATION_SECRET / OVH_CONSUMER_KEY,
+then ./ovh.conf, ~/.ovh.conf, /etc/ovh.conf, then <data-dir>/ovh.conf.
+
+Examples:
+  mks api GET /cloud/project
+  mks api POST /cloud/project/<sn>/kube --data '{"region":"GRA5","kubeProxyMode":"ipvs"}'
+  mks api PUT /cloud/project/<sn>/kube/<id>/customization --data @customization.json`,
+  )
+  .action(
+    async (
+      method: string,
+      path: string,
+      options: {
+        data?: string;
+        dataDir?: string;
+        endpoint?: string;
+        applicationKey?: string;
+        applicationSecret?: string;
+        consumerKey?: string;
+      },
+    ) => {
+      const config = loadConfig({ dataDir: options.dataDir });
+      const { credentials } = resolveCredentials(options, config.dataDir);
+      process.exitCode = await apiCommand(credentials, method, path, options.data, {
+        stdout: (text) => process.stdout.write(text),
+        stderr: (text) => process.stderr.write(text),
+      });
+    },
+  );
+
+const admin = program.command('admin').description('operator commands working on the store directly');
+
+storeOptions(admin.command('account').command('create').description('create an account and print its id'))
+  .option('--email <email>', 'contact address')
+  .option('--id <id>', 'account id (default: generated)')
+  .action(async (options: ConfigOptions & { email?: string; id?: string }) =>
+    withServices(options, async (services) => {
+      const id = await services.authStore.createAccount({ id: options.id, email: options.email ?? null });
+      process.stdout.write(`${id}\n`);
+    }),
+  );
+
+storeOptions(
+  admin.command('project').command('create').description('create a project for an account and print its id'),
+)
+  .requiredOption('--account <id>', 'owning account')
+  .option('--name <name>', 'project name', 'project')
+  .option('--description <text>', 'description')
+  .action(async (options: ConfigOptions & { account: string; name: string; description?: string }) =>
+    withServices(options, async (services) => {
+      await requireAccount(services, options.account);
+      const project = await services.projects.create({
+        accountId: options.account,
+        name: options.name,
+        ...(options.description === undefined ? {} : { description: options.description }),
+      });
+      process.stdout.write(`${project.id}\n`);
+    }),
+  );
+
+storeOptions(
+  admin
+    .command('credential')
+    .command('create')
+    .description(
+      'create an application and a validated consumer key for an account; print them as OVH_* variables',
+    ),
+)
+  .requiredOption('--account <id>', 'account the credential acts for')
+  .option(
+    '--rule <rule...>',
+    "access rule 'METHOD /path' with * wildcards (repeatable; default: full access)",
+  )
+  .option('--name <name>', 'application name', 'mks-cli')
+  .addOption(new Option('--endpoint <url>', 'endpoint to print (default: the configured public URL)'))
+  .addHelpText(
+    'after',
+    `\nExample:\n  mks admin credential create --account ab12345-mks --rule 'GET /cloud/project/*' --rule 'GET /cloud/project'`,
+  )
+  .action(
+    async (options: ConfigOptions & { account: string; rule?: string[]; name: string; endpoint?: string }) =>
+      withServices(options, async (services) => {
+        await requireAccount(services, options.account);
+        let rules: readonly AccessRule[] = FULL_ACCESS;
+        if (options.rule !== undefined) rules = options.rule.map(parseRule);
+        const application = await services.authStore.createApplication({
+          accountId: options.account,
+          name: options.name,
+          description: 'Created with mks admin credential create',
+        });
+        const { consumerKey } = await services.authStore.createCredential({
+          applicationId: application.id,
+          accountId: options.account,
+          rules,
+          status: 'validated',
+        });
+        process.stdout.write(
+          [
+            `OVH_ENDPOINT=${options.endpoint ?? services.config.publicUrl}`,
+            `OVH_APPLICATION_KEY=${application.appKey}`,
+            `OVH_APPLICATION_SECRET=${application.secret}`,
+            `OVH_CONSUMER_KEY=${consumerKey}`,
+            '',
+          ].join('\n'),
+        );
+      }),
+  );
+
+async function withServices(
+  options: ConfigOptions,
+  work: (services: Awaited<ReturnType<typeof openServices>>) => Promise<void>,
+) {
+  const config = loadConfig(options);
+  const services = await openServices(config, createLogger('silent'));
+  try {
+    await work(services);
+  } finally {
+    await services.close();
+  }
+}
+
+async function requireAccount(services: Awaited<ReturnType<typeof openServices>>, id: string) {
+  if (!(await services.authStore.accountExists(id))) throw new ConfigError([`--account: no account '${id}'`]);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`error: ${(error as Error).message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,54 @@
+/**
+ * Wires the store and the services together once; `serve` and the admin commands share it.
+ */
+import crypto from 'node:crypto';
+import type { Logger } from 'pino';
+import { AuthStore } from './auth/auth.store.ts';
+import { Authenticator } from './auth/authenticator.ts';
+import { createSecretBox, loadSecretKey } from './auth/secret-box.ts';
+import { ClusterService } from './clusters/clusters.service.ts';
+import { ClusterStore } from './clusters/clusters.store.ts';
+import type { Config } from './config.ts';
+import { type Database, openDatabase } from './db/database.ts';
+import { ProjectStore } from './projects/projects.store.ts';
+
+export interface Services {
+  readonly config: Config;
+  readonly database: Database;
+  readonly authStore: AuthStore;
+  readonly authenticator: Authenticator;
+  readonly projects: ProjectStore;
+  readonly clusterStore: ClusterStore;
+  readonly clusters: ClusterService;
+  readonly clusterToken: (clusterId: string, epoch: number) => string;
+  close(): Promise<void>;
+}
+
+export async function openServices(
+  config: Config,
+  _logger: Logger,
+  options: { migrate?: boolean } = {},
+): Promise<Services> {
+  const key = loadSecretKey(config.secretKey, config.dataDir);
+  const database = await openDatabase(config.database, options);
+  const authStore = new AuthStore(database, createSecretBox(key));
+  const clusterStore = new ClusterStore(database);
+  // A cluster's Kubernetes API token is derived, not stored: HMAC(installation key, id, epoch).
+  // Resetting the kubeconfig bumps the epoch, which invalidates every token issued before.
+  const tokenKey = crypto.createHmac('sha256', key).update('mks kube tokens').digest();
+  return {
+    config,
+    database,
+    authStore,
+    authenticator: new Authenticator(authStore, {
+      publicUrl: config.publicUrl,
+      timestampWindowSeconds: config.timestampWindowSeconds,
+    }),
+    projects: new ProjectStore(database),
+    clusterStore,
+    clusters: new ClusterService(clusterStore, { regions: config.regions }),
+    clusterToken: (clusterId, epoch) =>
+      `mks.${crypto.createHmac('sha256', tokenKey).update(`${clusterId}:${epoch}`).digest('base64url')}`,
+    close: () => database.close(),
+  };
+}

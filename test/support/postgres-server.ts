@@ -1,0 +1,130 @@
+/**
+ * A throwaway PostgreSQL server from the machine's binaries (Debian: /usr/lib/postgresql/<v>/bin),
+ * on a free loopback port, in a temporary directory; stopped and removed by `stop()`.
+ * initdb refuses to run as root, so as root the server runs as the `postgres` system user.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface PostgresServer {
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+  /** Stops the server process only (data kept), to test outages; `restart()` brings it back. */
+  kill(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+export function findPostgresBin(): string | undefined {
+  const root = '/usr/lib/postgresql';
+  if (!fs.existsSync(root)) return undefined;
+  const versions = fs
+    .readdirSync(root)
+    .filter((name) => fs.existsSync(path.join(root, name, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] === undefined ? undefined : path.join(root, versions[0], 'bin');
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startPostgres(): Promise<PostgresServer> {
+  const bin = findPostgresBin();
+  if (bin === undefined) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql');
+  const asRoot = process.getuid?.() === 0;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-pg-'));
+  const data = path.join(dir, 'data');
+  if (asRoot) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
+  const run = (command: string, args: string[]) =>
+    asRoot ? (['runuser', ['-u', 'postgres', '--', command, ...args]] as const) : ([command, args] as const);
+
+  const [initCommand, initArgs] = run(path.join(bin, 'initdb'), [
+    '-D',
+    data,
+    '-A',
+    'trust',
+    '-U',
+    'mks',
+    '--no-sync',
+    '-E',
+    'UTF8',
+  ]);
+  execFileSync(initCommand, [...initArgs], { stdio: 'pipe' });
+
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    const [command, args] = run(path.join(bin, 'postgres'), [
+      '-D',
+      data,
+      '-p',
+      String(port),
+      '-k',
+      dir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=200',
+    ]);
+    child = spawn(command, [...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      log = (log + chunk.toString()).slice(-4000);
+    });
+    const deadline = Date.now() + 20_000;
+    while (!(await canConnect(port))) {
+      if (child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`PostgreSQL did not start:\n${log}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const kill = async () => {
+    const current = child;
+    if (current === undefined || current.exitCode !== null) return;
+    const exited = new Promise((resolve) => current.once('exit', resolve));
+    // SIGINT: "fast shutdown" (disconnect clients, stop cleanly).
+    current.kill('SIGINT');
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    if (current.exitCode === null) current.kill('SIGKILL');
+  };
+  await start();
+  return {
+    url: `postgres://mks@127.0.0.1:${port}/postgres`,
+    port,
+    kill,
+    restart: start,
+    async stop() {
+      await kill();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
