@@ -14,6 +14,10 @@ export interface Config {
    * Defaults to `http://<listen>/1.0`.
    */
   readonly publicUrl: string;
+  /** Where the emulated clusters' Kubernetes API listens (HTTPS: kubectl sends tokens only over TLS). */
+  readonly kubeListen: { readonly host: string; readonly port: number };
+  /** Its public base URL (`https://host:port`), written into kubeconfigs. */
+  readonly kubePublicUrl: string;
   /** `postgres://…` for scale-out; otherwise SQLite at `<dataDir>/mks.db`. */
   readonly database:
     | { readonly kind: 'sqlite'; readonly file: string }
@@ -27,6 +31,22 @@ export interface Config {
   readonly timestampWindowSeconds: number;
   /** Largest accepted request body. */
   readonly bodyLimitBytes: number;
+  /** Run the reconciler in this process (`serve --no-worker` turns it off). */
+  readonly worker: boolean;
+  readonly reconcile: {
+    /** Reconcile passes one worker runs at once. */
+    readonly concurrency: number;
+    /** How often a worker looks for work enqueued by other processes. */
+    readonly pollMs: number;
+    /** How often a settled cluster is checked again (kube-proxy health). */
+    readonly resyncMs: number;
+    /** How long a claim stays with a worker that stopped renewing it. */
+    readonly leaseMs: number;
+    /** How soon a rollout in progress is looked at again. */
+    readonly progressMs: number;
+  };
+  /** How long an emulated kube-proxy pod takes to start, so rollouts are visible. */
+  readonly podStartMs: number;
 }
 
 export const DEFAULT_REGIONS = Object.freeze([
@@ -48,6 +68,10 @@ export interface ConfigOptions {
   publicUrl?: string | undefined;
   databaseUrl?: string | undefined;
   logLevel?: string | undefined;
+  kubeListen?: string | undefined;
+  kubePublicUrl?: string | undefined;
+  /** commander's `--no-worker` gives `worker: false`. */
+  worker?: boolean | undefined;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -63,7 +87,7 @@ export class ConfigError extends Error {
 
 export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
-  const pick = (flag: keyof ConfigOptions, variable: string): string | undefined => {
+  const pick = (flag: Exclude<keyof ConfigOptions, 'worker'>, variable: string): string | undefined => {
     const value = options[flag] ?? env[variable];
     return value === undefined || value === '' ? undefined : value;
   };
@@ -84,6 +108,28 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     publicUrl = publicUrl.replace(/\/+$/, '');
     if (!/^https?:\/\/[^/]+\/1\.0$/.test(publicUrl)) {
       problems.push(`--public-url / MKS_PUBLIC_URL: '${publicUrl}' must be http(s)://HOST[:PORT]/1.0`);
+    }
+  }
+
+  const kubeListenText =
+    pick('kubeListen', 'MKS_KUBE_LISTEN') ??
+    `${listen === undefined ? '127.0.0.1' : listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen === undefined || listen.port === 0 ? 0 : listen.port === 8080 ? 8443 : listen.port + 1}`;
+  const kubeListen = parseListen(kubeListenText);
+  if (kubeListen === undefined)
+    problems.push(
+      `--kube-listen / MKS_KUBE_LISTEN: '${kubeListenText}' is not HOST:PORT (e.g. 127.0.0.1:8443)`,
+    );
+  let kubePublicUrl = pick('kubePublicUrl', 'MKS_KUBE_PUBLIC_URL');
+  if (kubePublicUrl === undefined && kubeListen !== undefined) {
+    const host = kubeListen.host === '0.0.0.0' || kubeListen.host === '::' ? '127.0.0.1' : kubeListen.host;
+    kubePublicUrl = `https://${host.includes(':') ? `[${host}]` : host}:${kubeListen.port}`;
+  }
+  if (kubePublicUrl !== undefined) {
+    kubePublicUrl = kubePublicUrl.replace(/\/+$/, '');
+    if (!/^https:\/\/[^/]+$/.test(kubePublicUrl)) {
+      problems.push(
+        `--kube-public-url / MKS_KUBE_PUBLIC_URL: '${kubePublicUrl}' must be https://HOST[:PORT]`,
+      );
     }
   }
 
@@ -126,17 +172,46 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     problems.push(`MKS_TIMESTAMP_WINDOW_SECONDS: '${windowText}' must be a positive whole number`);
   }
 
+  const integer = (variable: string, fallback: number, minimum: number): number => {
+    const text = env[variable];
+    if (text === undefined || text === '') return fallback;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < minimum) {
+      problems.push(`${variable}: '${text}' must be a whole number of at least ${minimum}`);
+      return fallback;
+    }
+    return value;
+  };
+  const workerEnv = env.MKS_WORKER;
+  if (workerEnv !== undefined && !['true', 'false', '1', '0', ''].includes(workerEnv)) {
+    problems.push(`MKS_WORKER: '${workerEnv}' must be true or false`);
+  }
+  const worker = options.worker ?? !(workerEnv === 'false' || workerEnv === '0');
+  const reconcile = Object.freeze({
+    concurrency: integer('MKS_WORKER_CONCURRENCY', 64, 1),
+    pollMs: integer('MKS_WORKER_POLL_MS', 500, 10),
+    resyncMs: integer('MKS_RESYNC_MS', 10_000, 100),
+    leaseMs: integer('MKS_LEASE_MS', 15_000, 1_000),
+    progressMs: integer('MKS_PROGRESS_MS', 100, 10),
+  });
+  const podStartMs = integer('MKS_POD_START_MS', 1_000, 0);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     dataDir,
     listen: Object.freeze(listen!),
     publicUrl: publicUrl!,
+    kubeListen: Object.freeze(kubeListen!),
+    kubePublicUrl: kubePublicUrl!,
     database: Object.freeze(database),
     secretKey,
     logLevel: logLevel as Config['logLevel'],
     regions: Object.freeze([...regions]),
     timestampWindowSeconds,
     bodyLimitBytes: 64 * 1024,
+    worker,
+    reconcile,
+    podStartMs,
   });
 }
 

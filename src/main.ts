@@ -1,16 +1,26 @@
 /**
  * Composition root and command line: config → dependencies → serve | migrate | admin | api.
  */
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import { type AccessRule, FULL_ACCESS, parseRule } from './auth/access-rules.ts';
-import { bootstrap } from './bootstrap.ts';
 import { apiCommand } from './cli/api-command.ts';
 import { resolveCredentials } from './cli/credentials.ts';
-import { ConfigError, type ConfigOptions, loadConfig } from './config.ts';
-import { openDatabase } from './db/database.ts';
-import { buildApp } from './http/app.ts';
-import { createLogger } from './logger.ts';
-import { openServices } from './services.ts';
+import { readOvhConf } from './client/ovh-conf.ts';
+import { type Config, ConfigError, type ConfigOptions, loadConfig } from './config.ts';
+import type { Services } from './services.ts';
+
+// The server's modules (fastify, the store, the emulator) load only for the commands that use
+// them: `mks api` then starts in a fraction of the time.
+const serverModules = async () => {
+  const [{ openDatabase }, { createLogger }, { openServices }, { startRuntime }] = await Promise.all([
+    import('./db/database.ts'),
+    import('./logger.ts'),
+    import('./services.ts'),
+    import('./server.ts'),
+  ]);
+  return { openDatabase, createLogger, openServices, startRuntime };
+};
 
 const program = new Command('mks')
   .description('mks — a Managed Kubernetes Service control plane, wire-compatible with the OVHcloud API')
@@ -49,14 +59,23 @@ storeOptions(
       new Option('--public-url <url>', 'public base URL ending in /1.0 (default http://<listen>/1.0)').env(
         'MKS_PUBLIC_URL',
       ),
+    )
+    .addOption(
+      new Option(
+        '--kube-listen <host:port>',
+        "clusters' Kubernetes API (HTTPS) address (default: listen port + 1, 8443 for 8080)",
+      ).env('MKS_KUBE_LISTEN'),
+    )
+    .option(
+      '--no-worker',
+      'do not run the reconciler in this process (scale-out: run `mks worker` elsewhere)',
     ),
 ).action(async (options: ConfigOptions) => {
   const config = loadConfig(options);
+  const { createLogger, startRuntime } = await serverModules();
   const logger = createLogger(config.logLevel);
-  const services = await openServices(config, logger);
-  const first = await bootstrap(services);
-  const app = await buildApp({ ...services, logger });
-  await app.listen({ host: config.listen.host, port: config.listen.port });
+  const runtime = await startRuntime(config, logger);
+  const { first } = runtime;
   const env = (name: string, key: string) => `export ${name}="$(sed -n 's/^${key}=//p' '${first.file}')"`;
   process.stdout.write(
     [
@@ -81,8 +100,7 @@ storeOptions(
     logger.info({ signal }, 'Shutting down');
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
-    await app.close();
-    await services.close();
+    await runtime.close();
     process.exit(0);
   };
   process.on('SIGINT', (signal) => void stop(signal));
@@ -93,6 +111,7 @@ storeOptions(
   program.command('migrate').description('create or upgrade the database schema, then exit'),
 ).action(async (options: ConfigOptions) => {
   const config = loadConfig(options);
+  const { openDatabase } = await serverModules();
   const database = await openDatabase(config.database);
   await database.close();
   process.stdout.write(`Schema is up to date (${config.database.kind}).\n`);
@@ -186,7 +205,12 @@ storeOptions(
     "access rule 'METHOD /path' with * wildcards (repeatable; default: full access)",
   )
   .option('--name <name>', 'application name', 'mks-cli')
-  .addOption(new Option('--endpoint <url>', 'endpoint to print (default: the configured public URL)'))
+  .addOption(
+    new Option(
+      '--endpoint <url>',
+      'endpoint to print (default: the one in <data-dir>/ovh.conf, written by `mks serve`, else the configured public URL)',
+    ),
+  )
   .addHelpText(
     'after',
     `\nExample:\n  mks admin credential create --account ab12345-mks --rule 'GET /cloud/project/*' --rule 'GET /cloud/project'`,
@@ -210,7 +234,7 @@ storeOptions(
         });
         process.stdout.write(
           [
-            `OVH_ENDPOINT=${options.endpoint ?? services.config.publicUrl}`,
+            `OVH_ENDPOINT=${options.endpoint ?? servedEndpoint(services.config)}`,
             `OVH_APPLICATION_KEY=${application.appKey}`,
             `OVH_APPLICATION_SECRET=${application.secret}`,
             `OVH_CONSUMER_KEY=${consumerKey}`,
@@ -220,11 +244,17 @@ storeOptions(
       }),
   );
 
-async function withServices(
-  options: ConfigOptions,
-  work: (services: Awaited<ReturnType<typeof openServices>>) => Promise<void>,
-) {
+/**
+ * The endpoint `mks serve` last wrote to the data directory's ovh.conf: admin commands take no
+ * --listen, so their own default public URL may not be where the server listens.
+ */
+function servedEndpoint(config: Config): string {
+  return readOvhConf(path.join(config.dataDir, 'ovh.conf'))?.endpoint ?? config.publicUrl;
+}
+
+async function withServices(options: ConfigOptions, work: (services: Services) => Promise<void>) {
   const config = loadConfig(options);
+  const { createLogger, openServices } = await serverModules();
   const services = await openServices(config, createLogger('silent'));
   try {
     await work(services);
@@ -233,7 +263,7 @@ async function withServices(
   }
 }
 
-async function requireAccount(services: Awaited<ReturnType<typeof openServices>>, id: string) {
+async function requireAccount(services: Services, id: string) {
   if (!(await services.authStore.accountExists(id))) throw new ConfigError([`--account: no account '${id}'`]);
 }
 

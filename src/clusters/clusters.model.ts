@@ -62,19 +62,19 @@ export interface ClusterRecord {
 }
 
 /** Where a cluster's Kubernetes API is served (mks serves emulated clusters itself). */
-export function kubernetesApiUrl(publicUrl: string, clusterId: string): string {
-  return `${publicUrl.replace(/\/1\.0$/, '')}/k8s/${clusterId}`;
+export function kubernetesApiUrl(kubePublicUrl: string, clusterId: string): string {
+  return `${kubePublicUrl}/k8s/${clusterId}`;
 }
 
 /** `cloud.kube.Cluster`: every field present, `null` where unset. */
-export function clusterView(cluster: ClusterRecord, publicUrl: string) {
+export function clusterView(cluster: ClusterRecord, kubePublicUrl: string) {
   return {
     id: cluster.id,
     name: cluster.name,
     region: cluster.region,
     version: cluster.version,
     status: cluster.status,
-    url: kubernetesApiUrl(publicUrl, cluster.id).replace(/^https?:\/\//, ''),
+    url: kubernetesApiUrl(kubePublicUrl, cluster.id).replace(/^https?:\/\//, ''),
     nodesUrl: `${cluster.id.slice(0, 6)}.nodes.${cluster.region.toLowerCase()}.mks.internal`,
     updatePolicy: cluster.updatePolicy,
     isUpToDate: true,

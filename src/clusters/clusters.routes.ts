@@ -21,7 +21,7 @@ const voidResponse = { 200: { type: 'null', description: 'JSON null' } } as cons
 
 export function registerClusterRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { clusters } = deps;
-  const view = (cluster: ClusterRecord) => clusterView(cluster, deps.config.publicUrl);
+  const view = (cluster: ClusterRecord) => clusterView(cluster, deps.config.kubePublicUrl);
 
   app.get(
     '/kube',
@@ -194,7 +194,17 @@ function kubeconfig(cluster: ClusterRecord, deps: AppDeps): string {
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name, cluster: { server: kubernetesApiUrl(deps.config.publicUrl, cluster.id) } }],
+    clusters: [
+      {
+        name,
+        cluster: {
+          server: kubernetesApiUrl(deps.config.kubePublicUrl, cluster.id),
+          ...(deps.kubeCaPem === undefined
+            ? {}
+            : { 'certificate-authority-data': Buffer.from(deps.kubeCaPem).toString('base64') }),
+        },
+      },
+    ],
     contexts: [{ name: `${user}@${name}`, context: { cluster: name, user } }],
     'current-context': `${user}@${name}`,
     preferences: {},

@@ -9,6 +9,7 @@
 import type { Selectable, Transaction } from 'kysely';
 import type { Database } from '../db/database.ts';
 import type { ClusterTable, Schema } from '../db/schema.ts';
+import { enqueueInTransaction, notifyWork } from '../reconcile/work-queue.ts';
 import type { ClusterRecord } from './clusters.model.ts';
 
 export type HistoryAction = 'create' | 'customize' | 'reset' | 'delete';
@@ -32,8 +33,10 @@ export class ClusterStore {
     await this.#database.db.transaction().execute(async (trx) => {
       await trx.insertInto('clusters').values(toRow(cluster)).execute();
       await insertHistory(trx, cluster, 'create');
+      await enqueueInTransaction(trx, cluster.id, cluster.generation);
       this.#cache?.set(cluster.id, cluster);
     });
+    notifyWork();
   }
 
   /** The cluster, deleted ones included (callers decide what a deleted cluster means). */
@@ -72,18 +75,25 @@ export class ClusterStore {
     id: string,
     change: (current: ClusterRecord) => ClusterChange,
   ): Promise<ClusterRecord | undefined> {
+    let enqueued = false;
     try {
-      return await this.#database.db.transaction().execute(async (trx) => {
+      const next = await this.#database.db.transaction().execute(async (trx) => {
         let query = trx.selectFrom('clusters').selectAll().where('id', '=', id);
         if (this.#database.capabilities.skipLocked) query = query.forUpdate();
         const row = await query.executeTakeFirst();
         if (row === undefined) return undefined;
         const { next, history } = change(fromRow(row));
         await trx.updateTable('clusters').set(toRow(next)).where('id', '=', id).execute();
-        if (history !== undefined) await insertHistory(trx, next, history);
+        if (history !== undefined) {
+          await insertHistory(trx, next, history);
+          await enqueueInTransaction(trx, id, next.generation);
+          enqueued = true;
+        }
         this.#cache?.set(id, next);
         return next;
       });
+      if (enqueued) notifyWork();
+      return next;
     } catch (error) {
       // The commit itself may have failed after the cache was updated.
       this.#cache?.delete(id);

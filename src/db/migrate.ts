@@ -6,6 +6,7 @@ import { type Kysely, type Migration, Migrator } from 'kysely';
 import type { Capabilities } from './database.ts';
 import * as initial from './migrations/0001-initial.ts';
 import * as emulator from './migrations/0002-emulator.ts';
+import * as reconcile from './migrations/0003-reconcile.ts';
 import type { Schema } from './schema.ts';
 
 interface MigrationModule {
@@ -15,6 +16,7 @@ interface MigrationModule {
 const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0001-initial', initial],
   ['0002-emulator', emulator],
+  ['0003-reconcile', reconcile],
 ];
 
 export async function migrateToLatest(db: Kysely<Schema>, capabilities: Capabilities): Promise<string[]> {

@@ -88,6 +88,16 @@ export interface ClusterHistoryTable {
   created_at: string;
 }
 
+export interface ReconcileWorkTable {
+  cluster_id: string;
+  generation: number;
+  /** Epoch milliseconds (bigint: PostgreSQL hands it back as a string). */
+  not_before: number | string;
+  lease_owner: string | null;
+  lease_expires_at: number | string | null;
+  attempts: number;
+}
+
 export interface Schema {
   accounts: AccountTable;
   projects: ProjectTable;
@@ -95,4 +105,5 @@ export interface Schema {
   credentials: CredentialTable;
   clusters: ClusterTable;
   cluster_history: ClusterHistoryTable;
+  reconcile_work: ReconcileWorkTable;
 }

@@ -29,6 +29,8 @@ export interface AppDeps {
   readonly clusters: ClusterService;
   /** Derives the bearer token of a cluster's Kubernetes API. */
   readonly clusterToken: (clusterId: string, epoch: number) => string;
+  /** The CA that signs the clusters' Kubernetes API certificate (written into kubeconfigs). */
+  readonly kubeCaPem?: string;
 }
 
 /** What a route requires: nothing, an application key, or a fully signed request (default). */

@@ -6,13 +6,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { bootstrap } from '../../src/bootstrap.ts';
 import { ApiClient } from '../../src/client/api-client.ts';
 import { type OvhCredentials, readOvhConf } from '../../src/client/ovh-conf.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
-import { buildApp } from '../../src/http/app.ts';
 import { createLogger } from '../../src/logger.ts';
-import { openServices, type Services } from '../../src/services.ts';
+import { type Runtime, startRuntime } from '../../src/server.ts';
+import type { Services } from '../../src/services.ts';
 import { createTestDatabase, type Dialect, type TestDatabase } from './dialects.ts';
 import { freePort } from './postgres-server.ts';
 
@@ -25,22 +24,37 @@ export interface TestServer {
   readonly client: ApiClient;
   readonly projectId: string;
   readonly database: TestDatabase;
+  readonly runtime: Runtime;
   close(): Promise<void>;
 }
 
+/**
+ * `env` sets mks's environment-backed options (e.g. MKS_POD_START_MS); by default pods start at
+ * once and nothing resyncs on its own during a test.
+ */
 export async function startTestServer(dialect: Dialect, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
+  env = { MKS_POD_START_MS: '0', ...env };
   const database = await createTestDatabase(dialect);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-test-data-'));
   const port = await freePort();
+  const kubePort = await freePort();
   const config = loadConfig(
-    { dataDir, listen: `127.0.0.1:${port}`, databaseUrl: database.url, logLevel: 'silent' },
+    {
+      dataDir,
+      listen: `127.0.0.1:${port}`,
+      kubeListen: `127.0.0.1:${kubePort}`,
+      databaseUrl: database.url,
+      logLevel: 'silent',
+    },
     env,
   );
-  const logger = createLogger('silent');
-  const services = await openServices(config, logger);
-  const first = await bootstrap(services);
-  const app = await buildApp({ ...services, logger });
-  await app.listen({ host: '127.0.0.1', port });
+  const runtime = await startRuntime(
+    config,
+    createLogger(
+      process.env.MKS_TEST_LOG_LEVEL === undefined ? 'silent' : (process.env.MKS_TEST_LOG_LEVEL as 'info'),
+    ),
+  );
+  const { app, services, first } = runtime;
   const credentials = readOvhConf(first.file) as OvhCredentials;
   return {
     app,
@@ -51,9 +65,9 @@ export async function startTestServer(dialect: Dialect, env: NodeJS.ProcessEnv =
     client: new ApiClient(credentials),
     projectId: first.projectId!,
     database,
+    runtime,
     async close() {
-      await app.close();
-      await services.close();
+      await runtime.close();
       await database.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },

@@ -1,0 +1,400 @@
+/**
+ * The objects a fresh cluster starts with, in the layout kubeadm creates them
+ * (spec/kube-proxy.md §4.1), and the pods the DaemonSet controller stamps from a template.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { kubeconfigConf, renderKubeProxyConfig } from '../customization/kube-proxy-config.ts';
+import { clone, type JsonObject, type KubeObject, rfc3339 } from './objects.ts';
+
+export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'] as const;
+export const KUBE_PROXY = 'kube-proxy';
+export const KUBE_SYSTEM = 'kube-system';
+/** The pod annotation recording which `config.conf` a kube-proxy container read at its last start. */
+export const LOADED_CONFIG_ANNOTATION = 'mks.ovh/loaded-config-hash';
+export const DEFAULT_ADMISSION_FLAGS = [
+  '--enable-admission-plugins=AlwaysPullImages,NodeRestriction',
+] as const;
+/** Field manager of the objects a cluster is installed with (as kubeadm's own). */
+export const INSTALLER = 'kubeadm';
+
+/** Short, stable id of a cluster used in node and pod names (`node-1a2b3c4d-0`). */
+export const clusterShort = (clusterId: string): string =>
+  clusterId
+    .replace(/[^a-z0-9]/gi, '')
+    .toLowerCase()
+    .slice(0, 8) || 'cluster';
+
+export const nodeName = (clusterId: string, index: number): string =>
+  `node-${clusterShort(clusterId)}-${index}`;
+
+export const nodeIp = (index: number): string => `10.0.${Math.floor(index / 250)}.${(index % 250) + 2}`;
+
+export function namespaceObject(name: string): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name, labels: { 'kubernetes.io/metadata.name': name } },
+    spec: { finalizers: ['kubernetes'] },
+    status: { phase: 'Active' },
+  };
+}
+
+export function nodeObject(clusterId: string, index: number, version: string, now: Date): KubeObject {
+  const name = nodeName(clusterId, index);
+  const time = rfc3339(now);
+  const condition = (type: string, status: string, reason: string, message: string) => ({
+    type,
+    status,
+    lastHeartbeatTime: time,
+    lastTransitionTime: time,
+    reason,
+    message,
+  });
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      labels: {
+        'beta.kubernetes.io/arch': 'amd64',
+        'beta.kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        'kubernetes.io/hostname': name,
+        'kubernetes.io/os': 'linux',
+        'node.kubernetes.io/instance-type': 'b3-8',
+        'topology.kubernetes.io/region': 'GRA',
+        'topology.kubernetes.io/zone': 'nova',
+      },
+      annotations: {
+        'node.alpha.kubernetes.io/ttl': '0',
+        'volumes.kubernetes.io/controller-managed-attach-detach': 'true',
+      },
+    },
+    spec: {
+      podCIDR: `10.2.${index}.0/24`,
+      podCIDRs: [`10.2.${index}.0/24`],
+      providerID: `openstack:///${randomUUIDish(clusterId, index)}`,
+    },
+    status: {
+      addresses: [
+        { type: 'InternalIP', address: nodeIp(index) },
+        { type: 'Hostname', address: name },
+      ],
+      allocatable: { cpu: '7910m', 'ephemeral-storage': '46779129369', memory: '28842548Ki', pods: '110' },
+      capacity: { cpu: '8', 'ephemeral-storage': '50758604Ki', memory: '30716468Ki', pods: '110' },
+      conditions: [
+        condition(
+          'MemoryPressure',
+          'False',
+          'KubeletHasSufficientMemory',
+          'kubelet has sufficient memory available',
+        ),
+        condition('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
+        condition('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
+        condition('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'),
+      ],
+      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+      nodeInfo: {
+        architecture: 'amd64',
+        bootID: randomUUIDish(`${clusterId}-boot`, index),
+        containerRuntimeVersion: 'containerd://1.7.24',
+        kernelVersion: '6.1.0-28-amd64',
+        kubeProxyVersion: `v${version}`,
+        kubeletVersion: `v${version}`,
+        machineID: createHash('md5').update(`${clusterId}/${index}`).digest('hex'),
+        operatingSystem: 'linux',
+        osImage: 'Ubuntu 22.04.5 LTS',
+        systemUUID: randomUUIDish(`${clusterId}-sys`, index),
+      },
+    },
+  };
+}
+
+function randomUUIDish(seed: string, index: number): string {
+  const hex = createHash('sha256').update(`${seed}/${index}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+export const BASE_CONFIG_CONF = renderKubeProxyConfig({ mode: 'iptables', clusterCIDR: '10.2.0.0/16' });
+
+export function kubeProxyConfigMap(server: string): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: KUBE_PROXY, namespace: KUBE_SYSTEM, labels: { app: KUBE_PROXY } },
+    data: { 'config.conf': BASE_CONFIG_CONF, 'kubeconfig.conf': kubeconfigConf(server) },
+  };
+}
+
+export function kubeProxyDaemonSet(version: string): KubeObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: { name: KUBE_PROXY, namespace: KUBE_SYSTEM, labels: { 'k8s-app': KUBE_PROXY } },
+    spec: {
+      revisionHistoryLimit: 10,
+      selector: { matchLabels: { 'k8s-app': KUBE_PROXY } },
+      template: {
+        metadata: { labels: { 'k8s-app': KUBE_PROXY } },
+        spec: {
+          containers: [
+            {
+              command: [
+                '/usr/local/bin/kube-proxy',
+                '--config=/var/lib/kube-proxy/config.conf',
+                '--hostname-override=$(NODE_NAME)',
+              ],
+              env: [
+                {
+                  name: 'NODE_NAME',
+                  valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'spec.nodeName' } },
+                },
+              ],
+              image: `registry.k8s.io/kube-proxy:v${version}`,
+              imagePullPolicy: 'IfNotPresent',
+              name: KUBE_PROXY,
+              resources: {},
+              securityContext: { privileged: true },
+              terminationMessagePath: '/dev/termination-log',
+              terminationMessagePolicy: 'File',
+              volumeMounts: [
+                { mountPath: '/var/lib/kube-proxy', name: KUBE_PROXY },
+                { mountPath: '/run/xtables.lock', name: 'xtables-lock' },
+                { mountPath: '/lib/modules', name: 'lib-modules', readOnly: true },
+              ],
+            },
+          ],
+          dnsPolicy: 'ClusterFirst',
+          hostNetwork: true,
+          nodeSelector: { 'kubernetes.io/os': 'linux' },
+          priorityClassName: 'system-node-critical',
+          restartPolicy: 'Always',
+          schedulerName: 'default-scheduler',
+          securityContext: {},
+          serviceAccount: KUBE_PROXY,
+          serviceAccountName: KUBE_PROXY,
+          terminationGracePeriodSeconds: 30,
+          tolerations: [{ operator: 'Exists' }],
+          volumes: [
+            { configMap: { defaultMode: 420, name: KUBE_PROXY }, name: KUBE_PROXY },
+            { hostPath: { path: '/run/xtables.lock', type: 'FileOrCreate' }, name: 'xtables-lock' },
+            { hostPath: { path: '/lib/modules', type: '' }, name: 'lib-modules' },
+          ],
+        },
+      },
+      updateStrategy: { rollingUpdate: { maxSurge: 0, maxUnavailable: 1 }, type: 'RollingUpdate' },
+    },
+    status: {
+      currentNumberScheduled: 0,
+      desiredNumberScheduled: 0,
+      numberMisscheduled: 0,
+      numberReady: 0,
+    },
+  };
+}
+
+export function apiServerPod(
+  clusterId: string,
+  version: string,
+  flags: readonly string[],
+  now: Date,
+): KubeObject {
+  const time = rfc3339(now);
+  const name = `kube-apiserver-${clusterShort(clusterId)}`;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: KUBE_SYSTEM,
+      labels: { component: 'kube-apiserver', tier: 'control-plane' },
+      annotations: { 'kubernetes.io/config.source': 'file' },
+    },
+    spec: {
+      containers: [
+        {
+          name: 'kube-apiserver',
+          image: `registry.k8s.io/kube-apiserver:v${version}`,
+          imagePullPolicy: 'IfNotPresent',
+          command: apiServerCommand(flags),
+          resources: { requests: { cpu: '250m' } },
+          terminationMessagePath: '/dev/termination-log',
+          terminationMessagePolicy: 'File',
+        },
+      ],
+      dnsPolicy: 'ClusterFirst',
+      enableServiceLinks: true,
+      nodeName: `control-plane-${clusterShort(clusterId)}`,
+      hostNetwork: true,
+      priorityClassName: 'system-node-critical',
+      restartPolicy: 'Always',
+      schedulerName: 'default-scheduler',
+      securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+      terminationGracePeriodSeconds: 30,
+      tolerations: [{ effect: 'NoExecute', operator: 'Exists' }],
+    },
+    status: runningStatus(
+      'kube-apiserver',
+      `registry.k8s.io/kube-apiserver:v${version}`,
+      '10.0.255.1',
+      time,
+      0,
+    ),
+  };
+}
+
+export function apiServerCommand(flags: readonly string[]): string[] {
+  return [
+    'kube-apiserver',
+    '--advertise-address=10.0.255.1',
+    '--allow-privileged=true',
+    '--authorization-mode=Node,RBAC',
+    '--client-ca-file=/etc/kubernetes/pki/ca.crt',
+    ...flags,
+    '--enable-bootstrap-token-auth=true',
+    '--etcd-servers=https://127.0.0.1:2379',
+    '--secure-port=6443',
+    '--service-cluster-ip-range=10.3.0.0/16',
+  ];
+}
+
+const containerId = (): string => `containerd://${randomBytes(32).toString('hex')}`;
+
+const conditions = (time: string, ready: boolean, scheduledOnly = false): JsonObject[] => {
+  const notReady = { reason: 'ContainersNotReady', message: 'containers with unready status: [kube-proxy]' };
+  const cond = (type: string, status: boolean, extra: JsonObject = {}) => ({
+    type,
+    status: status ? 'True' : 'False',
+    lastProbeTime: null,
+    lastTransitionTime: time,
+    ...(status ? {} : extra),
+  });
+  if (scheduledOnly) return [cond('PodScheduled', true)];
+  return [
+    cond('PodReadyToStartContainers', true),
+    cond('Initialized', true),
+    cond('Ready', ready, notReady),
+    cond('ContainersReady', ready, notReady),
+    cond('PodScheduled', true),
+  ];
+};
+
+export function runningStatus(
+  container: string,
+  image: string,
+  ip: string,
+  time: string,
+  restartCount: number,
+): JsonObject {
+  return {
+    phase: 'Running',
+    conditions: conditions(time, true),
+    hostIP: ip,
+    hostIPs: [{ ip }],
+    podIP: ip,
+    podIPs: [{ ip }],
+    startTime: time,
+    qosClass: 'Burstable',
+    containerStatuses: [
+      {
+        name: container,
+        image,
+        imageID: `${image.split(':')[0]}@sha256:${createHash('sha256').update(image).digest('hex')}`,
+        containerID: containerId(),
+        ready: true,
+        started: true,
+        restartCount,
+        lastState: {},
+        state: { running: { startedAt: time } },
+      },
+    ],
+  };
+}
+
+/** The pod the DaemonSet controller creates for `node`, still being set up by the kubelet. */
+export function daemonPod(ds: KubeObject, hash: string, node: string, ip: string, now: Date): KubeObject {
+  const template = clone((ds.spec as JsonObject).template as JsonObject);
+  const templateMeta = (template.metadata ?? {}) as JsonObject;
+  const spec = (template.spec ?? {}) as JsonObject;
+  const containers = (spec.containers ?? []) as JsonObject[];
+  const time = rfc3339(now);
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      generateName: `${ds.metadata.name}-`,
+      namespace: ds.metadata.namespace,
+      labels: {
+        ...((templateMeta.labels ?? {}) as Record<string, string>),
+        'controller-revision-hash': hash,
+        'pod-template-generation': String(ds.metadata.generation ?? 1),
+      },
+      ...(templateMeta.annotations === undefined
+        ? {}
+        : { annotations: templateMeta.annotations as Record<string, string> }),
+      ownerReferences: [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'DaemonSet',
+          name: ds.metadata.name ?? '',
+          uid: ds.metadata.uid ?? '',
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: {
+      ...spec,
+      nodeName: node,
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [node] }] }],
+          },
+        },
+      },
+      tolerations: [
+        ...((spec.tolerations ?? []) as JsonObject[]),
+        ...[
+          'node.kubernetes.io/not-ready',
+          'node.kubernetes.io/unreachable',
+          'node.kubernetes.io/disk-pressure',
+          'node.kubernetes.io/memory-pressure',
+          'node.kubernetes.io/pid-pressure',
+          'node.kubernetes.io/unschedulable',
+          'node.kubernetes.io/network-unavailable',
+        ].map((key) => ({
+          effect: key.endsWith('ready') || key.endsWith('unreachable') ? 'NoExecute' : 'NoSchedule',
+          key,
+          operator: 'Exists',
+        })),
+      ],
+    },
+    status: {
+      phase: 'Pending',
+      conditions: conditions(time, false).map((c) =>
+        c.type === 'PodReadyToStartContainers'
+          ? { ...c, status: 'False', reason: undefined, message: undefined }
+          : c,
+      ) as JsonObject[],
+      hostIP: ip,
+      hostIPs: [{ ip }],
+      podIP: ip,
+      podIPs: [{ ip }],
+      startTime: time,
+      qosClass: 'BestEffort',
+      containerStatuses: containers.map((c) => ({
+        name: String(c.name),
+        image: String(c.image),
+        imageID: '',
+        ready: false,
+        started: false,
+        restartCount: 0,
+        lastState: {},
+        state: { waiting: { reason: 'ContainerCreating' } },
+      })),
+    },
+  };
+}
+
+export { containerId };

@@ -1,0 +1,308 @@
+/**
+ * One emulated cluster in memory: its objects, its resourceVersion counter, its watch log and
+ * watchers, and the write semantics of the API server (uid, creationTimestamp, generation,
+ * status subresource, optimistic concurrency, managedFields). Every change is handed to
+ * `persist` (write-through) and to `onChange` (controllers), in that order.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  alreadyExistsError,
+  clone,
+  conflictError,
+  deepEqual,
+  invalidError,
+  type KubeObject,
+  notFoundError,
+  rfc3339,
+  StatusError,
+} from './objects.ts';
+import { trackUpdate } from './patch.ts';
+import { R, type ResourceType } from './resources.ts';
+
+export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface ChangeEvent {
+  readonly type: EventType;
+  readonly resource: ResourceType;
+  /** The object after the change (for DELETED: the last state, with the delete's resourceVersion). */
+  readonly object: KubeObject;
+  readonly previous: KubeObject | undefined;
+  readonly rv: number;
+}
+
+export interface Watcher {
+  readonly resource: ResourceType;
+  readonly namespace: string | undefined;
+  send(event: ChangeEvent): void;
+  close(): void;
+}
+
+export interface ClusterMeta {
+  id: string;
+  version: string;
+  nodeCount: number;
+  resourceVersion: number;
+  busy: boolean;
+  createdAt: string;
+}
+
+export interface ClusterHooks {
+  persistObject(
+    cluster: ClusterState,
+    resource: ResourceType,
+    namespace: string,
+    name: string,
+    object: KubeObject | null,
+  ): void;
+  persistMeta(cluster: ClusterState): void;
+  onChange(cluster: ClusterState, event: ChangeEvent): void;
+  now(): Date;
+}
+
+export interface WriteOptions {
+  /** Field manager recorded in managedFields; undefined: not tracked (controller status writes). */
+  readonly manager?: string;
+  readonly dryRun?: boolean;
+  readonly subresource?: 'status';
+  /** A controller's own write: spec and status replaced together (no status subresource rule). */
+  readonly internal?: boolean;
+}
+
+const WATCH_LOG_SIZE = 2000;
+
+const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
+
+export class ClusterState {
+  readonly meta: ClusterMeta;
+  private readonly hooks: ClusterHooks;
+  private readonly objects = new Map<string, Map<string, KubeObject>>();
+  private readonly log: ChangeEvent[] = [];
+  /** Every event with rv > logStart is in `log`. */
+  private logStart: number;
+  readonly watchers = new Set<Watcher>();
+  destroyed = false;
+
+  constructor(meta: ClusterMeta, hooks: ClusterHooks) {
+    this.meta = meta;
+    this.hooks = hooks;
+    this.logStart = meta.resourceVersion;
+  }
+
+  /** Loads a stored object without events (used when reading the cluster from the store). */
+  restore(resource: ResourceType, object: KubeObject): void {
+    this.bucket(resource.name).set(
+      keyOf(object.metadata.namespace ?? '', object.metadata.name ?? ''),
+      object,
+    );
+  }
+
+  private bucket(resource: string): Map<string, KubeObject> {
+    let bucket = this.objects.get(resource);
+    if (bucket === undefined) {
+      bucket = new Map();
+      this.objects.set(resource, bucket);
+    }
+    return bucket;
+  }
+
+  get resourceVersion(): string {
+    return String(this.meta.resourceVersion);
+  }
+
+  get(resource: ResourceType, namespace: string, name: string): KubeObject | undefined {
+    return this.objects.get(resource.name)?.get(keyOf(namespace, name));
+  }
+
+  mustGet(resource: ResourceType, namespace: string, name: string): KubeObject {
+    const object = this.get(resource, namespace, name);
+    if (object === undefined) throw notFoundError(resource.name, resource.group, name);
+    return object;
+  }
+
+  /** Objects of a resource (in one namespace, or all), sorted as the API server lists them. */
+  list(resource: ResourceType, namespace?: string): KubeObject[] {
+    const bucket = this.objects.get(resource.name);
+    if (bucket === undefined) return [];
+    const items = [...bucket.values()].filter(
+      (o) => namespace === undefined || o.metadata.namespace === namespace,
+    );
+    return items.sort((a, b) =>
+      keyOf(a.metadata.namespace ?? '', a.metadata.name ?? '').localeCompare(
+        keyOf(b.metadata.namespace ?? '', b.metadata.name ?? ''),
+      ),
+    );
+  }
+
+  private nextRv(): number {
+    this.meta.resourceVersion += 1;
+    return this.meta.resourceVersion;
+  }
+
+  private commit(
+    type: EventType,
+    resource: ResourceType,
+    object: KubeObject,
+    previous: KubeObject | undefined,
+    rv: number,
+  ) {
+    const namespace = object.metadata.namespace ?? '';
+    const name = object.metadata.name ?? '';
+    if (type === 'DELETED') this.bucket(resource.name).delete(keyOf(namespace, name));
+    else this.bucket(resource.name).set(keyOf(namespace, name), object);
+    this.hooks.persistObject(this, resource, namespace, name, type === 'DELETED' ? null : object);
+    this.hooks.persistMeta(this);
+    const event: ChangeEvent = { type, resource, object, previous, rv };
+    this.log.push(event);
+    if (this.log.length > WATCH_LOG_SIZE) this.logStart = this.log.shift()!.rv;
+    for (const watcher of this.watchers) {
+      if (watcher.resource === resource) watcher.send(event);
+    }
+    this.hooks.onChange(this, event);
+  }
+
+  /** Events after `rv` for a resource; undefined when `rv` is older than the log (410 Gone). */
+  eventsSince(resource: ResourceType, rv: number): ChangeEvent[] | undefined {
+    if (rv < this.logStart) return undefined;
+    return this.log.filter((e) => e.rv > rv && e.resource === resource);
+  }
+
+  private validateName(resource: ResourceType, object: KubeObject): void {
+    const name = object.metadata.name ?? '';
+    const causes: string[] = [];
+    if (name === '') causes.push('metadata.name: Required value: name or generateName is required');
+    else if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) || name.length > 253) {
+      causes.push(
+        `metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`,
+      );
+    }
+    if (causes.length > 0) throw invalidError(resource.kind, resource.group, name, causes);
+  }
+
+  create(resource: ResourceType, input: KubeObject, options: WriteOptions = {}): KubeObject {
+    const object = clone(input);
+    const metadata = object.metadata;
+    if ((metadata.name ?? '') === '' && metadata.generateName !== undefined) {
+      metadata.name = `${metadata.generateName}${randomSuffix()}`;
+    }
+    this.validateName(resource, object);
+    const namespace = resource.namespaced ? (metadata.namespace ?? 'default') : '';
+    if (resource.namespaced) {
+      metadata.namespace = namespace;
+      if (this.get(R.namespaces, '', namespace) === undefined) {
+        throw new StatusError(404, 'NotFound', `namespaces "${namespace}" not found`, {
+          name: namespace,
+          kind: 'namespaces',
+        });
+      }
+    } else {
+      delete metadata.namespace;
+    }
+    if (this.get(resource, namespace, metadata.name!) !== undefined) {
+      throw alreadyExistsError(resource.name, resource.group, metadata.name!);
+    }
+    if (options.dryRun) return object;
+    const now = this.hooks.now();
+    metadata.uid = randomUUID();
+    metadata.creationTimestamp = rfc3339(now);
+    if (resource.hasGeneration) metadata.generation = 1;
+    delete metadata.resourceVersion;
+    if (options.manager !== undefined) trackUpdate(undefined, object, options.manager, rfc3339(now));
+    const rv = this.nextRv();
+    metadata.resourceVersion = String(rv);
+    this.commit('ADDED', resource, object, undefined, rv);
+    return object;
+  }
+
+  /**
+   * Replaces an object (PUT semantics). `input.metadata.resourceVersion`, when set, must match.
+   * With `subresource: 'status'` only the status changes; otherwise the status is kept for
+   * resources that have a status subresource.
+   */
+  update(resource: ResourceType, input: KubeObject, options: WriteOptions = {}): KubeObject {
+    const namespace = resource.namespaced ? (input.metadata.namespace ?? '') : '';
+    const name = input.metadata.name ?? '';
+    const current = this.mustGet(resource, namespace, name);
+    const expected = input.metadata.resourceVersion;
+    if (expected !== undefined && expected !== '' && expected !== current.metadata.resourceVersion) {
+      throw conflictError(resource.name, resource.group, name);
+    }
+    let object: KubeObject;
+    if (options.subresource === 'status') {
+      object = { ...clone(current), status: clone(input.status) };
+    } else {
+      object = clone(input);
+      if (resource.hasStatus && options.internal !== true) {
+        if (current.status === undefined) delete object.status;
+        else object.status = clone(current.status);
+      }
+    }
+    const metadata = object.metadata;
+    metadata.uid = current.metadata.uid;
+    metadata.creationTimestamp = current.metadata.creationTimestamp;
+    if (resource.namespaced) metadata.namespace = namespace;
+    else delete metadata.namespace;
+    if (current.metadata.deletionTimestamp !== undefined)
+      metadata.deletionTimestamp = current.metadata.deletionTimestamp;
+    if ((metadata.managedFields ?? []).length === 0 && current.metadata.managedFields !== undefined) {
+      metadata.managedFields = clone(current.metadata.managedFields);
+    }
+    if (resource.hasGeneration) {
+      const generation = current.metadata.generation ?? 1;
+      metadata.generation = deepEqual(object.spec, current.spec) ? generation : generation + 1;
+    }
+    metadata.resourceVersion = current.metadata.resourceVersion;
+    const now = this.hooks.now();
+    if (options.manager !== undefined) {
+      trackUpdate(current, object, options.manager, rfc3339(now), options.subresource);
+    }
+    if (deepEqual(object, current)) return current; // a no-op write does not bump resourceVersion
+    if (options.dryRun) return object;
+    const rv = this.nextRv();
+    metadata.resourceVersion = String(rv);
+    this.commit('MODIFIED', resource, object, current, rv);
+    return object;
+  }
+
+  delete(
+    resource: ResourceType,
+    namespace: string,
+    name: string,
+    options: { dryRun?: boolean; uid?: string } = {},
+  ): KubeObject {
+    const current = this.mustGet(resource, namespace, name);
+    if (options.uid !== undefined && options.uid !== current.metadata.uid) {
+      throw new StatusError(
+        409,
+        'Conflict',
+        `Precondition failed: UID in precondition: ${options.uid}, UID in object meta: ${current.metadata.uid}`,
+      );
+    }
+    if (options.dryRun) return current;
+    const rv = this.nextRv();
+    const object = clone(current);
+    object.metadata.resourceVersion = String(rv);
+    this.commit('DELETED', resource, object, current, rv);
+    return object;
+  }
+
+  /** Marks controller work in flight (persisted, so a restarted process resumes it). */
+  setBusy(busy: boolean): void {
+    if (this.meta.busy === busy) return;
+    this.meta.busy = busy;
+    this.hooks.persistMeta(this);
+  }
+
+  closeWatchers(): void {
+    for (const watcher of this.watchers) watcher.close();
+    this.watchers.clear();
+  }
+}
+
+const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+
+/** The 5-character suffix apiserver's generateName uses (no vowels, no ambiguous digits). */
+export function randomSuffix(length = 5): string {
+  let out = '';
+  for (let i = 0; i < length; i++) out += ALPHABET[Math.floor(Math.random() * ALPHABET.length)];
+  return out;
+}

@@ -1,0 +1,235 @@
+/**
+ * Persistence of emulated clusters. Changes are written through with group commit: every change
+ * made in one turn of the event loop (a rollout step touches a pod, the DaemonSet and the counter)
+ * lands in one transaction, and API writes await the commit that holds them before answering.
+ */
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/database.ts';
+import type { ClusterMeta } from './cluster-state.ts';
+
+type EmulatorClusterTable = {
+  id: string;
+  version: string;
+  node_count: number;
+  resource_version: number | string;
+  busy: number;
+  created_at: string;
+};
+
+type EmulatorObjectTable = {
+  cluster_id: string;
+  resource: string;
+  namespace: string;
+  name: string;
+  body: string;
+};
+
+export type EmulatorTables = {
+  emulator_clusters: EmulatorClusterTable;
+  emulator_objects: EmulatorObjectTable;
+};
+
+export interface StoredObject {
+  readonly resource: string;
+  readonly body: string;
+}
+
+interface PendingCluster {
+  meta: ClusterMeta | undefined;
+  /** key `resource/namespace/name` → body getter (null: delete). */
+  objects: Map<string, { resource: string; namespace: string; name: string; body: (() => string) | null }>;
+}
+
+const CHUNK = 200;
+
+export class EmulatorStore {
+  private readonly db: Kysely<EmulatorTables>;
+  private pending = new Map<string, PendingCluster>();
+  private deletions = new Set<string>();
+  private waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  private scheduled = false;
+  private running: Promise<void> | undefined;
+  private readonly onError: (error: unknown) => void;
+
+  constructor(database: Database, onError: (error: unknown) => void) {
+    this.db = database.db.withTables<EmulatorTables>() as unknown as Kysely<EmulatorTables>;
+    this.onError = onError;
+  }
+
+  async loadCluster(id: string): Promise<{ meta: ClusterMeta; objects: StoredObject[] } | undefined> {
+    const row = await this.db
+      .selectFrom('emulator_clusters')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    const objects = await this.db
+      .selectFrom('emulator_objects')
+      .select(['resource', 'body'])
+      .where('cluster_id', '=', id)
+      .execute();
+    return {
+      meta: {
+        id: row.id,
+        version: row.version,
+        nodeCount: Number(row.node_count),
+        resourceVersion: Number(row.resource_version),
+        busy: Number(row.busy) === 1,
+        createdAt: row.created_at,
+      },
+      objects,
+    };
+  }
+
+  async busyClusterIds(): Promise<string[]> {
+    const rows = await this.db.selectFrom('emulator_clusters').select('id').where('busy', '=', 1).execute();
+    return rows.map((r) => r.id);
+  }
+
+  private entry(clusterId: string): PendingCluster {
+    let entry = this.pending.get(clusterId);
+    if (entry === undefined) {
+      entry = { meta: undefined, objects: new Map() };
+      this.pending.set(clusterId, entry);
+    }
+    return entry;
+  }
+
+  markMeta(meta: ClusterMeta): void {
+    this.entry(meta.id).meta = meta;
+    this.schedule();
+  }
+
+  markObject(
+    clusterId: string,
+    resource: string,
+    namespace: string,
+    name: string,
+    body: (() => string) | null,
+  ): void {
+    this.entry(clusterId).objects.set(`${resource}/${namespace}/${name}`, {
+      resource,
+      namespace,
+      name,
+      body,
+    });
+    this.schedule();
+  }
+
+  markDeleted(clusterId: string): void {
+    this.pending.delete(clusterId);
+    this.deletions.add(clusterId);
+    this.schedule();
+  }
+
+  /** Resolves once every change marked so far is committed. */
+  flush(): Promise<void> {
+    if (this.pending.size === 0 && this.deletions.size === 0 && this.running === undefined)
+      return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.running !== undefined) return; // run() reschedules when it finishes
+      this.running = this.run().finally(() => {
+        this.running = undefined;
+        if (this.pending.size > 0 || this.deletions.size > 0 || this.waiters.length > 0) this.schedule();
+      });
+    });
+  }
+
+  private async run(): Promise<void> {
+    const pending = this.pending;
+    const deletions = this.deletions;
+    const waiters = this.waiters;
+    this.pending = new Map();
+    this.deletions = new Set();
+    this.waiters = [];
+    try {
+      if (pending.size > 0 || deletions.size > 0) await this.write(pending, deletions);
+      for (const waiter of waiters) waiter.resolve();
+    } catch (error) {
+      this.onError(error);
+      for (const waiter of waiters) waiter.reject(error);
+    }
+  }
+
+  private async write(pending: Map<string, PendingCluster>, deletions: Set<string>): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      for (const id of deletions) {
+        await trx.deleteFrom('emulator_objects').where('cluster_id', '=', id).execute();
+        await trx.deleteFrom('emulator_clusters').where('id', '=', id).execute();
+      }
+      const metas = [...pending.values()].flatMap((p) => (p.meta === undefined ? [] : [p.meta]));
+      for (let i = 0; i < metas.length; i += CHUNK) {
+        await trx
+          .insertInto('emulator_clusters')
+          .values(
+            metas.slice(i, i + CHUNK).map((m) => ({
+              id: m.id,
+              version: m.version,
+              node_count: m.nodeCount,
+              resource_version: m.resourceVersion,
+              busy: m.busy ? 1 : 0,
+              created_at: m.createdAt,
+            })),
+          )
+          .onConflict((oc) =>
+            oc.column('id').doUpdateSet((eb) => ({
+              version: eb.ref('excluded.version'),
+              node_count: eb.ref('excluded.node_count'),
+              resource_version: eb.ref('excluded.resource_version'),
+              busy: eb.ref('excluded.busy'),
+            })),
+          )
+          .execute();
+      }
+      const upserts: EmulatorObjectTable[] = [];
+      for (const [clusterId, entry] of pending) {
+        for (const object of entry.objects.values()) {
+          if (object.body === null) {
+            await trx
+              .deleteFrom('emulator_objects')
+              .where('cluster_id', '=', clusterId)
+              .where('resource', '=', object.resource)
+              .where('namespace', '=', object.namespace)
+              .where('name', '=', object.name)
+              .execute();
+          } else {
+            upserts.push({
+              cluster_id: clusterId,
+              resource: object.resource,
+              namespace: object.namespace,
+              name: object.name,
+              body: object.body(),
+            });
+          }
+        }
+      }
+      for (let i = 0; i < upserts.length; i += CHUNK) {
+        await trx
+          .insertInto('emulator_objects')
+          .values(upserts.slice(i, i + CHUNK))
+          .onConflict((oc) =>
+            oc
+              .columns(['cluster_id', 'resource', 'namespace', 'name'])
+              .doUpdateSet((eb) => ({ body: eb.ref('excluded.body') })),
+          )
+          .execute();
+      }
+    });
+  }
+
+  /** Waits for the write in progress, if any (used on stop). */
+  async drain(): Promise<void> {
+    await this.flush().catch(() => {});
+    await this.running;
+  }
+}

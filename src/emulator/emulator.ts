@@ -1,0 +1,319 @@
+/**
+ * Emulated Kubernetes clusters (DESIGN.md §2): a built-in API server per cluster, persisted in the
+ * store, with a DaemonSet controller and a kube-proxy simulation. Each cluster lives in memory once
+ * touched (loaded lazily from the store) and every change is written through with group commit,
+ * so a restarted process finds its clusters as it left them and resumes rollouts in flight.
+ *
+ * One process owns the emulated clusters: under scale-out (many `mks serve` on PostgreSQL) route
+ * every cluster's Kubernetes API to the same process, or their in-memory states would diverge.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Database } from '../db/database.ts';
+import {
+  apiServerCommand,
+  apiServerPod,
+  DEFAULT_ADMISSION_FLAGS,
+  INSTALLER,
+  KUBE_PROXY,
+  KUBE_SYSTEM,
+  kubeProxyConfigMap,
+  kubeProxyDaemonSet,
+  namespaceObject,
+  nodeName,
+  nodeObject,
+  SYSTEM_NAMESPACES,
+} from './cluster-objects.ts';
+import { type ClusterHooks, ClusterState, type Watcher } from './cluster-state.ts';
+import { Controllers } from './controllers.ts';
+import { EmulatorStore } from './emulator.store.ts';
+import { registerKubeApi } from './kube-api.routes.ts';
+import { clone, type JsonObject, type KubeObject, rfc3339 } from './objects.ts';
+import { R, RESOURCES, type ResourceType } from './resources.ts';
+
+export interface EmulatorOptions {
+  database: Database;
+  logger: Logger;
+  /** How long a new kube-proxy pod takes to become Ready (0 allowed), so rollouts are visible. */
+  podStartMs: number;
+  now?: () => Date;
+  /**
+   * The API server URL written into the kube-proxy ConfigMap's `kubeconfig.conf` (what kube-proxy
+   * would dial). Defaults to the in-cluster service address.
+   */
+  serverUrl?: (clusterId: string) => string;
+}
+
+const BY_NAME = new Map<string, ResourceType>(RESOURCES.map((r) => [r.name, r]));
+const ADMISSION_FLAG = /^--(enable|disable)-admission-plugins(=|$)/;
+
+export class Emulator {
+  private readonly logger: Logger;
+  private readonly now: () => Date;
+  private readonly store: EmulatorStore;
+  private readonly controllers: Controllers;
+  private readonly serverUrl: (clusterId: string) => string;
+  private readonly clusters = new Map<string, ClusterState>();
+  private readonly loading = new Map<string, Promise<ClusterState | undefined>>();
+  private readonly watches = new Set<Watcher>();
+  private readonly hooks: ClusterHooks;
+
+  constructor(options: EmulatorOptions) {
+    this.logger = options.logger.child({ component: 'emulator' });
+    this.now = options.now ?? (() => new Date());
+    this.serverUrl = options.serverUrl ?? (() => 'https://kubernetes.default.svc:443');
+    this.store = new EmulatorStore(options.database, (error) =>
+      this.logger.error({ err: error }, 'Could not persist emulated clusters'),
+    );
+    this.controllers = new Controllers({
+      logger: this.logger,
+      podStartMs: options.podStartMs,
+      now: this.now,
+    });
+    this.hooks = {
+      persistObject: (cluster, resource, namespace, name, object) => {
+        if (cluster.destroyed) return;
+        this.store.markObject(
+          cluster.meta.id,
+          resource.name,
+          namespace,
+          name,
+          object === null ? null : () => JSON.stringify(object),
+        );
+      },
+      persistMeta: (cluster) => {
+        if (!cluster.destroyed) this.store.markMeta(cluster.meta);
+      },
+      onChange: (cluster, event) => this.controllers.onChange(cluster, event),
+      now: this.now,
+    };
+  }
+
+  /**
+   * Mounts the Kubernetes API of every emulated cluster at `/k8s/:clusterId/...`.
+   * `authorize(clusterId, bearerToken)` says whether the token is valid (else 401 Status); a
+   * cluster the emulator does not know answers 404 Status.
+   */
+  async register(
+    app: FastifyInstance,
+    authorize: (clusterId: string, token: string) => Promise<boolean>,
+  ): Promise<void> {
+    await registerKubeApi(app, {
+      authorize,
+      cluster: (id) => this.cluster(id),
+      flush: () => this.store.flush(),
+      now: this.now,
+      watches: this.watches,
+    });
+  }
+
+  /** The cluster, from memory or loaded from the store; undefined when unknown. */
+  private cluster(id: string): Promise<ClusterState | undefined> {
+    const known = this.clusters.get(id);
+    if (known !== undefined) return Promise.resolve(known);
+    let pending = this.loading.get(id);
+    if (pending === undefined) {
+      pending = this.load(id).finally(() => this.loading.delete(id));
+      this.loading.set(id, pending);
+    }
+    return pending;
+  }
+
+  private async load(id: string): Promise<ClusterState | undefined> {
+    const stored = await this.store.loadCluster(id);
+    const raced = this.clusters.get(id);
+    if (raced !== undefined) return raced;
+    if (stored === undefined) return undefined;
+    const cluster = new ClusterState(stored.meta, this.hooks);
+    for (const { resource, body } of stored.objects) {
+      const type = BY_NAME.get(resource);
+      if (type !== undefined) cluster.restore(type, JSON.parse(body) as KubeObject);
+    }
+    this.clusters.set(id, cluster);
+    // Resume what was in flight: pods to start, rollouts to continue.
+    this.controllers.enqueue(cluster);
+    return cluster;
+  }
+
+  /**
+   * Idempotently creates the cluster: system namespaces, `nodeCount` Ready nodes, the kube-proxy
+   * ConfigMap and DaemonSet (kubeadm layout) with one running pod per node, and the
+   * kube-apiserver pod. For a cluster that exists, only the node count and version follow.
+   */
+  async ensureCluster(input: { id: string; nodeCount: number; version: string }): Promise<void> {
+    const existing = await this.cluster(input.id);
+    if (existing === undefined) {
+      const cluster = new ClusterState(
+        {
+          id: input.id,
+          version: input.version,
+          nodeCount: input.nodeCount,
+          resourceVersion: 0,
+          busy: false,
+          createdAt: rfc3339(this.now()),
+        },
+        this.hooks,
+      );
+      this.clusters.set(input.id, cluster);
+      this.hooks.persistMeta(cluster);
+      this.install(cluster);
+      this.logger.info({ clusterId: input.id, nodeCount: input.nodeCount }, 'Created emulated cluster');
+    } else {
+      existing.meta.version = input.version;
+      existing.meta.nodeCount = input.nodeCount;
+      this.hooks.persistMeta(existing);
+      this.syncNodes(existing);
+    }
+    await this.store.flush();
+  }
+
+  private install(cluster: ClusterState): void {
+    for (const name of SYSTEM_NAMESPACES) {
+      if (cluster.get(R.namespaces, '', name) === undefined)
+        cluster.create(R.namespaces, namespaceObject(name), { manager: 'kube-apiserver' });
+    }
+    this.syncNodes(cluster);
+    this.installKubeSystem(cluster);
+  }
+
+  private syncNodes(cluster: ClusterState): void {
+    const wanted = new Set<string>();
+    for (let i = 0; i < cluster.meta.nodeCount; i++) {
+      const name = nodeName(cluster.meta.id, i);
+      wanted.add(name);
+      if (cluster.get(R.nodes, '', name) === undefined) {
+        cluster.create(R.nodes, nodeObject(cluster.meta.id, i, cluster.meta.version, this.now()), {
+          manager: 'kubelet',
+        });
+      }
+    }
+    for (const node of cluster.list(R.nodes)) {
+      if (!wanted.has(node.metadata.name ?? '')) cluster.delete(R.nodes, '', node.metadata.name ?? '');
+    }
+  }
+
+  /** Creates kube-system's base objects and starts kube-proxy on every node at once. */
+  private installKubeSystem(cluster: ClusterState): void {
+    const { id, version } = cluster.meta;
+    if (cluster.get(R.configmaps, KUBE_SYSTEM, KUBE_PROXY) === undefined) {
+      cluster.create(R.configmaps, kubeProxyConfigMap(this.serverUrl(id)), { manager: INSTALLER });
+    }
+    if (cluster.get(R.daemonsets, KUBE_SYSTEM, KUBE_PROXY) === undefined) {
+      cluster.create(R.daemonsets, kubeProxyDaemonSet(version), { manager: INSTALLER });
+    }
+    if (apiServer(cluster) === undefined) {
+      cluster.create(R.pods, apiServerPod(id, version, DEFAULT_ADMISSION_FLAGS, this.now()), {
+        manager: 'kubelet',
+      });
+    }
+    this.controllers.sync(cluster);
+    this.controllers.startPendingNow(cluster);
+    this.controllers.sync(cluster);
+  }
+
+  /** Replaces the kube-apiserver pod's admission flags (`--enable-admission-plugins=…`, `--disable-…`). */
+  async setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void> {
+    const cluster = await this.mustCluster(clusterId);
+    const pod = apiServer(cluster);
+    if (pod === undefined) throw new Error(`emulated cluster ${clusterId} has no kube-apiserver pod`);
+    const spec = clone(pod.spec) as JsonObject;
+    const container = (spec.containers as JsonObject[])[0]!;
+    const command = (container.command as string[]).filter((flag) => !ADMISSION_FLAG.test(flag));
+    const others = command.slice(1);
+    const next = apiServerCommand(flags.filter((f) => ADMISSION_FLAG.test(f)));
+    // Keep flags someone else added, in place of the defaults the template carries.
+    container.command = [...next, ...others.filter((flag) => !next.includes(flag))];
+    const updated = cluster.update(R.pods, { ...pod, spec }, { manager: 'kubelet' });
+    // A static pod whose manifest changed is restarted by the kubelet.
+    const status = clone(updated.status) as JsonObject;
+    for (const cs of (status.containerStatuses ?? []) as JsonObject[])
+      cs.state = { running: { startedAt: rfc3339(this.now()) } };
+    cluster.update(R.pods, { ...updated, status }, { subresource: 'status' });
+    await this.store.flush();
+  }
+
+  /**
+   * Reset: erases every object outside kube-system, kube-public and kube-node-lease (`default`
+   * is kept but emptied), then re-creates kube-system's base objects as a fresh install does.
+   */
+  async eraseCluster(clusterId: string): Promise<void> {
+    const cluster = await this.mustCluster(clusterId);
+    const kept = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
+    for (const type of RESOURCES) {
+      if (type === R.nodes) continue;
+      for (const object of cluster.list(type)) {
+        const name = object.metadata.name ?? '';
+        if (type === R.namespaces) {
+          if (!SYSTEM_NAMESPACES.includes(name as (typeof SYSTEM_NAMESPACES)[number]))
+            cluster.delete(type, '', name);
+        } else if (type.namespaced && !kept.has(object.metadata.namespace ?? '')) {
+          cluster.delete(type, object.metadata.namespace ?? '', name);
+        }
+      }
+    }
+    // kube-system's own objects go back to their installed state.
+    const ds = cluster.get(R.daemonsets, KUBE_SYSTEM, KUBE_PROXY);
+    for (const pod of cluster.list(R.pods, KUBE_SYSTEM)) {
+      const owned = (pod.metadata.ownerReferences ?? []).some(
+        (ref) => ds !== undefined && ref.uid === ds.metadata.uid,
+      );
+      if (owned || pod.metadata.labels?.component === 'kube-apiserver')
+        cluster.delete(R.pods, KUBE_SYSTEM, pod.metadata.name ?? '');
+    }
+    for (const revision of cluster.list(R.controllerrevisions, KUBE_SYSTEM)) {
+      if (
+        (revision.metadata.ownerReferences ?? []).some(
+          (ref) => ds !== undefined && ref.uid === ds.metadata.uid,
+        )
+      ) {
+        cluster.delete(R.controllerrevisions, KUBE_SYSTEM, revision.metadata.name ?? '');
+      }
+    }
+    if (ds !== undefined) cluster.delete(R.daemonsets, KUBE_SYSTEM, KUBE_PROXY);
+    if (cluster.get(R.configmaps, KUBE_SYSTEM, KUBE_PROXY) !== undefined)
+      cluster.delete(R.configmaps, KUBE_SYSTEM, KUBE_PROXY);
+    this.controllers.forget(clusterId);
+    this.install(cluster);
+    this.logger.info({ clusterId }, 'Erased emulated cluster');
+    await this.store.flush();
+  }
+
+  /** Removes the cluster entirely; its API answers 404 afterwards. */
+  async destroyCluster(clusterId: string): Promise<void> {
+    const cluster = await this.cluster(clusterId);
+    if (cluster !== undefined) {
+      cluster.destroyed = true;
+      cluster.closeWatchers();
+      this.controllers.forget(clusterId);
+      this.clusters.delete(clusterId);
+    }
+    this.store.markDeleted(clusterId);
+    await this.store.flush();
+  }
+
+  /** Starts the controllers and resumes clusters that had work in flight when the process stopped. */
+  start(): void {
+    this.controllers.start();
+    this.store
+      .busyClusterIds()
+      .then((ids) => Promise.all(ids.map((id) => this.cluster(id))))
+      .catch((error: unknown) => this.logger.error({ err: error }, 'Could not resume emulated clusters'));
+  }
+
+  /** Stops the controllers, ends watch streams and waits for pending writes. */
+  async stop(): Promise<void> {
+    this.controllers.stop();
+    for (const watch of this.watches) watch.close();
+    await this.store.drain();
+  }
+
+  private async mustCluster(clusterId: string): Promise<ClusterState> {
+    const cluster = await this.cluster(clusterId);
+    if (cluster === undefined) throw new Error(`unknown emulated cluster ${clusterId}`);
+    return cluster;
+  }
+}
+
+function apiServer(cluster: ClusterState): KubeObject | undefined {
+  return cluster.list(R.pods, KUBE_SYSTEM).find((p) => p.metadata.labels?.component === 'kube-apiserver');
+}

@@ -1,0 +1,360 @@
+/**
+ * What a kube-proxy container does with `config.conf` when it starts (spec/kube-proxy.md §2):
+ * decode (YAML → JSON, apiVersion/kind, field types, Go durations; unknown keys dropped as the
+ * lenient decoder does), default, validate (which sections depends on the version), and a
+ * runtime check of the IPVS scheduler. Refusal texts follow kube-proxy's own.
+ */
+import { parse } from 'yaml';
+import { parseGoDuration } from '../customization/duration.ts';
+
+export type LoadResult =
+  | { readonly ok: true; readonly mode: string }
+  | { readonly ok: false; readonly message: string };
+
+type FieldType = 'string' | 'bool' | 'int32' | 'duration' | 'stringList' | 'map' | 'object';
+
+/** Typed fields of KubeProxyConfiguration v1alpha1 we check (others pass through as lenient). */
+const FIELDS: Readonly<Record<string, Readonly<Record<string, FieldType>>>> = {
+  '': {
+    bindAddress: 'string',
+    healthzBindAddress: 'string',
+    metricsBindAddress: 'string',
+    bindAddressHardFail: 'bool',
+    enableProfiling: 'bool',
+    clusterCIDR: 'string',
+    hostnameOverride: 'string',
+    mode: 'string',
+    oomScoreAdj: 'int32',
+    configSyncPeriod: 'duration',
+    portRange: 'string',
+    featureGates: 'map',
+    nodePortAddresses: 'stringList',
+    showHiddenMetricsForVersion: 'string',
+    detectLocalMode: 'string',
+    clientConnection: 'object',
+    iptables: 'object',
+    ipvs: 'object',
+    nftables: 'object',
+    conntrack: 'object',
+    winkernel: 'object',
+    detectLocal: 'object',
+    logging: 'object',
+  },
+  clientConnection: {
+    kubeconfig: 'string',
+    acceptContentTypes: 'string',
+    contentType: 'string',
+    burst: 'int32',
+  },
+  iptables: {
+    masqueradeBit: 'int32',
+    masqueradeAll: 'bool',
+    localhostNodePorts: 'bool',
+    syncPeriod: 'duration',
+    minSyncPeriod: 'duration',
+  },
+  ipvs: {
+    syncPeriod: 'duration',
+    minSyncPeriod: 'duration',
+    scheduler: 'string',
+    excludeCIDRs: 'stringList',
+    strictARP: 'bool',
+    tcpTimeout: 'duration',
+    tcpFinTimeout: 'duration',
+    udpTimeout: 'duration',
+  },
+  nftables: {
+    masqueradeBit: 'int32',
+    masqueradeAll: 'bool',
+    syncPeriod: 'duration',
+    minSyncPeriod: 'duration',
+  },
+  conntrack: {
+    maxPerCore: 'int32',
+    min: 'int32',
+    tcpEstablishedTimeout: 'duration',
+    tcpCloseWaitTimeout: 'duration',
+    tcpBeLiberal: 'bool',
+    udpTimeout: 'duration',
+    udpStreamTimeout: 'duration',
+  },
+};
+
+/** Go struct names, for json's "cannot unmarshal … into Go struct field" messages. */
+const STRUCTS: Readonly<Record<string, string>> = {
+  '': 'KubeProxyConfiguration',
+  clientConnection: 'ClientConnectionConfiguration',
+  iptables: 'KubeProxyIPTablesConfiguration',
+  ipvs: 'KubeProxyIPVSConfiguration',
+  nftables: 'KubeProxyNFTablesConfiguration',
+  conntrack: 'KubeProxyConntrackConfiguration',
+};
+
+const GO_TYPES: Readonly<Record<FieldType, string>> = {
+  string: 'string',
+  bool: 'bool',
+  int32: 'int32',
+  duration: 'string',
+  stringList: '[]string',
+  map: 'map[string]bool',
+  object: 'struct',
+};
+
+/** Kernel IPVS schedulers (`ip_vs_<name>` modules); anything else fails at startup (1.27+). */
+const KERNEL_SCHEDULERS = new Set([
+  '',
+  'rr',
+  'wrr',
+  'lc',
+  'wlc',
+  'lblc',
+  'lblcr',
+  'dh',
+  'sh',
+  'sed',
+  'nq',
+  'fo',
+  'ovf',
+  'mh',
+]);
+
+class DecodeError extends Error {}
+
+function jsonKind(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'object') return 'object';
+  return typeof value === 'boolean' ? 'bool' : typeof value;
+}
+
+function checkType(section: string, key: string, type: FieldType, value: unknown): void {
+  const where = `Go struct field ${STRUCTS[section] ?? 'KubeProxyConfiguration'}.${section === '' ? '' : `${section}.`}${key} of type ${GO_TYPES[type]}`;
+  const mismatch = () => new DecodeError(`json: cannot unmarshal ${jsonKind(value)} into ${where}`);
+  if (type === 'duration') {
+    // metav1.Duration unmarshals a JSON string (null reads as "") and hands it to time.ParseDuration.
+    if (value !== null && typeof value !== 'string') throw mismatch();
+    try {
+      parseGoDuration(value ?? '');
+    } catch (error) {
+      throw new DecodeError((error as Error).message);
+    }
+    return;
+  }
+  if (value === null) return; // JSON null leaves a Go field at its zero value
+  const ok =
+    (type === 'string' && typeof value === 'string') ||
+    (type === 'bool' && typeof value === 'boolean') ||
+    (type === 'int32' && typeof value === 'number' && Number.isInteger(value)) ||
+    (type === 'stringList' && Array.isArray(value) && value.every((v) => typeof v === 'string')) ||
+    ((type === 'map' || type === 'object') && typeof value === 'object' && !Array.isArray(value));
+  if (!ok) throw mismatch();
+}
+
+const durationNs = (value: unknown): bigint => (typeof value === 'string' ? parseGoDuration(value) : 0n);
+
+const goDurationValue = (ns: bigint): string => `v1.Duration{Duration:${ns}}`;
+
+/** Minor version from `1.31.2` / `v1.31`. */
+function minorOf(version: string): number {
+  const match = /^v?1\.(\d+)/.exec(version);
+  return match === null ? 99 : Number(match[1]);
+}
+
+function isCidr(text: string): boolean {
+  const [ip, bits, ...rest] = text.split('/');
+  if (rest.length > 0 || ip === undefined || bits === undefined || !/^\d+$/.test(bits)) return false;
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(ip))
+    return ip.split('.').every((o) => Number(o) <= 255) && Number(bits) <= 32;
+  return ip.includes(':') && Number(bits) <= 128;
+}
+
+/**
+ * Loads `config.conf` as the kube-proxy of a cluster at `version` would. On refusal, `message`
+ * is the error kube-proxy prints before exiting 1.
+ */
+export function loadKubeProxyConfig(text: string, version: string): LoadResult {
+  let config: Record<string, unknown>;
+  try {
+    config = decode(text);
+  } catch (error) {
+    if (error instanceof DecodeError)
+      return { ok: false, message: `failed complete: failed to decode: ${error.message}` };
+    throw error;
+  }
+  const errors = validate(config, minorOf(version));
+  if (errors.length > 0) {
+    const body = errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`;
+    return { ok: false, message: `failed validate: ${body}` };
+  }
+  const mode = typeof config.mode === 'string' && config.mode !== '' ? config.mode : 'iptables';
+  const ipvs = (config.ipvs ?? {}) as Record<string, unknown>;
+  if (mode === 'ipvs' && !KERNEL_SCHEDULERS.has(String(ipvs.scheduler ?? ''))) {
+    return {
+      ok: false,
+      message: `Error running ProxyServer: can't use the IPVS proxier: Could not create dummy VS: scheduler="${String(ipvs.scheduler)}": no such file or directory`,
+    };
+  }
+  return { ok: true, mode };
+}
+
+function decode(text: string): Record<string, unknown> {
+  let document: unknown;
+  try {
+    // sigs.k8s.io/yaml reads YAML 1.1-ish and converts to JSON; duplicate keys only trip the strict pass.
+    document = parse(text, { version: '1.1', uniqueKeys: false, strict: false });
+  } catch (error) {
+    const reason = (error as Error).message.split('\n')[0] ?? 'invalid YAML';
+    const line = (error as { linePos?: { line: number }[] }).linePos?.[0]?.line;
+    throw new DecodeError(
+      `error converting YAML to JSON: yaml: ${line === undefined ? '' : `line ${line}: `}${reason}`,
+    );
+  }
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+    throw new DecodeError(
+      `couldn't get version/kind; json parse error: json: cannot unmarshal ${jsonKind(document)} into Go value of type struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }`,
+    );
+  }
+  const config = document as Record<string, unknown>;
+  const kind = config.kind;
+  const apiVersion = config.apiVersion;
+  if (kind === undefined || kind === '') {
+    throw new DecodeError(`Object 'Kind' is missing in '${JSON.stringify(config)}'`);
+  }
+  if (apiVersion !== 'kubeproxy.config.k8s.io/v1alpha1' || kind !== 'KubeProxyConfiguration') {
+    throw new DecodeError(
+      `no kind "${String(kind)}" is registered for version "${String(apiVersion ?? '')}" in scheme "pkg/proxy/apis/config/scheme/scheme.go:29"`,
+    );
+  }
+  for (const [section, fields] of Object.entries(FIELDS)) {
+    const holder = section === '' ? config : config[section];
+    if (holder === undefined || holder === null) continue;
+    for (const [key, type] of Object.entries(fields)) {
+      if (!(key in (holder as Record<string, unknown>))) continue;
+      checkType(section, key, type, (holder as Record<string, unknown>)[key]);
+    }
+  }
+  return config;
+}
+
+/** Defaulting (v1alpha1 SetDefaults) then Validate(), on effective values (spec §2.2, §2.3). */
+function validate(config: Record<string, unknown>, minor: number): string[] {
+  const errors: string[] = [];
+  const mode = typeof config.mode === 'string' ? config.mode : '';
+  const section = (name: string) => (config[name] ?? {}) as Record<string, unknown>;
+  const invalid = (path: string, value: string, detail: string) =>
+    errors.push(`KubeProxyConfiguration.${path}: Invalid value: ${value}: ${detail}`);
+
+  const nftablesAllowed = minor >= 31;
+  const modes = minor >= 29 ? ['iptables', 'ipvs', 'nftables'] : ['iptables', 'ipvs'];
+  const modeOk =
+    mode === '' || mode === 'iptables' || mode === 'ipvs' || (mode === 'nftables' && nftablesAllowed);
+  if (!modeOk) {
+    const list = minor >= 29 ? modes.join(', ') : modes.join(',');
+    invalid(
+      'Mode',
+      JSON.stringify(mode),
+      `must be ${list} or blank (blank means the best-available proxy [currently iptables])`,
+    );
+  }
+
+  const defaults: Record<string, { sync: bigint; min: bigint }> = {
+    iptables: { sync: 30_000_000_000n, min: 1_000_000_000n },
+    ipvs: { sync: 30_000_000_000n, min: 0n },
+    nftables: { sync: 30_000_000_000n, min: 1_000_000_000n },
+  };
+  const effective = (name: string) => {
+    const s = section(name);
+    const sync = durationNs(s.syncPeriod);
+    const min = durationNs(s.minSyncPeriod);
+    const d = defaults[name]!;
+    return { sync: sync === 0n ? d.sync : sync, min: min === 0n ? d.min : min };
+  };
+  const checkSync = (name: string, prefix: string) => {
+    const { sync, min } = effective(name);
+    if (sync <= 0n) invalid(`${prefix}SyncPeriod`, goDurationValue(sync), 'must be greater than 0');
+    if (min < 0n)
+      invalid(`${prefix}MinSyncPeriod`, goDurationValue(min), 'must be greater than or equal to 0');
+    else if (min > sync) {
+      invalid(
+        `${prefix}SyncPeriod`,
+        goDurationValue(min),
+        `must be greater than or equal to KubeProxyConfiguration.${prefix}MinSyncPeriod`,
+      );
+    }
+  };
+  const selected = mode === 'ipvs' ? 'ipvs' : mode === 'nftables' ? 'nftables' : 'iptables';
+  if (minor >= 31) {
+    checkSync(selected, '');
+  } else {
+    checkSync('iptables', 'KubeProxyIPTablesConfiguration.');
+    if (mode === 'ipvs') checkSync('ipvs', 'KubeProxyIPVSConfiguration.');
+    if (mode === 'nftables') checkSync('nftables', 'KubeProxyNFTablesConfiguration.');
+  }
+
+  for (const name of ['iptables', 'nftables']) {
+    const bit = section(name).masqueradeBit;
+    if (typeof bit === 'number' && (bit < 0 || bit > 31)) {
+      const struct =
+        name === 'iptables' ? 'KubeProxyIPTablesConfiguration' : 'KubeProxyNFTablesConfiguration';
+      invalid(`${struct}.MasqueradeBit`, String(bit), 'must be within the range [0, 31]');
+    }
+  }
+  if (mode === 'ipvs') {
+    const ipvs = section('ipvs');
+    for (const [key, field] of [
+      ['tcpTimeout', 'TCPTimeout'],
+      ['tcpFinTimeout', 'TCPFinTimeout'],
+      ['udpTimeout', 'UDPTimeout'],
+    ] as const) {
+      const ns = durationNs(ipvs[key]);
+      if (ns < 0n)
+        invalid(
+          `KubeProxyIPVSConfiguration.${field}`,
+          goDurationValue(ns),
+          'must be greater than or equal to 0',
+        );
+    }
+    const excluded = Array.isArray(ipvs.excludeCIDRs) ? (ipvs.excludeCIDRs as string[]) : [];
+    excluded.forEach((cidr, i) => {
+      if (!isCidr(cidr))
+        invalid(
+          `KubeProxyIPVSConfiguration.ExcludeCIDRs[${i}]`,
+          JSON.stringify(cidr),
+          'must be a valid CIDR',
+        );
+    });
+    if (
+      minor <= 26 &&
+      !['', 'rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sh', 'dh', 'sed', 'nq'].includes(
+        String(ipvs.scheduler ?? ''),
+      )
+    ) {
+      invalid(
+        'KubeProxyIPVSConfiguration.Scheduler',
+        JSON.stringify(String(ipvs.scheduler)),
+        'must be in [rr wrr lc wlc lblc lblcr sh dh sed nq ], blank means the default algorithm method (currently rr)',
+      );
+    }
+  }
+  const configSync = durationNs(config.configSyncPeriod);
+  if (configSync < 0n) invalid('ConfigSyncPeriod', goDurationValue(configSync), 'must be greater than 0');
+  if (typeof config.bindAddress === 'string' && config.bindAddress !== '' && !isIp(config.bindAddress)) {
+    invalid(
+      'BindAddress',
+      JSON.stringify(config.bindAddress),
+      'not a valid textual representation of an IP address',
+    );
+  }
+  if (typeof config.clusterCIDR === 'string' && config.clusterCIDR !== '') {
+    const cidrs = config.clusterCIDR.split(',');
+    if (cidrs.length > 2 || !cidrs.every(isCidr)) {
+      invalid('DetectLocal.ClusterCIDRs', JSON.stringify(config.clusterCIDR), 'must be a valid CIDR');
+    }
+  }
+  return errors;
+}
+
+function isIp(text: string): boolean {
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(text)) return text.split('.').every((o) => Number(o) <= 255);
+  return /^[0-9a-fA-F:]+$/.test(text) && text.includes(':');
+}

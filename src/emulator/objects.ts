@@ -1,0 +1,194 @@
+/**
+ * Kubernetes objects as plain JSON, and the small pieces of apimachinery every part of the
+ * emulator shares: metadata access, timestamps, Status errors, label and field selectors.
+ */
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export interface ObjectMeta {
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: JsonObject[];
+  managedFields?: JsonObject[];
+  [key: string]: Json | undefined;
+}
+
+/** A stored object: always has apiVersion, kind and metadata. */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  [key: string]: Json | ObjectMeta | undefined;
+}
+
+export const isObject = (value: unknown): value is JsonObject =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export const clone = <T>(value: T): T => structuredClone(value);
+
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const other = b as unknown[];
+    return a.length === other.length && a.every((item, i) => deepEqual(item, other[i]));
+  }
+  const ka = Object.keys(a as object).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const kb = Object.keys(b as object).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/** RFC 3339 with second precision, as the API server writes metav1.Time. */
+export const rfc3339 = (date: Date): string => `${date.toISOString().slice(0, 19)}Z`;
+
+/** A Kubernetes `Status` failure, thrown by the API layer and rendered as is. */
+export class StatusError extends Error {
+  readonly code: number;
+  readonly reason: string;
+  readonly details: JsonObject | undefined;
+  constructor(code: number, reason: string, message: string, details?: JsonObject) {
+    super(message);
+    this.name = 'StatusError';
+    this.code = code;
+    this.reason = reason;
+    this.details = details;
+  }
+
+  toStatus(): JsonObject {
+    return {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: this.message,
+      reason: this.reason,
+      ...(this.details === undefined ? {} : { details: this.details }),
+      code: this.code,
+    };
+  }
+}
+
+const qualified = (resource: string, group: string): string =>
+  group === '' ? resource : `${resource}.${group}`;
+
+export const notFoundError = (resource: string, group: string, name: string): StatusError =>
+  new StatusError(404, 'NotFound', `${qualified(resource, group)} "${name}" not found`, {
+    name,
+    ...(group === '' ? {} : { group }),
+    kind: resource,
+  });
+
+export const alreadyExistsError = (resource: string, group: string, name: string): StatusError =>
+  new StatusError(409, 'AlreadyExists', `${qualified(resource, group)} "${name}" already exists`, {
+    name,
+    ...(group === '' ? {} : { group }),
+    kind: resource,
+  });
+
+export const conflictError = (resource: string, group: string, name: string): StatusError =>
+  new StatusError(
+    409,
+    'Conflict',
+    `Operation cannot be fulfilled on ${qualified(resource, group)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+    { name, ...(group === '' ? {} : { group }), kind: resource },
+  );
+
+export const invalidError = (kind: string, group: string, name: string, causes: string[]): StatusError =>
+  new StatusError(
+    422,
+    'Invalid',
+    `${kind}${group === '' ? '' : `.${group}`} "${name}" is invalid: ${causes.join(', ')}`,
+    {
+      name,
+      ...(group === '' ? {} : { group }),
+      kind,
+    },
+  );
+
+export const badRequestError = (message: string): StatusError => new StatusError(400, 'BadRequest', message);
+
+// ---------------------------------------------------------------------------------------------
+// Selectors
+
+type Requirement =
+  | { key: string; op: 'exists' | 'notexists' }
+  | { key: string; op: 'in' | 'notin'; values: string[] };
+
+/** Parses a label selector (`a=b,c!=d,e,!f,g in (x,y),h notin (z)`). */
+export function parseLabelSelector(text: string): (labels: Record<string, string> | undefined) => boolean {
+  const requirements: Requirement[] = [];
+  const forms: [RegExp, (m: RegExpExecArray) => Requirement][] = [
+    [
+      /^([^\s,!=()]+)\s+(in|notin)\s*\(([^)]*)\)\s*(,|$)/,
+      (m) => ({ key: m[1]!, op: m[2] as 'in' | 'notin', values: m[3]!.split(',').map((v) => v.trim()) }),
+    ],
+    [
+      /^([^\s,!=()]+)\s*(==|=|!=)\s*([^\s,!=()]*)\s*(,|$)/,
+      (m) => ({ key: m[1]!, op: m[2] === '!=' ? 'notin' : 'in', values: [m[3]!] }),
+    ],
+    [/^!\s*([^\s,!=()]+)\s*(,|$)/, (m) => ({ key: m[1]!, op: 'notexists' })],
+    [/^([^\s,!=()]+)\s*(,|$)/, (m) => ({ key: m[1]!, op: 'exists' })],
+  ];
+  let rest = text.trim();
+  while (rest !== '') {
+    let consumed = 0;
+    for (const [pattern, build] of forms) {
+      const match = pattern.exec(rest);
+      if (match === null) continue;
+      requirements.push(build(match));
+      consumed = match[0].length;
+      break;
+    }
+    if (consumed === 0) {
+      throw badRequestError(
+        `unable to parse requirement: found '${rest}', expected: ',', '!=', '==', '=', 'in', 'notin'`,
+      );
+    }
+    rest = rest.slice(consumed).trim();
+  }
+  return (labels) =>
+    requirements.every((r) => {
+      const value = labels?.[r.key];
+      switch (r.op) {
+        case 'exists':
+          return value !== undefined;
+        case 'notexists':
+          return value === undefined;
+        case 'in':
+          return value !== undefined && r.values.includes(value);
+        default:
+          return value === undefined || !r.values.includes(value);
+      }
+    });
+}
+
+/** Parses a field selector (`metadata.name=x,spec.nodeName!=y`) over dotted paths of the object. */
+export function parseFieldSelector(text: string): (object: KubeObject) => boolean {
+  const terms = text
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '')
+    .map((term) => {
+      const match = /^([^=!]+)(==|=|!=)(.*)$/.exec(term);
+      if (match === null) throw badRequestError(`invalid selector: '${text}'; can't understand '${term}'`);
+      return { path: match[1]!.trim().split('.'), negate: match[2] === '!=', value: match[3]!.trim() };
+    });
+  return (object) =>
+    terms.every(({ path, negate, value }) => {
+      let current: unknown = object;
+      for (const part of path) current = isObject(current) ? current[part] : undefined;
+      const actual = current === undefined || current === null ? '' : String(current);
+      return negate ? actual !== value : actual === value;
+    });
+}

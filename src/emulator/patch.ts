@@ -1,0 +1,470 @@
+/**
+ * The four PATCH flavours of the Kubernetes API over plain JSON, and the field ownership
+ * (`metadata.managedFields`) that server-side apply needs. Lists are atomic for ownership, which
+ * is exact for what mks applies (ConfigMap `data` keys) and close enough for the rest.
+ */
+import {
+  clone,
+  deepEqual,
+  isObject,
+  type Json,
+  type JsonObject,
+  type KubeObject,
+  StatusError,
+} from './objects.ts';
+
+// ---------------------------------------------------------------------------------------------
+// JSON merge patch (RFC 7386)
+
+export function mergePatch(target: Json | undefined, patch: Json): Json {
+  if (!isObject(patch)) return clone(patch);
+  const result: JsonObject = isObject(target) ? clone(target) : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete result[key];
+    else result[key] = mergePatch(result[key], value);
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strategic merge patch, for the fields Kubernetes marks with a merge key
+
+/** patchMergeKey of the list fields kubectl and mks touch (by field name, as in the Go types). */
+const MERGE_KEYS: Readonly<Record<string, string>> = {
+  containers: 'name',
+  initContainers: 'name',
+  ephemeralContainers: 'name',
+  volumes: 'name',
+  env: 'name',
+  volumeMounts: 'mountPath',
+  ports: 'containerPort',
+  imagePullSecrets: 'name',
+  conditions: 'type',
+  addresses: 'type',
+  ownerReferences: 'uid',
+};
+/** Primitive lists with strategy "merge" (union). */
+const MERGE_PRIMITIVES = new Set(['finalizers']);
+
+export function strategicMergePatch(target: Json | undefined, patch: Json): Json | undefined {
+  if (!isObject(patch)) return clone(patch);
+  const directive = patch.$patch;
+  if (directive === 'delete') return undefined;
+  const strip = (o: JsonObject): JsonObject =>
+    Object.fromEntries(Object.entries(o).filter(([k]) => !k.startsWith('$')));
+  if (directive === 'replace') return clone(strip(patch));
+  const result: JsonObject = isObject(target) ? clone(target) : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (key.startsWith('$deleteFromPrimitiveList/')) {
+      const field = key.slice('$deleteFromPrimitiveList/'.length);
+      const current = result[field];
+      if (Array.isArray(current) && Array.isArray(value)) {
+        result[field] = current.filter((item) => !value.some((v) => deepEqual(v, item)));
+      }
+      continue;
+    }
+    if (key.startsWith('$')) continue; // $setElementOrder/…, $retainKeys: ordering hints only
+    if (value === null) {
+      delete result[key];
+    } else if (Array.isArray(value)) {
+      const current = result[key];
+      const mergeKey = MERGE_KEYS[key];
+      if (mergeKey !== undefined && Array.isArray(current)) {
+        result[key] = mergeList(current, value, mergeKey);
+      } else if (MERGE_PRIMITIVES.has(key) && Array.isArray(current)) {
+        result[key] = [...current, ...value.filter((v) => !current.some((c) => deepEqual(c, v)))];
+      } else {
+        result[key] = value.filter((v) => !(isObject(v) && v.$patch !== undefined)).map((v) => clone(v));
+      }
+    } else if (isObject(value)) {
+      const merged = strategicMergePatch(result[key], value);
+      if (merged === undefined) delete result[key];
+      else result[key] = merged;
+    } else {
+      result[key] = value;
+    }
+  }
+  return result;
+}
+
+function mergeList(current: Json[], patch: Json[], mergeKey: string): Json[] {
+  const result = current.map((item) => clone(item));
+  for (const item of patch) {
+    if (!isObject(item)) continue;
+    const key = item[mergeKey];
+    const index = result.findIndex((existing) => isObject(existing) && deepEqual(existing[mergeKey], key));
+    if (item.$patch === 'delete') {
+      if (index !== -1) result.splice(index, 1);
+    } else if (index === -1) {
+      result.push(strategicMergePatch(undefined, item) ?? {});
+    } else {
+      result[index] = strategicMergePatch(result[index], item) ?? {};
+    }
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON patch (RFC 6902)
+
+function pointer(path: string): string[] {
+  if (path === '') return [];
+  if (!path.startsWith('/')) throw new StatusError(422, 'Invalid', `invalid JSON pointer: ${path}`);
+  return path
+    .slice(1)
+    .split('/')
+    .map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
+}
+
+export function jsonPatch(target: Json, operations: Json): Json {
+  if (!Array.isArray(operations)) throw new StatusError(400, 'BadRequest', 'json patch must be an array');
+  let doc = clone(target);
+  const fail = (message: string) => new StatusError(422, 'Invalid', message);
+  const parentOf = (parts: string[]): [Json, string] => {
+    let node: Json = doc;
+    for (const part of parts.slice(0, -1)) {
+      const next: Json | undefined = Array.isArray(node)
+        ? node[Number(part)]
+        : isObject(node)
+          ? node[part]
+          : undefined;
+      if (next === undefined) throw fail(`doc is missing path: "/${parts.join('/')}"`);
+      node = next;
+    }
+    return [node, parts.at(-1) ?? ''];
+  };
+  const get = (path: string): Json => {
+    let node: Json | undefined = doc;
+    for (const part of pointer(path)) {
+      node = Array.isArray(node) ? node[Number(part)] : isObject(node) ? node[part] : undefined;
+      if (node === undefined) throw fail(`doc is missing path: "${path}"`);
+    }
+    return node;
+  };
+  const remove = (path: string): Json => {
+    const parts = pointer(path);
+    const [parent, key] = parentOf(parts);
+    if (Array.isArray(parent)) {
+      const index = Number(key);
+      if (!(index >= 0 && index < parent.length)) throw fail(`doc is missing path: "${path}"`);
+      return parent.splice(index, 1)[0]!;
+    }
+    if (!isObject(parent) || !(key in parent)) throw fail(`doc is missing path: "${path}"`);
+    const old = parent[key]!;
+    delete parent[key];
+    return old;
+  };
+  const add = (path: string, value: Json, replace: boolean) => {
+    const parts = pointer(path);
+    if (parts.length === 0) {
+      doc = clone(value);
+      return;
+    }
+    const [parent, key] = parentOf(parts);
+    if (Array.isArray(parent)) {
+      const index = key === '-' ? parent.length : Number(key);
+      if (!(index >= 0 && index <= parent.length)) throw fail(`index out of range: "${path}"`);
+      if (replace) parent[index] = clone(value);
+      else parent.splice(index, 0, clone(value));
+    } else if (isObject(parent)) {
+      if (replace && !(key in parent)) throw fail(`doc is missing key: "${path}"`);
+      parent[key] = clone(value);
+    } else {
+      throw fail(`doc is missing path: "${path}"`);
+    }
+  };
+  for (const op of operations) {
+    if (!isObject(op) || typeof op.path !== 'string') throw fail('invalid JSON patch operation');
+    switch (op.op) {
+      case 'add':
+        add(op.path, op.value ?? null, false);
+        break;
+      case 'replace':
+        add(op.path, op.value ?? null, true);
+        break;
+      case 'remove':
+        remove(op.path);
+        break;
+      case 'move':
+        add(op.path, remove(String(op.from)), false);
+        break;
+      case 'copy':
+        add(op.path, get(String(op.from)), false);
+        break;
+      case 'test':
+        if (!deepEqual(get(op.path), op.value)) throw fail(`testing value ${op.path} failed`);
+        break;
+      default:
+        throw fail(`Unexpected kind: ${String(op.op)}`);
+    }
+  }
+  return doc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field ownership
+
+/** Fields nobody owns: identity and server-set metadata, and status on the main resource. */
+const UNTRACKED_METADATA = new Set([
+  'name',
+  'namespace',
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'managedFields',
+  'selfLink',
+]);
+
+/** Leaf paths (JSON-encoded key arrays) of an object; arrays and empty maps are leaves. */
+export function leafPaths(object: JsonObject): Map<string, Json> {
+  const out = new Map<string, Json>();
+  const walk = (value: Json, path: string[]) => {
+    if (isObject(value) && Object.keys(value).length > 0) {
+      for (const [key, child] of Object.entries(value)) {
+        if (path.length === 0 && (key === 'apiVersion' || key === 'kind' || key === 'status')) continue;
+        if (path.length === 1 && path[0] === 'metadata' && UNTRACKED_METADATA.has(key)) continue;
+        walk(child, [...path, key]);
+      }
+    } else if (path.length > 0) {
+      out.set(JSON.stringify(path), value);
+    }
+  };
+  walk(object, []);
+  return out;
+}
+
+function valueAt(object: Json, path: readonly string[]): Json | undefined {
+  let node: Json | undefined = object;
+  for (const part of path) node = isObject(node) ? node[part] : undefined;
+  return node;
+}
+
+function deleteAt(object: JsonObject, path: readonly string[]): void {
+  const parents: JsonObject[] = [object];
+  let node: Json | undefined = object;
+  for (const part of path.slice(0, -1)) {
+    node = isObject(node) ? node[part] : undefined;
+    if (!isObject(node)) return;
+    parents.push(node);
+  }
+  delete parents.at(-1)![path.at(-1)!];
+  // Drop maps the removal left empty (as apply does), but never metadata itself.
+  for (let i = parents.length - 1; i > 0; i--) {
+    if (Object.keys(parents[i]!).length > 0 || (i === 1 && path[0] === 'metadata')) break;
+    delete parents[i - 1]![path[i - 1]!];
+  }
+}
+
+interface ManagerEntry {
+  manager: string;
+  operation: 'Apply' | 'Update';
+  apiVersion: string;
+  time: string;
+  paths: Set<string>;
+  subresource?: string;
+}
+
+function toFieldsV1(paths: Iterable<string>): JsonObject {
+  const root: JsonObject = {};
+  for (const encoded of paths) {
+    const path = JSON.parse(encoded) as string[];
+    let node = root;
+    for (const [i, part] of path.entries()) {
+      const key = `f:${part}`;
+      if (!isObject(node[key])) node[key] = i < path.length - 1 ? { '.': {} } : {};
+      node = node[key] as JsonObject;
+    }
+  }
+  // The root map and `metadata` are never owned as a whole.
+  for (const value of Object.values(root)) if (isObject(value)) delete value['.'];
+  return root;
+}
+
+function fromFieldsV1(fields: Json | undefined): Set<string> {
+  const out = new Set<string>();
+  const walk = (node: Json | undefined, path: string[]) => {
+    if (!isObject(node)) return;
+    const children = Object.keys(node).filter((k) => k.startsWith('f:'));
+    const hasOthers = Object.keys(node).some(
+      (k) => k.startsWith('k:') || k.startsWith('v:') || k.startsWith('i:'),
+    );
+    if (path.length > 0 && (children.length === 0 || hasOthers)) {
+      out.add(JSON.stringify(path));
+      return;
+    }
+    for (const key of children) walk(node[key], [...path, key.slice(2)]);
+  };
+  walk(fields, []);
+  return out;
+}
+
+function readManagers(object: KubeObject): ManagerEntry[] {
+  return (object.metadata.managedFields ?? []).filter(isObject).map((entry) => ({
+    manager: String(entry.manager ?? ''),
+    operation: entry.operation === 'Apply' ? 'Apply' : 'Update',
+    apiVersion: String(entry.apiVersion ?? object.apiVersion),
+    time: String(entry.time ?? ''),
+    paths: fromFieldsV1(entry.fieldsV1),
+    ...(typeof entry.subresource === 'string' ? { subresource: entry.subresource } : {}),
+  }));
+}
+
+function writeManagers(object: KubeObject, entries: ManagerEntry[]): void {
+  const kept = entries.filter((e) => e.paths.size > 0);
+  if (kept.length === 0) {
+    delete object.metadata.managedFields;
+    return;
+  }
+  object.metadata.managedFields = kept.map((e) => ({
+    manager: e.manager,
+    operation: e.operation,
+    apiVersion: e.apiVersion,
+    time: e.time,
+    fieldsType: 'FieldsV1',
+    fieldsV1: toFieldsV1(e.paths),
+    ...(e.subresource === undefined ? {} : { subresource: e.subresource }),
+  }));
+}
+
+/**
+ * Records an Update (create, PUT, non-apply PATCH) by `manager`: it takes the fields whose value
+ * it changed; fields that disappeared are owned by nobody any more.
+ */
+export function trackUpdate(
+  before: KubeObject | undefined,
+  after: KubeObject,
+  manager: string,
+  time: string,
+  subresource?: string,
+): void {
+  const entries = before === undefined ? [] : readManagers(before);
+  const oldLeaves =
+    before === undefined ? new Map<string, Json>() : leafPaths(before as unknown as JsonObject);
+  const newLeaves = leafPaths(after as unknown as JsonObject);
+  const changed = [...newLeaves]
+    .filter(([path, value]) => !deepEqual(oldLeaves.get(path), value))
+    .map(([p]) => p);
+  for (const entry of entries) {
+    for (const path of [...entry.paths]) {
+      const parts = JSON.parse(path) as string[];
+      if (valueAt(after as unknown as JsonObject, parts) === undefined || changed.includes(path))
+        entry.paths.delete(path);
+    }
+  }
+  if (changed.length > 0) {
+    let mine = entries.find(
+      (e) => e.manager === manager && e.operation === 'Update' && e.subresource === subresource,
+    );
+    if (mine === undefined) {
+      mine = {
+        manager,
+        operation: 'Update',
+        apiVersion: after.apiVersion,
+        time,
+        paths: new Set(),
+        ...(subresource === undefined ? {} : { subresource }),
+      };
+      entries.push(mine);
+    }
+    mine.time = time;
+    for (const path of changed) mine.paths.add(path);
+  }
+  writeManagers(after, entries);
+}
+
+/**
+ * Server-side apply of `applied` by `manager` onto `current` (undefined: create). Returns the new
+ * object. Throws a 409 listing the conflicting managers unless `force`.
+ */
+export function serverSideApply(
+  current: KubeObject | undefined,
+  applied: JsonObject,
+  manager: string,
+  force: boolean,
+  time: string,
+): KubeObject {
+  const base: KubeObject =
+    current === undefined
+      ? { apiVersion: String(applied.apiVersion), kind: String(applied.kind), metadata: {} }
+      : clone(current);
+  const entries = readManagers(base);
+  const appliedLeaves = leafPaths(applied);
+  const conflicts = new Map<string, string[]>();
+  for (const [path, value] of appliedLeaves) {
+    const currentValue = valueAt(base as unknown as JsonObject, JSON.parse(path) as string[]);
+    if (currentValue === undefined || deepEqual(currentValue, value)) continue;
+    for (const entry of entries) {
+      if (entry.manager === manager && entry.operation === 'Apply') continue;
+      if (!entry.paths.has(path)) continue;
+      const field = `.${(JSON.parse(path) as string[]).join('.')}`;
+      const key = `${entry.manager}" using ${entry.apiVersion}`;
+      conflicts.set(key, [...(conflicts.get(key) ?? []), field]);
+    }
+  }
+  if (conflicts.size > 0 && !force) {
+    const count = [...conflicts.values()].reduce((n, fields) => n + fields.length, 0);
+    const causes: JsonObject[] = [];
+    const lines: string[] = [];
+    for (const [who, fields] of conflicts) {
+      for (const field of fields) {
+        causes.push({ type: 'FieldManagerConflict', message: `conflict with "${who}`, field });
+      }
+      lines.push(
+        fields.length === 1 && conflicts.size === 1 && count === 1
+          ? `conflict with "${who}: ${fields[0]}`
+          : `conflicts with "${who}:\n${fields.map((f) => `- ${f}`).join('\n')}`,
+      );
+    }
+    throw new StatusError(
+      409,
+      'Conflict',
+      `Apply failed with ${count} conflict${count === 1 ? '' : 's'}: ${lines.join('\n')}`,
+      { causes },
+    );
+  }
+
+  // Fields this manager applied before and no longer applies are removed, unless someone else owns them.
+  let mine = entries.find((e) => e.manager === manager && e.operation === 'Apply');
+  if (mine !== undefined) {
+    for (const path of mine.paths) {
+      if (appliedLeaves.has(path)) continue;
+      if (entries.some((e) => e !== mine && e.paths.has(path))) continue;
+      deleteAt(base as unknown as JsonObject, JSON.parse(path) as string[]);
+    }
+  } else {
+    mine = {
+      manager,
+      operation: 'Apply',
+      apiVersion: String(applied.apiVersion ?? base.apiVersion),
+      time,
+      paths: new Set(),
+    };
+    entries.push(mine);
+  }
+  const merged = mergeApplied(base as unknown as JsonObject, applied) as unknown as KubeObject;
+  for (const entry of entries) {
+    if (entry === mine) continue;
+    for (const [path, value] of appliedLeaves) {
+      const before = valueAt(base as unknown as JsonObject, JSON.parse(path) as string[]);
+      if (force || !deepEqual(before, value)) entry.paths.delete(path);
+    }
+  }
+  mine.paths = new Set(appliedLeaves.keys());
+  mine.time = time;
+  merged.metadata = { ...(merged.metadata ?? {}) };
+  writeManagers(merged, entries);
+  return merged;
+}
+
+function mergeApplied(target: JsonObject, applied: JsonObject): JsonObject {
+  const result = clone(target);
+  for (const [key, value] of Object.entries(applied)) {
+    if (key === 'status') continue;
+    if (isObject(value) && isObject(result[key]))
+      result[key] = mergeApplied(result[key] as JsonObject, value);
+    else if (value !== null) result[key] = clone(value);
+    else delete result[key];
+  }
+  return result;
+}

@@ -1,0 +1,218 @@
+/**
+ * The only user of @kubernetes/client-node (1.4.x: 2.x crashes on Node 20). A narrow interface
+ * over the calls the reconciler makes, with:
+ * - one keep-alive agent per cluster (client-node 1.4 otherwise builds a new agent, so a new
+ *   connection, for every call);
+ * - a bound on concurrent calls per cluster (client-node has no rate limiter);
+ * - Kubernetes errors translated once into the reconciler's outcomes.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1ConfigMap,
+  type V1DaemonSet,
+  type V1Pod,
+} from '@kubernetes/client-node';
+
+export const FIELD_MANAGER = 'mks';
+
+/** How the reconciler must treat a failed call. */
+export type KubeErrorKind = 'absent' | 'conflict' | 'terminal' | 'transient';
+
+export class KubeError extends Error {
+  readonly kind: KubeErrorKind;
+  readonly status: number | undefined;
+  constructor(kind: KubeErrorKind, message: string, status: number | undefined, cause: unknown) {
+    super(message, { cause });
+    this.name = 'KubeError';
+    this.kind = kind;
+    this.status = status;
+  }
+}
+
+/** 404 absent, 409 retry, 401/403 terminal, 5xx and network transient (STYLE.md). */
+export function translateKubeError(error: unknown, what: string): KubeError {
+  if (error instanceof KubeError) return error;
+  const status =
+    typeof (error as { code?: unknown })?.code === 'number' ? (error as { code: number }).code : undefined;
+  const body = (error as { body?: unknown })?.body;
+  let reason = error instanceof Error ? error.message : String(error);
+  if (typeof body === 'string') {
+    try {
+      reason = (JSON.parse(body) as { message?: string }).message ?? reason;
+    } catch {
+      // keep the client's message
+    }
+  }
+  const message = `${what}: ${status === undefined ? '' : `HTTP ${status}: `}${reason}`;
+  if (status === 404) return new KubeError('absent', message, status, error);
+  if (status === 409) return new KubeError('conflict', message, status, error);
+  if (status === 401 || status === 403 || status === 400 || status === 422) {
+    return new KubeError('terminal', message, status, error);
+  }
+  return new KubeError('transient', message, status, error);
+}
+
+export interface ClusterConnection {
+  readonly server: string;
+  readonly token: string;
+  /** The CA to verify the server with (PEM); the system's when absent. */
+  readonly caPem?: string;
+}
+
+export interface ClusterKube {
+  readConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined>;
+  /** Server-side apply of the given fields, with our field manager, taking ownership (force). */
+  applyConfigMap(body: V1ConfigMap): Promise<V1ConfigMap>;
+  readDaemonSet(namespace: string, name: string): Promise<V1DaemonSet | undefined>;
+  /** Strategic-merge patch of the pod template's annotations (what `kubectl rollout restart` does). */
+  patchDaemonSetTemplateAnnotations(
+    namespace: string,
+    name: string,
+    annotations: Record<string, string>,
+  ): Promise<V1DaemonSet>;
+  listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
+}
+
+const MAX_CONCURRENT_CALLS_PER_CLUSTER = 4;
+
+export class KubeClients {
+  readonly #clients = new Map<string, { key: string; kube: ClusterKube; agent: http.Agent }>();
+
+  /** The client of one cluster, reused while its connection details stay the same. */
+  for(clusterId: string, connection: ClusterConnection): ClusterKube {
+    const key = `${connection.server}\n${connection.token}\n${connection.caPem ?? ''}`;
+    const cached = this.#clients.get(clusterId);
+    if (cached !== undefined && cached.key === key) return cached.kube;
+    cached?.agent.destroy();
+    const secure = connection.server.startsWith('https:');
+    const agent = secure
+      ? new https.Agent({
+          keepAlive: true,
+          maxSockets: MAX_CONCURRENT_CALLS_PER_CLUSTER,
+          ...(connection.caPem === undefined ? {} : { ca: connection.caPem }),
+        })
+      : new http.Agent({ keepAlive: true, maxSockets: MAX_CONCURRENT_CALLS_PER_CLUSTER });
+    const kube = createClusterKube(connection, agent);
+    this.#clients.set(clusterId, { key, kube, agent });
+    return kube;
+  }
+
+  forget(clusterId: string): void {
+    this.#clients.get(clusterId)?.agent.destroy();
+    this.#clients.delete(clusterId);
+  }
+
+  close(): void {
+    for (const { agent } of this.#clients.values()) agent.destroy();
+    this.#clients.clear();
+  }
+}
+
+function createClusterKube(connection: ClusterConnection, agent: http.Agent): ClusterKube {
+  const config = new PooledKubeConfig(agent);
+  config.loadFromOptions({
+    clusters: [
+      // client-node refuses plain http unless TLS verification is declared off; emulated clusters
+      // served by mks over http have no TLS to verify.
+      { name: 'cluster', server: connection.server, skipTLSVerify: connection.server.startsWith('http:') },
+    ],
+    users: [{ name: 'mks', token: connection.token }],
+    contexts: [{ name: 'mks', cluster: 'cluster', user: 'mks' }],
+    currentContext: 'mks',
+  });
+  const core = config.makeApiClient(CoreV1Api);
+  const apps = config.makeApiClient(AppsV1Api);
+  const limit = semaphore(MAX_CONCURRENT_CALLS_PER_CLUSTER);
+
+  const call = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+    const release = await limit();
+    try {
+      return await run();
+    } catch (error) {
+      throw translateKubeError(error, what);
+    } finally {
+      release();
+    }
+  };
+  const orAbsent = async <T>(promise: Promise<T>): Promise<T | undefined> => {
+    try {
+      return await promise;
+    } catch (error) {
+      if (error instanceof KubeError && error.kind === 'absent') return undefined;
+      throw error;
+    }
+  };
+
+  return {
+    readConfigMap: (namespace, name) =>
+      orAbsent(
+        call(`read configmap ${namespace}/${name}`, () => core.readNamespacedConfigMap({ namespace, name })),
+      ),
+    applyConfigMap: (body) =>
+      call(`apply configmap ${body.metadata?.namespace}/${body.metadata?.name}`, () =>
+        core.patchNamespacedConfigMap(
+          {
+            namespace: body.metadata!.namespace!,
+            name: body.metadata!.name!,
+            body,
+            fieldManager: FIELD_MANAGER,
+            force: true,
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+        ),
+      ),
+    readDaemonSet: (namespace, name) =>
+      orAbsent(
+        call(`read daemonset ${namespace}/${name}`, () => apps.readNamespacedDaemonSet({ namespace, name })),
+      ),
+    patchDaemonSetTemplateAnnotations: (namespace, name, annotations) =>
+      call(`patch daemonset ${namespace}/${name}`, () =>
+        apps.patchNamespacedDaemonSet(
+          {
+            namespace,
+            name,
+            body: { spec: { template: { metadata: { annotations } } } },
+            fieldManager: FIELD_MANAGER,
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+        ),
+      ),
+    listPods: async (namespace, labelSelector) =>
+      (await call(`list pods ${namespace}`, () => core.listNamespacedPod({ namespace, labelSelector })))
+        .items,
+  };
+}
+
+/**
+ * client-node 1.4 builds a new agent for every request (KubeConfig.createAgent); this subclass
+ * hands out one shared keep-alive agent instead.
+ */
+class PooledKubeConfig extends KubeConfig {
+  constructor(agent: http.Agent) {
+    super();
+    (this as unknown as { createAgent: () => http.Agent }).createAgent = () => agent;
+  }
+}
+
+function semaphore(size: number): () => Promise<() => void> {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  const release = () => {
+    const next = waiting.shift();
+    if (next !== undefined) next();
+    else active -= 1;
+  };
+  return () =>
+    new Promise((resolve) => {
+      if (active < size) {
+        active += 1;
+        resolve(release);
+      } else waiting.push(() => resolve(release));
+    });
+}

@@ -1,0 +1,181 @@
+/**
+ * The worker loop: claims due clusters from the work queue, runs reconcile passes with bounded
+ * concurrency, and releases each claim with the next time to look. It never spins hot: with
+ * nothing due it sleeps until woken (in-process work signal, a requeue timer) or the poll period.
+ * Shutdown is graceful (stop claiming, let passes finish), then forced after a deadline.
+ */
+import crypto from 'node:crypto';
+import os from 'node:os';
+import type { Logger } from 'pino';
+import type { Database } from '../db/database.ts';
+import { KubeError } from './kube/kube-client.ts';
+import { type ReconcileContext, reconcileCluster } from './reconcile-cluster.ts';
+import { type Claim, WorkQueue, workSignal } from './work-queue.ts';
+
+export interface WorkerOptions {
+  /** Passes run at once by this worker. */
+  readonly concurrency: number;
+  /** How often to look for work that other processes enqueued. */
+  readonly pollMs: number;
+  /** How often a settled cluster is looked at again (health and drift). */
+  readonly resyncMs: number;
+  readonly leaseMs: number;
+}
+
+/** Retry policy for transient failures, as data: exponential, capped, with full jitter. */
+export const RETRY = Object.freeze({ baseMs: 200, maxMs: 30_000 });
+
+export function backoffMs(attempts: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(RETRY.maxMs, RETRY.baseMs * 2 ** Math.min(attempts, 20));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+export class Worker {
+  readonly #ctx: ReconcileContext;
+  readonly #queue: WorkQueue;
+  readonly #options: WorkerOptions;
+  readonly #log: Logger;
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #stopping = false;
+  #running: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(database: Database, ctx: Omit<ReconcileContext, 'log'>, options: WorkerOptions, log: Logger) {
+    const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
+    this.#queue = new WorkQueue(database, { owner, leaseMs: options.leaseMs });
+    this.#log = log.child({ worker: owner });
+    this.#ctx = { ...ctx, log: this.#log };
+    this.#options = options;
+  }
+
+  start(): void {
+    if (this.#running !== undefined) return;
+    workSignal.on('work', this.#onWork);
+    this.#running = this.#run();
+    this.#log.info({ concurrency: this.#options.concurrency }, 'Worker started');
+  }
+
+  /** Stops claiming, waits for passes in flight (up to `graceMs`), then returns. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.#stopping = true;
+    workSignal.off('work', this.#onWork);
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.#wake?.();
+    await this.#running;
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+    await Promise.race([Promise.allSettled([...this.#inFlight]), deadline]);
+    this.#log.info('Worker stopped');
+  }
+
+  readonly #onWork = () => this.#wake?.();
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      const free = this.#options.concurrency - this.#inFlight.size;
+      let claims: Claim[] = [];
+      if (free > 0) {
+        try {
+          claims = await this.#queue.claim(free);
+        } catch (error) {
+          this.#log.warn({ err: error }, 'Could not claim work');
+        }
+      }
+      for (const claim of claims) this.#spawn(claim);
+      if (claims.length === 0 || claims.length === free) await this.#sleep(this.#options.pollMs);
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = () => {
+        this.#wake = undefined;
+        done();
+      };
+    });
+  }
+
+  #after(ms: number): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#wake?.();
+    }, ms);
+    timer.unref();
+    this.#timers.add(timer);
+  }
+
+  #spawn(claim: Claim): void {
+    const pass = this.#pass(claim).finally(() => {
+      this.#inFlight.delete(pass);
+      this.#wake?.();
+    });
+    this.#inFlight.add(pass);
+  }
+
+  async #pass(claim: Claim): Promise<void> {
+    const reconcileId = crypto.randomBytes(4).toString('hex');
+    const ctx = { ...this.#ctx, log: this.#log.child({ reconcileId, clusterId: claim.clusterId }) };
+    // Long rollouts keep their lease alive; losing it means another worker took over.
+    const renewal = setInterval(() => {
+      this.#queue.renew(claim.clusterId).then(
+        (held) => {
+          if (!held) ctx.log.warn('Lost the lease; another worker owns this cluster now');
+        },
+        (error: unknown) => ctx.log.warn({ err: error }, 'Could not renew the lease'),
+      );
+    }, this.#options.leaseMs / 3);
+    try {
+      const outcome = await reconcileCluster(ctx, claim.clusterId);
+      // Must not throw past here: a lost release only delays the next pass until the lease expires.
+      switch (outcome.kind) {
+        case 'gone':
+          await this.#queue.forget(claim.clusterId);
+          break;
+        case 'requeue':
+          await this.#queue.release(claim, outcome.afterMs);
+          this.#after(outcome.afterMs);
+          break;
+        default:
+          await this.#queue.release(claim, this.#options.resyncMs);
+      }
+    } catch (error) {
+      const attempts = claim.attempts + 1;
+      const delay = backoffMs(attempts);
+      const terminal = error instanceof KubeError && error.kind === 'terminal';
+      ctx.log.warn({ err: error, attempts, retryInMs: delay, terminal }, 'Reconcile failed');
+      try {
+        if (terminal) await this.#markError(claim.clusterId, (error as Error).message);
+        await this.#queue.release(claim, delay, attempts);
+        this.#after(delay);
+      } catch (releaseError) {
+        ctx.log.error(
+          { err: releaseError },
+          'Could not release the claim; it frees itself when the lease expires',
+        );
+      }
+    } finally {
+      clearInterval(renewal);
+    }
+  }
+
+  async #markError(clusterId: string, message: string): Promise<void> {
+    await this.#ctx.store.update(clusterId, (current) =>
+      current.status === 'DELETING' || current.deletedAt !== null
+        ? { next: current }
+        : {
+            next: {
+              ...current,
+              status: 'ERROR',
+              statusMessage: message,
+              updatedAt: new Date().toISOString(),
+            },
+          },
+    );
+  }
+}

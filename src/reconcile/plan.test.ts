@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
+import { apiServerFlagsOf, CONFIG_HASH_ANNOTATION, plan, rolloutState } from './plan.ts';
+
+const desired = {
+  configConf: 'mode: ipvs\n',
+  configHash: 'abc',
+  apiServerFlags: ['--enable-admission-plugins=NodeRestriction'],
+};
+
+test('nothing is planned when the cluster already runs the desired config and flags', () => {
+  assert.deepEqual(
+    plan(desired, {
+      configConf: 'mode: ipvs\n',
+      templateHash: 'abc',
+      apiServerFlags: ['--enable-admission-plugins=NodeRestriction'],
+    }),
+    { applyConfig: false, restart: false, setApiServerFlags: false },
+  );
+});
+
+test('a changed config is applied and kube-proxy restarted; changed flags alone restart nothing', () => {
+  assert.deepEqual(
+    plan(desired, {
+      configConf: 'mode: iptables\n',
+      templateHash: 'old',
+      apiServerFlags: desired.apiServerFlags,
+    }),
+    {
+      applyConfig: true,
+      restart: true,
+      setApiServerFlags: false,
+    },
+  );
+  assert.deepEqual(
+    plan(desired, { configConf: desired.configConf, templateHash: 'abc', apiServerFlags: [] }),
+    {
+      applyConfig: false,
+      restart: false,
+      setApiServerFlags: true,
+    },
+  );
+});
+
+test('a config applied before a crash is not restarted twice: only the missing restart is planned', () => {
+  assert.deepEqual(
+    plan(desired, {
+      configConf: desired.configConf,
+      templateHash: 'old',
+      apiServerFlags: desired.apiServerFlags,
+    }),
+    {
+      applyConfig: false,
+      restart: true,
+      setApiServerFlags: false,
+    },
+  );
+});
+
+function daemonSet(
+  generation: number,
+  observed: number,
+  desiredCount: number,
+  updated: number,
+  available: number,
+): V1DaemonSet {
+  return {
+    metadata: { generation },
+    status: {
+      observedGeneration: observed,
+      desiredNumberScheduled: desiredCount,
+      updatedNumberScheduled: updated,
+      numberAvailable: available,
+      currentNumberScheduled: desiredCount,
+      numberMisscheduled: 0,
+      numberReady: available,
+    },
+  };
+}
+
+function pod(name: string, node: string, hash: string, waiting?: string, message?: string): V1Pod {
+  return {
+    metadata: { name, annotations: { [CONFIG_HASH_ANNOTATION]: hash } },
+    spec: { nodeName: node, containers: [] },
+    status: {
+      containerStatuses: [
+        {
+          name: 'kube-proxy',
+          image: 'kube-proxy',
+          imageID: '',
+          ready: waiting === undefined,
+          restartCount: waiting === undefined ? 0 : 3,
+          state: waiting === undefined ? { running: {} } : { waiting: { reason: waiting } },
+          ...(message === undefined ? {} : { lastState: { terminated: { exitCode: 1, message } } }),
+        },
+      ],
+    },
+  };
+}
+
+test('a rollout is done only when the spec is observed and every pod is updated and available', () => {
+  assert.equal(rolloutState(daemonSet(2, 1, 3, 3, 3), []).done, false, 'spec not observed yet');
+  assert.equal(rolloutState(daemonSet(2, 2, 3, 2, 3), []).done, false, 'one pod not updated');
+  assert.equal(rolloutState(daemonSet(2, 2, 3, 3, 2), []).done, false, 'one pod not available');
+  assert.equal(rolloutState(daemonSet(2, 2, 3, 3, 3), []).done, true);
+});
+
+test("a crash-looping pod of the new config is reported with its node and kube-proxy's reason", () => {
+  const pods = [
+    pod('kube-proxy-a', 'node-0', 'abc'),
+    pod(
+      'kube-proxy-b',
+      'node-1',
+      'abc',
+      'CrashLoopBackOff',
+      'failed complete: time: invalid duration "PT30S"',
+    ),
+  ];
+  const state = rolloutState(daemonSet(2, 2, 3, 2, 1), pods, 'abc');
+  assert.match(state.failure ?? '', /node-1.*kube-proxy-b.*CrashLoopBackOff.*invalid duration "PT30S"/);
+  assert.equal(
+    rolloutState(daemonSet(2, 2, 3, 2, 1), pods, 'other').failure,
+    undefined,
+    'old pods are not blamed on a new config',
+  );
+});
+
+test('the admission flags of the kube-apiserver pod are read from its command, sorted', () => {
+  const apiServer: V1Pod = {
+    spec: {
+      containers: [
+        {
+          name: 'kube-apiserver',
+          command: [
+            'kube-apiserver',
+            '--disable-admission-plugins=AlwaysPullImages',
+            '--enable-admission-plugins=NodeRestriction',
+            '--v=2',
+          ],
+        },
+      ],
+    },
+  };
+  assert.deepEqual(apiServerFlagsOf(apiServer), [
+    '--disable-admission-plugins=AlwaysPullImages',
+    '--enable-admission-plugins=NodeRestriction',
+  ]);
+  assert.equal(apiServerFlagsOf(undefined), undefined);
+});

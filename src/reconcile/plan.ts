@@ -1,0 +1,90 @@
+/**
+ * Pure decisions of a reconcile pass: what to change given desired and observed state, and how
+ * far a kube-proxy rollout has come. No I/O here.
+ */
+import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
+
+export const KUBE_SYSTEM = 'kube-system';
+export const KUBE_PROXY = 'kube-proxy';
+/** Pod-template annotation carrying the hash of the config the pods must run. */
+export const CONFIG_HASH_ANNOTATION = 'mks.ovh/config-hash';
+/** ConfigMap annotation recording the generation whose reset already erased the cluster. */
+export const RESET_ANNOTATION = 'mks.ovh/reset-generation';
+
+export interface Desired {
+  readonly configConf: string;
+  readonly configHash: string;
+  readonly apiServerFlags: readonly string[];
+}
+
+export interface Observed {
+  readonly configConf: string | undefined;
+  readonly templateHash: string | undefined;
+  /** undefined when the control plane's flags cannot be observed. */
+  readonly apiServerFlags: readonly string[] | undefined;
+}
+
+export interface Plan {
+  readonly applyConfig: boolean;
+  /** Restart kube-proxy (new template hash): only when the config it must run changed. */
+  readonly restart: boolean;
+  readonly setApiServerFlags: boolean;
+}
+
+export function plan(desired: Desired, observed: Observed): Plan {
+  return {
+    applyConfig: observed.configConf !== desired.configConf,
+    restart: observed.templateHash !== desired.configHash,
+    setApiServerFlags:
+      observed.apiServerFlags === undefined ||
+      observed.apiServerFlags.length !== desired.apiServerFlags.length ||
+      observed.apiServerFlags.some((flag, index) => flag !== desired.apiServerFlags[index]),
+  };
+}
+
+export interface Rollout {
+  readonly done: boolean;
+  readonly desired: number;
+  readonly updated: number;
+  readonly available: number;
+  /** Set when a kube-proxy pod crash-loops: names the node and kube-proxy's reason. */
+  readonly failure: string | undefined;
+}
+
+/**
+ * `kubectl rollout status` semantics (spec/kube-proxy.md §5.2), plus crash detection: kube-proxy
+ * has no probes, so a crash-looping pod can look available; its container status tells.
+ * `onlyHash` restricts crash detection to pods started for that config (during a rollout, old
+ * pods being replaced are not the new config's fault).
+ */
+export function rolloutState(daemonSet: V1DaemonSet, pods: readonly V1Pod[], onlyHash?: string): Rollout {
+  const status = daemonSet.status;
+  const desired = status?.desiredNumberScheduled ?? 0;
+  const updated = status?.updatedNumberScheduled ?? 0;
+  const available = status?.numberAvailable ?? 0;
+  const observed = (status?.observedGeneration ?? 0) >= (daemonSet.metadata?.generation ?? 0);
+  let failure: string | undefined;
+  for (const pod of pods) {
+    if (onlyHash !== undefined && pod.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] !== onlyHash) continue;
+    for (const container of pod.status?.containerStatuses ?? []) {
+      if (container.state?.waiting?.reason !== 'CrashLoopBackOff') continue;
+      const detail =
+        container.lastState?.terminated?.message ?? container.state.waiting.message ?? 'exited with an error';
+      failure ??= `kube-proxy on node ${pod.spec?.nodeName ?? '?'} (pod ${pod.metadata?.name}) is in CrashLoopBackOff: ${detail.trim()}`;
+    }
+  }
+  return {
+    done: observed && updated >= desired && available >= desired,
+    desired,
+    updated,
+    available,
+    failure,
+  };
+}
+
+/** The admission flags of a kube-apiserver pod's command line, sorted. */
+export function apiServerFlagsOf(pod: V1Pod | undefined): string[] | undefined {
+  const command = pod?.spec?.containers?.[0]?.command;
+  if (command === undefined) return undefined;
+  return command.filter((argument) => /^--(enable|disable)-admission-plugins=/.test(argument)).sort();
+}

@@ -1,0 +1,26 @@
+/**
+ * What the reconciler needs beyond the Kubernetes API: creating and erasing a cluster's machines
+ * and control plane, which no Kubernetes API call can do. Emulated clusters implement it in the
+ * emulator; the reconciler never sees which kind of cluster it drives.
+ */
+import type { ClusterConnection } from './kube/kube-client.ts';
+
+export interface ClusterShape {
+  readonly id: string;
+  readonly nodeCount: number;
+  readonly version: string;
+  readonly tokenEpoch: number;
+}
+
+export interface ClusterProvider {
+  /** Creates the cluster's control plane and nodes when absent; idempotent. */
+  ensureCluster(cluster: ClusterShape): Promise<void>;
+  /** Reconfigures the API server's admission plugins (control-plane flags). */
+  setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void>;
+  /** Erases every object outside the system namespaces and restores the base objects. */
+  eraseCluster(clusterId: string): Promise<void>;
+  /** Removes the cluster; its Kubernetes API answers 404 afterwards. */
+  destroyCluster(clusterId: string): Promise<void>;
+  /** Where and how to reach the cluster's Kubernetes API. */
+  connection(cluster: ClusterShape): ClusterConnection;
+}

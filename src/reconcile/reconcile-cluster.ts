@@ -1,0 +1,185 @@
+/**
+ * One reconcile pass over one cluster (controller-runtime's Reconcile contract): read desired
+ * state from the store and observed state from the cluster's Kubernetes API, plan with a pure
+ * function, apply idempotently, and end in one outcome. Thrown errors are transient (the loop
+ * retries with backoff); terminal problems are written to the cluster's status.
+ */
+import type { Logger } from 'pino';
+import type { ClusterRecord } from '../clusters/clusters.model.ts';
+import type { ClusterStore } from '../clusters/clusters.store.ts';
+import { renderAdmissionFlags } from '../customization/customization.ts';
+import { configHash, renderKubeProxyConfig } from '../customization/kube-proxy-config.ts';
+import { type KubeClients, KubeError } from './kube/kube-client.ts';
+import {
+  apiServerFlagsOf,
+  CONFIG_HASH_ANNOTATION,
+  KUBE_PROXY,
+  KUBE_SYSTEM,
+  plan,
+  RESET_ANNOTATION,
+  rolloutState,
+} from './plan.ts';
+import type { ClusterProvider } from './provider.ts';
+
+export const CLUSTER_CIDR = '10.2.0.0/16';
+
+export type Outcome =
+  /** Up to date: look again after the resync period. */
+  | { readonly kind: 'done' }
+  /** Progressing (a rollout): look again soon. */
+  | { readonly kind: 'requeue'; readonly afterMs: number }
+  /** The cluster is gone: no more work. */
+  | { readonly kind: 'gone' }
+  /** Cannot be applied: status ERROR was written; look again after the resync period. */
+  | { readonly kind: 'failed'; readonly message: string };
+
+export interface ReconcileContext {
+  readonly store: ClusterStore;
+  readonly provider: ClusterProvider;
+  readonly kube: KubeClients;
+  readonly log: Logger;
+  /** How soon to look again while a rollout progresses. */
+  readonly progressMs: number;
+}
+
+export async function reconcileCluster(ctx: ReconcileContext, clusterId: string): Promise<Outcome> {
+  const cluster = await ctx.store.get(clusterId);
+  if (cluster === undefined || cluster.deletedAt !== null) return { kind: 'gone' };
+  const log = ctx.log.child({ clusterId, generation: cluster.generation });
+
+  if (cluster.status === 'DELETING') {
+    await ctx.provider.destroyCluster(clusterId);
+    ctx.kube.forget(clusterId);
+    await ctx.store.update(clusterId, (current) => ({
+      next: {
+        ...current,
+        status: 'DELETED',
+        observedGeneration: current.generation,
+        deletedAt: new Date().toISOString(),
+      },
+    }));
+    log.info('Deleted cluster');
+    return { kind: 'gone' };
+  }
+
+  await ctx.provider.ensureCluster(cluster);
+  const kube = ctx.kube.for(clusterId, ctx.provider.connection(cluster));
+  const generation = cluster.generation;
+  const working = cluster.observedGeneration < generation;
+
+  const configConf = renderKubeProxyConfig({
+    mode: cluster.kubeProxyMode,
+    ...(cluster.customization.kubeProxy === undefined ? {} : { kubeProxy: cluster.customization.kubeProxy }),
+    clusterCIDR: CLUSTER_CIDR,
+  });
+  const desired = {
+    configConf,
+    configHash: configHash(configConf),
+    apiServerFlags: renderAdmissionFlags(cluster.customization).sort(),
+  };
+
+  let configMap = await kube.readConfigMap(KUBE_SYSTEM, KUBE_PROXY);
+  if (
+    working &&
+    cluster.status === 'RESETTING' &&
+    configMap?.metadata?.annotations?.[RESET_ANNOTATION] !== String(generation)
+  ) {
+    // Erase once per reset generation: the annotation, written with the new config below, records it.
+    await ctx.provider.eraseCluster(clusterId);
+    log.info('Erased cluster data for reset');
+    configMap = await kube.readConfigMap(KUBE_SYSTEM, KUBE_PROXY);
+  }
+  let daemonSet = await kube.readDaemonSet(KUBE_SYSTEM, KUBE_PROXY);
+  if (daemonSet === undefined)
+    throw new KubeError('transient', 'kube-proxy DaemonSet is missing', 404, undefined);
+  const apiServerPods = await kube.listPods(KUBE_SYSTEM, 'component=kube-apiserver');
+
+  if (working) {
+    const steps = plan(desired, {
+      configConf: configMap?.data?.['config.conf'],
+      templateHash: daemonSet.spec?.template?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION],
+      apiServerFlags: apiServerFlagsOf(apiServerPods[0]),
+    });
+    const resetMark = cluster.status === 'RESETTING' ? { [RESET_ANNOTATION]: String(generation) } : undefined;
+    if (
+      steps.applyConfig ||
+      (resetMark !== undefined && configMap?.metadata?.annotations?.[RESET_ANNOTATION] !== String(generation))
+    ) {
+      await kube.applyConfigMap({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: {
+          name: KUBE_PROXY,
+          namespace: KUBE_SYSTEM,
+          ...(resetMark === undefined ? {} : { annotations: resetMark }),
+        },
+        data: { 'config.conf': desired.configConf },
+      });
+      log.info({ configHash: desired.configHash }, 'Applied kube-proxy ConfigMap');
+    }
+    if (steps.setApiServerFlags) {
+      await ctx.provider.setApiServerFlags(clusterId, desired.apiServerFlags);
+      log.info({ flags: desired.apiServerFlags }, 'Set API server admission flags');
+    }
+    if (steps.restart) {
+      daemonSet = await kube.patchDaemonSetTemplateAnnotations(KUBE_SYSTEM, KUBE_PROXY, {
+        [CONFIG_HASH_ANNOTATION]: desired.configHash,
+      });
+      log.info({ configHash: desired.configHash }, 'Restarting kube-proxy');
+    }
+  }
+
+  const pods = await kube.listPods(KUBE_SYSTEM, 'k8s-app=kube-proxy');
+  const rollout = rolloutState(daemonSet, pods, working ? desired.configHash : undefined);
+  if (rollout.failure !== undefined) {
+    await writeStatus(ctx.store, clusterId, generation, 'ERROR', rollout.failure);
+    log.warn({ reason: rollout.failure }, 'kube-proxy is failing');
+    return { kind: 'failed', message: rollout.failure };
+  }
+  if (!rollout.done) {
+    log.debug(
+      { updated: rollout.updated, available: rollout.available, desired: rollout.desired },
+      'Rollout in progress',
+    );
+    return { kind: 'requeue', afterMs: ctx.progressMs };
+  }
+  if (working || cluster.status === 'ERROR') {
+    await writeStatus(ctx.store, clusterId, generation, 'READY', null);
+    log.info('Cluster is ready');
+  }
+  return { kind: 'done' };
+}
+
+/**
+ * Records the outcome of applying `generation`. When a newer change arrived meanwhile, the
+ * cluster keeps its transitional status: only the newest generation can make it READY.
+ */
+async function writeStatus(
+  store: ClusterStore,
+  clusterId: string,
+  generation: number,
+  status: 'READY' | 'ERROR',
+  message: string | null,
+): Promise<void> {
+  await store.update(clusterId, (current: ClusterRecord) => {
+    if (current.status === 'DELETING' || current.deletedAt !== null) return { next: current };
+    const observedGeneration = Math.max(current.observedGeneration, generation);
+    if (current.generation !== generation) return { next: { ...current, observedGeneration } };
+    if (
+      current.status === status &&
+      current.statusMessage === message &&
+      current.observedGeneration === generation
+    ) {
+      return { next: current };
+    }
+    return {
+      next: {
+        ...current,
+        status,
+        statusMessage: message,
+        observedGeneration,
+        updatedAt: new Date().toISOString(),
+      },
+    };
+  });
+}

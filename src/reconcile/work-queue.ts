@@ -1,0 +1,139 @@
+/**
+ * Claims and releases reconcile work. Work is keyed by cluster id, not by event: a row says
+ * "look at this cluster again at not_before". Any number of workers, in any number of processes,
+ * claim rows with a lease; a worker that dies loses its leases when they expire, and another
+ * worker picks the clusters up. Claims use `FOR UPDATE SKIP LOCKED` where the engine has it.
+ */
+import { EventEmitter } from 'node:events';
+import type { Transaction } from 'kysely';
+import type { Database } from '../db/database.ts';
+import type { Schema } from '../db/schema.ts';
+
+export interface Claim {
+  readonly clusterId: string;
+  /** The generation enqueued when the claim was made. */
+  readonly generation: number;
+  readonly attempts: number;
+}
+
+/** Wakes in-process workers at once when work is enqueued (other processes poll). */
+export const workSignal = new EventEmitter();
+workSignal.setMaxListeners(0);
+
+/** Enqueues a cluster for reconciliation, inside the transaction that changed it. */
+export async function enqueueInTransaction(
+  trx: Transaction<Schema>,
+  clusterId: string,
+  generation: number,
+): Promise<void> {
+  const now = Date.now();
+  await trx
+    .insertInto('reconcile_work')
+    .values({
+      cluster_id: clusterId,
+      generation,
+      not_before: now,
+      lease_owner: null,
+      lease_expires_at: null,
+      attempts: 0,
+    })
+    .onConflict((conflict) =>
+      // A worker holding the lease keeps it: when it finishes it sees the newer generation and
+      // releases the row for an immediate new pass.
+      conflict.column('cluster_id').doUpdateSet({ generation, not_before: now, attempts: 0 }),
+    )
+    .execute();
+}
+
+export function notifyWork(): void {
+  workSignal.emit('work');
+}
+
+export class WorkQueue {
+  readonly #database: Database;
+  readonly #owner: string;
+  readonly #leaseMs: number;
+
+  constructor(database: Database, options: { owner: string; leaseMs: number }) {
+    this.#database = database;
+    this.#owner = options.owner;
+    this.#leaseMs = options.leaseMs;
+  }
+
+  get owner(): string {
+    return this.#owner;
+  }
+
+  /** Claims up to `limit` due clusters. */
+  async claim(limit: number): Promise<Claim[]> {
+    if (limit <= 0) return [];
+    const now = Date.now();
+    return this.#database.db.transaction().execute(async (trx) => {
+      let query = trx
+        .selectFrom('reconcile_work')
+        .select(['cluster_id', 'generation', 'attempts'])
+        .where('not_before', '<=', now)
+        .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]))
+        .orderBy('not_before')
+        .limit(limit);
+      if (this.#database.capabilities.skipLocked) query = query.forUpdate().skipLocked();
+      const rows = await query.execute();
+      if (rows.length === 0) return [];
+      await trx
+        .updateTable('reconcile_work')
+        .set({ lease_owner: this.#owner, lease_expires_at: now + this.#leaseMs })
+        .where(
+          'cluster_id',
+          'in',
+          rows.map((row) => row.cluster_id),
+        )
+        .execute();
+      return rows.map((row) => ({
+        clusterId: row.cluster_id,
+        generation: Number(row.generation),
+        attempts: row.attempts,
+      }));
+    });
+  }
+
+  /** Extends a lease during long work; false when the lease was lost (stop working on it). */
+  async renew(clusterId: string): Promise<boolean> {
+    const result = await this.#database.db
+      .updateTable('reconcile_work')
+      .set({ lease_expires_at: Date.now() + this.#leaseMs })
+      .where('cluster_id', '=', clusterId)
+      .where('lease_owner', '=', this.#owner)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /**
+   * Releases the lease and schedules the next look after `afterMs`. If a newer change was
+   * enqueued meanwhile (its generation differs from the claim's), the next look is immediate.
+   */
+  async release(claim: Claim, afterMs: number, attempts = 0): Promise<void> {
+    const now = Date.now();
+    const db = this.#database.db;
+    const result = await db
+      .updateTable('reconcile_work')
+      .set({ lease_owner: null, lease_expires_at: null, not_before: now + afterMs, attempts })
+      .where('cluster_id', '=', claim.clusterId)
+      .where('lease_owner', '=', this.#owner)
+      .where('generation', '=', claim.generation)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) {
+      await db
+        .updateTable('reconcile_work')
+        .set({ lease_owner: null, lease_expires_at: null, not_before: now, attempts: 0 })
+        .where('cluster_id', '=', claim.clusterId)
+        .where('lease_owner', '=', this.#owner)
+        .execute();
+      notifyWork();
+    }
+  }
+
+  /** The cluster is gone: no more work for it. */
+  async forget(clusterId: string): Promise<void> {
+    await this.#database.db.deleteFrom('reconcile_work').where('cluster_id', '=', clusterId).execute();
+  }
+}
