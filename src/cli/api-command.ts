@@ -23,7 +23,15 @@ export async function apiCommand(
   }
   let body: unknown;
   if (data !== undefined) {
-    const text = data.startsWith('@') ? fs.readFileSync(data.slice(1), 'utf8') : data;
+    let text = data;
+    if (data.startsWith('@')) {
+      try {
+        text = fs.readFileSync(data.slice(1), 'utf8');
+      } catch (error) {
+        io.stderr(`error: --data ${data}: ${(error as Error).message}\n`);
+        return 2;
+      }
+    }
     try {
       body = JSON.parse(text);
     } catch (error) {
@@ -31,7 +39,16 @@ export async function apiCommand(
       return 2;
     }
   }
-  const response = await new ApiClient(credentials).raw(upper, path, body);
+  const client = new ApiClient(credentials);
+  let response: Awaited<ReturnType<ApiClient['raw']>>;
+  try {
+    response = await client.raw(upper, path, body);
+  } catch (error) {
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND…) is its cause.
+    const cause = (error as Error).cause as Error | undefined;
+    io.stderr(`error: cannot reach ${client.endpoint}: ${cause?.message ?? (error as Error).message}\n`);
+    return 1;
+  }
   const text = `${JSON.stringify(response.body, null, 2)}\n`;
   if (response.status >= 200 && response.status < 300) {
     io.stdout(text);

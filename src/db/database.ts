@@ -10,7 +10,7 @@ import pg from 'pg';
 import type { Config } from '../config.ts';
 import { migrateToLatest } from './migrate.ts';
 import type { Schema } from './schema.ts';
-import { withStatementCache } from './sqlite-statement-cache.ts';
+import { type ExclusiveSql, sqliteConnection } from './sqlite-statement-cache.ts';
 
 export interface Capabilities {
   readonly engine: 'sqlite' | 'postgres';
@@ -28,6 +28,11 @@ export interface Capabilities {
 export interface Database {
   readonly db: Kysely<Schema>;
   readonly capabilities: Capabilities;
+  /**
+   * Synchronous write transactions on the embedded engine (SQLite), for hot write paths; absent
+   * where every transaction must go through Kysely (PostgreSQL).
+   */
+  readonly exclusiveSql?: ExclusiveSql;
   close(): Promise<void>;
 }
 
@@ -61,9 +66,11 @@ function openSqlite(file: string): Database {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const connection = sqliteConnection(sqlite);
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: connection.kysely }) });
   return {
     db,
+    exclusiveSql: connection.exclusive,
     capabilities: Object.freeze({
       engine: 'sqlite',
       exclusiveWriter: true,

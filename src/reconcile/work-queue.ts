@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { Transaction } from 'kysely';
 import type { Database } from '../db/database.ts';
 import type { Schema } from '../db/schema.ts';
+import type { SyncSql } from '../db/sqlite-statement-cache.ts';
 
 export interface Claim {
   readonly clusterId: string;
@@ -43,6 +44,16 @@ export async function enqueueInTransaction(
       conflict.column('cluster_id').doUpdateSet({ generation, not_before: now, attempts: 0 }),
     )
     .execute();
+}
+
+/** The same upsert for a synchronous SQLite transaction (see db/sqlite-statement-cache.ts). */
+export function enqueueSync(sql: SyncSql, clusterId: string, generation: number): void {
+  sql.run(
+    'insert into "reconcile_work" ("cluster_id", "generation", "not_before", "lease_owner", "lease_expires_at", "attempts") ' +
+      'values (?, ?, ?, null, null, 0) on conflict ("cluster_id") do update set ' +
+      '"generation" = excluded."generation", "not_before" = excluded."not_before", "attempts" = 0',
+    [clusterId, generation, Date.now()],
+  );
 }
 
 export function notifyWork(): void {

@@ -381,7 +381,12 @@ for (const dialect of DIALECTS) {
         `${kube}/${cluster.id}/kubeconfig`,
       );
       const config = parse(content);
-      assert.equal(config.clusters[0].cluster.server, `${server.baseUrl}/k8s/${cluster.id}`);
+      assert.equal(config.clusters[0].cluster.server, `${server.config.kubePublicUrl}/k8s/${cluster.id}`);
+      assert.match(config.clusters[0].cluster.server, /^https:\/\//, 'kubectl sends tokens over TLS only');
+      assert.match(
+        Buffer.from(config.clusters[0].cluster['certificate-authority-data'], 'base64').toString(),
+        /BEGIN CERTIFICATE/,
+      );
       assert.match(config.users[0].user.token, /^mks\./);
       await server.client.call('POST', `${kube}/${cluster.id}/kubeconfig/reset`);
       const second = parse(

@@ -6,7 +6,9 @@ export async function up(db: Kysely<unknown>, capabilities: Capabilities): Promi
   const autoId = (table: ReturnType<Kysely<unknown>['schema']['createTable']>) =>
     capabilities.engine === 'postgres'
       ? table.addColumn('id', 'serial', (column) => column.primaryKey())
-      : table.addColumn('id', 'integer', (column) => column.primaryKey().autoIncrement());
+      : // A plain INTEGER PRIMARY KEY is SQLite's rowid: ids still grow; AUTOINCREMENT would add a
+        // sqlite_sequence write to every insert, for a guarantee (no reuse after deletes) not needed here.
+        table.addColumn('id', 'integer', (column) => column.primaryKey());
 
   await db.schema
     .createTable('accounts')

@@ -1,0 +1,134 @@
+/**
+ * Child processes of the benchmark (servers under test, load generator), driven over Node's IPC
+ * channel: the child announces itself with a `ready` message, then answers numbered requests.
+ * Each child is its own process so that the server and the load generator never share an event loop.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BENCH_DIR = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+export const REPO_DIR = path.dirname(BENCH_DIR);
+
+export interface ChildOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Write V8 CPU profiles of the child to this directory when it exits: one per thread (tsx's
+   * module loader runs in a thread of its own), named CPU.<date>.<time>.<pid>.<thread>.<seq>.
+   */
+  readonly cpuProfileDir?: string | undefined;
+  /** Pin the child to these CPUs with taskset (e.g. '0'). */
+  readonly cpus?: string | undefined;
+}
+
+export interface Child {
+  readonly pid: number;
+  /** The child's `ready` message. */
+  readonly ready: Record<string, unknown>;
+  request<T>(message: Record<string, unknown>): Promise<T>;
+  /** Asks the child to exit cleanly (so a CPU profile gets written), then waits for it. */
+  stop(): Promise<void>;
+  /** The last few kilobytes of the child's stdout and stderr, for diagnostics. */
+  output(): string;
+}
+
+export async function startChild(script: string, args: string[], options: ChildOptions = {}): Promise<Child> {
+  const nodeArgs = ['--import', 'tsx'];
+  if (options.cpuProfileDir !== undefined) {
+    nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`);
+  }
+  const command = [process.execPath, ...nodeArgs, path.join(BENCH_DIR, script), ...args];
+  const [file, ...argv] = options.cpus === undefined ? command : ['taskset', '-c', options.cpus, ...command];
+  const child: ChildProcess = spawn(file!, argv, {
+    cwd: REPO_DIR,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-8000);
+  };
+  // Drained continuously: a full pipe would block the child's (production-like) logger.
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+
+  let nextId = 0;
+  const pending = new Map<number, { resolve: (value: never) => void; reject: (error: Error) => void }>();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let readyResolve: (message: Record<string, unknown>) => void = () => {};
+  let readyReject: (error: Error) => void = () => {};
+  const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
+    readyResolve = resolve;
+    readyReject = reject;
+  });
+
+  child.on('message', (raw) => {
+    const message = raw as { type: string; id?: number; error?: string };
+    if (message.type === 'ready') readyResolve(message);
+    else if (message.type === 'fatal') readyReject(new Error(`${script}: ${message.error}`));
+    else if (message.id !== undefined) {
+      const waiter = pending.get(message.id);
+      pending.delete(message.id);
+      if (message.type === 'error') waiter?.reject(new Error(`${script}: ${message.error}`));
+      else waiter?.resolve(message as never);
+    }
+  });
+  void exited.then((code) => {
+    const error = new Error(`${script} exited (code ${code}):\n${output}`);
+    readyReject(error);
+    for (const waiter of pending.values()) waiter.reject(error);
+    pending.clear();
+  });
+
+  const readyMessage = await ready;
+  return {
+    pid: child.pid!,
+    ready: readyMessage,
+    request<T>(message: Record<string, unknown>) {
+      const id = ++nextId;
+      return new Promise<T>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (value: never) => void, reject });
+        child.send({ ...message, id });
+      });
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.send({ type: 'stop' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+    output: () => output,
+  };
+}
+
+/** The child side: answers requests with `handle`, exits cleanly on `stop`. */
+export function serveParent(
+  handle: (message: Record<string, unknown> & { type: string }) => Promise<Record<string, unknown>>,
+  onStop: () => Promise<void>,
+): void {
+  process.on('message', (raw) => {
+    const message = raw as Record<string, unknown> & { type: string; id?: number };
+    if (message.type === 'stop') {
+      void onStop().finally(() => process.exit(0));
+      return;
+    }
+    handle(message).then(
+      (reply) => process.send?.({ ...reply, id: message.id }),
+      (error: unknown) =>
+        process.send?.({ type: 'error', id: message.id, error: (error as Error)?.stack ?? String(error) }),
+    );
+  });
+  // The parent went away: do not linger.
+  process.on('disconnect', () => process.exit(0));
+}
+
+export function fatal(error: unknown): void {
+  const message = { type: 'fatal', error: (error as Error)?.stack ?? String(error) };
+  if (process.send === undefined) {
+    process.stderr.write(`${message.error}\n`);
+    process.exit(1);
+  }
+  process.send(message, () => process.exit(1));
+}

@@ -1,0 +1,213 @@
+/**
+ * What every section gets: the options, the shared load-generator process, a way to start servers
+ * under test, to measure one case against one of them, and the hello baseline (measured once per
+ * run, on first request).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type Child, REPO_DIR, startChild } from './child.ts';
+import type { LoadResult, LoadSpec } from './load.ts';
+import type { BenchOptions } from './options.ts';
+import { type ProfileSummary, summarizeProfile } from './profile.ts';
+
+export interface Measurement extends LoadResult {
+  /** CPU used by the server process during the window, as a share of one core. */
+  readonly serverCpu: number;
+  /** Event-loop utilization of the server during the window (1 = never idle). */
+  readonly serverElu: number;
+  /** The machine's 1-minute load average when the window ended (other work competing for CPU). */
+  readonly loadAverage: number;
+}
+
+export type Verdict = 'PASS' | 'FAIL' | 'FAILED' | 'BASELINE' | 'SKIPPED';
+
+export interface Row {
+  readonly section: string;
+  readonly name: string;
+  readonly dialect: string | undefined;
+  readonly measurement: Measurement | undefined;
+  /** The hello route's rps measured right before this case. */
+  readonly helloRps: number | undefined;
+  /** rps of this case ÷ helloRps. */
+  readonly ratio: number | undefined;
+  readonly target: number | undefined;
+  readonly verdict: Verdict;
+  readonly note: string | undefined;
+  readonly profile: ProfileSummary | undefined;
+}
+
+export interface ServerUnderTest {
+  readonly child: Child;
+  /** Stops the server; with --profile, summarizes its CPU profile over the measured window. */
+  stop(): Promise<ProfileSummary | undefined>;
+}
+
+interface Usage {
+  cpu: NodeJS.CpuUsage;
+  elu: { idle: number; active: number };
+  hrtimeMicros: number;
+}
+
+export class BenchContext {
+  readonly options: BenchOptions;
+  readonly profileDir: string;
+  readonly #loader: Child;
+  #helloServer: Promise<ServerUnderTest> | undefined;
+  readonly #helloMeasurements: Measurement[] = [];
+  /** The last measured window per server pid, in monotonic microseconds (for profiles). */
+  readonly #windows = new Map<number, { start: number; end: number }>();
+
+  private constructor(options: BenchOptions, loader: Child) {
+    this.options = options;
+    this.#loader = loader;
+    this.profileDir = path.join(REPO_DIR, '.bench', 'profiles');
+  }
+
+  static async create(options: BenchOptions): Promise<BenchContext> {
+    const loader = await startChild('load-process.ts', [], { cpus: options.pin ? '1' : undefined });
+    return new BenchContext(options, loader);
+  }
+
+  /** Prints a finished row at once (the table comes at the end). */
+  progress(row: Row): void {
+    const m = row.measurement;
+    const figures =
+      m === undefined
+        ? (row.note ?? '')
+        : `${m.rps.toFixed(0)} rps, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, server CPU ${(m.serverCpu * 100).toFixed(0)} %, loader CPU ${(m.loaderCpu * 100).toFixed(0)} %, load avg ${m.loadAverage.toFixed(1)}`;
+    const where = row.dialect === undefined ? '' : ` [${row.dialect}]`;
+    const versus =
+      row.ratio === undefined
+        ? ''
+        : ` = ${(row.ratio * 100).toFixed(1)} % of hello (${row.helloRps?.toFixed(0)} rps)`;
+    process.stderr.write(`  ${row.section}: ${row.name}${where}: ${figures}${versus} → ${row.verdict}\n`);
+  }
+
+  async close(): Promise<void> {
+    if (this.#helloServer !== undefined) await (await this.#helloServer).stop();
+    await this.#loader.stop();
+  }
+
+  /** Starts `bench/server-process.ts <kind>`; `profileName` turns on --cpu-prof when --profile is set. */
+  async startServer(
+    kind: 'mks' | 'hello',
+    options: { env?: NodeJS.ProcessEnv; profileName?: string } = {},
+  ): Promise<ServerUnderTest> {
+    const profile = this.options.profile && options.profileName !== undefined;
+    const profileDir = path.join(this.profileDir, options.profileName ?? kind);
+    if (profile) {
+      fs.rmSync(profileDir, { recursive: true, force: true });
+      fs.mkdirSync(profileDir, { recursive: true });
+    }
+    const child = await startChild('server-process.ts', [kind], {
+      env: options.env,
+      cpus: this.options.pin ? '0' : undefined,
+      cpuProfileDir: profile ? profileDir : undefined,
+    });
+    return {
+      child,
+      stop: async () => {
+        await child.stop();
+        if (!profile) return undefined;
+        // The main thread's profile (thread id 0), not the module loader's.
+        const main = fs.readdirSync(profileDir).find((name) => /\.0\.\d+\.cpuprofile$/.test(name));
+        if (main === undefined) return undefined;
+        return summarizeProfile(path.join(profileDir, main), this.#windows.get(child.pid));
+      },
+    };
+  }
+
+  /** A warm-up run (not measured), then the measured run, with the server's CPU use around it. */
+  async measure(server: Child, spec: Omit<LoadSpec, 'duration' | 'connections' | 'pipelining'>) {
+    const { duration, warmup, connections, pipelining } = this.options;
+    const full = { ...spec, connections, pipelining };
+    if (warmup > 0) await this.#loader.request({ type: 'run', spec: { ...full, duration: warmup } });
+    const before = await server.request<Usage>({ type: 'usage' });
+    const { result } = await this.#loader.request<{ result: LoadResult }>({
+      type: 'run',
+      spec: { ...full, duration },
+    });
+    const after = await server.request<Usage>({ type: 'usage' });
+    this.#windows.set(server.pid, { start: before.hrtimeMicros, end: after.hrtimeMicros });
+    const wallSeconds = (after.hrtimeMicros - before.hrtimeMicros) / 1e6;
+    const cpu = (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1e6 / wallSeconds;
+    const active = after.elu.active - before.elu.active;
+    const idle = after.elu.idle - before.elu.idle;
+    const measurement: Measurement = {
+      ...result,
+      serverCpu: cpu,
+      serverElu: active + idle === 0 ? 0 : active / (active + idle),
+      loadAverage: os.loadavg()[0]!,
+    };
+    return measurement;
+  }
+
+  /**
+   * Measures the bare Fastify hello route now. Its server process is started once and kept; every
+   * case measures it right before itself, so a ratio compares two runs seconds apart (this matters
+   * on a shared machine, where the background load drifts).
+   */
+  async measureHello(): Promise<Measurement> {
+    this.#helloServer ??= this.startServer('hello');
+    const server = await this.#helloServer;
+    const port = server.child.ready.port as number;
+    const measurement = await this.measure(server.child, {
+      url: `http://127.0.0.1:${port}`,
+      requests: [{ method: 'GET', path: '/hello', headers: {} }],
+      check: { equals: '{"hello":"world"}' },
+    });
+    this.#helloMeasurements.push(measurement);
+    return measurement;
+  }
+
+  /** The baseline row: the median hello measurement of the run (by rps). */
+  helloRow(): Row | undefined {
+    const all = [...this.#helloMeasurements].sort((a, b) => a.rps - b.rps);
+    const median = all[Math.floor((all.length - 1) / 2)];
+    if (median === undefined) return undefined;
+    const failed = all.some((measurement) => failures(measurement) > 0);
+    const spread =
+      all.length > 1
+        ? `median of ${all.length} measurements (one before each case), ${all[0]!.rps.toFixed(0)}–${all.at(-1)!.rps.toFixed(0)} rps`
+        : undefined;
+    return {
+      section: 'baseline',
+      name: HELLO_NAME,
+      dialect: undefined,
+      measurement: median,
+      helloRps: median.rps,
+      ratio: 1,
+      target: undefined,
+      verdict: failed ? 'FAILED' : 'BASELINE',
+      note: [spread, ...all.map(failureNote)].filter((text) => text !== undefined).join('; ') || undefined,
+      profile: undefined,
+    };
+  }
+}
+
+const HELLO_NAME = 'GET /hello (bare Fastify)';
+
+export function failures(measurement: Measurement): number {
+  return measurement.non2xx + measurement.errors + measurement.mismatches;
+}
+
+export function failureNote(measurement: Measurement): string | undefined {
+  if (failures(measurement) === 0) return undefined;
+  const codes = Object.entries(measurement.statusCodes)
+    .map(([code, count]) => `${code}×${count}`)
+    .join(' ');
+  return `errors: non-2xx ${measurement.non2xx} (${codes}), socket errors ${measurement.errors} (timeouts ${measurement.timeouts}), body mismatches ${measurement.mismatches}; e.g. ${measurement.sampleFailure ?? '-'}`;
+}
+
+/** Compares a case with the hello measurement made right before it, and with its target. */
+export function judge(base: Omit<Row, 'ratio' | 'verdict' | 'note' | 'helloRps'>, hello: Measurement): Row {
+  const measurement = base.measurement;
+  if (measurement === undefined) {
+    return { ...base, helloRps: hello.rps, ratio: undefined, verdict: 'FAILED', note: 'not measured' };
+  }
+  const ratio = measurement.rps / hello.rps;
+  const failed = failures(measurement) > 0 || measurement.ok === 0;
+  const verdict = failed ? 'FAILED' : base.target === undefined || ratio >= base.target ? 'PASS' : 'FAIL';
+  return { ...base, helloRps: hello.rps, ratio, verdict, note: failureNote(measurement) };
+}

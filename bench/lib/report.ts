@@ -1,0 +1,111 @@
+/** The printed table, the profile summaries, and the JSON written to .bench/results.json. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Row } from './context.ts';
+import type { BenchOptions } from './options.ts';
+
+export function formatTable(rows: readonly Row[]): string {
+  const header = [
+    'case',
+    'db',
+    'rps',
+    'p50 ms',
+    'p99 ms',
+    'hello',
+    'vs hello',
+    'target',
+    'result',
+    'srv CPU',
+    'gen CPU',
+  ];
+  const lines = rows.map((row) => {
+    const m = row.measurement;
+    return [
+      row.name,
+      row.dialect ?? '-',
+      m === undefined ? '-' : m.rps.toFixed(0),
+      m === undefined ? '-' : m.p50.toFixed(2),
+      m === undefined ? '-' : m.p99.toFixed(2),
+      row.helloRps === undefined ? '-' : row.helloRps.toFixed(0),
+      row.ratio === undefined ? '-' : `${(row.ratio * 100).toFixed(1)} %`,
+      row.target === undefined ? '-' : `≥ ${(row.target * 100).toFixed(0)} %`,
+      row.verdict,
+      m === undefined ? '-' : `${(m.serverCpu * 100).toFixed(0)} %`,
+      m === undefined ? '-' : `${(m.loaderCpu * 100).toFixed(0)} %`,
+    ];
+  });
+  const all = [header, ...lines];
+  const widths = header.map((_, column) => Math.max(...all.map((line) => line[column]!.length)));
+  const numeric = new Set([2, 3, 4, 5, 6, 9, 10]);
+  const format = (line: string[]) =>
+    line
+      .map((cell, column) =>
+        numeric.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!),
+      )
+      .join('  ')
+      .trimEnd();
+  const rule = widths.map((width) => '─'.repeat(width)).join('  ');
+  const notes = rows
+    .filter((row) => row.note !== undefined)
+    .map((row) => `  ${row.name}${row.dialect === undefined ? '' : ` [${row.dialect}]`}: ${row.note}`);
+  return [
+    format(header),
+    rule,
+    ...lines.map(format),
+    ...(notes.length > 0 ? ['', 'Notes:', ...notes] : []),
+  ].join('\n');
+}
+
+export function formatProfiles(rows: readonly Row[]): string {
+  const parts: string[] = [];
+  for (const row of rows) {
+    const profile = row.profile;
+    if (profile === undefined) continue;
+    const title = `${row.name}${row.dialect === undefined ? '' : ` [${row.dialect}]`}`;
+    const scope = profile.windowed ? 'measured window' : 'whole process';
+    parts.push(
+      `CPU profile — ${title} (${scope}, ${profile.busyMs.toFixed(0)} ms busy; ${path.relative(process.cwd(), profile.file)})`,
+      '  self time by origin:',
+      ...profile.origins.slice(0, 10).map((entry) => `    ${pct(entry.share)}  ${entry.name}`),
+      '  top functions by self time:',
+      ...profile.functions.map((entry) => `    ${pct(entry.share)}  ${entry.name}`),
+      '',
+    );
+  }
+  return parts.join('\n');
+}
+
+function pct(share: number): string {
+  return `${(share * 100).toFixed(1).padStart(5)} %`;
+}
+
+export function environmentLine(options: BenchOptions): string {
+  const cpus = os.cpus();
+  return [
+    `node ${process.version}, ${os.availableParallelism()} CPU (${cpus[0]?.model.trim() ?? 'unknown'})`,
+    `${options.connections} connections, pipelining ${options.pipelining}, ${options.warmup} s warm-up + ${options.duration} s measured per case`,
+    options.pin ? 'servers pinned to CPU 0, load generator to CPU 1' : 'no CPU pinning',
+  ].join('; ');
+}
+
+export function writeJson(file: string, options: BenchOptions, rows: readonly Row[]): string {
+  const target = path.resolve(file);
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  const document = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model.trim(),
+    options,
+    rows: rows.map((row) => ({
+      ...row,
+      profile:
+        row.profile === undefined
+          ? undefined
+          : { ...row.profile, file: path.relative(process.cwd(), row.profile.file) },
+    })),
+  };
+  fs.writeFileSync(target, `${JSON.stringify(document, null, 2)}\n`);
+  return target;
+}

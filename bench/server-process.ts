@@ -1,0 +1,127 @@
+/**
+ * A server under test, in its own process.
+ *
+ *   server-process.ts mks     — the real mks as `mks serve --no-worker` runs it (startRuntime: API
+ *                               and emulated clusters; the reconciler is measured by the fleet
+ *                               figure), temp data dir, log level info as
+ *                               in production, MKS_DATABASE_URL if given, one cluster created
+ *                               through the signed API.
+ *   server-process.ts hello   — the baseline: a bare Fastify app with one `GET /hello` route, and the
+ *                               same logger and log settings as mks (pino at info, no per-request line).
+ *
+ * Both listen on a free loopback port and report it in their `ready` message; both answer `usage`
+ * (CPU time and event-loop utilization so far) so the orchestrator can tell who saturated.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { ApiClient } from '../src/client/api-client.ts';
+import { type OvhCredentials, readOvhConf } from '../src/client/ovh-conf.ts';
+import { loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/logger.ts';
+import { startRuntime } from '../src/server.ts';
+import { fatal, serveParent } from './lib/child.ts';
+
+const LOG_LEVEL = 'info';
+
+async function startMks() {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-bench-'));
+  const databaseUrl = process.env.BENCH_DATABASE_URL;
+  // Port 0 is not accepted by the config (publicUrl is derived from it): take a free port first.
+  const port = await freePort();
+  const kubePort = await freePort();
+  const config = loadConfig(
+    {
+      dataDir,
+      listen: `127.0.0.1:${port}`,
+      kubeListen: `127.0.0.1:${kubePort}`,
+      databaseUrl,
+      logLevel: LOG_LEVEL,
+    },
+    // The API figures measure the API: the reconciler runs elsewhere (`mks serve --no-worker`), so a
+    // rollout triggered by each PUT does not share this process's CPU. The fleet figure measures it.
+    {
+      ...process.env,
+      MKS_LOG_LEVEL: undefined,
+      MKS_DATABASE_URL: undefined,
+      MKS_DATA_DIR: undefined,
+      MKS_WORKER: 'false',
+    },
+  );
+  const logger = createLogger(config.logLevel);
+  // As `mks serve --no-worker` runs it: the API and the emulated clusters' Kubernetes API.
+  const runtime = await startRuntime(config, logger);
+  const { app, first } = runtime;
+  const credentials = readOvhConf(first.file) as OvhCredentials;
+  const client = new ApiClient(credentials);
+  const cluster = await client.call<{ id: string }>('POST', `/cloud/project/${first.projectId}/kube`, {
+    name: 'bench',
+    region: config.regions[0],
+  });
+  return {
+    app,
+    ready: {
+      port,
+      publicUrl: config.publicUrl,
+      credentials,
+      projectId: first.projectId,
+      clusterId: cluster.id,
+      database: config.database.kind,
+    },
+    close: async () => {
+      await runtime.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startHello() {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: createLogger(LOG_LEVEL) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  app.get('/hello', async () => ({ hello: 'world' }));
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return { app, ready: { port }, close: () => app.close() };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+try {
+  const kind = process.argv[2];
+  const server = kind === 'mks' ? await startMks() : kind === 'hello' ? await startHello() : undefined;
+  if (server === undefined) throw new Error(`unknown server kind '${kind}' (mks | hello)`);
+  serveParent(
+    async (message) => {
+      if (message.type === 'usage') {
+        return {
+          type: 'usage',
+          cpu: process.cpuUsage(),
+          elu: performance.eventLoopUtilization(),
+          // Monotonic microseconds, the clock of V8's CPU profile timestamps.
+          hrtimeMicros: Number(process.hrtime.bigint() / 1000n),
+        };
+      }
+      throw new Error(`unknown request '${message.type}'`);
+    },
+    () => server.close(),
+  );
+  process.send?.({ type: 'ready', kind, pid: process.pid, ...server.ready });
+} catch (error) {
+  fatal(error);
+}

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { ConfigError, DEFAULT_REGIONS, loadConfig } from './config.ts';
+
+const problems = (run: () => unknown): readonly string[] => {
+  try {
+    run();
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    return error.problems;
+  }
+  assert.fail('the configuration was accepted');
+};
+
+describe('configuration', () => {
+  test('defaults give a loopback server with SQLite in ./.mks', () => {
+    const config = loadConfig({}, {});
+    assert.equal(config.dataDir, path.resolve('.mks'));
+    assert.deepEqual(config.listen, { host: '127.0.0.1', port: 8080 });
+    assert.equal(config.publicUrl, 'http://127.0.0.1:8080/1.0');
+    assert.deepEqual(config.database, { kind: 'sqlite', file: path.resolve('.mks', 'mks.db') });
+    assert.equal(config.secretKey, undefined);
+    assert.equal(config.logLevel, 'info');
+    assert.deepEqual(config.regions, DEFAULT_REGIONS);
+    assert.equal(config.timestampWindowSeconds, 180);
+    assert.ok(Object.isFrozen(config));
+  });
+
+  test('flags win over environment variables', () => {
+    const config = loadConfig(
+      { dataDir: '/tmp/flag', listen: '127.0.0.1:9000', logLevel: 'debug' },
+      { MKS_DATA_DIR: '/tmp/env', MKS_LISTEN: '127.0.0.1:9001', MKS_LOG_LEVEL: 'warn' },
+    );
+    assert.equal(config.dataDir, '/tmp/flag');
+    assert.equal(config.publicUrl, 'http://127.0.0.1:9000/1.0');
+    assert.equal(config.logLevel, 'debug');
+  });
+
+  test('environment variables are used when no flag is given', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const config = loadConfig(
+      {},
+      {
+        MKS_DATA_DIR: '/tmp/env',
+        MKS_LISTEN: '0.0.0.0:9001',
+        MKS_DATABASE_URL: 'postgres://u@h/db',
+        MKS_SECRET_KEY: key,
+        MKS_REGIONS: 'GRA11, SBG5',
+        MKS_TIMESTAMP_WINDOW_SECONDS: '60',
+      },
+    );
+    assert.equal(config.dataDir, '/tmp/env');
+    assert.deepEqual(config.listen, { host: '0.0.0.0', port: 9001 });
+    assert.equal(config.publicUrl, 'http://127.0.0.1:9001/1.0', 'a wildcard address is reached on loopback');
+    assert.deepEqual(config.database, { kind: 'postgres', url: 'postgres://u@h/db' });
+    assert.equal(config.secretKey, key);
+    assert.deepEqual(config.regions, ['GRA11', 'SBG5']);
+    assert.equal(config.timestampWindowSeconds, 60);
+  });
+
+  test('an IPv6 listen address gives bracketed public URLs', () => {
+    const config = loadConfig({ listen: '[::1]:8443' }, {});
+    assert.deepEqual(config.listen, { host: '::1', port: 8443 });
+    assert.equal(config.publicUrl, 'http://[::1]:8443/1.0');
+    assert.deepEqual(config.kubeListen, { host: '::1', port: 8444 });
+    assert.equal(config.kubePublicUrl, 'https://[::1]:8444');
+  });
+
+  test('a public URL is kept without its trailing slash', () => {
+    assert.equal(
+      loadConfig({ publicUrl: 'https://mks.example.com/1.0/' }, {}).publicUrl,
+      'https://mks.example.com/1.0',
+    );
+  });
+
+  test('a sqlite: database URL names the file', () => {
+    assert.deepEqual(loadConfig({ databaseUrl: 'sqlite:/tmp/x/mks.db' }, {}).database, {
+      kind: 'sqlite',
+      file: '/tmp/x/mks.db',
+    });
+  });
+
+  test('every bad value is reported at once', () => {
+    const found = problems(() =>
+      loadConfig(
+        { listen: 'nowhere', databaseUrl: 'mysql://x', logLevel: 'loud' },
+        {
+          MKS_SECRET_KEY: 'c2hvcnQ=',
+          MKS_REGIONS: 'gra11',
+          MKS_TIMESTAMP_WINDOW_SECONDS: '0',
+        },
+      ),
+    );
+    assert.equal(found.length, 6, found.join('\n'));
+    assert.match(found.join('\n'), /--listen \/ MKS_LISTEN: 'nowhere' is not HOST:PORT/);
+    assert.match(found.join('\n'), /--database-url/);
+    assert.match(found.join('\n'), /MKS_SECRET_KEY/);
+    assert.match(found.join('\n'), /--log-level \/ MKS_LOG_LEVEL: 'loud'/);
+    assert.match(found.join('\n'), /MKS_REGIONS/);
+    assert.match(found.join('\n'), /MKS_TIMESTAMP_WINDOW_SECONDS/);
+  });
+
+  test('a port above 65535 and a public URL without /1.0 are refused', () => {
+    assert.match(problems(() => loadConfig({ listen: '127.0.0.1:70000' }, {})).join(), /not HOST:PORT/);
+    assert.match(
+      problems(() => loadConfig({ publicUrl: 'http://h:1/api' }, {})).join(),
+      /must be http\(s\):\/\/HOST\[:PORT\]\/1\.0/,
+    );
+  });
+});
