@@ -98,3 +98,18 @@ function openPostgres(url: string): Database {
     close: () => db.destroy(),
   };
 }
+
+/**
+ * Tells whether an error means "the database cannot be reached right now" (connection refused or
+ * lost, server shutting down, SQLite busy past its timeout): the API answers 503 and clients retry.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'SQLITE_BUSY', 'SQLITE_LOCKED'].includes(code) ||
+    // PostgreSQL SQLSTATE classes 08 (connection exception) and 57P (operator intervention: shutdown).
+    /^08[0-9A-Z]{3}$/.test(code) ||
+    /^57P0[1-3]$/.test(code)
+  );
+}

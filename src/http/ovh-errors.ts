@@ -6,6 +6,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../db/database.ts';
 import { AppError, AuthError } from '../errors.ts';
 
 interface AjvError {
@@ -61,6 +62,18 @@ export function errorBody(
         body: { class: 'Client::UnsupportedMediaType', message: 'Send request bodies as application/json' },
       };
   }
+  if (
+    isDatabaseUnavailable(error) ||
+    (error instanceof Error && error.message === 'Connection terminated unexpectedly')
+  ) {
+    return {
+      status: 503,
+      body: {
+        class: 'Server::ServiceUnavailable',
+        message: `The service is temporarily unavailable (its database cannot be reached); retry shortly (query id ${queryId})`,
+      },
+    };
+  }
   const status = fastifyError.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
     return { status, body: { class: 'Client::BadRequest', message: fastifyError.message ?? 'Bad request' } };
@@ -73,7 +86,8 @@ export function errorBody(
 
 export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
   const { status, body } = errorBody(error, request.id);
-  if (status >= 500) request.log.error({ err: error }, 'Request failed');
+  if (status === 503) request.log.warn({ err: error }, 'Database unavailable');
+  else if (status >= 500) request.log.error({ err: error }, 'Request failed');
   else
     request.log.info(
       { status, error: body.errorCode ?? body.class, reason: body.message },

@@ -48,7 +48,13 @@ export async function startPostgres(): Promise<PostgresServer> {
   const data = path.join(dir, 'data');
   if (asRoot) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
   const run = (command: string, args: string[]) =>
-    asRoot ? (['runuser', ['-u', 'postgres', '--', command, ...args]] as const) : ([command, args] as const);
+    // setpriv execs the command itself (runuser would stay its parent and not pass signals on).
+    asRoot
+      ? ([
+          'setpriv',
+          ['--reuid=postgres', '--regid=postgres', '--init-groups', '--', command, ...args],
+        ] as const)
+      : ([command, args] as const);
 
   const [initCommand, initArgs] = run(path.join(bin, 'initdb'), [
     '-D',
