@@ -591,6 +591,9 @@ function startWatch(
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(200, { 'Content-Type': JSON_TYPE, 'Cache-Control': 'no-cache, private' });
+  // Send the headers now, as kube-apiserver does: clients (kubectl's informers) wait for them before
+  // they can use or cancel the watch, and an idle watch may have nothing to write for minutes.
+  raw.flushHeaders();
   const write = (type: string, object: KubeObject) => {
     const payload = asTable
       ? toTable(resource, [object], object.metadata.resourceVersion ?? '', deps.now(), query.includeObject)

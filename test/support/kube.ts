@@ -1,0 +1,124 @@
+/**
+ * Talking to a cluster's Kubernetes API in tests the way users do: real kubectl with the kubeconfig
+ * that `POST /kube/{id}/kubeconfig` returned (written to a temporary file), raw HTTPS for status
+ * codes, and @kubernetes/client-node for fast polling while a rollout moves.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { AppsV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { parse } from 'yaml';
+
+export interface KubectlResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+interface KubeconfigFile {
+  clusters: Array<{ cluster: { server: string; 'certificate-authority-data'?: string } }>;
+  users: Array<{ user: { token: string } }>;
+}
+
+export class KubeAccess {
+  readonly dir: string;
+  readonly file: string;
+  readonly server: string;
+  readonly token: string;
+  readonly ca: Buffer | undefined;
+  readonly core: CoreV1Api;
+  readonly apps: AppsV1Api;
+
+  constructor(kubeconfig: string) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-kubectl-'));
+    this.file = path.join(this.dir, 'kubeconfig');
+    fs.writeFileSync(this.file, kubeconfig, { mode: 0o600 });
+    const parsed = parse(kubeconfig) as KubeconfigFile;
+    this.server = parsed.clusters[0]!.cluster.server;
+    this.token = parsed.users[0]!.user.token;
+    const caData = parsed.clusters[0]!.cluster['certificate-authority-data'];
+    this.ca = caData === undefined ? undefined : Buffer.from(caData, 'base64');
+    const kc = new KubeConfig();
+    kc.loadFromString(kubeconfig);
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.apps = kc.makeApiClient(AppsV1Api);
+  }
+
+  /** Runs kubectl; never rejects on a non-zero exit (see `code`). */
+  run(args: readonly string[], timeoutMs = 30_000): Promise<KubectlResult> {
+    return new Promise((resolve, reject) => {
+      execFile(
+        'kubectl',
+        ['--kubeconfig', this.file, '--cache-dir', path.join(this.dir, 'cache'), ...args],
+        { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+        (error, stdout, stderr) => {
+          if (error !== null && typeof error.code !== 'number') {
+            reject(new Error(`kubectl ${args.join(' ')}: ${error.message}\n${stderr}`));
+            return;
+          }
+          resolve({ code: error === null ? 0 : (error.code as number), stdout, stderr });
+        },
+      );
+    });
+  }
+
+  /** Runs kubectl and returns its stdout; rejects with stderr on a non-zero exit. */
+  async kubectl(...args: string[]): Promise<string> {
+    const result = await this.run(args);
+    if (result.code !== 0)
+      throw new Error(`kubectl ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
+    return result.stdout;
+  }
+
+  async json<T = Record<string, unknown>>(...args: string[]): Promise<T> {
+    return JSON.parse(await this.kubectl(...args, '-o', 'json')) as T;
+  }
+
+  /** A raw HTTPS GET of `apiPath` under the cluster's server URL; the bearer token unless `token` says otherwise. */
+  status(apiPath: string, token: string | null = this.token): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const request = https.get(
+        `${this.server}${apiPath}`,
+        {
+          agent: false,
+          ...(this.ca === undefined ? { rejectUnauthorized: false } : { ca: this.ca }),
+          headers: token === null ? {} : { authorization: `Bearer ${token}` },
+        },
+        (response) => {
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => {
+            body += chunk;
+          });
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        },
+      );
+      request.setTimeout(10_000, () => request.destroy(new Error(`GET ${apiPath} timed out`)));
+      request.on('error', reject);
+    });
+  }
+
+  async kubeProxyPods(): Promise<V1Pod[]> {
+    const list = await this.core.listNamespacedPod({
+      namespace: 'kube-system',
+      labelSelector: 'k8s-app=kube-proxy',
+    });
+    return list.items;
+  }
+
+  close(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Whether a pod's container is running and ready. */
+export function isRunning(pod: V1Pod): boolean {
+  return (
+    pod.status?.phase === 'Running' &&
+    (pod.status.containerStatuses ?? []).every(
+      (status) => status.ready && status.state?.running !== undefined,
+    )
+  );
+}
