@@ -3,6 +3,7 @@
  * frozen `Config` it returns. A flag and its environment variable share a name
  * (`--data-dir` ⇔ `MKS_DATA_DIR`); flags win. Every bad value is reported at once.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 
 export interface Config {
@@ -11,9 +12,14 @@ export interface Config {
   readonly listen: { readonly host: string; readonly port: number };
   /**
    * The API's public base URL, ending in `/1.0` (what clients are configured with and sign).
-   * Defaults to `http://<listen>/1.0`.
+   * Defaults to `http://<listen>/1.0`, or `https://<listen>/1.0` with TLS.
    */
   readonly publicUrl: string;
+  /**
+   * HTTPS for the API listener (the npm OVH clients speak nothing else): a certificate from the
+   * local CA in `<dataDir>/tls` (`--tls`), or the operator's own files (`--tls-cert`/`--tls-key`).
+   */
+  readonly tls: TlsConfig | undefined;
   /** Where the emulated clusters' Kubernetes API listens (HTTPS: kubectl sends tokens only over TLS). */
   readonly kubeListen: { readonly host: string; readonly port: number };
   /** Its public base URL (`https://host:port`), written into kubeconfigs. */
@@ -49,6 +55,10 @@ export interface Config {
   readonly podStartMs: number;
 }
 
+export type TlsConfig =
+  | { readonly kind: 'local-ca' }
+  | { readonly kind: 'files'; readonly certFile: string; readonly keyFile: string };
+
 export const DEFAULT_REGIONS = Object.freeze([
   'GRA5',
   'GRA7',
@@ -72,6 +82,9 @@ export interface ConfigOptions {
   kubePublicUrl?: string | undefined;
   /** commander's `--no-worker` gives `worker: false`. */
   worker?: boolean | undefined;
+  tls?: boolean | undefined;
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -87,7 +100,10 @@ export class ConfigError extends Error {
 
 export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
-  const pick = (flag: Exclude<keyof ConfigOptions, 'worker'>, variable: string): string | undefined => {
+  const pick = (
+    flag: Exclude<keyof ConfigOptions, 'worker' | 'tls'>,
+    variable: string,
+  ): string | undefined => {
     const value = options[flag] ?? env[variable];
     return value === undefined || value === '' ? undefined : value;
   };
@@ -99,10 +115,12 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
   if (listen === undefined)
     problems.push(`--listen / MKS_LISTEN: '${listenText}' is not HOST:PORT (e.g. 127.0.0.1:8080)`);
 
+  const tls = tlsConfig(options, env, problems);
+
   let publicUrl = pick('publicUrl', 'MKS_PUBLIC_URL');
   if (publicUrl === undefined && listen !== undefined) {
     const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
-    publicUrl = `http://${host.includes(':') ? `[${host}]` : host}:${listen.port}/1.0`;
+    publicUrl = `${tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${listen.port}/1.0`;
   }
   if (publicUrl !== undefined) {
     publicUrl = publicUrl.replace(/\/+$/, '');
@@ -201,6 +219,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     dataDir,
     listen: Object.freeze(listen!),
     publicUrl: publicUrl!,
+    tls,
     kubeListen: Object.freeze(kubeListen!),
     kubePublicUrl: kubePublicUrl!,
     database: Object.freeze(database),
@@ -213,6 +232,47 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     reconcile,
     podStartMs,
   });
+}
+
+/**
+ * `--tls` (MKS_TLS) alone: a certificate from the local CA. `--tls-cert` and `--tls-key`
+ * (MKS_TLS_CERT / MKS_TLS_KEY) together: the operator's own, which implies TLS.
+ */
+function tlsConfig(
+  options: ConfigOptions,
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+): TlsConfig | undefined {
+  const text = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
+  const certFile = text(options.tlsCert ?? env.MKS_TLS_CERT);
+  const keyFile = text(options.tlsKey ?? env.MKS_TLS_KEY);
+  const tlsEnv = env.MKS_TLS;
+  if (tlsEnv !== undefined && !['true', 'false', '1', '0', ''].includes(tlsEnv)) {
+    problems.push(`MKS_TLS: '${tlsEnv}' must be true or false`);
+  }
+  const wanted = options.tls ?? (tlsEnv === 'true' || tlsEnv === '1');
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    problems.push('--tls-cert / MKS_TLS_CERT and --tls-key / MKS_TLS_KEY: give both or neither');
+    return undefined;
+  }
+  if (certFile === undefined || keyFile === undefined)
+    return wanted ? Object.freeze({ kind: 'local-ca' }) : undefined;
+  if (options.tls === false || tlsEnv === 'false' || tlsEnv === '0') {
+    problems.push('--tls-cert / --tls-key: TLS is turned off (MKS_TLS=false) but a certificate is given');
+  }
+  const files = { certFile: path.resolve(certFile), keyFile: path.resolve(keyFile) };
+  for (const [flag, file] of [
+    ['--tls-cert / MKS_TLS_CERT', files.certFile],
+    ['--tls-key / MKS_TLS_KEY', files.keyFile],
+  ] as const) {
+    try {
+      fs.accessSync(file, fs.constants.R_OK);
+      if (!fs.statSync(file).isFile()) problems.push(`${flag}: '${file}' is not a file`);
+    } catch {
+      problems.push(`${flag}: '${file}' cannot be read`);
+    }
+  }
+  return Object.freeze({ kind: 'files', ...files });
 }
 
 function parseListen(text: string): { host: string; port: number } | undefined {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { type AccessRule, FULL_ACCESS, parseRule } from './auth/access-rules.ts';
 import { apiCommand } from './cli/api-command.ts';
+import { registerOperatorCommands } from './cli/commands.ts';
 import { resolveCredentials } from './cli/credentials.ts';
 import { readOvhConf } from './client/ovh-conf.ts';
 import { type Config, ConfigError, type ConfigOptions, loadConfig } from './config.ts';
@@ -69,7 +70,19 @@ storeOptions(
     .option(
       '--no-worker',
       'do not run the reconciler in this process (scale-out: run `mks worker` elsewhere)',
-    ),
+    )
+    // No commander .env() here: it would read MKS_TLS=false as "set"; loadConfig reads MKS_TLS.
+    .option(
+      '--tls',
+      'serve the API over HTTPS with a certificate from a local CA created in <data-dir>/tls (env MKS_TLS=true)',
+    )
+    .addOption(
+      new Option(
+        '--tls-cert <file>',
+        'serve HTTPS with this PEM certificate (chain) instead; implies --tls',
+      ).env('MKS_TLS_CERT'),
+    )
+    .addOption(new Option('--tls-key <file>', 'the PEM private key of --tls-cert').env('MKS_TLS_KEY')),
 ).action(async (options: ConfigOptions) => {
   const config = loadConfig(options);
   const { createLogger, startRuntime } = await serverModules();
@@ -87,6 +100,9 @@ storeOptions(
       `  ${env('OVH_APPLICATION_SECRET', 'application_secret')}`,
       `  ${env('OVH_CONSUMER_KEY', 'consumer_key')}`,
       `Try: mks api GET /cloud/project --data-dir ${config.dataDir}`,
+      runtime.apiCaFile === undefined
+        ? ''
+        : `HTTPS certificate from the local CA. Node.js clients (ovh, @ovhcloud/node-ovh) trust it with:\n  export NODE_EXTRA_CA_CERTS=${runtime.apiCaFile}\n(go-ovh and Terraform: add ${runtime.apiCaFile} to the system trust store, or SSL_CERT_FILE on Linux)`,
       '',
     ]
       .filter((line) => line !== '')
@@ -266,6 +282,8 @@ async function withServices(options: ConfigOptions, work: (services: Services) =
 async function requireAccount(services: Services, id: string) {
   if (!(await services.authStore.accountExists(id))) throw new ConfigError([`--account: no account '${id}'`]);
 }
+
+registerOperatorCommands(program);
 
 try {
   await program.parseAsync(process.argv);

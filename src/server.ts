@@ -4,6 +4,7 @@
  * `mks serve` and the tests use the same composition.
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
@@ -23,6 +24,8 @@ export interface Runtime {
   readonly kubeApp: FastifyInstance;
   /** The CA file to trust for the Kubernetes API. */
   readonly kubeCaFile: string;
+  /** The CA file to trust for the API when it serves HTTPS with the local CA (`--tls`). */
+  readonly apiCaFile: string | undefined;
   readonly services: Services;
   readonly emulator: Emulator;
   readonly worker: Worker | undefined;
@@ -47,17 +50,36 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
       '::1',
       new URL(config.kubePublicUrl).hostname.replace(/^\[|\]$/g, ''),
       config.kubeListen.host,
+      // With `--tls` the same CA and certificate serve the API too.
+      ...(config.tls?.kind === 'local-ca'
+        ? [new URL(config.publicUrl).hostname.replace(/^\[|\]$/g, ''), config.listen.host]
+        : []),
     ].filter((host) => host !== '0.0.0.0' && host !== '::'),
   );
+  const apiTls =
+    config.tls === undefined
+      ? undefined
+      : config.tls.kind === 'local-ca'
+        ? { cert: tls.certPem, key: tls.keyPem }
+        : {
+            cert: fs.readFileSync(config.tls.certFile, 'utf8'),
+            key: fs.readFileSync(config.tls.keyFile, 'utf8'),
+          };
 
   const authorize = async (clusterId: string, token: string): Promise<boolean> => {
     const cluster = await services.clusterStore.get(clusterId);
-    if (cluster === undefined || cluster.deletedAt !== null) return false;
+    // A deleted cluster's own token still authenticates, so its API answers 404 (gone), not 401.
+    if (cluster === undefined) return false;
     const expected = Buffer.from(services.clusterToken(cluster.id, cluster.tokenEpoch));
     const given = Buffer.from(token);
     return expected.length === given.length && crypto.timingSafeEqual(expected, given);
   };
-  const app = await buildApp({ ...services, logger, kubeCaPem: tls.caPem });
+  const app = await buildApp({
+    ...services,
+    logger,
+    kubeCaPem: tls.caPem,
+    ...(apiTls === undefined ? {} : { https: apiTls }),
+  });
   // The Kubernetes API is a separate HTTPS listener: kubectl sends bearer tokens only over TLS.
   const kubeApp = Fastify({
     https: { cert: tls.certPem, key: tls.keyPem },
@@ -95,6 +117,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     app,
     kubeApp,
     kubeCaFile: tls.caFile,
+    apiCaFile: config.tls?.kind === 'local-ca' ? tls.caFile : undefined,
     services,
     emulator,
     worker,

@@ -1,6 +1,20 @@
-/** OVH's `/auth` endpoints that clients call while configuring themselves. */
-import type { FastifyInstance } from 'fastify';
+/**
+ * OVH's `/auth` endpoints that clients call while configuring themselves.
+ *
+ * Unsigned `/auth` calls: the npm clients (`ovh` 2.x, `@ovhcloud/node-ovh` 3.x) never sign a path
+ * containing `/auth` — they send `X-Ovh-Application` alone, no consumer key, no timestamp, no
+ * signature. For `/auth/time` and `/auth/credential` that is what OVH expects. For `/auth/details`
+ * and `/auth/currentCredential` nothing in such a request says *which* credential is asking (the
+ * application key is not a secret, and the consumer key is not sent), so there is nothing honest
+ * to answer: they stay signed-only and refuse with a 401 that says why. Signature checks are never
+ * relaxed for any other route.
+ */
+import crypto from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AuthError, invalid } from '../errors.ts';
+import type { AppDeps } from '../http/app.ts';
 import { sendJson, sendJsonText } from '../http/responses.ts';
+import type { AccessRule } from './access-rules.ts';
 
 const ruleSchema = {
   type: 'object',
@@ -10,7 +24,105 @@ const ruleSchema = {
   },
 } as const;
 
-export function registerAuthRoutes(app: FastifyInstance): void {
+/** `auth.ApiCredentialRequestParams`. */
+const credentialRequestSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['accessRules'],
+  properties: {
+    accessRules: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 200,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['method', 'path'],
+        properties: {
+          method: { type: 'string', enum: ['GET', 'POST', 'PUT', 'DELETE'] },
+          path: { type: 'string', pattern: '^/', maxLength: 1024 },
+        },
+      },
+    },
+    redirection: { type: ['string', 'null'], maxLength: 2048 },
+    allowedIPs: { type: ['array', 'null'], items: { type: 'string' } },
+  },
+} as const;
+
+interface CredentialRequest {
+  accessRules: AccessRule[];
+  redirection?: string | null;
+  allowedIPs?: string[] | null;
+}
+
+/**
+ * Runs before the signature check of `/auth/details` and `/auth/currentCredential`: a request
+ * with no consumer key and no signature is what the npm clients send there; say so.
+ */
+async function refuseUnsignedAuthCall(request: FastifyRequest): Promise<void> {
+  const { headers } = request;
+  if (headers['x-ovh-consumer'] === undefined && headers['x-ovh-signature'] === undefined) {
+    throw new AuthError(
+      'NOT_AUTHENTICATED',
+      'You must login first: this call must be signed (X-Ovh-Consumer, X-Ovh-Timestamp, X-Ovh-Signature). ' +
+        'The npm clients ovh and @ovhcloud/node-ovh never sign paths containing /auth, so they cannot use it; ' +
+        'check credentials with a signed call such as GET /cloud/project',
+    );
+  }
+}
+
+export function registerAuthRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'authStore' | 'config'>): void {
+  // Where a user approves a requested consumer key (served by the web console), as OVH's
+  // `https://eu.api.ovh.com/auth/?credentialToken=...`.
+  const validationBase = `${deps.config.publicUrl.replace(/\/1\.0$/, '')}/auth/`;
+
+  app.post(
+    '/1.0/auth/credential',
+    {
+      config: { auth: 'application' },
+      schema: {
+        tags: ['auth'],
+        summary:
+          'Request a consumer key for the application (X-Ovh-Application only); it stays pendingValidation until a user validates it at validationUrl',
+        body: credentialRequestSchema,
+        response: {
+          200: {
+            type: 'object',
+            description: 'auth.ApiCredentialRequest',
+            properties: {
+              validationUrl: { type: 'string' },
+              consumerKey: { type: 'string' },
+              state: { type: 'string', enum: ['pendingValidation'] },
+            },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as CredentialRequest;
+      if (body.allowedIPs != null && body.allowedIPs.length > 0) {
+        throw invalid(
+          'allowedIPs: restricting a credential to IP addresses is not supported by mks; leave it out',
+        );
+      }
+      // The token is the secret of the validation link; only its hash is stored.
+      const validationToken = crypto.randomBytes(24).toString('base64url');
+      const { consumerKey } = await deps.authStore.createCredential({
+        applicationId: request.application!.id,
+        accountId: null,
+        rules: body.accessRules.map((rule) => ({ method: rule.method, path: rule.path })),
+        status: 'pendingValidation',
+        redirection: body.redirection ?? null,
+        validationToken,
+      });
+      return sendJson(reply, {
+        validationUrl: `${validationBase}?credentialToken=${encodeURIComponent(validationToken)}`,
+        consumerKey,
+        state: 'pendingValidation',
+      });
+    },
+  );
+
   app.get(
     '/1.0/auth/time',
     {
@@ -28,6 +140,7 @@ export function registerAuthRoutes(app: FastifyInstance): void {
   app.get(
     '/1.0/auth/details',
     {
+      onRequest: refuseUnsignedAuthCall,
       schema: {
         tags: ['auth'],
         summary: 'Who the credential acts for (the Terraform provider calls it at start-up)',
@@ -64,6 +177,7 @@ export function registerAuthRoutes(app: FastifyInstance): void {
   app.get(
     '/1.0/auth/currentCredential',
     {
+      onRequest: refuseUnsignedAuthCall,
       schema: {
         tags: ['auth'],
         summary: 'The credential used for this call',

@@ -7,7 +7,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { registerAuthRoutes } from '../auth/auth.routes.ts';
-import type { Application } from '../auth/auth.store.ts';
+import type { Application, AuthStore } from '../auth/auth.store.ts';
 import type { AuthContext, Authenticator } from '../auth/authenticator.ts';
 import { registerClusterRoutes } from '../clusters/clusters.routes.ts';
 import type { ClusterService } from '../clusters/clusters.service.ts';
@@ -25,12 +25,16 @@ export interface AppDeps {
   readonly config: Config;
   readonly logger: Logger;
   readonly authenticator: Authenticator;
+  /** Creates the consumer keys requested through `POST /auth/credential`. */
+  readonly authStore: AuthStore;
   readonly projects: ProjectStore;
   readonly clusters: ClusterService;
   /** Derives the bearer token of a cluster's Kubernetes API. */
   readonly clusterToken: (clusterId: string, epoch: number) => string;
   /** The CA that signs the clusters' Kubernetes API certificate (written into kubeconfigs). */
   readonly kubeCaPem?: string;
+  /** Serve the API over HTTPS with this certificate (`mks serve --tls`). */
+  readonly https?: { readonly cert: string; readonly key: string };
 }
 
 /** What a route requires: nothing, an application key, or a fully signed request (default). */
@@ -51,6 +55,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   let queryCounter = 0;
 
   const app = Fastify({
+    // With TLS the server is an https.Server; the instance is used the same way (typed as http).
+    ...(deps.https === undefined ? {} : { https: { cert: deps.https.cert, key: deps.https.key } }),
     loggerInstance: deps.logger as FastifyBaseLogger,
     // No log line per request: at info level it costs ~40 % of a small request's throughput.
     // Refusals and failures are logged by the error handler, with the query id.
@@ -100,6 +106,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       );
     }
     if (request.bodyError !== undefined) throw request.bodyError;
+    // OVH's clients send no body at all for empty parameters (the npm clients for `{}`, go-ovh
+    // for nil): on a route that takes a body, that is an empty object, not a missing one.
+    if (
+      request.body === undefined &&
+      request.rawBody === '' &&
+      request.routeOptions.schema?.body !== undefined
+    ) {
+      request.body = {};
+    }
   });
 
   app.setErrorHandler(handleError);
@@ -121,7 +136,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
 
-  registerAuthRoutes(app);
+  registerAuthRoutes(app, deps);
   registerProjectRoutes(app, deps);
   await app.register(
     async (scoped) => {

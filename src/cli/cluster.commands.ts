@@ -1,0 +1,431 @@
+/** `mks cluster list|get|create|rename|delete|reset|kubeconfig|wait`: thin functions over MksClient. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type Command, Option } from 'commander';
+import { parse, stringify } from 'yaml';
+import type { Cluster, ClusterCreation, ClusterReset } from '../client/mks-client.ts';
+import { KUBE_PROXY_MODES, type KubeProxyMode } from '../customization/customization.model.ts';
+import {
+  action,
+  type CliContext,
+  type CommonOptions,
+  createContext,
+  usageError,
+  withConnection,
+  withOutput,
+} from './cli-context.ts';
+import {
+  type CustomizationFlags,
+  customizationFromFlags,
+  customizationTable,
+  timeoutMs,
+  type WaitFlags,
+  withCustomizationFlags,
+  withWait,
+} from './customization.commands.ts';
+import { fields, render, table } from './output.ts';
+import { waitForCluster } from './wait.ts';
+
+type Options = CommonOptions & WaitFlags;
+
+interface SpecFlags extends CustomizationFlags {
+  name?: string;
+  version?: string;
+  kubeProxyMode?: KubeProxyMode;
+  nodes?: string;
+}
+
+export function clusterPrintable(cluster: Cluster) {
+  return { data: cluster, ids: [cluster.id], table: () => clusterDetails(cluster) };
+}
+
+function clusterDetails(cluster: Cluster): string {
+  const status =
+    cluster.statusMessage === null || cluster.statusMessage === undefined
+      ? cluster.status
+      : `${cluster.status}: ${cluster.statusMessage}`;
+  const customization = customizationTable(cluster.customization)
+    .split('\n')
+    .map((line) => `  ${line}`)
+    .join('\n');
+  return [
+    fields([
+      ['ID', cluster.id],
+      ['Name', cluster.name],
+      ['Region', cluster.region],
+      ['Version', cluster.version],
+      ['Status', status],
+      ['Kube-proxy mode', cluster.kubeProxyMode],
+      ['Update policy', cluster.updatePolicy],
+      ['URL', cluster.url],
+      ['Created', cluster.createdAt],
+      ['Updated', cluster.updatedAt],
+    ]),
+    'Customization:',
+    customization,
+  ].join('\n');
+}
+
+function listTable(clusters: Cluster[]): string {
+  if (clusters.length === 0) return 'No clusters.';
+  return table(
+    ['id', 'name', 'region', 'version', 'kube-proxy', 'status'],
+    clusters.map((c) => [c.id, c.name, c.region, c.version, c.kubeProxyMode, c.status]),
+  );
+}
+
+function withSpecFlags(command: Command, what: string): Command {
+  return withCustomizationFlags(
+    command
+      .option('--name <name>', `cluster name${what}`)
+      .option('--version <minor>', 'Kubernetes minor version, e.g. 1.31 (default: the newest)')
+      .addOption(new Option('--kube-proxy-mode <mode>', 'iptables or ipvs').choices(KUBE_PROXY_MODES))
+      .option('--nodes <count>', 'number of worker nodes (the initial node pool)'),
+  );
+}
+
+function specBody(flags: SpecFlags): ClusterReset {
+  const customization = customizationFromFlags(flags);
+  let nodes: number | undefined;
+  if (flags.nodes !== undefined) {
+    nodes = Number(flags.nodes);
+    if (!Number.isInteger(nodes) || nodes < 0)
+      throw usageError(`--nodes: '${flags.nodes}' is not a node count`);
+  }
+  return {
+    ...(flags.name === undefined ? {} : { name: flags.name }),
+    ...(flags.version === undefined ? {} : { version: flags.version }),
+    ...(flags.kubeProxyMode === undefined ? {} : { kubeProxyMode: flags.kubeProxyMode }),
+    ...(customization === undefined ? {} : { customization }),
+    ...(nodes === undefined ? {} : { nodepool: { desiredNodes: nodes } }),
+  };
+}
+
+async function waitReady(context: CliContext, project: string, id: string, options: WaitFlags) {
+  return (await waitForCluster({
+    client: context.client,
+    project,
+    clusterId: id,
+    goal: 'ready',
+    io: context.io,
+    timeoutMs: timeoutMs(options),
+  }))!;
+}
+
+export function registerClusterCommands(program: Command): void {
+  const group = program
+    .command('cluster')
+    .description('create, inspect, reset and delete clusters')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mks cluster list
+  mks cluster create --region GRA5 --name my-super-cluster --kube-proxy-mode ipvs --wait
+  mks cluster kubeconfig $ID --merge && kubectl get nodes`,
+    );
+
+  withOutput(withConnection(group.command('list').description("list the project's clusters")))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mks cluster list\n  mks cluster list -q          # ids only\n  mks cluster list -o json | jq -r ".[].name"',
+    )
+    .action(
+      action(async (options: Options) => {
+        const context = createContext(options);
+        const clusters = await context.client.listClusters(await context.project());
+        context.io.stdout(
+          render(
+            { data: clusters, ids: clusters.map((c) => c.id), table: () => listTable(clusters) },
+            context.format,
+            context.quiet,
+          ),
+        );
+      }),
+    );
+
+  withOutput(
+    withConnection(group.command('get').description('show a cluster').argument('<cluster>', 'cluster id')),
+  )
+    .addHelpText('after', '\nExamples:\n  mks cluster get $ID\n  mks cluster get $ID -o json | jq -r .status')
+    .action(
+      action(async (id: string, options: Options) => {
+        const context = createContext(options);
+        const cluster = await context.client.getCluster(await context.project(), id);
+        context.io.stdout(render(clusterPrintable(cluster), context.format, context.quiet));
+      }),
+    );
+
+  withWait(
+    withSpecFlags(
+      withOutput(
+        withConnection(
+          group
+            .command('create')
+            .description('create a cluster (INSTALLING, then READY)')
+            .requiredOption('--region <region>', 'region (see `mks capabilities regions`)'),
+        ),
+      ),
+      '',
+    ),
+    'the cluster is READY',
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mks cluster create --region GRA5 --name my-super-cluster --kube-proxy-mode ipvs \\
+    --iptables-min-sync-period PT1S --iptables-sync-period PT30S --ipvs-scheduler rr --wait
+  mks cluster create --region GRA5 --customization @customization.json -q
+  ID=$(mks cluster create --region GRA5 --wait -o json | jq -r .id)`,
+    )
+    .action(
+      action(async (options: Options & SpecFlags & { region: string }) => {
+        const context = createContext(options);
+        const project = await context.project();
+        const body: ClusterCreation = { region: options.region, ...specBody(options) };
+        let cluster = await context.client.createCluster(project, body);
+        if (options.wait === true) cluster = await waitReady(context, project, cluster.id, options);
+        else
+          context.io.stderr(
+            `Cluster ${cluster.id} is ${cluster.status}; follow it with: mks cluster get ${cluster.id}\n`,
+          );
+        context.io.stdout(render(clusterPrintable(cluster), context.format, context.quiet));
+      }),
+    );
+
+  withOutput(
+    withConnection(
+      group
+        .command('rename')
+        .description('rename a cluster')
+        .argument('<cluster>', 'cluster id')
+        .argument('<name>', 'new name'),
+    ),
+  )
+    .addHelpText('after', '\nExamples:\n  mks cluster rename $ID production')
+    .action(
+      action(async (id: string, name: string, options: Options) => {
+        const context = createContext(options);
+        const project = await context.project();
+        await context.client.updateCluster(project, id, { name });
+        const cluster = await context.client.getCluster(project, id);
+        context.io.stdout(render(clusterPrintable(cluster), context.format, context.quiet));
+      }),
+    );
+
+  withWait(
+    withOutput(
+      withConnection(
+        group
+          .command('delete')
+          .description('delete a cluster (DELETING, then gone)')
+          .argument('<cluster>', 'cluster id'),
+      ),
+    ),
+    'the cluster is gone',
+  )
+    .addHelpText('after', '\nExamples:\n  mks cluster delete $ID\n  mks cluster delete $ID --wait')
+    .action(
+      action(async (id: string, options: Options) => {
+        const context = createContext(options);
+        const project = await context.project();
+        await context.client.deleteCluster(project, id);
+        if (options.wait === true) {
+          await waitForCluster({
+            client: context.client,
+            project,
+            clusterId: id,
+            goal: 'gone',
+            io: context.io,
+            timeoutMs: timeoutMs(options),
+          });
+          context.io.stdout(
+            render(
+              { data: { id, status: 'DELETED' }, ids: [id], table: () => `Cluster ${id} deleted.` },
+              context.format,
+              context.quiet,
+            ),
+          );
+          return;
+        }
+        const cluster = await context.client.findCluster(project, id);
+        context.io.stdout(
+          render(
+            cluster === undefined
+              ? { data: { id, status: 'DELETED' }, ids: [id], table: () => `Cluster ${id} deleted.` }
+              : { ...clusterPrintable(cluster), table: () => `Cluster ${id} is ${cluster.status}.` },
+            context.format,
+            context.quiet,
+          ),
+        );
+      }),
+    );
+
+  withWait(
+    withSpecFlags(
+      withOutput(
+        withConnection(
+          group
+            .command('reset')
+            .description(
+              'reset a cluster: erase its Kubernetes data; what is not given resets to defaults (kube-proxy mode ipvs, no customization)',
+            )
+            .argument('<cluster>', 'cluster id'),
+        ),
+      ),
+      ' (default: kept)',
+    ),
+    'the cluster is READY again',
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mks cluster reset $ID --kube-proxy-mode iptables --wait
+  mks cluster reset $ID --kube-proxy-mode ipvs --ipvs-scheduler lc --ipvs-tcp-timeout PT10S`,
+    )
+    .action(
+      action(async (id: string, options: Options & SpecFlags) => {
+        const context = createContext(options);
+        const project = await context.project();
+        await context.client.resetCluster(project, id, specBody(options));
+        let cluster: Cluster;
+        if (options.wait === true) cluster = await waitReady(context, project, id, options);
+        else {
+          cluster = await context.client.getCluster(project, id);
+          context.io.stderr(`Cluster ${id} is ${cluster.status}; follow it with: mks cluster get ${id}\n`);
+        }
+        context.io.stdout(render(clusterPrintable(cluster), context.format, context.quiet));
+      }),
+    );
+
+  withOutput(
+    withConnection(
+      group
+        .command('kubeconfig')
+        .description("write a kubeconfig for the cluster's Kubernetes API (or merge it into ~/.kube/config)")
+        .argument('<cluster>', 'cluster id')
+        .option('--file <path>', "where to write it ('-' for stdout; default ./kubeconfig-<name>.yaml)")
+        .option(
+          '--merge',
+          "merge it into $KUBECONFIG's first file or ~/.kube/config, and make it the current context",
+        ),
+    ),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mks cluster kubeconfig $ID && kubectl --kubeconfig kubeconfig-my-super-cluster.yaml get nodes
+  mks cluster kubeconfig $ID --merge && kubectl get cm kube-proxy -n kube-system -o yaml
+  mks cluster kubeconfig $ID --file - > config.yaml`,
+    )
+    .action(
+      action(async (id: string, options: Options & { file?: string; merge?: boolean }) => {
+        if (options.merge === true && options.file !== undefined) {
+          throw usageError('--merge and --file are exclusive: --merge writes to ~/.kube/config');
+        }
+        const context = createContext(options);
+        const project = await context.project();
+        const content = await context.client.getKubeconfig(project, id);
+        if (options.file === '-') {
+          context.io.stdout(content);
+          return;
+        }
+        const config = parse(content) as KubeconfigFile;
+        const contextName = config['current-context'] ?? '';
+        let file: string;
+        if (options.merge === true) {
+          file = defaultKubeconfig();
+          mergeKubeconfig(file, config);
+          context.io.stderr(
+            `Merged into ${file}; current context is now ${contextName}. Try: kubectl get nodes\n`,
+          );
+        } else {
+          const cluster = await context.client.getCluster(project, id);
+          file = path.resolve(
+            options.file ?? `kubeconfig-${safeName(cluster.name === '' ? id : cluster.name)}.yaml`,
+          );
+          fs.writeFileSync(file, content, { mode: 0o600 });
+          fs.chmodSync(file, 0o600);
+          context.io.stderr(`Wrote ${file}. Try: kubectl --kubeconfig ${file} get nodes\n`);
+        }
+        context.io.stdout(
+          render(
+            { data: { file, context: contextName }, ids: [file], table: () => file },
+            context.format,
+            context.quiet,
+          ),
+        );
+      }),
+    );
+
+  withOutput(
+    withConnection(
+      group
+        .command('wait')
+        .description('wait until a cluster is READY (exit 1 if it ends in ERROR)')
+        .argument('<cluster>', 'cluster id'),
+    ),
+  )
+    .addOption(new Option('--timeout <seconds>', 'give up after this long (exit 1)').default('1800'))
+    .addHelpText('after', '\nExamples:\n  mks cluster wait $ID && kubectl get nodes')
+    .action(
+      action(async (id: string, options: Options) => {
+        const context = createContext(options);
+        const cluster = await waitReady(context, await context.project(), id, options);
+        context.io.stdout(render(clusterPrintable(cluster), context.format, context.quiet));
+      }),
+    );
+}
+
+interface KubeconfigFile {
+  apiVersion?: string;
+  kind?: string;
+  clusters?: { name: string }[];
+  contexts?: { name: string }[];
+  users?: { name: string }[];
+  'current-context'?: string;
+  [key: string]: unknown;
+}
+
+function safeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]+/g, '-');
+}
+
+/** kubectl's own choice: the first file of $KUBECONFIG, else ~/.kube/config. */
+function defaultKubeconfig(): string {
+  const first = process.env.KUBECONFIG?.split(path.delimiter).find((entry) => entry !== '');
+  return first ?? path.join(os.homedir(), '.kube', 'config');
+}
+
+/** Adds or replaces (by name) the cluster, user and context, and makes the context current. */
+function mergeKubeconfig(file: string, incoming: KubeconfigFile): void {
+  let existing: KubeconfigFile = {};
+  if (fs.existsSync(file)) {
+    const parsed = parse(fs.readFileSync(file, 'utf8')) as KubeconfigFile | null;
+    if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) {
+      throw usageError(`${file} is not a kubeconfig`);
+    }
+    existing = parsed ?? {};
+  }
+  const merge = <T extends { name: string }>(current: T[] | undefined, added: T[] | undefined): T[] => {
+    const names = new Set((added ?? []).map((entry) => entry.name));
+    return [...(current ?? []).filter((entry) => !names.has(entry.name)), ...(added ?? [])];
+  };
+  const merged: KubeconfigFile = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    preferences: {},
+    ...existing,
+    clusters: merge(existing.clusters, incoming.clusters),
+    users: merge(existing.users, incoming.users),
+    contexts: merge(existing.contexts, incoming.contexts),
+    ...(incoming['current-context'] === undefined ? {} : { 'current-context': incoming['current-context'] }),
+  };
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(file, stringify(merged), { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
+}

@@ -1,0 +1,463 @@
+/**
+ * `mks customization get|set|edit`, and the customization flags `cluster create|reset` share:
+ * one flag per API field (`--iptables-sync-period PT30S`, `--ipvs-scheduler rr`,
+ * `--admission-plugins-disabled AlwaysPullImages`…) or a whole `--customization JSON|@file`.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type Command, Option } from 'commander';
+import { parse, stringify } from 'yaml';
+import {
+  ADMISSION_PLUGINS,
+  type CustomizationInput,
+  type CustomizationView,
+  customizationSchema,
+  IPVS_SCHEDULERS,
+} from '../customization/customization.model.ts';
+import {
+  customizationView,
+  normalizeCustomization,
+  validateCustomization,
+} from '../customization/customization.ts';
+import {
+  action,
+  type CliContext,
+  CliError,
+  type CommonOptions,
+  createContext,
+  usageError,
+  withConnection,
+  withOutput,
+} from './cli-context.ts';
+import { fields, flatten, render } from './output.ts';
+import { type WaitGoal, waitForCluster, watchRollout } from './wait.ts';
+
+export interface CustomizationFlags {
+  customization?: string;
+  iptablesMinSyncPeriod?: string;
+  iptablesSyncPeriod?: string;
+  ipvsMinSyncPeriod?: string;
+  ipvsSyncPeriod?: string;
+  ipvsScheduler?: string;
+  ipvsTcpTimeout?: string;
+  ipvsTcpFinTimeout?: string;
+  ipvsUdpTimeout?: string;
+  admissionPluginsEnabled?: string;
+  admissionPluginsDisabled?: string;
+}
+
+export interface WaitFlags {
+  wait?: boolean;
+  timeout?: string;
+}
+
+const GROUP = 'Customization options (ISO 8601 durations, e.g. PT30S, PT1M30S):';
+
+/** The flags that map 1:1 to `customization.kubeProxy.*` fields. */
+const KUBE_PROXY_FLAGS = [
+  ['iptablesMinSyncPeriod', 'iptables', 'minSyncPeriod', '--iptables-min-sync-period <duration>'],
+  ['iptablesSyncPeriod', 'iptables', 'syncPeriod', '--iptables-sync-period <duration>'],
+  ['ipvsMinSyncPeriod', 'ipvs', 'minSyncPeriod', '--ipvs-min-sync-period <duration>'],
+  ['ipvsSyncPeriod', 'ipvs', 'syncPeriod', '--ipvs-sync-period <duration>'],
+  ['ipvsScheduler', 'ipvs', 'scheduler', '--ipvs-scheduler <name>'],
+  ['ipvsTcpTimeout', 'ipvs', 'tcpTimeout', '--ipvs-tcp-timeout <duration>'],
+  ['ipvsTcpFinTimeout', 'ipvs', 'tcpFinTimeout', '--ipvs-tcp-fin-timeout <duration>'],
+  ['ipvsUdpTimeout', 'ipvs', 'udpTimeout', '--ipvs-udp-timeout <duration>'],
+] as const;
+
+const DESCRIPTIONS: Record<(typeof KUBE_PROXY_FLAGS)[number][0], string> = {
+  iptablesMinSyncPeriod: 'kubeProxy.iptables.minSyncPeriod (kube-proxy default PT1S)',
+  iptablesSyncPeriod: 'kubeProxy.iptables.syncPeriod (kube-proxy default PT30S)',
+  ipvsMinSyncPeriod: 'kubeProxy.ipvs.minSyncPeriod (kube-proxy default PT0S)',
+  ipvsSyncPeriod: 'kubeProxy.ipvs.syncPeriod (kube-proxy default PT30S)',
+  ipvsScheduler: 'kubeProxy.ipvs.scheduler',
+  ipvsTcpTimeout: 'kubeProxy.ipvs.tcpTimeout (PT0S, or PT5S and more)',
+  ipvsTcpFinTimeout: 'kubeProxy.ipvs.tcpFinTimeout',
+  ipvsUdpTimeout: 'kubeProxy.ipvs.udpTimeout',
+};
+
+export function withCustomizationFlags(command: Command): Command {
+  command.addOption(
+    new Option(
+      '--customization <json>',
+      'the whole customization: JSON text or @file (flags below override its fields)',
+    ).helpGroup(GROUP),
+  );
+  for (const [name, , , flags] of KUBE_PROXY_FLAGS) {
+    const option = new Option(flags, DESCRIPTIONS[name]).helpGroup(GROUP);
+    if (name === 'ipvsScheduler') option.choices(IPVS_SCHEDULERS);
+    command.addOption(option);
+  }
+  return command
+    .addOption(
+      new Option(
+        '--admission-plugins-enabled <list>',
+        `apiServer.admissionPlugins.enabled, comma-separated (${ADMISSION_PLUGINS.join(', ')}; '' for none)`,
+      ).helpGroup(GROUP),
+    )
+    .addOption(
+      new Option(
+        '--admission-plugins-disabled <list>',
+        "apiServer.admissionPlugins.disabled, comma-separated ('' for none)",
+      ).helpGroup(GROUP),
+    );
+}
+
+export function withWait(command: Command, what: string): Command {
+  return command
+    .addOption(
+      new Option(
+        '--wait',
+        `wait until ${what}, showing progress on stderr (Ctrl-C stops waiting only)`,
+      ).helpGroup('Wait options:'),
+    )
+    .addOption(
+      new Option('--timeout <seconds>', 'give up waiting after this long (exit 1)')
+        .default('1800')
+        .helpGroup('Wait options:'),
+    );
+}
+
+export function timeoutMs(flags: WaitFlags): number {
+  const seconds = Number(flags.timeout ?? '1800');
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw usageError(`--timeout: '${flags.timeout}' is not a positive number of seconds`);
+  }
+  return seconds * 1000;
+}
+
+/** JSON text or `@file`, parsed; problems are usage errors naming the option. */
+export function readJsonArgument(value: string, option: string): unknown {
+  let text = value;
+  if (value.startsWith('@')) {
+    try {
+      text = fs.readFileSync(value.slice(1), 'utf8');
+    } catch (error) {
+      throw usageError(`${option} ${value}: ${(error as Error).message}`);
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw usageError(`${option} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+const list = (value: string) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+
+/**
+ * The customization the flags describe, or undefined when none is given. With `--customization`,
+ * its sections are the base and flags override single fields; without it, a section appears only
+ * if one of its flags is given (so `customization set` replaces only that section).
+ */
+export function customizationFromFlags(flags: CustomizationFlags): CustomizationInput | undefined {
+  let base: CustomizationInput | undefined;
+  if (flags.customization !== undefined) {
+    const parsed = readJsonArgument(flags.customization, '--customization');
+    if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) {
+      throw usageError('--customization must be a JSON object');
+    }
+    base = (parsed ?? {}) as CustomizationInput;
+  }
+  let result: CustomizationInput | undefined = base === undefined ? undefined : structuredClone(base);
+  for (const [name, section, field] of KUBE_PROXY_FLAGS) {
+    const value = flags[name];
+    if (value === undefined) continue;
+    result ??= {};
+    result.kubeProxy ??= {};
+    result.kubeProxy[section] ??= {};
+    (result.kubeProxy[section] as Record<string, string>)[field] = value;
+  }
+  const enabled = flags.admissionPluginsEnabled;
+  const disabled = flags.admissionPluginsDisabled;
+  if (enabled !== undefined || disabled !== undefined) {
+    result ??= {};
+    result.apiServer ??= {};
+    result.apiServer.admissionPlugins ??= {};
+    const plugins = result.apiServer.admissionPlugins;
+    if (enabled !== undefined) plugins.enabled = list(enabled);
+    if (disabled !== undefined) plugins.disabled = list(disabled);
+  }
+  return result;
+}
+
+export function customizationPrintable(view: CustomizationView) {
+  return {
+    data: view,
+    ids: [] as string[],
+    table: () => customizationTable(view),
+  };
+}
+
+export function customizationTable(view: CustomizationView | null): string {
+  const flat = [...flatten(view ?? {})];
+  if (flat.length === 0) return '(no customization)';
+  return fields(flat);
+}
+
+interface CustomizationCommandOptions extends CommonOptions, WaitFlags {}
+
+export function registerCustomizationCommands(program: Command): void {
+  const group = program
+    .command('customization')
+    .description("read and change a cluster's customization (kube-proxy, API-server admission plugins)")
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mks customization get $ID
+  mks customization set $ID --iptables-min-sync-period PT60S --iptables-sync-period PT60S --wait
+  mks customization edit $ID`,
+    );
+
+  withOutput(
+    withConnection(
+      group
+        .command('get')
+        .description('print the customization as the API echoes it')
+        .argument('<cluster>', 'cluster id'),
+    ),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mks customization get $ID\n  mks customization get $ID -o json | jq .kubeProxy',
+    )
+    .action(
+      action(async (id: string, options: CommonOptions) => {
+        const context = createContext(options);
+        const view = await context.client.getCustomization(await context.project(), id);
+        context.io.stdout(render(customizationPrintable(view), context.format, context.quiet));
+      }),
+    );
+
+  withWait(
+    withCustomizationFlags(
+      withOutput(
+        withConnection(
+          group
+            .command('set')
+            .description(
+              'change the customization: sections given (kubeProxy, apiServer) replace the stored ones, others are kept',
+            )
+            .argument('<cluster>', 'cluster id'),
+        ),
+      ),
+    ),
+    'the change is rolled out',
+  )
+    .addHelpText(
+      'after',
+      `
+The API's rule: each top-level section sent replaces that section whole. Setting one kube-proxy
+field therefore drops the other kube-proxy fields set before; apiServer is kept unless given.
+
+Examples:
+  mks customization set $ID --iptables-min-sync-period PT60S --iptables-sync-period PT60S --wait
+  mks customization set $ID --admission-plugins-enabled '' --admission-plugins-disabled AlwaysPullImages
+  mks customization set $ID --customization @customization.json -o json
+  mks customization set $ID --customization '{"kubeProxy": null}'    # back to kube-proxy's defaults`,
+    )
+    .action(
+      action(async (id: string, options: CustomizationCommandOptions & CustomizationFlags) => {
+        const patch = customizationFromFlags(options);
+        if (patch === undefined) {
+          throw usageError('nothing to set: give customization flags or --customization (see --help)');
+        }
+        const context = createContext(options);
+        const project = await context.project();
+        await applyCustomization(context, project, id, patch, options);
+      }),
+    );
+
+  withWait(
+    withOutput(
+      withConnection(
+        group
+          .command('edit')
+          .description(
+            'edit the customization in $EDITOR; it is validated and the changes shown before sending',
+          )
+          .argument('<cluster>', 'cluster id'),
+      ),
+    ),
+    'the change is rolled out',
+  )
+    .addHelpText(
+      'after',
+      `
+Opens the current customization as YAML in $VISUAL or $EDITOR (default vi). Saving an unchanged
+file cancels. An invalid file is refused before anything is sent, and kept for another try.
+
+Examples:
+  mks customization edit $ID
+  EDITOR=nano mks customization edit $ID --wait`,
+    )
+    .action(
+      action(async (id: string, options: CustomizationCommandOptions) => {
+        const context = createContext(options);
+        const project = await context.project();
+        const current = await context.client.getCustomization(project, id);
+        const edited = editInEditor(id, current);
+        if (edited === undefined) {
+          context.io.stderr('Edit cancelled, no changes made.\n');
+          context.io.stdout(render(customizationPrintable(current), context.format, context.quiet));
+          return;
+        }
+        const { patch, changes } = diffCustomization(current, edited.value);
+        if (changes.length === 0) {
+          fs.rmSync(edited.file, { force: true });
+          context.io.stderr('Edit cancelled, no changes made.\n');
+          context.io.stdout(render(customizationPrintable(current), context.format, context.quiet));
+          return;
+        }
+        context.io.stderr(`Changes to the customization of cluster ${id}:\n${changes.join('\n')}\n`);
+        await applyCustomization(context, project, id, patch, options);
+        fs.rmSync(edited.file, { force: true });
+      }),
+    );
+}
+
+/** PUT the patch, say what the API answered, optionally wait, print the resulting customization. */
+async function applyCustomization(
+  context: CliContext,
+  project: string,
+  id: string,
+  patch: CustomizationInput,
+  options: WaitFlags,
+): Promise<void> {
+  const rollout = options.wait === true ? await watchRollout(context.client, project, id) : undefined;
+  const answer = await context.client.updateCustomization(project, id, patch);
+  if (answer.message !== undefined && answer.message !== '') context.io.stderr(`${answer.message}\n`);
+  if (options.wait === true) {
+    await waitForCluster({
+      client: context.client,
+      project,
+      clusterId: id,
+      goal: 'ready' satisfies WaitGoal,
+      io: context.io,
+      timeoutMs: timeoutMs(options),
+      ...(rollout === undefined ? {} : { rollout }),
+    });
+  } else {
+    context.io.stderr(`Follow the rollout with: mks cluster get ${id} (or pass --wait)\n`);
+  }
+  const view = await context.client.getCustomization(project, id);
+  context.io.stdout(render(customizationPrintable(view), context.format, context.quiet));
+}
+
+const EDIT_HEADER = `# Edit the customization below, save and quit to apply it; save it unchanged to cancel.
+# Sections: apiServer.admissionPlugins.{enabled,disabled}; kubeProxy.iptables.{minSyncPeriod,
+# syncPeriod}; kubeProxy.ipvs.{minSyncPeriod,syncPeriod,scheduler,tcpTimeout,tcpFinTimeout,
+# udpTimeout}. Durations are ISO 8601 (PT30S, PT1M30S). Remove a field to go back to its default.
+`;
+
+/** Runs the editor on a temp file; undefined when saved unchanged. Invalid files keep it and fail. */
+function editInEditor(id: string, current: CustomizationView): { value: unknown; file: string } | undefined {
+  const editor = process.env.VISUAL || process.env.EDITOR || 'vi';
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-edit-'));
+  const file = path.join(dir, `customization-${id}.yaml`);
+  const original = `${EDIT_HEADER}${stringify(current)}`;
+  fs.writeFileSync(file, original, { mode: 0o600 });
+  // Through the shell, as git does: EDITOR may carry arguments (`code --wait`).
+  const result = spawnSync('/bin/sh', ['-c', `${editor} "$1"`, 'sh', file], { stdio: 'inherit' });
+  if (result.error !== undefined || result.status !== 0) {
+    throw new CliError(
+      `the editor (${editor}) failed${result.status === null ? '' : ` with exit code ${result.status}`}; nothing was sent`,
+    );
+  }
+  const text = fs.readFileSync(file, 'utf8');
+  if (text === original) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+  let value: unknown;
+  try {
+    value = parse(text) ?? {};
+  } catch (error) {
+    throw new CliError(
+      `${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}; nothing was sent`,
+    );
+  }
+  const problems = checkShape(value, customizationSchema, 'customization');
+  if (problems.length === 0) {
+    try {
+      validateCustomization(normalizeCustomization(value as CustomizationInput));
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  if (problems.length > 0) {
+    throw new CliError(`${problems.join('; ')}\nNothing was sent; your edit is kept in ${file}`);
+  }
+  return { value, file };
+}
+
+interface SchemaNode {
+  type?: string | readonly string[];
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+  enum?: readonly unknown[];
+}
+
+/** Unknown fields, wrong types and values outside the enums, with their paths (as the API says). */
+function checkShape(value: unknown, schema: SchemaNode, at: string): string[] {
+  const types = schema.type === undefined ? [] : ([] as string[]).concat(schema.type);
+  if (value === null) return types.includes('null') ? [] : [`${at}: must not be null`];
+  const actual = Array.isArray(value) ? 'array' : typeof value;
+  if (types.length > 0 && !types.includes(actual))
+    return [`${at}: must be ${types.filter((t) => t !== 'null').join(' or ')}`];
+  if (schema.enum !== undefined && !schema.enum.includes(value)) {
+    return [
+      `${at}: ${JSON.stringify(value)} is not one of ${schema.enum.filter((v) => v !== null).join(', ')}`,
+    ];
+  }
+  if (actual === 'array' && schema.items !== undefined) {
+    return (value as unknown[]).flatMap((item, index) => checkShape(item, schema.items!, `${at}[${index}]`));
+  }
+  if (actual === 'object' && schema.properties !== undefined) {
+    return Object.entries(value as Record<string, unknown>).flatMap(([key, child]) => {
+      const property = schema.properties![key];
+      if (property === undefined) {
+        return [`${at}.${key}: unknown field; allowed: ${Object.keys(schema.properties!).join(', ')}`];
+      }
+      return checkShape(child, property, `${at}.${key}`);
+    });
+  }
+  return [];
+}
+
+/**
+ * What an edit changes, field by field, and the smallest PUT body that makes it: only the
+ * sections that differ are sent (sections sent replace, others are kept).
+ */
+export function diffCustomization(
+  current: CustomizationView,
+  edited: unknown,
+): { patch: CustomizationInput; changes: string[] } {
+  const wanted = customizationView(normalizeCustomization(edited as CustomizationInput));
+  const before = flatten(current);
+  const after = flatten(wanted);
+  const changes: string[] = [];
+  const changed = new Set<string>();
+  for (const [key, value] of before) {
+    if (after.get(key) === value) continue;
+    changed.add(key);
+    changes.push(after.has(key) ? `  ~ ${key}: ${value} → ${after.get(key)}` : `  - ${key}: ${value}`);
+  }
+  for (const [key, value] of after) {
+    if (before.has(key)) continue;
+    changed.add(key);
+    changes.push(`  + ${key}: ${value}`);
+  }
+  const touches = (section: string) => [...changed].some((key) => key.startsWith(`${section}.`));
+  const patch: CustomizationInput = {};
+  if (touches('kubeProxy')) patch.kubeProxy = wanted.kubeProxy;
+  if (touches('apiServer')) patch.apiServer = wanted.apiServer;
+  return { patch, changes };
+}

@@ -1,0 +1,168 @@
+/**
+ * The typed client of mks's API, over the signed `ApiClient`: one method per call, the API's own
+ * types in and out. The CLI uses it now, the web console later; it only speaks HTTP, so it works
+ * against any mks (or OVH) endpoint.
+ */
+import type { ClusterStatus, CreationInput, UpdatePolicy } from '../clusters/clusters.model.ts';
+import type {
+  CustomizationInput,
+  CustomizationView,
+  KubeProxyMode,
+} from '../customization/customization.model.ts';
+import { ApiClient, ApiError } from './api-client.ts';
+import type { OvhCredentials } from './ovh-conf.ts';
+
+/** `cloud.kube.Cluster` as the API returns it. */
+export interface Cluster {
+  id: string;
+  name: string;
+  region: string;
+  version: string;
+  status: ClusterStatus;
+  url: string;
+  nodesUrl: string;
+  updatePolicy: UpdatePolicy;
+  isUpToDate: boolean;
+  controlPlaneIsUpToDate: boolean;
+  auditLogsSubscribed: boolean;
+  nextUpgradeVersions: string[] | null;
+  kubeProxyMode: KubeProxyMode;
+  customization: CustomizationView | null;
+  privateNetworkId: string | null;
+  nodesSubnetId: string | null;
+  loadBalancersSubnetId: string | null;
+  privateNetworkConfiguration: unknown;
+  createdAt: string;
+  updatedAt: string;
+  plan: string;
+  ipAllocationPolicy: unknown;
+  /** mks extension: why the cluster is in `ERROR`. */
+  statusMessage?: string | null;
+}
+
+/** `cloud.Project`, the fields mks returns. */
+export interface Project {
+  project_id: string;
+  projectName: string;
+  description: string;
+  status: string;
+  creationDate: string;
+}
+
+export type ClusterCreation = CreationInput & { region: string };
+export type ClusterReset = Omit<CreationInput, 'region'>;
+
+/** The endpoint could not be reached (connection refused, unknown host, TLS failure…). */
+export class UnreachableError extends Error {
+  readonly endpoint: string;
+  constructor(endpoint: string, cause: unknown) {
+    const reason = ((cause as Error).cause as Error | undefined)?.message ?? (cause as Error).message;
+    super(`cannot reach ${endpoint}: ${reason}`, { cause });
+    this.name = 'UnreachableError';
+    this.endpoint = endpoint;
+  }
+}
+
+export class MksClient {
+  readonly api: ApiClient;
+
+  constructor(credentials: OvhCredentials | ApiClient) {
+    this.api = credentials instanceof ApiClient ? credentials : new ApiClient(credentials);
+  }
+
+  get endpoint(): string {
+    return this.api.endpoint;
+  }
+
+  /** `ApiClient.call`, with network failures named (fetch says only "fetch failed"). */
+  async #call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    try {
+      return await this.api.call<T>(method, path, body);
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      throw new UnreachableError(this.endpoint, error);
+    }
+  }
+
+  listProjects(): Promise<string[]> {
+    return this.#call<string[]>('GET', '/cloud/project');
+  }
+
+  getProject(project: string): Promise<Project> {
+    return this.#call<Project>('GET', projectPath(project));
+  }
+
+  listClusterIds(project: string): Promise<string[]> {
+    return this.#call<string[]>('GET', `${projectPath(project)}/kube`);
+  }
+
+  /** Every cluster of the project, read in parallel (ids that vanish meanwhile are left out). */
+  async listClusters(project: string): Promise<Cluster[]> {
+    const ids = await this.listClusterIds(project);
+    const clusters = await Promise.all(ids.map((id) => this.findCluster(project, id)));
+    return clusters.filter((cluster): cluster is Cluster => cluster !== undefined);
+  }
+
+  getCluster(project: string, id: string): Promise<Cluster> {
+    return this.#call<Cluster>('GET', clusterPath(project, id));
+  }
+
+  /** The cluster, or undefined once it is gone (404). */
+  async findCluster(project: string, id: string): Promise<Cluster | undefined> {
+    try {
+      return await this.getCluster(project, id);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  createCluster(project: string, body: ClusterCreation): Promise<Cluster> {
+    return this.#call<Cluster>('POST', `${projectPath(project)}/kube`, body);
+  }
+
+  async updateCluster(
+    project: string,
+    id: string,
+    body: { name?: string; updatePolicy?: UpdatePolicy },
+  ): Promise<void> {
+    await this.#call('PUT', clusterPath(project, id), body);
+  }
+
+  async deleteCluster(project: string, id: string): Promise<void> {
+    await this.#call('DELETE', clusterPath(project, id));
+  }
+
+  async resetCluster(project: string, id: string, body: ClusterReset): Promise<void> {
+    await this.#call('POST', `${clusterPath(project, id)}/reset`, body);
+  }
+
+  getCustomization(project: string, id: string): Promise<CustomizationView> {
+    return this.#call<CustomizationView>('GET', `${clusterPath(project, id)}/customization`);
+  }
+
+  /** Sections sent replace the stored ones, others are kept; answers the API's message (warnings). */
+  updateCustomization(project: string, id: string, body: CustomizationInput): Promise<{ message?: string }> {
+    return this.#call<{ message?: string } | null>(
+      'PUT',
+      `${clusterPath(project, id)}/customization`,
+      body,
+    ).then((answer) => answer ?? {});
+  }
+
+  async getKubeconfig(project: string, id: string): Promise<string> {
+    const answer = await this.#call<{ content: string }>('POST', `${clusterPath(project, id)}/kubeconfig`);
+    return answer.content;
+  }
+
+  listRegions(project: string): Promise<string[]> {
+    return this.#call<string[]>('GET', `${projectPath(project)}/capabilities/kube/regions`);
+  }
+
+  listAdmissionPlugins(project: string): Promise<string[]> {
+    return this.#call<string[]>('GET', `${projectPath(project)}/capabilities/kube/admissionplugins`);
+  }
+}
+
+const projectPath = (project: string) => `/cloud/project/${encodeURIComponent(project)}`;
+const clusterPath = (project: string, id: string) => `${projectPath(project)}/kube/${encodeURIComponent(id)}`;
