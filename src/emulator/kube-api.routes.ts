@@ -19,7 +19,14 @@ import {
   rfc3339,
   StatusError,
 } from './objects.ts';
+import {
+  groupVersionOfOpenApiPath,
+  openApiV2Document,
+  openApiV3Document,
+  openApiV3Index,
+} from './openapi.ts';
 import { jsonPatch, mergePatch, serverSideApply, strategicMergePatch } from './patch.ts';
+import { decodeKubeProtobuf, PROTOBUF_TYPE, ProtobufError } from './protobuf.ts';
 import {
   apiGroup,
   apiGroupList,
@@ -111,7 +118,7 @@ async function handle(
   const query = flattenQuery(request.query);
   const method = request.method;
 
-  const discovery = discover(segments, cluster, request);
+  const discovery = discover(segments, cluster, request) ?? openApi(segments, params.clusterId, request);
   if (discovery !== undefined) {
     if (method !== 'GET' && method !== 'HEAD')
       throw new StatusError(
@@ -236,6 +243,8 @@ function discover(segments: string[], cluster: ClusterState, request: FastifyReq
           '/apis/apps/v1',
           '/healthz',
           '/livez',
+          '/openapi/v2',
+          '/openapi/v3',
           '/readyz',
           '/version',
         ],
@@ -270,6 +279,34 @@ function discover(segments: string[], cluster: ClusterState, request: FastifyReq
     default:
       return undefined;
   }
+}
+
+/**
+ * `/openapi/v3` (index and group versions, JSON) and `/openapi/v2` (JSON only: a client asking only
+ * for the protobuf encoding gets 406; kubectl ≥ 1.27 uses v3 and only falls back to v2 without it).
+ */
+function openApi(segments: string[], clusterId: string, request: FastifyRequest): unknown {
+  if (segments[0] !== 'openapi') return undefined;
+  const path = segments.slice(2).join('/');
+  if (segments[1] === 'v3') {
+    if (path === '') return openApiV3Index(`/k8s/${encodeURIComponent(clusterId)}`);
+    const groupVersion = groupVersionOfOpenApiPath(path);
+    const document = groupVersion === undefined ? undefined : openApiV3Document(groupVersion);
+    if (document === undefined) throw notFoundPath();
+    return document;
+  }
+  if (segments[1] === 'v2' && path === '') {
+    const accept = request.headers.accept ?? '*/*';
+    if (!/application\/json|\*\/\*/.test(accept)) {
+      throw new StatusError(
+        406,
+        'NotAcceptable',
+        `only the following media types are accepted: ${JSON_TYPE}`,
+      );
+    }
+    return openApiV2Document();
+  }
+  return undefined;
 }
 
 function resolveTarget(segments: string[]): Target {
@@ -321,8 +358,22 @@ function readBody(request: FastifyRequest): { text: string; type: string } {
   return { text, type };
 }
 
+/** A `application/vnd.kubernetes.protobuf` body (client-go ≥ 1.32 typed clients) as JSON. */
+function protobufBody(request: FastifyRequest): JsonObject {
+  const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+  if (body.length === 0) throw badRequestError('the request body is empty');
+  try {
+    return decodeKubeProtobuf(body);
+  } catch (error) {
+    if (!(error instanceof ProtobufError)) throw error;
+    if (error.unsupportedKind) throw new StatusError(415, 'UnsupportedMediaType', error.message);
+    throw badRequestError(`the body of the request was in an unknown format: ${error.message}`);
+  }
+}
+
 function parseBody(request: FastifyRequest): Json {
   const { text, type } = readBody(request);
+  if (type === PROTOBUF_TYPE) return protobufBody(request);
   if (text.trim() === '') throw badRequestError('the request body is empty');
   try {
     return (type.includes('yaml') ? parseYaml(text) : JSON.parse(text)) as Json;
@@ -347,8 +398,9 @@ function objectBody(request: FastifyRequest, resource: ResourceType): KubeObject
 }
 
 function deleteOptions(request: FastifyRequest): JsonObject {
-  const { text } = readBody(request);
+  const { text, type } = readBody(request);
   if (text.trim() === '') return {};
+  if (type === PROTOBUF_TYPE) return protobufBody(request);
   try {
     const parsed = JSON.parse(text) as unknown;
     return isObject(parsed) ? parsed : {};
