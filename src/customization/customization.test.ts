@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { GUIDE_KUBE_PROXY } from '../../test/support/fixtures.ts';
 import { AppError } from '../errors.ts';
 import type { Customization, CustomizationInput } from './customization.model.ts';
 import {
@@ -28,17 +29,7 @@ function refusal(input: CustomizationInput): string | undefined {
 // The guide's payloads (spec/seed-kube-proxy-customization.txt).
 const GUIDE_GET_EXAMPLE = {
   apiServer: { admissionPlugins: { disabled: [], enabled: ['AlwaysPullImages', 'NodeRestriction'] } },
-  kubeProxy: {
-    iptables: { minSyncPeriod: 'PT1S', syncPeriod: 'PT30S' },
-    ipvs: {
-      minSyncPeriod: 'PT0S',
-      scheduler: 'rr',
-      syncPeriod: 'PT30S',
-      tcpFinTimeout: 'PT0S',
-      tcpTimeout: 'PT0S',
-      udpTimeout: 'PT0S',
-    },
-  },
+  kubeProxy: GUIDE_KUBE_PROXY,
 };
 const GUIDE_CREATE = { kubeProxy: GUIDE_GET_EXAMPLE.kubeProxy };
 const GUIDE_UPDATE_KUBE_PROXY_ONLY = {

@@ -8,26 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { signRequest } from '../../src/auth/authenticator.ts';
 import { DIALECTS } from '../support/dialects.ts';
+import { GUIDE_CREATE } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-
-const GUIDE_CREATE = {
-  region: 'GRA5',
-  name: 'my-super-cluster',
-  kubeProxyMode: 'ipvs',
-  customization: {
-    kubeProxy: {
-      iptables: { minSyncPeriod: 'PT1S', syncPeriod: 'PT30S' },
-      ipvs: {
-        minSyncPeriod: 'PT0S',
-        scheduler: 'rr',
-        syncPeriod: 'PT30S',
-        tcpFinTimeout: 'PT0S',
-        tcpTimeout: 'PT0S',
-        udpTimeout: 'PT0S',
-      },
-    },
-  },
-};
 
 /** The Terraform provider's create body when nothing optional is set (spec/terraform-provider.md). */
 const TERRAFORM_CREATE = {

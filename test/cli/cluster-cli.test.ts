@@ -12,20 +12,9 @@ import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import type { Cluster } from '../../src/client/mks-client.ts';
 import { type CliSandbox, cliSandbox, hasScript, type Run } from '../support/cli.ts';
+import { GUIDE_KUBE_PROXY } from '../support/fixtures.ts';
 import { freePort } from '../support/postgres-server.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-
-const GUIDE_KUBE_PROXY = {
-  iptables: { minSyncPeriod: 'PT1S', syncPeriod: 'PT30S' },
-  ipvs: {
-    minSyncPeriod: 'PT0S',
-    scheduler: 'rr',
-    syncPeriod: 'PT30S',
-    tcpFinTimeout: 'PT0S',
-    tcpTimeout: 'PT0S',
-    udpTimeout: 'PT0S',
-  },
-};
 
 const ESC = '\x1b';
 

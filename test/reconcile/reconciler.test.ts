@@ -12,21 +12,10 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { configHash } from '../../src/customization/kube-proxy-config.ts';
 import { DIALECTS } from '../support/dialects.ts';
+import { GUIDE_KUBE_PROXY } from '../support/fixtures.ts';
 import { isRunning, KubeAccess } from '../support/kube.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
-
-const GUIDE_KUBE_PROXY = {
-  iptables: { minSyncPeriod: 'PT1S', syncPeriod: 'PT30S' },
-  ipvs: {
-    minSyncPeriod: 'PT0S',
-    scheduler: 'rr',
-    syncPeriod: 'PT30S',
-    tcpFinTimeout: 'PT0S',
-    tcpTimeout: 'PT0S',
-    udpTimeout: 'PT0S',
-  },
-};
 
 const BASE_CONFIG = {
   apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
