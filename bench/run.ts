@@ -10,10 +10,11 @@
  * SECTIONS.
  */
 import { runApi } from './api.ts';
+import { runFleet } from './fleet.ts';
 import { BenchContext, type Row } from './lib/context.ts';
 import { type BenchOptions, parseOptions, USAGE } from './lib/options.ts';
 import { stopPostgres } from './lib/postgres.ts';
-import { environmentLine, formatProfiles, formatTable, writeJson } from './lib/report.ts';
+import { environmentLine, formatFleetTable, formatProfiles, formatTable, writeJson } from './lib/report.ts';
 
 interface Section {
   readonly name: string;
@@ -26,6 +27,11 @@ const SECTIONS: readonly Section[] = [
     name: 'api',
     description: 'signed GET and PUT customization vs the bare Fastify hello route',
     run: runApi,
+  },
+  {
+    name: 'fleet',
+    description: 'N emulated clusters change customization at once: time until all are READY again',
+    run: runFleet,
   },
 ];
 
@@ -73,7 +79,10 @@ async function main(): Promise<void> {
       'vs hello: rps ÷ the hello rps measured just before the case (column hello). ' +
       'srv/gen CPU: server and load generator CPU time over the window (100 % = one core).\n\n',
   );
-  out.write(`${formatTable(rows)}\n`);
+  const loadRows = rows.filter((row) => row.fleet === undefined && row.section !== 'fleet');
+  const fleetRows = rows.filter((row) => row.fleet !== undefined || row.section === 'fleet');
+  if (loadRows.length > 0) out.write(`${formatTable(loadRows)}\n`);
+  if (fleetRows.length > 0) out.write(`\n${formatFleetTable(fleetRows)}\n`);
   const profiles = formatProfiles(rows);
   if (profiles !== '') out.write(`\n${profiles}`);
   const file = writeJson(options.json, options, rows);

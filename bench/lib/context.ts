@@ -35,6 +35,30 @@ export interface Row {
   readonly verdict: Verdict;
   readonly note: string | undefined;
   readonly profile: ProfileSummary | undefined;
+  /** Fleet rows (section `fleet`): their figures instead of a load measurement; target in seconds. */
+  readonly fleet?: FleetFigures | undefined;
+}
+
+/** What the fleet section measures (bench/fleet.ts). */
+export interface FleetFigures {
+  readonly clusters: number;
+  /** Seconds to create the fleet and see it all READY (not the figure). */
+  readonly createSeconds: number;
+  /** Seconds until every change was accepted (part of the figure). */
+  readonly acceptSeconds: number;
+  /** The figure: seconds from the first change until every cluster is READY with it observed. */
+  readonly seconds: number;
+  readonly clustersPerSecond: number;
+  /** Peak RSS of the server process over the change window (sampled). */
+  readonly peakRssBytes: number;
+  /** The process's high-water mark (creation included). */
+  readonly vmHwmBytes: number | undefined;
+  /** Server CPU over the change window, as a share of one core. */
+  readonly cpu: number;
+  /** Clusters whose ConfigMap and kube-proxy pods were checked through their Kubernetes API. */
+  readonly verified: number;
+  /** Requests the clusters' Kubernetes API served during the change, per cluster. */
+  readonly kubeCallsPerCluster: number;
 }
 
 export interface ServerUnderTest {

@@ -19,10 +19,12 @@ export interface BenchOptions {
   /** Pin servers to CPU 0 and the load generator to CPU 1 (taskset). */
   readonly pin: boolean;
   readonly json: string;
+  /** Size of the fleet (section fleet). */
+  readonly clusters: number;
 }
 
 export const USAGE = `Usage: npm run bench -- [flags]
-  --only <sections>      comma-separated sections to run (default: all: api)
+  --only <sections>      comma-separated sections to run (default: all: api,fleet)
   --duration <s>         measured seconds per case (default 5)
   --warmup <s>           warm-up seconds per case (default 1)
   --connections <n>      concurrent connections of the load generator (default 10)
@@ -30,7 +32,8 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --dialects <list>      sqlite,postgres (default both; postgres is skipped without server binaries)
   --profile              CPU-profile the mks servers (.bench/profiles) and print top self-time functions
   --pin                  pin servers to CPU 0 and the load generator to CPU 1 (taskset; needs ≥ 2 CPUs)
-  --json <file>          where to write the results (default .bench/results.json)`;
+  --json <file>          where to write the results (default .bench/results.json)
+  --clusters <n>         emulated clusters of the fleet section (default 1000)`;
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   const { values } = parseArgs({
@@ -45,6 +48,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       profile: { type: 'boolean', default: false },
       pin: { type: 'boolean', default: false },
       json: { type: 'string', default: '.bench/results.json' },
+      clusters: { type: 'string', default: '1000' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -81,5 +85,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     profile: values.profile,
     pin: values.pin,
     json: values.json,
+    clusters: number('clusters', values.clusters, 1, 100_000),
   };
 }

@@ -57,6 +57,60 @@ export function formatTable(rows: readonly Row[]): string {
   ].join('\n');
 }
 
+/** The fleet rows (section fleet): seconds until the fleet is READY again, against a target in seconds. */
+export function formatFleetTable(rows: readonly Row[]): string {
+  const header = [
+    'case',
+    'db',
+    'seconds',
+    'clusters/s',
+    'peak RSS',
+    'srv CPU',
+    'creation s',
+    'target',
+    'result',
+  ];
+  const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+  const lines = rows.map((row) => {
+    const f = row.fleet;
+    return [
+      row.name,
+      row.dialect ?? '-',
+      f === undefined ? '-' : f.seconds.toFixed(2),
+      f === undefined ? '-' : f.clustersPerSecond.toFixed(0),
+      f === undefined ? '-' : mib(f.peakRssBytes),
+      f === undefined ? '-' : `${(f.cpu * 100).toFixed(0)} %`,
+      f === undefined ? '-' : f.createSeconds.toFixed(1),
+      row.target === undefined ? '-' : `≤ ${row.target.toFixed(0)} s`,
+      row.verdict,
+    ];
+  });
+  const all = [header, ...lines];
+  const widths = header.map((_, column) => Math.max(...all.map((line) => line[column]!.length)));
+  const numeric = new Set([2, 3, 4, 5, 6]);
+  const format = (line: string[]) =>
+    line
+      .map((cell, column) =>
+        numeric.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!),
+      )
+      .join('  ')
+      .trimEnd();
+  const rule = widths.map((width) => '─'.repeat(width)).join('  ');
+  const notes = rows
+    .filter((row) => row.note !== undefined)
+    .map((row) => `  ${row.name}${row.dialect === undefined ? '' : ` [${row.dialect}]`}: ${row.note}`);
+  return [
+    'Fleet: seconds from the first change until every cluster is READY with the new generation ' +
+      'observed (pods start at once; creation is timed separately and is not the figure); peak RSS ' +
+      'and CPU of the server process over that window.',
+    '',
+    format(header),
+    rule,
+    ...lines.map(format),
+    ...(notes.length > 0 ? ['', 'Notes:', ...notes] : []),
+  ].join('\n');
+}
+
 export function formatProfiles(rows: readonly Row[]): string {
   const parts: string[] = [];
   for (const row of rows) {

@@ -61,6 +61,8 @@ export class Controllers {
   private running = false;
   /** clusterId → pod uid → timer (container start or crash-loop restart). */
   private readonly timers = new Map<string, Map<string, NodeJS.Timeout>>();
+  /** DaemonSet uid → its template hash at one generation. */
+  private readonly templateHashes = new Map<string, { generation: number; hash: string }>();
 
   constructor(options: ControllerOptions) {
     this.options = options;
@@ -152,6 +154,20 @@ export class Controllers {
     cluster.setBusy(busy);
   }
 
+  /**
+   * The DaemonSet's template hash, kept per DaemonSet generation: every write goes through the API
+   * server's rules, which bump the generation whenever the spec (so the template) changes.
+   */
+  private templateHashOf(ds: KubeObject, template: JsonObject): string {
+    const uid = ds.metadata.uid ?? '';
+    const generation = ds.metadata.generation;
+    const known = this.templateHashes.get(uid);
+    if (known !== undefined && generation !== undefined && known.generation === generation) return known.hash;
+    const hash = templateHash(template);
+    if (uid !== '' && generation !== undefined) this.templateHashes.set(uid, { generation, hash });
+    return hash;
+  }
+
   // -------------------------------------------------------------------------------------------
   // DaemonSet controller
 
@@ -160,7 +176,7 @@ export class Controllers {
     const namespace = ds.metadata.namespace ?? '';
     const spec = ds.spec as JsonObject;
     const template = spec.template as JsonObject;
-    const hash = templateHash(template);
+    const hash = this.templateHashOf(ds, template);
     this.syncRevisions(cluster, ds, hash, template);
 
     const templateSpec = (template.spec ?? {}) as JsonObject;

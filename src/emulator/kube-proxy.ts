@@ -168,11 +168,26 @@ function isCidr(text: string): boolean {
   return ip.includes(':') && Number(bits) <= 128;
 }
 
+/** Results by version and config text: every pod of a rollout loads the same config. */
+const LOADED = new Map<string, LoadResult>();
+const LOADED_MAX = 256;
+
 /**
  * Loads `config.conf` as the kube-proxy of a cluster at `version` would. On refusal, `message`
- * is the error kube-proxy prints before exiting 1.
+ * is the error kube-proxy prints before exiting 1. A pure function: its results are kept.
  */
 export function loadKubeProxyConfig(text: string, version: string): LoadResult {
+  const key = `${version}\n${text}`;
+  let result = LOADED.get(key);
+  if (result === undefined) {
+    result = loadKubeProxyConfigUncached(text, version);
+    if (LOADED.size >= LOADED_MAX) LOADED.clear();
+    LOADED.set(key, result);
+  }
+  return result;
+}
+
+function loadKubeProxyConfigUncached(text: string, version: string): LoadResult {
   let config: Record<string, unknown>;
   try {
     config = decode(text);

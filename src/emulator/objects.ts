@@ -33,7 +33,32 @@ export interface KubeObject {
 export const isObject = (value: unknown): value is JsonObject =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-export const clone = <T>(value: T): T => structuredClone(value);
+/**
+ * A deep copy of a JSON value. Objects here are plain JSON (parsed bodies, literals), for which a
+ * recursive copy gives what structuredClone gives at a fraction of its cost (it serializes);
+ * anything else (a Date, a Map, …) still goes through structuredClone.
+ */
+export const clone = <T>(value: T): T => cloneValue(value) as T;
+
+function cloneValue(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = cloneValue(value[i]);
+    return out;
+  }
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return structuredClone(value);
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const copy = cloneValue((value as Record<string, unknown>)[key]);
+    // A JSON key "__proto__" is an own property, not the prototype.
+    if (key === '__proto__')
+      Object.defineProperty(out, key, { value: copy, enumerable: true, writable: true, configurable: true });
+    else out[key] = copy;
+  }
+  return out;
+}
 
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;

@@ -345,11 +345,15 @@ export function trackUpdate(
   const changed = [...newLeaves]
     .filter(([path, value]) => !deepEqual(oldLeaves.get(path), value))
     .map(([p]) => p);
+  const changedSet = new Set(changed);
   for (const entry of entries) {
     for (const path of [...entry.paths]) {
-      const parts = JSON.parse(path) as string[];
-      if (valueAt(after as unknown as JsonObject, parts) === undefined || changed.includes(path))
+      if (changedSet.has(path)) {
         entry.paths.delete(path);
+        continue;
+      }
+      const parts = JSON.parse(path) as string[];
+      if (valueAt(after as unknown as JsonObject, parts) === undefined) entry.paths.delete(path);
     }
   }
   if (changed.length > 0) {

@@ -4,6 +4,8 @@
  * function, apply idempotently, and end in one outcome. Thrown errors are transient (the loop
  * retries with backoff); terminal problems are written to the cluster's status.
  */
+
+import type { V1DaemonSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ClusterRecord } from '../clusters/clusters.model.ts';
 import type { ClusterStore } from '../clusters/clusters.store.ts';
@@ -67,16 +69,7 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
   const generation = cluster.generation;
   const working = cluster.observedGeneration < generation;
 
-  const configConf = renderKubeProxyConfig({
-    mode: cluster.kubeProxyMode,
-    ...(cluster.customization.kubeProxy === undefined ? {} : { kubeProxy: cluster.customization.kubeProxy }),
-    clusterCIDR: CLUSTER_CIDR,
-  });
-  const desired = {
-    configConf,
-    configHash: configHash(configConf),
-    apiServerFlags: renderAdmissionFlags(cluster.customization).sort(),
-  };
+  const desired = desiredOf(cluster);
 
   let configMap = await kube.readConfigMap(KUBE_SYSTEM, KUBE_PROXY);
   if (
@@ -92,7 +85,10 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
   let daemonSet = await kube.readDaemonSet(KUBE_SYSTEM, KUBE_PROXY);
   if (daemonSet === undefined)
     throw new KubeError('transient', 'kube-proxy DaemonSet is missing', 404, undefined);
-  const apiServerPods = await kube.listPods(KUBE_SYSTEM, 'component=kube-apiserver');
+  // One list serves both questions of the pass (the control plane's flags, kube-proxy's pods).
+  const systemPods = await kube.listPods(KUBE_SYSTEM, undefined);
+  const apiServerPods = systemPods.filter((pod) => pod.metadata?.labels?.component === 'kube-apiserver');
+  let kubeProxyPods = systemPods.filter((pod) => pod.metadata?.labels?.['k8s-app'] === KUBE_PROXY);
 
   if (working) {
     const steps = plan(desired, {
@@ -126,11 +122,14 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
         [CONFIG_HASH_ANNOTATION]: desired.configHash,
       });
       log.info({ configHash: desired.configHash }, 'Restarting kube-proxy');
+      // The patch gave the DaemonSet a generation its controller has not observed yet: the rollout
+      // has only begun, and its pods are those of the next pass.
+      if (!rolloutObserved(daemonSet)) return { kind: 'requeue', afterMs: ctx.progressMs };
+      kubeProxyPods = await kube.listPods(KUBE_SYSTEM, 'k8s-app=kube-proxy');
     }
   }
 
-  const pods = await kube.listPods(KUBE_SYSTEM, 'k8s-app=kube-proxy');
-  const rollout = rolloutState(daemonSet, pods, working ? desired.configHash : undefined);
+  const rollout = rolloutState(daemonSet, kubeProxyPods, working ? desired.configHash : undefined);
   if (rollout.failure !== undefined) {
     await writeStatus(ctx.store, clusterId, generation, 'ERROR', rollout.failure);
     log.warn({ reason: rollout.failure }, 'kube-proxy is failing');
@@ -148,6 +147,41 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
     log.info('Cluster is ready');
   }
   return { kind: 'done' };
+}
+
+function rolloutObserved(daemonSet: V1DaemonSet): boolean {
+  return (daemonSet.status?.observedGeneration ?? 0) >= (daemonSet.metadata?.generation ?? 0);
+}
+
+interface DesiredState {
+  readonly configConf: string;
+  readonly configHash: string;
+  readonly apiServerFlags: string[];
+}
+
+/** Rendered desired states by what they are rendered from: a fleet shares a few customizations. */
+const DESIRED = new Map<string, DesiredState>();
+const DESIRED_MAX = 1024;
+
+/** What the cluster must run (pure in the cluster's mode and customization, so kept). */
+function desiredOf(cluster: ClusterRecord): DesiredState {
+  const key = `${cluster.kubeProxyMode}\n${JSON.stringify(cluster.customization)}`;
+  const known = DESIRED.get(key);
+  // A copy of the flags: callers get an array of their own, as a fresh render gives them.
+  if (known !== undefined) return { ...known, apiServerFlags: [...known.apiServerFlags] };
+  const configConf = renderKubeProxyConfig({
+    mode: cluster.kubeProxyMode,
+    ...(cluster.customization.kubeProxy === undefined ? {} : { kubeProxy: cluster.customization.kubeProxy }),
+    clusterCIDR: CLUSTER_CIDR,
+  });
+  const desired = {
+    configConf,
+    configHash: configHash(configConf),
+    apiServerFlags: renderAdmissionFlags(cluster.customization).sort(),
+  };
+  if (DESIRED.size >= DESIRED_MAX) DESIRED.clear();
+  DESIRED.set(key, { ...desired, apiServerFlags: [...desired.apiServerFlags] });
+  return desired;
 }
 
 /**

@@ -60,6 +60,20 @@ export function notifyWork(): void {
   workSignal.emit('work');
 }
 
+const CLAIM_ONE_SQL =
+  'update "reconcile_work" set "lease_owner" = ?, "lease_expires_at" = ? where "cluster_id" = (' +
+  'select "cluster_id" from "reconcile_work" where "not_before" <= ? and ' +
+  '("lease_expires_at" is null or "lease_expires_at" <= ?) order by "not_before" limit 1) ' +
+  'returning "cluster_id", "generation", "attempts"';
+
+const RELEASE_SQL =
+  'update "reconcile_work" set "lease_owner" = null, "lease_expires_at" = null, "not_before" = ?, "attempts" = ? ' +
+  'where "cluster_id" = ? and "lease_owner" = ? and "generation" = ? returning "cluster_id"';
+
+const RELEASE_NEWER_SQL =
+  'update "reconcile_work" set "lease_owner" = null, "lease_expires_at" = null, "not_before" = ?, "attempts" = 0 ' +
+  'where "cluster_id" = ? and "lease_owner" = ?';
+
 export class WorkQueue {
   readonly #database: Database;
   readonly #owner: string;
@@ -79,6 +93,27 @@ export class WorkQueue {
   async claim(limit: number): Promise<Claim[]> {
     if (limit <= 0) return [];
     const now = Date.now();
+    const exclusiveSql = this.#database.exclusiveSql;
+    if (exclusiveSql !== undefined) {
+      // The embedded engine: one synchronous transaction, a prepared statement per claimed row
+      // (the same rows, in the same order, as the select-then-update below).
+      return exclusiveSql.transaction((sql) => {
+        const claims: Claim[] = [];
+        while (claims.length < limit) {
+          const row = sql.get<{ cluster_id: string; generation: number | string; attempts: number }>(
+            CLAIM_ONE_SQL,
+            [this.#owner, now + this.#leaseMs, now, now],
+          );
+          if (row === undefined) break;
+          claims.push({
+            clusterId: row.cluster_id,
+            generation: Number(row.generation),
+            attempts: row.attempts,
+          });
+        }
+        return claims;
+      });
+    }
     return this.#database.db.transaction().execute(async (trx) => {
       let query = trx
         .selectFrom('reconcile_work')
@@ -124,6 +159,23 @@ export class WorkQueue {
    */
   async release(claim: Claim, afterMs: number, attempts = 0): Promise<void> {
     const now = Date.now();
+    const exclusiveSql = this.#database.exclusiveSql;
+    if (exclusiveSql !== undefined) {
+      const released = await exclusiveSql.transaction((sql) => {
+        const row = sql.get<{ cluster_id: string }>(RELEASE_SQL, [
+          now + afterMs,
+          attempts,
+          claim.clusterId,
+          this.#owner,
+          claim.generation,
+        ]);
+        if (row !== undefined) return true;
+        sql.run(RELEASE_NEWER_SQL, [now, claim.clusterId, this.#owner]);
+        return false;
+      });
+      if (!released) notifyWork();
+      return;
+    }
     const db = this.#database.db;
     const result = await db
       .updateTable('reconcile_work')

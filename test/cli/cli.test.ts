@@ -14,7 +14,8 @@ import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/dial
 import { freePort } from '../support/postgres-server.ts';
 
 const MKS = fileURLToPath(new URL('../../bin/mks.js', import.meta.url));
-const TIMEOUT_MS = 20_000;
+// A bound, not a wait: a cold first start (tsx compile, CA keys) on a loaded 2-core machine is slow.
+const TIMEOUT_MS = 60_000;
 
 interface Run {
   code: number | null;

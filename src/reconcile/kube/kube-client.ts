@@ -1,9 +1,10 @@
 /**
  * The only user of @kubernetes/client-node (1.4.x: 2.x crashes on Node 20). A narrow interface
  * over the calls the reconciler makes, with:
- * - one keep-alive agent per cluster (client-node 1.4 otherwise builds a new agent, so a new
- *   connection, for every call);
- * - a bound on concurrent calls per cluster (client-node has no rate limiter);
+ * - keep-alive connections shared by every cluster served from the same origin with the same CA
+ *   (no TLS handshake per cluster: emulated clusters all live on one server, where one pool serves
+ *   the whole fleet);
+ * - a bound on concurrent calls per cluster;
  * - Kubernetes errors translated once into the reconciler's outcomes.
  */
 import http from 'node:http';
@@ -76,40 +77,67 @@ export interface ClusterKube {
     name: string,
     annotations: Record<string, string>,
   ): Promise<V1DaemonSet>;
-  listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
+  /** Pods of the namespace, all of them when `labelSelector` is undefined. */
+  listPods(namespace: string, labelSelector: string | undefined): Promise<V1Pod[]>;
 }
 
 const MAX_CONCURRENT_CALLS_PER_CLUSTER = 4;
+/** Connections of one shared pool (one origin and CA): the worker's passes in flight need no more. */
+const MAX_SOCKETS_PER_POOL = 128;
+
+interface Pool {
+  readonly agent: http.Agent;
+  /** Clusters whose client uses this pool. */
+  readonly users: Set<string>;
+}
 
 export class KubeClients {
-  readonly #clients = new Map<string, { key: string; kube: ClusterKube; agent: http.Agent }>();
+  readonly #clients = new Map<string, { key: string; kube: ClusterKube; poolKey: string }>();
+  /** Keep-alive pools by origin and CA. */
+  readonly #pools = new Map<string, Pool>();
 
   /** The client of one cluster, reused while its connection details stay the same. */
   for(clusterId: string, connection: ClusterConnection): ClusterKube {
     const key = `${connection.server}\n${connection.token}\n${connection.caPem ?? ''}`;
     const cached = this.#clients.get(clusterId);
     if (cached !== undefined && cached.key === key) return cached.kube;
-    cached?.agent.destroy();
-    const secure = connection.server.startsWith('https:');
-    const agent = secure
-      ? new https.Agent({
-          keepAlive: true,
-          maxSockets: MAX_CONCURRENT_CALLS_PER_CLUSTER,
-          ...(connection.caPem === undefined ? {} : { ca: connection.caPem }),
-        })
-      : new http.Agent({ keepAlive: true, maxSockets: MAX_CONCURRENT_CALLS_PER_CLUSTER });
-    const kube = createClusterKube(connection, agent);
-    this.#clients.set(clusterId, { key, kube, agent });
+    if (cached !== undefined) this.forget(clusterId);
+    const origin = new URL(connection.server).origin;
+    const poolKey = `${origin}\n${connection.caPem ?? ''}`;
+    let pool = this.#pools.get(poolKey);
+    if (pool === undefined) {
+      const agent = origin.startsWith('https:')
+        ? new https.Agent({
+            keepAlive: true,
+            maxSockets: MAX_SOCKETS_PER_POOL,
+            ...(connection.caPem === undefined ? {} : { ca: connection.caPem }),
+          })
+        : new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS_PER_POOL });
+      pool = { agent, users: new Set() };
+      this.#pools.set(poolKey, pool);
+    }
+    pool.users.add(clusterId);
+    const kube = createClusterKube(connection, pool.agent);
+    this.#clients.set(clusterId, { key, kube, poolKey });
     return kube;
   }
 
   forget(clusterId: string): void {
-    this.#clients.get(clusterId)?.agent.destroy();
+    const client = this.#clients.get(clusterId);
+    if (client === undefined) return;
     this.#clients.delete(clusterId);
+    const pool = this.#pools.get(client.poolKey);
+    if (pool === undefined) return;
+    pool.users.delete(clusterId);
+    if (pool.users.size === 0) {
+      pool.agent.destroy();
+      this.#pools.delete(client.poolKey);
+    }
   }
 
   close(): void {
-    for (const { agent } of this.#clients.values()) agent.destroy();
+    for (const { agent } of this.#pools.values()) agent.destroy();
+    this.#pools.clear();
     this.#clients.clear();
   }
 }
