@@ -107,23 +107,23 @@ export class Authenticator {
     signature: string,
   ) {
     const expected = Buffer.from(signature);
-    const tail = request.url.slice('/1.0'.length);
-    const candidates = new Set([`${this.#publicUrl}${tail}`]);
-    if (request.host !== undefined) {
-      candidates.add(`${request.protocol}://${request.host}${request.url}`);
-      candidates.add(`https://${stripPort(request.host)}${request.url}`);
-    }
-    let matched = false;
-    // Every candidate is checked, whatever matched first, so timing tells nothing.
-    for (const url of candidates) {
+    const matches = (url: string) => {
       const digest = crypto
         .createHash('sha1')
         .update(`${secret}+${consumerKey}+${request.method}+${url}+${request.body}+${timestamp}`)
         .digest('hex');
       const computed = Buffer.from(`$1$${digest}`);
-      if (computed.length === expected.length && crypto.timingSafeEqual(computed, expected)) matched = true;
-    }
-    return matched;
+      // Each comparison is constant-time. Which URL form matched is not secret (it only tells the
+      // client's kind), so the check stops at the first match: one SHA-1 for go-ovh's form.
+      return computed.length === expected.length && crypto.timingSafeEqual(computed, expected);
+    };
+    const configured = `${this.#publicUrl}${request.url.slice('/1.0'.length)}`;
+    if (matches(configured)) return true;
+    if (request.host === undefined) return false;
+    const asReceived = `${request.protocol}://${request.host}${request.url}`;
+    if (asReceived !== configured && matches(asReceived)) return true;
+    const npmClients = `https://${stripPort(request.host)}${request.url}`;
+    return npmClients !== configured && npmClients !== asReceived && matches(npmClients);
   }
 }
 

@@ -10,6 +10,7 @@ import pg from 'pg';
 import type { Config } from '../config.ts';
 import { migrateToLatest } from './migrate.ts';
 import type { Schema } from './schema.ts';
+import { startCheckpointer } from './sqlite-checkpointer.ts';
 import { type ExclusiveSql, sqliteConnection } from './sqlite-statement-cache.ts';
 
 export interface Capabilities {
@@ -65,6 +66,9 @@ function openSqlite(file: string): Database {
   // last transactions. The fsync per commit that FULL costs would cap writes far below the API's.
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
+  // Checkpoints (and their fsync) run in a worker thread, not inside a request's commit.
+  const checkpointer = file === ':memory:' ? undefined : startCheckpointer(file);
+  if (checkpointer !== undefined) sqlite.pragma('wal_autocheckpoint = 0');
   sqlite.pragma('foreign_keys = ON');
   const connection = sqliteConnection(sqlite);
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: connection.kysely }) });
@@ -78,7 +82,10 @@ function openSqlite(file: string): Database {
       isUniqueViolation: (error: unknown) =>
         error instanceof Error && (error as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT') === true,
     }),
-    close: () => db.destroy(),
+    close: async () => {
+      await db.destroy();
+      await checkpointer?.stop();
+    },
   };
 }
 
