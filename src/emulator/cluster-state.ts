@@ -76,6 +76,8 @@ export class ClusterState {
   readonly meta: ClusterMeta;
   private readonly hooks: ClusterHooks;
   private readonly objects = new Map<string, Map<string, KubeObject>>();
+  /** Each bucket's objects in list order, kept until the bucket changes. */
+  private readonly sorted = new Map<string, KubeObject[]>();
   private readonly log: ChangeEvent[] = [];
   /** Every event with rv > logStart is in `log`. */
   private logStart: number;
@@ -97,6 +99,7 @@ export class ClusterState {
   }
 
   private bucket(resource: string): Map<string, KubeObject> {
+    this.sorted.delete(resource); // every caller is about to change the bucket
     let bucket = this.objects.get(resource);
     if (bucket === undefined) {
       bucket = new Map();
@@ -123,14 +126,15 @@ export class ClusterState {
   list(resource: ResourceType, namespace?: string): KubeObject[] {
     const bucket = this.objects.get(resource.name);
     if (bucket === undefined) return [];
-    const items = [...bucket.values()].filter(
-      (o) => namespace === undefined || o.metadata.namespace === namespace,
-    );
-    return items.sort((a, b) =>
-      keyOf(a.metadata.namespace ?? '', a.metadata.name ?? '').localeCompare(
-        keyOf(b.metadata.namespace ?? '', b.metadata.name ?? ''),
-      ),
-    );
+    let sorted = this.sorted.get(resource.name);
+    if (sorted === undefined) {
+      sorted = [...bucket.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, o]) => o);
+      this.sorted.set(resource.name, sorted);
+    }
+    // A copy: callers may keep or change what they get, the cached order stays.
+    return namespace === undefined
+      ? sorted.slice()
+      : sorted.filter((o) => o.metadata.namespace === namespace);
   }
 
   private nextRv(): number {

@@ -5,6 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.ts';
+import type { ExclusiveSql, SyncSql } from '../db/sqlite-statement-cache.ts';
 import type { ClusterMeta } from './cluster-state.ts';
 
 type EmulatorClusterTable = {
@@ -44,6 +45,8 @@ const CHUNK = 200;
 
 export class EmulatorStore {
   private readonly db: Kysely<EmulatorTables>;
+  /** The embedded engine's synchronous write path (one prepared statement per row kind). */
+  private readonly exclusiveSql: ExclusiveSql | undefined;
   private pending = new Map<string, PendingCluster>();
   private deletions = new Set<string>();
   private waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
@@ -53,6 +56,7 @@ export class EmulatorStore {
 
   constructor(database: Database, onError: (error: unknown) => void) {
     this.db = database.db.withTables<EmulatorTables>() as unknown as Kysely<EmulatorTables>;
+    this.exclusiveSql = database.exclusiveSql;
     this.onError = onError;
   }
 
@@ -162,6 +166,10 @@ export class EmulatorStore {
   }
 
   private async write(pending: Map<string, PendingCluster>, deletions: Set<string>): Promise<void> {
+    if (this.exclusiveSql !== undefined) {
+      await this.exclusiveSql.transaction((sql) => writeSync(sql, pending, deletions));
+      return;
+    }
     await this.db.transaction().execute(async (trx) => {
       for (const id of deletions) {
         await trx.deleteFrom('emulator_objects').where('cluster_id', '=', id).execute();
@@ -231,5 +239,45 @@ export class EmulatorStore {
   async drain(): Promise<void> {
     await this.flush().catch(() => {});
     await this.running;
+  }
+}
+
+const DELETE_CLUSTER_OBJECTS_SQL = 'delete from "emulator_objects" where "cluster_id" = ?';
+const DELETE_CLUSTER_SQL = 'delete from "emulator_clusters" where "id" = ?';
+const UPSERT_META_SQL =
+  'insert into "emulator_clusters" ("id", "version", "node_count", "resource_version", "busy", "created_at") ' +
+  'values (?, ?, ?, ?, ?, ?) on conflict ("id") do update set "version" = excluded."version", ' +
+  '"node_count" = excluded."node_count", "resource_version" = excluded."resource_version", "busy" = excluded."busy"';
+const DELETE_OBJECT_SQL =
+  'delete from "emulator_objects" where "cluster_id" = ? and "resource" = ? and "namespace" = ? and "name" = ?';
+const UPSERT_OBJECT_SQL =
+  'insert into "emulator_objects" ("cluster_id", "resource", "namespace", "name", "body") values (?, ?, ?, ?, ?) ' +
+  'on conflict ("cluster_id", "resource", "namespace", "name") do update set "body" = excluded."body"';
+
+/** The same writes as the Kysely path, as one synchronous transaction of prepared statements. */
+function writeSync(sql: SyncSql, pending: Map<string, PendingCluster>, deletions: Set<string>): void {
+  for (const id of deletions) {
+    sql.run(DELETE_CLUSTER_OBJECTS_SQL, [id]);
+    sql.run(DELETE_CLUSTER_SQL, [id]);
+  }
+  for (const entry of pending.values()) {
+    const m = entry.meta;
+    if (m === undefined) continue;
+    sql.run(UPSERT_META_SQL, [m.id, m.version, m.nodeCount, m.resourceVersion, m.busy ? 1 : 0, m.createdAt]);
+  }
+  for (const [clusterId, entry] of pending) {
+    for (const object of entry.objects.values()) {
+      if (object.body === null) {
+        sql.run(DELETE_OBJECT_SQL, [clusterId, object.resource, object.namespace, object.name]);
+      } else {
+        sql.run(UPSERT_OBJECT_SQL, [
+          clusterId,
+          object.resource,
+          object.namespace,
+          object.name,
+          object.body(),
+        ]);
+      }
+    }
   }
 }

@@ -28,7 +28,7 @@ import { type ClusterHooks, ClusterState, type Watcher } from './cluster-state.t
 import { Controllers } from './controllers.ts';
 import { EmulatorStore } from './emulator.store.ts';
 import { registerKubeApi } from './kube-api.routes.ts';
-import { clone, type JsonObject, type KubeObject, rfc3339 } from './objects.ts';
+import { clone, type JsonObject, jsonOf, type KubeObject, rfc3339 } from './objects.ts';
 import { R, RESOURCES, type ResourceType } from './resources.ts';
 
 export interface EmulatorOptions {
@@ -78,7 +78,7 @@ export class Emulator {
           resource.name,
           namespace,
           name,
-          object === null ? null : () => JSON.stringify(object),
+          object === null ? null : () => jsonOf(object),
         );
       },
       persistMeta: (cluster) => {

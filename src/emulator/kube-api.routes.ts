@@ -10,8 +10,10 @@ import {
   badRequestError,
   clone,
   isObject,
+  itemJsonOf,
   type Json,
   type JsonObject,
+  jsonOf,
   type KubeObject,
   notFoundError,
   parseFieldSelector,
@@ -99,6 +101,20 @@ function send(reply: FastifyReply, code: number, body: unknown): FastifyReply {
   return reply.code(code).type(JSON_TYPE).send(JSON.stringify(body));
 }
 
+function sendText(reply: FastifyReply, code: number, text: string): FastifyReply {
+  return reply.code(code).type(JSON_TYPE).send(text);
+}
+
+/** `JSON.stringify` of the list `listResponse` answers (not a table), from the items' kept text. */
+function listJson(cluster: ClusterState, resource: ResourceType, items: readonly KubeObject[]): string {
+  const head = JSON.stringify({
+    kind: `${resource.kind}List`,
+    apiVersion: apiVersionOf(resource),
+    metadata: { resourceVersion: cluster.resourceVersion },
+  });
+  return `${head.slice(0, -1)},"items":[${items.map(itemJsonOf).join(',')}]}`;
+}
+
 async function handle(
   request: FastifyRequest,
   reply: FastifyReply,
@@ -138,7 +154,17 @@ async function handle(
     case 'GET':
       if (name === undefined || watch) {
         if (watch) return startWatch(request, reply, deps, cluster, target, query);
+        if (!wantsTable(request.headers.accept)) {
+          return sendText(
+            reply,
+            200,
+            listJson(cluster, resource, select(cluster, resource, namespace, query)),
+          );
+        }
         return send(reply, 200, listResponse(request, deps, cluster, resource, namespace, query));
+      }
+      if (!wantsTable(request.headers.accept)) {
+        return sendText(reply, 200, jsonOf(cluster.mustGet(resource, namespace ?? '', name)));
       }
       return send(
         reply,
@@ -161,7 +187,7 @@ async function handle(
         dryRun: dryRun(query),
       });
       await deps.flush();
-      return send(reply, 201, created);
+      return sendText(reply, 201, jsonOf(created));
     }
     case 'PUT': {
       if (name === undefined) throw methodNotAllowed();
@@ -178,13 +204,13 @@ async function handle(
         ...(subresource === 'status' ? { subresource: 'status' as const } : {}),
       });
       await deps.flush();
-      return send(reply, 200, updated);
+      return sendText(reply, 200, jsonOf(updated));
     }
     case 'PATCH': {
       if (name === undefined) throw methodNotAllowed();
       const { object, created } = patch(request, deps, cluster, target, query);
       await deps.flush();
-      return send(reply, created ? 201 : 200, object);
+      return sendText(reply, created ? 201 : 200, jsonOf(object));
     }
     case 'DELETE': {
       const options = deleteOptions(request);

@@ -217,3 +217,37 @@ export function parseFieldSelector(text: string): (object: KubeObject) => boolea
       return negate ? actual !== value : actual === value;
     });
 }
+
+const JSON_OF = new WeakMap<object, string>();
+
+/**
+ * `JSON.stringify(object)`, kept per object: an object the cluster stores is never changed in
+ * place (every write stores a new one), so its text is built once for the store and its readers.
+ */
+export function jsonOf(object: object): string {
+  let text = JSON_OF.get(object);
+  if (text === undefined) {
+    text = JSON.stringify(object);
+    JSON_OF.set(object, text);
+  }
+  return text;
+}
+
+/** `JSON.stringify` of the object without its apiVersion and kind (a list item), from `jsonOf`. */
+export function itemJsonOf(object: KubeObject): string {
+  const { apiVersion, kind, ...rest } = object;
+  if (apiVersion === undefined && kind === undefined) return jsonOf(object);
+  const keys = Object.keys(object);
+  if (
+    keys[0] === 'apiVersion' &&
+    keys[1] === 'kind' &&
+    typeof apiVersion === 'string' &&
+    typeof kind === 'string'
+  ) {
+    const prefix = `{"apiVersion":${JSON.stringify(apiVersion)},"kind":${JSON.stringify(kind)}`;
+    const text = jsonOf(object);
+    if (text.startsWith(`${prefix},`)) return `{${text.slice(prefix.length + 1)}`;
+    if (text === `${prefix}}`) return '{}';
+  }
+  return JSON.stringify(rest);
+}
