@@ -64,3 +64,20 @@ describe('access rules', () => {
     }
   });
 });
+
+test('stars match exactly as "any run of characters", pieces in order and without overlap', () => {
+  const allows = (rule: string, path: string) => compileRules([{ method: 'GET', path: rule }])('GET', path);
+  assert.equal(allows('/a*a', '/a'), false, 'the prefix and the suffix cannot share characters');
+  assert.equal(allows('/a*a', '/aa'), true);
+  assert.equal(allows('*', ''), true);
+  assert.equal(allows('/x*y*z', '/xzy'), false, 'pieces must appear in order');
+  assert.equal(allows('/x*y*z', '/x-y-y-z'), true);
+  assert.equal(allows('/cloud/*/kube/*', '/cloud/p1/kube/c1/customization'), true);
+});
+
+test('a rule with many stars against a long path is answered, not left to a backtracking regular expression', () => {
+  // Compiled to a RegExp, this rule would not finish on this path (the run would hit its timeout).
+  const rule = `/${'*a'.repeat(200)}*b`;
+  assert.equal(compileRules([{ method: 'GET', path: rule }])('GET', `/${'a'.repeat(20_000)}`), false);
+  assert.equal(compileRules([{ method: 'GET', path: rule }])('GET', `/${'a'.repeat(20_000)}b`), true);
+});
