@@ -11,6 +11,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { configHash, renderKubeProxyConfig } from '../customization/kube-proxy-config.ts';
 import { type Database, openDatabase } from '../db/database.ts';
+import { loadOrCreateLocalTls } from '../tls/local-ca.ts';
 import { Emulator } from './emulator.ts';
 
 const run = promisify(execFile);
@@ -26,38 +27,16 @@ let app: FastifyInstance;
 let kubeconfigFile: string;
 let kubeconfigText: string;
 
-/** kubectl only sends bearer tokens over TLS (client-go's clientcmd), so the test server speaks HTTPS. */
-async function tlsFiles(): Promise<{ key: Buffer; cert: Buffer }> {
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  if (!fs.existsSync(cert)) {
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ]);
-  }
-  return { key: fs.readFileSync(key), cert: fs.readFileSync(cert) };
-}
+/**
+ * kubectl only sends bearer tokens over TLS (client-go's clientcmd), so the test server speaks
+ * HTTPS, with a certificate from mks's own local CA.
+ */
+const tls = loadOrCreateLocalTls(dir, ['127.0.0.1']);
 
 async function startServer(): Promise<void> {
   database = await openDatabase({ kind: 'sqlite', file: dbFile });
   emulator = new Emulator({ database, logger: pino({ level: 'silent' }), podStartMs: POD_START_MS });
-  app = Fastify({ logger: false, https: await tlsFiles() });
+  app = Fastify({ logger: false, https: { key: tls.keyPem, cert: tls.certPem } });
   await emulator.register(app, async (_clusterId, token) => token === TOKEN);
   await app.listen({ host: '127.0.0.1', port: 0 });
   emulator.start();
@@ -67,7 +46,7 @@ async function startServer(): Promise<void> {
     'kind: Config',
     'clusters:',
     '- cluster:',
-    `    certificate-authority-data: ${(await tlsFiles()).cert.toString('base64')}`,
+    `    certificate-authority-data: ${Buffer.from(tls.caPem).toString('base64')}`,
     `    server: https://127.0.0.1:${port}/k8s/${CLUSTER}`,
     '  name: emulated',
     'contexts:',

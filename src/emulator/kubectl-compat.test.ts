@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { type Database, openDatabase } from '../db/database.ts';
+import { loadOrCreateLocalTls } from '../tls/local-ca.ts';
 import { Emulator } from './emulator.ts';
 
 const run = promisify(execFile);
@@ -26,30 +27,10 @@ let kubeconfigFile: string;
 const contentTypes: string[] = [];
 
 async function startServer(): Promise<void> {
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '2',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-  ]);
+  const tls = loadOrCreateLocalTls(dir, ['127.0.0.1']);
   database = await openDatabase({ kind: 'sqlite', file: path.join(dir, 'store.sqlite') });
   emulator = new Emulator({ database, logger: pino({ level: 'silent' }), podStartMs: 0 });
-  app = Fastify({ logger: false, https: { key: fs.readFileSync(key), cert: fs.readFileSync(cert) } });
+  app = Fastify({ logger: false, https: { key: tls.keyPem, cert: tls.certPem } });
   app.addHook('onRequest', async (request) => {
     const type = request.headers['content-type'];
     if (type !== undefined) contentTypes.push(`${request.method} ${type}`);
@@ -66,7 +47,7 @@ async function startServer(): Promise<void> {
       'kind: Config',
       'clusters:',
       '- cluster:',
-      `    certificate-authority-data: ${fs.readFileSync(cert).toString('base64')}`,
+      `    certificate-authority-data: ${Buffer.from(tls.caPem).toString('base64')}`,
       `    server: https://127.0.0.1:${port}/k8s/${CLUSTER}`,
       '  name: emulated',
       'contexts:',
