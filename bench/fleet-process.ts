@@ -21,7 +21,6 @@
  */
 import fs from 'node:fs';
 import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config.ts';
@@ -30,6 +29,7 @@ import { configHash, renderKubeProxyConfig } from '../src/customization/kube-pro
 import { createLogger } from '../src/logger.ts';
 import { CLUSTER_CIDR } from '../src/reconcile/reconcile-cluster.ts';
 import { startRuntime } from '../src/server.ts';
+import { freePort } from '../test/support/postgres-server.ts';
 import { fatal, serveParent } from './lib/child.ts';
 
 const LOG_LEVEL = 'info';
@@ -37,18 +37,6 @@ const POLL_MS = 20;
 const LOADED_CONFIG_ANNOTATION = 'mks.ovh/loaded-config-hash';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-fleet-'));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Peak RSS, sampled (VmHWM covers the whole process life, creation included). */
 class RssSampler {

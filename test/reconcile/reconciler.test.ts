@@ -83,30 +83,20 @@ for (const dialect of DIALECTS) {
       return k.json<ConfigMapJson>('get', 'cm', 'kube-proxy', '-n', 'kube-system');
     }
 
+    /** The kube-proxy pods, as kubectl lists them. */
+    const kubeProxyPodList = (k: KubeAccess) =>
+      k.json<{ items: V1Pod[] }>('get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=kube-proxy');
+
     /** name → uid of the kube-proxy pods, as kubectl lists them. */
     async function podIdentities(k: KubeAccess): Promise<Map<string, string>> {
-      const list = await k.json<{ items: V1Pod[] }>(
-        'get',
-        'pods',
-        '-n',
-        'kube-system',
-        '-l',
-        'k8s-app=kube-proxy',
-      );
+      const list = await kubeProxyPodList(k);
       return new Map(list.items.map((pod) => [pod.metadata!.name!, pod.metadata!.uid!]));
     }
 
     /** Every kube-proxy pod runs, and loaded exactly the ConfigMap's current config.conf. */
     async function assertPodsRunConfig(k: KubeAccess, nodes: number): Promise<string> {
       const hash = configHash((await configMap(k)).data['config.conf']!);
-      const list = await k.json<{ items: V1Pod[] }>(
-        'get',
-        'pods',
-        '-n',
-        'kube-system',
-        '-l',
-        'k8s-app=kube-proxy',
-      );
+      const list = await kubeProxyPodList(k);
       assert.equal(list.items.length, nodes);
       for (const pod of list.items) {
         assert.ok(isRunning(pod), `${pod.metadata?.name} runs`);
