@@ -4,6 +4,7 @@
  * (`--data-dir` ⇔ `MKS_DATA_DIR`); flags win. Every bad value is reported at once.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 export interface Config {
@@ -24,6 +25,12 @@ export interface Config {
   readonly kubeListen: { readonly host: string; readonly port: number };
   /** Its public base URL (`https://host:port`), written into kubeconfigs. */
   readonly kubePublicUrl: string;
+  /**
+   * Scale-out: this process's own Kubernetes API address as other mks processes reach it (they
+   * forward the calls for the emulated clusters this process owns). Default: the kube-listen
+   * address, with the host name in place of a wildcard address.
+   */
+  readonly kubeInternalUrl: string;
   /** `postgres://…` for scale-out; otherwise SQLite at `<dataDir>/mks.db`. */
   readonly database:
     | { readonly kind: 'sqlite'; readonly file: string }
@@ -80,6 +87,7 @@ export interface ConfigOptions {
   logLevel?: string | undefined;
   kubeListen?: string | undefined;
   kubePublicUrl?: string | undefined;
+  kubeInternalUrl?: string | undefined;
   /** commander's `--no-worker` gives `worker: false`. */
   worker?: boolean | undefined;
   tls?: boolean | undefined;
@@ -141,6 +149,19 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
   if (kubePublicUrl === undefined && kubeListen !== undefined) {
     const host = kubeListen.host === '0.0.0.0' || kubeListen.host === '::' ? '127.0.0.1' : kubeListen.host;
     kubePublicUrl = `https://${host.includes(':') ? `[${host}]` : host}:${kubeListen.port}`;
+  }
+  let kubeInternalUrl = pick('kubeInternalUrl', 'MKS_KUBE_INTERNAL_URL');
+  if (kubeInternalUrl === undefined && kubeListen !== undefined) {
+    const host = kubeListen.host === '0.0.0.0' || kubeListen.host === '::' ? os.hostname() : kubeListen.host;
+    kubeInternalUrl = `https://${host.includes(':') ? `[${host}]` : host}:${kubeListen.port}`;
+  }
+  if (kubeInternalUrl !== undefined) {
+    kubeInternalUrl = kubeInternalUrl.replace(/\/+$/, '');
+    if (!/^https:\/\/[^/]+$/.test(kubeInternalUrl)) {
+      problems.push(
+        `--kube-internal-url / MKS_KUBE_INTERNAL_URL: '${kubeInternalUrl}' must be https://HOST[:PORT]`,
+      );
+    }
   }
   if (kubePublicUrl !== undefined) {
     kubePublicUrl = kubePublicUrl.replace(/\/+$/, '');
@@ -222,6 +243,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     tls,
     kubeListen: Object.freeze(kubeListen!),
     kubePublicUrl: kubePublicUrl!,
+    kubeInternalUrl: kubeInternalUrl!,
     database: Object.freeze(database),
     secretKey,
     logLevel: logLevel as Config['logLevel'],

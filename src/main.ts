@@ -14,13 +14,14 @@ import type { Services } from './services.ts';
 // The server's modules (fastify, the store, the emulator) load only for the commands that use
 // them: `mks api` then starts in a fraction of the time.
 const serverModules = async () => {
-  const [{ openDatabase }, { createLogger }, { openServices }, { startRuntime }] = await Promise.all([
-    import('./db/database.ts'),
-    import('./logger.ts'),
-    import('./services.ts'),
-    import('./server.ts'),
-  ]);
-  return { openDatabase, createLogger, openServices, startRuntime };
+  const [{ openDatabase }, { createLogger }, { openServices }, { startRuntime, startWorkerRuntime }] =
+    await Promise.all([
+      import('./db/database.ts'),
+      import('./logger.ts'),
+      import('./services.ts'),
+      import('./server.ts'),
+    ]);
+  return { openDatabase, createLogger, openServices, startRuntime, startWorkerRuntime };
 };
 
 const program = new Command('mks')
@@ -109,19 +110,53 @@ storeOptions(
       .join('\n')
       .concat('\n'),
   );
+  stopOnSignals(logger, () => runtime.close());
+});
+
+storeOptions(
+  program
+    .command('worker')
+    .description('run only the reconciler (scale-out: next to `mks serve --no-worker` processes)')
+    .addOption(
+      new Option(
+        '--kube-public-url <url>',
+        "the clusters' Kubernetes API as the API processes serve it (default https://127.0.0.1:8081)",
+      ).env('MKS_KUBE_PUBLIC_URL'),
+    )
+    .addHelpText(
+      'after',
+      `
+A worker claims reconcile work from the database (leases, FOR UPDATE SKIP LOCKED) and drives the
+clusters through their Kubernetes API at --kube-public-url. It needs the same database URL and
+secret key as the API processes (MKS_SECRET_KEY, or a shared --data-dir), and trusts the CA in
+<data-dir>/tls/ca.crt when there is one.`,
+    ),
+).action(async (options: ConfigOptions) => {
+  const config = loadConfig({ ...options, worker: true });
+  const { createLogger, startWorkerRuntime } = await serverModules();
+  const logger = createLogger(config.logLevel);
+  const runtime = await startWorkerRuntime(config, logger);
+  process.stdout.write(
+    `mks worker is reconciling clusters from ${config.database.kind === 'postgres' ? 'PostgreSQL' : config.database.file} (Kubernetes API at ${config.kubePublicUrl})\n`,
+  );
+  stopOnSignals(logger, () => runtime.close());
+});
+
+/** SIGINT/SIGTERM: a graceful stop (bounded at 10 s); a second signal forces the exit. */
+function stopOnSignals(logger: { info(object: object, message: string): void }, close: () => Promise<void>) {
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) process.exit(1); // a second signal forces the exit
+    if (stopping) process.exit(1);
     stopping = true;
     logger.info({ signal }, 'Shutting down');
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
-    await runtime.close();
+    await close();
     process.exit(0);
   };
   process.on('SIGINT', (signal) => void stop(signal));
   process.on('SIGTERM', (signal) => void stop(signal));
-});
+}
 
 storeOptions(
   program.command('migrate').description('create or upgrade the database schema, then exit'),

@@ -10,13 +10,14 @@ import type { Logger } from 'pino';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
 import { kubernetesApiUrl } from './clusters/clusters.model.ts';
 import type { Config } from './config.ts';
-import { Emulator } from './emulator/emulator.ts';
+import { Emulator, type EmulatorControl, RemoteEmulatorControl } from './emulator/emulator.ts';
+import { LeaseOwnership, LocalOwnership } from './emulator/ownership.ts';
 import { buildApp } from './http/app.ts';
 import { KubeClients } from './reconcile/kube/kube-client.ts';
 import { Worker } from './reconcile/loop.ts';
 import type { ClusterProvider } from './reconcile/provider.ts';
 import { openServices, type Services } from './services.ts';
-import { loadOrCreateLocalTls } from './tls/local-ca.ts';
+import { loadOrCreateLocalTls, readLocalCa } from './tls/local-ca.ts';
 
 export interface Runtime {
   readonly app: FastifyInstance;
@@ -33,15 +34,68 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/** The reconciler, driving emulated clusters through `control` (local, or another process's). */
+function startWorker(
+  config: Config,
+  services: Services,
+  control: EmulatorControl,
+  caPem: string | undefined,
+  kube: KubeClients,
+  logger: Logger,
+): Worker {
+  const provider: ClusterProvider = {
+    ensureCluster: (cluster) => control.ensureCluster(cluster),
+    setApiServerFlags: (clusterId, flags) => control.setApiServerFlags(clusterId, flags),
+    eraseCluster: (clusterId) => control.eraseCluster(clusterId),
+    destroyCluster: (clusterId) => control.destroyCluster(clusterId),
+    connection: (cluster) => ({
+      server: kubernetesApiUrl(config.kubePublicUrl, cluster.id),
+      token: services.clusterToken(cluster.id, cluster.tokenEpoch),
+      ...(caPem === undefined ? {} : { caPem }),
+    }),
+  };
+  const worker = new Worker(
+    services.database,
+    { store: services.clusterStore, provider, kube, progressMs: config.reconcile.progressMs },
+    config.reconcile,
+    logger,
+  );
+  worker.start();
+  return worker;
+}
+
+export interface WorkerRuntime {
+  readonly services: Services;
+  readonly worker: Worker;
+  close(): Promise<void>;
+}
+
+/**
+ * `mks worker`: the reconciler alone (scale-out). It reaches the clusters' Kubernetes API, and the
+ * emulated clusters' control operations, through the API processes at `--kube-public-url`,
+ * trusting the CA in the shared data directory (or the system's, for a certificate of its own).
+ */
+export async function startWorkerRuntime(config: Config, logger: Logger): Promise<WorkerRuntime> {
+  const services = await openServices(config, logger);
+  const ca = readLocalCa(config.dataDir);
+  const control = new RemoteEmulatorControl(config.kubePublicUrl, services.internalToken, ca?.caPem);
+  const kube = new KubeClients();
+  const worker = startWorker(config, services, control, ca?.caPem, kube, logger);
+  return {
+    services,
+    worker,
+    async close() {
+      await worker.stop();
+      kube.close();
+      control.close();
+      await services.close();
+    },
+  };
+}
+
 export async function startRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const services = await openServices(config, logger);
   const first = await bootstrap(services);
-  const emulator = new Emulator({
-    database: services.database,
-    logger,
-    podStartMs: config.podStartMs,
-    serverUrl: (clusterId) => kubernetesApiUrl(config.kubePublicUrl, clusterId),
-  });
   const tls = loadOrCreateLocalTls(
     config.dataDir,
     [
@@ -49,6 +103,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
       'localhost',
       '::1',
       new URL(config.kubePublicUrl).hostname.replace(/^\[|\]$/g, ''),
+      new URL(config.kubeInternalUrl).hostname.replace(/^\[|\]$/g, ''),
       config.kubeListen.host,
       // With `--tls` the same CA and certificate serve the API too.
       ...(config.tls?.kind === 'local-ca'
@@ -56,6 +111,24 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
         : []),
     ].filter((host) => host !== '0.0.0.0' && host !== '::'),
   );
+  // One process serves every emulated cluster on the embedded default; under scale-out each
+  // cluster is leased to one process and the others forward to it.
+  const ownership = services.database.capabilities.exclusiveWriter
+    ? new LocalOwnership()
+    : new LeaseOwnership(services.database, {
+        url: config.kubeInternalUrl,
+        leaseMs: config.reconcile.leaseMs,
+        onError: (error, what) =>
+          logger.warn({ err: error, what }, 'Emulated cluster leases: database call failed'),
+      });
+  const emulator = new Emulator({
+    database: services.database,
+    logger,
+    podStartMs: config.podStartMs,
+    serverUrl: (clusterId) => kubernetesApiUrl(config.kubePublicUrl, clusterId),
+    ownership,
+    peers: { caPem: tls.caPem, internalToken: services.internalToken },
+  });
   const apiTls =
     config.tls === undefined
       ? undefined
@@ -91,27 +164,8 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
   await app.listen({ host: config.listen.host, port: config.listen.port });
   await kubeApp.listen({ host: config.kubeListen.host, port: config.kubeListen.port });
 
-  const provider: ClusterProvider = {
-    ensureCluster: (cluster) => emulator.ensureCluster(cluster),
-    setApiServerFlags: (clusterId, flags) => emulator.setApiServerFlags(clusterId, flags),
-    eraseCluster: (clusterId) => emulator.eraseCluster(clusterId),
-    destroyCluster: (clusterId) => emulator.destroyCluster(clusterId),
-    connection: (cluster) => ({
-      server: kubernetesApiUrl(config.kubePublicUrl, cluster.id),
-      token: services.clusterToken(cluster.id, cluster.tokenEpoch),
-      caPem: tls.caPem,
-    }),
-  };
   const kube = new KubeClients();
-  const worker = config.worker
-    ? new Worker(
-        services.database,
-        { store: services.clusterStore, provider, kube, progressMs: config.reconcile.progressMs },
-        config.reconcile,
-        logger,
-      )
-    : undefined;
-  worker?.start();
+  const worker = config.worker ? startWorker(config, services, emulator, tls.caPem, kube, logger) : undefined;
 
   return {
     app,

@@ -21,6 +21,8 @@ export interface Services {
   readonly clusterStore: ClusterStore;
   readonly clusters: ClusterService;
   readonly clusterToken: (clusterId: string, epoch: number) => string;
+  /** Authenticates calls between mks processes (scale-out), derived from the installation key. */
+  readonly internalToken: string;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ export async function openServices(
     clusters: new ClusterService(clusterStore, { regions: config.regions }),
     clusterToken: (clusterId, epoch) =>
       `mks.${crypto.createHmac('sha256', tokenKey).update(`${clusterId}:${epoch}`).digest('base64url')}`,
+    internalToken: `mks-internal.${crypto.createHmac('sha256', key).update('mks internal calls').digest('base64url')}`,
     close: () => database.close(),
   };
 }

@@ -7,6 +7,7 @@ import type { Capabilities } from './database.ts';
 import * as initial from './migrations/0001-initial.ts';
 import * as emulator from './migrations/0002-emulator.ts';
 import * as reconcile from './migrations/0003-reconcile.ts';
+import * as emulatorOwners from './migrations/0005-emulator-owners.ts';
 import type { Schema } from './schema.ts';
 
 interface MigrationModule {
@@ -17,6 +18,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0001-initial', initial],
   ['0002-emulator', emulator],
   ['0003-reconcile', reconcile],
+  ['0005-emulator-owners', emulatorOwners],
 ];
 
 export async function migrateToLatest(db: Kysely<Schema>, capabilities: Capabilities): Promise<string[]> {

@@ -3,7 +3,7 @@
  * made in one turn of the event loop (a rollout step touches a pod, the DaemonSet and the counter)
  * lands in one transaction, and API writes await the commit that holds them before answering.
  */
-import type { Kysely } from 'kysely';
+import type { Kysely, QueryExecutorProvider } from 'kysely';
 import type { Database } from '../db/database.ts';
 import type { ExclusiveSql, SyncSql } from '../db/sqlite-statement-cache.ts';
 import type { ClusterMeta } from './cluster-state.ts';
@@ -43,6 +43,17 @@ interface PendingCluster {
 
 const CHUNK = 200;
 
+export type Fence = (trx: QueryExecutorProvider, clusterIds: readonly string[]) => Promise<Set<string>>;
+
+/** Changes to clusters another process took over were not written. */
+export class OwnershipLostError extends Error {
+  constructor(readonly clusterIds: readonly string[]) {
+    super(
+      `emulated clusters moved to another process before their changes were written: ${clusterIds.join(', ')}`,
+    );
+  }
+}
+
 export class EmulatorStore {
   private readonly db: Kysely<EmulatorTables>;
   /** The embedded engine's synchronous write path (one prepared statement per row kind). */
@@ -53,11 +64,17 @@ export class EmulatorStore {
   private scheduled = false;
   private running: Promise<void> | undefined;
   private readonly onError: (error: unknown) => void;
+  private readonly fence: Fence | undefined;
 
-  constructor(database: Database, onError: (error: unknown) => void) {
+  /**
+   * `fence` (scale-out) returns which of the given clusters this process still owns, checked in
+   * the writing transaction: changes to the others are dropped and the commit's waiters fail.
+   */
+  constructor(database: Database, onError: (error: unknown) => void, fence?: Fence) {
     this.db = database.db.withTables<EmulatorTables>() as unknown as Kysely<EmulatorTables>;
     this.exclusiveSql = database.exclusiveSql;
     this.onError = onError;
+    this.fence = fence;
   }
 
   async loadCluster(id: string): Promise<{ meta: ClusterMeta; objects: StoredObject[] } | undefined> {
@@ -170,7 +187,17 @@ export class EmulatorStore {
       await this.exclusiveSql.transaction((sql) => writeSync(sql, pending, deletions));
       return;
     }
+    let fenced: string[] = [];
     await this.db.transaction().execute(async (trx) => {
+      if (this.fence !== undefined) {
+        const ids = [...new Set([...deletions, ...pending.keys()])];
+        const owned = await this.fence(trx, ids);
+        fenced = ids.filter((id) => !owned.has(id));
+        for (const id of fenced) {
+          deletions.delete(id);
+          pending.delete(id);
+        }
+      }
       for (const id of deletions) {
         await trx.deleteFrom('emulator_objects').where('cluster_id', '=', id).execute();
         await trx.deleteFrom('emulator_clusters').where('id', '=', id).execute();
@@ -233,6 +260,7 @@ export class EmulatorStore {
           .execute();
       }
     });
+    if (fenced.length > 0) throw new OwnershipLostError(fenced);
   }
 
   /** Waits for the write in progress, if any (used on stop). */

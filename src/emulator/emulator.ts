@@ -4,10 +4,12 @@
  * touched (loaded lazily from the store) and every change is written through with group commit,
  * so a restarted process finds its clusters as it left them and resumes rollouts in flight.
  *
- * One process owns the emulated clusters: under scale-out (many `mks serve` on PostgreSQL) route
- * every cluster's Kubernetes API to the same process, or their in-memory states would diverge.
+ * Under scale-out (many `mks serve` on PostgreSQL) each cluster is owned by one process at a time
+ * (ownership.ts): the others forward its Kubernetes API calls and the reconciler's control calls
+ * (ensure, erase, destroy, API server flags) to the owner, so every process serves the same state.
  */
-import type { FastifyInstance } from 'fastify';
+import crypto from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.ts';
 import {
@@ -27,8 +29,10 @@ import {
 import { type ClusterHooks, ClusterState, type Watcher } from './cluster-state.ts';
 import { Controllers } from './controllers.ts';
 import { EmulatorStore } from './emulator.store.ts';
+import { FORWARDED_HEADER, Forwarder, OwnerUnreachableError } from './forward.ts';
 import { registerKubeApi } from './kube-api.routes.ts';
-import { clone, type JsonObject, jsonOf, type KubeObject, rfc3339 } from './objects.ts';
+import { clone, type JsonObject, jsonOf, type KubeObject, rfc3339, StatusError } from './objects.ts';
+import { LocalOwnership, type Ownership } from './ownership.ts';
 import { R, RESOURCES, type ResourceType } from './resources.ts';
 
 export interface EmulatorOptions {
@@ -42,12 +46,67 @@ export interface EmulatorOptions {
    * would dial). Defaults to the in-cluster service address.
    */
   serverUrl?: (clusterId: string) => string;
+  /** Scale-out: which process serves each cluster (default: this one serves them all). */
+  ownership?: Ownership;
+  /** Scale-out: the installation's CA (to reach other processes) and the internal calls' token. */
+  peers?: { caPem: string; internalToken: string };
 }
+
+/** The control operations other processes (API or worker) ask a cluster's owner to run. */
+export const CONTROL_OPERATIONS = ['ensure', 'api-server-flags', 'erase', 'destroy'] as const;
+type ControlOperation = (typeof CONTROL_OPERATIONS)[number];
+
+/** The operations on emulated clusters no Kubernetes API call can do (the reconciler's provider). */
+export interface EmulatorControl {
+  ensureCluster(input: { id: string; nodeCount: number; version: string }): Promise<void>;
+  setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void>;
+  eraseCluster(clusterId: string): Promise<void>;
+  destroyCluster(clusterId: string): Promise<void>;
+}
+
+/**
+ * The control operations from a process without emulated clusters (`mks worker`): sent to the
+ * API processes (`kubeUrl`), which run them where the cluster is owned.
+ */
+export class RemoteEmulatorControl implements EmulatorControl {
+  readonly #url: string;
+  readonly #token: string;
+  readonly #forwarder: Forwarder;
+
+  constructor(kubeUrl: string, internalToken: string, caPem: string | undefined) {
+    this.#url = kubeUrl;
+    this.#token = internalToken;
+    this.#forwarder = new Forwarder(caPem);
+  }
+
+  ensureCluster(input: { id: string; nodeCount: number; version: string }): Promise<void> {
+    return this.#call(input.id, 'ensure', { nodeCount: input.nodeCount, version: input.version });
+  }
+  setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void> {
+    return this.#call(clusterId, 'api-server-flags', { flags: [...flags] });
+  }
+  eraseCluster(clusterId: string): Promise<void> {
+    return this.#call(clusterId, 'erase', {});
+  }
+  destroyCluster(clusterId: string): Promise<void> {
+    return this.#call(clusterId, 'destroy', {});
+  }
+  close(): void {
+    this.#forwarder.close();
+  }
+
+  async #call(clusterId: string, operation: ControlOperation, payload: JsonObject): Promise<void> {
+    await this.#forwarder.post(this.#url, controlPath(clusterId, operation), this.#token, payload);
+  }
+}
+
+const controlPath = (clusterId: string, operation: ControlOperation) =>
+  `/internal/emulator/${encodeURIComponent(clusterId)}/${operation}`;
 
 const BY_NAME = new Map<string, ResourceType>(RESOURCES.map((r) => [r.name, r]));
 const ADMISSION_FLAG = /^--(enable|disable)-admission-plugins(=|$)/;
 
-export class Emulator {
+export class Emulator implements EmulatorControl {
   private readonly logger: Logger;
   private readonly now: () => Date;
   private readonly store: EmulatorStore;
@@ -57,13 +116,24 @@ export class Emulator {
   private readonly loading = new Map<string, Promise<ClusterState | undefined>>();
   private readonly watches = new Set<Watcher>();
   private readonly hooks: ClusterHooks;
+  private readonly ownership: Ownership;
+  private readonly forwarder: Forwarder | undefined;
+  private readonly internalToken: string | undefined;
 
   constructor(options: EmulatorOptions) {
     this.logger = options.logger.child({ component: 'emulator' });
     this.now = options.now ?? (() => new Date());
     this.serverUrl = options.serverUrl ?? (() => 'https://kubernetes.default.svc:443');
-    this.store = new EmulatorStore(options.database, (error) =>
-      this.logger.error({ err: error }, 'Could not persist emulated clusters'),
+    this.ownership = options.ownership ?? new LocalOwnership();
+    if (this.ownership.shared && options.peers === undefined)
+      throw new Error('shared emulator ownership needs peers (CA and internal token)');
+    this.forwarder = options.peers === undefined ? undefined : new Forwarder(options.peers.caPem);
+    this.internalToken = options.peers?.internalToken;
+    const ownership = this.ownership;
+    this.store = new EmulatorStore(
+      options.database,
+      (error) => this.logger.error({ err: error }, 'Could not persist emulated clusters'),
+      ownership.shared ? (trx, ids) => ownership.fence(trx, ids) : undefined,
     );
     this.controllers = new Controllers({
       logger: this.logger,
@@ -100,11 +170,125 @@ export class Emulator {
   ): Promise<void> {
     await registerKubeApi(app, {
       authorize,
-      cluster: (id) => this.cluster(id),
+      cluster: async (id) => {
+        const cluster = await this.cluster(id);
+        // An unknown (deleted) cluster's lease, taken to serve this call, is given back.
+        if (cluster === undefined) await this.ownership.release(id);
+        return cluster;
+      },
+      forward: (id, request, reply) => this.forward(id, request, reply),
       flush: () => this.store.flush(),
       now: this.now,
       watches: this.watches,
     });
+    if (this.internalToken !== undefined) this.registerControl(app, this.internalToken);
+  }
+
+  /**
+   * `POST /internal/emulator/:clusterId/:operation`: the control operations, for other mks
+   * processes (token derived from the installation key). Served by the cluster's owner; any other
+   * process forwards the call there.
+   */
+  private registerControl(app: FastifyInstance, token: string): void {
+    const expected = Buffer.from(`Bearer ${token}`);
+    app.post(
+      '/internal/emulator/:clusterId/:operation',
+      { config: { auth: 'none' }, bodyLimit: 64 * 1024 },
+      async (request, reply) => {
+        const given = Buffer.from(request.headers.authorization ?? '');
+        if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected))
+          return reply.code(401).send({ message: 'invalid internal token' });
+        const { clusterId, operation } = request.params as { clusterId: string; operation: string };
+        if (!(CONTROL_OPERATIONS as readonly string[]).includes(operation))
+          return reply.code(404).send({ message: `unknown operation ${operation}` });
+        const forwarded = await this.forward(clusterId, request, reply);
+        if (forwarded !== undefined) return forwarded;
+        await this.runLocal(clusterId, operation as ControlOperation, (request.body ?? {}) as JsonObject);
+        return reply.code(200).send({});
+      },
+    );
+  }
+
+  /**
+   * Scale-out: when another process owns the cluster, sends the call there and returns the reply;
+   * undefined when this process serves it. A call that was already forwarded is never forwarded
+   * again (503 while ownership is moving: clients retry).
+   */
+  private async forward(
+    clusterId: string,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply | undefined> {
+    if (!this.ownership.shared || this.forwarder === undefined) return undefined;
+    const forwarded = request.headers[FORWARDED_HEADER] !== undefined;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const route = await this.ownership.route(clusterId, { fresh: forwarded || attempt > 0 });
+      if (route.local) return undefined;
+      if (forwarded) break;
+      try {
+        return await this.forwarder.forward(request, reply, route.url);
+      } catch (error) {
+        if (!(error instanceof OwnerUnreachableError)) throw error;
+        this.logger.warn(
+          { clusterId, owner: route.url, err: error },
+          'Owner of an emulated cluster did not answer',
+        );
+      }
+    }
+    void reply.header('retry-after', '1');
+    throw new StatusError(
+      503,
+      'ServiceUnavailable',
+      `the emulated cluster ${clusterId} is moving to another mks process; retry shortly`,
+    );
+  }
+
+  /** Runs a control operation where the cluster is owned: here, or at the owner over HTTPS. */
+  private async control(clusterId: string, operation: ControlOperation, payload: JsonObject): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const route = await this.ownership.route(clusterId, { fresh: attempt > 0 });
+      if (route.local) return this.runLocal(clusterId, operation, payload);
+      try {
+        await this.forwarder!.post(
+          route.url,
+          controlPath(clusterId, operation),
+          this.internalToken!,
+          payload,
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof OwnerUnreachableError) || attempt >= 1) throw error;
+      }
+    }
+  }
+
+  private runLocal(clusterId: string, operation: ControlOperation, payload: JsonObject): Promise<void> {
+    switch (operation) {
+      case 'ensure':
+        return this.ensureLocal({
+          id: clusterId,
+          nodeCount: Number(payload.nodeCount),
+          version: String(payload.version),
+        });
+      case 'api-server-flags':
+        return this.setApiServerFlagsLocal(clusterId, (payload.flags ?? []) as string[]);
+      case 'erase':
+        return this.eraseLocal(clusterId);
+      case 'destroy':
+        return this.destroyLocal(clusterId);
+    }
+  }
+
+  /** Forgets clusters another process took over (their state is in the store). */
+  private drop(clusterIds: readonly string[]): void {
+    for (const id of clusterIds) {
+      const cluster = this.clusters.get(id);
+      if (cluster === undefined) continue;
+      cluster.closeWatchers();
+      this.controllers.forget(id);
+      this.clusters.delete(id);
+      this.logger.info({ clusterId: id }, 'Emulated cluster moved to another process');
+    }
   }
 
   /** The cluster, from memory or loaded from the store; undefined when unknown. */
@@ -140,7 +324,11 @@ export class Emulator {
    * ConfigMap and DaemonSet (kubeadm layout) with one running pod per node, and the
    * kube-apiserver pod. For a cluster that exists, only the node count and version follow.
    */
-  async ensureCluster(input: { id: string; nodeCount: number; version: string }): Promise<void> {
+  ensureCluster(input: { id: string; nodeCount: number; version: string }): Promise<void> {
+    return this.control(input.id, 'ensure', { nodeCount: input.nodeCount, version: input.version });
+  }
+
+  private async ensureLocal(input: { id: string; nodeCount: number; version: string }): Promise<void> {
     const existing = await this.cluster(input.id);
     if (existing === undefined) {
       const cluster = new ClusterState(
@@ -212,7 +400,11 @@ export class Emulator {
   }
 
   /** Replaces the kube-apiserver pod's admission flags (`--enable-admission-plugins=…`, `--disable-…`). */
-  async setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void> {
+  setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void> {
+    return this.control(clusterId, 'api-server-flags', { flags: [...flags] });
+  }
+
+  private async setApiServerFlagsLocal(clusterId: string, flags: readonly string[]): Promise<void> {
     const cluster = await this.mustCluster(clusterId);
     const pod = apiServer(cluster);
     if (pod === undefined) throw new Error(`emulated cluster ${clusterId} has no kube-apiserver pod`);
@@ -236,7 +428,11 @@ export class Emulator {
    * Reset: erases every object outside kube-system, kube-public and kube-node-lease (`default`
    * is kept but emptied), then re-creates kube-system's base objects as a fresh install does.
    */
-  async eraseCluster(clusterId: string): Promise<void> {
+  eraseCluster(clusterId: string): Promise<void> {
+    return this.control(clusterId, 'erase', {});
+  }
+
+  private async eraseLocal(clusterId: string): Promise<void> {
     const cluster = await this.mustCluster(clusterId);
     const kept = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
     for (const type of RESOURCES) {
@@ -279,7 +475,11 @@ export class Emulator {
   }
 
   /** Removes the cluster entirely; its API answers 404 afterwards. */
-  async destroyCluster(clusterId: string): Promise<void> {
+  destroyCluster(clusterId: string): Promise<void> {
+    return this.control(clusterId, 'destroy', {});
+  }
+
+  private async destroyLocal(clusterId: string): Promise<void> {
     const cluster = await this.cluster(clusterId);
     if (cluster !== undefined) {
       cluster.destroyed = true;
@@ -289,11 +489,26 @@ export class Emulator {
     }
     this.store.markDeleted(clusterId);
     await this.store.flush();
+    await this.ownership.release(clusterId);
   }
 
   /** Starts the controllers and resumes clusters that had work in flight when the process stopped. */
   start(): void {
     this.controllers.start();
+    if (this.ownership.shared) {
+      // Clusters with work in flight are adopted once their owner's lease has expired.
+      this.ownership.start({
+        lost: (ids) => this.drop(ids),
+        adopt: (ids) => {
+          for (const id of ids) {
+            this.cluster(id).catch((error: unknown) =>
+              this.logger.error({ err: error, clusterId: id }, 'Could not adopt an emulated cluster'),
+            );
+          }
+        },
+      });
+      return;
+    }
     this.store
       .busyClusterIds()
       .then((ids) => Promise.all(ids.map((id) => this.cluster(id))))
@@ -305,6 +520,8 @@ export class Emulator {
     this.controllers.stop();
     for (const watch of this.watches) watch.close();
     await this.store.drain();
+    await this.ownership.stop();
+    this.forwarder?.close();
   }
 
   private async mustCluster(clusterId: string): Promise<ClusterState> {

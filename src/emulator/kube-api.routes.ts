@@ -45,6 +45,15 @@ import { toTable, wantsTable } from './tables.ts';
 export interface KubeApiDeps {
   authorize(clusterId: string, token: string): Promise<boolean>;
   cluster(clusterId: string): Promise<ClusterState | undefined>;
+  /**
+   * Scale-out: sends the call to the process that owns the cluster and returns its reply;
+   * undefined when this process serves the cluster.
+   */
+  forward?(
+    clusterId: string,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply | undefined>;
   /** Resolves when every change made so far is durable. */
   flush(): Promise<void>;
   now(): Date;
@@ -126,6 +135,8 @@ async function handle(
   if (token === undefined || !(await deps.authorize(params.clusterId, token))) {
     throw new StatusError(401, 'Unauthorized', 'Unauthorized');
   }
+  const forwarded = await deps.forward?.(params.clusterId, request, reply);
+  if (forwarded !== undefined) return forwarded;
   const cluster = await deps.cluster(params.clusterId);
   if (cluster === undefined) {
     throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');

@@ -51,6 +51,16 @@ export function loadOrCreateLocalTls(dataDir: string, hosts: readonly string[]):
   return { caPem, certPem, keyPem: fs.readFileSync(file('server.key'), 'utf8'), caFile: file('ca.crt') };
 }
 
+/**
+ * The CA certificate an API process created in `dataDir` (a worker-only process reads it to
+ * verify the Kubernetes API it drives); undefined when there is none.
+ */
+export function readLocalCa(dataDir: string): { caPem: string; caFile: string } | undefined {
+  const caFile = path.join(dataDir, 'tls', 'ca.crt');
+  if (!fs.existsSync(caFile)) return undefined;
+  return { caPem: fs.readFileSync(caFile, 'utf8'), caFile };
+}
+
 function coversHosts(certPem: string, hosts: readonly string[]): boolean {
   const certificate = new crypto.X509Certificate(certPem);
   if (Date.parse(certificate.validTo) < Date.now() + 30 * 24 * 3600 * 1000) return false;

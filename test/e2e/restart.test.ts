@@ -5,62 +5,28 @@
  * without rolling the config out a second time.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { V1Pod } from '@kubernetes/client-node';
 import { ApiClient } from '../../src/client/api-client.ts';
 import { type OvhCredentials, readOvhConf } from '../../src/client/ovh-conf.ts';
 import { configHash } from '../../src/customization/kube-proxy-config.ts';
 import { isRunning, KubeAccess } from '../support/kube.ts';
+import { cleanEnv, MksProcess } from '../support/mks-process.ts';
 import { freePort } from '../support/postgres-server.ts';
 import { waitFor } from '../support/wait.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CONFIG_HASH = 'mks.ovh/config-hash';
 
 type Cluster = { id: string; status: string; statusMessage: string | null };
-
-class ServeProcess {
-  readonly child: ChildProcess;
-  output = '';
-  onOutput: (text: string) => void = () => {};
-  readonly exited: Promise<void>;
-
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [path.join(ROOT, 'bin/mks.js'), 'serve', ...args], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString()).slice(-20_000);
-      this.onOutput(this.output);
-    };
-    this.child.stdout?.on('data', keep);
-    this.child.stderr?.on('data', keep);
-    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  async kill(signal: NodeJS.Signals): Promise<void> {
-    if (!this.running) return;
-    this.child.kill(signal);
-    await this.exited;
-  }
-}
 
 describe('mks serve restarted in the middle of a rollout (sqlite)', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-e2e-restart-'));
   let args: string[];
   let env: NodeJS.ProcessEnv;
-  let serve: ServeProcess | undefined;
+  let serve: MksProcess | undefined;
   let baseUrl: string;
   let k: KubeAccess | undefined;
   const outputs: string[] = [];
@@ -70,9 +36,7 @@ describe('mks serve restarted in the middle of a rollout (sqlite)', () => {
     const kubePort = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
     args = ['--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--kube-listen', `127.0.0.1:${kubePort}`];
-    env = { ...process.env };
-    for (const name of Object.keys(env)) if (name.startsWith('MKS_')) delete env[name];
-    Object.assign(env, {
+    env = cleanEnv({
       // Pods take 1.5 s to start, so a rollout over 3 nodes lasts several seconds; a dead worker's
       // lease expires after 1 s.
       MKS_POD_START_MS: '1500',
@@ -89,7 +53,7 @@ describe('mks serve restarted in the middle of a rollout (sqlite)', () => {
   });
 
   async function start(): Promise<ApiClient> {
-    const current = new ServeProcess(args, env);
+    const current = new MksProcess(['serve', ...args], env);
     serve = current;
     const index = outputs.length;
     outputs.push('');
