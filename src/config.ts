@@ -46,6 +46,8 @@ export interface Config {
   readonly bodyLimitBytes: number;
   /** Run the reconciler in this process (`serve --no-worker` turns it off). */
   readonly worker: boolean;
+  /** Create or upgrade the schema on start (`--no-migrate`: leave it to `mks migrate`). */
+  readonly migrate: boolean;
   readonly reconcile: {
     /** Reconcile passes one worker runs at once. */
     readonly concurrency: number;
@@ -90,6 +92,8 @@ export interface ConfigOptions {
   kubeInternalUrl?: string | undefined;
   /** commander's `--no-worker` gives `worker: false`. */
   worker?: boolean | undefined;
+  /** commander's `--no-migrate` gives `migrate: false`. */
+  migrate?: boolean | undefined;
   tls?: boolean | undefined;
   tlsCert?: string | undefined;
   tlsKey?: string | undefined;
@@ -109,7 +113,7 @@ export class ConfigError extends Error {
 export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   const pick = (
-    flag: Exclude<keyof ConfigOptions, 'worker' | 'tls'>,
+    flag: Exclude<keyof ConfigOptions, 'worker' | 'tls' | 'migrate'>,
     variable: string,
   ): string | undefined => {
     const value = options[flag] ?? env[variable];
@@ -226,6 +230,11 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     problems.push(`MKS_WORKER: '${workerEnv}' must be true or false`);
   }
   const worker = options.worker ?? !(workerEnv === 'false' || workerEnv === '0');
+  const migrateEnv = env.MKS_MIGRATE;
+  if (migrateEnv !== undefined && !['true', 'false', '1', '0', ''].includes(migrateEnv)) {
+    problems.push(`MKS_MIGRATE: '${migrateEnv}' must be true or false`);
+  }
+  const migrate = options.migrate ?? !(migrateEnv === 'false' || migrateEnv === '0');
   const reconcile = Object.freeze({
     concurrency: integer('MKS_WORKER_CONCURRENCY', 64, 1),
     pollMs: integer('MKS_WORKER_POLL_MS', 500, 10),
@@ -251,6 +260,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     timestampWindowSeconds,
     bodyLimitBytes: 64 * 1024,
     worker,
+    migrate,
     reconcile,
     podStartMs,
   });

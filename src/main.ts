@@ -68,10 +68,17 @@ storeOptions(
         "clusters' Kubernetes API (HTTPS) address (default: listen port + 1, 8443 for 8080)",
       ).env('MKS_KUBE_LISTEN'),
     )
+    .addOption(
+      new Option(
+        '--kube-internal-url <url>',
+        "scale-out: how other mks processes reach this one's Kubernetes API listener (default https://<kube-listen>)",
+      ).env('MKS_KUBE_INTERNAL_URL'),
+    )
     .option(
       '--no-worker',
       'do not run the reconciler in this process (scale-out: run `mks worker` elsewhere)',
     )
+    .option('--no-migrate', 'do not create or upgrade the schema on start (env MKS_MIGRATE=false)')
     // No commander .env() here: it would read MKS_TLS=false as "set"; loadConfig reads MKS_TLS.
     .option(
       '--tls',
@@ -123,6 +130,7 @@ storeOptions(
         "the clusters' Kubernetes API as the API processes serve it (default https://127.0.0.1:8081)",
       ).env('MKS_KUBE_PUBLIC_URL'),
     )
+    .option('--no-migrate', 'do not create or upgrade the schema on start (env MKS_MIGRATE=false)')
     .addHelpText(
       'after',
       `
@@ -133,11 +141,17 @@ secret key as the API processes (MKS_SECRET_KEY, or a shared --data-dir), and tr
     ),
 ).action(async (options: ConfigOptions) => {
   const config = loadConfig({ ...options, worker: true });
+  if (config.database.kind !== 'postgres') {
+    process.stderr.write(
+      'mks worker needs PostgreSQL (--database-url / MKS_DATABASE_URL postgres://…): on the embedded SQLite default the worker runs inside `mks serve`.\n',
+    );
+    process.exit(2);
+  }
   const { createLogger, startWorkerRuntime } = await serverModules();
   const logger = createLogger(config.logLevel);
   const runtime = await startWorkerRuntime(config, logger);
   process.stdout.write(
-    `mks worker is reconciling clusters from ${config.database.kind === 'postgres' ? 'PostgreSQL' : config.database.file} (Kubernetes API at ${config.kubePublicUrl})\n`,
+    `mks worker is reconciling clusters from PostgreSQL (Kubernetes API at ${config.kubePublicUrl})\n`,
   );
   stopOnSignals(logger, () => runtime.close());
 });

@@ -76,7 +76,7 @@ export interface WorkerRuntime {
  * trusting the CA in the shared data directory (or the system's, for a certificate of its own).
  */
 export async function startWorkerRuntime(config: Config, logger: Logger): Promise<WorkerRuntime> {
-  const services = await openServices(config, logger);
+  const services = await openServices(config, logger, { migrate: config.migrate });
   const ca = readLocalCa(config.dataDir);
   const control = new RemoteEmulatorControl(config.kubePublicUrl, services.internalToken, ca?.caPem);
   const kube = new KubeClients();
@@ -94,7 +94,7 @@ export async function startWorkerRuntime(config: Config, logger: Logger): Promis
 }
 
 export async function startRuntime(config: Config, logger: Logger): Promise<Runtime> {
-  const services = await openServices(config, logger);
+  const services = await openServices(config, logger, { migrate: config.migrate });
   const first = await bootstrap(services);
   const tls = loadOrCreateLocalTls(
     config.dataDir,
