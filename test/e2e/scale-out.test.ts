@@ -36,12 +36,14 @@ describe('scale-out: two API processes and two workers on PostgreSQL', {
   const workers: MksProcess[] = [];
   const kubes: KubeAccess[] = [];
   let kube: string;
+  let env: NodeJS.ProcessEnv;
+  let workerEnv: NodeJS.ProcessEnv;
 
   before(async () => {
     database = await createTestDatabase('postgres');
     sql = new pg.Client({ connectionString: database.url });
     await sql.connect();
-    const env = cleanEnv({
+    env = cleanEnv({
       MKS_DATABASE_URL: database.url,
       MKS_DATA_DIR: dataDir,
       // Three pods of 400 ms: a rollout lasts over a second, long enough to kill a worker in it.
@@ -70,6 +72,7 @@ describe('scale-out: two API processes and two workers on PostgreSQL', {
         process: api,
       };
     };
+    workerEnv = env;
     const startWorker = async (i: number) => {
       const worker = new MksProcess(['worker'], {
         ...env,
@@ -99,7 +102,7 @@ describe('scale-out: two API processes and two workers on PostgreSQL', {
       await body();
     } catch (error) {
       if (error instanceof Error) {
-        const names = ['API 1', 'API 2', 'worker 1', 'worker 2'];
+        const names = ['API 1', 'API 2', 'worker 1', 'worker 2', 'worker 3'];
         error.message += processes
           .map((p, i) => `\n--- ${names[i]} (pid ${p.pid}) ---\n${p.output.slice(-4000)}`)
           .join('');
@@ -276,6 +279,49 @@ describe('scale-out: two API processes and two workers on PostgreSQL', {
         [...new Set(pods.map((pod) => pod.metadata?.annotations?.[CONFIG_HASH]))],
         [ds.spec?.template.metadata?.annotations?.[CONFIG_HASH]],
       );
+    }),
+  );
+
+  test(
+    'SIGKILL the API process that owns a cluster in the middle of a rollout: the other API process takes the cluster over and the rollout finishes',
+    explained(async () => {
+      const id = await createReady('kill-owner');
+      const ownerUrl = (await sql.query('select url from emulator_owners where cluster_id = $1', [id]))
+        .rows[0]?.url as string;
+      const owner = apis.findIndex((api) => api.kubeUrl === ownerUrl);
+      assert.ok(owner >= 0, `the owner ${ownerUrl} is one of the API processes`);
+      const survivor = 1 - owner;
+      // Workers reach clusters through one API process each: keep only one that uses the survivor.
+      for (const [i, worker] of workers.entries()) if (i === owner) await worker.kill('SIGTERM');
+      const replacement = new MksProcess(['worker'], {
+        ...workerEnv,
+        MKS_KUBE_PUBLIC_URL: apis[survivor]!.kubeUrl,
+      });
+      processes.push(replacement);
+      await replacement.printed(
+        /mks worker is reconciling/,
+        'a worker using the surviving API process',
+        120_000,
+      );
+
+      const access = await kubeThrough(survivor, id);
+      const before = await generation(access);
+      await apis[survivor]!.client.call('PUT', `${kube}/${id}/customization`, {
+        kubeProxy: { iptables: { syncPeriod: 'PT33S' } },
+      });
+      await waitFor(async () => (await generation(access)) > before, {
+        timeoutMs: 20_000,
+        intervalMs: 20,
+        what: 'the rollout to start',
+      });
+      await apis[owner]!.process.kill('SIGKILL');
+
+      const ready = await untilStatus(apis[survivor]!.client, id, 'READY', 60_000);
+      assert.equal(ready.statusMessage, null);
+      await assertRolledOut(access, /syncPeriod: 33s/);
+      assert.equal(await generation(access), before + 1, 'the template was patched once for the config');
+      const taken = (await sql.query('select url from emulator_owners where cluster_id = $1', [id])).rows[0];
+      assert.equal(taken?.url, apis[survivor]!.kubeUrl, 'the surviving API process owns the cluster now');
     }),
   );
 });
