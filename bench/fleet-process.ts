@@ -81,7 +81,8 @@ try {
       MKS_LOG_LEVEL: undefined,
       MKS_DATABASE_URL: undefined,
       MKS_DATA_DIR: undefined,
-      MKS_WORKER: 'true',
+      // BENCH_WORKER=false: the reconciler runs in separate `mks worker` processes (bench/fleet-workers.ts).
+      MKS_WORKER: process.env.BENCH_WORKER ?? 'true',
     },
   );
   const logger = createLogger(config.logLevel);
@@ -259,7 +260,13 @@ try {
       ids = [];
     },
   );
-  process.send?.({ type: 'ready', pid: process.pid, database: config.database.kind });
+  process.send?.({
+    type: 'ready',
+    pid: process.pid,
+    database: config.database.kind,
+    dataDir,
+    kubePublicUrl: config.kubePublicUrl,
+  });
 } catch (error) {
   fs.rmSync(dataDir, { recursive: true, force: true });
   fatal(error);

@@ -11,6 +11,7 @@
  */
 import { runApi } from './api.ts';
 import { runFleet } from './fleet.ts';
+import { runFleetWorkers } from './fleet-workers.ts';
 import { BenchContext, type Row } from './lib/context.ts';
 import { type BenchOptions, parseOptions, USAGE } from './lib/options.ts';
 import { stopPostgres } from './lib/postgres.ts';
@@ -32,6 +33,11 @@ const SECTIONS: readonly Section[] = [
     name: 'fleet',
     description: 'N emulated clusters change customization at once: time until all are READY again',
     run: runFleet,
+  },
+  {
+    name: 'workers',
+    description: 'the fleet on PostgreSQL with 1 and with 2 `mks worker` processes: the scaling ratio',
+    run: runFleetWorkers,
   },
 ];
 
@@ -79,8 +85,10 @@ async function main(): Promise<void> {
       'vs hello: rps ÷ the hello rps measured just before the case (column hello). ' +
       'srv/gen CPU: server and load generator CPU time over the window (100 % = one core).\n\n',
   );
-  const loadRows = rows.filter((row) => row.fleet === undefined && row.section !== 'fleet');
-  const fleetRows = rows.filter((row) => row.fleet !== undefined || row.section === 'fleet');
+  const isFleet = (row: Row) =>
+    row.fleet !== undefined || row.section === 'fleet' || row.section === 'workers';
+  const loadRows = rows.filter((row) => !isFleet(row));
+  const fleetRows = rows.filter(isFleet);
   if (loadRows.length > 0) out.write(`${formatTable(loadRows)}\n`);
   if (fleetRows.length > 0) out.write(`\n${formatFleetTable(fleetRows)}\n`);
   const profiles = formatProfiles(rows);

@@ -24,7 +24,7 @@ export interface BenchOptions {
 }
 
 export const USAGE = `Usage: npm run bench -- [flags]
-  --only <sections>      comma-separated sections to run (default: all: api,fleet)
+  --only <sections>      comma-separated sections to run (default: all: api,fleet,workers)
   --duration <s>         measured seconds per case (default 5)
   --warmup <s>           warm-up seconds per case (default 1)
   --connections <n>      concurrent connections of the load generator (default 10)
@@ -33,7 +33,7 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --profile              CPU-profile the mks servers (.bench/profiles) and print top self-time functions
   --pin                  pin servers to CPU 0 and the load generator to CPU 1 (taskset; needs ≥ 2 CPUs)
   --json <file>          where to write the results (default .bench/results.json)
-  --clusters <n>         emulated clusters of the fleet section (default 1000)`;
+  --clusters <n>         emulated clusters of the fleet and workers sections (default 1000)`;
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   const { values } = parseArgs({

@@ -1,0 +1,229 @@
+/**
+ * Section `workers`: the fleet figure on PostgreSQL with the reconciler in separate `mks worker`
+ * processes, once with 1 worker and once with 2, and the scaling ratio (time with 1 / time with 2;
+ * target ≥ 1.6). The API and emulated clusters run in one `mks serve --no-worker`-like child
+ * (bench/fleet-process.ts with BENCH_WORKER=false); the workers are real `mks worker` processes
+ * sharing its database and data directory (key and CA), reaching the clusters through its
+ * Kubernetes API. Each run gets a fresh database and fleet (--clusters, default 1,000).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO_DIR, startChild } from './lib/child.ts';
+import type { BenchContext, FleetFigures, Row } from './lib/context.ts';
+import { createPostgresDatabase, postgresAvailable } from './lib/postgres.ts';
+
+/** Two workers must reconcile the fleet at least this much faster than one (issue: scale-out). */
+export const WORKERS_TARGET_RATIO = 1.6;
+
+const CUSTOMIZATION = { kubeProxy: { iptables: { syncPeriod: 'PT45S' } } };
+const EXPECTED_TEXT = 'syncPeriod: 45s';
+const SAMPLE = 10;
+const POPULATE_TIMEOUT_MS = 900_000;
+const ROLLOUT_TIMEOUT_MS = 600_000;
+const WORKER_START_MS = 120_000;
+/** Linux's USER_HZ: /proc times are in these ticks. */
+const CLOCK_TICKS = 100;
+
+export async function runFleetWorkers(context: BenchContext): Promise<Row[]> {
+  const clusters = context.options.clusters;
+  if (!postgresAvailable()) {
+    return [skipRow(clusters, 'no PostgreSQL server binaries under /usr/lib/postgresql')];
+  }
+  const rows: Row[] = [];
+  const figures = new Map<number, FleetFigures>();
+  for (const workers of [1, 2]) {
+    const row = await runCase(clusters, workers);
+    if (row.fleet !== undefined && row.verdict !== 'FAILED') figures.set(workers, row.fleet);
+    context.progress(row);
+    rows.push(row);
+  }
+  const one = figures.get(1);
+  const two = figures.get(2);
+  const ratio = one !== undefined && two !== undefined ? one.seconds / two.seconds : undefined;
+  const ratioRow: Row = {
+    section: 'workers',
+    name: `fleet: 2 workers vs 1 (time ratio, target ≥ ${WORKERS_TARGET_RATIO})`,
+    dialect: 'postgres',
+    measurement: undefined,
+    helloRps: undefined,
+    ratio,
+    target: undefined,
+    profile: undefined,
+    verdict: ratio === undefined ? 'FAILED' : ratio >= WORKERS_TARGET_RATIO ? 'PASS' : 'FAIL',
+    note: ratio === undefined ? 'a run failed' : `${ratio.toFixed(2)}×`,
+  };
+  process.stderr.write(`  workers: 2 workers vs 1: ${ratioRow.note} → ${ratioRow.verdict}\n`);
+  rows.push(ratioRow);
+  return rows;
+}
+
+async function runCase(clusters: number, workers: number): Promise<Row> {
+  const name = `fleet: ${clusters} clusters, ${workers} worker${workers === 1 ? '' : 's'}`;
+  const databaseUrl = await createPostgresDatabase();
+  const child = await startChild('fleet-process.ts', [], {
+    env: { MKS_POD_START_MS: '0', BENCH_DATABASE_URL: databaseUrl, BENCH_WORKER: 'false' },
+  });
+  const { dataDir, kubePublicUrl } = child.ready as { dataDir: string; kubePublicUrl: string };
+  const processes: WorkerProcess[] = [];
+  const problems: string[] = [];
+  let fleet: FleetFigures | undefined;
+  let workersCpu: number | undefined;
+  try {
+    for (let i = 0; i < workers; i++) {
+      processes.push(
+        new WorkerProcess({
+          ...process.env,
+          MKS_DATABASE_URL: databaseUrl,
+          MKS_DATA_DIR: dataDir,
+          MKS_KUBE_PUBLIC_URL: kubePublicUrl,
+          MKS_LOG_LEVEL: 'warn',
+        }),
+      );
+    }
+    await Promise.all(processes.map((worker) => worker.started()));
+    process.stderr.write(`  workers: ${workers} worker(s) up; creating ${clusters} clusters…\n`);
+    const populated = await child.request<{ created: number; seconds: number; ready: number }>({
+      type: 'populate',
+      clusters,
+      timeoutMs: POPULATE_TIMEOUT_MS,
+    });
+    if (populated.ready < clusters) {
+      problems.push(`only ${populated.ready} of ${clusters} clusters became READY after creation`);
+    } else {
+      const workersCpuBefore = processes.reduce((sum, worker) => sum + worker.cpuSeconds(), 0);
+      const rolled = await child.request<{
+        ready: number;
+        accepted: number;
+        seconds: number;
+        cpuSeconds: number;
+        peakRss: number;
+        vmHwm: number | undefined;
+        kubeCalls: Record<string, number>;
+      }>({ type: 'rollout', customization: CUSTOMIZATION, timeoutMs: ROLLOUT_TIMEOUT_MS });
+      workersCpu =
+        (processes.reduce((sum, worker) => sum + worker.cpuSeconds(), 0) - workersCpuBefore) / rolled.seconds;
+      if (rolled.ready < clusters) {
+        problems.push(
+          `only ${rolled.ready} of ${clusters} clusters READY ${rolled.seconds.toFixed(0)} s after the change`,
+        );
+      }
+      const verified = await child.request<{ checked: number; problems: string[] }>({
+        type: 'verify',
+        sample: SAMPLE,
+        expect: EXPECTED_TEXT,
+      });
+      problems.push(...verified.problems);
+      fleet = {
+        clusters,
+        createSeconds: populated.seconds,
+        acceptSeconds: rolled.accepted,
+        seconds: rolled.seconds,
+        clustersPerSecond: clusters / rolled.seconds,
+        peakRssBytes: rolled.peakRss,
+        vmHwmBytes: rolled.vmHwm,
+        cpu: rolled.cpuSeconds / rolled.seconds,
+        verified: verified.checked,
+        kubeCallsPerCluster: Object.values(rolled.kubeCalls).reduce((a, b) => a + b, 0) / clusters,
+      };
+    }
+  } catch (error) {
+    problems.push((error as Error).message.split('\n')[0] ?? 'failed');
+  } finally {
+    for (const worker of processes) {
+      if (!worker.running && problems.length > 0)
+        problems.push(`worker exited:\n${worker.output.slice(-1000)}`);
+    }
+    await Promise.all(processes.map((worker) => worker.stop()));
+    await child.stop();
+  }
+  const row: Row = {
+    section: 'workers',
+    name,
+    dialect: 'postgres',
+    measurement: undefined,
+    helloRps: undefined,
+    ratio: undefined,
+    target: undefined,
+    profile: undefined,
+    verdict: fleet === undefined || problems.length > 0 ? 'FAILED' : 'PASS',
+    note:
+      problems.length > 0
+        ? problems.slice(0, 5).join('; ')
+        : workersCpu === undefined
+          ? undefined
+          : `worker processes' CPU ${(workersCpu * 100).toFixed(0)} % (srv CPU is the API process's)`,
+    fleet,
+  };
+  process.stderr.write(
+    `  workers: ${name}: ${fleet === undefined ? row.note : `${fleet.seconds.toFixed(2)} s, ${fleet.clustersPerSecond.toFixed(0)} clusters/s, API process CPU ${(fleet.cpu * 100).toFixed(0)} %`}\n`,
+  );
+  return row;
+}
+
+function skipRow(clusters: number, why: string): Row {
+  return {
+    section: 'workers',
+    name: `fleet: ${clusters} clusters, 1 vs 2 workers`,
+    dialect: 'postgres',
+    measurement: undefined,
+    helloRps: undefined,
+    ratio: undefined,
+    target: undefined,
+    profile: undefined,
+    verdict: 'SKIPPED',
+    note: why,
+  };
+}
+
+/** A real `mks worker` process. */
+class WorkerProcess {
+  readonly #child: ChildProcess;
+  output = '';
+  readonly #exited: Promise<void>;
+
+  constructor(env: NodeJS.ProcessEnv) {
+    this.#child = spawn(process.execPath, [path.join(REPO_DIR, 'bin/mks.js'), 'worker'], {
+      cwd: REPO_DIR,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk: Buffer) => {
+      this.output = (this.output + chunk.toString()).slice(-8000);
+    };
+    this.#child.stdout?.on('data', keep);
+    this.#child.stderr?.on('data', keep);
+    this.#exited = new Promise((resolve) => this.#child.once('exit', () => resolve()));
+  }
+
+  get running(): boolean {
+    return this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  /** CPU seconds the process has used so far (Linux /proc). */
+  cpuSeconds(): number {
+    try {
+      const stat = fs.readFileSync(`/proc/${this.#child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    } catch {
+      return 0;
+    }
+  }
+
+  async started(): Promise<void> {
+    const deadline = Date.now() + WORKER_START_MS;
+    while (!/mks worker is reconciling/.test(this.output)) {
+      if (!this.running) throw new Error(`mks worker exited:\n${this.output}`);
+      if (Date.now() > deadline) throw new Error(`mks worker did not start in ${WORKER_START_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.#child.kill('SIGTERM');
+    await this.#exited;
+  }
+}
