@@ -36,6 +36,8 @@ export class Worker {
   readonly #options: WorkerOptions;
   readonly #log: Logger;
   readonly #inFlight = new Set<Promise<void>>();
+  /** Clusters with a pass in flight. */
+  readonly #active = new Set<string>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #stopping = false;
   #running: Promise<void> | undefined;
@@ -111,8 +113,13 @@ export class Worker {
   }
 
   #spawn(claim: Claim): void {
+    // A pass starved past its lease may see its own cluster claimed again by this worker: the
+    // claim renewed the lease, the pass in flight carries on, no second pass runs beside it.
+    if (this.#active.has(claim.clusterId)) return;
+    this.#active.add(claim.clusterId);
     const pass = this.#pass(claim).finally(() => {
       this.#inFlight.delete(pass);
+      this.#active.delete(claim.clusterId);
       this.#wake?.();
     });
     this.#inFlight.add(pass);
@@ -120,12 +127,24 @@ export class Worker {
 
   async #pass(claim: Claim): Promise<void> {
     const reconcileId = crypto.randomBytes(4).toString('hex');
-    const ctx = { ...this.#ctx, log: this.#log.child({ reconcileId, clusterId: claim.clusterId }) };
-    // Long rollouts keep their lease alive; losing it means another worker took over.
+    const log = this.#log.child({ reconcileId, clusterId: claim.clusterId });
+    // Long rollouts keep their lease alive. A pass that loses it (it was starved past the lease,
+    // and another worker may own the cluster now) stops at its next call: no Kubernetes write,
+    // no status.
+    const lease = { lost: false };
+    const ctx = {
+      ...this.#ctx,
+      log,
+      store: leaseGuarded(this.#ctx.store, lease),
+      provider: leaseGuarded(this.#ctx.provider, lease),
+      kube: leaseGuarded(this.#ctx.kube, lease),
+    };
     const renewal = setInterval(() => {
       this.#queue.renew(claim.clusterId).then(
         (held) => {
-          if (!held) ctx.log.warn('Lost the lease; another worker owns this cluster now');
+          if (held || lease.lost) return;
+          lease.lost = true;
+          ctx.log.warn('Lost the lease; another worker owns this cluster now: stopping this pass');
         },
         (error: unknown) => ctx.log.warn({ err: error }, 'Could not renew the lease'),
       );
@@ -145,6 +164,7 @@ export class Worker {
           await this.#queue.release(claim, this.#options.resyncMs);
       }
     } catch (error) {
+      if (error instanceof LeaseLostError) return; // the new holder of the lease carries on
       const attempts = claim.attempts + 1;
       const delay = backoffMs(attempts);
       const terminal = error instanceof KubeError && error.kind === 'terminal';
@@ -178,4 +198,33 @@ export class Worker {
           },
     );
   }
+}
+
+/** A pass's store writes after its lease was lost. */
+class LeaseLostError extends Error {
+  constructor() {
+    super('the lease on this cluster was lost; another worker owns it');
+  }
+}
+
+/**
+ * What a pass calls (store, provider, Kubernetes clients, and the objects they hand out), as the
+ * pass sees it: once the pass has lost its lease, every call fails with LeaseLostError.
+ */
+function leaseGuarded<T extends object>(target: T, lease: { readonly lost: boolean }): T {
+  return new Proxy(target, {
+    get(object, property) {
+      const value: unknown = Reflect.get(object, property, object);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (lease.lost) throw new LeaseLostError();
+        const result: unknown = value.apply(object, args);
+        const handsOut =
+          result !== null &&
+          typeof result === 'object' &&
+          typeof (result as { then?: unknown }).then !== 'function';
+        return handsOut ? leaseGuarded(result, lease) : result;
+      };
+    },
+  });
 }
