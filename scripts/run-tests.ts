@@ -17,7 +17,7 @@ if (postgres !== undefined) env.MKS_TEST_POSTGRES_URL = postgres.url;
 const files = process.argv.length > 2 ? process.argv.slice(2) : [...findTests('src'), ...findTests('test')];
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files],
   { stdio: 'inherit', env },
 );
 const code: number = await new Promise((resolve) => child.on('exit', (exitCode) => resolve(exitCode ?? 1)));
