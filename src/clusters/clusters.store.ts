@@ -6,9 +6,9 @@
  * current rows are also kept in memory, updated inside each write transaction, so reads on the
  * hot path (GET cluster, GET customization) never touch the database.
  *
- * On PostgreSQL several processes write the same rows, so reads always ask the database; a change
- * is one statement (one round trip, one implicit transaction) guarded by optimistic concurrency
- * on the row version (see #updatePostgres).
+ * On PostgreSQL several processes write the same rows, so reads always ask the database (one
+ * prepared statement); a change is one statement (one round trip, one implicit transaction)
+ * guarded by optimistic concurrency on the row version (see #updatePostgres).
  */
 import type { Selectable, Transaction } from 'kysely';
 import type { Database } from '../db/database.ts';
@@ -65,6 +65,9 @@ export class ClusterStore {
   async get(id: string): Promise<ClusterRecord | undefined> {
     const cached = this.#cache?.get(id);
     if (cached !== undefined) return cached;
+    const postgresSql = this.#database.postgresSql;
+    // Always from the database: other processes write too.
+    if (postgresSql !== undefined) return (await this.#read(postgresSql, id, false))?.cluster;
     const row = await this.#database.db
       .selectFrom('clusters')
       .selectAll()
@@ -223,20 +226,15 @@ export class ClusterStore {
     return written?.next;
   }
 
+  /** The row and its version, as of now (no in-process memory involved). */
   async #read(sql: PostgresQuery, id: string, lock: boolean): Promise<Versioned | undefined> {
-    const rows = await this.#forgetOnError(id, () =>
-      sql.query<{ row_version: string; row: Selectable<ClusterTable> }>(
-        lock ? 'mks_cluster_read_locked' : 'mks_cluster_read',
-        lock ? READ_LOCKED_SQL : READ_SQL,
-        [id],
-      ),
+    const rows = await sql.query<{ row_version: string; row: Selectable<ClusterTable> }>(
+      lock ? 'mks_cluster_read_locked' : 'mks_cluster_read',
+      lock ? READ_LOCKED_SQL : READ_SQL,
+      [id],
     );
     const row = rows[0];
-    if (row === undefined) {
-      this.#known.delete(id);
-      return undefined;
-    }
-    return this.#remember({ cluster: fromRow(row.row), rowVersion: row.row_version });
+    return row === undefined ? undefined : { cluster: fromRow(row.row), rowVersion: row.row_version };
   }
 
   /**
@@ -269,13 +267,12 @@ export class ClusterStore {
       this.#remember({ cluster: next, rowVersion: result.row_version });
       return { rowVersion: result.row_version };
     }
-    return { current: this.#remember({ cluster: fromRow(result.current), rowVersion: result.row_version }) };
+    return { current: { cluster: fromRow(result.current), rowVersion: result.row_version } };
   }
 
-  #remember(versioned: Versioned): Versioned {
+  #remember(versioned: Versioned): void {
     if (this.#known.size >= MAX_KNOWN && !this.#known.has(versioned.cluster.id)) this.#known.clear();
     this.#known.set(versioned.cluster.id, versioned);
-    return versioned;
   }
 
   /** A failed statement may or may not have committed: the known version is no longer trusted. */

@@ -32,7 +32,7 @@ export interface Database {
   readonly capabilities: Capabilities;
   /**
    * Synchronous write transactions on the embedded engine (SQLite), for hot write paths; absent
-   * where every transaction must go through Kysely (PostgreSQL).
+   * on PostgreSQL (see postgresSql).
    */
   readonly exclusiveSql?: ExclusiveSql;
   /** Named prepared statements straight on the PostgreSQL pool, for hot paths; absent on SQLite. */
