@@ -31,7 +31,7 @@ const OPTIMISTIC_ATTEMPTS = 3;
 /** Bound of the PostgreSQL row-version memory (it is only a hint: losing it costs one read). */
 const MAX_KNOWN = 10_000;
 
-/** A cluster as read or written by this process, with the row version it had then. */
+/** A cluster row with its version. */
 interface Versioned {
   readonly cluster: ClusterRecord;
   /** PostgreSQL's `xmin` of the row: every committed update of the row changes it. */
@@ -41,7 +41,10 @@ interface Versioned {
 export class ClusterStore {
   readonly #database: Database;
   readonly #cache: Map<string, ClusterRecord> | undefined;
-  /** PostgreSQL: the last version of each cluster this process saw, the base of its next change. */
+  /**
+   * PostgreSQL: the version of each cluster this process last wrote, the base of its next change
+   * (if another process wrote since, that change's statement returns the current row instead).
+   */
   readonly #known = new Map<string, Versioned>();
   /** PostgreSQL: the tail of each cluster's in-process change queue. */
   readonly #queues = new Map<string, Promise<void>>();
@@ -181,7 +184,7 @@ export class ClusterStore {
   }
 
   /**
-   * The PostgreSQL path. The change is computed from the last version this process knows (read
+   * The PostgreSQL path. The change is computed from the version this process last wrote (read
    * first if none), then written by one statement that applies only if the row still has that
    * version (`xmin`, which every committed update of the row changes, whoever makes it): the
    * cluster row, its history row and the reconcile work, or nothing. When another process changed
