@@ -121,6 +121,12 @@ for (const dialect of DIALECTS) {
       }
       assert.equal(unusedKubeProxy.size, 0, 'every kube-proxy patch is in the history');
       assert.equal(apiServerPatches, UPDATES / 2);
+      // Each answer names the generation that committed its own patch.
+      patches.forEach((body, index) => {
+        const entry = changes[acceptedGenerations[index]! - 2]!;
+        if (body.kubeProxy !== undefined) assert.deepEqual(entry.customization.kubeProxy, body.kubeProxy);
+        else assert.deepEqual(entry.customization.apiServer, body.apiServer);
+      });
 
       for (const services of instances) {
         const stored = await services.clusterStore.get(id);
