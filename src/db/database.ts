@@ -9,6 +9,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config.ts';
 import { migrateToLatest } from './migrate.ts';
+import { type PostgresSql, postgresSql } from './postgres-sql.ts';
 import type { Schema } from './schema.ts';
 import { startCheckpointer } from './sqlite-checkpointer.ts';
 import { type ExclusiveSql, sqliteConnection } from './sqlite-statement-cache.ts';
@@ -31,9 +32,11 @@ export interface Database {
   readonly capabilities: Capabilities;
   /**
    * Synchronous write transactions on the embedded engine (SQLite), for hot write paths; absent
-   * where every transaction must go through Kysely (PostgreSQL).
+   * on PostgreSQL (see postgresSql).
    */
   readonly exclusiveSql?: ExclusiveSql;
+  /** Named prepared statements straight on the PostgreSQL pool, for hot paths; absent on SQLite. */
+  readonly postgresSql?: PostgresSql;
   close(): Promise<void>;
 }
 
@@ -96,6 +99,7 @@ function openPostgres(url: string): Database {
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
+    postgresSql: postgresSql(pool),
     capabilities: Object.freeze({
       engine: 'postgres',
       exclusiveWriter: false,

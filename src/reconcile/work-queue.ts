@@ -56,6 +56,19 @@ export function enqueueSync(sql: SyncSql, clusterId: string, generation: number)
   );
 }
 
+/**
+ * The same upsert as a PostgreSQL statement part, for a change written as one statement (a
+ * data-modifying CTE): `source` is a query yielding the rows' `"id"` and `"generation"`, and
+ * `notBefore` the SQL of the enqueue time (epoch milliseconds, e.g. a `$n::bigint` parameter).
+ */
+export function enqueueFromSql(source: string, notBefore: string): string {
+  return (
+    'insert into "reconcile_work" ("cluster_id", "generation", "not_before", "lease_owner", "lease_expires_at", "attempts") ' +
+    `select "id", "generation", ${notBefore}, null, null, 0 from ${source} on conflict ("cluster_id") do update set ` +
+    '"generation" = excluded."generation", "not_before" = excluded."not_before", "attempts" = 0'
+  );
+}
+
 export function notifyWork(): void {
   workSignal.emit('work');
 }
