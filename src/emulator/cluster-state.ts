@@ -10,6 +10,7 @@ import {
   clone,
   conflictError,
   deepEqual,
+  forgetJson,
   invalidError,
   type KubeObject,
   notFoundError,
@@ -161,6 +162,8 @@ export class ClusterState {
     const name = object.metadata.name ?? '';
     if (type === 'DELETED') this.bucket(resource.name).delete(keyOf(namespace, name));
     else this.bucket(resource.name).set(keyOf(namespace, name), object);
+    // The replaced version lives on only in the watch log, whose events are written afresh.
+    if (previous !== undefined) forgetJson(previous);
     this.hooks.persistObject(this, resource, namespace, name, type === 'DELETED' ? null : object);
     this.hooks.persistMeta(this);
     const event: ChangeEvent = { type, resource, object, previous, rv };
