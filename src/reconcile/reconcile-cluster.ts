@@ -155,6 +155,7 @@ const API_SERVER_SELECTOR = 'component=kube-apiserver';
 const KUBE_PROXY_SELECTOR = `k8s-app=${KUBE_PROXY}`;
 /** How many times a pass re-reads the DaemonSet it restarted before leaving the rollout to later passes. */
 const ROLLOUT_READS = 10;
+const FIRST_READ_INTERVALS = 3;
 
 async function readKubeProxyDaemonSet(kube: ClusterKube): Promise<V1DaemonSet> {
   const daemonSet = await kube.readDaemonSet(KUBE_SYSTEM, KUBE_PROXY);
@@ -164,10 +165,12 @@ async function readKubeProxyDaemonSet(kube: ClusterKube): Promise<V1DaemonSet> {
 }
 
 /**
- * Re-reads a DaemonSet whose pod template was just patched, every `intervalMs`, until its
- * controller has observed the change and its status reports the rollout done, or for
- * ROLLOUT_READS reads; answers the last read. Undefined when the DaemonSet was replaced or its
- * template changed again meanwhile: that is another change, for the next pass to plan afresh.
+ * Re-reads a DaemonSet whose pod template was just patched until its controller has observed the
+ * change and its status reports the rollout done, or for ROLLOUT_READS reads; answers the last
+ * read. The first read waits FIRST_READ_INTERVALS × `intervalMs` (a rollout replaces its pods one
+ * after the other: a read sooner mostly finds it under way), the next ones `intervalMs`.
+ * Undefined when the DaemonSet was replaced or its template changed again meanwhile: that is
+ * another change, for the next pass to plan afresh.
  */
 async function followRollout(
   kube: ClusterKube,
@@ -176,7 +179,9 @@ async function followRollout(
   intervalMs: number,
 ): Promise<V1DaemonSet | undefined> {
   for (let reads = 1; ; reads++) {
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    await new Promise((resolve) =>
+      setTimeout(resolve, reads === 1 ? FIRST_READ_INTERVALS * intervalMs : intervalMs),
+    );
     const daemonSet = await readKubeProxyDaemonSet(kube);
     if (
       daemonSet.metadata?.uid !== patched.metadata?.uid ||
