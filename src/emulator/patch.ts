@@ -219,18 +219,20 @@ const UNTRACKED_METADATA = new Set([
 /** Leaf paths (JSON-encoded key arrays) of an object; arrays and empty maps are leaves. */
 export function leafPaths(object: JsonObject): Map<string, Json> {
   const out = new Map<string, Json>();
-  const walk = (value: Json, path: string[]) => {
+  // `encoded` is the path's JSON text without its brackets, extended one key at a time.
+  const walk = (value: Json, encoded: string, depth: number, top: string) => {
     if (isObject(value) && Object.keys(value).length > 0) {
       for (const [key, child] of Object.entries(value)) {
-        if (path.length === 0 && (key === 'apiVersion' || key === 'kind' || key === 'status')) continue;
-        if (path.length === 1 && path[0] === 'metadata' && UNTRACKED_METADATA.has(key)) continue;
-        walk(child, [...path, key]);
+        if (depth === 0 && (key === 'apiVersion' || key === 'kind' || key === 'status')) continue;
+        if (depth === 1 && top === 'metadata' && UNTRACKED_METADATA.has(key)) continue;
+        const part = JSON.stringify(key);
+        walk(child, depth === 0 ? part : `${encoded},${part}`, depth + 1, depth === 0 ? key : top);
       }
-    } else if (path.length > 0) {
-      out.set(JSON.stringify(path), value);
+    } else if (depth > 0) {
+      out.set(`[${encoded}]`, value);
     }
   };
-  walk(object, []);
+  walk(object, '', 0, '');
   return out;
 }
 
@@ -356,6 +358,8 @@ export function trackUpdate(
         entry.paths.delete(path);
         continue;
       }
+      // A leaf of the new object is there; anything else is looked up.
+      if (newLeaves.get(path) !== undefined) continue;
       const parts = JSON.parse(path) as string[];
       if (valueAt(after as unknown as JsonObject, parts) === undefined) entry.paths.delete(path);
     }
