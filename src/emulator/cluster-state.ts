@@ -10,6 +10,7 @@ import {
   clone,
   conflictError,
   deepEqual,
+  forgetJson,
   invalidError,
   type KubeObject,
   notFoundError,
@@ -66,7 +67,15 @@ export interface WriteOptions {
   readonly subresource?: 'status';
   /** A controller's own write: spec and status replaced together (no status subresource rule). */
   readonly internal?: boolean;
+  /**
+   * The caller hands the input over: it is stored without a deep copy (parts it shares with
+   * stored objects stay shared, which is safe as stored objects are never changed in place).
+   */
+  readonly owned?: boolean;
 }
+
+/** A copy of the object that may be changed at its top level and in its metadata. */
+const shallowCopy = (object: KubeObject): KubeObject => ({ ...object, metadata: { ...object.metadata } });
 
 const WATCH_LOG_SIZE = 2000;
 
@@ -153,6 +162,8 @@ export class ClusterState {
     const name = object.metadata.name ?? '';
     if (type === 'DELETED') this.bucket(resource.name).delete(keyOf(namespace, name));
     else this.bucket(resource.name).set(keyOf(namespace, name), object);
+    // The replaced version lives on only in the watch log, whose events are written afresh.
+    if (previous !== undefined) forgetJson(previous);
     this.hooks.persistObject(this, resource, namespace, name, type === 'DELETED' ? null : object);
     this.hooks.persistMeta(this);
     const event: ChangeEvent = { type, resource, object, previous, rv };
@@ -183,7 +194,7 @@ export class ClusterState {
   }
 
   create(resource: ResourceType, input: KubeObject, options: WriteOptions = {}): KubeObject {
-    const object = clone(input);
+    const object = options.owned ? shallowCopy(input) : clone(input);
     const metadata = object.metadata;
     if ((metadata.name ?? '') === '' && metadata.generateName !== undefined) {
       metadata.name = `${metadata.generateName}${randomSuffix()}`;
@@ -230,14 +241,16 @@ export class ClusterState {
     if (expected !== undefined && expected !== '' && expected !== current.metadata.resourceVersion) {
       throw conflictError(resource.name, resource.group, name);
     }
+    // Parts taken from `current` are shared, not copied: stored objects are never changed in place.
     let object: KubeObject;
     if (options.subresource === 'status') {
-      object = { ...clone(current), status: clone(input.status) };
+      object = shallowCopy(current);
+      object.status = options.owned ? input.status : clone(input.status);
     } else {
-      object = clone(input);
+      object = options.owned ? shallowCopy(input) : clone(input);
       if (resource.hasStatus && options.internal !== true) {
         if (current.status === undefined) delete object.status;
-        else object.status = clone(current.status);
+        else object.status = current.status;
       }
     }
     const metadata = object.metadata;
@@ -248,7 +261,7 @@ export class ClusterState {
     if (current.metadata.deletionTimestamp !== undefined)
       metadata.deletionTimestamp = current.metadata.deletionTimestamp;
     if ((metadata.managedFields ?? []).length === 0 && current.metadata.managedFields !== undefined) {
-      metadata.managedFields = clone(current.metadata.managedFields);
+      metadata.managedFields = current.metadata.managedFields;
     }
     if (resource.hasGeneration) {
       const generation = current.metadata.generation ?? 1;
@@ -283,7 +296,7 @@ export class ClusterState {
     }
     if (options.dryRun) return current;
     const rv = this.nextRv();
-    const object = clone(current);
+    const object = shallowCopy(current);
     object.metadata.resourceVersion = String(rv);
     this.commit('DELETED', resource, object, current, rv);
     return object;

@@ -63,6 +63,8 @@ export class Controllers {
   private readonly timers = new Map<string, Map<string, NodeJS.Timeout>>();
   /** DaemonSet uid → its template hash at one generation. */
   private readonly templateHashes = new Map<string, { generation: number; hash: string }>();
+  /** The cluster being synced: its changes meanwhile are the controllers' own. */
+  private syncing: ClusterState | undefined;
 
   constructor(options: ControllerOptions) {
     this.options = options;
@@ -87,6 +89,8 @@ export class Controllers {
 
   /** Called for every change in a cluster. */
   onChange(cluster: ClusterState, event: ChangeEvent): void {
+    // A sync runs the controllers to a fixpoint: syncing again for its own writes would change nothing.
+    if (cluster === this.syncing) return;
     const r = event.resource;
     if (
       r === R.pods ||
@@ -126,8 +130,21 @@ export class Controllers {
     });
   }
 
-  /** Runs every controller once over a cluster (also used synchronously at install). */
+  /**
+   * Runs every controller once over a cluster (also used synchronously at install). A sync leaves
+   * nothing for an immediate second one to do, so the changes it makes queue no further sync.
+   */
   sync(cluster: ClusterState): void {
+    const outer = this.syncing;
+    this.syncing = cluster;
+    try {
+      this.syncOnce(cluster);
+    } finally {
+      this.syncing = outer;
+    }
+  }
+
+  private syncOnce(cluster: ClusterState): void {
     let busy = false;
     const daemonSets = cluster.list(R.daemonsets);
     const uids = new Set(daemonSets.map((ds) => ds.metadata.uid));
@@ -253,6 +270,7 @@ export class Controllers {
       );
       const pod = cluster.create(R.pods, daemonPod(ds, hash, name, ip, now), {
         manager: 'kube-controller-manager',
+        owned: true,
       });
       podOf.set(name, pod);
     }
@@ -275,7 +293,7 @@ export class Controllers {
     };
     const current = cluster.get(R.daemonsets, namespace, ds.metadata.name ?? '');
     if (current !== undefined && !deepEqual(current.status, status)) {
-      cluster.update(R.daemonsets, { ...current, status }, { subresource: 'status' });
+      cluster.update(R.daemonsets, { ...current, status }, { subresource: 'status', owned: true });
     }
     if (minReadySeconds > 0 && availableCount < ready) {
       this.timer(cluster, `ds/${ds.metadata.uid}`, minReadySeconds * 1000, () => this.enqueue(cluster));
@@ -318,10 +336,10 @@ export class Controllers {
           data: { spec: { template: { ...clone(template), $patch: 'replace' } } },
           revision: max + 1,
         },
-        { manager: 'kube-controller-manager' },
+        { manager: 'kube-controller-manager', owned: true },
       );
     } else if (Number(mine.revision) !== max) {
-      cluster.update(R.controllerrevisions, { ...mine, revision: max + 1 });
+      cluster.update(R.controllerrevisions, { ...mine, revision: max + 1 }, { owned: true });
     }
     const limit = Number((ds.spec as JsonObject).revisionHistoryLimit ?? 10);
     const stale = revisions
@@ -339,17 +357,22 @@ export class Controllers {
     let busy = false;
     const nodes = cluster.list(R.nodes);
     let next = 0;
-    for (const pod of cluster.list(R.pods)) {
+    for (const listed of cluster.list(R.pods)) {
+      let pod = listed;
       const spec = pod.spec as JsonObject;
+      if (spec.nodeName === undefined && nodes.length > 0) {
+        // A minimal scheduler for pods created by users: spread them over the nodes; the kubelet
+        // then takes the pod at once.
+        const node = nodes[next++ % nodes.length]!;
+        pod = cluster.update(
+          R.pods,
+          { ...pod, spec: { ...spec, nodeName: node.metadata.name ?? '' } },
+          { owned: true },
+        );
+        busy = true;
+      }
       const status = (pod.status ?? {}) as JsonObject;
       const uid = pod.metadata.uid ?? '';
-      if (spec.nodeName === undefined && nodes.length > 0) {
-        // A minimal scheduler for pods created by users: spread them over the nodes.
-        const node = nodes[next++ % nodes.length]!;
-        cluster.update(R.pods, { ...pod, spec: { ...spec, nodeName: node.metadata.name ?? '' } });
-        busy = true;
-        continue;
-      }
       if (status.phase === 'Pending' || status.phase === undefined) {
         busy = true;
         if (!this.hasTimer(cluster, uid)) {
@@ -477,7 +500,7 @@ export class Controllers {
     const updated = cluster.update(
       R.pods,
       { ...pod, metadata: { ...pod.metadata, annotations }, status: next },
-      { internal: true },
+      { internal: true, owned: true },
     );
     if (failure !== undefined) {
       this.options.logger.debug(

@@ -596,8 +596,12 @@ function patch(
     if (current === undefined) {
       if (expected !== undefined)
         throw new StatusError(409, 'Conflict', `${resource.name} "${name}" not found`);
+      // The patch functions build new objects: the store may keep them as they are.
       const object = serverSideApply(undefined, applied, fieldManager, force, time);
-      return { object: cluster.create(resource, object, { dryRun: dryRun(query) }), created: true };
+      return {
+        object: cluster.create(resource, object, { dryRun: dryRun(query), owned: true }),
+        created: true,
+      };
     }
     const object = serverSideApply(current, applied, fieldManager, force, time);
     object.metadata.resourceVersion =
@@ -605,6 +609,7 @@ function patch(
     return {
       object: cluster.update(resource, object, {
         dryRun: dryRun(query),
+        owned: true,
         ...(subresource ? { subresource } : {}),
       }),
       created: false,
@@ -641,6 +646,7 @@ function patch(
     object: cluster.update(resource, object, {
       manager: manager(request, query),
       dryRun: dryRun(query),
+      owned: true,
       ...(subresource ? { subresource } : {}),
     }),
     created: false,

@@ -219,18 +219,68 @@ export function parseFieldSelector(text: string): (object: KubeObject) => boolea
 }
 
 const JSON_OF = new WeakMap<object, string>();
+/** Texts of the parts successive versions of an object share (a status write keeps the spec). */
+const PART_JSON = new WeakMap<object, string>();
 
 /**
  * `JSON.stringify(object)`, kept per object: an object the cluster stores is never changed in
  * place (every write stores a new one), so its text is built once for the store and its readers.
+ * The text of its `spec` and `metadata.managedFields` is kept per part too, and reused by the
+ * next versions that share the part.
  */
 export function jsonOf(object: object): string {
   let text = JSON_OF.get(object);
   if (text === undefined) {
-    text = JSON.stringify(object);
+    text = isPlain(object) ? composeJson(object as Record<string, unknown>) : JSON.stringify(object);
     JSON_OF.set(object, text);
   }
   return text;
+}
+
+const isPlain = (value: object): boolean =>
+  Object.getPrototypeOf(value) === Object.prototype &&
+  typeof (value as { toJSON?: unknown }).toJSON !== 'function';
+
+/** The text `JSON.stringify` gives for a plain object, with the shared parts' texts reused. */
+function composeJson(object: Record<string, unknown>): string {
+  let out = '{';
+  for (const key of Object.keys(object)) {
+    const value = object[key];
+    let text: string | undefined;
+    if (key === 'spec') text = partJson(value);
+    else if (key === 'metadata' && isObject(value) && isPlain(value)) text = metadataJson(value);
+    else text = JSON.stringify(value);
+    // JSON.stringify leaves out members whose value has no JSON text (undefined, functions).
+    if (text === undefined) continue;
+    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${text}`;
+  }
+  return `${out}}`;
+}
+
+function metadataJson(metadata: Record<string, unknown>): string {
+  let out = '{';
+  for (const key of Object.keys(metadata)) {
+    const value = metadata[key];
+    const text = key === 'managedFields' ? partJson(value) : JSON.stringify(value);
+    if (text === undefined) continue;
+    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${text}`;
+  }
+  return `${out}}`;
+}
+
+function partJson(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  let text = PART_JSON.get(value);
+  if (text === undefined) {
+    text = JSON.stringify(value);
+    PART_JSON.set(value, text);
+  }
+  return text;
+}
+
+/** Drops the text kept for an object the cluster no longer stores (a replaced or deleted version). */
+export function forgetJson(object: object): void {
+  JSON_OF.delete(object);
 }
 
 /** `JSON.stringify` of the object without its apiVersion and kind (a list item), from `jsonOf`. */

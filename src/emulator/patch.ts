@@ -219,18 +219,20 @@ const UNTRACKED_METADATA = new Set([
 /** Leaf paths (JSON-encoded key arrays) of an object; arrays and empty maps are leaves. */
 export function leafPaths(object: JsonObject): Map<string, Json> {
   const out = new Map<string, Json>();
-  const walk = (value: Json, path: string[]) => {
+  // `encoded` is the path's JSON text without its brackets, extended one key at a time.
+  const walk = (value: Json, encoded: string, depth: number, top: string) => {
     if (isObject(value) && Object.keys(value).length > 0) {
       for (const [key, child] of Object.entries(value)) {
-        if (path.length === 0 && (key === 'apiVersion' || key === 'kind' || key === 'status')) continue;
-        if (path.length === 1 && path[0] === 'metadata' && UNTRACKED_METADATA.has(key)) continue;
-        walk(child, [...path, key]);
+        if (depth === 0 && (key === 'apiVersion' || key === 'kind' || key === 'status')) continue;
+        if (depth === 1 && top === 'metadata' && UNTRACKED_METADATA.has(key)) continue;
+        const part = JSON.stringify(key);
+        walk(child, depth === 0 ? part : `${encoded},${part}`, depth + 1, depth === 0 ? key : top);
       }
-    } else if (path.length > 0) {
-      out.set(JSON.stringify(path), value);
+    } else if (depth > 0) {
+      out.set(`[${encoded}]`, value);
     }
   };
-  walk(object, []);
+  walk(object, '', 0, '');
   return out;
 }
 
@@ -338,6 +340,10 @@ export function trackUpdate(
   time: string,
   subresource?: string,
 ): void {
+  if (before === undefined) {
+    trackCreate(after, manager, time, subresource);
+    return;
+  }
   const entries = before === undefined ? [] : readManagers(before);
   const oldLeaves =
     before === undefined ? new Map<string, Json>() : leafPaths(before as unknown as JsonObject);
@@ -352,6 +358,8 @@ export function trackUpdate(
         entry.paths.delete(path);
         continue;
       }
+      // A leaf of the new object is there; anything else is looked up.
+      if (newLeaves.get(path) !== undefined) continue;
       const parts = JSON.parse(path) as string[];
       if (valueAt(after as unknown as JsonObject, parts) === undefined) entry.paths.delete(path);
     }
@@ -375,6 +383,80 @@ export function trackUpdate(
     for (const path of changed) mine.paths.add(path);
   }
   writeManagers(after, entries);
+}
+
+/**
+ * `trackUpdate` of a new object: its manager owns every leaf. The same managedFields as
+ * `writeManagers` writes for those leaves, built in one walk of the object.
+ */
+function trackCreate(object: KubeObject, manager: string, time: string, subresource?: string): void {
+  const fields = fieldsOfObject(object);
+  if (fields === undefined) {
+    delete object.metadata.managedFields;
+    return;
+  }
+  object.metadata.managedFields = [
+    {
+      manager,
+      operation: 'Update',
+      apiVersion: object.apiVersion,
+      time,
+      fieldsType: 'FieldsV1',
+      fieldsV1: fields,
+      ...(subresource === undefined ? {} : { subresource }),
+    },
+  ];
+}
+
+/** `toFieldsV1(leafPaths(object).keys())`, undefined when there is no leaf. */
+function fieldsOfObject(object: KubeObject): JsonObject | undefined {
+  const root: JsonObject = {};
+  let any = false;
+  for (const [key, value] of Object.entries(object as unknown as JsonObject)) {
+    if (key === 'apiVersion' || key === 'kind' || key === 'status' || value === undefined) continue;
+    const node = key === 'metadata' ? fieldsOfMetadata(value) : fieldsOf(value);
+    if (node === undefined) continue;
+    // The root map and `metadata` are never owned as a whole: no '.' at this level.
+    if (isObject(value) && Object.keys(value).length > 0) delete node['.'];
+    root[`f:${key}`] = node;
+    any = true;
+  }
+  return any ? root : undefined;
+}
+
+function fieldsOfMetadata(metadata: Json): JsonObject | undefined {
+  if (!isObject(metadata) || Object.keys(metadata).length === 0) return fieldsOf(metadata);
+  const node: JsonObject = { '.': {} };
+  let any = false;
+  for (const [key, value] of Object.entries(metadata)) {
+    if (UNTRACKED_METADATA.has(key) || value === undefined) continue;
+    const child = fieldsOf(value);
+    if (child === undefined) continue;
+    node[`f:${key}`] = child;
+    any = true;
+  }
+  return any ? node : undefined;
+}
+
+/**
+ * The fieldsV1 node of a value below the root: `{}` for a leaf, `{'.': {}, f:…}` for a map;
+ * undefined for a map whose every value is undefined (no leaf, as `leafPaths` finds none).
+ */
+function fieldsOf(value: Json): JsonObject | undefined {
+  if (!isObject(value)) return {};
+  const keys = Object.keys(value);
+  if (keys.length === 0) return {};
+  const node: JsonObject = { '.': {} };
+  let any = false;
+  for (const key of keys) {
+    const child = value[key];
+    if (child === undefined) continue;
+    const fields = fieldsOf(child);
+    if (fields === undefined) continue;
+    node[`f:${key}`] = fields;
+    any = true;
+  }
+  return any ? node : undefined;
 }
 
 /**

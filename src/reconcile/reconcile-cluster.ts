@@ -11,7 +11,7 @@ import type { ClusterRecord } from '../clusters/clusters.model.ts';
 import type { ClusterStore } from '../clusters/clusters.store.ts';
 import { renderAdmissionFlags } from '../customization/customization.ts';
 import { configHash, renderKubeProxyConfig } from '../customization/kube-proxy-config.ts';
-import { type KubeClients, KubeError } from './kube/kube-client.ts';
+import { type ClusterKube, type KubeClients, KubeError } from './kube/kube-client.ts';
 import {
   apiServerFlagsOf,
   CONFIG_HASH_ANNOTATION,
@@ -71,7 +71,8 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
 
   const desired = desiredOf(cluster);
 
-  let configMap = await kube.readConfigMap(KUBE_SYSTEM, KUBE_PROXY);
+  // The ConfigMap and the control plane's flags matter only while a change is being applied.
+  let configMap = working ? await kube.readConfigMap(KUBE_SYSTEM, KUBE_PROXY) : undefined;
   if (
     working &&
     cluster.status === 'RESETTING' &&
@@ -82,15 +83,10 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
     log.info('Erased cluster data for reset');
     configMap = await kube.readConfigMap(KUBE_SYSTEM, KUBE_PROXY);
   }
-  let daemonSet = await kube.readDaemonSet(KUBE_SYSTEM, KUBE_PROXY);
-  if (daemonSet === undefined)
-    throw new KubeError('transient', 'kube-proxy DaemonSet is missing', 404, undefined);
-  // One list serves both questions of the pass (the control plane's flags, kube-proxy's pods).
-  const systemPods = await kube.listPods(KUBE_SYSTEM, undefined);
-  const apiServerPods = systemPods.filter((pod) => pod.metadata?.labels?.component === 'kube-apiserver');
-  let kubeProxyPods = systemPods.filter((pod) => pod.metadata?.labels?.['k8s-app'] === KUBE_PROXY);
+  let daemonSet = await readKubeProxyDaemonSet(kube);
 
   if (working) {
+    const apiServerPods = await kube.listPods(KUBE_SYSTEM, API_SERVER_SELECTOR);
     const steps = plan(desired, {
       configConf: configMap?.data?.['config.conf'],
       templateHash: daemonSet.spec?.template?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION],
@@ -118,17 +114,23 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
       log.info({ flags: desired.apiServerFlags }, 'Set API server admission flags');
     }
     if (steps.restart) {
-      daemonSet = await kube.patchDaemonSetTemplateAnnotations(KUBE_SYSTEM, KUBE_PROXY, {
+      const patched = await kube.patchDaemonSetTemplateAnnotations(KUBE_SYSTEM, KUBE_PROXY, {
         [CONFIG_HASH_ANNOTATION]: desired.configHash,
       });
       log.info({ configHash: desired.configHash }, 'Restarting kube-proxy');
       // The patch gave the DaemonSet a generation its controller has not observed yet: the rollout
-      // has only begun, and its pods are those of the next pass.
-      if (!rolloutObserved(daemonSet)) return { kind: 'requeue', afterMs: ctx.progressMs };
-      kubeProxyPods = await kube.listPods(KUBE_SYSTEM, 'k8s-app=kube-proxy');
+      // has only begun. Follow it here for a while; a longer one is left to the next passes.
+      const followed = await followRollout(kube, patched, desired.configHash, ctx.progressMs);
+      if (followed === undefined) return { kind: 'requeue', afterMs: ctx.progressMs };
+      daemonSet = followed;
     }
   }
 
+  // Crash detection reads kube-proxy's pods, unless the DaemonSet reports its rollout done: a
+  // crash-looping container is not ready, so its pod is not available, and the rollout not done.
+  const kubeProxyPods = rolloutState(daemonSet, []).done
+    ? []
+    : await kube.listPods(KUBE_SYSTEM, KUBE_PROXY_SELECTOR);
   const rollout = rolloutState(daemonSet, kubeProxyPods, working ? desired.configHash : undefined);
   if (rollout.failure !== undefined) {
     await writeStatus(ctx.store, clusterId, generation, 'ERROR', rollout.failure);
@@ -149,8 +151,46 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
   return { kind: 'done' };
 }
 
-function rolloutObserved(daemonSet: V1DaemonSet): boolean {
-  return (daemonSet.status?.observedGeneration ?? 0) >= (daemonSet.metadata?.generation ?? 0);
+const API_SERVER_SELECTOR = 'component=kube-apiserver';
+const KUBE_PROXY_SELECTOR = `k8s-app=${KUBE_PROXY}`;
+/** How many times a pass re-reads the DaemonSet it restarted before leaving the rollout to later passes. */
+const ROLLOUT_READS = 10;
+const FIRST_READ_INTERVALS = 3;
+
+async function readKubeProxyDaemonSet(kube: ClusterKube): Promise<V1DaemonSet> {
+  const daemonSet = await kube.readDaemonSet(KUBE_SYSTEM, KUBE_PROXY);
+  if (daemonSet === undefined)
+    throw new KubeError('transient', 'kube-proxy DaemonSet is missing', 404, undefined);
+  return daemonSet;
+}
+
+/**
+ * Re-reads a DaemonSet whose pod template was just patched until its controller has observed the
+ * change and its status reports the rollout done, or for ROLLOUT_READS reads; answers the last
+ * read. The first read waits FIRST_READ_INTERVALS × `intervalMs` (a rollout replaces its pods one
+ * after the other: a read sooner mostly finds it under way), the next ones `intervalMs`.
+ * Undefined when the DaemonSet was replaced or its template changed again meanwhile: that is
+ * another change, for the next pass to plan afresh.
+ */
+async function followRollout(
+  kube: ClusterKube,
+  patched: V1DaemonSet,
+  configHash: string,
+  intervalMs: number,
+): Promise<V1DaemonSet | undefined> {
+  for (let reads = 1; ; reads++) {
+    await new Promise((resolve) =>
+      setTimeout(resolve, reads === 1 ? FIRST_READ_INTERVALS * intervalMs : intervalMs),
+    );
+    const daemonSet = await readKubeProxyDaemonSet(kube);
+    if (
+      daemonSet.metadata?.uid !== patched.metadata?.uid ||
+      daemonSet.spec?.template?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] !== configHash
+    ) {
+      return undefined;
+    }
+    if (reads >= ROLLOUT_READS || rolloutState(daemonSet, []).done) return daemonSet;
+  }
 }
 
 interface DesiredState {

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { daemonPod, kubeProxyConfigMap, kubeProxyDaemonSet, nodeObject } from './cluster-objects.ts';
+import { ClusterState } from './cluster-state.ts';
+import { clone, type Json, type JsonObject, jsonOf, type KubeObject } from './objects.ts';
+import { leafPaths, strategicMergePatch, trackUpdate } from './patch.ts';
+import { R } from './resources.ts';
+
+function daemonSet(): KubeObject {
+  const ds = kubeProxyDaemonSet('1.31.4');
+  ds.metadata.uid = 'uid-1';
+  ds.metadata.generation = 2;
+  trackUpdate(undefined, ds, 'kubeadm', '2025-01-01T00:00:00Z');
+  return ds;
+}
+
+test('jsonOf is the text JSON.stringify gives, also for versions that share parts', () => {
+  const ds = daemonSet();
+  const objects: unknown[] = [
+    ds,
+    kubeProxyConfigMap('https://example'),
+    nodeObject('cluster', 0, '1.31.4', new Date(0)),
+    daemonPod(ds, 'hash', 'node-0', '10.0.0.2', new Date(0)),
+    { apiVersion: 'v1', kind: 'X', metadata: { name: 'a', managedFields: undefined, b: undefined } },
+    { a: undefined, spec: undefined, metadata: null, status: { at: new Date(0) } },
+    { metadata: 'text', spec: [1, { a: undefined }, null], 'we"ird\n': '\u2028' },
+    JSON.parse('{"__proto__": {"a": 1}, "spec": {"__proto__": 2}, "metadata": {"managedFields": []}}'),
+    {},
+  ];
+  for (const object of objects) assert.equal(jsonOf(object as object), JSON.stringify(object));
+  // A status write shares spec and managedFields with the version before: both texts stay exact.
+  const next = { ...ds, metadata: { ...ds.metadata, resourceVersion: '7' }, status: { numberReady: 3 } };
+  assert.equal(jsonOf(ds), JSON.stringify(ds));
+  assert.equal(jsonOf(next), JSON.stringify(next));
+});
+
+/** The leaf paths a managedFields entry owns, read back from its fieldsV1. */
+function ownedPaths(fields: Json | undefined, path: string[] = [], out: string[] = []): string[] {
+  const node = fields as JsonObject;
+  const children = Object.keys(node).filter((key) => key.startsWith('f:'));
+  if (path.length > 0 && children.length === 0) out.push(JSON.stringify(path));
+  for (const key of children) ownedPaths(node[key], [...path, key.slice(2)], out);
+  return out;
+}
+
+test('a created object is owned, leaf by leaf, by its creator', () => {
+  const ds = daemonSet();
+  const objects: KubeObject[] = [
+    ds,
+    daemonPod(ds, 'hash', 'node-0', '10.0.0.2', new Date(0)),
+    kubeProxyConfigMap('https://example'),
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'x', labels: { gone: undefined as unknown as string }, annotations: {} },
+      data: {
+        a: undefined as unknown as Json,
+        b: null,
+        c: [],
+        d: { e: { f: undefined as unknown as Json } },
+      },
+    },
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'only-untracked' } },
+  ];
+  for (const input of objects) {
+    const object = clone(input);
+    delete object.metadata.managedFields;
+    trackUpdate(undefined, object, 'me', 'T');
+    const expected = [...leafPaths(object as unknown as JsonObject)]
+      .filter(([, value]) => value !== undefined)
+      .map(([path]) => path);
+    const entries: JsonObject[] = object.metadata.managedFields ?? [];
+    if (expected.length === 0) {
+      assert.ok(entries.length === 0, 'no leaf, no managedFields');
+      continue;
+    }
+    assert.ok(entries.length === 1, 'one entry');
+    const entry = entries[0]!;
+    assert.deepEqual(
+      { ...entry, fieldsV1: undefined },
+      {
+        manager: 'me',
+        operation: 'Update',
+        apiVersion: object.apiVersion,
+        time: 'T',
+        fieldsType: 'FieldsV1',
+        fieldsV1: undefined,
+      },
+    );
+    assert.deepEqual(ownedPaths(entry.fieldsV1), expected);
+    // Maps below the top level are owned as a whole too ('.'); top-level ones are not.
+    const fields = entry.fieldsV1 as JsonObject;
+    for (const value of Object.values(fields)) assert.equal((value as JsonObject)['.'], undefined);
+  }
+});
+
+test('writes share the parts they keep and never change a stored version', () => {
+  const changes: unknown[] = [];
+  const cluster = new ClusterState(
+    { id: 'c', version: '1.31.4', nodeCount: 1, resourceVersion: 0, busy: false, createdAt: 'T' },
+    {
+      persistObject: () => {},
+      persistMeta: () => {},
+      onChange: (_cluster, event) => changes.push(event.type),
+      now: () => new Date(0),
+    },
+  );
+  cluster.create(R.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kube-system' } });
+  const created = cluster.create(R.daemonsets, kubeProxyDaemonSet('1.31.4'), { manager: 'kubeadm' });
+  const snapshot = JSON.stringify(created);
+
+  const statusWrite = cluster.update(
+    R.daemonsets,
+    { ...created, status: { numberReady: 1 } },
+    { subresource: 'status', owned: true },
+  );
+  assert.equal(statusWrite.spec, created.spec, 'a status write keeps the spec it shares');
+  assert.equal(statusWrite.metadata.generation, created.metadata.generation);
+  assert.notEqual(statusWrite.metadata.resourceVersion, created.metadata.resourceVersion);
+
+  const patched = strategicMergePatch(statusWrite as unknown as Json, {
+    spec: { template: { metadata: { annotations: { a: 'b' } } } },
+  }) as unknown as KubeObject;
+  const specWrite = cluster.update(R.daemonsets, patched, { manager: 'mks', owned: true });
+  assert.equal(specWrite.status, statusWrite.status, 'a spec write keeps the status');
+  assert.equal(specWrite.metadata.generation, (created.metadata.generation ?? 0) + 1);
+
+  // The same status again is no write at all.
+  const again = cluster.update(
+    R.daemonsets,
+    { ...specWrite, status: clone(specWrite.status) },
+    { subresource: 'status' },
+  );
+  assert.equal(again, specWrite);
+
+  const deleted = cluster.delete(R.daemonsets, 'kube-system', 'kube-proxy');
+  assert.equal(deleted.spec, specWrite.spec);
+  assert.equal(JSON.stringify(created), snapshot, 'the first version is unchanged');
+  assert.deepEqual(changes, ['ADDED', 'ADDED', 'MODIFIED', 'MODIFIED', 'DELETED']);
+});
