@@ -33,7 +33,8 @@ import { freePort } from '../test/support/postgres-server.ts';
 import { fatal, serveParent } from './lib/child.ts';
 
 const LOG_LEVEL = 'info';
-const POLL_MS = 20;
+/** How often the readiness count runs (the figure's resolution; it shares the server's CPU). */
+const POLL_MS = 50;
 const LOADED_CONFIG_ANNOTATION = 'mks.ovh/loaded-config-hash';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-fleet-'));

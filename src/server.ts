@@ -139,11 +139,24 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
             key: fs.readFileSync(config.tls.keyFile, 'utf8'),
           };
 
+  // The token a cluster's kubeconfig carries, computed once per (cluster, epoch): every call of
+  // the clusters' Kubernetes API is checked against it.
+  const tokens = new Map<string, Buffer>();
+  const expectedToken = (clusterId: string, epoch: number): Buffer => {
+    const key = `${clusterId}:${epoch}`;
+    let token = tokens.get(key);
+    if (token === undefined) {
+      if (tokens.size >= 100_000) tokens.clear();
+      token = Buffer.from(services.clusterToken(clusterId, epoch));
+      tokens.set(key, token);
+    }
+    return token;
+  };
   const authorize = async (clusterId: string, token: string): Promise<boolean> => {
     const cluster = await services.clusterStore.get(clusterId);
     // A deleted cluster's own token still authenticates, so its API answers 404 (gone), not 401.
     if (cluster === undefined) return false;
-    const expected = Buffer.from(services.clusterToken(cluster.id, cluster.tokenEpoch));
+    const expected = expectedToken(cluster.id, cluster.tokenEpoch);
     const given = Buffer.from(token);
     return expected.length === given.length && crypto.timingSafeEqual(expected, given);
   };

@@ -347,10 +347,16 @@ export class Emulator implements EmulatorControl {
       this.install(cluster);
       this.logger.info({ clusterId: input.id, nodeCount: input.nodeCount }, 'Created emulated cluster');
     } else {
-      existing.meta.version = input.version;
-      existing.meta.nodeCount = input.nodeCount;
-      this.hooks.persistMeta(existing);
+      // Every pass ensures its cluster: one that is as asked costs nothing (no write, no commit).
+      const before = existing.meta.resourceVersion;
+      const reshaped = existing.meta.version !== input.version || existing.meta.nodeCount !== input.nodeCount;
+      if (reshaped) {
+        existing.meta.version = input.version;
+        existing.meta.nodeCount = input.nodeCount;
+        this.hooks.persistMeta(existing);
+      }
       this.syncNodes(existing);
+      if (!reshaped && existing.meta.resourceVersion === before) return;
     }
     await this.store.flush();
   }
