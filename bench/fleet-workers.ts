@@ -8,6 +8,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { REPO_DIR, startChild } from './lib/child.ts';
 import type { BenchContext, FleetFigures, Row } from './lib/context.ts';
@@ -69,6 +70,7 @@ async function runCase(clusters: number, workers: number): Promise<Row> {
   const problems: string[] = [];
   let fleet: FleetFigures | undefined;
   let workersCpu: number | undefined;
+  let machineBusy: number | undefined;
   try {
     for (let i = 0; i < workers; i++) {
       processes.push(
@@ -92,6 +94,7 @@ async function runCase(clusters: number, workers: number): Promise<Row> {
       problems.push(`only ${populated.ready} of ${clusters} clusters became READY after creation`);
     } else {
       const workersCpuBefore = processes.reduce((sum, worker) => sum + worker.cpuSeconds(), 0);
+      const machineBefore = machineTicks();
       const rolled = await child.request<{
         ready: number;
         accepted: number;
@@ -103,6 +106,9 @@ async function runCase(clusters: number, workers: number): Promise<Row> {
       }>({ type: 'rollout', customization: CUSTOMIZATION, timeoutMs: ROLLOUT_TIMEOUT_MS });
       workersCpu =
         (processes.reduce((sum, worker) => sum + worker.cpuSeconds(), 0) - workersCpuBefore) / rolled.seconds;
+      const machineAfter = machineTicks();
+      machineBusy =
+        (machineAfter.busy - machineBefore.busy) / Math.max(1, machineAfter.total - machineBefore.total);
       if (rolled.ready < clusters) {
         problems.push(
           `only ${rolled.ready} of ${clusters} clusters READY ${rolled.seconds.toFixed(0)} s after the change`,
@@ -152,13 +158,30 @@ async function runCase(clusters: number, workers: number): Promise<Row> {
         ? problems.slice(0, 5).join('; ')
         : workersCpu === undefined
           ? undefined
-          : `worker processes' CPU ${(workersCpu * 100).toFixed(0)} % (srv CPU is the API process's)`,
+          : `worker processes' CPU ${(workersCpu * 100).toFixed(0)} % (srv CPU is the API process's); all ${os.availableParallelism()} CPUs of the machine ${((machineBusy ?? 0) * 100).toFixed(0)} % busy (PostgreSQL included)`,
     fleet,
   };
   process.stderr.write(
     `  workers: ${name}: ${fleet === undefined ? row.note : `${fleet.seconds.toFixed(2)} s, ${fleet.clustersPerSecond.toFixed(0)} clusters/s, API process CPU ${(fleet.cpu * 100).toFixed(0)} %`}\n`,
   );
   return row;
+}
+
+/** The machine's CPU ticks from /proc/stat: busy (all but idle and iowait) and total. */
+function machineTicks(): { busy: number; total: number } {
+  try {
+    const fields = fs
+      .readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    const total = fields.reduce((a, b) => a + b, 0);
+    return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
+  } catch {
+    return { busy: 0, total: 0 };
+  }
 }
 
 function skipRow(clusters: number, why: string): Row {
