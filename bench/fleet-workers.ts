@@ -10,6 +10,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { driveFleet } from './fleet.ts';
 import { REPO_DIR, startChild } from './lib/child.ts';
 import type { BenchContext, FleetFigures, Row } from './lib/context.ts';
 import { createPostgresDatabase, postgresAvailable } from './lib/postgres.ts';
@@ -17,11 +18,6 @@ import { createPostgresDatabase, postgresAvailable } from './lib/postgres.ts';
 /** Two workers must reconcile the fleet at least this much faster than one (issue: scale-out). */
 export const WORKERS_TARGET_RATIO = 1.6;
 
-const CUSTOMIZATION = { kubeProxy: { iptables: { syncPeriod: 'PT45S' } } };
-const EXPECTED_TEXT = 'syncPeriod: 45s';
-const SAMPLE = 10;
-const POPULATE_TIMEOUT_MS = 900_000;
-const ROLLOUT_TIMEOUT_MS = 600_000;
 const WORKER_START_MS = 120_000;
 /** Linux's USER_HZ: /proc times are in these ticks. */
 const CLOCK_TICKS = 100;
@@ -84,55 +80,23 @@ async function runCase(clusters: number, workers: number): Promise<Row> {
       );
     }
     await Promise.all(processes.map((worker) => worker.started()));
-    process.stderr.write(`  workers: ${workers} worker(s) up; creating ${clusters} clusters…\n`);
-    const populated = await child.request<{ created: number; seconds: number; ready: number }>({
-      type: 'populate',
-      clusters,
-      timeoutMs: POPULATE_TIMEOUT_MS,
+    let workersCpuBefore = 0;
+    let machineBefore = machineTicks();
+    const driven = await driveFleet(child, clusters, `workers (${workers})`, {
+      before: () => {
+        workersCpuBefore = processes.reduce((sum, worker) => sum + worker.cpuSeconds(), 0);
+        machineBefore = machineTicks();
+      },
+      after: (seconds) => {
+        const machineAfter = machineTicks();
+        workersCpu =
+          (processes.reduce((sum, worker) => sum + worker.cpuSeconds(), 0) - workersCpuBefore) / seconds;
+        machineBusy =
+          (machineAfter.busy - machineBefore.busy) / Math.max(1, machineAfter.total - machineBefore.total);
+      },
     });
-    if (populated.ready < clusters) {
-      problems.push(`only ${populated.ready} of ${clusters} clusters became READY after creation`);
-    } else {
-      const workersCpuBefore = processes.reduce((sum, worker) => sum + worker.cpuSeconds(), 0);
-      const machineBefore = machineTicks();
-      const rolled = await child.request<{
-        ready: number;
-        accepted: number;
-        seconds: number;
-        cpuSeconds: number;
-        peakRss: number;
-        vmHwm: number | undefined;
-        kubeCalls: Record<string, number>;
-      }>({ type: 'rollout', customization: CUSTOMIZATION, timeoutMs: ROLLOUT_TIMEOUT_MS });
-      workersCpu =
-        (processes.reduce((sum, worker) => sum + worker.cpuSeconds(), 0) - workersCpuBefore) / rolled.seconds;
-      const machineAfter = machineTicks();
-      machineBusy =
-        (machineAfter.busy - machineBefore.busy) / Math.max(1, machineAfter.total - machineBefore.total);
-      if (rolled.ready < clusters) {
-        problems.push(
-          `only ${rolled.ready} of ${clusters} clusters READY ${rolled.seconds.toFixed(0)} s after the change`,
-        );
-      }
-      const verified = await child.request<{ checked: number; problems: string[] }>({
-        type: 'verify',
-        sample: SAMPLE,
-        expect: EXPECTED_TEXT,
-      });
-      problems.push(...verified.problems);
-      fleet = {
-        clusters,
-        createSeconds: populated.seconds,
-        acceptSeconds: rolled.accepted,
-        seconds: rolled.seconds,
-        clustersPerSecond: clusters / rolled.seconds,
-        peakRssBytes: rolled.peakRss,
-        vmHwmBytes: rolled.vmHwm,
-        cpu: rolled.cpuSeconds / rolled.seconds,
-        verified: verified.checked,
-        kubeCallsPerCluster: Object.values(rolled.kubeCalls).reduce((a, b) => a + b, 0) / clusters,
-      };
-    }
+    fleet = driven.fleet;
+    problems.push(...driven.problems);
   } catch (error) {
     problems.push((error as Error).message.split('\n')[0] ?? 'failed');
   } finally {

@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { startChild } from './lib/child.ts';
+import { type Child, startChild } from './lib/child.ts';
 import type { BenchContext, FleetFigures, Row } from './lib/context.ts';
 import { summarizeProfile } from './lib/profile.ts';
 
@@ -64,52 +64,14 @@ export async function runFleet(context: BenchContext): Promise<Row[]> {
   let problems: string[] = [];
   let window: RolledOut['window'] | undefined;
   try {
-    process.stderr.write(`  fleet: creating ${clusters} clusters…\n`);
-    const populated = await child.request<Populated>({
-      type: 'populate',
-      clusters,
-      timeoutMs: POPULATE_TIMEOUT_MS,
-    });
-    if (populated.ready < clusters) {
-      problems.push(`only ${populated.ready} of ${clusters} clusters became READY after creation`);
-    } else {
-      process.stderr.write(
-        `  fleet: created in ${populated.created.toFixed(1)} s, all READY after ${populated.seconds.toFixed(1)} s; changing every customization…\n`,
-      );
-      const rolled = await child.request<RolledOut>({
-        type: 'rollout',
-        customization: CUSTOMIZATION,
-        timeoutMs: ROLLOUT_TIMEOUT_MS,
-      });
-      window = rolled.window;
-      if (rolled.ready < clusters) {
-        problems.push(
-          `only ${rolled.ready} of ${clusters} clusters READY ${rolled.seconds.toFixed(0)} s after the change`,
-        );
-      }
-      const verified = await child.request<{ checked: number; problems: string[] }>({
-        type: 'verify',
-        sample: SAMPLE,
-        expect: EXPECTED_TEXT,
-      });
-      problems = [...problems, ...verified.problems];
-      fleet = {
-        clusters,
-        createSeconds: populated.seconds,
-        acceptSeconds: rolled.accepted,
-        seconds: rolled.seconds,
-        clustersPerSecond: clusters / rolled.seconds,
-        peakRssBytes: rolled.peakRss,
-        vmHwmBytes: rolled.vmHwm,
-        cpu: rolled.cpuSeconds / rolled.seconds,
-        verified: verified.checked,
-        kubeCallsPerCluster: Object.values(rolled.kubeCalls).reduce((a, b) => a + b, 0) / clusters,
-      };
-      const calls = Object.entries(rolled.kubeCalls)
+    const driven = await driveFleet(child, clusters, 'fleet');
+    ({ fleet, problems, window } = driven);
+    if (driven.rolled !== undefined) {
+      const calls = Object.entries(driven.rolled.kubeCalls)
         .map(([method, count]) => `${method} ${(count / clusters).toFixed(1)}`)
         .join(', ');
       process.stderr.write(
-        `  fleet: Kubernetes API calls per cluster during the change: ${calls}; TLS handshakes ${rolled.handshakes}\n`,
+        `  fleet: Kubernetes API calls per cluster during the change: ${calls}; TLS handshakes ${driven.rolled.handshakes}\n`,
       );
     }
   } catch (error) {
@@ -143,6 +105,69 @@ export async function runFleet(context: BenchContext): Promise<Row[]> {
       : `${fleet.seconds.toFixed(2)} s (changes accepted in ${fleet.acceptSeconds.toFixed(2)} s), ${fleet.clustersPerSecond.toFixed(0)} clusters/s, peak RSS ${mib(fleet.peakRssBytes)}, CPU ${(fleet.cpu * 100).toFixed(0)} %; creation ${fleet.createSeconds.toFixed(1)} s; ${fleet.verified} clusters verified${problems.length > 0 ? `; ${row.note}` : ''}`;
   process.stderr.write(`  fleet: ${figures} → ${verdict}\n`);
   return [row];
+}
+
+/**
+ * Drives a fleet child (bench/fleet-process.ts): creates `clusters` clusters and waits until all
+ * are READY, changes every customization at once and waits again, then verifies a sample through
+ * the clusters' Kubernetes API. `aroundRollout` is told when the change starts and ends.
+ */
+export async function driveFleet(
+  child: Child,
+  clusters: number,
+  label: string,
+  aroundRollout: { before?(): void; after?(seconds: number): void } = {},
+): Promise<{
+  fleet: FleetFigures | undefined;
+  problems: string[];
+  window: RolledOut['window'] | undefined;
+  rolled: RolledOut | undefined;
+}> {
+  const problems: string[] = [];
+  process.stderr.write(`  ${label}: creating ${clusters} clusters…\n`);
+  const populated = await child.request<Populated>({
+    type: 'populate',
+    clusters,
+    timeoutMs: POPULATE_TIMEOUT_MS,
+  });
+  if (populated.ready < clusters) {
+    problems.push(`only ${populated.ready} of ${clusters} clusters became READY after creation`);
+    return { fleet: undefined, problems, window: undefined, rolled: undefined };
+  }
+  process.stderr.write(
+    `  ${label}: created in ${populated.created.toFixed(1)} s, all READY after ${populated.seconds.toFixed(1)} s; changing every customization…\n`,
+  );
+  aroundRollout.before?.();
+  const rolled = await child.request<RolledOut>({
+    type: 'rollout',
+    customization: CUSTOMIZATION,
+    timeoutMs: ROLLOUT_TIMEOUT_MS,
+  });
+  aroundRollout.after?.(rolled.seconds);
+  if (rolled.ready < clusters) {
+    problems.push(
+      `only ${rolled.ready} of ${clusters} clusters READY ${rolled.seconds.toFixed(0)} s after the change`,
+    );
+  }
+  const verified = await child.request<{ checked: number; problems: string[] }>({
+    type: 'verify',
+    sample: SAMPLE,
+    expect: EXPECTED_TEXT,
+  });
+  problems.push(...verified.problems);
+  const fleet: FleetFigures = {
+    clusters,
+    createSeconds: populated.seconds,
+    acceptSeconds: rolled.accepted,
+    seconds: rolled.seconds,
+    clustersPerSecond: clusters / rolled.seconds,
+    peakRssBytes: rolled.peakRss,
+    vmHwmBytes: rolled.vmHwm,
+    cpu: rolled.cpuSeconds / rolled.seconds,
+    verified: verified.checked,
+    kubeCallsPerCluster: Object.values(rolled.kubeCalls).reduce((a, b) => a + b, 0) / clusters,
+  };
+  return { fleet, problems, window: rolled.window, rolled };
 }
 
 export function mib(bytes: number): string {

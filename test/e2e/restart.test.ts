@@ -13,6 +13,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { ApiClient } from '../../src/client/api-client.ts';
 import { type OvhCredentials, readOvhConf } from '../../src/client/ovh-conf.ts';
 import { configHash } from '../../src/customization/kube-proxy-config.ts';
+import { untilClusterStatus } from '../support/cluster-status.ts';
 import { isRunning, KubeAccess } from '../support/kube.ts';
 import { cleanEnv, MksProcess } from '../support/mks-process.ts';
 import { freePort } from '../support/postgres-server.ts';
@@ -88,14 +89,7 @@ describe('mks serve restarted in the middle of a rollout (sqlite)', () => {
     const [projectId] = await client.call<string[]>('GET', '/cloud/project');
     const kube = `/cloud/project/${projectId}/kube`;
     const untilStatus = (id: string, status: string, timeoutMs: number) =>
-      waitFor(
-        async () => {
-          const cluster = await client.call<Cluster>('GET', `${kube}/${id}`);
-          if (cluster.status === 'ERROR') throw new Error(`cluster went ERROR: ${cluster.statusMessage}`);
-          return cluster.status === status ? cluster : undefined;
-        },
-        { timeoutMs, intervalMs: 100, what: `cluster ${id} to be ${status}` },
-      );
+      untilClusterStatus(client, kube, id, status, timeoutMs);
 
     const created = await client.call<Cluster>('POST', kube, { region: 'GRA7', name: 'restart' });
     await untilStatus(created.id, 'READY', 20_000);

@@ -14,6 +14,7 @@ import pg from 'pg';
 import { ApiClient } from '../../src/client/api-client.ts';
 import { type OvhCredentials, readOvhConf } from '../../src/client/ovh-conf.ts';
 import { configHash } from '../../src/customization/kube-proxy-config.ts';
+import { untilClusterStatus } from '../support/cluster-status.ts';
 import { createTestDatabase, type TestDatabase } from '../support/dialects.ts';
 import { isRunning, KubeAccess } from '../support/kube.ts';
 import { cleanEnv, MksProcess } from '../support/mks-process.ts';
@@ -112,14 +113,7 @@ describe('scale-out: two API processes and two workers on PostgreSQL', {
   };
 
   const untilStatus = (client: ApiClient, id: string, status: string, timeoutMs = 30_000) =>
-    waitFor(
-      async () => {
-        const cluster = await client.call<Cluster>('GET', `${kube}/${id}`);
-        if (cluster.status === 'ERROR') throw new Error(`cluster went ERROR: ${cluster.statusMessage}`);
-        return cluster.status === status ? cluster : undefined;
-      },
-      { timeoutMs, intervalMs: 100, what: `cluster ${id} to be ${status}` },
-    );
+    untilClusterStatus(client, kube, id, status, timeoutMs);
 
   /** Kubernetes API access through API process `i` (its kubeconfig points at its own listener). */
   async function kubeThrough(i: number, clusterId: string): Promise<KubeAccess> {
