@@ -73,13 +73,22 @@ export class Forwarder {
         // From here on the answer is the owner's: a broken stream just ends the client's.
         upstream.removeAllListeners('error');
         upstream.on('error', () => {});
-        reply.code(response.statusCode ?? 502);
+        const headers: Record<string, string | string[]> = {};
         for (const [name, value] of Object.entries(response.headers)) {
-          if (value !== undefined && !HOP_HEADERS.has(name)) void reply.header(name, value);
+          if (value !== undefined && !HOP_HEADERS.has(name)) headers[name] = value;
         }
+        // Written here, not through reply.send(stream): fastify sends a stream's headers with its
+        // first byte, and a watch that has no event yet must still answer at once (its client
+        // waits for the headers before it does anything else).
+        reply.hijack();
+        const raw = reply.raw;
+        raw.writeHead(response.statusCode ?? 502, headers);
+        raw.flushHeaders();
+        response.pipe(raw);
+        response.on('error', () => raw.destroy());
         // A client that goes away (watch cancelled) closes the owner's stream too.
-        reply.raw.on('close', () => upstream.destroy());
-        resolve(reply.send(response));
+        raw.on('close', () => upstream.destroy());
+        resolve(reply);
       });
       upstream.end(body);
     });

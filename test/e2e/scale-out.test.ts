@@ -155,21 +155,29 @@ describe('scale-out: two API processes and two workers on PostgreSQL', {
     'a cluster created through one API and changed through the other reaches READY; both serve its Kubernetes API, watches included',
     explained(async () => {
       const id = await createReady('both-apis');
-      const [viaA, viaB] = [await kubeThrough(0, id), await kubeThrough(1, id)];
-      const owner = (await sql.query('select url from emulator_owners where cluster_id = $1', [id])).rows[0];
-      assert.ok(owner !== undefined, 'one process owns the emulated cluster');
+      const ownerUrl = (await sql.query('select url from emulator_owners where cluster_id = $1', [id]))
+        .rows[0]?.url as string | undefined;
+      const owner = apis.findIndex((api) => api.kubeUrl === ownerUrl);
+      assert.ok(owner >= 0, 'one of the API processes owns the emulated cluster');
+      // "A" forwards every call for this cluster to its owner "B".
+      const [a, b] = [1 - owner, owner];
+      const [viaA, viaB] = [await kubeThrough(a, id), await kubeThrough(b, id)];
 
-      // A watch through A sees a change made through B.
+      // A watch through A (forwarded to B) answers at once and sees a change made through B.
       const kc = new KubeConfig();
       kc.loadFromFile(viaA.file);
       const seen: string[] = [];
-      const request = await new Watch(kc).watch(
-        '/api/v1/namespaces/default/configmaps',
-        {},
-        (type: string, object: { metadata?: { name?: string } }) => {
-          seen.push(`${type} ${object.metadata?.name}`);
-        },
-        () => {},
+      const request = await withTimeout(
+        new Watch(kc).watch(
+          '/api/v1/namespaces/default/configmaps',
+          {},
+          (type: string, object: { metadata?: { name?: string } }) => {
+            seen.push(`${type} ${object.metadata?.name}`);
+          },
+          () => {},
+        ),
+        10_000,
+        'the watch through A to answer',
       );
       try {
         await viaB.kubectl('create', 'configmap', 'made-through-b', '-n', 'default', '--from-literal=a=1');
@@ -185,16 +193,16 @@ describe('scale-out: two API processes and two workers on PostgreSQL', {
         '1',
       );
 
-      // kubectl rollout status through A follows a rollout started by a PUT through B.
+      // kubectl rollout status through A follows a rollout started by a PUT through B's API.
       const before = await generation(viaB);
-      await apis[1]!.client.call('PUT', `${kube}/${id}/customization`, {
+      await apis[b]!.client.call('PUT', `${kube}/${id}/customization`, {
         kubeProxy: { iptables: { syncPeriod: 'PT41S' } },
       });
       assert.match(
         await viaA.kubectl('rollout', 'status', 'ds/kube-proxy', '-n', 'kube-system', '--timeout=30s'),
         /successfully rolled out/,
       );
-      await untilStatus(apis[0]!.client, id, 'READY');
+      await untilStatus(apis[a]!.client, id, 'READY');
       await assertRolledOut(viaA, /syncPeriod: 41s/);
       assert.equal(await generation(viaB), before + 1, 'one template change for that one config');
     }),
@@ -319,3 +327,18 @@ describe('scale-out: two API processes and two workers on PostgreSQL', {
     }),
   );
 });
+
+/** `promise`, or a rejection naming `what` after `ms`. */
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
