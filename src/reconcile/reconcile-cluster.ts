@@ -71,8 +71,11 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
 
   const desired = desiredOf(cluster);
 
-  // The ConfigMap and the control plane's flags matter only while a change is being applied.
-  let configMap = working ? await kube.readConfigMap(KUBE_SYSTEM, KUBE_PROXY) : undefined;
+  // The ConfigMap matters only while a change is applied, and is read only for a reset (its
+  // annotation records whether this reset already erased the cluster). Otherwise the desired
+  // config.conf is server-side applied unread: an apply of what is already there changes nothing.
+  let configMap =
+    working && cluster.status === 'RESETTING' ? await kube.readConfigMap(KUBE_SYSTEM, KUBE_PROXY) : undefined;
   if (
     working &&
     cluster.status === 'RESETTING' &&
