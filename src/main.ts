@@ -70,6 +70,12 @@ storeOptions(
     )
     .addOption(
       new Option(
+        '--kube-public-url <url>',
+        "the clusters' Kubernetes API address written into kubeconfigs (default https://<kube-listen>)",
+      ).env('MKS_KUBE_PUBLIC_URL'),
+    )
+    .addOption(
+      new Option(
         '--kube-internal-url <url>',
         "scale-out: how other mks processes reach this one's Kubernetes API listener (default https://<kube-listen>)",
       ).env('MKS_KUBE_INTERNAL_URL'),
@@ -136,8 +142,8 @@ storeOptions(
       `
 A worker claims reconcile work from the database (leases, FOR UPDATE SKIP LOCKED) and drives the
 clusters through their Kubernetes API at --kube-public-url. It needs the same database URL and
-secret key as the API processes (MKS_SECRET_KEY, or a shared --data-dir), and trusts the CA in
-<data-dir>/tls/ca.crt when there is one.`,
+installation key as the API processes (MKS_SECRET_KEY, or a shared --data-dir), and trusts the
+installation CA the API processes keep in the database.`,
     ),
 ).action(async (options: ConfigOptions) => {
   const config = loadConfig({ ...options, worker: true });

@@ -17,7 +17,7 @@ import { KubeClients } from './reconcile/kube/kube-client.ts';
 import { Worker } from './reconcile/loop.ts';
 import type { ClusterProvider } from './reconcile/provider.ts';
 import { openServices, type Services } from './services.ts';
-import { loadOrCreateLocalTls, readLocalCa } from './tls/local-ca.ts';
+import { loadOrCreateLocalTls, readLocalCa, syncSharedCa } from './tls/local-ca.ts';
 
 export interface Runtime {
   readonly app: FastifyInstance;
@@ -77,6 +77,8 @@ export interface WorkerRuntime {
  */
 export async function startWorkerRuntime(config: Config, logger: Logger): Promise<WorkerRuntime> {
   const services = await openServices(config, logger, { migrate: config.migrate });
+  // The installation's CA, from the database (API processes publish it), to verify their HTTPS.
+  await syncSharedCa(services.database, services.secretBox, config.dataDir, { publish: false });
   const ca = readLocalCa(config.dataDir);
   const control = new RemoteEmulatorControl(config.kubePublicUrl, services.internalToken, ca?.caPem);
   const kube = new KubeClients();
@@ -96,6 +98,9 @@ export async function startWorkerRuntime(config: Config, logger: Logger): Promis
 export async function startRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const services = await openServices(config, logger, { migrate: config.migrate });
   const first = await bootstrap(services);
+  // Scale-out: every process signs with the installation's CA, kept in the database.
+  if (!services.database.capabilities.exclusiveWriter)
+    await syncSharedCa(services.database, services.secretBox, config.dataDir, { publish: true });
   const tls = loadOrCreateLocalTls(
     config.dataDir,
     [

@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { AuthStore } from './auth/auth.store.ts';
 import { Authenticator } from './auth/authenticator.ts';
-import { createSecretBox, loadSecretKey } from './auth/secret-box.ts';
+import { createSecretBox, loadSecretKey, type SecretBox } from './auth/secret-box.ts';
 import { ClusterService } from './clusters/clusters.service.ts';
 import { ClusterStore } from './clusters/clusters.store.ts';
 import type { Config } from './config.ts';
@@ -23,6 +23,8 @@ export interface Services {
   readonly clusterToken: (clusterId: string, epoch: number) => string;
   /** Authenticates calls between mks processes (scale-out), derived from the installation key. */
   readonly internalToken: string;
+  /** Seals secrets at rest with the installation key. */
+  readonly secretBox: SecretBox;
   close(): Promise<void>;
 }
 
@@ -33,7 +35,8 @@ export async function openServices(
 ): Promise<Services> {
   const key = loadSecretKey(config.secretKey, config.dataDir);
   const database = await openDatabase(config.database, options);
-  const authStore = new AuthStore(database, createSecretBox(key));
+  const secretBox = createSecretBox(key);
+  const authStore = new AuthStore(database, secretBox);
   const clusterStore = new ClusterStore(database);
   // A cluster's Kubernetes API token is derived, not stored: HMAC(installation key, id, epoch).
   // Resetting the kubeconfig bumps the epoch, which invalidates every token issued before.
@@ -52,6 +55,7 @@ export async function openServices(
     clusterToken: (clusterId, epoch) =>
       `mks.${crypto.createHmac('sha256', tokenKey).update(`${clusterId}:${epoch}`).digest('base64url')}`,
     internalToken: `mks-internal.${crypto.createHmac('sha256', key).update('mks internal calls').digest('base64url')}`,
+    secretBox,
     close: () => database.close(),
   };
 }

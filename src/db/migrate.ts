@@ -8,6 +8,7 @@ import * as initial from './migrations/0001-initial.ts';
 import * as emulator from './migrations/0002-emulator.ts';
 import * as reconcile from './migrations/0003-reconcile.ts';
 import * as emulatorOwners from './migrations/0005-emulator-owners.ts';
+import * as installationCa from './migrations/0006-installation-ca.ts';
 import type { Schema } from './schema.ts';
 
 interface MigrationModule {
@@ -19,6 +20,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0002-emulator', emulator],
   ['0003-reconcile', reconcile],
   ['0005-emulator-owners', emulatorOwners],
+  ['0006-installation-ca', installationCa],
 ];
 
 export async function migrateToLatest(db: Kysely<Schema>, capabilities: Capabilities): Promise<string[]> {

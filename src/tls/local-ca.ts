@@ -11,7 +11,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import type { Kysely } from 'kysely';
 import forge from 'node-forge';
+import type { SecretBox } from '../auth/secret-box.ts';
+import type { Database } from '../db/database.ts';
 
 export interface TlsMaterial {
   readonly caPem: string;
@@ -60,6 +63,52 @@ export function readLocalCa(dataDir: string): { caPem: string; caFile: string } 
   if (!fs.existsSync(caFile)) return undefined;
   return { caPem: fs.readFileSync(caFile, 'utf8'), caFile };
 }
+
+/**
+ * Scale-out: makes `<dataDir>/tls/ca.crt` and `ca.key` the installation's CA kept in the database
+ * (`installation_ca`, key sealed with the installation key), so that every process signs and
+ * trusts with the same CA. The first process publishes its CA (the one in its data directory, or
+ * a new one); the others adopt it. A server certificate signed by another CA is dropped, to be
+ * issued again by loadOrCreateLocalTls.
+ */
+export async function syncSharedCa(
+  database: Database,
+  box: SecretBox,
+  dataDir: string,
+  options: { publish: boolean },
+): Promise<void> {
+  const db = database.db.withTables<CaTables>() as unknown as Kysely<CaTables>;
+  const dir = path.join(dataDir, 'tls');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = (name: string) => path.join(dir, name);
+  const read = () => db.selectFrom('installation_ca').selectAll().where('id', '=', 1).executeTakeFirst();
+  let row = await read();
+  if (row === undefined) {
+    if (!options.publish) return;
+    const local =
+      fs.existsSync(file('ca.crt')) && fs.existsSync(file('ca.key'))
+        ? {
+            certPem: fs.readFileSync(file('ca.crt'), 'utf8'),
+            keyPem: fs.readFileSync(file('ca.key'), 'utf8'),
+          }
+        : issue({ commonName: 'mks local CA', hosts: [], ca: true });
+    await db
+      .insertInto('installation_ca')
+      .values({ id: 1, cert_pem: local.certPem, key_sealed: box.seal(local.keyPem) })
+      .onConflict((conflict) => conflict.column('id').doNothing())
+      .execute();
+    row = await read();
+    if (row === undefined) throw new Error('the installation CA could not be stored');
+  }
+  const current = fs.existsSync(file('ca.crt')) ? fs.readFileSync(file('ca.crt'), 'utf8') : undefined;
+  if (current === row.cert_pem && fs.existsSync(file('ca.key'))) return;
+  fs.writeFileSync(file('ca.key'), box.open(row.key_sealed), { mode: 0o600 });
+  fs.writeFileSync(file('ca.crt'), row.cert_pem);
+  fs.rmSync(file('server.crt'), { force: true });
+  fs.rmSync(file('server.key'), { force: true });
+}
+
+type CaTables = { installation_ca: { id: number; cert_pem: string; key_sealed: string } };
 
 function coversHosts(certPem: string, hosts: readonly string[]): boolean {
   const certificate = new crypto.X509Certificate(certPem);

@@ -1,10 +1,12 @@
 /**
  * Scale-out on PostgreSQL with real processes: two API processes (`mks serve --no-worker`) and two
- * workers (`mks worker`) on one database and one shared data directory (secret key and CA), no
- * load balancer: each worker drives the clusters through a different API process, and tests call
- * both APIs. Emulated clusters are owned by one process at a time; the other forwards to it.
+ * workers (`mks worker`) on one database, sharing only the installation key (MKS_SECRET_KEY), each
+ * with a data directory of its own (the CA comes from the database). No load balancer: each worker
+ * drives the clusters through a different API process, and tests call both APIs. Emulated
+ * clusters are owned by one process at a time; the other forwards to it.
  */
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,7 +31,14 @@ const postgres = process.env.MKS_TEST_POSTGRES_URL !== undefined;
 describe('scale-out: two API processes and two workers on PostgreSQL', {
   skip: !postgres && 'no PostgreSQL',
 }, () => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-e2e-scale-'));
+  // Every process has a data directory of its own: they share only the database URL and the
+  // installation key (MKS_SECRET_KEY); the CA comes from the database.
+  const dataDirs: string[] = [];
+  const ownDataDir = () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-e2e-scale-'));
+    dataDirs.push(dir);
+    return dir;
+  };
   let database: TestDatabase;
   let sql: pg.Client;
   const processes: MksProcess[] = [];
@@ -46,7 +55,7 @@ describe('scale-out: two API processes and two workers on PostgreSQL', {
     await sql.connect();
     env = cleanEnv({
       MKS_DATABASE_URL: database.url,
-      MKS_DATA_DIR: dataDir,
+      MKS_SECRET_KEY: crypto.randomBytes(32).toString('base64'),
       // Three pods of 400 ms: a rollout lasts over a second, long enough to kill a worker in it.
       MKS_POD_START_MS: '400',
       MKS_LEASE_MS: '1500',
@@ -55,18 +64,18 @@ describe('scale-out: two API processes and two workers on PostgreSQL', {
       MKS_WORKER_POLL_MS: '100',
       MKS_LOG_LEVEL: 'info',
     });
-    // The first API process creates the data directory (key, CA, credentials); the others share
-    // it and start together.
+    // The first API process creates the credentials (in its data directory) and publishes the CA;
+    // the others start together.
     const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const startApi = async (i: number) => {
       const [port, kubePort] = [ports[2 * i]!, ports[2 * i + 1]!];
       const api = new MksProcess(
         ['serve', '--no-worker', '--listen', `127.0.0.1:${port}`, '--kube-listen', `127.0.0.1:${kubePort}`],
-        env,
+        { ...env, MKS_DATA_DIR: ownDataDir() },
       );
       processes[i] = api;
       await api.printed(/mks is serving/, `API process ${i + 1} to listen`, 120_000);
-      const credentials = readOvhConf(path.join(dataDir, 'ovh.conf')) as OvhCredentials;
+      const credentials = readOvhConf(path.join(dataDirs[0]!, 'ovh.conf')) as OvhCredentials;
       apis[i] = {
         client: new ApiClient({ ...credentials, endpoint: `http://127.0.0.1:${port}/1.0` }),
         kubeUrl: `https://127.0.0.1:${kubePort}`,
@@ -77,6 +86,7 @@ describe('scale-out: two API processes and two workers on PostgreSQL', {
     const startWorker = async (i: number) => {
       const worker = new MksProcess(['worker'], {
         ...env,
+        MKS_DATA_DIR: ownDataDir(),
         MKS_KUBE_PUBLIC_URL: `https://127.0.0.1:${ports[2 * i + 1]}`,
       });
       processes[2 + i] = worker;
@@ -94,7 +104,7 @@ describe('scale-out: two API processes and two workers on PostgreSQL', {
     await Promise.all(processes.map((p) => p.kill('SIGTERM')));
     await sql?.end();
     await database?.drop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   /** Runs a test body; a failure carries what the processes logged. */
@@ -297,6 +307,7 @@ describe('scale-out: two API processes and two workers on PostgreSQL', {
       for (const [i, worker] of workers.entries()) if (i === owner) await worker.kill('SIGTERM');
       const replacement = new MksProcess(['worker'], {
         ...workerEnv,
+        MKS_DATA_DIR: ownDataDir(),
         MKS_KUBE_PUBLIC_URL: apis[survivor]!.kubeUrl,
       });
       processes.push(replacement);
