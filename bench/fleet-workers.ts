@@ -6,12 +6,11 @@
  * sharing its database and data directory (key and CA), reaching the clusters through its
  * Kubernetes API. Each run gets a fresh database and fleet (--clusters, default 1,000).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
+import { MksProcess } from '../test/support/mks-process.ts';
 import { driveFleet } from './fleet.ts';
-import { REPO_DIR, startChild } from './lib/child.ts';
+import { startChild } from './lib/child.ts';
 import type { BenchContext, FleetFigures, Row } from './lib/context.ts';
 import { createPostgresDatabase, postgresAvailable } from './lib/postgres.ts';
 
@@ -38,18 +37,12 @@ export async function runFleetWorkers(context: BenchContext): Promise<Row[]> {
   const one = figures.get(1);
   const two = figures.get(2);
   const ratio = one !== undefined && two !== undefined ? one.seconds / two.seconds : undefined;
-  const ratioRow: Row = {
-    section: 'workers',
+  const ratioRow = workersRow({
     name: `fleet: 2 workers vs 1 (time ratio, target ≥ ${WORKERS_TARGET_RATIO})`,
-    dialect: 'postgres',
-    measurement: undefined,
-    helloRps: undefined,
     ratio,
-    target: undefined,
-    profile: undefined,
     verdict: ratio === undefined ? 'FAILED' : ratio >= WORKERS_TARGET_RATIO ? 'PASS' : 'FAIL',
     note: ratio === undefined ? 'a run failed' : `${ratio.toFixed(2)}×`,
-  };
+  });
   process.stderr.write(`  workers: 2 workers vs 1: ${ratioRow.note} → ${ratioRow.verdict}\n`);
   rows.push(ratioRow);
   return rows;
@@ -62,7 +55,7 @@ async function runCase(clusters: number, workers: number): Promise<Row> {
     env: { MKS_POD_START_MS: '0', BENCH_DATABASE_URL: databaseUrl, BENCH_WORKER: 'false' },
   });
   const { dataDir, kubePublicUrl } = child.ready as { dataDir: string; kubePublicUrl: string };
-  const processes: WorkerProcess[] = [];
+  const processes: MksProcess[] = [];
   const problems: string[] = [];
   let fleet: FleetFigures | undefined;
   let workersCpu: number | undefined;
@@ -70,7 +63,7 @@ async function runCase(clusters: number, workers: number): Promise<Row> {
   try {
     for (let i = 0; i < workers; i++) {
       processes.push(
-        new WorkerProcess({
+        new MksProcess(['worker'], {
           ...process.env,
           MKS_DATABASE_URL: databaseUrl,
           MKS_DATA_DIR: dataDir,
@@ -79,18 +72,22 @@ async function runCase(clusters: number, workers: number): Promise<Row> {
         }),
       );
     }
-    await Promise.all(processes.map((worker) => worker.started()));
+    await Promise.all(
+      processes.map((worker) =>
+        worker.printed(/mks worker is reconciling/, 'mks worker to start', WORKER_START_MS),
+      ),
+    );
     let workersCpuBefore = 0;
     let machineBefore = machineTicks();
     const driven = await driveFleet(child, clusters, `workers (${workers})`, {
       before: () => {
-        workersCpuBefore = processes.reduce((sum, worker) => sum + worker.cpuSeconds(), 0);
+        workersCpuBefore = processes.reduce((sum, worker) => sum + cpuSecondsOf(worker.pid), 0);
         machineBefore = machineTicks();
       },
       after: (seconds) => {
         const machineAfter = machineTicks();
         workersCpu =
-          (processes.reduce((sum, worker) => sum + worker.cpuSeconds(), 0) - workersCpuBefore) / seconds;
+          (processes.reduce((sum, worker) => sum + cpuSecondsOf(worker.pid), 0) - workersCpuBefore) / seconds;
         machineBusy =
           (machineAfter.busy - machineBefore.busy) / Math.max(1, machineAfter.total - machineBefore.total);
       },
@@ -104,18 +101,11 @@ async function runCase(clusters: number, workers: number): Promise<Row> {
       if (!worker.running && problems.length > 0)
         problems.push(`worker exited:\n${worker.output.slice(-1000)}`);
     }
-    await Promise.all(processes.map((worker) => worker.stop()));
+    await Promise.all(processes.map((worker) => worker.kill('SIGTERM')));
     await child.stop();
   }
-  const row: Row = {
-    section: 'workers',
+  const row = workersRow({
     name,
-    dialect: 'postgres',
-    measurement: undefined,
-    helloRps: undefined,
-    ratio: undefined,
-    target: undefined,
-    profile: undefined,
     verdict: fleet === undefined || problems.length > 0 ? 'FAILED' : 'PASS',
     note:
       problems.length > 0
@@ -124,7 +114,7 @@ async function runCase(clusters: number, workers: number): Promise<Row> {
           ? undefined
           : `worker processes' CPU ${(workersCpu * 100).toFixed(0)} % (srv CPU is the API process's); all ${os.availableParallelism()} CPUs of the machine ${((machineBusy ?? 0) * 100).toFixed(0)} % busy (PostgreSQL included)`,
     fleet,
-  };
+  });
   process.stderr.write(
     `  workers: ${name}: ${fleet === undefined ? row.note : `${fleet.seconds.toFixed(2)} s, ${fleet.clustersPerSecond.toFixed(0)} clusters/s, API process CPU ${(fleet.cpu * 100).toFixed(0)} %`}\n`,
   );
@@ -148,69 +138,34 @@ function machineTicks(): { busy: number; total: number } {
   }
 }
 
-function skipRow(clusters: number, why: string): Row {
+/** A row of this section: PostgreSQL, no load measurement, no profile, no target in seconds. */
+function workersRow(
+  row: Pick<Row, 'name' | 'verdict' | 'note'> & Partial<Pick<Row, 'ratio' | 'fleet'>>,
+): Row {
   return {
     section: 'workers',
-    name: `fleet: ${clusters} clusters, 1 vs 2 workers`,
     dialect: 'postgres',
     measurement: undefined,
     helloRps: undefined,
     ratio: undefined,
     target: undefined,
     profile: undefined,
-    verdict: 'SKIPPED',
-    note: why,
+    ...row,
   };
 }
 
-/** A real `mks worker` process. */
-class WorkerProcess {
-  readonly #child: ChildProcess;
-  output = '';
-  readonly #exited: Promise<void>;
+function skipRow(clusters: number, why: string): Row {
+  return workersRow({ name: `fleet: ${clusters} clusters, 1 vs 2 workers`, verdict: 'SKIPPED', note: why });
+}
 
-  constructor(env: NodeJS.ProcessEnv) {
-    this.#child = spawn(process.execPath, [path.join(REPO_DIR, 'bin/mks.js'), 'worker'], {
-      cwd: REPO_DIR,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString()).slice(-8000);
-    };
-    this.#child.stdout?.on('data', keep);
-    this.#child.stderr?.on('data', keep);
-    this.#exited = new Promise((resolve) => this.#child.once('exit', () => resolve()));
-  }
-
-  get running(): boolean {
-    return this.#child.exitCode === null && this.#child.signalCode === null;
-  }
-
-  /** CPU seconds the process has used so far (Linux /proc). */
-  cpuSeconds(): number {
-    try {
-      const stat = fs.readFileSync(`/proc/${this.#child.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
-      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-    } catch {
-      return 0;
-    }
-  }
-
-  async started(): Promise<void> {
-    const deadline = Date.now() + WORKER_START_MS;
-    while (!/mks worker is reconciling/.test(this.output)) {
-      if (!this.running) throw new Error(`mks worker exited:\n${this.output}`);
-      if (Date.now() > deadline) throw new Error(`mks worker did not start in ${WORKER_START_MS} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-
-  async stop(): Promise<void> {
-    if (!this.running) return;
-    this.#child.kill('SIGTERM');
-    await this.#exited;
+/** CPU seconds process `pid` has used so far (Linux /proc). */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
   }
 }
