@@ -127,8 +127,10 @@ export class Emulator implements EmulatorControl {
     this.ownership = options.ownership ?? new LocalOwnership();
     if (this.ownership.shared && options.peers === undefined)
       throw new Error('shared emulator ownership needs peers (CA and internal token)');
-    this.forwarder = options.peers === undefined ? undefined : new Forwarder(options.peers.caPem);
-    this.internalToken = options.peers?.internalToken;
+    // Peers matter only when clusters are shared between processes.
+    const peers = this.ownership.shared ? options.peers : undefined;
+    this.forwarder = peers === undefined ? undefined : new Forwarder(peers.caPem);
+    this.internalToken = peers?.internalToken;
     const ownership = this.ownership;
     this.store = new EmulatorStore(
       options.database,
@@ -193,17 +195,40 @@ export class Emulator implements EmulatorControl {
     const expected = Buffer.from(`Bearer ${token}`);
     app.post(
       '/internal/emulator/:clusterId/:operation',
-      { config: { auth: 'none' }, bodyLimit: 64 * 1024 },
+      {
+        config: { auth: 'none' },
+        bodyLimit: 64 * 1024,
+        // The token first: callers without it learn nothing, not even the body's shape.
+        onRequest: async (request, reply) => {
+          const given = Buffer.from(request.headers.authorization ?? '');
+          if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected))
+            return reply.code(401).send({ message: 'invalid internal token' });
+        },
+        schema: {
+          params: {
+            type: 'object',
+            properties: { clusterId: { type: 'string' }, operation: { enum: [...CONTROL_OPERATIONS] } },
+            required: ['clusterId', 'operation'],
+          },
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              nodeCount: { type: 'integer', minimum: 0 },
+              version: { type: 'string', minLength: 1 },
+              flags: { type: 'array', items: { type: 'string' } },
+            },
+          },
+        },
+      },
       async (request, reply) => {
-        const given = Buffer.from(request.headers.authorization ?? '');
-        if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected))
-          return reply.code(401).send({ message: 'invalid internal token' });
-        const { clusterId, operation } = request.params as { clusterId: string; operation: string };
-        if (!(CONTROL_OPERATIONS as readonly string[]).includes(operation))
-          return reply.code(404).send({ message: `unknown operation ${operation}` });
+        const { clusterId, operation } = request.params as { clusterId: string; operation: ControlOperation };
+        const body = (request.body ?? {}) as JsonObject;
+        if (operation === 'ensure' && (body.nodeCount === undefined || body.version === undefined))
+          return reply.code(400).send({ message: 'ensure needs nodeCount and version' });
         const forwarded = await this.forward(clusterId, request, reply);
         if (forwarded !== undefined) return forwarded;
-        await this.runLocal(clusterId, operation as ControlOperation, (request.body ?? {}) as JsonObject);
+        await this.runLocal(clusterId, operation, body);
         return reply.code(200).send({});
       },
     );
@@ -532,7 +557,9 @@ export class Emulator implements EmulatorControl {
 
   private async mustCluster(clusterId: string): Promise<ClusterState> {
     const cluster = await this.cluster(clusterId);
-    if (cluster === undefined) throw new Error(`unknown emulated cluster ${clusterId}`);
+    // 404 when a control call from another process names a cluster the emulator does not know.
+    if (cluster === undefined)
+      throw Object.assign(new Error(`unknown emulated cluster ${clusterId}`), { statusCode: 404 });
     return cluster;
   }
 }
