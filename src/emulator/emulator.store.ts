@@ -1,7 +1,13 @@
 /**
  * Persistence of emulated clusters. Changes are written through with group commit: every change
- * made in one turn of the event loop (a rollout step touches a pod, the DaemonSet and the counter)
- * lands in one transaction, and API writes await the commit that holds them before answering.
+ * made since the last commit (a rollout step touches a pod, the DaemonSet and the counter) lands
+ * in one transaction, and API writes await the commit that holds them before answering.
+ *
+ * Commits are paced: one starts at once when the last ended over COMMIT_INTERVAL_MS ago, else
+ * when that interval is up. A quiet cluster's write thus commits in the same turn; under load
+ * (a fleet rolling out) an object changed several times in the interval is written once, its
+ * last state. Measured on the fleet bench (1,000 rollouts at once): 11.8–12.5k rows in 154–172
+ * commits, against 19.5k rows in about 1,000 commits without pacing.
  */
 import type { Kysely, QueryExecutorProvider } from 'kysely';
 import type { Database } from '../db/database.ts';
@@ -42,6 +48,8 @@ interface PendingCluster {
 }
 
 const CHUNK = 200;
+/** The least time between the end of a commit and the start of the next. */
+const COMMIT_INTERVAL_MS = 20;
 
 export type Fence = (trx: QueryExecutorProvider, clusterIds: readonly string[]) => Promise<Set<string>>;
 
@@ -63,6 +71,8 @@ export class EmulatorStore {
   private waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
   private scheduled = false;
   private running: Promise<void> | undefined;
+  /** When the last commit ended (performance.now()). */
+  private lastCommit = Number.NEGATIVE_INFINITY;
   private readonly onError: (error: unknown) => void;
   private readonly fence: Fence | undefined;
 
@@ -156,14 +166,18 @@ export class EmulatorStore {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const start = () => {
       this.scheduled = false;
       if (this.running !== undefined) return; // run() reschedules when it finishes
       this.running = this.run().finally(() => {
+        this.lastCommit = performance.now();
         this.running = undefined;
         if (this.pending.size > 0 || this.deletions.size > 0 || this.waiters.length > 0) this.schedule();
       });
-    });
+    };
+    const wait = this.lastCommit + COMMIT_INTERVAL_MS - performance.now();
+    if (wait > 0) setTimeout(start, wait);
+    else setImmediate(start);
   }
 
   private async run(): Promise<void> {
