@@ -82,7 +82,11 @@ export async function runFleet(context: BenchContext): Promise<Row[]> {
   let profile: Row['profile'];
   if (context.options.profile) {
     const main = fs.readdirSync(profileDir).find((file) => /\.0\.\d+\.cpuprofile$/.test(file));
-    if (main !== undefined) profile = summarizeProfile(path.join(profileDir, main), window);
+    if (main !== undefined) {
+      profile = summarizeProfile(path.join(profileDir, main), window);
+      if (window !== undefined)
+        process.stderr.write(`  fleet: profile window ${window.start}–${window.end} µs (monotonic)\n`);
+    }
   }
   const verdict =
     fleet === undefined || problems.length > 0 ? 'FAILED' : fleet.seconds <= target ? 'PASS' : 'FAIL';

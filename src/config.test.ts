@@ -27,6 +27,22 @@ describe('configuration', () => {
     assert.ok(Object.isFrozen(config));
   });
 
+  test('true/false variables: reconciler thread and worker on by default, off with false or 0, anything else refused', () => {
+    const defaults = loadConfig({}, {});
+    assert.equal(defaults.reconcile.thread, true);
+    assert.equal(defaults.worker, true);
+    assert.equal(defaults.migrate, true);
+    const off = loadConfig({}, { MKS_RECONCILER_THREAD: 'false', MKS_WORKER: '0', MKS_MIGRATE: 'false' });
+    assert.equal(off.reconcile.thread, false);
+    assert.equal(off.worker, false);
+    assert.equal(off.migrate, false);
+    assert.equal(loadConfig({}, { MKS_RECONCILER_THREAD: '' }).reconcile.thread, true);
+    assert.deepEqual(
+      problems(() => loadConfig({}, { MKS_RECONCILER_THREAD: 'yes', MKS_WORKER: 'off' })),
+      ["MKS_WORKER: 'off' must be true or false", "MKS_RECONCILER_THREAD: 'yes' must be true or false"],
+    );
+  });
+
   test('flags win over environment variables', () => {
     const config = loadConfig(
       { dataDir: '/tmp/flag', listen: '127.0.0.1:9000', logLevel: 'debug' },

@@ -59,6 +59,11 @@ export interface Config {
     readonly leaseMs: number;
     /** How soon a rollout in progress is looked at again. */
     readonly progressMs: number;
+    /**
+     * Passes run in a thread of their own (their Kubernetes API calls, TLS and JSON), so a worker
+     * uses a second core beside the API and the emulated clusters; false runs them on the main thread.
+     */
+    readonly thread: boolean;
   };
   /** How long an emulated kube-proxy pod takes to start, so rollouts are visible. */
   readonly podStartMs: number;
@@ -225,22 +230,25 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     }
     return value;
   };
-  const workerEnv = env.MKS_WORKER;
-  if (workerEnv !== undefined && !['true', 'false', '1', '0', ''].includes(workerEnv)) {
-    problems.push(`MKS_WORKER: '${workerEnv}' must be true or false`);
-  }
-  const worker = options.worker ?? !(workerEnv === 'false' || workerEnv === '0');
-  const migrateEnv = env.MKS_MIGRATE;
-  if (migrateEnv !== undefined && !['true', 'false', '1', '0', ''].includes(migrateEnv)) {
-    problems.push(`MKS_MIGRATE: '${migrateEnv}' must be true or false`);
-  }
-  const migrate = options.migrate ?? !(migrateEnv === 'false' || migrateEnv === '0');
+  /** A true/false variable: unset or empty is `fallback`. */
+  const boolean = (variable: string, fallback: boolean): boolean => {
+    const text = env[variable];
+    if (text === undefined || text === '') return fallback;
+    if (!['true', 'false', '1', '0'].includes(text)) {
+      problems.push(`${variable}: '${text}' must be true or false`);
+      return fallback;
+    }
+    return text === 'true' || text === '1';
+  };
+  const worker = options.worker ?? boolean('MKS_WORKER', true);
+  const migrate = options.migrate ?? boolean('MKS_MIGRATE', true);
   const reconcile = Object.freeze({
     concurrency: integer('MKS_WORKER_CONCURRENCY', 64, 1),
     pollMs: integer('MKS_WORKER_POLL_MS', 500, 10),
     resyncMs: integer('MKS_RESYNC_MS', 10_000, 100),
     leaseMs: integer('MKS_LEASE_MS', 15_000, 1_000),
     progressMs: integer('MKS_PROGRESS_MS', 100, 10),
+    thread: boolean('MKS_RECONCILER_THREAD', true),
   });
   const podStartMs = integer('MKS_POD_START_MS', 1_000, 0);
 

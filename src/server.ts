@@ -15,7 +15,9 @@ import { LeaseOwnership, LocalOwnership } from './emulator/ownership.ts';
 import { buildApp } from './http/app.ts';
 import { KubeClients } from './reconcile/kube/kube-client.ts';
 import { Worker } from './reconcile/loop.ts';
+import { PassThread } from './reconcile/pass-thread.ts';
 import type { ClusterProvider } from './reconcile/provider.ts';
+import { reconcileStore } from './reconcile/reconcile-store.ts';
 import { openServices, type Services } from './services.ts';
 import { loadOrCreateLocalTls, readLocalCa, syncSharedCa } from './tls/local-ca.ts';
 
@@ -54,11 +56,29 @@ function startWorker(
       ...(caPem === undefined ? {} : { caPem }),
     }),
   };
+  const passes = config.reconcile.thread
+    ? new PassThread(
+        {
+          kubePublicUrl: config.kubePublicUrl,
+          caPem,
+          kubeTokenKey: services.kubeTokenKey,
+          progressMs: config.reconcile.progressMs,
+          logLevel: logger.level,
+        },
+        logger,
+      )
+    : undefined;
   const worker = new Worker(
     services.database,
-    { store: services.clusterStore, provider, kube, progressMs: config.reconcile.progressMs },
+    {
+      store: reconcileStore(services.clusterStore),
+      provider,
+      kube,
+      progressMs: config.reconcile.progressMs,
+    },
     config.reconcile,
     logger,
+    passes,
   );
   worker.start();
   return worker;

@@ -21,6 +21,8 @@ export interface Services {
   readonly clusterStore: ClusterStore;
   readonly clusters: ClusterService;
   readonly clusterToken: (clusterId: string, epoch: number) => string;
+  /** What clusterToken derives tokens from (a secret: for the reconciler thread, never logged). */
+  readonly kubeTokenKey: Buffer;
   /** Authenticates calls between mks processes (scale-out), derived from the installation key. */
   readonly internalToken: string;
   /** Seals secrets at rest with the installation key. */
@@ -40,7 +42,7 @@ export async function openServices(
   const clusterStore = new ClusterStore(database);
   // A cluster's Kubernetes API token is derived, not stored: HMAC(installation key, id, epoch).
   // Resetting the kubeconfig bumps the epoch, which invalidates every token issued before.
-  const tokenKey = crypto.createHmac('sha256', key).update('mks kube tokens').digest();
+  const kubeTokenKey = crypto.createHmac('sha256', key).update('mks kube tokens').digest();
   return {
     config,
     database,
@@ -52,10 +54,16 @@ export async function openServices(
     projects: new ProjectStore(database),
     clusterStore,
     clusters: new ClusterService(clusterStore, { regions: config.regions }),
-    clusterToken: (clusterId, epoch) =>
-      `mks.${crypto.createHmac('sha256', tokenKey).update(`${clusterId}:${epoch}`).digest('base64url')}`,
+    clusterToken: clusterTokens(kubeTokenKey),
+    kubeTokenKey,
     internalToken: `mks-internal.${crypto.createHmac('sha256', key).update('mks internal calls').digest('base64url')}`,
     secretBox,
     close: () => database.close(),
   };
+}
+
+/** The Kubernetes API token of a cluster at a kubeconfig epoch, derived from `kubeTokenKey`. */
+export function clusterTokens(kubeTokenKey: Buffer): (clusterId: string, epoch: number) => string {
+  return (clusterId, epoch) =>
+    `mks.${crypto.createHmac('sha256', kubeTokenKey).update(`${clusterId}:${epoch}`).digest('base64url')}`;
 }

@@ -9,7 +9,8 @@ import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.ts';
 import { KubeError } from './kube/kube-client.ts';
-import { type ReconcileContext, reconcileCluster } from './reconcile-cluster.ts';
+import { Lease, LeaseLostError, leaseGuarded } from './lease.ts';
+import { type Outcome, type ReconcileContext, reconcileCluster } from './reconcile-cluster.ts';
 import { type Claim, WorkQueue, workSignal } from './work-queue.ts';
 
 export interface WorkerOptions {
@@ -30,8 +31,22 @@ export function backoffMs(attempts: number, random: () => number = Math.random):
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
+/** Where passes run: on this thread (the default), or in the reconciler thread (pass-thread.ts). */
+export interface PassRunner {
+  /** Runs one pass over `clusterId` with `ctx` (already lease-guarded); `lease` tells when it is lost. */
+  run(ctx: ReconcileContext, clusterId: string, lease: Lease): Promise<Outcome>;
+  /** Called once the worker has stopped and its passes have ended (or outlived the grace period). */
+  close(): Promise<void>;
+}
+
+const ON_THIS_THREAD: PassRunner = {
+  run: (ctx, clusterId) => reconcileCluster(ctx, clusterId),
+  close: async () => {},
+};
+
 export class Worker {
   readonly #ctx: ReconcileContext;
+  readonly #passes: PassRunner;
   readonly #queue: WorkQueue;
   readonly #options: WorkerOptions;
   readonly #log: Logger;
@@ -43,12 +58,19 @@ export class Worker {
   #running: Promise<void> | undefined;
   #wake: (() => void) | undefined;
 
-  constructor(database: Database, ctx: Omit<ReconcileContext, 'log'>, options: WorkerOptions, log: Logger) {
+  constructor(
+    database: Database,
+    ctx: Omit<ReconcileContext, 'log'>,
+    options: WorkerOptions,
+    log: Logger,
+    passes: PassRunner = ON_THIS_THREAD,
+  ) {
     const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
     this.#queue = new WorkQueue(database, { owner, leaseMs: options.leaseMs });
     this.#log = log.child({ worker: owner });
     this.#ctx = { ...ctx, log: this.#log };
     this.#options = options;
+    this.#passes = passes;
   }
 
   start(): void {
@@ -68,6 +90,7 @@ export class Worker {
     await this.#running;
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
     await Promise.race([Promise.allSettled([...this.#inFlight]), deadline]);
+    await this.#passes.close();
     this.#log.info('Worker stopped');
   }
 
@@ -131,7 +154,7 @@ export class Worker {
     // Long rollouts keep their lease alive. A pass that loses it (it was starved past the lease,
     // and another worker may own the cluster now) stops at its next call: no Kubernetes write,
     // no status.
-    const lease = { lost: false };
+    const lease = new Lease();
     const ctx = {
       ...this.#ctx,
       log,
@@ -143,14 +166,14 @@ export class Worker {
       this.#queue.renew(claim.clusterId).then(
         (held) => {
           if (held || lease.lost) return;
-          lease.lost = true;
+          lease.lose();
           ctx.log.warn('Lost the lease; another worker owns this cluster now: stopping this pass');
         },
         (error: unknown) => ctx.log.warn({ err: error }, 'Could not renew the lease'),
       );
     }, this.#options.leaseMs / 3);
     try {
-      const outcome = await reconcileCluster(ctx, claim.clusterId);
+      const outcome = await this.#passes.run(ctx, claim.clusterId, lease);
       // Must not throw past here: a lost release only delays the next pass until the lease expires.
       switch (outcome.kind) {
         case 'gone':
@@ -185,46 +208,6 @@ export class Worker {
   }
 
   async #markError(clusterId: string, message: string): Promise<void> {
-    await this.#ctx.store.update(clusterId, (current) =>
-      current.status === 'DELETING' || current.deletedAt !== null
-        ? { next: current }
-        : {
-            next: {
-              ...current,
-              status: 'ERROR',
-              statusMessage: message,
-              updatedAt: new Date().toISOString(),
-            },
-          },
-    );
+    await this.#ctx.store.markError(clusterId, message);
   }
-}
-
-/** A pass's store writes after its lease was lost. */
-class LeaseLostError extends Error {
-  constructor() {
-    super('the lease on this cluster was lost; another worker owns it');
-  }
-}
-
-/**
- * What a pass calls (store, provider, Kubernetes clients, and the objects they hand out), as the
- * pass sees it: once the pass has lost its lease, every call fails with LeaseLostError.
- */
-function leaseGuarded<T extends object>(target: T, lease: { readonly lost: boolean }): T {
-  return new Proxy(target, {
-    get(object, property) {
-      const value: unknown = Reflect.get(object, property, object);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (lease.lost) throw new LeaseLostError();
-        const result: unknown = value.apply(object, args);
-        const handsOut =
-          result !== null &&
-          typeof result === 'object' &&
-          typeof (result as { then?: unknown }).then !== 'function';
-        return handsOut ? leaseGuarded(result, lease) : result;
-      };
-    },
-  });
 }

@@ -8,7 +8,6 @@
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ClusterRecord } from '../clusters/clusters.model.ts';
-import type { ClusterStore } from '../clusters/clusters.store.ts';
 import { renderAdmissionFlags } from '../customization/customization.ts';
 import { configHash, renderKubeProxyConfig } from '../customization/kube-proxy-config.ts';
 import { type ClusterKube, type KubeClients, KubeError } from './kube/kube-client.ts';
@@ -22,6 +21,7 @@ import {
   rolloutState,
 } from './plan.ts';
 import type { ClusterProvider } from './provider.ts';
+import type { ReconcileStore } from './reconcile-store.ts';
 
 export const CLUSTER_CIDR = '10.2.0.0/16';
 
@@ -36,7 +36,7 @@ export type Outcome =
   | { readonly kind: 'failed'; readonly message: string };
 
 export interface ReconcileContext {
-  readonly store: ClusterStore;
+  readonly store: ReconcileStore;
   readonly provider: ClusterProvider;
   readonly kube: KubeClients;
   readonly log: Logger;
@@ -52,14 +52,7 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
   if (cluster.status === 'DELETING') {
     await ctx.provider.destroyCluster(clusterId);
     ctx.kube.forget(clusterId);
-    await ctx.store.update(clusterId, (current) => ({
-      next: {
-        ...current,
-        status: 'DELETED',
-        observedGeneration: current.generation,
-        deletedAt: new Date().toISOString(),
-      },
-    }));
+    await ctx.store.markDeleted(clusterId);
     log.info('Deleted cluster');
     return { kind: 'gone' };
   }
@@ -136,7 +129,7 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
     : await kube.listPods(KUBE_SYSTEM, KUBE_PROXY_SELECTOR);
   const rollout = rolloutState(daemonSet, kubeProxyPods, working ? desired.configHash : undefined);
   if (rollout.failure !== undefined) {
-    await writeStatus(ctx.store, clusterId, generation, 'ERROR', rollout.failure);
+    await ctx.store.writeStatus(clusterId, generation, 'ERROR', rollout.failure);
     log.warn({ reason: rollout.failure }, 'kube-proxy is failing');
     return { kind: 'failed', message: rollout.failure };
   }
@@ -148,7 +141,7 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
     return { kind: 'requeue', afterMs: ctx.progressMs };
   }
   if (working || cluster.status === 'ERROR') {
-    await writeStatus(ctx.store, clusterId, generation, 'READY', null);
+    await ctx.store.writeStatus(clusterId, generation, 'READY', null);
     log.info('Cluster is ready');
   }
   return { kind: 'done' };
@@ -158,7 +151,6 @@ const API_SERVER_SELECTOR = 'component=kube-apiserver';
 const KUBE_PROXY_SELECTOR = `k8s-app=${KUBE_PROXY}`;
 /** How many times a pass re-reads the DaemonSet it restarted before leaving the rollout to later passes. */
 const ROLLOUT_READS = 10;
-const FIRST_READ_INTERVALS = 3;
 
 async function readKubeProxyDaemonSet(kube: ClusterKube): Promise<V1DaemonSet> {
   const daemonSet = await kube.readDaemonSet(KUBE_SYSTEM, KUBE_PROXY);
@@ -170,8 +162,9 @@ async function readKubeProxyDaemonSet(kube: ClusterKube): Promise<V1DaemonSet> {
 /**
  * Re-reads a DaemonSet whose pod template was just patched until its controller has observed the
  * change and its status reports the rollout done, or for ROLLOUT_READS reads; answers the last
- * read. The first read waits FIRST_READ_INTERVALS × `intervalMs` (a rollout replaces its pods one
- * after the other: a read sooner mostly finds it under way), the next ones `intervalMs`.
+ * read, each `intervalMs` after the one before. A pass waiting here holds one of its worker's
+ * concurrent slots, so the first read is not put off: a quick rollout ends the pass at once, and a
+ * long one costs the same ROLLOUT_READS reads whenever they start.
  * Undefined when the DaemonSet was replaced or its template changed again meanwhile: that is
  * another change, for the next pass to plan afresh.
  */
@@ -182,9 +175,7 @@ async function followRollout(
   intervalMs: number,
 ): Promise<V1DaemonSet | undefined> {
   for (let reads = 1; ; reads++) {
-    await new Promise((resolve) =>
-      setTimeout(resolve, reads === 1 ? FIRST_READ_INTERVALS * intervalMs : intervalMs),
-    );
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
     const daemonSet = await readKubeProxyDaemonSet(kube);
     if (
       daemonSet.metadata?.uid !== patched.metadata?.uid ||
@@ -225,38 +216,4 @@ function desiredOf(cluster: ClusterRecord): DesiredState {
   if (DESIRED.size >= DESIRED_MAX) DESIRED.clear();
   DESIRED.set(key, { ...desired, apiServerFlags: [...desired.apiServerFlags] });
   return desired;
-}
-
-/**
- * Records the outcome of applying `generation`. When a newer change arrived meanwhile, the
- * cluster keeps its transitional status: only the newest generation can make it READY.
- */
-async function writeStatus(
-  store: ClusterStore,
-  clusterId: string,
-  generation: number,
-  status: 'READY' | 'ERROR',
-  message: string | null,
-): Promise<void> {
-  await store.update(clusterId, (current: ClusterRecord) => {
-    if (current.status === 'DELETING' || current.deletedAt !== null) return { next: current };
-    const observedGeneration = Math.max(current.observedGeneration, generation);
-    if (current.generation !== generation) return { next: { ...current, observedGeneration } };
-    if (
-      current.status === status &&
-      current.statusMessage === message &&
-      current.observedGeneration === generation
-    ) {
-      return { next: current };
-    }
-    return {
-      next: {
-        ...current,
-        status,
-        statusMessage: message,
-        observedGeneration,
-        updatedAt: new Date().toISOString(),
-      },
-    };
-  });
 }

@@ -1,0 +1,201 @@
+/**
+ * The reconciler thread: reconcile passes run in a worker thread of their own, so their share of
+ * the work (Kubernetes API calls through client-node, TLS, JSON) uses a second core beside the
+ * main thread's API, emulated clusters and database.
+ *
+ * The worker loop (claims, leases, retries) stays on the main thread, and so does every store
+ * and provider call: a pass in the thread asks for them by name (reconcile-store.ts, provider.ts)
+ * and the main thread runs them through the pass's lease-guarded context. The embedded engine
+ * thus keeps one writer, and its in-memory cluster rows stay current. Only the Kubernetes API
+ * calls are made in the thread, over the same HTTPS any client uses; a lost lease is told to
+ * the thread, whose Kubernetes clients then refuse every call of that pass.
+ */
+import { Worker as Thread } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { KubeError, type KubeErrorKind } from './kube/kube-client.ts';
+import { type Lease, LeaseLostError } from './lease.ts';
+import type { PassRunner } from './loop.ts';
+import type { Outcome, ReconcileContext } from './reconcile-cluster.ts';
+
+/** What the thread needs to reach the clusters' Kubernetes API and to log like the main thread. */
+export interface PassThreadOptions {
+  readonly kubePublicUrl: string;
+  readonly caPem: string | undefined;
+  /** Derives each cluster's token (services.ts clusterTokens); a secret, kept in memory only. */
+  readonly kubeTokenKey: Buffer;
+  readonly progressMs: number;
+  readonly logLevel: string;
+}
+
+/** The store and provider operations a pass in the thread may ask the main thread for. */
+export const STORE_CALLS = ['get', 'markDeleted', 'writeStatus', 'markError'] as const;
+export const PROVIDER_CALLS = [
+  'ensureCluster',
+  'setApiServerFlags',
+  'eraseCluster',
+  'destroyCluster',
+] as const;
+
+export type ToThread =
+  | { readonly type: 'pass'; readonly passId: number; readonly clusterId: string; readonly bindings: object }
+  | { readonly type: 'lost'; readonly passId: number }
+  | {
+      readonly type: 'reply';
+      readonly callId: number;
+      readonly value?: unknown;
+      readonly error?: ThreadError;
+    };
+
+export type FromThread =
+  | {
+      readonly type: 'call';
+      readonly callId: number;
+      readonly passId: number;
+      readonly target: 'store' | 'provider';
+      readonly method: string;
+      readonly args: unknown[];
+    }
+  | {
+      readonly type: 'done';
+      readonly passId: number;
+      readonly outcome?: Outcome;
+      readonly error?: ThreadError;
+    };
+
+/** An error as it crosses between threads (classes do not survive structured cloning). */
+export interface ThreadError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  readonly kubeKind?: KubeErrorKind;
+  readonly status?: number;
+}
+
+export function toThreadError(error: unknown): ThreadError {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  return {
+    name: error.name,
+    message: error.message,
+    ...(error.stack === undefined ? {} : { stack: error.stack }),
+    ...(error instanceof KubeError
+      ? { kubeKind: error.kind, ...(error.status === undefined ? {} : { status: error.status }) }
+      : {}),
+  };
+}
+
+/** The error again, as the class the worker loop tells apart (lease lost, Kubernetes kinds). */
+export function fromThreadError(error: ThreadError): Error {
+  const rebuilt =
+    error.name === 'LeaseLostError'
+      ? new LeaseLostError()
+      : error.kubeKind !== undefined
+        ? new KubeError(error.kubeKind, error.message, error.status, undefined)
+        : Object.assign(new Error(error.message), { name: error.name });
+  if (error.stack !== undefined) rebuilt.stack = error.stack;
+  return rebuilt;
+}
+
+interface RunningPass {
+  readonly ctx: ReconcileContext;
+  resolve(outcome: Outcome): void;
+  reject(error: Error): void;
+}
+
+export class PassThread implements PassRunner {
+  readonly #options: PassThreadOptions;
+  readonly #log: Logger;
+  readonly #passes = new Map<number, RunningPass>();
+  #thread: Thread | undefined;
+  #nextPassId = 1;
+  #closed = false;
+
+  constructor(options: PassThreadOptions, log: Logger) {
+    this.#options = options;
+    this.#log = log;
+  }
+
+  run(ctx: ReconcileContext, clusterId: string, lease: Lease): Promise<Outcome> {
+    if (this.#closed) return Promise.reject(new Error('the reconciler thread is closed'));
+    const thread = this.#thread ?? this.#start();
+    const passId = this.#nextPassId++;
+    // The thread's own logger carries the pass's bindings (worker, reconcile id, cluster).
+    const { pid: _pid, hostname: _hostname, ...bindings } = ctx.log.bindings();
+    return new Promise<Outcome>((resolve, reject) => {
+      this.#passes.set(passId, { ctx, resolve, reject });
+      post(thread, { type: 'pass', passId, clusterId, bindings });
+      lease.onLost(() => {
+        if (this.#passes.has(passId) && this.#thread === thread) post(thread, { type: 'lost', passId });
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const thread = this.#thread;
+    this.#thread = undefined;
+    if (thread !== undefined) await thread.terminate();
+    this.#failAll(new Error('the reconciler thread was stopped'));
+  }
+
+  #start(): Thread {
+    // The thread runs TypeScript like this process: through tsx's loader, registered there too.
+    const entry = new URL('./pass-thread.worker.ts', import.meta.url).href;
+    const loader = import.meta.resolve('tsx/esm/api');
+    const source = `import(${JSON.stringify(loader)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
+    const thread = new Thread(source, { eval: true, workerData: this.#options });
+    thread.on('message', (message: FromThread) => this.#onMessage(thread, message));
+    thread.on('error', (error) => {
+      this.#log.error({ err: error }, 'The reconciler thread failed');
+    });
+    thread.on('exit', (code) => {
+      if (this.#thread !== thread) return;
+      this.#thread = undefined;
+      // Its passes are retried like any failed pass; the next pass starts a new thread.
+      this.#failAll(new Error(`the reconciler thread exited (code ${code})`));
+    });
+    this.#thread = thread;
+    return thread;
+  }
+
+  #failAll(error: Error): void {
+    const passes = [...this.#passes.values()];
+    this.#passes.clear();
+    for (const pass of passes) pass.reject(error);
+  }
+
+  #onMessage(thread: Thread, message: FromThread): void {
+    if (message.type === 'done') {
+      const pass = this.#passes.get(message.passId);
+      if (pass === undefined) return;
+      this.#passes.delete(message.passId);
+      if (message.error !== undefined) pass.reject(fromThreadError(message.error));
+      else pass.resolve(message.outcome as Outcome);
+      return;
+    }
+    const { callId } = message;
+    this.#call(message).then(
+      (value) => post(thread, { type: 'reply', callId, value }),
+      (error: unknown) => post(thread, { type: 'reply', callId, error: toThreadError(error) }),
+    );
+  }
+
+  /** A store or provider call of a pass, through that pass's lease-guarded context. */
+  async #call(message: Extract<FromThread, { type: 'call' }>): Promise<unknown> {
+    const pass = this.#passes.get(message.passId);
+    if (pass === undefined) throw new Error(`no pass ${message.passId} is running`);
+    const { method, args } = message;
+    if (message.target === 'store' && (STORE_CALLS as readonly string[]).includes(method)) {
+      const store = pass.ctx.store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+      return store[method]!(...args);
+    }
+    if (message.target === 'provider' && (PROVIDER_CALLS as readonly string[]).includes(method)) {
+      const provider = pass.ctx.provider as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+      return provider[method]!(...args);
+    }
+    throw new Error(`the reconciler thread asked for an unknown call ${message.target}.${method}`);
+  }
+}
+
+function post(thread: Thread, message: ToThread): void {
+  thread.postMessage(message);
+}
