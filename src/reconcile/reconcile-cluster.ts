@@ -47,7 +47,8 @@ export interface ReconcileContext {
 export async function reconcileCluster(ctx: ReconcileContext, clusterId: string): Promise<Outcome> {
   const cluster = await ctx.store.get(clusterId);
   if (cluster === undefined || cluster.deletedAt !== null) return { kind: 'gone' };
-  const log = ctx.log.child({ clusterId, generation: cluster.generation });
+  // ctx.log carries the cluster id (and the reconcile id) already.
+  const log = ctx.log.child({ generation: cluster.generation });
 
   if (cluster.status === 'DELETING') {
     await ctx.provider.destroyCluster(clusterId);
