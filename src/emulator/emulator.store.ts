@@ -170,7 +170,6 @@ export class EmulatorStore {
       this.scheduled = false;
       if (this.running !== undefined) return; // run() reschedules when it finishes
       this.running = this.run().finally(() => {
-        this.lastCommit = performance.now();
         this.running = undefined;
         if (this.pending.size > 0 || this.deletions.size > 0 || this.waiters.length > 0) this.schedule();
       });
@@ -188,7 +187,14 @@ export class EmulatorStore {
     this.deletions = new Set();
     this.waiters = [];
     try {
-      if (pending.size > 0 || deletions.size > 0) await this.write(pending, deletions);
+      if (pending.size > 0 || deletions.size > 0) {
+        try {
+          await this.write(pending, deletions);
+        } finally {
+          // A flush with nothing to write is no commit: it does not hold the next one back.
+          this.lastCommit = performance.now();
+        }
+      }
       for (const waiter of waiters) waiter.resolve();
     } catch (error) {
       this.onError(error);
