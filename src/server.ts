@@ -16,7 +16,7 @@ import { buildApp } from './http/app.ts';
 import { KubeClients } from './reconcile/kube/kube-client.ts';
 import { Worker } from './reconcile/loop.ts';
 import { PassThread } from './reconcile/pass-thread.ts';
-import type { ClusterProvider } from './reconcile/provider.ts';
+import { type ClusterProvider, servedConnection } from './reconcile/provider.ts';
 import { reconcileStore } from './reconcile/reconcile-store.ts';
 import { openServices, type Services } from './services.ts';
 import { loadOrCreateLocalTls, readLocalCa, syncSharedCa } from './tls/local-ca.ts';
@@ -50,11 +50,7 @@ function startWorker(
     setApiServerFlags: (clusterId, flags) => control.setApiServerFlags(clusterId, flags),
     eraseCluster: (clusterId) => control.eraseCluster(clusterId),
     destroyCluster: (clusterId) => control.destroyCluster(clusterId),
-    connection: (cluster) => ({
-      server: kubernetesApiUrl(config.kubePublicUrl, cluster.id),
-      token: services.clusterToken(cluster.id, cluster.tokenEpoch),
-      ...(caPem === undefined ? {} : { caPem }),
-    }),
+    connection: servedConnection(config.kubePublicUrl, services.clusterToken, caPem),
   };
   const passes = config.reconcile.thread
     ? new PassThread(

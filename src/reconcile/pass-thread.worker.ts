@@ -3,7 +3,6 @@
  * clients of its own, asking the main thread for every store and provider call.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { kubernetesApiUrl } from '../clusters/clusters.model.ts';
 import { createLogger } from '../logger.ts';
 import { clusterTokens } from '../services.ts';
 import { KubeClients } from './kube/kube-client.ts';
@@ -17,14 +16,18 @@ import {
   type ToThread,
   toThreadError,
 } from './pass-thread.ts';
-import type { ClusterProvider } from './provider.ts';
+import { type ClusterProvider, servedConnection } from './provider.ts';
 import { reconcileCluster } from './reconcile-cluster.ts';
 import type { ReconcileStore } from './reconcile-store.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('pass-thread.worker.ts runs as a worker thread only');
 const options = workerData as PassThreadOptions;
-const clusterToken = clusterTokens(Buffer.from(options.kubeTokenKey));
+const connection = servedConnection(
+  options.kubePublicUrl,
+  clusterTokens(Buffer.from(options.kubeTokenKey)),
+  options.caPem,
+);
 const log = createLogger(options.logLevel as Parameters<typeof createLogger>[0]);
 const kube = new KubeClients();
 
@@ -53,11 +56,7 @@ function runPass(passId: number, clusterId: string, bindings: object): void {
   leases.set(passId, lease);
   const provider: ClusterProvider = {
     ...remote<Omit<ClusterProvider, 'connection'>>(passId, 'provider', PROVIDER_CALLS),
-    connection: (cluster) => ({
-      server: kubernetesApiUrl(options.kubePublicUrl, cluster.id),
-      token: clusterToken(cluster.id, cluster.tokenEpoch),
-      ...(options.caPem === undefined ? {} : { caPem: options.caPem }),
-    }),
+    connection,
   };
   const ctx = {
     store: remote<ReconcileStore>(passId, 'store', STORE_CALLS),

@@ -3,6 +3,7 @@
  * and control plane, which no Kubernetes API call can do. Emulated clusters implement it in the
  * emulator; the reconciler never sees which kind of cluster it drives.
  */
+import { kubernetesApiUrl } from '../clusters/clusters.model.ts';
 import type { ClusterConnection } from './kube/kube-client.ts';
 
 export interface ClusterShape {
@@ -23,4 +24,20 @@ export interface ClusterProvider {
   destroyCluster(clusterId: string): Promise<void>;
   /** Where and how to reach the cluster's Kubernetes API. */
   connection(cluster: ClusterShape): ClusterConnection;
+}
+
+/**
+ * How the reconciler reaches the Kubernetes API mks serves for its clusters at `kubePublicUrl`:
+ * each cluster's URL and token (at its kubeconfig epoch), trusting `caPem` (else the system's CAs).
+ */
+export function servedConnection(
+  kubePublicUrl: string,
+  clusterToken: (clusterId: string, epoch: number) => string,
+  caPem: string | undefined,
+): (cluster: ClusterShape) => ClusterConnection {
+  return (cluster) => ({
+    server: kubernetesApiUrl(kubePublicUrl, cluster.id),
+    token: clusterToken(cluster.id, cluster.tokenEpoch),
+    ...(caPem === undefined ? {} : { caPem }),
+  });
 }

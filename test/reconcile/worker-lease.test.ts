@@ -8,11 +8,10 @@ import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
-import { kubernetesApiUrl } from '../../src/clusters/clusters.model.ts';
 import { KubeClients } from '../../src/reconcile/kube/kube-client.ts';
 import { type PassRunner, Worker } from '../../src/reconcile/loop.ts';
 import { PassThread } from '../../src/reconcile/pass-thread.ts';
-import type { ClusterProvider } from '../../src/reconcile/provider.ts';
+import { type ClusterProvider, servedConnection } from '../../src/reconcile/provider.ts';
 import { reconcileStore } from '../../src/reconcile/reconcile-store.ts';
 import { DIALECTS } from '../support/dialects.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -52,6 +51,7 @@ for (const dialect of DIALECTS) {
           letGo = resolve;
         });
         const emulator = runtime.emulator;
+        const caPem = fs.readFileSync(runtime.kubeCaFile, 'utf8');
         const provider: ClusterProvider = {
           ensureCluster: async (cluster) => {
             entered();
@@ -61,11 +61,7 @@ for (const dialect of DIALECTS) {
           setApiServerFlags: (id, flags) => emulator.setApiServerFlags(id, flags),
           eraseCluster: (id) => emulator.eraseCluster(id),
           destroyCluster: (id) => emulator.destroyCluster(id),
-          connection: (cluster) => ({
-            server: kubernetesApiUrl(server.config.kubePublicUrl, cluster.id),
-            token: services.clusterToken(cluster.id, cluster.tokenEpoch),
-            caPem: fs.readFileSync(runtime.kubeCaFile, 'utf8'),
-          }),
+          connection: servedConnection(server.config.kubePublicUrl, services.clusterToken, caPem),
         };
         const lines: string[] = [];
         const logger = pino(
@@ -77,7 +73,6 @@ for (const dialect of DIALECTS) {
             },
           }),
         );
-        const caPem = fs.readFileSync(runtime.kubeCaFile, 'utf8');
         const passes: PassRunner | undefined =
           runner === 'main thread'
             ? undefined
