@@ -51,7 +51,7 @@ export class ClusterStore {
 
   constructor(database: Database) {
     this.#database = database;
-    this.#cache = database.capabilities.exclusiveWriter ? new Map() : undefined;
+    this.#cache = database.engine === 'sqlite' ? new Map() : undefined;
   }
 
   async insert(cluster: ClusterRecord): Promise<void> {
@@ -68,7 +68,7 @@ export class ClusterStore {
   async get(id: string): Promise<ClusterRecord | undefined> {
     const cached = this.#cache?.get(id);
     if (cached !== undefined) return cached;
-    const postgresSql = this.#database.postgresSql;
+    const postgresSql = this.#database.engine === 'postgres' ? this.#database.postgresSql : undefined;
     // Always from the database: other processes write too.
     if (postgresSql !== undefined) return (await this.#read(postgresSql, id, false))?.cluster;
     const row = await this.#database.db
@@ -103,10 +103,10 @@ export class ClusterStore {
     id: string,
     change: (current: ClusterRecord) => ClusterChange,
   ): Promise<ClusterRecord | undefined> {
-    const exclusiveSql = this.#database.exclusiveSql;
+    const exclusiveSql = this.#database.engine === 'sqlite' ? this.#database.exclusiveSql : undefined;
     if (this.#cache !== undefined && exclusiveSql !== undefined)
       return this.#updateSync(exclusiveSql, id, change);
-    const postgresSql = this.#database.postgresSql;
+    const postgresSql = this.#database.engine === 'postgres' ? this.#database.postgresSql : undefined;
     if (postgresSql !== undefined) {
       return this.#oneAtATime(id, () => this.#updatePostgres(postgresSql, id, change));
     }
@@ -114,7 +114,7 @@ export class ClusterStore {
     try {
       const next = await this.#database.db.transaction().execute(async (trx) => {
         let query = trx.selectFrom('clusters').selectAll().where('id', '=', id);
-        if (this.#database.capabilities.skipLocked) query = query.forUpdate();
+        if (this.#database.engine === 'postgres') query = query.forUpdate();
         const row = await query.executeTakeFirst();
         if (row === undefined) return undefined;
         const { next, history } = change(fromRow(row));

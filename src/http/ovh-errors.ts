@@ -62,10 +62,7 @@ export function errorBody(
         body: { class: 'Client::UnsupportedMediaType', message: 'Send request bodies as application/json' },
       };
   }
-  if (
-    isDatabaseUnavailable(error) ||
-    (error instanceof Error && error.message === 'Connection terminated unexpectedly')
-  ) {
+  if (isDatabaseUnavailable(error)) {
     return {
       status: 503,
       body: {

@@ -106,7 +106,7 @@ export class WorkQueue {
   async claim(limit: number): Promise<Claim[]> {
     if (limit <= 0) return [];
     const now = Date.now();
-    const exclusiveSql = this.#database.exclusiveSql;
+    const exclusiveSql = this.#database.engine === 'sqlite' ? this.#database.exclusiveSql : undefined;
     if (exclusiveSql !== undefined) {
       // The embedded engine: one synchronous transaction, a prepared statement per claimed row
       // (the same rows, in the same order, as the select-then-update below).
@@ -135,7 +135,7 @@ export class WorkQueue {
         .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]))
         .orderBy('not_before')
         .limit(limit);
-      if (this.#database.capabilities.skipLocked) query = query.forUpdate().skipLocked();
+      if (this.#database.engine === 'postgres') query = query.forUpdate().skipLocked();
       const rows = await query.execute();
       if (rows.length === 0) return [];
       await trx
@@ -172,7 +172,7 @@ export class WorkQueue {
    */
   async release(claim: Claim, afterMs: number, attempts = 0): Promise<void> {
     const now = Date.now();
-    const exclusiveSql = this.#database.exclusiveSql;
+    const exclusiveSql = this.#database.engine === 'sqlite' ? this.#database.exclusiveSql : undefined;
     if (exclusiveSql !== undefined) {
       const released = await exclusiveSql.transaction((sql) => {
         const row = sql.get<{ cluster_id: string }>(RELEASE_SQL, [
