@@ -66,6 +66,7 @@ function startWorker(
     : undefined;
   const worker = new Worker(
     services.database,
+    services.workSignal,
     {
       store: reconcileStore(services.clusterStore),
       provider,
