@@ -1,53 +1,66 @@
 /**
- * The error catalogue. Services throw these kinds; they know nothing of HTTP. One place
- * (`http/ovh-errors.ts`) maps them to OVH's wire bodies and statuses.
+ * The error catalogue: every kind of error the API answers with, its HTTP status and how OVH's
+ * wire body names it. Services throw these kinds and know nothing of HTTP; errors from elsewhere
+ * (fastify, ajv, the body parser, the database) are turned into them by `http/ovh-errors.ts`,
+ * which renders every one the same way. The codes are stable: docs/errors.md lists them.
  *
  * Two families exist on OVH's API, and clients parse both:
- * - business errors: `{"class": "Client::<Kind>", "message": ...}`;
- * - authentication-layer errors: `{"errorCode": "...", "httpCode": "<code> <text>", "message": ...}`.
+ * - business errors: `{"class": "Client::<Kind>", "message"}` (`Server::` for 5xx);
+ * - authentication-layer errors: `{"errorCode": "...", "httpCode": "<code> <text>", "message"}`.
  */
 
-export type ErrorKind =
-  | 'BadRequest'
-  | 'NotFound'
-  | 'Conflict'
-  | 'Forbidden'
-  | 'Unauthorized'
-  | 'PayloadTooLarge'
-  | 'Unavailable'
-  | 'Internal';
+/** Business errors, by kind: status and OVH class. */
+export const ERROR_KINDS = Object.freeze({
+  /** Invalid input: a validation failure, a malformed body, a value not offered. */
+  BadRequest: { status: 400, ovhClass: 'Client::BadRequest' },
+  /** Absent, or not the caller's (no existence leak). */
+  NotFound: { status: 404, ovhClass: 'Client::NotFound' },
+  /** The resource's state forbids the change (e.g. a cluster being deleted). */
+  Conflict: { status: 409, ovhClass: 'Client::Conflict' },
+  /** The request body is over the configured limit. */
+  RequestEntityTooLarge: { status: 413, ovhClass: 'Client::RequestEntityTooLarge' },
+  /** A request body that is not sent as JSON. */
+  UnsupportedMediaType: { status: 415, ovhClass: 'Client::UnsupportedMediaType' },
+  /** Anything unexpected: a generic message and the query id, the details in the log. */
+  InternalServerError: { status: 500, ovhClass: 'Server::InternalServerError' },
+  /** The database cannot be reached right now: retry shortly. */
+  ServiceUnavailable: { status: 503, ovhClass: 'Server::ServiceUnavailable' },
+} as const satisfies Record<string, { status: number; ovhClass: string }>);
 
-const STATUS: Readonly<Record<ErrorKind, number>> = Object.freeze({
-  BadRequest: 400,
-  Unauthorized: 401,
-  Forbidden: 403,
-  NotFound: 404,
-  Conflict: 409,
-  PayloadTooLarge: 413,
-  Internal: 500,
-  Unavailable: 503,
-});
+export type ErrorKind = keyof typeof ERROR_KINDS;
 
-/** A business error, rendered as `{"class": "Client::<kind>", "message"}` (or `Server::` for 5xx). */
+/** Authentication-layer errors, by code as OVH's API and its clients (python-ovh) name them. */
+export const AUTH_ERROR_CODES = Object.freeze({
+  /** No application key, consumer key, timestamp or signature where one is required. */
+  NOT_AUTHENTICATED: { status: 401 },
+  /** Unknown application key. */
+  INVALID_KEY: { status: 403 },
+  /** The signature does not match the request. */
+  INVALID_SIGNATURE: { status: 400 },
+  /** The consumer key is not validated, expired, or of another application. */
+  INVALID_CREDENTIAL: { status: 403 },
+  /** Unknown consumer key. */
+  NOT_CREDENTIAL: { status: 403 },
+  /** The consumer key's access rules do not allow this call. */
+  NOT_GRANTED_CALL: { status: 403 },
+  /** X-Ovh-Timestamp is outside the allowed window of the server time. */
+  QUERY_TIME_OUT: { status: 400 },
+} as const satisfies Record<string, { status: number }>);
+
+export type AuthErrorCode = keyof typeof AUTH_ERROR_CODES;
+
+/** A business error, rendered as `{"class", "message"}`. */
 export class AppError extends Error {
   readonly kind: ErrorKind;
   readonly status: number;
-  readonly details: Readonly<Record<string, string>> | undefined;
+  readonly ovhClass: string;
 
-  constructor(
-    kind: ErrorKind,
-    message: string,
-    options?: { cause?: unknown; details?: Record<string, string> },
-  ) {
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.kind = kind;
-    this.status = STATUS[kind];
-    this.details = options?.details;
-  }
-
-  get ovhClass(): string {
-    return `${this.status >= 500 ? 'Server' : 'Client'}::${this.kind}`;
+    this.status = ERROR_KINDS[kind].status;
+    this.ovhClass = ERROR_KINDS[kind].ovhClass;
   }
 }
 
@@ -55,31 +68,9 @@ export const invalid = (message: string, cause?: unknown): AppError =>
   new AppError('BadRequest', message, { cause });
 export const notFound = (message: string): AppError => new AppError('NotFound', message);
 export const conflict = (message: string): AppError => new AppError('Conflict', message);
-export const unavailable = (message: string, cause?: unknown): AppError =>
-  new AppError('Unavailable', message, { cause });
 
 /** OVH's answer for a project that does not exist *or* is not the caller's: no existence leak. */
 export const serviceNotFound = (): AppError => notFound('This service does not exist');
-
-/** Authentication-layer error codes, as OVH's API and its clients (python-ovh) name them. */
-export type AuthErrorCode =
-  | 'NOT_AUTHENTICATED'
-  | 'INVALID_KEY'
-  | 'INVALID_SIGNATURE'
-  | 'INVALID_CREDENTIAL'
-  | 'NOT_CREDENTIAL'
-  | 'NOT_GRANTED_CALL'
-  | 'QUERY_TIME_OUT';
-
-const AUTH_STATUS: Readonly<Record<AuthErrorCode, number>> = Object.freeze({
-  NOT_AUTHENTICATED: 401,
-  INVALID_KEY: 403,
-  INVALID_SIGNATURE: 400,
-  INVALID_CREDENTIAL: 403,
-  NOT_CREDENTIAL: 403,
-  NOT_GRANTED_CALL: 403,
-  QUERY_TIME_OUT: 400,
-});
 
 /** An authentication-layer error, rendered as `{"errorCode", "httpCode", "message"}`. */
 export class AuthError extends Error {
@@ -90,6 +81,9 @@ export class AuthError extends Error {
     super(message);
     this.name = 'AuthError';
     this.code = code;
-    this.status = AUTH_STATUS[code];
+    this.status = AUTH_ERROR_CODES[code].status;
   }
 }
+
+/** What the HTTP layer renders: every error is turned into one of these first. */
+export type CatalogueError = AppError | AuthError;

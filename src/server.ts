@@ -66,6 +66,7 @@ function startWorker(
     : undefined;
   const worker = new Worker(
     services.database,
+    services.workSignal,
     {
       store: reconcileStore(services.clusterStore),
       provider,
@@ -115,7 +116,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
   const services = await openServices(config, logger, { migrate: config.migrate });
   const first = await bootstrap(services);
   // Scale-out: every process signs with the installation's CA, kept in the database.
-  if (!services.database.capabilities.exclusiveWriter)
+  if (services.database.scaleOut)
     await syncSharedCa(services.database, services.secretBox, config.dataDir, { publish: true });
   const tls = loadOrCreateLocalTls(
     config.dataDir,
@@ -134,7 +135,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
   );
   // One process serves every emulated cluster on the embedded default; under scale-out each
   // cluster is leased to one process and the others forward to it.
-  const ownership = services.database.capabilities.exclusiveWriter
+  const ownership = !services.database.scaleOut
     ? new LocalOwnership()
     : new LeaseOwnership(services.database, {
         url: config.kubeInternalUrl,

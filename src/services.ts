@@ -6,8 +6,9 @@ import type { Logger } from 'pino';
 import { AuthStore } from './auth/auth.store.ts';
 import { Authenticator } from './auth/authenticator.ts';
 import { createSecretBox, loadSecretKey, type SecretBox } from './auth/secret-box.ts';
+import { WorkSignal } from './clusters/cluster-work.ts';
 import { ClusterService } from './clusters/clusters.service.ts';
-import { ClusterStore } from './clusters/clusters.store.ts';
+import { type ClusterStore, openClusterStore } from './clusters/clusters.store.ts';
 import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/database.ts';
 import { ProjectStore } from './projects/projects.store.ts';
@@ -19,6 +20,8 @@ export interface Services {
   readonly authenticator: Authenticator;
   readonly projects: ProjectStore;
   readonly clusterStore: ClusterStore;
+  /** Wakes this process's reconcile workers when the cluster store enqueues work. */
+  readonly workSignal: WorkSignal;
   readonly clusters: ClusterService;
   readonly clusterToken: (clusterId: string, epoch: number) => string;
   /** What clusterToken derives tokens from (a secret: for the reconciler thread, never logged). */
@@ -39,7 +42,8 @@ export async function openServices(
   const database = await openDatabase(config.database, options);
   const secretBox = createSecretBox(key);
   const authStore = new AuthStore(database, secretBox);
-  const clusterStore = new ClusterStore(database);
+  const workSignal = new WorkSignal();
+  const clusterStore = openClusterStore(database, workSignal);
   // A cluster's Kubernetes API token is derived, not stored: HMAC(installation key, id, epoch).
   // Resetting the kubeconfig bumps the epoch, which invalidates every token issued before.
   const kubeTokenKey = crypto.createHmac('sha256', key).update('mks kube tokens').digest();
@@ -53,6 +57,7 @@ export async function openServices(
     }),
     projects: new ProjectStore(database),
     clusterStore,
+    workSignal,
     clusters: new ClusterService(clusterStore, { regions: config.regions }),
     clusterToken: clusterTokens(kubeTokenKey),
     kubeTokenKey,

@@ -1,6 +1,7 @@
 /**
- * Opens the store. Engine differences live here, as named capabilities, never as scattered
- * `if (dialect)` checks in stores.
+ * Opens the store. Engine differences live here, in the `Database` union: a store that needs an
+ * engine's fast path opens its `*.sqlite.ts` or `*.postgres.ts` implementation once, never as
+ * scattered `if (dialect)` checks.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,31 +15,39 @@ import type { Schema } from './schema.ts';
 import { startCheckpointer } from './sqlite-checkpointer.ts';
 import { type ExclusiveSql, sqliteConnection } from './sqlite-statement-cache.ts';
 
-export interface Capabilities {
-  readonly engine: 'sqlite' | 'postgres';
-  /**
-   * One process owns every write to clusters (the embedded default). Stores may then serve reads
-   * from memory, kept current on each write, instead of asking the database.
-   */
-  readonly exclusiveWriter: boolean;
-  /** `SELECT … FOR UPDATE SKIP LOCKED` is available for work claims. */
-  readonly skipLocked: boolean;
-  /** Tells whether an error is a unique-constraint violation. */
-  isUniqueViolation(error: unknown): boolean;
-}
+export type Engine = 'sqlite' | 'postgres';
 
-export interface Database {
+interface DatabaseHandle {
   readonly db: Kysely<Schema>;
-  readonly capabilities: Capabilities;
-  /**
-   * Synchronous write transactions on the embedded engine (SQLite), for hot write paths; absent
-   * on PostgreSQL (see postgresSql).
-   */
-  readonly exclusiveSql?: ExclusiveSql;
-  /** Named prepared statements straight on the PostgreSQL pool, for hot paths; absent on SQLite. */
-  readonly postgresSql?: PostgresSql;
   close(): Promise<void>;
 }
+
+/**
+ * The embedded default: one process owns the file and every write to it, so stores may serve
+ * reads from memory kept current on each write, and hot writes run as synchronous transactions.
+ */
+export interface SqliteDatabase extends DatabaseHandle {
+  readonly engine: 'sqlite';
+  readonly scaleOut: false;
+  /** Synchronous write transactions, for hot write paths (see sqlite-statement-cache.ts). */
+  readonly exclusiveSql: ExclusiveSql;
+}
+
+/**
+ * Scale-out: several mks processes share the database, so nothing another process may write is
+ * cached, and hot paths use named prepared statements straight on the pool.
+ */
+export interface PostgresDatabase extends DatabaseHandle {
+  readonly engine: 'postgres';
+  readonly scaleOut: true;
+  readonly postgresSql: PostgresSql;
+}
+
+/**
+ * The store, discriminated by `engine`. Stores that take an engine-specific path open one
+ * implementation per engine with an exhaustive `switch (database.engine)`.
+ */
+export type Database = SqliteDatabase | PostgresDatabase;
 
 export interface OpenOptions {
   /** Run migrations on open (default true). */
@@ -52,7 +61,7 @@ export async function openDatabase(
   const opened = database.kind === 'sqlite' ? openSqlite(database.file) : openPostgres(database.url);
   if (options.migrate !== false) {
     try {
-      await migrateToLatest(opened.db, opened.capabilities);
+      await migrateToLatest(opened.db, opened.engine);
     } catch (error) {
       await opened.close();
       throw error;
@@ -61,7 +70,7 @@ export async function openDatabase(
   return opened;
 }
 
-function openSqlite(file: string): Database {
+function openSqlite(file: string): SqliteDatabase {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   const sqlite = new BetterSqlite(file);
   sqlite.pragma('journal_mode = WAL');
@@ -76,15 +85,10 @@ function openSqlite(file: string): Database {
   const connection = sqliteConnection(sqlite);
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: connection.kysely }) });
   return {
+    engine: 'sqlite',
+    scaleOut: false,
     db,
     exclusiveSql: connection.exclusive,
-    capabilities: Object.freeze({
-      engine: 'sqlite',
-      exclusiveWriter: true,
-      skipLocked: false,
-      isUniqueViolation: (error: unknown) =>
-        error instanceof Error && (error as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT') === true,
-    }),
     close: async () => {
       await db.destroy();
       await checkpointer?.stop();
@@ -92,20 +96,16 @@ function openSqlite(file: string): Database {
   };
 }
 
-function openPostgres(url: string): Database {
+function openPostgres(url: string): PostgresDatabase {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   // An idle client losing its server (restart, failover) must not crash the process.
   pool.on('error', () => {});
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   return {
+    engine: 'postgres',
+    scaleOut: true,
     db,
     postgresSql: postgresSql(pool),
-    capabilities: Object.freeze({
-      engine: 'postgres',
-      exclusiveWriter: false,
-      skipLocked: true,
-      isUniqueViolation: (error: unknown) => (error as { code?: string } | null)?.code === '23505',
-    }),
     close: () => db.destroy(),
   };
 }
@@ -115,6 +115,8 @@ function openPostgres(url: string): Database {
  * lost, server shutting down, SQLite busy past its timeout): the API answers 503 and clients retry.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
+  // pg reports a connection dropped mid-query by this message alone, with no code.
+  if (error instanceof Error && error.message === 'Connection terminated unexpectedly') return true;
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return false;
   return (

@@ -3,7 +3,7 @@
  * several processes starting at once on PostgreSQL migrate once).
  */
 import { type Kysely, type Migration, Migrator } from 'kysely';
-import type { Capabilities } from './database.ts';
+import type { Engine } from './database.ts';
 import * as initial from './migrations/0001-initial.ts';
 import * as emulator from './migrations/0002-emulator.ts';
 import * as reconcile from './migrations/0003-reconcile.ts';
@@ -12,7 +12,7 @@ import * as installationCa from './migrations/0006-installation-ca.ts';
 import type { Schema } from './schema.ts';
 
 interface MigrationModule {
-  up(db: Kysely<unknown>, capabilities: Capabilities): Promise<void>;
+  up(db: Kysely<unknown>, engine: Engine): Promise<void>;
 }
 
 const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
@@ -23,10 +23,10 @@ const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0006-installation-ca', installationCa],
 ];
 
-export async function migrateToLatest(db: Kysely<Schema>, capabilities: Capabilities): Promise<string[]> {
+export async function migrateToLatest(db: Kysely<Schema>, engine: Engine): Promise<string[]> {
   const migrations: Record<string, Migration> = {};
   for (const [name, module] of MIGRATIONS) {
-    migrations[name] = { up: (database) => module.up(database, capabilities) };
+    migrations[name] = { up: (database) => module.up(database, engine) };
   }
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
   const { error, results } = await migrator.migrateToLatest();

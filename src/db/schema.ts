@@ -98,6 +98,45 @@ export interface ReconcileWorkTable {
   attempts: number;
 }
 
+/** An emulated cluster's own state (src/emulator; migration 0002). */
+export interface EmulatorClusterTable {
+  id: string;
+  version: string;
+  node_count: number;
+  /** bigint: PostgreSQL hands it back as a string. */
+  resource_version: number | string;
+  /** 1 while a controller has work in flight (rollout, starting pods): resumed on start. */
+  busy: number;
+  created_at: string;
+}
+
+/** An emulated cluster's Kubernetes object, stored whole as JSON text (migration 0002). */
+export interface EmulatorObjectTable {
+  cluster_id: string;
+  resource: string;
+  /** '' for cluster-scoped resources. */
+  namespace: string;
+  name: string;
+  body: string;
+}
+
+/** Scale-out: which process serves each emulated cluster (migration 0005). */
+export interface EmulatorOwnerTable {
+  cluster_id: string;
+  owner: string;
+  url: string;
+  /** Epoch milliseconds on the database's clock (bigint: a string on PostgreSQL). */
+  expires_at: number | string;
+}
+
+/** Scale-out: the installation's CA, one row with id 1 (migration 0006). */
+export interface InstallationCaTable {
+  id: number;
+  cert_pem: string;
+  /** The CA's private key, sealed with the installation key (see auth/secret-box.ts). */
+  key_sealed: string;
+}
+
 export interface Schema {
   accounts: AccountTable;
   projects: ProjectTable;
@@ -106,4 +145,8 @@ export interface Schema {
   clusters: ClusterTable;
   cluster_history: ClusterHistoryTable;
   reconcile_work: ReconcileWorkTable;
+  emulator_clusters: EmulatorClusterTable;
+  emulator_objects: EmulatorObjectTable;
+  emulator_owners: EmulatorOwnerTable;
+  installation_ca: InstallationCaTable;
 }

@@ -11,30 +11,9 @@
  */
 import type { Kysely, QueryExecutorProvider } from 'kysely';
 import type { Database } from '../db/database.ts';
+import type { EmulatorObjectTable, Schema } from '../db/schema.ts';
 import type { ExclusiveSql, SyncSql } from '../db/sqlite-statement-cache.ts';
 import type { ClusterMeta } from './cluster-state.ts';
-
-type EmulatorClusterTable = {
-  id: string;
-  version: string;
-  node_count: number;
-  resource_version: number | string;
-  busy: number;
-  created_at: string;
-};
-
-type EmulatorObjectTable = {
-  cluster_id: string;
-  resource: string;
-  namespace: string;
-  name: string;
-  body: string;
-};
-
-export type EmulatorTables = {
-  emulator_clusters: EmulatorClusterTable;
-  emulator_objects: EmulatorObjectTable;
-};
 
 export interface StoredObject {
   readonly resource: string;
@@ -63,7 +42,7 @@ export class OwnershipLostError extends Error {
 }
 
 export class EmulatorStore {
-  private readonly db: Kysely<EmulatorTables>;
+  private readonly db: Kysely<Schema>;
   /** The embedded engine's synchronous write path (one prepared statement per row kind). */
   private readonly exclusiveSql: ExclusiveSql | undefined;
   private pending = new Map<string, PendingCluster>();
@@ -81,8 +60,8 @@ export class EmulatorStore {
    * the writing transaction: changes to the others are dropped and the commit's waiters fail.
    */
   constructor(database: Database, onError: (error: unknown) => void, fence?: Fence) {
-    this.db = database.db.withTables<EmulatorTables>() as unknown as Kysely<EmulatorTables>;
-    this.exclusiveSql = database.exclusiveSql;
+    this.db = database.db;
+    this.exclusiveSql = database.engine === 'sqlite' ? database.exclusiveSql : undefined;
     this.onError = onError;
     this.fence = fence;
   }

@@ -17,6 +17,7 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import { type Kysely, type QueryExecutorProvider, sql } from 'kysely';
 import type { Database } from '../db/database.ts';
+import type { Schema } from '../db/schema.ts';
 
 export type Route = { readonly local: true } | { readonly local: false; readonly url: string };
 
@@ -45,12 +46,6 @@ export interface Ownership {
   start(hooks: OwnershipHooks): void;
   stop(): Promise<void>;
 }
-
-type OwnerTable = { cluster_id: string; owner: string; url: string; expires_at: number | string };
-export type OwnerTables = {
-  emulator_owners: OwnerTable;
-  emulator_clusters: { id: string; busy: number };
-};
 
 /** The embedded default: one process serves every cluster. */
 export class LocalOwnership implements Ownership {
@@ -87,7 +82,7 @@ export interface LeaseOwnershipOptions {
 export class LeaseOwnership implements Ownership {
   readonly id = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
   readonly shared = true;
-  readonly #db: Kysely<OwnerTables>;
+  readonly #db: Kysely<Schema>;
   readonly #options: LeaseOwnershipOptions;
   readonly #held = new Set<string>();
   /** Other owners, as last read, until `until` (Date.now()). */
@@ -98,7 +93,7 @@ export class LeaseOwnership implements Ownership {
   #lastRenewal = Date.now();
 
   constructor(database: Database, options: LeaseOwnershipOptions) {
-    this.#db = database.db.withTables<OwnerTables>() as unknown as Kysely<OwnerTables>;
+    this.#db = database.db;
     this.#options = options;
   }
 

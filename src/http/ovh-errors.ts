@@ -1,13 +1,16 @@
 /**
- * The one place that maps errors to OVH's wire bodies and HTTP statuses: business errors as
- * `{"class", "message"}`, authentication-layer errors as `{"errorCode", "httpCode", "message"}`,
- * schema-validation errors as 400s that name the offending field. Anything unknown is a 500 with a
- * generic message and the query id, logged at `error`.
+ * The one place that maps errors to OVH's wire bodies and HTTP statuses. Every error is first
+ * turned into a catalogue error (src/errors.ts): business errors and authentication-layer errors
+ * as thrown, schema-validation errors as 400s that name the offending field, fastify's own
+ * errors by status, an unreachable database as a 503. Then it is rendered once: business errors
+ * as `{"class", "message"}`, authentication-layer errors as `{"errorCode", "httpCode",
+ * "message"}`. Anything unknown is a 500 with a generic message and the query id, logged at
+ * `error`.
  */
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '../db/database.ts';
-import { AppError, AuthError } from '../errors.ts';
+import { AppError, AuthError, type CatalogueError, ERROR_KINDS, type ErrorKind, invalid } from '../errors.ts';
 
 interface AjvError {
   keyword: string;
@@ -18,74 +21,61 @@ interface AjvError {
   parentSchema?: { properties?: Record<string, unknown> };
 }
 
-export function errorBody(
-  error: unknown,
-  queryId: string,
-): { status: number; body: Record<string, unknown> } {
-  if (error instanceof AuthError) {
-    return {
-      status: error.status,
-      body: {
-        errorCode: error.code,
-        httpCode: `${error.status} ${STATUS_CODES[error.status]}`,
-        message: error.message,
-      },
-    };
-  }
-  if (error instanceof AppError) {
-    const body: Record<string, unknown> = { class: error.ovhClass, message: error.message };
-    if (error.details !== undefined) body.details = error.details;
-    return { status: error.status, body };
-  }
+/** Turns any error into a catalogue error; unknown ones become an InternalServerError. */
+export function toCatalogueError(error: unknown, queryId: string): CatalogueError {
+  if (error instanceof AuthError || error instanceof AppError) return error;
   const fastifyError = error as Partial<FastifyError> & {
     validation?: AjvError[];
     validationContext?: string;
   };
   if (Array.isArray(fastifyError.validation)) {
-    return {
-      status: 400,
-      body: {
-        class: 'Client::BadRequest',
-        message: describeValidation(fastifyError.validation, fastifyError.validationContext),
-      },
-    };
+    return invalid(describeValidation(fastifyError.validation, fastifyError.validationContext), error);
   }
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return {
-        status: 413,
-        body: { class: 'Client::RequestEntityTooLarge', message: 'Request body is too large' },
-      };
+      return new AppError('RequestEntityTooLarge', 'Request body is too large', { cause: error });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return {
-        status: 415,
-        body: { class: 'Client::UnsupportedMediaType', message: 'Send request bodies as application/json' },
-      };
+      return new AppError('UnsupportedMediaType', 'Send request bodies as application/json', {
+        cause: error,
+      });
   }
-  if (
-    isDatabaseUnavailable(error) ||
-    (error instanceof Error && error.message === 'Connection terminated unexpectedly')
-  ) {
-    return {
-      status: 503,
-      body: {
-        class: 'Server::ServiceUnavailable',
-        message: `The service is temporarily unavailable (its database cannot be reached); retry shortly (query id ${queryId})`,
-      },
-    };
+  if (isDatabaseUnavailable(error)) {
+    return new AppError(
+      'ServiceUnavailable',
+      `The service is temporarily unavailable (its database cannot be reached); retry shortly (query id ${queryId})`,
+      { cause: error },
+    );
   }
+  // fastify's other client errors (a bad URL, a bad Content-Length, …): its message says what.
   const status = fastifyError.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
-    return { status, body: { class: 'Client::BadRequest', message: fastifyError.message ?? 'Bad request' } };
+    return new AppError(clientKind(status), fastifyError.message ?? 'Bad request', { cause: error });
   }
-  return {
-    status: 500,
-    body: { class: 'Server::InternalServerError', message: `Internal server error (query id ${queryId})` },
-  };
+  return new AppError('InternalServerError', `Internal server error (query id ${queryId})`, { cause: error });
+}
+
+/** The catalogue's client-error kind of an HTTP status; BadRequest when it has none. */
+function clientKind(status: number): ErrorKind {
+  const kind = (Object.keys(ERROR_KINDS) as ErrorKind[]).find((name) => ERROR_KINDS[name].status === status);
+  return kind ?? 'BadRequest';
+}
+
+/** OVH's wire body of a catalogue error. */
+export function errorBody(error: CatalogueError): Record<string, unknown> {
+  if (error instanceof AuthError) {
+    return {
+      errorCode: error.code,
+      httpCode: `${error.status} ${STATUS_CODES[error.status]}`,
+      message: error.message,
+    };
+  }
+  return { class: error.ovhClass, message: error.message };
 }
 
 export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  const { status, body } = errorBody(error, request.id);
+  const refusal = toCatalogueError(error, request.id);
+  const body = errorBody(refusal);
+  const status = refusal.status;
   if (status === 503) request.log.warn({ err: error }, 'Database unavailable');
   else if (status >= 500) request.log.error({ err: error }, 'Request failed');
   else
@@ -93,7 +83,12 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
       { status, error: body.errorCode ?? body.class, reason: body.message },
       'Request refused',
     );
-  void reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify(body));
+  // Errors fastify raises before routing (frameworkErrors) skip the onRequest hook that sets it.
+  void reply
+    .code(status)
+    .header('X-Ovh-QueryID', request.id)
+    .type('application/json; charset=utf-8')
+    .send(JSON.stringify(body));
 }
 
 /** Names the field (dotted path), the value and what is allowed. */

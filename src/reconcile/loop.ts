@@ -7,11 +7,12 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
+import type { WorkSignal } from '../clusters/cluster-work.ts';
 import type { Database } from '../db/database.ts';
 import { KubeError } from './kube/kube-client.ts';
 import { Lease, LeaseLostError, leaseGuarded } from './lease.ts';
 import { type Outcome, type ReconcileContext, reconcileCluster } from './reconcile-cluster.ts';
-import { type Claim, WorkQueue, workSignal } from './work-queue.ts';
+import { type Claim, openWorkQueue, type WorkQueue } from './work-queue.ts';
 
 export interface WorkerOptions {
   /** Passes run at once by this worker. */
@@ -48,6 +49,7 @@ export class Worker {
   readonly #ctx: ReconcileContext;
   readonly #passes: PassRunner;
   readonly #queue: WorkQueue;
+  readonly #signal: WorkSignal;
   readonly #options: WorkerOptions;
   readonly #log: Logger;
   readonly #inFlight = new Set<Promise<void>>();
@@ -60,13 +62,15 @@ export class Worker {
 
   constructor(
     database: Database,
+    signal: WorkSignal,
     ctx: Omit<ReconcileContext, 'log'>,
     options: WorkerOptions,
     log: Logger,
     passes: PassRunner = ON_THIS_THREAD,
   ) {
     const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
-    this.#queue = new WorkQueue(database, { owner, leaseMs: options.leaseMs });
+    this.#queue = openWorkQueue(database, { owner, leaseMs: options.leaseMs, signal });
+    this.#signal = signal;
     this.#log = log.child({ worker: owner });
     this.#ctx = { ...ctx, log: this.#log };
     this.#options = options;
@@ -75,7 +79,7 @@ export class Worker {
 
   start(): void {
     if (this.#running !== undefined) return;
-    workSignal.on('work', this.#onWork);
+    this.#signal.on(this.#onWork);
     this.#running = this.#run();
     this.#log.info({ concurrency: this.#options.concurrency }, 'Worker started');
   }
@@ -83,7 +87,7 @@ export class Worker {
   /** Stops claiming, waits for passes in flight (up to `graceMs`), then returns. */
   async stop(graceMs = 10_000): Promise<void> {
     this.#stopping = true;
-    workSignal.off('work', this.#onWork);
+    this.#signal.off(this.#onWork);
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     this.#wake?.();

@@ -11,7 +11,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { Kysely } from 'kysely';
 import forge from 'node-forge';
 import type { SecretBox } from '../auth/secret-box.ts';
 import type { Database } from '../db/database.ts';
@@ -77,7 +76,7 @@ export async function syncSharedCa(
   dataDir: string,
   options: { publish: boolean },
 ): Promise<void> {
-  const db = database.db.withTables<CaTables>() as unknown as Kysely<CaTables>;
+  const db = database.db;
   const dir = path.join(dataDir, 'tls');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = (name: string) => path.join(dir, name);
@@ -107,8 +106,6 @@ export async function syncSharedCa(
   fs.rmSync(file('server.crt'), { force: true });
   fs.rmSync(file('server.key'), { force: true });
 }
-
-type CaTables = { installation_ca: { id: number; cert_pem: string; key_sealed: string } };
 
 function coversHosts(certPem: string, hosts: readonly string[]): boolean {
   const certificate = new crypto.X509Certificate(certPem);

@@ -58,6 +58,7 @@ describe('reconciler thread', () => {
       const kube = new KubeClients();
       const worker = new Worker(
         services.database,
+        services.workSignal,
         {
           store: reconcileStore(services.clusterStore),
           provider: {

@@ -1,8 +1,9 @@
 /** The reconcile work queue on every engine: exclusive claims, lease expiry, no lost changes. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { enqueueInTransaction, WorkSignal } from '../../src/clusters/cluster-work.ts';
 import { type Database, openDatabase } from '../../src/db/database.ts';
-import { enqueueInTransaction, WorkQueue } from '../../src/reconcile/work-queue.ts';
+import { openWorkQueue, type WorkQueueOptions } from '../../src/reconcile/work-queue.ts';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/dialects.ts';
 
 for (const dialect of DIALECTS) {
@@ -19,13 +20,16 @@ for (const dialect of DIALECTS) {
       await testDatabase.drop();
     });
 
+    const signal = new WorkSignal();
+    const queue = (options: Omit<WorkQueueOptions, 'signal'>) =>
+      openWorkQueue(database, { ...options, signal });
     const enqueue = (id: string, generation: number) =>
       database.db.transaction().execute((trx) => enqueueInTransaction(trx, id, generation));
 
     test('a due cluster is claimed by exactly one of two workers', async () => {
       await enqueue('c-exclusive', 1);
-      const a = new WorkQueue(database, { owner: 'a', leaseMs: 60_000 });
-      const b = new WorkQueue(database, { owner: 'b', leaseMs: 60_000 });
+      const a = queue({ owner: 'a', leaseMs: 60_000 });
+      const b = queue({ owner: 'b', leaseMs: 60_000 });
       const [claimsA, claimsB] = await Promise.all([a.claim(10), b.claim(10)]);
       const owners = [...claimsA, ...claimsB].filter((claim) => claim.clusterId === 'c-exclusive');
       assert.equal(owners.length, 1);
@@ -34,10 +38,10 @@ for (const dialect of DIALECTS) {
 
     test("an expired lease lets another worker take the cluster over, and the first worker's release is ignored", async () => {
       await enqueue('c-expiry', 1);
-      const dead = new WorkQueue(database, { owner: 'dead', leaseMs: 1_000 });
+      const dead = queue({ owner: 'dead', leaseMs: 1_000 });
       const [claim] = (await dead.claim(10)).filter((c) => c.clusterId === 'c-expiry');
       assert.ok(claim);
-      const alive = new WorkQueue(database, { owner: 'alive', leaseMs: 60_000 });
+      const alive = queue({ owner: 'alive', leaseMs: 60_000 });
       assert.equal(
         (await alive.claim(10)).some((c) => c.clusterId === 'c-expiry'),
         false,
@@ -63,7 +67,7 @@ for (const dialect of DIALECTS) {
 
     test('a change enqueued during a pass makes the cluster due again at once when the pass ends', async () => {
       await enqueue('c-newer', 1);
-      const worker = new WorkQueue(database, { owner: 'w', leaseMs: 60_000 });
+      const worker = queue({ owner: 'w', leaseMs: 60_000 });
       const [claim] = (await worker.claim(10)).filter((c) => c.clusterId === 'c-newer');
       assert.ok(claim);
       await enqueue('c-newer', 2);

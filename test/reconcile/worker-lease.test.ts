@@ -96,6 +96,7 @@ for (const dialect of DIALECTS) {
         const kube = new KubeClients();
         const worker = new Worker(
           services.database,
+          services.workSignal,
           { store: reconcileStore(services.clusterStore), provider, kube, progressMs: 50 },
           { concurrency: 4, pollMs: 50, resyncMs: 60_000, leaseMs: 1_000 },
           logger,

@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
-import type { Capabilities } from '../database.ts';
+import type { Engine } from '../database.ts';
 
-export async function up(db: Kysely<unknown>, capabilities: Capabilities): Promise<void> {
+export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
   // The only engine difference in DDL: how an auto-incremented integer key is spelled.
   const autoId = (table: ReturnType<Kysely<unknown>['schema']['createTable']>) =>
-    capabilities.engine === 'postgres'
+    engine === 'postgres'
       ? table.addColumn('id', 'serial', (column) => column.primaryKey())
       : // A plain INTEGER PRIMARY KEY is SQLite's rowid: ids still grow; AUTOINCREMENT would add a
         // sqlite_sequence write to every insert, for a guarantee (no reuse after deletes) not needed here.

@@ -1,12 +1,12 @@
 import type { Kysely } from 'kysely';
-import type { Capabilities } from '../database.ts';
+import type { Engine } from '../database.ts';
 
 /**
  * Tables of the emulated clusters' Kubernetes API (src/emulator). Objects are stored whole, as
  * JSON text, keyed by (cluster, resource, namespace, name): the emulator keeps each cluster in
  * memory and writes changes through, so no query ever looks inside the JSON.
  */
-export async function up(db: Kysely<unknown>, _capabilities: Capabilities): Promise<void> {
+export async function up(db: Kysely<unknown>, _engine: Engine): Promise<void> {
   await db.schema
     .createTable('emulator_clusters')
     .addColumn('id', 'text', (column) => column.primaryKey())

@@ -1,12 +1,12 @@
 import type { Kysely } from 'kysely';
-import type { Capabilities } from '../database.ts';
+import type { Engine } from '../database.ts';
 
 /**
  * The reconciler's work queue: one row per live cluster, written in the same transaction as every
  * accepted change (so no change is ever lost), claimed by workers with a lease (owner + expiry).
  * Times are epoch milliseconds.
  */
-export async function up(db: Kysely<unknown>, _capabilities: Capabilities): Promise<void> {
+export async function up(db: Kysely<unknown>, _engine: Engine): Promise<void> {
   await db.schema
     .createTable('reconcile_work')
     .addColumn('cluster_id', 'text', (column) => column.primaryKey())

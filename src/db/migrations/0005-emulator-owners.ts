@@ -1,12 +1,12 @@
 import type { Kysely } from 'kysely';
-import type { Capabilities } from '../database.ts';
+import type { Engine } from '../database.ts';
 
 /**
  * Scale-out: which process serves each emulated cluster (src/emulator/ownership.ts). A lease:
  * the owner's id, the internal URL other processes forward the cluster's API calls to, and an
  * expiry in epoch milliseconds on the database's clock. Unused on the embedded default.
  */
-export async function up(db: Kysely<unknown>, _capabilities: Capabilities): Promise<void> {
+export async function up(db: Kysely<unknown>, _engine: Engine): Promise<void> {
   await db.schema
     .createTable('emulator_owners')
     .addColumn('cluster_id', 'text', (column) => column.primaryKey())

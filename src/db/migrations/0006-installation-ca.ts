@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Capabilities } from '../database.ts';
+import type { Engine } from '../database.ts';
 
 /**
  * Scale-out: the installation's local CA, shared by every process through the database (one row,
@@ -7,7 +7,7 @@ import type { Capabilities } from '../database.ts';
  * sign their HTTPS certificates with it, so any of them presents a certificate the kubeconfigs
  * trust, and workers verify them, with no shared data directory. Unused on the embedded default.
  */
-export async function up(db: Kysely<unknown>, _capabilities: Capabilities): Promise<void> {
+export async function up(db: Kysely<unknown>, _engine: Engine): Promise<void> {
   await db.schema
     .createTable('installation_ca')
     .addColumn('id', 'integer', (column) => column.primaryKey())

@@ -1,0 +1,239 @@
+/**
+ * The cluster store on PostgreSQL. Several processes write the same rows, so reads always ask the
+ * database (one prepared statement), and a change is one statement (one round trip, one implicit
+ * transaction) guarded by optimistic concurrency on the row version (see #update).
+ */
+import type { Selectable } from 'kysely';
+import type { PostgresDatabase } from '../db/database.ts';
+import type { PostgresQuery, PostgresSql } from '../db/postgres-sql.ts';
+import type { ClusterHistoryTable, ClusterTable } from '../db/schema.ts';
+import { enqueueFromSql, type WorkSignal } from './cluster-work.ts';
+import type { ClusterRecord } from './clusters.model.ts';
+import { clusterHistory, fromRow, insertCluster, listClusterIds, mutableColumns } from './clusters.rows.ts';
+import type { ClusterChange, ClusterStore, HistoryAction } from './clusters.store.ts';
+
+/** Optimistic attempts of a change before it takes the row lock instead. */
+const OPTIMISTIC_ATTEMPTS = 3;
+/** Bound of the row-version memory (it is only a hint: losing it costs one read). */
+const MAX_KNOWN = 10_000;
+
+/** A cluster row with its version. */
+interface Versioned {
+  readonly cluster: ClusterRecord;
+  /** PostgreSQL's `xmin` of the row: every committed update of the row changes it. */
+  readonly rowVersion: string;
+}
+
+export class PostgresClusterStore implements ClusterStore {
+  readonly #database: PostgresDatabase;
+  readonly #signal: WorkSignal;
+  /**
+   * The version of each cluster this process last wrote, the base of its next change (if another
+   * process wrote since, that change's statement returns the current row instead).
+   */
+  readonly #known = new Map<string, Versioned>();
+  /** The tail of each cluster's in-process change queue. */
+  readonly #queues = new Map<string, Promise<void>>();
+
+  constructor(database: PostgresDatabase, signal: WorkSignal) {
+    this.#database = database;
+    this.#signal = signal;
+  }
+
+  async insert(cluster: ClusterRecord): Promise<void> {
+    await insertCluster(this.#database.db, cluster);
+    this.#signal.notify();
+  }
+
+  /** Always from the database: other processes write too. */
+  async get(id: string): Promise<ClusterRecord | undefined> {
+    return (await this.#read(this.#database.postgresSql, id, false))?.cluster;
+  }
+
+  listIds(projectId: string): Promise<string[]> {
+    return listClusterIds(this.#database.db, projectId);
+  }
+
+  update(id: string, change: (current: ClusterRecord) => ClusterChange): Promise<ClusterRecord | undefined> {
+    return this.#oneAtATime(id, () => this.#update(this.#database.postgresSql, id, change));
+  }
+
+  history(id: string): Promise<Selectable<ClusterHistoryTable>[]> {
+    return clusterHistory(this.#database.db, id);
+  }
+
+  /**
+   * The change is computed from the version this process last wrote (read
+   * first if none), then written by one statement that applies only if the row still has that
+   * version (`xmin`, which every committed update of the row changes, whoever makes it): the
+   * cluster row, its history row and the reconcile work, or nothing. When another process changed
+   * the row meanwhile, the same statement returns the current row instead, and the change is
+   * computed again from it. After OPTIMISTIC_ATTEMPTS lost races the change takes the row lock
+   * (SELECT … FOR UPDATE), so a hot row shared by many processes still makes progress.
+   *
+   * Changes of one cluster made by this process run one at a time (#oneAtATime): they would only
+   * race each other, and in order each one's base is the version the previous one wrote.
+   */
+  async #update(
+    sql: PostgresSql,
+    id: string,
+    change: (current: ClusterRecord) => ClusterChange,
+  ): Promise<ClusterRecord | undefined> {
+    let base = this.#known.get(id);
+    for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
+      base ??= await this.#read(sql, id, false);
+      if (base === undefined) return undefined;
+      const { next, history } = change(base.cluster);
+      const outcome = await this.#write(sql, id, base.rowVersion, next, history);
+      if ('rowVersion' in outcome) {
+        if (history !== undefined) this.#signal.notify();
+        return next;
+      }
+      base = outcome.current;
+      if (base === undefined) return undefined;
+    }
+    // Forgotten if the commit fails: the version this transaction wrote may not exist.
+    const written = await this.#forgetOnError(id, () =>
+      sql.transaction(async (trx) => {
+        const current = await this.#read(trx, id, true);
+        if (current === undefined) return undefined;
+        const { next, history } = change(current.cluster);
+        const outcome = await this.#write(trx, id, current.rowVersion, next, history);
+        // The row is locked by this transaction: nobody else can have changed it.
+        if (!('rowVersion' in outcome)) throw new Error(`Cluster ${id} changed under its row lock`);
+        return { next, history };
+      }),
+    );
+    if (written?.history !== undefined) this.#signal.notify();
+    return written?.next;
+  }
+
+  /** The row and its version, as of now (no in-process memory involved). */
+  async #read(sql: PostgresQuery, id: string, lock: boolean): Promise<Versioned | undefined> {
+    const rows = await sql.query<{ row_version: string; row: Selectable<ClusterTable> }>(
+      lock ? 'mks_cluster_read_locked' : 'mks_cluster_read',
+      lock ? READ_LOCKED_SQL : READ_SQL,
+      [id],
+    );
+    const row = rows[0];
+    return row === undefined ? undefined : { cluster: fromRow(row.row), rowVersion: row.row_version };
+  }
+
+  /**
+   * Writes `next` if the row still has version `expected`: its new version then; otherwise the
+   * current row (undefined if there is none), and nothing was written.
+   */
+  async #write(
+    sql: PostgresQuery,
+    id: string,
+    expected: string,
+    next: ClusterRecord,
+    history: HistoryAction | undefined,
+  ): Promise<{ rowVersion: string } | { current: Versioned | undefined }> {
+    const row = mutableColumns(next);
+    const values: unknown[] = [id, expected, ...MUTABLE_COLUMNS.map((column) => row[column])];
+    if (history !== undefined) values.push(history, Date.now());
+    const rows = await this.#forgetOnError(id, () =>
+      sql.query<{ row_version: string; current: Selectable<ClusterTable> | null }>(
+        history === undefined ? 'mks_cluster_change' : 'mks_cluster_change_history',
+        history === undefined ? CHANGE_SQL : CHANGE_WITH_HISTORY_SQL,
+        values,
+      ),
+    );
+    const result = rows[0];
+    if (result === undefined) {
+      this.#known.delete(id);
+      return { current: undefined };
+    }
+    if (result.current === null) {
+      this.#remember({ cluster: next, rowVersion: result.row_version });
+      return { rowVersion: result.row_version };
+    }
+    return { current: { cluster: fromRow(result.current), rowVersion: result.row_version } };
+  }
+
+  #remember(versioned: Versioned): void {
+    if (this.#known.size >= MAX_KNOWN && !this.#known.has(versioned.cluster.id)) this.#known.clear();
+    this.#known.set(versioned.cluster.id, versioned);
+  }
+
+  /** A failed statement may or may not have committed: the known version is no longer trusted. */
+  async #forgetOnError<T>(id: string, statement: () => Promise<T>): Promise<T> {
+    try {
+      return await statement();
+    } catch (error) {
+      this.#known.delete(id);
+      throw error;
+    }
+  }
+
+  /** Runs `work` after every earlier call for the same cluster has settled. */
+  #oneAtATime<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(id);
+    const run = previous === undefined ? work() : previous.then(work);
+    const tail = run.then(
+      () => {},
+      () => {},
+    );
+    this.#queues.set(id, tail);
+    void tail.then(() => {
+      if (this.#queues.get(id) === tail) this.#queues.delete(id);
+    });
+    return run;
+  }
+}
+
+/** The columns a PostgreSQL change writes, in the order of its parameters $3, $4, … */
+const MUTABLE_COLUMNS = [
+  'name',
+  'region',
+  'version',
+  'update_policy',
+  'kube_proxy_mode',
+  'customization',
+  'node_count',
+  'plan',
+  'private_network_id',
+  'nodes_subnet_id',
+  'load_balancers_subnet_id',
+  'private_network_configuration',
+  'status',
+  'status_message',
+  'generation',
+  'observed_generation',
+  'token_epoch',
+  'updated_at',
+  'deleted_at',
+] as const satisfies ReadonlyArray<keyof ReturnType<typeof mutableColumns>>;
+
+const READ_SQL =
+  'select "xmin"::text as "row_version", row_to_json("clusters") as "row" from "clusters" where "id" = $1';
+const READ_LOCKED_SQL = `${READ_SQL} for update`;
+
+/**
+ * One statement, so one implicit transaction: the row update if the row version is still $2, and
+ * with it (data-modifying CTEs reading the updated row) the history row and the reconcile work.
+ * It returns the new row version, or, when the update did not apply, the current row.
+ */
+function changeSql(withHistory: boolean): string {
+  const assignments = MUTABLE_COLUMNS.map((column, index) => `"${column}" = $${index + 3}`).join(', ');
+  const action = `$${MUTABLE_COLUMNS.length + 3}::text`;
+  const notBefore = `$${MUTABLE_COLUMNS.length + 4}::bigint`;
+  const parts = [
+    `with "changed" as (update "clusters" set ${assignments} where "id" = $1 and "xmin" = $2::xid ` +
+      'returning "xmin"::text as "row_version", "id", "generation", "kube_proxy_mode", "version", "customization", "updated_at")',
+  ];
+  if (withHistory) {
+    parts.push(
+      '"history" as (insert into "cluster_history" ("cluster_id", "generation", "action", "kube_proxy_mode", "version", "customization", "created_at") ' +
+        `select "id", "generation", ${action}, "kube_proxy_mode", "version", "customization", "updated_at" from "changed")`,
+      `"work" as (${enqueueFromSql('"changed"', notBefore)})`,
+    );
+  }
+  return (
+    `${parts.join(', ')} select "row_version", null::json as "current" from "changed" union all ` +
+    'select "xmin"::text, row_to_json("clusters") from "clusters" where "id" = $1 and not exists (select from "changed")'
+  );
+}
+const CHANGE_SQL = changeSql(false);
+const CHANGE_WITH_HISTORY_SQL = changeSql(true);

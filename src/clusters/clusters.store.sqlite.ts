@@ -1,0 +1,105 @@
+/**
+ * The cluster store on the embedded engine (SQLite). This process owns every write, so the current
+ * rows are also kept in memory, updated inside each write transaction: reads on the hot path (GET
+ * cluster, GET customization) never touch the database, and a change is one synchronous SQLite
+ * transaction (see db/sqlite-statement-cache.ts) based on the row in memory.
+ */
+import type { Selectable } from 'kysely';
+import type { SqliteDatabase } from '../db/database.ts';
+import type { ClusterHistoryTable, ClusterTable } from '../db/schema.ts';
+import { enqueueSync, type WorkSignal } from './cluster-work.ts';
+import type { ClusterRecord } from './clusters.model.ts';
+import {
+  clusterHistory,
+  fromRow,
+  historyRow,
+  insertCluster,
+  listClusterIds,
+  mutableColumns,
+} from './clusters.rows.ts';
+import type { ClusterChange, ClusterStore } from './clusters.store.ts';
+
+export class SqliteClusterStore implements ClusterStore {
+  readonly #database: SqliteDatabase;
+  readonly #signal: WorkSignal;
+  readonly #cache = new Map<string, ClusterRecord>();
+
+  constructor(database: SqliteDatabase, signal: WorkSignal) {
+    this.#database = database;
+    this.#signal = signal;
+  }
+
+  async insert(cluster: ClusterRecord): Promise<void> {
+    await insertCluster(this.#database.db, cluster, () => this.#cache.set(cluster.id, cluster));
+    this.#signal.notify();
+  }
+
+  async get(id: string): Promise<ClusterRecord | undefined> {
+    const cached = this.#cache.get(id);
+    if (cached !== undefined) return cached;
+    const row = await this.#database.db
+      .selectFrom('clusters')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    const cluster = fromRow(row);
+    this.#cache.set(id, cluster);
+    return cluster;
+  }
+
+  listIds(projectId: string): Promise<string[]> {
+    return listClusterIds(this.#database.db, projectId);
+  }
+
+  /**
+   * The current state comes from memory and the whole change is one synchronous SQLite
+   * transaction (the same rows as the shared Kysely queries write, built from the same mappings).
+   */
+  async update(
+    id: string,
+    change: (current: ClusterRecord) => ClusterChange,
+  ): Promise<ClusterRecord | undefined> {
+    const cache = this.#cache;
+    let enqueued = false;
+    try {
+      const next = await this.#database.exclusiveSql.transaction((sql) => {
+        let current = cache.get(id);
+        if (current === undefined) {
+          const row = sql.get<Selectable<ClusterTable>>('select * from "clusters" where "id" = ?', [id]);
+          if (row === undefined) return undefined;
+          current = fromRow(row);
+        }
+        const { next, history } = change(current);
+        const row = mutableColumns(next);
+        const columns = Object.keys(row) as Array<keyof typeof row>;
+        sql.run(
+          `update "clusters" set ${columns.map((column) => `"${column}" = ?`).join(', ')} where "id" = ?`,
+          [...columns.map((column) => row[column]), id],
+        );
+        if (history !== undefined) {
+          const entry = historyRow(next, history);
+          const historyColumns = Object.keys(entry) as Array<keyof typeof entry>;
+          sql.run(
+            `insert into "cluster_history" (${historyColumns.map((column) => `"${column}"`).join(', ')}) values (${historyColumns.map(() => '?').join(', ')})`,
+            historyColumns.map((column) => entry[column]),
+          );
+          enqueueSync(sql, id, next.generation);
+          enqueued = true;
+        }
+        cache.set(id, next);
+        return next;
+      });
+      if (enqueued) this.#signal.notify();
+      return next;
+    } catch (error) {
+      // The commit itself may have failed after the cache was updated.
+      cache.delete(id);
+      throw error;
+    }
+  }
+
+  history(id: string): Promise<Selectable<ClusterHistoryTable>[]> {
+    return clusterHistory(this.#database.db, id);
+  }
+}
