@@ -11,7 +11,7 @@ import { type BootstrapResult, bootstrap } from './bootstrap.ts';
 import { kubernetesApiUrl } from './clusters/clusters.model.ts';
 import type { Config } from './config.ts';
 import { Emulator, type EmulatorControl, RemoteEmulatorControl } from './emulator/emulator.ts';
-import { LeaseOwnership, LocalOwnership } from './emulator/ownership.ts';
+import { LeaseOwnership, LocalOwnership } from './emulator/scale-out/ownership.ts';
 import { buildApp } from './http/app.ts';
 import { KubeClients } from './reconcile/kube/kube-client.ts';
 import { Worker } from './reconcile/loop.ts';

@@ -12,6 +12,18 @@ import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.ts';
+import { registerKubeApi } from './apiserver/kube-api.routes.ts';
+import { type ClusterHooks, ClusterState, type Watcher } from './apiserver/object-store.ts';
+import {
+  clone,
+  type JsonObject,
+  jsonOf,
+  type KubeObject,
+  rfc3339,
+  StatusError,
+} from './apiserver/objects.ts';
+import { R, RESOURCES, type ResourceType } from './apiserver/resources.ts';
+import { Controllers } from './cluster/controllers.ts';
 import {
   apiServerCommand,
   apiServerPod,
@@ -25,15 +37,10 @@ import {
   nodeName,
   nodeObject,
   SYSTEM_NAMESPACES,
-} from './cluster-objects.ts';
-import { type ClusterHooks, ClusterState, type Watcher } from './cluster-state.ts';
-import { Controllers } from './controllers.ts';
-import { EmulatorStore } from './emulator.store.ts';
-import { FORWARDED_HEADER, Forwarder, OwnerUnreachableError } from './forward.ts';
-import { registerKubeApi } from './kube-api.routes.ts';
-import { clone, type JsonObject, jsonOf, type KubeObject, rfc3339, StatusError } from './objects.ts';
-import { LocalOwnership, type Ownership } from './ownership.ts';
-import { R, RESOURCES, type ResourceType } from './resources.ts';
+} from './cluster/kubeadm-objects.ts';
+import { FORWARDED_HEADER, Forwarder, OwnerUnreachableError } from './scale-out/forward.ts';
+import { LocalOwnership, type Ownership } from './scale-out/ownership.ts';
+import { EmulatorStore } from './store/emulator.store.ts';
 
 export interface EmulatorOptions {
   database: Database;

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parse as parseYaml } from 'yaml';
-import type { ChangeEvent, ClusterState, Watcher } from './cluster-state.ts';
+import type { ChangeEvent, ClusterState, Watcher } from './object-store.ts';
 import {
   badRequestError,
   clone,

@@ -3,8 +3,8 @@
  * (spec/kube-proxy.md §4.1), and the pods the DaemonSet controller stamps from a template.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { kubeconfigConf, renderKubeProxyConfig } from '../customization/kube-proxy-config.ts';
-import { clone, type JsonObject, type KubeObject, rfc3339 } from './objects.ts';
+import { kubeconfigConf, renderKubeProxyConfig } from '../../customization/kube-proxy-config.ts';
+import { clone, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 
 export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'] as const;
 export const KUBE_PROXY = 'kube-proxy';

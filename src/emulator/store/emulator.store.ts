@@ -10,9 +10,9 @@
  * commits, against 19.5k rows in about 1,000 commits without pacing.
  */
 import type { Kysely, QueryExecutorProvider } from 'kysely';
-import type { Database } from '../db/database.ts';
-import type { ExclusiveSql, SyncSql } from '../db/sqlite-statement-cache.ts';
-import type { ClusterMeta } from './cluster-state.ts';
+import type { Database } from '../../db/database.ts';
+import type { ExclusiveSql, SyncSql } from '../../db/sqlite-statement-cache.ts';
+import type { ClusterMeta } from '../apiserver/object-store.ts';
 
 type EmulatorClusterTable = {
   id: string;

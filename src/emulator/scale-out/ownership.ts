@@ -16,7 +16,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import { type Kysely, type QueryExecutorProvider, sql } from 'kysely';
-import type { Database } from '../db/database.ts';
+import type { Database } from '../../db/database.ts';
 
 export type Route = { readonly local: true } | { readonly local: false; readonly url: string };
 

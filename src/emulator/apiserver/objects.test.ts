@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { daemonPod, kubeProxyConfigMap, kubeProxyDaemonSet, nodeObject } from './cluster-objects.ts';
-import { ClusterState } from './cluster-state.ts';
+import { daemonPod, kubeProxyConfigMap, kubeProxyDaemonSet, nodeObject } from '../cluster/kubeadm-objects.ts';
+import { ClusterState } from './object-store.ts';
 import { clone, type Json, type JsonObject, jsonOf, type KubeObject } from './objects.ts';
 import { leafPaths, strategicMergePatch, trackUpdate } from './patch.ts';
 import { R } from './resources.ts';

@@ -5,7 +5,7 @@
  * runtime check of the IPVS scheduler. Refusal texts follow kube-proxy's own.
  */
 import { parse } from 'yaml';
-import { parseGoDuration } from '../customization/duration.ts';
+import { parseGoDuration } from '../../customization/duration.ts';
 
 export type LoadResult =
   | { readonly ok: true; readonly mode: string }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { renderKubeProxyConfig } from '../customization/kube-proxy-config.ts';
+import { renderKubeProxyConfig } from '../../customization/kube-proxy-config.ts';
 import { loadKubeProxyConfig } from './kube-proxy.ts';
 
 const HEAD = 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n';

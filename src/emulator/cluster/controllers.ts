@@ -7,18 +7,25 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { configHash } from '../customization/kube-proxy-config.ts';
+import { configHash } from '../../customization/kube-proxy-config.ts';
+import type { ChangeEvent, ClusterState } from '../apiserver/object-store.ts';
+import {
+  clone,
+  deepEqual,
+  isObject,
+  type JsonObject,
+  type KubeObject,
+  rfc3339,
+} from '../apiserver/objects.ts';
+import { R } from '../apiserver/resources.ts';
+import { loadKubeProxyConfig } from './kube-proxy.ts';
 import {
   containerId,
   daemonPod,
   KUBE_PROXY,
   LOADED_CONFIG_ANNOTATION,
   runningStatus,
-} from './cluster-objects.ts';
-import type { ChangeEvent, ClusterState } from './cluster-state.ts';
-import { loadKubeProxyConfig } from './kube-proxy.ts';
-import { clone, deepEqual, isObject, type JsonObject, type KubeObject, rfc3339 } from './objects.ts';
-import { R } from './resources.ts';
+} from './kubeadm-objects.ts';
 
 export interface ControllerOptions {
   readonly logger: Logger;
