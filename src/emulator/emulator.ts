@@ -13,7 +13,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.ts';
 import { registerKubeApi } from './apiserver/kube-api.routes.ts';
-import { type ClusterHooks, ClusterState, type Watcher } from './apiserver/object-store.ts';
+import { ObjectStore, type ObjectStoreHooks, type Watcher } from './apiserver/object-store.ts';
 import {
   clone,
   type JsonObject,
@@ -22,7 +22,7 @@ import {
   rfc3339,
   StatusError,
 } from './apiserver/objects.ts';
-import { R, RESOURCES, type ResourceType } from './apiserver/resources.ts';
+import { RESOURCE, RESOURCES, type ResourceType } from './apiserver/resources.ts';
 import { Controllers } from './cluster/controllers.ts';
 import {
   apiServerCommand,
@@ -119,10 +119,10 @@ export class Emulator implements EmulatorControl {
   private readonly store: EmulatorStore;
   private readonly controllers: Controllers;
   private readonly serverUrl: (clusterId: string) => string;
-  private readonly clusters = new Map<string, ClusterState>();
-  private readonly loading = new Map<string, Promise<ClusterState | undefined>>();
+  private readonly clusters = new Map<string, ObjectStore>();
+  private readonly loading = new Map<string, Promise<ObjectStore | undefined>>();
   private readonly watches = new Set<Watcher>();
-  private readonly hooks: ClusterHooks;
+  private readonly hooks: ObjectStoreHooks;
   private readonly ownership: Ownership;
   private readonly forwarder: Forwarder | undefined;
   private readonly internalToken: string | undefined;
@@ -324,7 +324,7 @@ export class Emulator implements EmulatorControl {
   }
 
   /** The cluster, from memory or loaded from the store; undefined when unknown. */
-  private cluster(id: string): Promise<ClusterState | undefined> {
+  private cluster(id: string): Promise<ObjectStore | undefined> {
     const known = this.clusters.get(id);
     if (known !== undefined) return Promise.resolve(known);
     let pending = this.loading.get(id);
@@ -335,12 +335,12 @@ export class Emulator implements EmulatorControl {
     return pending;
   }
 
-  private async load(id: string): Promise<ClusterState | undefined> {
+  private async load(id: string): Promise<ObjectStore | undefined> {
     const stored = await this.store.loadCluster(id);
     const raced = this.clusters.get(id);
     if (raced !== undefined) return raced;
     if (stored === undefined) return undefined;
-    const cluster = new ClusterState(stored.meta, this.hooks);
+    const cluster = new ObjectStore(stored.meta, this.hooks);
     for (const { resource, body } of stored.objects) {
       const type = BY_NAME.get(resource);
       if (type !== undefined) cluster.restore(type, JSON.parse(body) as KubeObject);
@@ -363,7 +363,7 @@ export class Emulator implements EmulatorControl {
   private async ensureLocal(input: { id: string; nodeCount: number; version: string }): Promise<void> {
     const existing = await this.cluster(input.id);
     if (existing === undefined) {
-      const cluster = new ClusterState(
+      const cluster = new ObjectStore(
         {
           id: input.id,
           version: input.version,
@@ -393,42 +393,42 @@ export class Emulator implements EmulatorControl {
     await this.store.flush();
   }
 
-  private install(cluster: ClusterState): void {
+  private install(cluster: ObjectStore): void {
     for (const name of SYSTEM_NAMESPACES) {
-      if (cluster.get(R.namespaces, '', name) === undefined)
-        cluster.create(R.namespaces, namespaceObject(name), { manager: 'kube-apiserver' });
+      if (cluster.get(RESOURCE.namespaces, '', name) === undefined)
+        cluster.create(RESOURCE.namespaces, namespaceObject(name), { manager: 'kube-apiserver' });
     }
     this.syncNodes(cluster);
     this.installKubeSystem(cluster);
   }
 
-  private syncNodes(cluster: ClusterState): void {
+  private syncNodes(cluster: ObjectStore): void {
     const wanted = new Set<string>();
     for (let i = 0; i < cluster.meta.nodeCount; i++) {
       const name = nodeName(cluster.meta.id, i);
       wanted.add(name);
-      if (cluster.get(R.nodes, '', name) === undefined) {
-        cluster.create(R.nodes, nodeObject(cluster.meta.id, i, cluster.meta.version, this.now()), {
+      if (cluster.get(RESOURCE.nodes, '', name) === undefined) {
+        cluster.create(RESOURCE.nodes, nodeObject(cluster.meta.id, i, cluster.meta.version, this.now()), {
           manager: 'kubelet',
         });
       }
     }
-    for (const node of cluster.list(R.nodes)) {
-      if (!wanted.has(node.metadata.name ?? '')) cluster.delete(R.nodes, '', node.metadata.name ?? '');
+    for (const node of cluster.list(RESOURCE.nodes)) {
+      if (!wanted.has(node.metadata.name ?? '')) cluster.delete(RESOURCE.nodes, '', node.metadata.name ?? '');
     }
   }
 
   /** Creates kube-system's base objects and starts kube-proxy on every node at once. */
-  private installKubeSystem(cluster: ClusterState): void {
+  private installKubeSystem(cluster: ObjectStore): void {
     const { id, version } = cluster.meta;
-    if (cluster.get(R.configmaps, KUBE_SYSTEM, KUBE_PROXY) === undefined) {
-      cluster.create(R.configmaps, kubeProxyConfigMap(this.serverUrl(id)), { manager: INSTALLER });
+    if (cluster.get(RESOURCE.configmaps, KUBE_SYSTEM, KUBE_PROXY) === undefined) {
+      cluster.create(RESOURCE.configmaps, kubeProxyConfigMap(this.serverUrl(id)), { manager: INSTALLER });
     }
-    if (cluster.get(R.daemonsets, KUBE_SYSTEM, KUBE_PROXY) === undefined) {
-      cluster.create(R.daemonsets, kubeProxyDaemonSet(version), { manager: INSTALLER });
+    if (cluster.get(RESOURCE.daemonsets, KUBE_SYSTEM, KUBE_PROXY) === undefined) {
+      cluster.create(RESOURCE.daemonsets, kubeProxyDaemonSet(version), { manager: INSTALLER });
     }
     if (apiServer(cluster) === undefined) {
-      cluster.create(R.pods, apiServerPod(id, version, DEFAULT_ADMISSION_FLAGS, this.now()), {
+      cluster.create(RESOURCE.pods, apiServerPod(id, version, DEFAULT_ADMISSION_FLAGS, this.now()), {
         manager: 'kubelet',
       });
     }
@@ -453,12 +453,12 @@ export class Emulator implements EmulatorControl {
     const next = apiServerCommand(flags.filter((f) => ADMISSION_FLAG.test(f)));
     // Keep flags someone else added, in place of the defaults the template carries.
     container.command = [...next, ...others.filter((flag) => !next.includes(flag))];
-    const updated = cluster.update(R.pods, { ...pod, spec }, { manager: 'kubelet' });
+    const updated = cluster.update(RESOURCE.pods, { ...pod, spec }, { manager: 'kubelet' });
     // A static pod whose manifest changed is restarted by the kubelet.
     const status = clone(updated.status) as JsonObject;
     for (const cs of (status.containerStatuses ?? []) as JsonObject[])
       cs.state = { running: { startedAt: rfc3339(this.now()) } };
-    cluster.update(R.pods, { ...updated, status }, { subresource: 'status' });
+    cluster.update(RESOURCE.pods, { ...updated, status }, { subresource: 'status' });
     await this.store.flush();
   }
 
@@ -474,10 +474,10 @@ export class Emulator implements EmulatorControl {
     const cluster = await this.mustCluster(clusterId);
     const kept = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
     for (const type of RESOURCES) {
-      if (type === R.nodes) continue;
+      if (type === RESOURCE.nodes) continue;
       for (const object of cluster.list(type)) {
         const name = object.metadata.name ?? '';
-        if (type === R.namespaces) {
+        if (type === RESOURCE.namespaces) {
           if (!SYSTEM_NAMESPACES.includes(name as (typeof SYSTEM_NAMESPACES)[number]))
             cluster.delete(type, '', name);
         } else if (type.namespaced && !kept.has(object.metadata.namespace ?? '')) {
@@ -486,26 +486,26 @@ export class Emulator implements EmulatorControl {
       }
     }
     // kube-system's own objects go back to their installed state.
-    const ds = cluster.get(R.daemonsets, KUBE_SYSTEM, KUBE_PROXY);
-    for (const pod of cluster.list(R.pods, KUBE_SYSTEM)) {
+    const ds = cluster.get(RESOURCE.daemonsets, KUBE_SYSTEM, KUBE_PROXY);
+    for (const pod of cluster.list(RESOURCE.pods, KUBE_SYSTEM)) {
       const owned = (pod.metadata.ownerReferences ?? []).some(
         (ref) => ds !== undefined && ref.uid === ds.metadata.uid,
       );
       if (owned || pod.metadata.labels?.component === 'kube-apiserver')
-        cluster.delete(R.pods, KUBE_SYSTEM, pod.metadata.name ?? '');
+        cluster.delete(RESOURCE.pods, KUBE_SYSTEM, pod.metadata.name ?? '');
     }
-    for (const revision of cluster.list(R.controllerrevisions, KUBE_SYSTEM)) {
+    for (const revision of cluster.list(RESOURCE.controllerrevisions, KUBE_SYSTEM)) {
       if (
         (revision.metadata.ownerReferences ?? []).some(
           (ref) => ds !== undefined && ref.uid === ds.metadata.uid,
         )
       ) {
-        cluster.delete(R.controllerrevisions, KUBE_SYSTEM, revision.metadata.name ?? '');
+        cluster.delete(RESOURCE.controllerrevisions, KUBE_SYSTEM, revision.metadata.name ?? '');
       }
     }
-    if (ds !== undefined) cluster.delete(R.daemonsets, KUBE_SYSTEM, KUBE_PROXY);
-    if (cluster.get(R.configmaps, KUBE_SYSTEM, KUBE_PROXY) !== undefined)
-      cluster.delete(R.configmaps, KUBE_SYSTEM, KUBE_PROXY);
+    if (ds !== undefined) cluster.delete(RESOURCE.daemonsets, KUBE_SYSTEM, KUBE_PROXY);
+    if (cluster.get(RESOURCE.configmaps, KUBE_SYSTEM, KUBE_PROXY) !== undefined)
+      cluster.delete(RESOURCE.configmaps, KUBE_SYSTEM, KUBE_PROXY);
     this.controllers.forget(clusterId);
     this.install(cluster);
     this.logger.info({ clusterId }, 'Erased emulated cluster');
@@ -562,7 +562,7 @@ export class Emulator implements EmulatorControl {
     this.forwarder?.close();
   }
 
-  private async mustCluster(clusterId: string): Promise<ClusterState> {
+  private async mustCluster(clusterId: string): Promise<ObjectStore> {
     const cluster = await this.cluster(clusterId);
     // 404 when a control call from another process names a cluster the emulator does not know.
     if (cluster === undefined)
@@ -571,6 +571,8 @@ export class Emulator implements EmulatorControl {
   }
 }
 
-function apiServer(cluster: ClusterState): KubeObject | undefined {
-  return cluster.list(R.pods, KUBE_SYSTEM).find((p) => p.metadata.labels?.component === 'kube-apiserver');
+function apiServer(cluster: ObjectStore): KubeObject | undefined {
+  return cluster
+    .list(RESOURCE.pods, KUBE_SYSTEM)
+    .find((p) => p.metadata.labels?.component === 'kube-apiserver');
 }

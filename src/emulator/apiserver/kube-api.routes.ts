@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parse as parseYaml } from 'yaml';
-import type { ChangeEvent, ClusterState, Watcher } from './object-store.ts';
+import type { ChangeEvent, ObjectStore, Watcher } from './object-store.ts';
 import {
   badRequestError,
   clone,
@@ -36,7 +36,7 @@ import {
   apiVersionOf,
   apiVersions,
   findResource,
-  R,
+  RESOURCE,
   RESOURCES,
   type ResourceType,
 } from './resources.ts';
@@ -44,7 +44,7 @@ import { toTable, wantsTable } from './tables.ts';
 
 export interface KubeApiDeps {
   authorize(clusterId: string, token: string): Promise<boolean>;
-  cluster(clusterId: string): Promise<ClusterState | undefined>;
+  cluster(clusterId: string): Promise<ObjectStore | undefined>;
   /**
    * Scale-out: sends the call to the process that owns the cluster and returns its reply;
    * undefined when this process serves the cluster.
@@ -115,7 +115,7 @@ function sendText(reply: FastifyReply, code: number, text: string): FastifyReply
 }
 
 /** `JSON.stringify` of the list `listResponse` answers (not a table), from the items' kept text. */
-function listJson(cluster: ClusterState, resource: ResourceType, items: readonly KubeObject[]): string {
+function listJson(cluster: ObjectStore, resource: ResourceType, items: readonly KubeObject[]): string {
   const head = JSON.stringify({
     kind: `${resource.kind}List`,
     apiVersion: apiVersionOf(resource),
@@ -267,7 +267,7 @@ function flattenQuery(raw: unknown): Query {
   return out;
 }
 
-function discover(segments: string[], cluster: ClusterState, request: FastifyRequest): unknown {
+function discover(segments: string[], cluster: ObjectStore, request: FastifyRequest): unknown {
   const path = segments.join('/');
   switch (path) {
     case '':
@@ -467,7 +467,7 @@ function manager(request: FastifyRequest, query: Query): string {
 const dryRun = (query: Query): boolean => query.dryRun === 'All';
 
 function select(
-  cluster: ClusterState,
+  cluster: ObjectStore,
   resource: ResourceType,
   namespace: string | undefined,
   query: Query,
@@ -484,7 +484,7 @@ function select(
 function render(
   request: FastifyRequest,
   deps: KubeApiDeps,
-  cluster: ClusterState,
+  cluster: ObjectStore,
   resource: ResourceType,
   object: KubeObject,
 ): unknown {
@@ -503,7 +503,7 @@ function render(
 function listResponse(
   request: FastifyRequest,
   deps: KubeApiDeps,
-  cluster: ClusterState,
+  cluster: ObjectStore,
   resource: ResourceType,
   namespace: string | undefined,
   query: Query,
@@ -521,14 +521,14 @@ function listResponse(
 }
 
 function remove(
-  cluster: ClusterState,
+  cluster: ObjectStore,
   resource: ResourceType,
   namespace: string,
   name: string,
   isDryRun: boolean,
   uid?: string,
 ): KubeObject {
-  if (resource === R.namespaces) {
+  if (resource === RESOURCE.namespaces) {
     if (PROTECTED_NAMESPACES.has(name)) {
       throw new StatusError(
         403,
@@ -553,7 +553,7 @@ function remove(
 function patch(
   request: FastifyRequest,
   deps: KubeApiDeps,
-  cluster: ClusterState,
+  cluster: ObjectStore,
   target: Target,
   query: Query,
 ): { object: KubeObject; created: boolean } {
@@ -660,7 +660,7 @@ function startWatch(
   request: FastifyRequest,
   reply: FastifyReply,
   deps: KubeApiDeps,
-  cluster: ClusterState,
+  cluster: ObjectStore,
   target: Target,
   query: Query,
 ): FastifyReply {

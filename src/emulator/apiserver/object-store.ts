@@ -1,5 +1,5 @@
 /**
- * One emulated cluster in memory: its objects, its resourceVersion counter, its watch log and
+ * The object store of one emulated cluster, in memory: its objects, its resourceVersion counter, its watch log and
  * watchers, and the write semantics of the API server (uid, creationTimestamp, generation,
  * status subresource, optimistic concurrency, managedFields). Every change is handed to
  * `persist` (write-through) and to `onChange` (controllers), in that order.
@@ -18,7 +18,7 @@ import {
   StatusError,
 } from './objects.ts';
 import { trackUpdate } from './patch.ts';
-import { R, type ResourceType } from './resources.ts';
+import { RESOURCE, type ResourceType } from './resources.ts';
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -47,16 +47,16 @@ export interface ClusterMeta {
   createdAt: string;
 }
 
-export interface ClusterHooks {
+export interface ObjectStoreHooks {
   persistObject(
-    cluster: ClusterState,
+    cluster: ObjectStore,
     resource: ResourceType,
     namespace: string,
     name: string,
     object: KubeObject | null,
   ): void;
-  persistMeta(cluster: ClusterState): void;
-  onChange(cluster: ClusterState, event: ChangeEvent): void;
+  persistMeta(cluster: ObjectStore): void;
+  onChange(cluster: ObjectStore, event: ChangeEvent): void;
   now(): Date;
 }
 
@@ -81,9 +81,9 @@ const WATCH_LOG_SIZE = 2000;
 
 const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
 
-export class ClusterState {
+export class ObjectStore {
   readonly meta: ClusterMeta;
-  private readonly hooks: ClusterHooks;
+  private readonly hooks: ObjectStoreHooks;
   private readonly objects = new Map<string, Map<string, KubeObject>>();
   /** Each bucket's objects in list order, kept until the bucket changes. */
   private readonly sorted = new Map<string, KubeObject[]>();
@@ -93,7 +93,7 @@ export class ClusterState {
   readonly watchers = new Set<Watcher>();
   destroyed = false;
 
-  constructor(meta: ClusterMeta, hooks: ClusterHooks) {
+  constructor(meta: ClusterMeta, hooks: ObjectStoreHooks) {
     this.meta = meta;
     this.hooks = hooks;
     this.logStart = meta.resourceVersion;
@@ -203,7 +203,7 @@ export class ClusterState {
     const namespace = resource.namespaced ? (metadata.namespace ?? 'default') : '';
     if (resource.namespaced) {
       metadata.namespace = namespace;
-      if (this.get(R.namespaces, '', namespace) === undefined) {
+      if (this.get(RESOURCE.namespaces, '', namespace) === undefined) {
         throw new StatusError(404, 'NotFound', `namespaces "${namespace}" not found`, {
           name: namespace,
           kind: 'namespaces',

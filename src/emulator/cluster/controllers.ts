@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { configHash } from '../../customization/kube-proxy-config.ts';
-import type { ChangeEvent, ClusterState } from '../apiserver/object-store.ts';
+import type { ChangeEvent, ObjectStore } from '../apiserver/object-store.ts';
 import {
   clone,
   deepEqual,
@@ -17,7 +17,7 @@ import {
   type KubeObject,
   rfc3339,
 } from '../apiserver/objects.ts';
-import { R } from '../apiserver/resources.ts';
+import { RESOURCE } from '../apiserver/resources.ts';
 import { loadKubeProxyConfig } from './kube-proxy.ts';
 import {
   containerId,
@@ -63,7 +63,7 @@ const ownedBy = (pod: KubeObject, uid: string | undefined): boolean =>
 
 export class Controllers {
   private readonly options: ControllerOptions;
-  private readonly queue = new Set<ClusterState>();
+  private readonly queue = new Set<ObjectStore>();
   private scheduled = false;
   private running = false;
   /** clusterId → pod uid → timer (container start or crash-loop restart). */
@@ -71,7 +71,7 @@ export class Controllers {
   /** DaemonSet uid → its template hash at one generation. */
   private readonly templateHashes = new Map<string, { generation: number; hash: string }>();
   /** The cluster being synced: its changes meanwhile are the controllers' own. */
-  private syncing: ClusterState | undefined;
+  private syncing: ObjectStore | undefined;
 
   constructor(options: ControllerOptions) {
     this.options = options;
@@ -95,21 +95,21 @@ export class Controllers {
   }
 
   /** Called for every change in a cluster. */
-  onChange(cluster: ClusterState, event: ChangeEvent): void {
+  onChange(cluster: ObjectStore, event: ChangeEvent): void {
     // A sync runs the controllers to a fixpoint: syncing again for its own writes would change nothing.
     if (cluster === this.syncing) return;
     const r = event.resource;
     if (
-      r === R.pods ||
-      r === R.nodes ||
-      r === R.daemonsets ||
-      (r === R.configmaps && event.object.metadata.namespace === 'kube-system')
+      r === RESOURCE.pods ||
+      r === RESOURCE.nodes ||
+      r === RESOURCE.daemonsets ||
+      (r === RESOURCE.configmaps && event.object.metadata.namespace === 'kube-system')
     ) {
       this.enqueue(cluster);
     }
   }
 
-  enqueue(cluster: ClusterState): void {
+  enqueue(cluster: ObjectStore): void {
     this.queue.add(cluster);
     this.schedule();
   }
@@ -141,7 +141,7 @@ export class Controllers {
    * Runs every controller once over a cluster (also used synchronously at install). A sync leaves
    * nothing for an immediate second one to do, so the changes it makes queue no further sync.
    */
-  sync(cluster: ClusterState): void {
+  sync(cluster: ObjectStore): void {
     const outer = this.syncing;
     this.syncing = cluster;
     try {
@@ -151,24 +151,24 @@ export class Controllers {
     }
   }
 
-  private syncOnce(cluster: ClusterState): void {
+  private syncOnce(cluster: ObjectStore): void {
     let busy = false;
-    const daemonSets = cluster.list(R.daemonsets);
+    const daemonSets = cluster.list(RESOURCE.daemonsets);
     const uids = new Set(daemonSets.map((ds) => ds.metadata.uid));
     for (const ds of daemonSets) busy = this.syncDaemonSet(cluster, ds) || busy;
     // Garbage collection of pods whose DaemonSet is gone.
-    for (const pod of cluster.list(R.pods)) {
+    for (const pod of cluster.list(RESOURCE.pods)) {
       const owner = (pod.metadata.ownerReferences ?? []).find(
         (ref) => ref.kind === 'DaemonSet' && ref.controller === true,
       );
       if (owner !== undefined && !uids.has(String(owner.uid)))
-        cluster.delete(R.pods, pod.metadata.namespace ?? '', pod.metadata.name ?? '');
+        cluster.delete(RESOURCE.pods, pod.metadata.namespace ?? '', pod.metadata.name ?? '');
     }
-    for (const revision of cluster.list(R.controllerrevisions)) {
+    for (const revision of cluster.list(RESOURCE.controllerrevisions)) {
       const owner = (revision.metadata.ownerReferences ?? []).find((ref) => ref.kind === 'DaemonSet');
       if (owner !== undefined && !uids.has(String(owner.uid))) {
         cluster.delete(
-          R.controllerrevisions,
+          RESOURCE.controllerrevisions,
           revision.metadata.namespace ?? '',
           revision.metadata.name ?? '',
         );
@@ -196,7 +196,7 @@ export class Controllers {
   // DaemonSet controller
 
   /** Returns whether the DaemonSet is still converging. */
-  private syncDaemonSet(cluster: ClusterState, ds: KubeObject): boolean {
+  private syncDaemonSet(cluster: ObjectStore, ds: KubeObject): boolean {
     const namespace = ds.metadata.namespace ?? '';
     const spec = ds.spec as JsonObject;
     const template = spec.template as JsonObject;
@@ -205,14 +205,14 @@ export class Controllers {
 
     const templateSpec = (template.spec ?? {}) as JsonObject;
     const nodeSelector = templateSpec.nodeSelector as Record<string, string> | undefined;
-    const nodes = cluster.list(R.nodes).filter((n) => labelsMatch(nodeSelector, n.metadata.labels));
+    const nodes = cluster.list(RESOURCE.nodes).filter((n) => labelsMatch(nodeSelector, n.metadata.labels));
     const nodeNames = new Set(nodes.map((n) => n.metadata.name));
     const byNode = new Map<string, KubeObject[]>();
-    for (const pod of cluster.list(R.pods, namespace)) {
+    for (const pod of cluster.list(RESOURCE.pods, namespace)) {
       if (!ownedBy(pod, ds.metadata.uid)) continue;
       const node = String((pod.spec as JsonObject).nodeName ?? '');
       if (!nodeNames.has(node)) {
-        cluster.delete(R.pods, namespace, pod.metadata.name ?? '');
+        cluster.delete(RESOURCE.pods, namespace, pod.metadata.name ?? '');
         continue;
       }
       byNode.set(node, [...(byNode.get(node) ?? []), pod]);
@@ -227,7 +227,7 @@ export class Controllers {
           String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)),
       );
       podOf.set(node, pods[0]!);
-      for (const extra of pods.slice(1)) cluster.delete(R.pods, namespace, extra.metadata.name ?? '');
+      for (const extra of pods.slice(1)) cluster.delete(RESOURCE.pods, namespace, extra.metadata.name ?? '');
     }
 
     const minReadySeconds = Number(spec.minReadySeconds ?? 0);
@@ -254,13 +254,13 @@ export class Controllers {
       // Old pods that are not available anyway go first: replacing them costs no availability.
       for (const [node, pod] of old) {
         if (!available(pod)) {
-          cluster.delete(R.pods, namespace, pod.metadata.name ?? '');
+          cluster.delete(RESOURCE.pods, namespace, pod.metadata.name ?? '');
           podOf.delete(node);
         }
       }
       for (const [node, pod] of old) {
         if (!podOf.has(node) || unavailable >= maxUnavailable) continue;
-        cluster.delete(R.pods, namespace, pod.metadata.name ?? '');
+        cluster.delete(RESOURCE.pods, namespace, pod.metadata.name ?? '');
         podOf.delete(node);
         unavailable++;
       }
@@ -275,7 +275,7 @@ export class Controllers {
           (a) => a.type === 'InternalIP',
         )?.address ?? '',
       );
-      const pod = cluster.create(R.pods, daemonPod(ds, hash, name, ip, now), {
+      const pod = cluster.create(RESOURCE.pods, daemonPod(ds, hash, name, ip, now), {
         manager: 'kube-controller-manager',
         owned: true,
       });
@@ -298,9 +298,9 @@ export class Controllers {
       observedGeneration: ds.metadata.generation ?? 1,
       ...(updated > 0 ? { updatedNumberScheduled: updated } : {}),
     };
-    const current = cluster.get(R.daemonsets, namespace, ds.metadata.name ?? '');
+    const current = cluster.get(RESOURCE.daemonsets, namespace, ds.metadata.name ?? '');
     if (current !== undefined && !deepEqual(current.status, status)) {
-      cluster.update(R.daemonsets, { ...current, status }, { subresource: 'status', owned: true });
+      cluster.update(RESOURCE.daemonsets, { ...current, status }, { subresource: 'status', owned: true });
     }
     if (minReadySeconds > 0 && availableCount < ready) {
       this.timer(cluster, `ds/${ds.metadata.uid}`, minReadySeconds * 1000, () => this.enqueue(cluster));
@@ -308,16 +308,16 @@ export class Controllers {
     return updated < desired || availableCount < desired;
   }
 
-  private syncRevisions(cluster: ClusterState, ds: KubeObject, hash: string, template: JsonObject): void {
+  private syncRevisions(cluster: ObjectStore, ds: KubeObject, hash: string, template: JsonObject): void {
     const namespace = ds.metadata.namespace ?? '';
     const revisions = cluster
-      .list(R.controllerrevisions, namespace)
+      .list(RESOURCE.controllerrevisions, namespace)
       .filter((r) => ownedBy(r, ds.metadata.uid));
     const max = Math.max(0, ...revisions.map((r) => Number(r.revision ?? 0)));
     const mine = revisions.find((r) => r.metadata.labels?.['controller-revision-hash'] === hash);
     if (mine === undefined) {
       cluster.create(
-        R.controllerrevisions,
+        RESOURCE.controllerrevisions,
         {
           apiVersion: 'apps/v1',
           kind: 'ControllerRevision',
@@ -346,25 +346,25 @@ export class Controllers {
         { manager: 'kube-controller-manager', owned: true },
       );
     } else if (Number(mine.revision) !== max) {
-      cluster.update(R.controllerrevisions, { ...mine, revision: max + 1 }, { owned: true });
+      cluster.update(RESOURCE.controllerrevisions, { ...mine, revision: max + 1 }, { owned: true });
     }
     const limit = Number((ds.spec as JsonObject).revisionHistoryLimit ?? 10);
     const stale = revisions
       .filter((r) => r !== mine)
       .sort((a, b) => Number(a.revision) - Number(b.revision))
       .slice(0, Math.max(0, revisions.length - (mine === undefined ? 0 : 1) - limit));
-    for (const r of stale) cluster.delete(R.controllerrevisions, namespace, r.metadata.name ?? '');
+    for (const r of stale) cluster.delete(RESOURCE.controllerrevisions, namespace, r.metadata.name ?? '');
   }
 
   // -------------------------------------------------------------------------------------------
   // Kubelet: starts containers, runs kube-proxy's config loading, crash-loops refused configs
 
   /** Returns whether some pod is still starting or crash-looping. */
-  private kubelet(cluster: ClusterState): boolean {
+  private kubelet(cluster: ObjectStore): boolean {
     let busy = false;
-    const nodes = cluster.list(R.nodes);
+    const nodes = cluster.list(RESOURCE.nodes);
     let next = 0;
-    for (const listed of cluster.list(R.pods)) {
+    for (const listed of cluster.list(RESOURCE.pods)) {
       let pod = listed;
       const spec = pod.spec as JsonObject;
       if (spec.nodeName === undefined && nodes.length > 0) {
@@ -372,7 +372,7 @@ export class Controllers {
         // then takes the pod at once.
         const node = nodes[next++ % nodes.length]!;
         pod = cluster.update(
-          R.pods,
+          RESOURCE.pods,
           { ...pod, spec: { ...spec, nodeName: node.metadata.name ?? '' } },
           { owned: true },
         );
@@ -400,11 +400,11 @@ export class Controllers {
     return busy;
   }
 
-  private hasTimer(cluster: ClusterState, key: string): boolean {
+  private hasTimer(cluster: ObjectStore, key: string): boolean {
     return this.timers.get(cluster.meta.id)?.has(key) === true;
   }
 
-  private timer(cluster: ClusterState, key: string, ms: number, run: () => void): void {
+  private timer(cluster: ObjectStore, key: string, ms: number, run: () => void): void {
     let byKey = this.timers.get(cluster.meta.id);
     if (byKey === undefined) {
       byKey = new Map();
@@ -424,16 +424,16 @@ export class Controllers {
   }
 
   /** Starts every pending pod now (a cluster is installed with its pods already running). */
-  startPendingNow(cluster: ClusterState): void {
-    for (const pod of cluster.list(R.pods)) {
+  startPendingNow(cluster: ObjectStore): void {
+    for (const pod of cluster.list(RESOURCE.pods)) {
       if ((pod.status as JsonObject | undefined)?.phase === 'Pending') this.startContainer(cluster, pod);
     }
   }
 
   /** The container (re)starts: a kube-proxy reads `config.conf` now, and keeps what it read. */
-  private startContainer(cluster: ClusterState, stale: KubeObject): void {
+  private startContainer(cluster: ObjectStore, stale: KubeObject): void {
     const namespace = stale.metadata.namespace ?? '';
-    const pod = cluster.get(R.pods, namespace, stale.metadata.name ?? '');
+    const pod = cluster.get(RESOURCE.pods, namespace, stale.metadata.name ?? '');
     if (pod === undefined || pod.metadata.uid !== stale.metadata.uid) return;
     const spec = pod.spec as JsonObject;
     const container = ((spec.containers ?? []) as JsonObject[])[0] ?? {};
@@ -505,7 +505,7 @@ export class Controllers {
       };
     }
     const updated = cluster.update(
-      R.pods,
+      RESOURCE.pods,
       { ...pod, metadata: { ...pod.metadata, annotations }, status: next },
       { internal: true, owned: true },
     );
@@ -535,11 +535,11 @@ function crashLooping(pod: KubeObject): boolean {
   return isObject(state) && isObject(state.waiting) && state.waiting.reason === 'CrashLoopBackOff';
 }
 
-function configMapOfPod(cluster: ClusterState, pod: KubeObject): KubeObject | undefined {
+function configMapOfPod(cluster: ObjectStore, pod: KubeObject): KubeObject | undefined {
   const volumes = ((pod.spec as JsonObject).volumes ?? []) as JsonObject[];
   const volume = volumes.find((v) => isObject(v.configMap));
   const name = volume === undefined ? KUBE_PROXY : String((volume.configMap as JsonObject).name);
-  return cluster.get(R.configmaps, pod.metadata.namespace ?? '', name);
+  return cluster.get(RESOURCE.configmaps, pod.metadata.namespace ?? '', name);
 }
 
 function formatSeconds(seconds: number): string {
