@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parse as parseYaml } from 'yaml';
+import { serverSideApply } from './managed-fields.ts';
 import type { ChangeEvent, ObjectStore, Watcher } from './object-store.ts';
 import {
   badRequestError,
@@ -27,7 +28,7 @@ import {
   openApiV3Document,
   openApiV3Index,
 } from './openapi.ts';
-import { jsonPatch, mergePatch, serverSideApply, strategicMergePatch } from './patch.ts';
+import { jsonPatch, mergePatch, strategicMergePatch } from './patch.ts';
 import { decodeKubeProtobuf, PROTOBUF_TYPE, ProtobufError } from './protobuf.ts';
 import {
   apiGroup,

@@ -5,6 +5,7 @@
  * `persist` (write-through) and to `onChange` (controllers), in that order.
  */
 import { randomUUID } from 'node:crypto';
+import { trackUpdate } from './managed-fields.ts';
 import {
   alreadyExistsError,
   clone,
@@ -17,7 +18,6 @@ import {
   rfc3339,
   StatusError,
 } from './objects.ts';
-import { trackUpdate } from './patch.ts';
 import { RESOURCE, type ResourceType } from './resources.ts';
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { daemonPod, kubeProxyConfigMap, kubeProxyDaemonSet, nodeObject } from '../cluster/kubeadm-objects.ts';
+import { leafPaths, trackUpdate } from './managed-fields.ts';
 import { ObjectStore } from './object-store.ts';
 import { clone, type Json, type JsonObject, jsonOf, type KubeObject } from './objects.ts';
-import { leafPaths, strategicMergePatch, trackUpdate } from './patch.ts';
+import { strategicMergePatch } from './patch.ts';
 import { RESOURCE } from './resources.ts';
 
 function daemonSet(): KubeObject {
