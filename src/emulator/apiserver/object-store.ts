@@ -83,36 +83,36 @@ const keyOf = (namespace: string, name: string): string => `${namespace}/${name}
 
 export class ObjectStore {
   readonly meta: ClusterMeta;
-  private readonly hooks: ObjectStoreHooks;
-  private readonly objects = new Map<string, Map<string, KubeObject>>();
+  readonly #hooks: ObjectStoreHooks;
+  readonly #objects = new Map<string, Map<string, KubeObject>>();
   /** Each bucket's objects in list order, kept until the bucket changes. */
-  private readonly sorted = new Map<string, KubeObject[]>();
-  private readonly log: ChangeEvent[] = [];
+  readonly #sorted = new Map<string, KubeObject[]>();
+  readonly #log: ChangeEvent[] = [];
   /** Every event with rv > logStart is in `log`. */
-  private logStart: number;
+  #logStart: number;
   readonly watchers = new Set<Watcher>();
   destroyed = false;
 
   constructor(meta: ClusterMeta, hooks: ObjectStoreHooks) {
     this.meta = meta;
-    this.hooks = hooks;
-    this.logStart = meta.resourceVersion;
+    this.#hooks = hooks;
+    this.#logStart = meta.resourceVersion;
   }
 
   /** Loads a stored object without events (used when reading the cluster from the store). */
   restore(resource: ResourceType, object: KubeObject): void {
-    this.bucket(resource.name).set(
+    this.#bucket(resource.name).set(
       keyOf(object.metadata.namespace ?? '', object.metadata.name ?? ''),
       object,
     );
   }
 
-  private bucket(resource: string): Map<string, KubeObject> {
-    this.sorted.delete(resource); // every caller is about to change the bucket
-    let bucket = this.objects.get(resource);
+  #bucket(resource: string): Map<string, KubeObject> {
+    this.#sorted.delete(resource); // every caller is about to change the bucket
+    let bucket = this.#objects.get(resource);
     if (bucket === undefined) {
       bucket = new Map();
-      this.objects.set(resource, bucket);
+      this.#objects.set(resource, bucket);
     }
     return bucket;
   }
@@ -122,7 +122,7 @@ export class ObjectStore {
   }
 
   get(resource: ResourceType, namespace: string, name: string): KubeObject | undefined {
-    return this.objects.get(resource.name)?.get(keyOf(namespace, name));
+    return this.#objects.get(resource.name)?.get(keyOf(namespace, name));
   }
 
   mustGet(resource: ResourceType, namespace: string, name: string): KubeObject {
@@ -133,12 +133,12 @@ export class ObjectStore {
 
   /** Objects of a resource (in one namespace, or all), sorted as the API server lists them. */
   list(resource: ResourceType, namespace?: string): KubeObject[] {
-    const bucket = this.objects.get(resource.name);
+    const bucket = this.#objects.get(resource.name);
     if (bucket === undefined) return [];
-    let sorted = this.sorted.get(resource.name);
+    let sorted = this.#sorted.get(resource.name);
     if (sorted === undefined) {
       sorted = [...bucket.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, o]) => o);
-      this.sorted.set(resource.name, sorted);
+      this.#sorted.set(resource.name, sorted);
     }
     // A copy: callers may keep or change what they get, the cached order stays.
     return namespace === undefined
@@ -146,12 +146,12 @@ export class ObjectStore {
       : sorted.filter((o) => o.metadata.namespace === namespace);
   }
 
-  private nextRv(): number {
+  #nextRv(): number {
     this.meta.resourceVersion += 1;
     return this.meta.resourceVersion;
   }
 
-  private commit(
+  #commit(
     type: EventType,
     resource: ResourceType,
     object: KubeObject,
@@ -160,28 +160,28 @@ export class ObjectStore {
   ) {
     const namespace = object.metadata.namespace ?? '';
     const name = object.metadata.name ?? '';
-    if (type === 'DELETED') this.bucket(resource.name).delete(keyOf(namespace, name));
-    else this.bucket(resource.name).set(keyOf(namespace, name), object);
+    if (type === 'DELETED') this.#bucket(resource.name).delete(keyOf(namespace, name));
+    else this.#bucket(resource.name).set(keyOf(namespace, name), object);
     // The replaced version lives on only in the watch log, whose events are written afresh.
     if (previous !== undefined) forgetJson(previous);
-    this.hooks.persistObject(this, resource, namespace, name, type === 'DELETED' ? null : object);
-    this.hooks.persistMeta(this);
+    this.#hooks.persistObject(this, resource, namespace, name, type === 'DELETED' ? null : object);
+    this.#hooks.persistMeta(this);
     const event: ChangeEvent = { type, resource, object, previous, rv };
-    this.log.push(event);
-    if (this.log.length > WATCH_LOG_SIZE) this.logStart = this.log.shift()!.rv;
+    this.#log.push(event);
+    if (this.#log.length > WATCH_LOG_SIZE) this.#logStart = this.#log.shift()!.rv;
     for (const watcher of this.watchers) {
       if (watcher.resource === resource) watcher.send(event);
     }
-    this.hooks.onChange(this, event);
+    this.#hooks.onChange(this, event);
   }
 
   /** Events after `rv` for a resource; undefined when `rv` is older than the log (410 Gone). */
   eventsSince(resource: ResourceType, rv: number): ChangeEvent[] | undefined {
-    if (rv < this.logStart) return undefined;
-    return this.log.filter((e) => e.rv > rv && e.resource === resource);
+    if (rv < this.#logStart) return undefined;
+    return this.#log.filter((e) => e.rv > rv && e.resource === resource);
   }
 
-  private validateName(resource: ResourceType, object: KubeObject): void {
+  #validateName(resource: ResourceType, object: KubeObject): void {
     const name = object.metadata.name ?? '';
     const causes: string[] = [];
     if (name === '') causes.push('metadata.name: Required value: name or generateName is required');
@@ -199,7 +199,7 @@ export class ObjectStore {
     if ((metadata.name ?? '') === '' && metadata.generateName !== undefined) {
       metadata.name = `${metadata.generateName}${randomSuffix()}`;
     }
-    this.validateName(resource, object);
+    this.#validateName(resource, object);
     const namespace = resource.namespaced ? (metadata.namespace ?? 'default') : '';
     if (resource.namespaced) {
       metadata.namespace = namespace;
@@ -216,15 +216,15 @@ export class ObjectStore {
       throw alreadyExistsError(resource.name, resource.group, metadata.name!);
     }
     if (options.dryRun) return object;
-    const now = this.hooks.now();
+    const now = this.#hooks.now();
     metadata.uid = randomUUID();
     metadata.creationTimestamp = rfc3339(now);
     if (resource.hasGeneration) metadata.generation = 1;
     delete metadata.resourceVersion;
     if (options.manager !== undefined) trackUpdate(undefined, object, options.manager, rfc3339(now));
-    const rv = this.nextRv();
+    const rv = this.#nextRv();
     metadata.resourceVersion = String(rv);
-    this.commit('ADDED', resource, object, undefined, rv);
+    this.#commit('ADDED', resource, object, undefined, rv);
     return object;
   }
 
@@ -268,15 +268,15 @@ export class ObjectStore {
       metadata.generation = deepEqual(object.spec, current.spec) ? generation : generation + 1;
     }
     metadata.resourceVersion = current.metadata.resourceVersion;
-    const now = this.hooks.now();
+    const now = this.#hooks.now();
     if (options.manager !== undefined) {
       trackUpdate(current, object, options.manager, rfc3339(now), options.subresource);
     }
     if (deepEqual(object, current)) return current; // a no-op write does not bump resourceVersion
     if (options.dryRun) return object;
-    const rv = this.nextRv();
+    const rv = this.#nextRv();
     metadata.resourceVersion = String(rv);
-    this.commit('MODIFIED', resource, object, current, rv);
+    this.#commit('MODIFIED', resource, object, current, rv);
     return object;
   }
 
@@ -295,18 +295,27 @@ export class ObjectStore {
       );
     }
     if (options.dryRun) return current;
-    const rv = this.nextRv();
+    const rv = this.#nextRv();
     const object = shallowCopy(current);
     object.metadata.resourceVersion = String(rv);
-    this.commit('DELETED', resource, object, current, rv);
+    this.#commit('DELETED', resource, object, current, rv);
     return object;
+  }
+
+  /** Sets the cluster's version and node count; returns whether they changed. */
+  reshape(version: string, nodeCount: number): boolean {
+    if (this.meta.version === version && this.meta.nodeCount === nodeCount) return false;
+    this.meta.version = version;
+    this.meta.nodeCount = nodeCount;
+    this.#hooks.persistMeta(this);
+    return true;
   }
 
   /** Marks controller work in flight (persisted, so a restarted process resumes it). */
   setBusy(busy: boolean): void {
     if (this.meta.busy === busy) return;
     this.meta.busy = busy;
-    this.hooks.persistMeta(this);
+    this.#hooks.persistMeta(this);
   }
 
   closeWatchers(): void {
