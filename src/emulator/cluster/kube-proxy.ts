@@ -5,7 +5,7 @@
  * runtime check of the IPVS scheduler. Refusal texts follow kube-proxy's own.
  */
 import { parse } from 'yaml';
-import { parseGoDuration } from '../../customization/duration.ts';
+import { GoDurationError, parseGoDuration } from './go-duration.ts';
 
 export type LoadResult =
   | { readonly ok: true; readonly mode: string }
@@ -136,7 +136,8 @@ function checkType(section: string, key: string, type: FieldType, value: unknown
     try {
       parseGoDuration(value ?? '');
     } catch (error) {
-      throw new DecodeError((error as Error).message);
+      if (!(error instanceof GoDurationError)) throw error;
+      throw new DecodeError(error.message);
     }
     return;
   }
