@@ -42,6 +42,9 @@ test('validation uses effective values and, from 1.31, only the mode-selected se
     refused(`${HEAD}mode: ipvs\nipvs:\n  minSyncPeriod: 1m\n`)!,
     /must be greater than or equal to/,
   );
-  assert.match(refused(`${HEAD}mode: IPVS\n`)!, /KubeProxyConfiguration\.Mode: Invalid value: "IPVS"/);
+  assert.match(
+    refused(`${HEAD}mode: IPVS\n`)!,
+    /KubeProxyConfiguration\.Mode\.ProxyMode: Invalid value: "IPVS"/,
+  );
   assert.match(refused(`${HEAD}mode: iptables\niptables:\n  syncPeriod: -1s\n`)!, /must be greater than 0/);
 });

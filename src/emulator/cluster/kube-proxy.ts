@@ -7,9 +7,9 @@
 import { parse } from 'yaml';
 import { GoDurationError, parseGoDuration } from './go-duration.ts';
 
-export type LoadResult =
-  | { readonly ok: true; readonly mode: string }
-  | { readonly ok: false; readonly message: string };
+type LoadFailure = { readonly ok: false; readonly message: string };
+
+export type LoadResult = { readonly ok: true; readonly mode: string } | LoadFailure;
 
 type FieldType = 'string' | 'bool' | 'int32' | 'duration' | 'stringList' | 'map' | 'object';
 
@@ -189,6 +189,21 @@ export function loadKubeProxyConfig(text: string, version: string): LoadResult {
 }
 
 function loadKubeProxyConfigUncached(text: string, version: string): LoadResult {
+  const read = readKubeProxyConfig(text, version);
+  if (!read.ok) return read;
+  return startProxier(read.config, read.mode);
+}
+
+/**
+ * What kube-proxy does with `config.conf` before it starts proxying: decode and default
+ * ("failed complete"), set up logging ("initialize logging"), validate ("failed validate"). The
+ * verdicts and texts recorded from the real kube-proxy (test/fixtures/kube-proxy-config-corpus.json)
+ * come from this path.
+ */
+export function readKubeProxyConfig(
+  text: string,
+  version: string,
+): { readonly ok: true; readonly mode: string; readonly config: Record<string, unknown> } | LoadFailure {
   let config: Record<string, unknown>;
   try {
     config = decode(text);
@@ -197,12 +212,26 @@ function loadKubeProxyConfigUncached(text: string, version: string): LoadResult 
       return { ok: false, message: `failed complete: failed to decode: ${error.message}` };
     throw error;
   }
+  const logging = (config.logging ?? {}) as Record<string, unknown>;
+  const format = typeof logging.format === 'string' ? logging.format : '';
+  // kube-proxy registers the text and json log formats.
+  if (format !== '' && format !== 'text' && format !== 'json') {
+    return {
+      ok: false,
+      message: `initialize logging: logging.format: Invalid value: ${JSON.stringify(format)}: Unsupported log format`,
+    };
+  }
   const errors = validate(config, minorOf(version));
   if (errors.length > 0) {
     const body = errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`;
     return { ok: false, message: `failed validate: ${body}` };
   }
   const mode = typeof config.mode === 'string' && config.mode !== '' ? config.mode : 'iptables';
+  return { ok: true, mode, config };
+}
+
+/** The proxier's start-up: IPVS mode creates a dummy virtual server with the configured scheduler. */
+function startProxier(config: Record<string, unknown>, mode: string): LoadResult {
   const ipvs = (config.ipvs ?? {}) as Record<string, unknown>;
   if (mode === 'ipvs' && !KERNEL_SCHEDULERS.has(String(ipvs.scheduler ?? ''))) {
     return {
@@ -219,13 +248,12 @@ function decode(text: string): Record<string, unknown> {
     // sigs.k8s.io/yaml reads YAML 1.1-ish and converts to JSON; duplicate keys only trip the strict pass.
     document = parse(text, { version: '1.1', uniqueKeys: false, strict: false });
   } catch (error) {
-    const reason = (error as Error).message.split('\n')[0] ?? 'invalid YAML';
-    const line = (error as { linePos?: { line: number }[] }).linePos?.[0]?.line;
-    throw new DecodeError(
-      `error converting YAML to JSON: yaml: ${line === undefined ? '' : `line ${line}: `}${reason}`,
-    );
+    throw new DecodeError(goYamlError(error as YamlError, text));
   }
-  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+  // An empty document decodes to nothing: no kind, reported with the document's text.
+  if (document === null || document === undefined)
+    throw new DecodeError(`Object 'Kind' is missing in '${text}'`);
+  if (typeof document !== 'object' || Array.isArray(document)) {
     throw new DecodeError(
       `couldn't get version/kind; json parse error: json: cannot unmarshal ${jsonKind(document)} into Go value of type struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }`,
     );
@@ -234,7 +262,8 @@ function decode(text: string): Record<string, unknown> {
   const kind = config.kind;
   const apiVersion = config.apiVersion;
   if (kind === undefined || kind === '') {
-    throw new DecodeError(`Object 'Kind' is missing in '${JSON.stringify(config)}'`);
+    // The YAML serializer quotes the data it was given, not its JSON form.
+    throw new DecodeError(`Object 'Kind' is missing in '${text}'`);
   }
   if (apiVersion !== 'kubeproxy.config.k8s.io/v1alpha1' || kind !== 'KubeProxyConfiguration') {
     throw new DecodeError(
@@ -252,6 +281,23 @@ function decode(text: string): Record<string, unknown> {
   return config;
 }
 
+type YamlError = Error & { code?: string; pos?: [number, number]; linePos?: { line: number }[] };
+
+/**
+ * go-yaml's text for the errors a hand-edited `config.conf` most often has. go-yaml numbers a
+ * scanner error's line from 1 and a parser error's from 0 (its 0-based problem line, unadjusted);
+ * other errors keep the JS parser's reason.
+ */
+function goYamlError(error: YamlError, text: string): string {
+  const line = error.linePos?.[0]?.line;
+  const at = (n: number | undefined) => (n === undefined || n === 0 ? 'yaml: ' : `yaml: line ${n}: `);
+  if (error.code === 'TAB_AS_INDENT') return `${at(line)}found character that cannot start any token`;
+  const atEnd = error.pos !== undefined && text.slice(error.pos[0]).trim() === '';
+  if (error.code === 'BAD_INDENT' && /^Flow (sequence|mapping)/.test(error.message) && atEnd)
+    return `${at(line === undefined ? undefined : line - 1)}did not find expected node content`;
+  return `${at(line)}${error.message.split('\n')[0] ?? 'invalid YAML'}`;
+}
+
 /** Defaulting (v1alpha1 SetDefaults) then Validate(), on effective values (spec §2.2, §2.3). */
 function validate(config: Record<string, unknown>, minor: number): string[] {
   const errors: string[] = [];
@@ -267,7 +313,7 @@ function validate(config: Record<string, unknown>, minor: number): string[] {
   if (!modeOk) {
     const list = minor >= 29 ? modes.join(', ') : modes.join(',');
     invalid(
-      'Mode',
+      'Mode.ProxyMode',
       JSON.stringify(mode),
       `must be ${list} or blank (blank means the best-available proxy [currently iptables])`,
     );
@@ -307,6 +353,36 @@ function validate(config: Record<string, unknown>, minor: number): string[] {
     if (mode === 'nftables') checkSync('nftables', 'KubeProxyNFTablesConfiguration.');
   }
 
+  // Linux settings (every mode here is a Linux one): conntrack, then the OOM score.
+  const linux = 'KubeProxyLinuxConfiguration';
+  const conntrack = section('conntrack');
+  for (const key of ['maxPerCore', 'min'] as const) {
+    const value = conntrack[key];
+    if (typeof value === 'number' && value < 0)
+      invalid(
+        `${linux}.KubeProxyConntrackConfiguration.${key === 'min' ? 'Min' : 'MaxPerCore'}`,
+        String(value),
+        'must be greater than or equal to 0',
+      );
+  }
+  for (const [key, field] of [
+    ['tcpEstablishedTimeout', 'TCPEstablishedTimeout'],
+    ['tcpCloseWaitTimeout', 'TCPCloseWaitTimeout'],
+    ['udpTimeout', 'UDPTimeout'],
+    ['udpStreamTimeout', 'UDPStreamTimeout'],
+  ] as const) {
+    const ns = durationNs(conntrack[key]);
+    if (ns < 0n)
+      invalid(
+        `${linux}.KubeProxyConntrackConfiguration.${field}`,
+        goDurationValue(ns),
+        'must be greater than or equal to 0',
+      );
+  }
+  const oomScoreAdj = config.oomScoreAdj;
+  if (typeof oomScoreAdj === 'number' && (oomScoreAdj < -1000 || oomScoreAdj > 1000))
+    invalid(`${linux}.OOMScoreAdj`, String(oomScoreAdj), 'must be within the range [-1000, 1000]');
+
   for (const name of ['iptables', 'nftables']) {
     const bit = section(name).masqueradeBit;
     if (typeof bit === 'number' && (bit < 0 || bit > 31)) {
@@ -334,7 +410,7 @@ function validate(config: Record<string, unknown>, minor: number): string[] {
     excluded.forEach((cidr, i) => {
       if (!isCidr(cidr))
         invalid(
-          `KubeProxyIPVSConfiguration.ExcludeCIDRs[${i}]`,
+          `KubeProxyIPVSConfiguration.ExcludeCidrs[${i}]`,
           JSON.stringify(cidr),
           'must be a valid CIDR',
         );
@@ -361,12 +437,76 @@ function validate(config: Record<string, unknown>, minor: number): string[] {
       'not a valid textual representation of an IP address',
     );
   }
-  if (typeof config.clusterCIDR === 'string' && config.clusterCIDR !== '') {
-    const cidrs = config.clusterCIDR.split(',');
-    if (cidrs.length > 2 || !cidrs.every(isCidr)) {
-      invalid('DetectLocal.ClusterCIDRs', JSON.stringify(config.clusterCIDR), 'must be a valid CIDR');
+  for (const [key, port] of [
+    ['healthzBindAddress', 10256],
+    ['metricsBindAddress', 10249],
+  ] as const) {
+    const address = config[key];
+    if (typeof address === 'string' && address !== '') {
+      const field = key === 'healthzBindAddress' ? 'HealthzBindAddress' : 'MetricsBindAddress';
+      // Defaulting appends the port to a bare IP (proxyutil.AppendPortIfNeeded).
+      errors.push(...hostPortErrors(isIp(address) ? `${address}:${port}` : address, field));
     }
   }
+  const nodePortAddresses = Array.isArray(config.nodePortAddresses)
+    ? (config.nodePortAddresses as string[])
+    : [];
+  for (const [i, address] of nodePortAddresses.entries()) {
+    if (address === 'primary') {
+      if (i !== 0 || nodePortAddresses.length !== 1)
+        invalid(`NodePortAddresses[${i}]`, JSON.stringify(address), "can't use both 'primary' and CIDRs");
+      break;
+    }
+    if (!isCidr(address)) invalid(`NodePortAddresses[${i}]`, JSON.stringify(address), 'must be a valid CIDR');
+  }
+  const detectLocalMode = typeof config.detectLocalMode === 'string' ? config.detectLocalMode : '';
+  if (!LOCAL_MODES.includes(detectLocalMode)) {
+    errors.push(
+      `KubeProxyConfiguration.DetectLocalMode: Unsupported value: ${JSON.stringify(detectLocalMode)}: supported values: ${LOCAL_MODES.map((m) => JSON.stringify(m)).join(', ')}`,
+    );
+  }
+  if (typeof config.clusterCIDR === 'string' && config.clusterCIDR !== '') {
+    const cidrs = config.clusterCIDR.split(',');
+    if (minor < 31) {
+      if (cidrs.length > 2 || !cidrs.every(isCidr))
+        invalid('DetectLocal.ClusterCIDRs', JSON.stringify(config.clusterCIDR), 'must be a valid CIDR');
+    } else {
+      // From 1.31 the internal config holds DetectLocal.ClusterCIDRs, a list, validated as one.
+      const path = 'DetectLocalConfiguration.ClusterCIDRs';
+      const bad = cidrs.map((cidr, i) => [cidr, i] as const).filter(([cidr]) => !isCidr(cidr));
+      for (const [cidr, i] of bad)
+        invalid(
+          `${path}[${i}]`,
+          JSON.stringify(cidr),
+          'must be a valid CIDR block (e.g. 10.100.0.0/16 or fde4:8dba:82e1::/48)',
+        );
+      const dualStack = cidrs.length === 2 && cidrs.filter((cidr) => cidr.includes(':')).length === 1;
+      if (bad.length === 0 && (cidrs.length > 2 || (cidrs.length === 2 && !dualStack))) {
+        invalid(
+          path,
+          `[]string{${cidrs.map((cidr) => JSON.stringify(cidr)).join(', ')}}`,
+          'must be a either a single CIDR or dual-stack pair of CIDRs (e.g. [10.100.0.0/16, fde4:8dba:82e1::/48]',
+        );
+      }
+    }
+  }
+  return errors;
+}
+
+const LOCAL_MODES = ['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix', ''];
+
+/** kube-proxy's validateHostPort: `IP:port`, a valid IP, a port in 1–65535. */
+function hostPortErrors(input: string, field: string): string[] {
+  const path = `KubeProxyConfiguration.${field}`;
+  const match = /^(?:\[([^\]]*)\]|([^:]*)):([^:]*)$/.exec(input);
+  if (match === null) return [`${path}: Invalid value: ${JSON.stringify(input)}: must be IP:port`];
+  const host = match[1] ?? match[2] ?? '';
+  const port = match[3] ?? '';
+  const errors: string[] = [];
+  if (!isIp(host)) errors.push(`${path}: Invalid value: ${JSON.stringify(host)}: must be a valid IP`);
+  const number = /^[+-]?\d+$/.test(port) ? Number(port) : Number.NaN;
+  if (!(number >= 1 && number <= 65535))
+    errors.push(`${path}: Invalid value: ${JSON.stringify(port)}: must be a valid port`);
   return errors;
 }
 
