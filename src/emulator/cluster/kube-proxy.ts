@@ -306,6 +306,17 @@ function validate(config: Record<string, unknown>, minor: number): string[] {
   const invalid = (path: string, value: string, detail: string) =>
     errors.push(`KubeProxyConfiguration.${path}: Invalid value: ${value}: ${detail}`);
 
+  const nonNegativeDurations = (
+    values: Record<string, unknown>,
+    path: string,
+    fields: readonly (readonly [key: string, field: string])[],
+  ) => {
+    for (const [key, field] of fields) {
+      const ns = durationNs(values[key]);
+      if (ns < 0n) invalid(`${path}.${field}`, goDurationValue(ns), 'must be greater than or equal to 0');
+    }
+  };
+
   const nftablesAllowed = minor >= 31;
   const modes = minor >= 29 ? ['iptables', 'ipvs', 'nftables'] : ['iptables', 'ipvs'];
   const modeOk =
@@ -365,20 +376,12 @@ function validate(config: Record<string, unknown>, minor: number): string[] {
         'must be greater than or equal to 0',
       );
   }
-  for (const [key, field] of [
+  nonNegativeDurations(conntrack, `${linux}.KubeProxyConntrackConfiguration`, [
     ['tcpEstablishedTimeout', 'TCPEstablishedTimeout'],
     ['tcpCloseWaitTimeout', 'TCPCloseWaitTimeout'],
     ['udpTimeout', 'UDPTimeout'],
     ['udpStreamTimeout', 'UDPStreamTimeout'],
-  ] as const) {
-    const ns = durationNs(conntrack[key]);
-    if (ns < 0n)
-      invalid(
-        `${linux}.KubeProxyConntrackConfiguration.${field}`,
-        goDurationValue(ns),
-        'must be greater than or equal to 0',
-      );
-  }
+  ]);
   const oomScoreAdj = config.oomScoreAdj;
   if (typeof oomScoreAdj === 'number' && (oomScoreAdj < -1000 || oomScoreAdj > 1000))
     invalid(`${linux}.OOMScoreAdj`, String(oomScoreAdj), 'must be within the range [-1000, 1000]');
@@ -393,19 +396,11 @@ function validate(config: Record<string, unknown>, minor: number): string[] {
   }
   if (mode === 'ipvs') {
     const ipvs = section('ipvs');
-    for (const [key, field] of [
+    nonNegativeDurations(ipvs, 'KubeProxyIPVSConfiguration', [
       ['tcpTimeout', 'TCPTimeout'],
       ['tcpFinTimeout', 'TCPFinTimeout'],
       ['udpTimeout', 'UDPTimeout'],
-    ] as const) {
-      const ns = durationNs(ipvs[key]);
-      if (ns < 0n)
-        invalid(
-          `KubeProxyIPVSConfiguration.${field}`,
-          goDurationValue(ns),
-          'must be greater than or equal to 0',
-        );
-    }
+    ]);
     const excluded = Array.isArray(ipvs.excludeCIDRs) ? (ipvs.excludeCIDRs as string[]) : [];
     excluded.forEach((cidr, i) => {
       if (!isCidr(cidr))
