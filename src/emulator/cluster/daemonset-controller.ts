@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { ObjectStore } from '../apiserver/object-store.ts';
 import { clone, deepEqual, type JsonObject, type KubeObject } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
-import { daemonPod } from './kubeadm-objects.ts';
+import { daemonPod, daemonSetOwner } from './kubeadm-objects.ts';
 import { condition, isReady, ownedBy } from './pods.ts';
 import type { ClusterTimers } from './timers.ts';
 
@@ -218,16 +218,7 @@ export class DaemonSetController {
               'controller-revision-hash': hash,
             },
             annotations: { 'deprecated.daemonset.template.generation': String(ds.metadata.generation ?? 1) },
-            ownerReferences: [
-              {
-                apiVersion: 'apps/v1',
-                kind: 'DaemonSet',
-                name: ds.metadata.name ?? '',
-                uid: ds.metadata.uid ?? '',
-                controller: true,
-                blockOwnerDeletion: true,
-              },
-            ],
+            ownerReferences: [daemonSetOwner(ds)],
           },
           data: { spec: { template: { ...clone(template), $patch: 'replace' } } },
           revision: max + 1,

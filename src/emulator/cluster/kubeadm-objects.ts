@@ -312,6 +312,18 @@ export function runningStatus(
 }
 
 /** The pod the DaemonSet controller creates for `node`, still being set up by the kubelet. */
+/** The controller reference a DaemonSet puts on its pods and revisions. */
+export function daemonSetOwner(ds: KubeObject): JsonObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    name: ds.metadata.name ?? '',
+    uid: ds.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
 export function daemonPod(ds: KubeObject, hash: string, node: string, ip: string, now: Date): KubeObject {
   const template = clone((ds.spec as JsonObject).template as JsonObject);
   const templateMeta = (template.metadata ?? {}) as JsonObject;
@@ -332,16 +344,7 @@ export function daemonPod(ds: KubeObject, hash: string, node: string, ip: string
       ...(templateMeta.annotations === undefined
         ? {}
         : { annotations: templateMeta.annotations as Record<string, string> }),
-      ownerReferences: [
-        {
-          apiVersion: 'apps/v1',
-          kind: 'DaemonSet',
-          name: ds.metadata.name ?? '',
-          uid: ds.metadata.uid ?? '',
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ownerReferences: [daemonSetOwner(ds)],
     },
     spec: {
       ...spec,
