@@ -52,7 +52,7 @@ for (const dialect of DIALECTS) {
 
     if (dialect === 'sqlite') {
       test('the embedded default does not serve it', async () => {
-        const answer = await post('/internal/emulator/c1/ensure', server.services.internalToken, {
+        const answer = await post('/internal/emulator/c1/ensureCluster', server.services.internalToken, {
           nodeCount: 3,
           version: '1.32',
         });
@@ -62,18 +62,21 @@ for (const dialect of DIALECTS) {
     }
 
     test('without the internal token: 401, whatever the body', async () => {
-      assert.equal((await post('/internal/emulator/c1/ensure', undefined, { nodeCount: -1 })).status, 401);
-      assert.equal((await post('/internal/emulator/c1/ensure', 'mks-internal.wrong', {})).status, 401);
+      assert.equal(
+        (await post('/internal/emulator/c1/ensureCluster', undefined, { nodeCount: -1 })).status,
+        401,
+      );
+      assert.equal((await post('/internal/emulator/c1/ensureCluster', 'mks-internal.wrong', {})).status, 401);
     });
 
     test('bad operations and bodies get 400 and create nothing', async () => {
       const token = server.services.internalToken;
       for (const [path, body] of [
         ['/internal/emulator/c1/bogus', {}],
-        ['/internal/emulator/c1/ensure', { nodeCount: -1, version: '1.32' }],
-        ['/internal/emulator/c1/ensure', { nodeCount: 'three', version: '1.32' }],
-        ['/internal/emulator/c1/ensure', { version: '1.32' }],
-        ['/internal/emulator/c1/api-server-flags', { flags: [{ name: 'NodeRestriction' }] }],
+        ['/internal/emulator/c1/ensureCluster', { nodeCount: -1, version: '1.32' }],
+        ['/internal/emulator/c1/ensureCluster', { nodeCount: 'three', version: '1.32' }],
+        ['/internal/emulator/c1/ensureCluster', { version: '1.32' }],
+        ['/internal/emulator/c1/setApiServerFlags', { flags: [{ name: 'NodeRestriction' }] }],
       ] as const) {
         const answer = await post(path, token, body);
         assert.equal(answer.status, 400, `${path} ${JSON.stringify(body)}: ${answer.body}`);
@@ -87,11 +90,11 @@ for (const dialect of DIALECTS) {
 
     test('with the token, a cluster the emulator does not know is 404; ensure creates it', async () => {
       assert.equal(
-        (await post('/internal/emulator/c2/api-server-flags', server.services.internalToken, { flags: [] }))
+        (await post('/internal/emulator/c2/setApiServerFlags', server.services.internalToken, { flags: [] }))
           .status,
         404,
       );
-      const answer = await post('/internal/emulator/c2/ensure', server.services.internalToken, {
+      const answer = await post('/internal/emulator/c2/ensureCluster', server.services.internalToken, {
         nodeCount: 2,
         version: '1.32',
       });

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Engine } from '../database.ts';
 
 /**
- * Scale-out: which process serves each emulated cluster (src/emulator/ownership.ts). A lease:
+ * Scale-out: which process serves each emulated cluster (src/emulator/scale-out/ownership.postgres.ts). A lease:
  * the owner's id, the internal URL other processes forward the cluster's API calls to, and an
  * expiry in epoch milliseconds on the database's clock. Unused on the embedded default.
  */

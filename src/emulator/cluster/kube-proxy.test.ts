@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { renderKubeProxyConfig } from '../customization/kube-proxy-config.ts';
+import { renderKubeProxyConfig } from '../../customization/kube-proxy-config.ts';
 import { loadKubeProxyConfig } from './kube-proxy.ts';
 
 const HEAD = 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n';
@@ -42,6 +42,9 @@ test('validation uses effective values and, from 1.31, only the mode-selected se
     refused(`${HEAD}mode: ipvs\nipvs:\n  minSyncPeriod: 1m\n`)!,
     /must be greater than or equal to/,
   );
-  assert.match(refused(`${HEAD}mode: IPVS\n`)!, /KubeProxyConfiguration\.Mode: Invalid value: "IPVS"/);
+  assert.match(
+    refused(`${HEAD}mode: IPVS\n`)!,
+    /KubeProxyConfiguration\.Mode\.ProxyMode: Invalid value: "IPVS"/,
+  );
   assert.match(refused(`${HEAD}mode: iptables\niptables:\n  syncPeriod: -1s\n`)!, /must be greater than 0/);
 });

@@ -149,8 +149,8 @@ export function apiVersions(serverAddress: string): object {
 
 const must = (group: string, name: string): ResourceType => findResource(group, 'v1', name)!;
 
-/** The resources the emulator's own code reads and writes. */
-export const R = Object.freeze({
+/** The resource types the emulator's own code reads and writes, by plural name (`RESOURCE.pods`). */
+export const RESOURCE = Object.freeze({
   namespaces: must('', 'namespaces'),
   nodes: must('', 'nodes'),
   configmaps: must('', 'configmaps'),

@@ -1,10 +1,11 @@
 /**
- * One emulated cluster in memory: its objects, its resourceVersion counter, its watch log and
+ * The object store of one emulated cluster, in memory: its objects, its resourceVersion counter, its watch log and
  * watchers, and the write semantics of the API server (uid, creationTimestamp, generation,
  * status subresource, optimistic concurrency, managedFields). Every change is handed to
  * `persist` (write-through) and to `onChange` (controllers), in that order.
  */
 import { randomUUID } from 'node:crypto';
+import { trackUpdate } from './managed-fields.ts';
 import {
   alreadyExistsError,
   clone,
@@ -17,8 +18,7 @@ import {
   rfc3339,
   StatusError,
 } from './objects.ts';
-import { trackUpdate } from './patch.ts';
-import { R, type ResourceType } from './resources.ts';
+import { RESOURCE, type ResourceType } from './resources.ts';
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -47,16 +47,16 @@ export interface ClusterMeta {
   createdAt: string;
 }
 
-export interface ClusterHooks {
+export interface ObjectStoreHooks {
   persistObject(
-    cluster: ClusterState,
+    cluster: ObjectStore,
     resource: ResourceType,
     namespace: string,
     name: string,
     object: KubeObject | null,
   ): void;
-  persistMeta(cluster: ClusterState): void;
-  onChange(cluster: ClusterState, event: ChangeEvent): void;
+  persistMeta(cluster: ObjectStore): void;
+  onChange(cluster: ObjectStore, event: ChangeEvent): void;
   now(): Date;
 }
 
@@ -81,38 +81,38 @@ const WATCH_LOG_SIZE = 2000;
 
 const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
 
-export class ClusterState {
+export class ObjectStore {
   readonly meta: ClusterMeta;
-  private readonly hooks: ClusterHooks;
-  private readonly objects = new Map<string, Map<string, KubeObject>>();
+  readonly #hooks: ObjectStoreHooks;
+  readonly #objects = new Map<string, Map<string, KubeObject>>();
   /** Each bucket's objects in list order, kept until the bucket changes. */
-  private readonly sorted = new Map<string, KubeObject[]>();
-  private readonly log: ChangeEvent[] = [];
+  readonly #sorted = new Map<string, KubeObject[]>();
+  readonly #log: ChangeEvent[] = [];
   /** Every event with rv > logStart is in `log`. */
-  private logStart: number;
+  #logStart: number;
   readonly watchers = new Set<Watcher>();
   destroyed = false;
 
-  constructor(meta: ClusterMeta, hooks: ClusterHooks) {
+  constructor(meta: ClusterMeta, hooks: ObjectStoreHooks) {
     this.meta = meta;
-    this.hooks = hooks;
-    this.logStart = meta.resourceVersion;
+    this.#hooks = hooks;
+    this.#logStart = meta.resourceVersion;
   }
 
   /** Loads a stored object without events (used when reading the cluster from the store). */
   restore(resource: ResourceType, object: KubeObject): void {
-    this.bucket(resource.name).set(
+    this.#bucket(resource.name).set(
       keyOf(object.metadata.namespace ?? '', object.metadata.name ?? ''),
       object,
     );
   }
 
-  private bucket(resource: string): Map<string, KubeObject> {
-    this.sorted.delete(resource); // every caller is about to change the bucket
-    let bucket = this.objects.get(resource);
+  #bucket(resource: string): Map<string, KubeObject> {
+    this.#sorted.delete(resource); // every caller is about to change the bucket
+    let bucket = this.#objects.get(resource);
     if (bucket === undefined) {
       bucket = new Map();
-      this.objects.set(resource, bucket);
+      this.#objects.set(resource, bucket);
     }
     return bucket;
   }
@@ -122,7 +122,7 @@ export class ClusterState {
   }
 
   get(resource: ResourceType, namespace: string, name: string): KubeObject | undefined {
-    return this.objects.get(resource.name)?.get(keyOf(namespace, name));
+    return this.#objects.get(resource.name)?.get(keyOf(namespace, name));
   }
 
   mustGet(resource: ResourceType, namespace: string, name: string): KubeObject {
@@ -133,12 +133,12 @@ export class ClusterState {
 
   /** Objects of a resource (in one namespace, or all), sorted as the API server lists them. */
   list(resource: ResourceType, namespace?: string): KubeObject[] {
-    const bucket = this.objects.get(resource.name);
+    const bucket = this.#objects.get(resource.name);
     if (bucket === undefined) return [];
-    let sorted = this.sorted.get(resource.name);
+    let sorted = this.#sorted.get(resource.name);
     if (sorted === undefined) {
       sorted = [...bucket.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, o]) => o);
-      this.sorted.set(resource.name, sorted);
+      this.#sorted.set(resource.name, sorted);
     }
     // A copy: callers may keep or change what they get, the cached order stays.
     return namespace === undefined
@@ -146,12 +146,12 @@ export class ClusterState {
       : sorted.filter((o) => o.metadata.namespace === namespace);
   }
 
-  private nextRv(): number {
+  #nextRv(): number {
     this.meta.resourceVersion += 1;
     return this.meta.resourceVersion;
   }
 
-  private commit(
+  #commit(
     type: EventType,
     resource: ResourceType,
     object: KubeObject,
@@ -160,28 +160,28 @@ export class ClusterState {
   ) {
     const namespace = object.metadata.namespace ?? '';
     const name = object.metadata.name ?? '';
-    if (type === 'DELETED') this.bucket(resource.name).delete(keyOf(namespace, name));
-    else this.bucket(resource.name).set(keyOf(namespace, name), object);
+    if (type === 'DELETED') this.#bucket(resource.name).delete(keyOf(namespace, name));
+    else this.#bucket(resource.name).set(keyOf(namespace, name), object);
     // The replaced version lives on only in the watch log, whose events are written afresh.
     if (previous !== undefined) forgetJson(previous);
-    this.hooks.persistObject(this, resource, namespace, name, type === 'DELETED' ? null : object);
-    this.hooks.persistMeta(this);
+    this.#hooks.persistObject(this, resource, namespace, name, type === 'DELETED' ? null : object);
+    this.#hooks.persistMeta(this);
     const event: ChangeEvent = { type, resource, object, previous, rv };
-    this.log.push(event);
-    if (this.log.length > WATCH_LOG_SIZE) this.logStart = this.log.shift()!.rv;
+    this.#log.push(event);
+    if (this.#log.length > WATCH_LOG_SIZE) this.#logStart = this.#log.shift()!.rv;
     for (const watcher of this.watchers) {
       if (watcher.resource === resource) watcher.send(event);
     }
-    this.hooks.onChange(this, event);
+    this.#hooks.onChange(this, event);
   }
 
   /** Events after `rv` for a resource; undefined when `rv` is older than the log (410 Gone). */
   eventsSince(resource: ResourceType, rv: number): ChangeEvent[] | undefined {
-    if (rv < this.logStart) return undefined;
-    return this.log.filter((e) => e.rv > rv && e.resource === resource);
+    if (rv < this.#logStart) return undefined;
+    return this.#log.filter((e) => e.rv > rv && e.resource === resource);
   }
 
-  private validateName(resource: ResourceType, object: KubeObject): void {
+  #validateName(resource: ResourceType, object: KubeObject): void {
     const name = object.metadata.name ?? '';
     const causes: string[] = [];
     if (name === '') causes.push('metadata.name: Required value: name or generateName is required');
@@ -199,11 +199,11 @@ export class ClusterState {
     if ((metadata.name ?? '') === '' && metadata.generateName !== undefined) {
       metadata.name = `${metadata.generateName}${randomSuffix()}`;
     }
-    this.validateName(resource, object);
+    this.#validateName(resource, object);
     const namespace = resource.namespaced ? (metadata.namespace ?? 'default') : '';
     if (resource.namespaced) {
       metadata.namespace = namespace;
-      if (this.get(R.namespaces, '', namespace) === undefined) {
+      if (this.get(RESOURCE.namespaces, '', namespace) === undefined) {
         throw new StatusError(404, 'NotFound', `namespaces "${namespace}" not found`, {
           name: namespace,
           kind: 'namespaces',
@@ -216,15 +216,15 @@ export class ClusterState {
       throw alreadyExistsError(resource.name, resource.group, metadata.name!);
     }
     if (options.dryRun) return object;
-    const now = this.hooks.now();
+    const now = this.#hooks.now();
     metadata.uid = randomUUID();
     metadata.creationTimestamp = rfc3339(now);
     if (resource.hasGeneration) metadata.generation = 1;
     delete metadata.resourceVersion;
     if (options.manager !== undefined) trackUpdate(undefined, object, options.manager, rfc3339(now));
-    const rv = this.nextRv();
+    const rv = this.#nextRv();
     metadata.resourceVersion = String(rv);
-    this.commit('ADDED', resource, object, undefined, rv);
+    this.#commit('ADDED', resource, object, undefined, rv);
     return object;
   }
 
@@ -268,15 +268,15 @@ export class ClusterState {
       metadata.generation = deepEqual(object.spec, current.spec) ? generation : generation + 1;
     }
     metadata.resourceVersion = current.metadata.resourceVersion;
-    const now = this.hooks.now();
+    const now = this.#hooks.now();
     if (options.manager !== undefined) {
       trackUpdate(current, object, options.manager, rfc3339(now), options.subresource);
     }
     if (deepEqual(object, current)) return current; // a no-op write does not bump resourceVersion
     if (options.dryRun) return object;
-    const rv = this.nextRv();
+    const rv = this.#nextRv();
     metadata.resourceVersion = String(rv);
-    this.commit('MODIFIED', resource, object, current, rv);
+    this.#commit('MODIFIED', resource, object, current, rv);
     return object;
   }
 
@@ -295,18 +295,27 @@ export class ClusterState {
       );
     }
     if (options.dryRun) return current;
-    const rv = this.nextRv();
+    const rv = this.#nextRv();
     const object = shallowCopy(current);
     object.metadata.resourceVersion = String(rv);
-    this.commit('DELETED', resource, object, current, rv);
+    this.#commit('DELETED', resource, object, current, rv);
     return object;
+  }
+
+  /** Sets the cluster's version and node count; returns whether they changed. */
+  reshape(version: string, nodeCount: number): boolean {
+    if (this.meta.version === version && this.meta.nodeCount === nodeCount) return false;
+    this.meta.version = version;
+    this.meta.nodeCount = nodeCount;
+    this.#hooks.persistMeta(this);
+    return true;
   }
 
   /** Marks controller work in flight (persisted, so a restarted process resumes it). */
   setBusy(busy: boolean): void {
     if (this.meta.busy === busy) return;
     this.meta.busy = busy;
-    this.hooks.persistMeta(this);
+    this.#hooks.persistMeta(this);
   }
 
   closeWatchers(): void {

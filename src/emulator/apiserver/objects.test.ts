@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { daemonPod, kubeProxyConfigMap, kubeProxyDaemonSet, nodeObject } from './cluster-objects.ts';
-import { ClusterState } from './cluster-state.ts';
+import { daemonPod, kubeProxyConfigMap, kubeProxyDaemonSet, nodeObject } from '../cluster/kubeadm-objects.ts';
+import { leafPaths, trackUpdate } from './managed-fields.ts';
+import { ObjectStore } from './object-store.ts';
 import { clone, type Json, type JsonObject, jsonOf, type KubeObject } from './objects.ts';
-import { leafPaths, strategicMergePatch, trackUpdate } from './patch.ts';
-import { R } from './resources.ts';
+import { strategicMergePatch } from './patch.ts';
+import { RESOURCE } from './resources.ts';
 
 function daemonSet(): KubeObject {
   const ds = kubeProxyDaemonSet('1.31.4');
@@ -96,7 +97,7 @@ test('a created object is owned, leaf by leaf, by its creator', () => {
 
 test('writes share the parts they keep and never change a stored version', () => {
   const changes: unknown[] = [];
-  const cluster = new ClusterState(
+  const cluster = new ObjectStore(
     { id: 'c', version: '1.31.4', nodeCount: 1, resourceVersion: 0, busy: false, createdAt: 'T' },
     {
       persistObject: () => {},
@@ -105,12 +106,16 @@ test('writes share the parts they keep and never change a stored version', () =>
       now: () => new Date(0),
     },
   );
-  cluster.create(R.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kube-system' } });
-  const created = cluster.create(R.daemonsets, kubeProxyDaemonSet('1.31.4'), { manager: 'kubeadm' });
+  cluster.create(RESOURCE.namespaces, {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'kube-system' },
+  });
+  const created = cluster.create(RESOURCE.daemonsets, kubeProxyDaemonSet('1.31.4'), { manager: 'kubeadm' });
   const snapshot = JSON.stringify(created);
 
   const statusWrite = cluster.update(
-    R.daemonsets,
+    RESOURCE.daemonsets,
     { ...created, status: { numberReady: 1 } },
     { subresource: 'status', owned: true },
   );
@@ -121,19 +126,19 @@ test('writes share the parts they keep and never change a stored version', () =>
   const patched = strategicMergePatch(statusWrite as unknown as Json, {
     spec: { template: { metadata: { annotations: { a: 'b' } } } },
   }) as unknown as KubeObject;
-  const specWrite = cluster.update(R.daemonsets, patched, { manager: 'mks', owned: true });
+  const specWrite = cluster.update(RESOURCE.daemonsets, patched, { manager: 'mks', owned: true });
   assert.equal(specWrite.status, statusWrite.status, 'a spec write keeps the status');
   assert.equal(specWrite.metadata.generation, (created.metadata.generation ?? 0) + 1);
 
   // The same status again is no write at all.
   const again = cluster.update(
-    R.daemonsets,
+    RESOURCE.daemonsets,
     { ...specWrite, status: clone(specWrite.status) },
     { subresource: 'status' },
   );
   assert.equal(again, specWrite);
 
-  const deleted = cluster.delete(R.daemonsets, 'kube-system', 'kube-proxy');
+  const deleted = cluster.delete(RESOURCE.daemonsets, 'kube-system', 'kube-proxy');
   assert.equal(deleted.spec, specWrite.spec);
   assert.equal(JSON.stringify(created), snapshot, 'the first version is unchanged');
   assert.deepEqual(changes, ['ADDED', 'ADDED', 'MODIFIED', 'MODIFIED', 'DELETED']);

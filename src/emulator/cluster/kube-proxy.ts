@@ -1,15 +1,16 @@
 /**
  * What a kube-proxy container does with `config.conf` when it starts (spec/kube-proxy.md §2):
  * decode (YAML → JSON, apiVersion/kind, field types, Go durations; unknown keys dropped as the
- * lenient decoder does), default, validate (which sections depends on the version), and a
+ * lenient decoder does), default and validate (kube-proxy-validation.ts), and a
  * runtime check of the IPVS scheduler. Refusal texts follow kube-proxy's own.
  */
 import { parse } from 'yaml';
-import { parseGoDuration } from '../customization/duration.ts';
+import { GoDurationError, parseGoDuration } from './go-duration.ts';
+import { validate } from './kube-proxy-validation.ts';
 
-export type LoadResult =
-  | { readonly ok: true; readonly mode: string }
-  | { readonly ok: false; readonly message: string };
+type LoadFailure = { readonly ok: false; readonly message: string };
+
+export type LoadResult = { readonly ok: true; readonly mode: string } | LoadFailure;
 
 type FieldType = 'string' | 'bool' | 'int32' | 'duration' | 'stringList' | 'map' | 'object';
 
@@ -136,7 +137,8 @@ function checkType(section: string, key: string, type: FieldType, value: unknown
     try {
       parseGoDuration(value ?? '');
     } catch (error) {
-      throw new DecodeError((error as Error).message);
+      if (!(error instanceof GoDurationError)) throw error;
+      throw new DecodeError(error.message);
     }
     return;
   }
@@ -150,22 +152,10 @@ function checkType(section: string, key: string, type: FieldType, value: unknown
   if (!ok) throw mismatch();
 }
 
-const durationNs = (value: unknown): bigint => (typeof value === 'string' ? parseGoDuration(value) : 0n);
-
-const goDurationValue = (ns: bigint): string => `v1.Duration{Duration:${ns}}`;
-
 /** Minor version from `1.31.2` / `v1.31`. */
 function minorOf(version: string): number {
   const match = /^v?1\.(\d+)/.exec(version);
   return match === null ? 99 : Number(match[1]);
-}
-
-function isCidr(text: string): boolean {
-  const [ip, bits, ...rest] = text.split('/');
-  if (rest.length > 0 || ip === undefined || bits === undefined || !/^\d+$/.test(bits)) return false;
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(ip))
-    return ip.split('.').every((o) => Number(o) <= 255) && Number(bits) <= 32;
-  return ip.includes(':') && Number(bits) <= 128;
 }
 
 /** Results by version and config text: every pod of a rollout loads the same config. */
@@ -188,6 +178,21 @@ export function loadKubeProxyConfig(text: string, version: string): LoadResult {
 }
 
 function loadKubeProxyConfigUncached(text: string, version: string): LoadResult {
+  const read = readKubeProxyConfig(text, version);
+  if (!read.ok) return read;
+  return startProxier(read.config, read.mode);
+}
+
+/**
+ * What kube-proxy does with `config.conf` before it starts proxying: decode and default
+ * ("failed complete"), set up logging ("initialize logging"), validate ("failed validate"). The
+ * verdicts and texts recorded from the real kube-proxy (test/fixtures/kube-proxy-config-corpus.json)
+ * come from this path.
+ */
+export function readKubeProxyConfig(
+  text: string,
+  version: string,
+): { readonly ok: true; readonly mode: string; readonly config: Record<string, unknown> } | LoadFailure {
   let config: Record<string, unknown>;
   try {
     config = decode(text);
@@ -196,12 +201,26 @@ function loadKubeProxyConfigUncached(text: string, version: string): LoadResult 
       return { ok: false, message: `failed complete: failed to decode: ${error.message}` };
     throw error;
   }
+  const logging = (config.logging ?? {}) as Record<string, unknown>;
+  const format = typeof logging.format === 'string' ? logging.format : '';
+  // kube-proxy registers the text and json log formats.
+  if (format !== '' && format !== 'text' && format !== 'json') {
+    return {
+      ok: false,
+      message: `initialize logging: logging.format: Invalid value: ${JSON.stringify(format)}: Unsupported log format`,
+    };
+  }
   const errors = validate(config, minorOf(version));
   if (errors.length > 0) {
     const body = errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`;
     return { ok: false, message: `failed validate: ${body}` };
   }
   const mode = typeof config.mode === 'string' && config.mode !== '' ? config.mode : 'iptables';
+  return { ok: true, mode, config };
+}
+
+/** The proxier's start-up: IPVS mode creates a dummy virtual server with the configured scheduler. */
+function startProxier(config: Record<string, unknown>, mode: string): LoadResult {
   const ipvs = (config.ipvs ?? {}) as Record<string, unknown>;
   if (mode === 'ipvs' && !KERNEL_SCHEDULERS.has(String(ipvs.scheduler ?? ''))) {
     return {
@@ -218,13 +237,12 @@ function decode(text: string): Record<string, unknown> {
     // sigs.k8s.io/yaml reads YAML 1.1-ish and converts to JSON; duplicate keys only trip the strict pass.
     document = parse(text, { version: '1.1', uniqueKeys: false, strict: false });
   } catch (error) {
-    const reason = (error as Error).message.split('\n')[0] ?? 'invalid YAML';
-    const line = (error as { linePos?: { line: number }[] }).linePos?.[0]?.line;
-    throw new DecodeError(
-      `error converting YAML to JSON: yaml: ${line === undefined ? '' : `line ${line}: `}${reason}`,
-    );
+    throw new DecodeError(goYamlError(error as YamlError, text));
   }
-  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+  // An empty document decodes to nothing: no kind, reported with the document's text.
+  if (document === null || document === undefined)
+    throw new DecodeError(`Object 'Kind' is missing in '${text}'`);
+  if (typeof document !== 'object' || Array.isArray(document)) {
     throw new DecodeError(
       `couldn't get version/kind; json parse error: json: cannot unmarshal ${jsonKind(document)} into Go value of type struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }`,
     );
@@ -233,7 +251,8 @@ function decode(text: string): Record<string, unknown> {
   const kind = config.kind;
   const apiVersion = config.apiVersion;
   if (kind === undefined || kind === '') {
-    throw new DecodeError(`Object 'Kind' is missing in '${JSON.stringify(config)}'`);
+    // The YAML serializer quotes the data it was given, not its JSON form.
+    throw new DecodeError(`Object 'Kind' is missing in '${text}'`);
   }
   if (apiVersion !== 'kubeproxy.config.k8s.io/v1alpha1' || kind !== 'KubeProxyConfiguration') {
     throw new DecodeError(
@@ -251,125 +270,19 @@ function decode(text: string): Record<string, unknown> {
   return config;
 }
 
-/** Defaulting (v1alpha1 SetDefaults) then Validate(), on effective values (spec §2.2, §2.3). */
-function validate(config: Record<string, unknown>, minor: number): string[] {
-  const errors: string[] = [];
-  const mode = typeof config.mode === 'string' ? config.mode : '';
-  const section = (name: string) => (config[name] ?? {}) as Record<string, unknown>;
-  const invalid = (path: string, value: string, detail: string) =>
-    errors.push(`KubeProxyConfiguration.${path}: Invalid value: ${value}: ${detail}`);
+type YamlError = Error & { code?: string; pos?: [number, number]; linePos?: { line: number }[] };
 
-  const nftablesAllowed = minor >= 31;
-  const modes = minor >= 29 ? ['iptables', 'ipvs', 'nftables'] : ['iptables', 'ipvs'];
-  const modeOk =
-    mode === '' || mode === 'iptables' || mode === 'ipvs' || (mode === 'nftables' && nftablesAllowed);
-  if (!modeOk) {
-    const list = minor >= 29 ? modes.join(', ') : modes.join(',');
-    invalid(
-      'Mode',
-      JSON.stringify(mode),
-      `must be ${list} or blank (blank means the best-available proxy [currently iptables])`,
-    );
-  }
-
-  const defaults: Record<string, { sync: bigint; min: bigint }> = {
-    iptables: { sync: 30_000_000_000n, min: 1_000_000_000n },
-    ipvs: { sync: 30_000_000_000n, min: 0n },
-    nftables: { sync: 30_000_000_000n, min: 1_000_000_000n },
-  };
-  const effective = (name: string) => {
-    const s = section(name);
-    const sync = durationNs(s.syncPeriod);
-    const min = durationNs(s.minSyncPeriod);
-    const d = defaults[name]!;
-    return { sync: sync === 0n ? d.sync : sync, min: min === 0n ? d.min : min };
-  };
-  const checkSync = (name: string, prefix: string) => {
-    const { sync, min } = effective(name);
-    if (sync <= 0n) invalid(`${prefix}SyncPeriod`, goDurationValue(sync), 'must be greater than 0');
-    if (min < 0n)
-      invalid(`${prefix}MinSyncPeriod`, goDurationValue(min), 'must be greater than or equal to 0');
-    else if (min > sync) {
-      invalid(
-        `${prefix}SyncPeriod`,
-        goDurationValue(min),
-        `must be greater than or equal to KubeProxyConfiguration.${prefix}MinSyncPeriod`,
-      );
-    }
-  };
-  const selected = mode === 'ipvs' ? 'ipvs' : mode === 'nftables' ? 'nftables' : 'iptables';
-  if (minor >= 31) {
-    checkSync(selected, '');
-  } else {
-    checkSync('iptables', 'KubeProxyIPTablesConfiguration.');
-    if (mode === 'ipvs') checkSync('ipvs', 'KubeProxyIPVSConfiguration.');
-    if (mode === 'nftables') checkSync('nftables', 'KubeProxyNFTablesConfiguration.');
-  }
-
-  for (const name of ['iptables', 'nftables']) {
-    const bit = section(name).masqueradeBit;
-    if (typeof bit === 'number' && (bit < 0 || bit > 31)) {
-      const struct =
-        name === 'iptables' ? 'KubeProxyIPTablesConfiguration' : 'KubeProxyNFTablesConfiguration';
-      invalid(`${struct}.MasqueradeBit`, String(bit), 'must be within the range [0, 31]');
-    }
-  }
-  if (mode === 'ipvs') {
-    const ipvs = section('ipvs');
-    for (const [key, field] of [
-      ['tcpTimeout', 'TCPTimeout'],
-      ['tcpFinTimeout', 'TCPFinTimeout'],
-      ['udpTimeout', 'UDPTimeout'],
-    ] as const) {
-      const ns = durationNs(ipvs[key]);
-      if (ns < 0n)
-        invalid(
-          `KubeProxyIPVSConfiguration.${field}`,
-          goDurationValue(ns),
-          'must be greater than or equal to 0',
-        );
-    }
-    const excluded = Array.isArray(ipvs.excludeCIDRs) ? (ipvs.excludeCIDRs as string[]) : [];
-    excluded.forEach((cidr, i) => {
-      if (!isCidr(cidr))
-        invalid(
-          `KubeProxyIPVSConfiguration.ExcludeCIDRs[${i}]`,
-          JSON.stringify(cidr),
-          'must be a valid CIDR',
-        );
-    });
-    if (
-      minor <= 26 &&
-      !['', 'rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sh', 'dh', 'sed', 'nq'].includes(
-        String(ipvs.scheduler ?? ''),
-      )
-    ) {
-      invalid(
-        'KubeProxyIPVSConfiguration.Scheduler',
-        JSON.stringify(String(ipvs.scheduler)),
-        'must be in [rr wrr lc wlc lblc lblcr sh dh sed nq ], blank means the default algorithm method (currently rr)',
-      );
-    }
-  }
-  const configSync = durationNs(config.configSyncPeriod);
-  if (configSync < 0n) invalid('ConfigSyncPeriod', goDurationValue(configSync), 'must be greater than 0');
-  if (typeof config.bindAddress === 'string' && config.bindAddress !== '' && !isIp(config.bindAddress)) {
-    invalid(
-      'BindAddress',
-      JSON.stringify(config.bindAddress),
-      'not a valid textual representation of an IP address',
-    );
-  }
-  if (typeof config.clusterCIDR === 'string' && config.clusterCIDR !== '') {
-    const cidrs = config.clusterCIDR.split(',');
-    if (cidrs.length > 2 || !cidrs.every(isCidr)) {
-      invalid('DetectLocal.ClusterCIDRs', JSON.stringify(config.clusterCIDR), 'must be a valid CIDR');
-    }
-  }
-  return errors;
-}
-
-function isIp(text: string): boolean {
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(text)) return text.split('.').every((o) => Number(o) <= 255);
-  return /^[0-9a-fA-F:]+$/.test(text) && text.includes(':');
+/**
+ * go-yaml's text for the errors a hand-edited `config.conf` most often has. go-yaml numbers a
+ * scanner error's line from 1 and a parser error's from 0 (its 0-based problem line, unadjusted);
+ * other errors keep the JS parser's reason.
+ */
+function goYamlError(error: YamlError, text: string): string {
+  const line = error.linePos?.[0]?.line;
+  const at = (n: number | undefined) => (n === undefined || n === 0 ? 'yaml: ' : `yaml: line ${n}: `);
+  if (error.code === 'TAB_AS_INDENT') return `${at(line)}found character that cannot start any token`;
+  const atEnd = error.pos !== undefined && text.slice(error.pos[0]).trim() === '';
+  if (error.code === 'BAD_INDENT' && /^Flow (sequence|mapping)/.test(error.message) && atEnd)
+    return `${at(line === undefined ? undefined : line - 1)}did not find expected node content`;
+  return `${at(line)}${error.message.split('\n')[0] ?? 'invalid YAML'}`;
 }

@@ -3,8 +3,8 @@
  * (spec/kube-proxy.md §4.1), and the pods the DaemonSet controller stamps from a template.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { kubeconfigConf, renderKubeProxyConfig } from '../customization/kube-proxy-config.ts';
-import { clone, type JsonObject, type KubeObject, rfc3339 } from './objects.ts';
+import { kubeconfigConf, renderKubeProxyConfig } from '../../customization/kube-proxy-config.ts';
+import { clone, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 
 export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'] as const;
 export const KUBE_PROXY = 'kube-proxy';
@@ -312,6 +312,18 @@ export function runningStatus(
 }
 
 /** The pod the DaemonSet controller creates for `node`, still being set up by the kubelet. */
+/** The controller reference a DaemonSet puts on its pods and revisions. */
+export function daemonSetOwner(ds: KubeObject): JsonObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    name: ds.metadata.name ?? '',
+    uid: ds.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
 export function daemonPod(ds: KubeObject, hash: string, node: string, ip: string, now: Date): KubeObject {
   const template = clone((ds.spec as JsonObject).template as JsonObject);
   const templateMeta = (template.metadata ?? {}) as JsonObject;
@@ -332,16 +344,7 @@ export function daemonPod(ds: KubeObject, hash: string, node: string, ip: string
       ...(templateMeta.annotations === undefined
         ? {}
         : { annotations: templateMeta.annotations as Record<string, string> }),
-      ownerReferences: [
-        {
-          apiVersion: 'apps/v1',
-          kind: 'DaemonSet',
-          name: ds.metadata.name ?? '',
-          uid: ds.metadata.uid ?? '',
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ownerReferences: [daemonSetOwner(ds)],
     },
     spec: {
       ...spec,

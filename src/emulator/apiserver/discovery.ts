@@ -1,0 +1,94 @@
+/**
+ * Discovery: the root paths, `/version`, the legacy discovery documents and the OpenAPI v2 and
+ * v3 documents kubectl reads before anything else.
+ */
+import type { FastifyRequest } from 'fastify';
+import type { ObjectStore } from './object-store.ts';
+import { StatusError } from './objects.ts';
+import {
+  groupVersionOfOpenApiPath,
+  openApiV2Document,
+  openApiV3Document,
+  openApiV3Index,
+} from './openapi.ts';
+import { JSON_TYPE, notFoundPath } from './request.ts';
+import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './resources.ts';
+
+export function discover(segments: string[], cluster: ObjectStore, request: FastifyRequest): unknown {
+  const path = segments.join('/');
+  switch (path) {
+    case '':
+      return {
+        paths: [
+          '/api',
+          '/api/v1',
+          '/apis',
+          '/apis/apps',
+          '/apis/apps/v1',
+          '/healthz',
+          '/livez',
+          '/openapi/v2',
+          '/openapi/v3',
+          '/readyz',
+          '/version',
+        ],
+      };
+    case 'version': {
+      const version = /^\d+\.\d+$/.test(cluster.meta.version)
+        ? `${cluster.meta.version}.0`
+        : cluster.meta.version;
+      const [major, minor] = version.split('.');
+      return {
+        major,
+        minor,
+        gitVersion: `v${version}`,
+        gitCommit: '0000000000000000000000000000000000000000',
+        gitTreeState: 'clean',
+        buildDate: '2025-01-01T00:00:00Z',
+        goVersion: 'go1.23.4',
+        compiler: 'gc',
+        platform: 'linux/amd64',
+      };
+    }
+    case 'api':
+      return apiVersions(request.headers.host ?? '127.0.0.1');
+    case 'api/v1':
+      return apiResourceList('v1');
+    case 'apis':
+      return apiGroupList();
+    case 'apis/apps':
+      return apiGroup('apps');
+    case 'apis/apps/v1':
+      return apiResourceList('apps/v1');
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * `/openapi/v3` (index and group versions, JSON) and `/openapi/v2` (JSON only: a client asking only
+ * for the protobuf encoding gets 406; kubectl ≥ 1.27 uses v3 and only falls back to v2 without it).
+ */
+export function openApi(segments: string[], clusterId: string, request: FastifyRequest): unknown {
+  if (segments[0] !== 'openapi') return undefined;
+  const path = segments.slice(2).join('/');
+  if (segments[1] === 'v3') {
+    if (path === '') return openApiV3Index(`/k8s/${encodeURIComponent(clusterId)}`);
+    const groupVersion = groupVersionOfOpenApiPath(path);
+    const document = groupVersion === undefined ? undefined : openApiV3Document(groupVersion);
+    if (document === undefined) throw notFoundPath();
+    return document;
+  }
+  if (segments[1] === 'v2' && path === '') {
+    const accept = request.headers.accept ?? '*/*';
+    if (!/application\/json|\*\/\*/.test(accept)) {
+      throw new StatusError(
+        406,
+        'NotAcceptable',
+        `only the following media types are accepted: ${JSON_TYPE}`,
+      );
+    }
+    return openApiV2Document();
+  }
+  return undefined;
+}

@@ -1,0 +1,116 @@
+/**
+ * The loop that runs a cluster's moving parts: the scheduler (scheduler.ts), the DaemonSet
+ * controller (daemonset-controller.ts) and the kubelet (kubelet.ts). Driven by changes (a cluster
+ * is queued when one of its pods, nodes, DaemonSets or kube-system ConfigMaps changes) and by
+ * per-pod timers; nothing polls.
+ */
+import type { Logger } from 'pino';
+import type { ChangeEvent, ObjectStore } from '../apiserver/object-store.ts';
+import { RESOURCE } from '../apiserver/resources.ts';
+import { DaemonSetController } from './daemonset-controller.ts';
+import { Kubelet } from './kubelet.ts';
+import { schedulePods } from './scheduler.ts';
+import { ClusterTimers } from './timers.ts';
+
+export interface ControllerOptions {
+  readonly logger: Logger;
+  readonly podStartMs: number;
+  readonly now: () => Date;
+}
+
+export class Controllers {
+  readonly #logger: Logger;
+  readonly #timers: ClusterTimers;
+  readonly #daemonSets: DaemonSetController;
+  readonly #kubelet: Kubelet;
+  readonly #queue = new Set<ObjectStore>();
+  #scheduled = false;
+  #running = false;
+  /** The cluster being synced: its changes meanwhile are the controllers' own. */
+  #syncing: ObjectStore | undefined;
+
+  constructor(options: ControllerOptions) {
+    this.#logger = options.logger;
+    this.#timers = new ClusterTimers(options.logger);
+    this.#daemonSets = new DaemonSetController(options.now, this.#timers, (cluster) => this.enqueue(cluster));
+    this.#kubelet = new Kubelet({ ...options, timers: this.#timers });
+  }
+
+  start(): void {
+    this.#running = true;
+    this.#timers.start();
+    if (this.#queue.size > 0) this.#schedule();
+  }
+
+  stop(): void {
+    this.#running = false;
+    this.#timers.stop();
+  }
+
+  forget(clusterId: string): void {
+    this.#timers.forget(clusterId);
+    for (const cluster of this.#queue) if (cluster.meta.id === clusterId) this.#queue.delete(cluster);
+  }
+
+  /** Called for every change in a cluster. */
+  onChange(cluster: ObjectStore, event: ChangeEvent): void {
+    // A sync runs the controllers to a fixpoint: syncing again for its own writes would change nothing.
+    if (cluster === this.#syncing) return;
+    const resource = event.resource;
+    if (
+      resource === RESOURCE.pods ||
+      resource === RESOURCE.nodes ||
+      resource === RESOURCE.daemonsets ||
+      (resource === RESOURCE.configmaps && event.object.metadata.namespace === 'kube-system')
+    ) {
+      this.enqueue(cluster);
+    }
+  }
+
+  enqueue(cluster: ObjectStore): void {
+    this.#queue.add(cluster);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || !this.#running) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      if (!this.#running) return;
+      // Syncing may queue the same cluster again (its own writes): that runs in the next turn.
+      const batch = [...this.#queue];
+      this.#queue.clear();
+      for (const cluster of batch) {
+        if (cluster.destroyed) continue;
+        try {
+          this.sync(cluster);
+        } catch (error) {
+          this.#logger.error({ err: error, clusterId: cluster.meta.id }, 'Emulated controllers failed');
+        }
+      }
+    });
+  }
+
+  /**
+   * Runs every controller once over a cluster (also used synchronously at install). A sync leaves
+   * nothing for an immediate second one to do, so the changes it makes queue no further sync.
+   */
+  sync(cluster: ObjectStore): void {
+    const outer = this.#syncing;
+    this.#syncing = cluster;
+    try {
+      let busy = this.#daemonSets.sync(cluster);
+      busy = schedulePods(cluster) || busy;
+      busy = this.#kubelet.sync(cluster) || busy;
+      cluster.setBusy(busy);
+    } finally {
+      this.#syncing = outer;
+    }
+  }
+
+  /** Starts every pending pod now (a cluster is installed with its pods already running). */
+  startPendingNow(cluster: ObjectStore): void {
+    this.#kubelet.startPendingNow(cluster);
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * The DaemonSet controller, as kube-controller-manager runs it: one pod per matching node, a
+ * ControllerRevision per template, rolling update within maxUnavailable (old pods that are not
+ * available anyway go first), the status counters, and garbage collection of the pods and
+ * revisions of DaemonSets that are gone.
+ */
+import { createHash } from 'node:crypto';
+import type { ObjectStore } from '../apiserver/object-store.ts';
+import { clone, deepEqual, type JsonObject, type KubeObject } from '../apiserver/objects.ts';
+import { RESOURCE } from '../apiserver/resources.ts';
+import { daemonPod, daemonSetOwner } from './kubeadm-objects.ts';
+import { condition, isReady, ownedBy } from './pods.ts';
+import type { ClusterTimers } from './timers.ts';
+
+const HASH_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+
+/** `controller-revision-hash`: a short hash of the pod template, in apimachinery's safe alphabet. */
+export function templateHash(template: unknown): string {
+  const digest = createHash('sha256').update(JSON.stringify(template)).digest();
+  let out = '';
+  for (let i = 0; i < 10; i++) out += HASH_ALPHABET[digest[i]! % HASH_ALPHABET.length];
+  return out;
+}
+
+const labelsMatch = (
+  selector: Record<string, string> | undefined,
+  labels: Record<string, string> | undefined,
+) => Object.entries(selector ?? {}).every(([k, v]) => labels?.[k] === v);
+
+export class DaemonSetController {
+  readonly #now: () => Date;
+  readonly #timers: ClusterTimers;
+  /** Queues the cluster for another sync (when a pod's minReadySeconds is up). */
+  readonly #enqueue: (cluster: ObjectStore) => void;
+  /** DaemonSet uid → its template hash at one generation. */
+  readonly #templateHashes = new Map<string, { generation: number; hash: string }>();
+
+  constructor(now: () => Date, timers: ClusterTimers, enqueue: (cluster: ObjectStore) => void) {
+    this.#now = now;
+    this.#timers = timers;
+    this.#enqueue = enqueue;
+  }
+
+  /** Syncs every DaemonSet and collects what deleted ones left; returns whether one still converges. */
+  sync(cluster: ObjectStore): boolean {
+    let busy = false;
+    const daemonSets = cluster.list(RESOURCE.daemonsets);
+    const uids = new Set(daemonSets.map((ds) => ds.metadata.uid));
+    for (const ds of daemonSets) busy = this.#syncDaemonSet(cluster, ds) || busy;
+    // Garbage collection of pods whose DaemonSet is gone.
+    for (const pod of cluster.list(RESOURCE.pods)) {
+      const owner = (pod.metadata.ownerReferences ?? []).find(
+        (ref) => ref.kind === 'DaemonSet' && ref.controller === true,
+      );
+      if (owner !== undefined && !uids.has(String(owner.uid)))
+        cluster.delete(RESOURCE.pods, pod.metadata.namespace ?? '', pod.metadata.name ?? '');
+    }
+    for (const revision of cluster.list(RESOURCE.controllerrevisions)) {
+      const owner = (revision.metadata.ownerReferences ?? []).find((ref) => ref.kind === 'DaemonSet');
+      if (owner !== undefined && !uids.has(String(owner.uid))) {
+        cluster.delete(
+          RESOURCE.controllerrevisions,
+          revision.metadata.namespace ?? '',
+          revision.metadata.name ?? '',
+        );
+      }
+    }
+    return busy;
+  }
+
+  /**
+   * The DaemonSet's template hash, kept per DaemonSet generation: every write goes through the API
+   * server's rules, which bump the generation whenever the spec (so the template) changes.
+   */
+  #templateHashOf(ds: KubeObject, template: JsonObject): string {
+    const uid = ds.metadata.uid ?? '';
+    const generation = ds.metadata.generation;
+    const known = this.#templateHashes.get(uid);
+    if (known !== undefined && generation !== undefined && known.generation === generation) return known.hash;
+    const hash = templateHash(template);
+    if (uid !== '' && generation !== undefined) this.#templateHashes.set(uid, { generation, hash });
+    return hash;
+  }
+
+  /** Returns whether the DaemonSet is still converging. */
+  #syncDaemonSet(cluster: ObjectStore, ds: KubeObject): boolean {
+    const namespace = ds.metadata.namespace ?? '';
+    const spec = ds.spec as JsonObject;
+    const template = spec.template as JsonObject;
+    const hash = this.#templateHashOf(ds, template);
+    this.#syncRevisions(cluster, ds, hash, template);
+
+    const templateSpec = (template.spec ?? {}) as JsonObject;
+    const nodeSelector = templateSpec.nodeSelector as Record<string, string> | undefined;
+    const nodes = cluster.list(RESOURCE.nodes).filter((n) => labelsMatch(nodeSelector, n.metadata.labels));
+    const nodeNames = new Set(nodes.map((n) => n.metadata.name));
+    const byNode = new Map<string, KubeObject[]>();
+    for (const pod of cluster.list(RESOURCE.pods, namespace)) {
+      if (!ownedBy(pod, ds.metadata.uid)) continue;
+      const node = String((pod.spec as JsonObject).nodeName ?? '');
+      if (!nodeNames.has(node)) {
+        cluster.delete(RESOURCE.pods, namespace, pod.metadata.name ?? '');
+        continue;
+      }
+      byNode.set(node, [...(byNode.get(node) ?? []), pod]);
+    }
+    const podOf = new Map<string, KubeObject>();
+    for (const [node, pods] of byNode) {
+      // More than one daemon pod on a node: keep the updated (then the oldest) one.
+      pods.sort(
+        (a, b) =>
+          Number(b.metadata.labels?.['controller-revision-hash'] === hash) -
+            Number(a.metadata.labels?.['controller-revision-hash'] === hash) ||
+          String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)),
+      );
+      podOf.set(node, pods[0]!);
+      for (const extra of pods.slice(1)) cluster.delete(RESOURCE.pods, namespace, extra.metadata.name ?? '');
+    }
+
+    const minReadySeconds = Number(spec.minReadySeconds ?? 0);
+    const available = (pod: KubeObject) => {
+      if (!isReady(pod)) return false;
+      if (minReadySeconds <= 0) return true;
+      const since = Date.parse(String(condition(pod, 'Ready')?.lastTransitionTime ?? ''));
+      return this.#now().getTime() - since >= minReadySeconds * 1000;
+    };
+
+    const strategy = (spec.updateStrategy ?? {}) as JsonObject;
+    if ((strategy.type ?? 'RollingUpdate') === 'RollingUpdate') {
+      const maxUnavailable = resolveMaxUnavailable(
+        ((strategy.rollingUpdate ?? {}) as JsonObject).maxUnavailable,
+        nodes.length,
+      );
+      let unavailable = nodes.filter((n) => {
+        const pod = podOf.get(n.metadata.name ?? '');
+        return pod === undefined || !available(pod);
+      }).length;
+      const old = [...podOf.entries()]
+        .filter(([, pod]) => pod.metadata.labels?.['controller-revision-hash'] !== hash)
+        .sort(([a], [b]) => a.localeCompare(b));
+      // Old pods that are not available anyway go first: replacing them costs no availability.
+      for (const [node, pod] of old) {
+        if (!available(pod)) {
+          cluster.delete(RESOURCE.pods, namespace, pod.metadata.name ?? '');
+          podOf.delete(node);
+        }
+      }
+      for (const [node, pod] of old) {
+        if (!podOf.has(node) || unavailable >= maxUnavailable) continue;
+        cluster.delete(RESOURCE.pods, namespace, pod.metadata.name ?? '');
+        podOf.delete(node);
+        unavailable++;
+      }
+    }
+
+    const now = this.#now();
+    for (const node of nodes) {
+      const name = node.metadata.name ?? '';
+      if (podOf.has(name)) continue;
+      const ip = String(
+        ((node.status as JsonObject).addresses as JsonObject[] | undefined)?.find(
+          (a) => a.type === 'InternalIP',
+        )?.address ?? '',
+      );
+      const pod = cluster.create(RESOURCE.pods, daemonPod(ds, hash, name, ip, now), {
+        manager: 'kube-controller-manager',
+        owned: true,
+      });
+      podOf.set(name, pod);
+    }
+
+    const pods = [...podOf.values()];
+    const desired = nodes.length;
+    const updated = pods.filter((p) => p.metadata.labels?.['controller-revision-hash'] === hash).length;
+    const ready = pods.filter(isReady).length;
+    const availableCount = pods.filter(available).length;
+    // Integer fields marked omitempty in the Go type are absent when zero, as on a real cluster.
+    const status: JsonObject = {
+      currentNumberScheduled: pods.length,
+      desiredNumberScheduled: desired,
+      ...(availableCount > 0 ? { numberAvailable: availableCount } : {}),
+      numberMisscheduled: 0,
+      numberReady: ready,
+      ...(desired - availableCount > 0 ? { numberUnavailable: desired - availableCount } : {}),
+      observedGeneration: ds.metadata.generation ?? 1,
+      ...(updated > 0 ? { updatedNumberScheduled: updated } : {}),
+    };
+    const current = cluster.get(RESOURCE.daemonsets, namespace, ds.metadata.name ?? '');
+    if (current !== undefined && !deepEqual(current.status, status)) {
+      cluster.update(RESOURCE.daemonsets, { ...current, status }, { subresource: 'status', owned: true });
+    }
+    if (minReadySeconds > 0 && availableCount < ready) {
+      this.#timers.set(cluster, `ds/${ds.metadata.uid}`, minReadySeconds * 1000, () =>
+        this.#enqueue(cluster),
+      );
+    }
+    return updated < desired || availableCount < desired;
+  }
+
+  #syncRevisions(cluster: ObjectStore, ds: KubeObject, hash: string, template: JsonObject): void {
+    const namespace = ds.metadata.namespace ?? '';
+    const revisions = cluster
+      .list(RESOURCE.controllerrevisions, namespace)
+      .filter((r) => ownedBy(r, ds.metadata.uid));
+    const max = Math.max(0, ...revisions.map((r) => Number(r.revision ?? 0)));
+    const mine = revisions.find((r) => r.metadata.labels?.['controller-revision-hash'] === hash);
+    if (mine === undefined) {
+      cluster.create(
+        RESOURCE.controllerrevisions,
+        {
+          apiVersion: 'apps/v1',
+          kind: 'ControllerRevision',
+          metadata: {
+            name: `${ds.metadata.name}-${hash}`,
+            namespace,
+            labels: {
+              ...((template.metadata as JsonObject | undefined)?.labels as Record<string, string>),
+              'controller-revision-hash': hash,
+            },
+            annotations: { 'deprecated.daemonset.template.generation': String(ds.metadata.generation ?? 1) },
+            ownerReferences: [daemonSetOwner(ds)],
+          },
+          data: { spec: { template: { ...clone(template), $patch: 'replace' } } },
+          revision: max + 1,
+        },
+        { manager: 'kube-controller-manager', owned: true },
+      );
+    } else if (Number(mine.revision) !== max) {
+      cluster.update(RESOURCE.controllerrevisions, { ...mine, revision: max + 1 }, { owned: true });
+    }
+    const limit = Number((ds.spec as JsonObject).revisionHistoryLimit ?? 10);
+    const stale = revisions
+      .filter((r) => r !== mine)
+      .sort((a, b) => Number(a.revision) - Number(b.revision))
+      .slice(0, Math.max(0, revisions.length - (mine === undefined ? 0 : 1) - limit));
+    for (const r of stale) cluster.delete(RESOURCE.controllerrevisions, namespace, r.metadata.name ?? '');
+  }
+}
+
+function resolveMaxUnavailable(value: unknown, desired: number): number {
+  if (typeof value === 'number') return Math.max(1, value);
+  if (typeof value === 'string' && value.endsWith('%')) {
+    return Math.max(1, Math.ceil((Number(value.slice(0, -1)) / 100) * desired));
+  }
+  return 1;
+}

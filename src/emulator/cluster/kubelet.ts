@@ -1,0 +1,163 @@
+/**
+ * The kubelet of every node: starts a pod's container after `podStartMs`, runs kube-proxy's
+ * config loading in each new kube-proxy container, and crash-loops (with the kubelet's back-off)
+ * the containers whose config was refused.
+ */
+import type { Logger } from 'pino';
+import { configHash } from '../../customization/kube-proxy-config.ts';
+import type { ObjectStore } from '../apiserver/object-store.ts';
+import { isObject, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
+import { RESOURCE } from '../apiserver/resources.ts';
+import { loadKubeProxyConfig } from './kube-proxy.ts';
+import { containerId, KUBE_PROXY, LOADED_CONFIG_ANNOTATION, runningStatus } from './kubeadm-objects.ts';
+import { crashLooping, firstContainerStatus } from './pods.ts';
+import type { ClusterTimers } from './timers.ts';
+
+const CRASH_BACKOFF_BASE_MS = 10_000;
+
+const CRASH_BACKOFF_MAX_MS = 300_000;
+
+export class Kubelet {
+  readonly #logger: Logger;
+  readonly #podStartMs: number;
+  readonly #now: () => Date;
+  readonly #timers: ClusterTimers;
+
+  constructor(options: { logger: Logger; podStartMs: number; now: () => Date; timers: ClusterTimers }) {
+    this.#logger = options.logger;
+    this.#podStartMs = options.podStartMs;
+    this.#now = options.now;
+    this.#timers = options.timers;
+  }
+
+  /** Starts and restarts containers; returns whether some pod is still starting or crash-looping. */
+  sync(cluster: ObjectStore): boolean {
+    let busy = false;
+    for (const pod of cluster.list(RESOURCE.pods)) {
+      const status = (pod.status ?? {}) as JsonObject;
+      const uid = pod.metadata.uid ?? '';
+      if (status.phase === 'Pending' || status.phase === undefined) {
+        busy = true;
+        if (!this.#timers.has(cluster, uid)) {
+          this.#timers.set(cluster, uid, this.#podStartMs, () => this.#startContainer(cluster, pod));
+        }
+      } else if (crashLooping(pod)) {
+        busy = true;
+        if (!this.#timers.has(cluster, uid)) {
+          const restarts = Number(firstContainerStatus(pod)?.restartCount ?? 1);
+          const delay = Math.min(
+            CRASH_BACKOFF_BASE_MS * 2 ** Math.max(0, restarts - 1),
+            CRASH_BACKOFF_MAX_MS,
+          );
+          this.#timers.set(cluster, uid, delay, () => this.#startContainer(cluster, pod));
+        }
+      }
+    }
+    return busy;
+  }
+
+  /** Starts every pending pod now (a cluster is installed with its pods already running). */
+  startPendingNow(cluster: ObjectStore): void {
+    for (const pod of cluster.list(RESOURCE.pods)) {
+      if ((pod.status as JsonObject | undefined)?.phase === 'Pending') this.#startContainer(cluster, pod);
+    }
+  }
+
+  /** The container (re)starts: a kube-proxy reads `config.conf` now, and keeps what it read. */
+  #startContainer(cluster: ObjectStore, stale: KubeObject): void {
+    const namespace = stale.metadata.namespace ?? '';
+    const pod = cluster.get(RESOURCE.pods, namespace, stale.metadata.name ?? '');
+    if (pod === undefined || pod.metadata.uid !== stale.metadata.uid) return;
+    const spec = pod.spec as JsonObject;
+    const container = ((spec.containers ?? []) as JsonObject[])[0] ?? {};
+    const image = String(container.image ?? '');
+    const name = String(container.name ?? 'container');
+    const previous = firstContainerStatus(pod);
+    const restarts = crashLooping(pod) ? Number(previous?.restartCount ?? 0) : 0;
+    const time = rfc3339(this.#now());
+    const status = (pod.status ?? {}) as JsonObject;
+    const ip = String(status.hostIP ?? '');
+    const annotations = { ...(pod.metadata.annotations ?? {}) };
+
+    let failure: string | undefined;
+    if (pod.metadata.labels?.['k8s-app'] === KUBE_PROXY) {
+      const configMap = configMapOfPod(cluster, pod);
+      if (configMap === undefined) {
+        // The volume cannot be mounted: the container is not created until the ConfigMap exists.
+        return;
+      }
+      const text = (configMap.data as JsonObject | undefined)?.['config.conf'];
+      if (typeof text !== 'string') {
+        failure = 'failed complete: open /var/lib/kube-proxy/config.conf: no such file or directory';
+      } else {
+        annotations[LOADED_CONFIG_ANNOTATION] = configHash(text);
+        const result = loadKubeProxyConfig(text, cluster.meta.version);
+        if (!result.ok) failure = result.message;
+      }
+    }
+
+    let next: JsonObject;
+    if (failure === undefined) {
+      next = runningStatus(name, image, ip, time, restarts);
+      next.qosClass = status.qosClass ?? 'BestEffort';
+      next.startTime = status.startTime ?? time;
+    } else {
+      const restartCount = restarts + 1;
+      const backoff = Math.min(CRASH_BACKOFF_BASE_MS * 2 ** (restartCount - 1), CRASH_BACKOFF_MAX_MS) / 1000;
+      next = runningStatus(name, image, ip, time, restartCount);
+      next.qosClass = status.qosClass ?? 'BestEffort';
+      next.startTime = status.startTime ?? time;
+      next.conditions = (next.conditions as JsonObject[]).map((c) =>
+        c.type === 'Ready' || c.type === 'ContainersReady'
+          ? {
+              ...c,
+              status: 'False',
+              reason: 'ContainersNotReady',
+              message: `containers with unready status: [${name}]`,
+            }
+          : c,
+      );
+      const cs = (next.containerStatuses as JsonObject[])[0]!;
+      cs.ready = false;
+      cs.started = false;
+      cs.state = {
+        waiting: {
+          reason: 'CrashLoopBackOff',
+          message: `back-off ${formatSeconds(backoff)} restarting failed container=${name} pod=${pod.metadata.name}_${namespace}(${pod.metadata.uid})`,
+        },
+      };
+      cs.lastState = {
+        terminated: {
+          exitCode: 1,
+          reason: 'Error',
+          message: failure,
+          startedAt: time,
+          finishedAt: time,
+          containerID: containerId(),
+        },
+      };
+    }
+    const updated = cluster.update(
+      RESOURCE.pods,
+      { ...pod, metadata: { ...pod.metadata, annotations }, status: next },
+      { internal: true, owned: true },
+    );
+    if (failure !== undefined) {
+      this.#logger.debug(
+        { clusterId: cluster.meta.id, pod: updated.metadata.name, failure },
+        'Emulated kube-proxy refused its config',
+      );
+    }
+  }
+}
+
+function configMapOfPod(cluster: ObjectStore, pod: KubeObject): KubeObject | undefined {
+  const volumes = ((pod.spec as JsonObject).volumes ?? []) as JsonObject[];
+  const volume = volumes.find((v) => isObject(v.configMap));
+  const name = volume === undefined ? KUBE_PROXY : String((volume.configMap as JsonObject).name);
+  return cluster.get(RESOURCE.configmaps, pod.metadata.namespace ?? '', name);
+}
+
+function formatSeconds(seconds: number): string {
+  return seconds >= 60 ? `${Math.floor(seconds / 60)}m${seconds % 60}s` : `${seconds}s`;
+}

@@ -1,0 +1,206 @@
+/**
+ * A cluster's life as the reconciler drives it, run where the cluster is owned: install (system
+ * namespaces, nodes, kubeadm's kube-system objects, kube-proxy running on every node), follow the
+ * node count and version, restart the API server with new admission flags, erase, destroy.
+ */
+import type { Logger } from 'pino';
+import type { ClusterMeta, ObjectStore } from '../apiserver/object-store.ts';
+import { clone, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
+import { RESOURCE, RESOURCES } from '../apiserver/resources.ts';
+import type { EmulatorControl } from '../scale-out/control.ts';
+import type { Controllers } from './controllers.ts';
+import {
+  apiServerCommand,
+  apiServerPod,
+  DEFAULT_ADMISSION_FLAGS,
+  INSTALLER,
+  KUBE_PROXY,
+  KUBE_SYSTEM,
+  kubeProxyConfigMap,
+  kubeProxyDaemonSet,
+  namespaceObject,
+  nodeName,
+  nodeObject,
+  SYSTEM_NAMESPACES,
+} from './kubeadm-objects.ts';
+
+export interface LifecycleDeps {
+  readonly logger: Logger;
+  readonly now: () => Date;
+  /** The API server URL written into the kube-proxy ConfigMap's `kubeconfig.conf`. */
+  readonly serverUrl: (clusterId: string) => string;
+  readonly controllers: Controllers;
+  /** The cluster, from memory or loaded from the store; undefined when unknown. */
+  cluster(clusterId: string): Promise<ObjectStore | undefined>;
+  /** Registers a new, empty cluster (in memory, and marked for the store). */
+  create(meta: ClusterMeta): ObjectStore;
+  /** Forgets the cluster: memory, controllers, store and ownership. */
+  destroy(clusterId: string): Promise<void>;
+  /** Resolves when every change made so far is durable. */
+  flush(): Promise<void>;
+}
+
+const ADMISSION_FLAG = /^--(enable|disable)-admission-plugins(=|$)/;
+
+/** The control operations, run on this process's clusters. */
+export class ClusterLifecycle implements EmulatorControl {
+  readonly #deps: LifecycleDeps;
+
+  constructor(deps: LifecycleDeps) {
+    this.#deps = deps;
+  }
+
+  async ensureCluster(input: { id: string; nodeCount: number; version: string }): Promise<void> {
+    const existing = await this.#deps.cluster(input.id);
+    if (existing === undefined) {
+      const cluster = this.#deps.create({
+        id: input.id,
+        version: input.version,
+        nodeCount: input.nodeCount,
+        resourceVersion: 0,
+        busy: false,
+        createdAt: rfc3339(this.#deps.now()),
+      });
+      this.#install(cluster);
+      this.#deps.logger.info({ clusterId: input.id, nodeCount: input.nodeCount }, 'Created emulated cluster');
+    } else {
+      // Every pass ensures its cluster: one that is as asked costs nothing (no write, no commit).
+      const before = existing.meta.resourceVersion;
+      const reshaped = existing.reshape(input.version, input.nodeCount);
+      this.#syncNodes(existing);
+      if (!reshaped && existing.meta.resourceVersion === before) return;
+    }
+    await this.#deps.flush();
+  }
+
+  async setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void> {
+    const cluster = await this.#mustCluster(clusterId);
+    const pod = apiServer(cluster);
+    if (pod === undefined) throw new Error(`emulated cluster ${clusterId} has no kube-apiserver pod`);
+    const spec = clone(pod.spec) as JsonObject;
+    const container = (spec.containers as JsonObject[])[0]!;
+    const command = (container.command as string[]).filter((flag) => !ADMISSION_FLAG.test(flag));
+    const others = command.slice(1);
+    const next = apiServerCommand(flags.filter((f) => ADMISSION_FLAG.test(f)));
+    // Keep flags someone else added, in place of the defaults the template carries.
+    container.command = [...next, ...others.filter((flag) => !next.includes(flag))];
+    const updated = cluster.update(RESOURCE.pods, { ...pod, spec }, { manager: 'kubelet' });
+    // A static pod whose manifest changed is restarted by the kubelet.
+    const status = clone(updated.status) as JsonObject;
+    for (const cs of (status.containerStatuses ?? []) as JsonObject[])
+      cs.state = { running: { startedAt: rfc3339(this.#deps.now()) } };
+    cluster.update(RESOURCE.pods, { ...updated, status }, { subresource: 'status' });
+    await this.#deps.flush();
+  }
+
+  async eraseCluster(clusterId: string): Promise<void> {
+    const cluster = await this.#mustCluster(clusterId);
+    const kept = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
+    for (const type of RESOURCES) {
+      if (type === RESOURCE.nodes) continue;
+      for (const object of cluster.list(type)) {
+        const name = object.metadata.name ?? '';
+        if (type === RESOURCE.namespaces) {
+          if (!SYSTEM_NAMESPACES.includes(name as (typeof SYSTEM_NAMESPACES)[number]))
+            cluster.delete(type, '', name);
+        } else if (type.namespaced && !kept.has(object.metadata.namespace ?? '')) {
+          cluster.delete(type, object.metadata.namespace ?? '', name);
+        }
+      }
+    }
+    // kube-system's own objects go back to their installed state.
+    const ds = cluster.get(RESOURCE.daemonsets, KUBE_SYSTEM, KUBE_PROXY);
+    for (const pod of cluster.list(RESOURCE.pods, KUBE_SYSTEM)) {
+      const owned = (pod.metadata.ownerReferences ?? []).some(
+        (ref) => ds !== undefined && ref.uid === ds.metadata.uid,
+      );
+      if (owned || pod.metadata.labels?.component === 'kube-apiserver')
+        cluster.delete(RESOURCE.pods, KUBE_SYSTEM, pod.metadata.name ?? '');
+    }
+    for (const revision of cluster.list(RESOURCE.controllerrevisions, KUBE_SYSTEM)) {
+      if (
+        (revision.metadata.ownerReferences ?? []).some(
+          (ref) => ds !== undefined && ref.uid === ds.metadata.uid,
+        )
+      ) {
+        cluster.delete(RESOURCE.controllerrevisions, KUBE_SYSTEM, revision.metadata.name ?? '');
+      }
+    }
+    if (ds !== undefined) cluster.delete(RESOURCE.daemonsets, KUBE_SYSTEM, KUBE_PROXY);
+    if (cluster.get(RESOURCE.configmaps, KUBE_SYSTEM, KUBE_PROXY) !== undefined)
+      cluster.delete(RESOURCE.configmaps, KUBE_SYSTEM, KUBE_PROXY);
+    this.#deps.controllers.forget(clusterId);
+    this.#install(cluster);
+    this.#deps.logger.info({ clusterId }, 'Erased emulated cluster');
+    await this.#deps.flush();
+  }
+
+  destroyCluster(clusterId: string): Promise<void> {
+    return this.#deps.destroy(clusterId);
+  }
+
+  #install(cluster: ObjectStore): void {
+    for (const name of SYSTEM_NAMESPACES) {
+      if (cluster.get(RESOURCE.namespaces, '', name) === undefined)
+        cluster.create(RESOURCE.namespaces, namespaceObject(name), { manager: 'kube-apiserver' });
+    }
+    this.#syncNodes(cluster);
+    this.#installKubeSystem(cluster);
+  }
+
+  #syncNodes(cluster: ObjectStore): void {
+    const wanted = new Set<string>();
+    for (let i = 0; i < cluster.meta.nodeCount; i++) {
+      const name = nodeName(cluster.meta.id, i);
+      wanted.add(name);
+      if (cluster.get(RESOURCE.nodes, '', name) === undefined) {
+        cluster.create(
+          RESOURCE.nodes,
+          nodeObject(cluster.meta.id, i, cluster.meta.version, this.#deps.now()),
+          {
+            manager: 'kubelet',
+          },
+        );
+      }
+    }
+    for (const node of cluster.list(RESOURCE.nodes)) {
+      if (!wanted.has(node.metadata.name ?? '')) cluster.delete(RESOURCE.nodes, '', node.metadata.name ?? '');
+    }
+  }
+
+  /** Creates kube-system's base objects and starts kube-proxy on every node at once. */
+  #installKubeSystem(cluster: ObjectStore): void {
+    const { id, version } = cluster.meta;
+    if (cluster.get(RESOURCE.configmaps, KUBE_SYSTEM, KUBE_PROXY) === undefined) {
+      cluster.create(RESOURCE.configmaps, kubeProxyConfigMap(this.#deps.serverUrl(id)), {
+        manager: INSTALLER,
+      });
+    }
+    if (cluster.get(RESOURCE.daemonsets, KUBE_SYSTEM, KUBE_PROXY) === undefined) {
+      cluster.create(RESOURCE.daemonsets, kubeProxyDaemonSet(version), { manager: INSTALLER });
+    }
+    if (apiServer(cluster) === undefined) {
+      cluster.create(RESOURCE.pods, apiServerPod(id, version, DEFAULT_ADMISSION_FLAGS, this.#deps.now()), {
+        manager: 'kubelet',
+      });
+    }
+    const controllers = this.#deps.controllers;
+    controllers.sync(cluster);
+    controllers.startPendingNow(cluster);
+    controllers.sync(cluster);
+  }
+
+  async #mustCluster(clusterId: string): Promise<ObjectStore> {
+    const cluster = await this.#deps.cluster(clusterId);
+    // 404 when a control call from another process names a cluster the emulator does not know.
+    if (cluster === undefined)
+      throw Object.assign(new Error(`unknown emulated cluster ${clusterId}`), { statusCode: 404 });
+    return cluster;
+  }
+}
+
+function apiServer(cluster: ObjectStore): KubeObject | undefined {
+  return cluster
+    .list(RESOURCE.pods, KUBE_SYSTEM)
+    .find((p) => p.metadata.labels?.component === 'kube-apiserver');
+}

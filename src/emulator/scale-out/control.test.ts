@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  CONTROL_OPERATIONS,
+  type ControlCall,
+  ControlCalls,
+  controlPath,
+  type EmulatorControl,
+  invokeControl,
+} from './control.ts';
+
+/** An EmulatorControl that records each call as [method, ...arguments]. */
+function recorder(): { control: EmulatorControl; calls: unknown[][] } {
+  const calls: unknown[][] = [];
+  const record =
+    (name: string) =>
+    async (...args: unknown[]) => {
+      calls.push([name, ...args]);
+    };
+  return {
+    calls,
+    control: {
+      ensureCluster: record('ensureCluster'),
+      setApiServerFlags: record('setApiServerFlags'),
+      eraseCluster: record('eraseCluster'),
+      destroyCluster: record('destroyCluster'),
+    },
+  };
+}
+
+test('every operation goes on the wire under its method name and arrives with its arguments', async () => {
+  const sent: ControlCall[] = [];
+  const target = recorder();
+  // What a remote process receives is what was sent, through JSON as on the wire.
+  const calls = new ControlCalls(async (call) => {
+    sent.push(call);
+    await invokeControl(target.control, JSON.parse(JSON.stringify(call)) as ControlCall);
+  });
+  // The reconciler passes its cluster shape, with more than the operation needs.
+  const shape = { id: 'c/1', nodeCount: 3, version: '1.32', tokenEpoch: 7 };
+  await calls.ensureCluster(shape);
+  await calls.setApiServerFlags('c/1', ['--enable-admission-plugins=NodeRestriction']);
+  await calls.eraseCluster('c/1');
+  await calls.destroyCluster('c/1');
+
+  assert.deepEqual(
+    sent.map((call) => call.operation),
+    [...CONTROL_OPERATIONS],
+  );
+  assert.deepEqual(
+    sent.map((call) => controlPath(call)),
+    CONTROL_OPERATIONS.map((operation) => `/internal/emulator/c%2F1/${operation}`),
+  );
+  assert.deepEqual(sent[0]?.body, { nodeCount: 3, version: '1.32' });
+  assert.deepEqual(target.calls, [
+    ['ensureCluster', { id: 'c/1', nodeCount: 3, version: '1.32' }],
+    ['setApiServerFlags', 'c/1', ['--enable-admission-plugins=NodeRestriction']],
+    ['eraseCluster', 'c/1'],
+    ['destroyCluster', 'c/1'],
+  ]);
+});

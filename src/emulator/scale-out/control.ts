@@ -1,0 +1,185 @@
+/**
+ * The control protocol: the operations on emulated clusters no Kubernetes API call can do (the
+ * reconciler's provider), as calls between the processes of one installation. A call names its
+ * operation by the method's own name (`POST /internal/emulator/:clusterId/ensureCluster`), and its
+ * body carries the method's arguments besides the cluster id.
+ */
+import crypto from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Forwarder } from './forward.ts';
+
+/**
+ * The operations on emulated clusters no Kubernetes API call can do. Structurally the
+ * reconciler's `ClusterProvider` minus `connection`, so the emulator serves as one without
+ * importing the reconciler.
+ */
+export interface EmulatorControl {
+  /**
+   * Idempotently creates the cluster: system namespaces, `nodeCount` Ready nodes, the kube-proxy
+   * ConfigMap and DaemonSet (kubeadm layout) with one running pod per node, and the
+   * kube-apiserver pod. For a cluster that exists, only the node count and version follow.
+   */
+  ensureCluster(input: { id: string; nodeCount: number; version: string }): Promise<void>;
+  /** Replaces the kube-apiserver pod's admission flags (`--enable-admission-plugins=…`, `--disable-…`). */
+  setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void>;
+  /**
+   * Reset: erases every object outside kube-system, kube-public and kube-node-lease (`default`
+   * is kept but emptied), then re-creates kube-system's base objects as a fresh install does.
+   */
+  eraseCluster(clusterId: string): Promise<void>;
+  /** Removes the cluster entirely; its API answers 404 afterwards. */
+  destroyCluster(clusterId: string): Promise<void>;
+}
+
+/** The operations' wire names: the method names themselves. */
+export const CONTROL_OPERATIONS = [
+  'ensureCluster',
+  'setApiServerFlags',
+  'eraseCluster',
+  'destroyCluster',
+] as const satisfies readonly (keyof EmulatorControl)[];
+
+export type ControlOperation = (typeof CONTROL_OPERATIONS)[number];
+
+/** A call's body: the operation's arguments besides the cluster id, which the path carries. */
+export interface ControlBody {
+  readonly nodeCount?: number;
+  readonly version?: string;
+  readonly flags?: readonly string[];
+}
+
+export interface ControlCall {
+  readonly operation: ControlOperation;
+  readonly clusterId: string;
+  readonly body: ControlBody;
+}
+
+/** What each operation's body must hold (checked before anything runs: 400 otherwise). */
+const REQUIRED: Readonly<Record<ControlOperation, readonly (keyof ControlBody)[]>> = {
+  ensureCluster: ['nodeCount', 'version'],
+  setApiServerFlags: ['flags'],
+  eraseCluster: [],
+  destroyCluster: [],
+};
+
+/** `EmulatorControl` as calls: each method call becomes a `ControlCall` handed to `send`. */
+export class ControlCalls implements EmulatorControl {
+  readonly #send: (call: ControlCall) => Promise<void>;
+
+  constructor(send: (call: ControlCall) => Promise<void>) {
+    this.#send = send;
+  }
+
+  ensureCluster(input: { id: string; nodeCount: number; version: string }): Promise<void> {
+    return this.#send({
+      operation: 'ensureCluster',
+      clusterId: input.id,
+      body: { nodeCount: input.nodeCount, version: input.version },
+    });
+  }
+  setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void> {
+    return this.#send({ operation: 'setApiServerFlags', clusterId, body: { flags: [...flags] } });
+  }
+  eraseCluster(clusterId: string): Promise<void> {
+    return this.#send({ operation: 'eraseCluster', clusterId, body: {} });
+  }
+  destroyCluster(clusterId: string): Promise<void> {
+    return this.#send({ operation: 'destroyCluster', clusterId, body: {} });
+  }
+}
+
+/** Runs a call on `target`: the inverse of `ControlCalls`. */
+export function invokeControl(target: EmulatorControl, call: ControlCall): Promise<void> {
+  const { clusterId, body } = call;
+  switch (call.operation) {
+    case 'ensureCluster':
+      return target.ensureCluster({ id: clusterId, nodeCount: body.nodeCount!, version: body.version! });
+    case 'setApiServerFlags':
+      return target.setApiServerFlags(clusterId, body.flags!);
+    case 'eraseCluster':
+      return target.eraseCluster(clusterId);
+    case 'destroyCluster':
+      return target.destroyCluster(clusterId);
+  }
+}
+
+export const controlPath = (call: ControlCall): string =>
+  `/internal/emulator/${encodeURIComponent(call.clusterId)}/${call.operation}`;
+
+/**
+ * The control operations from a process without emulated clusters (`mks worker`): sent to the
+ * API processes (`kubeUrl`), which run them where the cluster is owned.
+ */
+export class RemoteEmulatorControl extends ControlCalls {
+  readonly #forwarder: Forwarder;
+
+  constructor(kubeUrl: string, internalToken: string, caPem: string | undefined) {
+    const forwarder = new Forwarder(caPem);
+    super(async (call) => {
+      await forwarder.post(kubeUrl, controlPath(call), internalToken, call.body);
+    });
+    this.#forwarder = forwarder;
+  }
+
+  close(): void {
+    this.#forwarder.close();
+  }
+}
+
+/**
+ * `POST /internal/emulator/:clusterId/:operation`: the control operations, for other mks
+ * processes (token derived from the installation key). `forward` sends the call on when another
+ * process owns the cluster (its reply, else undefined); `run` runs it here.
+ */
+export function registerControlRoute(
+  app: FastifyInstance,
+  token: string,
+  forward: (
+    clusterId: string,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ) => Promise<FastifyReply | undefined>,
+  run: (call: ControlCall) => Promise<void>,
+): void {
+  const expected = Buffer.from(`Bearer ${token}`);
+  app.post(
+    '/internal/emulator/:clusterId/:operation',
+    {
+      config: { auth: 'none' },
+      bodyLimit: 64 * 1024,
+      // The token first: callers without it learn nothing, not even the body's shape.
+      onRequest: async (request, reply) => {
+        const given = Buffer.from(request.headers.authorization ?? '');
+        if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected))
+          return reply.code(401).send({ message: 'invalid internal token' });
+      },
+      schema: {
+        params: {
+          type: 'object',
+          properties: { clusterId: { type: 'string' }, operation: { enum: [...CONTROL_OPERATIONS] } },
+          required: ['clusterId', 'operation'],
+        },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            nodeCount: { type: 'integer', minimum: 0 },
+            version: { type: 'string', minLength: 1 },
+            flags: { type: 'array', items: { type: 'string' } },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { clusterId, operation } = request.params as { clusterId: string; operation: ControlOperation };
+      const body = (request.body ?? {}) as ControlBody;
+      const missing = REQUIRED[operation].filter((field) => body[field] === undefined);
+      if (missing.length > 0)
+        return reply.code(400).send({ message: `${operation} needs ${missing.join(' and ')}` });
+      const forwarded = await forward(clusterId, request, reply);
+      if (forwarded !== undefined) return forwarded;
+      await run({ operation, clusterId, body });
+      return reply.code(200).send({});
+    },
+  );
+}

@@ -1,0 +1,106 @@
+/**
+ * The emulator store's commit on PostgreSQL: one Kysely transaction of chunked upserts, fenced
+ * under scale-out so a process that lost a cluster's lease never overwrites the new owner's writes.
+ */
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/database.ts';
+import type { EmulatorObjectTable, Schema } from '../../db/schema.ts';
+import type { EmulatorWriter, Fence, PendingCluster } from './emulator.store.ts';
+
+const CHUNK = 200;
+
+/** Changes to clusters another process took over were not written. */
+export class OwnershipLostError extends Error {
+  constructor(readonly clusterIds: readonly string[]) {
+    super(
+      `emulated clusters moved to another process before their changes were written: ${clusterIds.join(', ')}`,
+    );
+  }
+}
+
+export class PostgresEmulatorWriter implements EmulatorWriter {
+  readonly #db: Kysely<Schema>;
+  readonly #fence: Fence | undefined;
+
+  constructor(database: Database, fence: Fence | undefined) {
+    this.#db = database.db;
+    this.#fence = fence;
+  }
+
+  async write(pending: Map<string, PendingCluster>, deletions: Set<string>): Promise<void> {
+    let fenced: string[] = [];
+    await this.#db.transaction().execute(async (trx) => {
+      if (this.#fence !== undefined) {
+        const ids = [...new Set([...deletions, ...pending.keys()])];
+        const owned = await this.#fence(trx, ids);
+        fenced = ids.filter((id) => !owned.has(id));
+        for (const id of fenced) {
+          deletions.delete(id);
+          pending.delete(id);
+        }
+      }
+      for (const id of deletions) {
+        await trx.deleteFrom('emulator_objects').where('cluster_id', '=', id).execute();
+        await trx.deleteFrom('emulator_clusters').where('id', '=', id).execute();
+      }
+      const metas = [...pending.values()].flatMap((p) => (p.meta === undefined ? [] : [p.meta]));
+      for (let i = 0; i < metas.length; i += CHUNK) {
+        await trx
+          .insertInto('emulator_clusters')
+          .values(
+            metas.slice(i, i + CHUNK).map((m) => ({
+              id: m.id,
+              version: m.version,
+              node_count: m.nodeCount,
+              resource_version: m.resourceVersion,
+              busy: m.busy ? 1 : 0,
+              created_at: m.createdAt,
+            })),
+          )
+          .onConflict((oc) =>
+            oc.column('id').doUpdateSet((eb) => ({
+              version: eb.ref('excluded.version'),
+              node_count: eb.ref('excluded.node_count'),
+              resource_version: eb.ref('excluded.resource_version'),
+              busy: eb.ref('excluded.busy'),
+            })),
+          )
+          .execute();
+      }
+      const upserts: EmulatorObjectTable[] = [];
+      for (const [clusterId, entry] of pending) {
+        for (const object of entry.objects.values()) {
+          if (object.body === null) {
+            await trx
+              .deleteFrom('emulator_objects')
+              .where('cluster_id', '=', clusterId)
+              .where('resource', '=', object.resource)
+              .where('namespace', '=', object.namespace)
+              .where('name', '=', object.name)
+              .execute();
+          } else {
+            upserts.push({
+              cluster_id: clusterId,
+              resource: object.resource,
+              namespace: object.namespace,
+              name: object.name,
+              body: object.body(),
+            });
+          }
+        }
+      }
+      for (let i = 0; i < upserts.length; i += CHUNK) {
+        await trx
+          .insertInto('emulator_objects')
+          .values(upserts.slice(i, i + CHUNK))
+          .onConflict((oc) =>
+            oc
+              .columns(['cluster_id', 'resource', 'namespace', 'name'])
+              .doUpdateSet((eb) => ({ body: eb.ref('excluded.body') })),
+          )
+          .execute();
+      }
+    });
+    if (fenced.length > 0) throw new OwnershipLostError(fenced);
+  }
+}
