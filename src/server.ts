@@ -3,11 +3,11 @@
  * API, and (unless disabled) the reconciler worker, started and stopped in the right order.
  * `mks serve` and the tests use the same composition.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
+import { clusterTokenCheck } from './clusters/cluster-tokens.ts';
 import { kubernetesApiUrl } from './clusters/clusters.model.ts';
 import type { Config } from './config.ts';
 import { Emulator, type EmulatorControl, RemoteEmulatorControl } from './emulator/emulator.ts';
@@ -111,27 +111,28 @@ export async function startWorkerRuntime(config: Config, logger: Logger): Promis
   };
 }
 
+/** The names the local certificate is issued for: every address a client may reach mks at. */
+function tlsHosts(config: Config): string[] {
+  const hostOf = (url: string) => new URL(url).hostname.replace(/^\[|\]$/g, '');
+  return [
+    '127.0.0.1',
+    'localhost',
+    '::1',
+    hostOf(config.kubePublicUrl),
+    hostOf(config.kubeInternalUrl),
+    config.kubeListen.host,
+    // With `--tls` the same CA and certificate serve the API too.
+    ...(config.tls?.kind === 'local-ca' ? [hostOf(config.publicUrl), config.listen.host] : []),
+  ].filter((host) => host !== '0.0.0.0' && host !== '::');
+}
+
 export async function startRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const services = await openServices(config, logger, { migrate: config.migrate });
   const first = await bootstrap(services);
   // Scale-out: every process signs with the installation's CA, kept in the database.
   if (!services.database.capabilities.exclusiveWriter)
     await syncSharedCa(services.database, services.secretBox, config.dataDir, { publish: true });
-  const tls = loadOrCreateLocalTls(
-    config.dataDir,
-    [
-      '127.0.0.1',
-      'localhost',
-      '::1',
-      new URL(config.kubePublicUrl).hostname.replace(/^\[|\]$/g, ''),
-      new URL(config.kubeInternalUrl).hostname.replace(/^\[|\]$/g, ''),
-      config.kubeListen.host,
-      // With `--tls` the same CA and certificate serve the API too.
-      ...(config.tls?.kind === 'local-ca'
-        ? [new URL(config.publicUrl).hostname.replace(/^\[|\]$/g, ''), config.listen.host]
-        : []),
-    ].filter((host) => host !== '0.0.0.0' && host !== '::'),
-  );
+  const tls = loadOrCreateLocalTls(config.dataDir, tlsHosts(config));
   // One process serves every emulated cluster on the embedded default; under scale-out each
   // cluster is leased to one process and the others forward to it.
   const ownership = services.database.capabilities.exclusiveWriter
@@ -160,27 +161,6 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
             key: fs.readFileSync(config.tls.keyFile, 'utf8'),
           };
 
-  // The token a cluster's kubeconfig carries, computed once per (cluster, epoch): every call of
-  // the clusters' Kubernetes API is checked against it.
-  const tokens = new Map<string, Buffer>();
-  const expectedToken = (clusterId: string, epoch: number): Buffer => {
-    const key = `${clusterId}:${epoch}`;
-    let token = tokens.get(key);
-    if (token === undefined) {
-      if (tokens.size >= 100_000) tokens.clear();
-      token = Buffer.from(services.clusterToken(clusterId, epoch));
-      tokens.set(key, token);
-    }
-    return token;
-  };
-  const authorize = async (clusterId: string, token: string): Promise<boolean> => {
-    const cluster = await services.clusterStore.get(clusterId);
-    // A deleted cluster's own token still authenticates, so its API answers 404 (gone), not 401.
-    if (cluster === undefined) return false;
-    const expected = expectedToken(cluster.id, cluster.tokenEpoch);
-    const given = Buffer.from(token);
-    return expected.length === given.length && crypto.timingSafeEqual(expected, given);
-  };
   const app = await buildApp({
     ...services,
     logger,
@@ -193,7 +173,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     loggerInstance: logger.child({ component: 'kube-api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
   });
-  await emulator.register(kubeApp, authorize);
+  await emulator.register(kubeApp, clusterTokenCheck(services.clusterToken, services.clusterStore));
   emulator.start();
   await app.listen({ host: config.listen.host, port: config.listen.port });
   await kubeApp.listen({ host: config.kubeListen.host, port: config.kubeListen.port });

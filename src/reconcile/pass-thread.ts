@@ -21,7 +21,7 @@ import type { Outcome, ReconcileContext } from './reconcile-cluster.ts';
 export interface PassThreadOptions {
   readonly kubePublicUrl: string;
   readonly caPem: string | undefined;
-  /** Derives each cluster's token (services.ts clusterTokens); a secret, kept in memory only. */
+  /** Derives each cluster's token (clusters/cluster-tokens.ts); a secret, kept in memory only. */
   readonly kubeTokenKey: Buffer;
   readonly progressMs: number;
   readonly logLevel: string;

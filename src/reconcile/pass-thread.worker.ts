@@ -3,8 +3,8 @@
  * clients of its own, asking the main thread for every store and provider call.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { clusterTokens } from '../clusters/cluster-tokens.ts';
 import { createLogger } from '../logger.ts';
-import { clusterTokens } from '../services.ts';
 import { KubeClients } from './kube/kube-client.ts';
 import { Lease, leaseGuarded } from './lease.ts';
 import {

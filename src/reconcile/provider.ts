@@ -3,6 +3,7 @@
  * and control plane, which no Kubernetes API call can do. Emulated clusters implement it in the
  * emulator; the reconciler never sees which kind of cluster it drives.
  */
+import type { ClusterToken } from '../clusters/cluster-tokens.ts';
 import { kubernetesApiUrl } from '../clusters/clusters.model.ts';
 import type { ClusterConnection } from './kube/kube-client.ts';
 
@@ -32,7 +33,7 @@ export interface ClusterProvider {
  */
 export function servedConnection(
   kubePublicUrl: string,
-  clusterToken: (clusterId: string, epoch: number) => string,
+  clusterToken: ClusterToken,
   caPem: string | undefined,
 ): (cluster: ClusterShape) => ClusterConnection {
   return (cluster) => ({
