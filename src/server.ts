@@ -162,8 +162,13 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
           };
 
   const app = await buildApp({
-    ...services,
+    config,
     logger,
+    authenticator: services.authenticator,
+    authStore: services.authStore,
+    projects: services.projects,
+    clusters: services.clusters,
+    clusterToken: services.clusterToken,
     kubeCaPem: tls.caPem,
     ...(apiTls === undefined ? {} : { https: apiTls }),
   });

@@ -1,6 +1,6 @@
 /** `/cloud/project/{serviceName}/kube…`: clusters, reset, kubeconfig. */
 import type { FastifyInstance } from 'fastify';
-import type { AppDeps } from '../http/app.ts';
+import type { AppDeps } from '../http/deps.ts';
 import { type KubeParams, kubeParams, projectParams } from '../http/params.ts';
 import { sendJson, sendVoid } from '../http/responses.ts';
 import { renderKubeconfig } from './cluster-tokens.ts';
@@ -18,7 +18,10 @@ import {
 
 const voidResponse = { 200: { type: 'null', description: 'JSON null' } } as const;
 
-export function registerClusterRoutes(app: FastifyInstance, deps: AppDeps): void {
+export function registerClusterRoutes(
+  app: FastifyInstance,
+  deps: Pick<AppDeps, 'clusters' | 'config' | 'clusterToken' | 'kubeCaPem'>,
+): void {
   const { clusters } = deps;
   const view = (cluster: ClusterRecord) => clusterView(cluster, deps.config.kubePublicUrl);
 
