@@ -10,7 +10,7 @@ import { type BootstrapResult, bootstrap } from './bootstrap.ts';
 import { clusterTokenCheck } from './clusters/cluster-tokens.ts';
 import { kubernetesApiUrl } from './clusters/clusters.model.ts';
 import type { Config } from './config.ts';
-import { Emulator, type EmulatorControl, RemoteEmulatorControl } from './emulator/emulator.ts';
+import { Emulator, RemoteEmulatorControl } from './emulator/emulator.ts';
 import { LeaseOwnership, LocalOwnership } from './emulator/ownership.ts';
 import { buildApp } from './http/app.ts';
 import { KubeClients } from './reconcile/kube/kube-client.ts';
@@ -36,22 +36,15 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** The reconciler, driving emulated clusters through `control` (local, or another process's). */
+/** The reconciler, driving emulated clusters through `provider` (local, or another process's). */
 function startWorker(
   config: Config,
   services: Services,
-  control: EmulatorControl,
+  provider: ClusterProvider,
   caPem: string | undefined,
   kube: KubeClients,
   logger: Logger,
 ): Worker {
-  const provider: ClusterProvider = {
-    ensureCluster: (cluster) => control.ensureCluster(cluster),
-    setApiServerFlags: (clusterId, flags) => control.setApiServerFlags(clusterId, flags),
-    eraseCluster: (clusterId) => control.eraseCluster(clusterId),
-    destroyCluster: (clusterId) => control.destroyCluster(clusterId),
-    connection: servedConnection(config.kubePublicUrl, services.clusterToken, caPem),
-  };
   const passes = config.reconcile.thread
     ? new PassThread(
         {
@@ -69,6 +62,7 @@ function startWorker(
     {
       store: reconcileStore(services.clusterStore),
       provider,
+      connection: servedConnection(config.kubePublicUrl, services.clusterToken, caPem),
       kube,
       progressMs: config.reconcile.progressMs,
     },

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { KubeError, type KubeErrorKind } from './kube/kube-client.ts';
 import { type Lease, LeaseLostError } from './lease.ts';
 import type { PassRunner } from './loop.ts';
+import { type PassCall, servePassCall } from './pass-thread-rpc.ts';
 import type { Outcome, ReconcileContext } from './reconcile-cluster.ts';
 
 /** What the thread needs to reach the clusters' Kubernetes API and to log like the main thread. */
@@ -27,15 +28,6 @@ export interface PassThreadOptions {
   readonly logLevel: string;
 }
 
-/** The store and provider operations a pass in the thread may ask the main thread for. */
-export const STORE_CALLS = ['get', 'markDeleted', 'writeStatus', 'markError'] as const;
-export const PROVIDER_CALLS = [
-  'ensureCluster',
-  'setApiServerFlags',
-  'eraseCluster',
-  'destroyCluster',
-] as const;
-
 export type ToThread =
   | { readonly type: 'pass'; readonly passId: number; readonly clusterId: string; readonly bindings: object }
   | { readonly type: 'lost'; readonly passId: number }
@@ -47,14 +39,7 @@ export type ToThread =
     };
 
 export type FromThread =
-  | {
-      readonly type: 'call';
-      readonly callId: number;
-      readonly passId: number;
-      readonly target: 'store' | 'provider';
-      readonly method: string;
-      readonly args: unknown[];
-    }
+  | ({ readonly type: 'call'; readonly callId: number; readonly passId: number } & PassCall)
   | {
       readonly type: 'done';
       readonly passId: number;
@@ -139,7 +124,7 @@ export class PassThread implements PassRunner {
 
   #start(): Thread {
     // The thread runs TypeScript like this process: through tsx's loader, registered there too.
-    const entry = new URL('./pass-thread.worker.ts', import.meta.url).href;
+    const entry = new URL('./pass-thread.entry.ts', import.meta.url).href;
     const loader = import.meta.resolve('tsx/esm/api');
     const source = `import(${JSON.stringify(loader)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
     const thread = new Thread(source, { eval: true, workerData: this.#options });
@@ -183,16 +168,7 @@ export class PassThread implements PassRunner {
   async #call(message: Extract<FromThread, { type: 'call' }>): Promise<unknown> {
     const pass = this.#passes.get(message.passId);
     if (pass === undefined) throw new Error(`no pass ${message.passId} is running`);
-    const { method, args } = message;
-    if (message.target === 'store' && (STORE_CALLS as readonly string[]).includes(method)) {
-      const store = pass.ctx.store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
-      return store[method]!(...args);
-    }
-    if (message.target === 'provider' && (PROVIDER_CALLS as readonly string[]).includes(method)) {
-      const provider = pass.ctx.provider as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
-      return provider[method]!(...args);
-    }
-    throw new Error(`the reconciler thread asked for an unknown call ${message.target}.${method}`);
+    return servePassCall(pass.ctx, message);
   }
 }
 

@@ -20,7 +20,7 @@ import {
   RESET_ANNOTATION,
   rolloutState,
 } from './plan.ts';
-import type { ClusterProvider } from './provider.ts';
+import type { ClusterConnector, ClusterProvider } from './provider.ts';
 import type { ReconcileStore } from './reconcile-store.ts';
 
 export const CLUSTER_CIDR = '10.2.0.0/16';
@@ -38,6 +38,8 @@ export type Outcome =
 export interface ReconcileContext {
   readonly store: ReconcileStore;
   readonly provider: ClusterProvider;
+  /** Where and how to reach the cluster's Kubernetes API. */
+  readonly connection: ClusterConnector;
   readonly kube: KubeClients;
   readonly log: Logger;
   /** How soon to look again while a rollout progresses. */
@@ -59,7 +61,7 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
   }
 
   await ctx.provider.ensureCluster(cluster);
-  const kube = ctx.kube.for(clusterId, ctx.provider.connection(cluster));
+  const kube = ctx.kube.for(clusterId, ctx.connection(cluster));
   const generation = cluster.generation;
   const working = cluster.observedGeneration < generation;
 

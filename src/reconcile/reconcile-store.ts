@@ -26,6 +26,14 @@ export interface ReconcileStore {
   markError(clusterId: string, message: string): Promise<void>;
 }
 
+/** Every operation of ReconcileStore, by name: what a pass in the reconciler thread may ask for. */
+export const STORE_OPERATIONS = [
+  'get',
+  'markDeleted',
+  'writeStatus',
+  'markError',
+] as const satisfies readonly (keyof ReconcileStore)[];
+
 /** The port over the cluster store; the status decisions are clusters/cluster-status.ts's. */
 export function reconcileStore(store: ClusterStore): ReconcileStore {
   const now = () => new Date().toISOString();

@@ -60,14 +60,9 @@ describe('reconciler thread', () => {
         services.database,
         {
           store: reconcileStore(services.clusterStore),
-          provider: {
-            ensureCluster: (cluster) => runtime.emulator.ensureCluster(cluster),
-            setApiServerFlags: (id, flags) => runtime.emulator.setApiServerFlags(id, flags),
-            eraseCluster: (id) => runtime.emulator.eraseCluster(id),
-            destroyCluster: (id) => runtime.emulator.destroyCluster(id),
-            connection: () => {
-              throw new Error('the main thread makes no Kubernetes call when passes run in the thread');
-            },
+          provider: runtime.emulator,
+          connection: () => {
+            throw new Error('the main thread makes no Kubernetes call when passes run in the thread');
           },
           kube,
           progressMs: 50,

@@ -61,7 +61,6 @@ for (const dialect of DIALECTS) {
           setApiServerFlags: (id, flags) => emulator.setApiServerFlags(id, flags),
           eraseCluster: (id) => emulator.eraseCluster(id),
           destroyCluster: (id) => emulator.destroyCluster(id),
-          connection: servedConnection(server.config.kubePublicUrl, services.clusterToken, caPem),
         };
         const lines: string[] = [];
         const logger = pino(
@@ -96,7 +95,13 @@ for (const dialect of DIALECTS) {
         const kube = new KubeClients();
         const worker = new Worker(
           services.database,
-          { store: reconcileStore(services.clusterStore), provider, kube, progressMs: 50 },
+          {
+            store: reconcileStore(services.clusterStore),
+            provider,
+            connection: servedConnection(server.config.kubePublicUrl, services.clusterToken, caPem),
+            kube,
+            progressMs: 50,
+          },
           { concurrency: 4, pollMs: 50, resyncMs: 60_000, leaseMs: 1_000 },
           logger,
           passes,
