@@ -173,7 +173,7 @@ export class Worker {
       );
     }, this.#options.leaseMs / 3);
     try {
-      const outcome = await this.#passes.run(ctx, claim.clusterId, lease);
+      const outcome = await this.#outcome(ctx, claim, lease);
       // Must not throw past here: a lost release only delays the next pass until the lease expires.
       switch (outcome.kind) {
         case 'gone':
@@ -190,10 +190,8 @@ export class Worker {
       if (error instanceof LeaseLostError) return; // the new holder of the lease carries on
       const attempts = claim.attempts + 1;
       const delay = backoffMs(attempts);
-      const terminal = error instanceof KubeError && error.kind === 'terminal';
-      ctx.log.warn({ err: error, attempts, retryInMs: delay, terminal }, 'Reconcile failed');
+      ctx.log.warn({ err: error, attempts, retryInMs: delay }, 'Reconcile failed');
       try {
-        if (terminal) await this.#markError(claim.clusterId, (error as Error).message);
         await this.#queue.release(claim, delay, attempts);
         this.#after(delay);
       } catch (releaseError) {
@@ -207,7 +205,20 @@ export class Worker {
     }
   }
 
-  async #markError(clusterId: string, message: string): Promise<void> {
-    await this.#ctx.store.markError(clusterId, message);
+  /**
+   * The pass's outcome. A terminal Kubernetes error (401/403, an object refused) is one too, not
+   * a failure to retry: retrying cannot help, so the cluster goes to ERROR with the reason and is
+   * looked at again after the resync period (or at once, on its next change), like any failed pass.
+   */
+  async #outcome(ctx: ReconcileContext, claim: Claim, lease: Lease): Promise<Outcome> {
+    try {
+      return await this.#passes.run(ctx, claim.clusterId, lease);
+    } catch (error) {
+      if (!(error instanceof KubeError && error.kind === 'terminal')) throw error;
+      ctx.log.warn({ err: error, terminal: true }, 'Reconcile failed');
+      // Through the pass's lease-guarded store: a pass that lost its lease writes no status.
+      await ctx.store.markError(claim.clusterId, error.message);
+      return { kind: 'failed', message: error.message };
+    }
   }
 }

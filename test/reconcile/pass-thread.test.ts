@@ -16,6 +16,9 @@ import { reconcileStore } from '../../src/reconcile/reconcile-store.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
+/** Long enough that a look scheduled after it is told apart from a retry (backoff ≤ 30 s). */
+const RESYNC_MS = 60_000;
+
 describe('reconciler thread', () => {
   test('errors keep their kind across threads', () => {
     const terminal = fromThreadError(
@@ -67,7 +70,7 @@ describe('reconciler thread', () => {
           kube,
           progressMs: 50,
         },
-        { concurrency: 4, pollMs: 50, resyncMs: 60_000, leaseMs: 5_000 },
+        { concurrency: 4, pollMs: 50, resyncMs: RESYNC_MS, leaseMs: 5_000 },
         pino({ level: 'silent' }),
         passes,
       );
@@ -101,6 +104,24 @@ describe('reconciler thread', () => {
       await runWorker(crypto.randomBytes(32), async () => (await status(id))?.status === 'ERROR');
       const cluster = await status(id);
       assert.match(cluster?.statusMessage ?? '', /401/);
+    });
+
+    test('a terminal Kubernetes answer stops the retries: the cluster is looked at again after the resync period', async () => {
+      const { id } = await create('refused-once');
+      const started = Date.now();
+      await runWorker(crypto.randomBytes(32), async () => (await status(id))?.status === 'ERROR');
+      // The worker has stopped, its pass released: no backoff was scheduled, only the resync.
+      const work = await server.services.database.db
+        .selectFrom('reconcile_work')
+        .select(['attempts', 'not_before', 'lease_owner'])
+        .where('cluster_id', '=', id)
+        .executeTakeFirstOrThrow();
+      assert.equal(work.lease_owner, null);
+      assert.equal(work.attempts, 0);
+      assert.ok(
+        Number(work.not_before) >= started + RESYNC_MS,
+        `next look at ${Number(work.not_before) - started} ms, not a retry`,
+      );
     });
   });
 });
