@@ -1,6 +1,6 @@
 /**
  * The running service: store and services, the HTTP API with the emulated clusters' Kubernetes
- * API, and (unless disabled) the reconciler worker, started and stopped in the right order.
+ * API, and (unless disabled) the reconcile loop, started and stopped in the right order.
  * `mks serve` and the tests use the same composition.
  */
 import fs from 'node:fs';
@@ -14,7 +14,7 @@ import { Emulator, RemoteEmulatorControl } from './emulator/emulator.ts';
 import { LeaseOwnership, LocalOwnership } from './emulator/ownership.ts';
 import { buildApp } from './http/app.ts';
 import { KubeClients } from './reconcile/kube/kube-client.ts';
-import { Worker } from './reconcile/loop.ts';
+import { ReconcileLoop } from './reconcile/loop.ts';
 import { PassThread } from './reconcile/pass-thread.ts';
 import { type ClusterProvider, servedConnection } from './reconcile/provider.ts';
 import { reconcileStore } from './reconcile/reconcile-store.ts';
@@ -31,20 +31,21 @@ export interface Runtime {
   readonly apiCaFile: string | undefined;
   readonly services: Services;
   readonly emulator: Emulator;
-  readonly worker: Worker | undefined;
+  /** The reconciler, unless `--no-worker` (another process, `mks worker`, runs it). */
+  readonly reconciler: ReconcileLoop | undefined;
   readonly first: BootstrapResult;
   close(): Promise<void>;
 }
 
 /** The reconciler, driving emulated clusters through `provider` (local, or another process's). */
-function startWorker(
+function startReconciler(
   config: Config,
   services: Services,
   provider: ClusterProvider,
   caPem: string | undefined,
   kube: KubeClients,
   logger: Logger,
-): Worker {
+): ReconcileLoop {
   const passes = config.reconcile.thread
     ? new PassThread(
         {
@@ -57,7 +58,7 @@ function startWorker(
         logger,
       )
     : undefined;
-  const worker = new Worker(
+  const reconciler = new ReconcileLoop(
     services.database,
     {
       store: reconcileStore(services.clusterStore),
@@ -70,13 +71,13 @@ function startWorker(
     logger,
     passes,
   );
-  worker.start();
-  return worker;
+  reconciler.start();
+  return reconciler;
 }
 
 export interface WorkerRuntime {
   readonly services: Services;
-  readonly worker: Worker;
+  readonly reconciler: ReconcileLoop;
   close(): Promise<void>;
 }
 
@@ -92,12 +93,12 @@ export async function startWorkerRuntime(config: Config, logger: Logger): Promis
   const ca = readLocalCa(config.dataDir);
   const control = new RemoteEmulatorControl(config.kubePublicUrl, services.internalToken, ca?.caPem);
   const kube = new KubeClients();
-  const worker = startWorker(config, services, control, ca?.caPem, kube, logger);
+  const reconciler = startReconciler(config, services, control, ca?.caPem, kube, logger);
   return {
     services,
-    worker,
+    reconciler,
     async close() {
-      await worker.stop();
+      await reconciler.stop();
       kube.close();
       control.close();
       await services.close();
@@ -178,7 +179,9 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
   await kubeApp.listen({ host: config.kubeListen.host, port: config.kubeListen.port });
 
   const kube = new KubeClients();
-  const worker = config.worker ? startWorker(config, services, emulator, tls.caPem, kube, logger) : undefined;
+  const reconciler = config.worker
+    ? startReconciler(config, services, emulator, tls.caPem, kube, logger)
+    : undefined;
 
   return {
     app,
@@ -187,10 +190,10 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     apiCaFile: config.tls?.kind === 'local-ca' ? tls.caFile : undefined,
     services,
     emulator,
-    worker,
+    reconciler,
     first,
     async close() {
-      await worker?.stop();
+      await reconciler?.stop();
       await app.close();
       await kubeApp.close();
       await emulator.stop();

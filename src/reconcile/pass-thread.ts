@@ -3,7 +3,7 @@
  * the work (Kubernetes API calls through client-node, TLS, JSON) uses a second core beside the
  * main thread's API, emulated clusters and database.
  *
- * The worker loop (claims, leases, retries) stays on the main thread, and so does every store
+ * The reconcile loop (claims, leases, retries) stays on the main thread, and so does every store
  * and provider call: a pass in the thread asks for them by name (reconcile-store.ts, provider.ts)
  * and the main thread runs them through the pass's lease-guarded context. The embedded engine
  * thus keeps one writer, and its in-memory cluster rows stay current. Only the Kubernetes API
@@ -68,7 +68,7 @@ export function toThreadError(error: unknown): ThreadError {
   };
 }
 
-/** The error again, as the class the worker loop tells apart (lease lost, Kubernetes kinds). */
+/** The error again, as the class the reconcile loop tells apart (lease lost, Kubernetes kinds). */
 export function fromThreadError(error: ThreadError): Error {
   const rebuilt =
     error.name === 'LeaseLostError'
@@ -103,7 +103,7 @@ export class PassThread implements PassRunner {
     if (this.#closed) return Promise.reject(new Error('the reconciler thread is closed'));
     const thread = this.#thread ?? this.#start();
     const passId = this.#nextPassId++;
-    // The thread's own logger carries the pass's bindings (worker, reconcile id, cluster).
+    // The thread's own logger carries the pass's bindings (lease owner, reconcile id, cluster).
     const { pid: _pid, hostname: _hostname, ...bindings } = ctx.log.bindings();
     return new Promise<Outcome>((resolve, reject) => {
       this.#passes.set(passId, { ctx, resolve, reject });

@@ -191,7 +191,7 @@ async function applyConfigMap(kube: ClusterKube, desired: Desired, log: Logger):
 /**
  * Re-reads a DaemonSet whose pod template was just patched until its controller has observed the
  * change and its status reports the rollout done, or for ROLLOUT_READS reads; answers the last
- * read, each `intervalMs` after the one before. A pass waiting here holds one of its worker's
+ * read, each `intervalMs` after the one before. A pass waiting here holds one of its loop's
  * concurrent slots, so the first read is not put off: a quick rollout ends the pass at once, and a
  * long one costs the same ROLLOUT_READS reads whenever they start.
  * Undefined when the DaemonSet was replaced or its template changed again meanwhile: that is

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { KubeClients, KubeError } from '../../src/reconcile/kube/kube-client.ts';
 import { LeaseLostError } from '../../src/reconcile/lease.ts';
-import { Worker } from '../../src/reconcile/loop.ts';
+import { ReconcileLoop } from '../../src/reconcile/loop.ts';
 import { fromThreadError, PassThread, toThreadError } from '../../src/reconcile/pass-thread.ts';
 import { reconcileStore } from '../../src/reconcile/reconcile-store.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -59,7 +59,7 @@ describe('reconciler thread', () => {
       );
       // Unused by a worker whose passes run in the thread (it has Kubernetes clients of its own).
       const kube = new KubeClients();
-      const worker = new Worker(
+      const worker = new ReconcileLoop(
         services.database,
         {
           store: reconcileStore(services.clusterStore),

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { KubeClients } from '../../src/reconcile/kube/kube-client.ts';
-import { type PassRunner, Worker } from '../../src/reconcile/loop.ts';
+import { type PassRunner, ReconcileLoop } from '../../src/reconcile/loop.ts';
 import { PassThread } from '../../src/reconcile/pass-thread.ts';
 import { type ClusterProvider, servedConnection } from '../../src/reconcile/provider.ts';
 import { reconcileStore } from '../../src/reconcile/reconcile-store.ts';
@@ -93,7 +93,7 @@ for (const dialect of DIALECTS) {
         };
         runtime.kubeApp.server.on('request', count);
         const kube = new KubeClients();
-        const worker = new Worker(
+        const worker = new ReconcileLoop(
           services.database,
           {
             store: reconcileStore(services.clusterStore),
