@@ -35,7 +35,7 @@ export const STORE_OPERATIONS = [
 ] as const satisfies readonly (keyof ReconcileStore)[];
 
 /** The port over the cluster store; the status decisions are clusters/cluster-status.ts's. */
-export function reconcileStore(store: ClusterStore): ReconcileStore {
+export function reconcileStore(store: Pick<ClusterStore, 'get' | 'update'>): ReconcileStore {
   const now = () => new Date().toISOString();
   return {
     get: (clusterId) => store.get(clusterId),
