@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applied, deleted, failed, INSTALLING, nextGeneration } from './cluster-status.ts';
+import {
+  applied,
+  deleted,
+  failed,
+  INSTALLING,
+  isResetting,
+  nextGeneration,
+  reconcilerTask,
+  reportsReady,
+} from './cluster-status.ts';
 import { clusterTokenCheck, clusterTokens } from './cluster-tokens.ts';
 import type { ClusterRecord } from './clusters.model.ts';
 
@@ -77,6 +86,24 @@ test('a terminal failure puts the cluster in ERROR with its reason, whatever the
   assert.equal(error.status, 'ERROR');
   assert.equal(error.statusMessage, 'HTTP 401');
   assert.equal(error.generation, cluster.generation);
+});
+
+test('the reconciler destroys a cluster being deleted, converges a live one, and leaves a deleted one', () => {
+  assert.equal(reconcilerTask(undefined), 'none');
+  assert.equal(reconcilerTask(cluster), 'converge');
+  const deleting = nextGeneration({ ...cluster, status: 'READY' }, 'delete', {}, T0);
+  assert.equal(reconcilerTask(deleting), 'destroy');
+  assert.equal(reconcilerTask(deleted(deleting, T1)), 'none');
+});
+
+test('a converged cluster is reported READY only after applying a generation or to leave ERROR', () => {
+  const ready = applied(cluster, 1, 'READY', null, T0);
+  assert.equal(reportsReady(cluster), true, 'installing');
+  assert.equal(reportsReady(ready), false, 'already READY and applied');
+  assert.equal(reportsReady(failed(ready, 'kube-proxy crashed', T1)), true, 'recovering from ERROR');
+  const reset = nextGeneration(ready, 'reset', {}, T1);
+  assert.equal(isResetting(reset), true);
+  assert.equal(isResetting(applied(reset, reset.generation, 'READY', null, T1)), false, 'reset applied');
 });
 
 test("a cluster token is checked against the cluster's current epoch only", async () => {

@@ -56,6 +56,33 @@ function statusFor(current: ClusterStatus, change: GenerationChange): ClusterSta
 }
 
 /**
+ * What the reconciler has to do with a cluster as stored: nothing once it is deleted (or was never
+ * there), destroy it while it is being deleted, otherwise converge it to its desired state.
+ */
+export function reconcilerTask(cluster: ClusterRecord | undefined): 'none' | 'destroy' | 'converge' {
+  if (cluster === undefined || cluster.deletedAt !== null) return 'none';
+  return cluster.status === 'DELETING' ? 'destroy' : 'converge';
+}
+
+/** A generation not yet applied (the reconciler has a change to make, not only to check). */
+export function isApplying(cluster: ClusterRecord): boolean {
+  return cluster.observedGeneration < cluster.generation;
+}
+
+/** A reset being applied: the cluster is erased once for its generation before the rest. */
+export function isResetting(cluster: ClusterRecord): boolean {
+  return isApplying(cluster) && cluster.status === 'RESETTING';
+}
+
+/**
+ * Whether a converged cluster is reported READY: when a generation was being applied, or to
+ * recover from ERROR (kube-proxy no longer failing). A READY cluster found converged is left as is.
+ */
+export function reportsReady(cluster: ClusterRecord): boolean {
+  return isApplying(cluster) || cluster.status === 'ERROR';
+}
+
+/**
  * The outcome of applying `generation`. When a newer change arrived meanwhile, the cluster keeps
  * its transitional status: only the newest generation can make it READY (or ERROR). A cluster
  * being deleted keeps DELETING whatever a late pass reports. Answers `current` itself when

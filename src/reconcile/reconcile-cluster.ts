@@ -8,6 +8,7 @@
 
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { isApplying, isResetting, reconcilerTask, reportsReady } from '../clusters/cluster-status.ts';
 import type { ClusterRecord } from '../clusters/clusters.model.ts';
 import { renderAdmissionFlags } from '../customization/customization.ts';
 import { configHash, renderKubeProxyConfig } from '../customization/kube-proxy-config.ts';
@@ -51,11 +52,12 @@ export interface ReconcileContext {
 
 export async function reconcileCluster(ctx: ReconcileContext, clusterId: string): Promise<Outcome> {
   const cluster = await ctx.store.get(clusterId);
-  if (cluster === undefined || cluster.deletedAt !== null) return { kind: 'gone' };
+  const task = reconcilerTask(cluster);
+  if (cluster === undefined || task === 'none') return { kind: 'gone' };
   // ctx.log carries the cluster id (and the reconcile id) already.
   const log = ctx.log.child({ generation: cluster.generation });
 
-  if (cluster.status === 'DELETING') {
+  if (task === 'destroy') {
     await ctx.provider.destroyCluster(clusterId);
     ctx.kube.forget(clusterId);
     await ctx.store.markDeleted(clusterId);
@@ -66,14 +68,13 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
   await ctx.provider.ensureCluster(cluster);
   const kube = ctx.kube.for(clusterId, ctx.connection(cluster));
   const generation = cluster.generation;
-  const working = cluster.observedGeneration < generation;
+  const working = isApplying(cluster);
 
   const rendered = desiredOf(cluster);
   // A reset erases the cluster once per generation, recorded on the ConfigMap (plan.ts).
-  const desired: Desired =
-    working && cluster.status === 'RESETTING'
-      ? { ...rendered, resetGeneration: String(generation) }
-      : rendered;
+  const desired: Desired = isResetting(cluster)
+    ? { ...rendered, resetGeneration: String(generation) }
+    : rendered;
 
   let daemonSet: V1DaemonSet;
   if (working) {
@@ -126,7 +127,7 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
     );
     return { kind: 'requeue', afterMs: ctx.progressMs };
   }
-  if (working || cluster.status === 'ERROR') {
+  if (reportsReady(cluster)) {
     await ctx.store.writeStatus(clusterId, generation, 'READY', null);
     log.info('Cluster is ready');
   }

@@ -12,6 +12,7 @@ import { KubeClients, KubeError } from '../../src/reconcile/kube/kube-client.ts'
 import { LeaseLostError } from '../../src/reconcile/lease.ts';
 import { ReconcileLoop } from '../../src/reconcile/loop.ts';
 import { fromThreadError, PassThread, toThreadError } from '../../src/reconcile/pass-thread.ts';
+import { servePassCall } from '../../src/reconcile/pass-thread-rpc.ts';
 import { reconcileStore } from '../../src/reconcile/reconcile-store.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
@@ -33,6 +34,38 @@ describe('reconciler thread', () => {
     assert.ok(!(plain instanceof KubeError));
     assert.equal(plain.name, 'TypeError');
     assert.equal(plain.message, 'boom');
+  });
+
+  test('the main thread serves only the operations the contracts list', async () => {
+    const calls: string[] = [];
+    const targets = {
+      store: {
+        get: async (id: string) => {
+          calls.push(`get ${id}`);
+          return undefined;
+        },
+        markDeleted: async () => {},
+        writeStatus: async () => {},
+        markError: async () => {},
+      },
+      provider: {
+        ensureCluster: async () => {},
+        setApiServerFlags: async () => {},
+        eraseCluster: async () => {},
+        destroyCluster: async () => {},
+      },
+    };
+    assert.equal(await servePassCall(targets, { target: 'store', method: 'get', args: ['c1'] }), undefined);
+    assert.deepEqual(calls, ['get c1']);
+    for (const call of [
+      { target: 'store', method: 'update', args: [] },
+      { target: 'store', method: 'constructor', args: [] },
+      { target: 'provider', method: 'connection', args: [] },
+      { target: 'database', method: 'get', args: [] },
+    ]) {
+      await assert.rejects(servePassCall(targets, call), /unknown call/, `${call.target}.${call.method}`);
+    }
+    assert.deepEqual(calls, ['get c1'], 'nothing else ran');
   });
 
   describe('against a running mks (sqlite)', () => {
