@@ -1,22 +1,22 @@
 /**
  * The running service: store and services, the HTTP API with the emulated clusters' Kubernetes
- * API, and (unless disabled) the reconciler worker, started and stopped in the right order.
+ * API, and (unless disabled) the reconcile loop, started and stopped in the right order.
  * `mks serve` and the tests use the same composition.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
+import { clusterTokenCheck } from './clusters/cluster-tokens.ts';
 import { kubernetesApiUrl } from './clusters/clusters.model.ts';
 import type { Config } from './config.ts';
 import { Emulator } from './emulator/emulator.ts';
-import { type EmulatorControl, RemoteEmulatorControl } from './emulator/scale-out/control.ts';
+import { RemoteEmulatorControl } from './emulator/scale-out/control.ts';
 import { LeaseOwnership } from './emulator/scale-out/ownership.postgres.ts';
 import { LocalOwnership } from './emulator/scale-out/ownership.ts';
 import { buildApp } from './http/app.ts';
 import { KubeClients } from './reconcile/kube/kube-client.ts';
-import { Worker } from './reconcile/loop.ts';
+import { ReconcileLoop } from './reconcile/loop.ts';
 import { PassThread } from './reconcile/pass-thread.ts';
 import { type ClusterProvider, servedConnection } from './reconcile/provider.ts';
 import { reconcileStore } from './reconcile/reconcile-store.ts';
@@ -33,27 +33,21 @@ export interface Runtime {
   readonly apiCaFile: string | undefined;
   readonly services: Services;
   readonly emulator: Emulator;
-  readonly worker: Worker | undefined;
+  /** The reconciler, unless `--no-worker` (another process, `mks worker`, runs it). */
+  readonly reconciler: ReconcileLoop | undefined;
   readonly first: BootstrapResult;
   close(): Promise<void>;
 }
 
-/** The reconciler, driving emulated clusters through `control` (local, or another process's). */
-function startWorker(
+/** The reconciler, driving emulated clusters through `provider` (local, or another process's). */
+function startReconciler(
   config: Config,
   services: Services,
-  control: EmulatorControl,
+  provider: ClusterProvider,
   caPem: string | undefined,
   kube: KubeClients,
   logger: Logger,
-): Worker {
-  const provider: ClusterProvider = {
-    ensureCluster: (cluster) => control.ensureCluster(cluster),
-    setApiServerFlags: (clusterId, flags) => control.setApiServerFlags(clusterId, flags),
-    eraseCluster: (clusterId) => control.eraseCluster(clusterId),
-    destroyCluster: (clusterId) => control.destroyCluster(clusterId),
-    connection: servedConnection(config.kubePublicUrl, services.clusterToken, caPem),
-  };
+): ReconcileLoop {
   const passes = config.reconcile.thread
     ? new PassThread(
         {
@@ -66,12 +60,13 @@ function startWorker(
         logger,
       )
     : undefined;
-  const worker = new Worker(
+  const reconciler = new ReconcileLoop(
     services.database,
     services.workSignal,
     {
       store: reconcileStore(services.clusterStore),
       provider,
+      connection: servedConnection(config.kubePublicUrl, services.clusterToken, caPem),
       kube,
       progressMs: config.reconcile.progressMs,
     },
@@ -79,13 +74,13 @@ function startWorker(
     logger,
     passes,
   );
-  worker.start();
-  return worker;
+  reconciler.start();
+  return reconciler;
 }
 
 export interface WorkerRuntime {
   readonly services: Services;
-  readonly worker: Worker;
+  readonly reconciler: ReconcileLoop;
   close(): Promise<void>;
 }
 
@@ -101,17 +96,32 @@ export async function startWorkerRuntime(config: Config, logger: Logger): Promis
   const ca = readLocalCa(config.dataDir);
   const control = new RemoteEmulatorControl(config.kubePublicUrl, services.internalToken, ca?.caPem);
   const kube = new KubeClients();
-  const worker = startWorker(config, services, control, ca?.caPem, kube, logger);
+  const reconciler = startReconciler(config, services, control, ca?.caPem, kube, logger);
   return {
     services,
-    worker,
+    reconciler,
     async close() {
-      await worker.stop();
+      await reconciler.stop();
       kube.close();
       control.close();
       await services.close();
     },
   };
+}
+
+/** The names the local certificate is issued for: every address a client may reach mks at. */
+function tlsHosts(config: Config): string[] {
+  const hostOf = (url: string) => new URL(url).hostname.replace(/^\[|\]$/g, '');
+  return [
+    '127.0.0.1',
+    'localhost',
+    '::1',
+    hostOf(config.kubePublicUrl),
+    hostOf(config.kubeInternalUrl),
+    config.kubeListen.host,
+    // With `--tls` the same CA and certificate serve the API too.
+    ...(config.tls?.kind === 'local-ca' ? [hostOf(config.publicUrl), config.listen.host] : []),
+  ].filter((host) => host !== '0.0.0.0' && host !== '::');
 }
 
 export async function startRuntime(config: Config, logger: Logger): Promise<Runtime> {
@@ -120,21 +130,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
   // Scale-out: every process signs with the installation's CA, kept in the database.
   if (services.database.scaleOut)
     await syncSharedCa(services.database, services.secretBox, config.dataDir, { publish: true });
-  const tls = loadOrCreateLocalTls(
-    config.dataDir,
-    [
-      '127.0.0.1',
-      'localhost',
-      '::1',
-      new URL(config.kubePublicUrl).hostname.replace(/^\[|\]$/g, ''),
-      new URL(config.kubeInternalUrl).hostname.replace(/^\[|\]$/g, ''),
-      config.kubeListen.host,
-      // With `--tls` the same CA and certificate serve the API too.
-      ...(config.tls?.kind === 'local-ca'
-        ? [new URL(config.publicUrl).hostname.replace(/^\[|\]$/g, ''), config.listen.host]
-        : []),
-    ].filter((host) => host !== '0.0.0.0' && host !== '::'),
-  );
+  const tls = loadOrCreateLocalTls(config.dataDir, tlsHosts(config));
   // One process serves every emulated cluster on the embedded default; under scale-out each
   // cluster is leased to one process and the others forward to it.
   const ownership = !services.database.scaleOut
@@ -163,30 +159,14 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
             key: fs.readFileSync(config.tls.keyFile, 'utf8'),
           };
 
-  // The token a cluster's kubeconfig carries, computed once per (cluster, epoch): every call of
-  // the clusters' Kubernetes API is checked against it.
-  const tokens = new Map<string, Buffer>();
-  const expectedToken = (clusterId: string, epoch: number): Buffer => {
-    const key = `${clusterId}:${epoch}`;
-    let token = tokens.get(key);
-    if (token === undefined) {
-      if (tokens.size >= 100_000) tokens.clear();
-      token = Buffer.from(services.clusterToken(clusterId, epoch));
-      tokens.set(key, token);
-    }
-    return token;
-  };
-  const authorize = async (clusterId: string, token: string): Promise<boolean> => {
-    const cluster = await services.clusterStore.get(clusterId);
-    // A deleted cluster's own token still authenticates, so its API answers 404 (gone), not 401.
-    if (cluster === undefined) return false;
-    const expected = expectedToken(cluster.id, cluster.tokenEpoch);
-    const given = Buffer.from(token);
-    return expected.length === given.length && crypto.timingSafeEqual(expected, given);
-  };
   const app = await buildApp({
-    ...services,
+    config,
     logger,
+    authenticator: services.authenticator,
+    authStore: services.authStore,
+    projects: services.projects,
+    clusters: services.clusters,
+    clusterToken: services.clusterToken,
     kubeCaPem: tls.caPem,
     ...(apiTls === undefined ? {} : { https: apiTls }),
   });
@@ -196,13 +176,15 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     loggerInstance: logger.child({ component: 'kube-api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
   });
-  await emulator.register(kubeApp, authorize);
+  await emulator.register(kubeApp, clusterTokenCheck(services.clusterToken, services.clusterStore));
   emulator.start();
   await app.listen({ host: config.listen.host, port: config.listen.port });
   await kubeApp.listen({ host: config.kubeListen.host, port: config.kubeListen.port });
 
   const kube = new KubeClients();
-  const worker = config.worker ? startWorker(config, services, emulator, tls.caPem, kube, logger) : undefined;
+  const reconciler = config.worker
+    ? startReconciler(config, services, emulator, tls.caPem, kube, logger)
+    : undefined;
 
   return {
     app,
@@ -211,10 +193,10 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     apiCaFile: config.tls?.kind === 'local-ca' ? tls.caFile : undefined,
     services,
     emulator,
-    worker,
+    reconciler,
     first,
     async close() {
-      await worker?.stop();
+      await reconciler?.stop();
       await app.close();
       await kubeApp.close();
       await emulator.stop();

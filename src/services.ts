@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { AuthStore } from './auth/auth.store.ts';
 import { Authenticator } from './auth/authenticator.ts';
 import { createSecretBox, loadSecretKey, type SecretBox } from './auth/secret-box.ts';
+import { type ClusterToken, clusterTokens, kubeTokenKeyOf } from './clusters/cluster-tokens.ts';
 import { WorkSignal } from './clusters/cluster-work.ts';
 import { ClusterService } from './clusters/clusters.service.ts';
 import { type ClusterStore, openClusterStore } from './clusters/clusters.store.ts';
@@ -23,7 +24,7 @@ export interface Services {
   /** Wakes this process's reconcile workers when the cluster store enqueues work. */
   readonly workSignal: WorkSignal;
   readonly clusters: ClusterService;
-  readonly clusterToken: (clusterId: string, epoch: number) => string;
+  readonly clusterToken: ClusterToken;
   /** What clusterToken derives tokens from (a secret: for the reconciler thread, never logged). */
   readonly kubeTokenKey: Buffer;
   /** Authenticates calls between mks processes (scale-out), derived from the installation key. */
@@ -44,9 +45,7 @@ export async function openServices(
   const authStore = new AuthStore(database, secretBox);
   const workSignal = new WorkSignal();
   const clusterStore = openClusterStore(database, workSignal);
-  // A cluster's Kubernetes API token is derived, not stored: HMAC(installation key, id, epoch).
-  // Resetting the kubeconfig bumps the epoch, which invalidates every token issued before.
-  const kubeTokenKey = crypto.createHmac('sha256', key).update('mks kube tokens').digest();
+  const kubeTokenKey = kubeTokenKeyOf(key);
   return {
     config,
     database,
@@ -65,10 +64,4 @@ export async function openServices(
     secretBox,
     close: () => database.close(),
   };
-}
-
-/** The Kubernetes API token of a cluster at a kubeconfig epoch, derived from `kubeTokenKey`. */
-export function clusterTokens(kubeTokenKey: Buffer): (clusterId: string, epoch: number) => string {
-  return (clusterId, epoch) =>
-    `mks.${crypto.createHmac('sha256', kubeTokenKey).update(`${clusterId}:${epoch}`).digest('base64url')}`;
 }

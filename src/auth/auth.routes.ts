@@ -12,7 +12,7 @@
 import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AuthError, invalid } from '../errors.ts';
-import type { AppDeps } from '../http/app.ts';
+import type { AppDeps } from '../http/deps.ts';
 import { sendJson, sendJsonText } from '../http/responses.ts';
 import type { AccessRule } from './access-rules.ts';
 

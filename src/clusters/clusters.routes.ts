@@ -1,16 +1,15 @@
 /** `/cloud/project/{serviceName}/kube…`: clusters, reset, kubeconfig. */
 import type { FastifyInstance } from 'fastify';
-import { stringify } from 'yaml';
-import type { AppDeps } from '../http/app.ts';
+import type { AppDeps } from '../http/deps.ts';
 import { type KubeParams, kubeParams, projectParams } from '../http/params.ts';
 import { sendJson, sendVoid } from '../http/responses.ts';
+import { renderKubeconfig } from './cluster-tokens.ts';
 import {
   type ClusterRecord,
   type CreationInput,
   clusterResponseSchema,
   clusterView,
   creationSchema,
-  kubernetesApiUrl,
   resetSchema,
   type UpdatePolicy,
   updatePolicySchema,
@@ -19,7 +18,10 @@ import {
 
 const voidResponse = { 200: { type: 'null', description: 'JSON null' } } as const;
 
-export function registerClusterRoutes(app: FastifyInstance, deps: AppDeps): void {
+export function registerClusterRoutes(
+  app: FastifyInstance,
+  deps: Pick<AppDeps, 'clusters' | 'config' | 'clusterToken' | 'kubeCaPem'>,
+): void {
   const { clusters } = deps;
   const view = (cluster: ClusterRecord) => clusterView(cluster, deps.config.kubePublicUrl);
 
@@ -166,7 +168,12 @@ export function registerClusterRoutes(app: FastifyInstance, deps: AppDeps): void
     async (request, reply) => {
       const { serviceName, kubeId } = request.params as KubeParams;
       const cluster = await clusters.get(serviceName, kubeId);
-      return sendJson(reply, { content: kubeconfig(cluster, deps) });
+      const content = renderKubeconfig(cluster, {
+        kubePublicUrl: deps.config.kubePublicUrl,
+        caPem: deps.kubeCaPem,
+        token: deps.clusterToken,
+      });
+      return sendJson(reply, { content });
     },
   );
 
@@ -186,28 +193,4 @@ export function registerClusterRoutes(app: FastifyInstance, deps: AppDeps): void
       return sendVoid(reply);
     },
   );
-}
-
-function kubeconfig(cluster: ClusterRecord, deps: AppDeps): string {
-  const name = cluster.name === '' ? cluster.id : cluster.name;
-  const user = `kubernetes-admin-${name}`;
-  return stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [
-      {
-        name,
-        cluster: {
-          server: kubernetesApiUrl(deps.config.kubePublicUrl, cluster.id),
-          ...(deps.kubeCaPem === undefined
-            ? {}
-            : { 'certificate-authority-data': Buffer.from(deps.kubeCaPem).toString('base64') }),
-        },
-      },
-    ],
-    contexts: [{ name: `${user}@${name}`, context: { cluster: name, user } }],
-    'current-context': `${user}@${name}`,
-    preferences: {},
-    users: [{ name: user, user: { token: deps.clusterToken(cluster.id, cluster.tokenEpoch) } }],
-  });
 }

@@ -12,9 +12,9 @@ import {
   validateCustomization,
 } from '../customization/customization.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
+import { type GenerationChange, INSTALLING, nextGeneration } from './cluster-status.ts';
 import type {
   ClusterRecord,
-  ClusterStatus,
   CreationInput,
   PrivateNetworkConfiguration,
   UpdatePolicy,
@@ -76,10 +76,7 @@ export class ClusterService {
       nodesSubnetId: emptyToNull(input.nodesSubnetId),
       loadBalancersSubnetId: emptyToNull(input.loadBalancersSubnetId),
       privateNetworkConfiguration: privateNetworkConfiguration(input.privateNetworkConfiguration),
-      status: 'INSTALLING',
-      statusMessage: null,
-      generation: 1,
-      observedGeneration: 0,
+      ...INSTALLING,
       tokenEpoch: 1,
       createdAt: now,
       updatedAt: now,
@@ -114,10 +111,7 @@ export class ClusterService {
     const next = await this.#change(projectId, id, (current) => {
       const customization = mergeCustomization(current.customization, patch);
       validateCustomization(customization);
-      return {
-        next: this.#nextGeneration(current, { customization }, transitional(current.status, 'REDEPLOYING')),
-        history: 'customize',
-      };
+      return this.#nextGeneration(current, 'customize', { customization });
     });
     const warnings = kubeProxyWarnings(next.version, next.kubeProxyMode);
     return {
@@ -140,42 +134,32 @@ export class ClusterService {
           `region: a reset keeps the cluster in ${current.region}; '${input.region}' cannot be chosen here`,
         );
       }
-      return {
-        next: this.#nextGeneration(
-          current,
-          {
-            name: input.name ?? current.name,
-            version: version ?? current.version,
-            updatePolicy: input.updatePolicy ?? current.updatePolicy,
-            kubeProxyMode: input.kubeProxyMode ?? 'ipvs',
-            customization,
-            nodeCount: nodeCount(input) ?? current.nodeCount,
-            privateNetworkId:
-              input.privateNetworkId === undefined
-                ? current.privateNetworkId
-                : emptyToNull(input.privateNetworkId),
-            nodesSubnetId:
-              input.nodesSubnetId === undefined ? current.nodesSubnetId : emptyToNull(input.nodesSubnetId),
-            loadBalancersSubnetId:
-              input.loadBalancersSubnetId === undefined
-                ? current.loadBalancersSubnetId
-                : emptyToNull(input.loadBalancersSubnetId),
-            privateNetworkConfiguration: privateNetworkConfiguration(input.privateNetworkConfiguration),
-          },
-          'RESETTING',
-        ),
-        history: 'reset',
-      };
+      return this.#nextGeneration(current, 'reset', {
+        name: input.name ?? current.name,
+        version: version ?? current.version,
+        updatePolicy: input.updatePolicy ?? current.updatePolicy,
+        kubeProxyMode: input.kubeProxyMode ?? 'ipvs',
+        customization,
+        nodeCount: nodeCount(input) ?? current.nodeCount,
+        privateNetworkId:
+          input.privateNetworkId === undefined
+            ? current.privateNetworkId
+            : emptyToNull(input.privateNetworkId),
+        nodesSubnetId:
+          input.nodesSubnetId === undefined ? current.nodesSubnetId : emptyToNull(input.nodesSubnetId),
+        loadBalancersSubnetId:
+          input.loadBalancersSubnetId === undefined
+            ? current.loadBalancersSubnetId
+            : emptyToNull(input.loadBalancersSubnetId),
+        privateNetworkConfiguration: privateNetworkConfiguration(input.privateNetworkConfiguration),
+      });
     });
   }
 
   async delete(projectId: string, id: string): Promise<void> {
-    await this.#change(
-      projectId,
-      id,
-      (current) => ({ next: this.#nextGeneration(current, {}, 'DELETING'), history: 'delete' }),
-      { allowDeleting: true },
-    );
+    await this.#change(projectId, id, (current) => this.#nextGeneration(current, 'delete', {}), {
+      allowDeleting: true,
+    });
   }
 
   /** Invalidates every kubeconfig issued so far (their token derives from the epoch). */
@@ -188,7 +172,7 @@ export class ClusterService {
   async #change(
     projectId: string,
     id: string,
-    change: (current: ClusterRecord) => { next: ClusterRecord; history?: 'customize' | 'reset' | 'delete' },
+    change: (current: ClusterRecord) => { next: ClusterRecord; history?: GenerationChange },
     options: { allowDeleting?: boolean } = {},
   ): Promise<ClusterRecord> {
     const next = await this.#store.update(id, (current) => {
@@ -204,19 +188,13 @@ export class ClusterService {
     return next;
   }
 
+  /** A change for the reconciler: the next generation, recorded in the history as `change`. */
   #nextGeneration(
     current: ClusterRecord,
+    change: GenerationChange,
     changes: Partial<ClusterRecord>,
-    status: ClusterStatus,
-  ): ClusterRecord {
-    return Object.freeze({
-      ...current,
-      ...changes,
-      status,
-      statusMessage: null,
-      generation: current.generation + 1,
-      updatedAt: this.#now().toISOString(),
-    });
+  ): { next: ClusterRecord; history: GenerationChange } {
+    return { next: nextGeneration(current, change, changes, this.#now().toISOString()), history: change };
   }
 
   #version(requested: string): string {
@@ -234,14 +212,6 @@ export class ClusterService {
     validateCustomization(customization);
     return customization;
   }
-}
-
-/**
- * A change made while the cluster is still being installed or reset is folded into that
- * operation: the status stays what it is until everything is applied.
- */
-function transitional(current: ClusterStatus, wanted: ClusterStatus): ClusterStatus {
-  return current === 'INSTALLING' || current === 'RESETTING' ? current : wanted;
 }
 
 function nodeCount(input: CreationInput): number | undefined {

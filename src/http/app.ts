@@ -5,50 +5,19 @@
 import crypto from 'node:crypto';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import type { Logger } from 'pino';
 import { registerAuthRoutes } from '../auth/auth.routes.ts';
-import type { Application, AuthStore } from '../auth/auth.store.ts';
-import type { AuthContext, Authenticator } from '../auth/authenticator.ts';
 import { registerClusterRoutes } from '../clusters/clusters.routes.ts';
-import type { ClusterService } from '../clusters/clusters.service.ts';
-import type { Config } from '../config.ts';
-import { registerCustomizationRoutes } from '../customization/customization.routes.ts';
+import { registerCustomizationRoutes } from '../clusters/customization.routes.ts';
 import { AppError, serviceNotFound } from '../errors.ts';
 import { registerProjectRoutes, registerProjectScopedRoutes } from '../projects/projects.routes.ts';
-import type { ProjectStore } from '../projects/projects.store.ts';
+import type { AppDeps, AuthMode } from './deps.ts';
 import { registerJsonBody } from './json-body.ts';
 import { handleError } from './ovh-errors.ts';
 import { PROJECT_PREFIX } from './params.ts';
 import { sendJson } from './responses.ts';
 
-export interface AppDeps {
-  readonly config: Config;
-  readonly logger: Logger;
-  readonly authenticator: Authenticator;
-  /** Creates the consumer keys requested through `POST /auth/credential`. */
-  readonly authStore: AuthStore;
-  readonly projects: ProjectStore;
-  readonly clusters: ClusterService;
-  /** Derives the bearer token of a cluster's Kubernetes API. */
-  readonly clusterToken: (clusterId: string, epoch: number) => string;
-  /** The CA that signs the clusters' Kubernetes API certificate (written into kubeconfigs). */
-  readonly kubeCaPem?: string;
-  /** Serve the API over HTTPS with this certificate (`mks serve --tls`). */
-  readonly https?: { readonly cert: string; readonly key: string };
-}
-
-/** What a route requires: nothing, an application key, or a fully signed request (default). */
-export type AuthMode = 'none' | 'application' | 'signed';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    auth?: AuthMode;
-  }
-  interface FastifyRequest {
-    auth: AuthContext | undefined;
-    application: Application | undefined;
-  }
-}
+// Kept for route files written before deps.ts: new code imports these from ./deps.ts.
+export type { AppDeps, AuthMode } from './deps.ts';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const queryIdPrefix = `EU.ext-mks.${crypto.randomBytes(4).toString('hex')}.${process.pid}.`;

@@ -1,11 +1,11 @@
 /** `GET /cloud/project`, one project's details, and what this installation offers. */
 import type { FastifyInstance } from 'fastify';
 import { ADMISSION_PLUGINS } from '../customization/customization.model.ts';
-import type { AppDeps } from '../http/app.ts';
+import type { AppDeps } from '../http/deps.ts';
 import { projectParams } from '../http/params.ts';
 import { sendJson } from '../http/responses.ts';
 
-export function registerProjectRoutes(app: FastifyInstance, deps: AppDeps): void {
+export function registerProjectRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'projects'>): void {
   app.get(
     '/1.0/cloud/project',
     {
@@ -20,7 +20,10 @@ export function registerProjectRoutes(app: FastifyInstance, deps: AppDeps): void
 }
 
 /** Routes under `/1.0/cloud/project/{serviceName}`: the scope has already checked ownership. */
-export function registerProjectScopedRoutes(app: FastifyInstance, deps: AppDeps): void {
+export function registerProjectScopedRoutes(
+  app: FastifyInstance,
+  deps: Pick<AppDeps, 'projects' | 'config'>,
+): void {
   app.get(
     '',
     {

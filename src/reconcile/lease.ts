@@ -1,5 +1,5 @@
 /**
- * A pass's hold on its cluster's claim, as the pass sees it. The worker loop renews the claim
+ * A pass's hold on its cluster's claim, as the pass sees it. The reconcile loop renews the claim
  * while the pass runs; once a renewal finds another worker holding it, the lease is lost and
  * every further call the pass makes fails, wherever the pass runs (this thread or the
  * reconciler thread).

@@ -1,5 +1,5 @@
 /**
- * The worker loop: claims due clusters from the work queue, runs reconcile passes with bounded
+ * The reconcile loop: claims due clusters from the work queue, runs reconcile passes with bounded
  * concurrency, and releases each claim with the next time to look. It never spins hot: with
  * nothing due it sleeps until woken (in-process work signal, a requeue timer) or the poll period.
  * Shutdown is graceful (stop claiming, let passes finish), then forced after a deadline.
@@ -14,8 +14,8 @@ import { Lease, LeaseLostError, leaseGuarded } from './lease.ts';
 import { type Outcome, type ReconcileContext, reconcileCluster } from './reconcile-cluster.ts';
 import { type Claim, openWorkQueue, type WorkQueue } from './work-queue.ts';
 
-export interface WorkerOptions {
-  /** Passes run at once by this worker. */
+export interface ReconcileLoopOptions {
+  /** Passes run at once by this loop. */
   readonly concurrency: number;
   /** How often to look for work that other processes enqueued. */
   readonly pollMs: number;
@@ -36,7 +36,7 @@ export function backoffMs(attempts: number, random: () => number = Math.random):
 export interface PassRunner {
   /** Runs one pass over `clusterId` with `ctx` (already lease-guarded); `lease` tells when it is lost. */
   run(ctx: ReconcileContext, clusterId: string, lease: Lease): Promise<Outcome>;
-  /** Called once the worker has stopped and its passes have ended (or outlived the grace period). */
+  /** Called once the loop has stopped and its passes have ended (or outlived the grace period). */
   close(): Promise<void>;
 }
 
@@ -45,16 +45,16 @@ const ON_THIS_THREAD: PassRunner = {
   close: async () => {},
 };
 
-export class Worker {
+export class ReconcileLoop {
   readonly #ctx: ReconcileContext;
   readonly #passes: PassRunner;
   readonly #queue: WorkQueue;
   readonly #signal: WorkSignal;
-  readonly #options: WorkerOptions;
+  readonly #options: ReconcileLoopOptions;
   readonly #log: Logger;
-  readonly #inFlight = new Set<Promise<void>>();
+  readonly #passesInFlight = new Set<Promise<void>>();
   /** Clusters with a pass in flight. */
-  readonly #active = new Set<string>();
+  readonly #clustersInFlight = new Set<string>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #stopping = false;
   #running: Promise<void> | undefined;
@@ -64,14 +64,14 @@ export class Worker {
     database: Database,
     signal: WorkSignal,
     ctx: Omit<ReconcileContext, 'log'>,
-    options: WorkerOptions,
+    options: ReconcileLoopOptions,
     log: Logger,
     passes: PassRunner = ON_THIS_THREAD,
   ) {
     const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
     this.#queue = openWorkQueue(database, { owner, leaseMs: options.leaseMs, signal });
     this.#signal = signal;
-    this.#log = log.child({ worker: owner });
+    this.#log = log.child({ leaseOwner: owner });
     this.#ctx = { ...ctx, log: this.#log };
     this.#options = options;
     this.#passes = passes;
@@ -81,7 +81,7 @@ export class Worker {
     if (this.#running !== undefined) return;
     this.#signal.on(this.#onWork);
     this.#running = this.#run();
-    this.#log.info({ concurrency: this.#options.concurrency }, 'Worker started');
+    this.#log.info({ concurrency: this.#options.concurrency }, 'Reconcile loop started');
   }
 
   /** Stops claiming, waits for passes in flight (up to `graceMs`), then returns. */
@@ -93,16 +93,16 @@ export class Worker {
     this.#wake?.();
     await this.#running;
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
-    await Promise.race([Promise.allSettled([...this.#inFlight]), deadline]);
+    await Promise.race([Promise.allSettled([...this.#passesInFlight]), deadline]);
     await this.#passes.close();
-    this.#log.info('Worker stopped');
+    this.#log.info('Reconcile loop stopped');
   }
 
   readonly #onWork = () => this.#wake?.();
 
   async #run(): Promise<void> {
     while (!this.#stopping) {
-      const free = this.#options.concurrency - this.#inFlight.size;
+      const free = this.#options.concurrency - this.#passesInFlight.size;
       let claims: Claim[] = [];
       if (free > 0) {
         try {
@@ -140,16 +140,16 @@ export class Worker {
   }
 
   #spawn(claim: Claim): void {
-    // A pass starved past its lease may see its own cluster claimed again by this worker: the
+    // A pass starved past its lease may see its own cluster claimed again by this loop: the
     // claim renewed the lease, the pass in flight carries on, no second pass runs beside it.
-    if (this.#active.has(claim.clusterId)) return;
-    this.#active.add(claim.clusterId);
+    if (this.#clustersInFlight.has(claim.clusterId)) return;
+    this.#clustersInFlight.add(claim.clusterId);
     const pass = this.#pass(claim).finally(() => {
-      this.#inFlight.delete(pass);
-      this.#active.delete(claim.clusterId);
+      this.#passesInFlight.delete(pass);
+      this.#clustersInFlight.delete(claim.clusterId);
       this.#wake?.();
     });
-    this.#inFlight.add(pass);
+    this.#passesInFlight.add(pass);
   }
 
   async #pass(claim: Claim): Promise<void> {
@@ -177,7 +177,7 @@ export class Worker {
       );
     }, this.#options.leaseMs / 3);
     try {
-      const outcome = await this.#passes.run(ctx, claim.clusterId, lease);
+      const outcome = await this.#outcome(ctx, claim, lease);
       // Must not throw past here: a lost release only delays the next pass until the lease expires.
       switch (outcome.kind) {
         case 'gone':
@@ -194,10 +194,8 @@ export class Worker {
       if (error instanceof LeaseLostError) return; // the new holder of the lease carries on
       const attempts = claim.attempts + 1;
       const delay = backoffMs(attempts);
-      const terminal = error instanceof KubeError && error.kind === 'terminal';
-      ctx.log.warn({ err: error, attempts, retryInMs: delay, terminal }, 'Reconcile failed');
+      ctx.log.warn({ err: error, attempts, retryInMs: delay }, 'Reconcile failed');
       try {
-        if (terminal) await this.#markError(claim.clusterId, (error as Error).message);
         await this.#queue.release(claim, delay, attempts);
         this.#after(delay);
       } catch (releaseError) {
@@ -211,7 +209,20 @@ export class Worker {
     }
   }
 
-  async #markError(clusterId: string, message: string): Promise<void> {
-    await this.#ctx.store.markError(clusterId, message);
+  /**
+   * The pass's outcome. A terminal Kubernetes error (401/403, an object refused) is one too, not
+   * a failure to retry: retrying cannot help, so the cluster goes to ERROR with the reason and is
+   * looked at again after the resync period (or at once, on its next change), like any failed pass.
+   */
+  async #outcome(ctx: ReconcileContext, claim: Claim, lease: Lease): Promise<Outcome> {
+    try {
+      return await this.#passes.run(ctx, claim.clusterId, lease);
+    } catch (error) {
+      if (!(error instanceof KubeError && error.kind === 'terminal')) throw error;
+      ctx.log.warn({ err: error, terminal: true }, 'Reconcile failed');
+      // Through the pass's lease-guarded store: a pass that lost its lease writes no status.
+      await ctx.store.markError(claim.clusterId, error.message);
+      return { kind: 'failed', message: error.message };
+    }
   }
 }

@@ -3,7 +3,7 @@
  * the work (Kubernetes API calls through client-node, TLS, JSON) uses a second core beside the
  * main thread's API, emulated clusters and database.
  *
- * The worker loop (claims, leases, retries) stays on the main thread, and so does every store
+ * The reconcile loop (claims, leases, retries) stays on the main thread, and so does every store
  * and provider call: a pass in the thread asks for them by name (reconcile-store.ts, provider.ts)
  * and the main thread runs them through the pass's lease-guarded context. The embedded engine
  * thus keeps one writer, and its in-memory cluster rows stay current. Only the Kubernetes API
@@ -15,26 +15,18 @@ import type { Logger } from 'pino';
 import { KubeError, type KubeErrorKind } from './kube/kube-client.ts';
 import { type Lease, LeaseLostError } from './lease.ts';
 import type { PassRunner } from './loop.ts';
+import { type PassCall, servePassCall } from './pass-thread-rpc.ts';
 import type { Outcome, ReconcileContext } from './reconcile-cluster.ts';
 
 /** What the thread needs to reach the clusters' Kubernetes API and to log like the main thread. */
 export interface PassThreadOptions {
   readonly kubePublicUrl: string;
   readonly caPem: string | undefined;
-  /** Derives each cluster's token (services.ts clusterTokens); a secret, kept in memory only. */
+  /** Derives each cluster's token (clusters/cluster-tokens.ts); a secret, kept in memory only. */
   readonly kubeTokenKey: Buffer;
   readonly progressMs: number;
   readonly logLevel: string;
 }
-
-/** The store and provider operations a pass in the thread may ask the main thread for. */
-export const STORE_CALLS = ['get', 'markDeleted', 'writeStatus', 'markError'] as const;
-export const PROVIDER_CALLS = [
-  'ensureCluster',
-  'setApiServerFlags',
-  'eraseCluster',
-  'destroyCluster',
-] as const;
 
 export type ToThread =
   | { readonly type: 'pass'; readonly passId: number; readonly clusterId: string; readonly bindings: object }
@@ -47,14 +39,7 @@ export type ToThread =
     };
 
 export type FromThread =
-  | {
-      readonly type: 'call';
-      readonly callId: number;
-      readonly passId: number;
-      readonly target: 'store' | 'provider';
-      readonly method: string;
-      readonly args: unknown[];
-    }
+  | ({ readonly type: 'call'; readonly callId: number; readonly passId: number } & PassCall)
   | {
       readonly type: 'done';
       readonly passId: number;
@@ -83,7 +68,7 @@ export function toThreadError(error: unknown): ThreadError {
   };
 }
 
-/** The error again, as the class the worker loop tells apart (lease lost, Kubernetes kinds). */
+/** The error again, as the class the reconcile loop tells apart (lease lost, Kubernetes kinds). */
 export function fromThreadError(error: ThreadError): Error {
   const rebuilt =
     error.name === 'LeaseLostError'
@@ -118,7 +103,7 @@ export class PassThread implements PassRunner {
     if (this.#closed) return Promise.reject(new Error('the reconciler thread is closed'));
     const thread = this.#thread ?? this.#start();
     const passId = this.#nextPassId++;
-    // The thread's own logger carries the pass's bindings (worker, reconcile id, cluster).
+    // The thread's own logger carries the pass's bindings (lease owner, reconcile id, cluster).
     const { pid: _pid, hostname: _hostname, ...bindings } = ctx.log.bindings();
     return new Promise<Outcome>((resolve, reject) => {
       this.#passes.set(passId, { ctx, resolve, reject });
@@ -139,7 +124,7 @@ export class PassThread implements PassRunner {
 
   #start(): Thread {
     // The thread runs TypeScript like this process: through tsx's loader, registered there too.
-    const entry = new URL('./pass-thread.worker.ts', import.meta.url).href;
+    const entry = new URL('./pass-thread.entry.ts', import.meta.url).href;
     const loader = import.meta.resolve('tsx/esm/api');
     const source = `import(${JSON.stringify(loader)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
     const thread = new Thread(source, { eval: true, workerData: this.#options });
@@ -183,16 +168,7 @@ export class PassThread implements PassRunner {
   async #call(message: Extract<FromThread, { type: 'call' }>): Promise<unknown> {
     const pass = this.#passes.get(message.passId);
     if (pass === undefined) throw new Error(`no pass ${message.passId} is running`);
-    const { method, args } = message;
-    if (message.target === 'store' && (STORE_CALLS as readonly string[]).includes(method)) {
-      const store = pass.ctx.store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
-      return store[method]!(...args);
-    }
-    if (message.target === 'provider' && (PROVIDER_CALLS as readonly string[]).includes(method)) {
-      const provider = pass.ctx.provider as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
-      return provider[method]!(...args);
-    }
-    throw new Error(`the reconciler thread asked for an unknown call ${message.target}.${method}`);
+    return servePassCall(pass.ctx, message);
   }
 }
 

@@ -16,7 +16,7 @@ test('nothing is planned when the cluster already runs the desired config and fl
       templateHash: 'abc',
       apiServerFlags: ['--enable-admission-plugins=NodeRestriction'],
     }),
-    { applyConfig: false, restart: false, setApiServerFlags: false },
+    { erase: false, applyConfig: false, restart: false, setApiServerFlags: false },
   );
 });
 
@@ -28,6 +28,7 @@ test('a changed config is applied and kube-proxy restarted; changed flags alone 
       apiServerFlags: desired.apiServerFlags,
     }),
     {
+      erase: false,
       applyConfig: true,
       restart: true,
       setApiServerFlags: false,
@@ -36,6 +37,7 @@ test('a changed config is applied and kube-proxy restarted; changed flags alone 
   assert.deepEqual(
     plan(desired, { configConf: desired.configConf, templateHash: 'abc', apiServerFlags: [] }),
     {
+      erase: false,
       applyConfig: false,
       restart: false,
       setApiServerFlags: true,
@@ -51,10 +53,46 @@ test('a config applied before a crash is not restarted twice: only the missing r
       apiServerFlags: desired.apiServerFlags,
     }),
     {
+      erase: false,
       applyConfig: false,
       restart: true,
       setApiServerFlags: false,
     },
+  );
+});
+
+test('a reset not yet erased for its generation plans the erase (and its stamp) alone', () => {
+  const reset = { ...desired, resetGeneration: '4' };
+  const running = {
+    configConf: desired.configConf,
+    templateHash: 'abc',
+    apiServerFlags: desired.apiServerFlags,
+  };
+  const erase = { erase: true, applyConfig: true, restart: false, setApiServerFlags: false };
+  assert.deepEqual(plan(reset, running), erase, 'never erased');
+  assert.deepEqual(plan(reset, { ...running, resetGeneration: '3' }), erase, 'erased for an earlier reset');
+});
+
+test('a reset already erased for its generation is not erased again: only what differs is planned', () => {
+  const reset = { ...desired, resetGeneration: '4' };
+  assert.deepEqual(
+    plan(reset, {
+      configConf: desired.configConf,
+      templateHash: 'base',
+      apiServerFlags: [],
+      resetGeneration: '4',
+    }),
+    { erase: false, applyConfig: false, restart: true, setApiServerFlags: true },
+  );
+  assert.equal(
+    plan(desired, {
+      configConf: 'mode: iptables\n',
+      templateHash: 'abc',
+      apiServerFlags: [],
+      resetGeneration: '3',
+    }).erase,
+    false,
+    'an annotation left by an earlier reset erases nothing outside a reset',
   );
 });
 

@@ -15,6 +15,8 @@ export interface Desired {
   readonly configConf: string;
   readonly configHash: string;
   readonly apiServerFlags: readonly string[];
+  /** While a reset is applied: its generation, erased once and recorded on the ConfigMap. */
+  readonly resetGeneration?: string;
 }
 
 export interface Observed {
@@ -22,9 +24,19 @@ export interface Observed {
   readonly templateHash: string | undefined;
   /** undefined when the control plane's flags cannot be observed. */
   readonly apiServerFlags: readonly string[] | undefined;
+  /** The ConfigMap's RESET_ANNOTATION: the generation whose reset already erased the cluster. */
+  readonly resetGeneration?: string | undefined;
 }
 
 export interface Plan {
+  /**
+   * Erase the cluster for a reset not yet erased for this generation, then stamp it (apply the
+   * ConfigMap with the reset's generation). An erase is planned alone: the erased cluster is a
+   * fresh install, to be observed again and planned like any other (stamped, it is not erased
+   * twice).
+   */
+  readonly erase: boolean;
+  /** Apply the ConfigMap (with the reset's generation, during a reset). */
   readonly applyConfig: boolean;
   /** Restart kube-proxy (new template hash): only when the config it must run changed. */
   readonly restart: boolean;
@@ -32,7 +44,11 @@ export interface Plan {
 }
 
 export function plan(desired: Desired, observed: Observed): Plan {
+  if (desired.resetGeneration !== undefined && observed.resetGeneration !== desired.resetGeneration) {
+    return { erase: true, applyConfig: true, restart: false, setApiServerFlags: false };
+  }
   return {
+    erase: false,
     applyConfig: observed.configConf !== desired.configConf,
     restart: observed.templateHash !== desired.configHash,
     setApiServerFlags:

@@ -1,8 +1,10 @@
 /**
  * What the reconciler needs beyond the Kubernetes API: creating and erasing a cluster's machines
  * and control plane, which no Kubernetes API call can do. Emulated clusters implement it in the
- * emulator; the reconciler never sees which kind of cluster it drives.
+ * emulator (whose `EmulatorControl` has these methods, structurally, so the emulator never
+ * imports reconcile/); the reconciler never sees which kind of cluster it drives.
  */
+import type { ClusterToken } from '../clusters/cluster-tokens.ts';
 import { kubernetesApiUrl } from '../clusters/clusters.model.ts';
 import type { ClusterConnection } from './kube/kube-client.ts';
 
@@ -22,9 +24,18 @@ export interface ClusterProvider {
   eraseCluster(clusterId: string): Promise<void>;
   /** Removes the cluster; its Kubernetes API answers 404 afterwards. */
   destroyCluster(clusterId: string): Promise<void>;
-  /** Where and how to reach the cluster's Kubernetes API. */
-  connection(cluster: ClusterShape): ClusterConnection;
 }
+
+/** Every operation of ClusterProvider, by name: what a pass in the reconciler thread may ask for. */
+export const PROVIDER_OPERATIONS = [
+  'ensureCluster',
+  'setApiServerFlags',
+  'eraseCluster',
+  'destroyCluster',
+] as const satisfies readonly (keyof ClusterProvider)[];
+
+/** Where and how to reach a cluster's Kubernetes API. */
+export type ClusterConnector = (cluster: ClusterShape) => ClusterConnection;
 
 /**
  * How the reconciler reaches the Kubernetes API mks serves for its clusters at `kubePublicUrl`:
@@ -32,9 +43,9 @@ export interface ClusterProvider {
  */
 export function servedConnection(
   kubePublicUrl: string,
-  clusterToken: (clusterId: string, epoch: number) => string,
+  clusterToken: ClusterToken,
   caPem: string | undefined,
-): (cluster: ClusterShape) => ClusterConnection {
+): ClusterConnector {
   return (cluster) => ({
     server: kubernetesApiUrl(kubePublicUrl, cluster.id),
     token: clusterToken(cluster.id, cluster.tokenEpoch),

@@ -2,11 +2,13 @@
  * One reconcile pass over one cluster (controller-runtime's Reconcile contract): read desired
  * state from the store and observed state from the cluster's Kubernetes API, plan with a pure
  * function, apply idempotently, and end in one outcome. Thrown errors are transient (the loop
- * retries with backoff); terminal problems are written to the cluster's status.
+ * retries with backoff), except a terminal Kubernetes error, which the loop writes to the
+ * cluster's status and does not retry (loop.ts); problems found here are written to it too.
  */
 
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { isApplying, isResetting, reconcilerTask, reportsReady } from '../clusters/cluster-status.ts';
 import type { ClusterRecord } from '../clusters/clusters.model.ts';
 import { renderAdmissionFlags } from '../customization/customization.ts';
 import { configHash, renderKubeProxyConfig } from '../customization/kube-proxy-config.ts';
@@ -14,13 +16,15 @@ import { type ClusterKube, type KubeClients, KubeError } from './kube/kube-clien
 import {
   apiServerFlagsOf,
   CONFIG_HASH_ANNOTATION,
+  type Desired,
   KUBE_PROXY,
   KUBE_SYSTEM,
+  type Observed,
   plan,
   RESET_ANNOTATION,
   rolloutState,
 } from './plan.ts';
-import type { ClusterProvider } from './provider.ts';
+import type { ClusterConnector, ClusterProvider } from './provider.ts';
 import type { ReconcileStore } from './reconcile-store.ts';
 
 export const CLUSTER_CIDR = '10.2.0.0/16';
@@ -38,6 +42,8 @@ export type Outcome =
 export interface ReconcileContext {
   readonly store: ReconcileStore;
   readonly provider: ClusterProvider;
+  /** Where and how to reach the cluster's Kubernetes API. */
+  readonly connection: ClusterConnector;
   readonly kube: KubeClients;
   readonly log: Logger;
   /** How soon to look again while a rollout progresses. */
@@ -46,11 +52,12 @@ export interface ReconcileContext {
 
 export async function reconcileCluster(ctx: ReconcileContext, clusterId: string): Promise<Outcome> {
   const cluster = await ctx.store.get(clusterId);
-  if (cluster === undefined || cluster.deletedAt !== null) return { kind: 'gone' };
+  const task = reconcilerTask(cluster);
+  if (cluster === undefined || task === 'none') return { kind: 'gone' };
   // ctx.log carries the cluster id (and the reconcile id) already.
   const log = ctx.log.child({ generation: cluster.generation });
 
-  if (cluster.status === 'DELETING') {
+  if (task === 'destroy') {
     await ctx.provider.destroyCluster(clusterId);
     ctx.kube.forget(clusterId);
     await ctx.store.markDeleted(clusterId);
@@ -59,53 +66,30 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
   }
 
   await ctx.provider.ensureCluster(cluster);
-  const kube = ctx.kube.for(clusterId, ctx.provider.connection(cluster));
+  const kube = ctx.kube.for(clusterId, ctx.connection(cluster));
   const generation = cluster.generation;
-  const working = cluster.observedGeneration < generation;
+  const working = isApplying(cluster);
 
-  const desired = desiredOf(cluster);
+  const rendered = desiredOf(cluster);
+  // A reset erases the cluster once per generation, recorded on the ConfigMap (plan.ts).
+  const desired: Desired = isResetting(cluster)
+    ? { ...rendered, resetGeneration: String(generation) }
+    : rendered;
 
-  // The ConfigMap matters only while a change is applied, and is read only for a reset (its
-  // annotation records whether this reset already erased the cluster). Otherwise the desired
-  // config.conf is server-side applied unread: an apply of what is already there changes nothing.
-  let configMap =
-    working && cluster.status === 'RESETTING' ? await kube.readConfigMap(KUBE_SYSTEM, KUBE_PROXY) : undefined;
-  if (
-    working &&
-    cluster.status === 'RESETTING' &&
-    configMap?.metadata?.annotations?.[RESET_ANNOTATION] !== String(generation)
-  ) {
-    // Erase once per reset generation: the annotation, written with the new config below, records it.
-    await ctx.provider.eraseCluster(clusterId);
-    log.info('Erased cluster data for reset');
-    configMap = await kube.readConfigMap(KUBE_SYSTEM, KUBE_PROXY);
-  }
-  let daemonSet = await readKubeProxyDaemonSet(kube);
-
+  let daemonSet: V1DaemonSet;
   if (working) {
-    const apiServerPods = await kube.listPods(KUBE_SYSTEM, API_SERVER_SELECTOR);
-    const steps = plan(desired, {
-      configConf: configMap?.data?.['config.conf'],
-      templateHash: daemonSet.spec?.template?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION],
-      apiServerFlags: apiServerFlagsOf(apiServerPods[0]),
-    });
-    const resetMark = cluster.status === 'RESETTING' ? { [RESET_ANNOTATION]: String(generation) } : undefined;
-    if (
-      steps.applyConfig ||
-      (resetMark !== undefined && configMap?.metadata?.annotations?.[RESET_ANNOTATION] !== String(generation))
-    ) {
-      await kube.applyConfigMap({
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: {
-          name: KUBE_PROXY,
-          namespace: KUBE_SYSTEM,
-          ...(resetMark === undefined ? {} : { annotations: resetMark }),
-        },
-        data: { 'config.conf': desired.configConf },
-      });
-      log.info({ configHash: desired.configHash }, 'Applied kube-proxy ConfigMap');
+    let observed = await observe(kube, desired);
+    let steps = plan(desired, observed);
+    if (steps.erase) {
+      await ctx.provider.eraseCluster(clusterId);
+      log.info('Erased cluster data for reset');
+      await applyConfigMap(kube, desired, log);
+      // The erased cluster is a fresh install, stamped with this reset: observed and planned afresh.
+      observed = await observe(kube, desired);
+      steps = plan(desired, observed);
     }
+    daemonSet = presentDaemonSet(observed.daemonSet);
+    if (steps.applyConfig) await applyConfigMap(kube, desired, log);
     if (steps.setApiServerFlags) {
       await ctx.provider.setApiServerFlags(clusterId, desired.apiServerFlags);
       log.info({ flags: desired.apiServerFlags }, 'Set API server admission flags');
@@ -121,6 +105,8 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
       if (followed === undefined) return { kind: 'requeue', afterMs: ctx.progressMs };
       daemonSet = followed;
     }
+  } else {
+    daemonSet = await readKubeProxyDaemonSet(kube);
   }
 
   // Crash detection reads kube-proxy's pods, unless the DaemonSet reports its rollout done: a
@@ -141,7 +127,7 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
     );
     return { kind: 'requeue', afterMs: ctx.progressMs };
   }
-  if (working || cluster.status === 'ERROR') {
+  if (reportsReady(cluster)) {
     await ctx.store.writeStatus(clusterId, generation, 'READY', null);
     log.info('Cluster is ready');
   }
@@ -154,16 +140,59 @@ const KUBE_PROXY_SELECTOR = `k8s-app=${KUBE_PROXY}`;
 const ROLLOUT_READS = 10;
 
 async function readKubeProxyDaemonSet(kube: ClusterKube): Promise<V1DaemonSet> {
-  const daemonSet = await kube.readDaemonSet(KUBE_SYSTEM, KUBE_PROXY);
+  return presentDaemonSet(await kube.readDaemonSet(KUBE_SYSTEM, KUBE_PROXY));
+}
+
+function presentDaemonSet(daemonSet: V1DaemonSet | undefined): V1DaemonSet {
   if (daemonSet === undefined)
     throw new KubeError('transient', 'kube-proxy DaemonSet is missing', 404, undefined);
   return daemonSet;
 }
 
 /**
+ * What a pass applying a change observes. The ConfigMap matters only for a reset, and is read only
+ * then (its annotation records whether this reset already erased the cluster); otherwise the
+ * desired config.conf is server-side applied unread: an apply of what is already there changes
+ * nothing. A missing DaemonSet is observed, not refused: a reset erases and reinstalls it.
+ */
+async function observe(
+  kube: ClusterKube,
+  desired: Desired,
+): Promise<Observed & { readonly daemonSet: V1DaemonSet | undefined }> {
+  const configMap =
+    desired.resetGeneration === undefined ? undefined : await kube.readConfigMap(KUBE_SYSTEM, KUBE_PROXY);
+  const daemonSet = await kube.readDaemonSet(KUBE_SYSTEM, KUBE_PROXY);
+  const apiServerPods = await kube.listPods(KUBE_SYSTEM, API_SERVER_SELECTOR);
+  return {
+    configConf: configMap?.data?.['config.conf'],
+    resetGeneration: configMap?.metadata?.annotations?.[RESET_ANNOTATION],
+    templateHash: daemonSet?.spec?.template?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION],
+    apiServerFlags: apiServerFlagsOf(apiServerPods[0]),
+    daemonSet,
+  };
+}
+
+/** Server-side applies the desired config.conf, with the reset's generation during a reset. */
+async function applyConfigMap(kube: ClusterKube, desired: Desired, log: Logger): Promise<void> {
+  await kube.applyConfigMap({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: KUBE_PROXY,
+      namespace: KUBE_SYSTEM,
+      ...(desired.resetGeneration === undefined
+        ? {}
+        : { annotations: { [RESET_ANNOTATION]: desired.resetGeneration } }),
+    },
+    data: { 'config.conf': desired.configConf },
+  });
+  log.info({ configHash: desired.configHash }, 'Applied kube-proxy ConfigMap');
+}
+
+/**
  * Re-reads a DaemonSet whose pod template was just patched until its controller has observed the
  * change and its status reports the rollout done, or for ROLLOUT_READS reads; answers the last
- * read, each `intervalMs` after the one before. A pass waiting here holds one of its worker's
+ * read, each `intervalMs` after the one before. A pass waiting here holds one of its loop's
  * concurrent slots, so the first read is not put off: a quick rollout ends the pass at once, and a
  * long one costs the same ROLLOUT_READS reads whenever they start.
  * Undefined when the DaemonSet was replaced or its template changed again meanwhile: that is

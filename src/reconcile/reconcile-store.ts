@@ -3,8 +3,9 @@
  * A pass never hands the store a closure: the same operations are then served to a pass running
  * in the reconciler thread (pass-thread.ts), where closures could not travel.
  */
+import { applied, deleted, failed } from '../clusters/cluster-status.ts';
 import type { ClusterRecord } from '../clusters/clusters.model.ts';
-import type { ClusterChange, ClusterStore } from '../clusters/clusters.store.ts';
+import type { ClusterStore } from '../clusters/clusters.store.ts';
 
 export interface ReconcileStore {
   /** The cluster, deleted ones included. */
@@ -25,68 +26,29 @@ export interface ReconcileStore {
   markError(clusterId: string, message: string): Promise<void>;
 }
 
-export function reconcileStore(store: ClusterStore): ReconcileStore {
+/** Every operation of ReconcileStore, by name: what a pass in the reconciler thread may ask for. */
+export const STORE_OPERATIONS = [
+  'get',
+  'markDeleted',
+  'writeStatus',
+  'markError',
+] as const satisfies readonly (keyof ReconcileStore)[];
+
+/** The port over the cluster store; the status decisions are clusters/cluster-status.ts's. */
+export function reconcileStore(store: Pick<ClusterStore, 'get' | 'update'>): ReconcileStore {
+  const now = () => new Date().toISOString();
   return {
     get: (clusterId) => store.get(clusterId),
     markDeleted: async (clusterId) => {
-      await store.update(clusterId, deletedChange);
+      await store.update(clusterId, (current) => ({ next: deleted(current, now()) }));
     },
     writeStatus: async (clusterId, generation, status, message) => {
-      await store.update(clusterId, (current) => statusChange(current, generation, status, message));
+      await store.update(clusterId, (current) => ({
+        next: applied(current, generation, status, message, now()),
+      }));
     },
     markError: async (clusterId, message) => {
-      await store.update(clusterId, (current) => errorChange(current, message));
+      await store.update(clusterId, (current) => ({ next: failed(current, message, now()) }));
     },
   };
-}
-
-function deletedChange(current: ClusterRecord): ClusterChange {
-  return {
-    next: {
-      ...current,
-      status: 'DELETED',
-      observedGeneration: current.generation,
-      deletedAt: new Date().toISOString(),
-    },
-  };
-}
-
-function statusChange(
-  current: ClusterRecord,
-  generation: number,
-  status: 'READY' | 'ERROR',
-  message: string | null,
-): ClusterChange {
-  if (current.status === 'DELETING' || current.deletedAt !== null) return { next: current };
-  const observedGeneration = Math.max(current.observedGeneration, generation);
-  if (current.generation !== generation) return { next: { ...current, observedGeneration } };
-  if (
-    current.status === status &&
-    current.statusMessage === message &&
-    current.observedGeneration === generation
-  ) {
-    return { next: current };
-  }
-  return {
-    next: {
-      ...current,
-      status,
-      statusMessage: message,
-      observedGeneration,
-      updatedAt: new Date().toISOString(),
-    },
-  };
-}
-
-function errorChange(current: ClusterRecord, message: string): ClusterChange {
-  return current.status === 'DELETING' || current.deletedAt !== null
-    ? { next: current }
-    : {
-        next: {
-          ...current,
-          status: 'ERROR',
-          statusMessage: message,
-          updatedAt: new Date().toISOString(),
-        },
-      };
 }

@@ -10,11 +10,15 @@ import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { KubeClients, KubeError } from '../../src/reconcile/kube/kube-client.ts';
 import { LeaseLostError } from '../../src/reconcile/lease.ts';
-import { Worker } from '../../src/reconcile/loop.ts';
+import { ReconcileLoop } from '../../src/reconcile/loop.ts';
 import { fromThreadError, PassThread, toThreadError } from '../../src/reconcile/pass-thread.ts';
+import { servePassCall } from '../../src/reconcile/pass-thread-rpc.ts';
 import { reconcileStore } from '../../src/reconcile/reconcile-store.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
+
+/** Long enough that a look scheduled after it is told apart from a retry (backoff ≤ 30 s). */
+const RESYNC_MS = 60_000;
 
 describe('reconciler thread', () => {
   test('errors keep their kind across threads', () => {
@@ -30,6 +34,38 @@ describe('reconciler thread', () => {
     assert.ok(!(plain instanceof KubeError));
     assert.equal(plain.name, 'TypeError');
     assert.equal(plain.message, 'boom');
+  });
+
+  test('the main thread serves only the operations the contracts list', async () => {
+    const calls: string[] = [];
+    const targets = {
+      store: {
+        get: async (id: string) => {
+          calls.push(`get ${id}`);
+          return undefined;
+        },
+        markDeleted: async () => {},
+        writeStatus: async () => {},
+        markError: async () => {},
+      },
+      provider: {
+        ensureCluster: async () => {},
+        setApiServerFlags: async () => {},
+        eraseCluster: async () => {},
+        destroyCluster: async () => {},
+      },
+    };
+    assert.equal(await servePassCall(targets, { target: 'store', method: 'get', args: ['c1'] }), undefined);
+    assert.deepEqual(calls, ['get c1']);
+    for (const call of [
+      { target: 'store', method: 'update', args: [] },
+      { target: 'store', method: 'constructor', args: [] },
+      { target: 'provider', method: 'connection', args: [] },
+      { target: 'database', method: 'get', args: [] },
+    ]) {
+      await assert.rejects(servePassCall(targets, call), /unknown call/, `${call.target}.${call.method}`);
+    }
+    assert.deepEqual(calls, ['get c1'], 'nothing else ran');
   });
 
   describe('against a running mks (sqlite)', () => {
@@ -56,24 +92,19 @@ describe('reconciler thread', () => {
       );
       // Unused by a worker whose passes run in the thread (it has Kubernetes clients of its own).
       const kube = new KubeClients();
-      const worker = new Worker(
+      const worker = new ReconcileLoop(
         services.database,
         services.workSignal,
         {
           store: reconcileStore(services.clusterStore),
-          provider: {
-            ensureCluster: (cluster) => runtime.emulator.ensureCluster(cluster),
-            setApiServerFlags: (id, flags) => runtime.emulator.setApiServerFlags(id, flags),
-            eraseCluster: (id) => runtime.emulator.eraseCluster(id),
-            destroyCluster: (id) => runtime.emulator.destroyCluster(id),
-            connection: () => {
-              throw new Error('the main thread makes no Kubernetes call when passes run in the thread');
-            },
+          provider: runtime.emulator,
+          connection: () => {
+            throw new Error('the main thread makes no Kubernetes call when passes run in the thread');
           },
           kube,
           progressMs: 50,
         },
-        { concurrency: 4, pollMs: 50, resyncMs: 60_000, leaseMs: 5_000 },
+        { concurrency: 4, pollMs: 50, resyncMs: RESYNC_MS, leaseMs: 5_000 },
         pino({ level: 'silent' }),
         passes,
       );
@@ -107,6 +138,24 @@ describe('reconciler thread', () => {
       await runWorker(crypto.randomBytes(32), async () => (await status(id))?.status === 'ERROR');
       const cluster = await status(id);
       assert.match(cluster?.statusMessage ?? '', /401/);
+    });
+
+    test('a terminal Kubernetes answer stops the retries: the cluster is looked at again after the resync period', async () => {
+      const { id } = await create('refused-once');
+      const started = Date.now();
+      await runWorker(crypto.randomBytes(32), async () => (await status(id))?.status === 'ERROR');
+      // The worker has stopped, its pass released: no backoff was scheduled, only the resync.
+      const work = await server.services.database.db
+        .selectFrom('reconcile_work')
+        .select(['attempts', 'not_before', 'lease_owner'])
+        .where('cluster_id', '=', id)
+        .executeTakeFirstOrThrow();
+      assert.equal(work.lease_owner, null);
+      assert.equal(work.attempts, 0);
+      assert.ok(
+        Number(work.not_before) >= started + RESYNC_MS,
+        `next look at ${Number(work.not_before) - started} ms, not a retry`,
+      );
     });
   });
 });

@@ -356,6 +356,26 @@ for (const dialect of DIALECTS) {
       ]);
     });
 
+    test('a reset reinstalls a kube-proxy DaemonSet the user deleted, and records the generation it erased', async () => {
+      const { cluster, k } = await createReady({ nodepool: { desiredNodes: 2 } });
+      await k.kubectl('delete', 'daemonset', 'kube-proxy', '-n', 'kube-system');
+      assert.equal(
+        (await k.status('/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy')).status,
+        404,
+      );
+
+      await server.client.call('POST', `${kube}/${cluster.id}/reset`, {});
+      await untilStatus(cluster.id, 'READY');
+      assert.equal(
+        (await k.status('/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy')).status,
+        200,
+      );
+      const cm = await configMap(k);
+      assert.equal(cm.metadata.annotations?.['mks.ovh/reset-generation'], '2');
+      assert.deepEqual(parse(cm.data['config.conf']!), { ...BASE_CONFIG, mode: 'ipvs' });
+      await assertPodsRunConfig(k, 2);
+    });
+
     test('delete: DELETING, then GET answers 404 and so does the Kubernetes API', async () => {
       const { cluster, k } = await createReady({ name: 'doomed' });
       assert.equal((await k.status('/api/v1/namespaces/kube-system/configmaps/kube-proxy')).status, 200);

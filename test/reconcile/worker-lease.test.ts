@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { KubeClients } from '../../src/reconcile/kube/kube-client.ts';
-import { type PassRunner, Worker } from '../../src/reconcile/loop.ts';
+import { type PassRunner, ReconcileLoop } from '../../src/reconcile/loop.ts';
 import { PassThread } from '../../src/reconcile/pass-thread.ts';
 import { type ClusterProvider, servedConnection } from '../../src/reconcile/provider.ts';
 import { reconcileStore } from '../../src/reconcile/reconcile-store.ts';
@@ -61,7 +61,6 @@ for (const dialect of DIALECTS) {
           setApiServerFlags: (id, flags) => emulator.setApiServerFlags(id, flags),
           eraseCluster: (id) => emulator.eraseCluster(id),
           destroyCluster: (id) => emulator.destroyCluster(id),
-          connection: servedConnection(server.config.kubePublicUrl, services.clusterToken, caPem),
         };
         const lines: string[] = [];
         const logger = pino(
@@ -94,10 +93,16 @@ for (const dialect of DIALECTS) {
         };
         runtime.kubeApp.server.on('request', count);
         const kube = new KubeClients();
-        const worker = new Worker(
+        const worker = new ReconcileLoop(
           services.database,
           services.workSignal,
-          { store: reconcileStore(services.clusterStore), provider, kube, progressMs: 50 },
+          {
+            store: reconcileStore(services.clusterStore),
+            provider,
+            connection: servedConnection(server.config.kubePublicUrl, services.clusterToken, caPem),
+            kube,
+            progressMs: 50,
+          },
           { concurrency: 4, pollMs: 50, resyncMs: 60_000, leaseMs: 1_000 },
           logger,
           passes,

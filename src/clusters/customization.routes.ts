@@ -1,12 +1,12 @@
 /** `GET`/`PUT /cloud/project/{serviceName}/kube/{kubeId}/customization`. */
 import type { FastifyInstance } from 'fastify';
-import type { ClusterRecord } from '../clusters/clusters.model.ts';
+import { type CustomizationInput, customizationSchema } from '../customization/customization.model.ts';
+import { customizationView } from '../customization/customization.ts';
 import { invalid } from '../errors.ts';
-import type { AppDeps } from '../http/app.ts';
+import type { AppDeps } from '../http/deps.ts';
 import { type KubeParams, kubeParams } from '../http/params.ts';
 import { sendJson, sendJsonText } from '../http/responses.ts';
-import { type CustomizationInput, customizationSchema } from './customization.model.ts';
-import { customizationView } from './customization.ts';
+import type { ClusterRecord } from './clusters.model.ts';
 
 /**
  * Cluster records are immutable and replaced on every change, so the serialized customization of
@@ -23,7 +23,7 @@ function customizationJson(cluster: ClusterRecord): string {
   return text;
 }
 
-export function registerCustomizationRoutes(app: FastifyInstance, deps: AppDeps): void {
+export function registerCustomizationRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'clusters'>): void {
   app.get(
     '/kube/:kubeId/customization',
     {

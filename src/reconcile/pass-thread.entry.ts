@@ -3,25 +3,23 @@
  * clients of its own, asking the main thread for every store and provider call.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { clusterTokens } from '../clusters/cluster-tokens.ts';
 import { createLogger } from '../logger.ts';
-import { clusterTokens } from '../services.ts';
 import { KubeClients } from './kube/kube-client.ts';
 import { Lease, leaseGuarded } from './lease.ts';
 import {
   type FromThread,
   fromThreadError,
   type PassThreadOptions,
-  PROVIDER_CALLS,
-  STORE_CALLS,
   type ToThread,
   toThreadError,
 } from './pass-thread.ts';
-import { type ClusterProvider, servedConnection } from './provider.ts';
-import { reconcileCluster } from './reconcile-cluster.ts';
-import type { ReconcileStore } from './reconcile-store.ts';
+import { type PassCall, remoteTarget } from './pass-thread-rpc.ts';
+import { servedConnection } from './provider.ts';
+import { type ReconcileContext, reconcileCluster } from './reconcile-cluster.ts';
 
 const port = parentPort;
-if (port === null) throw new Error('pass-thread.worker.ts runs as a worker thread only');
+if (port === null) throw new Error('pass-thread.entry.ts runs as the reconciler thread only');
 const options = workerData as PassThreadOptions;
 const connection = servedConnection(
   options.kubePublicUrl,
@@ -36,31 +34,23 @@ const leases = new Map<number, Lease>();
 const calls = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
 let nextCallId = 1;
 
-function call(passId: number, target: 'store' | 'provider', method: string, args: unknown[]): Promise<never> {
+/** Asks the main thread for `call` on behalf of pass `passId`; answered by a 'reply' message. */
+function call(passId: number, passCall: PassCall): Promise<unknown> {
   const callId = nextCallId++;
   return new Promise((resolve, reject) => {
-    calls.set(callId, { resolve: resolve as (value: unknown) => void, reject });
-    post({ type: 'call', callId, passId, target, method, args });
+    calls.set(callId, { resolve, reject });
+    post({ type: 'call', callId, passId, ...passCall });
   });
-}
-
-/** Asks the main thread, by name, for every operation in `names` of `target`. */
-function remote<T>(passId: number, target: 'store' | 'provider', names: readonly string[]): T {
-  return Object.fromEntries(
-    names.map((name) => [name, (...args: unknown[]) => call(passId, target, name, args)]),
-  ) as T;
 }
 
 function runPass(passId: number, clusterId: string, bindings: object): void {
   const lease = new Lease();
   leases.set(passId, lease);
-  const provider: ClusterProvider = {
-    ...remote<Omit<ClusterProvider, 'connection'>>(passId, 'provider', PROVIDER_CALLS),
+  const send = (passCall: PassCall) => call(passId, passCall);
+  const ctx: ReconcileContext = {
+    store: remoteTarget('store', send),
+    provider: remoteTarget('provider', send),
     connection,
-  };
-  const ctx = {
-    store: remote<ReconcileStore>(passId, 'store', STORE_CALLS),
-    provider,
     kube: leaseGuarded(kube, lease),
     log: log.child(bindings),
     progressMs: options.progressMs,
