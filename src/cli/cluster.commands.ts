@@ -125,7 +125,17 @@ Examples:
   mks cluster create --region GRA5 --name my-super-cluster --kube-proxy-mode ipvs --wait
   mks cluster kubeconfig $ID --merge && kubectl get nodes`,
     );
+  registerList(group);
+  registerGet(group);
+  registerCreate(group);
+  registerRename(group);
+  registerDelete(group);
+  registerReset(group);
+  registerKubeconfig(group);
+  registerWait(group);
+}
 
+function registerList(group: Command): void {
   withOutput(withConnection(group.command('list').description("list the project's clusters")))
     .addHelpText(
       'after',
@@ -144,7 +154,9 @@ Examples:
         );
       }),
     );
+}
 
+function registerGet(group: Command): void {
   withOutput(
     withConnection(group.command('get').description('show a cluster').argument('<cluster>', 'cluster id')),
   )
@@ -156,7 +168,9 @@ Examples:
         context.io.stdout(render(clusterPrintable(cluster), context.format, context.quiet));
       }),
     );
+}
 
+function registerCreate(group: Command): void {
   withWait(
     withSpecFlags(
       withOutput(
@@ -194,7 +208,9 @@ Examples:
         context.io.stdout(render(clusterPrintable(cluster), context.format, context.quiet));
       }),
     );
+}
 
+function registerRename(group: Command): void {
   withOutput(
     withConnection(
       group
@@ -214,7 +230,9 @@ Examples:
         context.io.stdout(render(clusterPrintable(cluster), context.format, context.quiet));
       }),
     );
+}
 
+function registerDelete(group: Command): void {
   withWait(
     withOutput(
       withConnection(
@@ -262,7 +280,9 @@ Examples:
         );
       }),
     );
+}
 
+function registerReset(group: Command): void {
   withWait(
     withSpecFlags(
       withOutput(
@@ -300,7 +320,9 @@ Examples:
         context.io.stdout(render(clusterPrintable(cluster), context.format, context.quiet));
       }),
     );
+}
 
+function registerKubeconfig(group: Command): void {
   withOutput(
     withConnection(
       group
@@ -361,7 +383,9 @@ Examples:
         );
       }),
     );
+}
 
+function registerWait(group: Command): void {
   withOutput(
     withConnection(
       group

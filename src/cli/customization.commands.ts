@@ -215,7 +215,12 @@ Examples:
   mks customization set $ID --iptables-min-sync-period PT60S --iptables-sync-period PT60S --wait
   mks customization edit $ID`,
     );
+  registerGet(group);
+  registerSet(group);
+  registerEdit(group);
+}
 
+function registerGet(group: Command): void {
   withOutput(
     withConnection(
       group
@@ -235,7 +240,9 @@ Examples:
         context.io.stdout(render(customizationPrintable(view), context.format, context.quiet));
       }),
     );
+}
 
+function registerSet(group: Command): void {
   withWait(
     withCustomizationFlags(
       withOutput(
@@ -274,7 +281,9 @@ Examples:
         await applyCustomization(context, project, id, patch, options);
       }),
     );
+}
 
+function registerEdit(group: Command): void {
   withWait(
     withOutput(
       withConnection(
