@@ -2,11 +2,11 @@
  * `mks api METHOD PATH [--data JSON|@file]`: a raw signed call, like the OVH CLIs' raw mode. It
  * loads none of the server's modules.
  */
-import fs from 'node:fs';
 import { type Command, Option } from 'commander';
 import { ApiClient } from '../client/api-client.ts';
 import type { OvhCredentials } from '../client/ovh-conf.ts';
 import { loadConfig } from '../config.ts';
+import { readJsonArgument } from './cli-context.ts';
 import { resolveCredentials } from './credentials.ts';
 
 interface ApiOptions {
@@ -71,19 +71,10 @@ export async function apiCommand(
   }
   let body: unknown;
   if (data !== undefined) {
-    let text = data;
-    if (data.startsWith('@')) {
-      try {
-        text = fs.readFileSync(data.slice(1), 'utf8');
-      } catch (error) {
-        io.stderr(`error: --data ${data}: ${(error as Error).message}\n`);
-        return 2;
-      }
-    }
     try {
-      body = JSON.parse(text);
+      body = readJsonArgument(data, '--data');
     } catch (error) {
-      io.stderr(`error: --data is not valid JSON: ${(error as Error).message}\n`);
+      io.stderr(`error: ${(error as Error).message}\n`);
       return 2;
     }
   }

@@ -1,9 +1,8 @@
 /** `mks cluster list|get|create|rename|delete|reset|kubeconfig|wait`: thin functions over MksClient. */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import type { Cluster, ClusterCreation, ClusterReset } from '../client/mks-client.ts';
 import { KUBE_PROXY_MODES, type KubeProxyMode } from '../customization/customization.model.ts';
 import {
@@ -11,19 +10,20 @@ import {
   type CliContext,
   type CommonOptions,
   createContext,
+  timeoutMs,
   usageError,
+  type WaitFlags,
   withConnection,
   withOutput,
+  withWait,
 } from './cli-context.ts';
+import { customizationTable } from './customization.commands.ts';
 import {
   type CustomizationFlags,
   customizationFromFlags,
-  customizationTable,
-  timeoutMs,
-  type WaitFlags,
   withCustomizationFlags,
-  withWait,
-} from './customization.commands.ts';
+} from './customization-flags.ts';
+import { defaultKubeconfig, type KubeconfigFile, mergeKubeconfig, safeName } from './kubeconfig-file.ts';
 import { fields, render, table } from './output.ts';
 import { waitForCluster } from './wait.ts';
 
@@ -403,53 +403,4 @@ function registerWait(group: Command): void {
         context.io.stdout(render(clusterPrintable(cluster), context.format, context.quiet));
       }),
     );
-}
-
-interface KubeconfigFile {
-  apiVersion?: string;
-  kind?: string;
-  clusters?: { name: string }[];
-  contexts?: { name: string }[];
-  users?: { name: string }[];
-  'current-context'?: string;
-  [key: string]: unknown;
-}
-
-function safeName(name: string): string {
-  return name.replace(/[^A-Za-z0-9._-]+/g, '-');
-}
-
-/** kubectl's own choice: the first file of $KUBECONFIG, else ~/.kube/config. */
-function defaultKubeconfig(): string {
-  const first = process.env.KUBECONFIG?.split(path.delimiter).find((entry) => entry !== '');
-  return first ?? path.join(os.homedir(), '.kube', 'config');
-}
-
-/** Adds or replaces (by name) the cluster, user and context, and makes the context current. */
-function mergeKubeconfig(file: string, incoming: KubeconfigFile): void {
-  let existing: KubeconfigFile = {};
-  if (fs.existsSync(file)) {
-    const parsed = parse(fs.readFileSync(file, 'utf8')) as KubeconfigFile | null;
-    if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) {
-      throw usageError(`${file} is not a kubeconfig`);
-    }
-    existing = parsed ?? {};
-  }
-  const merge = <T extends { name: string }>(current: T[] | undefined, added: T[] | undefined): T[] => {
-    const names = new Set((added ?? []).map((entry) => entry.name));
-    return [...(current ?? []).filter((entry) => !names.has(entry.name)), ...(added ?? [])];
-  };
-  const merged: KubeconfigFile = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    preferences: {},
-    ...existing,
-    clusters: merge(existing.clusters, incoming.clusters),
-    users: merge(existing.users, incoming.users),
-    contexts: merge(existing.contexts, incoming.contexts),
-    ...(incoming['current-context'] === undefined ? {} : { 'current-context': incoming['current-context'] }),
-  };
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  fs.writeFileSync(file, stringify(merged), { mode: 0o600 });
-  fs.chmodSync(file, 0o600);
 }
