@@ -14,7 +14,10 @@ const postgres = dialects.includes('postgres') ? await startPostgres() : undefin
 if (postgres !== undefined) env.MKS_TEST_POSTGRES_URL = postgres.url;
 
 // Node 20's test runner takes no glob patterns: list the test files here.
-const files = process.argv.length > 2 ? process.argv.slice(2) : [...findTests('src'), ...findTests('test')];
+const files =
+  process.argv.length > 2
+    ? process.argv.slice(2)
+    : [...findTests('src'), ...findTests('test'), ...findTests('scripts')];
 const child = spawn(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files],

@@ -15,10 +15,9 @@ export interface BootstrapResult {
 }
 
 export async function bootstrap(services: Services): Promise<BootstrapResult> {
-  const { config, database } = services;
+  const { config } = services;
   const file = path.join(config.dataDir, 'ovh.conf');
-  const anyAccount = await database.db.selectFrom('accounts').select('id').limit(1).executeTakeFirst();
-  if (anyAccount !== undefined) {
+  if (await services.authStore.hasAccounts()) {
     const existing = readOvhConf(file);
     if (
       existing?.endpoint !== undefined &&

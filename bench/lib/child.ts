@@ -3,9 +3,9 @@
  * channel: the child announces itself with a `ready` message, then answers numbered requests.
  * Each child is its own process so that the server and the load generator never share an event loop.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CapturedProcess } from '../../test/support/process.ts';
 
 export const BENCH_DIR = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export const REPO_DIR = path.dirname(BENCH_DIR);
@@ -39,23 +39,22 @@ export async function startChild(script: string, args: string[], options: ChildO
   }
   const command = [process.execPath, ...nodeArgs, path.join(BENCH_DIR, script), ...args];
   const [file, ...argv] = options.cpus === undefined ? command : ['taskset', '-c', options.cpus, ...command];
-  const child: ChildProcess = spawn(file!, argv, {
+  // Output drained continuously (a full pipe would block the child's production-like logger).
+  const captured = new CapturedProcess(file!, argv, {
     cwd: REPO_DIR,
     env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    ipc: true,
+    keep: 8000,
   });
-
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-8000);
-  };
-  // Drained continuously: a full pipe would block the child's (production-like) logger.
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
+  const { child } = captured;
+  const output = () => captured.output;
 
   let nextId = 0;
   const pending = new Map<number, { resolve: (value: never) => void; reject: (error: Error) => void }>();
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = captured.exited.then(
+    (result) => result.code,
+    () => null,
+  );
   let readyResolve: (message: Record<string, unknown>) => void = () => {};
   let readyReject: (error: Error) => void = () => {};
   const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -75,7 +74,7 @@ export async function startChild(script: string, args: string[], options: ChildO
     }
   });
   void exited.then((code) => {
-    const error = new Error(`${script} exited (code ${code}):\n${output}`);
+    const error = new Error(`${script} exited (code ${code}):\n${output()}`);
     readyReject(error);
     for (const waiter of pending.values()) waiter.reject(error);
     pending.clear();
@@ -99,7 +98,7 @@ export async function startChild(script: string, args: string[], options: ChildO
       await exited;
       clearTimeout(timer);
     },
-    output: () => output,
+    output,
   };
 }
 

@@ -73,6 +73,12 @@ export class AuthStore {
     return row !== undefined;
   }
 
+  /** Whether any account exists (the first start of the embedded default creates one). */
+  async hasAccounts(): Promise<boolean> {
+    const row = await this.#database.db.selectFrom('accounts').select('id').limit(1).executeTakeFirst();
+    return row !== undefined;
+  }
+
   async createApplication(input: {
     accountId: string;
     name: string;

@@ -3,6 +3,7 @@
  * from the credentials found (`credentials.ts`), the project to act on, and one place that turns
  * failures into messages on stderr and exit codes.
  */
+import fs from 'node:fs';
 import { type Command, Option } from 'commander';
 import { ApiError } from '../client/api-client.ts';
 import { MksClient } from '../client/mks-client.ts';
@@ -78,6 +79,51 @@ export function withOutput(command: Command): Command {
         .helpGroup('Output options:'),
     )
     .addOption(new Option('-q, --quiet', 'print ids only').helpGroup('Output options:'));
+}
+
+export interface WaitFlags {
+  wait?: boolean;
+  timeout?: string;
+}
+
+export function withWait(command: Command, what: string): Command {
+  return command
+    .addOption(
+      new Option(
+        '--wait',
+        `wait until ${what}, showing progress on stderr (Ctrl-C stops waiting only)`,
+      ).helpGroup('Wait options:'),
+    )
+    .addOption(
+      new Option('--timeout <seconds>', 'give up waiting after this long (exit 1)')
+        .default('1800')
+        .helpGroup('Wait options:'),
+    );
+}
+
+export function timeoutMs(flags: WaitFlags): number {
+  const seconds = Number(flags.timeout ?? '1800');
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw usageError(`--timeout: '${flags.timeout}' is not a positive number of seconds`);
+  }
+  return seconds * 1000;
+}
+
+/** JSON text or `@file`, parsed; problems are usage errors naming the option. */
+export function readJsonArgument(value: string, option: string): unknown {
+  let text = value;
+  if (value.startsWith('@')) {
+    try {
+      text = fs.readFileSync(value.slice(1), 'utf8');
+    } catch (error) {
+      throw usageError(`${option} ${value}: ${(error as Error).message}`);
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw usageError(`${option} is not valid JSON: ${(error as Error).message}`);
+  }
 }
 
 export interface CliIo {

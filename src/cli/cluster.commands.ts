@@ -1,9 +1,8 @@
 /** `mks cluster list|get|create|rename|delete|reset|kubeconfig|wait`: thin functions over MksClient. */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import type { Cluster, ClusterCreation, ClusterReset } from '../client/mks-client.ts';
 import { KUBE_PROXY_MODES, type KubeProxyMode } from '../customization/customization.model.ts';
 import {
@@ -11,19 +10,20 @@ import {
   type CliContext,
   type CommonOptions,
   createContext,
+  timeoutMs,
   usageError,
+  type WaitFlags,
   withConnection,
   withOutput,
+  withWait,
 } from './cli-context.ts';
+import { customizationTable } from './customization.commands.ts';
 import {
   type CustomizationFlags,
   customizationFromFlags,
-  customizationTable,
-  timeoutMs,
-  type WaitFlags,
   withCustomizationFlags,
-  withWait,
-} from './customization.commands.ts';
+} from './customization-flags.ts';
+import { defaultKubeconfig, type KubeconfigFile, mergeKubeconfig, safeName } from './kubeconfig-file.ts';
 import { fields, render, table } from './output.ts';
 import { waitForCluster } from './wait.ts';
 
@@ -125,7 +125,17 @@ Examples:
   mks cluster create --region GRA5 --name my-super-cluster --kube-proxy-mode ipvs --wait
   mks cluster kubeconfig $ID --merge && kubectl get nodes`,
     );
+  registerList(group);
+  registerGet(group);
+  registerCreate(group);
+  registerRename(group);
+  registerDelete(group);
+  registerReset(group);
+  registerKubeconfig(group);
+  registerWait(group);
+}
 
+function registerList(group: Command): void {
   withOutput(withConnection(group.command('list').description("list the project's clusters")))
     .addHelpText(
       'after',
@@ -144,7 +154,9 @@ Examples:
         );
       }),
     );
+}
 
+function registerGet(group: Command): void {
   withOutput(
     withConnection(group.command('get').description('show a cluster').argument('<cluster>', 'cluster id')),
   )
@@ -156,7 +168,9 @@ Examples:
         context.io.stdout(render(clusterPrintable(cluster), context.format, context.quiet));
       }),
     );
+}
 
+function registerCreate(group: Command): void {
   withWait(
     withSpecFlags(
       withOutput(
@@ -194,7 +208,9 @@ Examples:
         context.io.stdout(render(clusterPrintable(cluster), context.format, context.quiet));
       }),
     );
+}
 
+function registerRename(group: Command): void {
   withOutput(
     withConnection(
       group
@@ -214,7 +230,9 @@ Examples:
         context.io.stdout(render(clusterPrintable(cluster), context.format, context.quiet));
       }),
     );
+}
 
+function registerDelete(group: Command): void {
   withWait(
     withOutput(
       withConnection(
@@ -262,7 +280,9 @@ Examples:
         );
       }),
     );
+}
 
+function registerReset(group: Command): void {
   withWait(
     withSpecFlags(
       withOutput(
@@ -300,7 +320,9 @@ Examples:
         context.io.stdout(render(clusterPrintable(cluster), context.format, context.quiet));
       }),
     );
+}
 
+function registerKubeconfig(group: Command): void {
   withOutput(
     withConnection(
       group
@@ -361,7 +383,9 @@ Examples:
         );
       }),
     );
+}
 
+function registerWait(group: Command): void {
   withOutput(
     withConnection(
       group
@@ -379,53 +403,4 @@ Examples:
         context.io.stdout(render(clusterPrintable(cluster), context.format, context.quiet));
       }),
     );
-}
-
-interface KubeconfigFile {
-  apiVersion?: string;
-  kind?: string;
-  clusters?: { name: string }[];
-  contexts?: { name: string }[];
-  users?: { name: string }[];
-  'current-context'?: string;
-  [key: string]: unknown;
-}
-
-function safeName(name: string): string {
-  return name.replace(/[^A-Za-z0-9._-]+/g, '-');
-}
-
-/** kubectl's own choice: the first file of $KUBECONFIG, else ~/.kube/config. */
-function defaultKubeconfig(): string {
-  const first = process.env.KUBECONFIG?.split(path.delimiter).find((entry) => entry !== '');
-  return first ?? path.join(os.homedir(), '.kube', 'config');
-}
-
-/** Adds or replaces (by name) the cluster, user and context, and makes the context current. */
-function mergeKubeconfig(file: string, incoming: KubeconfigFile): void {
-  let existing: KubeconfigFile = {};
-  if (fs.existsSync(file)) {
-    const parsed = parse(fs.readFileSync(file, 'utf8')) as KubeconfigFile | null;
-    if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) {
-      throw usageError(`${file} is not a kubeconfig`);
-    }
-    existing = parsed ?? {};
-  }
-  const merge = <T extends { name: string }>(current: T[] | undefined, added: T[] | undefined): T[] => {
-    const names = new Set((added ?? []).map((entry) => entry.name));
-    return [...(current ?? []).filter((entry) => !names.has(entry.name)), ...(added ?? [])];
-  };
-  const merged: KubeconfigFile = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    preferences: {},
-    ...existing,
-    clusters: merge(existing.clusters, incoming.clusters),
-    users: merge(existing.users, incoming.users),
-    contexts: merge(existing.contexts, incoming.contexts),
-    ...(incoming['current-context'] === undefined ? {} : { 'current-context': incoming['current-context'] }),
-  };
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  fs.writeFileSync(file, stringify(merged), { mode: 0o600 });
-  fs.chmodSync(file, 0o600);
 }

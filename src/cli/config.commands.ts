@@ -40,7 +40,10 @@ export function registerConfigCommands(program: Command): void {
       'after',
       '\nExamples:\n  mks config show\n  OVH_ENDPOINT=https://eu.api.ovh.com/1.0 mks config show -o json',
     );
+  registerShow(group);
+}
 
+function registerShow(group: Command): void {
   withOutput(
     withConnection(
       group

@@ -1,20 +1,17 @@
 /**
- * `mks customization get|set|edit`, and the customization flags `cluster create|reset` share:
- * one flag per API field (`--iptables-sync-period PT30S`, `--ipvs-scheduler rr`,
- * `--admission-plugins-disabled AlwaysPullImages`…) or a whole `--customization JSON|@file`.
+ * `mks customization get|set|edit`: read the customization, change it with the flags of
+ * `customization-flags.ts`, or edit it as YAML in $EDITOR.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { parse, stringify } from 'yaml';
 import {
-  ADMISSION_PLUGINS,
   type CustomizationInput,
   type CustomizationView,
   customizationSchema,
-  IPVS_SCHEDULERS,
 } from '../customization/customization.model.ts';
 import {
   customizationView,
@@ -27,165 +24,20 @@ import {
   CliError,
   type CommonOptions,
   createContext,
+  timeoutMs,
   usageError,
+  type WaitFlags,
   withConnection,
   withOutput,
+  withWait,
 } from './cli-context.ts';
+import {
+  type CustomizationFlags,
+  customizationFromFlags,
+  withCustomizationFlags,
+} from './customization-flags.ts';
 import { fields, flatten, render } from './output.ts';
 import { type WaitGoal, waitForCluster, watchRollout } from './wait.ts';
-
-export interface CustomizationFlags {
-  customization?: string;
-  iptablesMinSyncPeriod?: string;
-  iptablesSyncPeriod?: string;
-  ipvsMinSyncPeriod?: string;
-  ipvsSyncPeriod?: string;
-  ipvsScheduler?: string;
-  ipvsTcpTimeout?: string;
-  ipvsTcpFinTimeout?: string;
-  ipvsUdpTimeout?: string;
-  admissionPluginsEnabled?: string;
-  admissionPluginsDisabled?: string;
-}
-
-export interface WaitFlags {
-  wait?: boolean;
-  timeout?: string;
-}
-
-const GROUP = 'Customization options (ISO 8601 durations, e.g. PT30S, PT1M30S):';
-
-/** The flags that map 1:1 to `customization.kubeProxy.*` fields. */
-const KUBE_PROXY_FLAGS = [
-  ['iptablesMinSyncPeriod', 'iptables', 'minSyncPeriod', '--iptables-min-sync-period <duration>'],
-  ['iptablesSyncPeriod', 'iptables', 'syncPeriod', '--iptables-sync-period <duration>'],
-  ['ipvsMinSyncPeriod', 'ipvs', 'minSyncPeriod', '--ipvs-min-sync-period <duration>'],
-  ['ipvsSyncPeriod', 'ipvs', 'syncPeriod', '--ipvs-sync-period <duration>'],
-  ['ipvsScheduler', 'ipvs', 'scheduler', '--ipvs-scheduler <name>'],
-  ['ipvsTcpTimeout', 'ipvs', 'tcpTimeout', '--ipvs-tcp-timeout <duration>'],
-  ['ipvsTcpFinTimeout', 'ipvs', 'tcpFinTimeout', '--ipvs-tcp-fin-timeout <duration>'],
-  ['ipvsUdpTimeout', 'ipvs', 'udpTimeout', '--ipvs-udp-timeout <duration>'],
-] as const;
-
-const DESCRIPTIONS: Record<(typeof KUBE_PROXY_FLAGS)[number][0], string> = {
-  iptablesMinSyncPeriod: 'kubeProxy.iptables.minSyncPeriod (kube-proxy default PT1S)',
-  iptablesSyncPeriod: 'kubeProxy.iptables.syncPeriod (kube-proxy default PT30S)',
-  ipvsMinSyncPeriod: 'kubeProxy.ipvs.minSyncPeriod (kube-proxy default PT0S)',
-  ipvsSyncPeriod: 'kubeProxy.ipvs.syncPeriod (kube-proxy default PT30S)',
-  ipvsScheduler: 'kubeProxy.ipvs.scheduler',
-  ipvsTcpTimeout: 'kubeProxy.ipvs.tcpTimeout (PT0S, or PT5S and more)',
-  ipvsTcpFinTimeout: 'kubeProxy.ipvs.tcpFinTimeout',
-  ipvsUdpTimeout: 'kubeProxy.ipvs.udpTimeout',
-};
-
-export function withCustomizationFlags(command: Command): Command {
-  command.addOption(
-    new Option(
-      '--customization <json>',
-      'the whole customization: JSON text or @file (flags below override its fields)',
-    ).helpGroup(GROUP),
-  );
-  for (const [name, , , flags] of KUBE_PROXY_FLAGS) {
-    const option = new Option(flags, DESCRIPTIONS[name]).helpGroup(GROUP);
-    if (name === 'ipvsScheduler') option.choices(IPVS_SCHEDULERS);
-    command.addOption(option);
-  }
-  return command
-    .addOption(
-      new Option(
-        '--admission-plugins-enabled <list>',
-        `apiServer.admissionPlugins.enabled, comma-separated (${ADMISSION_PLUGINS.join(', ')}; '' for none)`,
-      ).helpGroup(GROUP),
-    )
-    .addOption(
-      new Option(
-        '--admission-plugins-disabled <list>',
-        "apiServer.admissionPlugins.disabled, comma-separated ('' for none)",
-      ).helpGroup(GROUP),
-    );
-}
-
-export function withWait(command: Command, what: string): Command {
-  return command
-    .addOption(
-      new Option(
-        '--wait',
-        `wait until ${what}, showing progress on stderr (Ctrl-C stops waiting only)`,
-      ).helpGroup('Wait options:'),
-    )
-    .addOption(
-      new Option('--timeout <seconds>', 'give up waiting after this long (exit 1)')
-        .default('1800')
-        .helpGroup('Wait options:'),
-    );
-}
-
-export function timeoutMs(flags: WaitFlags): number {
-  const seconds = Number(flags.timeout ?? '1800');
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    throw usageError(`--timeout: '${flags.timeout}' is not a positive number of seconds`);
-  }
-  return seconds * 1000;
-}
-
-/** JSON text or `@file`, parsed; problems are usage errors naming the option. */
-export function readJsonArgument(value: string, option: string): unknown {
-  let text = value;
-  if (value.startsWith('@')) {
-    try {
-      text = fs.readFileSync(value.slice(1), 'utf8');
-    } catch (error) {
-      throw usageError(`${option} ${value}: ${(error as Error).message}`);
-    }
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw usageError(`${option} is not valid JSON: ${(error as Error).message}`);
-  }
-}
-
-const list = (value: string) =>
-  value
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item !== '');
-
-/**
- * The customization the flags describe, or undefined when none is given. With `--customization`,
- * its sections are the base and flags override single fields; without it, a section appears only
- * if one of its flags is given (so `customization set` replaces only that section).
- */
-export function customizationFromFlags(flags: CustomizationFlags): CustomizationInput | undefined {
-  let base: CustomizationInput | undefined;
-  if (flags.customization !== undefined) {
-    const parsed = readJsonArgument(flags.customization, '--customization');
-    if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) {
-      throw usageError('--customization must be a JSON object');
-    }
-    base = (parsed ?? {}) as CustomizationInput;
-  }
-  let result: CustomizationInput | undefined = base === undefined ? undefined : structuredClone(base);
-  for (const [name, section, field] of KUBE_PROXY_FLAGS) {
-    const value = flags[name];
-    if (value === undefined) continue;
-    result ??= {};
-    result.kubeProxy ??= {};
-    result.kubeProxy[section] ??= {};
-    (result.kubeProxy[section] as Record<string, string>)[field] = value;
-  }
-  const enabled = flags.admissionPluginsEnabled;
-  const disabled = flags.admissionPluginsDisabled;
-  if (enabled !== undefined || disabled !== undefined) {
-    result ??= {};
-    result.apiServer ??= {};
-    result.apiServer.admissionPlugins ??= {};
-    const plugins = result.apiServer.admissionPlugins;
-    if (enabled !== undefined) plugins.enabled = list(enabled);
-    if (disabled !== undefined) plugins.disabled = list(disabled);
-  }
-  return result;
-}
 
 export function customizationPrintable(view: CustomizationView) {
   return {
@@ -215,7 +67,12 @@ Examples:
   mks customization set $ID --iptables-min-sync-period PT60S --iptables-sync-period PT60S --wait
   mks customization edit $ID`,
     );
+  registerGet(group);
+  registerSet(group);
+  registerEdit(group);
+}
 
+function registerGet(group: Command): void {
   withOutput(
     withConnection(
       group
@@ -235,7 +92,9 @@ Examples:
         context.io.stdout(render(customizationPrintable(view), context.format, context.quiet));
       }),
     );
+}
 
+function registerSet(group: Command): void {
   withWait(
     withCustomizationFlags(
       withOutput(
@@ -274,7 +133,9 @@ Examples:
         await applyCustomization(context, project, id, patch, options);
       }),
     );
+}
 
+function registerEdit(group: Command): void {
   withWait(
     withOutput(
       withConnection(

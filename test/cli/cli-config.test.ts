@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Command } from 'commander';
-import { registerOperatorCommands } from '../../src/cli/commands.ts';
+import { registerOperatorCommands } from '../../src/cli/operator.commands.ts';
 import { type OvhCredentials, writeOvhConf } from '../../src/client/ovh-conf.ts';
 import { type CliSandbox, cliSandbox, type Run } from '../support/cli.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';

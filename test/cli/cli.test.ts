@@ -3,38 +3,20 @@
  * `mks admin` as separate processes against the same data directory, then a restart.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parseIni } from '../../src/client/ovh-conf.ts';
+import { type CliSandbox, cliSandbox, type Run } from '../support/cli.ts';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/dialects.ts';
+import { MksProcess } from '../support/mks-process.ts';
 import { freePort } from '../support/postgres-server.ts';
 
-const MKS = fileURLToPath(new URL('../../bin/mks.js', import.meta.url));
 // A bound, not a wait: a cold first start (tsx compile, CA keys) on a loaded 2-core machine is slow.
 const TIMEOUT_MS = 60_000;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** An environment without the caller's OVH_* / MKS_* settings, and with a private HOME. */
-function cleanEnv(home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('OVH_') && !name.startsWith('MKS_')) env[name] = value;
-  }
-  return { ...env, HOME: home, ...extra };
-}
-
 interface Serving {
-  readonly child: ChildProcess;
-  /** What it printed up to the banner. */
+  /** What it printed on stdout up to the banner. */
   readonly stdout: string;
   /** Everything it printed so far (logs included), for failure messages. */
   output(): string;
@@ -43,10 +25,9 @@ interface Serving {
 
 for (const dialect of DIALECTS) {
   describe(`mks command line (${dialect})`, () => {
+    let sandbox: CliSandbox;
     let root: string;
     let dataDir: string;
-    let home: string;
-    let cwd: string;
     let database: TestDatabase;
     let serving: Serving | undefined;
     let port: number;
@@ -61,31 +42,9 @@ for (const dialect of DIALECTS) {
 
     const storeArgs = () => ['--data-dir', dataDir, '--database-url', database.url];
 
+    /** `mks …` in the sandbox: no OVH_* variables unless `extraEnv` gives some. */
     const run = (args: string[], extraEnv: Record<string, string> = {}): Promise<Run> =>
-      new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [MKS, ...args], {
-          cwd,
-          env: cleanEnv(home, extraEnv),
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (chunk: Buffer) => {
-          stdout += chunk.toString();
-        });
-        child.stderr.on('data', (chunk: Buffer) => {
-          stderr += chunk.toString();
-        });
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          reject(new Error(`mks ${args.join(' ')} did not finish in ${TIMEOUT_MS} ms\n${stdout}\n${stderr}`));
-        }, TIMEOUT_MS);
-        child.on('error', reject);
-        child.on('close', (code) => {
-          clearTimeout(timer);
-          resolve({ code, stdout, stderr });
-        });
-      });
+      sandbox.run(args, { env: extraEnv, timeoutMs: TIMEOUT_MS });
 
     /** `mks api …` with the data directory's ovh.conf (unless OVH_* say otherwise). */
     const api = (args: string[], extraEnv: Record<string, string> = {}) =>
@@ -94,57 +53,28 @@ for (const dialect of DIALECTS) {
     const serve = async (listenPort: number): Promise<Serving> => {
       // The clusters' Kubernetes API would default to listen port + 1, which may be taken.
       const kubePort = await freePort();
-      return new Promise((resolve, reject) => {
-        const child = spawn(
-          process.execPath,
-          [
-            MKS,
-            'serve',
-            ...storeArgs(),
-            '--listen',
-            `127.0.0.1:${listenPort}`,
-            '--kube-listen',
-            `127.0.0.1:${kubePort}`,
-            '--log-level',
-            'warn',
-          ],
-          { cwd, env: cleanEnv(home), stdio: ['ignore', 'pipe', 'pipe'] },
-        );
-        let stdout = '';
-        let stderr = '';
-        const exited = new Promise<void>((done) =>
-          child.once('exit', (code, signal) => {
-            stderr += `\n[mks serve exited: ${code ?? signal}]\n`;
-            done();
-          }),
-        );
-        const stop = async () => {
-          if (child.exitCode !== null || child.signalCode !== null) return;
-          child.kill('SIGTERM');
-          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-          await exited;
-          clearTimeout(timer);
-        };
-        const timer = setTimeout(() => {
-          void stop();
-          reject(new Error(`mks serve did not start in ${TIMEOUT_MS} ms\n${stdout}\n${stderr}`));
-        }, TIMEOUT_MS);
-        child.stderr.on('data', (chunk: Buffer) => {
-          stderr += chunk.toString();
-        });
-        child.stdout.on('data', (chunk: Buffer) => {
-          stdout += chunk.toString();
-          // The banner is written in one piece and ends with the `Try:` line.
-          if (stdout.includes('mks is serving') && /^Try: .*\n/m.test(stdout)) {
-            clearTimeout(timer);
-            resolve({ child, stdout, output: () => `${stdout}\n${stderr}`, stop });
-          }
-        });
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          reject(new Error(`mks serve exited with ${code}\n${stdout}\n${stderr}`));
-        });
-      });
+      const child = new MksProcess(
+        [
+          'serve',
+          ...storeArgs(),
+          '--listen',
+          `127.0.0.1:${listenPort}`,
+          '--kube-listen',
+          `127.0.0.1:${kubePort}`,
+          '--log-level',
+          'warn',
+        ],
+        sandbox.env(),
+        { cwd: sandbox.cwd },
+      );
+      try {
+        // The banner is written in one piece and ends with the `Try:` line.
+        await child.printed(/mks is serving[\s\S]*^Try: .*\n/m, 'the banner', TIMEOUT_MS);
+      } catch (error) {
+        await child.stop();
+        throw error;
+      }
+      return { stdout: child.stdout, output: () => child.output, stop: () => child.stop() };
     };
 
     const parseVariables = (text: string): Record<string, string> =>
@@ -159,12 +89,9 @@ for (const dialect of DIALECTS) {
       );
 
     before(async () => {
-      root = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-cli-'));
+      sandbox = cliSandbox();
+      root = sandbox.root;
       dataDir = path.join(root, 'data');
-      home = path.join(root, 'home');
-      cwd = path.join(root, 'cwd');
-      fs.mkdirSync(home);
-      fs.mkdirSync(cwd);
       database = await createTestDatabase(dialect);
       port = await freePort();
       serving = await serve(port);
@@ -172,7 +99,7 @@ for (const dialect of DIALECTS) {
     after(async () => {
       await serving?.stop();
       await database.drop();
-      fs.rmSync(root, { recursive: true, force: true });
+      sandbox?.dispose();
     });
 
     test("the first start writes go-ovh's ovh.conf privately and prints where, without the secrets", () => {

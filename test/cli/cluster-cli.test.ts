@@ -5,7 +5,6 @@
  * client-side only, so this runs on SQLite alone.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,6 +12,7 @@ import { parse } from 'yaml';
 import type { Cluster } from '../../src/client/mks-client.ts';
 import { type CliSandbox, cliSandbox, hasScript, type Run } from '../support/cli.ts';
 import { GUIDE_KUBE_PROXY } from '../support/fixtures.ts';
+import { hasKubectl, kubectl } from '../support/kubectl.ts';
 import { freePort } from '../support/postgres-server.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -22,28 +22,6 @@ const ok = (run: Run, what = '') => {
   assert.equal(run.code, 0, `${what}\nexit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
   return run;
 };
-
-function kubectl(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kubectl', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-const hasKubectl = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0;
 
 describe('mks operator CLI against a running mks', () => {
   let server: TestServer;
@@ -280,16 +258,16 @@ describe('mks operator CLI against a running mks', () => {
   });
 
   test('cluster kubeconfig writes a file kubectl uses at once, or merges into ~/.kube/config', {
-    skip: !hasKubectl && 'kubectl is missing',
+    skip: !hasKubectl() && 'kubectl is missing',
   }, async () => {
     const written = ok(await mks(['cluster', 'kubeconfig', guide.id, '-q']));
     const file = written.stdout.trim();
     assert.equal(file, path.join(cli.cwd, 'kubeconfig-my-super-cluster.yaml'));
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
-    const cm = await kubectl(
-      ['--kubeconfig', file, 'get', 'cm', 'kube-proxy', '-n', 'kube-system', '-o', 'yaml'],
-      cli.env(),
-    );
+    const cm = await kubectl(['get', 'cm', 'kube-proxy', '-n', 'kube-system', '-o', 'yaml'], {
+      kubeconfig: file,
+      env: cli.env(),
+    });
     assert.equal(cm.code, 0, cm.stderr);
     assert.match(cm.stdout, /mode: ipvs/);
     assert.match(cm.stdout, /scheduler: rr/);
@@ -310,7 +288,7 @@ describe('mks operator CLI against a running mks', () => {
       ['other', 'kubernetes-admin-my-super-cluster@my-super-cluster'],
     );
     assert.equal(config['current-context'], 'kubernetes-admin-my-super-cluster@my-super-cluster');
-    const nodes = await kubectl(['get', 'nodes'], cli.env());
+    const nodes = await kubectl(['get', 'nodes'], { env: cli.env() });
     assert.equal(nodes.code, 0, nodes.stderr);
     assert.equal(nodes.stdout.trim().split('\n').length, 4, nodes.stdout);
 
@@ -439,7 +417,7 @@ describe('mks operator CLI against a running mks', () => {
   });
 
   test('a rollout that ends in ERROR exits 1 with the reason', {
-    skip: !hasKubectl && 'kubectl is missing',
+    skip: !hasKubectl() && 'kubectl is missing',
   }, async () => {
     const cluster = await createReady('breaks');
     const kubeconfig = ok(
@@ -461,7 +439,7 @@ describe('mks operator CLI against a running mks', () => {
         },
       }),
     );
-    const k = (...args: string[]) => kubectl(['--kubeconfig', config, ...args], cli.env());
+    const k = (...args: string[]) => kubectl(args, { kubeconfig: config, env: cli.env() });
     ok(await k('create', '--validate=false', '-f', manifest));
     ok(
       await k(

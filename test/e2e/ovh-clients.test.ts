@@ -10,7 +10,6 @@
  * only at process start, so the last tests run `mks serve --tls` and a client in child processes.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import { createRequire } from 'node:module';
@@ -18,16 +17,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { sha256 } from '../../src/auth/auth.store.ts';
 import { readOvhConf } from '../../src/client/ovh-conf.ts';
 import { loadOrCreateLocalTls } from '../../src/tls/local-ca.ts';
 import { DIALECTS } from '../support/dialects.ts';
+import { MksProcess, ROOT } from '../support/mks-process.ts';
 import { freePort } from '../support/postgres-server.ts';
+import { cleanEnv, runProcess } from '../support/process.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The part of both packages' API this suite uses (they ship no types). */
 interface OvhClient {
@@ -328,10 +326,10 @@ for (const dialect of DIALECTS) {
 }
 
 describe('TLS set-up', () => {
-  const children: ChildProcess[] = [];
+  const children: MksProcess[] = [];
   const dirs: string[] = [];
-  after(() => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  after(async () => {
+    await Promise.all(children.map((child) => child.kill('SIGKILL')));
     for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
   });
   const tempDir = () => {
@@ -339,23 +337,13 @@ describe('TLS set-up', () => {
     dirs.push(dir);
     return dir;
   };
-  const cleanEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
-    const env: NodeJS.ProcessEnv = {};
-    for (const [key, value] of Object.entries(process.env)) {
-      if (!key.startsWith('OVH_') && !key.startsWith('MKS_') && key !== 'NODE_EXTRA_CA_CERTS')
-        env[key] = value;
-    }
-    return { ...env, ...extra };
-  };
 
   test('mks serve --tls prints NODE_EXTRA_CA_CERTS, and a client run with it works unchanged', async () => {
     const dataDir = tempDir();
     const port = await freePort();
     const kubePort = await freePort();
-    const child = spawn(
-      process.execPath,
+    const child = new MksProcess(
       [
-        path.join(ROOT, 'bin/mks.js'),
         'serve',
         '--tls',
         '--data-dir',
@@ -367,20 +355,11 @@ describe('TLS set-up', () => {
         '--log-level',
         'warn',
       ],
-      { cwd: ROOT, env: cleanEnv({}), stdio: ['ignore', 'pipe', 'pipe'] },
+      cleanEnv(),
     );
     children.push(child);
-    let output = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    await waitFor(() => /NODE_EXTRA_CA_CERTS=\S+/.test(output), {
-      timeoutMs: 30_000,
-      what: `the banner\n${output}`,
-    });
+    await child.printed(/NODE_EXTRA_CA_CERTS=\S+/, 'the banner', 30_000);
+    const output = child.output;
     assert.match(output, new RegExp(`mks is serving https://127\\.0\\.0\\.1:${port}/1\\.0`));
     const caFile = /export NODE_EXTRA_CA_CERTS=(\S+)/.exec(output)![1]!;
     assert.equal(caFile, path.join(dataDir, 'tls', 'ca.crt'));
@@ -391,25 +370,14 @@ describe('TLS set-up', () => {
       const ovh = require('ovh')({ host: '127.0.0.1', port: ${port}, appKey: process.env.AK, appSecret: process.env.AS, consumerKey: process.env.CK });
       ovh.requestPromised('GET', '/cloud/project').then((ids) => console.log(JSON.stringify(ids)), (e) => { console.error(JSON.stringify(e)); process.exit(1); });`;
     const run = (env: Record<string, string>) =>
-      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const client = spawn(process.execPath, ['-e', script], {
-          cwd: ROOT,
-          env: cleanEnv({
-            AK: conf.applicationKey!,
-            AS: conf.applicationSecret!,
-            CK: conf.consumerKey!,
-            ...env,
-          }),
-        });
-        let stdout = '';
-        let stderr = '';
-        client.stdout.on('data', (chunk: Buffer) => {
-          stdout += chunk.toString();
-        });
-        client.stderr.on('data', (chunk: Buffer) => {
-          stderr += chunk.toString();
-        });
-        client.on('close', (code) => resolve({ code, stdout, stderr }));
+      runProcess(process.execPath, ['-e', script], {
+        cwd: ROOT,
+        env: cleanEnv({
+          AK: conf.applicationKey!,
+          AS: conf.applicationSecret!,
+          CK: conf.consumerKey!,
+          ...env,
+        }),
       });
     const trusted = await run({ NODE_EXTRA_CA_CERTS: caFile });
     assert.equal(trusted.code, 0, trusted.stderr);
@@ -417,8 +385,7 @@ describe('TLS set-up', () => {
     const untrusted = await run({});
     assert.equal(untrusted.code, 1, 'without the CA the certificate is not trusted');
 
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await child.kill('SIGTERM');
   });
 
   test("an operator's own certificate and key are served instead of the local CA's", async () => {

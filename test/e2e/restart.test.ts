@@ -15,8 +15,9 @@ import { type OvhCredentials, readOvhConf } from '../../src/client/ovh-conf.ts';
 import { configHash } from '../../src/customization/kube-proxy-config.ts';
 import { untilClusterStatus } from '../support/cluster-status.ts';
 import { isRunning, KubeAccess } from '../support/kube.ts';
-import { cleanEnv, MksProcess } from '../support/mks-process.ts';
+import { MksProcess } from '../support/mks-process.ts';
 import { freePort } from '../support/postgres-server.ts';
+import { cleanEnv } from '../support/process.ts';
 import { waitFor } from '../support/wait.ts';
 
 const CONFIG_HASH = 'mks.ovh/config-hash';

@@ -3,28 +3,24 @@
  * environment (no caller OVH_* / MKS_* / KUBECONFIG), a private HOME and working directory, and
  * optionally a pseudo-terminal through util-linux `script`.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { OvhCredentials } from '../../src/client/ovh-conf.ts';
+import { MKS } from './mks-process.ts';
+import { cleanEnv, type ProcessResult, runProcess, type SpawnOptions } from './process.ts';
 
-export const MKS = fileURLToPath(new URL('../../bin/mks.js', import.meta.url));
+export type Run = ProcessResult;
+
 const TIMEOUT_MS = 30_000;
 
-export interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
 export interface RunOptions {
+  /** The environment's additions (default: the sandbox's credentials as OVH_* variables). */
   env?: Record<string, string>;
   cwd?: string;
   /** Sees stderr as it arrives (e.g. to interrupt at the right moment). */
-  onStderr?: (soFar: string, child: ChildProcess) => void;
+  onStderr?: SpawnOptions['onStderr'];
   timeoutMs?: number;
 }
 
@@ -58,53 +54,21 @@ export function hasScript(): boolean {
 
 const shellQuote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 
-export function cliSandbox(credentials: OvhCredentials): CliSandbox {
+/** A private HOME and working directory; `credentials`, when given, as the runs' OVH_* variables. */
+export function cliSandbox(credentials?: OvhCredentials): CliSandbox {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-cli-e2e-'));
   const home = path.join(root, 'home');
   const cwd = path.join(root, 'cwd');
   fs.mkdirSync(home);
   fs.mkdirSync(cwd);
-  const ovh = credentialEnv(credentials);
-  const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
-    const clean: NodeJS.ProcessEnv = {};
-    for (const [name, value] of Object.entries(process.env)) {
-      if (
-        !name.startsWith('OVH_') &&
-        !name.startsWith('MKS_') &&
-        name !== 'KUBECONFIG' &&
-        name !== 'EDITOR'
-      ) {
-        clean[name] = value;
-      }
-    }
-    return { ...clean, HOME: home, ...extra };
-  };
+  const ovh = credentials === undefined ? {} : credentialEnv(credentials);
+  const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => cleanEnv({ HOME: home, ...extra });
   const spawnRun = (command: string, args: string[], options: RunOptions): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(command, args, {
-        cwd: options.cwd ?? cwd,
-        env: env(options.env ?? ovh),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-      });
-      child.stderr!.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        options.onStderr?.(stderr, child);
-      });
-      const timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`${args.join(' ')} did not finish in ${timeoutMs} ms\n${stdout}\n${stderr}`));
-      }, timeoutMs);
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        resolve({ code, signal, stdout, stderr });
-      });
+    runProcess(command, args, {
+      cwd: options.cwd ?? cwd,
+      env: env(options.env ?? ovh),
+      timeoutMs: options.timeoutMs ?? TIMEOUT_MS,
+      ...(options.onStderr === undefined ? {} : { onStderr: options.onStderr }),
     });
   return {
     root,

@@ -1,15 +1,15 @@
 /**
- * Talking to a cluster's Kubernetes API in tests the way users do: real kubectl with the kubeconfig
- * that `POST /kube/{id}/kubeconfig` returned (written to a temporary file), raw HTTPS for status
- * codes, and @kubernetes/client-node for fast polling while a rollout moves.
+ * Talking to a cluster's Kubernetes API in tests the way users do: real kubectl (`kubectl.ts`) with
+ * the kubeconfig that `POST /kube/{id}/kubeconfig` returned (written to a temporary file), raw HTTPS
+ * for status codes, and @kubernetes/client-node for fast polling while a rollout moves.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { parse } from 'yaml';
+import { kubectl } from './kubectl.ts';
 
 export interface KubectlResult {
   readonly code: number;
@@ -46,22 +46,16 @@ export class KubeAccess {
     this.apps = kc.makeApiClient(AppsV1Api);
   }
 
-  /** Runs kubectl; never rejects on a non-zero exit (see `code`). */
-  run(args: readonly string[], timeoutMs = 30_000): Promise<KubectlResult> {
-    return new Promise((resolve, reject) => {
-      execFile(
-        'kubectl',
-        ['--kubeconfig', this.file, '--cache-dir', path.join(this.dir, 'cache'), ...args],
-        { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
-        (error, stdout, stderr) => {
-          if (error !== null && typeof error.code !== 'number') {
-            reject(new Error(`kubectl ${args.join(' ')}: ${error.message}\n${stderr}`));
-            return;
-          }
-          resolve({ code: error === null ? 0 : (error.code as number), stdout, stderr });
-        },
-      );
+  /** Runs kubectl with this kubeconfig; never rejects on a non-zero exit (see `code`). */
+  async run(args: readonly string[], timeoutMs = 30_000): Promise<KubectlResult> {
+    const result = await kubectl(args, {
+      kubeconfig: this.file,
+      cacheDir: path.join(this.dir, 'cache'),
+      timeoutMs,
     });
+    if (result.code === null)
+      throw new Error(`kubectl ${args.join(' ')}: killed by ${result.signal}\n${result.stderr}`);
+    return { code: result.code, stdout: result.stdout, stderr: result.stderr };
   }
 
   /** Runs kubectl and returns its stdout; rejects with stderr on a non-zero exit. */

@@ -3,12 +3,13 @@
  * on a free loopback port, in a temporary directory; stopped and removed by `stop()`.
  * initdb refuses to run as root, so as root the server runs as the `postgres` system user.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { CapturedProcess } from './process.ts';
 
 export interface PostgresServer {
   readonly url: string;
@@ -71,7 +72,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   execFileSync(initCommand, [...initArgs], { stdio: 'pipe' });
 
   const port = await freePort();
-  let child: ChildProcess | undefined;
+  let server: CapturedProcess | undefined;
   const start = async () => {
     const [command, args] = run(path.join(bin, 'postgres'), [
       '-D',
@@ -91,26 +92,20 @@ export async function startPostgres(): Promise<PostgresServer> {
       '-c',
       'max_connections=200',
     ]);
-    child = spawn(command, [...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      log = (log + chunk.toString()).slice(-4000);
-    });
+    const current = new CapturedProcess(command, args, { keep: 4000 });
+    server = current;
     const deadline = Date.now() + 20_000;
     while (!(await canConnect(port))) {
-      if (child.exitCode !== null || Date.now() > deadline)
-        throw new Error(`PostgreSQL did not start:\n${log}`);
+      if (!current.running || Date.now() > deadline)
+        throw new Error(`PostgreSQL did not start:\n${current.output}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   };
   const kill = async () => {
-    const current = child;
-    if (current === undefined || current.exitCode !== null) return;
-    const exited = new Promise((resolve) => current.once('exit', resolve));
+    const current = server;
+    if (current === undefined || !current.running) return;
     // SIGINT: "fast shutdown" (disconnect clients, stop cleanly).
-    current.kill('SIGINT');
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
-    if (current.exitCode === null) current.kill('SIGKILL');
+    await current.stop('SIGINT');
   };
   await start();
   return {
