@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { type AccessRule, FULL_ACCESS, parseRule } from './auth/access-rules.ts';
+import { setConsolePassword } from './auth/console-login.ts';
 import { apiCommand } from './cli/api-command.ts';
 import { registerOperatorCommands } from './cli/commands.ts';
 import { resolveCredentials } from './cli/credentials.ts';
@@ -114,6 +115,7 @@ storeOptions(
       `  ${env('OVH_APPLICATION_SECRET', 'application_secret')}`,
       `  ${env('OVH_CONSUMER_KEY', 'consumer_key')}`,
       `Try: mks api GET /cloud/project --data-dir ${config.dataDir}`,
+      `Web console: ${config.publicUrl.replace(/\/1\.0$/, '')}/${first.consoleLoginFile === undefined ? '' : ` (login and password in ${first.consoleLoginFile}, mode 0600)`}`,
       runtime.apiCaFile === undefined
         ? ''
         : `HTTPS certificate from the local CA. Node.js clients (ovh, @ovhcloud/node-ovh) trust it with:\n  export NODE_EXTRA_CA_CERTS=${runtime.apiCaFile}\n(go-ovh and Terraform: add ${runtime.apiCaFile} to the system trust store, or SSL_CERT_FILE on Linux)`,
@@ -237,12 +239,36 @@ const admin = program.command('admin').description('operator commands working on
 storeOptions(admin.command('account').command('create').description('create an account and print its id'))
   .option('--email <email>', 'contact address')
   .option('--id <id>', 'account id (default: generated)')
-  .action(async (options: ConfigOptions & { email?: string; id?: string }) =>
+  .option('--password-stdin', 'read the console password from stdin (default: generate one, shown on stderr)')
+  .action(async (options: ConfigOptions & { email?: string; id?: string; passwordStdin?: boolean }) =>
     withServices(options, async (services) => {
       const id = await services.authStore.createAccount({ id: options.id, email: options.email ?? null });
+      await consolePassword(services, id, options.passwordStdin);
       process.stdout.write(`${id}\n`);
     }),
   );
+
+storeOptions(admin.commands.find((command) => command.name() === 'account')!.command('password'))
+  .description("set an account's web console password (its login is the account id)")
+  .requiredOption('--account <id>', 'the account')
+  .option('--password-stdin', 'read the password from stdin (default: generate one, shown on stderr)')
+  .action(async (options: ConfigOptions & { account: string; passwordStdin?: boolean }) =>
+    withServices(options, async (services) => {
+      await requireAccount(services, options.account);
+      await consolePassword(services, options.account, options.passwordStdin);
+    }),
+  );
+
+async function consolePassword(services: Services, accountId: string, fromStdin: boolean | undefined) {
+  const { generated } = await setConsolePassword(
+    services.authStore,
+    accountId,
+    fromStdin ? process.stdin : undefined,
+  );
+  if (generated !== undefined) {
+    process.stderr.write(`Console login: ${accountId}, password: ${generated} (shown once)\n`);
+  }
+}
 
 storeOptions(
   admin.command('project').command('create').description('create a project for an account and print its id'),

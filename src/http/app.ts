@@ -12,6 +12,7 @@ import type { AuthContext, Authenticator } from '../auth/authenticator.ts';
 import { registerClusterRoutes } from '../clusters/clusters.routes.ts';
 import type { ClusterService } from '../clusters/clusters.service.ts';
 import type { Config } from '../config.ts';
+import { registerConsoleRoutes } from '../console/console.routes.ts';
 import { registerCustomizationRoutes } from '../customization/customization.routes.ts';
 import { AppError, serviceNotFound } from '../errors.ts';
 import { registerProjectRoutes, registerProjectScopedRoutes } from '../projects/projects.routes.ts';
@@ -99,6 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         consumerKey: header(headers['x-ovh-consumer']),
         timestamp: header(headers['x-ovh-timestamp']),
         signature: header(headers['x-ovh-signature']),
+        ip: request.ip,
       });
     } else if (mode === 'application') {
       request.application = await deps.authenticator.application(
@@ -137,6 +139,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   registerAuthRoutes(app, deps);
+  registerConsoleRoutes(app, deps);
   registerProjectRoutes(app, deps);
   await app.register(
     async (scoped) => {
