@@ -11,6 +11,7 @@ import { compileRules } from '../../src/auth/access-rules.ts';
 import { ApiClient, type ApiResponse } from '../../src/client/api-client.ts';
 import { clear, field, h, notice } from '../dom.ts';
 import type { PageContext } from '../main.ts';
+import { codeSamples } from '../samples.ts';
 import { endpoint, type Session } from '../session.ts';
 
 interface Operation {
@@ -67,7 +68,11 @@ export async function explorerPage({ main }: PageContext, session: Session): Pro
       });
     }
   }
-  const allows = compileRules(session.rules as Parameters<typeof compileRules>[0]);
+  // The rules of the key this tab signs with, as the server holds them.
+  const current = await new ApiClient({ endpoint: endpoint(), ...session })
+    .call<{ rules: Parameters<typeof compileRules>[0] }>('GET', '/auth/currentCredential')
+    .catch(() => ({ rules: [] }));
+  const allows = compileRules(current.rules);
   const search = h('input', {
     type: 'search',
     'aria-label': 'Search operations',
@@ -200,7 +205,7 @@ function operationView(
           )
         : 'no signature needed',
     );
-    clear(samples, codeSamples(operation.method, `${path}${query()}`, body.value.trim()));
+    clear(samples, samplesView(operation.method, `${path}${query()}`, body.value.trim()));
   };
   for (const input of inputs.values()) input.addEventListener('input', update);
   body.addEventListener('input', update);
@@ -303,49 +308,15 @@ function inspect(method: string, response: ApiResponse, milliseconds: number, se
   );
 }
 
-function codeSamples(method: string, path: string, body: string): HTMLElement {
-  const url = endpoint();
-  const data = body === '' ? '' : body;
-  const samples: [string, string][] = [
-    ['mks CLI', `mks api ${method} '${path}'${data === '' ? '' : ` --data '${data}'`}`],
-    [
-      'curl (signing script)',
-      [
-        '#!/bin/sh',
-        '# OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET and OVH_CONSUMER_KEY in the environment',
-        `URL='${url}${path}'`,
-        `BODY='${data}'`,
-        `TS=$(curl -s '${url}/auth/time')`,
-        `SIG='$1$'$(printf '%s' "$OVH_APPLICATION_SECRET+$OVH_CONSUMER_KEY+${method}+$URL+$BODY+$TS" | sha1sum | cut -d' ' -f1)`,
-        `curl -s -X ${method} "$URL" -H 'Content-Type: application/json' \\`,
-        '  -H "X-Ovh-Application: $OVH_APPLICATION_KEY" -H "X-Ovh-Consumer: $OVH_CONSUMER_KEY" \\',
-        `  -H "X-Ovh-Timestamp: $TS" -H "X-Ovh-Signature: $SIG"${data === '' ? '' : ' --data "$BODY"'}`,
-      ].join('\n'),
-    ],
-    [
-      'node (ovh)',
-      [
-        "import ovhFactory from 'ovh';",
-        `const ovh = ovhFactory({ host: '${location.hostname}', port: ${location.port || (location.protocol === 'https:' ? 443 : 80)}, basePath: '/1.0',`,
-        '  appKey: process.env.OVH_APPLICATION_KEY, appSecret: process.env.OVH_APPLICATION_SECRET,',
-        '  consumerKey: process.env.OVH_CONSUMER_KEY });',
-        '// The ovh package speaks HTTPS only: serve mks with --tls.',
-        `console.log(await ovh.requestPromised('${method}', '${path}'${data === '' ? '' : `, ${data}`}));`,
-      ].join('\n'),
-    ],
-    [
-      'go (go-ovh)',
-      [
-        `client, _ := ovh.NewClient("${url}", os.Getenv("OVH_APPLICATION_KEY"), os.Getenv("OVH_APPLICATION_SECRET"), os.Getenv("OVH_CONSUMER_KEY"))`,
-        'var result any',
-        `err := client.CallAPI("${method}", "${path}", ${data === '' ? 'nil' : `json.RawMessage(\`${data}\`)`}, &result, true)`,
-      ].join('\n'),
-    ],
-    [
-      'Terraform',
-      `provider "ovh" {\n  endpoint = "${url}"\n  # keys from OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY\n}`,
-    ],
-  ];
+function samplesView(method: string, path: string, body: string): HTMLElement {
+  const samples = codeSamples({
+    endpoint: endpoint(),
+    host: location.hostname,
+    port: Number(location.port || (location.protocol === 'https:' ? 443 : 80)),
+    method,
+    path,
+    body,
+  });
   return h(
     'div',
     {},
