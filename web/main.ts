@@ -4,7 +4,8 @@
  * lives under `/console/`.
  */
 import './app.css';
-import { clear, h } from './dom.ts';
+import { ApiError } from '../src/client/api-client.ts';
+import { clear, h, notice } from './dom.ts';
 import { clusterPage, clustersPage } from './pages/clusters.ts';
 import { createTokenPage } from './pages/create-token.ts';
 import { credentialsPage } from './pages/credentials.ts';
@@ -29,6 +30,7 @@ const NAV: [string, string][] = [
 
 function navigate(path: string): void {
   history.pushState(null, '', path);
+  moved = true;
   void render();
 }
 
@@ -91,6 +93,7 @@ function layout(session: Session | undefined): HTMLElement {
 }
 
 let rendering = 0;
+let moved = false;
 async function render(): Promise<void> {
   const generation = ++rendering;
   const session = currentSession();
@@ -108,10 +111,20 @@ async function render(): Promise<void> {
     } else await clustersPage(context, session);
   } catch (error) {
     if (generation !== rendering) return;
+    // The session key expired or was revoked (here or elsewhere): back to the sign-in form.
+    const code = ((error as ApiError).body as { errorCode?: string } | undefined)?.errorCode;
+    if (error instanceof ApiError && (code === 'INVALID_CREDENTIAL' || code === 'NOT_CREDENTIAL')) {
+      await signOut();
+      await render();
+      document.getElementById('main')?.prepend(notice('info', 'Your session has ended: sign in again.'));
+      return;
+    }
     main.append(h('p', { class: 'notice error', role: 'alert' }, (error as Error).message));
   }
   const heading = main.querySelector('h1');
   if (heading !== null) document.title = `${heading.textContent} · mks console`;
+  // After an in-console navigation, start reading (and tabbing) at the new page.
+  if (moved) main.focus();
 }
 
 // In-console links change the page without a reload (the session stays in this tab).

@@ -327,6 +327,7 @@ describe('the web console in chromium', () => {
 
     await page.getByRole('link', { name: 'Credentials' }).press('Enter');
     await page.getByRole('heading', { name: 'Credentials', level: 1 }).waitFor(WAIT);
+    await page.getByRole('row').filter({ hasText: '(this session)' }).waitFor(WAIT);
     const keyRow = page.getByRole('row').filter({ hasText: 'to-revoke' });
     assert.match((await keyRow.textContent()) ?? '', /validated.*GET \/\*.*createToken/);
     await assertAccessible(page, 'credentials');
@@ -355,6 +356,21 @@ describe('the web console in chromium', () => {
       },
       { what: 'the session key to be expired by POST /auth/logout' },
     );
+
+    // A session key revoked elsewhere: the next page asks to sign in again.
+    await signIn(page);
+    const next = JSON.parse((await page.evaluate(() => sessionStorage.getItem('mks.session')))!) as {
+      consumerKey: string;
+    };
+    const nextRow = await server.services.database.db
+      .selectFrom('credentials')
+      .select('id')
+      .where('ck_hash', '=', sha256(next.consumerKey))
+      .executeTakeFirstOrThrow();
+    await server.client.call('DELETE', `/me/api/credential/${nextRow.id}`);
+    await page.getByRole('link', { name: 'Credentials' }).press('Enter');
+    await page.getByText('Your session has ended: sign in again.').waitFor(WAIT);
+    await page.getByRole('heading', { name: 'Sign in to mks' }).waitFor(WAIT);
     await page.close();
   });
 });

@@ -13,7 +13,10 @@ export async function credentialsPage({ main }: PageContext, session: Session): 
   main.append(h('h1', {}, 'Credentials'));
   const status = h('div', {});
   main.append(status);
-  const ids = await client.listCredentialIds();
+  const [ids, current] = await Promise.all([
+    client.listCredentialIds(),
+    client.api.call<{ credentialId: number }>('GET', '/auth/currentCredential'),
+  ]);
   const credentials = await Promise.all(ids.map((id) => client.getCredential(id)));
   const applications = new Map<number, ApiApplication | undefined>();
   await Promise.all(
@@ -85,7 +88,14 @@ export async function credentialsPage({ main }: PageContext, session: Session): 
       'tr',
       { 'data-state': credential.status },
       h('td', {}, String(credential.credentialId)),
-      h('td', {}, application?.name ?? String(credential.applicationId)),
+      h(
+        'td',
+        {},
+        application?.name ?? String(credential.applicationId),
+        credential.credentialId === current.credentialId
+          ? h('span', { class: 'hint' }, ' (this session)')
+          : null,
+      ),
       h('td', {}, h('span', { class: `state state-${credential.status}` }, credential.status)),
       h('td', {}, rulesList(credential.rules, `Rights of key ${credential.credentialId}`)),
       h('td', {}, formatDate(credential.creation)),
