@@ -51,7 +51,7 @@ const idParams = (name: string, description: string) =>
   ({
     type: 'object',
     required: [name],
-    properties: { [name]: { type: 'string', pattern: '^[0-9]{1,15}$', description } },
+    properties: { [name]: { type: 'string', pattern: '^[0-9]{1,20}$', description } },
   }) as const;
 
 const credentialParams = idParams('credentialId', 'Credential id');
@@ -59,6 +59,16 @@ const applicationParams = idParams('applicationId', 'Application id');
 
 const idList = { 200: { type: 'array', items: { type: 'integer' } } } as const;
 const voidResponse = { 200: { type: 'null' } } as const;
+
+/**
+ * Ids are 32-bit on PostgreSQL (`serial`): a larger number names nothing, and must not reach the
+ * database, which would refuse the comparison with an error.
+ */
+const MAX_ID = 2 ** 31 - 1;
+const idOf = (text: string): number | undefined => {
+  const id = Number(text);
+  return id <= MAX_ID ? id : undefined;
+};
 
 const credentialNotFound = () => new AppError('NotFound', 'This credential does not exist');
 const applicationNotFound = () => new AppError('NotFound', 'This application does not exist');
@@ -90,7 +100,8 @@ export function registerMeRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'auth
     },
     async (request, reply) => {
       const { applicationId } = request.params as { applicationId: string };
-      const application = await keys.application(request.auth!.accountId, Number(applicationId));
+      const id = idOf(applicationId);
+      const application = id === undefined ? undefined : await keys.application(request.auth!.accountId, id);
       if (application === undefined) throw applicationNotFound();
       return sendJson(reply, application);
     },
@@ -109,7 +120,8 @@ export function registerMeRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'auth
     },
     async (request, reply) => {
       const { applicationId } = request.params as { applicationId: string };
-      if (!(await keys.deleteApplication(request.auth!.accountId, Number(applicationId)))) {
+      const id = idOf(applicationId);
+      if (id === undefined || !(await keys.deleteApplication(request.auth!.accountId, id))) {
         throw applicationNotFound();
       }
       return sendVoid(reply);
@@ -127,7 +139,7 @@ export function registerMeRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'auth
           additionalProperties: false,
           properties: {
             status: { type: 'string', enum: CREDENTIAL_STATES },
-            applicationId: { type: 'string', pattern: '^[0-9]{1,15}$' },
+            applicationId: { type: 'string', pattern: '^[0-9]{1,20}$' },
           },
         },
         response: idList,
@@ -135,9 +147,11 @@ export function registerMeRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'auth
     },
     async (request, reply) => {
       const query = request.query as { status?: CredentialState; applicationId?: string };
+      const applicationId = query.applicationId === undefined ? undefined : idOf(query.applicationId);
+      if (query.applicationId !== undefined && applicationId === undefined) return sendJson(reply, []);
       const ids = await keys.list(request.auth!.accountId, {
         ...(query.status === undefined ? {} : { status: query.status }),
-        ...(query.applicationId === undefined ? {} : { applicationId: Number(query.applicationId) }),
+        ...(applicationId === undefined ? {} : { applicationId }),
       });
       return sendJson(reply, ids);
     },
@@ -155,7 +169,8 @@ export function registerMeRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'auth
     },
     async (request, reply) => {
       const { credentialId } = request.params as { credentialId: string };
-      const credential = await keys.get(request.auth!.accountId, Number(credentialId));
+      const id = idOf(credentialId);
+      const credential = id === undefined ? undefined : await keys.get(request.auth!.accountId, id);
       if (credential === undefined) throw credentialNotFound();
       return sendJson(reply, credential);
     },
@@ -188,7 +203,8 @@ export function registerMeRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'auth
       const problems = allowedIpsProblems(allowedIPs ?? []);
       if (problems.length > 0) throw invalid(problems.join('; '));
       const blocks = allowedIPs == null || allowedIPs.length === 0 ? null : allowedIPs;
-      if (!(await keys.setAllowedIps(request.auth!.accountId, Number(credentialId), blocks))) {
+      const id = idOf(credentialId);
+      if (id === undefined || !(await keys.setAllowedIps(request.auth!.accountId, id, blocks))) {
         throw credentialNotFound();
       }
       return sendVoid(reply);
@@ -207,7 +223,8 @@ export function registerMeRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'auth
     },
     async (request, reply) => {
       const { credentialId } = request.params as { credentialId: string };
-      if (!(await keys.revoke(request.auth!.accountId, Number(credentialId)))) throw credentialNotFound();
+      const id = idOf(credentialId);
+      if (id === undefined || !(await keys.revoke(request.auth!.accountId, id))) throw credentialNotFound();
       return sendVoid(reply);
     },
   );
@@ -225,7 +242,8 @@ export function registerMeRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'auth
     async (request, reply) => {
       const { credentialId } = request.params as { credentialId: string };
       const { accountId } = request.auth!;
-      const credential = await keys.get(accountId, Number(credentialId));
+      const id = idOf(credentialId);
+      const credential = id === undefined ? undefined : await keys.get(accountId, id);
       if (credential === undefined) throw credentialNotFound();
       const application = await keys.application(accountId, credential.applicationId);
       if (application === undefined) throw applicationNotFound();

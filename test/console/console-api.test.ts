@@ -458,6 +458,35 @@ for (const dialect of DIALECTS) {
       assert.ok(!(await owner.listApplicationIds()).includes(row.application_id));
     });
 
+    test('/me/api ids that name nothing answer 404 (or nothing), and malformed ones 400, never a 5xx', async () => {
+      for (const id of ['2147483648', '99999999999999999999', '0']) {
+        for (const [method, path] of [
+          ['GET', `/me/api/credential/${id}`],
+          ['PUT', `/me/api/credential/${id}`],
+          ['DELETE', `/me/api/credential/${id}`],
+          ['GET', `/me/api/credential/${id}/application`],
+          ['GET', `/me/api/application/${id}`],
+          ['DELETE', `/me/api/application/${id}`],
+        ] as const) {
+          const reply = await owner.api.raw(
+            method,
+            path,
+            method === 'PUT' ? { allowedIPs: null } : undefined,
+          );
+          assert.equal(reply.status, 404, `${method} ${path}: ${JSON.stringify(reply.body)}`);
+        }
+        assert.deepEqual(await owner.api.call('GET', `/me/api/credential?applicationId=${id}`), []);
+      }
+      const malformed = await owner.api.raw('GET', '/me/api/credential/abc');
+      assert.equal(malformed.status, 400);
+      const badStatus = await owner.api.raw('GET', '/me/api/credential?status=revoked');
+      assert.equal(badStatus.status, 400);
+      assert.match(
+        (badStatus.body as { message: string }).message,
+        /status.*expected one of pendingValidation, validated, refused, expired/,
+      );
+    });
+
     test("another account sees none of this account's keys", async () => {
       const other = await server.services.authStore.createAccount({ id: 'ot12345-mks' });
       const application = await server.services.authStore.createApplication({
