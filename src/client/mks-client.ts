@@ -42,6 +42,14 @@ export interface Cluster {
   statusMessage?: string | null;
 }
 
+/** `GET …/kube/{id}/rollout` (mks extension). */
+export interface Rollout {
+  status: ClusterStatus;
+  generation: number;
+  observedGeneration: number;
+  kubeProxy: { desired: number; updated: number; available: number } | null;
+}
+
 /** `cloud.Project`, the fields mks returns. */
 export interface Project {
   project_id: string;
@@ -163,6 +171,11 @@ export class MksClient {
 
   listAdmissionPlugins(project: string): Promise<string[]> {
     return this.#call<string[]>('GET', `${projectPath(project)}/capabilities/kube/admissionplugins`);
+  }
+
+  /** mks extension: how far kube-proxy's rollout has gone (`kubeProxy` null while unknown). */
+  getRollout(project: string, id: string): Promise<Rollout> {
+    return this.#call<Rollout>('GET', `${clusterPath(project, id)}/rollout`);
   }
 
   /** `GET /me/api/credential`: the account's API key ids (optionally of one state or application). */

@@ -13,6 +13,7 @@ import { registerClusterRoutes } from '../clusters/clusters.routes.ts';
 import type { ClusterService } from '../clusters/clusters.service.ts';
 import type { Config } from '../config.ts';
 import { registerConsoleRoutes } from '../console/console.routes.ts';
+import { registerRolloutRoute } from '../console/rollout.routes.ts';
 import { registerCustomizationRoutes } from '../customization/customization.routes.ts';
 import { AppError, serviceNotFound } from '../errors.ts';
 import { registerProjectRoutes, registerProjectScopedRoutes } from '../projects/projects.routes.ts';
@@ -151,6 +152,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       registerProjectScopedRoutes(scoped, deps);
       registerClusterRoutes(scoped, deps);
       registerCustomizationRoutes(scoped, deps);
+      registerRolloutRoute(scoped, deps);
     },
     { prefix: PROJECT_PREFIX },
   );

@@ -183,7 +183,10 @@ describe('the web console in chromium', () => {
       await page.getByRole('alert').filter({ hasText: 'unknown or has already been used' }).waitFor(WAIT);
     } finally {
       await page.close();
-      https.globalAgent.options.ca = previousCa;
+      // Deleted, not set to undefined: an own `ca: undefined` on the global agent's options makes
+      // later requests that pass their own `ca` (the rollout read) fail to verify (seen on Node 20).
+      if (previousCa === undefined) delete https.globalAgent.options.ca;
+      else https.globalAgent.options.ca = previousCa;
       await tlsServer.close();
     }
   });
@@ -285,7 +288,9 @@ describe('the web console in chromium', () => {
     await page.getByRole('textbox', { name: 'iptables syncPeriod' }).fill('PT60S');
     await page.getByRole('button', { name: 'Save kube-proxy customization' }).press('Enter');
     await page.getByText('Saved. The change rolls out node by node.').waitFor(WAIT);
-    await page.getByText('Status: READY').waitFor({ timeout: 30_000 });
+    await page
+      .getByText(/^Status: READY · kube-proxy: (\d+)\/\1 nodes on the new configuration$/)
+      .waitFor({ timeout: 30_000 });
     const values = page.getByRole('table', { name: 'kube-proxy values in effect' });
     const row = (field: string) => values.getByRole('row').filter({ hasText: field });
     assert.match((await row('iptables.syncPeriod').textContent()) ?? '', /PT60S\s*set/);

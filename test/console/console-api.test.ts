@@ -15,6 +15,7 @@ import { MksClient } from '../../src/client/mks-client.ts';
 import { cliSandbox } from '../support/cli.ts';
 import { DIALECTS } from '../support/dialects.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { waitFor } from '../support/wait.ts';
 
 interface Reply {
   status: number;
@@ -563,6 +564,22 @@ for (const dialect of DIALECTS) {
       const after = await session.api.raw('GET', '/cloud/project');
       assert.equal(after.status, 403);
       assert.equal((await owner.getCredential(row.id)).status, 'expired');
+    });
+
+    test("the rollout extension reports kube-proxy's nodes on the new configuration", async () => {
+      const created = await owner.createCluster(server.projectId, { region: 'GRA5', name: 'rollout' });
+      const done = await waitFor(
+        async () => {
+          const rollout = await owner.getRollout(server.projectId, created.id);
+          return rollout.status === 'READY' && rollout.kubeProxy !== null ? rollout : undefined;
+        },
+        { what: 'the new cluster to be READY with kube-proxy rolled out', timeoutMs: 30_000 },
+      );
+      assert.equal(done.observedGeneration, done.generation);
+      assert.ok(done.kubeProxy!.desired > 0);
+      assert.equal(done.kubeProxy!.updated, done.kubeProxy!.desired);
+      const missing = await owner.api.raw('GET', `/cloud/project/${server.projectId}/kube/nope/rollout`);
+      assert.equal(missing.status, 404);
     });
 
     test('the console pages and assets are served on the API origin with a strict policy', async () => {

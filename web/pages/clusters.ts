@@ -6,7 +6,7 @@
  */
 
 import { ApiError } from '../../src/client/api-client.ts';
-import type { Cluster } from '../../src/client/mks-client.ts';
+import type { Cluster, Rollout } from '../../src/client/mks-client.ts';
 import { announce, clear, field, formatDate, h, notice } from '../dom.ts';
 import type { PageContext } from '../main.ts';
 import { clientFor, type Session } from '../session.ts';
@@ -130,16 +130,25 @@ export async function clusterPage(
   const messages = h('div', {});
   main.append(heading, statusLine, messages, values);
 
+  let rollout: Rollout | undefined;
   const showStatus = () => {
+    const nodes = rollout?.kubeProxy;
     clear(
       statusLine,
       'Status: ',
       h('span', { class: `status status-${cluster.status.toLowerCase()}` }, cluster.status),
-      TRANSITIONAL.has(cluster.status) ? ' — applying the last change, node by node…' : '',
+      TRANSITIONAL.has(cluster.status) ? ' — applying the last change, node by node' : '',
+      nodes === null || nodes === undefined
+        ? ''
+        : ` · kube-proxy: ${nodes.updated}/${nodes.desired} nodes on the new configuration`,
       cluster.statusMessage ? ` — ${cluster.statusMessage}` : '',
     );
   };
+  const refreshRollout = async () => {
+    rollout = await client.getRollout(serviceName, id).catch(() => undefined);
+  };
   const showValues = () => clear(values, effectiveValues(cluster));
+  await refreshRollout();
   showStatus();
   showValues();
 
@@ -159,6 +168,7 @@ export async function clusterPage(
         }
         const changed = next.status !== cluster.status;
         cluster = next;
+        await refreshRollout();
         showStatus();
         showValues();
         if (changed && !TRANSITIONAL.has(cluster.status)) {
