@@ -6,13 +6,15 @@
  * `mks credential list|revoke`.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { hashPassword } from '../../src/auth/passwords.ts';
 import { sha256 } from '../../src/auth/tokens.ts';
 import { ApiClient } from '../../src/client/api-client.ts';
 import { MksClient } from '../../src/client/mks-client.ts';
-import { cliSandbox } from '../support/cli.ts';
+import { cliSandbox, MKS } from '../support/cli.ts';
 import { DIALECTS } from '../support/dialects.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
@@ -603,6 +605,64 @@ for (const dialect of DIALECTS) {
       assert.match(script.headers.get('content-type')!, /^text\/javascript/);
       assert.ok((await script.text()).length > 1000);
       assert.equal((await fetch(`${server.baseUrl}/console/assets/nothing.js`)).status, 404);
+    });
+
+    test('mks admin account create|password set console passwords, from stdin or generated and shown once', async () => {
+      const admin = (args: string[], stdin?: string) =>
+        new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+          const child = spawn(
+            process.execPath,
+            [
+              MKS,
+              'admin',
+              'account',
+              ...args,
+              '--data-dir',
+              server.config.dataDir,
+              '--database-url',
+              server.database.url,
+            ],
+            { env: { PATH: process.env.PATH, HOME: os.tmpdir() }, stdio: ['pipe', 'pipe', 'pipe'] },
+          );
+          let stdout = '';
+          let stderr = '';
+          child.stdout.on('data', (chunk) => {
+            stdout += chunk;
+          });
+          child.stderr.on('data', (chunk) => {
+            stderr += chunk;
+          });
+          child.on('error', reject);
+          child.on('close', (code) => resolve({ code, stdout, stderr }));
+          child.stdin.end(stdin ?? '');
+        });
+      const signIn = (login: string, password: string) =>
+        post(server, '/console/api/sign-in', { login, password });
+
+      const created = await admin(
+        ['create', '--id', 'cli12345-mks', '--password-stdin'],
+        'a long enough password\n',
+      );
+      assert.equal(created.code, 0, created.stderr);
+      assert.equal(created.stdout, 'cli12345-mks\n');
+      assert.equal(created.stderr, '', 'a password read from stdin is not shown');
+      assert.equal((await signIn('cli12345-mks', 'a long enough password')).status, 200);
+
+      const short = await admin(['password', '--account', 'cli12345-mks', '--password-stdin'], 'short\n');
+      assert.equal(short.code, 1);
+      assert.match(short.stderr, /--password-stdin: a password needs at least 12 characters/);
+      assert.equal((await signIn('cli12345-mks', 'a long enough password')).status, 200, 'unchanged');
+
+      const generated = await admin(['password', '--account', 'cli12345-mks']);
+      assert.equal(generated.code, 0, generated.stderr);
+      const shown = /^Console login: cli12345-mks, password: (\S+) \(shown once\)\n$/.exec(generated.stderr);
+      assert.ok(shown, generated.stderr);
+      assert.equal((await signIn('cli12345-mks', shown[1]!)).status, 200);
+      assert.equal((await signIn('cli12345-mks', 'a long enough password')).status, 403);
+
+      const unknown = await admin(['password', '--account', 'nobody-mks']);
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.stderr, /--account: no account 'nobody-mks'/);
     });
 
     test('mks credential list shows the keys and revoke makes the next call fail', async () => {
