@@ -13,6 +13,8 @@
 export const ERROR_KINDS = Object.freeze({
   /** Invalid input: a validation failure, a malformed body, a value not offered. */
   BadRequest: { status: 400, ovhClass: 'Client::BadRequest' },
+  /** Refused for the caller: a sign-in that failed or is rate-limited, a cross-site form. */
+  Forbidden: { status: 403, ovhClass: 'Client::Forbidden' },
   /** Absent, or not the caller's (no existence leak). */
   NotFound: { status: 404, ovhClass: 'Client::NotFound' },
   /** The resource's state forbids the change (e.g. a cluster being deleted). */

@@ -3,6 +3,8 @@
  * types in and out. The CLI uses it now, the web console later; it only speaks HTTP, so it works
  * against any mks (or OVH) endpoint.
  */
+
+import type { ApiApplication, ApiCredential, CredentialState } from '../auth/credentials.store.ts';
 import type { ClusterStatus, CreationInput, UpdatePolicy } from '../clusters/clusters.model.ts';
 import type {
   CustomizationInput,
@@ -38,6 +40,14 @@ export interface Cluster {
   ipAllocationPolicy: unknown;
   /** mks extension: why the cluster is in `ERROR`. */
   statusMessage?: string | null;
+}
+
+/** `GET …/kube/{id}/rollout` (mks extension). */
+export interface Rollout {
+  status: ClusterStatus;
+  generation: number;
+  observedGeneration: number;
+  kubeProxy: { desired: number; updated: number; available: number } | null;
 }
 
 /** `cloud.Project`, the fields mks returns. */
@@ -161,6 +171,49 @@ export class MksClient {
 
   listAdmissionPlugins(project: string): Promise<string[]> {
     return this.#call<string[]>('GET', `${projectPath(project)}/capabilities/kube/admissionplugins`);
+  }
+
+  /** mks extension: how far kube-proxy's rollout has gone (`kubeProxy` null while unknown). */
+  getRollout(project: string, id: string): Promise<Rollout> {
+    return this.#call<Rollout>('GET', `${clusterPath(project, id)}/rollout`);
+  }
+
+  /** `GET /me/api/credential`: the account's API key ids (optionally of one state or application). */
+  listCredentialIds(filter: { status?: CredentialState; applicationId?: number } = {}): Promise<number[]> {
+    const query = new URLSearchParams();
+    if (filter.status !== undefined) query.set('status', filter.status);
+    if (filter.applicationId !== undefined) query.set('applicationId', String(filter.applicationId));
+    const search = query.size === 0 ? '' : `?${query}`;
+    return this.#call<number[]>('GET', `/me/api/credential${search}`);
+  }
+
+  getCredential(id: number): Promise<ApiCredential> {
+    return this.#call<ApiCredential>('GET', `/me/api/credential/${id}`);
+  }
+
+  async revokeCredential(id: number): Promise<void> {
+    await this.#call('DELETE', `/me/api/credential/${id}`);
+  }
+
+  async setCredentialAllowedIps(id: number, allowedIPs: string[] | null): Promise<void> {
+    await this.#call('PUT', `/me/api/credential/${id}`, { allowedIPs });
+  }
+
+  listApplicationIds(): Promise<number[]> {
+    return this.#call<number[]>('GET', '/me/api/application');
+  }
+
+  getApplication(id: number): Promise<ApiApplication> {
+    return this.#call<ApiApplication>('GET', `/me/api/application/${id}`);
+  }
+
+  async deleteApplication(id: number): Promise<void> {
+    await this.#call('DELETE', `/me/api/application/${id}`);
+  }
+
+  /** `POST /auth/logout`: expires the consumer key this client signs with. */
+  async logout(): Promise<void> {
+    await this.#call('POST', '/auth/logout');
   }
 }
 

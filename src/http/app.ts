@@ -8,6 +8,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { registerAuthRoutes } from '../auth/auth.routes.ts';
 import { registerClusterRoutes } from '../clusters/clusters.routes.ts';
 import { registerCustomizationRoutes } from '../clusters/customization.routes.ts';
+import { registerConsoleRoutes } from '../console/console.routes.ts';
+import { registerRolloutRoute } from '../console/rollout.routes.ts';
 import { AppError, serviceNotFound } from '../errors.ts';
 import { registerProjectRoutes, registerProjectScopedRoutes } from '../projects/projects.routes.ts';
 import type { AppDeps, AuthMode } from './deps.ts';
@@ -15,9 +17,6 @@ import { registerJsonBody } from './json-body.ts';
 import { handleError } from './ovh-errors.ts';
 import { PROJECT_PREFIX } from './params.ts';
 import { sendJson } from './responses.ts';
-
-// Kept for route files written before deps.ts: new code imports these from ./deps.ts.
-export type { AppDeps, AuthMode } from './deps.ts';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const queryIdPrefix = `EU.ext-mks.${crypto.randomBytes(4).toString('hex')}.${process.pid}.`;
@@ -70,6 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         consumerKey: header(headers['x-ovh-consumer']),
         timestamp: header(headers['x-ovh-timestamp']),
         signature: header(headers['x-ovh-signature']),
+        ip: request.ip,
       });
     } else if (mode === 'application') {
       request.application = await deps.authenticator.application(
@@ -108,6 +108,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   registerAuthRoutes(app, deps);
+  registerConsoleRoutes(app, deps);
   registerProjectRoutes(app, deps);
   await app.register(
     async (scoped) => {
@@ -119,6 +120,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       registerProjectScopedRoutes(scoped, deps);
       registerClusterRoutes(scoped, deps);
       registerCustomizationRoutes(scoped, deps);
+      registerRolloutRoute(scoped, deps);
     },
     { prefix: PROJECT_PREFIX },
   );
