@@ -4,11 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { configHash, renderKubeProxyConfig } from '../../src/customization/kube-proxy-config.ts';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/dialects.ts';
 import { waitFor as waitForCondition } from '../support/wait.ts';
@@ -38,23 +37,10 @@ for (const dialect of DIALECTS) {
     const waitFor = <T>(what: string, probe: () => Promise<T | undefined | false>) =>
       waitForCondition(probe, { what });
 
-    function clients() {
-      const kc = new KubeConfig();
-      kc.loadFromString(harness.kubeconfigText);
-      return { core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api) };
-    }
-
-    async function kubeProxyPods() {
-      const { core } = clients();
-      const list = await core.listNamespacedPod({
-        namespace: 'kube-system',
-        labelSelector: 'k8s-app=kube-proxy',
-      });
-      return list.items;
-    }
+    const kubeProxyPods = () => harness.kube.kubeProxyPods();
 
     async function rolledOut(): Promise<boolean> {
-      const ds = await clients().apps.readNamespacedDaemonSet({
+      const ds = await harness.kube.apps.readNamespacedDaemonSet({
         name: 'kube-proxy',
         namespace: 'kube-system',
       });
@@ -66,23 +52,9 @@ for (const dialect of DIALECTS) {
       );
     }
 
-    function status(url: string, token?: string): Promise<number> {
-      return new Promise((resolve, reject) => {
-        const request = https.get(
-          url,
-          {
-            agent: false,
-            rejectUnauthorized: false,
-            headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
-          },
-          (response) => {
-            response.resume();
-            resolve(response.statusCode ?? 0);
-          },
-        );
-        request.on('error', reject);
-      });
-    }
+    /** The status of a GET of `apiPath` with `token` (none: no credentials). */
+    const status = async (apiPath: string, token: string | null = null) =>
+      (await harness.kube.status(apiPath, token)).status;
 
     before(async () => {
       testDatabase = await createTestDatabase(dialect);
@@ -140,14 +112,13 @@ for (const dialect of DIALECTS) {
     });
 
     test('requests without a valid token are refused with a 401 Status', async () => {
-      const base = harness.serverUrl;
-      assert.equal(await status(`${base}/api/v1/nodes`), 401);
-      assert.equal(await status(`${base}/api/v1/nodes`, 'wrong'), 401);
-      assert.equal(await status(`${base}/api/v1/nodes`, TOKEN), 200);
+      assert.equal(await status('/api/v1/nodes'), 401);
+      assert.equal(await status('/api/v1/nodes', 'wrong'), 401);
+      assert.equal(await status('/api/v1/nodes', TOKEN), 200);
     });
 
     test('server-side apply of config.conf then a template annotation rolls pods one by one to the new config', async () => {
-      const { core, apps } = clients();
+      const { core, apps } = harness.kube;
       const config = renderKubeProxyConfig({
         mode: 'iptables',
         clusterCIDR: '10.2.0.0/16',
@@ -347,12 +318,12 @@ for (const dialect of DIALECTS) {
 
     test('state survives closing and reopening the database', async () => {
       const config = (
-        await clients().core.readNamespacedConfigMap({ name: 'kube-proxy', namespace: 'kube-system' })
+        await harness.kube.core.readNamespacedConfigMap({ name: 'kube-proxy', namespace: 'kube-system' })
       ).data?.['config.conf'];
       const pods = (await kubeProxyPods()).map((p) => p.metadata!.name).sort();
       await harness.stop();
       await startServer();
-      const reread = await clients().core.readNamespacedConfigMap({
+      const reread = await harness.kube.core.readNamespacedConfigMap({
         name: 'kube-proxy',
         namespace: 'kube-system',
       });
@@ -369,7 +340,7 @@ for (const dialect of DIALECTS) {
       assert.doesNotMatch(namespaces, /scratch/);
       assert.match(namespaces, /kube-system\s+Active/);
       assert.doesNotMatch(await kubectl('get', 'cm', '-n', 'default'), /mine/);
-      const cm = await clients().core.readNamespacedConfigMap({
+      const cm = await harness.kube.core.readNamespacedConfigMap({
         name: 'kube-proxy',
         namespace: 'kube-system',
       });
@@ -380,8 +351,7 @@ for (const dialect of DIALECTS) {
       await waitFor('kube-proxy running again', rolledOut);
 
       await harness.emulator.destroyCluster(CLUSTER);
-      const base = harness.serverUrl;
-      assert.equal(await status(`${base}/api/v1/nodes`, TOKEN), 404);
+      assert.equal(await status('/api/v1/nodes', TOKEN), 404);
     });
   });
 }
