@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { DurationError, parseGoDuration } from './duration.ts';
-import { configHash, kubeconfigConf, renderKubeProxyConfig } from './kube-proxy-config.ts';
+import { configHash, renderKubeProxyConfig } from './kube-proxy-config.ts';
 
 test('a cluster without kube-proxy customization gets only the base fields and its mode', () => {
   assert.equal(
@@ -151,35 +151,6 @@ test('rendering an unvalidated duration throws rather than writing a file kube-p
       }),
     DurationError,
   );
-});
-
-test("kubeconfig.conf follows kubeadm's in-cluster layout", () => {
-  assert.equal(
-    kubeconfigConf('https://10.0.0.1:6443'),
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      '- cluster:',
-      '    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
-      '    server: https://10.0.0.1:6443',
-      '  name: default',
-      'contexts:',
-      '- context:',
-      '    cluster: default',
-      '    namespace: default',
-      '    user: default',
-      '  name: default',
-      'current-context: default',
-      'users:',
-      '- name: default',
-      '  user:',
-      '    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token',
-      '',
-    ].join('\n'),
-  );
-  const doc = parse(kubeconfigConf('https://[fd00::1]:6443'));
-  assert.equal(doc.clusters[0].cluster.server, 'https://[fd00::1]:6443');
 });
 
 test('the config hash is 16 hex characters of sha256 and changes with the content', () => {
