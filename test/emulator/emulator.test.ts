@@ -39,6 +39,18 @@ for (const dialect of DIALECTS) {
       waitForCondition(probe, { what });
 
     const kubeProxyPods = () => harness.kube.kubeProxyPods();
+    /** The API server pod's command line, as kubectl prints it. */
+    const apiServerCommand = () =>
+      kubectl(
+        'get',
+        'pod',
+        '-n',
+        'kube-system',
+        '-l',
+        'component=kube-apiserver',
+        '-o',
+        'jsonpath={.items[0].spec.containers[0].command}',
+      );
 
     async function rolledOut(): Promise<boolean> {
       const ds = await harness.kube.apps.readNamespacedDaemonSet({
@@ -82,31 +94,13 @@ for (const dialect of DIALECTS) {
       assert.match(cm, /config\.conf: \|\n\s+apiVersion: kubeproxy\.config\.k8s\.io\/v1alpha1/);
       assert.match(cm, /kubeconfig\.conf: \|/);
       assert.match(cm, /resourceVersion: "\d+"/);
-      const flags = await kubectl(
-        'get',
-        'pod',
-        '-n',
-        'kube-system',
-        '-l',
-        'component=kube-apiserver',
-        '-o',
-        'jsonpath={.items[0].spec.containers[0].command}',
-      );
+      const flags = await apiServerCommand();
       assert.match(flags, /--enable-admission-plugins=AlwaysPullImages,NodeRestriction/);
       await harness.emulator.setApiServerFlags(CLUSTER, [
         '--enable-admission-plugins=NodeRestriction',
         '--disable-admission-plugins=AlwaysPullImages',
       ]);
-      const changed = await kubectl(
-        'get',
-        'pod',
-        '-n',
-        'kube-system',
-        '-l',
-        'component=kube-apiserver',
-        '-o',
-        'jsonpath={.items[0].spec.containers[0].command}',
-      );
+      const changed = await apiServerCommand();
       assert.match(changed, /--enable-admission-plugins=NodeRestriction/);
       assert.match(changed, /--disable-admission-plugins=AlwaysPullImages/);
       assert.doesNotMatch(changed, /AlwaysPullImages,NodeRestriction/);
@@ -180,20 +174,15 @@ for (const dialect of DIALECTS) {
       const generation = patched.metadata!.generation!;
       assert.ok(generation >= 2);
 
-      const statusOutput = kubectl(
-        'rollout',
-        'status',
-        'ds/kube-proxy',
-        '-n',
-        'kube-system',
-        '--timeout=30s',
-      );
+      const statusOutput = harness.kube.rolloutStatus(30);
       // Progress is visible: at some point exactly one pod is new.
       await waitFor('one pod updated', async () => {
         const ds = await apps.readNamespacedDaemonSet({ name: 'kube-proxy', namespace: 'kube-system' });
         return ds.status?.updatedNumberScheduled === 1 && (ds.status.numberAvailable ?? 0) >= 2;
       });
-      const printed = await statusOutput;
+      const watched = await statusOutput;
+      assert.equal(watched.code, 0, watched.stderr);
+      const printed = watched.stdout;
       // kubectl prints what it saw while waiting (a slow start may see only the last pod coming up).
       assert.match(printed, /out of 3 new pods have been updated|of 3 updated pods are available/);
       assert.match(printed, /daemon set "kube-proxy" successfully rolled out/);
@@ -214,15 +203,9 @@ for (const dialect of DIALECTS) {
     test('kubectl rollout restart replaces every pod and rollout status finishes', async () => {
       const before = new Set((await kubeProxyPods()).map((p) => p.metadata!.name));
       assert.match(await kubectl('rollout', 'restart', 'ds/kube-proxy', '-n', 'kube-system'), /restarted/);
-      const printed = await kubectl(
-        'rollout',
-        'status',
-        'ds/kube-proxy',
-        '-n',
-        'kube-system',
-        '--timeout=30s',
-      );
-      assert.match(printed, /successfully rolled out/);
+      const printed = await harness.kube.rolloutStatus(30);
+      assert.equal(printed.code, 0, printed.stderr);
+      assert.match(printed.stdout, /successfully rolled out/);
       const after = await kubeProxyPods();
       assert.equal(after.length, 3);
       assert.ok(after.every((p) => !before.has(p.metadata!.name)));
@@ -245,15 +228,7 @@ for (const dialect of DIALECTS) {
     test('a config kube-proxy cannot decode makes restarted pods crash-loop with its error', async () => {
       const bad =
         'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: iptables\niptables:\n  syncPeriod: PT30S\n';
-      await kubectl(
-        'patch',
-        'cm',
-        'kube-proxy',
-        '-n',
-        'kube-system',
-        '-p',
-        JSON.stringify({ data: { 'config.conf': bad } }),
-      );
+      await harness.kube.patchConfigConf(bad);
       await kubectl('rollout', 'restart', 'ds/kube-proxy', '-n', 'kube-system');
       const crashing = await waitFor('a crash-looping pod', async () =>
         (await kubeProxyPods()).find(
@@ -276,18 +251,9 @@ for (const dialect of DIALECTS) {
       assert.equal(running.length, 2);
 
       // Fixing the config and restarting again recovers.
-      await kubectl(
-        'patch',
-        'cm',
-        'kube-proxy',
-        '-n',
-        'kube-system',
-        '--type',
+      await harness.kube.patchConfigConf(
+        renderKubeProxyConfig({ mode: 'iptables', clusterCIDR: '10.2.0.0/16' }),
         'merge',
-        '-p',
-        JSON.stringify({
-          data: { 'config.conf': renderKubeProxyConfig({ mode: 'iptables', clusterCIDR: '10.2.0.0/16' }) },
-        }),
       );
       await kubectl('rollout', 'restart', 'ds/kube-proxy', '-n', 'kube-system');
       await waitFor('the rollout to finish', rolledOut);
