@@ -4,19 +4,21 @@ import { parse } from 'yaml';
 import { DurationError, parseGoDuration } from './duration.ts';
 import { configHash, renderKubeProxyConfig } from './kube-proxy-config.ts';
 
+/** The fields every rendering starts with, for a cluster in `mode` on the default pod subnet. */
+const baseLines = (mode: string) => [
+  'apiVersion: kubeproxy.config.k8s.io/v1alpha1',
+  'kind: KubeProxyConfiguration',
+  'bindAddress: 0.0.0.0',
+  'clientConnection:',
+  '  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf',
+  'clusterCIDR: 10.2.0.0/16',
+  `mode: ${mode}`,
+];
+
 test('a cluster without kube-proxy customization gets only the base fields and its mode', () => {
   assert.equal(
     renderKubeProxyConfig({ mode: 'iptables', clusterCIDR: '10.2.0.0/16' }),
-    [
-      'apiVersion: kubeproxy.config.k8s.io/v1alpha1',
-      'kind: KubeProxyConfiguration',
-      'bindAddress: 0.0.0.0',
-      'clientConnection:',
-      '  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf',
-      'clusterCIDR: 10.2.0.0/16',
-      'mode: iptables',
-      '',
-    ].join('\n'),
+    [...baseLines('iptables'), ''].join('\n'),
   );
 });
 
@@ -39,13 +41,7 @@ test("the guide's create payload renders both sections with Go durations in a fi
   assert.equal(
     text,
     [
-      'apiVersion: kubeproxy.config.k8s.io/v1alpha1',
-      'kind: KubeProxyConfiguration',
-      'bindAddress: 0.0.0.0',
-      'clientConnection:',
-      '  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf',
-      'clusterCIDR: 10.2.0.0/16',
-      'mode: ipvs',
+      ...baseLines('ipvs'),
       'iptables:',
       '  minSyncPeriod: 1s',
       '  syncPeriod: 30s',
