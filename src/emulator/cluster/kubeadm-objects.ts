@@ -23,6 +23,7 @@ export const LOADED_CONFIG_ANNOTATION = 'mks.ovh/loaded-config-hash';
  */
 export const loadedConfigHash = (text: string): string =>
   createHash('sha256').update(text).digest('hex').slice(0, 16);
+
 export const DEFAULT_ADMISSION_FLAGS = [
   '--enable-admission-plugins=AlwaysPullImages,NodeRestriction',
 ] as const;
