@@ -62,7 +62,7 @@ export async function readKubeProxyRollout(
   timeoutMs = 3_000,
 ): Promise<KubeProxyRollout | undefined> {
   const url = `${access.server}/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy`;
-  const { status, body } = await get(url, access, timeoutMs);
+  const { status, body } = await kubeGet(url, access, timeoutMs);
   if (status === 404) return undefined;
   if (status !== 200) throw new Error(`GET ${url}: HTTP ${status}`);
   const ds = JSON.parse(body) as {
@@ -83,7 +83,12 @@ export async function readKubeProxyRollout(
   };
 }
 
-function get(url: string, access: KubeAccess, timeoutMs: number): Promise<{ status: number; body: string }> {
+/** One HTTPS GET of `url` with the access's CA and bearer token (none when undefined): status and body. */
+export function kubeGet(
+  url: string,
+  access: Pick<KubeAccess, 'ca' | 'token' | 'insecure'>,
+  timeoutMs: number,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const request = https.get(
       url,

@@ -26,7 +26,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // With TLS the server is an https.Server; the instance is used the same way (typed as http).
     ...(deps.https === undefined ? {} : { https: { cert: deps.https.cert, key: deps.https.key } }),
     loggerInstance: deps.logger as FastifyBaseLogger,
-    // No log line per request: at info level it costs ~40 % of a small request's throughput.
+    // No log line per request: at info level it costs a large share of a small request's
+    // throughput (docs/performance.md).
     // Refusals and failures are logged by the error handler, with the query id.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'queryId' }),
     genReqId: () => `${queryIdPrefix}${(++queryCounter).toString(36)}`,

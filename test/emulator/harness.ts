@@ -1,23 +1,19 @@
 /**
  * A standalone emulator for medium tests: the emulated clusters' Kubernetes API over HTTPS (kubectl
  * only sends bearer tokens over TLS), with a certificate from mks's own local CA, on a database of
- * the dialect under test, a kubeconfig for one cluster and a kubectl runner.
+ * the dialect under test, and a kubeconfig for one cluster with the tests' one way of using it
+ * (`KubeAccess`: real kubectl, client-node, raw HTTPS).
  */
-import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type { Config } from '../../src/config.ts';
 import { type Database, openDatabase } from '../../src/db/database.ts';
 import { Emulator } from '../../src/emulator/emulator.ts';
 import { loadOrCreateLocalTls } from '../../src/tls/local-ca.ts';
-
-const run = promisify(execFile);
+import { KubeAccess } from '../support/kube.ts';
 
 export interface HarnessOptions {
-  /** Where the TLS material, kubeconfig and kubectl cache go. */
+  /** Where the TLS material goes. */
   readonly dir: string;
   readonly database: Config['database'];
   /** The cluster the kubeconfig points at. */
@@ -25,8 +21,6 @@ export interface HarnessOptions {
   /** The only bearer token the API accepts. */
   readonly token: string;
   readonly podStartMs: number;
-  /** kubectl's own timeout. */
-  readonly kubectlTimeoutMs?: number;
   /** Called on every request the API receives (to see what clients send). */
   readonly onRequest?: (method: string, contentType: string | undefined) => void;
 }
@@ -35,11 +29,9 @@ export interface EmulatorHarness {
   readonly database: Database;
   readonly emulator: Emulator;
   readonly app: FastifyInstance;
-  /** The cluster's API URL (`https://127.0.0.1:PORT/k8s/ID`). */
-  readonly serverUrl: string;
-  readonly kubeconfigFile: string;
-  readonly kubeconfigText: string;
-  /** Runs kubectl against the cluster; its standard output. */
+  /** kubectl, client-node and raw HTTPS against the cluster (`https://127.0.0.1:PORT/k8s/ID`). */
+  readonly kube: KubeAccess;
+  /** Runs kubectl against the cluster; its standard output (rejects with stderr on a non-zero exit). */
   kubectl(...args: string[]): Promise<string>;
   /** Closes the server, the emulator and the database (the database's content stays). */
   stop(): Promise<void>;
@@ -80,24 +72,15 @@ export async function startEmulatorHarness(options: HarnessOptions): Promise<Emu
     `    token: ${options.token}`,
     '',
   ].join('\n');
-  const kubeconfigFile = path.join(options.dir, 'kubeconfig');
-  fs.writeFileSync(kubeconfigFile, kubeconfigText);
+  const kube = new KubeAccess(kubeconfigText);
   return {
     database,
     emulator,
     app,
-    serverUrl,
-    kubeconfigFile,
-    kubeconfigText,
-    async kubectl(...args: string[]) {
-      const { stdout } = await run(
-        'kubectl',
-        ['--kubeconfig', kubeconfigFile, '--cache-dir', path.join(options.dir, 'cache'), ...args],
-        { timeout: options.kubectlTimeoutMs ?? 30_000 },
-      );
-      return stdout;
-    },
+    kube,
+    kubectl: (...args: string[]) => kube.kubectl(...args),
     async stop() {
+      kube.close();
       await app.close();
       await emulator.stop();
       await database.close();

@@ -54,7 +54,6 @@ for (const dialect of DIALECTS) {
         clusterId: CLUSTER,
         token: TOKEN,
         podStartMs: 0,
-        kubectlTimeoutMs: 20_000,
         onRequest: (method, type) => {
           if (type !== undefined) contentTypes.push(`${method} ${type}`);
         },

@@ -164,15 +164,9 @@ for (const dialect of DIALECTS) {
       const podNodes = kubeProxyRows.map((row) => row.slice(nodeColumn).split(/\s+/)[0]!).sort();
       assert.deepEqual(podNodes, nodeNames, 'one kube-proxy pod on each node');
 
-      const rollout = await k.kubectl(
-        'rollout',
-        'status',
-        'ds/kube-proxy',
-        '-n',
-        'kube-system',
-        '--timeout=20s',
-      );
-      assert.match(rollout, /successfully rolled out/);
+      const rollout = await k.rolloutStatus(20);
+      assert.equal(rollout.code, 0, rollout.stderr);
+      assert.match(rollout.stdout, /successfully rolled out/);
       await assertPodsRunConfig(k, 3);
 
       // The Kubernetes API wants the kubeconfig's token.
@@ -218,14 +212,7 @@ for (const dialect of DIALECTS) {
         change,
       );
       assert.match(response.message, /generation 2/);
-      const rolloutStatus = k.run([
-        'rollout',
-        'status',
-        'ds/kube-proxy',
-        '-n',
-        'kube-system',
-        '--timeout=20s',
-      ]);
+      const rolloutStatus = k.rolloutStatus(20);
       assert.equal((await get(cluster.id)).status, 'REDEPLOYING');
       await untilStatus(cluster.id, 'READY');
       settled = true;
@@ -404,17 +391,7 @@ for (const dialect of DIALECTS) {
       const current = (await configMap(k)).data['config.conf']!;
       assert.doesNotMatch(current, /syncPeriod/);
       const broken = `${current}iptables:\n  syncPeriod: PT30S\n`;
-      await k.kubectl(
-        'patch',
-        'cm',
-        'kube-proxy',
-        '-n',
-        'kube-system',
-        '--type',
-        'merge',
-        '-p',
-        JSON.stringify({ data: { 'config.conf': broken } }),
-      );
+      await k.patchConfigConf(broken, 'merge');
       const victim = (await k.kubeProxyPods())[0]!;
       const node = victim.spec!.nodeName!;
       await k.kubectl('delete', 'pod', victim.metadata!.name!, '-n', 'kube-system');

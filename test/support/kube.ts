@@ -4,11 +4,11 @@
  * for status codes, and @kubernetes/client-node for fast polling while a rollout moves.
  */
 import fs from 'node:fs';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { parse } from 'yaml';
+import { kubeGet } from '../../src/cli/kube-rollout.ts';
 import { kubectl } from './kubectl.ts';
 
 export interface KubectlResult {
@@ -66,32 +66,37 @@ export class KubeAccess {
     return result.stdout;
   }
 
+  /**
+   * `kubectl rollout status` of the kube-proxy DaemonSet: kubectl's own watch of the rollout, for at
+   * most `timeoutSeconds`. Never rejects on a non-zero exit (see `code`).
+   */
+  rolloutStatus(timeoutSeconds: number): Promise<KubectlResult> {
+    return this.run(
+      ['rollout', 'status', 'ds/kube-proxy', '-n', 'kube-system', `--timeout=${timeoutSeconds}s`],
+      (timeoutSeconds + 10) * 1000,
+    );
+  }
+
+  /**
+   * `kubectl patch` of the kube-proxy ConfigMap's `config.conf` (`type`: kubectl's `--type`, whose
+   * default is `strategic`); kubectl's output.
+   */
+  patchConfigConf(text: string, type: 'strategic' | 'merge' = 'strategic'): Promise<string> {
+    const patch = JSON.stringify({ data: { 'config.conf': text } });
+    return this.kubectl('patch', 'cm', 'kube-proxy', '-n', 'kube-system', '--type', type, '-p', patch);
+  }
+
   async json<T = Record<string, unknown>>(...args: string[]): Promise<T> {
     return JSON.parse(await this.kubectl(...args, '-o', 'json')) as T;
   }
 
   /** A raw HTTPS GET of `apiPath` under the cluster's server URL; the bearer token unless `token` says otherwise. */
   status(apiPath: string, token: string | null = this.token): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-      const request = https.get(
-        `${this.server}${apiPath}`,
-        {
-          agent: false,
-          ...(this.ca === undefined ? { rejectUnauthorized: false } : { ca: this.ca }),
-          headers: token === null ? {} : { authorization: `Bearer ${token}` },
-        },
-        (response) => {
-          let body = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => {
-            body += chunk;
-          });
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-        },
-      );
-      request.setTimeout(10_000, () => request.destroy(new Error(`GET ${apiPath} timed out`)));
-      request.on('error', reject);
-    });
+    return kubeGet(
+      `${this.server}${apiPath}`,
+      { ca: this.ca?.toString('utf8'), token: token ?? undefined, insecure: this.ca === undefined },
+      10_000,
+    );
   }
 
   async kubeProxyPods(): Promise<V1Pod[]> {

@@ -3,13 +3,12 @@
  * on a free loopback port, in a temporary directory; stopped and removed by `stop()`.
  * initdb refuses to run as root, so as root the server runs as the `postgres` system user.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { CapturedProcess } from './process.ts';
+import { CapturedProcess, runProcess } from './process.ts';
 
 export interface PostgresServer {
   readonly url: string;
@@ -48,7 +47,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   const asRoot = process.getuid?.() === 0;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-pg-'));
   const data = path.join(dir, 'data');
-  if (asRoot) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
+  if (asRoot) await runToSuccess('chown', ['-R', 'postgres:postgres', dir]);
   const run = (command: string, args: string[]) =>
     // setpriv execs the command itself (runuser would stay its parent and not pass signals on).
     asRoot
@@ -69,7 +68,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     '-E',
     'UTF8',
   ]);
-  execFileSync(initCommand, [...initArgs], { stdio: 'pipe' });
+  await runToSuccess(initCommand, initArgs);
 
   const port = await freePort();
   let server: CapturedProcess | undefined;
@@ -142,4 +141,13 @@ async function canConnect(port: number): Promise<boolean> {
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/** Runs a set-up command to the end; rejects with its output when it fails. */
+async function runToSuccess(command: string, args: readonly string[]): Promise<void> {
+  const result = await runProcess(command, args, { timeoutMs: 120_000 });
+  if (result.code !== 0)
+    throw new Error(
+      `${command} ${args.join(' ')} exited ${result.code}:\n${result.stdout}\n${result.stderr}`,
+    );
 }

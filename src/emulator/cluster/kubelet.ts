@@ -4,12 +4,17 @@
  * the containers whose config was refused.
  */
 import type { Logger } from 'pino';
-import { configHash } from '../../customization/kube-proxy-config.ts';
 import type { ObjectStore } from '../apiserver/object-store.ts';
 import { isObject, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
 import { loadKubeProxyConfig } from './kube-proxy.ts';
-import { containerId, KUBE_PROXY, LOADED_CONFIG_ANNOTATION, runningStatus } from './kubeadm-objects.ts';
+import {
+  containerId,
+  KUBE_PROXY,
+  LOADED_CONFIG_ANNOTATION,
+  loadedConfigHash,
+  runningStatus,
+} from './kubeadm-objects.ts';
 import { crashLooping, firstContainerStatus } from './pods.ts';
 import type { ClusterTimers } from './timers.ts';
 
@@ -90,7 +95,7 @@ export class Kubelet {
       if (typeof text !== 'string') {
         failure = 'failed complete: open /var/lib/kube-proxy/config.conf: no such file or directory';
       } else {
-        annotations[LOADED_CONFIG_ANNOTATION] = configHash(text);
+        annotations[LOADED_CONFIG_ANNOTATION] = loadedConfigHash(text);
         const result = loadKubeProxyConfig(text, cluster.meta.version);
         if (!result.ok) failure = result.message;
       }
