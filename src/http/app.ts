@@ -19,6 +19,7 @@ import type { ProjectStore } from '../projects/projects.store.ts';
 import { registerJsonBody } from './json-body.ts';
 import { handleError } from './ovh-errors.ts';
 import { PROJECT_PREFIX } from './params.ts';
+import { ovhProtocolOptions } from './protocol-errors.ts';
 import { sendJson } from './responses.ts';
 
 export interface AppDeps {
@@ -53,15 +54,17 @@ declare module 'fastify' {
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const queryIdPrefix = `EU.ext-mks.${crypto.randomBytes(4).toString('hex')}.${process.pid}.`;
   let queryCounter = 0;
+  const nextQueryId = () => `${queryIdPrefix}${(++queryCounter).toString(36)}`;
 
   const app = Fastify({
+    ...ovhProtocolOptions(deps.logger, nextQueryId),
     // With TLS the server is an https.Server; the instance is used the same way (typed as http).
     ...(deps.https === undefined ? {} : { https: { cert: deps.https.cert, key: deps.https.key } }),
     loggerInstance: deps.logger as FastifyBaseLogger,
     // No log line per request: at info level it costs ~40 % of a small request's throughput.
     // Refusals and failures are logged by the error handler, with the query id.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'queryId' }),
-    genReqId: () => `${queryIdPrefix}${(++queryCounter).toString(36)}`,
+    genReqId: nextQueryId,
     bodyLimit: deps.config.bodyLimitBytes,
     trustProxy: false,
     ajv: {

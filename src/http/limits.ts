@@ -1,0 +1,95 @@
+/**
+ * What a careless or hostile client can send before a route runs, and the answers it gets: bytes
+ * the HTTP parser rejects, URLs the router cannot decode, path parameters past their length,
+ * JSON nested deep enough to exhaust the stack. Each surface answers in its own format (OVH's error
+ * body on `/1.0`, a Kubernetes `Status` on the clusters' API), never in fastify's default one.
+ */
+
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+
+/**
+ * Deepest JSON nesting a request body may have. OVH's bodies nest five levels at most
+ * (customization.kubeProxy.ipvs.…); Kubernetes objects a few more. Deeper input is refused before
+ * it is parsed, so no recursive walk (validation, merge, clone) can overflow the stack.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * True when `text`, read as JSON, nests arrays and objects deeper than `limit`. A linear scan
+ * (brackets outside strings), not a parse: it must not itself recurse on hostile input.
+ */
+export function jsonDepthExceeds(text: string, limit = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      // A backslash escapes the next character (an escaped quote does not end the string).
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/** Renders one error answer in a surface's format: the body and its extra headers. */
+export type ErrorRenderer = (
+  status: number,
+  message: string,
+) => { readonly body: string; readonly headers?: Readonly<Record<string, string>> };
+
+/** Why the HTTP parser refused a request, in words a client can act on, with a fitting status. */
+export function describeParseError(error: NodeJS.ErrnoException): { status: number; message: string } {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, message: 'The request headers are too large' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'ERR_HTTP_HEADERS_TIMEOUT':
+      return { status: 408, message: 'The request was not received in time' };
+    case 'HPE_INVALID_METHOD':
+      return { status: 400, message: 'The request method is not a valid HTTP method' };
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+    case 'HPE_INVALID_CONTENT_LENGTH':
+      return { status: 400, message: 'The request has an invalid or repeated Content-Length' };
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+    case 'HPE_INVALID_CHUNK_SIZE':
+      return { status: 400, message: 'The request body is not valid chunked encoding' };
+    case 'HPE_INVALID_HEADER_TOKEN':
+    case 'HPE_INVALID_CONSTANT':
+      return { status: 400, message: 'The request has a malformed header' };
+    default:
+      return { status: 400, message: 'The request is not valid HTTP/1.1' };
+  }
+}
+
+/**
+ * The listeners' `clientErrorHandler`: a request the HTTP parser rejected never reaches a route,
+ * so it is answered here, on the raw socket, in the surface's format, and the connection closed
+ * (the parser cannot find where the next request would start).
+ */
+export function clientErrorHandler(
+  render: ErrorRenderer,
+  log: (error: Error, status: number) => void,
+): (error: NodeJS.ErrnoException, socket: Socket) => void {
+  return (error, socket) => {
+    // A reset connection has no one left to answer.
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const { status, message } = describeParseError(error);
+    log(error, status);
+    if (socket.writable) {
+      const { body, headers = {} } = render(status, message);
+      const head = [
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+        'Content-Type: application/json; charset=utf-8',
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        'Connection: close',
+        ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+      ];
+      socket.end(`${head.join('\r\n')}\r\n\r\n${body}`, () => socket.destroy());
+    } else socket.destroy();
+  };
+}
