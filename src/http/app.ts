@@ -17,6 +17,7 @@ import { AppError, serviceNotFound } from '../errors.ts';
 import { registerProjectRoutes, registerProjectScopedRoutes } from '../projects/projects.routes.ts';
 import type { ProjectStore } from '../projects/projects.store.ts';
 import { registerJsonBody } from './json-body.ts';
+import { containsNul, nulRefused } from './limits.ts';
 import { handleError } from './ovh-errors.ts';
 import { PROJECT_PREFIX } from './params.ts';
 import { ovhProtocolOptions } from './protocol-errors.ts';
@@ -109,6 +110,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       );
     }
     if (request.bodyError !== undefined) throw request.bodyError;
+    if (containsNul(request.params)) throw nulRefused('the path');
     // OVH's clients send no body at all for empty parameters (the npm clients for `{}`, go-ovh
     // for nil): on a route that takes a body, that is an empty object, not a missing one.
     if (

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalid } from '../errors.ts';
-import { jsonDepthExceeds, MAX_JSON_DEPTH } from './limits.ts';
+import { containsNul, jsonDepthExceeds, MAX_JSON_DEPTH, nulRefused } from './limits.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -29,7 +29,9 @@ export function registerJsonBody(app: FastifyInstance, bodyLimit: number): void 
       return done(null, undefined);
     }
     try {
-      done(null, JSON.parse(text));
+      const parsed: unknown = JSON.parse(text);
+      if (containsNul(parsed)) request.bodyError = nulRefused('the request body');
+      done(null, parsed);
     } catch (error) {
       request.bodyError = malformed(text, error);
       done(null, undefined);

@@ -7,6 +7,7 @@
 
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { type AppError, invalid } from '../errors.ts';
 
 /**
  * Deepest JSON nesting a request body may have. OVH's bodies nest five levels at most
@@ -93,3 +94,19 @@ export function clientErrorHandler(
     } else socket.destroy();
   };
 }
+
+/**
+ * True when a JSON value holds U+0000 in a string or a key. PostgreSQL cannot store it in text
+ * (SQLite can): refusing it at the door keeps both engines answering alike, with a 400 rather
+ * than a database error. Recursion is bounded: bodies deeper than MAX_JSON_DEPTH never get here.
+ */
+export function containsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some(containsNul);
+  return Object.entries(value).some(([key, item]) => key.includes('\u0000') || containsNul(item));
+}
+
+/** The refusal of a U+0000 in `where` (the body, the path). */
+export const nulRefused = (where: string): AppError =>
+  invalid(`${where} contains the NUL character (U+0000), which no field accepts`);
