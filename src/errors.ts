@@ -14,6 +14,7 @@ export type ErrorKind =
   | 'Forbidden'
   | 'Unauthorized'
   | 'PayloadTooLarge'
+  | 'TooManyRequests'
   | 'Unavailable'
   | 'Internal';
 
@@ -24,6 +25,7 @@ const STATUS: Readonly<Record<ErrorKind, number>> = Object.freeze({
   NotFound: 404,
   Conflict: 409,
   PayloadTooLarge: 413,
+  TooManyRequests: 429,
   Internal: 500,
   Unavailable: 503,
 });

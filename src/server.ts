@@ -11,8 +11,10 @@ import { type BootstrapResult, bootstrap } from './bootstrap.ts';
 import { kubernetesApiUrl } from './clusters/clusters.model.ts';
 import type { Config } from './config.ts';
 import { Emulator, type EmulatorControl, RemoteEmulatorControl } from './emulator/emulator.ts';
+import { kubeProtocolOptions, registerKubeApiLimits } from './emulator/limits.ts';
 import { LeaseOwnership, LocalOwnership } from './emulator/ownership.ts';
 import { buildApp } from './http/app.ts';
+import { applyListenerLimits } from './http/limits.ts';
 import { KubeClients } from './reconcile/kube/kube-client.ts';
 import { Worker } from './reconcile/loop.ts';
 import { PassThread } from './reconcile/pass-thread.ts';
@@ -188,11 +190,17 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     ...(apiTls === undefined ? {} : { https: apiTls }),
   });
   // The Kubernetes API is a separate HTTPS listener: kubectl sends bearer tokens only over TLS.
+  const kubeLogger = logger.child({ component: 'kube-api' });
   const kubeApp = Fastify({
     https: { cert: tls.certPem, key: tls.keyPem },
-    loggerInstance: logger.child({ component: 'kube-api' }) as FastifyBaseLogger,
+    loggerInstance: kubeLogger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    ...kubeProtocolOptions((err, status) =>
+      kubeLogger.info({ err, status }, 'Request refused by the HTTP parser'),
+    ),
   });
+  registerKubeApiLimits(kubeApp, config.kubeApi);
+  applyListenerLimits(kubeApp.server, config.listeners);
   await emulator.register(kubeApp, authorize);
   emulator.start();
   await app.listen({ host: config.listen.host, port: config.listen.port });

@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parse as parseYaml } from 'yaml';
 import type { ChangeEvent, ClusterState, Watcher } from './cluster-state.ts';
+import { DEFAULT_KUBE_API_LIMITS, watchTimeoutMs } from './limits.ts';
 import {
   badRequestError,
   clone,
@@ -756,7 +757,7 @@ function startWatch(
   deps.watches.add(watcher);
   request.raw.on('close', watcher.close);
   raw.on('close', watcher.close);
-  const seconds = Number(query.timeoutSeconds);
-  if (Number.isFinite(seconds) && seconds > 0) timeout = setTimeout(watcher.close, seconds * 1000);
+  const limits = request.server.kubeApiLimits ?? DEFAULT_KUBE_API_LIMITS;
+  timeout = setTimeout(watcher.close, watchTimeoutMs(query.timeoutSeconds, limits));
   return reply;
 }

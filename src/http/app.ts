@@ -17,10 +17,11 @@ import { AppError, serviceNotFound } from '../errors.ts';
 import { registerProjectRoutes, registerProjectScopedRoutes } from '../projects/projects.routes.ts';
 import type { ProjectStore } from '../projects/projects.store.ts';
 import { registerJsonBody } from './json-body.ts';
-import { containsNul, nulRefused } from './limits.ts';
+import { applyListenerLimits, containsNul, nulRefused } from './limits.ts';
 import { handleError } from './ovh-errors.ts';
 import { PROJECT_PREFIX } from './params.ts';
 import { ovhProtocolOptions } from './protocol-errors.ts';
+import { registerRateLimit } from './rate-limit.ts';
 import { sendJson } from './responses.ts';
 
 export interface AppDeps {
@@ -122,6 +123,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
   });
 
+  registerRateLimit(app, deps.config.rateLimit);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {
     handleError(new AppError('NotFound', 'Got an invalid (or empty) URL'), request, reply);
@@ -163,6 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     async (_request, reply) => sendJson(reply, app.swagger()),
   );
 
+  applyListenerLimits(app.server, deps.config.listeners);
   return app;
 }
 

@@ -5,7 +5,7 @@
  * body on `/1.0`, a Kubernetes `Status` on the clusters' API), never in fastify's default one.
  */
 
-import { STATUS_CODES } from 'node:http';
+import { type Server, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { type AppError, invalid } from '../errors.ts';
 
@@ -17,14 +17,16 @@ import { type AppError, invalid } from '../errors.ts';
 export const MAX_JSON_DEPTH = 64;
 
 /**
- * True when `text`, read as JSON, nests arrays and objects deeper than `limit`. A linear scan
- * (brackets outside strings), not a parse: it must not itself recurse on hostile input.
+ * True when `text` (a string or its UTF-8 bytes), read as JSON, nests arrays and objects deeper
+ * than `limit`. A linear scan (brackets outside strings), not a parse: it must not itself recurse
+ * on hostile input. It also bounds YAML's flow style; block YAML nests by indentation.
  */
-export function jsonDepthExceeds(text: string, limit = MAX_JSON_DEPTH): boolean {
+export function jsonDepthExceeds(text: string | Uint8Array, limit = MAX_JSON_DEPTH): boolean {
+  const at = typeof text === 'string' ? (i: number) => text.charCodeAt(i) : (i: number) => text[i];
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
+    const c = at(i);
     if (inString) {
       // A backslash escapes the next character (an escaped quote does not end the string).
       if (c === 0x5c) i++;
@@ -110,3 +112,30 @@ export function containsNul(value: unknown): boolean {
 /** The refusal of a U+0000 in `where` (the body, the path). */
 export const nulRefused = (where: string): AppError =>
   invalid(`${where} contains the NUL character (U+0000), which no field accepts`);
+
+/** Timeouts and connection limit of a listener (Config['listeners']). */
+export interface ListenerLimits {
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxConnections: number;
+}
+
+/**
+ * Bounds what slow or idle clients can hold on a listener: time to send the headers, time to send
+ * the whole request, time an idle keep-alive connection stays, and how many connections are open.
+ * Set before `listen` (node starts its timeout checks then). A watch's answer is not bounded by
+ * these: they cover receiving the request only.
+ */
+export function applyListenerLimits(server: Server, limits: ListenerLimits): void {
+  server.headersTimeout = limits.headersTimeoutMs;
+  // Node requires the request timeout to be at least the headers timeout.
+  server.requestTimeout = Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs);
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.maxConnections = limits.maxConnections;
+  // Node looks for expired requests on this interval (30 s by default, more than the timeouts
+  // themselves): a quarter of the headers timeout keeps the limits close to their values.
+  Object.assign(server, {
+    connectionsCheckingInterval: Math.max(100, Math.floor(limits.headersTimeoutMs / 4)),
+  });
+}
