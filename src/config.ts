@@ -283,8 +283,8 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
   });
   // 0 turns the limit off.
   const rateLimit = Object.freeze({
-    requestsPerSecond: integer('MKS_RATE_LIMIT_PER_SECOND', 200, 0),
-    burst: integer('MKS_RATE_LIMIT_BURST', 2_000, 1),
+    requestsPerSecond: integer('MKS_RATE_LIMIT_PER_SECOND', 500, 0),
+    burst: integer('MKS_RATE_LIMIT_BURST', 5_000, 1),
   });
 
   if (problems.length > 0) throw new ConfigError(problems);
