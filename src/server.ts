@@ -177,8 +177,8 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
   };
   const authorize = async (clusterId: string, token: string): Promise<boolean> => {
     const cluster = await services.clusterStore.get(clusterId);
-    // A deleted cluster's own token still authenticates, so its API answers 404 (gone), not 401.
-    if (cluster === undefined) return false;
+    // From the moment its deletion is accepted, a cluster's token opens nothing.
+    if (cluster === undefined || cluster.status === 'DELETING' || cluster.deletedAt !== null) return false;
     const expected = expectedToken(cluster.id, cluster.tokenEpoch);
     const given = Buffer.from(token);
     return expected.length === given.length && crypto.timingSafeEqual(expected, given);

@@ -115,6 +115,12 @@ export class Emulator implements EmulatorControl {
   private readonly clusters = new Map<string, ClusterState>();
   private readonly loading = new Map<string, Promise<ClusterState | undefined>>();
   private readonly watches = new Set<Watcher>();
+  /**
+   * Clusters destroyed by this process: never loaded or created again here, whatever races the
+   * deletion (a load from the store before the deletion is committed, a late control call).
+   * The most recent ones only; the store answers for older ones.
+   */
+  private readonly destroyed = new Set<string>();
   private readonly hooks: ClusterHooks;
   private readonly ownership: Ownership;
   private readonly forwarder: Forwarder | undefined;
@@ -318,6 +324,7 @@ export class Emulator implements EmulatorControl {
 
   /** The cluster, from memory or loaded from the store; undefined when unknown. */
   private cluster(id: string): Promise<ClusterState | undefined> {
+    if (this.destroyed.has(id)) return Promise.resolve(undefined);
     const known = this.clusters.get(id);
     if (known !== undefined) return Promise.resolve(known);
     let pending = this.loading.get(id);
@@ -330,6 +337,8 @@ export class Emulator implements EmulatorControl {
 
   private async load(id: string): Promise<ClusterState | undefined> {
     const stored = await this.store.loadCluster(id);
+    // Destroyed while this load read the store: what it read is gone.
+    if (this.destroyed.has(id)) return undefined;
     const raced = this.clusters.get(id);
     if (raced !== undefined) return raced;
     if (stored === undefined) return undefined;
@@ -354,6 +363,8 @@ export class Emulator implements EmulatorControl {
   }
 
   private async ensureLocal(input: { id: string; nodeCount: number; version: string }): Promise<void> {
+    if (this.destroyed.has(input.id))
+      throw Object.assign(new Error(`emulated cluster ${input.id} was deleted`), { statusCode: 404 });
     const existing = await this.cluster(input.id);
     if (existing === undefined) {
       const cluster = new ClusterState(
@@ -512,6 +523,8 @@ export class Emulator implements EmulatorControl {
 
   private async destroyLocal(clusterId: string): Promise<void> {
     const cluster = await this.cluster(clusterId);
+    this.destroyed.add(clusterId);
+    if (this.destroyed.size > 100_000) this.destroyed.delete(this.destroyed.values().next().value!);
     if (cluster !== undefined) {
       cluster.destroyed = true;
       cluster.closeWatchers();

@@ -5,13 +5,12 @@
  * on concurrent watches per cluster (429 with Retry-After).
  */
 import assert from 'node:assert/strict';
-import https from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import { untilClusterStatus } from '../support/cluster-status.ts';
 import { KubeAccess } from '../support/kube.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
-import { type RawResponse, rawRequest, requestText } from './raw-http.ts';
+import { openWatch, type RawResponse, rawRequest, requestText } from './raw-http.ts';
 
 function assertStatus(response: RawResponse, code: number, message?: RegExp): void {
   assert.equal(response.status, code, `status of ${response.body.slice(0, 300)}`);
@@ -160,29 +159,6 @@ describe('hostile input and limits on the Kubernetes API', () => {
     });
   });
 });
-
-interface OpenWatch {
-  readonly status: number;
-  /** Resolves when the server ends the stream. */
-  readonly ended: Promise<void>;
-  close(): void;
-}
-
-/** Opens a watch over HTTPS; resolves once the server has sent its headers. */
-function openWatch(kube: KubeAccess, path: string): Promise<OpenWatch> {
-  return new Promise((resolve, reject) => {
-    const request = https.get(
-      new URL(path, kube.server),
-      { headers: { Authorization: `Bearer ${kube.token}` }, ca: kube.ca },
-      (response) => {
-        const ended = new Promise<void>((done) => response.on('close', () => done()));
-        response.resume();
-        resolve({ status: response.statusCode ?? 0, ended, close: () => request.destroy() });
-      },
-    );
-    request.on('error', reject);
-  });
-}
 
 /** Runs a watch to its end (the server closes it) and returns its status. */
 async function fetchWatch(kube: KubeAccess, path: string): Promise<{ status: number }> {

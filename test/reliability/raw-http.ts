@@ -2,10 +2,13 @@
  * Requests as a hostile client writes them: bytes on a raw socket, so the HTTP parser, the router
  * and the body parser see exactly what is sent (fetch would refuse or fix most of it).
  */
+
+import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { signRequest } from '../../src/auth/authenticator.ts';
 import type { OvhCredentials } from '../../src/client/ovh-conf.ts';
+import type { KubeAccess } from '../support/kube.ts';
 
 export interface RawResponse {
   readonly status: number;
@@ -129,4 +132,27 @@ export function requestText(
     all['Content-Length'] = String(Buffer.byteLength(body));
   const head = Object.entries(all).map(([name, value]) => `${name}: ${value}`);
   return `${method} ${target} HTTP/1.1\r\n${head.join('\r\n')}\r\n\r\n${body}`;
+}
+
+export interface OpenWatch {
+  readonly status: number;
+  /** Resolves when the server ends the stream. */
+  readonly ended: Promise<void>;
+  close(): void;
+}
+
+/** Opens a watch over HTTPS; resolves once the server has sent its headers. */
+export function openWatch(kube: KubeAccess, path: string): Promise<OpenWatch> {
+  return new Promise((resolve, reject) => {
+    const request = https.get(
+      new URL(path, kube.server),
+      { headers: { Authorization: `Bearer ${kube.token}` }, ca: kube.ca },
+      (response) => {
+        const ended = new Promise<void>((done) => response.on('close', () => done()));
+        response.resume();
+        resolve({ status: response.statusCode ?? 0, ended, close: () => request.destroy() });
+      },
+    );
+    request.on('error', reject);
+  });
 }
