@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parse as parseYaml } from 'yaml';
+import { isDatabaseUnavailable } from '../db/database.ts';
 import type { ChangeEvent, ClusterState, Watcher } from './cluster-state.ts';
 import { DEFAULT_KUBE_API_LIMITS, watchTimeoutMs } from './limits.ts';
 import {
@@ -83,16 +84,24 @@ export async function registerKubeApi(app: FastifyInstance, deps: KubeApiDeps): 
       done(null, body);
     });
     scope.setErrorHandler((error, _request, reply) => {
+      // The store cannot be reached (an outage): clients retry, as with kube-apiserver's etcd down.
+      if (isDatabaseUnavailable(error)) void reply.header('Retry-After', '1');
       const status =
         error instanceof StatusError
           ? error
-          : new StatusError(
-              (error as { statusCode?: number }).statusCode ?? 500,
-              (error as { statusCode?: number }).statusCode === 413
-                ? 'RequestEntityTooLarge'
-                : 'InternalError',
-              (error as Error).message,
-            );
+          : isDatabaseUnavailable(error)
+            ? new StatusError(
+                503,
+                'ServiceUnavailable',
+                'the cluster state cannot be reached right now; retry shortly',
+              )
+            : new StatusError(
+                (error as { statusCode?: number }).statusCode ?? 500,
+                (error as { statusCode?: number }).statusCode === 413
+                  ? 'RequestEntityTooLarge'
+                  : 'InternalError',
+                (error as Error).message,
+              );
       if (status.code >= 500) scope.log.error({ err: error }, 'Emulated Kubernetes API failed');
       void reply.code(status.code).type(JSON_TYPE).send(JSON.stringify(status.toStatus()));
     });

@@ -14,8 +14,11 @@ export interface PostgresServer {
   readonly url: string;
   readonly port: number;
   stop(): Promise<void>;
-  /** Stops the server process only (data kept), to test outages; `restart()` brings it back. */
-  kill(): Promise<void>;
+  /**
+   * Stops the server process only (data kept), to test outages; `restart()` brings it back.
+   * `fast` (default) is `pg_ctl stop -m fast`, `immediate` is `-m immediate` (no clean shutdown).
+   */
+  kill(mode?: 'fast' | 'immediate'): Promise<void>;
   restart(): Promise<void>;
 }
 
@@ -103,12 +106,12 @@ export async function startPostgres(): Promise<PostgresServer> {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   };
-  const kill = async () => {
+  const kill = async (mode: 'fast' | 'immediate' = 'fast') => {
     const current = child;
     if (current === undefined || current.exitCode !== null) return;
     const exited = new Promise((resolve) => current.once('exit', resolve));
-    // SIGINT: "fast shutdown" (disconnect clients, stop cleanly).
-    current.kill('SIGINT');
+    // SIGINT: "fast shutdown" (disconnect clients, stop cleanly); SIGQUIT: "immediate" (crash-like).
+    current.kill(mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
     await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
     if (current.exitCode === null) current.kill('SIGKILL');
   };
@@ -119,7 +122,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     kill,
     restart: start,
     async stop() {
-      await kill();
+      await kill('fast');
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
