@@ -83,7 +83,7 @@ export async function registerKubeApi(app: FastifyInstance, deps: KubeApiDeps): 
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_request, body, done) => {
       done(null, body);
     });
-    scope.setErrorHandler((error, _request, reply) => {
+    scope.setErrorHandler((error, request, reply) => {
       // The store cannot be reached (an outage): clients retry, as with kube-apiserver's etcd down.
       if (isDatabaseUnavailable(error)) void reply.header('Retry-After', '1');
       const status =
@@ -102,7 +102,8 @@ export async function registerKubeApi(app: FastifyInstance, deps: KubeApiDeps): 
                   : 'InternalError',
                 (error as Error).message,
               );
-      if (status.code >= 500) scope.log.error({ err: error }, 'Emulated Kubernetes API failed');
+      // The request's logger: the line carries its id (reqId).
+      if (status.code >= 500) request.log.error({ err: error }, 'Emulated Kubernetes API failed');
       void reply.code(status.code).type(JSON_TYPE).send(JSON.stringify(status.toStatus()));
     });
     scope.addHook('preClose', async () => {
