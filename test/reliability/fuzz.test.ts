@@ -144,6 +144,8 @@ interface Case {
   readonly contentType: string | undefined;
   readonly auth: 'signed' | 'unsigned' | 'bad-signature' | 'stale' | 'other-consumer';
   readonly query: string;
+  /** Headers added or overriding the client's (OVH's own included). */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 function caseArbitrary(ids: { project: string; cluster: string }): fc.Arbitrary<Case> {
@@ -212,6 +214,32 @@ function caseArbitrary(ids: { project: string; cluster: string }): fc.Arbitrary<
           arbitrary: fc.constantFrom('unsigned' as const, 'bad-signature' as const, 'stale' as const),
         },
       ),
+      headers: fc.oneof(
+        { weight: 6, arbitrary: fc.constant({}) },
+        {
+          weight: 1,
+          arbitrary: fc.dictionary(
+            fc.constantFrom(
+              'x-ovh-timestamp',
+              'x-ovh-consumer',
+              'x-ovh-application',
+              'x-ovh-signature',
+              'accept',
+              'content-length',
+              'content-encoding',
+              'transfer-encoding',
+              'x-forwarded-for',
+              'x-ovh-queryid',
+            ),
+            // Printable ASCII: what a header value can carry on the wire.
+            fc.oneof(
+              fc.stringMatching(/^[ -~]{0,40}$/),
+              fc.constantFrom('', '-1', '1e99', 'gzip', 'chunked', '$1$'),
+            ),
+            { maxKeys: 3 },
+          ),
+        },
+      ),
       query: fc.oneof(
         { weight: 6, arbitrary: fc.constant('') },
         { weight: 1, arbitrary: fc.constantFrom('?a=1', '?%ZZ=1', '?a[b]=c&a=1', `?${'x'.repeat(3000)}`) },
@@ -249,6 +277,7 @@ async function send(server: TestServer, fuzz: Case) {
   const headers: Record<string, string> =
     fuzz.auth === 'unsigned' ? { 'X-Ovh-Application': server.credentials.applicationKey } : signed;
   if (fuzz.contentType !== undefined) headers['content-type'] = fuzz.contentType;
+  Object.assign(headers, fuzz.headers);
   return server.app.inject({
     method: fuzz.method as 'GET',
     url,
