@@ -11,55 +11,9 @@ import { DIALECTS } from '../support/dialects.ts';
 import { KubeAccess } from '../support/kube.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
-import { openWatch, rawRequest, requestText } from './raw-http.ts';
+import { kubeLoad, openWatch, rawRequest, requestText } from './raw-http.ts';
 
 const TIMEOUT = { timeoutMs: 60_000, intervalMs: 100 };
-
-interface Call {
-  readonly startedAt: number;
-  readonly status: number;
-  readonly kind: unknown;
-}
-
-/** Kubernetes API calls in a loop (creates and reads) until `stop()`; every answer is kept. */
-function hammer(kube: KubeAccess, token: string) {
-  const calls: Call[] = [];
-  let running = true;
-  let n = 0;
-  const loop = async () => {
-    while (running) {
-      const startedAt = performance.now();
-      const name = `race-${n++}`;
-      const create = n % 2 === 0;
-      const body = JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name },
-        data: { n: '1' },
-      });
-      const path = `${new URL(kube.server).pathname}/api/v1/namespaces/default/configmaps`;
-      const response = await rawRequest(
-        kube.server,
-        requestText(
-          create ? 'POST' : 'GET',
-          path,
-          { Authorization: `Bearer ${token}`, ...(create ? { 'Content-Type': 'application/json' } : {}) },
-          create ? body : '',
-        ),
-        { ca: kube.ca?.toString() },
-      );
-      calls.push({ startedAt, status: response.status, kind: (response.json as { kind?: unknown })?.kind });
-    }
-  };
-  const loops = Promise.all([loop(), loop(), loop()]);
-  return {
-    calls,
-    async stop() {
-      running = false;
-      await loops;
-    },
-  };
-}
 
 for (const dialect of DIALECTS) {
   describe(`a deleted cluster stays deleted (${dialect})`, () => {
@@ -103,7 +57,7 @@ for (const dialect of DIALECTS) {
         `${new URL(access.server).pathname}/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=120`,
       );
       assert.equal(watch.status, 200);
-      const load = hammer(access, access.token);
+      const load = kubeLoad(access, access.token);
       await waitFor(() => load.calls.filter((call) => call.status === 201).length >= 3, {
         ...TIMEOUT,
         what: 'writes to land before the deletion',
@@ -167,7 +121,7 @@ for (const dialect of DIALECTS) {
 
     test('a kubeconfig reset refuses the old token for every call started after it', async () => {
       const { id, access } = await readyCluster('rotated');
-      const load = hammer(access, access.token);
+      const load = kubeLoad(access, access.token);
       await waitFor(() => load.calls.some((call) => call.status === 200), {
         ...TIMEOUT,
         what: 'calls to succeed',

@@ -156,3 +156,52 @@ export function openWatch(kube: KubeAccess, path: string): Promise<OpenWatch> {
     request.on('error', reject);
   });
 }
+
+export interface KubeCall {
+  readonly startedAt: number;
+  readonly status: number;
+  readonly kind: unknown;
+}
+
+/**
+ * Kubernetes API calls in three loops (ConfigMap creates and lists in `default`) until `stop()`;
+ * every answer is kept with the time its call started.
+ */
+export function kubeLoad(kube: KubeAccess, token: string) {
+  const calls: KubeCall[] = [];
+  let running = true;
+  let n = 0;
+  const loop = async () => {
+    while (running) {
+      const startedAt = performance.now();
+      const name = `race-${n++}`;
+      const create = n % 2 === 0;
+      const body = JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name },
+        data: { n: '1' },
+      });
+      const path = `${new URL(kube.server).pathname}/api/v1/namespaces/default/configmaps`;
+      const response = await rawRequest(
+        kube.server,
+        requestText(
+          create ? 'POST' : 'GET',
+          path,
+          { Authorization: `Bearer ${token}`, ...(create ? { 'Content-Type': 'application/json' } : {}) },
+          create ? body : '',
+        ),
+        { ca: kube.ca?.toString() },
+      );
+      calls.push({ startedAt, status: response.status, kind: (response.json as { kind?: unknown })?.kind });
+    }
+  };
+  const loops = Promise.all([loop(), loop(), loop()]);
+  return {
+    calls,
+    async stop() {
+      running = false;
+      await loops;
+    },
+  };
+}

@@ -1,6 +1,11 @@
 /**
- * PostgreSQL going down under real processes — `mks serve`, `mks serve --no-worker` and
- * `mks worker` under write load — never takes one down: during the outage `/1.0` answers 503 in
+ * Real processes on PostgreSQL — `mks serve`, `mks serve --no-worker` and `mks worker`.
+ *
+ * A deletion racing Kubernetes API calls that one process forwards to the other (the cluster's
+ * owner): every call started after the deletion is accepted is refused (401), and nothing of the
+ * cluster is stored again.
+ *
+ * PostgreSQL going down under write load never takes a process down: during the outage `/1.0` answers 503 in
  * OVH's body and the emulated clusters' API answers from memory or 503 as a `Status`; afterwards
  * everything resumes by itself. Both a fast and an immediate shutdown (no goodbye to clients:
  * connections die in use). SIGTERM ends every process within 10 s while the database is down, and
@@ -13,6 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { ApiClient } from '../../src/client/api-client.ts';
 import { type OvhCredentials, readOvhConf } from '../../src/client/ovh-conf.ts';
 import { openDatabase } from '../../src/db/database.ts';
@@ -21,12 +27,12 @@ import { KubeAccess } from '../support/kube.ts';
 import { cleanEnv, MksProcess } from '../support/mks-process.ts';
 import { findPostgresBin, freePort, type PostgresServer, startPostgres } from '../support/postgres-server.ts';
 import { waitFor } from '../support/wait.ts';
-import { rawRequest, requestText } from './raw-http.ts';
+import { kubeLoad, rawRequest, requestText } from './raw-http.ts';
 
 const available = process.env.MKS_TEST_POSTGRES_URL !== undefined && findPostgresBin() !== undefined;
 const TIMEOUT = { timeoutMs: 60_000, intervalMs: 100 };
 
-describe('PostgreSQL outages under real processes', {
+describe('real processes on PostgreSQL: a deletion race, outages, shutdown', {
   skip: available ? false : 'the PostgreSQL leg is off',
 }, () => {
   let postgres: PostgresServer;
@@ -122,6 +128,67 @@ describe('PostgreSQL outages under real processes', {
     await Promise.all(processes.map(({ process }) => process.kill('SIGKILL')));
     await postgres?.stop();
     for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a deletion racing calls forwarded between processes: 401 after it, nothing stored again', async () => {
+    const sql = new pg.Client({ connectionString: postgres.url });
+    await sql.connect();
+    try {
+      const [serve, apiOnly] = apis as [(typeof apis)[0], (typeof apis)[0]];
+      const id = (await serve.client.call<{ id: string }>('POST', kube, { region: 'GRA5', name: 'doomed' }))
+        .id;
+      await untilClusterStatus(serve.client, kube, id, 'READY', TIMEOUT.timeoutMs);
+      // One kubeconfig per process: whichever owns the cluster, the other forwards to it.
+      const loads = await Promise.all(
+        [serve, apiOnly].map(async ({ client }) => {
+          const { content } = await client.call<{ content: string }>('POST', `${kube}/${id}/kubeconfig`);
+          const through = new KubeAccess(content);
+          return { through, load: kubeLoad(through, through.token) };
+        }),
+      );
+      await waitFor(
+        () => loads.every(({ load }) => load.calls.filter((call) => call.status === 201).length >= 2),
+        { ...TIMEOUT, what: 'writes through both processes' },
+      );
+      assert.equal((await apiOnly.client.raw('DELETE', `${kube}/${id}`)).status, 200);
+      const accepted = performance.now();
+      const stored = async () =>
+        Number(
+          (
+            await sql.query(
+              'select (select count(*) from emulator_objects where cluster_id = $1) + (select count(*) from emulator_clusters where id = $1) as n',
+              [id],
+            )
+          ).rows[0].n,
+        );
+      await waitFor(async () => (await serve.client.raw('GET', `${kube}/${id}`)).status === 404, {
+        ...TIMEOUT,
+        what: 'the cluster to be gone',
+      });
+      await waitFor(async () => (await stored()) === 0, { ...TIMEOUT, what: 'its objects to be erased' });
+      const seen = loads.map(({ load }) => load.calls.length);
+      await waitFor(() => loads.every(({ load }, i) => load.calls.length >= seen[i]! + 6), {
+        ...TIMEOUT,
+        what: 'more calls after the erasure',
+      });
+      for (const { through, load } of loads) {
+        await load.stop();
+        through.close();
+        const late = load.calls.filter((call) => call.startedAt > accepted);
+        assert.ok(late.length >= 6);
+        for (const call of late)
+          assert.equal(call.status, 401, `a call after the deletion answered ${call.status}`);
+        assert.ok(
+          load.calls.every((call) => call.status < 500),
+          'no 5xx during the race',
+        );
+      }
+      assert.equal(await stored(), 0, 'nothing of the cluster was stored again');
+    } catch (error) {
+      throw explain(error);
+    } finally {
+      await sql.end();
+    }
   });
 
   for (const mode of ['fast', 'immediate'] as const) {
