@@ -428,7 +428,8 @@ function parseBody(request: FastifyRequest): Json {
     // Clients send apply patches (application/apply-patch+yaml) as JSON, which is YAML too: read
     // them as JSON, at a fraction of the YAML parser's cost.
     const json = /^\s*\{/.test(text) ? parseJsonOrUndefined(text) : undefined;
-    return (json ?? parseYaml(text)) as Json;
+    // Through JSON text: a YAML alias can make a cycle (`a: &a [*a]`), which no object may hold.
+    return (json ?? JSON.parse(JSON.stringify(parseYaml(text)) ?? 'null')) as Json;
   } catch (error) {
     throw badRequestError(`the body of the request was in an unknown format: ${(error as Error).message}`);
   }

@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { untilClusterStatus } from '../support/cluster-status.ts';
 import { DIALECTS } from '../support/dialects.ts';
 import { KubeAccess } from '../support/kube.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 import { kubeLoad, openWatch, rawRequest, requestText } from './raw-http.ts';
+import { readyCluster } from './ready-cluster.ts';
 
 const TIMEOUT = { timeoutMs: 60_000, intervalMs: 100 };
 
@@ -20,15 +20,6 @@ for (const dialect of DIALECTS) {
     let server: TestServer;
     let kube: string;
 
-    const readyCluster = async (name: string) => {
-      const cluster = await server.client.call<{ id: string }>('POST', kube, { region: 'GRA5', name });
-      await untilClusterStatus(server.client, kube, cluster.id, 'READY', TIMEOUT.timeoutMs);
-      const { content } = await server.client.call<{ content: string }>(
-        'POST',
-        `${kube}/${cluster.id}/kubeconfig`,
-      );
-      return { id: cluster.id, access: new KubeAccess(content) };
-    };
     const storedObjects = async (clusterId: string) => {
       const { db } = server.services.database;
       const objects = await db
@@ -51,7 +42,7 @@ for (const dialect of DIALECTS) {
     after(() => server?.close());
 
     test('concurrent deletes, a racing customization PUT, writes in flight and an open watch', async () => {
-      const { id, access } = await readyCluster('doomed');
+      const { id, access } = await readyCluster(server.client, kube, 'doomed');
       const watch = await openWatch(
         access,
         `${new URL(access.server).pathname}/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=120`,
@@ -120,7 +111,7 @@ for (const dialect of DIALECTS) {
     });
 
     test('a kubeconfig reset refuses the old token for every call started after it', async () => {
-      const { id, access } = await readyCluster('rotated');
+      const { id, access } = await readyCluster(server.client, kube, 'rotated');
       const load = kubeLoad(access, access.token);
       await waitFor(() => load.calls.some((call) => call.status === 200), {
         ...TIMEOUT,

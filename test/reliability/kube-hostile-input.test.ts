@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { untilClusterStatus } from '../support/cluster-status.ts';
-import { KubeAccess } from '../support/kube.ts';
+import type { KubeAccess } from '../support/kube.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 import { openWatch, type RawResponse, rawRequest, requestText } from './raw-http.ts';
+import { readyCluster } from './ready-cluster.ts';
 
 function assertStatus(response: RawResponse, code: number, message?: RegExp): void {
   assert.equal(response.status, code, `status of ${response.body.slice(0, 300)}`);
@@ -47,15 +47,7 @@ describe('hostile input and limits on the Kubernetes API', () => {
       MKS_MIN_REQUEST_TIMEOUT: '1',
       MKS_KUBE_MAX_WATCHES: '3',
     });
-    const path = `/cloud/project/${server.projectId}/kube`;
-    const cluster = await server.client.call<{ id: string }>('POST', path, { region: 'GRA5' });
-    await untilClusterStatus(server.client, path, cluster.id, 'READY', 60_000);
-    const { content } = await server.client.call<{ content: string }>(
-      'POST',
-      `${path}/${cluster.id}/kubeconfig`,
-    );
-    kube = new KubeAccess(content);
-    prefix = new URL(kube.server).pathname;
+    ({ access: kube, prefix } = await readyCluster(server.client, `/cloud/project/${server.projectId}/kube`));
   });
   after(async () => {
     await server?.close();
@@ -99,6 +91,16 @@ describe('hostile input and limits on the Kubernetes API', () => {
       ),
       400,
       /max depth/,
+    );
+    // A YAML alias that contains itself is a cycle, not a deep document.
+    assertStatus(
+      await send(
+        'PATCH',
+        `${prefix}/api/v1/namespaces/default/configmaps/cycle?fieldManager=fuzz`,
+        { 'Content-Type': 'application/apply-patch+yaml' },
+        'a: &a [*a]',
+      ),
+      400,
     );
     const proxy = await send('GET', `${prefix}/api/v1/namespaces/kube-system/configmaps/kube-proxy`);
     assert.equal(proxy.status, 200, 'the API still serves');
