@@ -3,6 +3,7 @@
  * and the body parser see exactly what is sent (fetch would refuse or fix most of it).
  */
 
+import crypto from 'node:crypto';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -171,10 +172,12 @@ export function kubeLoad(kube: KubeAccess, token: string) {
   const calls: KubeCall[] = [];
   let running = true;
   let n = 0;
+  // Names of this load's own: two loads on one cluster must not collide (409) on each other's.
+  const tag = crypto.randomBytes(3).toString('hex');
   const loop = async () => {
     while (running) {
       const startedAt = performance.now();
-      const name = `race-${n++}`;
+      const name = `race-${tag}-${n++}`;
       const create = n % 2 === 0;
       const body = JSON.stringify({
         apiVersion: 'v1',
