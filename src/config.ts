@@ -278,7 +278,9 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
   const listeners = Object.freeze({
     headersTimeoutMs: integer('MKS_HEADERS_TIMEOUT_MS', 20_000, 100),
     requestTimeoutMs: integer('MKS_REQUEST_TIMEOUT_MS', 60_000, 100),
-    keepAliveTimeoutMs: integer('MKS_KEEP_ALIVE_TIMEOUT_MS', 10_000, 100),
+    // Longer than the idle timeout of clients and load balancers (60 s on common ones): a server
+    // closing an idle connection first races a request reusing it (a reset, a 502 at the balancer).
+    keepAliveTimeoutMs: integer('MKS_KEEP_ALIVE_TIMEOUT_MS', 65_000, 100),
     maxConnections: integer('MKS_MAX_CONNECTIONS', 10_000, 1),
   });
   // 0 turns the limit off.
