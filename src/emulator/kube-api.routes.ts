@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parse as parseYaml } from 'yaml';
 import { isDatabaseUnavailable } from '../db/database.ts';
 import type { ChangeEvent, ClusterState, Watcher } from './cluster-state.ts';
-import { DEFAULT_KUBE_API_LIMITS, watchTimeoutMs } from './limits.ts';
+import { assertStringFields, DEFAULT_KUBE_API_LIMITS, watchTimeoutMs } from './limits.ts';
 import {
   badRequestError,
   clone,
@@ -446,6 +446,7 @@ function parseJsonOrUndefined(text: string): Json | undefined {
 function objectBody(request: FastifyRequest, resource: ResourceType): KubeObject {
   const body = parseBody(request);
   if (!isObject(body)) throw badRequestError('the body of the request must be an object');
+  assertStringFields(body);
   const object = body as unknown as KubeObject;
   object.apiVersion ??= apiVersionOf(resource);
   object.kind ??= resource.kind;
@@ -587,6 +588,7 @@ function patch(
       );
     }
     if (!isObject(body)) throw badRequestError('apply patch must be an object');
+    assertStringFields(body);
     const applied = clone(body);
     const metadata = isObject(applied.metadata) ? applied.metadata : {};
     applied.metadata = metadata;

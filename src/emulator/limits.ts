@@ -155,3 +155,32 @@ function isWatch(request: FastifyRequest): boolean {
   const watch = query?.watch;
   return watch === '1' || watch === 'true' || /^\/k8s\/[^/]+\/apis?\/(?:[^/?]+\/)*watch\//.test(request.url);
 }
+
+/** The fields read as strings before any validation: a client may send anything in them. */
+const STRING_FIELDS: readonly (readonly [string, (object: Record<string, unknown>) => unknown])[] = [
+  ['apiVersion', (o) => o.apiVersion],
+  ['kind', (o) => o.kind],
+  ['metadata.name', (o) => (o.metadata as Record<string, unknown> | undefined)?.name],
+  ['metadata.generateName', (o) => (o.metadata as Record<string, unknown> | undefined)?.generateName],
+  ['metadata.namespace', (o) => (o.metadata as Record<string, unknown> | undefined)?.namespace],
+  ['metadata.resourceVersion', (o) => (o.metadata as Record<string, unknown> | undefined)?.resourceVersion],
+];
+
+/**
+ * Refuses a body whose type or object fields are not strings, as kube-apiserver's decoder does
+ * (400, Go's unmarshal text), before any code uses them as strings (`{"toString": null}` throws
+ * when made a string: that was a 500).
+ */
+export function assertStringFields(object: Record<string, unknown>): void {
+  for (const [field, read] of STRING_FIELDS) {
+    const value = read(object);
+    if (value !== undefined && value !== null && typeof value !== 'string') {
+      const type = Array.isArray(value) ? 'array' : typeof value === 'object' ? 'object' : typeof value;
+      throw new StatusError(
+        400,
+        'BadRequest',
+        `json: cannot unmarshal ${type === 'boolean' ? 'bool' : type} into Go struct field of type string (${field})`,
+      );
+    }
+  }
+}

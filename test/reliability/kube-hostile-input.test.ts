@@ -92,6 +92,27 @@ describe('hostile input and limits on the Kubernetes API', () => {
       400,
       /max depth/,
     );
+    // Fields read as strings, sent as anything else (an object that cannot even be made a string).
+    assertStatus(
+      await send(
+        'POST',
+        `${prefix}/api/v1/namespaces/default/configmaps`,
+        json,
+        JSON.stringify({ apiVersion: { toString: null }, kind: 'ConfigMap', metadata: { name: 'x' } }),
+      ),
+      400,
+      /cannot unmarshal object/,
+    );
+    assertStatus(
+      await send(
+        'POST',
+        `${prefix}/api/v1/namespaces/default/configmaps`,
+        json,
+        JSON.stringify({ metadata: { name: ['x'] } }),
+      ),
+      400,
+      /cannot unmarshal array/,
+    );
     // A YAML alias that contains itself is a cycle, not a deep document.
     assertStatus(
       await send(
