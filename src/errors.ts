@@ -23,6 +23,8 @@ export const ERROR_KINDS = Object.freeze({
   RequestEntityTooLarge: { status: 413, ovhClass: 'Client::RequestEntityTooLarge' },
   /** A request body that is not sent as JSON. */
   UnsupportedMediaType: { status: 415, ovhClass: 'Client::UnsupportedMediaType' },
+  /** Over the per-credential request rate (`Retry-After` says when to retry). */
+  TooManyRequests: { status: 429, ovhClass: 'Client::TooManyRequests' },
   /** Anything unexpected: a generic message and the query id, the details in the log. */
   InternalServerError: { status: 500, ovhClass: 'Server::InternalServerError' },
   /** The database cannot be reached right now: retry shortly. */

@@ -10,11 +10,13 @@ import { type BootstrapResult, bootstrap } from './bootstrap.ts';
 import { clusterTokenCheck } from './clusters/cluster-tokens.ts';
 import { kubernetesApiUrl } from './clusters/clusters.model.ts';
 import type { Config } from './config.ts';
+import { kubeProtocolOptions, registerKubeApiLimits } from './emulator/apiserver/limits.ts';
 import { Emulator } from './emulator/emulator.ts';
 import { RemoteEmulatorControl } from './emulator/scale-out/control.ts';
 import { LeaseOwnership } from './emulator/scale-out/ownership.postgres.ts';
 import { LocalOwnership } from './emulator/scale-out/ownership.ts';
 import { buildApp } from './http/app.ts';
+import { applyListenerLimits } from './http/limits.ts';
 import { KubeClients } from './reconcile/kube/kube-client.ts';
 import { ReconcileLoop } from './reconcile/loop.ts';
 import { PassThread } from './reconcile/pass-thread.ts';
@@ -171,11 +173,17 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     ...(apiTls === undefined ? {} : { https: apiTls }),
   });
   // The Kubernetes API is a separate HTTPS listener: kubectl sends bearer tokens only over TLS.
+  const kubeLogger = logger.child({ component: 'kube-api' });
   const kubeApp = Fastify({
     https: { cert: tls.certPem, key: tls.keyPem },
-    loggerInstance: logger.child({ component: 'kube-api' }) as FastifyBaseLogger,
+    loggerInstance: kubeLogger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    ...kubeProtocolOptions((err, status) =>
+      kubeLogger.info({ err, status }, 'Request refused by the HTTP parser'),
+    ),
   });
+  registerKubeApiLimits(kubeApp, config.kubeApi);
+  applyListenerLimits(kubeApp.server, config.listeners);
   await emulator.register(kubeApp, clusterTokenCheck(services.clusterToken, services.clusterStore));
   emulator.start();
   await app.listen({ host: config.listen.host, port: config.listen.port });

@@ -34,7 +34,11 @@ const MAX_REMEMBERED = 100_000;
  */
 export function clusterTokenCheck(
   clusterToken: ClusterToken,
-  clusters: { get(clusterId: string): Promise<Pick<ClusterRecord, 'id' | 'tokenEpoch'> | undefined> },
+  clusters: {
+    get(
+      clusterId: string,
+    ): Promise<Pick<ClusterRecord, 'id' | 'tokenEpoch' | 'status' | 'deletedAt'> | undefined>;
+  },
 ): (clusterId: string, token: string) => Promise<boolean> {
   const expectedTokens = new Map<string, Buffer>();
   const expected = (clusterId: string, epoch: number): Buffer => {
@@ -49,7 +53,8 @@ export function clusterTokenCheck(
   };
   return async (clusterId, token) => {
     const cluster = await clusters.get(clusterId);
-    if (cluster === undefined) return false;
+    // From the moment its deletion is accepted, a cluster's token opens nothing.
+    if (cluster === undefined || cluster.status === 'DELETING' || cluster.deletedAt !== null) return false;
     const wanted = expected(cluster.id, cluster.tokenEpoch);
     const given = Buffer.from(token);
     return wanted.length === given.length && crypto.timingSafeEqual(wanted, given);

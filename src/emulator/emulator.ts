@@ -62,6 +62,12 @@ export class Emulator implements EmulatorControl {
   readonly #clusters = new Map<string, ObjectStore>();
   readonly #loading = new Map<string, Promise<ObjectStore | undefined>>();
   readonly #watches = new Set<Watcher>();
+  /**
+   * Clusters destroyed by this process: never loaded or created again here, whatever races the
+   * deletion (a load from the store before the deletion is committed, a late control call).
+   * The most recent ones only; the store answers for older ones.
+   */
+  readonly #destroyed = new Set<string>();
   readonly #hooks: ObjectStoreHooks;
   readonly #ownership: Ownership;
   readonly #router: ClusterRouter;
@@ -198,6 +204,7 @@ export class Emulator implements EmulatorControl {
 
   /** The cluster, from memory or loaded from the store; undefined when unknown. */
   #cluster(id: string): Promise<ObjectStore | undefined> {
+    if (this.#destroyed.has(id)) return Promise.resolve(undefined);
     const known = this.#clusters.get(id);
     if (known !== undefined) return Promise.resolve(known);
     let pending = this.#loading.get(id);
@@ -210,6 +217,8 @@ export class Emulator implements EmulatorControl {
 
   async #load(id: string): Promise<ObjectStore | undefined> {
     const stored = await this.#store.loadCluster(id);
+    // Destroyed while this load read the store: what it read is gone.
+    if (this.#destroyed.has(id)) return undefined;
     const raced = this.#clusters.get(id);
     if (raced !== undefined) return raced;
     if (stored === undefined) return undefined;
@@ -225,6 +234,8 @@ export class Emulator implements EmulatorControl {
   }
 
   #create(meta: ClusterMeta): ObjectStore {
+    if (this.#destroyed.has(meta.id))
+      throw Object.assign(new Error(`emulated cluster ${meta.id} was deleted`), { statusCode: 404 });
     const cluster = new ObjectStore(meta, this.#hooks);
     this.#clusters.set(meta.id, cluster);
     this.#hooks.persistMeta(cluster);
@@ -233,6 +244,8 @@ export class Emulator implements EmulatorControl {
 
   async #destroy(clusterId: string): Promise<void> {
     const cluster = await this.#cluster(clusterId);
+    this.#destroyed.add(clusterId);
+    if (this.#destroyed.size > 100_000) this.#destroyed.delete(this.#destroyed.values().next().value!);
     if (cluster !== undefined) {
       cluster.destroyed = true;
       cluster.closeWatchers();

@@ -363,7 +363,7 @@ for (const dialect of DIALECTS) {
       await assertPodsRunConfig(k, 2);
     });
 
-    test('delete: DELETING, then GET answers 404 and so does the Kubernetes API', async () => {
+    test('delete: DELETING, then GET answers 404 and the Kubernetes API refuses the token (401)', async () => {
       const { cluster, k } = await createReady({ name: 'doomed' });
       assert.equal((await k.status('/api/v1/namespaces/kube-system/configmaps/kube-proxy')).status, 200);
       await server.client.call('DELETE', `${kube}/${cluster.id}`);
@@ -379,11 +379,12 @@ for (const dialect of DIALECTS) {
       assert.notEqual(stored?.deletedAt, null);
       assert.ok(!(await server.client.call<string[]>('GET', kube)).includes(cluster.id));
 
+      // Issue 12: once its deletion is accepted, a cluster's token opens nothing (was 404).
       const raw = await k.status('/api/v1/namespaces/kube-system/configmaps/kube-proxy');
-      assert.equal(raw.status, 404, raw.body);
+      assert.equal(raw.status, 401, raw.body);
       const viaKubectl = await k.run(['get', 'cm', 'kube-proxy', '-n', 'kube-system']);
       assert.notEqual(viaKubectl.code, 0);
-      assert.match(viaKubectl.stderr, /NotFound|could not find/);
+      assert.match(viaKubectl.stderr, /Unauthorized|must be logged in/);
     });
 
     test('a config kube-proxy refuses crash-loops the restarted pod and the cluster reports ERROR naming the node', async () => {

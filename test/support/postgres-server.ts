@@ -14,8 +14,11 @@ export interface PostgresServer {
   readonly url: string;
   readonly port: number;
   stop(): Promise<void>;
-  /** Stops the server process only (data kept), to test outages; `restart()` brings it back. */
-  kill(): Promise<void>;
+  /**
+   * Stops the server process only (data kept), to test outages; `restart()` brings it back.
+   * `fast` (default) is `pg_ctl stop -m fast`, `immediate` is `-m immediate` (no clean shutdown).
+   */
+  kill(mode?: 'fast' | 'immediate'): Promise<void>;
   restart(): Promise<void>;
 }
 
@@ -100,11 +103,11 @@ export async function startPostgres(): Promise<PostgresServer> {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   };
-  const kill = async () => {
+  const kill = async (mode: 'fast' | 'immediate' = 'fast') => {
     const current = server;
     if (current === undefined || !current.running) return;
-    // SIGINT: "fast shutdown" (disconnect clients, stop cleanly).
-    await current.stop('SIGINT');
+    // SIGINT: "fast shutdown" (disconnect clients, stop cleanly); SIGQUIT: "immediate" (crash-like).
+    await current.stop(mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
   };
   await start();
   return {
@@ -113,7 +116,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     kill,
     restart: start,
     async stop() {
-      await kill();
+      await kill('fast');
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

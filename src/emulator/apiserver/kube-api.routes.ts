@@ -5,6 +5,7 @@
  * Errors are `Status` objects, as a real API server sends.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../../db/database.ts';
 import { discover, openApi } from './discovery.ts';
 import { listJson, listResponse, select } from './lists.ts';
 import type { ObjectStore, Watcher } from './object-store.ts';
@@ -54,18 +55,27 @@ export async function registerKubeApi(app: FastifyInstance, deps: KubeApiDeps): 
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_request, body, done) => {
       done(null, body);
     });
-    scope.setErrorHandler((error, _request, reply) => {
+    scope.setErrorHandler((error, request, reply) => {
+      // The store cannot be reached (an outage): clients retry, as with kube-apiserver's etcd down.
+      if (isDatabaseUnavailable(error)) void reply.header('Retry-After', '1');
       const status =
         error instanceof StatusError
           ? error
-          : new StatusError(
-              (error as { statusCode?: number }).statusCode ?? 500,
-              (error as { statusCode?: number }).statusCode === 413
-                ? 'RequestEntityTooLarge'
-                : 'InternalError',
-              (error as Error).message,
-            );
-      if (status.code >= 500) scope.log.error({ err: error }, 'Emulated Kubernetes API failed');
+          : isDatabaseUnavailable(error)
+            ? new StatusError(
+                503,
+                'ServiceUnavailable',
+                'the cluster state cannot be reached right now; retry shortly',
+              )
+            : new StatusError(
+                (error as { statusCode?: number }).statusCode ?? 500,
+                (error as { statusCode?: number }).statusCode === 413
+                  ? 'RequestEntityTooLarge'
+                  : 'InternalError',
+                (error as Error).message,
+              );
+      // The request's logger: the line carries its id (reqId).
+      if (status.code >= 500) request.log.error({ err: error }, 'Emulated Kubernetes API failed');
       void reply.code(status.code).type(JSON_TYPE).send(JSON.stringify(status.toStatus()));
     });
     scope.addHook('preClose', async () => {

@@ -5,6 +5,7 @@
  * `persist` (write-through) and to `onChange` (controllers), in that order.
  */
 import { randomUUID } from 'node:crypto';
+import { assertStorable } from './limits.ts';
 import { trackUpdate } from './managed-fields.ts';
 import {
   alreadyExistsError,
@@ -158,6 +159,7 @@ export class ObjectStore {
     previous: KubeObject | undefined,
     rv: number,
   ) {
+    if (type !== 'DELETED') assertStorable(object);
     const namespace = object.metadata.namespace ?? '';
     const name = object.metadata.name ?? '';
     if (type === 'DELETED') this.#bucket(resource.name).delete(keyOf(namespace, name));
