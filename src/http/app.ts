@@ -38,8 +38,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     genReqId: nextQueryId,
     bodyLimit: deps.config.bodyLimitBytes,
     trustProxy: false,
-    // Bad URLs and over-long path parameters are refused before routing: in OVH's body too.
-    frameworkErrors: handleError,
     ajv: {
       // Refuse rather than fix: unknown fields, wrong types and missing values are client errors.
       customOptions: {
