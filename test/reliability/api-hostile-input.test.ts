@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DIALECTS } from '../support/dialects.ts';
+import { ovhAuthHeaders } from '../support/ovh-headers.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { ovhAuthHeaders, type RawResponse, rawRequest, requestText } from './raw-http.ts';
+import { type RawResponse, rawRequest, requestText } from './raw-http.ts';
 
 /** OVH's business error body, or its authentication-layer one. */
 function assertOvhError(response: RawResponse, status: number, message?: RegExp): void {

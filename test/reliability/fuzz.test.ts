@@ -13,8 +13,8 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { DIALECTS } from '../support/dialects.ts';
+import { ovhAuthHeaders } from '../support/ovh-headers.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { ovhAuthHeaders } from './raw-http.ts';
 
 const RUNS = Number(process.env.MKS_FUZZ_RUNS ?? 1200);
 const SEED =

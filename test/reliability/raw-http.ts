@@ -7,8 +7,6 @@ import crypto from 'node:crypto';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import { signRequest } from '../../src/auth/authenticator.ts';
-import type { OvhCredentials } from '../../src/client/ovh-conf.ts';
 import type { KubeAccess } from '../support/kube.ts';
 
 export interface RawResponse {
@@ -96,29 +94,6 @@ function parseResponse(data: Buffer): RawResponse | undefined {
     json = undefined;
   }
   return { status: Number(statusLine?.split(' ')[1]), headers, body: text, json };
-}
-
-/** The OVH signature headers of a request, as a client holding `credentials` sends them. */
-export function ovhAuthHeaders(
-  credentials: OvhCredentials,
-  method: string,
-  url: string,
-  body = '',
-): Record<string, string> {
-  const timestamp = Math.floor(Date.now() / 1000);
-  return {
-    'X-Ovh-Application': credentials.applicationKey,
-    'X-Ovh-Consumer': credentials.consumerKey,
-    'X-Ovh-Timestamp': String(timestamp),
-    'X-Ovh-Signature': signRequest({
-      secret: credentials.applicationSecret,
-      consumerKey: credentials.consumerKey,
-      method,
-      url,
-      body,
-      timestamp,
-    }),
-  };
 }
 
 /** An HTTP/1.1 request's text; a body gets its Content-Length unless `headers` sets one. */
