@@ -7,9 +7,10 @@ import fs from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
-import { clusterTokenCheck } from './clusters/cluster-tokens.ts';
+import { clusterIdOfServerName, clusterTokenCheck, KUBE_SERVER_NAMES } from './clusters/cluster-tokens.ts';
 import { kubernetesApiUrl } from './clusters/clusters.model.ts';
 import type { Config } from './config.ts';
+import { routeByServerName } from './emulator/apiserver/kube-api.routes.ts';
 import { Emulator } from './emulator/emulator.ts';
 import { RemoteEmulatorControl } from './emulator/scale-out/control.ts';
 import { LeaseOwnership } from './emulator/scale-out/ownership.postgres.ts';
@@ -119,6 +120,8 @@ function tlsHosts(config: Config): string[] {
     hostOf(config.kubePublicUrl),
     hostOf(config.kubeInternalUrl),
     config.kubeListen.host,
+    // Every cluster's Kubernetes API, reached by its server name (the kubeconfig's tls-server-name).
+    KUBE_SERVER_NAMES,
     // With `--tls` the same CA and certificate serve the API too.
     ...(config.tls?.kind === 'local-ca' ? [hostOf(config.publicUrl), config.listen.host] : []),
   ].filter((host) => host !== '0.0.0.0' && host !== '::');
@@ -171,8 +174,10 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     ...(apiTls === undefined ? {} : { https: apiTls }),
   });
   // The Kubernetes API is a separate HTTPS listener: kubectl sends bearer tokens only over TLS.
+  // It serves each cluster at its root under the cluster's TLS server name (and at /k8s/<id>).
   const kubeApp = Fastify({
     https: { cert: tls.certPem, key: tls.keyPem },
+    rewriteUrl: routeByServerName(clusterIdOfServerName),
     loggerInstance: logger.child({ component: 'kube-api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
   });

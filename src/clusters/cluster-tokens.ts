@@ -7,7 +7,7 @@
  */
 import crypto from 'node:crypto';
 import { stringify } from 'yaml';
-import { type ClusterRecord, kubernetesApiUrl } from './clusters.model.ts';
+import type { ClusterRecord } from './clusters.model.ts';
 
 /** The token of cluster `clusterId` at kubeconfig epoch `epoch`. */
 export type ClusterToken = (clusterId: string, epoch: number) => string;
@@ -56,7 +56,34 @@ export function clusterTokenCheck(
   };
 }
 
-/** The kubeconfig of a cluster: its Kubernetes API, the CA to trust there, and its current token. */
+/**
+ * The TLS server names of the clusters' Kubernetes API: one listener serves every cluster and
+ * routes a connection by the name its client asked for (SNI), so a cluster's server URL has no
+ * path and every absolute path a client builds (`kubectl get --raw /version`) reaches the cluster.
+ * Cluster ids are UUIDs, which fit one DNS label; the certificate covers them with one wildcard.
+ */
+const SERVER_NAME_DOMAIN = 'clusters.mks.internal';
+
+/** The name the listener's certificate is issued for, covering every cluster's server name. */
+export const KUBE_SERVER_NAMES = `*.${SERVER_NAME_DOMAIN}`;
+
+/** The TLS server name of a cluster's Kubernetes API (the kubeconfig's `tls-server-name`). */
+export function kubeServerName(clusterId: string): string {
+  return `${clusterId}.${SERVER_NAME_DOMAIN}`;
+}
+
+/** The cluster a TLS server name designates; undefined for any other name. */
+export function clusterIdOfServerName(serverName: string): string | undefined {
+  const suffix = `.${SERVER_NAME_DOMAIN}`;
+  if (!serverName.toLowerCase().endsWith(suffix)) return undefined;
+  const id = serverName.slice(0, -suffix.length).toLowerCase();
+  return /^[0-9a-z][0-9a-z-]{0,62}$/.test(id) ? id : undefined;
+}
+
+/**
+ * The kubeconfig of a cluster: its Kubernetes API (the listener's URL without a path, and the
+ * cluster's server name), the CA to trust there, and its current token.
+ */
 export function renderKubeconfig(
   cluster: ClusterRecord,
   options: {
@@ -74,7 +101,8 @@ export function renderKubeconfig(
       {
         name,
         cluster: {
-          server: kubernetesApiUrl(options.kubePublicUrl, cluster.id),
+          server: options.kubePublicUrl.replace(/\/+$/, ''),
+          'tls-server-name': kubeServerName(cluster.id),
           ...(options.caPem === undefined
             ? {}
             : { 'certificate-authority-data': Buffer.from(options.caPem).toString('base64') }),

@@ -1,7 +1,8 @@
 /**
  * A standalone emulator for medium tests: the emulated clusters' Kubernetes API over HTTPS (kubectl
  * only sends bearer tokens over TLS), with a certificate from mks's own local CA, on a database of
- * the dialect under test, a kubeconfig for one cluster and a kubectl runner.
+ * the dialect under test, a kubeconfig for one cluster and a kubectl runner. As `mks serve` does,
+ * the listener routes by TLS server name, and the kubeconfig names the cluster's (no path).
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -9,8 +10,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
+import {
+  clusterIdOfServerName,
+  KUBE_SERVER_NAMES,
+  kubeServerName,
+} from '../../src/clusters/cluster-tokens.ts';
 import type { Config } from '../../src/config.ts';
 import { type Database, openDatabase } from '../../src/db/database.ts';
+import { routeByServerName } from '../../src/emulator/apiserver/kube-api.routes.ts';
 import { Emulator } from '../../src/emulator/emulator.ts';
 import { loadOrCreateLocalTls } from '../../src/tls/local-ca.ts';
 
@@ -35,8 +42,13 @@ export interface EmulatorHarness {
   readonly database: Database;
   readonly emulator: Emulator;
   readonly app: FastifyInstance;
-  /** The cluster's API URL (`https://127.0.0.1:PORT/k8s/ID`). */
+  /** The cluster's API URL under the listener's mount (`https://127.0.0.1:PORT/k8s/ID`). */
   readonly serverUrl: string;
+  /** The listener's URL (`https://127.0.0.1:PORT`), the kubeconfig's server. */
+  readonly rootUrl: string;
+  /** The cluster's TLS server name, the kubeconfig's `tls-server-name`. */
+  readonly serverName: string;
+  readonly caPem: string;
   readonly kubeconfigFile: string;
   readonly kubeconfigText: string;
   /** Runs kubectl against the cluster; its standard output. */
@@ -46,14 +58,18 @@ export interface EmulatorHarness {
 }
 
 export async function startEmulatorHarness(options: HarnessOptions): Promise<EmulatorHarness> {
-  const tls = loadOrCreateLocalTls(options.dir, ['127.0.0.1']);
+  const tls = loadOrCreateLocalTls(options.dir, ['127.0.0.1', KUBE_SERVER_NAMES]);
   const database = await openDatabase(options.database);
   const emulator = new Emulator({
     database,
     logger: pino({ level: 'silent' }),
     podStartMs: options.podStartMs,
   });
-  const app = Fastify({ logger: false, https: { key: tls.keyPem, cert: tls.certPem } });
+  const app = Fastify({
+    logger: false,
+    https: { key: tls.keyPem, cert: tls.certPem },
+    rewriteUrl: routeByServerName(clusterIdOfServerName),
+  });
   const onRequest = options.onRequest;
   if (onRequest !== undefined)
     app.addHook('onRequest', async (request) => onRequest(request.method, request.headers['content-type']));
@@ -61,14 +77,17 @@ export async function startEmulatorHarness(options: HarnessOptions): Promise<Emu
   await app.listen({ host: '127.0.0.1', port: 0 });
   emulator.start();
   const { port } = app.server.address() as { port: number };
-  const serverUrl = `https://127.0.0.1:${port}/k8s/${options.clusterId}`;
+  const rootUrl = `https://127.0.0.1:${port}`;
+  const serverUrl = `${rootUrl}/k8s/${options.clusterId}`;
+  const serverName = kubeServerName(options.clusterId);
   const kubeconfigText = [
     'apiVersion: v1',
     'kind: Config',
     'clusters:',
     '- cluster:',
     `    certificate-authority-data: ${Buffer.from(tls.caPem).toString('base64')}`,
-    `    server: ${serverUrl}`,
+    `    server: ${rootUrl}`,
+    `    tls-server-name: ${serverName}`,
     '  name: emulated',
     'contexts:',
     '- context: {cluster: emulated, user: admin}',
@@ -87,6 +106,9 @@ export async function startEmulatorHarness(options: HarnessOptions): Promise<Emu
     emulator,
     app,
     serverUrl,
+    rootUrl,
+    serverName,
+    caPem: tls.caPem,
     kubeconfigFile,
     kubeconfigText,
     async kubectl(...args: string[]) {

@@ -1,9 +1,12 @@
 /**
- * The Kubernetes API of every emulated cluster, mounted at `/k8s/:clusterId/…`: authenticates,
+ * The Kubernetes API of every emulated cluster, mounted at `/k8s/:clusterId/…` and reached at the
+ * root of the listener through the TLS server name of the cluster (`routeByServerName`): authenticates,
  * forwards to the owning process (scale-out), then dispatches discovery (discovery.ts), watch
  * (watch.ts), PATCH (patch-request.ts) and the other verbs on the cluster's object store.
  * Errors are `Status` objects, as a real API server sends.
  */
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { discover, openApi } from './discovery.ts';
 import { listJson, listResponse, select } from './lists.ts';
@@ -47,6 +50,36 @@ export interface KubeApiDeps {
 const PROTECTED_NAMESPACES = new Set(['default', 'kube-system', 'kube-public']);
 
 const BODY_LIMIT = 16 * 1024 * 1024;
+
+/** Where every cluster's API is mounted; a request reached by server name is routed under it. */
+const MOUNT = '/k8s/';
+
+/**
+ * The listener's `rewriteUrl`: a request on a TLS connection whose server name designates a
+ * cluster (`clusterOf`) is routed to that cluster's mount, so the cluster is served at the root
+ * of its own server URL (what kubeconfigs name, with `tls-server-name`). A request already under
+ * that cluster's mount (an OpenAPI index from another process, see `basePath`) and any other
+ * request keep their URL: `https://host:port/k8s/<id>` keeps working.
+ */
+export function routeByServerName(
+  clusterOf: (serverName: string) => string | undefined,
+): (request: IncomingMessage) => string {
+  return (request) => {
+    const url = request.url ?? '/';
+    const serverName = (request.socket as Partial<TLSSocket>).servername;
+    const clusterId = typeof serverName === 'string' ? clusterOf(serverName) : undefined;
+    if (clusterId === undefined) return url;
+    const mount = `${MOUNT}${encodeURIComponent(clusterId)}`;
+    if (url === mount || url.startsWith(`${mount}/`) || url.startsWith(`${mount}?`)) return url;
+    return `${mount}${url.startsWith('/') ? '' : '/'}${url}`;
+  };
+}
+
+/** The path the client sees the cluster under: `/k8s/<id>`, or '' when reached by server name. */
+function basePath(request: FastifyRequest, clusterId: string): string {
+  const mount = `${MOUNT}${encodeURIComponent(clusterId)}`;
+  return request.originalUrl === mount || request.originalUrl.startsWith(`${mount}/`) ? mount : '';
+}
 
 export async function registerKubeApi(app: FastifyInstance, deps: KubeApiDeps): Promise<void> {
   await app.register(async (scope) => {
@@ -108,7 +141,8 @@ async function handle(
   const query = flattenQuery(request.query);
   const method = request.method;
 
-  const discovery = discover(segments, cluster, request) ?? openApi(segments, params.clusterId, request);
+  const discovery =
+    discover(segments, cluster, request) ?? openApi(segments, basePath(request, params.clusterId), request);
   if (discovery !== undefined) {
     if (method !== 'GET' && method !== 'HEAD')
       throw new StatusError(
