@@ -148,6 +148,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     database: services.database,
     logger,
     podStartMs: config.podStartMs,
+    caPem: tls.caPem,
     serverUrl: (clusterId) => kubernetesApiUrl(config.kubePublicUrl, clusterId),
     ownership,
     peers: { caPem: tls.caPem, internalToken: services.internalToken },

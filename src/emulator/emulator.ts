@@ -40,6 +40,8 @@ export interface EmulatorOptions {
   logger: Logger;
   /** How long a new kube-proxy pod takes to become Ready (0 allowed), so rollouts are visible. */
   podStartMs: number;
+  /** The clusters' CA, as a real cluster publishes it (`kube-root-ca.crt`, `client-ca-file`). */
+  caPem: string;
   now?: () => Date;
   /**
    * The API server URL written into the kube-proxy ConfigMap's `kubeconfig.conf` (what kube-proxy
@@ -84,6 +86,7 @@ export class Emulator implements EmulatorControl {
       logger: this.#logger,
       podStartMs: options.podStartMs,
       now: this.#now,
+      caPem: options.caPem,
     });
     this.#hooks = {
       persistObject: (cluster, resource, namespace, name, object) => {
@@ -106,6 +109,7 @@ export class Emulator implements EmulatorControl {
       logger: this.#logger,
       now: this.#now,
       serverUrl: options.serverUrl ?? (() => 'https://kubernetes.default.svc:443'),
+      caPem: options.caPem,
       controllers: this.#controllers,
       cluster: (id) => this.#cluster(id),
       create: (meta) => this.#create(meta),

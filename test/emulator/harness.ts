@@ -64,6 +64,7 @@ export async function startEmulatorHarness(options: HarnessOptions): Promise<Emu
     database,
     logger: pino({ level: 'silent' }),
     podStartMs: options.podStartMs,
+    caPem: tls.caPem,
   });
   const app = Fastify({
     logger: false,

@@ -113,11 +113,12 @@ export async function registerKubeApi(app: FastifyInstance, deps: KubeApiDeps): 
 }
 
 function send(reply: FastifyReply, code: number, body: unknown): FastifyReply {
-  return reply.code(code).type(JSON_TYPE).send(JSON.stringify(body));
+  return sendText(reply, code, JSON.stringify(body));
 }
 
+/** A JSON body as kube-apiserver's encoder writes it: the text, then a newline. */
 function sendText(reply: FastifyReply, code: number, text: string): FastifyReply {
-  return reply.code(code).type(JSON_TYPE).send(text);
+  return reply.code(code).type(JSON_TYPE).send(`${text}\n`);
 }
 
 async function handle(
@@ -150,6 +151,12 @@ async function handle(
         'MethodNotAllowed',
         'the server does not allow this method on the requested resource',
       );
+    // kube-apiserver indents /version (and only it).
+    if (segments.length === 1 && segments[0] === 'version')
+      return reply
+        .code(200)
+        .type(JSON_TYPE)
+        .send(JSON.stringify(discovery, null, 2));
     return send(reply, 200, discovery);
   }
 

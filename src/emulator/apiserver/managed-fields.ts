@@ -25,6 +25,16 @@ const UNTRACKED_METADATA = new Set([
   'selfLink',
 ]);
 
+/**
+ * Top-level members that are maps in the Go types (a ConfigMap's or Secret's data), owned as a
+ * whole ('.') besides their keys; the others (metadata, spec) are structs, which are not.
+ */
+const TOP_LEVEL_MAPS = new Set(['data', 'binaryData', 'stringData']);
+
+/** A nested ObjectMeta's zero creationTimestamp (a template's): written, but nobody's field. */
+const isZeroTimestamp = (key: string, value: Json | undefined) =>
+  key === 'creationTimestamp' && value === null;
+
 /** Leaf paths (JSON-encoded key arrays) of an object; arrays and empty maps are leaves. */
 export function leafPaths(object: JsonObject): Map<string, Json> {
   const out = new Map<string, Json>();
@@ -34,6 +44,7 @@ export function leafPaths(object: JsonObject): Map<string, Json> {
       for (const [key, child] of Object.entries(value)) {
         if (depth === 0 && (key === 'apiVersion' || key === 'kind' || key === 'status')) continue;
         if (depth === 1 && top === 'metadata' && UNTRACKED_METADATA.has(key)) continue;
+        if (isZeroTimestamp(key, child)) continue;
         const part = JSON.stringify(key);
         walk(child, depth === 0 ? part : `${encoded},${part}`, depth + 1, depth === 0 ? key : top);
       }
@@ -87,9 +98,20 @@ function toFieldsV1(paths: Iterable<string>): JsonObject {
       node = node[key] as JsonObject;
     }
   }
-  // The root map and `metadata` are never owned as a whole.
-  for (const value of Object.values(root)) if (isObject(value)) delete value['.'];
+  // The root and its structs (`metadata`, `spec`) are never owned as a whole; its maps are.
+  for (const [key, value] of Object.entries(root))
+    if (isObject(value) && !TOP_LEVEL_MAPS.has(key.slice(2))) delete value['.'];
   return root;
+}
+
+/** A fieldsV1 tree with its keys in byte order, as structured-merge-diff writes it. */
+function sortedFields(node: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  for (const key of Object.keys(node).sort()) {
+    const child = node[key];
+    out[key] = isObject(child) ? sortedFields(child) : (child ?? {});
+  }
+  return out;
 }
 
 function fromFieldsV1(fields: Json | undefined): Set<string> {
@@ -133,7 +155,7 @@ function writeManagers(object: KubeObject, entries: ManagerEntry[]): void {
     apiVersion: e.apiVersion,
     time: e.time,
     fieldsType: 'FieldsV1',
-    fieldsV1: toFieldsV1(e.paths),
+    fieldsV1: sortedFields(toFieldsV1(e.paths)),
     ...(e.subresource === undefined ? {} : { subresource: e.subresource }),
   }));
 }
@@ -211,7 +233,7 @@ function trackCreate(object: KubeObject, manager: string, time: string, subresou
       apiVersion: object.apiVersion,
       time,
       fieldsType: 'FieldsV1',
-      fieldsV1: fields,
+      fieldsV1: sortedFields(fields),
       ...(subresource === undefined ? {} : { subresource }),
     },
   ];
@@ -225,8 +247,8 @@ function fieldsOfObject(object: KubeObject): JsonObject | undefined {
     if (key === 'apiVersion' || key === 'kind' || key === 'status' || value === undefined) continue;
     const node = key === 'metadata' ? fieldsOfMetadata(value) : fieldsOf(value);
     if (node === undefined) continue;
-    // The root map and `metadata` are never owned as a whole: no '.' at this level.
-    if (isObject(value) && Object.keys(value).length > 0) delete node['.'];
+    // The root's structs are never owned as a whole: no '.' at this level but for its maps.
+    if (isObject(value) && Object.keys(value).length > 0 && !TOP_LEVEL_MAPS.has(key)) delete node['.'];
     root[`f:${key}`] = node;
     any = true;
   }
@@ -259,7 +281,7 @@ function fieldsOf(value: Json): JsonObject | undefined {
   let any = false;
   for (const key of keys) {
     const child = value[key];
-    if (child === undefined) continue;
+    if (child === undefined || isZeroTimestamp(key, child)) continue;
     const fields = fieldsOf(child);
     if (fields === undefined) continue;
     node[`f:${key}`] = fields;
