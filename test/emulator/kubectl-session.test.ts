@@ -25,11 +25,6 @@ const INPUTS = path.join(import.meta.dirname, '../fixtures/kubectl-session');
 
 /** Commands whose output still differs from the real cluster's, and why. */
 const KNOWN_DIFFERENCES: Record<string, string> = {
-  '03-apply-ds.txt':
-    'managedFields own lists as a whole (no k:{merge key} items), so the conflict names .spec.template.spec.containers and .volumes',
-  '04-apply-ds-again.txt': 'as 03',
-  '25-get-ds-yaml-mf.txt':
-    "managedFields: lists owned whole, '.' on every map (kube-apiserver leaves it out for non-pointer structs), atomic structs and maps (selector, nodeSelector) split into fields",
   '12-api-resources.txt': 'only the core and apps kinds mks needs are served (13 of 58 resources)',
   '13-api-versions.txt': 'only v1 and apps/v1 are served',
   '15-watch-cm.txt':

@@ -113,3 +113,17 @@ export function applyDefaults(resource: ResourceType, object: KubeObject): void 
   defaults(spec);
   if (!deepEqual(spec, object.spec)) object.spec = spec;
 }
+
+/**
+ * The status a new DaemonSet starts with: kube-apiserver clears the status given on create, and
+ * the counters that are not `omitempty` in the Go type read back as 0.
+ */
+export function initialStatus(resource: ResourceType, object: KubeObject): void {
+  if (resource !== RESOURCE.daemonsets) return;
+  object.status = {
+    currentNumberScheduled: 0,
+    numberMisscheduled: 0,
+    desiredNumberScheduled: 0,
+    numberReady: 0,
+  };
+}

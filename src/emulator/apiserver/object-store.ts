@@ -5,7 +5,7 @@
  * `persist` (write-through) and to `onChange` (controllers), in that order.
  */
 import { randomUUID } from 'node:crypto';
-import { applyDefaults } from './defaults.ts';
+import { applyDefaults, initialStatus } from './defaults.ts';
 import { trackUpdate } from './managed-fields.ts';
 import {
   alreadyExistsError,
@@ -229,6 +229,7 @@ export class ObjectStore {
       throw alreadyExistsError(resource.name, resource.group, metadata.name!);
     }
     applyDefaults(resource, object);
+    initialStatus(resource, object);
     if (options.dryRun) return object;
     const now = this.#hooks.now();
     metadata.uid = randomUUID();

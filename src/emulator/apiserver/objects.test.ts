@@ -38,9 +38,13 @@ test('jsonOf is the text JSON.stringify gives, also for versions that share part
 /** The leaf paths a managedFields entry owns, read back from its fieldsV1. */
 function ownedPaths(fields: Json | undefined, path: string[] = [], out: string[] = []): string[] {
   const node = fields as JsonObject;
-  const children = Object.keys(node).filter((key) => key.startsWith('f:'));
-  if (path.length > 0 && children.length === 0) out.push(JSON.stringify(path));
-  for (const key of children) ownedPaths(node[key], [...path, key.slice(2)], out);
+  // Members (`f:name`) and keyed list items (`k:{"name":"a"}`, a path segment as they are); a
+  // map or item owned itself (`.`) is its path followed by '.'.
+  const children = Object.keys(node).filter((key) => key.startsWith('f:') || key.startsWith('k:'));
+  if (path.length > 0 && node['.'] !== undefined) out.push(JSON.stringify([...path, '.']));
+  else if (path.length > 0 && children.length === 0) out.push(JSON.stringify(path));
+  for (const key of children)
+    ownedPaths(node[key], [...path, key.startsWith('f:') ? key.slice(2) : key], out);
   return out;
 }
 
