@@ -6,7 +6,9 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { promisify } from 'node:util';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
@@ -20,6 +22,7 @@ import { type Database, openDatabase } from '../../src/db/database.ts';
 import { routeByServerName } from '../../src/emulator/apiserver/kube-api.routes.ts';
 import { Emulator } from '../../src/emulator/emulator.ts';
 import { loadOrCreateLocalTls } from '../../src/tls/local-ca.ts';
+import { createTestDatabase, type Dialect, type TestDatabase } from '../support/dialects.ts';
 
 const run = promisify(execFile);
 
@@ -124,6 +127,44 @@ export async function startEmulatorHarness(options: HarnessOptions): Promise<Emu
       await app.close();
       await emulator.stop();
       await database.close();
+    },
+  };
+}
+
+/**
+ * A suite's harness: `before` opens a database of `dialect`, starts the harness and installs the
+ * cluster (`nodeCount` nodes at `version`); `after` stops and drops everything. `harness()` is the
+ * running harness, `dir` its directory (for the suite's own files and kubectl's cache).
+ */
+export function suiteHarness(
+  dialect: Dialect,
+  options: Omit<HarnessOptions, 'dir' | 'database'> & {
+    readonly nodeCount: number;
+    readonly version: string;
+  },
+): { harness(): EmulatorHarness; readonly dir: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-emulator-suite-'));
+  let testDatabase: TestDatabase | undefined;
+  let harness: EmulatorHarness | undefined;
+  before(async () => {
+    testDatabase = await createTestDatabase(dialect);
+    harness = await startEmulatorHarness({ ...options, dir, database: testDatabase.config });
+    await harness.emulator.ensureCluster({
+      id: options.clusterId,
+      nodeCount: options.nodeCount,
+      version: options.version,
+    });
+  });
+  after(async () => {
+    await harness?.stop();
+    await testDatabase?.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    dir,
+    harness() {
+      if (harness === undefined) throw new Error('the harness starts in the suite’s before hook');
+      return harness;
     },
   };
 }

@@ -9,14 +9,13 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/dialects.ts';
+import { DIALECTS } from '../support/dialects.ts';
 import { kubectl } from '../support/kubectl.ts';
 import { waitFor } from '../support/wait.ts';
-import { type EmulatorHarness, startEmulatorHarness } from './harness.ts';
+import { type EmulatorHarness, suiteHarness } from './harness.ts';
 
 const TOKEN = 'kubectl-session-token';
 const CLUSTER = '3a9c1e5f-2b4d-4c6e-8f0a-b1c2d3e4f506';
@@ -97,20 +96,18 @@ function normalize(output: string): string {
 
 for (const dialect of DIALECTS) {
   describe(`the recorded kubectl session (${dialect})`, { timeout: 240_000 }, () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-kubectl-session-'));
-    let testDatabase: TestDatabase;
+    const suite = suiteHarness(dialect, {
+      clusterId: CLUSTER,
+      token: TOKEN,
+      podStartMs: 700,
+      nodeCount: 3,
+      version: '1.32.13',
+    });
+    const dir = suite.dir;
     let harness: EmulatorHarness;
 
     before(async () => {
-      testDatabase = await createTestDatabase(dialect);
-      harness = await startEmulatorHarness({
-        dir,
-        database: testDatabase.config,
-        clusterId: CLUSTER,
-        token: TOKEN,
-        podStartMs: 700,
-      });
-      await harness.emulator.ensureCluster({ id: CLUSTER, nodeCount: 3, version: '1.32.13' });
+      harness = suite.harness();
       // Seeded as the recording was: kubeadm's config.conf (IPVS) and config-hash.
       const kc = new KubeConfig();
       kc.loadFromString(harness.kubeconfigText);
@@ -155,12 +152,6 @@ for (const dialect of DIALECTS) {
         { what: 'kube-proxy rolled out', timeoutMs: 20_000 },
       );
     });
-    after(async () => {
-      await harness.stop();
-      await testDatabase.drop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    });
-
     test('each command prints what the real cluster printed', async () => {
       const differing: string[] = [];
       for (const command of recorded()) {

@@ -6,22 +6,30 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/dialects.ts';
+import { DIALECTS } from '../support/dialects.ts';
 import { kubectl } from '../support/kubectl.ts';
-import { type EmulatorHarness, startEmulatorHarness } from './harness.ts';
+import { type EmulatorHarness, suiteHarness } from './harness.ts';
 
 const TOKEN = 'server-name-token';
 const CLUSTER = '5e1f0c2a-7b3d-4e6f-8a90-1b2c3d4e5f60';
 
 for (const dialect of DIALECTS) {
   describe(`clusters served at the root of their server name (${dialect})`, { timeout: 60_000 }, () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-server-name-'));
-    let testDatabase: TestDatabase;
+    const suite = suiteHarness(dialect, {
+      clusterId: CLUSTER,
+      token: TOKEN,
+      podStartMs: 0,
+      nodeCount: 1,
+      version: '1.32.4',
+    });
+    const dir = suite.dir;
     let harness: EmulatorHarness;
+    before(() => {
+      harness = suite.harness();
+    });
 
     /** A kubeconfig for the harness's cluster with `cluster` as its cluster entry; its file. */
     function kubeconfig(name: string, cluster: Record<string, string>): string {
@@ -49,23 +57,6 @@ for (const dialect of DIALECTS) {
     }
     const run = (file: string, ...args: string[]) =>
       kubectl(args, { kubeconfig: file, cacheDir: path.join(dir, 'cache'), timeoutMs: 20_000 });
-
-    before(async () => {
-      testDatabase = await createTestDatabase(dialect);
-      harness = await startEmulatorHarness({
-        dir,
-        database: testDatabase.config,
-        clusterId: CLUSTER,
-        token: TOKEN,
-        podStartMs: 0,
-      });
-      await harness.emulator.ensureCluster({ id: CLUSTER, nodeCount: 1, version: '1.32.4' });
-    });
-    after(async () => {
-      await harness.stop();
-      await testDatabase.drop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    });
 
     test('the kubeconfig names the listener without a path and the cluster by its server name', () => {
       assert.match(harness.kubeconfigText, new RegExp(`server: ${harness.rootUrl}\\n`));

@@ -11,7 +11,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { discover, openApi } from './discovery.ts';
 import { listJson, listResponse, select } from './lists.ts';
 import type { ObjectStore, Watcher } from './object-store.ts';
-import { badRequestError, isObject, jsonOf, type KubeObject, StatusError } from './objects.ts';
+import {
+  badRequestError,
+  isObject,
+  type JsonObject,
+  jsonOf,
+  type KubeObject,
+  StatusError,
+} from './objects.ts';
 import { patchObject } from './patch-request.ts';
 import {
   deleteOptions,
@@ -22,6 +29,7 @@ import {
   methodNotAllowed,
   notFoundPath,
   objectBody,
+  type Query,
   resolveTarget,
 } from './request.ts';
 import { apiVersionOf, RESOURCE, RESOURCES, type ResourceType } from './resources.ts';
@@ -163,6 +171,14 @@ async function handle(
   const target = resolveTarget(segments);
   const watch = target.watchPrefix || query.watch === '1' || query.watch === 'true';
   const { resource, namespace, name, subresource } = target;
+  if (subresource === 'log' && resource === RESOURCE.pods && name !== undefined && !watch) {
+    if (method !== 'GET') throw methodNotAllowed();
+    const pod = cluster.mustGet(resource, namespace ?? '', name);
+    return reply
+      .code(200)
+      .type('text/plain')
+      .send(containerLog(cluster, pod, query));
+  }
   if (subresource !== undefined && subresource !== 'status') throw notFoundPath();
 
   switch (method) {
@@ -256,6 +272,31 @@ async function handle(
     default:
       throw methodNotAllowed();
   }
+}
+
+/**
+ * `pods/<name>/log`: what the pod's container printed in its last run (the kubelet keeps it;
+ * only kube-proxy containers print anything), `tailLines` honoured.
+ */
+function containerLog(cluster: ObjectStore, pod: KubeObject, query: Query): string {
+  const containers = (((pod.spec ?? {}) as JsonObject).containers ?? []) as JsonObject[];
+  const container = query.container ?? String(containers[0]?.name ?? '');
+  if (!containers.some((c) => c.name === container)) {
+    throw badRequestError(`container ${container} is not valid for pod ${pod.metadata.name ?? ''}`);
+  }
+  const log = cluster.containerLogs.get(pod.metadata.uid ?? '');
+  if (log === undefined && ((pod.status ?? {}) as JsonObject).phase !== 'Running') {
+    throw badRequestError(
+      `container "${container}" in pod "${pod.metadata.name ?? ''}" is waiting to start: ContainerCreating`,
+    );
+  }
+  const lines = (log ?? '').split('\n').slice(0, -1);
+  const tail = Number(query.tailLines);
+  const kept =
+    query.tailLines !== undefined && Number.isInteger(tail) && tail >= 0
+      ? lines.slice(lines.length - tail)
+      : lines;
+  return kept.map((line) => `${line}\n`).join('');
 }
 
 function render(

@@ -96,6 +96,12 @@ const keyOf = (namespace: string, name: string): string => `${namespace}/${name}
 
 export class ObjectStore {
   readonly meta: ClusterMeta;
+  /**
+   * The output of each pod's last container run, by pod uid (`kubectl logs`), as the kubelet
+   * wrote it. Kept in memory only: a process that takes the cluster over has none until the
+   * containers start again.
+   */
+  readonly containerLogs = new Map<string, string>();
   readonly #hooks: ObjectStoreHooks;
   readonly #objects = new Map<string, Map<string, KubeObject>>();
   /** Each bucket's objects in list order, kept until the bucket changes. */
@@ -323,6 +329,7 @@ export class ObjectStore {
       );
     }
     if (options.dryRun) return current;
+    if (resource === RESOURCE.pods) this.containerLogs.delete(current.metadata.uid ?? '');
     const rv = this.#nextRv();
     const object = shallowCopy(current);
     object.metadata.resourceVersion = String(rv);
