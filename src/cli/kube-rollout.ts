@@ -8,6 +8,8 @@ import { parse } from 'yaml';
 
 export interface KubeAccess {
   readonly server: string;
+  /** The TLS server name the cluster is reached by (`tls-server-name`), when the kubeconfig sets one. */
+  readonly serverName: string | undefined;
   readonly ca: string | undefined;
   readonly token: string | undefined;
   readonly insecure: boolean;
@@ -38,6 +40,7 @@ export function kubeAccess(kubeconfig: string): KubeAccess | undefined {
     contexts?: Named<{ cluster?: string; user?: string }>[];
     clusters?: Named<{
       server?: string;
+      'tls-server-name'?: string;
       'certificate-authority-data'?: string;
       'insecure-skip-tls-verify'?: boolean;
     }>[];
@@ -50,6 +53,7 @@ export function kubeAccess(kubeconfig: string): KubeAccess | undefined {
   const caData = cluster['certificate-authority-data'];
   return {
     server: cluster.server.replace(/\/+$/, ''),
+    serverName: cluster['tls-server-name'],
     ca: caData === undefined ? undefined : Buffer.from(caData, 'base64').toString('utf8'),
     token: user?.token,
     insecure: cluster['insecure-skip-tls-verify'] === true,
@@ -89,6 +93,7 @@ function get(url: string, access: KubeAccess, timeoutMs: number): Promise<{ stat
       url,
       {
         ...(access.ca === undefined ? {} : { ca: access.ca }),
+        ...(access.serverName === undefined ? {} : { servername: access.serverName }),
         rejectUnauthorized: !access.insecure,
         headers: {
           Accept: 'application/json',
