@@ -1,6 +1,7 @@
 /**
  * `kubectl logs` of kube-proxy pods shows what the container logged at its start: the config it
- * loaded, its mode and sync periods, or the error it exits with when it refuses the config.
+ * loaded, its mode and sync periods, or the error it exits with when it refuses the config (and
+ * `kubectl get events` the kubelet's BackOff warning).
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -77,6 +78,13 @@ for (const dialect of DIALECTS) {
         /err="Error running ProxyServer: can't use the IPVS proxier: .*scheduler=\\"nope\\"/,
       );
       assert.doesNotMatch(logs, /"Loaded config"/);
+      // The kubelet's BackOff warning says which pod, as `kubectl get events` shows it.
+      const events = await run('get', 'events', '-n', 'kube-system');
+      assert.equal(events.code, 0, events.stderr);
+      assert.match(
+        events.stdout,
+        /Warning\s+BackOff\s+pod\/kube-proxy-\w{5}\s+Back-off restarting failed container kube-proxy in pod kube-proxy-\w{5}_kube-system\(/,
+      );
     });
 
     test('a container the pod does not have is refused as kube-apiserver does', async () => {

@@ -8,6 +8,7 @@ import { configHash } from '../../customization/kube-proxy-config.ts';
 import type { ObjectStore } from '../apiserver/object-store.ts';
 import { isObject, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
+import { recordEvent } from './events.ts';
 import { type LoadResult, loadKubeProxyConfig, startupLog } from './kube-proxy.ts';
 import { containerId, KUBE_PROXY, LOADED_CONFIG_ANNOTATION, runningStatus } from './kubeadm-objects.ts';
 import { crashLooping, firstContainerStatus } from './pods.ts';
@@ -151,6 +152,18 @@ export class Kubelet {
       { internal: true, owned: true },
     );
     if (failure !== undefined) {
+      recordEvent(
+        cluster,
+        updated,
+        {
+          type: 'Warning',
+          reason: 'BackOff',
+          message: `Back-off restarting failed container ${name} in pod ${pod.metadata.name}_${namespace}(${pod.metadata.uid})`,
+          component: 'kubelet',
+          host: String(spec.nodeName ?? ''),
+        },
+        this.#now(),
+      );
       this.#logger.debug(
         { clusterId: cluster.meta.id, pod: updated.metadata.name, failure },
         'Emulated kube-proxy refused its config',
