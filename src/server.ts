@@ -7,10 +7,15 @@ import fs from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
-import { clusterIdOfServerName, clusterTokenCheck, KUBE_SERVER_NAMES } from './clusters/cluster-tokens.ts';
+import {
+  clusterIdOfServerName,
+  clusterIdOfToken,
+  clusterTokenCheck,
+  KUBE_SERVER_NAMES,
+} from './clusters/cluster-tokens.ts';
 import { kubernetesApiUrl } from './clusters/clusters.model.ts';
 import type { Config } from './config.ts';
-import { routeByServerName } from './emulator/apiserver/kube-api.routes.ts';
+import { routeToCluster } from './emulator/apiserver/kube-api.routes.ts';
 import { Emulator } from './emulator/emulator.ts';
 import { RemoteEmulatorControl } from './emulator/scale-out/control.ts';
 import { LeaseOwnership } from './emulator/scale-out/ownership.postgres.ts';
@@ -178,7 +183,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
   // It serves each cluster at its root under the cluster's TLS server name (and at /k8s/<id>).
   const kubeApp = Fastify({
     https: { cert: tls.certPem, key: tls.keyPem },
-    rewriteUrl: routeByServerName(clusterIdOfServerName),
+    rewriteUrl: routeToCluster({ byServerName: clusterIdOfServerName, byToken: clusterIdOfToken }),
     loggerInstance: logger.child({ component: 'kube-api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
   });

@@ -17,11 +17,23 @@ export function kubeTokenKeyOf(installationKey: Buffer): Buffer {
   return crypto.createHmac('sha256', installationKey).update('mks kube tokens').digest();
 }
 
-/** The Kubernetes API token of a cluster at a kubeconfig epoch, derived from `kubeTokenKey`. */
+/**
+ * The Kubernetes API token of a cluster at a kubeconfig epoch, derived from `kubeTokenKey`:
+ * `mks.<cluster id>.<MAC>`. The id lets the listener route a request that names neither the
+ * cluster's server name nor its path (a client configured with the host and token alone).
+ */
 export function clusterTokens(kubeTokenKey: Buffer): ClusterToken {
   return (clusterId, epoch) =>
-    `mks.${crypto.createHmac('sha256', kubeTokenKey).update(`${clusterId}:${epoch}`).digest('base64url')}`;
+    `mks.${clusterId}.${crypto.createHmac('sha256', kubeTokenKey).update(`${clusterId}:${epoch}`).digest('base64url')}`;
 }
+
+/** The cluster a token names; undefined for any other text. Says nothing of the token's validity. */
+export function clusterIdOfToken(token: string): string | undefined {
+  return /^mks\.([0-9a-z][0-9a-z-]{0,62})\.[A-Za-z0-9_-]+$/.exec(token)?.[1];
+}
+
+/** The form tokens had before they named their cluster (`mks.<MAC>`), still accepted. */
+const legacyForm = (token: string, clusterId: string): string => token.replace(`mks.${clusterId}.`, 'mks.');
 
 /** Bound of the expected-token memory (past it, the memory starts again: it is only a cache). */
 const MAX_REMEMBERED = 100_000;
@@ -36,23 +48,25 @@ export function clusterTokenCheck(
   clusterToken: ClusterToken,
   clusters: { get(clusterId: string): Promise<Pick<ClusterRecord, 'id' | 'tokenEpoch'> | undefined> },
 ): (clusterId: string, token: string) => Promise<boolean> {
-  const expectedTokens = new Map<string, Buffer>();
-  const expected = (clusterId: string, epoch: number): Buffer => {
+  const expectedTokens = new Map<string, readonly Buffer[]>();
+  const expected = (clusterId: string, epoch: number): readonly Buffer[] => {
     const key = `${clusterId}:${epoch}`;
-    let token = expectedTokens.get(key);
-    if (token === undefined) {
+    let tokens = expectedTokens.get(key);
+    if (tokens === undefined) {
       if (expectedTokens.size >= MAX_REMEMBERED) expectedTokens.clear();
-      token = Buffer.from(clusterToken(clusterId, epoch));
-      expectedTokens.set(key, token);
+      const token = clusterToken(clusterId, epoch);
+      tokens = [Buffer.from(token), Buffer.from(legacyForm(token, clusterId))];
+      expectedTokens.set(key, tokens);
     }
-    return token;
+    return tokens;
   };
   return async (clusterId, token) => {
     const cluster = await clusters.get(clusterId);
     if (cluster === undefined) return false;
-    const wanted = expected(cluster.id, cluster.tokenEpoch);
     const given = Buffer.from(token);
-    return wanted.length === given.length && crypto.timingSafeEqual(wanted, given);
+    return expected(cluster.id, cluster.tokenEpoch).some(
+      (wanted) => wanted.length === given.length && crypto.timingSafeEqual(wanted, given),
+    );
   };
 }
 

@@ -123,7 +123,7 @@ export class Emulator implements EmulatorControl {
 
   /**
    * Mounts the Kubernetes API of every emulated cluster at `/k8s/:clusterId/...` (the listener's
-   * `rewriteUrl: routeByServerName(…)` routes a cluster's TLS server name there), and the control
+   * `rewriteUrl: routeToCluster(…)` routes a cluster's TLS server name, or its token, there), and the control
    * endpoint when clusters are shared between processes.
    * `authorize(clusterId, bearerToken)` says whether the token is valid (else 401 Status); a
    * cluster the emulator does not know answers 404 Status.

@@ -14,12 +14,13 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import {
   clusterIdOfServerName,
+  clusterIdOfToken,
   KUBE_SERVER_NAMES,
   kubeServerName,
 } from '../../src/clusters/cluster-tokens.ts';
 import type { Config } from '../../src/config.ts';
 import { type Database, openDatabase } from '../../src/db/database.ts';
-import { routeByServerName } from '../../src/emulator/apiserver/kube-api.routes.ts';
+import { routeToCluster } from '../../src/emulator/apiserver/kube-api.routes.ts';
 import { Emulator } from '../../src/emulator/emulator.ts';
 import { loadOrCreateLocalTls } from '../../src/tls/local-ca.ts';
 import { createTestDatabase, type Dialect, type TestDatabase } from '../support/dialects.ts';
@@ -72,7 +73,7 @@ export async function startEmulatorHarness(options: HarnessOptions): Promise<Emu
   const app = Fastify({
     logger: false,
     https: { key: tls.keyPem, cert: tls.certPem },
-    rewriteUrl: routeByServerName(clusterIdOfServerName),
+    rewriteUrl: routeToCluster({ byServerName: clusterIdOfServerName, byToken: clusterIdOfToken }),
   });
   const onRequest = options.onRequest;
   if (onRequest !== undefined)

@@ -13,8 +13,9 @@ import { DIALECTS } from '../support/dialects.ts';
 import { kubectl } from '../support/kubectl.ts';
 import { type EmulatorHarness, suiteHarness } from './harness.ts';
 
-const TOKEN = 'server-name-token';
 const CLUSTER = '5e1f0c2a-7b3d-4e6f-8a90-1b2c3d4e5f60';
+/** Shaped as mks issues them: the token names its cluster. */
+const TOKEN = `mks.${CLUSTER}.c2VydmVyLW5hbWU`;
 
 for (const dialect of DIALECTS) {
   describe(`clusters served at the root of their server name (${dialect})`, { timeout: 60_000 }, () => {
@@ -113,6 +114,24 @@ for (const dialect of DIALECTS) {
       const listed = await run(file, 'get', 'cm', '-n', 'kube-system', 'kube-proxy', '-o', 'name');
       assert.equal(listed.code, 0, listed.stderr);
       assert.equal(listed.stdout, 'configmap/kube-proxy\n');
+    });
+
+    test('a client given only the host and the token (Terraform kubeconfig_attributes) reaches the cluster', async () => {
+      const file = kubeconfig('host-and-token', { server: harness.rootUrl });
+      const version = await run(file, 'get', '--raw', '/version');
+      assert.equal(version.code, 0, version.stderr);
+      assert.equal(JSON.parse(version.stdout).gitVersion, 'v1.32.4');
+      const kc = new KubeConfig();
+      kc.loadFromFile(file);
+      const cm = await kc
+        .makeApiClient(CoreV1Api)
+        .readNamespacedConfigMap({ name: 'kube-proxy', namespace: 'kube-system' });
+      assert.ok(cm.data?.['config.conf']);
+      // Without a token that names a cluster, the root of the listener is no cluster's.
+      const anonymous = kubeconfig('host-only', { server: harness.rootUrl });
+      fs.writeFileSync(anonymous, fs.readFileSync(anonymous, 'utf8').replace(TOKEN, 'not-an-mks-token'));
+      const refused = await run(anonymous, 'get', '--raw', '/version');
+      assert.equal(refused.code, 1);
     });
 
     test('a server name of a cluster the emulator does not know answers NotFound', async () => {

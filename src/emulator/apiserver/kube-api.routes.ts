@@ -1,6 +1,6 @@
 /**
  * The Kubernetes API of every emulated cluster, mounted at `/k8s/:clusterId/…` and reached at the
- * root of the listener through the TLS server name of the cluster (`routeByServerName`): authenticates,
+ * root of the listener through the cluster's TLS server name or token (`routeToCluster`): authenticates,
  * forwards to the owning process (scale-out), then dispatches discovery (discovery.ts), watch
  * (watch.ts), PATCH (patch-request.ts) and the other verbs on the cluster's object store.
  * Errors are `Status` objects, as a real API server sends.
@@ -64,24 +64,35 @@ const MOUNT = '/k8s/';
 
 /**
  * The listener's `rewriteUrl`: a request on a TLS connection whose server name designates a
- * cluster (`clusterOf`) is routed to that cluster's mount, so the cluster is served at the root
- * of its own server URL (what kubeconfigs name, with `tls-server-name`). A request already under
- * that cluster's mount (an OpenAPI index from another process, see `basePath`) and any other
- * request keep their URL: `https://host:port/k8s/<id>` keeps working.
+ * cluster (`clusters.byServerName`) is routed to that cluster's mount, so the cluster is served at
+ * the root of its own server URL (what kubeconfigs name, with `tls-server-name`). Without such a
+ * name, a request outside every mount goes to the cluster its bearer token names
+ * (`clusters.byToken`; the token is still checked against that cluster), for clients given only
+ * the host and the token. A request already under the cluster's mount (an OpenAPI index from
+ * another process, see `basePath`) and any other request keep their URL: `https://host:port/k8s/<id>`
+ * keeps working.
  */
-export function routeByServerName(
-  clusterOf: (serverName: string) => string | undefined,
-): (request: IncomingMessage) => string {
+export function routeToCluster(clusters: {
+  byServerName(serverName: string): string | undefined;
+  byToken(token: string): string | undefined;
+}): (request: IncomingMessage) => string {
   return (request) => {
     const url = request.url ?? '/';
     const serverName = (request.socket as Partial<TLSSocket>).servername;
-    const clusterId = typeof serverName === 'string' ? clusterOf(serverName) : undefined;
+    let clusterId = typeof serverName === 'string' ? clusters.byServerName(serverName) : undefined;
+    if (clusterId === undefined && !url.startsWith(MOUNT)) {
+      const token = bearerToken(request.headers.authorization);
+      clusterId = token === undefined ? undefined : clusters.byToken(token);
+    }
     if (clusterId === undefined) return url;
     const mount = `${MOUNT}${encodeURIComponent(clusterId)}`;
     if (url === mount || url.startsWith(`${mount}/`) || url.startsWith(`${mount}?`)) return url;
     return `${mount}${url.startsWith('/') ? '' : '/'}${url}`;
   };
 }
+
+const bearerToken = (authorization: string | undefined): string | undefined =>
+  /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim();
 
 /** The path the client sees the cluster under: `/k8s/<id>`, or '' when reached by server name. */
 function basePath(request: FastifyRequest, clusterId: string): string {
@@ -135,8 +146,7 @@ async function handle(
   deps: KubeApiDeps,
 ): Promise<FastifyReply> {
   const params = request.params as { clusterId: string; '*'?: string };
-  const authorization = request.headers.authorization ?? '';
-  const token = /^Bearer\s+(.+)$/i.exec(authorization)?.[1]?.trim();
+  const token = bearerToken(request.headers.authorization);
   if (token === undefined || !(await deps.authorize(params.clusterId, token))) {
     throw new StatusError(401, 'Unauthorized', 'Unauthorized');
   }
