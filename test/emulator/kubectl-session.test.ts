@@ -30,7 +30,7 @@ const KNOWN_DIFFERENCES: Record<string, string> = {
     'the recorded cluster had an openshift-service-ca.crt ConfigMap, which a vanilla cluster has not',
   '16-get-cm-table.txt': 'as 15',
   '23-rollout-status-2.txt':
-    'the emulated DaemonSet controller creates a replacement pod in the pass that deletes the old one, so "0 out of 3 new pods" is never seen',
+    'pods are deleted at once (no graceful termination while a kubelet confirms), so the replacement comes before kubectl looks and "0 out of 3 new pods" is never seen',
   '29-explain-ds.txt':
     'the OpenAPI document has the types but not the descriptions, model names and enums of the real one',
 };
