@@ -7,9 +7,15 @@ import fs from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
-import { clusterTokenCheck } from './clusters/cluster-tokens.ts';
+import {
+  clusterIdOfServerName,
+  clusterIdOfToken,
+  clusterTokenCheck,
+  KUBE_SERVER_NAMES,
+} from './clusters/cluster-tokens.ts';
 import { kubernetesApiUrl } from './clusters/clusters.model.ts';
 import type { Config } from './config.ts';
+import { routeToCluster } from './emulator/apiserver/kube-api.routes.ts';
 import { kubeProtocolOptions, registerKubeApiLimits } from './emulator/apiserver/limits.ts';
 import { Emulator } from './emulator/emulator.ts';
 import { RemoteEmulatorControl } from './emulator/scale-out/control.ts';
@@ -121,6 +127,8 @@ function tlsHosts(config: Config): string[] {
     hostOf(config.kubePublicUrl),
     hostOf(config.kubeInternalUrl),
     config.kubeListen.host,
+    // Every cluster's Kubernetes API, reached by its server name (the kubeconfig's tls-server-name).
+    KUBE_SERVER_NAMES,
     // With `--tls` the same CA and certificate serve the API too.
     ...(config.tls?.kind === 'local-ca' ? [hostOf(config.publicUrl), config.listen.host] : []),
   ].filter((host) => host !== '0.0.0.0' && host !== '::');
@@ -147,6 +155,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     database: services.database,
     logger,
     podStartMs: config.podStartMs,
+    caPem: tls.caPem,
     serverUrl: (clusterId) => kubernetesApiUrl(config.kubePublicUrl, clusterId),
     ownership,
     peers: { caPem: tls.caPem, internalToken: services.internalToken },
@@ -173,9 +182,11 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     ...(apiTls === undefined ? {} : { https: apiTls }),
   });
   // The Kubernetes API is a separate HTTPS listener: kubectl sends bearer tokens only over TLS.
+  // It serves each cluster at its root under the cluster's TLS server name (and at /k8s/<id>).
   const kubeLogger = logger.child({ component: 'kube-api' });
   const kubeApp = Fastify({
     https: { cert: tls.certPem, key: tls.keyPem },
+    rewriteUrl: routeToCluster({ byServerName: clusterIdOfServerName, byToken: clusterIdOfToken }),
     loggerInstance: kubeLogger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     ...kubeProtocolOptions((err, status) =>

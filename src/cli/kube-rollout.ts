@@ -8,6 +8,8 @@ import { parse } from 'yaml';
 
 export interface KubeAccess {
   readonly server: string;
+  /** The TLS server name the cluster is reached by (`tls-server-name`), when the kubeconfig sets one. */
+  readonly serverName: string | undefined;
   readonly ca: string | undefined;
   readonly token: string | undefined;
   readonly insecure: boolean;
@@ -38,6 +40,7 @@ export function kubeAccess(kubeconfig: string): KubeAccess | undefined {
     contexts?: Named<{ cluster?: string; user?: string }>[];
     clusters?: Named<{
       server?: string;
+      'tls-server-name'?: string;
       'certificate-authority-data'?: string;
       'insecure-skip-tls-verify'?: boolean;
     }>[];
@@ -50,6 +53,7 @@ export function kubeAccess(kubeconfig: string): KubeAccess | undefined {
   const caData = cluster['certificate-authority-data'];
   return {
     server: cluster.server.replace(/\/+$/, ''),
+    serverName: cluster['tls-server-name'],
     ca: caData === undefined ? undefined : Buffer.from(caData, 'base64').toString('utf8'),
     token: user?.token,
     insecure: cluster['insecure-skip-tls-verify'] === true,
@@ -86,7 +90,7 @@ export async function readKubeProxyRollout(
 /** One HTTPS GET of `url` with the access's CA and bearer token (none when undefined): status and body. */
 export function kubeGet(
   url: string,
-  access: Pick<KubeAccess, 'ca' | 'token' | 'insecure'>,
+  access: Pick<KubeAccess, 'ca' | 'serverName' | 'token' | 'insecure'>,
   timeoutMs: number,
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -94,6 +98,7 @@ export function kubeGet(
       url,
       {
         ...(access.ca === undefined ? {} : { ca: access.ca }),
+        ...(access.serverName === undefined ? {} : { servername: access.serverName }),
         rejectUnauthorized: !access.insecure,
         headers: {
           Accept: 'application/json',

@@ -53,6 +53,7 @@ export function registerRolloutRoute(
       try {
         const rollout = await readKubeProxyRollout({
           server: kubernetesApiUrl(deps.config.kubePublicUrl, cluster.id),
+          serverName: undefined,
           ca: deps.kubeCaPem,
           token: deps.clusterToken(cluster.id, cluster.tokenEpoch),
           insecure: false,

@@ -40,6 +40,8 @@ export interface EmulatorOptions {
   logger: Logger;
   /** How long a new kube-proxy pod takes to become Ready (0 allowed), so rollouts are visible. */
   podStartMs: number;
+  /** The clusters' CA, as a real cluster publishes it (`kube-root-ca.crt`, `client-ca-file`). */
+  caPem: string;
   now?: () => Date;
   /**
    * The API server URL written into the kube-proxy ConfigMap's `kubeconfig.conf` (what kube-proxy
@@ -90,6 +92,7 @@ export class Emulator implements EmulatorControl {
       logger: this.#logger,
       podStartMs: options.podStartMs,
       now: this.#now,
+      caPem: options.caPem,
     });
     this.#hooks = {
       persistObject: (cluster, resource, namespace, name, object) => {
@@ -112,6 +115,7 @@ export class Emulator implements EmulatorControl {
       logger: this.#logger,
       now: this.#now,
       serverUrl: options.serverUrl ?? (() => 'https://kubernetes.default.svc:443'),
+      caPem: options.caPem,
       controllers: this.#controllers,
       cluster: (id) => this.#cluster(id),
       create: (meta) => this.#create(meta),
@@ -124,7 +128,8 @@ export class Emulator implements EmulatorControl {
   }
 
   /**
-   * Mounts the Kubernetes API of every emulated cluster at `/k8s/:clusterId/...`, and the control
+   * Mounts the Kubernetes API of every emulated cluster at `/k8s/:clusterId/...` (the listener's
+   * `rewriteUrl: routeToCluster(…)` routes a cluster's TLS server name, or its token, there), and the control
    * endpoint when clusters are shared between processes.
    * `authorize(clusterId, bearerToken)` says whether the token is valid (else 401 Status); a
    * cluster the emulator does not know answers 404 Status.

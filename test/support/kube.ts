@@ -18,7 +18,9 @@ export interface KubectlResult {
 }
 
 interface KubeconfigFile {
-  clusters: Array<{ cluster: { server: string; 'certificate-authority-data'?: string } }>;
+  clusters: Array<{
+    cluster: { server: string; 'tls-server-name'?: string; 'certificate-authority-data'?: string };
+  }>;
   users: Array<{ user: { token: string } }>;
 }
 
@@ -26,6 +28,8 @@ export class KubeAccess {
   readonly dir: string;
   readonly file: string;
   readonly server: string;
+  /** The cluster's TLS server name (`tls-server-name`), which the listener routes by. */
+  readonly serverName: string | undefined;
   readonly token: string;
   readonly ca: Buffer | undefined;
   readonly core: CoreV1Api;
@@ -37,6 +41,7 @@ export class KubeAccess {
     fs.writeFileSync(this.file, kubeconfig, { mode: 0o600 });
     const parsed = parse(kubeconfig) as KubeconfigFile;
     this.server = parsed.clusters[0]!.cluster.server;
+    this.serverName = parsed.clusters[0]!.cluster['tls-server-name'];
     this.token = parsed.users[0]!.user.token;
     const caData = parsed.clusters[0]!.cluster['certificate-authority-data'];
     this.ca = caData === undefined ? undefined : Buffer.from(caData, 'base64');
@@ -94,7 +99,12 @@ export class KubeAccess {
   status(apiPath: string, token: string | null = this.token): Promise<{ status: number; body: string }> {
     return kubeGet(
       `${this.server}${apiPath}`,
-      { ca: this.ca?.toString('utf8'), token: token ?? undefined, insecure: this.ca === undefined },
+      {
+        ca: this.ca?.toString('utf8'),
+        serverName: this.serverName,
+        token: token ?? undefined,
+        insecure: this.ca === undefined,
+      },
       10_000,
     );
   }

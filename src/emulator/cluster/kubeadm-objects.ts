@@ -3,6 +3,7 @@
  * (spec/kube-proxy.md §4.1), and the pods the DaemonSet controller stamps from a template.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { TEMPLATE_GENERATION } from '../apiserver/object-store.ts';
 import { clone, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 
 export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'] as const;
@@ -174,6 +175,25 @@ export function kubeProxyConfigMap(server: string): KubeObject {
     metadata: { name: KUBE_PROXY, namespace: KUBE_SYSTEM, labels: { app: KUBE_PROXY } },
     data: { 'config.conf': KUBEADM_CONFIG_CONF, 'kubeconfig.conf': kubeadmKubeconfigConf(server) },
   };
+}
+
+/**
+ * The ConfigMaps kube-apiserver keeps in kube-system: the client CA extension API servers read,
+ * and when it began tracking legacy service account tokens.
+ */
+export function apiServerConfigMaps(caPem: string, now: Date): KubeObject[] {
+  const configMap = (name: string, data: Record<string, string>): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace: KUBE_SYSTEM },
+    data,
+  });
+  return [
+    configMap('extension-apiserver-authentication', { 'client-ca-file': caPem }),
+    configMap('kube-apiserver-legacy-service-account-token-tracking', {
+      since: rfc3339(now).replace('T', ' ').replace('Z', ''),
+    }),
+  ];
 }
 
 export function kubeProxyDaemonSet(version: string): KubeObject {
@@ -374,6 +394,10 @@ export function daemonSetOwner(ds: KubeObject): JsonObject {
   };
 }
 
+/** The DaemonSet's template generation (the API server keeps it in an annotation). */
+export const templateGeneration = (ds: KubeObject): string =>
+  ds.metadata.annotations?.[TEMPLATE_GENERATION] ?? String(ds.metadata.generation ?? 1);
+
 export function daemonPod(ds: KubeObject, hash: string, node: string, ip: string, now: Date): KubeObject {
   const template = clone((ds.spec as JsonObject).template as JsonObject);
   const templateMeta = (template.metadata ?? {}) as JsonObject;
@@ -389,7 +413,7 @@ export function daemonPod(ds: KubeObject, hash: string, node: string, ip: string
       labels: {
         ...((templateMeta.labels ?? {}) as Record<string, string>),
         'controller-revision-hash': hash,
-        'pod-template-generation': String(ds.metadata.generation ?? 1),
+        'pod-template-generation': templateGeneration(ds),
       },
       ...(templateMeta.annotations === undefined
         ? {}
