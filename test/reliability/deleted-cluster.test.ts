@@ -10,7 +10,7 @@ import { DIALECTS } from '../support/dialects.ts';
 import { KubeAccess } from '../support/kube.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
-import { kubeLoad, openWatch, rawRequest, requestText } from './raw-http.ts';
+import { kubeLoad, openWatch, rawRequest, requestText, serverPath } from './raw-http.ts';
 import { readyCluster } from './ready-cluster.ts';
 
 const TIMEOUT = { timeoutMs: 60_000, intervalMs: 100 };
@@ -45,7 +45,7 @@ for (const dialect of DIALECTS) {
       const { id, access } = await readyCluster(server.client, kube, 'doomed');
       const watch = await openWatch(
         access,
-        `${new URL(access.server).pathname}/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=120`,
+        `${serverPath(access.server)}/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=120`,
       );
       assert.equal(watch.status, 200);
       const load = kubeLoad(access, access.token);
@@ -134,7 +134,7 @@ for (const dialect of DIALECTS) {
       const fresh = new KubeAccess(content);
       const response = await rawRequest(
         fresh.server,
-        requestText('GET', `${new URL(fresh.server).pathname}/api/v1/namespaces`, {
+        requestText('GET', `${serverPath(fresh.server)}/api/v1/namespaces`, {
           Authorization: `Bearer ${fresh.token}`,
         }),
         { ca: fresh.ca?.toString() },

@@ -117,6 +117,14 @@ export interface OpenWatch {
   close(): void;
 }
 
+/**
+ * The path a cluster's API lives under in its server URL: '' for a kubeconfig without a path
+ * (routed by TLS server name), `/k8s/<id>` for the former form.
+ */
+export function serverPath(server: string): string {
+  return new URL(server).pathname.replace(/\/$/, '');
+}
+
 /** Opens a watch over HTTPS; resolves once the server has sent its headers. */
 export function openWatch(kube: KubeAccess, path: string): Promise<OpenWatch> {
   return new Promise((resolve, reject) => {
@@ -160,7 +168,7 @@ export function kubeLoad(kube: KubeAccess, token: string) {
         metadata: { name },
         data: { n: '1' },
       });
-      const path = `${new URL(kube.server).pathname}/api/v1/namespaces/default/configmaps`;
+      const path = `${serverPath(kube.server)}/api/v1/namespaces/default/configmaps`;
       const response = await rawRequest(
         kube.server,
         requestText(

@@ -1,7 +1,9 @@
 /** A READY cluster created through the signed API, with access to its Kubernetes API. */
+
 import type { ApiClient } from '../../src/client/api-client.ts';
 import { untilClusterStatus } from '../support/cluster-status.ts';
 import { KubeAccess } from '../support/kube.ts';
+import { serverPath } from './raw-http.ts';
 
 export async function readyCluster(
   client: ApiClient,
@@ -12,5 +14,5 @@ export async function readyCluster(
   await untilClusterStatus(client, kubePath, id, 'READY', 60_000);
   const { content } = await client.call<{ content: string }>('POST', `${kubePath}/${id}/kubeconfig`);
   const access = new KubeAccess(content);
-  return { id, access, prefix: new URL(access.server).pathname };
+  return { id, access, prefix: serverPath(access.server) };
 }

@@ -28,7 +28,7 @@ import { MksProcess } from '../support/mks-process.ts';
 import { findPostgresBin, freePort, type PostgresServer, startPostgres } from '../support/postgres-server.ts';
 import { cleanEnv } from '../support/process.ts';
 import { waitFor } from '../support/wait.ts';
-import { kubeLoad, rawRequest, requestText } from './raw-http.ts';
+import { kubeLoad, rawRequest, requestText, serverPath } from './raw-http.ts';
 
 const available = process.env.MKS_TEST_POSTGRES_URL !== undefined && findPostgresBin() !== undefined;
 const TIMEOUT = { timeoutMs: 60_000, intervalMs: 100 };
@@ -59,13 +59,9 @@ describe('real processes on PostgreSQL: a deletion race, outages, shutdown', {
   const kubeGet = () =>
     rawRequest(
       access.server,
-      requestText(
-        'GET',
-        `${new URL(access.server).pathname}/api/v1/namespaces/kube-system/configmaps/kube-proxy`,
-        {
-          Authorization: `Bearer ${access.token}`,
-        },
-      ),
+      requestText('GET', `${serverPath(access.server)}/api/v1/namespaces/kube-system/configmaps/kube-proxy`, {
+        Authorization: `Bearer ${access.token}`,
+      }),
       { ca: access.ca?.toString() },
     );
 
