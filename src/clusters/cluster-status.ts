@@ -16,7 +16,7 @@ export const INSTALLING = Object.freeze({
 } as const satisfies Partial<ClusterRecord>);
 
 /** The changes the reconciler must apply (each one is a history action too). */
-export type GenerationChange = 'customize' | 'reset' | 'delete';
+export type GenerationChange = 'customize' | 'reset' | 'delete' | 'nodepool';
 
 /** A cluster being deleted (or already deleted) takes no more changes from the API. */
 export function isDeleting(cluster: ClusterRecord): boolean {
@@ -50,6 +50,9 @@ function statusFor(current: ClusterStatus, change: GenerationChange): ClusterSta
       return current === 'INSTALLING' || current === 'RESETTING' ? current : 'REDEPLOYING';
     case 'reset':
       return 'RESETTING';
+    // Node pools have statuses of their own: the cluster keeps its status (recovering from ERROR).
+    case 'nodepool':
+      return current === 'ERROR' ? 'REDEPLOYING' : current;
     case 'delete':
       return 'DELETING';
   }

@@ -5,6 +5,11 @@
 import type { Customization, KubeProxyMode } from '../customization/customization.model.ts';
 import { customizationSchema, KUBE_PROXY_MODES } from '../customization/customization.model.ts';
 import { customizationView } from '../customization/customization.ts';
+import {
+  type NodePoolCreationInput,
+  type NodePoolRecord,
+  nodePoolCreationSchema,
+} from './nodepools.model.ts';
 import { nextUpgradeVersions } from './versions.ts';
 
 export const CLUSTER_STATUSES = [
@@ -45,7 +50,8 @@ export interface ClusterRecord {
   readonly updatePolicy: UpdatePolicy;
   readonly kubeProxyMode: KubeProxyMode;
   readonly customization: Customization;
-  readonly nodeCount: number;
+  /** The cluster's node pools and their nodes (pools being deleted included until applied). */
+  readonly nodePools: readonly NodePoolRecord[];
   readonly plan: string;
   readonly privateNetworkId: string | null;
   readonly nodesSubnetId: string | null;
@@ -101,26 +107,6 @@ const nullable = (schema: Record<string, unknown>, description?: string) => ({
   ...(description === undefined ? {} : { description }),
 });
 
-const nodePoolSchema = {
-  type: 'object',
-  additionalProperties: false,
-  description: 'Initial node pool (mks uses desiredNodes: the number of emulated nodes)',
-  properties: {
-    flavorName: { type: 'string', maxLength: 64 },
-    name: nullable({ type: 'string', maxLength: 64 }),
-    desiredNodes: nullable({ type: 'integer', minimum: 0, maximum: 100 }),
-    minNodes: nullable({ type: 'integer', minimum: 0, maximum: 100 }),
-    maxNodes: nullable({ type: 'integer', minimum: 0, maximum: 100 }),
-    autoscale: nullable({ type: 'boolean' }),
-    antiAffinity: nullable({ type: 'boolean' }),
-    monthlyBilled: nullable({ type: 'boolean' }),
-    template: nullable({ type: 'object' }),
-    autoscaling: nullable({ type: 'object' }),
-    availabilityZones: nullable({ type: 'array', items: { type: 'string' } }),
-    attachFloatingIps: nullable({ type: 'object' }),
-  },
-} as const;
-
 const privateNetworkConfigurationSchema = {
   type: ['object', 'null'],
   additionalProperties: false,
@@ -149,8 +135,8 @@ const sharedCreationProperties = {
   nodesSubnetId: { type: ['string', 'null'], maxLength: 128 },
   loadBalancersSubnetId: { type: ['string', 'null'], maxLength: 128 },
   privateNetworkConfiguration: privateNetworkConfigurationSchema,
-  nodepool: nullable(nodePoolSchema),
-  nodepools: nullable({ type: 'array', items: nodePoolSchema, maxItems: 10 }),
+  nodepool: nullable(nodePoolCreationSchema, 'Deprecated: one initial node pool (use nodepools)'),
+  nodepools: nullable({ type: 'array', items: nodePoolCreationSchema, maxItems: 10 }, 'Initial node pools'),
   ipAllocationPolicy: ipAllocationPolicySchema,
 } as const;
 
@@ -197,10 +183,6 @@ export const updatePolicySchema = {
   properties: { updatePolicy: { type: 'string', enum: [...UPDATE_POLICIES] } },
 } as const;
 
-export interface NodePoolInput {
-  desiredNodes?: number | null;
-}
-
 export interface CreationInput {
   region?: string;
   name?: string;
@@ -215,8 +197,8 @@ export interface CreationInput {
     defaultVrackGateway?: string;
     privateNetworkRoutingAsDefault?: boolean | null;
   } | null;
-  nodepool?: NodePoolInput | null;
-  nodepools?: NodePoolInput[] | null;
+  nodepool?: NodePoolCreationInput | null;
+  nodepools?: NodePoolCreationInput[] | null;
   plan?: string | null;
   workerNodesPolicy?: string | null;
 }

@@ -20,9 +20,23 @@ import type {
   UpdatePolicy,
 } from './clusters.model.ts';
 import type { ClusterStore } from './clusters.store.ts';
+import {
+  DEFAULT_POOL,
+  type NodePoolCreationInput,
+  type NodePoolRecord,
+  type NodePoolUpdateInput,
+  type NodeRecord,
+} from './nodepools.model.ts';
+import {
+  deletingPool,
+  findPool,
+  livePools,
+  newPool,
+  type PoolChange,
+  poolOfNode,
+  updatedPool,
+} from './nodepools.ts';
 import { NEWEST_MINOR, OFFERED_MINORS, resolveVersion } from './versions.ts';
-
-export const DEFAULT_NODE_COUNT = 3;
 
 export interface ClusterServiceOptions {
   readonly regions: readonly string[];
@@ -61,6 +75,9 @@ export class ClusterService {
     const version = this.#version(input.version ?? NEWEST_MINOR);
     const customization = this.#customization(input.customization);
     const now = this.#now().toISOString();
+    const nodePools = initialPools(input, { generation: INSTALLING.generation, now }) ?? [
+      newPool(DEFAULT_POOL, [], { generation: INSTALLING.generation, now }),
+    ];
     const cluster: ClusterRecord = Object.freeze({
       id: crypto.randomUUID(),
       projectId,
@@ -70,7 +87,7 @@ export class ClusterService {
       updatePolicy: input.updatePolicy ?? 'ALWAYS_UPDATE',
       kubeProxyMode: input.kubeProxyMode ?? 'iptables',
       customization,
-      nodeCount: nodeCount(input) ?? DEFAULT_NODE_COUNT,
+      nodePools,
       plan: input.plan ?? 'free',
       privateNetworkId: emptyToNull(input.privateNetworkId),
       nodesSubnetId: emptyToNull(input.nodesSubnetId),
@@ -134,13 +151,14 @@ export class ClusterService {
           `region: a reset keeps the cluster in ${current.region}; '${input.region}' cannot be chosen here`,
         );
       }
+      const change = { generation: current.generation + 1, now: this.#now().toISOString() };
       return this.#nextGeneration(current, 'reset', {
         name: input.name ?? current.name,
         version: version ?? current.version,
         updatePolicy: input.updatePolicy ?? current.updatePolicy,
         kubeProxyMode: input.kubeProxyMode ?? 'ipvs',
         customization,
-        nodeCount: nodeCount(input) ?? current.nodeCount,
+        nodePools: initialPools(input, change) ?? livePools(current.nodePools, current),
         privateNetworkId:
           input.privateNetworkId === undefined
             ? current.privateNetworkId
@@ -167,6 +185,112 @@ export class ClusterService {
     await this.#change(projectId, id, (current) => ({
       next: { ...current, tokenEpoch: current.tokenEpoch + 1, updatedAt: this.#now().toISOString() },
     }));
+  }
+
+  /** The cluster's live node pools, oldest first. */
+  async listPools(
+    projectId: string,
+    id: string,
+  ): Promise<{ cluster: ClusterRecord; pools: NodePoolRecord[] }> {
+    const cluster = await this.get(projectId, id);
+    return { cluster, pools: livePools(cluster.nodePools, cluster) };
+  }
+
+  async getPool(
+    projectId: string,
+    id: string,
+    poolId: string,
+  ): Promise<{ cluster: ClusterRecord; pool: NodePoolRecord }> {
+    const cluster = await this.get(projectId, id);
+    return { cluster, pool: findPool(cluster.nodePools, cluster, poolId) };
+  }
+
+  /** Adds a pool (status INSTALLING until its nodes run kube-proxy). */
+  async createPool(
+    projectId: string,
+    id: string,
+    input: NodePoolCreationInput,
+  ): Promise<{ cluster: ClusterRecord; pool: NodePoolRecord }> {
+    let created: NodePoolRecord | undefined;
+    const cluster = await this.#changePools(projectId, id, (pools, change) => {
+      created = newPool(input, pools, change);
+      return [...pools, created];
+    });
+    return { cluster, pool: created! };
+  }
+
+  /** Scales a pool, changes its bounds, autoscaling or template, removes named nodes. */
+  async updatePool(projectId: string, id: string, poolId: string, input: NodePoolUpdateInput): Promise<void> {
+    await this.#changePools(projectId, id, (pools, change, cluster) => {
+      const pool = findPool(pools, cluster, poolId);
+      const next = updatedPool(pool, input, pools, change);
+      return next === undefined
+        ? undefined
+        : pools.map((candidate) => (candidate === pool ? next : candidate));
+    });
+  }
+
+  /** Deletes a pool: its nodes leave the cluster (status DELETING, then gone). */
+  async deletePool(projectId: string, id: string, poolId: string): Promise<void> {
+    await this.#changePools(projectId, id, (pools, change, cluster) => {
+      const pool = findPool(pools, cluster, poolId);
+      if (pool.status === 'DELETING') return undefined;
+      return pools.map((candidate) => (candidate === pool ? deletingPool(pool, change) : candidate));
+    });
+  }
+
+  /** The nodes of one pool, or of every pool when `poolId` is undefined. */
+  async listNodes(
+    projectId: string,
+    id: string,
+    poolId?: string,
+  ): Promise<{ cluster: ClusterRecord; nodes: Array<{ node: NodeRecord; pool: NodePoolRecord }> }> {
+    const cluster = await this.get(projectId, id);
+    const pools =
+      poolId === undefined
+        ? livePools(cluster.nodePools, cluster)
+        : [findPool(cluster.nodePools, cluster, poolId)];
+    return { cluster, nodes: pools.flatMap((pool) => pool.nodes.map((node) => ({ node, pool }))) };
+  }
+
+  async getNode(
+    projectId: string,
+    id: string,
+    nodeId: string,
+  ): Promise<{ cluster: ClusterRecord; node: NodeRecord; pool: NodePoolRecord }> {
+    const cluster = await this.get(projectId, id);
+    return { cluster, ...poolOfNode(cluster.nodePools, cluster, nodeId) };
+  }
+
+  /** Deletes one node: its pool's desiredNodes shrinks by one (as OVH's DELETE node does). */
+  async deleteNode(projectId: string, id: string, nodeId: string): Promise<void> {
+    await this.#changePools(projectId, id, (pools, change, cluster) => {
+      const { pool, node } = poolOfNode(pools, cluster, nodeId);
+      const minNodes = Math.min(pool.minNodes, pool.desiredNodes - 1);
+      const next = updatedPool(pool, { nodesToRemove: [node.id], minNodes }, pools, change);
+      return pools.map((candidate) => (candidate === pool ? (next ?? pool) : candidate));
+    });
+  }
+
+  /**
+   * A change of the cluster's pools, as the cluster's next generation. `change` gets the live
+   * pools and answers the next ones, or undefined when nothing changes (nothing is written then).
+   */
+  async #changePools(
+    projectId: string,
+    id: string,
+    change: (
+      pools: readonly NodePoolRecord[],
+      at: PoolChange,
+      cluster: ClusterRecord,
+    ) => readonly NodePoolRecord[] | undefined,
+  ): Promise<ClusterRecord> {
+    return this.#change(projectId, id, (current) => {
+      const at = { generation: current.generation + 1, now: this.#now().toISOString() };
+      const nodePools = change(livePools(current.nodePools, current), at, current);
+      if (nodePools === undefined) return { next: current };
+      return this.#nextGeneration(current, 'nodepool', { nodePools });
+    });
   }
 
   async #change(
@@ -214,11 +338,18 @@ export class ClusterService {
   }
 }
 
-function nodeCount(input: CreationInput): number | undefined {
-  if (input.nodepools !== undefined && input.nodepools !== null && input.nodepools.length > 0) {
-    return input.nodepools.reduce((sum, pool) => sum + (pool.desiredNodes ?? DEFAULT_NODE_COUNT), 0);
-  }
-  return input.nodepool?.desiredNodes ?? undefined;
+/** The pools a creation or reset asks for (`nodepools`, else the deprecated `nodepool`), if any. */
+function initialPools(input: CreationInput, change: PoolChange): NodePoolRecord[] | undefined {
+  const requested =
+    input.nodepools !== undefined && input.nodepools !== null && input.nodepools.length > 0
+      ? input.nodepools.map((pool, index) => ({ pool, field: `nodepools[${index}]` }))
+      : input.nodepool === undefined || input.nodepool === null
+        ? undefined
+        : [{ pool: input.nodepool, field: 'nodepool' }];
+  if (requested === undefined) return undefined;
+  const pools: NodePoolRecord[] = [];
+  for (const { pool, field } of requested) pools.push(newPool(pool, pools, change, field));
+  return pools;
 }
 
 function emptyToNull(value: string | null | undefined): string | null {

@@ -192,6 +192,7 @@ const MUTABLE_COLUMNS = [
   'kube_proxy_mode',
   'customization',
   'node_count',
+  'node_pools',
   'plan',
   'private_network_id',
   'nodes_subnet_id',

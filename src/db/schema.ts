@@ -57,7 +57,10 @@ export interface ClusterTable {
   kube_proxy_mode: 'iptables' | 'ipvs';
   /** JSON of the customization exactly as the user set it. */
   customization: string;
+  /** Total nodes of the cluster's pools (kept for readers of the table). */
   node_count: number;
+  /** JSON of the cluster's node pools and their nodes (clusters/nodepools.model.ts). */
+  node_pools: string;
   plan: string;
   private_network_id: string | null;
   nodes_subnet_id: string | null;
@@ -81,7 +84,7 @@ export interface ClusterHistoryTable {
   id: Generated<number>;
   cluster_id: string;
   generation: number;
-  action: 'create' | 'customize' | 'reset' | 'delete';
+  action: 'create' | 'customize' | 'reset' | 'delete' | 'nodepool';
   kube_proxy_mode: string;
   version: string;
   customization: string;

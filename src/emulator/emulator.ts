@@ -29,6 +29,7 @@ import { ClusterRouter } from './scale-out/cluster-router.ts';
 import {
   ControlCalls,
   type EmulatorControl,
+  type EnsureClusterInput,
   invokeControl,
   registerControlRoute,
 } from './scale-out/control.ts';
@@ -151,7 +152,7 @@ export class Emulator implements EmulatorControl {
     }
   }
 
-  ensureCluster(input: { id: string; nodeCount: number; version: string }): Promise<void> {
+  ensureCluster(input: EnsureClusterInput): Promise<void> {
     return this.#control.ensureCluster(input);
   }
   setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void> {

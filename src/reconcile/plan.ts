@@ -3,6 +3,8 @@
  * far a kube-proxy rollout has come. No I/O here.
  */
 import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
+import type { ClusterRecord } from '../clusters/clusters.model.ts';
+import type { NodeShape } from './provider.ts';
 
 export const KUBE_SYSTEM = 'kube-system';
 export const KUBE_PROXY = 'kube-proxy';
@@ -103,4 +105,19 @@ export function apiServerFlagsOf(pod: V1Pod | undefined): string[] | undefined {
   const command = pod?.spec?.containers?.[0]?.command;
   if (command === undefined) return undefined;
   return command.filter((argument) => /^--(enable|disable)-admission-plugins=/.test(argument)).sort();
+}
+
+/** The worker nodes the cluster's pools ask for (a pool being deleted asks for none). */
+export function nodesOf(cluster: Pick<ClusterRecord, 'nodePools'>): NodeShape[] {
+  return cluster.nodePools.flatMap((pool) =>
+    pool.nodes.map((node) => ({
+      name: node.name,
+      pool: pool.name,
+      flavor: pool.flavor,
+      labels: pool.template.metadata.labels,
+      annotations: pool.template.metadata.annotations,
+      taints: pool.template.spec.taints,
+      unschedulable: pool.template.spec.unschedulable,
+    })),
+  );
 }

@@ -19,6 +19,7 @@ import {
   type Desired,
   KUBE_PROXY,
   KUBE_SYSTEM,
+  nodesOf,
   type Observed,
   plan,
   RESET_ANNOTATION,
@@ -65,7 +66,7 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
     return { kind: 'gone' };
   }
 
-  await ctx.provider.ensureCluster(cluster);
+  await ctx.provider.ensureCluster({ id: cluster.id, version: cluster.version, nodes: nodesOf(cluster) });
   const kube = ctx.kube.for(clusterId, ctx.connection(cluster));
   const generation = cluster.generation;
   const working = isApplying(cluster);

@@ -2,6 +2,7 @@
  * An emulated cluster served over HTTPS, driven the way mks and its users drive a real one: kubectl,
  * the official client, server-side apply, rollouts, crash-looping configs, restarts, erase, destroy.
  */
+
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { configHash, renderKubeProxyConfig } from '../../src/customization/kube-proxy-config.ts';
+import { indexedNodes } from '../../src/emulator/cluster/kubeadm-objects.ts';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/dialects.ts';
 import { waitFor as waitForCondition } from '../support/wait.ts';
 import { type EmulatorHarness, startEmulatorHarness } from './harness.ts';
@@ -87,8 +89,16 @@ for (const dialect of DIALECTS) {
     before(async () => {
       testDatabase = await createTestDatabase(dialect);
       await startServer();
-      await harness.emulator.ensureCluster({ id: CLUSTER, nodeCount: 3, version: '1.31.4' });
-      await harness.emulator.ensureCluster({ id: CLUSTER, nodeCount: 3, version: '1.31.4' });
+      await harness.emulator.ensureCluster({
+        id: CLUSTER,
+        nodes: indexedNodes(CLUSTER, 3),
+        version: '1.31.4',
+      });
+      await harness.emulator.ensureCluster({
+        id: CLUSTER,
+        nodes: indexedNodes(CLUSTER, 3),
+        version: '1.31.4',
+      });
     });
     after(async () => {
       await harness.stop();
