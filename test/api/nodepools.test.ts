@@ -350,5 +350,23 @@ for (const dialect of DIALECTS) {
       assert.equal(error.status, 400);
       assert.match(error.message, /region: 'NOWHERE' is not offered/);
     });
+
+    test('an OVH cloud path mks does not serve is refused naming it as not provided, never as a 404', async () => {
+      const created = await call<Cluster>('POST', '', { region: 'GRA7', nodepool: { desiredNodes: 1 } });
+      for (const [method, path] of [
+        ['GET', `/${created.id}/log/subscription`],
+        ['POST', `/${created.id}/log/kind/audit/forward`],
+      ] as const) {
+        const reply = await server.client.raw<{ class: string; message: string }>(method, `${kube}${path}`);
+        assert.equal(reply.status, 400, `${method} ${path}`);
+        assert.equal(reply.body.class, 'Client::BadRequest');
+        assert.equal(
+          reply.body.message,
+          `${method} ${kube}${path} is not provided by mks: it serves the OVH kube calls listed in its API reference (GET /1.0/openapi.json)`,
+        );
+      }
+      const other = await server.client.raw<{ class: string }>('GET', '/no/such/route');
+      assert.equal(other.status, 404);
+    });
   });
 }
