@@ -5,12 +5,13 @@
 import type { Customization, KubeProxyMode } from '../customization/customization.model.ts';
 import { customizationSchema, KUBE_PROXY_MODES } from '../customization/customization.model.ts';
 import { customizationView } from '../customization/customization.ts';
+import { isUpgrading } from './cluster-status.ts';
 import {
   type NodePoolCreationInput,
   type NodePoolRecord,
   nodePoolCreationSchema,
 } from './nodepools.model.ts';
-import { nextUpgradeVersions } from './versions.ts';
+import { isLatestPatch, nextUpgradeVersions, UPDATE_STRATEGIES } from './versions.ts';
 
 export const CLUSTER_STATUSES = [
   'DELETED',
@@ -83,8 +84,8 @@ export function clusterView(cluster: ClusterRecord, kubePublicUrl: string) {
     url: kubernetesApiUrl(kubePublicUrl, cluster.id).replace(/^https?:\/\//, ''),
     nodesUrl: `${cluster.id.slice(0, 6)}.nodes.${cluster.region.toLowerCase()}.mks.internal`,
     updatePolicy: cluster.updatePolicy,
-    isUpToDate: true,
-    controlPlaneIsUpToDate: true,
+    isUpToDate: !isUpgrading(cluster) && isLatestPatch(cluster.version),
+    controlPlaneIsUpToDate: !isUpgrading(cluster) && isLatestPatch(cluster.version),
     auditLogsSubscribed: false,
     nextUpgradeVersions: nextUpgradeVersions(cluster.version),
     kubeProxyMode: cluster.kubeProxyMode,
@@ -173,6 +174,21 @@ export const updateSchema = {
   properties: {
     name: { type: 'string', maxLength: 255 },
     updatePolicy: { type: 'string', enum: [...UPDATE_POLICIES] },
+  },
+} as const;
+
+/** `cloud.ProjectKubeUpdateCreation` (POST `/update`). */
+export const upgradeSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    strategy: {
+      type: 'string',
+      enum: [...UPDATE_STRATEGIES],
+      description:
+        'NEXT_MINOR: to the next minor of nextUpgradeVersions; LATEST_PATCH: to the newest patch of its minor (default)',
+    },
+    force: { type: ['boolean', 'null'], description: 'Deprecated by OVH, no effect' },
   },
 } as const;
 

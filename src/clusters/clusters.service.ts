@@ -36,7 +36,13 @@ import {
   poolOfNode,
   updatedPool,
 } from './nodepools.ts';
-import { NEWEST_MINOR, OFFERED_MINORS, resolveVersion } from './versions.ts';
+import {
+  NEWEST_MINOR,
+  OFFERED_MINORS,
+  resolveVersion,
+  type UpdateStrategy,
+  upgradeTarget,
+} from './versions.ts';
 
 export interface ClusterServiceOptions {
   readonly regions: readonly string[];
@@ -113,6 +119,19 @@ export class ClusterService {
         updatedAt: this.#now().toISOString(),
       },
     }));
+  }
+
+  /**
+   * `POST /update`: moves the cluster to the version `strategy` names (status UPDATING); the
+   * reconciler replaces its nodes one by one. Allowed whatever the update policy: the policy
+   * governs the updates OVH would start by itself, and mks starts none.
+   */
+  async upgrade(projectId: string, id: string, strategy: UpdateStrategy): Promise<void> {
+    await this.#change(projectId, id, (current) => {
+      const target = upgradeTarget(current.version, strategy);
+      if ('refused' in target) throw invalid(`strategy ${strategy}: ${target.refused}`);
+      return this.#nextGeneration(current, 'upgrade', { version: target.version });
+    });
   }
 
   getCustomization(projectId: string, id: string): Promise<ClusterRecord> {

@@ -84,7 +84,7 @@ export interface ClusterHistoryTable {
   id: Generated<number>;
   cluster_id: string;
   generation: number;
-  action: 'create' | 'customize' | 'reset' | 'delete' | 'nodepool';
+  action: 'create' | 'customize' | 'reset' | 'delete' | 'nodepool' | 'upgrade';
   kube_proxy_mode: string;
   version: string;
   customization: string;

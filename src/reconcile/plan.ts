@@ -2,7 +2,7 @@
  * Pure decisions of a reconcile pass: what to change given desired and observed state, and how
  * far a kube-proxy rollout has come. No I/O here.
  */
-import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
+import type { V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { ClusterRecord } from '../clusters/clusters.model.ts';
 import type { NodeShape } from './provider.ts';
 
@@ -120,4 +120,12 @@ export function nodesOf(cluster: Pick<ClusterRecord, 'nodePools'>): NodeShape[] 
       unschedulable: pool.template.spec.unschedulable,
     })),
   );
+}
+
+/** The names of the Nodes whose kubelet is not on `version` yet (an upgrade replaces them one by one). */
+export function outdatedNodes(nodes: readonly V1Node[], version: string): string[] {
+  return nodes
+    .filter((node) => node.status?.nodeInfo?.kubeletVersion !== `v${version}`)
+    .map((node) => node.metadata?.name ?? '')
+    .sort();
 }

@@ -8,7 +8,13 @@
 
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { isApplying, isResetting, reconcilerTask, reportsReady } from '../clusters/cluster-status.ts';
+import {
+  isApplying,
+  isResetting,
+  isUpgrading,
+  reconcilerTask,
+  reportsReady,
+} from '../clusters/cluster-status.ts';
 import type { ClusterRecord } from '../clusters/clusters.model.ts';
 import { renderAdmissionFlags } from '../customization/customization.ts';
 import { configHash, renderKubeProxyConfig } from '../customization/kube-proxy-config.ts';
@@ -21,6 +27,7 @@ import {
   KUBE_SYSTEM,
   nodesOf,
   type Observed,
+  outdatedNodes,
   plan,
   RESET_ANNOTATION,
   rolloutState,
@@ -127,6 +134,15 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
       'Rollout in progress',
     );
     return { kind: 'requeue', afterMs: ctx.progressMs };
+  }
+  // An upgrade is done once every Node runs the cluster's version: the provider replaces one node
+  // per pass, each once kube-proxy runs on the one replaced before (the rollout is done here).
+  if (isUpgrading(cluster)) {
+    const outdated = outdatedNodes(await kube.listNodes(), cluster.version);
+    if (outdated.length > 0) {
+      log.debug({ outdated: outdated.length, version: cluster.version }, 'Upgrade in progress');
+      return { kind: 'requeue', afterMs: ctx.progressMs };
+    }
   }
   if (reportsReady(cluster)) {
     await ctx.store.writeStatus(clusterId, generation, 'READY', null);

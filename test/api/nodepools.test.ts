@@ -9,8 +9,9 @@ import { after, before, describe, test } from 'node:test';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { ApiError } from '../../src/client/api-client.ts';
 import { configHash } from '../../src/customization/kube-proxy-config.ts';
+import { untilClusterStatus } from '../support/cluster-status.ts';
 import { DIALECTS } from '../support/dialects.ts';
-import { isRunning, KubeAccess } from '../support/kube.ts';
+import { clusterAccess, isRunning, type KubeAccess } from '../support/kube.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -75,16 +76,8 @@ for (const dialect of DIALECTS) {
       return error;
     }
 
-    async function untilReady(id: string): Promise<Cluster> {
-      return waitFor(
-        async () => {
-          const cluster = await call<Cluster>('GET', `/${id}`);
-          if (cluster.status === 'ERROR') throw new Error(`cluster went ERROR: ${cluster.statusMessage}`);
-          return cluster.status === 'READY' ? cluster : undefined;
-        },
-        { ...TIMEOUT, what: `cluster ${id} to be READY` },
-      );
-    }
+    const untilReady = (id: string) =>
+      untilClusterStatus(server.client, kube, id, 'READY', TIMEOUT.timeoutMs) as Promise<Cluster>;
 
     async function untilPool(id: string, poolId: string, status: string): Promise<Pool> {
       return waitFor(
@@ -97,8 +90,7 @@ for (const dialect of DIALECTS) {
     }
 
     async function access(id: string): Promise<KubeAccess> {
-      const { content } = await call<{ content: string }>('POST', `/${id}/kubeconfig`);
-      const result = new KubeAccess(content);
+      const result = await clusterAccess(server.client, kube, id);
       opened.push(result);
       return result;
     }

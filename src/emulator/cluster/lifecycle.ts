@@ -23,6 +23,7 @@ import {
   nodePoolFields,
   SYSTEM_NAMESPACES,
 } from './kubeadm-objects.ts';
+import { isReady } from './pods.ts';
 
 export interface LifecycleDeps {
   readonly logger: Logger;
@@ -70,6 +71,7 @@ export class ClusterLifecycle implements EmulatorControl {
       const before = existing.meta.resourceVersion;
       const reshaped = existing.reshape(input.version, nodeCount);
       this.#syncNodes(existing, input.nodes);
+      this.#upgradeOneNode(existing, input.nodes);
       if (!reshaped && existing.meta.resourceVersion === before) return;
     }
     await this.#deps.flush();
@@ -205,6 +207,43 @@ export class ClusterLifecycle implements EmulatorControl {
     }
   }
 
+  /**
+   * A version upgrade, one node at a time: when every Node has a ready kube-proxy pod (the node
+   * replaced before has rejoined), the first Node still on another version is replaced by a new
+   * machine of the same name on the cluster's version, its pods going with the old one. The
+   * reconciler calls again until none is left.
+   */
+  #upgradeOneNode(cluster: ObjectStore, nodes: readonly EmulatedNode[]): void {
+    const version = `v${cluster.meta.version}`;
+    const current = cluster.list(RESOURCE.nodes);
+    const next = current
+      .filter((node) => kubeletVersion(node) !== version)
+      .sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''))[0];
+    if (next === undefined) return;
+    const readyOn = new Set(
+      cluster
+        .list(RESOURCE.pods, KUBE_SYSTEM)
+        .filter((pod) => pod.metadata.labels?.['k8s-app'] === KUBE_PROXY && isReady(pod))
+        .map((pod) => String((pod.spec as JsonObject).nodeName ?? '')),
+    );
+    if (!current.every((node) => readyOn.has(node.metadata.name ?? ''))) return;
+    const name = next.metadata.name ?? '';
+    const shape = nodes.find((node) => node.name === name);
+    if (shape === undefined) return;
+    for (const pod of cluster.list(RESOURCE.pods)) {
+      if ((pod.spec as JsonObject).nodeName === name)
+        cluster.delete(RESOURCE.pods, pod.metadata.namespace ?? '', pod.metadata.name ?? '');
+    }
+    const index = podCidrIndex(next);
+    cluster.delete(RESOURCE.nodes, '', name);
+    cluster.create(
+      RESOURCE.nodes,
+      nodeObject(cluster.meta.id, shape, index, cluster.meta.version, this.#deps.now()),
+      { manager: 'kubelet' },
+    );
+    this.#deps.logger.info({ clusterId: cluster.meta.id, node: name, version }, 'Replaced node for upgrade');
+  }
+
   /** Creates kube-system's base objects and starts kube-proxy on every node at once. */
   #installKubeSystem(cluster: ObjectStore): void {
     const { id, version } = cluster.meta;
@@ -234,6 +273,10 @@ export class ClusterLifecycle implements EmulatorControl {
       throw Object.assign(new Error(`unknown emulated cluster ${clusterId}`), { statusCode: 404 });
     return cluster;
   }
+}
+
+function kubeletVersion(node: KubeObject): unknown {
+  return ((node.status as JsonObject | undefined)?.nodeInfo as JsonObject | undefined)?.kubeletVersion;
 }
 
 /** The index a Node's pod CIDR (`10.2.<index>.0/24`) was given. */
