@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
-import { clusterTokenCheck } from './clusters/cluster-tokens.ts';
+import { clusterAccessCheck } from './clusters/cluster-tokens.ts';
 import { kubernetesApiUrl } from './clusters/clusters.model.ts';
 import type { Config } from './config.ts';
 import { Emulator } from './emulator/emulator.ts';
@@ -176,7 +176,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     loggerInstance: logger.child({ component: 'kube-api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
   });
-  await emulator.register(kubeApp, clusterTokenCheck(services.clusterToken, services.clusterStore));
+  await emulator.register(kubeApp, clusterAccessCheck(services.clusterToken, services.clusterStore));
   emulator.start();
   await app.listen({ host: config.listen.host, port: config.listen.port });
   await kubeApp.listen({ host: config.kubeListen.host, port: config.kubeListen.port });

@@ -26,6 +26,7 @@ const cluster: ClusterRecord = Object.freeze({
   kubeProxyMode: 'iptables',
   customization: {},
   nodePools: [],
+  ipRestrictions: [],
   plan: 'free',
   privateNetworkId: null,
   nodesSubnetId: null,

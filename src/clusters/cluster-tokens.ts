@@ -8,6 +8,7 @@
 import crypto from 'node:crypto';
 import { stringify } from 'yaml';
 import { type ClusterRecord, kubernetesApiUrl } from './clusters.model.ts';
+import { isAllowed } from './ip-restrictions.ts';
 
 /** The token of cluster `clusterId` at kubeconfig epoch `epoch`. */
 export type ClusterToken = (clusterId: string, epoch: number) => string;
@@ -53,6 +54,39 @@ export function clusterTokenCheck(
     const wanted = expected(cluster.id, cluster.tokenEpoch);
     const given = Buffer.from(token);
     return wanted.length === given.length && crypto.timingSafeEqual(wanted, given);
+  };
+}
+
+/**
+ * The epoch of mks's own token for a cluster (the reconciler's): never handed out in a
+ * kubeconfig (those start at epoch 1), not invalidated by a kubeconfig reset, and not subject to
+ * the cluster's IP restrictions, as OVH's control plane is not.
+ */
+export const SYSTEM_TOKEN_EPOCH = 0;
+
+/** What the cluster's Kubernetes API makes of a caller. */
+export type AccessVerdict = 'allowed' | 'unauthorized' | 'forbidden';
+
+/**
+ * Checks a caller of a cluster's Kubernetes API: mks's system token is allowed from anywhere; a
+ * kubeconfig's token (clusterTokenCheck) must come from an address the cluster's IP restrictions
+ * allow (403 otherwise, the token being valid).
+ */
+export function clusterAccessCheck(
+  clusterToken: ClusterToken,
+  clusters: {
+    get(clusterId: string): Promise<Pick<ClusterRecord, 'id' | 'tokenEpoch' | 'ipRestrictions'> | undefined>;
+  },
+): (clusterId: string, token: string, clientIp: string) => Promise<AccessVerdict> {
+  const userToken = clusterTokenCheck(clusterToken, clusters);
+  const systemToken = clusterTokenCheck(clusterToken, {
+    get: async (clusterId) => ({ id: clusterId, tokenEpoch: SYSTEM_TOKEN_EPOCH }),
+  });
+  return async (clusterId, token, clientIp) => {
+    if (await systemToken(clusterId, token)) return 'allowed';
+    if (!(await userToken(clusterId, token))) return 'unauthorized';
+    const cluster = await clusters.get(clusterId);
+    return cluster === undefined || isAllowed(cluster.ipRestrictions, clientIp) ? 'allowed' : 'forbidden';
   };
 }
 

@@ -53,6 +53,8 @@ export interface ClusterRecord {
   readonly customization: Customization;
   /** The cluster's node pools and their nodes (pools being deleted included until applied). */
   readonly nodePools: readonly NodePoolRecord[];
+  /** Canonical CIDR blocks allowed on the cluster's Kubernetes API; empty: every address. */
+  readonly ipRestrictions: readonly string[];
   readonly plan: string;
   readonly privateNetworkId: string | null;
   readonly nodesSubnetId: string | null;
@@ -164,6 +166,22 @@ export const resetSchema = {
     },
     workerNodesPolicy: { type: ['string', 'null'], enum: ['delete', 'reinstall', null] },
     ...sharedCreationProperties,
+  },
+} as const;
+
+/** `cloud.ProjectKubeIpRestrictionUpsert` (POST and PUT `/ipRestrictions`). */
+export const ipRestrictionsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['ips'],
+  properties: {
+    ips: {
+      type: 'array',
+      maxItems: 100,
+      items: { type: 'string', maxLength: 64 },
+      description:
+        'IP blocks (IPv4 or IPv6, optional /prefix) allowed on the cluster Kubernetes API; empty allows all',
+    },
   },
 } as const;
 

@@ -20,6 +20,7 @@ import type {
   UpdatePolicy,
 } from './clusters.model.ts';
 import type { ClusterStore } from './clusters.store.ts';
+import { canonicalBlock, validBlocks } from './ip-restrictions.ts';
 import {
   DEFAULT_POOL,
   type NodePoolCreationInput,
@@ -94,6 +95,7 @@ export class ClusterService {
       kubeProxyMode: input.kubeProxyMode ?? 'iptables',
       customization,
       nodePools,
+      ipRestrictions: [],
       plan: input.plan ?? 'free',
       privateNetworkId: emptyToNull(input.privateNetworkId),
       nodesSubnetId: emptyToNull(input.nodesSubnetId),
@@ -131,6 +133,26 @@ export class ClusterService {
       const target = upgradeTarget(current.version, strategy);
       if ('refused' in target) throw invalid(`strategy ${strategy}: ${target.refused}`);
       return this.#nextGeneration(current, 'upgrade', { version: target.version });
+    });
+  }
+
+  /** `PUT /ipRestrictions` replaces the list, `POST` adds to it; enforced at once on the Kubernetes API. */
+  async setIpRestrictions(projectId: string, id: string, ips: readonly string[], mode: 'replace' | 'add') {
+    const blocks = validBlocks(ips);
+    await this.#change(projectId, id, (current) => {
+      const next = mode === 'replace' ? blocks : validBlocks([...current.ipRestrictions, ...blocks]);
+      return { next: { ...current, ipRestrictions: next, updatedAt: this.#now().toISOString() } };
+    });
+  }
+
+  /** `DELETE /ipRestrictions/{ip}`: 404 when the block is not in the list. */
+  async deleteIpRestriction(projectId: string, id: string, ip: string): Promise<void> {
+    const block = canonicalBlock(ip) ?? ip;
+    await this.#change(projectId, id, (current) => {
+      if (!current.ipRestrictions.includes(block))
+        throw notFound(`IP restriction ${ip} does not exist on cluster ${id}`);
+      const ipRestrictions = current.ipRestrictions.filter((candidate) => candidate !== block);
+      return { next: { ...current, ipRestrictions, updatedAt: this.#now().toISOString() } };
     });
   }
 

@@ -193,6 +193,7 @@ const MUTABLE_COLUMNS = [
   'customization',
   'node_count',
   'node_pools',
+  'ip_restrictions',
   'plan',
   'private_network_id',
   'nodes_subnet_id',

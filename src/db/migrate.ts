@@ -10,6 +10,7 @@ import * as reconcile from './migrations/0003-reconcile.ts';
 import * as emulatorOwners from './migrations/0005-emulator-owners.ts';
 import * as installationCa from './migrations/0006-installation-ca.ts';
 import * as nodePools from './migrations/0007-nodepools.ts';
+import * as ipRestrictions from './migrations/0008-ip-restrictions.ts';
 import type { Schema } from './schema.ts';
 
 interface MigrationModule {
@@ -23,6 +24,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0005-emulator-owners', emulatorOwners],
   ['0006-installation-ca', installationCa],
   ['0007-nodepools', nodePools],
+  ['0008-ip-restrictions', ipRestrictions],
 ];
 
 export async function migrateToLatest(db: Kysely<Schema>, engine: Engine): Promise<string[]> {

@@ -61,6 +61,8 @@ export interface ClusterTable {
   node_count: number;
   /** JSON of the cluster's node pools and their nodes (clusters/nodepools.model.ts). */
   node_pools: string;
+  /** JSON array of the canonical CIDR blocks allowed on the cluster's Kubernetes API (empty: all). */
+  ip_restrictions: string;
   plan: string;
   private_network_id: string | null;
   nodes_subnet_id: string | null;

@@ -8,6 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { registerAuthRoutes } from '../auth/auth.routes.ts';
 import { registerClusterRoutes } from '../clusters/clusters.routes.ts';
 import { registerCustomizationRoutes } from '../clusters/customization.routes.ts';
+import { registerIpRestrictionRoutes } from '../clusters/ip-restrictions.routes.ts';
 import { registerNodePoolRoutes } from '../clusters/nodepools.routes.ts';
 import { AppError, invalid, serviceNotFound } from '../errors.ts';
 import { registerProjectRoutes, registerProjectScopedRoutes } from '../projects/projects.routes.ts';
@@ -121,6 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       registerClusterRoutes(scoped, deps);
       registerCustomizationRoutes(scoped, deps);
       registerNodePoolRoutes(scoped, deps);
+      registerIpRestrictionRoutes(scoped, deps);
     },
     { prefix: PROJECT_PREFIX },
   );

@@ -4,7 +4,7 @@
  * emulator (whose `EmulatorControl` has these methods, structurally, so the emulator never
  * imports reconcile/); the reconciler never sees which kind of cluster it drives.
  */
-import type { ClusterToken } from '../clusters/cluster-tokens.ts';
+import { type ClusterToken, SYSTEM_TOKEN_EPOCH } from '../clusters/cluster-tokens.ts';
 import { kubernetesApiUrl } from '../clusters/clusters.model.ts';
 import type { ClusterConnection } from './kube/kube-client.ts';
 
@@ -64,7 +64,8 @@ export function servedConnection(
 ): ClusterConnector {
   return (cluster) => ({
     server: kubernetesApiUrl(kubePublicUrl, cluster.id),
-    token: clusterToken(cluster.id, cluster.tokenEpoch),
+    // mks's own token: valid across kubeconfig resets and from any address (cluster-tokens.ts).
+    token: clusterToken(cluster.id, SYSTEM_TOKEN_EPOCH),
     ...(caPem === undefined ? {} : { caPem }),
   });
 }

@@ -57,7 +57,9 @@ export async function startEmulatorHarness(options: HarnessOptions): Promise<Emu
   const onRequest = options.onRequest;
   if (onRequest !== undefined)
     app.addHook('onRequest', async (request) => onRequest(request.method, request.headers['content-type']));
-  await emulator.register(app, async (_clusterId, token) => token === options.token);
+  await emulator.register(app, async (_clusterId, token) =>
+    token === options.token ? 'allowed' : 'unauthorized',
+  );
   await app.listen({ host: '127.0.0.1', port: 0 });
   emulator.start();
   const { port } = app.server.address() as { port: number };
