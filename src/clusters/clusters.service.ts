@@ -148,10 +148,11 @@ export class ClusterService {
   /** `DELETE /ipRestrictions/{ip}`: 404 when the block is not in the list. */
   async deleteIpRestriction(projectId: string, id: string, ip: string): Promise<void> {
     const block = canonicalBlock(ip) ?? ip;
+    const same = (candidate: string) => (canonicalBlock(candidate) ?? candidate) === block;
     await this.#change(projectId, id, (current) => {
-      if (!current.ipRestrictions.includes(block))
+      if (!current.ipRestrictions.some(same))
         throw notFound(`IP restriction ${ip} does not exist on cluster ${id}`);
-      const ipRestrictions = current.ipRestrictions.filter((candidate) => candidate !== block);
+      const ipRestrictions = current.ipRestrictions.filter((candidate) => !same(candidate));
       return { next: { ...current, ipRestrictions, updatedAt: this.#now().toISOString() } };
     });
   }

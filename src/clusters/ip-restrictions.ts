@@ -34,9 +34,13 @@ export function canonicalBlock(text: string): string | undefined {
   return `${family === 4 ? address : new URL(`http://[${address}]/`).hostname.slice(1, -1)}/${prefix}`;
 }
 
-/** The canonical blocks of `ips`, without duplicates; a bad one is refused with its reason. */
+/**
+ * `ips` without duplicates (the same block however written: the first spelling is kept, and
+ * echoed as given, so a Terraform configuration re-plans clean); a bad one is refused with its reason.
+ */
 export function validBlocks(ips: readonly string[], field = 'ips'): string[] {
   const blocks: string[] = [];
+  const seen = new Set<string>();
   for (const ip of ips) {
     const block = canonicalBlock(ip);
     if (block === undefined) {
@@ -44,7 +48,9 @@ export function validBlocks(ips: readonly string[], field = 'ips'): string[] {
         `${field}: '${ip}' is not an IP block: an IPv4 or IPv6 address, with an optional /prefix and no host bits set (e.g. 203.0.113.0/24)`,
       );
     }
-    if (!blocks.includes(block)) blocks.push(block);
+    if (seen.has(block)) continue;
+    seen.add(block);
+    blocks.push(ip);
   }
   if (blocks.length > MAX_IP_RESTRICTIONS) {
     throw invalid(`${field}: ${blocks.length} blocks; a cluster takes at most ${MAX_IP_RESTRICTIONS}`);
@@ -67,10 +73,11 @@ export function isAllowed(blocks: readonly string[], address: string): boolean {
 
 const PARSED = new Map<string, Block>();
 
+/** A stored (valid) block, parsed once: every call of the Kubernetes API checks the list. */
 function parsed(text: string): Block {
   let block = PARSED.get(text);
   if (block === undefined) {
-    const [address, prefix] = text.split('/');
+    const [address, prefix] = (canonicalBlock(text) ?? text).split('/');
     block = { bytes: addressBytes(address!), prefix: Number(prefix) };
     if (PARSED.size > 10_000) PARSED.clear();
     PARSED.set(text, block);
