@@ -27,6 +27,7 @@ const cluster: ClusterRecord = Object.freeze({
   customization: {},
   nodePools: [],
   ipRestrictions: [],
+  openIdConnect: null,
   plan: 'free',
   privateNetworkId: null,
   nodesSubnetId: null,

@@ -11,6 +11,7 @@ import {
   type NodePoolRecord,
   nodePoolCreationSchema,
 } from './nodepools.model.ts';
+import type { OpenIdConnect } from './oidc.ts';
 import { isLatestPatch, nextUpgradeVersions, UPDATE_STRATEGIES } from './versions.ts';
 
 export const CLUSTER_STATUSES = [
@@ -55,6 +56,8 @@ export interface ClusterRecord {
   readonly nodePools: readonly NodePoolRecord[];
   /** Canonical CIDR blocks allowed on the cluster's Kubernetes API; empty: every address. */
   readonly ipRestrictions: readonly string[];
+  /** The Kubernetes API's OpenID Connect configuration (kube-apiserver `--oidc-*` flags), or null. */
+  readonly openIdConnect: OpenIdConnect | null;
   readonly plan: string;
   readonly privateNetworkId: string | null;
   readonly nodesSubnetId: string | null;

@@ -37,6 +37,7 @@ import {
   poolOfNode,
   updatedPool,
 } from './nodepools.ts';
+import { type OpenIdConnect, type OpenIdConnectInput, openIdConnectOf } from './oidc.ts';
 import {
   NEWEST_MINOR,
   OFFERED_MINORS,
@@ -96,6 +97,7 @@ export class ClusterService {
       customization,
       nodePools,
       ipRestrictions: [],
+      openIdConnect: null,
       plan: input.plan ?? 'free',
       privateNetworkId: emptyToNull(input.privateNetworkId),
       nodesSubnetId: emptyToNull(input.nodesSubnetId),
@@ -155,6 +157,35 @@ export class ClusterService {
       const ipRestrictions = current.ipRestrictions.filter((candidate) => !same(candidate));
       return { next: { ...current, ipRestrictions, updatedAt: this.#now().toISOString() } };
     });
+  }
+
+  /** The cluster's OpenID Connect configuration; 404 when none is configured. */
+  async getOpenIdConnect(projectId: string, id: string): Promise<OpenIdConnect> {
+    const { openIdConnect } = await this.get(projectId, id);
+    if (openIdConnect === null) throw notFound(`Cluster ${id} has no OpenID Connect configuration`);
+    return openIdConnect;
+  }
+
+  /**
+   * `POST` (none configured yet, else 409), `PUT` (one configured, else 404) or `DELETE` (404
+   * when none) of the OpenID Connect configuration: a change of the API server's flags, applied by
+   * the reconciler (REDEPLOYING).
+   */
+  async setOpenIdConnect(
+    projectId: string,
+    id: string,
+    action: 'create' | 'update' | 'delete',
+    input?: OpenIdConnectInput,
+  ): Promise<OpenIdConnect | null> {
+    const openIdConnect = input === undefined ? null : openIdConnectOf(input);
+    await this.#change(projectId, id, (current) => {
+      if (action === 'create' && current.openIdConnect !== null)
+        throw conflict(`Cluster ${id} already has an OpenID Connect configuration: update it with PUT`);
+      if (action !== 'create' && current.openIdConnect === null)
+        throw notFound(`Cluster ${id} has no OpenID Connect configuration`);
+      return this.#nextGeneration(current, 'customize', { openIdConnect });
+    });
+    return openIdConnect;
   }
 
   getCustomization(projectId: string, id: string): Promise<ClusterRecord> {

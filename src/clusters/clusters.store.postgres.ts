@@ -194,6 +194,7 @@ const MUTABLE_COLUMNS = [
   'node_count',
   'node_pools',
   'ip_restrictions',
+  'open_id_connect',
   'plan',
   'private_network_id',
   'nodes_subnet_id',

@@ -11,6 +11,7 @@ import * as emulatorOwners from './migrations/0005-emulator-owners.ts';
 import * as installationCa from './migrations/0006-installation-ca.ts';
 import * as nodePools from './migrations/0007-nodepools.ts';
 import * as ipRestrictions from './migrations/0008-ip-restrictions.ts';
+import * as openIdConnect from './migrations/0009-open-id-connect.ts';
 import type { Schema } from './schema.ts';
 
 interface MigrationModule {
@@ -25,6 +26,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0006-installation-ca', installationCa],
   ['0007-nodepools', nodePools],
   ['0008-ip-restrictions', ipRestrictions],
+  ['0009-open-id-connect', openIdConnect],
 ];
 
 export async function migrateToLatest(db: Kysely<Schema>, engine: Engine): Promise<string[]> {

@@ -63,6 +63,8 @@ export interface ClusterTable {
   node_pools: string;
   /** JSON array of the canonical CIDR blocks allowed on the cluster's Kubernetes API (empty: all). */
   ip_restrictions: string;
+  /** JSON of the OpenID Connect configuration (clusters/oidc.ts), null when none. */
+  open_id_connect: string | null;
   plan: string;
   private_network_id: string | null;
   nodes_subnet_id: string | null;

@@ -10,6 +10,7 @@ import { registerClusterRoutes } from '../clusters/clusters.routes.ts';
 import { registerCustomizationRoutes } from '../clusters/customization.routes.ts';
 import { registerIpRestrictionRoutes } from '../clusters/ip-restrictions.routes.ts';
 import { registerNodePoolRoutes } from '../clusters/nodepools.routes.ts';
+import { registerOpenIdConnectRoutes } from '../clusters/oidc.routes.ts';
 import { AppError, invalid, serviceNotFound } from '../errors.ts';
 import { registerProjectRoutes, registerProjectScopedRoutes } from '../projects/projects.routes.ts';
 import type { AppDeps, AuthMode } from './deps.ts';
@@ -123,6 +124,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       registerCustomizationRoutes(scoped, deps);
       registerNodePoolRoutes(scoped, deps);
       registerIpRestrictionRoutes(scoped, deps);
+      registerOpenIdConnectRoutes(scoped, deps);
     },
     { prefix: PROJECT_PREFIX },
   );

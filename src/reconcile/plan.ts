@@ -100,11 +100,13 @@ export function rolloutState(daemonSet: V1DaemonSet, pods: readonly V1Pod[], onl
   };
 }
 
-/** The admission flags of a kube-apiserver pod's command line, sorted. */
+/** The flags mks manages on a kube-apiserver pod's command line (admission plugins, OIDC), sorted. */
 export function apiServerFlagsOf(pod: V1Pod | undefined): string[] | undefined {
   const command = pod?.spec?.containers?.[0]?.command;
   if (command === undefined) return undefined;
-  return command.filter((argument) => /^--(enable|disable)-admission-plugins=/.test(argument)).sort();
+  return command
+    .filter((argument) => /^--((enable|disable)-admission-plugins|oidc-[a-z-]+)=/.test(argument))
+    .sort();
 }
 
 /** The worker nodes the cluster's pools ask for (a pool being deleted asks for none). */

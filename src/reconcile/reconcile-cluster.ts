@@ -16,6 +16,7 @@ import {
   reportsReady,
 } from '../clusters/cluster-status.ts';
 import type { ClusterRecord } from '../clusters/clusters.model.ts';
+import { renderOidcFlags } from '../clusters/oidc.ts';
 import { renderAdmissionFlags } from '../customization/customization.ts';
 import { configHash, renderKubeProxyConfig } from '../customization/kube-proxy-config.ts';
 import { type ClusterKube, type KubeClients, KubeError } from './kube/kube-client.ts';
@@ -246,7 +247,7 @@ const DESIRED_MAX = 1024;
 
 /** What the cluster must run (pure in the cluster's mode and customization, so kept). */
 function desiredOf(cluster: ClusterRecord): DesiredState {
-  const key = `${cluster.kubeProxyMode}\n${JSON.stringify(cluster.customization)}`;
+  const key = `${cluster.kubeProxyMode}\n${JSON.stringify(cluster.customization)}\n${JSON.stringify(cluster.openIdConnect)}`;
   const known = DESIRED.get(key);
   // A copy of the flags: callers get an array of their own, as a fresh render gives them.
   if (known !== undefined) return { ...known, apiServerFlags: [...known.apiServerFlags] };
@@ -258,7 +259,10 @@ function desiredOf(cluster: ClusterRecord): DesiredState {
   const desired = {
     configConf,
     configHash: configHash(configConf),
-    apiServerFlags: renderAdmissionFlags(cluster.customization).sort(),
+    apiServerFlags: [
+      ...renderAdmissionFlags(cluster.customization),
+      ...renderOidcFlags(cluster.openIdConnect),
+    ].sort(),
   };
   if (DESIRED.size >= DESIRED_MAX) DESIRED.clear();
   DESIRED.set(key, { ...desired, apiServerFlags: [...desired.apiServerFlags] });

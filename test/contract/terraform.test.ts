@@ -702,6 +702,32 @@ class PoolProvider {
     return this.client.call<string[]>('GET', `${path}/ipRestrictions`);
   }
 
+  /**
+   * ovh_cloud_project_kube_oidc: POST (create) or PUT (update) the whole CloudProjectKubeOIDC*Opts,
+   * or DELETE; then waitForCloudProjectKubeReadyWithDelay (20 s delay) → READY; create reads back.
+   */
+  async oidc(state: KubeState, method: 'POST' | 'PUT' | 'DELETE', body?: string): Promise<Poll[]> {
+    await this.client.call(method, this.provider.path(state, '/openIdConnect'), body);
+    const pending =
+      method === 'DELETE' ? ['REDEPLOYING', 'UPDATING'] : ['INSTALLING', 'UPDATING', 'REDEPLOYING'];
+    const path = this.provider.path(state);
+    const { polls } = await waitForState(
+      {
+        pending,
+        target: ['READY'],
+        refresh: async () => {
+          const body = await this.client.call<{ status: string }>('GET', path);
+          return { result: body, state: body.status };
+        },
+        delayMs: 20_000,
+        minTimeoutMs: 3_000,
+        timeoutMs: 10 * MINUTE,
+      },
+      this.provider.clock,
+    );
+    return polls;
+  }
+
   /** resourceCloudProjectKubeUpdate for `version`: POST /update NEXT_MINOR, wait (HEAD pending list). */
   async upgrade(state: KubeState): Promise<Poll[]> {
     await this.client.call('POST', this.provider.path(state, '/update'), '{"strategy":"NEXT_MINOR"}');
@@ -714,7 +740,7 @@ class PoolProvider {
 }
 
 for (const dialect of DIALECTS) {
-  describe(`the Terraform provider's node pools, IP restrictions and version upgrades against mks (${dialect})`, () => {
+  describe(`the Terraform provider's node pools, IP restrictions, OIDC and version upgrades against mks (${dialect})`, () => {
     let server: TestServer;
     let pools: PoolProvider;
     let cluster: KubeState;
@@ -816,6 +842,44 @@ for (const dialect of DIALECTS) {
       assert.equal(put.status, 200);
       assert.equal(put.responseText, 'null');
       assert.deepEqual(await pools.putIpRestrictions(server.projectId, cluster.id, []), []);
+    });
+
+    test('ovh_cloud_project_kube_oidc: create, read back as set, update, destroy', async () => {
+      // CloudProjectKubeOIDCCreateOpts: every field, no omitempty (unset lists are null).
+      const body = (clientId: string) =>
+        `{"clientId":${JSON.stringify(clientId)},"issuerUrl":"https://issuer.example.com","usernameClaim":"email","usernamePrefix":"","groupsClaim":null,"groupsPrefix":"","requiredClaim":null,"signingAlgorithms":null,"caContent":""}`;
+      const created = await pools.oidc(cluster, 'POST', body('mks'));
+      assert.equal(created.at(-1)!.state, 'READY');
+      const read = await pools.client.call<Record<string, unknown>>(
+        'GET',
+        pools.provider.path(cluster, '/openIdConnect'),
+      );
+      // ToMap: every attribute the configuration sets comes back as set (no perpetual diff).
+      assert.deepEqual(
+        [
+          read.clientId,
+          read.issuerUrl,
+          read.usernameClaim,
+          read.usernamePrefix,
+          read.groupsPrefix,
+          read.caContent,
+        ],
+        ['mks', 'https://issuer.example.com', 'email', '', '', ''],
+      );
+      assert.deepEqual([read.groupsClaim, read.requiredClaim, read.signingAlgorithms], [[], [], []]);
+      const updated = await pools.oidc(cluster, 'PUT', body('mks2'));
+      assert.equal(updated.at(-1)!.state, 'READY');
+      assert.equal(
+        (await pools.client.call<{ clientId: string }>('GET', pools.provider.path(cluster, '/openIdConnect')))
+          .clientId,
+        'mks2',
+      );
+      const deleted = await pools.oidc(cluster, 'DELETE');
+      assert.equal(deleted.at(-1)!.state, 'READY');
+      const gone = await pools.client
+        .call('GET', pools.provider.path(cluster, '/openIdConnect'))
+        .catch((error: unknown) => error);
+      assert.ok(gone instanceof APIError && gone.code === 404);
     });
 
     test('version upgrade: POST /update NEXT_MINOR, UPDATING → READY, re-plans clean', async () => {

@@ -41,7 +41,8 @@ export interface LifecycleDeps {
   flush(): Promise<void>;
 }
 
-const ADMISSION_FLAG = /^--(enable|disable)-admission-plugins(=|$)/;
+/** The kube-apiserver flags the reconciler sets: admission plugins and OpenID Connect. */
+const MANAGED_FLAG = /^--((enable|disable)-admission-plugins|oidc-[a-z-]+)(=|$)/;
 
 /** The control operations, run on this process's clusters. */
 export class ClusterLifecycle implements EmulatorControl {
@@ -83,9 +84,9 @@ export class ClusterLifecycle implements EmulatorControl {
     if (pod === undefined) throw new Error(`emulated cluster ${clusterId} has no kube-apiserver pod`);
     const spec = clone(pod.spec) as JsonObject;
     const container = (spec.containers as JsonObject[])[0]!;
-    const command = (container.command as string[]).filter((flag) => !ADMISSION_FLAG.test(flag));
+    const command = (container.command as string[]).filter((flag) => !MANAGED_FLAG.test(flag));
     const others = command.slice(1);
-    const next = apiServerCommand(flags.filter((f) => ADMISSION_FLAG.test(f)));
+    const next = apiServerCommand(flags.filter((f) => MANAGED_FLAG.test(f)));
     // Keep flags someone else added, in place of the defaults the template carries.
     container.command = [...next, ...others.filter((flag) => !next.includes(flag))];
     const updated = cluster.update(RESOURCE.pods, { ...pod, spec }, { manager: 'kubelet' });
