@@ -4,6 +4,7 @@
  * the reconciler's job.
  */
 import crypto from 'node:crypto';
+import net from 'node:net';
 import type { Customization, CustomizationInput } from '../customization/customization.model.ts';
 import {
   kubeProxyWarnings,
@@ -157,6 +158,38 @@ export class ClusterService {
       const ipRestrictions = current.ipRestrictions.filter((candidate) => !same(candidate));
       return { next: { ...current, ipRestrictions, updatedAt: this.#now().toISOString() } };
     });
+  }
+
+  /**
+   * Stores the private network configuration or the load balancers' subnet id: validated and
+   * echoed, nothing to apply (mks has no OpenStack networks), so no generation for the reconciler.
+   */
+  async setNetwork(
+    projectId: string,
+    id: string,
+    input: {
+      privateNetworkConfiguration?: CreationInput['privateNetworkConfiguration'];
+      loadBalancersSubnetId?: string | null;
+    },
+  ): Promise<void> {
+    const gateway = input.privateNetworkConfiguration?.defaultVrackGateway ?? '';
+    if (gateway !== '' && !net.isIPv4(gateway)) {
+      throw invalid(`defaultVrackGateway: '${gateway}' is not an IPv4 address (empty string means disabled)`);
+    }
+    const subnet = input.loadBalancersSubnetId;
+    if (subnet !== undefined && subnet !== null && !UUID.test(subnet)) {
+      throw invalid(`loadBalancersSubnetId: '${subnet}' is not a UUID (OpenStack subnet id)`);
+    }
+    await this.#change(projectId, id, (current) => ({
+      next: {
+        ...current,
+        ...(input.privateNetworkConfiguration === undefined
+          ? {}
+          : { privateNetworkConfiguration: privateNetworkConfiguration(input.privateNetworkConfiguration) }),
+        ...(subnet === undefined ? {} : { loadBalancersSubnetId: emptyToNull(subnet) }),
+        updatedAt: this.#now().toISOString(),
+      },
+    }));
   }
 
   /** The cluster's OpenID Connect configuration; 404 when none is configured. */
@@ -424,6 +457,8 @@ function initialPools(input: CreationInput, change: PoolChange): NodePoolRecord[
   for (const { pool, field } of requested) pools.push(newPool(pool, pools, change, field));
   return pools;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function emptyToNull(value: string | null | undefined): string | null {
   return value === undefined || value === null || value === '' ? null : value;

@@ -9,6 +9,7 @@ import { registerAuthRoutes } from '../auth/auth.routes.ts';
 import { registerClusterRoutes } from '../clusters/clusters.routes.ts';
 import { registerCustomizationRoutes } from '../clusters/customization.routes.ts';
 import { registerIpRestrictionRoutes } from '../clusters/ip-restrictions.routes.ts';
+import { registerNetworkRoutes } from '../clusters/network.routes.ts';
 import { registerNodePoolRoutes } from '../clusters/nodepools.routes.ts';
 import { registerOpenIdConnectRoutes } from '../clusters/oidc.routes.ts';
 import { AppError, invalid, serviceNotFound } from '../errors.ts';
@@ -125,6 +126,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       registerNodePoolRoutes(scoped, deps);
       registerIpRestrictionRoutes(scoped, deps);
       registerOpenIdConnectRoutes(scoped, deps);
+      registerNetworkRoutes(scoped, deps);
     },
     { prefix: PROJECT_PREFIX },
   );

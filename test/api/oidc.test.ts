@@ -15,7 +15,7 @@ const ENV = { MKS_POD_START_MS: '100', MKS_RESYNC_MS: '300', MKS_PROGRESS_MS: '5
 const CA = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64');
 
 for (const dialect of DIALECTS) {
-  describe(`OpenID Connect (${dialect})`, () => {
+  describe(`OpenID Connect and network settings (${dialect})`, () => {
     let server: TestServer;
     let kube: string;
     let k: KubeAccess | undefined;
@@ -153,6 +153,50 @@ for (const dialect of DIALECTS) {
         history.map((row) => row.action),
         ['create'],
       );
+    });
+
+    test('privateNetworkConfiguration and updateLoadBalancersSubnetId: validated, stored and echoed, nothing applied', async () => {
+      const { id } = await call<{ id: string }>('POST', '', {
+        region: 'GRA7',
+        nodepool: { desiredNodes: 1 },
+      });
+      assert.deepEqual(await call('GET', `/${id}/privateNetworkConfiguration`), {
+        defaultVrackGateway: '',
+        privateNetworkRoutingAsDefault: false,
+      });
+      const answer = await call<{ message: string }>('PUT', `/${id}/privateNetworkConfiguration`, {
+        defaultVrackGateway: '10.0.0.1',
+        privateNetworkRoutingAsDefault: true,
+      });
+      assert.match(answer.message, /nothing is applied/);
+      const stored = { defaultVrackGateway: '10.0.0.1', privateNetworkRoutingAsDefault: true };
+      assert.deepEqual(await call('GET', `/${id}/privateNetworkConfiguration`), stored);
+      const subnet = '5e0e1b0c-3b7a-4a58-9d43-2f7d1d1f8f11';
+      assert.equal(
+        await call('PUT', `/${id}/updateLoadBalancersSubnetId`, { loadBalancersSubnetId: subnet }),
+        null,
+      );
+      const cluster = await call<Record<string, unknown>>('GET', `/${id}`);
+      assert.deepEqual(cluster.privateNetworkConfiguration, stored);
+      assert.equal(cluster.loadBalancersSubnetId, subnet);
+
+      const gateway = await refusal('PUT', `/${id}/privateNetworkConfiguration`, {
+        defaultVrackGateway: 'gw',
+      });
+      assert.equal(gateway.status, 400);
+      assert.match(gateway.message, /defaultVrackGateway: 'gw' is not an IPv4 address/);
+      const badSubnet = await refusal('PUT', `/${id}/updateLoadBalancersSubnetId`, {
+        loadBalancersSubnetId: 'x',
+      });
+      assert.equal(badSubnet.status, 400);
+      assert.match(badSubnet.message, /loadBalancersSubnetId: 'x' is not a UUID/);
+      const after = await call<Record<string, unknown>>('GET', `/${id}`);
+      assert.deepEqual([after.privateNetworkConfiguration, after.loadBalancersSubnetId], [stored, subnet]);
+      assert.equal(
+        await call('PUT', `/${id}/updateLoadBalancersSubnetId`, { loadBalancersSubnetId: null }),
+        null,
+      );
+      assert.equal((await call<Record<string, unknown>>('GET', `/${id}`)).loadBalancersSubnetId, null);
     });
   });
 }
