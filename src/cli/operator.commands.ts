@@ -10,10 +10,12 @@ import { registerClusterCommands } from './cluster.commands.ts';
 import { completionScript, SHELLS } from './completion.ts';
 import { registerConfigCommands } from './config.commands.ts';
 import { registerCustomizationCommands } from './customization.commands.ts';
+import { registerNodePoolCommands } from './nodepool.commands.ts';
 
 export function registerOperatorCommands(program: Command): void {
   registerClusterCommands(program);
   registerCustomizationCommands(program);
+  registerNodePoolCommands(program);
   registerCapabilitiesCommands(program);
   registerConfigCommands(program);
   registerCompletionCommand(program);
