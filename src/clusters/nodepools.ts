@@ -4,7 +4,7 @@
  * the emulated Nodes follow); `generation` here is that next generation, `now` its time.
  */
 import crypto from 'node:crypto';
-import { invalid, notFound } from '../errors.ts';
+import { conflict, invalid, notFound } from '../errors.ts';
 import {
   DEFAULT_AUTOSCALING,
   DEFAULT_FLAVOR,
@@ -108,7 +108,8 @@ export function updatedPool(
   all: readonly NodePoolRecord[],
   change: PoolChange,
 ): NodePoolRecord | undefined {
-  if (pool.status === 'DELETING') throw invalid(`Node pool ${pool.id} is being deleted`);
+  if (pool.status === 'DELETING')
+    throw conflict(`Node pool ${pool.id} is being deleted; it can no longer be changed`);
   const removed = new Set<string>();
   for (const wanted of input.nodesToRemove ?? []) {
     const node = pool.nodes.find((candidate) => candidate.id === wanted || candidate.name === wanted);

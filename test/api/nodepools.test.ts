@@ -222,6 +222,11 @@ for (const dialect of DIALECTS) {
       await assertOneKubeProxyPerNode(k);
 
       await call('DELETE', `/${created.id}/nodepool/${pool.id}`);
+      const late = await refused('PUT', `/${created.id}/nodepool/${pool.id}`, { desiredNodes: 2 });
+      assert.ok(
+        late.status === 409 || late.status === 404,
+        `a pool being deleted takes no change (${late.status})`,
+      );
       await waitFor(
         async () =>
           call('GET', `/${created.id}/nodepool/${pool.id}`).then(
