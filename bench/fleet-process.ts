@@ -231,8 +231,9 @@ try {
         token,
         '/api/v1/namespaces/kube-system/pods?labelSelector=k8s-app%3Dkube-proxy',
       )) as { items: Array<{ metadata: { name: string; annotations?: Record<string, string> } }> };
-      if (pods.items.length !== cluster.nodeCount) {
-        problems.push(`${id}: ${pods.items.length} kube-proxy pods for ${cluster.nodeCount} nodes`);
+      const nodeCount = cluster.nodePools.reduce((sum, pool) => sum + pool.nodes.length, 0);
+      if (pods.items.length !== nodeCount) {
+        problems.push(`${id}: ${pods.items.length} kube-proxy pods for ${nodeCount} nodes`);
       }
       for (const pod of pods.items) {
         const loaded = pod.metadata.annotations?.[LOADED_CONFIG_ANNOTATION];

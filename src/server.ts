@@ -8,9 +8,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Logger } from 'pino';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
 import {
+  clusterAccessCheck,
   clusterIdOfServerName,
   clusterIdOfToken,
-  clusterTokenCheck,
   KUBE_SERVER_NAMES,
 } from './clusters/cluster-tokens.ts';
 import { kubernetesApiUrl } from './clusters/clusters.model.ts';
@@ -195,7 +195,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
   });
   registerKubeApiLimits(kubeApp, config.kubeApi);
   applyListenerLimits(kubeApp.server, config.listeners);
-  await emulator.register(kubeApp, clusterTokenCheck(services.clusterToken, services.clusterStore));
+  await emulator.register(kubeApp, clusterAccessCheck(services.clusterToken, services.clusterStore));
   emulator.start();
   await app.listen({ host: config.listen.host, port: config.listen.port });
   await kubeApp.listen({ host: config.kubeListen.host, port: config.kubeListen.port });

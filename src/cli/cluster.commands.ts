@@ -133,6 +133,91 @@ Examples:
   registerReset(group);
   registerKubeconfig(group);
   registerWait(group);
+  registerUpgrade(group);
+  registerIpRestrictions(group);
+}
+
+function registerUpgrade(group: Command): void {
+  withWait(
+    withOutput(
+      withConnection(
+        group
+          .command('upgrade')
+          .description('upgrade the Kubernetes version (UPDATING: nodes replaced one by one, then READY)')
+          .argument('<cluster>', 'cluster id')
+          .addOption(
+            new Option('--strategy <strategy>', 'NEXT_MINOR (the next minor) or LATEST_PATCH')
+              .choices(['NEXT_MINOR', 'LATEST_PATCH'])
+              .default('NEXT_MINOR'),
+          ),
+      ),
+    ),
+    'the cluster is READY on the new version',
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mks cluster upgrade $ID --wait\n  mks cluster get $ID -o json | jq .nextUpgradeVersions',
+    )
+    .action(
+      action(async (id: string, options: Options & { strategy: 'NEXT_MINOR' | 'LATEST_PATCH' }) => {
+        const context = createContext(options);
+        const project = await context.project();
+        await context.client.upgradeCluster(project, id, options.strategy);
+        const cluster =
+          options.wait === true
+            ? await waitReady(context, project, id, options)
+            : await context.client.getCluster(project, id);
+        context.io.stdout(render(clusterPrintable(cluster), context.format, context.quiet));
+      }),
+    );
+}
+
+function registerIpRestrictions(group: Command): void {
+  withOutput(
+    withConnection(
+      group
+        .command('ip-restrictions')
+        .description("show or change the IP blocks allowed on the cluster's Kubernetes API (none: all)")
+        .argument('<cluster>', 'cluster id')
+        .option('--set <blocks>', 'replace the list (comma-separated; "" allows every address)')
+        .option('--add <blocks>', 'add blocks (comma-separated)')
+        .option('--remove <block>', 'remove one block'),
+    ),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mks cluster ip-restrictions $ID\n  mks cluster ip-restrictions $ID --set 203.0.113.0/24,198.51.100.7\n  mks cluster ip-restrictions $ID --remove 198.51.100.7',
+    )
+    .action(
+      action(async (id: string, options: Options & { set?: string; add?: string; remove?: string }) => {
+        const context = createContext(options);
+        const project = await context.project();
+        const list = (text: string) =>
+          text
+            .split(',')
+            .map((ip) => ip.trim())
+            .filter((ip) => ip !== '');
+        if (options.set !== undefined)
+          await context.client.setIpRestrictions(project, id, list(options.set), 'replace');
+        if (options.add !== undefined)
+          await context.client.setIpRestrictions(project, id, list(options.add), 'add');
+        if (options.remove !== undefined)
+          await context.client.deleteIpRestriction(project, id, options.remove);
+        const ips = await context.client.getIpRestrictions(project, id);
+        context.io.stdout(
+          render(
+            {
+              data: ips,
+              ids: ips,
+              table: () =>
+                ips.length === 0 ? 'No IP restrictions: every address is allowed.' : ips.join('\n'),
+            },
+            context.format,
+            context.quiet,
+          ),
+        );
+      }),
+    );
 }
 
 function registerList(group: Command): void {

@@ -11,10 +11,12 @@ import { completionScript, SHELLS } from './completion.ts';
 import { registerConfigCommands } from './config.commands.ts';
 import { registerCredentialCommands } from './credential.commands.ts';
 import { registerCustomizationCommands } from './customization.commands.ts';
+import { registerNodePoolCommands } from './nodepool.commands.ts';
 
 export function registerOperatorCommands(program: Command): void {
   registerClusterCommands(program);
   registerCustomizationCommands(program);
+  registerNodePoolCommands(program);
   registerCapabilitiesCommands(program);
   registerConfigCommands(program);
   registerCredentialCommands(program);

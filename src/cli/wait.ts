@@ -3,7 +3,7 @@
  * (delete), reporting progress on stderr — a live line on a terminal, one plain line per change
  * elsewhere — while stdout stays for the result. Ctrl-C stops waiting, never the operation.
  */
-import type { Cluster, MksClient } from '../client/mks-client.ts';
+import type { Cluster, MksClient, NodePool } from '../client/mks-client.ts';
 import { CliError, type CliIo, EXIT } from './cli-context.ts';
 import { type KubeAccess, kubeAccess, readKubeProxyRollout } from './kube-rollout.ts';
 
@@ -18,7 +18,7 @@ const FAILED = new Set<string>([
   'SUSPENDED',
 ]);
 /** Statuses during which kube-proxy may be rolling out. */
-const ROLLING = new Set<string>(['INSTALLING', 'REDEPLOYING', 'RESETTING']);
+const ROLLING = new Set<string>(['INSTALLING', 'REDEPLOYING', 'RESETTING', 'UPDATING']);
 
 const POLL_MIN_MS = 200;
 const POLL_MAX_MS = 1_000;
@@ -137,6 +137,55 @@ export async function waitForCluster(options: WaitOptions): Promise<Cluster | un
     io.stderr(
       `Interrupted: stopped waiting; the operation was not cancelled and goes on in mks. Follow it with: mks cluster get ${clusterId}\n`,
     );
+    throw new CliError('', EXIT.interrupted);
+  } catch (error) {
+    reporter.stop();
+    throw error;
+  } finally {
+    process.removeListener('SIGINT', onInterrupt);
+  }
+}
+
+/**
+ * `--wait` for a node pool: until READY (its nodes run kube-proxy) or gone (delete), with its
+ * status and how many of its nodes are ready as progress. Ctrl-C stops waiting, not the change.
+ */
+export async function waitForNodePool(
+  options: Omit<WaitOptions, 'rollout'> & { readonly poolId: string },
+): Promise<NodePool | undefined> {
+  const { client, project, clusterId, poolId, goal, io } = options;
+  const started = Date.now();
+  const reporter: Reporter = io.stderrIsTty ? new LiveReporter(io, started) : new PlainReporter(io, started);
+  const interrupted = new AbortController();
+  const onInterrupt = () => interrupted.abort();
+  process.once('SIGINT', onInterrupt);
+  const label = `node pool ${poolId}`;
+  reporter.start(`Waiting for ${label} to be ${goal === 'ready' ? 'READY' : 'deleted'}`, label);
+  try {
+    while (!interrupted.signal.aborted) {
+      const pool = await client.findNodePool(project, clusterId, poolId);
+      if (pool === undefined) {
+        reporter.finish(goal === 'gone', `${label} ${goal === 'gone' ? 'deleted' : 'no longer exists'}`);
+        if (goal === 'gone') return undefined;
+        throw new CliError(`node pool ${poolId} no longer exists`);
+      }
+      if (goal === 'ready' && pool.status === 'READY') {
+        reporter.finish(true, `node pool ${pool.name} is READY (${pool.availableNodes} nodes)`);
+        return pool;
+      }
+      if (FAILED.has(pool.status) || pool.status.startsWith('USER_')) {
+        reporter.finish(false, `node pool ${pool.name} is ${pool.status}`);
+        throw new CliError(`node pool ${poolId} is ${pool.status}`);
+      }
+      reporter.update(pool.status, `${pool.availableNodes}/${pool.desiredNodes} nodes ready`);
+      if (Date.now() - started > options.timeoutMs) {
+        reporter.finish(false, `timed out, ${label} is still ${pool.status}`);
+        throw new CliError(`timed out waiting for ${label} (status ${pool.status}); the operation goes on`);
+      }
+      await sleep(POLL_MIN_MS, interrupted.signal);
+    }
+    reporter.stop();
+    io.stderr('Interrupted: stopped waiting; the operation was not cancelled and goes on in mks.\n');
     throw new CliError('', EXIT.interrupted);
   } catch (error) {
     reporter.stop();

@@ -7,6 +7,12 @@
 import type { ApiApplication, ApiCredential, CredentialState } from '../auth/credentials.store.ts';
 import type { ClusterStatus, CreationInput, UpdatePolicy } from '../clusters/clusters.model.ts';
 import type {
+  NodePoolCreationInput,
+  NodePoolStatus,
+  NodePoolTemplate,
+  NodePoolUpdateInput,
+} from '../clusters/nodepools.model.ts';
+import type {
   CustomizationInput,
   CustomizationView,
   KubeProxyMode,
@@ -48,6 +54,36 @@ export interface Rollout {
   generation: number;
   observedGeneration: number;
   kubeProxy: { desired: number; updated: number; available: number } | null;
+}
+
+/** `cloud.kube.NodePool` as the API returns it. */
+export interface NodePool {
+  id: string;
+  name: string;
+  flavor: string;
+  status: NodePoolStatus;
+  sizeStatus: string;
+  desiredNodes: number;
+  minNodes: number;
+  maxNodes: number;
+  currentNodes: number;
+  availableNodes: number;
+  upToDateNodes: number;
+  autoscale: boolean;
+  template: NodePoolTemplate;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** `cloud.kube.Node` as the API returns it. */
+export interface KubeNode {
+  id: string;
+  name: string;
+  nodePoolId: string;
+  flavor: string;
+  status: string;
+  version: string;
+  createdAt: string;
 }
 
 /** `cloud.Project`, the fields mks returns. */
@@ -165,6 +201,74 @@ export class MksClient {
     return answer.content;
   }
 
+  listNodePools(project: string, id: string): Promise<NodePool[]> {
+    return this.#call<NodePool[]>('GET', `${clusterPath(project, id)}/nodepool`);
+  }
+
+  getNodePool(project: string, id: string, poolId: string): Promise<NodePool> {
+    return this.#call<NodePool>('GET', poolPath(project, id, poolId));
+  }
+
+  /** The pool, or undefined once it is gone (404). */
+  async findNodePool(project: string, id: string, poolId: string): Promise<NodePool | undefined> {
+    try {
+      return await this.getNodePool(project, id, poolId);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  createNodePool(project: string, id: string, body: NodePoolCreationInput): Promise<NodePool> {
+    return this.#call<NodePool>('POST', `${clusterPath(project, id)}/nodepool`, body);
+  }
+
+  async updateNodePool(
+    project: string,
+    id: string,
+    poolId: string,
+    body: NodePoolUpdateInput,
+  ): Promise<void> {
+    await this.#call('PUT', poolPath(project, id, poolId), body);
+  }
+
+  async deleteNodePool(project: string, id: string, poolId: string): Promise<void> {
+    await this.#call('DELETE', poolPath(project, id, poolId));
+  }
+
+  /** The nodes of one pool, or of the whole cluster. */
+  listNodes(project: string, id: string, poolId?: string): Promise<KubeNode[]> {
+    return this.#call<KubeNode[]>(
+      'GET',
+      poolId === undefined ? `${clusterPath(project, id)}/node` : `${poolPath(project, id, poolId)}/nodes`,
+    );
+  }
+
+  /** `POST /update`: UPDATING while the nodes are replaced, then READY. */
+  async upgradeCluster(project: string, id: string, strategy: 'LATEST_PATCH' | 'NEXT_MINOR'): Promise<void> {
+    await this.#call('POST', `${clusterPath(project, id)}/update`, { strategy });
+  }
+
+  getIpRestrictions(project: string, id: string): Promise<string[]> {
+    return this.#call<string[]>('GET', `${clusterPath(project, id)}/ipRestrictions`);
+  }
+
+  /** `PUT` (replace the list) or `POST` (add to it). */
+  async setIpRestrictions(
+    project: string,
+    id: string,
+    ips: string[],
+    mode: 'replace' | 'add',
+  ): Promise<void> {
+    await this.#call(mode === 'replace' ? 'PUT' : 'POST', `${clusterPath(project, id)}/ipRestrictions`, {
+      ips,
+    });
+  }
+
+  async deleteIpRestriction(project: string, id: string, ip: string): Promise<void> {
+    await this.#call('DELETE', `${clusterPath(project, id)}/ipRestrictions/${encodeURIComponent(ip)}`);
+  }
+
   listRegions(project: string): Promise<string[]> {
     return this.#call<string[]>('GET', `${projectPath(project)}/capabilities/kube/regions`);
   }
@@ -219,3 +323,5 @@ export class MksClient {
 
 const projectPath = (project: string) => `/cloud/project/${encodeURIComponent(project)}`;
 const clusterPath = (project: string, id: string) => `${projectPath(project)}/kube/${encodeURIComponent(id)}`;
+const poolPath = (project: string, id: string, poolId: string) =>
+  `${clusterPath(project, id)}/nodepool/${encodeURIComponent(poolId)}`;

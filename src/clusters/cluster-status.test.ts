@@ -25,7 +25,9 @@ const cluster: ClusterRecord = Object.freeze({
   updatePolicy: 'ALWAYS_UPDATE',
   kubeProxyMode: 'iptables',
   customization: {},
-  nodeCount: 3,
+  nodePools: [],
+  ipRestrictions: [],
+  openIdConnect: null,
   plan: 'free',
   privateNetworkId: null,
   nodesSubnetId: null,
@@ -39,10 +41,10 @@ const cluster: ClusterRecord = Object.freeze({
 });
 
 test('a customization during installation or reset keeps that status; otherwise it redeploys', () => {
-  const installing = nextGeneration(cluster, 'customize', { nodeCount: 5 }, T1);
+  const installing = nextGeneration(cluster, 'customize', { name: 'renamed' }, T1);
   assert.equal(installing.status, 'INSTALLING');
   assert.equal(installing.generation, 2);
-  assert.equal(installing.nodeCount, 5);
+  assert.equal(installing.name, 'renamed');
   assert.equal(installing.updatedAt, T1);
   const ready = { ...cluster, status: 'READY' as const, statusMessage: null };
   assert.equal(nextGeneration(ready, 'customize', {}, T1).status, 'REDEPLOYING');

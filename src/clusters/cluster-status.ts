@@ -16,7 +16,7 @@ export const INSTALLING = Object.freeze({
 } as const satisfies Partial<ClusterRecord>);
 
 /** The changes the reconciler must apply (each one is a history action too). */
-export type GenerationChange = 'customize' | 'reset' | 'delete';
+export type GenerationChange = 'customize' | 'reset' | 'delete' | 'nodepool' | 'upgrade';
 
 /** A cluster being deleted (or already deleted) takes no more changes from the API. */
 export function isDeleting(cluster: ClusterRecord): boolean {
@@ -47,9 +47,17 @@ export function nextGeneration(
 function statusFor(current: ClusterStatus, change: GenerationChange): ClusterStatus {
   switch (change) {
     case 'customize':
-      return current === 'INSTALLING' || current === 'RESETTING' ? current : 'REDEPLOYING';
+      return current === 'INSTALLING' || current === 'RESETTING' || current === 'UPDATING'
+        ? current
+        : 'REDEPLOYING';
     case 'reset':
       return 'RESETTING';
+    // A version upgrade replaces the nodes one by one: UPDATING (the provider waits on it).
+    case 'upgrade':
+      return 'UPDATING';
+    // Node pools have statuses of their own: the cluster keeps its status (recovering from ERROR).
+    case 'nodepool':
+      return current === 'ERROR' ? 'REDEPLOYING' : current;
     case 'delete':
       return 'DELETING';
   }
@@ -67,6 +75,11 @@ export function reconcilerTask(cluster: ClusterRecord | undefined): 'none' | 'de
 /** A generation not yet applied (the reconciler has a change to make, not only to check). */
 export function isApplying(cluster: ClusterRecord): boolean {
   return cluster.observedGeneration < cluster.generation;
+}
+
+/** A version upgrade being applied: the nodes are not all on the cluster's version yet. */
+export function isUpgrading(cluster: ClusterRecord): boolean {
+  return isApplying(cluster) && cluster.status === 'UPDATING';
 }
 
 /** A reset being applied: the cluster is erased once for its generation before the rest. */

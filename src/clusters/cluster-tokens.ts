@@ -8,6 +8,7 @@
 import crypto from 'node:crypto';
 import { stringify } from 'yaml';
 import type { ClusterRecord } from './clusters.model.ts';
+import { isAllowed } from './ip-restrictions.ts';
 
 /** The token of cluster `clusterId` at kubeconfig epoch `epoch`. */
 export type ClusterToken = (clusterId: string, epoch: number) => string;
@@ -42,7 +43,6 @@ const MAX_REMEMBERED = 100_000;
  * Checks the bearer token presented to a cluster's Kubernetes API against the cluster's current
  * epoch, in constant time. The expected token is computed once per (cluster, epoch): every call
  * of the clusters' Kubernetes API is checked, and an HMAC per call would cost more than the call.
- * A deleted cluster's own token still authenticates, so its API answers 404 (gone), not 401.
  */
 export function clusterTokenCheck(
   clusterToken: ClusterToken,
@@ -52,26 +52,75 @@ export function clusterTokenCheck(
     ): Promise<Pick<ClusterRecord, 'id' | 'tokenEpoch' | 'status' | 'deletedAt'> | undefined>;
   },
 ): (clusterId: string, token: string) => Promise<boolean> {
+  const matches = tokenMatcher(clusterToken);
+  return async (clusterId, token) => {
+    const cluster = await clusters.get(clusterId);
+    if (cluster === undefined || isDeletedOrDeleting(cluster)) return false;
+    return matches(cluster.id, cluster.tokenEpoch, token);
+  };
+}
+
+/** From the moment its deletion is accepted, a cluster's tokens open nothing. */
+function isDeletedOrDeleting(cluster: Pick<ClusterRecord, 'status' | 'deletedAt'>): boolean {
+  return cluster.status === 'DELETING' || cluster.deletedAt !== null;
+}
+
+/**
+ * Whether `token` is cluster `clusterId`'s at `epoch` (or its former form), in constant time. The
+ * expected tokens are computed once per (cluster, epoch): an HMAC per call would cost more than
+ * the call.
+ */
+function tokenMatcher(
+  clusterToken: ClusterToken,
+): (clusterId: string, epoch: number, token: string) => boolean {
   const expectedTokens = new Map<string, readonly Buffer[]>();
-  const expected = (clusterId: string, epoch: number): readonly Buffer[] => {
+  return (clusterId, epoch, token) => {
     const key = `${clusterId}:${epoch}`;
     let tokens = expectedTokens.get(key);
     if (tokens === undefined) {
       if (expectedTokens.size >= MAX_REMEMBERED) expectedTokens.clear();
-      const token = clusterToken(clusterId, epoch);
-      tokens = [Buffer.from(token), Buffer.from(legacyForm(token, clusterId))];
+      const expected = clusterToken(clusterId, epoch);
+      tokens = [Buffer.from(expected), Buffer.from(legacyForm(expected, clusterId))];
       expectedTokens.set(key, tokens);
     }
-    return tokens;
-  };
-  return async (clusterId, token) => {
-    const cluster = await clusters.get(clusterId);
-    // From the moment its deletion is accepted, a cluster's token opens nothing.
-    if (cluster === undefined || cluster.status === 'DELETING' || cluster.deletedAt !== null) return false;
     const given = Buffer.from(token);
-    return expected(cluster.id, cluster.tokenEpoch).some(
-      (wanted) => wanted.length === given.length && crypto.timingSafeEqual(wanted, given),
-    );
+    return tokens.some((wanted) => wanted.length === given.length && crypto.timingSafeEqual(wanted, given));
+  };
+}
+
+/**
+ * The epoch of mks's own token for a cluster (the reconciler's): never handed out in a
+ * kubeconfig (those start at epoch 1), not invalidated by a kubeconfig reset, and not subject to
+ * the cluster's IP restrictions, as OVH's control plane is not. Like every token of the cluster, it
+ * opens nothing once the cluster's deletion is accepted.
+ */
+export const SYSTEM_TOKEN_EPOCH = 0;
+
+/** What the cluster's Kubernetes API makes of a caller. */
+export type AccessVerdict = 'allowed' | 'unauthorized' | 'forbidden';
+
+/**
+ * Checks a caller of a cluster's Kubernetes API with one read of the cluster: mks's system token
+ * is allowed from anywhere; a kubeconfig's token must come from an address the cluster's IP
+ * restrictions allow (403 otherwise, the token being valid).
+ */
+export function clusterAccessCheck(
+  clusterToken: ClusterToken,
+  clusters: {
+    get(
+      clusterId: string,
+    ): Promise<
+      Pick<ClusterRecord, 'id' | 'tokenEpoch' | 'status' | 'deletedAt' | 'ipRestrictions'> | undefined
+    >;
+  },
+): (clusterId: string, token: string, clientIp: string) => Promise<AccessVerdict> {
+  const matches = tokenMatcher(clusterToken);
+  return async (clusterId, token, clientIp) => {
+    const cluster = await clusters.get(clusterId);
+    if (cluster === undefined || isDeletedOrDeleting(cluster)) return 'unauthorized';
+    if (matches(cluster.id, SYSTEM_TOKEN_EPOCH, token)) return 'allowed';
+    if (!matches(cluster.id, cluster.tokenEpoch, token)) return 'unauthorized';
+    return isAllowed(cluster.ipRestrictions, clientIp) ? 'allowed' : 'forbidden';
   };
 }
 

@@ -5,7 +5,14 @@
 import type { Customization, KubeProxyMode } from '../customization/customization.model.ts';
 import { customizationSchema, KUBE_PROXY_MODES } from '../customization/customization.model.ts';
 import { customizationView } from '../customization/customization.ts';
-import { nextUpgradeVersions } from './versions.ts';
+import { isUpgrading } from './cluster-status.ts';
+import {
+  type NodePoolCreationInput,
+  type NodePoolRecord,
+  nodePoolCreationSchema,
+} from './nodepools.model.ts';
+import type { OpenIdConnect } from './oidc.ts';
+import { isLatestPatch, nextUpgradeVersions, UPDATE_STRATEGIES } from './versions.ts';
 
 export const CLUSTER_STATUSES = [
   'DELETED',
@@ -45,7 +52,12 @@ export interface ClusterRecord {
   readonly updatePolicy: UpdatePolicy;
   readonly kubeProxyMode: KubeProxyMode;
   readonly customization: Customization;
-  readonly nodeCount: number;
+  /** The cluster's node pools and their nodes (pools being deleted included until applied). */
+  readonly nodePools: readonly NodePoolRecord[];
+  /** Canonical CIDR blocks allowed on the cluster's Kubernetes API; empty: every address. */
+  readonly ipRestrictions: readonly string[];
+  /** The Kubernetes API's OpenID Connect configuration (kube-apiserver `--oidc-*` flags), or null. */
+  readonly openIdConnect: OpenIdConnect | null;
   readonly plan: string;
   readonly privateNetworkId: string | null;
   readonly nodesSubnetId: string | null;
@@ -77,8 +89,8 @@ export function clusterView(cluster: ClusterRecord, kubePublicUrl: string) {
     url: kubernetesApiUrl(kubePublicUrl, cluster.id).replace(/^https?:\/\//, ''),
     nodesUrl: `${cluster.id.slice(0, 6)}.nodes.${cluster.region.toLowerCase()}.mks.internal`,
     updatePolicy: cluster.updatePolicy,
-    isUpToDate: true,
-    controlPlaneIsUpToDate: true,
+    isUpToDate: !isUpgrading(cluster) && isLatestPatch(cluster.version),
+    controlPlaneIsUpToDate: !isUpgrading(cluster) && isLatestPatch(cluster.version),
     auditLogsSubscribed: false,
     nextUpgradeVersions: nextUpgradeVersions(cluster.version),
     kubeProxyMode: cluster.kubeProxyMode,
@@ -100,26 +112,6 @@ const nullable = (schema: Record<string, unknown>, description?: string) => ({
   type: [schema.type as string, 'null'],
   ...(description === undefined ? {} : { description }),
 });
-
-const nodePoolSchema = {
-  type: 'object',
-  additionalProperties: false,
-  description: 'Initial node pool (mks uses desiredNodes: the number of emulated nodes)',
-  properties: {
-    flavorName: { type: 'string', maxLength: 64 },
-    name: nullable({ type: 'string', maxLength: 64 }),
-    desiredNodes: nullable({ type: 'integer', minimum: 0, maximum: 100 }),
-    minNodes: nullable({ type: 'integer', minimum: 0, maximum: 100 }),
-    maxNodes: nullable({ type: 'integer', minimum: 0, maximum: 100 }),
-    autoscale: nullable({ type: 'boolean' }),
-    antiAffinity: nullable({ type: 'boolean' }),
-    monthlyBilled: nullable({ type: 'boolean' }),
-    template: nullable({ type: 'object' }),
-    autoscaling: nullable({ type: 'object' }),
-    availabilityZones: nullable({ type: 'array', items: { type: 'string' } }),
-    attachFloatingIps: nullable({ type: 'object' }),
-  },
-} as const;
 
 const privateNetworkConfigurationSchema = {
   type: ['object', 'null'],
@@ -149,8 +141,8 @@ const sharedCreationProperties = {
   nodesSubnetId: { type: ['string', 'null'], maxLength: 128 },
   loadBalancersSubnetId: { type: ['string', 'null'], maxLength: 128 },
   privateNetworkConfiguration: privateNetworkConfigurationSchema,
-  nodepool: nullable(nodePoolSchema),
-  nodepools: nullable({ type: 'array', items: nodePoolSchema, maxItems: 10 }),
+  nodepool: nullable(nodePoolCreationSchema, 'Deprecated: one initial node pool (use nodepools)'),
+  nodepools: nullable({ type: 'array', items: nodePoolCreationSchema, maxItems: 10 }, 'Initial node pools'),
   ipAllocationPolicy: ipAllocationPolicySchema,
 } as const;
 
@@ -180,6 +172,22 @@ export const resetSchema = {
   },
 } as const;
 
+/** `cloud.ProjectKubeIpRestrictionUpsert` (POST and PUT `/ipRestrictions`). */
+export const ipRestrictionsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['ips'],
+  properties: {
+    ips: {
+      type: 'array',
+      maxItems: 100,
+      items: { type: 'string', maxLength: 64 },
+      description:
+        'IP blocks (IPv4 or IPv6, optional /prefix) allowed on the cluster Kubernetes API; empty allows all',
+    },
+  },
+} as const;
+
 /** `cloud.ProjectKubeUpdate`. */
 export const updateSchema = {
   type: 'object',
@@ -190,16 +198,27 @@ export const updateSchema = {
   },
 } as const;
 
+/** `cloud.ProjectKubeUpdateCreation` (POST `/update`). */
+export const upgradeSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    strategy: {
+      type: 'string',
+      enum: [...UPDATE_STRATEGIES],
+      description:
+        'NEXT_MINOR: to the next minor of nextUpgradeVersions; LATEST_PATCH: to the newest patch of its minor (default)',
+    },
+    force: { type: ['boolean', 'null'], description: 'Deprecated by OVH, no effect' },
+  },
+} as const;
+
 export const updatePolicySchema = {
   type: 'object',
   additionalProperties: false,
   required: ['updatePolicy'],
   properties: { updatePolicy: { type: 'string', enum: [...UPDATE_POLICIES] } },
 } as const;
-
-export interface NodePoolInput {
-  desiredNodes?: number | null;
-}
 
 export interface CreationInput {
   region?: string;
@@ -215,8 +234,8 @@ export interface CreationInput {
     defaultVrackGateway?: string;
     privateNetworkRoutingAsDefault?: boolean | null;
   } | null;
-  nodepool?: NodePoolInput | null;
-  nodepools?: NodePoolInput[] | null;
+  nodepool?: NodePoolCreationInput | null;
+  nodepools?: NodePoolCreationInput[] | null;
   plan?: string | null;
   workerNodesPolicy?: string | null;
 }

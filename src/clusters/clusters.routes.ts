@@ -14,7 +14,9 @@ import {
   type UpdatePolicy,
   updatePolicySchema,
   updateSchema,
+  upgradeSchema,
 } from './clusters.model.ts';
+import type { UpdateStrategy } from './versions.ts';
 
 const voidResponse = { 200: { type: 'null', description: 'JSON null' } } as const;
 
@@ -110,6 +112,27 @@ export function registerClusterRoutes(
     async (request, reply) => {
       const { serviceName, kubeId } = request.params as KubeParams;
       await clusters.update(serviceName, kubeId, request.body as { updatePolicy: UpdatePolicy });
+      return sendVoid(reply);
+    },
+  );
+
+  app.post(
+    '/kube/:kubeId/update',
+    {
+      schema: {
+        tags: ['kube'],
+        summary:
+          'Upgrade the Kubernetes version (status UPDATING: nodes replaced one by one, then READY). ' +
+          'Allowed under every update policy: the policy governs the updates OVH starts by itself, and mks starts none',
+        params: kubeParams,
+        body: upgradeSchema,
+        response: voidResponse,
+      },
+    },
+    async (request, reply) => {
+      const { serviceName, kubeId } = request.params as KubeParams;
+      const { strategy } = (request.body ?? {}) as { strategy?: UpdateStrategy };
+      await clusters.upgrade(serviceName, kubeId, strategy ?? 'LATEST_PATCH');
       return sendVoid(reply);
     },
   );

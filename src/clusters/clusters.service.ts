@@ -4,6 +4,7 @@
  * the reconciler's job.
  */
 import crypto from 'node:crypto';
+import net from 'node:net';
 import type { Customization, CustomizationInput } from '../customization/customization.model.ts';
 import {
   kubeProxyWarnings,
@@ -21,9 +22,31 @@ import type {
   UpdatePolicy,
 } from './clusters.model.ts';
 import type { ClusterStore } from './clusters.store.ts';
-import { NEWEST_MINOR, OFFERED_MINORS, resolveVersion } from './versions.ts';
-
-export const DEFAULT_NODE_COUNT = 3;
+import { canonicalBlock, validBlocks } from './ip-restrictions.ts';
+import {
+  DEFAULT_POOL,
+  type NodePoolCreationInput,
+  type NodePoolRecord,
+  type NodePoolUpdateInput,
+  type NodeRecord,
+} from './nodepools.model.ts';
+import {
+  deletingPool,
+  findPool,
+  livePools,
+  newPool,
+  type PoolChange,
+  poolOfNode,
+  updatedPool,
+} from './nodepools.ts';
+import { type OpenIdConnect, type OpenIdConnectInput, openIdConnectOf } from './oidc.ts';
+import {
+  NEWEST_MINOR,
+  OFFERED_MINORS,
+  resolveVersion,
+  type UpdateStrategy,
+  upgradeTarget,
+} from './versions.ts';
 
 export interface ClusterServiceOptions {
   readonly regions: readonly string[];
@@ -64,6 +87,9 @@ export class ClusterService {
     const version = this.#version(input.version ?? NEWEST_MINOR);
     const customization = this.#customization(input.customization);
     const now = this.#now().toISOString();
+    const nodePools = initialPools(input, { generation: INSTALLING.generation, now }) ?? [
+      newPool(DEFAULT_POOL, [], { generation: INSTALLING.generation, now }),
+    ];
     const cluster: ClusterRecord = Object.freeze({
       id: crypto.randomUUID(),
       projectId,
@@ -73,7 +99,9 @@ export class ClusterService {
       updatePolicy: input.updatePolicy ?? 'ALWAYS_UPDATE',
       kubeProxyMode: input.kubeProxyMode ?? 'iptables',
       customization,
-      nodeCount: nodeCount(input) ?? DEFAULT_NODE_COUNT,
+      nodePools,
+      ipRestrictions: [],
+      openIdConnect: null,
       plan: input.plan ?? 'free',
       privateNetworkId: emptyToNull(input.privateNetworkId),
       nodesSubnetId: emptyToNull(input.nodesSubnetId),
@@ -99,6 +127,101 @@ export class ClusterService {
         updatedAt: this.#now().toISOString(),
       },
     }));
+  }
+
+  /**
+   * `POST /update`: moves the cluster to the version `strategy` names (status UPDATING); the
+   * reconciler replaces its nodes one by one. Allowed whatever the update policy: the policy
+   * governs the updates OVH would start by itself, and mks starts none.
+   */
+  async upgrade(projectId: string, id: string, strategy: UpdateStrategy): Promise<void> {
+    await this.#change(projectId, id, (current) => {
+      const target = upgradeTarget(current.version, strategy);
+      if ('refused' in target) throw invalid(`strategy ${strategy}: ${target.refused}`);
+      return this.#nextGeneration(current, 'upgrade', { version: target.version });
+    });
+  }
+
+  /** `PUT /ipRestrictions` replaces the list, `POST` adds to it; enforced at once on the Kubernetes API. */
+  async setIpRestrictions(projectId: string, id: string, ips: readonly string[], mode: 'replace' | 'add') {
+    const blocks = validBlocks(ips);
+    await this.#change(projectId, id, (current) => {
+      const next = mode === 'replace' ? blocks : validBlocks([...current.ipRestrictions, ...blocks]);
+      return { next: { ...current, ipRestrictions: next, updatedAt: this.#now().toISOString() } };
+    });
+  }
+
+  /** `DELETE /ipRestrictions/{ip}`: 404 when the block is not in the list. */
+  async deleteIpRestriction(projectId: string, id: string, ip: string): Promise<void> {
+    const block = canonicalBlock(ip) ?? ip;
+    const same = (candidate: string) => (canonicalBlock(candidate) ?? candidate) === block;
+    await this.#change(projectId, id, (current) => {
+      if (!current.ipRestrictions.some(same))
+        throw notFound(`IP restriction ${ip} does not exist on cluster ${id}`);
+      const ipRestrictions = current.ipRestrictions.filter((candidate) => !same(candidate));
+      return { next: { ...current, ipRestrictions, updatedAt: this.#now().toISOString() } };
+    });
+  }
+
+  /**
+   * Stores the private network configuration or the load balancers' subnet id: validated and
+   * echoed, nothing to apply (mks has no OpenStack networks), so no generation for the reconciler.
+   */
+  async setNetwork(
+    projectId: string,
+    id: string,
+    input: {
+      privateNetworkConfiguration?: CreationInput['privateNetworkConfiguration'];
+      loadBalancersSubnetId?: string | null;
+    },
+  ): Promise<void> {
+    const gateway = input.privateNetworkConfiguration?.defaultVrackGateway ?? '';
+    if (gateway !== '' && !net.isIPv4(gateway)) {
+      throw invalid(`defaultVrackGateway: '${gateway}' is not an IPv4 address (empty string means disabled)`);
+    }
+    const subnet = input.loadBalancersSubnetId;
+    if (subnet !== undefined && subnet !== null && !UUID.test(subnet)) {
+      throw invalid(`loadBalancersSubnetId: '${subnet}' is not a UUID (OpenStack subnet id)`);
+    }
+    await this.#change(projectId, id, (current) => ({
+      next: {
+        ...current,
+        ...(input.privateNetworkConfiguration === undefined
+          ? {}
+          : { privateNetworkConfiguration: privateNetworkConfiguration(input.privateNetworkConfiguration) }),
+        ...(subnet === undefined ? {} : { loadBalancersSubnetId: emptyToNull(subnet) }),
+        updatedAt: this.#now().toISOString(),
+      },
+    }));
+  }
+
+  /** The cluster's OpenID Connect configuration; 404 when none is configured. */
+  async getOpenIdConnect(projectId: string, id: string): Promise<OpenIdConnect> {
+    const { openIdConnect } = await this.get(projectId, id);
+    if (openIdConnect === null) throw notFound(`Cluster ${id} has no OpenID Connect configuration`);
+    return openIdConnect;
+  }
+
+  /**
+   * `POST` (none configured yet, else 409), `PUT` (one configured, else 404) or `DELETE` (404
+   * when none) of the OpenID Connect configuration: a change of the API server's flags, applied by
+   * the reconciler (REDEPLOYING).
+   */
+  async setOpenIdConnect(
+    projectId: string,
+    id: string,
+    action: 'create' | 'update' | 'delete',
+    input?: OpenIdConnectInput,
+  ): Promise<OpenIdConnect | null> {
+    const openIdConnect = input === undefined ? null : openIdConnectOf(input);
+    await this.#change(projectId, id, (current) => {
+      if (action === 'create' && current.openIdConnect !== null)
+        throw conflict(`Cluster ${id} already has an OpenID Connect configuration: update it with PUT`);
+      if (action !== 'create' && current.openIdConnect === null)
+        throw notFound(`Cluster ${id} has no OpenID Connect configuration`);
+      return this.#nextGeneration(current, 'customize', { openIdConnect });
+    });
+    return openIdConnect;
   }
 
   getCustomization(projectId: string, id: string): Promise<ClusterRecord> {
@@ -137,13 +260,14 @@ export class ClusterService {
           `region: a reset keeps the cluster in ${current.region}; '${clip(input.region)}' cannot be chosen here`,
         );
       }
+      const change = { generation: current.generation + 1, now: this.#now().toISOString() };
       return this.#nextGeneration(current, 'reset', {
         name: input.name ?? current.name,
         version: version ?? current.version,
         updatePolicy: input.updatePolicy ?? current.updatePolicy,
         kubeProxyMode: input.kubeProxyMode ?? 'ipvs',
         customization,
-        nodeCount: nodeCount(input) ?? current.nodeCount,
+        nodePools: initialPools(input, change) ?? livePools(current.nodePools, current),
         privateNetworkId:
           input.privateNetworkId === undefined
             ? current.privateNetworkId
@@ -170,6 +294,112 @@ export class ClusterService {
     await this.#change(projectId, id, (current) => ({
       next: { ...current, tokenEpoch: current.tokenEpoch + 1, updatedAt: this.#now().toISOString() },
     }));
+  }
+
+  /** The cluster's live node pools, oldest first. */
+  async listPools(
+    projectId: string,
+    id: string,
+  ): Promise<{ cluster: ClusterRecord; pools: NodePoolRecord[] }> {
+    const cluster = await this.get(projectId, id);
+    return { cluster, pools: livePools(cluster.nodePools, cluster) };
+  }
+
+  async getPool(
+    projectId: string,
+    id: string,
+    poolId: string,
+  ): Promise<{ cluster: ClusterRecord; pool: NodePoolRecord }> {
+    const cluster = await this.get(projectId, id);
+    return { cluster, pool: findPool(cluster.nodePools, cluster, poolId) };
+  }
+
+  /** Adds a pool (status INSTALLING until its nodes run kube-proxy). */
+  async createPool(
+    projectId: string,
+    id: string,
+    input: NodePoolCreationInput,
+  ): Promise<{ cluster: ClusterRecord; pool: NodePoolRecord }> {
+    let created: NodePoolRecord | undefined;
+    const cluster = await this.#changePools(projectId, id, (pools, change) => {
+      created = newPool(input, pools, change);
+      return [...pools, created];
+    });
+    return { cluster, pool: created! };
+  }
+
+  /** Scales a pool, changes its bounds, autoscaling or template, removes named nodes. */
+  async updatePool(projectId: string, id: string, poolId: string, input: NodePoolUpdateInput): Promise<void> {
+    await this.#changePools(projectId, id, (pools, change, cluster) => {
+      const pool = findPool(pools, cluster, poolId);
+      const next = updatedPool(pool, input, pools, change);
+      return next === undefined
+        ? undefined
+        : pools.map((candidate) => (candidate === pool ? next : candidate));
+    });
+  }
+
+  /** Deletes a pool: its nodes leave the cluster (status DELETING, then gone). */
+  async deletePool(projectId: string, id: string, poolId: string): Promise<void> {
+    await this.#changePools(projectId, id, (pools, change, cluster) => {
+      const pool = findPool(pools, cluster, poolId);
+      if (pool.status === 'DELETING') return undefined;
+      return pools.map((candidate) => (candidate === pool ? deletingPool(pool, change) : candidate));
+    });
+  }
+
+  /** The nodes of one pool, or of every pool when `poolId` is undefined. */
+  async listNodes(
+    projectId: string,
+    id: string,
+    poolId?: string,
+  ): Promise<{ cluster: ClusterRecord; nodes: Array<{ node: NodeRecord; pool: NodePoolRecord }> }> {
+    const cluster = await this.get(projectId, id);
+    const pools =
+      poolId === undefined
+        ? livePools(cluster.nodePools, cluster)
+        : [findPool(cluster.nodePools, cluster, poolId)];
+    return { cluster, nodes: pools.flatMap((pool) => pool.nodes.map((node) => ({ node, pool }))) };
+  }
+
+  async getNode(
+    projectId: string,
+    id: string,
+    nodeId: string,
+  ): Promise<{ cluster: ClusterRecord; node: NodeRecord; pool: NodePoolRecord }> {
+    const cluster = await this.get(projectId, id);
+    return { cluster, ...poolOfNode(cluster.nodePools, cluster, nodeId) };
+  }
+
+  /** Deletes one node: its pool's desiredNodes shrinks by one (as OVH's DELETE node does). */
+  async deleteNode(projectId: string, id: string, nodeId: string): Promise<void> {
+    await this.#changePools(projectId, id, (pools, change, cluster) => {
+      const { pool, node } = poolOfNode(pools, cluster, nodeId);
+      const minNodes = Math.min(pool.minNodes, pool.desiredNodes - 1);
+      const next = updatedPool(pool, { nodesToRemove: [node.id], minNodes }, pools, change);
+      return pools.map((candidate) => (candidate === pool ? (next ?? pool) : candidate));
+    });
+  }
+
+  /**
+   * A change of the cluster's pools, as the cluster's next generation. `change` gets the live
+   * pools and answers the next ones, or undefined when nothing changes (nothing is written then).
+   */
+  async #changePools(
+    projectId: string,
+    id: string,
+    change: (
+      pools: readonly NodePoolRecord[],
+      at: PoolChange,
+      cluster: ClusterRecord,
+    ) => readonly NodePoolRecord[] | undefined,
+  ): Promise<ClusterRecord> {
+    return this.#change(projectId, id, (current) => {
+      const at = { generation: current.generation + 1, now: this.#now().toISOString() };
+      const nodePools = change(livePools(current.nodePools, current), at, current);
+      if (nodePools === undefined) return { next: current };
+      return this.#nextGeneration(current, 'nodepool', { nodePools });
+    });
   }
 
   async #change(
@@ -217,12 +447,21 @@ export class ClusterService {
   }
 }
 
-function nodeCount(input: CreationInput): number | undefined {
-  if (input.nodepools !== undefined && input.nodepools !== null && input.nodepools.length > 0) {
-    return input.nodepools.reduce((sum, pool) => sum + (pool.desiredNodes ?? DEFAULT_NODE_COUNT), 0);
-  }
-  return input.nodepool?.desiredNodes ?? undefined;
+/** The pools a creation or reset asks for (`nodepools`, else the deprecated `nodepool`), if any. */
+function initialPools(input: CreationInput, change: PoolChange): NodePoolRecord[] | undefined {
+  const requested =
+    input.nodepools !== undefined && input.nodepools !== null && input.nodepools.length > 0
+      ? input.nodepools.map((pool, index) => ({ pool, field: `nodepools[${index}]` }))
+      : input.nodepool === undefined || input.nodepool === null
+        ? undefined
+        : [{ pool: input.nodepool, field: 'nodepool' }];
+  if (requested === undefined) return undefined;
+  const pools: NodePoolRecord[] = [];
+  for (const { pool, field } of requested) pools.push(newPool(pool, pools, change, field));
+  return pools;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function emptyToNull(value: string | null | undefined): string | null {
   return value === undefined || value === null || value === '' ? null : value;

@@ -16,7 +16,7 @@ import type { ClusterRecord } from './clusters.model.ts';
 import { PostgresClusterStore } from './clusters.store.postgres.ts';
 import { SqliteClusterStore } from './clusters.store.sqlite.ts';
 
-export type HistoryAction = 'create' | 'customize' | 'reset' | 'delete';
+export type HistoryAction = 'create' | 'customize' | 'reset' | 'delete' | 'nodepool' | 'upgrade';
 
 export interface ClusterChange {
   readonly next: ClusterRecord;

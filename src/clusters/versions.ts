@@ -25,6 +25,40 @@ export function minorOf(version: string): string {
   return version.split('.').slice(0, 2).join('.');
 }
 
+export const UPDATE_STRATEGIES = ['LATEST_PATCH', 'NEXT_MINOR'] as const;
+export type UpdateStrategy = (typeof UPDATE_STRATEGIES)[number];
+
+/**
+ * The version `POST /update` moves a cluster on `version` to with `strategy`, or why it cannot:
+ * NEXT_MINOR to the newest patch of the next minor offered, LATEST_PATCH to its own minor's newest.
+ */
+export function upgradeTarget(
+  version: string,
+  strategy: UpdateStrategy,
+): { version: string } | { refused: string } {
+  const minor = minorOf(version);
+  if (strategy === 'LATEST_PATCH') {
+    const latest = OFFERED_VERSIONS[minor];
+    if (latest === undefined) return { refused: `version ${minor} is no longer offered` };
+    if (latest === version) {
+      return { refused: `the cluster already runs ${version}, the latest patch of ${minor}` };
+    }
+    return { version: latest };
+  }
+  const [next] = nextUpgradeVersions(version);
+  if (next === undefined) {
+    return {
+      refused: `the cluster runs ${minor}, the newest minor offered (${OFFERED_MINORS.join(', ')}): there is no next minor`,
+    };
+  }
+  return { version: OFFERED_VERSIONS[next]! };
+}
+
+/** Whether the cluster runs the newest patch of its minor. */
+export function isLatestPatch(version: string): boolean {
+  return OFFERED_VERSIONS[minorOf(version)] === version;
+}
+
 /** Minors a cluster may upgrade to: the next one, as OVH lists it. */
 export function nextUpgradeVersions(version: string): string[] {
   const index = OFFERED_MINORS.indexOf(minorOf(version));

@@ -10,6 +10,9 @@ import * as reconcile from './migrations/0003-reconcile.ts';
 import * as emulatorOwners from './migrations/0005-emulator-owners.ts';
 import * as installationCa from './migrations/0006-installation-ca.ts';
 import * as console from './migrations/0007-console.ts';
+import * as nodePools from './migrations/0008-nodepools.ts';
+import * as ipRestrictions from './migrations/0009-ip-restrictions.ts';
+import * as openIdConnect from './migrations/0010-open-id-connect.ts';
 import type { Schema } from './schema.ts';
 
 interface MigrationModule {
@@ -23,6 +26,9 @@ const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0005-emulator-owners', emulatorOwners],
   ['0006-installation-ca', installationCa],
   ['0007-console', console],
+  ['0008-nodepools', nodePools],
+  ['0009-ip-restrictions', ipRestrictions],
+  ['0010-open-id-connect', openIdConnect],
 ];
 
 export async function migrateToLatest(db: Kysely<Schema>, engine: Engine): Promise<string[]> {

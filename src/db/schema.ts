@@ -63,7 +63,14 @@ export interface ClusterTable {
   kube_proxy_mode: 'iptables' | 'ipvs';
   /** JSON of the customization exactly as the user set it. */
   customization: string;
+  /** Total nodes of the cluster's pools (kept for readers of the table). */
   node_count: number;
+  /** JSON of the cluster's node pools and their nodes (clusters/nodepools.model.ts). */
+  node_pools: string;
+  /** JSON array of the canonical CIDR blocks allowed on the cluster's Kubernetes API (empty: all). */
+  ip_restrictions: string;
+  /** JSON of the OpenID Connect configuration (clusters/oidc.ts), null when none. */
+  open_id_connect: string | null;
   plan: string;
   private_network_id: string | null;
   nodes_subnet_id: string | null;
@@ -87,7 +94,7 @@ export interface ClusterHistoryTable {
   id: Generated<number>;
   cluster_id: string;
   generation: number;
-  action: 'create' | 'customize' | 'reset' | 'delete';
+  action: 'create' | 'customize' | 'reset' | 'delete' | 'nodepool' | 'upgrade';
   kube_proxy_mode: string;
   version: string;
   customization: string;

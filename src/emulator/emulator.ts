@@ -14,7 +14,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.ts';
-import { registerKubeApi } from './apiserver/kube-api.routes.ts';
+import { type KubeApiDeps, registerKubeApi } from './apiserver/kube-api.routes.ts';
 import {
   type ClusterMeta,
   ObjectStore,
@@ -29,6 +29,7 @@ import { ClusterRouter } from './scale-out/cluster-router.ts';
 import {
   ControlCalls,
   type EmulatorControl,
+  type EnsureClusterInput,
   invokeControl,
   registerControlRoute,
 } from './scale-out/control.ts';
@@ -131,13 +132,10 @@ export class Emulator implements EmulatorControl {
    * Mounts the Kubernetes API of every emulated cluster at `/k8s/:clusterId/...` (the listener's
    * `rewriteUrl: routeToCluster(…)` routes a cluster's TLS server name, or its token, there), and the control
    * endpoint when clusters are shared between processes.
-   * `authorize(clusterId, bearerToken)` says whether the token is valid (else 401 Status); a
-   * cluster the emulator does not know answers 404 Status.
+   * `authorize(clusterId, bearerToken, clientIp)` says whether the caller may use the cluster's
+   * API (else a 401 or 403 Status); a cluster the emulator does not know answers 404 Status.
    */
-  async register(
-    app: FastifyInstance,
-    authorize: (clusterId: string, token: string) => Promise<boolean>,
-  ): Promise<void> {
+  async register(app: FastifyInstance, authorize: KubeApiDeps['authorize']): Promise<void> {
     await registerKubeApi(app, {
       authorize,
       cluster: async (id) => {
@@ -147,6 +145,7 @@ export class Emulator implements EmulatorControl {
         return cluster;
       },
       forward: (id, request, reply) => this.#router.forward(id, request, reply),
+      clientIp: (request) => this.#router.clientIp(request),
       flush: () => this.#store.flush(),
       now: this.#now,
       watches: this.#watches,
@@ -162,7 +161,7 @@ export class Emulator implements EmulatorControl {
     }
   }
 
-  ensureCluster(input: { id: string; nodeCount: number; version: string }): Promise<void> {
+  ensureCluster(input: EnsureClusterInput): Promise<void> {
     return this.#control.ensureCluster(input);
   }
   setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void> {

@@ -8,9 +8,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { registerAuthRoutes } from '../auth/auth.routes.ts';
 import { registerClusterRoutes } from '../clusters/clusters.routes.ts';
 import { registerCustomizationRoutes } from '../clusters/customization.routes.ts';
+import { registerIpRestrictionRoutes } from '../clusters/ip-restrictions.routes.ts';
+import { registerNetworkRoutes } from '../clusters/network.routes.ts';
+import { registerNodePoolRoutes } from '../clusters/nodepools.routes.ts';
+import { registerOpenIdConnectRoutes } from '../clusters/oidc.routes.ts';
 import { registerConsoleRoutes } from '../console/console.routes.ts';
 import { registerRolloutRoute } from '../console/rollout.routes.ts';
-import { AppError, serviceNotFound } from '../errors.ts';
+import { AppError, invalid, serviceNotFound } from '../errors.ts';
 import { registerProjectRoutes, registerProjectScopedRoutes } from '../projects/projects.routes.ts';
 import type { AppDeps, AuthMode } from './deps.ts';
 import { registerJsonBody } from './json-body.ts';
@@ -96,7 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerRateLimit(app, deps.config.rateLimit);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {
-    handleError(new AppError('NotFound', 'Got an invalid (or empty) URL'), request, reply);
+    handleError(unroutedError(request.method, request.url), request, reply);
   });
 
   await app.register(swagger, {
@@ -127,6 +131,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       registerClusterRoutes(scoped, deps);
       registerCustomizationRoutes(scoped, deps);
       registerRolloutRoute(scoped, deps);
+      registerNodePoolRoutes(scoped, deps);
+      registerIpRestrictionRoutes(scoped, deps);
+      registerOpenIdConnectRoutes(scoped, deps);
+      registerNetworkRoutes(scoped, deps);
     },
     { prefix: PROJECT_PREFIX },
   );
@@ -139,6 +147,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   applyListenerLimits(app.server, deps.config.listeners);
   return app;
+}
+
+/**
+ * A request no route takes. Under `/1.0/cloud/`, OVH's API where mks serves a part, the path is
+ * one of OVH's calls mks does not provide (or a mistyped one): a 400 naming it, never a 404 that
+ * OVH's clients read as "the resource was deleted". Elsewhere, OVH's own answer to a bad URL.
+ */
+export function unroutedError(method: string, url: string): AppError {
+  const path = url.split('?')[0] ?? '';
+  if (!path.startsWith('/1.0/cloud/')) return new AppError('NotFound', 'Got an invalid (or empty) URL');
+  const shown = path.length > 256 ? `${path.slice(4, 260)}…` : path.slice(4);
+  return invalid(
+    `${method} ${shown} is not provided by mks: it serves the OVH kube calls listed in its API reference (GET /1.0/openapi.json)`,
+  );
 }
 
 function header(value: string | string[] | undefined): string | undefined {

@@ -19,3 +19,23 @@ export interface KubeParams {
   serviceName: string;
   kubeId: string;
 }
+
+export const nodePoolParams = {
+  type: 'object',
+  properties: { ...kubeParams.properties, nodePoolId: { type: 'string', description: 'Node pool id' } },
+  required: ['serviceName', 'kubeId', 'nodePoolId'],
+} as const;
+
+export interface NodePoolParams extends KubeParams {
+  nodePoolId: string;
+}
+
+export const nodeParams = {
+  type: 'object',
+  properties: { ...kubeParams.properties, nodeId: { type: 'string', description: 'Node id' } },
+  required: ['serviceName', 'kubeId', 'nodeId'],
+} as const;
+
+export interface NodeParams extends KubeParams {
+  nodeId: string;
+}

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
-import { apiServerFlagsOf, CONFIG_HASH_ANNOTATION, plan, rolloutState } from './plan.ts';
+import type { V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
+import { newPool } from '../clusters/nodepools.ts';
+import {
+  apiServerFlagsOf,
+  CONFIG_HASH_ANNOTATION,
+  nodesOf,
+  outdatedNodes,
+  plan,
+  rolloutState,
+} from './plan.ts';
 
 const desired = {
   configConf: 'mode: ipvs\n',
@@ -185,4 +193,66 @@ test('the admission flags of the kube-apiserver pod are read from its command, s
     '--enable-admission-plugins=NodeRestriction',
   ]);
   assert.equal(apiServerFlagsOf(undefined), undefined);
+});
+
+test('the OIDC flags are managed flags too; other flags are not', () => {
+  const pod: V1Pod = {
+    spec: {
+      containers: [
+        {
+          name: 'kube-apiserver',
+          command: ['kube-apiserver', '--oidc-issuer-url=https://issuer', '--oidc-client-id=mks', '--v=2'],
+        },
+      ],
+    },
+  };
+  assert.deepEqual(apiServerFlagsOf(pod), ['--oidc-client-id=mks', '--oidc-issuer-url=https://issuer']);
+});
+
+test("every pool's nodes are asked for, with the pool's template; a pool being deleted asks for none", () => {
+  const change = { generation: 2, now: 'T' };
+  const front = newPool(
+    {
+      name: 'front',
+      flavorName: 'b3-16',
+      desiredNodes: 2,
+      template: {
+        metadata: { labels: { tier: 'front' } },
+        spec: { taints: [{ key: 'k', effect: 'NoSchedule' }] },
+      },
+    },
+    [],
+    change,
+  );
+  const gone = {
+    ...newPool({ name: 'gone', desiredNodes: 1 }, [front], change),
+    nodes: [],
+    status: 'DELETING' as const,
+  };
+  const nodes = nodesOf({ nodePools: [front, gone] });
+  assert.deepEqual(
+    nodes.map((node) => node.name),
+    front.nodes.map((node) => node.name),
+  );
+  assert.deepEqual(nodes[0], {
+    name: front.nodes[0]!.name,
+    pool: 'front',
+    flavor: 'b3-16',
+    labels: { tier: 'front' },
+    annotations: {},
+    taints: [{ key: 'k', value: '', effect: 'NoSchedule' }],
+    unschedulable: false,
+  });
+});
+
+test('outdated nodes are those whose kubelet is not on the version, by name', () => {
+  const node = (name: string, version: string): V1Node => ({
+    metadata: { name },
+    status: { nodeInfo: { kubeletVersion: `v${version}` } as NonNullable<V1Node['status']>['nodeInfo'] },
+  });
+  assert.deepEqual(outdatedNodes([node('b', '1.33.6'), node('a', '1.33.6'), node('c', '1.34.2')], '1.34.2'), [
+    'a',
+    'b',
+  ]);
+  assert.deepEqual(outdatedNodes([node('c', '1.34.2')], '1.34.2'), []);
 });

@@ -2,7 +2,9 @@
  * Pure decisions of a reconcile pass: what to change given desired and observed state, and how
  * far a kube-proxy rollout has come. No I/O here.
  */
-import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
+import type { V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { ClusterRecord } from '../clusters/clusters.model.ts';
+import type { NodeShape } from './provider.ts';
 
 export const KUBE_SYSTEM = 'kube-system';
 export const KUBE_PROXY = 'kube-proxy';
@@ -98,9 +100,34 @@ export function rolloutState(daemonSet: V1DaemonSet, pods: readonly V1Pod[], onl
   };
 }
 
-/** The admission flags of a kube-apiserver pod's command line, sorted. */
+/** The flags mks manages on a kube-apiserver pod's command line (admission plugins, OIDC), sorted. */
 export function apiServerFlagsOf(pod: V1Pod | undefined): string[] | undefined {
   const command = pod?.spec?.containers?.[0]?.command;
   if (command === undefined) return undefined;
-  return command.filter((argument) => /^--(enable|disable)-admission-plugins=/.test(argument)).sort();
+  return command
+    .filter((argument) => /^--((enable|disable)-admission-plugins|oidc-[a-z-]+)=/.test(argument))
+    .sort();
+}
+
+/** The worker nodes the cluster's pools ask for (a pool being deleted asks for none). */
+export function nodesOf(cluster: Pick<ClusterRecord, 'nodePools'>): NodeShape[] {
+  return cluster.nodePools.flatMap((pool) =>
+    pool.nodes.map((node) => ({
+      name: node.name,
+      pool: pool.name,
+      flavor: pool.flavor,
+      labels: pool.template.metadata.labels,
+      annotations: pool.template.metadata.annotations,
+      taints: pool.template.spec.taints,
+      unschedulable: pool.template.spec.unschedulable,
+    })),
+  );
+}
+
+/** The names of the Nodes whose kubelet is not on `version` yet (an upgrade replaces them one by one). */
+export function outdatedNodes(nodes: readonly V1Node[], version: string): string[] {
+  return nodes
+    .filter((node) => node.status?.nodeInfo?.kubeletVersion !== `v${version}`)
+    .map((node) => node.metadata?.name ?? '')
+    .sort();
 }

@@ -4,19 +4,32 @@
  * emulator (whose `EmulatorControl` has these methods, structurally, so the emulator never
  * imports reconcile/); the reconciler never sees which kind of cluster it drives.
  */
-import type { ClusterToken } from '../clusters/cluster-tokens.ts';
+import { type ClusterToken, SYSTEM_TOKEN_EPOCH } from '../clusters/cluster-tokens.ts';
 import { kubernetesApiUrl } from '../clusters/clusters.model.ts';
 import type { ClusterConnection } from './kube/kube-client.ts';
 
+/** A worker node as the cluster must have it: its Kubernetes Node's name and what its pool sets. */
+export interface NodeShape {
+  readonly name: string;
+  /** The node pool's name (the Node's `nodepool` label). */
+  readonly pool: string;
+  readonly flavor: string;
+  /** The pool template's labels, annotations, taints and unschedulable. */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly taints: readonly { readonly key: string; readonly value: string; readonly effect: string }[];
+  readonly unschedulable: boolean;
+}
+
 export interface ClusterShape {
   readonly id: string;
-  readonly nodeCount: number;
   readonly version: string;
-  readonly tokenEpoch: number;
+  /** Every worker node of the cluster; Nodes not listed leave it. */
+  readonly nodes: readonly NodeShape[];
 }
 
 export interface ClusterProvider {
-  /** Creates the cluster's control plane and nodes when absent; idempotent. */
+  /** Creates the cluster's control plane when absent and makes its nodes those listed; idempotent. */
   ensureCluster(cluster: ClusterShape): Promise<void>;
   /** Reconfigures the API server's admission plugins (control-plane flags). */
   setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void>;
@@ -35,7 +48,10 @@ export const PROVIDER_OPERATIONS = [
 ] as const satisfies readonly (keyof ClusterProvider)[];
 
 /** Where and how to reach a cluster's Kubernetes API. */
-export type ClusterConnector = (cluster: ClusterShape) => ClusterConnection;
+export type ClusterConnector = (cluster: {
+  readonly id: string;
+  readonly tokenEpoch: number;
+}) => ClusterConnection;
 
 /**
  * How the reconciler reaches the Kubernetes API mks serves for its clusters at `kubePublicUrl`:
@@ -48,7 +64,8 @@ export function servedConnection(
 ): ClusterConnector {
   return (cluster) => ({
     server: kubernetesApiUrl(kubePublicUrl, cluster.id),
-    token: clusterToken(cluster.id, cluster.tokenEpoch),
+    // mks's own token: valid across kubeconfig resets and from any address (cluster-tokens.ts).
+    token: clusterToken(cluster.id, SYSTEM_TOKEN_EPOCH),
     ...(caPem === undefined ? {} : { caPem }),
   });
 }

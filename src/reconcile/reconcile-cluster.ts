@@ -8,8 +8,15 @@
 
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { isApplying, isResetting, reconcilerTask, reportsReady } from '../clusters/cluster-status.ts';
+import {
+  isApplying,
+  isResetting,
+  isUpgrading,
+  reconcilerTask,
+  reportsReady,
+} from '../clusters/cluster-status.ts';
 import type { ClusterRecord } from '../clusters/clusters.model.ts';
+import { renderOidcFlags } from '../clusters/oidc.ts';
 import { renderAdmissionFlags } from '../customization/customization.ts';
 import { configHash, renderKubeProxyConfig } from '../customization/kube-proxy-config.ts';
 import { type ClusterKube, type KubeClients, KubeError } from './kube/kube-client.ts';
@@ -19,7 +26,9 @@ import {
   type Desired,
   KUBE_PROXY,
   KUBE_SYSTEM,
+  nodesOf,
   type Observed,
+  outdatedNodes,
   plan,
   RESET_ANNOTATION,
   rolloutState,
@@ -65,7 +74,7 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
     return { kind: 'gone' };
   }
 
-  await ctx.provider.ensureCluster(cluster);
+  await ctx.provider.ensureCluster({ id: cluster.id, version: cluster.version, nodes: nodesOf(cluster) });
   const kube = ctx.kube.for(clusterId, ctx.connection(cluster));
   const generation = cluster.generation;
   const working = isApplying(cluster);
@@ -126,6 +135,15 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
       'Rollout in progress',
     );
     return { kind: 'requeue', afterMs: ctx.progressMs };
+  }
+  // An upgrade is done once every Node runs the cluster's version: the provider replaces one node
+  // per pass, each once kube-proxy runs on the one replaced before (the rollout is done here).
+  if (isUpgrading(cluster)) {
+    const outdated = outdatedNodes(await kube.listNodes(), cluster.version);
+    if (outdated.length > 0) {
+      log.debug({ outdated: outdated.length, version: cluster.version }, 'Upgrade in progress');
+      return { kind: 'requeue', afterMs: ctx.progressMs };
+    }
   }
   if (reportsReady(cluster)) {
     await ctx.store.writeStatus(clusterId, generation, 'READY', null);
@@ -229,7 +247,7 @@ const DESIRED_MAX = 1024;
 
 /** What the cluster must run (pure in the cluster's mode and customization, so kept). */
 function desiredOf(cluster: ClusterRecord): DesiredState {
-  const key = `${cluster.kubeProxyMode}\n${JSON.stringify(cluster.customization)}`;
+  const key = `${cluster.kubeProxyMode}\n${JSON.stringify(cluster.customization)}\n${JSON.stringify(cluster.openIdConnect)}`;
   const known = DESIRED.get(key);
   // A copy of the flags: callers get an array of their own, as a fresh render gives them.
   if (known !== undefined) return { ...known, apiServerFlags: [...known.apiServerFlags] };
@@ -241,7 +259,10 @@ function desiredOf(cluster: ClusterRecord): DesiredState {
   const desired = {
     configConf,
     configHash: configHash(configConf),
-    apiServerFlags: renderAdmissionFlags(cluster.customization).sort(),
+    apiServerFlags: [
+      ...renderAdmissionFlags(cluster.customization),
+      ...renderOidcFlags(cluster.openIdConnect),
+    ].sort(),
   };
   if (DESIRED.size >= DESIRED_MAX) DESIRED.clear();
   DESIRED.set(key, { ...desired, apiServerFlags: [...desired.apiServerFlags] });

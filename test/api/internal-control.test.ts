@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import https from 'node:https';
 import { after, before, describe, test } from 'node:test';
+import { indexedNodes } from '../../src/emulator/cluster/kubeadm-objects.ts';
 import { DIALECTS } from '../support/dialects.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -53,7 +54,7 @@ for (const dialect of DIALECTS) {
     if (dialect === 'sqlite') {
       test('the embedded default does not serve it', async () => {
         const answer = await post('/internal/emulator/c1/ensureCluster', server.services.internalToken, {
-          nodeCount: 3,
+          nodes: indexedNodes('c1', 3),
           version: '1.32',
         });
         assert.equal(answer.status, 404);
@@ -62,10 +63,7 @@ for (const dialect of DIALECTS) {
     }
 
     test('without the internal token: 401, whatever the body', async () => {
-      assert.equal(
-        (await post('/internal/emulator/c1/ensureCluster', undefined, { nodeCount: -1 })).status,
-        401,
-      );
+      assert.equal((await post('/internal/emulator/c1/ensureCluster', undefined, { nodes: -1 })).status, 401);
       assert.equal((await post('/internal/emulator/c1/ensureCluster', 'mks-internal.wrong', {})).status, 401);
     });
 
@@ -73,8 +71,9 @@ for (const dialect of DIALECTS) {
       const token = server.services.internalToken;
       for (const [path, body] of [
         ['/internal/emulator/c1/bogus', {}],
-        ['/internal/emulator/c1/ensureCluster', { nodeCount: -1, version: '1.32' }],
-        ['/internal/emulator/c1/ensureCluster', { nodeCount: 'three', version: '1.32' }],
+        ['/internal/emulator/c1/ensureCluster', { nodes: -1, version: '1.32' }],
+        ['/internal/emulator/c1/ensureCluster', { nodes: 'three', version: '1.32' }],
+        ['/internal/emulator/c1/ensureCluster', { nodes: [{ name: 'n' }], version: '1.32' }],
         ['/internal/emulator/c1/ensureCluster', { version: '1.32' }],
         ['/internal/emulator/c1/setApiServerFlags', { flags: [{ name: 'NodeRestriction' }] }],
       ] as const) {
@@ -95,7 +94,7 @@ for (const dialect of DIALECTS) {
         404,
       );
       const answer = await post('/internal/emulator/c2/ensureCluster', server.services.internalToken, {
-        nodeCount: 2,
+        nodes: indexedNodes('c2', 2),
         version: '1.32',
       });
       assert.equal(answer.status, 200, answer.body);

@@ -6,7 +6,14 @@
  */
 
 /** Go types of the response struct; every field is optional (missing or null = zero value). */
-type GoType = 'string' | 'bool' | 'int' | { array: GoType } | { object: Record<string, GoType> };
+export type GoType =
+  | 'string'
+  | 'bool'
+  | 'int'
+  | 'float'
+  | { array: GoType }
+  | { map: GoType }
+  | { object: Record<string, GoType> };
 
 const durationFields = (names: readonly string[]) =>
   Object.fromEntries(names.map((name) => [name, 'string']));
@@ -76,6 +83,12 @@ export function goDecode(
     if (typeof value !== 'boolean') fail();
   } else if (type === 'int') {
     if (typeof value !== 'number' || !Number.isInteger(value)) fail();
+  } else if (type === 'float') {
+    if (typeof value !== 'number') fail();
+  } else if ('map' in type) {
+    if (typeof value !== 'object' || Array.isArray(value)) fail();
+    for (const [key, item] of Object.entries(value as Record<string, unknown>))
+      goDecode(item, type.map, `${path}[${key}]`);
   } else if ('array' in type) {
     if (!Array.isArray(value)) fail();
     for (const item of value as unknown[]) goDecode(item, type.array, `${path}[]`);

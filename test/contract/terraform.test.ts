@@ -19,6 +19,14 @@ import {
   planDiff,
   readIntoState,
 } from './kube-resource.ts';
+import {
+  type NodePoolConfig,
+  type NodePoolState,
+  nodePoolCreateBody,
+  nodePoolPlanDiff,
+  nodePoolUpdateBody,
+  readNodePool,
+} from './nodepool-resource.ts';
 import { Clock, type Poll, type Refreshed, waitForState } from './state-change.ts';
 
 /** Logical seconds run 50 times faster: the provider's 5 s delay is 100 ms of wall time. */
@@ -86,6 +94,19 @@ function createBody(config: KubeConfig): string {
   return `{${fields.join(',')}}`;
 }
 
+/** helpers.WaitAvailable: GET while 404, once a (logical) second. */
+async function waitAvailable(client: GoOvhClient, clock: Clock, path: string): Promise<void> {
+  for (;;) {
+    try {
+      await client.call('GET', path);
+      return;
+    } catch (error) {
+      if (!(error instanceof APIError && error.code === 404)) throw error;
+      await clock.sleep(1_000);
+    }
+  }
+}
+
 /** The provider process: its go-ovh client, its logical clock and its resource operations. */
 class Provider {
   readonly clock = new Clock(TIME_SCALE);
@@ -146,16 +167,7 @@ class Provider {
       createBody(config),
     );
     const path = `${this.#base(config.service_name)}/${created.id}`;
-    // helpers.WaitAvailable: GET while 404.
-    for (;;) {
-      try {
-        await this.client.call('GET', path);
-        break;
-      } catch (error) {
-        if (!(error instanceof APIError && error.code === 404)) throw error;
-        await this.clock.sleep(1_000);
-      }
-    }
+    await waitAvailable(this.client, this.clock, path);
     const polls = await this.waitReady(path, ['INSTALLING', 'UNKNOWN'], 15 * MINUTE);
     const state = await this.read({ service_name: config.service_name, id: created.id });
     assert.ok(state !== undefined, 'the created cluster is readable');
@@ -587,6 +599,326 @@ for (const dialect of DIALECTS) {
         /cannot unmarshal/,
       );
       assert.equal(readIntoState(base, { service_name: 'p' }).version, '1.31');
+    });
+  });
+}
+
+/** `waitForCloudProjectKubeNodePoolWithStateTarget`'s pending list. */
+const NODE_POOL_PENDING = ['INSTALLING', 'UPDATING', 'REDEPLOYING', 'RESIZING', 'DOWNSCALING', 'UPSCALING'];
+
+/** The provider's node pool, IP restrictions and version operations, over the same go-ovh client. */
+class PoolProvider {
+  readonly provider: Provider;
+  constructor(provider: Provider) {
+    this.provider = provider;
+  }
+
+  get client(): GoOvhClient {
+    return this.provider.client;
+  }
+
+  poolPath(config: { service_name: string; kube_id: string }, id = ''): string {
+    return `/cloud/project/${config.service_name}/kube/${config.kube_id}/nodepool${id === '' ? '' : `/${id}`}`;
+  }
+
+  async #waitPool(path: string, pending: readonly string[], target: readonly string[], gone: boolean) {
+    const { polls } = await waitForState(
+      {
+        pending,
+        target,
+        refresh: async () => {
+          try {
+            const body = await this.client.call<Record<string, unknown>>('GET', path);
+            readNodePool(body); // every polled body must decode and not panic
+            return { result: body, state: body.status as string };
+          } catch (error) {
+            if (gone && error instanceof APIError && error.code === 404)
+              return { result: {}, state: 'DELETED' };
+            throw error;
+          }
+        },
+        delayMs: 5_000,
+        minTimeoutMs: 3_000,
+        timeoutMs: 60 * MINUTE,
+      },
+      this.provider.clock,
+    );
+    return polls;
+  }
+
+  /** resourceCloudProjectKubeNodePoolCreate: POST, WaitAvailable, wait READY or ERROR, read. */
+  async create(config: NodePoolConfig): Promise<{ state: NodePoolState; polls: Poll[]; created: unknown }> {
+    const created = await this.client.call<{ id: string }>(
+      'POST',
+      this.poolPath(config),
+      nodePoolCreateBody(config),
+    );
+    const path = this.poolPath(config, created.id);
+    await waitAvailable(this.client, this.provider.clock, path);
+    const polls = await this.#waitPool(path, NODE_POOL_PENDING, ['READY', 'ERROR'], false);
+    const state = await this.read(config, created.id);
+    assert.ok(state !== undefined);
+    return { state, polls, created };
+  }
+
+  /** resourceCloudProjectKubeNodePoolRead: GET (404 → gone), ToMap. */
+  async read(config: NodePoolConfig, id: string): Promise<NodePoolState | undefined> {
+    try {
+      return readNodePool(await this.client.call('GET', this.poolPath(config, id)));
+    } catch (error) {
+      if (error instanceof APIError && error.code === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** resourceCloudProjectKubeNodePoolUpdate: PUT (no body read), wait READY, read. */
+  async update(config: NodePoolConfig, id: string): Promise<{ state: NodePoolState; polls: Poll[] }> {
+    await this.client.call('PUT', this.poolPath(config, id), nodePoolUpdateBody(config));
+    const polls = await this.#waitPool(this.poolPath(config, id), NODE_POOL_PENDING, ['READY'], false);
+    const state = await this.read(config, id);
+    assert.ok(state !== undefined);
+    return { state, polls };
+  }
+
+  /** resourceCloudProjectKubeNodePoolDelete: DELETE, wait DELETING → DELETED (404). */
+  async delete(config: NodePoolConfig, id: string): Promise<Poll[]> {
+    await this.client.call('DELETE', this.poolPath(config, id));
+    return this.#waitPool(this.poolPath(config, id), ['DELETING'], ['DELETED'], true);
+  }
+
+  /** resourceCloudProjectKubeNodePoolImportState: `service_name/kube_id/pool_id`, then read. */
+  async import(id: string, config: NodePoolConfig): Promise<NodePoolState | undefined> {
+    const parts = id.split('/');
+    if (parts.length !== 3) throw new Error('import Id is not service_name/kubeid/poolid formatted');
+    const [serviceName, kubeId, poolId] = parts as [string, string, string];
+    return this.read({ ...config, service_name: serviceName, kube_id: kubeId }, poolId);
+  }
+
+  /** resourceCloudProjectKubeIpRestrictionsCreateOrUpdate (and Delete with []): PUT, wait, read. */
+  async putIpRestrictions(serviceName: string, kubeId: string, ips: readonly string[]): Promise<string[]> {
+    const path = `/cloud/project/${serviceName}/kube/${kubeId}`;
+    await this.client.call('PUT', `${path}/ipRestrictions`, JSON.stringify({ ips }));
+    await this.provider.waitReady(path, ['REDEPLOYING', 'RESETTING'], 60 * MINUTE);
+    return this.client.call<string[]>('GET', `${path}/ipRestrictions`);
+  }
+
+  /**
+   * ovh_cloud_project_kube_oidc: POST (create) or PUT (update) the whole CloudProjectKubeOIDC*Opts,
+   * or DELETE; then waitForCloudProjectKubeReadyWithDelay (20 s delay) → READY; create reads back.
+   */
+  async oidc(state: KubeState, method: 'POST' | 'PUT' | 'DELETE', body?: string): Promise<Poll[]> {
+    await this.client.call(method, this.provider.path(state, '/openIdConnect'), body);
+    const pending =
+      method === 'DELETE' ? ['REDEPLOYING', 'UPDATING'] : ['INSTALLING', 'UPDATING', 'REDEPLOYING'];
+    const path = this.provider.path(state);
+    const { polls } = await waitForState(
+      {
+        pending,
+        target: ['READY'],
+        refresh: async () => {
+          const body = await this.client.call<{ status: string }>('GET', path);
+          return { result: body, state: body.status };
+        },
+        delayMs: 20_000,
+        minTimeoutMs: 3_000,
+        timeoutMs: 10 * MINUTE,
+      },
+      this.provider.clock,
+    );
+    return polls;
+  }
+
+  /** resourceCloudProjectKubeUpdate for `version`: POST /update NEXT_MINOR, wait (HEAD pending list). */
+  async upgrade(state: KubeState): Promise<Poll[]> {
+    await this.client.call('POST', this.provider.path(state, '/update'), '{"strategy":"NEXT_MINOR"}');
+    return this.provider.waitReady(
+      this.provider.path(state),
+      ['UPDATING', 'REDEPLOYING', 'RESETTING'],
+      60 * MINUTE,
+    );
+  }
+}
+
+for (const dialect of DIALECTS) {
+  describe(`the Terraform provider's node pools, IP restrictions, OIDC and version upgrades against mks (${dialect})`, () => {
+    let server: TestServer;
+    let pools: PoolProvider;
+    let cluster: KubeState;
+    let clusterConfig: KubeConfig;
+    let poolConfig: NodePoolConfig;
+    let pool: NodePoolState | undefined;
+
+    before(async () => {
+      server = await startTestServer(dialect, ENV);
+      const { providers } = await Provider.configure(server);
+      pools = new PoolProvider(providers[0]!);
+      clusterConfig = { service_name: server.projectId, region: 'GRA7', name: 'pools', version: '1.33' };
+      cluster = (await pools.provider.create(clusterConfig)).state;
+      poolConfig = {
+        service_name: server.projectId,
+        kube_id: cluster.id,
+        flavor_name: 'b3-16',
+        name: 'workers',
+        desired_nodes: 1,
+        min_nodes: 0,
+        max_nodes: 5,
+      };
+    });
+    after(() => server.close());
+
+    test('nodepool create: the exact body, WaitAvailable, INSTALLING → READY, re-plans clean', async () => {
+      const before = pools.client.calls.length;
+      const created = await pools.create(poolConfig);
+      const post = pools.client.calls[before]!;
+      assert.equal(
+        post.body,
+        '{"desiredNodes":1,"flavorName":"b3-16","maxNodes":5,"minNodes":0,"name":"workers"}',
+      );
+      assert.equal(post.status, 200);
+      assert.equal((created.created as { status: string }).status, 'INSTALLING');
+      assert.equal(pools.client.calls[before + 1]!.at, post.at, 'WaitAvailable polls at once');
+      assert.equal(created.polls.at(-1)!.state, 'READY');
+      assert.ok(created.polls.every((poll) => ['INSTALLING', 'READY'].includes(poll.state ?? '')));
+      pool = created.state;
+      assert.equal(pool.current_nodes, 1);
+      assert.deepEqual(nodePoolPlanDiff(poolConfig, pool), []);
+    });
+
+    test('nodepool scale and template change: PUT, UPSCALING/REDEPLOYING → READY, re-plans clean', async () => {
+      poolConfig = { ...poolConfig, desired_nodes: 3 };
+      assert.deepEqual(nodePoolPlanDiff(poolConfig, pool!), ['desired_nodes: 1 -> 3']);
+      const scaled = await pools.update(poolConfig, pool!.id);
+      assert.equal(
+        pools.client.calls.find((call) => call.method === 'PUT')!.body,
+        '{"desiredNodes":3,"maxNodes":5,"minNodes":0}',
+      );
+      assert.ok(
+        scaled.polls.every((poll) => ['UPSCALING', 'READY'].includes(poll.state ?? '')),
+        JSON.stringify(scaled.polls),
+      );
+      assert.equal(scaled.state.current_nodes, 3);
+      assert.equal(scaled.state.available_nodes, 3);
+      assert.deepEqual(nodePoolPlanDiff(poolConfig, scaled.state), []);
+
+      poolConfig = {
+        ...poolConfig,
+        template: {
+          metadata: {
+            annotations: { 'example.com/team': 'a' },
+            finalizers: [],
+            labels: { role: 'batch', tier: 'back' },
+          },
+          spec: {
+            taints: [{ effect: 'NoSchedule', key: 'dedicated', value: 'batch' }],
+            unschedulable: false,
+          },
+        },
+      };
+      assert.equal(nodePoolPlanDiff(poolConfig, scaled.state).length, 1);
+      const templated = await pools.update(poolConfig, pool!.id);
+      assert.equal(
+        pools.client.calls.filter((call) => call.method === 'PUT').at(-1)!.body,
+        '{"desiredNodes":3,"maxNodes":5,"minNodes":0,"template":{"metadata":{"annotations":{"example.com/team":"a"},"finalizers":[],"labels":{"role":"batch","tier":"back"}},"spec":{"taints":[{"effect":"NoSchedule","key":"dedicated","value":"batch"}],"unschedulable":false}}}',
+      );
+      assert.equal(templated.polls.at(-1)!.state, 'READY');
+      pool = templated.state;
+      assert.deepEqual(nodePoolPlanDiff(poolConfig, pool), [], 'second plan shows no changes');
+    });
+
+    test('nodepool import: service_name/kube_id/pool_id, then read; the plan shows no changes', async () => {
+      await assert.rejects(pools.import(`${server.projectId}/${cluster.id}`, poolConfig), /poolid formatted/);
+      const imported = await pools.import(`${server.projectId}/${cluster.id}/${pool!.id}`, poolConfig);
+      assert.ok(imported !== undefined);
+      assert.deepEqual(nodePoolPlanDiff(poolConfig, imported), []);
+    });
+
+    test('ovh_cloud_project_kube_iprestrictions: PUT the set, wait READY, read it back; destroy PUTs []', async () => {
+      const ips = ['10.42.0.0/16', '198.51.100.7'];
+      const read = await pools.putIpRestrictions(server.projectId, cluster.id, ips);
+      assert.deepEqual(read, ips, 'the set as given: no perpetual diff');
+      const put = pools.client.calls
+        .filter((call) => call.path.endsWith('/ipRestrictions') && call.method === 'PUT')
+        .at(-1)!;
+      assert.equal(put.status, 200);
+      assert.equal(put.responseText, 'null');
+      assert.deepEqual(await pools.putIpRestrictions(server.projectId, cluster.id, []), []);
+    });
+
+    test('ovh_cloud_project_kube_oidc: create, read back as set, update, destroy', async () => {
+      // CloudProjectKubeOIDCCreateOpts: every field, no omitempty (unset lists are null).
+      const body = (clientId: string) =>
+        `{"clientId":${JSON.stringify(clientId)},"issuerUrl":"https://issuer.example.com","usernameClaim":"email","usernamePrefix":"","groupsClaim":null,"groupsPrefix":"","requiredClaim":null,"signingAlgorithms":null,"caContent":""}`;
+      const created = await pools.oidc(cluster, 'POST', body('mks'));
+      assert.equal(created.at(-1)!.state, 'READY');
+      const read = await pools.client.call<Record<string, unknown>>(
+        'GET',
+        pools.provider.path(cluster, '/openIdConnect'),
+      );
+      // ToMap: every attribute the configuration sets comes back as set (no perpetual diff).
+      assert.deepEqual(
+        [
+          read.clientId,
+          read.issuerUrl,
+          read.usernameClaim,
+          read.usernamePrefix,
+          read.groupsPrefix,
+          read.caContent,
+        ],
+        ['mks', 'https://issuer.example.com', 'email', '', '', ''],
+      );
+      assert.deepEqual([read.groupsClaim, read.requiredClaim, read.signingAlgorithms], [[], [], []]);
+      const updated = await pools.oidc(cluster, 'PUT', body('mks2'));
+      assert.equal(updated.at(-1)!.state, 'READY');
+      assert.equal(
+        (await pools.client.call<{ clientId: string }>('GET', pools.provider.path(cluster, '/openIdConnect')))
+          .clientId,
+        'mks2',
+      );
+      const deleted = await pools.oidc(cluster, 'DELETE');
+      assert.equal(deleted.at(-1)!.state, 'READY');
+      const gone = await pools.client
+        .call('GET', pools.provider.path(cluster, '/openIdConnect'))
+        .catch((error: unknown) => error);
+      assert.ok(gone instanceof APIError && gone.code === 404);
+    });
+
+    test('version upgrade: POST /update NEXT_MINOR, UPDATING → READY, re-plans clean', async () => {
+      const refreshed = await pools.provider.read(cluster);
+      assert.ok(refreshed !== undefined);
+      assert.deepEqual(planDiff(clusterConfig, refreshed), []);
+      clusterConfig = { ...clusterConfig, version: '1.34' };
+      assert.deepEqual(planDiff(clusterConfig, refreshed), ['version: 1.33 -> 1.34']);
+      const polls = await pools.upgrade(refreshed);
+      assert.equal(
+        pools.client.calls.filter((call) => call.path.endsWith('/update')).at(-1)!.body,
+        '{"strategy":"NEXT_MINOR"}',
+      );
+      assert.equal(polls[0]!.state, 'UPDATING', 'the nodes are still being replaced at the first poll');
+      assert.equal(polls.at(-1)!.state, 'READY');
+      const next = await pools.provider.read(refreshed);
+      assert.ok(next !== undefined);
+      assert.deepEqual(planDiff(clusterConfig, next), [], 'second plan shows no changes');
+      cluster = next;
+      // The pool's nodes were replaced too: all available, up to date.
+      const after = await pools.read(poolConfig, pool!.id);
+      assert.equal(after?.available_nodes, 3);
+      assert.deepEqual(nodePoolPlanDiff(poolConfig, after!), []);
+    });
+
+    test('nodepool destroy: DELETE, DELETING then 404 counts as DELETED, refresh drops it', async () => {
+      const polls = await pools.delete(poolConfig, pool!.id);
+      assert.equal(polls.at(-1)!.state, 'DELETED');
+      assert.ok(
+        polls.every((poll) => ['DELETING', 'DELETED'].includes(poll.state ?? '')),
+        JSON.stringify(polls),
+      );
+      assert.equal(await pools.read(poolConfig, pool!.id), undefined);
+    });
+
+    test('a pool body without its template (or its spec) would crash the provider (the replica catches it)', () => {
+      const body = { id: 'p', name: 'n', flavor: 'b3-8', status: 'READY', desiredNodes: 1 };
+      assert.throws(() => readNodePool(body), ProviderPanic);
+      assert.throws(() => readNodePool({ ...body, template: { metadata: { labels: {} } } }), ProviderPanic);
     });
   });
 }

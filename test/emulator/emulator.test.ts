@@ -2,6 +2,7 @@
  * An emulated cluster served over HTTPS, driven the way mks and its users drive a real one: kubectl,
  * the official client, server-side apply, rollouts, crash-looping configs, restarts, erase, destroy.
  */
+
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { configHash, renderKubeProxyConfig } from '../../src/customization/kube-proxy-config.ts';
-import { KUBEADM_CONFIG_CONF } from '../../src/emulator/cluster/kubeadm-objects.ts';
+import { indexedNodes, KUBEADM_CONFIG_CONF } from '../../src/emulator/cluster/kubeadm-objects.ts';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/dialects.ts';
 import { waitFor as waitForCondition } from '../support/wait.ts';
 import { type EmulatorHarness, startEmulatorHarness } from './harness.ts';
@@ -72,8 +73,16 @@ for (const dialect of DIALECTS) {
     before(async () => {
       testDatabase = await createTestDatabase(dialect);
       await startServer();
-      await harness.emulator.ensureCluster({ id: CLUSTER, nodeCount: 3, version: '1.31.4' });
-      await harness.emulator.ensureCluster({ id: CLUSTER, nodeCount: 3, version: '1.31.4' });
+      await harness.emulator.ensureCluster({
+        id: CLUSTER,
+        nodes: indexedNodes(CLUSTER, 3),
+        version: '1.31.4',
+      });
+      await harness.emulator.ensureCluster({
+        id: CLUSTER,
+        nodes: indexedNodes(CLUSTER, 3),
+        version: '1.31.4',
+      });
     });
     after(async () => {
       await harness.stop();

@@ -20,6 +20,7 @@ import {
 import type { Config } from '../../src/config.ts';
 import { type Database, openDatabase } from '../../src/db/database.ts';
 import { routeToCluster } from '../../src/emulator/apiserver/kube-api.routes.ts';
+import { indexedNodes } from '../../src/emulator/cluster/kubeadm-objects.ts';
 import { Emulator } from '../../src/emulator/emulator.ts';
 import { loadOrCreateLocalTls } from '../../src/tls/local-ca.ts';
 import { createTestDatabase, type Dialect, type TestDatabase } from '../support/dialects.ts';
@@ -76,7 +77,9 @@ export async function startEmulatorHarness(options: HarnessOptions): Promise<Emu
   const onRequest = options.onRequest;
   if (onRequest !== undefined)
     app.addHook('onRequest', async (request) => onRequest(request.method, request.headers['content-type']));
-  await emulator.register(app, async (_clusterId, token) => token === options.token);
+  await emulator.register(app, async (_clusterId, token) =>
+    token === options.token ? 'allowed' : 'unauthorized',
+  );
   await app.listen({ host: '127.0.0.1', port: 0 });
   emulator.start();
   const { port } = app.server.address() as { port: number };
@@ -146,7 +149,7 @@ export function suiteHarness(
     harness = await startEmulatorHarness({ ...options, dir, database: testDatabase.config });
     await harness.emulator.ensureCluster({
       id: options.clusterId,
-      nodeCount: options.nodeCount,
+      nodes: indexedNodes(options.clusterId, options.nodeCount),
       version: options.version,
     });
   });

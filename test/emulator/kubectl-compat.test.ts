@@ -3,11 +3,13 @@
  * throwaway emulated cluster. The cluster reports 1.32, so the gcloud kubectl dispatcher runs a 1.32
  * client.
  */
+
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { indexedNodes } from '../../src/emulator/cluster/kubeadm-objects.ts';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/dialects.ts';
 import { type EmulatorHarness, startEmulatorHarness } from './harness.ts';
 
@@ -58,7 +60,11 @@ for (const dialect of DIALECTS) {
           if (type !== undefined) contentTypes.push(`${method} ${type}`);
         },
       });
-      await harness.emulator.ensureCluster({ id: CLUSTER, nodeCount: 1, version: '1.32.4' });
+      await harness.emulator.ensureCluster({
+        id: CLUSTER,
+        nodes: indexedNodes(CLUSTER, 1),
+        version: '1.32.4',
+      });
     });
     after(async () => {
       await harness.stop();

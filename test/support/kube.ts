@@ -9,6 +9,7 @@ import path from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { kubeGet } from '../../src/cli/kube-rollout.ts';
+import type { ApiClient } from '../../src/client/api-client.ts';
 import { kubectl } from './kubectl.ts';
 
 export interface KubectlResult {
@@ -130,4 +131,10 @@ export function isRunning(pod: V1Pod): boolean {
       (status) => status.ready && status.state?.running !== undefined,
     )
   );
+}
+
+/** Access to cluster `id` with the kubeconfig `POST <kubePath>/<id>/kubeconfig` hands out; close it after. */
+export async function clusterAccess(client: ApiClient, kubePath: string, id: string): Promise<KubeAccess> {
+  const { content } = await client.call<{ content: string }>('POST', `${kubePath}/${id}/kubeconfig`);
+  return new KubeAccess(content);
 }

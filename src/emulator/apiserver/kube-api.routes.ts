@@ -38,7 +38,17 @@ import { toTable, wantsTable } from './tables.ts';
 import { startWatch } from './watch.ts';
 
 export interface KubeApiDeps {
-  authorize(clusterId: string, token: string): Promise<boolean>;
+  /**
+   * What the caller may do: `allowed`, `unauthorized` (a bad token: 401) or `forbidden` (a good
+   * token from an address the cluster's IP restrictions do not allow: 403).
+   */
+  authorize(
+    clusterId: string,
+    token: string,
+    clientIp: string,
+  ): Promise<'allowed' | 'unauthorized' | 'forbidden'>;
+  /** The caller's address (scale-out: the one the forwarding process vouches for); `request.ip` otherwise. */
+  clientIp?(request: FastifyRequest): string;
   cluster(clusterId: string): Promise<ObjectStore | undefined>;
   /**
    * Scale-out: sends the call to the process that owns the cluster and returns its reply;
@@ -157,8 +167,16 @@ async function handle(
 ): Promise<FastifyReply> {
   const params = request.params as { clusterId: string; '*'?: string };
   const token = bearerToken(request.headers.authorization);
-  if (token === undefined || !(await deps.authorize(params.clusterId, token))) {
-    throw new StatusError(401, 'Unauthorized', 'Unauthorized');
+  const clientIp = deps.clientIp?.(request) ?? request.ip;
+  const verdict =
+    token === undefined ? 'unauthorized' : await deps.authorize(params.clusterId, token, clientIp);
+  if (verdict === 'unauthorized') throw new StatusError(401, 'Unauthorized', 'Unauthorized');
+  if (verdict === 'forbidden') {
+    throw new StatusError(
+      403,
+      'Forbidden',
+      `forbidden: ${clientIp} is not allowed by the cluster's IP restrictions (GET /cloud/project/{serviceName}/kube/${params.clusterId}/ipRestrictions)`,
+    );
   }
   const forwarded = await deps.forward?.(params.clusterId, request, reply);
   if (forwarded !== undefined) return forwarded;

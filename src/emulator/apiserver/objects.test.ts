@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { daemonPod, kubeProxyConfigMap, kubeProxyDaemonSet, nodeObject } from '../cluster/kubeadm-objects.ts';
+import {
+  daemonPod,
+  indexedNodes,
+  kubeProxyConfigMap,
+  kubeProxyDaemonSet,
+  nodeObject,
+} from '../cluster/kubeadm-objects.ts';
 import { leafPaths, trackUpdate } from './managed-fields.ts';
 import { ObjectStore } from './object-store.ts';
 import { clone, type Json, type JsonObject, jsonOf, type KubeObject } from './objects.ts';
@@ -20,7 +26,7 @@ test('jsonOf is the text JSON.stringify gives, also for versions that share part
   const objects: unknown[] = [
     ds,
     kubeProxyConfigMap('https://example'),
-    nodeObject('cluster', 0, '1.31.4', new Date(0)),
+    nodeObject('cluster', indexedNodes('cluster', 1)[0]!, 0, '1.31.4', new Date(0)),
     daemonPod(ds, 'hash', 'node-0', '10.0.0.2', new Date(0)),
     { apiVersion: 'v1', kind: 'X', metadata: { name: 'a', managedFields: undefined, b: undefined } },
     { a: undefined, spec: undefined, metadata: null, status: { at: new Date(0) } },

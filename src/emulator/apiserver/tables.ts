@@ -122,7 +122,8 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
         .map((k) => k.slice('node-role.kubernetes.io/'.length));
       return [
         o.metadata.name ?? '',
-        ready?.status === 'True' ? 'Ready' : 'NotReady',
+        // As the API server's printer: a cordoned node adds SchedulingDisabled to its status.
+        `${ready?.status === 'True' ? 'Ready' : 'NotReady'}${obj(o.spec).unschedulable === true ? ',SchedulingDisabled' : ''}`,
         roles.length > 0 ? roles.join(',') : '<none>',
         age(o, now),
         String(info.kubeletVersion ?? ''),

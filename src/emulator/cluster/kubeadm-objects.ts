@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { TEMPLATE_GENERATION } from '../apiserver/object-store.ts';
 import { clone, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
+import type { EmulatedNode } from '../scale-out/control.ts';
 
 export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'] as const;
 export const KUBE_PROXY = 'kube-proxy';
@@ -41,6 +42,54 @@ export const clusterShort = (clusterId: string): string =>
 export const nodeName = (clusterId: string, index: number): string =>
   `node-${clusterShort(clusterId)}-${index}`;
 
+/** `count` nodes of one pool named as mks named them before node pools (for tests and tools). */
+export function indexedNodes(clusterId: string, count: number): EmulatedNode[] {
+  return Array.from({ length: count }, (_, index) => ({
+    name: nodeName(clusterId, index),
+    pool: 'default',
+    flavor: 'b3-8',
+    labels: {},
+    annotations: {},
+    taints: [],
+    unschedulable: false,
+  }));
+}
+
+const BASE_NODE_ANNOTATIONS = {
+  'node.alpha.kubernetes.io/ttl': '0',
+  'volumes.kubernetes.io/controller-managed-attach-detach': 'true',
+} as const;
+
+/** What a Node carries from its pool: labels (with the kubelet's own), annotations, taints, unschedulable. */
+export function nodePoolFields(node: EmulatedNode): {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  spec: JsonObject;
+} {
+  return {
+    labels: {
+      'beta.kubernetes.io/arch': 'amd64',
+      'beta.kubernetes.io/instance-type': node.flavor,
+      'beta.kubernetes.io/os': 'linux',
+      'kubernetes.io/arch': 'amd64',
+      'kubernetes.io/hostname': node.name,
+      'kubernetes.io/os': 'linux',
+      'node.kubernetes.io/instance-type': node.flavor,
+      'topology.kubernetes.io/region': 'GRA',
+      'topology.kubernetes.io/zone': 'nova',
+      nodepool: node.pool,
+      ...node.labels,
+    },
+    annotations: { ...BASE_NODE_ANNOTATIONS, ...node.annotations },
+    spec: {
+      ...(node.taints.length === 0
+        ? {}
+        : { taints: node.taints.map((t) => (t.value === '' ? { key: t.key, effect: t.effect } : { ...t })) }),
+      ...(node.unschedulable ? { unschedulable: true } : {}),
+    },
+  };
+}
+
 export const nodeIp = (index: number): string => `10.0.${Math.floor(index / 250)}.${(index % 250) + 2}`;
 
 export function namespaceObject(name: string): KubeObject {
@@ -53,8 +102,15 @@ export function namespaceObject(name: string): KubeObject {
   };
 }
 
-export function nodeObject(clusterId: string, index: number, version: string, now: Date): KubeObject {
-  const name = nodeName(clusterId, index);
+export function nodeObject(
+  clusterId: string,
+  node: EmulatedNode,
+  index: number,
+  version: string,
+  now: Date,
+): KubeObject {
+  const name = node.name;
+  const fields = nodePoolFields(node);
   const time = rfc3339(now);
   const condition = (type: string, status: string, reason: string, message: string) => ({
     type,
@@ -67,27 +123,12 @@ export function nodeObject(clusterId: string, index: number, version: string, no
   return {
     apiVersion: 'v1',
     kind: 'Node',
-    metadata: {
-      name,
-      labels: {
-        'beta.kubernetes.io/arch': 'amd64',
-        'beta.kubernetes.io/os': 'linux',
-        'kubernetes.io/arch': 'amd64',
-        'kubernetes.io/hostname': name,
-        'kubernetes.io/os': 'linux',
-        'node.kubernetes.io/instance-type': 'b3-8',
-        'topology.kubernetes.io/region': 'GRA',
-        'topology.kubernetes.io/zone': 'nova',
-      },
-      annotations: {
-        'node.alpha.kubernetes.io/ttl': '0',
-        'volumes.kubernetes.io/controller-managed-attach-detach': 'true',
-      },
-    },
+    metadata: { name, labels: fields.labels, annotations: fields.annotations },
     spec: {
       podCIDR: `10.2.${index}.0/24`,
       podCIDRs: [`10.2.${index}.0/24`],
-      providerID: `openstack:///${randomUUIDish(clusterId, index)}`,
+      providerID: `openstack:///${randomUUIDish(clusterId, name)}`,
+      ...fields.spec,
     },
     status: {
       addresses: [
@@ -110,22 +151,22 @@ export function nodeObject(clusterId: string, index: number, version: string, no
       daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
       nodeInfo: {
         architecture: 'amd64',
-        bootID: randomUUIDish(`${clusterId}-boot`, index),
+        bootID: randomUUIDish(`${clusterId}-boot`, name),
         containerRuntimeVersion: 'containerd://1.7.24',
         kernelVersion: '6.1.0-28-amd64',
         kubeProxyVersion: `v${version}`,
         kubeletVersion: `v${version}`,
-        machineID: createHash('md5').update(`${clusterId}/${index}`).digest('hex'),
+        machineID: createHash('md5').update(`${clusterId}/${name}`).digest('hex'),
         operatingSystem: 'linux',
         osImage: 'Ubuntu 22.04.5 LTS',
-        systemUUID: randomUUIDish(`${clusterId}-sys`, index),
+        systemUUID: randomUUIDish(`${clusterId}-sys`, name),
       },
     },
   };
 }
 
-function randomUUIDish(seed: string, index: number): string {
-  const hex = createHash('sha256').update(`${seed}/${index}`).digest('hex');
+function randomUUIDish(seed: string, name: string): string {
+  const hex = createHash('sha256').update(`${seed}/${name}`).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 

@@ -5,9 +5,9 @@
  */
 import type { Logger } from 'pino';
 import type { ClusterMeta, ObjectStore } from '../apiserver/object-store.ts';
-import { clone, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
+import { clone, deepEqual, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 import { RESOURCE, RESOURCES } from '../apiserver/resources.ts';
-import type { EmulatorControl } from '../scale-out/control.ts';
+import type { EmulatedNode, EmulatorControl, EnsureClusterInput } from '../scale-out/control.ts';
 import type { Controllers } from './controllers.ts';
 import {
   apiServerCommand,
@@ -20,11 +20,12 @@ import {
   kubeProxyConfigMap,
   kubeProxyDaemonSet,
   namespaceObject,
-  nodeName,
   nodeObject,
+  nodePoolFields,
   SYSTEM_NAMESPACES,
 } from './kubeadm-objects.ts';
 import { serviceAccountObject } from './namespace-controller.ts';
+import { isReady } from './pods.ts';
 
 export interface LifecycleDeps {
   readonly logger: Logger;
@@ -44,7 +45,8 @@ export interface LifecycleDeps {
   flush(): Promise<void>;
 }
 
-const ADMISSION_FLAG = /^--(enable|disable)-admission-plugins(=|$)/;
+/** The kube-apiserver flags the reconciler sets: admission plugins and OpenID Connect. */
+const MANAGED_FLAG = /^--((enable|disable)-admission-plugins|oidc-[a-z-]+)(=|$)/;
 
 /** The control operations, run on this process's clusters. */
 export class ClusterLifecycle implements EmulatorControl {
@@ -54,24 +56,27 @@ export class ClusterLifecycle implements EmulatorControl {
     this.#deps = deps;
   }
 
-  async ensureCluster(input: { id: string; nodeCount: number; version: string }): Promise<void> {
+  async ensureCluster(input: EnsureClusterInput): Promise<void> {
     const existing = await this.#deps.cluster(input.id);
+    const nodeCount = input.nodes.length;
     if (existing === undefined) {
       const cluster = this.#deps.create({
         id: input.id,
         version: input.version,
-        nodeCount: input.nodeCount,
+        nodeCount,
         resourceVersion: 0,
         busy: false,
         createdAt: rfc3339(this.#deps.now()),
       });
+      this.#syncNodes(cluster, input.nodes);
       this.#install(cluster);
-      this.#deps.logger.info({ clusterId: input.id, nodeCount: input.nodeCount }, 'Created emulated cluster');
+      this.#deps.logger.info({ clusterId: input.id, nodeCount }, 'Created emulated cluster');
     } else {
       // Every pass ensures its cluster: one that is as asked costs nothing (no write, no commit).
       const before = existing.meta.resourceVersion;
-      const reshaped = existing.reshape(input.version, input.nodeCount);
-      this.#syncNodes(existing);
+      const reshaped = existing.reshape(input.version, nodeCount);
+      this.#syncNodes(existing, input.nodes);
+      this.#upgradeOneNode(existing, input.nodes);
       if (!reshaped && existing.meta.resourceVersion === before) return;
     }
     await this.#deps.flush();
@@ -83,9 +88,9 @@ export class ClusterLifecycle implements EmulatorControl {
     if (pod === undefined) throw new Error(`emulated cluster ${clusterId} has no kube-apiserver pod`);
     const spec = clone(pod.spec) as JsonObject;
     const container = (spec.containers as JsonObject[])[0]!;
-    const command = (container.command as string[]).filter((flag) => !ADMISSION_FLAG.test(flag));
+    const command = (container.command as string[]).filter((flag) => !MANAGED_FLAG.test(flag));
     const others = command.slice(1);
-    const next = apiServerCommand(flags.filter((f) => ADMISSION_FLAG.test(f)));
+    const next = apiServerCommand(flags.filter((f) => MANAGED_FLAG.test(f)));
     // Keep flags someone else added, in place of the defaults the template carries.
     container.command = [...next, ...others.filter((flag) => !next.includes(flag))];
     const updated = cluster.update(RESOURCE.pods, { ...pod, spec }, { manager: 'kubelet' });
@@ -143,33 +148,105 @@ export class ClusterLifecycle implements EmulatorControl {
     return this.#deps.destroy(clusterId);
   }
 
+  /** Namespaces and kube-system's base objects (the nodes are the caller's: a reset keeps them). */
   #install(cluster: ObjectStore): void {
     for (const name of SYSTEM_NAMESPACES) {
       if (cluster.get(RESOURCE.namespaces, '', name) === undefined)
         cluster.create(RESOURCE.namespaces, namespaceObject(name), { manager: 'kube-apiserver' });
     }
-    this.#syncNodes(cluster);
     this.#installKubeSystem(cluster);
   }
 
-  #syncNodes(cluster: ObjectStore): void {
-    const wanted = new Set<string>();
-    for (let i = 0; i < cluster.meta.nodeCount; i++) {
-      const name = nodeName(cluster.meta.id, i);
-      wanted.add(name);
-      if (cluster.get(RESOURCE.nodes, '', name) === undefined) {
+  /**
+   * Makes the cluster's Nodes those of `nodes`: missing ones join (Ready, with the lowest free
+   * pod CIDR index), those whose pool changed their labels, annotations, taints or unschedulable
+   * follow it, and the others leave. The DaemonSet controller gives joining nodes a kube-proxy pod
+   * of the current template and deletes the pods of those that leave.
+   */
+  #syncNodes(cluster: ObjectStore, nodes: readonly EmulatedNode[]): void {
+    const wanted = new Map(nodes.map((node) => [node.name, node]));
+    const used = new Set<number>();
+    for (const existing of cluster.list(RESOURCE.nodes)) {
+      const name = existing.metadata.name ?? '';
+      if (!wanted.has(name)) {
+        cluster.delete(RESOURCE.nodes, '', name);
+        continue;
+      }
+      used.add(podCidrIndex(existing));
+    }
+    let next = 0;
+    for (const node of nodes) {
+      const existing = cluster.get(RESOURCE.nodes, '', node.name);
+      if (existing === undefined) {
+        while (used.has(next)) next++;
+        used.add(next);
         cluster.create(
           RESOURCE.nodes,
-          nodeObject(cluster.meta.id, i, cluster.meta.version, this.#deps.now()),
+          nodeObject(cluster.meta.id, node, next, cluster.meta.version, this.#deps.now()),
           {
             manager: 'kubelet',
           },
         );
+        continue;
       }
+      const fields = nodePoolFields(node);
+      const spec = existing.spec as JsonObject;
+      const { taints: _taints, unschedulable: _unschedulable, ...rest } = spec;
+      const nextSpec = { ...rest, ...fields.spec };
+      if (
+        deepEqual(existing.metadata.labels, fields.labels) &&
+        deepEqual(existing.metadata.annotations, fields.annotations) &&
+        deepEqual(spec, nextSpec)
+      ) {
+        continue;
+      }
+      cluster.update(
+        RESOURCE.nodes,
+        {
+          ...existing,
+          metadata: { ...existing.metadata, labels: fields.labels, annotations: fields.annotations },
+          spec: nextSpec,
+        },
+        { manager: 'mks-nodepool-controller' },
+      );
     }
-    for (const node of cluster.list(RESOURCE.nodes)) {
-      if (!wanted.has(node.metadata.name ?? '')) cluster.delete(RESOURCE.nodes, '', node.metadata.name ?? '');
+  }
+
+  /**
+   * A version upgrade, one node at a time: when every Node has a ready kube-proxy pod (the node
+   * replaced before has rejoined), the first Node still on another version is replaced by a new
+   * machine of the same name on the cluster's version, its pods going with the old one. The
+   * reconciler calls again until none is left.
+   */
+  #upgradeOneNode(cluster: ObjectStore, nodes: readonly EmulatedNode[]): void {
+    const version = `v${cluster.meta.version}`;
+    const current = cluster.list(RESOURCE.nodes);
+    const next = current
+      .filter((node) => kubeletVersion(node) !== version)
+      .sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''))[0];
+    if (next === undefined) return;
+    const readyOn = new Set(
+      cluster
+        .list(RESOURCE.pods, KUBE_SYSTEM)
+        .filter((pod) => pod.metadata.labels?.['k8s-app'] === KUBE_PROXY && isReady(pod))
+        .map((pod) => String((pod.spec as JsonObject).nodeName ?? '')),
+    );
+    if (!current.every((node) => readyOn.has(node.metadata.name ?? ''))) return;
+    const name = next.metadata.name ?? '';
+    const shape = nodes.find((node) => node.name === name);
+    if (shape === undefined) return;
+    for (const pod of cluster.list(RESOURCE.pods)) {
+      if ((pod.spec as JsonObject).nodeName === name)
+        cluster.delete(RESOURCE.pods, pod.metadata.namespace ?? '', pod.metadata.name ?? '');
     }
+    const index = podCidrIndex(next);
+    cluster.delete(RESOURCE.nodes, '', name);
+    cluster.create(
+      RESOURCE.nodes,
+      nodeObject(cluster.meta.id, shape, index, cluster.meta.version, this.#deps.now()),
+      { manager: 'kubelet' },
+    );
+    this.#deps.logger.info({ clusterId: cluster.meta.id, node: name, version }, 'Replaced node for upgrade');
   }
 
   /** Creates kube-system's base objects and starts kube-proxy on every node at once. */
@@ -211,6 +288,16 @@ export class ClusterLifecycle implements EmulatorControl {
       throw Object.assign(new Error(`unknown emulated cluster ${clusterId}`), { statusCode: 404 });
     return cluster;
   }
+}
+
+function kubeletVersion(node: KubeObject): unknown {
+  return ((node.status as JsonObject | undefined)?.nodeInfo as JsonObject | undefined)?.kubeletVersion;
+}
+
+/** The index a Node's pod CIDR (`10.2.<index>.0/24`) was given. */
+function podCidrIndex(node: KubeObject): number {
+  const cidr = String((node.spec as JsonObject | undefined)?.podCIDR ?? '');
+  return Number(/^10\.2\.(\d+)\.0\/24$/.exec(cidr)?.[1] ?? -1);
 }
 
 function apiServer(cluster: ObjectStore): KubeObject | undefined {

@@ -3,12 +3,17 @@
  * time (ownership.ts); a call that reaches another process is sent on to the owner (forward.ts):
  * Kubernetes API calls as they came, control calls as `ControlCall`s.
  */
+import crypto from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { StatusError } from '../apiserver/objects.ts';
 import { type ControlCall, controlPath } from './control.ts';
 import { FORWARDED_HEADER, Forwarder, OwnerUnreachableError } from './forward.ts';
 import type { Ownership } from './ownership.ts';
+
+/** A forwarded call's original caller address, vouched for with the internal token (IP restrictions). */
+const CLIENT_IP_HEADER = 'x-mks-client-ip';
+const INTERNAL_TOKEN_HEADER = 'x-mks-internal-token';
 
 export class ClusterRouter {
   readonly #ownership: Ownership;
@@ -30,6 +35,20 @@ export class ClusterRouter {
       ownership.shared && peers !== undefined
         ? { forwarder: new Forwarder(peers.caPem), internalToken: peers.internalToken }
         : undefined;
+  }
+
+  /**
+   * The address of the caller of a Kubernetes API call: the socket's, or, on a call another mks
+   * process forwarded (it carries the internal token), the address that process vouches for.
+   */
+  clientIp(request: FastifyRequest): string {
+    const vouched = request.headers[CLIENT_IP_HEADER];
+    const token = request.headers[INTERNAL_TOKEN_HEADER];
+    if (this.#peers === undefined || typeof vouched !== 'string' || typeof token !== 'string')
+      return request.ip;
+    const expected = Buffer.from(this.#peers.internalToken);
+    const given = Buffer.from(token);
+    return given.length === expected.length && crypto.timingSafeEqual(given, expected) ? vouched : request.ip;
   }
 
   /** The internal calls' token, when other processes may call this one. */
@@ -54,7 +73,10 @@ export class ClusterRouter {
       if (route.local) return undefined;
       if (forwarded) break;
       try {
-        return await this.#peers.forwarder.forward(request, reply, route.url);
+        return await this.#peers.forwarder.forward(request, reply, route.url, {
+          [CLIENT_IP_HEADER]: this.clientIp(request),
+          [INTERNAL_TOKEN_HEADER]: this.#peers.internalToken,
+        });
       } catch (error) {
         if (!(error instanceof OwnerUnreachableError)) throw error;
         this.#logger.warn(

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { indexedNodes } from '../cluster/kubeadm-objects.ts';
 import {
   CONTROL_OPERATIONS,
   type ControlCall,
@@ -37,7 +38,8 @@ test('every operation goes on the wire under its method name and arrives with it
     await invokeControl(target.control, JSON.parse(JSON.stringify(call)) as ControlCall);
   });
   // The reconciler passes its cluster shape, with more than the operation needs.
-  const shape = { id: 'c/1', nodeCount: 3, version: '1.32', tokenEpoch: 7 };
+  const nodes = indexedNodes('c/1', 3);
+  const shape = { id: 'c/1', nodes, version: '1.32', tokenEpoch: 7 };
   await calls.ensureCluster(shape);
   await calls.setApiServerFlags('c/1', ['--enable-admission-plugins=NodeRestriction']);
   await calls.eraseCluster('c/1');
@@ -51,9 +53,9 @@ test('every operation goes on the wire under its method name and arrives with it
     sent.map((call) => controlPath(call)),
     CONTROL_OPERATIONS.map((operation) => `/internal/emulator/c%2F1/${operation}`),
   );
-  assert.deepEqual(sent[0]?.body, { nodeCount: 3, version: '1.32' });
+  assert.deepEqual(sent[0]?.body, { nodes, version: '1.32' });
   assert.deepEqual(target.calls, [
-    ['ensureCluster', { id: 'c/1', nodeCount: 3, version: '1.32' }],
+    ['ensureCluster', { id: 'c/1', nodes, version: '1.32' }],
     ['setApiServerFlags', 'c/1', ['--enable-admission-plugins=NodeRestriction']],
     ['eraseCluster', 'c/1'],
     ['destroyCluster', 'c/1'],

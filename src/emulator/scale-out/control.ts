@@ -13,13 +13,33 @@ import { Forwarder } from './forward.ts';
  * reconciler's `ClusterProvider` minus `connection`, so the emulator serves as one without
  * importing the reconciler.
  */
+/** A worker node as the cluster must have it (structurally the reconciler's `NodeShape`). */
+export interface EmulatedNode {
+  readonly name: string;
+  /** Its node pool's name: the Node's `nodepool` label. */
+  readonly pool: string;
+  readonly flavor: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly taints: readonly { readonly key: string; readonly value: string; readonly effect: string }[];
+  readonly unschedulable: boolean;
+}
+
+export interface EnsureClusterInput {
+  readonly id: string;
+  readonly version: string;
+  readonly nodes: readonly EmulatedNode[];
+}
+
 export interface EmulatorControl {
   /**
-   * Idempotently creates the cluster: system namespaces, `nodeCount` Ready nodes, the kube-proxy
-   * ConfigMap and DaemonSet (kubeadm layout) with one running pod per node, and the
-   * kube-apiserver pod. For a cluster that exists, only the node count and version follow.
+   * Idempotently creates the cluster: system namespaces, the kube-proxy ConfigMap and DaemonSet
+   * (kubeadm layout) and the kube-apiserver pod; and makes its Nodes those of `nodes` (Ready, with
+   * their pool's labels, annotations, taints and unschedulable). Nodes that join get a kube-proxy
+   * pod from the DaemonSet controller; Nodes not listed leave with theirs. For a cluster that
+   * exists, only the nodes and version follow.
    */
-  ensureCluster(input: { id: string; nodeCount: number; version: string }): Promise<void>;
+  ensureCluster(input: EnsureClusterInput): Promise<void>;
   /** Replaces the kube-apiserver pod's admission flags (`--enable-admission-plugins=…`, `--disable-…`). */
   setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void>;
   /**
@@ -43,7 +63,7 @@ export type ControlOperation = (typeof CONTROL_OPERATIONS)[number];
 
 /** A call's body: the operation's arguments besides the cluster id, which the path carries. */
 export interface ControlBody {
-  readonly nodeCount?: number;
+  readonly nodes?: readonly EmulatedNode[];
   readonly version?: string;
   readonly flags?: readonly string[];
 }
@@ -56,7 +76,7 @@ export interface ControlCall {
 
 /** What each operation's body must hold (checked before anything runs: 400 otherwise). */
 const REQUIRED: Readonly<Record<ControlOperation, readonly (keyof ControlBody)[]>> = {
-  ensureCluster: ['nodeCount', 'version'],
+  ensureCluster: ['nodes', 'version'],
   setApiServerFlags: ['flags'],
   eraseCluster: [],
   destroyCluster: [],
@@ -70,11 +90,11 @@ export class ControlCalls implements EmulatorControl {
     this.#send = send;
   }
 
-  ensureCluster(input: { id: string; nodeCount: number; version: string }): Promise<void> {
+  ensureCluster(input: EnsureClusterInput): Promise<void> {
     return this.#send({
       operation: 'ensureCluster',
       clusterId: input.id,
-      body: { nodeCount: input.nodeCount, version: input.version },
+      body: { nodes: input.nodes, version: input.version },
     });
   }
   setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void> {
@@ -93,7 +113,7 @@ export function invokeControl(target: EmulatorControl, call: ControlCall): Promi
   const { clusterId, body } = call;
   switch (call.operation) {
     case 'ensureCluster':
-      return target.ensureCluster({ id: clusterId, nodeCount: body.nodeCount!, version: body.version! });
+      return target.ensureCluster({ id: clusterId, nodes: body.nodes!, version: body.version! });
     case 'setApiServerFlags':
       return target.setApiServerFlags(clusterId, body.flags!);
     case 'eraseCluster':
@@ -163,7 +183,36 @@ export function registerControlRoute(
           type: 'object',
           additionalProperties: false,
           properties: {
-            nodeCount: { type: 'integer', minimum: 0 },
+            nodes: {
+              type: 'array',
+              maxItems: 10_000,
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['name', 'pool', 'flavor', 'labels', 'annotations', 'taints', 'unschedulable'],
+                properties: {
+                  name: { type: 'string', minLength: 1, maxLength: 253 },
+                  pool: { type: 'string' },
+                  flavor: { type: 'string' },
+                  labels: { type: 'object', additionalProperties: { type: 'string' } },
+                  annotations: { type: 'object', additionalProperties: { type: 'string' } },
+                  taints: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      additionalProperties: false,
+                      required: ['key', 'value', 'effect'],
+                      properties: {
+                        key: { type: 'string' },
+                        value: { type: 'string' },
+                        effect: { type: 'string' },
+                      },
+                    },
+                  },
+                  unschedulable: { type: 'boolean' },
+                },
+              },
+            },
             version: { type: 'string', minLength: 1 },
             flags: { type: 'array', items: { type: 'string' } },
           },

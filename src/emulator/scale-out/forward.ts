@@ -46,14 +46,20 @@ export class Forwarder {
   }
 
   /**
-   * Sends `request` (its method, path, headers and already-read body) to `ownerUrl` and pipes the
+   * Sends `request` (its method, path, headers and already-read body, plus `extraHeaders`) to `ownerUrl` and pipes the
    * owner's answer into `reply`. Throws OwnerUnreachableError when no answer starts.
    */
-  forward(request: FastifyRequest, reply: FastifyReply, ownerUrl: string): Promise<FastifyReply> {
+  forward(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    ownerUrl: string,
+    extraHeaders: Readonly<Record<string, string>> = {},
+  ): Promise<FastifyReply> {
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(request.headers)) {
       if (value !== undefined && !HOP_HEADERS.has(name)) headers[name] = value;
     }
+    Object.assign(headers, extraHeaders);
     headers[FORWARDED_HEADER] = '1';
     // The Kubernetes API keeps bodies as bytes; the internal routes get parsed JSON.
     const body = Buffer.isBuffer(request.body)

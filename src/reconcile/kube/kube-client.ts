@@ -17,6 +17,7 @@ import {
   setHeaderOptions,
   type V1ConfigMap,
   type V1DaemonSet,
+  type V1Node,
   type V1Pod,
 } from '@kubernetes/client-node';
 
@@ -79,6 +80,7 @@ export interface ClusterKube {
   ): Promise<V1DaemonSet>;
   /** Pods of the namespace, all of them when `labelSelector` is undefined. */
   listPods(namespace: string, labelSelector: string | undefined): Promise<V1Pod[]>;
+  listNodes(): Promise<V1Node[]>;
 }
 
 const MAX_CONCURRENT_CALLS_PER_CLUSTER = 4;
@@ -214,6 +216,7 @@ function createClusterKube(connection: ClusterConnection, agent: http.Agent): Cl
     listPods: async (namespace, labelSelector) =>
       (await call(`list pods ${namespace}`, () => core.listNamespacedPod({ namespace, labelSelector })))
         .items,
+    listNodes: async () => (await call('list nodes', () => core.listNode())).items,
   };
 }
 
