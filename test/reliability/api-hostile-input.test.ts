@@ -93,7 +93,12 @@ for (const dialect of DIALECTS)
     test('unknown and lower-case methods answer 4xx in OVH form', async () => {
       assertOvhError(await send('get', kube), 400, /method/);
       assertOvhError(await send('FOO', kube), 400, /method/);
-      assertOvhError(await send('PROPFIND', `${kube}/${clusterId}`), 404);
+      // An OVH path with a method mks does not route: said so (400), not a 404 a client reads as deleted.
+      assertOvhError(
+        await send('PROPFIND', `${kube}/${clusterId}`),
+        400,
+        /PROPFIND .* is not provided by mks/,
+      );
     });
 
     test('bytes the HTTP parser rejects answer 4xx in OVH form, never fastify’s body', async () => {
