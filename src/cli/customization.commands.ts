@@ -18,6 +18,7 @@ import {
   normalizeCustomization,
   validateCustomization,
 } from '../customization/customization.ts';
+import type { CustomizationPreview, Disruption } from '../customization/preview.ts';
 import {
   action,
   type CliContext,
@@ -120,18 +121,44 @@ Examples:
   mks customization set $ID --iptables-min-sync-period PT60S --iptables-sync-period PT60S --wait
   mks customization set $ID --admission-plugins-enabled '' --admission-plugins-disabled AlwaysPullImages
   mks customization set $ID --customization @customization.json -o json
-  mks customization set $ID --customization '{"kubeProxy": null}'    # back to kube-proxy's defaults`,
+  mks customization set $ID --customization '{"kubeProxy": null}'    # back to kube-proxy's defaults
+  mks customization set $ID --ipvs-scheduler lc --dry-run   # effective values, config.conf diff, disruption`,
+    )
+    .option(
+      '--dry-run',
+      'preview the change: every effective kube-proxy value, the config.conf diff and the disruption; nothing is changed (exit 1 if it would be refused)',
     )
     .action(
-      action(async (id: string, options: CustomizationCommandOptions & CustomizationFlags) => {
-        const patch = customizationFromFlags(options);
-        if (patch === undefined) {
-          throw usageError('nothing to set: give customization flags or --customization (see --help)');
-        }
-        const context = createContext(options);
-        const project = await context.project();
-        await applyCustomization(context, project, id, patch, options);
-      }),
+      action(
+        async (
+          id: string,
+          options: CustomizationCommandOptions & CustomizationFlags & { dryRun?: boolean },
+        ) => {
+          const patch = customizationFromFlags(options);
+          if (patch === undefined) {
+            throw usageError('nothing to set: give customization flags or --customization (see --help)');
+          }
+          if (options.dryRun === true && options.wait === true) {
+            throw usageError('--dry-run changes nothing, so there is nothing to --wait for');
+          }
+          const context = createContext(options);
+          const project = await context.project();
+          if (options.dryRun === true) {
+            const preview = await context.client.previewCustomization(project, id, patch);
+            context.io.stdout(
+              render(
+                { data: preview, ids: [], table: () => previewTable(preview) },
+                context.format,
+                context.quiet,
+              ),
+            );
+            if (!preview.valid)
+              throw new CliError(`the change would be refused: ${preview.errors.join('; ')}`);
+            return;
+          }
+          await applyCustomization(context, project, id, patch, options);
+        },
+      ),
     );
 }
 
@@ -182,6 +209,33 @@ Examples:
         fs.rmSync(edited.file, { force: true });
       }),
     );
+}
+
+const DISRUPTIONS: Record<Disruption, string> = {
+  none: 'none (kube-proxy keeps its config)',
+  'rolling-restart': 'rolling-restart (kube-proxy restarts node by node)',
+};
+
+/** A preview for people: verdict, disruption, the mode's effective values, then the diff. */
+export function previewTable(preview: CustomizationPreview): string {
+  const lines: Array<[string, string]> = [['Valid', preview.valid ? 'yes' : 'no']];
+  for (const error of preview.errors) lines.push(['Error', error]);
+  for (const warning of preview.warnings) lines.push(['Warning', warning]);
+  if (preview.disruption !== null) lines.push(['Disruption', DISRUPTIONS[preview.disruption]]);
+  const kubeProxy = preview.effective?.kubeProxy;
+  if (kubeProxy !== undefined) {
+    lines.push(['Mode', kubeProxy.mode]);
+    for (const [field, value] of Object.entries(kubeProxy[kubeProxy.mode])) {
+      const how = value.defaulted
+        ? value.set === undefined
+          ? 'default'
+          : `default; ${value.set} means default`
+        : `set ${value.set}`;
+      lines.push([`kubeProxy.${kubeProxy.mode}.${field}`, `${value.value} (${how})`]);
+    }
+  }
+  const diff = preview.configConf.diff;
+  return `${fields(lines)}\n${diff === null ? '' : diff === '' ? '\nconfig.conf unchanged\n' : `\n${diff}`}`;
 }
 
 /** PUT the patch, say what the API answered, optionally wait, print the resulting customization. */

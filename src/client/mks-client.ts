@@ -9,6 +9,7 @@ import type {
   CustomizationView,
   KubeProxyMode,
 } from '../customization/customization.model.ts';
+import type { CustomizationPreview } from '../customization/preview.ts';
 import { ApiClient, ApiError } from './api-client.ts';
 import type { OvhCredentials } from './ovh-conf.ts';
 
@@ -148,6 +149,15 @@ export class MksClient {
       `${clusterPath(project, id)}/customization`,
       body,
     ).then((answer) => answer ?? {});
+  }
+
+  /** What updateCustomization(body) would do (mks extension); nothing is stored. */
+  previewCustomization(project: string, id: string, body: CustomizationInput): Promise<CustomizationPreview> {
+    return this.#call<CustomizationPreview>(
+      'POST',
+      `${clusterPath(project, id)}/customization/preview`,
+      body,
+    );
   }
 
   async getKubeconfig(project: string, id: string): Promise<string> {

@@ -11,6 +11,7 @@ import {
   normalizeCustomization,
   validateCustomization,
 } from '../customization/customization.ts';
+import { type CustomizationPreview, previewCustomization } from '../customization/preview.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
 import { type GenerationChange, INSTALLING, nextGeneration } from './cluster-status.ts';
 import type {
@@ -122,6 +123,17 @@ export class ClusterService {
     };
   }
 
+  /** What `updateCustomization(patch)` would do, computed without writing anything. */
+  async previewCustomization(
+    projectId: string,
+    id: string,
+    patch: CustomizationInput,
+  ): Promise<CustomizationPreview> {
+    const cluster = await this.get(projectId, id);
+    if (cluster.status === 'DELETING') throw deleting(id);
+    return previewCustomization(cluster, patch);
+  }
+
   /** Erases the cluster's Kubernetes data; what is not sent resets to its default (guide). */
   async reset(projectId: string, id: string, input: CreationInput): Promise<void> {
     // Validated before the transaction; the cluster's own fields are checked inside it.
@@ -180,7 +192,7 @@ export class ClusterService {
         throw notFound(`Cluster ${id} does not exist`);
       if (current.status === 'DELETING') {
         if (options.allowDeleting) return { next: current };
-        throw conflict(`Cluster ${id} is being deleted; it can no longer be changed`);
+        throw deleting(id);
       }
       return change(current);
     });
@@ -212,6 +224,10 @@ export class ClusterService {
     validateCustomization(customization);
     return customization;
   }
+}
+
+function deleting(id: string) {
+  return conflict(`Cluster ${id} is being deleted; it can no longer be changed`);
 }
 
 function nodeCount(input: CreationInput): number | undefined {

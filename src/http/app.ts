@@ -8,6 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { registerAuthRoutes } from '../auth/auth.routes.ts';
 import { registerClusterRoutes } from '../clusters/clusters.routes.ts';
 import { registerCustomizationRoutes } from '../clusters/customization.routes.ts';
+import { registerCustomizationExtensionRoutes } from '../clusters/customization-extensions.routes.ts';
 import { AppError, serviceNotFound } from '../errors.ts';
 import { registerProjectRoutes, registerProjectScopedRoutes } from '../projects/projects.routes.ts';
 import type { AppDeps, AuthMode } from './deps.ts';
@@ -119,6 +120,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       registerProjectScopedRoutes(scoped, deps);
       registerClusterRoutes(scoped, deps);
       registerCustomizationRoutes(scoped, deps);
+      registerCustomizationExtensionRoutes(scoped, deps);
     },
     { prefix: PROJECT_PREFIX },
   );

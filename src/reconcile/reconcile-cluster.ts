@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { isApplying, isResetting, reconcilerTask, reportsReady } from '../clusters/cluster-status.ts';
 import type { ClusterRecord } from '../clusters/clusters.model.ts';
 import { renderAdmissionFlags } from '../customization/customization.ts';
-import { configHash, renderKubeProxyConfig } from '../customization/kube-proxy-config.ts';
+import { configHash, renderClusterConfig } from '../customization/kube-proxy-config.ts';
 import { type ClusterKube, type KubeClients, KubeError } from './kube/kube-client.ts';
 import {
   apiServerFlagsOf,
@@ -26,8 +26,6 @@ import {
 } from './plan.ts';
 import type { ClusterConnector, ClusterProvider } from './provider.ts';
 import type { ReconcileStore } from './reconcile-store.ts';
-
-export const CLUSTER_CIDR = '10.2.0.0/16';
 
 export type Outcome =
   /** Up to date: look again after the resync period. */
@@ -233,11 +231,7 @@ function desiredOf(cluster: ClusterRecord): DesiredState {
   const known = DESIRED.get(key);
   // A copy of the flags: callers get an array of their own, as a fresh render gives them.
   if (known !== undefined) return { ...known, apiServerFlags: [...known.apiServerFlags] };
-  const configConf = renderKubeProxyConfig({
-    mode: cluster.kubeProxyMode,
-    ...(cluster.customization.kubeProxy === undefined ? {} : { kubeProxy: cluster.customization.kubeProxy }),
-    clusterCIDR: CLUSTER_CIDR,
-  });
+  const configConf = renderClusterConfig(cluster.kubeProxyMode, cluster.customization);
   const desired = {
     configConf,
     configHash: configHash(configConf),

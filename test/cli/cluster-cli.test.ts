@@ -194,6 +194,31 @@ describe('mks operator CLI against a running mks', () => {
     });
   });
 
+  test('customization set --dry-run shows the effective values, the config.conf diff and the disruption, and changes nothing', async () => {
+    const before = await getCluster(guide.id);
+    const preview = ok(
+      await mks(['customization', 'set', guide.id, '--ipvs-scheduler', 'sh', '--dry-run', '-o', 'table']),
+    );
+    assert.match(preview.stdout, /^Valid: +yes$/m);
+    assert.match(preview.stdout, /^Disruption: +rolling-restart \(kube-proxy restarts node by node\)$/m);
+    assert.match(preview.stdout, /^kubeProxy\.ipvs\.scheduler: +sh \(set sh\)$/m);
+    assert.match(preview.stdout, /^kubeProxy\.ipvs\.syncPeriod: +30s \(default\)$/m);
+    assert.match(preview.stdout, /^--- config\.conf \(current\)\n\+\+\+ config\.conf \(next\)\n@@ /m);
+    assert.match(preview.stdout, /^\+ {2}scheduler: sh$/m);
+
+    const refused = await mks(['customization', 'set', guide.id, '--ipvs-tcp-timeout', 'PT2S', '--dry-run']);
+    assert.equal(refused.code, 1);
+    assert.equal(JSON.parse(refused.stdout).valid, false);
+    assert.match(
+      refused.stderr,
+      /the change would be refused: customization\.kubeProxy\.ipvs\.tcpTimeout: "PT2S"/,
+    );
+
+    const after = await getCluster(guide.id);
+    assert.deepEqual(after.customization, before.customization);
+    assert.equal(after.updatedAt, before.updatedAt, 'a dry run changes nothing');
+  });
+
   test('customization edit opens $EDITOR, refuses an invalid file before sending, shows the changes, sends them', async () => {
     const editor = (name: string, script: string) => {
       const file = path.join(cli.root, name);

@@ -3,7 +3,11 @@
  * (spec/kube-proxy.md §4.1), and the pods the DaemonSet controller stamps from a template.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { kubeconfigConf, renderKubeProxyConfig } from '../../customization/kube-proxy-config.ts';
+import {
+  CLUSTER_CIDR,
+  kubeconfigConf,
+  renderKubeProxyConfig,
+} from '../../customization/kube-proxy-config.ts';
 import { clone, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 
 export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'] as const;
@@ -115,7 +119,7 @@ function randomUUIDish(seed: string, index: number): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
-export const BASE_CONFIG_CONF = renderKubeProxyConfig({ mode: 'iptables', clusterCIDR: '10.2.0.0/16' });
+export const BASE_CONFIG_CONF = renderKubeProxyConfig({ mode: 'iptables', clusterCIDR: CLUSTER_CIDR });
 
 export function kubeProxyConfigMap(server: string): KubeObject {
   return {

@@ -1,0 +1,104 @@
+/**
+ * mks extensions beside OVH's customization calls (DESIGN.md §2): preview a change before making
+ * it. Marked `x-mks-extension` in the OpenAPI document; OVH's calls answer as before.
+ */
+import type { FastifyInstance } from 'fastify';
+import { type CustomizationInput, customizationSchema } from '../customization/customization.model.ts';
+import { IPTABLES_FIELDS, IPVS_FIELDS } from '../customization/customization.ts';
+import type { AppDeps } from '../http/deps.ts';
+import { type KubeParams, kubeParams } from '../http/params.ts';
+import { sendJson } from '../http/responses.ts';
+import { refuseKubeProxyMode } from './customization.routes.ts';
+
+const effectiveValueSchema = {
+  type: 'object',
+  properties: {
+    value: { type: 'string', description: 'As kube-proxy runs it (durations in Go form)' },
+    defaulted: { type: 'boolean', description: "kube-proxy's default applies" },
+    set: { type: 'string', description: 'As set (ISO 8601 for durations); absent when not set' },
+  },
+} as const;
+
+const effectiveSection = (fields: readonly string[]) => ({
+  type: 'object',
+  properties: Object.fromEntries(fields.map((field) => [field, effectiveValueSchema])),
+});
+
+const previewSchema = {
+  type: 'object',
+  properties: {
+    valid: { type: 'boolean' },
+    errors: { type: 'array', items: { type: 'string' } },
+    warnings: { type: 'array', items: { type: 'string' } },
+    effective: {
+      type: ['object', 'null'],
+      properties: {
+        kubeProxy: {
+          type: 'object',
+          properties: {
+            mode: { type: 'string', enum: ['iptables', 'ipvs'] },
+            iptables: effectiveSection(IPTABLES_FIELDS),
+            ipvs: effectiveSection(IPVS_FIELDS),
+          },
+        },
+        apiServer: {
+          type: 'object',
+          properties: {
+            admissionPlugins: {
+              type: 'object',
+              properties: {
+                enabled: { type: 'array', items: { type: 'string' } },
+                disabled: { type: 'array', items: { type: 'string' } },
+              },
+            },
+          },
+        },
+      },
+    },
+    configConf: {
+      type: 'object',
+      properties: {
+        current: { type: 'string' },
+        next: { type: ['string', 'null'] },
+        diff: { type: ['string', 'null'], description: "Unified diff current → next ('' when equal)" },
+      },
+    },
+    disruption: {
+      type: ['string', 'null'],
+      enum: ['none', 'rolling-restart', null],
+      description: 'none: kube-proxy keeps running as is; rolling-restart: kube-proxy restarts node by node',
+    },
+  },
+} as const;
+
+export function registerCustomizationExtensionRoutes(
+  app: FastifyInstance,
+  deps: Pick<AppDeps, 'clusters'>,
+): void {
+  app.post(
+    '/kube/:kubeId/customization/preview',
+    {
+      preValidation: refuseKubeProxyMode,
+      schema: {
+        'x-mks-extension': true,
+        tags: ['kube'],
+        summary:
+          'Preview a customization update (mks extension): the body a PUT …/customization takes; nothing is stored',
+        params: kubeParams,
+        body: customizationSchema,
+        response: { 200: previewSchema },
+      },
+    },
+    async (request, reply) => {
+      const { serviceName, kubeId } = request.params as KubeParams;
+      return sendJson(
+        reply,
+        await deps.clusters.previewCustomization(
+          serviceName,
+          kubeId,
+          (request.body ?? {}) as CustomizationInput,
+        ),
+      );
+    },
+  );
+}
