@@ -4,6 +4,7 @@
  * against any mks (or OVH) endpoint.
  */
 import type { ClusterStatus, CreationInput, UpdatePolicy } from '../clusters/clusters.model.ts';
+import type { HistoryEntry } from '../clusters/customization-history.ts';
 import type {
   CustomizationInput,
   CustomizationView,
@@ -158,6 +159,18 @@ export class MksClient {
       `${clusterPath(project, id)}/customization/preview`,
       body,
     );
+  }
+
+  /** Every change of the cluster, newest first (mks extension). */
+  customizationHistory(project: string, id: string): Promise<HistoryEntry[]> {
+    return this.#call<HistoryEntry[]>('GET', `${clusterPath(project, id)}/customization/history`);
+  }
+
+  /** Makes an earlier generation's customization the desired one again (mks extension). */
+  revertCustomization(project: string, id: string, generation: number): Promise<{ message?: string }> {
+    return this.#call<{ message?: string }>('POST', `${clusterPath(project, id)}/customization/revert`, {
+      generation,
+    });
   }
 
   async getKubeconfig(project: string, id: string): Promise<string> {

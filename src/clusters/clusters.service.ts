@@ -20,7 +20,8 @@ import type {
   PrivateNetworkConfiguration,
   UpdatePolicy,
 } from './clusters.model.ts';
-import type { ClusterStore } from './clusters.store.ts';
+import type { Actor, ClusterChange, ClusterStore } from './clusters.store.ts';
+import { type HistoryEntry, historyEntries } from './customization-history.ts';
 import { NEWEST_MINOR, OFFERED_MINORS, resolveVersion } from './versions.ts';
 
 export const DEFAULT_NODE_COUNT = 3;
@@ -54,7 +55,7 @@ export class ClusterService {
     return cluster;
   }
 
-  async create(projectId: string, input: CreationInput): Promise<ClusterRecord> {
+  async create(projectId: string, input: CreationInput, actor?: Actor): Promise<ClusterRecord> {
     const region = input.region ?? '';
     if (!this.#regions.includes(region)) {
       throw invalid(`region: '${region}' is not offered; available regions: ${this.#regions.join(', ')}`);
@@ -83,7 +84,7 @@ export class ClusterService {
       updatedAt: now,
       deletedAt: null,
     });
-    await this.#store.insert(cluster);
+    await this.#store.insert(cluster, actor);
     return cluster;
   }
 
@@ -108,19 +109,52 @@ export class ClusterService {
     projectId: string,
     id: string,
     patch: CustomizationInput,
+    actor?: Actor,
   ): Promise<{ message: string }> {
     const next = await this.#change(projectId, id, (current) => {
       const customization = mergeCustomization(current.customization, patch);
       validateCustomization(customization);
-      return this.#nextGeneration(current, 'customize', { customization });
+      return this.#nextGeneration(current, 'customize', { customization }, actor);
     });
-    const warnings = kubeProxyWarnings(next.version, next.kubeProxyMode);
+    return { message: acceptedMessage('Customization accepted', next) };
+  }
+
+  /**
+   * Makes the customization of an earlier generation the desired one again, as a new generation
+   * (mks extension). The mode stays the cluster's: only a reset changes it.
+   */
+  async revertCustomization(
+    projectId: string,
+    id: string,
+    generation: number,
+    actor?: Actor,
+  ): Promise<{ message: string }> {
+    await this.get(projectId, id);
+    const history = await this.#store.history(id);
+    const source = history.find((row) => Number(row.generation) === generation);
+    if (source === undefined) {
+      const known = history.map((row) => Number(row.generation));
+      throw invalid(
+        `generation: ${generation} is not in the history of cluster ${id}; its generations are ` +
+          `${Math.min(...known)} to ${Math.max(...known)}`,
+      );
+    }
+    // Valid when it was accepted; checked again in case the rules have changed since.
+    const customization = JSON.parse(source.customization) as Customization;
+    validateCustomization(customization);
+    const next = await this.#change(projectId, id, (current) => ({
+      ...this.#nextGeneration(current, 'revert', { customization }, actor),
+      sourceGeneration: generation,
+    }));
     return {
-      message: [
-        `Customization accepted: generation ${next.generation} is being applied (status ${next.status}).`,
-        ...warnings,
-      ].join(' '),
+      message: acceptedMessage(`Customization of generation ${generation} restored`, next),
     };
+  }
+
+  /** The cluster's changes, newest first, each with who made it and how applying it ended. */
+  async history(projectId: string, id: string): Promise<HistoryEntry[]> {
+    await this.get(projectId, id);
+    return historyEntries(await this.#store.history(id));
   }
 
   /** What `updateCustomization(patch)` would do, computed without writing anything. */
@@ -135,7 +169,7 @@ export class ClusterService {
   }
 
   /** Erases the cluster's Kubernetes data; what is not sent resets to its default (guide). */
-  async reset(projectId: string, id: string, input: CreationInput): Promise<void> {
+  async reset(projectId: string, id: string, input: CreationInput, actor?: Actor): Promise<void> {
     // Validated before the transaction; the cluster's own fields are checked inside it.
     const customization = this.#customization(input.customization);
     const version =
@@ -146,30 +180,35 @@ export class ClusterService {
           `region: a reset keeps the cluster in ${current.region}; '${input.region}' cannot be chosen here`,
         );
       }
-      return this.#nextGeneration(current, 'reset', {
-        name: input.name ?? current.name,
-        version: version ?? current.version,
-        updatePolicy: input.updatePolicy ?? current.updatePolicy,
-        kubeProxyMode: input.kubeProxyMode ?? 'ipvs',
-        customization,
-        nodeCount: nodeCount(input) ?? current.nodeCount,
-        privateNetworkId:
-          input.privateNetworkId === undefined
-            ? current.privateNetworkId
-            : emptyToNull(input.privateNetworkId),
-        nodesSubnetId:
-          input.nodesSubnetId === undefined ? current.nodesSubnetId : emptyToNull(input.nodesSubnetId),
-        loadBalancersSubnetId:
-          input.loadBalancersSubnetId === undefined
-            ? current.loadBalancersSubnetId
-            : emptyToNull(input.loadBalancersSubnetId),
-        privateNetworkConfiguration: privateNetworkConfiguration(input.privateNetworkConfiguration),
-      });
+      return this.#nextGeneration(
+        current,
+        'reset',
+        {
+          name: input.name ?? current.name,
+          version: version ?? current.version,
+          updatePolicy: input.updatePolicy ?? current.updatePolicy,
+          kubeProxyMode: input.kubeProxyMode ?? 'ipvs',
+          customization,
+          nodeCount: nodeCount(input) ?? current.nodeCount,
+          privateNetworkId:
+            input.privateNetworkId === undefined
+              ? current.privateNetworkId
+              : emptyToNull(input.privateNetworkId),
+          nodesSubnetId:
+            input.nodesSubnetId === undefined ? current.nodesSubnetId : emptyToNull(input.nodesSubnetId),
+          loadBalancersSubnetId:
+            input.loadBalancersSubnetId === undefined
+              ? current.loadBalancersSubnetId
+              : emptyToNull(input.loadBalancersSubnetId),
+          privateNetworkConfiguration: privateNetworkConfiguration(input.privateNetworkConfiguration),
+        },
+        actor,
+      );
     });
   }
 
-  async delete(projectId: string, id: string): Promise<void> {
-    await this.#change(projectId, id, (current) => this.#nextGeneration(current, 'delete', {}), {
+  async delete(projectId: string, id: string, actor?: Actor): Promise<void> {
+    await this.#change(projectId, id, (current) => this.#nextGeneration(current, 'delete', {}, actor), {
       allowDeleting: true,
     });
   }
@@ -184,7 +223,7 @@ export class ClusterService {
   async #change(
     projectId: string,
     id: string,
-    change: (current: ClusterRecord) => { next: ClusterRecord; history?: GenerationChange },
+    change: (current: ClusterRecord) => ClusterChange,
     options: { allowDeleting?: boolean } = {},
   ): Promise<ClusterRecord> {
     const next = await this.#store.update(id, (current) => {
@@ -205,8 +244,13 @@ export class ClusterService {
     current: ClusterRecord,
     change: GenerationChange,
     changes: Partial<ClusterRecord>,
-  ): { next: ClusterRecord; history: GenerationChange } {
-    return { next: nextGeneration(current, change, changes, this.#now().toISOString()), history: change };
+    actor: Actor | undefined,
+  ): ClusterChange & { history: GenerationChange } {
+    return {
+      next: nextGeneration(current, change, changes, this.#now().toISOString()),
+      history: change,
+      ...(actor && { actor }),
+    };
   }
 
   #version(requested: string): string {
@@ -224,6 +268,14 @@ export class ClusterService {
     validateCustomization(customization);
     return customization;
   }
+}
+
+/** What an accepted change answers: its generation and status, and kube-proxy's warnings. */
+function acceptedMessage(what: string, next: ClusterRecord): string {
+  return [
+    `${what}: generation ${next.generation} is being applied (status ${next.status}).`,
+    ...kubeProxyWarnings(next.version, next.kubeProxyMode),
+  ].join(' ');
 }
 
 function deleting(id: string) {

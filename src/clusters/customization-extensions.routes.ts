@@ -1,10 +1,12 @@
 /**
  * mks extensions beside OVH's customization calls (DESIGN.md §2): preview a change before making
- * it. Marked `x-mks-extension` in the OpenAPI document; OVH's calls answer as before.
+ * it, read the history of changes, revert to an earlier one. Marked `x-mks-extension` in the
+ * OpenAPI document; OVH's calls answer as before.
  */
 import type { FastifyInstance } from 'fastify';
 import { type CustomizationInput, customizationSchema } from '../customization/customization.model.ts';
 import { IPTABLES_FIELDS, IPVS_FIELDS } from '../customization/customization.ts';
+import { actorOf } from '../http/actor.ts';
 import type { AppDeps } from '../http/deps.ts';
 import { type KubeParams, kubeParams } from '../http/params.ts';
 import { sendJson } from '../http/responses.ts';
@@ -71,6 +73,55 @@ const previewSchema = {
   },
 } as const;
 
+const nullableString = { type: ['string', 'null'] } as const;
+const nullableInteger = { type: ['integer', 'null'] } as const;
+
+const historySchema = {
+  type: 'array',
+  description: 'Newest first',
+  items: {
+    type: 'object',
+    properties: {
+      generation: { type: 'integer' },
+      action: { type: 'string', enum: ['create', 'customize', 'reset', 'revert', 'delete'] },
+      at: { type: 'string', format: 'date-time' },
+      applicationId: { ...nullableInteger, description: 'null for changes recorded before mks kept it' },
+      applicationName: nullableString,
+      credentialId: nullableInteger,
+      sourceIp: nullableString,
+      queryId: { ...nullableString, description: 'The X-Ovh-QueryID of the request that made it' },
+      revertOf: { ...nullableInteger, description: "A revert's restored generation" },
+      kubeProxyMode: { type: 'string', enum: ['iptables', 'ipvs'] },
+      version: { type: 'string' },
+      customization: customizationSchema,
+      diff: {
+        type: 'array',
+        description: 'What the change changed against the one before (everything set, for the first)',
+        items: {
+          type: 'object',
+          properties: { field: { type: 'string' }, from: nullableString, to: nullableString },
+        },
+      },
+      outcome: {
+        type: ['object', 'null'],
+        description: 'How applying it ended; null while applied, or when a later change replaced it first',
+        properties: {
+          status: { type: 'string', enum: ['READY', 'ERROR'] },
+          message: nullableString,
+          at: { type: 'string', format: 'date-time' },
+        },
+      },
+    },
+  },
+} as const;
+
+const revertBody = {
+  type: 'object',
+  properties: { generation: { type: 'integer', minimum: 1, description: 'A generation of the history' } },
+  required: ['generation'],
+  additionalProperties: false,
+} as const;
+
 export function registerCustomizationExtensionRoutes(
   app: FastifyInstance,
   deps: Pick<AppDeps, 'clusters'>,
@@ -98,6 +149,47 @@ export function registerCustomizationExtensionRoutes(
           kubeId,
           (request.body ?? {}) as CustomizationInput,
         ),
+      );
+    },
+  );
+
+  app.get(
+    '/kube/:kubeId/customization/history',
+    {
+      schema: {
+        'x-mks-extension': true,
+        tags: ['kube'],
+        summary:
+          'Every change of the cluster, newest first: who, when, the diff and the outcome (mks extension)',
+        params: kubeParams,
+        response: { 200: historySchema },
+      },
+    },
+    async (request, reply) => {
+      const { serviceName, kubeId } = request.params as KubeParams;
+      return sendJson(reply, await deps.clusters.history(serviceName, kubeId));
+    },
+  );
+
+  app.post(
+    '/kube/:kubeId/customization/revert',
+    {
+      schema: {
+        'x-mks-extension': true,
+        tags: ['kube'],
+        summary:
+          "Make an earlier generation's customization the desired one again, as a new generation (mks extension)",
+        params: kubeParams,
+        body: revertBody,
+        response: { 200: { type: 'object', properties: { message: { type: 'string' } } } },
+      },
+    },
+    async (request, reply) => {
+      const { serviceName, kubeId } = request.params as KubeParams;
+      const { generation } = request.body as { generation: number };
+      return sendJson(
+        reply,
+        await deps.clusters.revertCustomization(serviceName, kubeId, generation, actorOf(request)),
       );
     },
   );

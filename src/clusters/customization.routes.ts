@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type CustomizationInput, customizationSchema } from '../customization/customization.model.ts';
 import { customizationView } from '../customization/customization.ts';
 import { invalid } from '../errors.ts';
+import { actorOf } from '../http/actor.ts';
 import type { AppDeps } from '../http/deps.ts';
 import { type KubeParams, kubeParams } from '../http/params.ts';
 import { sendJson, sendJsonText } from '../http/responses.ts';
@@ -77,6 +78,7 @@ export function registerCustomizationRoutes(app: FastifyInstance, deps: Pick<App
           serviceName,
           kubeId,
           (request.body ?? {}) as CustomizationInput,
+          actorOf(request),
         ),
       );
     },

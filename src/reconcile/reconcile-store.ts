@@ -43,12 +43,21 @@ export function reconcileStore(store: Pick<ClusterStore, 'get' | 'update'>): Rec
       await store.update(clusterId, (current) => ({ next: deleted(current, now()) }));
     },
     writeStatus: async (clusterId, generation, status, message) => {
-      await store.update(clusterId, (current) => ({
-        next: applied(current, generation, status, message, now()),
-      }));
+      await store.update(clusterId, (current) => {
+        const at = now();
+        const next = applied(current, generation, status, message, at);
+        // The generation's history row records it (unless it already says so).
+        return { next, outcome: { generation, status, message, at } };
+      });
     },
     markError: async (clusterId, message) => {
-      await store.update(clusterId, (current) => ({ next: failed(current, message, now()) }));
+      await store.update(clusterId, (current) => {
+        const at = now();
+        return {
+          next: failed(current, message, at),
+          outcome: { generation: current.generation, status: 'ERROR', message, at },
+        };
+      });
     },
   };
 }

@@ -5,10 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import {
+  clusterKube,
+  clusterOfAnotherProject,
+  kubeProxyConfigConf,
+  storedCluster,
+} from '../support/cluster-state.ts';
 import { untilClusterStatus } from '../support/cluster-status.ts';
 import { DIALECTS } from '../support/dialects.ts';
 import { GUIDE_CREATE } from '../support/fixtures.ts';
-import { KubeAccess } from '../support/kube.ts';
+import type { KubeAccess } from '../support/kube.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 interface Preview {
@@ -32,11 +38,7 @@ for (const dialect of DIALECTS) {
       kube = `/cloud/project/${server.projectId}/kube`;
       clusterId = (await server.client.call<{ id: string }>('POST', kube, GUIDE_CREATE)).id;
       await untilClusterStatus(server.client, kube, clusterId, 'READY', 15_000);
-      const { content } = await server.client.call<{ content: string }>(
-        'POST',
-        `${kube}/${clusterId}/kubeconfig`,
-      );
-      k = new KubeAccess(content);
+      k = await clusterKube(server.client, kube, clusterId);
     });
     after(async () => {
       k.close();
@@ -50,44 +52,26 @@ for (const dialect of DIALECTS) {
         body,
       );
 
-    async function configConf(): Promise<string> {
-      const configMap = await k.core.readNamespacedConfigMap({
-        name: 'kube-proxy',
-        namespace: 'kube-system',
-      });
-      return configMap.data?.['config.conf'] ?? '';
-    }
-
-    /** The cluster's row, history and pending work: a preview must leave all three as they were. */
-    async function stored(): Promise<string> {
-      const db = server.services.database.db;
-      const row = await db.selectFrom('clusters').selectAll().where('id', '=', clusterId).executeTakeFirst();
-      const history = await db
-        .selectFrom('cluster_history')
-        .selectAll()
-        .where('cluster_id', '=', clusterId)
-        .orderBy('id')
-        .execute();
-      const work = await db
-        .selectFrom('reconcile_work')
-        .selectAll()
-        .where('cluster_id', '=', clusterId)
-        .execute();
-      return JSON.stringify({ row, history, work });
-    }
-
     test('a preview shows byte for byte the config.conf that the same PUT then rolls out, and stores nothing', async () => {
       const body = { kubeProxy: { ipvs: { scheduler: 'lc', syncPeriod: 'PT1M', tcpTimeout: 'PT10M' } } };
-      const before = await stored();
+      const before = await storedCluster(server.services.database.db, clusterId);
       const response = await preview(body);
       assert.equal(response.status, 200, JSON.stringify(response.body));
       assert.ok(response.queryId);
-      assert.equal(await stored(), before, 'a preview writes nothing');
+      assert.equal(
+        await storedCluster(server.services.database.db, clusterId),
+        before,
+        'a preview writes nothing',
+      );
       const shown = response.body;
       assert.equal(shown.valid, true);
       assert.deepEqual(shown.errors, []);
       assert.equal(shown.disruption, 'rolling-restart');
-      assert.equal(shown.configConf.current, await configConf(), 'current is what the cluster runs');
+      assert.equal(
+        shown.configConf.current,
+        await kubeProxyConfigConf(k),
+        'current is what the cluster runs',
+      );
       assert.match(shown.configConf.diff ?? '', /^\+ {2}scheduler: lc$/m);
       assert.deepEqual(shown.effective?.kubeProxy.ipvs.scheduler, {
         value: 'lc',
@@ -97,7 +81,7 @@ for (const dialect of DIALECTS) {
 
       await server.client.call('PUT', `${kube}/${clusterId}/customization`, body);
       await untilClusterStatus(server.client, kube, clusterId, 'READY', 15_000);
-      assert.equal(await configConf(), shown.configConf.next);
+      assert.equal(await kubeProxyConfigConf(k), shown.configConf.next);
 
       const again = await preview(body);
       assert.equal(again.body.disruption, 'none', 'previewing what is applied disrupts nothing');
@@ -106,7 +90,7 @@ for (const dialect of DIALECTS) {
 
     test('an invalid change previews as invalid with the problems the PUT refuses it with', async () => {
       const body = { kubeProxy: { iptables: { minSyncPeriod: 'PT45S' }, ipvs: { tcpTimeout: 'PT3S' } } };
-      const before = await stored();
+      const before = await storedCluster(server.services.database.db, clusterId);
       const shown = await preview(body);
       assert.equal(shown.status, 200);
       assert.equal(shown.body.valid, false);
@@ -118,11 +102,11 @@ for (const dialect of DIALECTS) {
       );
       assert.equal(refused.status, 400);
       assert.equal(refused.body.message, shown.body.errors.join('; '));
-      assert.equal(await stored(), before);
+      assert.equal(await storedCluster(server.services.database.db, clusterId), before);
     });
 
     test("a preview with kubeProxyMode, a malformed body, and another project's cluster are refused in OVH's body", async () => {
-      const before = await stored();
+      const before = await storedCluster(server.services.database.db, clusterId);
       const mode = await preview({ kubeProxyMode: 'iptables' });
       assert.equal(mode.status, 400);
       assert.equal(mode.body.class, 'Client::BadRequest');
@@ -132,19 +116,11 @@ for (const dialect of DIALECTS) {
       assert.equal(unknown.status, 400);
       assert.equal(unknown.body.class, 'Client::BadRequest');
 
-      const otherProject = await server.services.projects.create({
-        accountId: (await server.client.call<{ account: string }>('GET', '/auth/details')).account,
-        name: 'other',
-      });
-      const foreign = await server.client.call<{ id: string }>(
-        'POST',
-        `/cloud/project/${otherProject.id}/kube`,
-        { region: 'GRA5' },
-      );
+      const foreign = { id: await clusterOfAnotherProject(server) };
       const notHere = await preview({}, foreign.id);
       assert.equal(notHere.status, 404);
       assert.equal(notHere.body.class, 'Client::NotFound');
-      assert.equal(await stored(), before);
+      assert.equal(await storedCluster(server.services.database.db, clusterId), before);
     });
 
     test('the OpenAPI document marks the preview as an mks extension, and not OVH’s PUT', async () => {

@@ -219,6 +219,32 @@ describe('mks operator CLI against a running mks', () => {
     assert.equal(after.updatedAt, before.updatedAt, 'a dry run changes nothing');
   });
 
+  test('customization history lists the changes newest first; revert --wait restores an earlier one', async () => {
+    const cluster = await createReady('audited', {
+      customization: { kubeProxy: { iptables: { syncPeriod: 'PT40S' } } },
+    });
+    await server.client.call('PUT', `${kube()}/${cluster.id}/customization`, {
+      kubeProxy: { iptables: { syncPeriod: 'PT50S' } },
+    });
+    await untilReady(cluster.id);
+
+    assert.equal(ok(await mks(['customization', 'history', cluster.id, '-q'])).stdout, '2\n1\n');
+    const listed = ok(await mks(['customization', 'history', cluster.id, '-o', 'table'])).stdout.split('\n');
+    assert.match(listed[0]!, /^GENERATION +ACTION +AT +BY +OUTCOME +CHANGES$/);
+    assert.match(
+      listed[1]!,
+      /^2 +customize +\S+ +\S.* +READY +kubeProxy\.iptables\.syncPeriod: PT40S → PT50S$/,
+    );
+    assert.match(listed[2]!, /^1 +create +/);
+
+    const usage = await mks(['customization', 'revert', cluster.id, 'first']);
+    assert.equal(usage.code, 2);
+    const reverted = ok(await mks(['customization', 'revert', cluster.id, '1', '--wait', '-o', 'json']));
+    assert.match(reverted.stderr, /Customization of generation 1 restored: generation 3 is being applied/);
+    assert.deepEqual(JSON.parse(reverted.stdout).kubeProxy, { iptables: { syncPeriod: 'PT40S' } });
+    assert.equal((await getCluster(cluster.id)).status, 'READY');
+  });
+
   test('customization edit opens $EDITOR, refuses an invalid file before sending, shows the changes, sends them', async () => {
     const editor = (name: string, script: string) => {
       const file = path.join(cli.root, name);
