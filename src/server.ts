@@ -16,6 +16,7 @@ import { LeaseOwnership } from './emulator/scale-out/ownership.postgres.ts';
 import { LocalOwnership } from './emulator/scale-out/ownership.ts';
 import { buildApp } from './http/app.ts';
 import { KubeClients } from './reconcile/kube/kube-client.ts';
+import { kubeProxyObserver } from './reconcile/kube-proxy-observer.ts';
 import { ReconcileLoop } from './reconcile/loop.ts';
 import { PassThread } from './reconcile/pass-thread.ts';
 import { type ClusterProvider, servedConnection } from './reconcile/provider.ts';
@@ -159,6 +160,8 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
             key: fs.readFileSync(config.tls.keyFile, 'utf8'),
           };
 
+  // Kubernetes clients of the clusters: the reconciler's, and the rollout view's.
+  const kube = new KubeClients();
   const app = await buildApp({
     config,
     logger,
@@ -167,6 +170,10 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     projects: services.projects,
     clusters: services.clusters,
     clusterToken: services.clusterToken,
+    kubeProxyObserver: kubeProxyObserver(
+      kube,
+      servedConnection(config.kubePublicUrl, services.clusterToken, tls.caPem),
+    ),
     kubeCaPem: tls.caPem,
     ...(apiTls === undefined ? {} : { https: apiTls }),
   });
@@ -181,7 +188,6 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
   await app.listen({ host: config.listen.host, port: config.listen.port });
   await kubeApp.listen({ host: config.kubeListen.host, port: config.kubeListen.port });
 
-  const kube = new KubeClients();
   const reconciler = config.worker
     ? startReconciler(config, services, emulator, tls.caPem, kube, logger)
     : undefined;

@@ -3,6 +3,8 @@
  * types in and out. The CLI uses it now, the web console later; it only speaks HTTP, so it works
  * against any mks (or OVH) endpoint.
  */
+
+import type { RolloutView } from '../clusters/cluster-rollout.ts';
 import type { ClusterStatus, CreationInput, UpdatePolicy } from '../clusters/clusters.model.ts';
 import type { HistoryEntry } from '../clusters/customization-history.ts';
 import type {
@@ -171,6 +173,11 @@ export class MksClient {
     return this.#call<{ message?: string }>('POST', `${clusterPath(project, id)}/customization/revert`, {
       generation,
     });
+  }
+
+  /** The kube-proxy rollout node by node (mks extension). */
+  rollout(project: string, id: string): Promise<RolloutView> {
+    return this.#call<RolloutView>('GET', `${clusterPath(project, id)}/rollout`);
   }
 
   async getKubeconfig(project: string, id: string): Promise<string> {

@@ -13,6 +13,7 @@ import {
 } from '../customization/customization.ts';
 import { type CustomizationPreview, previewCustomization } from '../customization/preview.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
+import { type KubeProxyObserver, type RolloutView, rolloutView } from './cluster-rollout.ts';
 import { type GenerationChange, INSTALLING, nextGeneration } from './cluster-status.ts';
 import type {
   ClusterRecord,
@@ -149,6 +150,13 @@ export class ClusterService {
     return {
       message: acceptedMessage(`Customization of generation ${generation} restored`, next),
     };
+  }
+
+  /** How far the cluster's kube-proxy rollout has come, node by node (mks extension). */
+  async rollout(projectId: string, id: string, observer: KubeProxyObserver): Promise<RolloutView> {
+    const cluster = await this.get(projectId, id);
+    const [history, observed] = await Promise.all([this.#store.history(id), observer.observe(cluster)]);
+    return rolloutView(cluster, history, observed);
   }
 
   /** The cluster's changes, newest first, each with who made it and how applying it ended. */

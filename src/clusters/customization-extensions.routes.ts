@@ -1,6 +1,6 @@
 /**
  * mks extensions beside OVH's customization calls (DESIGN.md §2): preview a change before making
- * it, read the history of changes, revert to an earlier one. Marked `x-mks-extension` in the
+ * it, read the history of changes, revert to an earlier one, follow a rollout node by node. Marked `x-mks-extension` in the
  * OpenAPI document; OVH's calls answer as before.
  */
 import type { FastifyInstance } from 'fastify';
@@ -10,6 +10,7 @@ import { actorOf } from '../http/actor.ts';
 import type { AppDeps } from '../http/deps.ts';
 import { type KubeParams, kubeParams } from '../http/params.ts';
 import { sendJson } from '../http/responses.ts';
+import type { KubeProxyObserver } from './cluster-rollout.ts';
 import { refuseKubeProxyMode } from './customization.routes.ts';
 
 const effectiveValueSchema = {
@@ -122,10 +123,72 @@ const revertBody = {
   additionalProperties: false,
 } as const;
 
+const rolloutSchema = {
+  type: 'object',
+  properties: {
+    generation: { type: 'integer', description: 'The generation being applied (or last applied)' },
+    observedGeneration: { type: 'integer' },
+    status: { type: 'string' },
+    statusMessage: nullableString,
+    configHash: { type: 'string', description: "The hash of the generation's config.conf" },
+    phase: {
+      type: ['string', 'null'],
+      enum: ['pending', 'config-applied', 'rolling', 'done', 'failed', null],
+      description:
+        'pending: the ConfigMap lacks the config; config-applied: kube-proxy not restarted yet; rolling: node by node; ' +
+        "done; failed: see statusMessage. null when the cluster's Kubernetes API cannot be read (see message)",
+    },
+    message: nullableString,
+    desired: { type: 'integer' },
+    updated: { type: 'integer' },
+    available: { type: 'integer' },
+    nodes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          node: nullableString,
+          pod: { type: 'string' },
+          configHash: nullableString,
+          generation: { ...nullableInteger, description: 'The newest generation whose config has that hash' },
+          ready: { type: 'boolean' },
+          restarts: { type: 'integer' },
+          message: nullableString,
+        },
+      },
+    },
+  },
+} as const;
+
+/** Without a Kubernetes client (an API built alone, e.g. for the OpenAPI document). */
+const NO_OBSERVER: KubeProxyObserver = {
+  observe: async () => ({ unreachable: 'this process does not reach the clusters' }),
+};
+
 export function registerCustomizationExtensionRoutes(
   app: FastifyInstance,
-  deps: Pick<AppDeps, 'clusters'>,
+  deps: Pick<AppDeps, 'clusters' | 'kubeProxyObserver'>,
 ): void {
+  app.get(
+    '/kube/:kubeId/rollout',
+    {
+      schema: {
+        'x-mks-extension': true,
+        tags: ['kube'],
+        summary: "The kube-proxy rollout node by node: each node's pod, config, readiness (mks extension)",
+        params: kubeParams,
+        response: { 200: rolloutSchema },
+      },
+    },
+    async (request, reply) => {
+      const { serviceName, kubeId } = request.params as KubeParams;
+      return sendJson(
+        reply,
+        await deps.clusters.rollout(serviceName, kubeId, deps.kubeProxyObserver ?? NO_OBSERVER),
+      );
+    },
+  );
+
   app.post(
     '/kube/:kubeId/customization/preview',
     {

@@ -219,6 +219,19 @@ describe('mks operator CLI against a running mks', () => {
     assert.equal(after.updatedAt, before.updatedAt, 'a dry run changes nothing');
   });
 
+  test('cluster rollout shows the phase and every node with its pod, generation and readiness', async () => {
+    const { generation } = JSON.parse(ok(await mks(['cluster', 'rollout', guide.id, '-o', 'json'])).stdout);
+    const shown = ok(await mks(['cluster', 'rollout', guide.id, '-o', 'table'])).stdout;
+    assert.match(shown, /^Phase: +done$/m);
+    assert.match(shown, /^Nodes: +3\/3 updated, 3 available$/m);
+    assert.match(shown, /^NODE +POD +GENERATION +CONFIG +READY +RESTARTS +MESSAGE$/m);
+    const rows = shown.split('\n').filter((line) => / kube-proxy-\S+ /.test(line));
+    assert.equal(rows.length, 3);
+    for (const row of rows)
+      assert.match(row, new RegExp(`^\\S+ +kube-proxy-\\S+ +${generation} +[0-9a-f]{16} +yes +0$`));
+    assert.equal(ok(await mks(['cluster', 'rollout', guide.id, '-q'])).stdout, '', 'no node is behind');
+  });
+
   test('customization history lists the changes newest first; revert --wait restores an earlier one', async () => {
     const cluster = await createReady('audited', {
       customization: { kubeProxy: { iptables: { syncPeriod: 'PT40S' } } },
