@@ -5,16 +5,20 @@
  */
 import fs from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
 import { clusterTokenCheck } from './clusters/cluster-tokens.ts';
 import { kubernetesApiUrl } from './clusters/clusters.model.ts';
 import type { Config } from './config.ts';
+import type { Database } from './db/database.ts';
 import { Emulator } from './emulator/emulator.ts';
 import { RemoteEmulatorControl } from './emulator/scale-out/control.ts';
 import { LeaseOwnership } from './emulator/scale-out/ownership.postgres.ts';
 import { LocalOwnership } from './emulator/scale-out/ownership.ts';
 import { buildApp } from './http/app.ts';
+import { type ReadinessCheck, registerHealthRoutes } from './http/health.routes.ts';
+import { Metrics } from './http/metrics.ts';
 import { KubeClients } from './reconcile/kube/kube-client.ts';
 import { kubeProxyObserver } from './reconcile/kube-proxy-observer.ts';
 import { ReconcileLoop } from './reconcile/loop.ts';
@@ -77,6 +81,24 @@ function startReconciler(
   );
   reconciler.start();
   return reconciler;
+}
+
+/** `/readyz`: the database answers (within 2 s), and the reconciler this process runs, if any, runs. */
+function readinessChecks(database: Database, reconcilerState: () => string | undefined): ReadinessCheck {
+  return async () => {
+    let databaseState = 'ok';
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error('no answer within 2 s')), 2_000);
+      });
+      await Promise.race([sql`select 1`.execute(database.db), timeout]).finally(() => clearTimeout(timer));
+    } catch (error) {
+      databaseState = `unreachable: ${(error as Error).message}`;
+    }
+    const reconcilerNow = reconcilerState();
+    return { database: databaseState, ...(reconcilerNow === undefined ? {} : { reconciler: reconcilerNow }) };
+  };
 }
 
 export interface WorkerRuntime {
@@ -162,7 +184,15 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
 
   // Kubernetes clients of the clusters: the reconciler's, and the rollout view's.
   const kube = new KubeClients();
+  const metrics = new Metrics(services.database);
+  // Assigned once the API listens; until then /readyz says the reconciler is not running yet.
+  let reconciler: ReconcileLoop | undefined;
+  const readiness = readinessChecks(services.database, () =>
+    config.worker ? (reconciler?.running === true ? 'ok' : 'not running') : undefined,
+  );
   const app = await buildApp({
+    readiness,
+    metrics,
     config,
     logger,
     authenticator: services.authenticator,
@@ -183,14 +213,16 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     loggerInstance: logger.child({ component: 'kube-api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
   });
+  registerHealthRoutes(kubeApp, readiness);
   await emulator.register(kubeApp, clusterTokenCheck(services.clusterToken, services.clusterStore));
   emulator.start();
   await app.listen({ host: config.listen.host, port: config.listen.port });
   await kubeApp.listen({ host: config.kubeListen.host, port: config.kubeListen.port });
 
-  const reconciler = config.worker
+  reconciler = config.worker
     ? startReconciler(config, services, emulator, tls.caPem, kube, logger)
     : undefined;
+  reconciler?.onPass(metrics.observePass);
 
   return {
     app,

@@ -12,6 +12,7 @@ import { registerCustomizationExtensionRoutes } from '../clusters/customization-
 import { AppError, serviceNotFound } from '../errors.ts';
 import { registerProjectRoutes, registerProjectScopedRoutes } from '../projects/projects.routes.ts';
 import type { AppDeps, AuthMode } from './deps.ts';
+import { registerHealthRoutes } from './health.routes.ts';
 import { registerJsonBody } from './json-body.ts';
 import { handleError } from './ovh-errors.ts';
 import { PROJECT_PREFIX } from './params.ts';
@@ -56,6 +57,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Ovh-QueryID', request.id);
   });
+  deps.metrics?.instrument(app);
+  registerHealthRoutes(app, deps.readiness ?? (async () => ({})));
 
   app.addHook('preValidation', async (request) => {
     const mode: AuthMode = request.is404 ? 'none' : (request.routeOptions.config.auth ?? 'signed');

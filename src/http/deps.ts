@@ -11,6 +11,8 @@ import type { ClusterToken } from '../clusters/cluster-tokens.ts';
 import type { ClusterService } from '../clusters/clusters.service.ts';
 import type { Config } from '../config.ts';
 import type { ProjectStore } from '../projects/projects.store.ts';
+import type { ReadinessCheck } from './health.routes.ts';
+import type { Metrics } from './metrics.ts';
 
 export interface AppDeps {
   readonly config: Config;
@@ -24,6 +26,10 @@ export interface AppDeps {
   readonly clusterToken: ClusterToken;
   /** Reads the clusters' kube-proxy objects for the rollout view (absent: not reachable from here). */
   readonly kubeProxyObserver?: KubeProxyObserver;
+  /** What `/readyz` checks (absent: nothing, ready once up). */
+  readonly readiness?: ReadinessCheck;
+  /** `/metrics` and the request counters (absent: no /metrics). */
+  readonly metrics?: Metrics;
   /** The CA that signs the clusters' Kubernetes API certificate (written into kubeconfigs). */
   readonly kubeCaPem?: string;
   /** Serve the API over HTTPS with this certificate (`mks serve --tls`). */
