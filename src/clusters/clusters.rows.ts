@@ -76,6 +76,7 @@ export function auditColumns(change: ClusterChange) {
     source_ip: change.actor?.sourceIp ?? null,
     query_id: change.actor?.queryId ?? null,
     source_generation: change.sourceGeneration ?? null,
+    note: change.note ?? null,
   };
 }
 

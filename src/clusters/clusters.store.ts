@@ -16,7 +16,7 @@ import type { ClusterRecord } from './clusters.model.ts';
 import { PostgresClusterStore } from './clusters.store.postgres.ts';
 import { SqliteClusterStore } from './clusters.store.sqlite.ts';
 
-export type HistoryAction = 'create' | 'customize' | 'reset' | 'revert' | 'delete';
+export type HistoryAction = 'create' | 'customize' | 'reset' | 'revert' | 'drift' | 'delete';
 
 /** Who asked for a change, recorded on its history row (the audit trail). */
 export interface Actor {
@@ -42,6 +42,8 @@ export interface ClusterChange {
   readonly actor?: Actor;
   /** A revert's restored generation (with `history` 'revert'). */
   readonly sourceGeneration?: number;
+  /** What a drift repair restored (with `history` 'drift'). */
+  readonly note?: string;
   /** Records an outcome on its generation's history row (when it differs from the one recorded). */
   readonly outcome?: AppliedOutcome;
 }

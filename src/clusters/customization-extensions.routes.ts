@@ -84,7 +84,7 @@ const historySchema = {
     type: 'object',
     properties: {
       generation: { type: 'integer' },
-      action: { type: 'string', enum: ['create', 'customize', 'reset', 'revert', 'delete'] },
+      action: { type: 'string', enum: ['create', 'customize', 'reset', 'revert', 'drift', 'delete'] },
       at: { type: 'string', format: 'date-time' },
       applicationId: { ...nullableInteger, description: 'null for changes recorded before mks kept it' },
       applicationName: nullableString,
@@ -92,6 +92,7 @@ const historySchema = {
       sourceIp: nullableString,
       queryId: { ...nullableString, description: 'The X-Ovh-QueryID of the request that made it' },
       revertOf: { ...nullableInteger, description: "A revert's restored generation" },
+      note: { ...nullableString, description: 'What a drift repair restored (action drift)' },
       kubeProxyMode: { type: 'string', enum: ['iptables', 'ipvs'] },
       version: { type: 'string' },
       customization: customizationSchema,

@@ -26,6 +26,8 @@ export interface HistoryEntry {
   readonly queryId: string | null;
   /** A revert's restored generation. */
   readonly revertOf: number | null;
+  /** What a drift repair restored (action `drift`). */
+  readonly note: string | null;
   /** The cluster after the change. */
   readonly kubeProxyMode: string;
   readonly version: string;
@@ -52,6 +54,7 @@ export function historyEntries(rows: readonly HistoryRow[]): HistoryEntry[] {
       sourceIp: row.source_ip,
       queryId: row.query_id,
       revertOf: row.source_generation === null ? null : Number(row.source_generation),
+      note: row.note,
       kubeProxyMode: row.kube_proxy_mode,
       version: row.version,
       customization,

@@ -81,7 +81,7 @@ export interface ClusterHistoryTable {
   id: Generated<number>;
   cluster_id: string;
   generation: number;
-  action: 'create' | 'customize' | 'reset' | 'revert' | 'delete';
+  action: 'create' | 'customize' | 'reset' | 'revert' | 'drift' | 'delete';
   kube_proxy_mode: string;
   version: string;
   customization: string;
@@ -93,6 +93,8 @@ export interface ClusterHistoryTable {
   query_id: string | null;
   /** A revert's restored generation. */
   source_generation: number | null;
+  /** What a drift repair restored. */
+  note: string | null;
   /** The reconciler's outcome of applying this generation: READY or ERROR, with when and why. */
   outcome: string | null;
   outcome_message: string | null;

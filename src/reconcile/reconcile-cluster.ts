@@ -17,6 +17,9 @@ import {
   apiServerFlagsOf,
   CONFIG_HASH_ANNOTATION,
   type Desired,
+  type Drift,
+  driftMessage,
+  driftOf,
   KUBE_PROXY,
   KUBE_SYSTEM,
   type Observed,
@@ -46,6 +49,8 @@ export interface ReconcileContext {
   readonly log: Logger;
   /** How soon to look again while a rollout progresses. */
   readonly progressMs: number;
+  /** Restore what was edited in the cluster (MKS_REPAIR_DRIFT). */
+  readonly repairDrift: boolean;
 }
 
 export async function reconcileCluster(ctx: ReconcileContext, clusterId: string): Promise<Outcome> {
@@ -104,7 +109,19 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
       daemonSet = followed;
     }
   } else {
+    // A settled cluster: what mks applied must still be there (someone may have edited it).
+    const configMap = ctx.repairDrift ? await kube.readConfigMap(KUBE_SYSTEM, KUBE_PROXY) : undefined;
     daemonSet = await readKubeProxyDaemonSet(kube);
+    const drift = !ctx.repairDrift
+      ? undefined
+      : driftOf(desired, {
+          configConf: configMap?.data?.['config.conf'],
+          templateHash: daemonSet.spec?.template?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION],
+        });
+    if (drift !== undefined) {
+      await repairDrift(ctx, kube, clusterId, desired, drift, log);
+      return { kind: 'requeue', afterMs: ctx.progressMs };
+    }
   }
 
   // Crash detection reads kube-proxy's pods, unless the DaemonSet reports its rollout done: a
@@ -168,6 +185,49 @@ async function observe(
     apiServerFlags: apiServerFlagsOf(apiServerPods[0]),
     daemonSet,
   };
+}
+
+/**
+ * Puts back what was edited in the cluster, records it (a `drift` history entry, a Warning Event
+ * on the object), and leaves the restart it causes to be followed by the next passes. Applied once:
+ * the next pass finds the desired state and does nothing.
+ */
+async function repairDrift(
+  ctx: ReconcileContext,
+  kube: ClusterKube,
+  clusterId: string,
+  desired: Desired,
+  drift: Drift,
+  log: Logger,
+): Promise<void> {
+  if (drift.configConf) await applyConfigMap(kube, desired, log);
+  if (drift.template) {
+    await kube.patchDaemonSetTemplateAnnotations(KUBE_SYSTEM, KUBE_PROXY, {
+      [CONFIG_HASH_ANNOTATION]: desired.configHash,
+    });
+  }
+  const message = driftMessage(drift);
+  await ctx.store.recordDrift(clusterId, message);
+  const now = new Date().toISOString();
+  const kind = drift.configConf ? 'ConfigMap' : 'DaemonSet';
+  await kube.createEvent(KUBE_SYSTEM, {
+    metadata: { name: `${KUBE_PROXY}.${Date.now().toString(16)}`, namespace: KUBE_SYSTEM },
+    involvedObject: {
+      apiVersion: kind === 'ConfigMap' ? 'v1' : 'apps/v1',
+      kind,
+      namespace: KUBE_SYSTEM,
+      name: KUBE_PROXY,
+    },
+    reason: 'DriftRepaired',
+    message,
+    type: 'Warning',
+    source: { component: 'mks' },
+    reportingComponent: 'mks',
+    firstTimestamp: new Date(now),
+    lastTimestamp: new Date(now),
+    count: 1,
+  });
+  log.warn({ drift }, 'Repaired drift: restored kube-proxy as mks applied it');
 }
 
 /** Server-side applies the desired config.conf, with the reset's generation during a reset. */

@@ -3,9 +3,10 @@ import type { Engine } from '../database.ts';
 
 /**
  * The customization history as an audit trail: who made each change (application, credential,
- * source address, query id; the application's name is read from `applications`), which generation a revert restored, and the reconciler's outcome of
- * applying it. Every column is nullable: rows written before this migration, and changes no
- * request made, have none.
+ * source address, query id; the application's name is read from `applications`), which
+ * generation a revert restored, what a drift repair restored (`note`), and the reconciler's
+ * outcome of applying it. Every column is nullable: rows written before this migration, and
+ * changes no request made, have none.
  */
 export async function up(db: Kysely<unknown>, _engine: Engine): Promise<void> {
   const columns: ReadonlyArray<readonly [string, 'integer' | 'text']> = [
@@ -14,6 +15,7 @@ export async function up(db: Kysely<unknown>, _engine: Engine): Promise<void> {
     ['source_ip', 'text'],
     ['query_id', 'text'],
     ['source_generation', 'integer'],
+    ['note', 'text'],
     ['outcome', 'text'],
     ['outcome_message', 'text'],
     ['outcome_at', 'text'],
