@@ -6,6 +6,7 @@
  * cluster's status and does not retry (loop.ts); problems found here are written to it too.
  */
 
+import crypto from 'node:crypto';
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { isApplying, isResetting, reconcilerTask, reportsReady } from '../clusters/cluster-status.ts';
@@ -102,6 +103,13 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
         [CONFIG_HASH_ANNOTATION]: desired.configHash,
       });
       log.info({ configHash: desired.configHash }, 'Restarting kube-proxy');
+      await recordEvent(
+        kube,
+        'DaemonSet',
+        'Normal',
+        'RolloutStarted',
+        `mks restarts kube-proxy node by node for generation ${generation} (config ${desired.configHash})`,
+      );
       // The patch gave the DaemonSet a generation its controller has not observed yet: the rollout
       // has only begun. Follow it here for a while; a longer one is left to the next passes.
       const followed = await followRollout(kube, patched, desired.configHash, ctx.progressMs);
@@ -144,6 +152,15 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
   }
   if (reportsReady(cluster)) {
     await ctx.store.writeStatus(clusterId, generation, 'READY', null);
+    if (working) {
+      await recordEvent(
+        kube,
+        'DaemonSet',
+        'Normal',
+        'RolloutCompleted',
+        `every kube-proxy pod runs generation ${generation} (config ${desired.configHash})`,
+      );
+    }
     log.info('Cluster is ready');
   }
   return { kind: 'done' };
@@ -208,26 +225,42 @@ async function repairDrift(
   }
   const message = driftMessage(drift);
   await ctx.store.recordDrift(clusterId, message);
-  const now = new Date().toISOString();
-  const kind = drift.configConf ? 'ConfigMap' : 'DaemonSet';
+  await recordEvent(kube, drift.configConf ? 'ConfigMap' : 'DaemonSet', 'Warning', 'DriftRepaired', message);
+  log.warn({ drift }, 'Repaired drift: restored kube-proxy as mks applied it');
+}
+
+/**
+ * A Kubernetes Event about kube-proxy's ConfigMap or DaemonSet, from mks (`kubectl get events -n
+ * kube-system` lists them): rollouts started and completed, drift repaired.
+ */
+async function recordEvent(
+  kube: ClusterKube,
+  kind: 'ConfigMap' | 'DaemonSet',
+  type: 'Normal' | 'Warning',
+  reason: string,
+  message: string,
+): Promise<void> {
+  const now = new Date();
   await kube.createEvent(KUBE_SYSTEM, {
-    metadata: { name: `${KUBE_PROXY}.${Date.now().toString(16)}`, namespace: KUBE_SYSTEM },
+    metadata: {
+      name: `${KUBE_PROXY}.${now.getTime().toString(16)}${crypto.randomBytes(2).toString('hex')}`,
+      namespace: KUBE_SYSTEM,
+    },
     involvedObject: {
       apiVersion: kind === 'ConfigMap' ? 'v1' : 'apps/v1',
       kind,
       namespace: KUBE_SYSTEM,
       name: KUBE_PROXY,
     },
-    reason: 'DriftRepaired',
+    reason,
     message,
-    type: 'Warning',
+    type,
     source: { component: 'mks' },
     reportingComponent: 'mks',
-    firstTimestamp: new Date(now),
-    lastTimestamp: new Date(now),
+    firstTimestamp: now,
+    lastTimestamp: now,
     count: 1,
   });
-  log.warn({ drift }, 'Repaired drift: restored kube-proxy as mks applied it');
 }
 
 /** Server-side applies the desired config.conf, with the reset's generation during a reset. */

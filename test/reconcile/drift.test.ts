@@ -1,7 +1,8 @@
 /**
  * Drift repair, on every engine, with real kubectl: kube-proxy's ConfigMap or DaemonSet edited in
  * the cluster is noticed within a resync, restored once (not fought over), recorded as a `drift`
- * history entry and as a Kubernetes Event that `kubectl get events -n kube-system` lists.
+ * history entry and as a Kubernetes Event that `kubectl get events -n kube-system` lists; rollouts
+ * are recorded as Events too.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -71,6 +72,30 @@ for (const dialect of DIALECTS) {
         .find((candidate) => candidate.startsWith('mks_reconcile_passes_total{outcome="done"} '));
       return line === undefined ? 0 : Number(line.split(' ')[1]);
     };
+
+    test('the rollout of each generation is recorded as Events that kubectl lists', async () => {
+      const events = await k.json<{ items: Array<{ reason: string; message: string; type: string }> }>(
+        'get',
+        'events',
+        '-n',
+        'kube-system',
+        '-o',
+        'json',
+      );
+      const rollout = events.items.filter((event) => event.reason.startsWith('Rollout'));
+      assert.deepEqual(
+        rollout.map((event) => [event.type, event.reason]),
+        [
+          ['Normal', 'RolloutStarted'],
+          ['Normal', 'RolloutCompleted'],
+        ],
+      );
+      assert.match(
+        rollout[0]!.message,
+        /^mks restarts kube-proxy node by node for generation 1 \(config [0-9a-f]{16}\)$/,
+      );
+      assert.match(rollout[1]!.message, /^every kube-proxy pod runs generation 1 /);
+    });
 
     test('a ConfigMap edited with kubectl is restored within a resync, once, with a history entry and an Event', async () => {
       const desired = await kubeProxyConfigConf(k);
