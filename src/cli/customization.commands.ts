@@ -39,7 +39,7 @@ import {
   withCustomizationFlags,
 } from './customization-flags.ts';
 import { fields, flatten, render, table } from './output.ts';
-import { type WaitGoal, waitForCluster, watchRollout } from './wait.ts';
+import { type WaitGoal, waitForCluster } from './wait.ts';
 
 export function customizationPrintable(view: CustomizationView) {
   return {
@@ -362,7 +362,6 @@ async function applyChange(
   options: WaitFlags,
   send: () => Promise<{ message?: string }>,
 ): Promise<void> {
-  const rollout = options.wait === true ? await watchRollout(context.client, project, id) : undefined;
   const answer = await send();
   if (answer.message !== undefined && answer.message !== '') context.io.stderr(`${answer.message}\n`);
   if (options.wait === true) {
@@ -373,7 +372,6 @@ async function applyChange(
       goal: 'ready' satisfies WaitGoal,
       io: context.io,
       timeoutMs: timeoutMs(options),
-      ...(rollout === undefined ? {} : { rollout }),
     });
   } else {
     context.io.stderr(`Follow the rollout with: mks cluster get ${id} (or pass --wait)\n`);
