@@ -1,8 +1,8 @@
 /**
  * `/metrics` in Prometheus' text format (prom-client), one registry per runtime: API requests by
  * route and status with their latency, reconcile passes by outcome with their duration, lease
- * losses, and, read from the database when scraped, clusters by status and the reconcile queue's
- * depth and oldest due item.
+ * losses, and, read from the database when scraped, clusters by status, drift repairs, and the
+ * reconcile queue's depth and oldest due item.
  */
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
@@ -66,6 +66,21 @@ export class Metrics {
           .execute();
         this.reset();
         for (const row of rows) this.set({ status: row.status }, Number(row.count));
+      },
+    });
+    new Counter({
+      name: 'mks_drift_repairs_total',
+      help: "Drift repairs recorded (kube-proxy's objects edited in a cluster and restored)",
+      registers,
+      async collect() {
+        const row = await db
+          .selectFrom('cluster_history')
+          .select(sql<number>`count(*)`.as('count'))
+          .where('action', '=', 'drift')
+          .executeTakeFirst();
+        // Read from the history, which only grows: set as an absolute count.
+        this.reset();
+        this.inc(Number(row?.count ?? 0));
       },
     });
     new Gauge({

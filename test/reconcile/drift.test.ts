@@ -130,6 +130,7 @@ for (const dialect of DIALECTS) {
       assert.equal(events[0]!.message, entry!.note);
       const listed = await k.kubectl('get', 'events', '-n', 'kube-system');
       assert.match(listed, /DriftRepaired/);
+      assert.match(await (await fetch(`${server.baseUrl}/metrics`)).text(), /^mks_drift_repairs_total 1$/m);
 
       // Repaired once: later passes find the desired state and leave it (no entry, no Event more).
       const passes = await settledPasses();
