@@ -83,6 +83,8 @@ try {
       MKS_DATA_DIR: undefined,
       // BENCH_WORKER=false: the reconciler runs in separate `mks worker` processes (bench/fleet-workers.ts).
       MKS_WORKER: process.env.BENCH_WORKER ?? 'true',
+      // The figures measure throughput: one bench credential must not be held to a client's rate.
+      MKS_RATE_LIMIT_PER_SECOND: '0',
     },
   );
   const logger = createLogger(config.logLevel);

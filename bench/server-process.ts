@@ -12,69 +12,53 @@
  * Both listen on a free loopback port and report it in their `ready` message; both answer `usage`
  * (CPU time and event-loop utilization so far) so the orchestrator can tell who saturated.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { ApiClient } from '../src/client/api-client.ts';
-import { type OvhCredentials, readOvhConf } from '../src/client/ovh-conf.ts';
-import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
-import { startRuntime } from '../src/server.ts';
-import { freePort } from '../test/support/postgres-server.ts';
+import { startLocalRuntime } from '../test/support/server.ts';
 import { fatal, serveParent } from './lib/child.ts';
 
 const LOG_LEVEL = 'info';
 
 async function startMks() {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-bench-'));
-  const databaseUrl = process.env.BENCH_DATABASE_URL;
-  // Port 0 is not accepted by the config (publicUrl is derived from it): take a free port first.
-  const port = await freePort();
-  const kubePort = await freePort();
-  const config = loadConfig(
-    {
-      dataDir,
-      listen: `127.0.0.1:${port}`,
-      kubeListen: `127.0.0.1:${kubePort}`,
-      databaseUrl,
-      logLevel: LOG_LEVEL,
-    },
+  const local = await startLocalRuntime({
+    databaseUrl: process.env.BENCH_DATABASE_URL,
+    logLevel: LOG_LEVEL,
     // The API figures measure the API: the reconciler runs elsewhere (`mks serve --no-worker`), so a
     // rollout triggered by each PUT does not share this process's CPU. The fleet figure measures it.
-    {
+    env: {
       ...process.env,
       MKS_LOG_LEVEL: undefined,
       MKS_DATABASE_URL: undefined,
       MKS_DATA_DIR: undefined,
       MKS_WORKER: 'false',
+      // The figures measure throughput: one bench credential must not be held to a client's rate.
+      MKS_RATE_LIMIT_PER_SECOND: '0',
+    },
+  });
+  // As `mks serve --no-worker` runs it: the API and the emulated clusters' Kubernetes API.
+  const { runtime, config, credentials } = local;
+  const client = new ApiClient(credentials);
+  const cluster = await client.call<{ id: string }>(
+    'POST',
+    `/cloud/project/${runtime.first.projectId}/kube`,
+    {
+      name: 'bench',
+      region: config.regions[0],
     },
   );
-  const logger = createLogger(config.logLevel);
-  // As `mks serve --no-worker` runs it: the API and the emulated clusters' Kubernetes API.
-  const runtime = await startRuntime(config, logger);
-  const { app, first } = runtime;
-  const credentials = readOvhConf(first.file) as OvhCredentials;
-  const client = new ApiClient(credentials);
-  const cluster = await client.call<{ id: string }>('POST', `/cloud/project/${first.projectId}/kube`, {
-    name: 'bench',
-    region: config.regions[0],
-  });
   return {
-    app,
+    app: runtime.app,
     ready: {
-      port,
+      port: local.port,
       publicUrl: config.publicUrl,
       credentials,
-      projectId: first.projectId,
+      projectId: runtime.first.projectId,
       clusterId: cluster.id,
       database: config.database.kind,
     },
-    close: async () => {
-      await runtime.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    },
+    close: () => local.close(),
   };
 }
 

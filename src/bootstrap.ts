@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { FULL_ACCESS } from './auth/access-rules.ts';
+import { writeConsoleLogin } from './auth/console-login.ts';
 import { readOvhConf, writeOvhConf } from './client/ovh-conf.ts';
 import type { Services } from './services.ts';
 
@@ -12,6 +13,8 @@ export interface BootstrapResult {
   readonly file: string;
   readonly created: boolean;
   readonly projectId: string | undefined;
+  /** Where the first start wrote the console's login and password (only on that start). */
+  readonly consoleLoginFile?: string;
 }
 
 export async function bootstrap(services: Services): Promise<BootstrapResult> {
@@ -47,12 +50,19 @@ export async function bootstrap(services: Services): Promise<BootstrapResult> {
     accountId,
     rules: FULL_ACCESS,
     status: 'validated',
+    origin: 'bootstrap',
   });
+  const consoleLoginFile = await writeConsoleLogin(
+    services.authStore,
+    accountId,
+    config.dataDir,
+    config.publicUrl,
+  );
   writeOvhConf(file, {
     endpoint: config.publicUrl,
     applicationKey: application.appKey,
     applicationSecret: application.secret,
     consumerKey,
   });
-  return { file, created: true, projectId: project.id };
+  return { file, created: true, projectId: project.id, consoleLoginFile };
 }

@@ -72,6 +72,26 @@ export interface Config {
   };
   /** How long an emulated kube-proxy pod takes to start, so rollouts are visible. */
   readonly podStartMs: number;
+  /** The emulated clusters' Kubernetes API limits, as kube-apiserver's flags set them. */
+  readonly kubeApi: {
+    /** `--min-request-timeout`: a watch without `timeoutSeconds` ends within [this, 2 × this) s. */
+    readonly minRequestTimeoutSeconds: number;
+    /** Watches one cluster may hold open at once; more answer 429 with Retry-After. */
+    readonly maxLongRunningPerCluster: number;
+  };
+  /** Both listeners: slow or idle clients cannot hold sockets, and their number is bounded. */
+  readonly listeners: {
+    /** Time to receive a request's headers. */
+    readonly headersTimeoutMs: number;
+    /** Time to receive a whole request (headers and body; a watch's answer is not bounded). */
+    readonly requestTimeoutMs: number;
+    /** How long an idle keep-alive connection stays open. */
+    readonly keepAliveTimeoutMs: number;
+    /** Open connections per listener; more are refused until some close. */
+    readonly maxConnections: number;
+  };
+  /** Requests per second one credential may send to `/1.0` (sustained), and the burst above it. */
+  readonly rateLimit: { readonly requestsPerSecond: number; readonly burst: number };
 }
 
 export type TlsConfig =
@@ -257,6 +277,23 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     repairDrift: boolean('MKS_REPAIR_DRIFT', true),
   });
   const podStartMs = integer('MKS_POD_START_MS', 1_000, 0);
+  const kubeApi = Object.freeze({
+    minRequestTimeoutSeconds: integer('MKS_MIN_REQUEST_TIMEOUT', 1800, 1),
+    maxLongRunningPerCluster: integer('MKS_KUBE_MAX_WATCHES', 200, 1),
+  });
+  const listeners = Object.freeze({
+    headersTimeoutMs: integer('MKS_HEADERS_TIMEOUT_MS', 20_000, 100),
+    requestTimeoutMs: integer('MKS_REQUEST_TIMEOUT_MS', 60_000, 100),
+    // Longer than the idle timeout of clients and load balancers (60 s on common ones): a server
+    // closing an idle connection first races a request reusing it (a reset, a 502 at the balancer).
+    keepAliveTimeoutMs: integer('MKS_KEEP_ALIVE_TIMEOUT_MS', 65_000, 100),
+    maxConnections: integer('MKS_MAX_CONNECTIONS', 10_000, 1),
+  });
+  // 0 turns the limit off.
+  const rateLimit = Object.freeze({
+    requestsPerSecond: integer('MKS_RATE_LIMIT_PER_SECOND', 500, 0),
+    burst: integer('MKS_RATE_LIMIT_BURST', 5_000, 1),
+  });
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
@@ -277,6 +314,9 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     migrate,
     reconcile,
     podStartMs,
+    kubeApi,
+    listeners,
+    rateLimit,
   });
 }
 

@@ -13,6 +13,8 @@
 export const ERROR_KINDS = Object.freeze({
   /** Invalid input: a validation failure, a malformed body, a value not offered. */
   BadRequest: { status: 400, ovhClass: 'Client::BadRequest' },
+  /** Refused for the caller: a sign-in that failed or is rate-limited, a cross-site form. */
+  Forbidden: { status: 403, ovhClass: 'Client::Forbidden' },
   /** Absent, or not the caller's (no existence leak). */
   NotFound: { status: 404, ovhClass: 'Client::NotFound' },
   /** The resource's state forbids the change (e.g. a cluster being deleted). */
@@ -21,6 +23,8 @@ export const ERROR_KINDS = Object.freeze({
   RequestEntityTooLarge: { status: 413, ovhClass: 'Client::RequestEntityTooLarge' },
   /** A request body that is not sent as JSON. */
   UnsupportedMediaType: { status: 415, ovhClass: 'Client::UnsupportedMediaType' },
+  /** Over the per-credential request rate (`Retry-After` says when to retry). */
+  TooManyRequests: { status: 429, ovhClass: 'Client::TooManyRequests' },
   /** Anything unexpected: a generic message and the query id, the details in the log. */
   InternalServerError: { status: 500, ovhClass: 'Server::InternalServerError' },
   /** The database cannot be reached right now: retry shortly. */

@@ -41,6 +41,14 @@ try {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }
+  // Loaded only now: the CLI's other commands must not pay for the database drivers.
+  const { isDatabaseUnavailable } = await import('./db/database.ts');
+  if (isDatabaseUnavailable(error)) {
+    process.stderr.write(
+      `error: the database cannot be reached (${(error as Error).message}); check --database-url / MKS_DATABASE_URL and that the server accepts connections\n`,
+    );
+    process.exit(1);
+  }
   process.stderr.write(`error: ${(error as Error).message}\n`);
   process.exit(1);
 }

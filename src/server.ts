@@ -8,16 +8,24 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
-import { clusterTokenCheck } from './clusters/cluster-tokens.ts';
+import {
+  clusterIdOfServerName,
+  clusterIdOfToken,
+  clusterTokenCheck,
+  KUBE_SERVER_NAMES,
+} from './clusters/cluster-tokens.ts';
 import { kubernetesApiUrl } from './clusters/clusters.model.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
+import { routeToCluster } from './emulator/apiserver/kube-api.routes.ts';
+import { kubeProtocolOptions, registerKubeApiLimits } from './emulator/apiserver/limits.ts';
 import { Emulator } from './emulator/emulator.ts';
 import { RemoteEmulatorControl } from './emulator/scale-out/control.ts';
 import { LeaseOwnership } from './emulator/scale-out/ownership.postgres.ts';
 import { LocalOwnership } from './emulator/scale-out/ownership.ts';
 import { buildApp } from './http/app.ts';
 import { type ReadinessCheck, registerHealthRoutes } from './http/health.routes.ts';
+import { applyListenerLimits } from './http/limits.ts';
 import { Metrics } from './http/metrics.ts';
 import { KubeClients } from './reconcile/kube/kube-client.ts';
 import { kubeProxyObserver } from './reconcile/kube-proxy-observer.ts';
@@ -144,6 +152,8 @@ function tlsHosts(config: Config): string[] {
     hostOf(config.kubePublicUrl),
     hostOf(config.kubeInternalUrl),
     config.kubeListen.host,
+    // Every cluster's Kubernetes API, reached by its server name (the kubeconfig's tls-server-name).
+    KUBE_SERVER_NAMES,
     // With `--tls` the same CA and certificate serve the API too.
     ...(config.tls?.kind === 'local-ca' ? [hostOf(config.publicUrl), config.listen.host] : []),
   ].filter((host) => host !== '0.0.0.0' && host !== '::');
@@ -170,6 +180,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     database: services.database,
     logger,
     podStartMs: config.podStartMs,
+    caPem: tls.caPem,
     serverUrl: (clusterId) => kubernetesApiUrl(config.kubePublicUrl, clusterId),
     ownership,
     peers: { caPem: tls.caPem, internalToken: services.internalToken },
@@ -210,12 +221,20 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     ...(apiTls === undefined ? {} : { https: apiTls }),
   });
   // The Kubernetes API is a separate HTTPS listener: kubectl sends bearer tokens only over TLS.
+  // It serves each cluster at its root under the cluster's TLS server name (and at /k8s/<id>).
+  const kubeLogger = logger.child({ component: 'kube-api' });
   const kubeApp = Fastify({
     https: { cert: tls.certPem, key: tls.keyPem },
-    loggerInstance: logger.child({ component: 'kube-api' }) as FastifyBaseLogger,
+    rewriteUrl: routeToCluster({ byServerName: clusterIdOfServerName, byToken: clusterIdOfToken }),
+    loggerInstance: kubeLogger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    ...kubeProtocolOptions((err, status) =>
+      kubeLogger.info({ err, status }, 'Request refused by the HTTP parser'),
+    ),
   });
   registerHealthRoutes(kubeApp, readiness);
+  registerKubeApiLimits(kubeApp, config.kubeApi);
+  applyListenerLimits(kubeApp.server, config.listeners);
   await emulator.register(kubeApp, clusterTokenCheck(services.clusterToken, services.clusterStore));
   emulator.start();
   await app.listen({ host: config.listen.host, port: config.listen.port });

@@ -35,26 +35,7 @@ export function formatTable(rows: readonly Row[]): string {
       m === undefined ? '-' : `${(m.loaderCpu * 100).toFixed(0)} %`,
     ];
   });
-  const all = [header, ...lines];
-  const widths = header.map((_, column) => Math.max(...all.map((line) => line[column]!.length)));
-  const numeric = new Set([2, 3, 4, 5, 6, 9, 10]);
-  const format = (line: string[]) =>
-    line
-      .map((cell, column) =>
-        numeric.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!),
-      )
-      .join('  ')
-      .trimEnd();
-  const rule = widths.map((width) => '─'.repeat(width)).join('  ');
-  const notes = rows
-    .filter((row) => row.note !== undefined)
-    .map((row) => `  ${row.name}${row.dialect === undefined ? '' : ` [${row.dialect}]`}: ${row.note}`);
-  return [
-    format(header),
-    rule,
-    ...lines.map(format),
-    ...(notes.length > 0 ? ['', 'Notes:', ...notes] : []),
-  ].join('\n');
+  return renderTable(header, lines, new Set([2, 3, 4, 5, 6, 9, 10]), rows).join('\n');
 }
 
 /** The fleet rows (section fleet): seconds until the fleet is READY again, against a target in seconds. */
@@ -85,10 +66,28 @@ export function formatFleetTable(rows: readonly Row[]): string {
       row.verdict,
     ];
   });
+  return [
+    'Fleet: seconds from the first change until every cluster is READY with the new generation ' +
+      'observed (pods start at once; creation is timed separately and is not the figure); peak RSS ' +
+      'and CPU of the server process over that window.',
+    '',
+    ...renderTable(header, lines, new Set([2, 3, 4, 5, 6]), rows),
+  ].join('\n');
+}
+
+/**
+ * A text table: the header, a rule, one line per row (the `numeric` columns right-aligned), then
+ * the rows' notes if any.
+ */
+function renderTable(
+  header: readonly string[],
+  lines: readonly (readonly string[])[],
+  numeric: ReadonlySet<number>,
+  rows: readonly Row[],
+): string[] {
   const all = [header, ...lines];
   const widths = header.map((_, column) => Math.max(...all.map((line) => line[column]!.length)));
-  const numeric = new Set([2, 3, 4, 5, 6]);
-  const format = (line: string[]) =>
+  const format = (line: readonly string[]) =>
     line
       .map((cell, column) =>
         numeric.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!),
@@ -96,27 +95,19 @@ export function formatFleetTable(rows: readonly Row[]): string {
       .join('  ')
       .trimEnd();
   const rule = widths.map((width) => '─'.repeat(width)).join('  ');
-  const notes = rows
-    .filter((row) => row.note !== undefined)
-    .map((row) => `  ${row.name}${row.dialect === undefined ? '' : ` [${row.dialect}]`}: ${row.note}`);
-  return [
-    'Fleet: seconds from the first change until every cluster is READY with the new generation ' +
-      'observed (pods start at once; creation is timed separately and is not the figure); peak RSS ' +
-      'and CPU of the server process over that window.',
-    '',
-    format(header),
-    rule,
-    ...lines.map(format),
-    ...(notes.length > 0 ? ['', 'Notes:', ...notes] : []),
-  ].join('\n');
+  const notes = rows.filter((row) => row.note !== undefined).map((row) => `  ${rowTitle(row)}: ${row.note}`);
+  return [format(header), rule, ...lines.map(format), ...(notes.length > 0 ? ['', 'Notes:', ...notes] : [])];
 }
+
+/** A row's case and, when it has one, its database: `put [postgres]`. */
+const rowTitle = (row: Row): string => `${row.name}${row.dialect === undefined ? '' : ` [${row.dialect}]`}`;
 
 export function formatProfiles(rows: readonly Row[]): string {
   const parts: string[] = [];
   for (const row of rows) {
     const profile = row.profile;
     if (profile === undefined) continue;
-    const title = `${row.name}${row.dialect === undefined ? '' : ` [${row.dialect}]`}`;
+    const title = rowTitle(row);
     const scope = profile.windowed ? 'measured window' : 'whole process';
     parts.push(
       `CPU profile — ${title} (${scope}, ${profile.busyMs.toFixed(0)} ms busy; ${path.relative(process.cwd(), profile.file)})`,

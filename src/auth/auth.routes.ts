@@ -13,8 +13,9 @@ import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AuthError, invalid } from '../errors.ts';
 import type { AppDeps } from '../http/deps.ts';
-import { sendJson, sendJsonText } from '../http/responses.ts';
+import { sendJson, sendJsonText, sendVoid } from '../http/responses.ts';
 import type { AccessRule } from './access-rules.ts';
+import { registerMeRoutes } from './me.routes.ts';
 
 const ruleSchema = {
   type: 'object',
@@ -24,26 +25,29 @@ const ruleSchema = {
   },
 } as const;
 
+/** A list of access rules as callers send them (`POST /auth/credential`, the createToken form). */
+export const accessRulesSchema = {
+  type: 'array',
+  minItems: 1,
+  maxItems: 200,
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['method', 'path'],
+    properties: {
+      method: { type: 'string', enum: ['GET', 'POST', 'PUT', 'DELETE'] },
+      path: { type: 'string', pattern: '^/', maxLength: 1024 },
+    },
+  },
+} as const;
+
 /** `auth.ApiCredentialRequestParams`. */
 const credentialRequestSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['accessRules'],
   properties: {
-    accessRules: {
-      type: 'array',
-      minItems: 1,
-      maxItems: 200,
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['method', 'path'],
-        properties: {
-          method: { type: 'string', enum: ['GET', 'POST', 'PUT', 'DELETE'] },
-          path: { type: 'string', pattern: '^/', maxLength: 1024 },
-        },
-      },
-    },
+    accessRules: accessRulesSchema,
     redirection: { type: ['string', 'null'], maxLength: 2048 },
     allowedIPs: { type: ['array', 'null'], items: { type: 'string' } },
   },
@@ -69,6 +73,23 @@ async function refuseUnsignedAuthCall(request: FastifyRequest): Promise<void> {
         'check credentials with a signed call such as GET /cloud/project',
     );
   }
+}
+
+/**
+ * The validation page sends the browser to `redirection` after the user decides, so only a plain
+ * web address is accepted: no `javascript:`/`data:` URL, no credentials in it.
+ */
+export function redirectionProblemOf(redirection: string): string | undefined {
+  if (redirection === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(redirection);
+  } catch {
+    return `'${redirection.slice(0, 100)}' is not an absolute URL such as https://example.com/done`;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'only http and https URLs are accepted';
+  if (url.username !== '' || url.password !== '') return 'a URL with a user name or password is not accepted';
+  return undefined;
 }
 
 export function registerAuthRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'authStore' | 'config'>): void {
@@ -105,6 +126,9 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'au
           'allowedIPs: restricting a credential to IP addresses is not supported by mks; leave it out',
         );
       }
+      const redirectionProblem =
+        body.redirection == null ? undefined : redirectionProblemOf(body.redirection);
+      if (redirectionProblem !== undefined) throw invalid(`redirection: ${redirectionProblem}`);
       // The token is the secret of the validation link; only its hash is stored.
       const validationToken = crypto.randomBytes(24).toString('base64url');
       const { consumerKey } = await deps.authStore.createCredential({
@@ -112,8 +136,9 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'au
         accountId: null,
         rules: body.accessRules.map((rule) => ({ method: rule.method, path: rule.path })),
         status: 'pendingValidation',
-        redirection: body.redirection ?? null,
+        redirection: body.redirection == null || body.redirection === '' ? null : body.redirection,
         validationToken,
+        origin: 'delegation',
       });
       return sendJson(reply, {
         validationUrl: `${validationBase}?credentialToken=${encodeURIComponent(validationToken)}`,
@@ -209,9 +234,27 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'au
         lastUse: null,
         status: credential.status,
         rules: credential.rules,
-        allowedIPs: null,
+        allowedIPs: credential.allowedIps,
         ovhSupport: false,
       });
     },
   );
+
+  app.post(
+    '/1.0/auth/logout',
+    {
+      onRequest: refuseUnsignedAuthCall,
+      schema: {
+        tags: ['auth'],
+        summary: 'Expire the consumer key that signs this call (it is listed as expired afterwards)',
+        response: { 200: { type: 'null' } },
+      },
+    },
+    async (request, reply) => {
+      await deps.authStore.keys.expire(request.auth!.credential.id);
+      return sendVoid(reply);
+    },
+  );
+
+  registerMeRoutes(app, deps);
 }

@@ -6,7 +6,10 @@
 import crypto from 'node:crypto';
 import type { Database } from '../db/database.ts';
 import { type AccessRule, compileRules, type RuleMatcher } from './access-rules.ts';
+import { CredentialStore } from './credentials.store.ts';
+import { compileAllowedIps, type IpMatcher } from './ip-blocks.ts';
 import type { SecretBox } from './secret-box.ts';
+import { randomToken, sha256 } from './tokens.ts';
 
 export interface Application {
   readonly id: number;
@@ -24,33 +27,88 @@ export interface Credential {
   readonly allows: RuleMatcher;
   readonly createdAt: string;
   readonly expiresAt: string | null;
+  /** Where the key may be used from; null: anywhere. */
+  readonly allowedIps: readonly string[] | null;
+  readonly allowsIp: IpMatcher;
 }
+
+/** How a consumer key was made: the credentials page shows it as the key's origin. */
+export type CredentialOrigin = 'bootstrap' | 'admin' | 'delegation' | 'createToken' | 'console';
 
 /** How long a cached credential is trusted before it is read again (revocation delay). */
 const CREDENTIAL_TTL_MS = 30_000;
 
-export const sha256 = (text: string): string => crypto.createHash('sha256').update(text).digest('hex');
+export { randomToken, sha256 } from './tokens.ts';
 
-const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-/** A random token in OVH's style (application keys: 16, secrets and consumer keys: 32). */
-export function randomToken(length: number): string {
-  const bytes = crypto.randomBytes(length);
-  let token = '';
-  // 256 is not a multiple of 62: rejection sampling would be exact, but the bias of `% 62` on
-  // 32-character secrets is far below anything that weakens them; keep it simple.
-  for (const byte of bytes) token += ALPHANUMERIC[byte % ALPHANUMERIC.length];
-  return token;
-}
+/** The name of the application the console signs with (one per account). */
+export const CONSOLE_APPLICATION = 'mks console';
 
 export class AuthStore {
   readonly #database: Database;
   readonly #box: SecretBox;
   readonly #applications = new Map<string, Application>();
   readonly #credentials = new Map<string, { credential: Credential; loadedAt: number }>();
+  /** Validation, revocation and the `/me/api` views of consumer keys and applications. */
+  readonly keys: CredentialStore;
 
   constructor(database: Database, box: SecretBox) {
     this.#database = database;
     this.#box = box;
+    this.keys = new CredentialStore(database, {
+      forget: (credentialId) => {
+        for (const [key, entry] of this.#credentials) {
+          if (entry.credential.id === credentialId) this.#credentials.delete(key);
+        }
+      },
+      forgetApplication: (applicationId) => {
+        for (const [key, application] of this.#applications) {
+          if (application.id === applicationId) this.#applications.delete(key);
+        }
+      },
+    });
+  }
+
+  /** The scrypt hash of an account's console password: undefined when there is no such account. */
+  async passwordHash(accountId: string): Promise<string | null | undefined> {
+    const row = await this.#database.db
+      .selectFrom('accounts')
+      .select('password_hash')
+      .where('id', '=', accountId)
+      .executeTakeFirst();
+    return row === undefined ? undefined : row.password_hash;
+  }
+
+  /** Sets an account's console password hash (see passwords.ts); false when there is no such account. */
+  async setPasswordHash(accountId: string, hash: string): Promise<boolean> {
+    const result = await this.#database.db
+      .updateTable('accounts')
+      .set({ password_hash: hash })
+      .where('id', '=', accountId)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /**
+   * The application the console signs its requests with for an account, made on first sign-in.
+   * Its secret reaches the signed-in browser (it signs there), so it is never used for anything else.
+   */
+  async consoleApplication(accountId: string): Promise<Application> {
+    const row = await this.#database.db
+      .selectFrom('applications')
+      .select('app_key')
+      .where('account_id', '=', accountId)
+      .where('name', '=', CONSOLE_APPLICATION)
+      .orderBy('id')
+      .executeTakeFirst();
+    const existing = row === undefined ? undefined : await this.findApplication(row.app_key);
+    return (
+      existing ??
+      this.createApplication({
+        accountId,
+        name: CONSOLE_APPLICATION,
+        description: 'The mks web console (its sign-ins)',
+      })
+    );
   }
 
   async createAccount(input: { id?: string; email?: string | null } = {}): Promise<string> {
@@ -59,7 +117,12 @@ export class AuthStore {
       `${randomToken(2).toLowerCase().replace(/[0-9]/g, 'x')}${crypto.randomInt(10000, 99999)}-mks`;
     await this.#database.db
       .insertInto('accounts')
-      .values({ id, email: input.email ?? null, created_at: new Date().toISOString() })
+      .values({
+        id,
+        email: input.email ?? null,
+        created_at: new Date().toISOString(),
+        password_hash: null,
+      })
       .execute();
     return id;
   }
@@ -108,6 +171,9 @@ export class AuthStore {
     status: Credential['status'];
     redirection?: string | null;
     validationToken?: string | null;
+    expiresAt?: string | null;
+    allowedIps?: readonly string[] | null;
+    origin?: CredentialOrigin;
   }): Promise<{ id: number; consumerKey: string }> {
     const consumerKey = randomToken(32);
     const row = await this.#database.db
@@ -121,15 +187,17 @@ export class AuthStore {
         redirection: input.redirection ?? null,
         validation_token_hash: input.validationToken ? sha256(input.validationToken) : null,
         created_at: new Date().toISOString(),
-        expires_at: null,
+        expires_at: input.expiresAt ?? null,
         last_use: null,
+        allowed_ips: input.allowedIps == null ? null : JSON.stringify(input.allowedIps),
+        origin: input.origin ?? null,
       })
       .returning('id')
       .executeTakeFirstOrThrow();
     return { id: row.id, consumerKey };
   }
 
-  /** The application behind an application key; cached (applications never change). */
+  /** The application behind an application key; cached (deleting one evicts it: `keys.deleteApplication`). */
   async findApplication(appKey: string): Promise<Application | undefined> {
     const cached = this.#applications.get(appKey);
     if (cached !== undefined) return cached;
@@ -156,7 +224,16 @@ export class AuthStore {
     if (cached !== undefined && now - cached.loadedAt < CREDENTIAL_TTL_MS) return cached.credential;
     const row = await this.#database.db
       .selectFrom('credentials')
-      .select(['id', 'application_id', 'account_id', 'status', 'rules', 'created_at', 'expires_at'])
+      .select([
+        'id',
+        'application_id',
+        'account_id',
+        'status',
+        'rules',
+        'created_at',
+        'expires_at',
+        'allowed_ips',
+      ])
       .where('ck_hash', '=', sha256(consumerKey))
       .executeTakeFirst();
     if (row === undefined) {
@@ -164,6 +241,7 @@ export class AuthStore {
       return undefined;
     }
     const rules = JSON.parse(row.rules) as AccessRule[];
+    const allowedIps = row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]);
     const credential: Credential = Object.freeze({
       id: row.id,
       applicationId: row.application_id,
@@ -173,6 +251,8 @@ export class AuthStore {
       allows: compileRules(rules),
       createdAt: row.created_at,
       expiresAt: row.expires_at,
+      allowedIps,
+      allowsIp: compileAllowedIps(allowedIps),
     });
     // Only usable credentials are worth keeping: a pending one changes state when validated.
     if (credential.status === 'validated') {

@@ -6,6 +6,7 @@
  * those candidate URLs, compared in constant time, and nothing looser.
  */
 import crypto from 'node:crypto';
+import { signaturePayload } from '../client/signing.ts';
 import { AuthError } from '../errors.ts';
 import type { Application, AuthStore, Credential } from './auth.store.ts';
 
@@ -22,6 +23,8 @@ export interface SignedRequest {
   readonly consumerKey: string | undefined;
   readonly timestamp: string | undefined;
   readonly signature: string | undefined;
+  /** The client's address, checked against the key's allowed IPs. */
+  readonly ip?: string;
 }
 
 export interface AuthContext {
@@ -92,9 +95,20 @@ export class Authenticator {
       throw new AuthError('INVALID_CREDENTIAL', 'This credential is not valid');
     }
 
+    if (!credential.allowsIp(request.ip)) {
+      throw new AuthError('INVALID_CREDENTIAL', 'This credential is not valid from this IP address');
+    }
+
     const path = request.url.slice('/1.0'.length).split('?', 1)[0]!;
-    if (!credential.allows(request.method, path)) {
+    // A key may always expire itself (`POST /auth/logout`), whatever rights it was given.
+    const isLogout = request.method === 'POST' && path === '/auth/logout';
+    if (!isLogout && !credential.allows(request.method, path)) {
       throw new AuthError('NOT_GRANTED_CALL', 'This call has not been granted');
+    }
+    try {
+      await this.#store.keys.touch(credential.id, this.#now());
+    } catch {
+      // lastUse is informative: a failed write of it must not fail the call it describes.
     }
     return { accountId: credential.accountId, application, credential };
   }
@@ -110,7 +124,16 @@ export class Authenticator {
     const matches = (url: string) => {
       const digest = crypto
         .createHash('sha1')
-        .update(`${secret}+${consumerKey}+${request.method}+${url}+${request.body}+${timestamp}`)
+        .update(
+          signaturePayload({
+            secret,
+            consumerKey,
+            method: request.method,
+            url,
+            body: request.body,
+            timestamp,
+          }),
+        )
         .digest('hex');
       const computed = Buffer.from(`$1$${digest}`);
       // Each comparison is constant-time. Which URL form matched is not secret (it only tells the
@@ -133,15 +156,5 @@ function stripPort(host: string): string {
   return colon === -1 ? host : host.slice(0, colon);
 }
 
-/** Computes a signature as OVH's clients do (used by mks's own client and tests). */
-export function signRequest(input: {
-  secret: string;
-  consumerKey: string;
-  method: string;
-  url: string;
-  body: string;
-  timestamp: number | string;
-}): string {
-  const { secret, consumerKey, method, url, body, timestamp } = input;
-  return `$1$${crypto.createHash('sha1').update(`${secret}+${consumerKey}+${method}+${url}+${body}+${timestamp}`).digest('hex')}`;
-}
+/** The client's signing code (one formula for the CLI, the tests and the console). */
+export { signRequest } from '../client/signing.ts';

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { type AccessRule, FULL_ACCESS, parseRule } from '../auth/access-rules.ts';
+import { setConsolePassword } from '../auth/console-login.ts';
 import { readOvhConf } from '../client/ovh-conf.ts';
 import { type Config, ConfigError, type ConfigOptions, loadConfig } from '../config.ts';
 import type { Services } from '../services.ts';
@@ -21,11 +22,14 @@ Examples:
   mks admin account create --email ops@example.com
   mks admin credential create --account ab12345-mks`,
     );
-  registerAccountCreate(
-    admin
-      .command('account')
-      .addHelpText('after', '\nExamples:\n  mks admin account create --email ops@example.com'),
-  );
+  const account = admin
+    .command('account')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mks admin account create --email ops@example.com\n  mks admin account password --account ab12345-mks',
+    );
+  registerAccountCreate(account);
+  registerAccountPassword(account);
   registerProjectCreate(
     admin
       .command('project')
@@ -45,13 +49,50 @@ function registerAccountCreate(account: Command): void {
   withStoreOptions(account.command('create').description('create an account and print its id'))
     .option('--email <email>', 'contact address')
     .option('--id <id>', 'account id (default: generated)')
+    .option(
+      '--password-stdin',
+      'read the console password from stdin (default: generate one, shown on stderr)',
+    )
     .addHelpText('after', '\nExamples:\n  mks admin account create --email ops@example.com --id ab12345-mks')
-    .action(async (options: ConfigOptions & { email?: string; id?: string }) =>
+    .action(async (options: ConfigOptions & { email?: string; id?: string; passwordStdin?: boolean }) =>
       withServices(options, async (services) => {
         const id = await services.authStore.createAccount({ id: options.id, email: options.email ?? null });
+        await consolePassword(services, id, options.passwordStdin);
         process.stdout.write(`${id}\n`);
       }),
     );
+}
+
+function registerAccountPassword(account: Command): void {
+  withStoreOptions(
+    account
+      .command('password')
+      .description("set an account's web console password (its login is the account id)"),
+  )
+    .requiredOption('--account <id>', 'the account')
+    .option('--password-stdin', 'read the password from stdin (default: generate one, shown on stderr)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mks admin account password --account ab12345-mks\n  printf %s "$PASSWORD" | mks admin account password --account ab12345-mks --password-stdin',
+    )
+    .action(async (options: ConfigOptions & { account: string; passwordStdin?: boolean }) =>
+      withServices(options, async (services) => {
+        await requireAccount(services, options.account);
+        await consolePassword(services, options.account, options.passwordStdin);
+      }),
+    );
+}
+
+/** Sets the account's console password: read from stdin, or generated and shown once on stderr. */
+async function consolePassword(services: Services, accountId: string, fromStdin: boolean | undefined) {
+  const { generated } = await setConsolePassword(
+    services.authStore,
+    accountId,
+    fromStdin ? process.stdin : undefined,
+  );
+  if (generated !== undefined) {
+    process.stderr.write(`Console login: ${accountId}, password: ${generated} (shown once)\n`);
+  }
 }
 
 function registerProjectCreate(project: Command): void {

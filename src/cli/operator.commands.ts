@@ -9,6 +9,7 @@ import { action } from './cli-context.ts';
 import { registerClusterCommands } from './cluster.commands.ts';
 import { completionScript, SHELLS } from './completion.ts';
 import { registerConfigCommands } from './config.commands.ts';
+import { registerCredentialCommands } from './credential.commands.ts';
 import { registerCustomizationCommands } from './customization.commands.ts';
 
 export function registerOperatorCommands(program: Command): void {
@@ -16,6 +17,7 @@ export function registerOperatorCommands(program: Command): void {
   registerCustomizationCommands(program);
   registerCapabilitiesCommands(program);
   registerConfigCommands(program);
+  registerCredentialCommands(program);
   registerCompletionCommand(program);
 }
 

@@ -90,6 +90,7 @@ function servingBanner(config: Config, runtime: Runtime): string {
     `  ${env('OVH_APPLICATION_SECRET', 'application_secret')}`,
     `  ${env('OVH_CONSUMER_KEY', 'consumer_key')}`,
     `Try: mks api GET /cloud/project --data-dir ${config.dataDir}`,
+    `Web console: ${config.publicUrl.replace(/\/1\.0$/, '')}/${first.consoleLoginFile === undefined ? '' : ` (login and password in ${first.consoleLoginFile}, mode 0600)`}`,
     runtime.apiCaFile === undefined
       ? ''
       : `HTTPS certificate from the local CA. Node.js clients (ovh, @ovhcloud/node-ovh) trust it with:\n  export NODE_EXTRA_CA_CERTS=${runtime.apiCaFile}\n(go-ovh and Terraform: add ${runtime.apiCaFile} to the system trust store, or SSL_CERT_FILE on Linux)`,

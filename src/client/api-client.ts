@@ -3,13 +3,22 @@
  * go-ovh does (the configured endpoint URL, scheme and port included) and corrects its clock
  * with `GET /auth/time`, once.
  */
-import { signRequest } from '../auth/authenticator.ts';
+
 import type { OvhCredentials } from './ovh-conf.ts';
+import { signRequest } from './signing.ts';
 
 export interface ApiResponse<T = unknown> {
   readonly status: number;
   readonly body: T;
   readonly queryId: string | null;
+  /** Response headers, lower-case names (the console's inspector shows them). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** What was sent: the signed URL, the headers and the exact body (the signature covers them). */
+  readonly sent?: {
+    readonly url: string;
+    readonly headers: Readonly<Record<string, string>>;
+    readonly body: string;
+  };
 }
 
 export class ApiError extends Error {
@@ -74,7 +83,13 @@ export class ApiClient {
     } catch {
       // Not JSON: keep the text (go-ovh does the same).
     }
-    return { status: response.status, body: parsed as T, queryId: response.headers.get('x-ovh-queryid') };
+    return {
+      status: response.status,
+      body: parsed as T,
+      queryId: response.headers.get('x-ovh-queryid'),
+      headers: Object.fromEntries(response.headers),
+      sent: { url, headers, body: text },
+    };
   }
 
   /** Like `raw`, but throws an `ApiError` for any status outside 2xx. */

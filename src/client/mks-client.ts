@@ -4,6 +4,7 @@
  * against any mks (or OVH) endpoint.
  */
 
+import type { ApiApplication, ApiCredential, CredentialState } from '../auth/credentials.store.ts';
 import type { RolloutView } from '../clusters/cluster-rollout.ts';
 import type { ClusterStatus, CreationInput, UpdatePolicy } from '../clusters/clusters.model.ts';
 import type { HistoryEntry } from '../clusters/customization-history.ts';
@@ -43,6 +44,9 @@ export interface Cluster {
   /** mks extension: why the cluster is in `ERROR`. */
   statusMessage?: string | null;
 }
+
+/** `GET …/kube/{id}/rollout` (mks extension): the kube-proxy rollout node by node. */
+export type Rollout = RolloutView;
 
 /** `cloud.Project`, the fields mks returns. */
 export interface Project {
@@ -176,8 +180,8 @@ export class MksClient {
   }
 
   /** The kube-proxy rollout node by node (mks extension). */
-  rollout(project: string, id: string): Promise<RolloutView> {
-    return this.#call<RolloutView>('GET', `${clusterPath(project, id)}/rollout`);
+  rollout(project: string, id: string): Promise<Rollout> {
+    return this.#call<Rollout>('GET', `${clusterPath(project, id)}/rollout`);
   }
 
   async getKubeconfig(project: string, id: string): Promise<string> {
@@ -191,6 +195,44 @@ export class MksClient {
 
   listAdmissionPlugins(project: string): Promise<string[]> {
     return this.#call<string[]>('GET', `${projectPath(project)}/capabilities/kube/admissionplugins`);
+  }
+
+  /** `GET /me/api/credential`: the account's API key ids (optionally of one state or application). */
+  listCredentialIds(filter: { status?: CredentialState; applicationId?: number } = {}): Promise<number[]> {
+    const query = new URLSearchParams();
+    if (filter.status !== undefined) query.set('status', filter.status);
+    if (filter.applicationId !== undefined) query.set('applicationId', String(filter.applicationId));
+    const search = query.size === 0 ? '' : `?${query}`;
+    return this.#call<number[]>('GET', `/me/api/credential${search}`);
+  }
+
+  getCredential(id: number): Promise<ApiCredential> {
+    return this.#call<ApiCredential>('GET', `/me/api/credential/${id}`);
+  }
+
+  async revokeCredential(id: number): Promise<void> {
+    await this.#call('DELETE', `/me/api/credential/${id}`);
+  }
+
+  async setCredentialAllowedIps(id: number, allowedIPs: string[] | null): Promise<void> {
+    await this.#call('PUT', `/me/api/credential/${id}`, { allowedIPs });
+  }
+
+  listApplicationIds(): Promise<number[]> {
+    return this.#call<number[]>('GET', '/me/api/application');
+  }
+
+  getApplication(id: number): Promise<ApiApplication> {
+    return this.#call<ApiApplication>('GET', `/me/api/application/${id}`);
+  }
+
+  async deleteApplication(id: number): Promise<void> {
+    await this.#call('DELETE', `/me/api/application/${id}`);
+  }
+
+  /** `POST /auth/logout`: expires the consumer key this client signs with. */
+  async logout(): Promise<void> {
+    await this.#call('POST', '/auth/logout');
   }
 }
 

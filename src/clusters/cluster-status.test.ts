@@ -11,7 +11,7 @@ import {
   reportsReady,
 } from './cluster-status.ts';
 import { clusterTokenCheck, clusterTokens } from './cluster-tokens.ts';
-import type { ClusterRecord } from './clusters.model.ts';
+import type { ClusterRecord, ClusterStatus } from './clusters.model.ts';
 
 const T0 = '2026-01-01T00:00:00.000Z';
 const T1 = '2026-01-01T00:01:00.000Z';
@@ -111,8 +111,9 @@ test("a cluster token is checked against the cluster's current epoch only", asyn
   assert.notEqual(token('c1', 1), token('c1', 2));
   assert.notEqual(token('c1', 1), token('c2', 1));
   let epoch = 1;
+  let status: ClusterStatus = 'READY';
   const check = clusterTokenCheck(token, {
-    get: async (id) => (id === 'c1' ? { id, tokenEpoch: epoch } : undefined),
+    get: async (id) => (id === 'c1' ? { id, tokenEpoch: epoch, status, deletedAt: null } : undefined),
   });
   assert.equal(await check('c1', token('c1', 1)), true);
   assert.equal(await check('c1', `${token('c1', 1)}x`), false);
@@ -120,4 +121,6 @@ test("a cluster token is checked against the cluster's current epoch only", asyn
   epoch = 2;
   assert.equal(await check('c1', token('c1', 1)), false, 'a token of an earlier epoch');
   assert.equal(await check('c1', token('c1', 2)), true);
+  status = 'DELETING';
+  assert.equal(await check('c1', token('c1', 2)), false, 'a cluster whose deletion was accepted');
 });

@@ -82,7 +82,8 @@ export function auditColumns(change: ClusterChange) {
 
 /**
  * The columns an update writes. Immutable ones stay out: rewriting the primary key, even to the
- * same value, makes SQLite re-check every foreign key pointing at it (measured: 6× the cost).
+ * same value, makes SQLite re-check every foreign key pointing at it, which costs several times
+ * the update itself (docs/performance.md).
  */
 export function mutableColumns(
   cluster: ClusterRecord,

@@ -13,6 +13,7 @@ import {
 } from '../customization/customization.ts';
 import { type CustomizationPreview, previewCustomization } from '../customization/preview.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
+import { clip } from '../excerpt.ts';
 import { type KubeProxyObserver, type RolloutView, rolloutView } from './cluster-rollout.ts';
 import { type GenerationChange, INSTALLING, nextGeneration } from './cluster-status.ts';
 import type {
@@ -59,7 +60,9 @@ export class ClusterService {
   async create(projectId: string, input: CreationInput, actor?: Actor): Promise<ClusterRecord> {
     const region = input.region ?? '';
     if (!this.#regions.includes(region)) {
-      throw invalid(`region: '${region}' is not offered; available regions: ${this.#regions.join(', ')}`);
+      throw invalid(
+        `region: '${clip(region)}' is not offered; available regions: ${this.#regions.join(', ')}`,
+      );
     }
     const version = this.#version(input.version ?? NEWEST_MINOR);
     const customization = this.#customization(input.customization);
@@ -185,7 +188,7 @@ export class ClusterService {
     await this.#change(projectId, id, (current) => {
       if (input.region !== undefined && input.region !== current.region) {
         throw invalid(
-          `region: a reset keeps the cluster in ${current.region}; '${input.region}' cannot be chosen here`,
+          `region: a reset keeps the cluster in ${current.region}; '${clip(input.region)}' cannot be chosen here`,
         );
       }
       return this.#nextGeneration(
@@ -265,7 +268,7 @@ export class ClusterService {
     const version = resolveVersion(requested);
     if (version === undefined) {
       throw invalid(
-        `version: '${requested}' is not offered; available versions: ${OFFERED_MINORS.join(', ')}`,
+        `version: '${clip(requested)}' is not offered; available versions: ${OFFERED_MINORS.join(', ')}`,
       );
     }
     return version;

@@ -4,6 +4,7 @@
  */
 
 import { invalid } from '../errors.ts';
+import { excerpt } from '../excerpt.ts';
 import {
   ADMISSION_PLUGINS,
   type AdmissionPlugin,
@@ -146,7 +147,7 @@ export function customizationProblems(c: Customization, field = 'customization')
   const checkDuration = (path: string, value: unknown): void => {
     if (value === undefined) return;
     if (typeof value !== 'string') {
-      problems.push(`${path}: ${JSON.stringify(value)} must be a string, ${ISO_EXAMPLES}`);
+      problems.push(`${path}: ${excerpt(value)} must be a string, ${ISO_EXAMPLES}`);
       return;
     }
     try {
@@ -154,7 +155,7 @@ export function customizationProblems(c: Customization, field = 'customization')
     } catch (error) {
       if (!(error instanceof DurationError)) throw error;
       problems.push(
-        `${path}: ${JSON.stringify(value)} is not a valid duration (${error.message}); expected ${ISO_EXAMPLES}`,
+        `${path}: ${excerpt(value)} is not a valid duration (${error.message}); expected ${ISO_EXAMPLES}`,
       );
     }
   };

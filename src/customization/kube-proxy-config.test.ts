@@ -2,21 +2,23 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { DurationError, parseGoDuration } from './duration.ts';
-import { configHash, kubeconfigConf, renderKubeProxyConfig } from './kube-proxy-config.ts';
+import { configHash, renderKubeProxyConfig } from './kube-proxy-config.ts';
+
+/** The fields every rendering starts with, for a cluster in `mode` on the default pod subnet. */
+const baseLines = (mode: string) => [
+  'apiVersion: kubeproxy.config.k8s.io/v1alpha1',
+  'kind: KubeProxyConfiguration',
+  'bindAddress: 0.0.0.0',
+  'clientConnection:',
+  '  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf',
+  'clusterCIDR: 10.2.0.0/16',
+  `mode: ${mode}`,
+];
 
 test('a cluster without kube-proxy customization gets only the base fields and its mode', () => {
   assert.equal(
     renderKubeProxyConfig({ mode: 'iptables', clusterCIDR: '10.2.0.0/16' }),
-    [
-      'apiVersion: kubeproxy.config.k8s.io/v1alpha1',
-      'kind: KubeProxyConfiguration',
-      'bindAddress: 0.0.0.0',
-      'clientConnection:',
-      '  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf',
-      'clusterCIDR: 10.2.0.0/16',
-      'mode: iptables',
-      '',
-    ].join('\n'),
+    [...baseLines('iptables'), ''].join('\n'),
   );
 });
 
@@ -39,13 +41,7 @@ test("the guide's create payload renders both sections with Go durations in a fi
   assert.equal(
     text,
     [
-      'apiVersion: kubeproxy.config.k8s.io/v1alpha1',
-      'kind: KubeProxyConfiguration',
-      'bindAddress: 0.0.0.0',
-      'clientConnection:',
-      '  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf',
-      'clusterCIDR: 10.2.0.0/16',
-      'mode: ipvs',
+      ...baseLines('ipvs'),
       'iptables:',
       '  minSyncPeriod: 1s',
       '  syncPeriod: 30s',
@@ -151,35 +147,6 @@ test('rendering an unvalidated duration throws rather than writing a file kube-p
       }),
     DurationError,
   );
-});
-
-test("kubeconfig.conf follows kubeadm's in-cluster layout", () => {
-  assert.equal(
-    kubeconfigConf('https://10.0.0.1:6443'),
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      '- cluster:',
-      '    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
-      '    server: https://10.0.0.1:6443',
-      '  name: default',
-      'contexts:',
-      '- context:',
-      '    cluster: default',
-      '    namespace: default',
-      '    user: default',
-      '  name: default',
-      'current-context: default',
-      'users:',
-      '- name: default',
-      '  user:',
-      '    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token',
-      '',
-    ].join('\n'),
-  );
-  const doc = parse(kubeconfigConf('https://[fd00::1]:6443'));
-  assert.equal(doc.clusters[0].cluster.server, 'https://[fd00::1]:6443');
 });
 
 test('the config hash is 16 hex characters of sha256 and changes with the content', () => {

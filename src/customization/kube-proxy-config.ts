@@ -1,6 +1,6 @@
 /**
- * Renders the `kube-system/kube-proxy` ConfigMap's two files (kubeadm layout, spec/kube-proxy.md
- * §4.1 and §4.3). Built by hand rather than with a YAML serializer so the bytes are fixed by this
+ * Renders the `kube-system/kube-proxy` ConfigMap's `config.conf` (kubeadm layout, spec/kube-proxy.md
+ * §4.1 and §4.3; `kubeconfig.conf` is kubeadm's and mks leaves it alone). Built by hand rather than with a YAML serializer so the bytes are fixed by this
  * file alone: the same input always hashes the same, and the rollout never restarts kube-proxy
  * for a config that did not change.
  */
@@ -93,31 +93,6 @@ export function renderClusterConfig(mode: KubeProxyMode, customization: Customiz
     ...(customization.kubeProxy === undefined ? {} : { kubeProxy: customization.kubeProxy }),
     clusterCIDR: CLUSTER_CIDR,
   });
-}
-
-/** `kubeconfig.conf`: kubeadm's in-cluster kubeconfig, authenticating with the pod's service account. */
-export function kubeconfigConf(server: string): string {
-  return [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    '- cluster:',
-    '    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
-    `    server: ${scalar(server)}`,
-    '  name: default',
-    'contexts:',
-    '- context:',
-    '    cluster: default',
-    '    namespace: default',
-    '    user: default',
-    '  name: default',
-    'current-context: default',
-    'users:',
-    '- name: default',
-    '  user:',
-    '    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token',
-    '',
-  ].join('\n');
 }
 
 /** Short content hash for the DaemonSet's restart annotation: same config, same value, no restart. */

@@ -100,6 +100,10 @@ function openPostgres(url: string): PostgresDatabase {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   // An idle client losing its server (restart, failover) must not crash the process.
   pool.on('error', () => {});
+  // Nor one in use: a connection lost between two queries of a transaction emits 'error' on its
+  // client, which the pool listens to only while the client is idle. Its next query fails (and the
+  // pool drops it on release); the event itself needs no handling.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   return {
     engine: 'postgres',
@@ -118,6 +122,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   // pg reports a connection dropped mid-query by this message alone, with no code.
   if (error instanceof Error && error.message === 'Connection terminated unexpectedly') return true;
   const code = (error as { code?: unknown } | null)?.code;
+  // pg's own errors for a connection lost in use carry no code, only these texts.
+  if (error instanceof Error && PG_CONNECTION_LOST.test(error.message)) return true;
   if (typeof code !== 'string') return false;
   return (
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'SQLITE_BUSY', 'SQLITE_LOCKED'].includes(code) ||
@@ -126,3 +132,6 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     /^57P0[1-3]$/.test(code)
   );
 }
+
+const PG_CONNECTION_LOST =
+  /^(Connection terminated( unexpectedly| due to connection timeout)?|Client has encountered a connection error and is not queryable|timeout exceeded when trying to connect)$/;

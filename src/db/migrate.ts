@@ -9,7 +9,8 @@ import * as emulator from './migrations/0002-emulator.ts';
 import * as reconcile from './migrations/0003-reconcile.ts';
 import * as emulatorOwners from './migrations/0005-emulator-owners.ts';
 import * as installationCa from './migrations/0006-installation-ca.ts';
-import * as historyAudit from './migrations/0007-history-audit.ts';
+import * as console from './migrations/0007-console.ts';
+import * as historyAudit from './migrations/0008-history-audit.ts';
 import type { Schema } from './schema.ts';
 
 interface MigrationModule {
@@ -22,7 +23,8 @@ const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0003-reconcile', reconcile],
   ['0005-emulator-owners', emulatorOwners],
   ['0006-installation-ca', installationCa],
-  ['0007-history-audit', historyAudit],
+  ['0007-console', console],
+  ['0008-history-audit', historyAudit],
 ];
 
 export async function migrateToLatest(db: Kysely<Schema>, engine: Engine): Promise<string[]> {

@@ -8,6 +8,8 @@ export interface AccountTable {
   id: string;
   email: string | null;
   created_at: string;
+  /** scrypt hash of the console password (auth/passwords.ts); null until one is set. */
+  password_hash: string | null;
 }
 
 export interface ProjectTable {
@@ -45,6 +47,10 @@ export interface CredentialTable {
   created_at: string;
   expires_at: string | null;
   last_use: string | null;
+  /** JSON array of the IP blocks the key may be used from; null: anywhere. */
+  allowed_ips: string | null;
+  /** How the key was made (`CredentialOrigin`); null for keys older than the console. */
+  origin: string | null;
 }
 
 export interface ClusterTable {

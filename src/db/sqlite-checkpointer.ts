@@ -2,8 +2,8 @@
  * WAL checkpoints off the event loop. In WAL mode with `synchronous = NORMAL` a commit only appends
  * to the WAL; the fsync happens when a checkpoint copies the WAL back into the database. SQLite's
  * automatic checkpoint runs inside whichever commit crosses the threshold, so on the event loop it
- * stalls every request for the length of an fsync (measured: PUT p99 28 ms, and 13 % of hello
- * instead of 19 %). Here the main connection never checkpoints; a worker thread with its own
+ * stalls every request for the length of an fsync (tail latency and throughput both suffer:
+ * docs/performance.md). Here the main connection never checkpoints; a worker thread with its own
  * connection runs a PASSIVE checkpoint (never blocks writers) every second, and a TRUNCATE one at
  * close. Durability is unchanged: NORMAL already leaves the last commits to the WAL until then.
  */

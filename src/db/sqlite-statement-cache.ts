@@ -2,12 +2,13 @@
  * The SQLite connection as Kysely and the synchronous write path share it.
  *
  * Prepared statements are cached by SQL text: Kysely's SQLite driver calls `prepare()` for every
- * query, and with better-sqlite3 that re-parses and re-plans the SQL each time (measured: 40–57 %
- * of a primary-key read). better-sqlite3 statements are synchronous and never re-entered.
+ * query, and with better-sqlite3 that re-parses and re-plans the SQL each time, most of a
+ * primary-key read's cost (docs/performance.md). better-sqlite3 statements are synchronous and
+ * never re-entered.
  *
  * `exclusive.transaction()` runs a write synchronously (no awaits, so no other work interleaves
- * and no lock is held across the event loop): about 0.25 ms for a cluster change, against 1–3 ms
- * as an async Kysely transaction. It shares Kysely's one connection, so it waits while Kysely has
+ * and no lock is held across the event loop), several times faster for a cluster change than an
+ * async Kysely transaction (docs/performance.md). It shares Kysely's one connection, so it waits while Kysely has
  * a transaction open on it (seen here as `begin` … `commit`/`rollback`).
  */
 import type { Database as BetterSqlite } from 'better-sqlite3';

@@ -40,6 +40,8 @@ export interface EmulatorOptions {
   logger: Logger;
   /** How long a new kube-proxy pod takes to become Ready (0 allowed), so rollouts are visible. */
   podStartMs: number;
+  /** The clusters' CA, as a real cluster publishes it (`kube-root-ca.crt`, `client-ca-file`). */
+  caPem: string;
   now?: () => Date;
   /**
    * The API server URL written into the kube-proxy ConfigMap's `kubeconfig.conf` (what kube-proxy
@@ -62,6 +64,12 @@ export class Emulator implements EmulatorControl {
   readonly #clusters = new Map<string, ObjectStore>();
   readonly #loading = new Map<string, Promise<ObjectStore | undefined>>();
   readonly #watches = new Set<Watcher>();
+  /**
+   * Clusters destroyed by this process: never loaded or created again here, whatever races the
+   * deletion (a load from the store before the deletion is committed, a late control call).
+   * The most recent ones only; the store answers for older ones.
+   */
+  readonly #destroyed = new Set<string>();
   readonly #hooks: ObjectStoreHooks;
   readonly #ownership: Ownership;
   readonly #router: ClusterRouter;
@@ -84,6 +92,7 @@ export class Emulator implements EmulatorControl {
       logger: this.#logger,
       podStartMs: options.podStartMs,
       now: this.#now,
+      caPem: options.caPem,
     });
     this.#hooks = {
       persistObject: (cluster, resource, namespace, name, object) => {
@@ -106,6 +115,7 @@ export class Emulator implements EmulatorControl {
       logger: this.#logger,
       now: this.#now,
       serverUrl: options.serverUrl ?? (() => 'https://kubernetes.default.svc:443'),
+      caPem: options.caPem,
       controllers: this.#controllers,
       cluster: (id) => this.#cluster(id),
       create: (meta) => this.#create(meta),
@@ -118,7 +128,8 @@ export class Emulator implements EmulatorControl {
   }
 
   /**
-   * Mounts the Kubernetes API of every emulated cluster at `/k8s/:clusterId/...`, and the control
+   * Mounts the Kubernetes API of every emulated cluster at `/k8s/:clusterId/...` (the listener's
+   * `rewriteUrl: routeToCluster(…)` routes a cluster's TLS server name, or its token, there), and the control
    * endpoint when clusters are shared between processes.
    * `authorize(clusterId, bearerToken)` says whether the token is valid (else 401 Status); a
    * cluster the emulator does not know answers 404 Status.
@@ -198,6 +209,7 @@ export class Emulator implements EmulatorControl {
 
   /** The cluster, from memory or loaded from the store; undefined when unknown. */
   #cluster(id: string): Promise<ObjectStore | undefined> {
+    if (this.#destroyed.has(id)) return Promise.resolve(undefined);
     const known = this.#clusters.get(id);
     if (known !== undefined) return Promise.resolve(known);
     let pending = this.#loading.get(id);
@@ -210,6 +222,8 @@ export class Emulator implements EmulatorControl {
 
   async #load(id: string): Promise<ObjectStore | undefined> {
     const stored = await this.#store.loadCluster(id);
+    // Destroyed while this load read the store: what it read is gone.
+    if (this.#destroyed.has(id)) return undefined;
     const raced = this.#clusters.get(id);
     if (raced !== undefined) return raced;
     if (stored === undefined) return undefined;
@@ -225,6 +239,8 @@ export class Emulator implements EmulatorControl {
   }
 
   #create(meta: ClusterMeta): ObjectStore {
+    if (this.#destroyed.has(meta.id))
+      throw Object.assign(new Error(`emulated cluster ${meta.id} was deleted`), { statusCode: 404 });
     const cluster = new ObjectStore(meta, this.#hooks);
     this.#clusters.set(meta.id, cluster);
     this.#hooks.persistMeta(cluster);
@@ -233,6 +249,8 @@ export class Emulator implements EmulatorControl {
 
   async #destroy(clusterId: string): Promise<void> {
     const cluster = await this.#cluster(clusterId);
+    this.#destroyed.add(clusterId);
+    if (this.#destroyed.size > 100_000) this.#destroyed.delete(this.#destroyed.values().next().value!);
     if (cluster !== undefined) {
       cluster.destroyed = true;
       cluster.closeWatchers();

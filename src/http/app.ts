@@ -9,34 +9,36 @@ import { registerAuthRoutes } from '../auth/auth.routes.ts';
 import { registerClusterRoutes } from '../clusters/clusters.routes.ts';
 import { registerCustomizationRoutes } from '../clusters/customization.routes.ts';
 import { registerCustomizationExtensionRoutes } from '../clusters/customization-extensions.routes.ts';
+import { registerConsoleRoutes } from '../console/console.routes.ts';
 import { AppError, serviceNotFound } from '../errors.ts';
 import { registerProjectRoutes, registerProjectScopedRoutes } from '../projects/projects.routes.ts';
 import type { AppDeps, AuthMode } from './deps.ts';
 import { registerHealthRoutes } from './health.routes.ts';
 import { registerJsonBody } from './json-body.ts';
+import { applyListenerLimits, containsNul, nulRefused } from './limits.ts';
 import { handleError } from './ovh-errors.ts';
 import { PROJECT_PREFIX } from './params.ts';
+import { ovhProtocolOptions } from './protocol-errors.ts';
+import { registerRateLimit } from './rate-limit.ts';
 import { sendJson } from './responses.ts';
-
-// Kept for route files written before deps.ts: new code imports these from ./deps.ts.
-export type { AppDeps, AuthMode } from './deps.ts';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const queryIdPrefix = `EU.ext-mks.${crypto.randomBytes(4).toString('hex')}.${process.pid}.`;
   let queryCounter = 0;
+  const nextQueryId = () => `${queryIdPrefix}${(++queryCounter).toString(36)}`;
 
   const app = Fastify({
+    ...ovhProtocolOptions(deps.logger, nextQueryId),
     // With TLS the server is an https.Server; the instance is used the same way (typed as http).
     ...(deps.https === undefined ? {} : { https: { cert: deps.https.cert, key: deps.https.key } }),
     loggerInstance: deps.logger as FastifyBaseLogger,
-    // No log line per request: at info level it costs ~40 % of a small request's throughput.
+    // No log line per request: at info level it costs a large share of a small request's
+    // throughput (docs/performance.md).
     // Refusals and failures are logged by the error handler, with the query id.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'queryId' }),
-    genReqId: () => `${queryIdPrefix}${(++queryCounter).toString(36)}`,
+    genReqId: nextQueryId,
     bodyLimit: deps.config.bodyLimitBytes,
     trustProxy: false,
-    // Bad URLs and over-long path parameters are refused before routing: in OVH's body too.
-    frameworkErrors: handleError,
     ajv: {
       // Refuse rather than fix: unknown fields, wrong types and missing values are client errors.
       customOptions: {
@@ -74,6 +76,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         consumerKey: header(headers['x-ovh-consumer']),
         timestamp: header(headers['x-ovh-timestamp']),
         signature: header(headers['x-ovh-signature']),
+        ip: request.ip,
       });
     } else if (mode === 'application') {
       request.application = await deps.authenticator.application(
@@ -81,6 +84,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       );
     }
     if (request.bodyError !== undefined) throw request.bodyError;
+    if (containsNul(request.params)) throw nulRefused('the path');
     // OVH's clients send no body at all for empty parameters (the npm clients for `{}`, go-ovh
     // for nil): on a route that takes a body, that is an empty object, not a missing one.
     if (
@@ -92,6 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
   });
 
+  registerRateLimit(app, deps.config.rateLimit);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {
     handleError(new AppError('NotFound', 'Got an invalid (or empty) URL'), request, reply);
@@ -112,6 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   registerAuthRoutes(app, deps);
+  registerConsoleRoutes(app, deps);
   registerProjectRoutes(app, deps);
   await app.register(
     async (scoped) => {
@@ -134,6 +140,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     async (_request, reply) => sendJson(reply, app.swagger()),
   );
 
+  applyListenerLimits(app.server, deps.config.listeners);
   return app;
 }
 

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalid } from '../errors.ts';
+import { containsNul, jsonDepthExceeds, MAX_JSON_DEPTH, nulRefused } from './limits.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -23,8 +24,14 @@ export function registerJsonBody(app: FastifyInstance, bodyLimit: number): void 
     const text = body as string;
     request.rawBody = text;
     if (text.trim() === '') return done(null, undefined);
+    if (jsonDepthExceeds(text)) {
+      request.bodyError = invalid(`Malformed JSON body: nested deeper than ${MAX_JSON_DEPTH} levels`);
+      return done(null, undefined);
+    }
     try {
-      done(null, JSON.parse(text));
+      const parsed: unknown = JSON.parse(text);
+      if (containsNul(parsed)) request.bodyError = nulRefused('the request body');
+      done(null, parsed);
     } catch (error) {
       request.bodyError = malformed(text, error);
       done(null, undefined);

@@ -11,6 +11,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '../db/database.ts';
 import { AppError, AuthError, type CatalogueError, ERROR_KINDS, type ErrorKind, invalid } from '../errors.ts';
+import { clip, excerpt } from '../excerpt.ts';
 
 interface AjvError {
   keyword: string;
@@ -96,10 +97,10 @@ export function describeValidation(errors: readonly AjvError[], context = 'body'
   return errors
     .map((error) => {
       const path = fieldPath(context, error.instancePath);
-      const value = error.data === undefined ? '' : ` ${JSON.stringify(error.data)}`;
+      const value = error.data === undefined ? '' : ` ${excerpt(error.data)}`;
       switch (error.keyword) {
         case 'additionalProperties': {
-          const field = `${path === context ? '' : `${path}.`}${String(error.params.additionalProperty)}`;
+          const field = `${path === context ? '' : `${path}.`}${clip(String(error.params.additionalProperty))}`;
           const allowed = Object.keys(error.parentSchema?.properties ?? {});
           return `${field}: unknown field${allowed.length > 0 ? `; allowed fields here: ${allowed.join(', ')}` : ''}`;
         }

@@ -8,10 +8,10 @@ import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { AccessRule } from '../../src/auth/access-rules.ts';
 import type { Credential } from '../../src/auth/auth.store.ts';
-import { signRequest } from '../../src/auth/authenticator.ts';
 import { ApiClient } from '../../src/client/api-client.ts';
 import type { OvhCredentials } from '../../src/client/ovh-conf.ts';
 import { DIALECTS } from '../support/dialects.ts';
+import { ovhAuthHeaders } from '../support/ovh-headers.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 const NOT_FOUND = { class: 'Client::NotFound', message: 'This service does not exist' };
@@ -54,19 +54,13 @@ async function call(server: TestServer, input: SignedCall): Promise<Reply> {
   const body = input.body ?? '';
   const timestamp = input.timestamp ?? Math.floor(Date.now() / 1000);
   const { credentials } = input;
-  const headers: Record<string, string> = {
-    'X-Ovh-Application': credentials.applicationKey,
-    'X-Ovh-Consumer': credentials.consumerKey,
-    'X-Ovh-Timestamp': String(timestamp),
-    'X-Ovh-Signature': signRequest({
-      secret: credentials.applicationSecret,
-      consumerKey: credentials.consumerKey,
-      method: input.signedMethod ?? method,
-      url: input.signedUrl ?? `${credentials.endpoint}${input.path}`,
-      body: input.signedBody ?? body,
-      timestamp,
-    }),
-  };
+  const headers = ovhAuthHeaders(
+    credentials,
+    input.signedMethod ?? method,
+    input.signedUrl ?? `${credentials.endpoint}${input.path}`,
+    input.signedBody ?? body,
+    timestamp,
+  );
   if (body !== '') headers['Content-Type'] = 'application/json;charset=utf-8';
   for (const name of input.omit ?? []) delete headers[name];
   return send(`${server.baseUrl}/1.0${input.path}`, {

@@ -363,7 +363,9 @@ for (const dialect of DIALECTS) {
         `${kube}/${cluster.id}/kubeconfig`,
       );
       const config = parse(content);
-      assert.equal(config.clusters[0].cluster.server, `${server.config.kubePublicUrl}/k8s/${cluster.id}`);
+      // Served at the root of the listener, routed by the cluster's TLS server name.
+      assert.equal(config.clusters[0].cluster.server, server.config.kubePublicUrl);
+      assert.equal(config.clusters[0].cluster['tls-server-name'], `${cluster.id}.clusters.mks.internal`);
       assert.match(config.clusters[0].cluster.server, /^https:\/\//, 'kubectl sends tokens over TLS only');
       assert.match(
         Buffer.from(config.clusters[0].cluster['certificate-authority-data'], 'base64').toString(),

@@ -132,7 +132,9 @@ describe('scale-out: two API processes and two workers on PostgreSQL', {
       'POST',
       `${kube}/${clusterId}/kubeconfig`,
     );
-    assert.match(content, new RegExp(`server: ${apis[i]!.kubeUrl}/`));
+    // The listener's own URL, the cluster named by its TLS server name.
+    assert.match(content, new RegExp(`server: ${apis[i]!.kubeUrl}\n`));
+    assert.match(content, new RegExp(`tls-server-name: ${clusterId}\\.clusters\\.mks\\.internal\n`));
     const access = new KubeAccess(content);
     kubes.push(access);
     return access;

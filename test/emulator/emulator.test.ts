@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { configHash, renderKubeProxyConfig } from '../../src/customization/kube-proxy-config.ts';
+import { KUBEADM_CONFIG_CONF } from '../../src/emulator/cluster/kubeadm-objects.ts';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/dialects.ts';
 import { waitFor as waitForCondition } from '../support/wait.ts';
 import { type EmulatorHarness, startEmulatorHarness } from './harness.ts';
@@ -38,23 +38,22 @@ for (const dialect of DIALECTS) {
     const waitFor = <T>(what: string, probe: () => Promise<T | undefined | false>) =>
       waitForCondition(probe, { what });
 
-    function clients() {
-      const kc = new KubeConfig();
-      kc.loadFromString(harness.kubeconfigText);
-      return { core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api) };
-    }
-
-    async function kubeProxyPods() {
-      const { core } = clients();
-      const list = await core.listNamespacedPod({
-        namespace: 'kube-system',
-        labelSelector: 'k8s-app=kube-proxy',
-      });
-      return list.items;
-    }
+    const kubeProxyPods = () => harness.kube.kubeProxyPods();
+    /** The API server pod's command line, as kubectl prints it. */
+    const apiServerCommand = () =>
+      kubectl(
+        'get',
+        'pod',
+        '-n',
+        'kube-system',
+        '-l',
+        'component=kube-apiserver',
+        '-o',
+        'jsonpath={.items[0].spec.containers[0].command}',
+      );
 
     async function rolledOut(): Promise<boolean> {
-      const ds = await clients().apps.readNamespacedDaemonSet({
+      const ds = await harness.kube.apps.readNamespacedDaemonSet({
         name: 'kube-proxy',
         namespace: 'kube-system',
       });
@@ -66,23 +65,9 @@ for (const dialect of DIALECTS) {
       );
     }
 
-    function status(url: string, token?: string): Promise<number> {
-      return new Promise((resolve, reject) => {
-        const request = https.get(
-          url,
-          {
-            agent: false,
-            rejectUnauthorized: false,
-            headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
-          },
-          (response) => {
-            response.resume();
-            resolve(response.statusCode ?? 0);
-          },
-        );
-        request.on('error', reject);
-      });
-    }
+    /** The status of a GET of `apiPath` with `token` (none: no credentials). */
+    const status = async (apiPath: string, token: string | null = null) =>
+      (await harness.kube.status(apiPath, token)).status;
 
     before(async () => {
       testDatabase = await createTestDatabase(dialect);
@@ -109,45 +94,26 @@ for (const dialect of DIALECTS) {
       assert.match(cm, /config\.conf: \|\n\s+apiVersion: kubeproxy\.config\.k8s\.io\/v1alpha1/);
       assert.match(cm, /kubeconfig\.conf: \|/);
       assert.match(cm, /resourceVersion: "\d+"/);
-      const flags = await kubectl(
-        'get',
-        'pod',
-        '-n',
-        'kube-system',
-        '-l',
-        'component=kube-apiserver',
-        '-o',
-        'jsonpath={.items[0].spec.containers[0].command}',
-      );
+      const flags = await apiServerCommand();
       assert.match(flags, /--enable-admission-plugins=AlwaysPullImages,NodeRestriction/);
       await harness.emulator.setApiServerFlags(CLUSTER, [
         '--enable-admission-plugins=NodeRestriction',
         '--disable-admission-plugins=AlwaysPullImages',
       ]);
-      const changed = await kubectl(
-        'get',
-        'pod',
-        '-n',
-        'kube-system',
-        '-l',
-        'component=kube-apiserver',
-        '-o',
-        'jsonpath={.items[0].spec.containers[0].command}',
-      );
+      const changed = await apiServerCommand();
       assert.match(changed, /--enable-admission-plugins=NodeRestriction/);
       assert.match(changed, /--disable-admission-plugins=AlwaysPullImages/);
       assert.doesNotMatch(changed, /AlwaysPullImages,NodeRestriction/);
     });
 
     test('requests without a valid token are refused with a 401 Status', async () => {
-      const base = harness.serverUrl;
-      assert.equal(await status(`${base}/api/v1/nodes`), 401);
-      assert.equal(await status(`${base}/api/v1/nodes`, 'wrong'), 401);
-      assert.equal(await status(`${base}/api/v1/nodes`, TOKEN), 200);
+      assert.equal(await status('/api/v1/nodes'), 401);
+      assert.equal(await status('/api/v1/nodes', 'wrong'), 401);
+      assert.equal(await status('/api/v1/nodes', TOKEN), 200);
     });
 
     test('server-side apply of config.conf then a template annotation rolls pods one by one to the new config', async () => {
-      const { core, apps } = clients();
+      const { core, apps } = harness.kube;
       const config = renderKubeProxyConfig({
         mode: 'iptables',
         clusterCIDR: '10.2.0.0/16',
@@ -208,20 +174,15 @@ for (const dialect of DIALECTS) {
       const generation = patched.metadata!.generation!;
       assert.ok(generation >= 2);
 
-      const statusOutput = kubectl(
-        'rollout',
-        'status',
-        'ds/kube-proxy',
-        '-n',
-        'kube-system',
-        '--timeout=30s',
-      );
+      const statusOutput = harness.kube.rolloutStatus(30);
       // Progress is visible: at some point exactly one pod is new.
       await waitFor('one pod updated', async () => {
         const ds = await apps.readNamespacedDaemonSet({ name: 'kube-proxy', namespace: 'kube-system' });
         return ds.status?.updatedNumberScheduled === 1 && (ds.status.numberAvailable ?? 0) >= 2;
       });
-      const printed = await statusOutput;
+      const watched = await statusOutput;
+      assert.equal(watched.code, 0, watched.stderr);
+      const printed = watched.stdout;
       // kubectl prints what it saw while waiting (a slow start may see only the last pod coming up).
       assert.match(printed, /out of 3 new pods have been updated|of 3 updated pods are available/);
       assert.match(printed, /daemon set "kube-proxy" successfully rolled out/);
@@ -242,15 +203,9 @@ for (const dialect of DIALECTS) {
     test('kubectl rollout restart replaces every pod and rollout status finishes', async () => {
       const before = new Set((await kubeProxyPods()).map((p) => p.metadata!.name));
       assert.match(await kubectl('rollout', 'restart', 'ds/kube-proxy', '-n', 'kube-system'), /restarted/);
-      const printed = await kubectl(
-        'rollout',
-        'status',
-        'ds/kube-proxy',
-        '-n',
-        'kube-system',
-        '--timeout=30s',
-      );
-      assert.match(printed, /successfully rolled out/);
+      const printed = await harness.kube.rolloutStatus(30);
+      assert.equal(printed.code, 0, printed.stderr);
+      assert.match(printed.stdout, /successfully rolled out/);
       const after = await kubeProxyPods();
       assert.equal(after.length, 3);
       assert.ok(after.every((p) => !before.has(p.metadata!.name)));
@@ -273,15 +228,7 @@ for (const dialect of DIALECTS) {
     test('a config kube-proxy cannot decode makes restarted pods crash-loop with its error', async () => {
       const bad =
         'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: iptables\niptables:\n  syncPeriod: PT30S\n';
-      await kubectl(
-        'patch',
-        'cm',
-        'kube-proxy',
-        '-n',
-        'kube-system',
-        '-p',
-        JSON.stringify({ data: { 'config.conf': bad } }),
-      );
+      await harness.kube.patchConfigConf(bad);
       await kubectl('rollout', 'restart', 'ds/kube-proxy', '-n', 'kube-system');
       const crashing = await waitFor('a crash-looping pod', async () =>
         (await kubeProxyPods()).find(
@@ -304,18 +251,9 @@ for (const dialect of DIALECTS) {
       assert.equal(running.length, 2);
 
       // Fixing the config and restarting again recovers.
-      await kubectl(
-        'patch',
-        'cm',
-        'kube-proxy',
-        '-n',
-        'kube-system',
-        '--type',
+      await harness.kube.patchConfigConf(
+        renderKubeProxyConfig({ mode: 'iptables', clusterCIDR: '10.2.0.0/16' }),
         'merge',
-        '-p',
-        JSON.stringify({
-          data: { 'config.conf': renderKubeProxyConfig({ mode: 'iptables', clusterCIDR: '10.2.0.0/16' }) },
-        }),
       );
       await kubectl('rollout', 'restart', 'ds/kube-proxy', '-n', 'kube-system');
       await waitFor('the rollout to finish', rolledOut);
@@ -347,12 +285,12 @@ for (const dialect of DIALECTS) {
 
     test('state survives closing and reopening the database', async () => {
       const config = (
-        await clients().core.readNamespacedConfigMap({ name: 'kube-proxy', namespace: 'kube-system' })
+        await harness.kube.core.readNamespacedConfigMap({ name: 'kube-proxy', namespace: 'kube-system' })
       ).data?.['config.conf'];
       const pods = (await kubeProxyPods()).map((p) => p.metadata!.name).sort();
       await harness.stop();
       await startServer();
-      const reread = await clients().core.readNamespacedConfigMap({
+      const reread = await harness.kube.core.readNamespacedConfigMap({
         name: 'kube-proxy',
         namespace: 'kube-system',
       });
@@ -369,19 +307,15 @@ for (const dialect of DIALECTS) {
       assert.doesNotMatch(namespaces, /scratch/);
       assert.match(namespaces, /kube-system\s+Active/);
       assert.doesNotMatch(await kubectl('get', 'cm', '-n', 'default'), /mine/);
-      const cm = await clients().core.readNamespacedConfigMap({
+      const cm = await harness.kube.core.readNamespacedConfigMap({
         name: 'kube-proxy',
         namespace: 'kube-system',
       });
-      assert.equal(
-        cm.data?.['config.conf'],
-        renderKubeProxyConfig({ mode: 'iptables', clusterCIDR: '10.2.0.0/16' }),
-      );
+      assert.equal(cm.data?.['config.conf'], KUBEADM_CONFIG_CONF);
       await waitFor('kube-proxy running again', rolledOut);
 
       await harness.emulator.destroyCluster(CLUSTER);
-      const base = harness.serverUrl;
-      assert.equal(await status(`${base}/api/v1/nodes`, TOKEN), 404);
+      assert.equal(await status('/api/v1/nodes', TOKEN), 404);
     });
   });
 }

@@ -1,23 +1,32 @@
 /**
  * A standalone emulator for medium tests: the emulated clusters' Kubernetes API over HTTPS (kubectl
  * only sends bearer tokens over TLS), with a certificate from mks's own local CA, on a database of
- * the dialect under test, a kubeconfig for one cluster and a kubectl runner.
+ * the dialect under test, and a kubeconfig for one cluster with the tests' one way of using it
+ * (`KubeAccess`: real kubectl, client-node, raw HTTPS). As `mks serve` does, the listener routes by
+ * TLS server name, and the kubeconfig names the cluster's (no path).
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { after, before } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
+import {
+  clusterIdOfServerName,
+  clusterIdOfToken,
+  KUBE_SERVER_NAMES,
+  kubeServerName,
+} from '../../src/clusters/cluster-tokens.ts';
 import type { Config } from '../../src/config.ts';
 import { type Database, openDatabase } from '../../src/db/database.ts';
+import { routeToCluster } from '../../src/emulator/apiserver/kube-api.routes.ts';
 import { Emulator } from '../../src/emulator/emulator.ts';
 import { loadOrCreateLocalTls } from '../../src/tls/local-ca.ts';
-
-const run = promisify(execFile);
+import { createTestDatabase, type Dialect, type TestDatabase } from '../support/dialects.ts';
+import { KubeAccess } from '../support/kube.ts';
 
 export interface HarnessOptions {
-  /** Where the TLS material, kubeconfig and kubectl cache go. */
+  /** Where the TLS material and the kubeconfig go. */
   readonly dir: string;
   readonly database: Config['database'];
   /** The cluster the kubeconfig points at. */
@@ -25,8 +34,6 @@ export interface HarnessOptions {
   /** The only bearer token the API accepts. */
   readonly token: string;
   readonly podStartMs: number;
-  /** kubectl's own timeout. */
-  readonly kubectlTimeoutMs?: number;
   /** Called on every request the API receives (to see what clients send). */
   readonly onRequest?: (method: string, contentType: string | undefined) => void;
 }
@@ -35,25 +42,37 @@ export interface EmulatorHarness {
   readonly database: Database;
   readonly emulator: Emulator;
   readonly app: FastifyInstance;
-  /** The cluster's API URL (`https://127.0.0.1:PORT/k8s/ID`). */
+  /** The cluster's API URL under the listener's mount (`https://127.0.0.1:PORT/k8s/ID`). */
   readonly serverUrl: string;
+  /** The listener's URL (`https://127.0.0.1:PORT`), the kubeconfig's server. */
+  readonly rootUrl: string;
+  /** The cluster's TLS server name, the kubeconfig's `tls-server-name`. */
+  readonly serverName: string;
+  readonly caPem: string;
   readonly kubeconfigFile: string;
   readonly kubeconfigText: string;
-  /** Runs kubectl against the cluster; its standard output. */
+  /** kubectl, client-node and raw HTTPS against the cluster. */
+  readonly kube: KubeAccess;
+  /** Runs kubectl against the cluster; its standard output (rejects with stderr on a non-zero exit). */
   kubectl(...args: string[]): Promise<string>;
   /** Closes the server, the emulator and the database (the database's content stays). */
   stop(): Promise<void>;
 }
 
 export async function startEmulatorHarness(options: HarnessOptions): Promise<EmulatorHarness> {
-  const tls = loadOrCreateLocalTls(options.dir, ['127.0.0.1']);
+  const tls = loadOrCreateLocalTls(options.dir, ['127.0.0.1', KUBE_SERVER_NAMES]);
   const database = await openDatabase(options.database);
   const emulator = new Emulator({
     database,
     logger: pino({ level: 'silent' }),
     podStartMs: options.podStartMs,
+    caPem: tls.caPem,
   });
-  const app = Fastify({ logger: false, https: { key: tls.keyPem, cert: tls.certPem } });
+  const app = Fastify({
+    logger: false,
+    https: { key: tls.keyPem, cert: tls.certPem },
+    rewriteUrl: routeToCluster({ byServerName: clusterIdOfServerName, byToken: clusterIdOfToken }),
+  });
   const onRequest = options.onRequest;
   if (onRequest !== undefined)
     app.addHook('onRequest', async (request) => onRequest(request.method, request.headers['content-type']));
@@ -61,14 +80,17 @@ export async function startEmulatorHarness(options: HarnessOptions): Promise<Emu
   await app.listen({ host: '127.0.0.1', port: 0 });
   emulator.start();
   const { port } = app.server.address() as { port: number };
-  const serverUrl = `https://127.0.0.1:${port}/k8s/${options.clusterId}`;
+  const rootUrl = `https://127.0.0.1:${port}`;
+  const serverUrl = `${rootUrl}/k8s/${options.clusterId}`;
+  const serverName = kubeServerName(options.clusterId);
   const kubeconfigText = [
     'apiVersion: v1',
     'kind: Config',
     'clusters:',
     '- cluster:',
     `    certificate-authority-data: ${Buffer.from(tls.caPem).toString('base64')}`,
-    `    server: ${serverUrl}`,
+    `    server: ${rootUrl}`,
+    `    tls-server-name: ${serverName}`,
     '  name: emulated',
     'contexts:',
     '- context: {cluster: emulated, user: admin}',
@@ -82,25 +104,62 @@ export async function startEmulatorHarness(options: HarnessOptions): Promise<Emu
   ].join('\n');
   const kubeconfigFile = path.join(options.dir, 'kubeconfig');
   fs.writeFileSync(kubeconfigFile, kubeconfigText);
+  const kube = new KubeAccess(kubeconfigText);
   return {
     database,
     emulator,
     app,
     serverUrl,
+    rootUrl,
+    serverName,
+    caPem: tls.caPem,
     kubeconfigFile,
     kubeconfigText,
-    async kubectl(...args: string[]) {
-      const { stdout } = await run(
-        'kubectl',
-        ['--kubeconfig', kubeconfigFile, '--cache-dir', path.join(options.dir, 'cache'), ...args],
-        { timeout: options.kubectlTimeoutMs ?? 30_000 },
-      );
-      return stdout;
-    },
+    kube,
+    kubectl: (...args: string[]) => kube.kubectl(...args),
     async stop() {
+      kube.close();
       await app.close();
       await emulator.stop();
       await database.close();
+    },
+  };
+}
+
+/**
+ * A suite's harness: `before` opens a database of `dialect`, starts the harness and installs the
+ * cluster (`nodeCount` nodes at `version`); `after` stops and drops everything. `harness()` is the
+ * running harness, `dir` its directory (for the suite's own files and kubectl's cache).
+ */
+export function suiteHarness(
+  dialect: Dialect,
+  options: Omit<HarnessOptions, 'dir' | 'database'> & {
+    readonly nodeCount: number;
+    readonly version: string;
+  },
+): { harness(): EmulatorHarness; readonly dir: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-emulator-suite-'));
+  let testDatabase: TestDatabase | undefined;
+  let harness: EmulatorHarness | undefined;
+  before(async () => {
+    testDatabase = await createTestDatabase(dialect);
+    harness = await startEmulatorHarness({ ...options, dir, database: testDatabase.config });
+    await harness.emulator.ensureCluster({
+      id: options.clusterId,
+      nodeCount: options.nodeCount,
+      version: options.version,
+    });
+  });
+  after(async () => {
+    await harness?.stop();
+    await testDatabase?.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    dir,
+    harness() {
+      if (harness === undefined) throw new Error('the harness starts in the suite’s before hook');
+      return harness;
     },
   };
 }

@@ -2,12 +2,13 @@
  * The emulated kube-proxy against the real one: every `config.conf` of the corpus recorded from
  * kube-proxy v1.32.13 (test/fixtures/kube-proxy-config-corpus.json, a copy of
  * shared/fidelity/kube-proxy-config-corpus.json) gets the real verdict, and the real error text
- * where the real kube-proxy refused.
+ * where the real kube-proxy refused; and what mks renders loads.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
-import { readKubeProxyConfig } from '../../src/emulator/cluster/kube-proxy.ts';
+import { renderKubeProxyConfig } from '../../src/customization/kube-proxy-config.ts';
+import { loadKubeProxyConfig, readKubeProxyConfig } from '../../src/emulator/cluster/kube-proxy.ts';
 
 interface CorpusEntry {
   readonly label: string;
@@ -44,4 +45,12 @@ test('every corpus entry gets the real kube-proxy verdict and error text', () =>
     }
   }
   assert.deepEqual(differences, []);
+});
+
+test("the configs mks renders load in the emulated kube-proxy (the product's renderer against the emulator's parser)", () => {
+  const loaded = loadKubeProxyConfig(
+    renderKubeProxyConfig({ mode: 'ipvs', clusterCIDR: '10.2.0.0/16' }),
+    '1.31.4',
+  );
+  assert.deepEqual(loaded.ok ? undefined : loaded.message, undefined);
 });

@@ -54,7 +54,6 @@ for (const dialect of DIALECTS) {
         clusterId: CLUSTER,
         token: TOKEN,
         podStartMs: 0,
-        kubectlTimeoutMs: 20_000,
         onRequest: (method, type) => {
           if (type !== undefined) contentTypes.push(`${method} ${type}`);
         },
@@ -89,6 +88,59 @@ for (const dialect of DIALECTS) {
       const secret = JSON.parse(await kubectl('get', 'secret', 's', '-n', 'demo', '-o', 'json'));
       assert.equal(Buffer.from(secret.data.password, 'base64').toString(), 'hunter2');
       assert.match(await kubectl('get', 'ns', 'demo'), /demo\s+Active/);
+    });
+
+    test('kubectl create deployment sends protobuf and reads back with kube-apiserver defaults', async () => {
+      contentTypes.length = 0;
+      assert.match(
+        await kubectl(
+          'create',
+          'deployment',
+          'web',
+          '-n',
+          'demo',
+          '--image=nginx:1.27',
+          '--port=80',
+          '--replicas=2',
+        ),
+        /deployment\.apps\/web created/,
+      );
+      assert.match(
+        await kubectl(
+          'create',
+          'deployment',
+          'cmd',
+          '-n',
+          'demo',
+          '--image=busybox:1.36',
+          '--',
+          'sleep',
+          '3600',
+        ),
+        /deployment\.apps\/cmd created/,
+      );
+      assert.ok(contentTypes.includes('POST application/vnd.kubernetes.protobuf'), contentTypes.join(', '));
+      const web = JSON.parse(await kubectl('get', 'deploy', 'web', '-n', 'demo', '-o', 'json'));
+      assert.equal(web.spec.replicas, 2);
+      assert.deepEqual(web.spec.selector, { matchLabels: { app: 'web' } });
+      assert.deepEqual(web.spec.strategy, {
+        type: 'RollingUpdate',
+        rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' },
+      });
+      const container = web.spec.template.spec.containers[0];
+      assert.deepEqual(container.ports, [{ containerPort: 80, protocol: 'TCP' }]);
+      assert.equal(container.imagePullPolicy, 'IfNotPresent');
+      assert.equal(web.spec.template.spec.restartPolicy, 'Always');
+      const command = await kubectl(
+        'get',
+        'deploy',
+        'cmd',
+        '-n',
+        'demo',
+        '-o',
+        'jsonpath={.spec.template.spec.containers[0].command}',
+      );
+      assert.equal(command, '["sleep","3600"]');
     });
 
     test('kubectl apply -f validates against OpenAPI v3 and patches on the second apply', async () => {

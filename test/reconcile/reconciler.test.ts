@@ -171,15 +171,9 @@ for (const dialect of DIALECTS) {
       const podNodes = kubeProxyRows.map((row) => row.slice(nodeColumn).split(/\s+/)[0]!).sort();
       assert.deepEqual(podNodes, nodeNames, 'one kube-proxy pod on each node');
 
-      const rollout = await k.kubectl(
-        'rollout',
-        'status',
-        'ds/kube-proxy',
-        '-n',
-        'kube-system',
-        '--timeout=20s',
-      );
-      assert.match(rollout, /successfully rolled out/);
+      const rollout = await k.rolloutStatus(20);
+      assert.equal(rollout.code, 0, rollout.stderr);
+      assert.match(rollout.stdout, /successfully rolled out/);
       await assertPodsRunConfig(k, 3);
 
       // The Kubernetes API wants the kubeconfig's token.
@@ -225,14 +219,7 @@ for (const dialect of DIALECTS) {
         change,
       );
       assert.match(response.message, /generation 2/);
-      const rolloutStatus = k.run([
-        'rollout',
-        'status',
-        'ds/kube-proxy',
-        '-n',
-        'kube-system',
-        '--timeout=20s',
-      ]);
+      const rolloutStatus = k.rolloutStatus(20);
       assert.equal((await get(cluster.id)).status, 'REDEPLOYING');
       await untilStatus(cluster.id, 'READY');
       settled = true;
@@ -383,7 +370,7 @@ for (const dialect of DIALECTS) {
       await assertPodsRunConfig(k, 2);
     });
 
-    test('delete: DELETING, then GET answers 404 and so does the Kubernetes API', async () => {
+    test('delete: DELETING, then GET answers 404 and the Kubernetes API refuses the token (401)', async () => {
       const { cluster, k } = await createReady({ name: 'doomed' });
       assert.equal((await k.status('/api/v1/namespaces/kube-system/configmaps/kube-proxy')).status, 200);
       await server.client.call('DELETE', `${kube}/${cluster.id}`);
@@ -399,11 +386,12 @@ for (const dialect of DIALECTS) {
       assert.notEqual(stored?.deletedAt, null);
       assert.ok(!(await server.client.call<string[]>('GET', kube)).includes(cluster.id));
 
+      // Issue 12: once its deletion is accepted, a cluster's token opens nothing (was 404).
       const raw = await k.status('/api/v1/namespaces/kube-system/configmaps/kube-proxy');
-      assert.equal(raw.status, 404, raw.body);
+      assert.equal(raw.status, 401, raw.body);
       const viaKubectl = await k.run(['get', 'cm', 'kube-proxy', '-n', 'kube-system']);
       assert.notEqual(viaKubectl.code, 0);
-      assert.match(viaKubectl.stderr, /NotFound|could not find/);
+      assert.match(viaKubectl.stderr, /Unauthorized|must be logged in/);
     });
 
     test('a config kube-proxy refuses crash-loops the restarted pod and the cluster reports ERROR naming the node', async () => {
@@ -411,17 +399,7 @@ for (const dialect of DIALECTS) {
       const current = (await configMap(k)).data['config.conf']!;
       assert.doesNotMatch(current, /syncPeriod/);
       const broken = `${current}iptables:\n  syncPeriod: PT30S\n`;
-      await k.kubectl(
-        'patch',
-        'cm',
-        'kube-proxy',
-        '-n',
-        'kube-system',
-        '--type',
-        'merge',
-        '-p',
-        JSON.stringify({ data: { 'config.conf': broken } }),
-      );
+      await k.patchConfigConf(broken, 'merge');
       const victim = (await k.kubeProxyPods())[0]!;
       const node = victim.spec!.nodeName!;
       await k.kubectl('delete', 'pod', victim.metadata!.name!, '-n', 'kube-system');

@@ -18,7 +18,9 @@ export interface KubectlResult {
 }
 
 interface KubeconfigFile {
-  clusters: Array<{ cluster: { server: string; 'certificate-authority-data'?: string } }>;
+  clusters: Array<{
+    cluster: { server: string; 'tls-server-name'?: string; 'certificate-authority-data'?: string };
+  }>;
   users: Array<{ user: { token: string } }>;
 }
 
@@ -26,6 +28,8 @@ export class KubeAccess {
   readonly dir: string;
   readonly file: string;
   readonly server: string;
+  /** The cluster's TLS server name (`tls-server-name`), which the listener routes by. */
+  readonly serverName: string | undefined;
   readonly token: string;
   readonly ca: Buffer | undefined;
   readonly core: CoreV1Api;
@@ -37,6 +41,7 @@ export class KubeAccess {
     fs.writeFileSync(this.file, kubeconfig, { mode: 0o600 });
     const parsed = parse(kubeconfig) as KubeconfigFile;
     this.server = parsed.clusters[0]!.cluster.server;
+    this.serverName = parsed.clusters[0]!.cluster['tls-server-name'];
     this.token = parsed.users[0]!.user.token;
     const caData = parsed.clusters[0]!.cluster['certificate-authority-data'];
     this.ca = caData === undefined ? undefined : Buffer.from(caData, 'base64');
@@ -66,32 +71,42 @@ export class KubeAccess {
     return result.stdout;
   }
 
+  /**
+   * `kubectl rollout status` of the kube-proxy DaemonSet: kubectl's own watch of the rollout, for at
+   * most `timeoutSeconds`. Never rejects on a non-zero exit (see `code`).
+   */
+  rolloutStatus(timeoutSeconds: number): Promise<KubectlResult> {
+    return this.run(
+      ['rollout', 'status', 'ds/kube-proxy', '-n', 'kube-system', `--timeout=${timeoutSeconds}s`],
+      (timeoutSeconds + 10) * 1000,
+    );
+  }
+
+  /**
+   * `kubectl patch` of the kube-proxy ConfigMap's `config.conf` (`type`: kubectl's `--type`, whose
+   * default is `strategic`); kubectl's output.
+   */
+  patchConfigConf(text: string, type: 'strategic' | 'merge' = 'strategic'): Promise<string> {
+    const patch = JSON.stringify({ data: { 'config.conf': text } });
+    return this.kubectl('patch', 'cm', 'kube-proxy', '-n', 'kube-system', '--type', type, '-p', patch);
+  }
+
   async json<T = Record<string, unknown>>(...args: string[]): Promise<T> {
     return JSON.parse(await this.kubectl(...args, '-o', 'json')) as T;
   }
 
   /** A raw HTTPS GET of `apiPath` under the cluster's server URL; the bearer token unless `token` says otherwise. */
   status(apiPath: string, token: string | null = this.token): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-      const request = https.get(
-        `${this.server}${apiPath}`,
-        {
-          agent: false,
-          ...(this.ca === undefined ? { rejectUnauthorized: false } : { ca: this.ca }),
-          headers: token === null ? {} : { authorization: `Bearer ${token}` },
-        },
-        (response) => {
-          let body = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => {
-            body += chunk;
-          });
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-        },
-      );
-      request.setTimeout(10_000, () => request.destroy(new Error(`GET ${apiPath} timed out`)));
-      request.on('error', reject);
-    });
+    return kubeGet(
+      `${this.server}${apiPath}`,
+      {
+        ca: this.ca?.toString('utf8'),
+        serverName: this.serverName,
+        token: token ?? undefined,
+        insecure: this.ca === undefined,
+      },
+      10_000,
+    );
   }
 
   async kubeProxyPods(): Promise<V1Pod[]> {
@@ -115,4 +130,43 @@ export function isRunning(pod: V1Pod): boolean {
       (status) => status.ready && status.state?.running !== undefined,
     )
   );
+}
+
+/** One HTTPS GET of `url` with a CA, TLS server name and bearer token (each optional): status and body. */
+export function kubeGet(
+  url: string,
+  access: {
+    readonly ca: string | undefined;
+    readonly serverName: string | undefined;
+    readonly token: string | undefined;
+    readonly insecure: boolean;
+  },
+  timeoutMs: number,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = https.get(
+      url,
+      {
+        ...(access.ca === undefined ? {} : { ca: access.ca }),
+        ...(access.serverName === undefined ? {} : { servername: access.serverName }),
+        rejectUnauthorized: !access.insecure,
+        headers: {
+          Accept: 'application/json',
+          ...(access.token === undefined ? {} : { Authorization: `Bearer ${access.token}` }),
+        },
+        timeout: timeoutMs,
+      },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        response.on('error', reject);
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error(`GET ${url}: no answer in ${timeoutMs} ms`)));
+    request.on('error', reject);
+  });
 }

@@ -3,20 +3,22 @@
  * on a free loopback port, in a temporary directory; stopped and removed by `stop()`.
  * initdb refuses to run as root, so as root the server runs as the `postgres` system user.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { CapturedProcess } from './process.ts';
+import { CapturedProcess, runProcess } from './process.ts';
 
 export interface PostgresServer {
   readonly url: string;
   readonly port: number;
   stop(): Promise<void>;
-  /** Stops the server process only (data kept), to test outages; `restart()` brings it back. */
-  kill(): Promise<void>;
+  /**
+   * Stops the server process only (data kept), to test outages; `restart()` brings it back.
+   * `fast` (default) is `pg_ctl stop -m fast`, `immediate` is `-m immediate` (no clean shutdown).
+   */
+  kill(mode?: 'fast' | 'immediate'): Promise<void>;
   restart(): Promise<void>;
 }
 
@@ -48,7 +50,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   const asRoot = process.getuid?.() === 0;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-pg-'));
   const data = path.join(dir, 'data');
-  if (asRoot) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
+  if (asRoot) await runToSuccess('chown', ['-R', 'postgres:postgres', dir]);
   const run = (command: string, args: string[]) =>
     // setpriv execs the command itself (runuser would stay its parent and not pass signals on).
     asRoot
@@ -69,7 +71,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     '-E',
     'UTF8',
   ]);
-  execFileSync(initCommand, [...initArgs], { stdio: 'pipe' });
+  await runToSuccess(initCommand, initArgs);
 
   const port = await freePort();
   let server: CapturedProcess | undefined;
@@ -101,11 +103,11 @@ export async function startPostgres(): Promise<PostgresServer> {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   };
-  const kill = async () => {
+  const kill = async (mode: 'fast' | 'immediate' = 'fast') => {
     const current = server;
     if (current === undefined || !current.running) return;
-    // SIGINT: "fast shutdown" (disconnect clients, stop cleanly).
-    await current.stop('SIGINT');
+    // SIGINT: "fast shutdown" (disconnect clients, stop cleanly); SIGQUIT: "immediate" (crash-like).
+    await current.stop(mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
   };
   await start();
   return {
@@ -114,7 +116,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     kill,
     restart: start,
     async stop() {
-      await kill();
+      await kill('fast');
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -142,4 +144,13 @@ async function canConnect(port: number): Promise<boolean> {
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/** Runs a set-up command to the end; rejects with its output when it fails. */
+async function runToSuccess(command: string, args: readonly string[]): Promise<void> {
+  const result = await runProcess(command, args, { timeoutMs: 120_000 });
+  if (result.code !== 0)
+    throw new Error(
+      `${command} ${args.join(' ')} exited ${result.code}:\n${result.stdout}\n${result.stderr}`,
+    );
 }

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { ApiClient } from '../../src/client/api-client.ts';
 import { type OvhCredentials, readOvhConf } from '../../src/client/ovh-conf.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
@@ -33,9 +34,57 @@ export interface TestServer {
  * once and nothing resyncs on its own during a test.
  */
 export async function startTestServer(dialect: Dialect, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
-  env = { MKS_POD_START_MS: '0', ...env };
   const database = await createTestDatabase(dialect);
+  const local = await startLocalRuntime({
+    databaseUrl: database.url,
+    logLevel: 'silent',
+    env: { MKS_POD_START_MS: '0', ...env },
+    logger: createLogger(
+      process.env.MKS_TEST_LOG_LEVEL === undefined ? 'silent' : (process.env.MKS_TEST_LOG_LEVEL as 'info'),
+    ),
+  });
+  const { runtime, config, credentials } = local;
+  return {
+    app: runtime.app,
+    services: runtime.services,
+    config,
+    baseUrl: `http://127.0.0.1:${local.port}`,
+    credentials,
+    client: new ApiClient(credentials),
+    projectId: runtime.first.projectId!,
+    database,
+    runtime,
+    async close() {
+      await local.close();
+      await database.drop();
+    },
+  };
+}
+
+export interface LocalRuntime {
+  readonly runtime: Runtime;
+  readonly config: Config;
+  /** The API's port on 127.0.0.1. */
+  readonly port: number;
+  /** The first start's credentials (the embedded default's ovh.conf). */
+  readonly credentials: OvhCredentials;
+  /** Closes the runtime and removes its data directory. */
+  close(): Promise<void>;
+}
+
+/**
+ * mks's runtime in this process as `mks serve` starts it, on free loopback ports (the API and the
+ * clusters' Kubernetes API) with a fresh data directory: for tests and the benchmark's server.
+ * `env` is what loadConfig reads as the environment; `logger` defaults to one at `logLevel`.
+ */
+export async function startLocalRuntime(options: {
+  readonly databaseUrl: string | undefined;
+  readonly logLevel: Config['logLevel'];
+  readonly env: NodeJS.ProcessEnv;
+  readonly logger?: Logger;
+}): Promise<LocalRuntime> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-test-data-'));
+  // Port 0 is not accepted by the config (publicUrl is derived from it): take a free port first.
   const port = await freePort();
   const kubePort = await freePort();
   const config = loadConfig(
@@ -43,32 +92,19 @@ export async function startTestServer(dialect: Dialect, env: NodeJS.ProcessEnv =
       dataDir,
       listen: `127.0.0.1:${port}`,
       kubeListen: `127.0.0.1:${kubePort}`,
-      databaseUrl: database.url,
-      logLevel: 'silent',
+      databaseUrl: options.databaseUrl,
+      logLevel: options.logLevel,
     },
-    env,
+    options.env,
   );
-  const runtime = await startRuntime(
-    config,
-    createLogger(
-      process.env.MKS_TEST_LOG_LEVEL === undefined ? 'silent' : (process.env.MKS_TEST_LOG_LEVEL as 'info'),
-    ),
-  );
-  const { app, services, first } = runtime;
-  const credentials = readOvhConf(first.file) as OvhCredentials;
+  const runtime = await startRuntime(config, options.logger ?? createLogger(config.logLevel));
   return {
-    app,
-    services,
-    config,
-    baseUrl: `http://127.0.0.1:${port}`,
-    credentials,
-    client: new ApiClient(credentials),
-    projectId: first.projectId!,
-    database,
     runtime,
+    config,
+    port,
+    credentials: readOvhConf(runtime.first.file) as OvhCredentials,
     async close() {
       await runtime.close();
-      await database.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -66,14 +66,15 @@ export function discover(segments: string[], cluster: ObjectStore, request: Fast
 }
 
 /**
- * `/openapi/v3` (index and group versions, JSON) and `/openapi/v2` (JSON only: a client asking only
+ * `/openapi/v3` (index and group versions, JSON; the index's URLs under `basePath`, where the
+ * client reached the cluster) and `/openapi/v2` (JSON only: a client asking only
  * for the protobuf encoding gets 406; kubectl ≥ 1.27 uses v3 and only falls back to v2 without it).
  */
-export function openApi(segments: string[], clusterId: string, request: FastifyRequest): unknown {
+export function openApi(segments: string[], basePath: string, request: FastifyRequest): unknown {
   if (segments[0] !== 'openapi') return undefined;
   const path = segments.slice(2).join('/');
   if (segments[1] === 'v3') {
-    if (path === '') return openApiV3Index(`/k8s/${encodeURIComponent(clusterId)}`);
+    if (path === '') return openApiV3Index(basePath);
     const groupVersion = groupVersionOfOpenApiPath(path);
     const document = groupVersion === undefined ? undefined : openApiV3Document(groupVersion);
     if (document === undefined) throw notFoundPath();

@@ -1,14 +1,25 @@
 /**
- * The Kubernetes API of every emulated cluster, mounted at `/k8s/:clusterId/…`: authenticates,
+ * The Kubernetes API of every emulated cluster, mounted at `/k8s/:clusterId/…` and reached at the
+ * root of the listener through the cluster's TLS server name or token (`routeToCluster`): authenticates,
  * forwards to the owning process (scale-out), then dispatches discovery (discovery.ts), watch
  * (watch.ts), PATCH (patch-request.ts) and the other verbs on the cluster's object store.
  * Errors are `Status` objects, as a real API server sends.
  */
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../../db/database.ts';
 import { discover, openApi } from './discovery.ts';
 import { listJson, listResponse, select } from './lists.ts';
 import type { ObjectStore, Watcher } from './object-store.ts';
-import { badRequestError, isObject, jsonOf, type KubeObject, StatusError } from './objects.ts';
+import {
+  badRequestError,
+  isObject,
+  type JsonObject,
+  jsonOf,
+  type KubeObject,
+  StatusError,
+} from './objects.ts';
 import { patchObject } from './patch-request.ts';
 import {
   deleteOptions,
@@ -19,6 +30,7 @@ import {
   methodNotAllowed,
   notFoundPath,
   objectBody,
+  type Query,
   resolveTarget,
 } from './request.ts';
 import { apiVersionOf, RESOURCE, RESOURCES, type ResourceType } from './resources.ts';
@@ -48,24 +60,74 @@ const PROTECTED_NAMESPACES = new Set(['default', 'kube-system', 'kube-public']);
 
 const BODY_LIMIT = 16 * 1024 * 1024;
 
+/** Where every cluster's API is mounted; a request reached by server name is routed under it. */
+const MOUNT = '/k8s/';
+
+/**
+ * The listener's `rewriteUrl`: a request on a TLS connection whose server name designates a
+ * cluster (`clusters.byServerName`) is routed to that cluster's mount, so the cluster is served at
+ * the root of its own server URL (what kubeconfigs name, with `tls-server-name`). Without such a
+ * name, a request outside every mount goes to the cluster its bearer token names
+ * (`clusters.byToken`; the token is still checked against that cluster), for clients given only
+ * the host and the token. A request already under the cluster's mount (an OpenAPI index from
+ * another process, see `basePath`) and any other request keep their URL: `https://host:port/k8s/<id>`
+ * keeps working.
+ */
+export function routeToCluster(clusters: {
+  byServerName(serverName: string): string | undefined;
+  byToken(token: string): string | undefined;
+}): (request: IncomingMessage) => string {
+  return (request) => {
+    const url = request.url ?? '/';
+    const serverName = (request.socket as Partial<TLSSocket>).servername;
+    let clusterId = typeof serverName === 'string' ? clusters.byServerName(serverName) : undefined;
+    if (clusterId === undefined && !url.startsWith(MOUNT)) {
+      const token = bearerToken(request.headers.authorization);
+      clusterId = token === undefined ? undefined : clusters.byToken(token);
+    }
+    if (clusterId === undefined) return url;
+    const mount = `${MOUNT}${encodeURIComponent(clusterId)}`;
+    if (url === mount || url.startsWith(`${mount}/`) || url.startsWith(`${mount}?`)) return url;
+    return `${mount}${url.startsWith('/') ? '' : '/'}${url}`;
+  };
+}
+
+const bearerToken = (authorization: string | undefined): string | undefined =>
+  /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim();
+
+/** The path the client sees the cluster under: `/k8s/<id>`, or '' when reached by server name. */
+function basePath(request: FastifyRequest, clusterId: string): string {
+  const mount = `${MOUNT}${encodeURIComponent(clusterId)}`;
+  return request.originalUrl === mount || request.originalUrl.startsWith(`${mount}/`) ? mount : '';
+}
+
 export async function registerKubeApi(app: FastifyInstance, deps: KubeApiDeps): Promise<void> {
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_request, body, done) => {
       done(null, body);
     });
-    scope.setErrorHandler((error, _request, reply) => {
+    scope.setErrorHandler((error, request, reply) => {
+      // The store cannot be reached (an outage): clients retry, as with kube-apiserver's etcd down.
+      if (isDatabaseUnavailable(error)) void reply.header('Retry-After', '1');
       const status =
         error instanceof StatusError
           ? error
-          : new StatusError(
-              (error as { statusCode?: number }).statusCode ?? 500,
-              (error as { statusCode?: number }).statusCode === 413
-                ? 'RequestEntityTooLarge'
-                : 'InternalError',
-              (error as Error).message,
-            );
-      if (status.code >= 500) scope.log.error({ err: error }, 'Emulated Kubernetes API failed');
+          : isDatabaseUnavailable(error)
+            ? new StatusError(
+                503,
+                'ServiceUnavailable',
+                'the cluster state cannot be reached right now; retry shortly',
+              )
+            : new StatusError(
+                (error as { statusCode?: number }).statusCode ?? 500,
+                (error as { statusCode?: number }).statusCode === 413
+                  ? 'RequestEntityTooLarge'
+                  : 'InternalError',
+                (error as Error).message,
+              );
+      // The request's logger: the line carries its id (reqId).
+      if (status.code >= 500) request.log.error({ err: error }, 'Emulated Kubernetes API failed');
       void reply.code(status.code).type(JSON_TYPE).send(JSON.stringify(status.toStatus()));
     });
     scope.addHook('preClose', async () => {
@@ -80,11 +142,12 @@ export async function registerKubeApi(app: FastifyInstance, deps: KubeApiDeps): 
 }
 
 function send(reply: FastifyReply, code: number, body: unknown): FastifyReply {
-  return reply.code(code).type(JSON_TYPE).send(JSON.stringify(body));
+  return sendText(reply, code, JSON.stringify(body));
 }
 
+/** A JSON body as kube-apiserver's encoder writes it: the text, then a newline. */
 function sendText(reply: FastifyReply, code: number, text: string): FastifyReply {
-  return reply.code(code).type(JSON_TYPE).send(text);
+  return reply.code(code).type(JSON_TYPE).send(`${text}\n`);
 }
 
 async function handle(
@@ -93,8 +156,7 @@ async function handle(
   deps: KubeApiDeps,
 ): Promise<FastifyReply> {
   const params = request.params as { clusterId: string; '*'?: string };
-  const authorization = request.headers.authorization ?? '';
-  const token = /^Bearer\s+(.+)$/i.exec(authorization)?.[1]?.trim();
+  const token = bearerToken(request.headers.authorization);
   if (token === undefined || !(await deps.authorize(params.clusterId, token))) {
     throw new StatusError(401, 'Unauthorized', 'Unauthorized');
   }
@@ -108,7 +170,8 @@ async function handle(
   const query = flattenQuery(request.query);
   const method = request.method;
 
-  const discovery = discover(segments, cluster, request) ?? openApi(segments, params.clusterId, request);
+  const discovery =
+    discover(segments, cluster, request) ?? openApi(segments, basePath(request, params.clusterId), request);
   if (discovery !== undefined) {
     if (method !== 'GET' && method !== 'HEAD')
       throw new StatusError(
@@ -116,12 +179,26 @@ async function handle(
         'MethodNotAllowed',
         'the server does not allow this method on the requested resource',
       );
+    // kube-apiserver indents /version (and only it).
+    if (segments.length === 1 && segments[0] === 'version')
+      return reply
+        .code(200)
+        .type(JSON_TYPE)
+        .send(JSON.stringify(discovery, null, 2));
     return send(reply, 200, discovery);
   }
 
   const target = resolveTarget(segments);
   const watch = target.watchPrefix || query.watch === '1' || query.watch === 'true';
   const { resource, namespace, name, subresource } = target;
+  if (subresource === 'log' && resource === RESOURCE.pods && name !== undefined && !watch) {
+    if (method !== 'GET') throw methodNotAllowed();
+    const pod = cluster.mustGet(resource, namespace ?? '', name);
+    return reply
+      .code(200)
+      .type('text/plain')
+      .send(containerLog(cluster, pod, query));
+  }
   if (subresource !== undefined && subresource !== 'status') throw notFoundPath();
 
   switch (method) {
@@ -215,6 +292,31 @@ async function handle(
     default:
       throw methodNotAllowed();
   }
+}
+
+/**
+ * `pods/<name>/log`: what the pod's container printed in its last run (the kubelet keeps it;
+ * only kube-proxy containers print anything), `tailLines` honoured.
+ */
+function containerLog(cluster: ObjectStore, pod: KubeObject, query: Query): string {
+  const containers = (((pod.spec ?? {}) as JsonObject).containers ?? []) as JsonObject[];
+  const container = query.container ?? String(containers[0]?.name ?? '');
+  if (!containers.some((c) => c.name === container)) {
+    throw badRequestError(`container ${container} is not valid for pod ${pod.metadata.name ?? ''}`);
+  }
+  const log = cluster.containerLogs.get(pod.metadata.uid ?? '');
+  if (log === undefined && ((pod.status ?? {}) as JsonObject).phase !== 'Running') {
+    throw badRequestError(
+      `container "${container}" in pod "${pod.metadata.name ?? ''}" is waiting to start: ContainerCreating`,
+    );
+  }
+  const lines = (log ?? '').split('\n').slice(0, -1);
+  const tail = Number(query.tailLines);
+  const kept =
+    query.tailLines !== undefined && Number.isInteger(tail) && tail >= 0
+      ? lines.slice(lines.length - tail)
+      : lines;
+  return kept.map((line) => `${line}\n`).join('');
 }
 
 function render(

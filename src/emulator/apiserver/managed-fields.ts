@@ -1,8 +1,11 @@
 /**
  * Field ownership (`metadata.managedFields`): who set which field, as Update (create, PUT,
- * non-apply PATCH) or Apply, and server-side apply on top of it. Lists are atomic for ownership,
- * which is exact for what mks applies (ConfigMap `data` keys) and close enough for the rest.
+ * non-apply PATCH) or Apply, and server-side apply on top of it. Fields are told apart as
+ * kube-apiserver's structured-merge-diff does for the served kinds (field-shapes.ts): items of
+ * keyed lists one by one (`k:{"name":"kube-proxy"}`), atomic structs, maps and other lists whole.
+ * A status subresource write owns `status` fields; the main resource never does.
  */
+import { memberShape, rootShape, type Shape } from './field-shapes.ts';
 import {
   clone,
   deepEqual,
@@ -13,7 +16,7 @@ import {
   StatusError,
 } from './objects.ts';
 
-/** Fields nobody owns: identity and server-set metadata, and status on the main resource. */
+/** Fields nobody owns: identity and server-set metadata. */
 const UNTRACKED_METADATA = new Set([
   'name',
   'namespace',
@@ -25,46 +28,120 @@ const UNTRACKED_METADATA = new Set([
   'selfLink',
 ]);
 
-/** Leaf paths (JSON-encoded key arrays) of an object; arrays and empty maps are leaves. */
-export function leafPaths(object: JsonObject): Map<string, Json> {
+/** A nested ObjectMeta's zero creationTimestamp (a template's): written, but nobody's field. */
+const isZeroTimestamp = (key: string, value: Json | undefined) =>
+  key === 'creationTimestamp' && value === null;
+
+const MAP_SHAPE: Shape = { dot: true };
+
+/** The last segment of the path of a map, item or list itself (fieldsV1's `.`). */
+const SELF = '.';
+const isSelf = (encoded: string): boolean => encoded.endsWith(',"."]');
+
+/** The path segment of a list item: its merge keys, as fieldsV1 names it (`k:{"name":"a"}`). */
+const itemSegment = (keys: readonly string[], item: JsonObject): string =>
+  `k:${JSON.stringify(Object.fromEntries(keys.map((key) => [key, item[key] ?? null])))}`;
+
+const isItemSegment = (segment: string): boolean => segment.startsWith('k:{');
+
+/** Whether `value` is a list whose every item has its merge keys (else it is owned whole). */
+const keyedList = (shape: Shape, value: Json | undefined): value is JsonObject[] =>
+  shape.keys !== undefined &&
+  Array.isArray(value) &&
+  value.length > 0 &&
+  value.every(
+    (item) => isObject(item) && shape.keys!.every((key) => item[key] !== undefined && item[key] !== null),
+  );
+
+/**
+ * Leaf paths (JSON-encoded segment arrays) of an object, by the shapes of its kind: the main
+ * resource's (`status` left out) or the status subresource's (only `status`). Items of keyed
+ * lists are reached by their merge keys; atomic values, other lists and empty maps are leaves.
+ * A map, item or keyed list that has members is there itself too, as its path followed by '.'
+ * (value `true`): whoever made it owns it (fieldsV1's `.`), not whoever only added to it.
+ */
+export function leafPaths(object: JsonObject, part: 'main' | 'status' = 'main'): Map<string, Json> {
   const out = new Map<string, Json>();
-  // `encoded` is the path's JSON text without its brackets, extended one key at a time.
-  const walk = (value: Json, encoded: string, depth: number, top: string) => {
-    if (isObject(value) && Object.keys(value).length > 0) {
+  const walk = (value: Json, path: string[], shape: Shape) => {
+    if (path.length > 0 && shape.atomic === true) {
+      out.set(JSON.stringify(path), value);
+    } else if (isObject(value) && Object.keys(value).length > 0) {
+      if (path.length > 0 && shape.dot) out.set(JSON.stringify([...path, '.']), true);
       for (const [key, child] of Object.entries(value)) {
-        if (depth === 0 && (key === 'apiVersion' || key === 'kind' || key === 'status')) continue;
-        if (depth === 1 && top === 'metadata' && UNTRACKED_METADATA.has(key)) continue;
-        const part = JSON.stringify(key);
-        walk(child, depth === 0 ? part : `${encoded},${part}`, depth + 1, depth === 0 ? key : top);
+        if (child === undefined || isZeroTimestamp(key, child)) continue;
+        if (path.length === 0) {
+          if (key === 'apiVersion' || key === 'kind') continue;
+          if ((key === 'status') !== (part === 'status')) continue;
+        }
+        if (path.length === 1 && path[0] === 'metadata' && UNTRACKED_METADATA.has(key)) continue;
+        walk(child, [...path, key], memberShape(shape, key, path.length === 0));
       }
-    } else if (depth > 0) {
-      out.set(`[${encoded}]`, value);
+    } else if (path.length > 0 && keyedList(shape, value)) {
+      if (shape.dot) out.set(JSON.stringify([...path, '.']), true);
+      for (const item of value)
+        walk(item, [...path, itemSegment(shape.keys!, item)], shape.item ?? MAP_SHAPE);
+    } else if (path.length > 0) {
+      out.set(JSON.stringify(path), value);
     }
   };
-  walk(object, '', 0, '');
+  walk(object, [], rootShape(String(object.kind ?? '')));
   return out;
+}
+
+/** The item of `list` a `k:{…}` segment names. */
+function itemAt(list: Json[], segment: string): JsonObject | undefined {
+  const keys = JSON.parse(segment.slice(2)) as JsonObject;
+  return list.find(
+    (item): item is JsonObject =>
+      isObject(item) && Object.entries(keys).every(([key, value]) => deepEqual(item[key], value)),
+  );
 }
 
 function valueAt(object: Json, path: readonly string[]): Json | undefined {
   let node: Json | undefined = object;
-  for (const part of path) node = isObject(node) ? node[part] : undefined;
+  for (const part of path) {
+    if (part === SELF) continue;
+    if (Array.isArray(node) && isItemSegment(part)) node = itemAt(node, part);
+    else node = isObject(node) ? node[part] : undefined;
+  }
   return node;
 }
 
+function removeMember(parent: Json, segment: string): void {
+  if (Array.isArray(parent)) {
+    const item = itemAt(parent, segment);
+    if (item !== undefined) parent.splice(parent.indexOf(item), 1);
+  } else if (isObject(parent)) delete parent[segment];
+}
+
 function deleteAt(object: JsonObject, path: readonly string[]): void {
-  const parents: JsonObject[] = [object];
+  const nodes: Json[] = [object];
   let node: Json | undefined = object;
   for (const part of path.slice(0, -1)) {
-    node = isObject(node) ? node[part] : undefined;
-    if (!isObject(node)) return;
-    parents.push(node);
+    node = valueAt(node, [part]);
+    if (node === undefined || node === null || typeof node !== 'object') return;
+    nodes.push(node);
   }
-  delete parents.at(-1)![path.at(-1)!];
-  // Drop maps the removal left empty (as apply does), but never metadata itself.
-  for (let i = parents.length - 1; i > 0; i--) {
-    if (Object.keys(parents[i]!).length > 0 || (i === 1 && path[0] === 'metadata')) break;
-    delete parents[i - 1]![path[i - 1]!];
+  removeMember(nodes.at(-1)!, path.at(-1)!);
+  // Drop maps and items the removal left empty (as apply does), but never metadata itself.
+  for (let i = nodes.length - 1; i > 0; i--) {
+    const emptied = nodes[i]!;
+    if (!isObject(emptied) || Object.keys(emptied).length > 0 || (i === 1 && path[0] === 'metadata')) break;
+    removeMember(nodes[i - 1]!, path[i - 1]!);
   }
+}
+
+/** How a path reads in a conflict: `.spec.containers[name="kube-proxy"].image`. */
+function fieldPath(path: readonly string[]): string {
+  return path
+    .map((part) =>
+      isItemSegment(part)
+        ? `[${Object.entries(JSON.parse(part.slice(2)) as JsonObject)
+            .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
+            .join(',')}]`
+        : `.${part}`,
+    )
+    .join('');
 }
 
 interface ManagerEntry {
@@ -76,35 +153,44 @@ interface ManagerEntry {
   subresource?: string;
 }
 
+/** The fieldsV1 of a set of leaf paths: `f:` members, `k:` items and `.`, keys in byte order. */
 function toFieldsV1(paths: Iterable<string>): JsonObject {
-  const root: JsonObject = {};
+  const tree: JsonObject = {};
   for (const encoded of paths) {
     const path = JSON.parse(encoded) as string[];
-    let node = root;
-    for (const [i, part] of path.entries()) {
-      const key = `f:${part}`;
-      if (!isObject(node[key])) node[key] = i < path.length - 1 ? { '.': {} } : {};
+    let node = tree;
+    for (const part of path) {
+      const key = part === SELF || isItemSegment(part) ? part : `f:${part}`;
+      if (!isObject(node[key])) node[key] = {};
       node = node[key] as JsonObject;
     }
   }
-  // The root map and `metadata` are never owned as a whole.
-  for (const value of Object.values(root)) if (isObject(value)) delete value['.'];
-  return root;
+  return sortedFields(tree);
+}
+
+/** A fieldsV1 tree with its keys in byte order, as structured-merge-diff writes it. */
+function sortedFields(node: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  for (const key of Object.keys(node).sort()) {
+    const child = node[key];
+    out[key] = isObject(child) ? sortedFields(child) : (child ?? {});
+  }
+  return out;
 }
 
 function fromFieldsV1(fields: Json | undefined): Set<string> {
   const out = new Set<string>();
   const walk = (node: Json | undefined, path: string[]) => {
     if (!isObject(node)) return;
-    const children = Object.keys(node).filter((k) => k.startsWith('f:'));
-    const hasOthers = Object.keys(node).some(
-      (k) => k.startsWith('k:') || k.startsWith('v:') || k.startsWith('i:'),
-    );
-    if (path.length > 0 && (children.length === 0 || hasOthers)) {
+    // Set items (`v:`) and positions (`i:`) are not told apart here: their list is owned whole.
+    const whole = Object.keys(node).some((k) => k.startsWith('v:') || k.startsWith('i:'));
+    const children = Object.keys(node).filter((k) => k.startsWith('f:') || k.startsWith('k:'));
+    if (path.length > 0 && (whole || (children.length === 0 && !isObject(node[SELF])))) {
       out.add(JSON.stringify(path));
       return;
     }
-    for (const key of children) walk(node[key], [...path, key.slice(2)]);
+    if (path.length > 0 && isObject(node[SELF])) out.add(JSON.stringify([...path, SELF]));
+    for (const key of children) walk(node[key], [...path, key.startsWith('f:') ? key.slice(2) : key]);
   };
   walk(fields, []);
   return out;
@@ -121,8 +207,15 @@ function readManagers(object: KubeObject): ManagerEntry[] {
   }));
 }
 
+/** kube-apiserver's order of managedFields entries: operation, time, manager, subresource. */
+const entryOrder = (a: ManagerEntry, b: ManagerEntry): number =>
+  a.operation.localeCompare(b.operation) ||
+  a.time.slice(0, 19).localeCompare(b.time.slice(0, 19)) ||
+  (a.manager < b.manager ? -1 : a.manager > b.manager ? 1 : 0) ||
+  (a.subresource ?? '').localeCompare(b.subresource ?? '');
+
 function writeManagers(object: KubeObject, entries: ManagerEntry[]): void {
-  const kept = entries.filter((e) => e.paths.size > 0);
+  const kept = entries.filter((e) => e.paths.size > 0).sort(entryOrder);
   if (kept.length === 0) {
     delete object.metadata.managedFields;
     return;
@@ -149,14 +242,11 @@ export function trackUpdate(
   time: string,
   subresource?: string,
 ): void {
-  if (before === undefined) {
-    trackCreate(after, manager, time, subresource);
-    return;
-  }
+  const part = subresource === 'status' ? 'status' : 'main';
   const entries = before === undefined ? [] : readManagers(before);
   const oldLeaves =
-    before === undefined ? new Map<string, Json>() : leafPaths(before as unknown as JsonObject);
-  const newLeaves = leafPaths(after as unknown as JsonObject);
+    before === undefined ? new Map<string, Json>() : leafPaths(before as unknown as JsonObject, part);
+  const newLeaves = leafPaths(after as unknown as JsonObject, part);
   const changed = [...newLeaves]
     .filter(([path, value]) => !deepEqual(oldLeaves.get(path), value))
     .map(([p]) => p);
@@ -195,80 +285,6 @@ export function trackUpdate(
 }
 
 /**
- * `trackUpdate` of a new object: its manager owns every leaf. The same managedFields as
- * `writeManagers` writes for those leaves, built in one walk of the object.
- */
-function trackCreate(object: KubeObject, manager: string, time: string, subresource?: string): void {
-  const fields = fieldsOfObject(object);
-  if (fields === undefined) {
-    delete object.metadata.managedFields;
-    return;
-  }
-  object.metadata.managedFields = [
-    {
-      manager,
-      operation: 'Update',
-      apiVersion: object.apiVersion,
-      time,
-      fieldsType: 'FieldsV1',
-      fieldsV1: fields,
-      ...(subresource === undefined ? {} : { subresource }),
-    },
-  ];
-}
-
-/** `toFieldsV1(leafPaths(object).keys())`, undefined when there is no leaf. */
-function fieldsOfObject(object: KubeObject): JsonObject | undefined {
-  const root: JsonObject = {};
-  let any = false;
-  for (const [key, value] of Object.entries(object as unknown as JsonObject)) {
-    if (key === 'apiVersion' || key === 'kind' || key === 'status' || value === undefined) continue;
-    const node = key === 'metadata' ? fieldsOfMetadata(value) : fieldsOf(value);
-    if (node === undefined) continue;
-    // The root map and `metadata` are never owned as a whole: no '.' at this level.
-    if (isObject(value) && Object.keys(value).length > 0) delete node['.'];
-    root[`f:${key}`] = node;
-    any = true;
-  }
-  return any ? root : undefined;
-}
-
-function fieldsOfMetadata(metadata: Json): JsonObject | undefined {
-  if (!isObject(metadata) || Object.keys(metadata).length === 0) return fieldsOf(metadata);
-  const node: JsonObject = { '.': {} };
-  let any = false;
-  for (const [key, value] of Object.entries(metadata)) {
-    if (UNTRACKED_METADATA.has(key) || value === undefined) continue;
-    const child = fieldsOf(value);
-    if (child === undefined) continue;
-    node[`f:${key}`] = child;
-    any = true;
-  }
-  return any ? node : undefined;
-}
-
-/**
- * The fieldsV1 node of a value below the root: `{}` for a leaf, `{'.': {}, f:…}` for a map;
- * undefined for a map whose every value is undefined (no leaf, as `leafPaths` finds none).
- */
-function fieldsOf(value: Json): JsonObject | undefined {
-  if (!isObject(value)) return {};
-  const keys = Object.keys(value);
-  if (keys.length === 0) return {};
-  const node: JsonObject = { '.': {} };
-  let any = false;
-  for (const key of keys) {
-    const child = value[key];
-    if (child === undefined) continue;
-    const fields = fieldsOf(child);
-    if (fields === undefined) continue;
-    node[`f:${key}`] = fields;
-    any = true;
-  }
-  return any ? node : undefined;
-}
-
-/**
  * Server-side apply of `applied` by `manager` onto `current` (undefined: create). Returns the new
  * object. Throws a 409 listing the conflicting managers unless `force`.
  */
@@ -287,12 +303,14 @@ export function serverSideApply(
   const appliedLeaves = leafPaths(applied);
   const conflicts = new Map<string, string[]>();
   for (const [path, value] of appliedLeaves) {
+    // A map's or item's own presence never conflicts: only values do.
+    if (isSelf(path)) continue;
     const currentValue = valueAt(base as unknown as JsonObject, JSON.parse(path) as string[]);
     if (currentValue === undefined || deepEqual(currentValue, value)) continue;
     for (const entry of entries) {
       if (entry.manager === manager && entry.operation === 'Apply') continue;
       if (!entry.paths.has(path)) continue;
-      const field = `.${(JSON.parse(path) as string[]).join('.')}`;
+      const field = fieldPath(JSON.parse(path) as string[]);
       const key = `${entry.manager}" using ${entry.apiVersion}`;
       conflicts.set(key, [...(conflicts.get(key) ?? []), field]);
     }
@@ -323,7 +341,7 @@ export function serverSideApply(
   let mine = entries.find((e) => e.manager === manager && e.operation === 'Apply');
   if (mine !== undefined) {
     for (const path of mine.paths) {
-      if (appliedLeaves.has(path)) continue;
+      if (appliedLeaves.has(path) || isSelf(path)) continue;
       if (entries.some((e) => e !== mine && e.paths.has(path))) continue;
       deleteAt(base as unknown as JsonObject, JSON.parse(path) as string[]);
     }
@@ -337,10 +355,16 @@ export function serverSideApply(
     };
     entries.push(mine);
   }
-  const merged = mergeApplied(base as unknown as JsonObject, applied) as unknown as KubeObject;
+  const merged = mergeApplied(
+    base as unknown as JsonObject,
+    applied,
+    rootShape(base.kind),
+    true,
+  ) as unknown as KubeObject;
   for (const entry of entries) {
     if (entry === mine) continue;
     for (const [path, value] of appliedLeaves) {
+      if (isSelf(path)) continue;
       const before = valueAt(base as unknown as JsonObject, JSON.parse(path) as string[]);
       if (force || !deepEqual(before, value)) entry.paths.delete(path);
     }
@@ -352,14 +376,33 @@ export function serverSideApply(
   return merged;
 }
 
-function mergeApplied(target: JsonObject, applied: JsonObject): JsonObject {
+/** `applied` merged into `target`: maps member by member, keyed lists item by item, the rest replaced. */
+function mergeApplied(target: JsonObject, applied: JsonObject, shape: Shape, atRoot: boolean): JsonObject {
   const result = clone(target);
   for (const [key, value] of Object.entries(applied)) {
-    if (key === 'status') continue;
-    if (isObject(value) && isObject(result[key]))
-      result[key] = mergeApplied(result[key] as JsonObject, value);
-    else if (value !== null) result[key] = clone(value);
-    else delete result[key];
+    if (atRoot && key === 'status') continue;
+    const member = memberShape(shape, key, atRoot);
+    const current = result[key];
+    if (value === null) delete result[key];
+    else if (member.atomic !== true && isObject(value) && isObject(current))
+      result[key] = mergeApplied(current, value, member, false);
+    else if (keyedList(member, value) && keyedList(member, current))
+      result[key] = mergeItems(current, value, member);
+    else result[key] = clone(value);
   }
   return result;
+}
+
+/** A keyed list's items merged by key: the live ones in their order, then the new ones. */
+function mergeItems(current: JsonObject[], applied: JsonObject[], shape: Shape): JsonObject[] {
+  const keys = shape.keys!;
+  const item = shape.item ?? MAP_SHAPE;
+  const segment = (value: JsonObject) => itemSegment(keys, value);
+  const appliedBy = new Map(applied.map((value) => [segment(value), value]));
+  const merged = current.map((live) => {
+    const given = appliedBy.get(segment(live));
+    appliedBy.delete(segment(live));
+    return given === undefined ? live : mergeApplied(live, given, item, false);
+  });
+  return [...merged, ...[...appliedBy.values()].map((value) => clone(value))];
 }

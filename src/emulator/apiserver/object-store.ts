@@ -5,6 +5,8 @@
  * `persist` (write-through) and to `onChange` (controllers), in that order.
  */
 import { randomUUID } from 'node:crypto';
+import { applyDefaults, initialStatus } from './defaults.ts';
+import { assertStorable } from './limits.ts';
 import { trackUpdate } from './managed-fields.ts';
 import {
   alreadyExistsError,
@@ -13,8 +15,10 @@ import {
   deepEqual,
   forgetJson,
   invalidError,
+  type JsonObject,
   type KubeObject,
   notFoundError,
+  putInApiOrder,
   rfc3339,
   StatusError,
 } from './objects.ts';
@@ -79,10 +83,26 @@ const shallowCopy = (object: KubeObject): KubeObject => ({ ...object, metadata: 
 
 const WATCH_LOG_SIZE = 2000;
 
+/**
+ * A DaemonSet's template generation, which apps/v1 carries in an annotation: 1 at creation, one
+ * more at each change of the pod template (kube-apiserver's DaemonSet strategy).
+ */
+export const TEMPLATE_GENERATION = 'deprecated.daemonset.template.generation';
+
+function setTemplateGeneration(object: KubeObject, generation: number): void {
+  object.metadata.annotations = { ...object.metadata.annotations, [TEMPLATE_GENERATION]: String(generation) };
+}
+
 const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
 
 export class ObjectStore {
   readonly meta: ClusterMeta;
+  /**
+   * The output of each pod's last container run, by pod uid (`kubectl logs`), as the kubelet
+   * wrote it. Kept in memory only: a process that takes the cluster over has none until the
+   * containers start again.
+   */
+  readonly containerLogs = new Map<string, string>();
   readonly #hooks: ObjectStoreHooks;
   readonly #objects = new Map<string, Map<string, KubeObject>>();
   /** Each bucket's objects in list order, kept until the bucket changes. */
@@ -158,6 +178,7 @@ export class ObjectStore {
     previous: KubeObject | undefined,
     rv: number,
   ) {
+    if (type !== 'DELETED') assertStorable(object);
     const namespace = object.metadata.namespace ?? '';
     const name = object.metadata.name ?? '';
     if (type === 'DELETED') this.#bucket(resource.name).delete(keyOf(namespace, name));
@@ -215,15 +236,19 @@ export class ObjectStore {
     if (this.get(resource, namespace, metadata.name!) !== undefined) {
       throw alreadyExistsError(resource.name, resource.group, metadata.name!);
     }
+    applyDefaults(resource, object);
+    initialStatus(resource, object);
     if (options.dryRun) return object;
     const now = this.#hooks.now();
     metadata.uid = randomUUID();
     metadata.creationTimestamp = rfc3339(now);
     if (resource.hasGeneration) metadata.generation = 1;
+    if (resource === RESOURCE.daemonsets) setTemplateGeneration(object, 1);
     delete metadata.resourceVersion;
     if (options.manager !== undefined) trackUpdate(undefined, object, options.manager, rfc3339(now));
     const rv = this.#nextRv();
     metadata.resourceVersion = String(rv);
+    putInApiOrder(object);
     this.#commit('ADDED', resource, object, undefined, rv);
     return object;
   }
@@ -253,6 +278,7 @@ export class ObjectStore {
         else object.status = current.status;
       }
     }
+    if (options.subresource !== 'status') applyDefaults(resource, object);
     const metadata = object.metadata;
     metadata.uid = current.metadata.uid;
     metadata.creationTimestamp = current.metadata.creationTimestamp;
@@ -272,10 +298,20 @@ export class ObjectStore {
     if (options.manager !== undefined) {
       trackUpdate(current, object, options.manager, rfc3339(now), options.subresource);
     }
+    // After the field manager: the API server's own bookkeeping changes no field's owner.
+    if (resource === RESOURCE.daemonsets && options.subresource !== 'status') {
+      const previous = Number(current.metadata.annotations?.[TEMPLATE_GENERATION] ?? 1) || 1;
+      const changed = !deepEqual(
+        (object.spec as JsonObject | undefined)?.template,
+        (current.spec as JsonObject | undefined)?.template,
+      );
+      setTemplateGeneration(object, changed ? previous + 1 : previous);
+    }
     if (deepEqual(object, current)) return current; // a no-op write does not bump resourceVersion
     if (options.dryRun) return object;
     const rv = this.#nextRv();
     metadata.resourceVersion = String(rv);
+    putInApiOrder(object);
     this.#commit('MODIFIED', resource, object, current, rv);
     return object;
   }
@@ -295,6 +331,7 @@ export class ObjectStore {
       );
     }
     if (options.dryRun) return current;
+    if (resource === RESOURCE.pods) this.containerLogs.delete(current.metadata.uid ?? '');
     const rv = this.#nextRv();
     const object = shallowCopy(current);
     object.metadata.resourceVersion = String(rv);

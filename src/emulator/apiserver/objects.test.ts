@@ -38,9 +38,13 @@ test('jsonOf is the text JSON.stringify gives, also for versions that share part
 /** The leaf paths a managedFields entry owns, read back from its fieldsV1. */
 function ownedPaths(fields: Json | undefined, path: string[] = [], out: string[] = []): string[] {
   const node = fields as JsonObject;
-  const children = Object.keys(node).filter((key) => key.startsWith('f:'));
-  if (path.length > 0 && children.length === 0) out.push(JSON.stringify(path));
-  for (const key of children) ownedPaths(node[key], [...path, key.slice(2)], out);
+  // Members (`f:name`) and keyed list items (`k:{"name":"a"}`, a path segment as they are); a
+  // map or item owned itself (`.`) is its path followed by '.'.
+  const children = Object.keys(node).filter((key) => key.startsWith('f:') || key.startsWith('k:'));
+  if (path.length > 0 && node['.'] !== undefined) out.push(JSON.stringify([...path, '.']));
+  else if (path.length > 0 && children.length === 0) out.push(JSON.stringify(path));
+  for (const key of children)
+    ownedPaths(node[key], [...path, key.startsWith('f:') ? key.slice(2) : key], out);
   return out;
 }
 
@@ -88,10 +92,15 @@ test('a created object is owned, leaf by leaf, by its creator', () => {
         fieldsV1: undefined,
       },
     );
-    assert.deepEqual(ownedPaths(entry.fieldsV1), expected);
-    // Maps below the top level are owned as a whole too ('.'); top-level ones are not.
+    // The same paths; fieldsV1 lists them in byte order, as structured-merge-diff does.
+    assert.deepEqual(ownedPaths(entry.fieldsV1), [...expected].sort());
+    // Maps below the top level are owned as a whole too ('.'); top-level structs are not, and
+    // top-level maps (a ConfigMap's data) are, as kube-apiserver records them.
     const fields = entry.fieldsV1 as JsonObject;
-    for (const value of Object.values(fields)) assert.equal((value as JsonObject)['.'], undefined);
+    for (const [key, value] of Object.entries(fields)) {
+      const isMap = key === 'f:data' && Object.keys(value as JsonObject).length > 0;
+      assert.deepEqual((value as JsonObject)['.'], isMap ? {} : undefined, key);
+    }
   }
 });
 

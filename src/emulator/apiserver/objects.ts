@@ -228,6 +228,42 @@ const PART_JSON = new WeakMap<object, string>();
  * The text of its `spec` and `metadata.managedFields` is kept per part too, and reused by the
  * next versions that share the part.
  */
+/** ObjectMeta's members in the order kube-apiserver writes them (its Go struct's). */
+const METADATA_ORDER = [
+  'name',
+  'generateName',
+  'namespace',
+  'selfLink',
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'labels',
+  'annotations',
+  'ownerReferences',
+  'finalizers',
+  'managedFields',
+];
+
+/**
+ * Puts a stored object's members in the order kube-apiserver writes them (kind, apiVersion,
+ * metadata in ObjectMeta's order, the body, status last), so its JSON reads the same. Changes the
+ * object's top level and metadata, which the store owns.
+ */
+export function putInApiOrder(object: KubeObject): void {
+  const fields = object as unknown as Record<string, unknown>;
+  const { kind, apiVersion, metadata, status, ...body } = fields;
+  const meta = (metadata ?? {}) as Record<string, unknown>;
+  const orderedMeta: Record<string, unknown> = {};
+  for (const key of METADATA_ORDER) if (meta[key] !== undefined) orderedMeta[key] = meta[key];
+  for (const [key, value] of Object.entries(meta)) if (!(key in orderedMeta)) orderedMeta[key] = value;
+  for (const key of Object.keys(fields)) delete fields[key];
+  Object.assign(fields, { kind, apiVersion, metadata: orderedMeta, ...body });
+  if (status !== undefined) fields.status = status;
+}
+
 export function jsonOf(object: object): string {
   let text = JSON_OF.get(object);
   if (text === undefined) {

@@ -4,6 +4,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { KubeApiDeps } from './kube-api.routes.ts';
+import { assertStringFields } from './limits.ts';
 import { serverSideApply } from './managed-fields.ts';
 import type { ObjectStore } from './object-store.ts';
 import {
@@ -45,6 +46,7 @@ export function patchObject(
       );
     }
     if (!isObject(body)) throw badRequestError('apply patch must be an object');
+    assertStringFields(body);
     const applied = clone(body);
     const metadata = isObject(applied.metadata) ? applied.metadata : {};
     applied.metadata = metadata;

@@ -335,6 +335,112 @@ const Service = msg('Service', {
   3: f('status', msg('ServiceStatus', { 1: f('loadBalancer', msg('LoadBalancerStatus', {})) })),
 });
 
+const LabelSelector = msg('LabelSelector', {
+  1: f('matchLabels', { map: 'string' }),
+  2: f(
+    'matchExpressions',
+    msg('LabelSelectorRequirement', {
+      1: f('key', 'string'),
+      2: f('operator', 'string'),
+      3: f('values', 'string', { repeated: true }),
+    }),
+    { repeated: true },
+  ),
+});
+const Quantity = msg('Quantity', { 1: f('string', 'string') }, (q) =>
+  typeof q.string === 'string' ? q.string : '',
+);
+const Container = msg('Container', {
+  1: f('name', 'string'),
+  2: f('image', 'string'),
+  3: f('command', 'string', { repeated: true }),
+  4: f('args', 'string', { repeated: true }),
+  5: f('workingDir', 'string'),
+  6: f(
+    'ports',
+    msg('ContainerPort', {
+      1: f('name', 'string'),
+      2: f('hostPort', 'int32'),
+      3: f('containerPort', 'int32'),
+      4: f('protocol', 'string'),
+      5: f('hostIP', 'string'),
+    }),
+    { repeated: true },
+  ),
+  7: f('env', msg('EnvVar', { 1: f('name', 'string'), 2: f('value', 'string') }), { repeated: true }),
+  8: f(
+    'resources',
+    msg('ResourceRequirements', { 1: f('limits', { map: Quantity }), 2: f('requests', { map: Quantity }) }),
+  ),
+  13: f('terminationMessagePath', 'string'),
+  14: f('imagePullPolicy', 'string'),
+  16: f('stdin', 'bool'),
+  17: f('stdinOnce', 'bool'),
+  18: f('tty', 'bool'),
+  20: f('terminationMessagePolicy', 'string'),
+});
+/** The parts of a pod spec `kubectl create` fills (containers); other fields are refused by number. */
+const PodSpec = msg('PodSpec', {
+  2: f('containers', Container, { repeated: true }),
+  3: f('restartPolicy', 'string'),
+  4: f('terminationGracePeriodSeconds', 'int64', { pointer: true }),
+  6: f('dnsPolicy', 'string'),
+  7: f('nodeSelector', { map: 'string' }),
+  8: f('serviceAccountName', 'string'),
+  9: f('serviceAccount', 'string'),
+  10: f('nodeName', 'string'),
+  11: f('hostNetwork', 'bool'),
+  12: f('hostPID', 'bool'),
+  13: f('hostIPC', 'bool'),
+  16: f('hostname', 'string'),
+  17: f('subdomain', 'string'),
+  19: f('schedulerName', 'string'),
+  20: f('initContainers', Container, { repeated: true }),
+  24: f('priorityClassName', 'string'),
+});
+const PodTemplateSpec = msg('PodTemplateSpec', { 1: f('metadata', ObjectMeta), 2: f('spec', PodSpec) });
+const Deployment = msg('Deployment', {
+  1: f('metadata', ObjectMeta),
+  2: f(
+    'spec',
+    msg('DeploymentSpec', {
+      1: f('replicas', 'int32', { pointer: true }),
+      2: f('selector', LabelSelector, { pointer: true }),
+      3: f('template', PodTemplateSpec),
+      4: f(
+        'strategy',
+        msg('DeploymentStrategy', {
+          1: f('type', 'string'),
+          2: f(
+            'rollingUpdate',
+            msg('RollingUpdateDeployment', {
+              1: f('maxUnavailable', IntOrString),
+              2: f('maxSurge', IntOrString),
+            }),
+            { pointer: true },
+          ),
+        }),
+      ),
+      5: f('minReadySeconds', 'int32'),
+      6: f('revisionHistoryLimit', 'int32', { pointer: true }),
+      7: f('paused', 'bool'),
+      9: f('progressDeadlineSeconds', 'int32', { pointer: true }),
+    }),
+  ),
+  // A client never sends a status worth keeping; an empty one is accepted.
+  3: f(
+    'status',
+    msg('DeploymentStatus', {
+      1: f('observedGeneration', 'int64'),
+      2: f('replicas', 'int32'),
+      3: f('updatedReplicas', 'int32'),
+      4: f('availableReplicas', 'int32'),
+      5: f('unavailableReplicas', 'int32'),
+      7: f('readyReplicas', 'int32'),
+    }),
+  ),
+});
+
 const DeleteOptions = msg('DeleteOptions', {
   1: f('gracePeriodSeconds', 'int64', { pointer: true }),
   2: f(
@@ -358,6 +464,7 @@ const KINDS: Readonly<Record<string, Message>> = {
   'v1/Secret': Secret,
   'v1/ServiceAccount': ServiceAccount,
   'v1/Service': Service,
+  'apps/v1/Deployment': Deployment,
   'meta.k8s.io/v1/DeleteOptions': DeleteOptions,
   // Typed clients of the core group send DeleteOptions with the group version of the resource.
   'v1/DeleteOptions': DeleteOptions,

@@ -5,6 +5,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { parse as parseYaml } from 'yaml';
+import { assertStringFields } from './limits.ts';
 import {
   badRequestError,
   isObject,
@@ -113,7 +114,8 @@ export function parseBody(request: FastifyRequest): Json {
     // Clients send apply patches (application/apply-patch+yaml) as JSON, which is YAML too: read
     // them as JSON, at a fraction of the YAML parser's cost.
     const json = /^\s*\{/.test(text) ? parseJsonOrUndefined(text) : undefined;
-    return (json ?? parseYaml(text)) as Json;
+    // Through JSON text: a YAML alias can make a cycle (`a: &a [*a]`), which no object may hold.
+    return (json ?? JSON.parse(JSON.stringify(parseYaml(text)) ?? 'null')) as Json;
   } catch (error) {
     throw badRequestError(`the body of the request was in an unknown format: ${(error as Error).message}`);
   }
@@ -130,6 +132,7 @@ function parseJsonOrUndefined(text: string): Json | undefined {
 export function objectBody(request: FastifyRequest, resource: ResourceType): KubeObject {
   const body = parseBody(request);
   if (!isObject(body)) throw badRequestError('the body of the request must be an object');
+  assertStringFields(body);
   const object = body as unknown as KubeObject;
   object.apiVersion ??= apiVersionOf(resource);
   object.kind ??= resource.kind;

@@ -154,8 +154,11 @@ export const RESOURCE = Object.freeze({
   namespaces: must('', 'namespaces'),
   nodes: must('', 'nodes'),
   configmaps: must('', 'configmaps'),
+  serviceaccounts: must('', 'serviceaccounts'),
   pods: must('', 'pods'),
   events: must('', 'events'),
   daemonsets: must('apps', 'daemonsets'),
+  deployments: must('apps', 'deployments'),
+  replicasets: must('apps', 'replicasets'),
   controllerrevisions: must('apps', 'controllerrevisions'),
 });

@@ -176,6 +176,10 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
       age(o, now),
     ],
   },
+  serviceaccounts: {
+    columns: [col('Name', 'string', 0, 'name'), col('Secrets', 'integer'), col('Age')],
+    cells: (o, now) => [o.metadata.name ?? '', ((o.secrets ?? []) as unknown[]).length, age(o, now)],
+  },
   namespaces: {
     columns: [col('Name', 'string', 0, 'name'), col('Status'), col('Age')],
     cells: (o, now) => [o.metadata.name ?? '', String(obj(o.status).phase ?? 'Active'), age(o, now)],

@@ -5,6 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { KubeApiDeps } from './kube-api.routes.ts';
+import { DEFAULT_KUBE_API_LIMITS, watchTimeoutMs } from './limits.ts';
 import { select } from './lists.ts';
 import type { ChangeEvent, ObjectStore, Watcher } from './object-store.ts';
 import {
@@ -118,7 +119,7 @@ export function startWatch(
   deps.watches.add(watcher);
   request.raw.on('close', watcher.close);
   raw.on('close', watcher.close);
-  const seconds = Number(query.timeoutSeconds);
-  if (Number.isFinite(seconds) && seconds > 0) timeout = setTimeout(watcher.close, seconds * 1000);
+  const limits = request.server.kubeApiLimits ?? DEFAULT_KUBE_API_LIMITS;
+  timeout = setTimeout(watcher.close, watchTimeoutMs(query.timeoutSeconds, limits));
   return reply;
 }

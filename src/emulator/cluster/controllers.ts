@@ -1,14 +1,16 @@
 /**
- * The loop that runs a cluster's moving parts: the scheduler (scheduler.ts), the DaemonSet
- * controller (daemonset-controller.ts) and the kubelet (kubelet.ts). Driven by changes (a cluster
- * is queued when one of its pods, nodes, DaemonSets or kube-system ConfigMaps changes) and by
- * per-pod timers; nothing polls.
+ * The loop that runs a cluster's moving parts: what every namespace gets (namespace-controller.ts),
+ * the scheduler (scheduler.ts), the DaemonSet controller (daemonset-controller.ts) and the kubelet
+ * (kubelet.ts). Driven by changes (a cluster is queued when one of its namespaces, pods, nodes,
+ * DaemonSets or kube-system ConfigMaps changes, or a namespace's default objects) and by per-pod
+ * timers; nothing polls.
  */
 import type { Logger } from 'pino';
 import type { ChangeEvent, ObjectStore } from '../apiserver/object-store.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
 import { DaemonSetController } from './daemonset-controller.ts';
 import { Kubelet } from './kubelet.ts';
+import { concernsNamespaces, syncNamespaces } from './namespace-controller.ts';
 import { schedulePods } from './scheduler.ts';
 import { ClusterTimers } from './timers.ts';
 
@@ -16,10 +18,13 @@ export interface ControllerOptions {
   readonly logger: Logger;
   readonly podStartMs: number;
   readonly now: () => Date;
+  /** The cluster's CA, published in every namespace (`kube-root-ca.crt`). */
+  readonly caPem: string;
 }
 
 export class Controllers {
   readonly #logger: Logger;
+  readonly #caPem: string;
   readonly #timers: ClusterTimers;
   readonly #daemonSets: DaemonSetController;
   readonly #kubelet: Kubelet;
@@ -31,6 +36,7 @@ export class Controllers {
 
   constructor(options: ControllerOptions) {
     this.#logger = options.logger;
+    this.#caPem = options.caPem;
     this.#timers = new ClusterTimers(options.logger);
     this.#daemonSets = new DaemonSetController(options.now, this.#timers, (cluster) => this.enqueue(cluster));
     this.#kubelet = new Kubelet({ ...options, timers: this.#timers });
@@ -61,7 +67,8 @@ export class Controllers {
       resource === RESOURCE.pods ||
       resource === RESOURCE.nodes ||
       resource === RESOURCE.daemonsets ||
-      (resource === RESOURCE.configmaps && event.object.metadata.namespace === 'kube-system')
+      (resource === RESOURCE.configmaps && event.object.metadata.namespace === 'kube-system') ||
+      concernsNamespaces(resource.name, event.object)
     ) {
       this.enqueue(cluster);
     }
@@ -100,6 +107,7 @@ export class Controllers {
     const outer = this.#syncing;
     this.#syncing = cluster;
     try {
+      syncNamespaces(cluster, this.#caPem);
       let busy = this.#daemonSets.sync(cluster);
       busy = schedulePods(cluster) || busy;
       busy = this.#kubelet.sync(cluster) || busy;

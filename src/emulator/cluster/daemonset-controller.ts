@@ -5,10 +5,10 @@
  * revisions of DaemonSets that are gone.
  */
 import { createHash } from 'node:crypto';
-import type { ObjectStore } from '../apiserver/object-store.ts';
+import { type ObjectStore, TEMPLATE_GENERATION } from '../apiserver/object-store.ts';
 import { clone, deepEqual, type JsonObject, type KubeObject } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
-import { daemonPod, daemonSetOwner } from './kubeadm-objects.ts';
+import { daemonPod, daemonSetOwner, templateGeneration } from './kubeadm-objects.ts';
 import { condition, isReady, ownedBy } from './pods.ts';
 import type { ClusterTimers } from './timers.ts';
 
@@ -187,7 +187,11 @@ export class DaemonSetController {
     };
     const current = cluster.get(RESOURCE.daemonsets, namespace, ds.metadata.name ?? '');
     if (current !== undefined && !deepEqual(current.status, status)) {
-      cluster.update(RESOURCE.daemonsets, { ...current, status }, { subresource: 'status', owned: true });
+      cluster.update(
+        RESOURCE.daemonsets,
+        { ...current, status },
+        { subresource: 'status', owned: true, manager: 'kube-controller-manager' },
+      );
     }
     if (minReadySeconds > 0 && availableCount < ready) {
       this.#timers.set(cluster, `ds/${ds.metadata.uid}`, minReadySeconds * 1000, () =>
@@ -217,7 +221,7 @@ export class DaemonSetController {
               ...((template.metadata as JsonObject | undefined)?.labels as Record<string, string>),
               'controller-revision-hash': hash,
             },
-            annotations: { 'deprecated.daemonset.template.generation': String(ds.metadata.generation ?? 1) },
+            annotations: { [TEMPLATE_GENERATION]: templateGeneration(ds) },
             ownerReferences: [daemonSetOwner(ds)],
           },
           data: { spec: { template: { ...clone(template), $patch: 'replace' } } },

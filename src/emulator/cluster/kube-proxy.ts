@@ -10,7 +10,17 @@ import { validate } from './kube-proxy-validation.ts';
 
 type LoadFailure = { readonly ok: false; readonly message: string };
 
-export type LoadResult = { readonly ok: true; readonly mode: string } | LoadFailure;
+/** A config kube-proxy runs with: its mode and the sync periods of that mode's proxier. */
+export type LoadResult =
+  | { readonly ok: true; readonly mode: string; readonly syncPeriod: string; readonly minSyncPeriod: string }
+  | LoadFailure;
+
+/** kube-proxy's defaults of the sync periods, by mode. */
+const SYNC_DEFAULTS: Readonly<Record<string, { syncPeriod: string; minSyncPeriod: string }>> = {
+  iptables: { syncPeriod: '30s', minSyncPeriod: '1s' },
+  ipvs: { syncPeriod: '30s', minSyncPeriod: '0s' },
+  nftables: { syncPeriod: '30s', minSyncPeriod: '1s' },
+};
 
 type FieldType = 'string' | 'bool' | 'int32' | 'duration' | 'stringList' | 'map' | 'object';
 
@@ -228,7 +238,39 @@ function startProxier(config: Record<string, unknown>, mode: string): LoadResult
       message: `Error running ProxyServer: can't use the IPVS proxier: Could not create dummy VS: scheduler="${String(ipvs.scheduler)}": no such file or directory`,
     };
   }
-  return { ok: true, mode };
+  const section = (config[mode] ?? {}) as Record<string, unknown>;
+  const defaults = SYNC_DEFAULTS[mode] ?? { syncPeriod: '30s', minSyncPeriod: '1s' };
+  const written = (key: 'syncPeriod' | 'minSyncPeriod') =>
+    typeof section[key] === 'string' && section[key] !== '' ? String(section[key]) : defaults[key];
+  return { ok: true, mode, syncPeriod: written('syncPeriod'), minSyncPeriod: written('minSyncPeriod') };
+}
+
+/** klog's header of a line: severity, date, time with microseconds, thread, source. */
+function klogHeader(severity: 'I' | 'E', at: Date, source: string): string {
+  const two = (n: number) => String(n).padStart(2, '0');
+  const micros = String(at.getUTCMilliseconds() * 1000).padStart(6, '0');
+  return `${severity}${two(at.getUTCMonth() + 1)}${two(at.getUTCDate())} ${two(at.getUTCHours())}:${two(at.getUTCMinutes())}:${two(at.getUTCSeconds())}.${micros}       1 ${source}]`;
+}
+
+/**
+ * What an emulated kube-proxy container logs when it starts (`kubectl logs`), in klog's format:
+ * the config file it loaded, its mode and sync periods; or the error it exits with. The lines are
+ * mks's, in the shape of kube-proxy's, not its exact texts.
+ */
+export function startupLog(result: LoadResult, nodeName: string, version: string, at: Date): string {
+  const lines = [
+    `${klogHeader('I', at, 'server.go:231')} "Version info" version="v${version.replace(/^v/, '')}"`,
+  ];
+  if (!result.ok) {
+    lines.push(`${klogHeader('E', at, 'run.go:72')} "command failed" err=${JSON.stringify(result.message)}`);
+  } else {
+    lines.push(
+      `${klogHeader('I', at, 'server.go:466')} "Loaded config" path="/var/lib/kube-proxy/config.conf" node=${JSON.stringify(nodeName)}`,
+      `${klogHeader('I', at, 'server_linux.go:66')} "Using ${result.mode} proxy"`,
+      `${klogHeader('I', at, 'proxier.go:254')} "Sync periods" mode=${JSON.stringify(result.mode)} syncPeriod=${JSON.stringify(result.syncPeriod)} minSyncPeriod=${JSON.stringify(result.minSyncPeriod)}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 function decode(text: string): Record<string, unknown> {

@@ -3,18 +3,28 @@
  * (spec/kube-proxy.md §4.1), and the pods the DaemonSet controller stamps from a template.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  CLUSTER_CIDR,
-  kubeconfigConf,
-  renderKubeProxyConfig,
-} from '../../customization/kube-proxy-config.ts';
+import { TEMPLATE_GENERATION } from '../apiserver/object-store.ts';
 import { clone, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 
 export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'] as const;
 export const KUBE_PROXY = 'kube-proxy';
 export const KUBE_SYSTEM = 'kube-system';
-/** The pod annotation recording which `config.conf` a kube-proxy container read at its last start. */
+/**
+ * The pod annotation recording which `config.conf` a kube-proxy container read at its last start:
+ * the emulator's window on what a real node keeps to itself, for tests and the benchmark to tell
+ * whether every pod runs a given config (the reconciler never reads it). Its value is
+ * `loadedConfigHash` of the text.
+ */
 export const LOADED_CONFIG_ANNOTATION = 'mks.ovh/loaded-config-hash';
+
+/**
+ * The first 16 hex digits of the SHA-256 of `config.conf`: the same fingerprint as mks's
+ * `mks.ovh/config-hash` template annotation, so the two compare, but computed here: the emulator
+ * depends on nothing of the product.
+ */
+export const loadedConfigHash = (text: string): string =>
+  createHash('sha256').update(text).digest('hex').slice(0, 16);
+
 export const DEFAULT_ADMISSION_FLAGS = [
   '--enable-admission-plugins=AlwaysPullImages,NodeRestriction',
 ] as const;
@@ -119,15 +129,71 @@ function randomUUIDish(seed: string, index: number): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
-export const BASE_CONFIG_CONF = renderKubeProxyConfig({ mode: 'iptables', clusterCIDR: CLUSTER_CIDR });
+/**
+ * The `config.conf` a cluster is installed with: what kubeadm writes (spec/kube-proxy.md §4.1),
+ * its own fields only (`bindAddress`, `clientConnection.kubeconfig`, the pod subnet) and the mode,
+ * without the zero values kubeadm also marshals (kube-proxy defaults them), as in the recorded
+ * real cluster (shared/fidelity/kubectl-real-v1.32/05-get-cm-yaml.txt). Written here, not by
+ * mks's renderer: the installer is kubeadm, and mks only changes the file afterwards.
+ */
+export const KUBEADM_CONFIG_CONF = `apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+bindAddress: 0.0.0.0
+clientConnection:
+  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf
+clusterCIDR: 10.2.0.0/16
+mode: iptables
+`;
+
+/** `kubeconfig.conf`: kubeadm's in-cluster kubeconfig, authenticating with the pod's service account. */
+export function kubeadmKubeconfigConf(server: string): string {
+  return `apiVersion: v1
+kind: Config
+clusters:
+- cluster:
+    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt
+    server: ${server}
+  name: default
+contexts:
+- context:
+    cluster: default
+    namespace: default
+    user: default
+  name: default
+current-context: default
+users:
+- name: default
+  user:
+    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token
+`;
+}
 
 export function kubeProxyConfigMap(server: string): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: KUBE_PROXY, namespace: KUBE_SYSTEM, labels: { app: KUBE_PROXY } },
-    data: { 'config.conf': BASE_CONFIG_CONF, 'kubeconfig.conf': kubeconfigConf(server) },
+    data: { 'config.conf': KUBEADM_CONFIG_CONF, 'kubeconfig.conf': kubeadmKubeconfigConf(server) },
   };
+}
+
+/**
+ * The ConfigMaps kube-apiserver keeps in kube-system: the client CA extension API servers read,
+ * and when it began tracking legacy service account tokens.
+ */
+export function apiServerConfigMaps(caPem: string, now: Date): KubeObject[] {
+  const configMap = (name: string, data: Record<string, string>): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace: KUBE_SYSTEM },
+    data,
+  });
+  return [
+    configMap('extension-apiserver-authentication', { 'client-ca-file': caPem }),
+    configMap('kube-apiserver-legacy-service-account-token-tracking', {
+      since: rfc3339(now).replace('T', ' ').replace('Z', ''),
+    }),
+  ];
 }
 
 export function kubeProxyDaemonSet(version: string): KubeObject {
@@ -328,6 +394,10 @@ export function daemonSetOwner(ds: KubeObject): JsonObject {
   };
 }
 
+/** The DaemonSet's template generation (the API server keeps it in an annotation). */
+export const templateGeneration = (ds: KubeObject): string =>
+  ds.metadata.annotations?.[TEMPLATE_GENERATION] ?? String(ds.metadata.generation ?? 1);
+
 export function daemonPod(ds: KubeObject, hash: string, node: string, ip: string, now: Date): KubeObject {
   const template = clone((ds.spec as JsonObject).template as JsonObject);
   const templateMeta = (template.metadata ?? {}) as JsonObject;
@@ -343,7 +413,7 @@ export function daemonPod(ds: KubeObject, hash: string, node: string, ip: string
       labels: {
         ...((templateMeta.labels ?? {}) as Record<string, string>),
         'controller-revision-hash': hash,
-        'pod-template-generation': String(ds.metadata.generation ?? 1),
+        'pod-template-generation': templateGeneration(ds),
       },
       ...(templateMeta.annotations === undefined
         ? {}

@@ -4,12 +4,18 @@
  * the containers whose config was refused.
  */
 import type { Logger } from 'pino';
-import { configHash } from '../../customization/kube-proxy-config.ts';
 import type { ObjectStore } from '../apiserver/object-store.ts';
 import { isObject, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
-import { loadKubeProxyConfig } from './kube-proxy.ts';
-import { containerId, KUBE_PROXY, LOADED_CONFIG_ANNOTATION, runningStatus } from './kubeadm-objects.ts';
+import { recordEvent } from './events.ts';
+import { type LoadResult, loadKubeProxyConfig, startupLog } from './kube-proxy.ts';
+import {
+  containerId,
+  KUBE_PROXY,
+  LOADED_CONFIG_ANNOTATION,
+  loadedConfigHash,
+  runningStatus,
+} from './kubeadm-objects.ts';
 import { crashLooping, firstContainerStatus } from './pods.ts';
 import type { ClusterTimers } from './timers.ts';
 
@@ -87,13 +93,21 @@ export class Kubelet {
         return;
       }
       const text = (configMap.data as JsonObject | undefined)?.['config.conf'];
+      let result: LoadResult;
       if (typeof text !== 'string') {
-        failure = 'failed complete: open /var/lib/kube-proxy/config.conf: no such file or directory';
+        result = {
+          ok: false,
+          message: 'failed complete: open /var/lib/kube-proxy/config.conf: no such file or directory',
+        };
       } else {
-        annotations[LOADED_CONFIG_ANNOTATION] = configHash(text);
-        const result = loadKubeProxyConfig(text, cluster.meta.version);
-        if (!result.ok) failure = result.message;
+        annotations[LOADED_CONFIG_ANNOTATION] = loadedConfigHash(text);
+        result = loadKubeProxyConfig(text, cluster.meta.version);
       }
+      if (!result.ok) failure = result.message;
+      cluster.containerLogs.set(
+        pod.metadata.uid ?? '',
+        startupLog(result, String(spec.nodeName ?? ''), cluster.meta.version, this.#now()),
+      );
     }
 
     let next: JsonObject;
@@ -143,6 +157,18 @@ export class Kubelet {
       { internal: true, owned: true },
     );
     if (failure !== undefined) {
+      recordEvent(
+        cluster,
+        updated,
+        {
+          type: 'Warning',
+          reason: 'BackOff',
+          message: `Back-off restarting failed container ${name} in pod ${pod.metadata.name}_${namespace}(${pod.metadata.uid})`,
+          component: 'kubelet',
+          host: String(spec.nodeName ?? ''),
+        },
+        this.#now(),
+      );
       this.#logger.debug(
         { clusterId: cluster.meta.id, pod: updated.metadata.name, failure },
         'Emulated kube-proxy refused its config',

@@ -11,6 +11,7 @@ import type { EmulatorControl } from '../scale-out/control.ts';
 import type { Controllers } from './controllers.ts';
 import {
   apiServerCommand,
+  apiServerConfigMaps,
   apiServerPod,
   DEFAULT_ADMISSION_FLAGS,
   INSTALLER,
@@ -23,12 +24,15 @@ import {
   nodeObject,
   SYSTEM_NAMESPACES,
 } from './kubeadm-objects.ts';
+import { serviceAccountObject } from './namespace-controller.ts';
 
 export interface LifecycleDeps {
   readonly logger: Logger;
   readonly now: () => Date;
   /** The API server URL written into the kube-proxy ConfigMap's `kubeconfig.conf`. */
   readonly serverUrl: (clusterId: string) => string;
+  /** The cluster's CA (`extension-apiserver-authentication`'s `client-ca-file`). */
+  readonly caPem: string;
   readonly controllers: Controllers;
   /** The cluster, from memory or loaded from the store; undefined when unknown. */
   cluster(clusterId: string): Promise<ObjectStore | undefined>;
@@ -178,6 +182,16 @@ export class ClusterLifecycle implements EmulatorControl {
     }
     if (cluster.get(RESOURCE.daemonsets, KUBE_SYSTEM, KUBE_PROXY) === undefined) {
       cluster.create(RESOURCE.daemonsets, kubeProxyDaemonSet(version), { manager: INSTALLER });
+    }
+    if (cluster.get(RESOURCE.serviceaccounts, KUBE_SYSTEM, KUBE_PROXY) === undefined) {
+      cluster.create(RESOURCE.serviceaccounts, serviceAccountObject(KUBE_SYSTEM, KUBE_PROXY), {
+        manager: INSTALLER,
+      });
+    }
+    // What kube-apiserver itself keeps in kube-system.
+    for (const configMap of apiServerConfigMaps(this.#deps.caPem, this.#deps.now())) {
+      if (cluster.get(RESOURCE.configmaps, KUBE_SYSTEM, configMap.metadata.name ?? '') === undefined)
+        cluster.create(RESOURCE.configmaps, configMap, { manager: 'kube-apiserver' });
     }
     if (apiServer(cluster) === undefined) {
       cluster.create(RESOURCE.pods, apiServerPod(id, version, DEFAULT_ADMISSION_FLAGS, this.#deps.now()), {

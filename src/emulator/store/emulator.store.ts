@@ -7,8 +7,7 @@
  * Commits are paced: one starts at once when the last ended over COMMIT_INTERVAL_MS ago, else
  * when that interval is up. A quiet cluster's write thus commits in the same turn; under load
  * (a fleet rolling out) an object changed several times in the interval is written once, its
- * last state. Measured on the fleet bench (1,000 rollouts at once): 11.8–12.5k rows in 154–172
- * commits, against 19.5k rows in about 1,000 commits without pacing.
+ * last state: fewer rows in far fewer commits (the fleet bench's figures: docs/performance.md).
  */
 import type { Kysely, QueryExecutorProvider } from 'kysely';
 import type { Database } from '../../db/database.ts';

@@ -1,0 +1,129 @@
+/**
+ * kube-apiserver's defaulting of the workload kinds the emulator serves (the subset of
+ * pkg/apis/core/v1 and apps/v1 defaults an object read back shows): pod specs, wherever they are
+ * (pods, and the templates of DaemonSets, Deployments and ReplicaSets), and the workloads' own
+ * spec. Applied to every write before generations are counted, so a manifest that leaves a
+ * default out and one that spells it out are the same object, as on a real cluster.
+ */
+import { clone, deepEqual, isObject, type JsonObject, type KubeObject } from './objects.ts';
+import { RESOURCE, type ResourceType } from './resources.ts';
+
+const setDefault = (object: JsonObject, key: string, value: JsonObject[string]) => {
+  if (object[key] === undefined) object[key] = value;
+};
+
+function defaultContainer(container: JsonObject): void {
+  const image = String(container.image ?? '');
+  const tag = /:([^/:@]+)$/.exec(image)?.[1];
+  setDefault(
+    container,
+    'imagePullPolicy',
+    image.includes('@') || (tag !== undefined && tag !== 'latest') ? 'IfNotPresent' : 'Always',
+  );
+  setDefault(container, 'terminationMessagePath', '/dev/termination-log');
+  setDefault(container, 'terminationMessagePolicy', 'File');
+  setDefault(container, 'resources', {});
+  for (const env of (container.env ?? []) as JsonObject[]) {
+    const fieldRef = isObject(env.valueFrom) ? env.valueFrom.fieldRef : undefined;
+    if (isObject(fieldRef)) setDefault(fieldRef, 'apiVersion', 'v1');
+  }
+  for (const port of (container.ports ?? []) as JsonObject[]) setDefault(port, 'protocol', 'TCP');
+}
+
+function defaultPodSpec(spec: JsonObject): void {
+  for (const list of ['initContainers', 'containers'] as const) {
+    for (const container of (spec[list] ?? []) as JsonObject[])
+      if (isObject(container)) defaultContainer(container);
+  }
+  setDefault(spec, 'restartPolicy', 'Always');
+  setDefault(spec, 'terminationGracePeriodSeconds', 30);
+  setDefault(spec, 'dnsPolicy', 'ClusterFirst');
+  setDefault(spec, 'securityContext', {});
+  setDefault(spec, 'schedulerName', 'default-scheduler');
+  if (spec.serviceAccountName !== undefined) setDefault(spec, 'serviceAccount', spec.serviceAccountName);
+  for (const volume of (spec.volumes ?? []) as JsonObject[]) {
+    if (isObject(volume.configMap)) setDefault(volume.configMap, 'defaultMode', 420);
+    if (isObject(volume.secret)) setDefault(volume.secret, 'defaultMode', 420);
+    if (isObject(volume.hostPath)) setDefault(volume.hostPath, 'type', '');
+  }
+}
+
+function defaultTemplate(spec: JsonObject): void {
+  const template = spec.template;
+  if (!isObject(template)) return;
+  if (isObject(template.spec)) defaultPodSpec(template.spec);
+  // A template's ObjectMeta is written with its zero creationTimestamp, as `null`.
+  setDefault(template, 'metadata', {});
+  if (isObject(template.metadata)) setDefault(template.metadata, 'creationTimestamp', null);
+}
+
+/** A workload's update strategy: RollingUpdate, within these bounds. */
+function defaultRollingUpdate(
+  spec: JsonObject,
+  key: 'updateStrategy' | 'strategy',
+  maxUnavailable: number | string,
+  maxSurge: number | string,
+): void {
+  setDefault(spec, key, { type: 'RollingUpdate' });
+  const strategy = spec[key];
+  if (!isObject(strategy) || strategy.type !== 'RollingUpdate') return;
+  setDefault(strategy, 'rollingUpdate', {});
+  if (!isObject(strategy.rollingUpdate)) return;
+  setDefault(strategy.rollingUpdate, 'maxUnavailable', maxUnavailable);
+  setDefault(strategy.rollingUpdate, 'maxSurge', maxSurge);
+}
+
+const DEFAULTS = new Map<ResourceType, (spec: JsonObject) => void>([
+  [RESOURCE.pods, defaultPodSpec],
+  [
+    RESOURCE.daemonsets,
+    (spec) => {
+      defaultTemplate(spec);
+      setDefault(spec, 'revisionHistoryLimit', 10);
+      defaultRollingUpdate(spec, 'updateStrategy', 1, 0);
+    },
+  ],
+  [
+    RESOURCE.deployments,
+    (spec) => {
+      defaultTemplate(spec);
+      setDefault(spec, 'replicas', 1);
+      setDefault(spec, 'revisionHistoryLimit', 10);
+      setDefault(spec, 'progressDeadlineSeconds', 600);
+      defaultRollingUpdate(spec, 'strategy', '25%', '25%');
+    },
+  ],
+  [
+    RESOURCE.replicasets,
+    (spec) => {
+      defaultTemplate(spec);
+      setDefault(spec, 'replicas', 1);
+    },
+  ],
+]);
+
+/**
+ * Fills in the defaults of `object.spec` (which the caller's object owns at its top level; the
+ * spec itself may be shared with a stored object, so it is replaced, never changed in place).
+ */
+export function applyDefaults(resource: ResourceType, object: KubeObject): void {
+  const defaults = DEFAULTS.get(resource);
+  if (defaults === undefined || !isObject(object.spec)) return;
+  const spec = clone(object.spec);
+  defaults(spec);
+  if (!deepEqual(spec, object.spec)) object.spec = spec;
+}
+
+/**
+ * The status a new DaemonSet starts with: kube-apiserver clears the status given on create, and
+ * the counters that are not `omitempty` in the Go type read back as 0.
+ */
+export function initialStatus(resource: ResourceType, object: KubeObject): void {
+  if (resource !== RESOURCE.daemonsets) return;
+  object.status = {
+    currentNumberScheduled: 0,
+    numberMisscheduled: 0,
+    desiredNumberScheduled: 0,
+    numberReady: 0,
+  };
+}

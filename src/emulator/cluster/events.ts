@@ -1,0 +1,77 @@
+/**
+ * Events as the kubelet records them (`kubectl get events`, `kubectl describe`): one Event per
+ * object and reason, its count and lastTimestamp bumped when it happens again, as client-go's
+ * event correlator aggregates a repeated event.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ObjectStore } from '../apiserver/object-store.ts';
+import { type KubeObject, rfc3339 } from '../apiserver/objects.ts';
+import { RESOURCE } from '../apiserver/resources.ts';
+
+export interface EventInput {
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
+  /** The component that reports it (`kubelet`), and the node it runs on. */
+  readonly component: string;
+  readonly host?: string;
+}
+
+/** Events kept per namespace: past it, the oldest go (kube-apiserver lets them expire after an hour). */
+const MAX_EVENTS = 500;
+
+/** Records `event` about `object`, or counts it again when the object already has one for this reason. */
+export function recordEvent(cluster: ObjectStore, object: KubeObject, event: EventInput, now: Date): void {
+  const namespace = object.metadata.namespace ?? 'default';
+  const time = rfc3339(now);
+  const existing = cluster
+    .list(RESOURCE.events, namespace)
+    .find(
+      (e) =>
+        (e.involvedObject as { uid?: string } | undefined)?.uid === object.metadata.uid &&
+        e.reason === event.reason &&
+        e.message === event.message,
+    );
+  if (existing !== undefined) {
+    cluster.update(
+      RESOURCE.events,
+      { ...existing, count: Number(existing.count ?? 1) + 1, lastTimestamp: time },
+      { manager: event.component, owned: true },
+    );
+    return;
+  }
+  cluster.create(
+    RESOURCE.events,
+    {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: `${object.metadata.name}.${randomBytes(8).toString('hex')}`, namespace },
+      involvedObject: {
+        kind: object.kind,
+        namespace,
+        name: object.metadata.name ?? '',
+        uid: object.metadata.uid ?? '',
+        apiVersion: object.apiVersion,
+        resourceVersion: object.metadata.resourceVersion ?? '',
+      },
+      reason: event.reason,
+      message: event.message,
+      source: { component: event.component, ...(event.host === undefined ? {} : { host: event.host }) },
+      firstTimestamp: time,
+      lastTimestamp: time,
+      count: 1,
+      type: event.type,
+      eventTime: null,
+      reportingComponent: event.component,
+      reportingInstance: event.host ?? '',
+    },
+    { manager: event.component, owned: true },
+  );
+  const events = cluster.list(RESOURCE.events, namespace);
+  if (events.length > MAX_EVENTS) {
+    const oldest = [...events]
+      .sort((a, b) => String(a.lastTimestamp).localeCompare(String(b.lastTimestamp)))
+      .slice(0, events.length - MAX_EVENTS);
+    for (const old of oldest) cluster.delete(RESOURCE.events, namespace, old.metadata.name ?? '');
+  }
+}

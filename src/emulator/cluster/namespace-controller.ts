@@ -1,0 +1,55 @@
+/**
+ * What kube-controller-manager puts in every namespace: the `default` ServiceAccount (its
+ * serviceaccount controller) and the `kube-root-ca.crt` ConfigMap with the cluster's CA (its
+ * root-ca-cert-publisher), created when a namespace appears and again when one is deleted.
+ */
+import type { ObjectStore } from '../apiserver/object-store.ts';
+import type { KubeObject } from '../apiserver/objects.ts';
+import { RESOURCE } from '../apiserver/resources.ts';
+
+export const ROOT_CA_CONFIG_MAP = 'kube-root-ca.crt';
+const MANAGER = 'kube-controller-manager';
+
+export function serviceAccountObject(namespace: string, name: string): KubeObject {
+  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace } };
+}
+
+export function rootCaConfigMap(namespace: string, caPem: string): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: ROOT_CA_CONFIG_MAP,
+      namespace,
+      annotations: { 'kubernetes.io/description': ROOT_CA_DESCRIPTION },
+    },
+    data: { 'ca.crt': caPem },
+  };
+}
+
+const ROOT_CA_DESCRIPTION =
+  'Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.';
+
+/** Whether a change concerns what this controller keeps. */
+export function concernsNamespaces(resource: string, object: KubeObject): boolean {
+  return (
+    resource === RESOURCE.namespaces.name ||
+    (resource === RESOURCE.serviceaccounts.name && object.metadata.name === 'default') ||
+    (resource === RESOURCE.configmaps.name && object.metadata.name === ROOT_CA_CONFIG_MAP)
+  );
+}
+
+/** Creates what an active namespace lacks. */
+export function syncNamespaces(cluster: ObjectStore, caPem: string): void {
+  for (const namespace of cluster.list(RESOURCE.namespaces)) {
+    const name = namespace.metadata.name ?? '';
+    if (namespace.metadata.deletionTimestamp !== undefined) continue;
+    if (cluster.get(RESOURCE.serviceaccounts, name, 'default') === undefined)
+      cluster.create(RESOURCE.serviceaccounts, serviceAccountObject(name, 'default'), {
+        manager: MANAGER,
+        owned: true,
+      });
+    if (cluster.get(RESOURCE.configmaps, name, ROOT_CA_CONFIG_MAP) === undefined)
+      cluster.create(RESOURCE.configmaps, rootCaConfigMap(name, caPem), { manager: MANAGER, owned: true });
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * A per-credential request rate limit on `/1.0`: a token bucket per consumer key, refilled at
+ * `requestsPerSecond` up to `burst`. Past it, 429 in OVH's body with Retry-After. Counted after
+ * authentication, so a client cannot spend another credential's budget without its secret.
+ * Generous by default (MKS_RATE_LIMIT_PER_SECOND, MKS_RATE_LIMIT_BURST; 0 per second turns it off).
+ */
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../errors.ts';
+
+export interface RateLimit {
+  readonly requestsPerSecond: number;
+  readonly burst: number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** Buckets kept at most; idle ones (full again) are the first dropped when it is reached. */
+const MAX_BUCKETS = 100_000;
+
+export class RateLimiter {
+  readonly #limit: RateLimit;
+  readonly #now: () => number;
+  readonly #buckets = new Map<string, Bucket>();
+
+  constructor(limit: RateLimit, now: () => number = () => performance.now()) {
+    this.#limit = limit;
+    this.#now = now;
+  }
+
+  /** Takes one request from `key`'s budget: 0 when allowed, else the seconds until one is. */
+  take(key: string): number {
+    const { requestsPerSecond, burst } = this.#limit;
+    const now = this.#now();
+    let bucket = this.#buckets.get(key);
+    if (bucket === undefined) {
+      if (this.#buckets.size >= MAX_BUCKETS) this.#sweep(now);
+      bucket = { tokens: burst, at: now };
+      this.#buckets.set(key, bucket);
+    } else {
+      bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * requestsPerSecond);
+      bucket.at = now;
+    }
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil((1 - bucket.tokens) / requestsPerSecond);
+  }
+
+  #sweep(now: number): void {
+    const { requestsPerSecond, burst } = this.#limit;
+    for (const [key, bucket] of this.#buckets) {
+      if (bucket.tokens + ((now - bucket.at) / 1000) * requestsPerSecond >= burst) this.#buckets.delete(key);
+    }
+    // Everyone is busy: start over rather than grow without bound.
+    if (this.#buckets.size >= MAX_BUCKETS) this.#buckets.clear();
+  }
+}
+
+/** Adds the limit to `app`; call after the authentication hook (hooks run in order). */
+export function registerRateLimit(app: FastifyInstance, limit: RateLimit): void {
+  if (limit.requestsPerSecond <= 0) return;
+  const limiter = new RateLimiter(limit);
+  app.addHook('preValidation', async (request, reply) => {
+    const credential = request.auth?.credential.id;
+    if (credential === undefined) return;
+    const wait = limiter.take(String(credential));
+    if (wait === 0) return;
+    void reply.header('Retry-After', String(wait));
+    throw new AppError('TooManyRequests', `Too many requests for this credential; retry in ${wait} s`);
+  });
+}
