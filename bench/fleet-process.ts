@@ -25,9 +25,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config.ts';
 import type { CustomizationInput } from '../src/customization/customization.model.ts';
-import { configHash, renderKubeProxyConfig } from '../src/customization/kube-proxy-config.ts';
+import { configHash, renderClusterConfig } from '../src/customization/kube-proxy-config.ts';
 import { createLogger } from '../src/logger.ts';
-import { CLUSTER_CIDR } from '../src/reconcile/reconcile-cluster.ts';
 import { startRuntime } from '../src/server.ts';
 import { freePort } from '../test/support/postgres-server.ts';
 import { fatal, serveParent } from './lib/child.ts';
@@ -216,13 +215,7 @@ try {
         data?: Record<string, string>;
       };
       const text = configMap.data?.['config.conf'] ?? '';
-      const desired = renderKubeProxyConfig({
-        mode: cluster.kubeProxyMode,
-        ...(cluster.customization.kubeProxy === undefined
-          ? {}
-          : { kubeProxy: cluster.customization.kubeProxy }),
-        clusterCIDR: CLUSTER_CIDR,
-      });
+      const desired = renderClusterConfig(cluster.kubeProxyMode, cluster.customization);
       if (!text.includes(expect)) problems.push(`${id}: the ConfigMap lacks '${expect}'`);
       if (text !== desired) problems.push(`${id}: the ConfigMap's config.conf is not the desired one`);
       const hash = configHash(text);

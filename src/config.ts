@@ -64,6 +64,11 @@ export interface Config {
      * uses a second core beside the API and the emulated clusters; false runs them on the main thread.
      */
     readonly thread: boolean;
+    /**
+     * Restore kube-proxy's ConfigMap and DaemonSet when they are edited in the cluster (drift),
+     * recording a `drift` history entry and a Kubernetes Event.
+     */
+    readonly repairDrift: boolean;
   };
   /** How long an emulated kube-proxy pod takes to start, so rollouts are visible. */
   readonly podStartMs: number;
@@ -269,6 +274,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     leaseMs: integer('MKS_LEASE_MS', 15_000, 1_000),
     progressMs: integer('MKS_PROGRESS_MS', 100, 10),
     thread: boolean('MKS_RECONCILER_THREAD', true),
+    repairDrift: boolean('MKS_REPAIR_DRIFT', true),
   });
   const podStartMs = integer('MKS_POD_START_MS', 1_000, 0);
   const kubeApi = Object.freeze({

@@ -8,9 +8,11 @@ import { registerApiCommands } from './cli/api.commands.ts';
 import { registerOperatorCommands } from './cli/operator.commands.ts';
 import { registerServerCommands } from './cli/server.commands.ts';
 import { ConfigError } from './config.ts';
+import { MKS_VERSION } from './version.ts';
 
 const program = new Command('mks')
   .description('mks — a Managed Kubernetes Service control plane, wire-compatible with the OVHcloud API')
+  .version(MKS_VERSION, '--version', 'print the version of mks')
   .showHelpAfterError()
   .exitOverride((error) => {
     process.exit(error.exitCode === 0 ? 0 : 2);

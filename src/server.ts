@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
 import {
@@ -15,6 +16,7 @@ import {
 } from './clusters/cluster-tokens.ts';
 import { kubernetesApiUrl } from './clusters/clusters.model.ts';
 import type { Config } from './config.ts';
+import type { Database } from './db/database.ts';
 import { routeToCluster } from './emulator/apiserver/kube-api.routes.ts';
 import { kubeProtocolOptions, registerKubeApiLimits } from './emulator/apiserver/limits.ts';
 import { Emulator } from './emulator/emulator.ts';
@@ -22,8 +24,11 @@ import { RemoteEmulatorControl } from './emulator/scale-out/control.ts';
 import { LeaseOwnership } from './emulator/scale-out/ownership.postgres.ts';
 import { LocalOwnership } from './emulator/scale-out/ownership.ts';
 import { buildApp } from './http/app.ts';
+import { type ReadinessCheck, registerHealthRoutes } from './http/health.routes.ts';
 import { applyListenerLimits } from './http/limits.ts';
+import { Metrics } from './http/metrics.ts';
 import { KubeClients } from './reconcile/kube/kube-client.ts';
+import { kubeProxyObserver } from './reconcile/kube-proxy-observer.ts';
 import { ReconcileLoop } from './reconcile/loop.ts';
 import { PassThread } from './reconcile/pass-thread.ts';
 import { type ClusterProvider, servedConnection } from './reconcile/provider.ts';
@@ -63,6 +68,7 @@ function startReconciler(
           caPem,
           kubeTokenKey: services.kubeTokenKey,
           progressMs: config.reconcile.progressMs,
+          repairDrift: config.reconcile.repairDrift,
           logLevel: logger.level,
         },
         logger,
@@ -77,6 +83,7 @@ function startReconciler(
       connection: servedConnection(config.kubePublicUrl, services.clusterToken, caPem),
       kube,
       progressMs: config.reconcile.progressMs,
+      repairDrift: config.reconcile.repairDrift,
     },
     config.reconcile,
     logger,
@@ -84,6 +91,24 @@ function startReconciler(
   );
   reconciler.start();
   return reconciler;
+}
+
+/** `/readyz`: the database answers (within 2 s), and the reconciler this process runs, if any, runs. */
+function readinessChecks(database: Database, reconcilerState: () => string | undefined): ReadinessCheck {
+  return async () => {
+    let databaseState = 'ok';
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error('no answer within 2 s')), 2_000);
+      });
+      await Promise.race([sql`select 1`.execute(database.db), timeout]).finally(() => clearTimeout(timer));
+    } catch (error) {
+      databaseState = `unreachable: ${(error as Error).message}`;
+    }
+    const reconcilerNow = reconcilerState();
+    return { database: databaseState, ...(reconcilerNow === undefined ? {} : { reconciler: reconcilerNow }) };
+  };
 }
 
 export interface WorkerRuntime {
@@ -170,7 +195,17 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
             key: fs.readFileSync(config.tls.keyFile, 'utf8'),
           };
 
+  // Kubernetes clients of the clusters: the reconciler's, and the rollout view's.
+  const kube = new KubeClients();
+  const metrics = new Metrics(services.database);
+  // Assigned once the API listens; until then /readyz says the reconciler is not running yet.
+  let reconciler: ReconcileLoop | undefined;
+  const readiness = readinessChecks(services.database, () =>
+    config.worker ? (reconciler?.running === true ? 'ok' : 'not running') : undefined,
+  );
   const app = await buildApp({
+    readiness,
+    metrics,
     config,
     logger,
     authenticator: services.authenticator,
@@ -178,6 +213,10 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     projects: services.projects,
     clusters: services.clusters,
     clusterToken: services.clusterToken,
+    kubeProxyObserver: kubeProxyObserver(
+      kube,
+      servedConnection(config.kubePublicUrl, services.clusterToken, tls.caPem),
+    ),
     kubeCaPem: tls.caPem,
     ...(apiTls === undefined ? {} : { https: apiTls }),
   });
@@ -193,6 +232,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
       kubeLogger.info({ err, status }, 'Request refused by the HTTP parser'),
     ),
   });
+  registerHealthRoutes(kubeApp, readiness);
   registerKubeApiLimits(kubeApp, config.kubeApi);
   applyListenerLimits(kubeApp.server, config.listeners);
   await emulator.register(kubeApp, clusterAccessCheck(services.clusterToken, services.clusterStore));
@@ -200,10 +240,10 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
   await app.listen({ host: config.listen.host, port: config.listen.port });
   await kubeApp.listen({ host: config.kubeListen.host, port: config.kubeListen.port });
 
-  const kube = new KubeClients();
-  const reconciler = config.worker
+  reconciler = config.worker
     ? startReconciler(config, services, emulator, tls.caPem, kube, logger)
     : undefined;
+  reconciler?.onPass(metrics.observePass);
 
   return {
     app,

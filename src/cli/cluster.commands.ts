@@ -25,6 +25,7 @@ import {
 } from './customization-flags.ts';
 import { defaultKubeconfig, type KubeconfigFile, mergeKubeconfig, safeName } from './kubeconfig-file.ts';
 import { fields, render, table } from './output.ts';
+import { registerRollout } from './rollout.commands.ts';
 import { waitForCluster } from './wait.ts';
 
 type Options = CommonOptions & WaitFlags;
@@ -123,7 +124,8 @@ export function registerClusterCommands(program: Command): void {
 Examples:
   mks cluster list
   mks cluster create --region GRA5 --name my-super-cluster --kube-proxy-mode ipvs --wait
-  mks cluster kubeconfig $ID --merge && kubectl get nodes`,
+  mks cluster kubeconfig $ID --merge && kubectl get nodes
+  mks cluster rollout $ID`,
     );
   registerList(group);
   registerGet(group);
@@ -135,6 +137,7 @@ Examples:
   registerWait(group);
   registerUpgrade(group);
   registerIpRestrictions(group);
+  registerRollout(group);
 }
 
 function registerUpgrade(group: Command): void {

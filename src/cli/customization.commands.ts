@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { parse, stringify } from 'yaml';
+import type { HistoryEntry } from '../clusters/customization-history.ts';
 import {
   type CustomizationInput,
   type CustomizationView,
@@ -18,6 +19,7 @@ import {
   normalizeCustomization,
   validateCustomization,
 } from '../customization/customization.ts';
+import type { CustomizationPreview, Disruption } from '../customization/preview.ts';
 import {
   action,
   type CliContext,
@@ -36,8 +38,8 @@ import {
   customizationFromFlags,
   withCustomizationFlags,
 } from './customization-flags.ts';
-import { fields, flatten, render } from './output.ts';
-import { type WaitGoal, waitForCluster, watchRollout } from './wait.ts';
+import { fields, flatten, render, table } from './output.ts';
+import { type WaitGoal, waitForCluster } from './wait.ts';
 
 export function customizationPrintable(view: CustomizationView) {
   return {
@@ -65,11 +67,113 @@ export function registerCustomizationCommands(program: Command): void {
 Examples:
   mks customization get $ID
   mks customization set $ID --iptables-min-sync-period PT60S --iptables-sync-period PT60S --wait
-  mks customization edit $ID`,
+  mks customization edit $ID
+  mks customization history $ID
+  mks customization revert $ID 3 --wait`,
     );
   registerGet(group);
   registerSet(group);
   registerEdit(group);
+  registerHistory(group);
+  registerRevert(group);
+}
+
+function registerHistory(group: Command): void {
+  withOutput(
+    withConnection(
+      group
+        .command('history')
+        .description('every change of the cluster, newest first: who, when, what changed, how it ended')
+        .argument('<cluster>', 'cluster id'),
+    ),
+  )
+    .addHelpText(
+      'after',
+      `
+-q prints the generations only; -o json adds each change's full customization.
+
+Examples:
+  mks customization history $ID
+  mks customization history $ID -o json | jq '.[0].outcome'`,
+    )
+    .action(
+      action(async (id: string, options: CommonOptions) => {
+        const context = createContext(options);
+        const entries = await context.client.customizationHistory(await context.project(), id);
+        context.io.stdout(
+          render(
+            {
+              data: entries,
+              ids: entries.map((entry) => String(entry.generation)),
+              table: () => historyTable(entries),
+            },
+            context.format,
+            context.quiet,
+          ),
+        );
+      }),
+    );
+}
+
+function registerRevert(group: Command): void {
+  withWait(
+    withOutput(
+      withConnection(
+        group
+          .command('revert')
+          .description("make an earlier generation's customization the desired one again (a new generation)")
+          .argument('<cluster>', 'cluster id')
+          .argument('<generation>', 'a generation listed by `mks customization history`'),
+      ),
+    ),
+    'the change is rolled out',
+  )
+    .addHelpText(
+      'after',
+      `
+The kube-proxy mode stays the cluster's (only a reset changes it).
+
+Examples:
+  mks customization revert $ID 3 --wait`,
+    )
+    .action(
+      action(async (id: string, generation: string, options: CustomizationCommandOptions) => {
+        if (!/^[1-9]\d*$/.test(generation)) {
+          throw usageError(
+            `generation: '${generation}' is not a generation number (see mks customization history)`,
+          );
+        }
+        const context = createContext(options);
+        const project = await context.project();
+        await applyChange(context, project, id, options, () =>
+          context.client.revertCustomization(project, id, Number(generation)),
+        );
+      }),
+    );
+}
+
+/** The history for people: one line per change, its field changes summarized. */
+export function historyTable(entries: readonly HistoryEntry[]): string {
+  if (entries.length === 0) return '(no history)';
+  return table(
+    ['generation', 'action', 'at', 'by', 'outcome', 'changes'],
+    entries.map((entry) => [
+      String(entry.generation),
+      entry.revertOf === null ? entry.action : `${entry.action} to ${entry.revertOf}`,
+      entry.at,
+      entry.applicationName ?? (entry.applicationId === null ? '-' : `application ${entry.applicationId}`),
+      entry.outcome === null
+        ? '-'
+        : entry.outcome.message === null
+          ? entry.outcome.status
+          : `${entry.outcome.status}: ${entry.outcome.message}`,
+      entry.diff.length === 0
+        ? '(none)'
+        : entry.diff
+            .map((change) => `${change.field}: ${change.from ?? '-'} → ${change.to ?? '-'}`)
+            .join('; '),
+    ]),
+  );
 }
 
 function registerGet(group: Command): void {
@@ -120,18 +224,44 @@ Examples:
   mks customization set $ID --iptables-min-sync-period PT60S --iptables-sync-period PT60S --wait
   mks customization set $ID --admission-plugins-enabled '' --admission-plugins-disabled AlwaysPullImages
   mks customization set $ID --customization @customization.json -o json
-  mks customization set $ID --customization '{"kubeProxy": null}'    # back to kube-proxy's defaults`,
+  mks customization set $ID --customization '{"kubeProxy": null}'    # back to kube-proxy's defaults
+  mks customization set $ID --ipvs-scheduler lc --dry-run   # effective values, config.conf diff, disruption`,
+    )
+    .option(
+      '--dry-run',
+      'preview the change: every effective kube-proxy value, the config.conf diff and the disruption; nothing is changed (exit 1 if it would be refused)',
     )
     .action(
-      action(async (id: string, options: CustomizationCommandOptions & CustomizationFlags) => {
-        const patch = customizationFromFlags(options);
-        if (patch === undefined) {
-          throw usageError('nothing to set: give customization flags or --customization (see --help)');
-        }
-        const context = createContext(options);
-        const project = await context.project();
-        await applyCustomization(context, project, id, patch, options);
-      }),
+      action(
+        async (
+          id: string,
+          options: CustomizationCommandOptions & CustomizationFlags & { dryRun?: boolean },
+        ) => {
+          const patch = customizationFromFlags(options);
+          if (patch === undefined) {
+            throw usageError('nothing to set: give customization flags or --customization (see --help)');
+          }
+          if (options.dryRun === true && options.wait === true) {
+            throw usageError('--dry-run changes nothing, so there is nothing to --wait for');
+          }
+          const context = createContext(options);
+          const project = await context.project();
+          if (options.dryRun === true) {
+            const preview = await context.client.previewCustomization(project, id, patch);
+            context.io.stdout(
+              render(
+                { data: preview, ids: [], table: () => previewTable(preview) },
+                context.format,
+                context.quiet,
+              ),
+            );
+            if (!preview.valid)
+              throw new CliError(`the change would be refused: ${preview.errors.join('; ')}`);
+            return;
+          }
+          await applyCustomization(context, project, id, patch, options);
+        },
+      ),
     );
 }
 
@@ -184,16 +314,55 @@ Examples:
     );
 }
 
+const DISRUPTIONS: Record<Disruption, string> = {
+  none: 'none (kube-proxy keeps its config)',
+  'rolling-restart': 'rolling-restart (kube-proxy restarts node by node)',
+};
+
+/** A preview for people: verdict, disruption, the mode's effective values, then the diff. */
+export function previewTable(preview: CustomizationPreview): string {
+  const lines: Array<[string, string]> = [['Valid', preview.valid ? 'yes' : 'no']];
+  for (const error of preview.errors) lines.push(['Error', error]);
+  for (const warning of preview.warnings) lines.push(['Warning', warning]);
+  if (preview.disruption !== null) lines.push(['Disruption', DISRUPTIONS[preview.disruption]]);
+  const kubeProxy = preview.effective?.kubeProxy;
+  if (kubeProxy !== undefined) {
+    lines.push(['Mode', kubeProxy.mode]);
+    for (const [field, value] of Object.entries(kubeProxy[kubeProxy.mode])) {
+      const how = value.defaulted
+        ? value.set === undefined
+          ? 'default'
+          : `default; ${value.set} means default`
+        : `set ${value.set}`;
+      lines.push([`kubeProxy.${kubeProxy.mode}.${field}`, `${value.value} (${how})`]);
+    }
+  }
+  const diff = preview.configConf.diff;
+  return `${fields(lines)}\n${diff === null ? '' : diff === '' ? '\nconfig.conf unchanged\n' : `\n${diff}`}`;
+}
+
 /** PUT the patch, say what the API answered, optionally wait, print the resulting customization. */
-async function applyCustomization(
+function applyCustomization(
   context: CliContext,
   project: string,
   id: string,
   patch: CustomizationInput,
   options: WaitFlags,
 ): Promise<void> {
-  const rollout = options.wait === true ? await watchRollout(context.client, project, id) : undefined;
-  const answer = await context.client.updateCustomization(project, id, patch);
+  return applyChange(context, project, id, options, () =>
+    context.client.updateCustomization(project, id, patch),
+  );
+}
+
+/** Make a change, say what the API answered, optionally wait, print the resulting customization. */
+async function applyChange(
+  context: CliContext,
+  project: string,
+  id: string,
+  options: WaitFlags,
+  send: () => Promise<{ message?: string }>,
+): Promise<void> {
+  const answer = await send();
   if (answer.message !== undefined && answer.message !== '') context.io.stderr(`${answer.message}\n`);
   if (options.wait === true) {
     await waitForCluster({
@@ -203,7 +372,6 @@ async function applyCustomization(
       goal: 'ready' satisfies WaitGoal,
       io: context.io,
       timeoutMs: timeoutMs(options),
-      ...(rollout === undefined ? {} : { rollout }),
     });
   } else {
     context.io.stderr(`Follow the rollout with: mks cluster get ${id} (or pass --wait)\n`);

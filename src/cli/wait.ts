@@ -5,7 +5,6 @@
  */
 import type { Cluster, MksClient, NodePool } from '../client/mks-client.ts';
 import { CliError, type CliIo, EXIT } from './cli-context.ts';
-import { type KubeAccess, kubeAccess, readKubeProxyRollout } from './kube-rollout.ts';
 
 export type WaitGoal = 'ready' | 'gone';
 
@@ -23,28 +22,6 @@ const ROLLING = new Set<string>(['INSTALLING', 'REDEPLOYING', 'RESETTING', 'UPDA
 const POLL_MIN_MS = 200;
 const POLL_MAX_MS = 1_000;
 
-/** Where to read the rollout from, and the DaemonSet generation before the change. */
-export interface RolloutWatch {
-  access: KubeAccess | undefined;
-  /** Rollouts at or below this generation are the previous change's. */
-  baseline: number | undefined;
-}
-
-/**
- * Reads the kube-proxy DaemonSet before a customization change, so progress counts the new
- * rollout and not the finished previous one. Best effort: progress just shows less without it.
- */
-export async function watchRollout(client: MksClient, project: string, id: string): Promise<RolloutWatch> {
-  try {
-    const access = kubeAccess(await client.getKubeconfig(project, id));
-    if (access === undefined) return { access, baseline: undefined };
-    const rollout = await readKubeProxyRollout(access).catch(() => undefined);
-    return { access, baseline: rollout?.generation };
-  } catch {
-    return { access: undefined, baseline: undefined };
-  }
-}
-
 export interface WaitOptions {
   readonly client: MksClient;
   readonly project: string;
@@ -52,7 +29,6 @@ export interface WaitOptions {
   readonly goal: WaitGoal;
   readonly io: CliIo;
   readonly timeoutMs: number;
-  readonly rollout?: RolloutWatch;
 }
 
 /** The cluster once READY (undefined once gone, for `gone`); throws a CliError otherwise. */
@@ -60,8 +36,6 @@ export async function waitForCluster(options: WaitOptions): Promise<Cluster | un
   const { client, project, clusterId, goal, io } = options;
   const started = Date.now();
   const reporter: Reporter = io.stderrIsTty ? new LiveReporter(io, started) : new PlainReporter(io, started);
-  const watch: RolloutWatch = options.rollout ?? { access: undefined, baseline: undefined };
-  let kubeconfigTried = options.rollout !== undefined;
 
   const interrupted = new AbortController();
   const onInterrupt = () => interrupted.abort();
@@ -101,21 +75,16 @@ export async function waitForCluster(options: WaitOptions): Promise<Cluster | un
 
       let detail = '';
       if (ROLLING.has(cluster.status)) {
-        if (watch.access === undefined && !kubeconfigTried) {
-          kubeconfigTried = true;
-          watch.access = await client
-            .getKubeconfig(project, clusterId)
-            .then(kubeAccess)
-            .catch(() => undefined);
-        }
-        if (watch.access !== undefined) {
-          const rollout = await readKubeProxyRollout(watch.access).catch(() => undefined);
-          if (rollout !== undefined && rollout.desired > 0) {
-            detail =
-              watch.baseline !== undefined && rollout.generation <= watch.baseline
-                ? 'kube-proxy: restart pending'
-                : `kube-proxy ${rollout.updated}/${rollout.desired} nodes updated`;
-          }
+        // The rollout view (GET …/rollout) knows which generation each node's kube-proxy runs.
+        const rollout = await client.rollout(project, clusterId).catch(() => undefined);
+        if (rollout !== undefined && rollout.desired > 0) {
+          const updated = rollout.nodes.filter(
+            (node) => node.generation === rollout.generation && node.ready,
+          ).length;
+          detail =
+            rollout.phase === 'pending' || rollout.phase === 'config-applied'
+              ? 'kube-proxy: restart pending'
+              : `kube-proxy ${updated}/${rollout.desired} nodes updated`;
         }
       }
       reporter.update(cluster.status, detail);

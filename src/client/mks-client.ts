@@ -5,7 +5,9 @@
  */
 
 import type { ApiApplication, ApiCredential, CredentialState } from '../auth/credentials.store.ts';
+import type { RolloutView } from '../clusters/cluster-rollout.ts';
 import type { ClusterStatus, CreationInput, UpdatePolicy } from '../clusters/clusters.model.ts';
+import type { HistoryEntry } from '../clusters/customization-history.ts';
 import type {
   NodePoolCreationInput,
   NodePoolStatus,
@@ -17,6 +19,7 @@ import type {
   CustomizationView,
   KubeProxyMode,
 } from '../customization/customization.model.ts';
+import type { CustomizationPreview } from '../customization/preview.ts';
 import { ApiClient, ApiError } from './api-client.ts';
 import type { OvhCredentials } from './ovh-conf.ts';
 
@@ -48,13 +51,8 @@ export interface Cluster {
   statusMessage?: string | null;
 }
 
-/** `GET …/kube/{id}/rollout` (mks extension). */
-export interface Rollout {
-  status: ClusterStatus;
-  generation: number;
-  observedGeneration: number;
-  kubeProxy: { desired: number; updated: number; available: number } | null;
-}
+/** `GET …/kube/{id}/rollout` (mks extension): the kube-proxy rollout node by node. */
+export type Rollout = RolloutView;
 
 /** `cloud.kube.NodePool` as the API returns it. */
 export interface NodePool {
@@ -196,6 +194,32 @@ export class MksClient {
     ).then((answer) => answer ?? {});
   }
 
+  /** What updateCustomization(body) would do (mks extension); nothing is stored. */
+  previewCustomization(project: string, id: string, body: CustomizationInput): Promise<CustomizationPreview> {
+    return this.#call<CustomizationPreview>(
+      'POST',
+      `${clusterPath(project, id)}/customization/preview`,
+      body,
+    );
+  }
+
+  /** Every change of the cluster, newest first (mks extension). */
+  customizationHistory(project: string, id: string): Promise<HistoryEntry[]> {
+    return this.#call<HistoryEntry[]>('GET', `${clusterPath(project, id)}/customization/history`);
+  }
+
+  /** Makes an earlier generation's customization the desired one again (mks extension). */
+  revertCustomization(project: string, id: string, generation: number): Promise<{ message?: string }> {
+    return this.#call<{ message?: string }>('POST', `${clusterPath(project, id)}/customization/revert`, {
+      generation,
+    });
+  }
+
+  /** The kube-proxy rollout node by node (mks extension). */
+  rollout(project: string, id: string): Promise<Rollout> {
+    return this.#call<Rollout>('GET', `${clusterPath(project, id)}/rollout`);
+  }
+
   async getKubeconfig(project: string, id: string): Promise<string> {
     const answer = await this.#call<{ content: string }>('POST', `${clusterPath(project, id)}/kubeconfig`);
     return answer.content;
@@ -275,11 +299,6 @@ export class MksClient {
 
   listAdmissionPlugins(project: string): Promise<string[]> {
     return this.#call<string[]>('GET', `${projectPath(project)}/capabilities/kube/admissionplugins`);
-  }
-
-  /** mks extension: how far kube-proxy's rollout has gone (`kubeProxy` null while unknown). */
-  getRollout(project: string, id: string): Promise<Rollout> {
-    return this.#call<Rollout>('GET', `${clusterPath(project, id)}/rollout`);
   }
 
   /** `GET /me/api/credential`: the account's API key ids (optionally of one state or application). */

@@ -16,7 +16,7 @@ export const INSTALLING = Object.freeze({
 } as const satisfies Partial<ClusterRecord>);
 
 /** The changes the reconciler must apply (each one is a history action too). */
-export type GenerationChange = 'customize' | 'reset' | 'delete' | 'nodepool' | 'upgrade';
+export type GenerationChange = 'customize' | 'revert' | 'reset' | 'delete' | 'nodepool' | 'upgrade';
 
 /** A cluster being deleted (or already deleted) takes no more changes from the API. */
 export function isDeleting(cluster: ClusterRecord): boolean {
@@ -47,6 +47,7 @@ export function nextGeneration(
 function statusFor(current: ClusterStatus, change: GenerationChange): ClusterStatus {
   switch (change) {
     case 'customize':
+    case 'revert':
       return current === 'INSTALLING' || current === 'RESETTING' || current === 'UPDATING'
         ? current
         : 'REDEPLOYING';

@@ -1,5 +1,6 @@
 /** `/cloud/project/{serviceName}/kube…`: clusters, reset, kubeconfig. */
 import type { FastifyInstance } from 'fastify';
+import { actorOf } from '../http/actor.ts';
 import type { AppDeps } from '../http/deps.ts';
 import { type KubeParams, kubeParams, projectParams } from '../http/params.ts';
 import { sendJson, sendVoid } from '../http/responses.ts';
@@ -56,7 +57,10 @@ export function registerClusterRoutes(
     },
     async (request, reply) => {
       const { serviceName } = request.params as { serviceName: string };
-      return sendJson(reply, view(await clusters.create(serviceName, request.body as CreationInput)));
+      return sendJson(
+        reply,
+        view(await clusters.create(serviceName, request.body as CreationInput, actorOf(request))),
+      );
     },
   );
 
@@ -149,7 +153,7 @@ export function registerClusterRoutes(
     },
     async (request, reply) => {
       const { serviceName, kubeId } = request.params as KubeParams;
-      await clusters.delete(serviceName, kubeId);
+      await clusters.delete(serviceName, kubeId, actorOf(request));
       return sendVoid(reply);
     },
   );
@@ -168,7 +172,7 @@ export function registerClusterRoutes(
     },
     async (request, reply) => {
       const { serviceName, kubeId } = request.params as KubeParams;
-      await clusters.reset(serviceName, kubeId, (request.body ?? {}) as CreationInput);
+      await clusters.reset(serviceName, kubeId, (request.body ?? {}) as CreationInput, actorOf(request));
       return sendVoid(reply);
     },
   );

@@ -3,10 +3,10 @@
  * Kysely); the engine files (clusters.store.sqlite.ts, clusters.store.postgres.ts) hold the rest.
  */
 import type { Kysely, Selectable } from 'kysely';
-import type { ClusterHistoryTable, ClusterTable, Schema } from '../db/schema.ts';
+import type { ClusterTable, Schema } from '../db/schema.ts';
 import { enqueueInTransaction } from './cluster-work.ts';
 import type { ClusterRecord } from './clusters.model.ts';
-import type { HistoryAction } from './clusters.store.ts';
+import type { Actor, ClusterChange, HistoryAction, HistoryRow } from './clusters.store.ts';
 
 /**
  * Inserts a new cluster, its `create` history row and its reconcile work in one transaction.
@@ -15,11 +15,15 @@ import type { HistoryAction } from './clusters.store.ts';
 export async function insertCluster(
   db: Kysely<Schema>,
   cluster: ClusterRecord,
+  actor: Actor | undefined,
   written?: () => void,
 ): Promise<void> {
   await db.transaction().execute(async (trx) => {
     await trx.insertInto('clusters').values(toRow(cluster)).execute();
-    await trx.insertInto('cluster_history').values(historyRow(cluster, 'create')).execute();
+    await trx
+      .insertInto('cluster_history')
+      .values(historyRow(cluster, { next: cluster, history: 'create', ...(actor && { actor }) }))
+      .execute();
     await enqueueInTransaction(trx, cluster.id, cluster.generation);
     written?.();
   });
@@ -38,20 +42,41 @@ export async function listClusterIds(db: Kysely<Schema>, projectId: string): Pro
   return rows.map((row) => row.id);
 }
 
-/** A cluster's change history, oldest first. */
-export function clusterHistory(db: Kysely<Schema>, id: string): Promise<Selectable<ClusterHistoryTable>[]> {
-  return db.selectFrom('cluster_history').selectAll().where('cluster_id', '=', id).orderBy('id').execute();
+/** A cluster's change history, oldest first, with the name of each change's application. */
+export function clusterHistory(db: Kysely<Schema>, id: string): Promise<HistoryRow[]> {
+  return db
+    .selectFrom('cluster_history')
+    .leftJoin('applications', 'applications.id', 'cluster_history.application_id')
+    .selectAll('cluster_history')
+    .select('applications.name as application_name')
+    .where('cluster_history.cluster_id', '=', id)
+    .orderBy('cluster_history.id')
+    .execute();
 }
 
-export function historyRow(cluster: ClusterRecord, action: HistoryAction) {
+/** The history row of a change (`change.history` set): what it made, and who asked. */
+export function historyRow(cluster: ClusterRecord, change: ClusterChange & { history: HistoryAction }) {
   return {
     cluster_id: cluster.id,
     generation: cluster.generation,
-    action,
+    action: change.history,
     kube_proxy_mode: cluster.kubeProxyMode,
     version: cluster.version,
     customization: JSON.stringify(cluster.customization),
     created_at: cluster.updatedAt,
+    ...auditColumns(change),
+  };
+}
+
+/** The audit columns of a history row, in the order the PostgreSQL statement binds them. */
+export function auditColumns(change: ClusterChange) {
+  return {
+    application_id: change.actor?.applicationId ?? null,
+    credential_id: change.actor?.credentialId ?? null,
+    source_ip: change.actor?.sourceIp ?? null,
+    query_id: change.actor?.queryId ?? null,
+    source_generation: change.sourceGeneration ?? null,
+    note: change.note ?? null,
   };
 }
 

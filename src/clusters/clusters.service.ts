@@ -12,8 +12,10 @@ import {
   normalizeCustomization,
   validateCustomization,
 } from '../customization/customization.ts';
+import { type CustomizationPreview, previewCustomization } from '../customization/preview.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
 import { clip } from '../excerpt.ts';
+import { type KubeProxyObserver, type RolloutView, rolloutView } from './cluster-rollout.ts';
 import { type GenerationChange, INSTALLING, nextGeneration } from './cluster-status.ts';
 import type {
   ClusterRecord,
@@ -21,7 +23,8 @@ import type {
   PrivateNetworkConfiguration,
   UpdatePolicy,
 } from './clusters.model.ts';
-import type { ClusterStore } from './clusters.store.ts';
+import type { Actor, ClusterChange, ClusterStore } from './clusters.store.ts';
+import { type HistoryEntry, historyEntries } from './customization-history.ts';
 import { canonicalBlock, validBlocks } from './ip-restrictions.ts';
 import {
   DEFAULT_POOL,
@@ -77,7 +80,7 @@ export class ClusterService {
     return cluster;
   }
 
-  async create(projectId: string, input: CreationInput): Promise<ClusterRecord> {
+  async create(projectId: string, input: CreationInput, actor?: Actor): Promise<ClusterRecord> {
     const region = input.region ?? '';
     if (!this.#regions.includes(region)) {
       throw invalid(
@@ -113,7 +116,7 @@ export class ClusterService {
       updatedAt: now,
       deletedAt: null,
     });
-    await this.#store.insert(cluster);
+    await this.#store.insert(cluster, actor);
     return cluster;
   }
 
@@ -233,23 +236,74 @@ export class ClusterService {
     projectId: string,
     id: string,
     patch: CustomizationInput,
+    actor?: Actor,
   ): Promise<{ message: string }> {
     const next = await this.#change(projectId, id, (current) => {
       const customization = mergeCustomization(current.customization, patch);
       validateCustomization(customization);
-      return this.#nextGeneration(current, 'customize', { customization });
+      return this.#nextGeneration(current, 'customize', { customization }, actor);
     });
-    const warnings = kubeProxyWarnings(next.version, next.kubeProxyMode);
+    return { message: acceptedMessage('Customization accepted', next) };
+  }
+
+  /**
+   * Makes the customization of an earlier generation the desired one again, as a new generation
+   * (mks extension). The mode stays the cluster's: only a reset changes it.
+   */
+  async revertCustomization(
+    projectId: string,
+    id: string,
+    generation: number,
+    actor?: Actor,
+  ): Promise<{ message: string }> {
+    await this.get(projectId, id);
+    const history = await this.#store.history(id);
+    const source = history.find((row) => Number(row.generation) === generation);
+    if (source === undefined) {
+      const known = history.map((row) => Number(row.generation));
+      throw invalid(
+        `generation: ${generation} is not in the history of cluster ${id}; its generations are ` +
+          `${Math.min(...known)} to ${Math.max(...known)}`,
+      );
+    }
+    // Valid when it was accepted; checked again in case the rules have changed since.
+    const customization = JSON.parse(source.customization) as Customization;
+    validateCustomization(customization);
+    const next = await this.#change(projectId, id, (current) => ({
+      ...this.#nextGeneration(current, 'revert', { customization }, actor),
+      sourceGeneration: generation,
+    }));
     return {
-      message: [
-        `Customization accepted: generation ${next.generation} is being applied (status ${next.status}).`,
-        ...warnings,
-      ].join(' '),
+      message: acceptedMessage(`Customization of generation ${generation} restored`, next),
     };
   }
 
+  /** How far the cluster's kube-proxy rollout has come, node by node (mks extension). */
+  async rollout(projectId: string, id: string, observer: KubeProxyObserver): Promise<RolloutView> {
+    const cluster = await this.get(projectId, id);
+    const [history, observed] = await Promise.all([this.#store.history(id), observer.observe(cluster)]);
+    return rolloutView(cluster, history, observed);
+  }
+
+  /** The cluster's changes, newest first, each with who made it and how applying it ended. */
+  async history(projectId: string, id: string): Promise<HistoryEntry[]> {
+    await this.get(projectId, id);
+    return historyEntries(await this.#store.history(id));
+  }
+
+  /** What `updateCustomization(patch)` would do, computed without writing anything. */
+  async previewCustomization(
+    projectId: string,
+    id: string,
+    patch: CustomizationInput,
+  ): Promise<CustomizationPreview> {
+    const cluster = await this.get(projectId, id);
+    if (cluster.status === 'DELETING') throw deleting(id);
+    return previewCustomization(cluster, patch);
+  }
+
   /** Erases the cluster's Kubernetes data; what is not sent resets to its default (guide). */
-  async reset(projectId: string, id: string, input: CreationInput): Promise<void> {
+  async reset(projectId: string, id: string, input: CreationInput, actor?: Actor): Promise<void> {
     // Validated before the transaction; the cluster's own fields are checked inside it.
     const customization = this.#customization(input.customization);
     const version =
@@ -261,30 +315,35 @@ export class ClusterService {
         );
       }
       const change = { generation: current.generation + 1, now: this.#now().toISOString() };
-      return this.#nextGeneration(current, 'reset', {
-        name: input.name ?? current.name,
-        version: version ?? current.version,
-        updatePolicy: input.updatePolicy ?? current.updatePolicy,
-        kubeProxyMode: input.kubeProxyMode ?? 'ipvs',
-        customization,
-        nodePools: initialPools(input, change) ?? livePools(current.nodePools, current),
-        privateNetworkId:
-          input.privateNetworkId === undefined
-            ? current.privateNetworkId
-            : emptyToNull(input.privateNetworkId),
-        nodesSubnetId:
-          input.nodesSubnetId === undefined ? current.nodesSubnetId : emptyToNull(input.nodesSubnetId),
-        loadBalancersSubnetId:
-          input.loadBalancersSubnetId === undefined
-            ? current.loadBalancersSubnetId
-            : emptyToNull(input.loadBalancersSubnetId),
-        privateNetworkConfiguration: privateNetworkConfiguration(input.privateNetworkConfiguration),
-      });
+      return this.#nextGeneration(
+        current,
+        'reset',
+        {
+          name: input.name ?? current.name,
+          version: version ?? current.version,
+          updatePolicy: input.updatePolicy ?? current.updatePolicy,
+          kubeProxyMode: input.kubeProxyMode ?? 'ipvs',
+          customization,
+          nodePools: initialPools(input, change) ?? livePools(current.nodePools, current),
+          privateNetworkId:
+            input.privateNetworkId === undefined
+              ? current.privateNetworkId
+              : emptyToNull(input.privateNetworkId),
+          nodesSubnetId:
+            input.nodesSubnetId === undefined ? current.nodesSubnetId : emptyToNull(input.nodesSubnetId),
+          loadBalancersSubnetId:
+            input.loadBalancersSubnetId === undefined
+              ? current.loadBalancersSubnetId
+              : emptyToNull(input.loadBalancersSubnetId),
+          privateNetworkConfiguration: privateNetworkConfiguration(input.privateNetworkConfiguration),
+        },
+        actor,
+      );
     });
   }
 
-  async delete(projectId: string, id: string): Promise<void> {
-    await this.#change(projectId, id, (current) => this.#nextGeneration(current, 'delete', {}), {
+  async delete(projectId: string, id: string, actor?: Actor): Promise<void> {
+    await this.#change(projectId, id, (current) => this.#nextGeneration(current, 'delete', {}, actor), {
       allowDeleting: true,
     });
   }
@@ -405,7 +464,7 @@ export class ClusterService {
   async #change(
     projectId: string,
     id: string,
-    change: (current: ClusterRecord) => { next: ClusterRecord; history?: GenerationChange },
+    change: (current: ClusterRecord) => ClusterChange,
     options: { allowDeleting?: boolean } = {},
   ): Promise<ClusterRecord> {
     const next = await this.#store.update(id, (current) => {
@@ -413,7 +472,7 @@ export class ClusterService {
         throw notFound(`Cluster ${id} does not exist`);
       if (current.status === 'DELETING') {
         if (options.allowDeleting) return { next: current };
-        throw conflict(`Cluster ${id} is being deleted; it can no longer be changed`);
+        throw deleting(id);
       }
       return change(current);
     });
@@ -426,8 +485,13 @@ export class ClusterService {
     current: ClusterRecord,
     change: GenerationChange,
     changes: Partial<ClusterRecord>,
-  ): { next: ClusterRecord; history: GenerationChange } {
-    return { next: nextGeneration(current, change, changes, this.#now().toISOString()), history: change };
+    actor?: Actor,
+  ): ClusterChange & { history: GenerationChange } {
+    return {
+      next: nextGeneration(current, change, changes, this.#now().toISOString()),
+      history: change,
+      ...(actor && { actor }),
+    };
   }
 
   #version(requested: string): string {
@@ -459,6 +523,18 @@ function initialPools(input: CreationInput, change: PoolChange): NodePoolRecord[
   const pools: NodePoolRecord[] = [];
   for (const { pool, field } of requested) pools.push(newPool(pool, pools, change, field));
   return pools;
+}
+
+/** What an accepted change answers: its generation and status, and kube-proxy's warnings. */
+function acceptedMessage(what: string, next: ClusterRecord): string {
+  return [
+    `${what}: generation ${next.generation} is being applied (status ${next.status}).`,
+    ...kubeProxyWarnings(next.version, next.kubeProxyMode),
+  ].join(' ');
+}
+
+function deleting(id: string) {
+  return conflict(`Cluster ${id} is being deleted; it can no longer be changed`);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -6,11 +6,18 @@
 import type { Selectable } from 'kysely';
 import type { PostgresDatabase } from '../db/database.ts';
 import type { PostgresQuery, PostgresSql } from '../db/postgres-sql.ts';
-import type { ClusterHistoryTable, ClusterTable } from '../db/schema.ts';
+import type { ClusterTable } from '../db/schema.ts';
 import { enqueueFromSql, type WorkSignal } from './cluster-work.ts';
 import type { ClusterRecord } from './clusters.model.ts';
-import { clusterHistory, fromRow, insertCluster, listClusterIds, mutableColumns } from './clusters.rows.ts';
-import type { ClusterChange, ClusterStore, HistoryAction } from './clusters.store.ts';
+import {
+  auditColumns,
+  clusterHistory,
+  fromRow,
+  insertCluster,
+  listClusterIds,
+  mutableColumns,
+} from './clusters.rows.ts';
+import type { Actor, ClusterChange, ClusterStore, HistoryRow } from './clusters.store.ts';
 
 /** Optimistic attempts of a change before it takes the row lock instead. */
 const OPTIMISTIC_ATTEMPTS = 3;
@@ -40,8 +47,8 @@ export class PostgresClusterStore implements ClusterStore {
     this.#signal = signal;
   }
 
-  async insert(cluster: ClusterRecord): Promise<void> {
-    await insertCluster(this.#database.db, cluster);
+  async insert(cluster: ClusterRecord, actor?: Actor): Promise<void> {
+    await insertCluster(this.#database.db, cluster, actor);
     this.#signal.notify();
   }
 
@@ -58,7 +65,7 @@ export class PostgresClusterStore implements ClusterStore {
     return this.#oneAtATime(id, () => this.#update(this.#database.postgresSql, id, change));
   }
 
-  history(id: string): Promise<Selectable<ClusterHistoryTable>[]> {
+  history(id: string): Promise<HistoryRow[]> {
     return clusterHistory(this.#database.db, id);
   }
 
@@ -83,11 +90,11 @@ export class PostgresClusterStore implements ClusterStore {
     for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
       base ??= await this.#read(sql, id, false);
       if (base === undefined) return undefined;
-      const { next, history } = change(base.cluster);
-      const outcome = await this.#write(sql, id, base.rowVersion, next, history);
+      const changed = change(base.cluster);
+      const outcome = await this.#write(sql, id, base.rowVersion, changed);
       if ('rowVersion' in outcome) {
-        if (history !== undefined) this.#signal.notify();
-        return next;
+        if (changed.history !== undefined) this.#signal.notify();
+        return changed.next;
       }
       base = outcome.current;
       if (base === undefined) return undefined;
@@ -97,11 +104,11 @@ export class PostgresClusterStore implements ClusterStore {
       sql.transaction(async (trx) => {
         const current = await this.#read(trx, id, true);
         if (current === undefined) return undefined;
-        const { next, history } = change(current.cluster);
-        const outcome = await this.#write(trx, id, current.rowVersion, next, history);
+        const changed = change(current.cluster);
+        const outcome = await this.#write(trx, id, current.rowVersion, changed);
         // The row is locked by this transaction: nobody else can have changed it.
         if (!('rowVersion' in outcome)) throw new Error(`Cluster ${id} changed under its row lock`);
-        return { next, history };
+        return changed;
       }),
     );
     if (written?.history !== undefined) this.#signal.notify();
@@ -127,16 +134,21 @@ export class PostgresClusterStore implements ClusterStore {
     sql: PostgresQuery,
     id: string,
     expected: string,
-    next: ClusterRecord,
-    history: HistoryAction | undefined,
+    change: ClusterChange,
   ): Promise<{ rowVersion: string } | { current: Versioned | undefined }> {
+    const { next, history, outcome } = change;
     const row = mutableColumns(next);
     const values: unknown[] = [id, expected, ...MUTABLE_COLUMNS.map((column) => row[column])];
-    if (history !== undefined) values.push(history, Date.now());
+    if (history !== undefined) {
+      const audit = auditColumns(change);
+      values.push(history, Date.now(), ...AUDIT_COLUMNS.map(([column]) => audit[column]));
+    }
+    if (outcome !== undefined) values.push(outcome.status, outcome.message, outcome.at, outcome.generation);
+    const statement = changeStatement(history !== undefined, outcome !== undefined);
     const rows = await this.#forgetOnError(id, () =>
       sql.query<{ row_version: string; current: Selectable<ClusterTable> | null }>(
-        history === undefined ? 'mks_cluster_change' : 'mks_cluster_change_history',
-        history === undefined ? CHANGE_SQL : CHANGE_WITH_HISTORY_SQL,
+        statement.name,
+        statement.text,
         values,
       ),
     );
@@ -218,19 +230,32 @@ const READ_LOCKED_SQL = `${READ_SQL} for update`;
  * with it (data-modifying CTEs reading the updated row) the history row and the reconcile work.
  * It returns the new row version, or, when the update did not apply, the current row.
  */
-function changeSql(withHistory: boolean): string {
+function changeSql(withHistory: boolean, withOutcome: boolean): string {
   const assignments = MUTABLE_COLUMNS.map((column, index) => `"${column}" = $${index + 3}`).join(', ');
-  const action = `$${MUTABLE_COLUMNS.length + 3}::text`;
-  const notBefore = `$${MUTABLE_COLUMNS.length + 4}::bigint`;
+  let next = MUTABLE_COLUMNS.length + 3;
   const parts = [
     `with "changed" as (update "clusters" set ${assignments} where "id" = $1 and "xmin" = $2::xid ` +
       'returning "xmin"::text as "row_version", "id", "generation", "kube_proxy_mode", "version", "customization", "updated_at")',
   ];
   if (withHistory) {
+    const action = `$${next++}::text`;
+    const notBefore = `$${next++}::bigint`;
+    // The audit columns, bound in auditColumns' order (clusters.rows.ts).
+    const audit = AUDIT_COLUMNS.map(([, type]) => `$${next++}::${type}`).join(', ');
     parts.push(
-      '"history" as (insert into "cluster_history" ("cluster_id", "generation", "action", "kube_proxy_mode", "version", "customization", "created_at") ' +
-        `select "id", "generation", ${action}, "kube_proxy_mode", "version", "customization", "updated_at" from "changed")`,
+      `"history" as (insert into "cluster_history" ("cluster_id", "generation", "action", "kube_proxy_mode", "version", "customization", "created_at", ${AUDIT_COLUMNS.map(([column]) => `"${column}"`).join(', ')}) ` +
+        `select "id", "generation", ${action}, "kube_proxy_mode", "version", "customization", "updated_at", ${audit} from "changed")`,
       `"work" as (${enqueueFromSql('"changed"', notBefore)})`,
+    );
+  }
+  if (withOutcome) {
+    const [status, message, at, generation] = [0, 1, 2, 3].map((offset) => `$${next + offset}`);
+    // On the generation's history row, unless it already says so (a resync finding the cluster
+    // as it was writes nothing), and only if the cluster row itself was written.
+    parts.push(
+      `"outcome" as (update "cluster_history" set "outcome" = ${status}::text, "outcome_message" = ${message}::text, "outcome_at" = ${at}::text ` +
+        `where "cluster_id" = $1 and "generation" = ${generation}::integer and "action" not in ('delete', 'drift') and exists (select from "changed") ` +
+        `and ("outcome" is distinct from ${status}::text or "outcome_message" is distinct from ${message}::text))`,
     );
   }
   return (
@@ -238,5 +263,26 @@ function changeSql(withHistory: boolean): string {
     'select "xmin"::text, row_to_json("clusters") from "clusters" where "id" = $1 and not exists (select from "changed")'
   );
 }
-const CHANGE_SQL = changeSql(false);
-const CHANGE_WITH_HISTORY_SQL = changeSql(true);
+
+const AUDIT_COLUMNS = [
+  ['application_id', 'integer'],
+  ['credential_id', 'integer'],
+  ['source_ip', 'text'],
+  ['query_id', 'text'],
+  ['source_generation', 'integer'],
+  ['note', 'text'],
+] as const satisfies ReadonlyArray<readonly [keyof ReturnType<typeof auditColumns>, string]>;
+
+/** The change statement: whether it appends a history row, whether it records an outcome. */
+function changeStatement(
+  history: boolean,
+  outcome: boolean,
+): { readonly name: string; readonly text: string } {
+  return CHANGE_STATEMENTS[(history ? 2 : 0) + (outcome ? 1 : 0)]!;
+}
+const CHANGE_STATEMENTS = [false, true].flatMap((history) =>
+  [false, true].map((outcome) => ({
+    name: `mks_cluster_change${history ? '_history' : ''}${outcome ? '_outcome' : ''}`,
+    text: changeSql(history, outcome),
+  })),
+);

@@ -6,7 +6,7 @@
  */
 import type { Selectable } from 'kysely';
 import type { SqliteDatabase } from '../db/database.ts';
-import type { ClusterHistoryTable, ClusterTable } from '../db/schema.ts';
+import type { ClusterTable } from '../db/schema.ts';
 import { enqueueSync, type WorkSignal } from './cluster-work.ts';
 import type { ClusterRecord } from './clusters.model.ts';
 import {
@@ -17,7 +17,7 @@ import {
   listClusterIds,
   mutableColumns,
 } from './clusters.rows.ts';
-import type { ClusterChange, ClusterStore } from './clusters.store.ts';
+import type { Actor, AppliedOutcome, ClusterChange, ClusterStore, HistoryRow } from './clusters.store.ts';
 
 export class SqliteClusterStore implements ClusterStore {
   readonly #database: SqliteDatabase;
@@ -29,8 +29,8 @@ export class SqliteClusterStore implements ClusterStore {
     this.#signal = signal;
   }
 
-  async insert(cluster: ClusterRecord): Promise<void> {
-    await insertCluster(this.#database.db, cluster, () => this.#cache.set(cluster.id, cluster));
+  async insert(cluster: ClusterRecord, actor?: Actor): Promise<void> {
+    await insertCluster(this.#database.db, cluster, actor, () => this.#cache.set(cluster.id, cluster));
     this.#signal.notify();
   }
 
@@ -70,7 +70,8 @@ export class SqliteClusterStore implements ClusterStore {
           if (row === undefined) return undefined;
           current = fromRow(row);
         }
-        const { next, history } = change(current);
+        const changed = change(current);
+        const { next, history } = changed;
         const row = mutableColumns(next);
         const columns = Object.keys(row) as Array<keyof typeof row>;
         sql.run(
@@ -78,7 +79,7 @@ export class SqliteClusterStore implements ClusterStore {
           [...columns.map((column) => row[column]), id],
         );
         if (history !== undefined) {
-          const entry = historyRow(next, history);
+          const entry = historyRow(next, { ...changed, history });
           const historyColumns = Object.keys(entry) as Array<keyof typeof entry>;
           sql.run(
             `insert into "cluster_history" (${historyColumns.map((column) => `"${column}"`).join(', ')}) values (${historyColumns.map(() => '?').join(', ')})`,
@@ -86,6 +87,9 @@ export class SqliteClusterStore implements ClusterStore {
           );
           enqueueSync(sql, id, next.generation);
           enqueued = true;
+        }
+        if (changed.outcome !== undefined) {
+          sql.run(RECORD_OUTCOME_SQL, recordOutcomeParams(id, changed.outcome));
         }
         cache.set(id, next);
         return next;
@@ -99,7 +103,29 @@ export class SqliteClusterStore implements ClusterStore {
     }
   }
 
-  history(id: string): Promise<Selectable<ClusterHistoryTable>[]> {
+  history(id: string): Promise<HistoryRow[]> {
     return clusterHistory(this.#database.db, id);
   }
+}
+
+/**
+ * Records an outcome on its generation's history row, unless that row already says so: a resync
+ * that finds the cluster as it was writes nothing. Bound as (cluster id, generation, outcome,
+ * message, at), the same on both engines.
+ */
+const RECORD_OUTCOME_SQL =
+  'update "cluster_history" set "outcome" = ?, "outcome_message" = ?, "outcome_at" = ? ' +
+  'where "cluster_id" = ? and "generation" = ? and "action" not in (\'delete\', \'drift\') ' +
+  'and ("outcome" is null or "outcome" <> ? or coalesce("outcome_message", \'\') <> coalesce(?, \'\'))';
+
+function recordOutcomeParams(clusterId: string, outcome: AppliedOutcome): unknown[] {
+  return [
+    outcome.status,
+    outcome.message,
+    outcome.at,
+    clusterId,
+    outcome.generation,
+    outcome.status,
+    outcome.message,
+  ];
 }

@@ -16,17 +16,52 @@ import type { ClusterRecord } from './clusters.model.ts';
 import { PostgresClusterStore } from './clusters.store.postgres.ts';
 import { SqliteClusterStore } from './clusters.store.sqlite.ts';
 
-export type HistoryAction = 'create' | 'customize' | 'reset' | 'delete' | 'nodepool' | 'upgrade';
+export type HistoryAction =
+  | 'create'
+  | 'customize'
+  | 'reset'
+  | 'revert'
+  | 'drift'
+  | 'delete'
+  | 'nodepool'
+  | 'upgrade';
+
+/** Who asked for a change, recorded on its history row (the audit trail). */
+export interface Actor {
+  readonly applicationId: number;
+  readonly credentialId: number;
+  readonly sourceIp: string;
+  readonly queryId: string;
+}
+
+/** The reconciler's outcome of applying a generation, recorded on that generation's history row. */
+export interface AppliedOutcome {
+  readonly generation: number;
+  readonly status: 'READY' | 'ERROR';
+  readonly message: string | null;
+  readonly at: string;
+}
 
 export interface ClusterChange {
   readonly next: ClusterRecord;
   /** Appends a history row when the change is one the reconciler must apply. */
   readonly history?: HistoryAction;
+  /** Who asked (with `history`). */
+  readonly actor?: Actor;
+  /** A revert's restored generation (with `history` 'revert'). */
+  readonly sourceGeneration?: number;
+  /** What a drift repair restored (with `history` 'drift'). */
+  readonly note?: string;
+  /** Records an outcome on its generation's history row (when it differs from the one recorded). */
+  readonly outcome?: AppliedOutcome;
 }
+
+/** A history row with the name of the application that made the change (when still known). */
+export type HistoryRow = Selectable<ClusterHistoryTable> & { readonly application_name: string | null };
 
 export interface ClusterStore {
   /** Inserts a new cluster with its `create` history row, and enqueues it for reconciliation. */
-  insert(cluster: ClusterRecord): Promise<void>;
+  insert(cluster: ClusterRecord, actor?: Actor): Promise<void>;
   /** The cluster, deleted ones included (callers decide what a deleted cluster means). */
   get(id: string): Promise<ClusterRecord | undefined>;
   /** The ids of a project's live clusters, oldest first. */
@@ -38,7 +73,7 @@ export interface ClusterStore {
    */
   update(id: string, change: (current: ClusterRecord) => ClusterChange): Promise<ClusterRecord | undefined>;
   /** The cluster's change history, oldest first. */
-  history(id: string): Promise<Selectable<ClusterHistoryTable>[]>;
+  history(id: string): Promise<HistoryRow[]>;
 }
 
 /** Opens the cluster store of `database`'s engine; `signal` wakes this process's workers. */

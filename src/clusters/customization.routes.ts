@@ -1,8 +1,9 @@
 /** `GET`/`PUT /cloud/project/{serviceName}/kube/{kubeId}/customization`. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type CustomizationInput, customizationSchema } from '../customization/customization.model.ts';
 import { customizationView } from '../customization/customization.ts';
 import { invalid } from '../errors.ts';
+import { actorOf } from '../http/actor.ts';
 import type { AppDeps } from '../http/deps.ts';
 import { type KubeParams, kubeParams } from '../http/params.ts';
 import { sendJson, sendJsonText } from '../http/responses.ts';
@@ -21,6 +22,19 @@ function customizationJson(cluster: ClusterRecord): string {
     serialized.set(cluster, text);
   }
   return text;
+}
+
+/**
+ * A customization body cannot change the mode. Checked before the schema so the refusal says why,
+ * not just "unknown field" (the PUT and its preview alike).
+ */
+export async function refuseKubeProxyMode(request: FastifyRequest): Promise<void> {
+  const body = request.body as Record<string, unknown> | undefined;
+  if (body !== null && typeof body === 'object' && 'kubeProxyMode' in body) {
+    throw invalid(
+      'kubeProxyMode: cannot be changed by a customization update; it is set at creation and can only change on reset (POST /kube/{kubeId}/reset)',
+    );
+  }
 }
 
 export function registerCustomizationRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'clusters'>): void {
@@ -46,15 +60,7 @@ export function registerCustomizationRoutes(app: FastifyInstance, deps: Pick<App
   app.put(
     '/kube/:kubeId/customization',
     {
-      // Checked before the schema so the refusal says why, not just "unknown field".
-      preValidation: async (request) => {
-        const body = request.body as Record<string, unknown> | undefined;
-        if (body !== null && typeof body === 'object' && 'kubeProxyMode' in body) {
-          throw invalid(
-            'kubeProxyMode: cannot be changed by a customization update; it is set at creation and can only change on reset (POST /kube/{kubeId}/reset)',
-          );
-        }
-      },
+      preValidation: refuseKubeProxyMode,
       schema: {
         tags: ['kube'],
         summary:
@@ -72,6 +78,7 @@ export function registerCustomizationRoutes(app: FastifyInstance, deps: Pick<App
           serviceName,
           kubeId,
           (request.body ?? {}) as CustomizationInput,
+          actorOf(request),
         ),
       );
     },

@@ -24,8 +24,8 @@ type IptablesInput = NonNullable<NonNullable<CustomizationInput['kubeProxy']>['i
 type IpvsInput = NonNullable<NonNullable<CustomizationInput['kubeProxy']>['ipvs']>;
 
 // Field orders follow OVH's responses (alphabetical), so echoes and renders are deterministic.
-const IPTABLES_FIELDS = ['minSyncPeriod', 'syncPeriod'] as const;
-const IPVS_FIELDS = [
+export const IPTABLES_FIELDS = ['minSyncPeriod', 'syncPeriod'] as const;
+export const IPVS_FIELDS = [
   'minSyncPeriod',
   'scheduler',
   'syncPeriod',
@@ -106,6 +106,21 @@ interface Effective {
   defaulted: boolean;
 }
 
+/**
+ * A duration as kube-proxy will run it: `ns` parsed from `given` (undefined when not set), replaced
+ * by `fallback` when absent or zero (v1alpha1 defaulting tests `== 0`); no fallback means 0.
+ */
+function effectiveDuration(
+  given: string | undefined,
+  ns: bigint | undefined,
+  fallback: bigint | undefined,
+): Effective {
+  if (ns === undefined || (ns === 0n && fallback !== undefined)) {
+    return { ns: fallback ?? 0n, given, defaulted: true };
+  }
+  return { ns, given, defaulted: false };
+}
+
 function describe(field: string, value: Effective): string {
   const go = formatGoDuration(value.ns);
   if (!value.defaulted) return `${field} ${JSON.stringify(value.given)} (${go})`;
@@ -120,6 +135,12 @@ function describe(field: string, value: Effective): string {
  * is allowed, so a client can fix everything in one round trip.
  */
 export function validateCustomization(c: Customization, field = 'customization'): void {
+  const problems = customizationProblems(c, field);
+  if (problems.length > 0) throw invalid(problems.join('; '));
+}
+
+/** Every problem of a customization, as validateCustomization reports them (empty when valid). */
+export function customizationProblems(c: Customization, field = 'customization'): string[] {
   const problems: string[] = [];
   const durations = new Map<string, bigint>();
 
@@ -149,13 +170,8 @@ export function validateCustomization(c: Customization, field = 'customization')
     const syncPath = `${section}.syncPeriod`;
     if (settings?.minSyncPeriod !== undefined && !durations.has(minPath)) return;
     if (settings?.syncPeriod !== undefined && !durations.has(syncPath)) return;
-    const effective = (path: string, given: string | undefined, fallback: bigint | undefined): Effective => {
-      const ns = durations.get(path);
-      if (ns === undefined || (ns === 0n && fallback !== undefined)) {
-        return { ns: fallback ?? 0n, given, defaulted: true };
-      }
-      return { ns, given, defaulted: false };
-    };
+    const effective = (path: string, given: string | undefined, fallback: bigint | undefined): Effective =>
+      effectiveDuration(given, durations.get(path), fallback);
     const min = effective(minPath, settings?.minSyncPeriod, defaults.min);
     const sync = effective(syncPath, settings?.syncPeriod, defaults.sync);
     if (min.ns <= sync.ns) return;
@@ -241,7 +257,73 @@ export function validateCustomization(c: Customization, field = 'customization')
     }
   }
 
-  if (problems.length > 0) throw invalid(problems.join('; '));
+  return problems;
+}
+
+/** One kube-proxy value as kube-proxy runs it (durations in Go form), and what the user set. */
+export interface EffectiveValue {
+  readonly value: string;
+  /** True when kube-proxy's default applies (not set, or a zero it treats as not set). */
+  readonly defaulted: boolean;
+  /** The value as set (ISO 8601 for durations); absent when not set. */
+  readonly set?: string;
+}
+
+export interface EffectiveKubeProxy {
+  readonly mode: KubeProxyMode;
+  readonly iptables: Record<(typeof IPTABLES_FIELDS)[number], EffectiveValue>;
+  readonly ipvs: Record<(typeof IPVS_FIELDS)[number], EffectiveValue>;
+}
+
+/** kube-proxy's proxier uses `rr` when no scheduler is set ("IPVS scheduler not specified"). */
+const IPVS_DEFAULT_SCHEDULER = 'rr';
+
+const DURATION_DEFAULTS: Record<string, bigint | undefined> = {
+  'iptables.minSyncPeriod': IPTABLES_DEFAULT_MIN_SYNC,
+  'iptables.syncPeriod': IPTABLES_DEFAULT_SYNC,
+  'ipvs.syncPeriod': IPVS_DEFAULT_SYNC,
+};
+
+/**
+ * Every kube-proxy value a cluster runs with, set or defaulted (spec/kube-proxy.md §2.2), for a
+ * validated customization. Both sections are listed: both are rendered, kube-proxy uses `mode`'s.
+ */
+export function effectiveKubeProxy(
+  mode: KubeProxyMode,
+  kubeProxy: KubeProxySettings | undefined,
+): EffectiveKubeProxy {
+  const duration = (
+    section: 'iptables' | 'ipvs',
+    field: string,
+    given: string | undefined,
+  ): EffectiveValue => {
+    const value = effectiveDuration(
+      given,
+      given === undefined ? undefined : parseIsoDuration(given),
+      DURATION_DEFAULTS[`${section}.${field}`],
+    );
+    return {
+      value: formatGoDuration(value.ns),
+      defaulted: value.defaulted,
+      ...(given === undefined ? {} : { set: given }),
+    };
+  };
+  const iptables = Object.fromEntries(
+    IPTABLES_FIELDS.map((field) => [field, duration('iptables', field, kubeProxy?.iptables?.[field])]),
+  ) as EffectiveKubeProxy['iptables'];
+  const ipvs = Object.fromEntries(
+    IPVS_FIELDS.map((field) => {
+      const given = kubeProxy?.ipvs?.[field];
+      if (field !== 'scheduler') return [field, duration('ipvs', field, given)];
+      return [
+        field,
+        given === undefined
+          ? { value: IPVS_DEFAULT_SCHEDULER, defaulted: true }
+          : { value: given, defaulted: false, set: given },
+      ];
+    }),
+  ) as EffectiveKubeProxy['ipvs'];
+  return { mode, iptables, ipvs };
 }
 
 /**

@@ -7,7 +7,7 @@
 
 import { createHash } from 'node:crypto';
 import { parse } from 'yaml';
-import type { IpvsSettings, KubeProxyMode, KubeProxySettings } from './customization.model.ts';
+import type { Customization, IpvsSettings, KubeProxyMode, KubeProxySettings } from './customization.model.ts';
 import { formatGoDuration, parseIsoDuration } from './duration.ts';
 
 /**
@@ -78,6 +78,21 @@ export function renderKubeProxyConfig(input: {
     ...section('ipvs', ipvsEntries(ipvs)),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** The pod network every cluster's kube-proxy is given (`clusterCIDR`). */
+export const CLUSTER_CIDR = '10.2.0.0/16';
+
+/**
+ * The `config.conf` a cluster runs for its mode and customization: what the reconciler applies
+ * and what a preview shows, from this one function.
+ */
+export function renderClusterConfig(mode: KubeProxyMode, customization: Customization): string {
+  return renderKubeProxyConfig({
+    mode,
+    ...(customization.kubeProxy === undefined ? {} : { kubeProxy: customization.kubeProxy }),
+    clusterCIDR: CLUSTER_CIDR,
+  });
 }
 
 /** Short content hash for the DaemonSet's restart annotation: same config, same value, no restart. */

@@ -13,6 +13,7 @@ import * as console from './migrations/0007-console.ts';
 import * as nodePools from './migrations/0008-nodepools.ts';
 import * as ipRestrictions from './migrations/0009-ip-restrictions.ts';
 import * as openIdConnect from './migrations/0010-open-id-connect.ts';
+import * as historyAudit from './migrations/0011-history-audit.ts';
 import type { Schema } from './schema.ts';
 
 interface MigrationModule {
@@ -29,6 +30,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0008-nodepools', nodePools],
   ['0009-ip-restrictions', ipRestrictions],
   ['0010-open-id-connect', openIdConnect],
+  ['0011-history-audit', historyAudit],
 ];
 
 export async function migrateToLatest(db: Kysely<Schema>, engine: Engine): Promise<string[]> {

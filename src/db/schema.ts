@@ -94,11 +94,24 @@ export interface ClusterHistoryTable {
   id: Generated<number>;
   cluster_id: string;
   generation: number;
-  action: 'create' | 'customize' | 'reset' | 'delete' | 'nodepool' | 'upgrade';
+  action: 'create' | 'customize' | 'reset' | 'revert' | 'drift' | 'delete' | 'nodepool' | 'upgrade';
   kube_proxy_mode: string;
   version: string;
   customization: string;
   created_at: string;
+  /** Who asked (0007): null for changes no request made, and rows written before. */
+  application_id: number | null;
+  credential_id: number | null;
+  source_ip: string | null;
+  query_id: string | null;
+  /** A revert's restored generation. */
+  source_generation: number | null;
+  /** What a drift repair restored. */
+  note: string | null;
+  /** The reconciler's outcome of applying this generation: READY or ERROR, with when and why. */
+  outcome: string | null;
+  outcome_message: string | null;
+  outcome_at: string | null;
 }
 
 export interface ReconcileWorkTable {

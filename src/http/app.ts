@@ -8,15 +8,16 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { registerAuthRoutes } from '../auth/auth.routes.ts';
 import { registerClusterRoutes } from '../clusters/clusters.routes.ts';
 import { registerCustomizationRoutes } from '../clusters/customization.routes.ts';
+import { registerCustomizationExtensionRoutes } from '../clusters/customization-extensions.routes.ts';
 import { registerIpRestrictionRoutes } from '../clusters/ip-restrictions.routes.ts';
 import { registerNetworkRoutes } from '../clusters/network.routes.ts';
 import { registerNodePoolRoutes } from '../clusters/nodepools.routes.ts';
 import { registerOpenIdConnectRoutes } from '../clusters/oidc.routes.ts';
 import { registerConsoleRoutes } from '../console/console.routes.ts';
-import { registerRolloutRoute } from '../console/rollout.routes.ts';
 import { AppError, invalid, serviceNotFound } from '../errors.ts';
 import { registerProjectRoutes, registerProjectScopedRoutes } from '../projects/projects.routes.ts';
 import type { AppDeps, AuthMode } from './deps.ts';
+import { registerHealthRoutes } from './health.routes.ts';
 import { registerJsonBody } from './json-body.ts';
 import { applyListenerLimits, containsNul, nulRefused } from './limits.ts';
 import { handleError } from './ovh-errors.ts';
@@ -62,6 +63,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Ovh-QueryID', request.id);
   });
+  deps.metrics?.instrument(app);
+  registerHealthRoutes(app, deps.readiness ?? (async () => ({})));
 
   app.addHook('preValidation', async (request) => {
     const mode: AuthMode = request.is404 ? 'none' : (request.routeOptions.config.auth ?? 'signed');
@@ -130,11 +133,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       registerProjectScopedRoutes(scoped, deps);
       registerClusterRoutes(scoped, deps);
       registerCustomizationRoutes(scoped, deps);
-      registerRolloutRoute(scoped, deps);
       registerNodePoolRoutes(scoped, deps);
       registerIpRestrictionRoutes(scoped, deps);
       registerOpenIdConnectRoutes(scoped, deps);
       registerNetworkRoutes(scoped, deps);
+      registerCustomizationExtensionRoutes(scoped, deps);
     },
     { prefix: PROJECT_PREFIX },
   );

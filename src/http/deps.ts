@@ -6,10 +6,13 @@
 import type { Logger } from 'pino';
 import type { Application, AuthStore } from '../auth/auth.store.ts';
 import type { AuthContext, Authenticator } from '../auth/authenticator.ts';
+import type { KubeProxyObserver } from '../clusters/cluster-rollout.ts';
 import type { ClusterToken } from '../clusters/cluster-tokens.ts';
 import type { ClusterService } from '../clusters/clusters.service.ts';
 import type { Config } from '../config.ts';
 import type { ProjectStore } from '../projects/projects.store.ts';
+import type { ReadinessCheck } from './health.routes.ts';
+import type { Metrics } from './metrics.ts';
 
 export interface AppDeps {
   readonly config: Config;
@@ -21,6 +24,12 @@ export interface AppDeps {
   readonly clusters: ClusterService;
   /** Derives the bearer token of a cluster's Kubernetes API. */
   readonly clusterToken: ClusterToken;
+  /** Reads the clusters' kube-proxy objects for the rollout view (absent: not reachable from here). */
+  readonly kubeProxyObserver?: KubeProxyObserver;
+  /** What `/readyz` checks (absent: nothing, ready once up). */
+  readonly readiness?: ReadinessCheck;
+  /** `/metrics` and the request counters (absent: no /metrics). */
+  readonly metrics?: Metrics;
   /** The CA that signs the clusters' Kubernetes API certificate (written into kubeconfigs). */
   readonly kubeCaPem?: string;
   /** Serve the API over HTTPS with this certificate (`mks serve --tls`). */

@@ -33,6 +33,10 @@ export function backoffMs(attempts: number, random: () => number = Math.random):
 }
 
 /** Where passes run: on this thread (the default), or in the reconciler thread (pass-thread.ts). */
+/** How a pass ended: its outcome, a failure to retry, or the loss of its lease. */
+export type PassOutcome = Outcome['kind'] | 'error' | 'lease-lost';
+export type PassListener = (outcome: PassOutcome, seconds: number) => void;
+
 export interface PassRunner {
   /** Runs one pass over `clusterId` with `ctx` (already lease-guarded); `lease` tells when it is lost. */
   run(ctx: ReconcileContext, clusterId: string, lease: Lease): Promise<Outcome>;
@@ -59,6 +63,7 @@ export class ReconcileLoop {
   #stopping = false;
   #running: Promise<void> | undefined;
   #wake: (() => void) | undefined;
+  readonly #passListeners: PassListener[] = [];
 
   constructor(
     database: Database,
@@ -75,6 +80,16 @@ export class ReconcileLoop {
     this.#ctx = { ...ctx, log: this.#log };
     this.#options = options;
     this.#passes = passes;
+  }
+
+  /** Started and not stopping: what `/readyz` reports. */
+  get running(): boolean {
+    return this.#running !== undefined && !this.#stopping;
+  }
+
+  /** Calls `listener` after every pass with its outcome and duration (for /metrics). */
+  onPass(listener: PassListener): void {
+    this.#passListeners.push(listener);
   }
 
   start(): void {
@@ -176,8 +191,18 @@ export class ReconcileLoop {
         (error: unknown) => ctx.log.warn({ err: error }, 'Could not renew the lease'),
       );
     }, this.#options.leaseMs / 3);
+    const started = performance.now();
+    let reported = false;
+    // Once per pass: a release failing after the outcome is not another outcome.
+    const report = (outcome: PassOutcome) => {
+      if (reported) return;
+      reported = true;
+      const seconds = (performance.now() - started) / 1000;
+      for (const listener of this.#passListeners) listener(outcome, seconds);
+    };
     try {
       const outcome = await this.#outcome(ctx, claim, lease);
+      report(outcome.kind);
       // Must not throw past here: a lost release only delays the next pass until the lease expires.
       switch (outcome.kind) {
         case 'gone':
@@ -191,7 +216,11 @@ export class ReconcileLoop {
           await this.#queue.release(claim, this.#options.resyncMs);
       }
     } catch (error) {
-      if (error instanceof LeaseLostError) return; // the new holder of the lease carries on
+      if (error instanceof LeaseLostError) {
+        report('lease-lost');
+        return; // the new holder of the lease carries on
+      }
+      report('error');
       const attempts = claim.attempts + 1;
       const delay = backoffMs(attempts);
       ctx.log.warn({ err: error, attempts, retryInMs: delay }, 'Reconcile failed');

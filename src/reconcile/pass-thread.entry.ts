@@ -54,6 +54,7 @@ function runPass(passId: number, clusterId: string, bindings: object): void {
     kube: leaseGuarded(kube, lease),
     log: log.child(bindings),
     progressMs: options.progressMs,
+    repairDrift: options.repairDrift,
   };
   void reconcileCluster(ctx, clusterId)
     .then(

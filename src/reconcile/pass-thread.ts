@@ -25,6 +25,7 @@ export interface PassThreadOptions {
   /** Derives each cluster's token (clusters/cluster-tokens.ts); a secret, kept in memory only. */
   readonly kubeTokenKey: Buffer;
   readonly progressMs: number;
+  readonly repairDrift: boolean;
   readonly logLevel: string;
 }
 

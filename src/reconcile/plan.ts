@@ -60,6 +60,33 @@ export function plan(desired: Desired, observed: Observed): Plan {
   };
 }
 
+/**
+ * What of a settled cluster's kube-proxy differs from what mks applied (someone edited it in the
+ * cluster): each an object and what was found. Empty when nothing drifted. Only what mks owns
+ * counts: config.conf, and the config-hash annotation of the pod template.
+ */
+export interface Drift {
+  readonly configConf: boolean;
+  readonly template: boolean;
+}
+
+export function driftOf(desired: Desired, observed: Omit<Observed, 'apiServerFlags'>): Drift | undefined {
+  const configConf = observed.configConf !== desired.configConf;
+  const template = observed.templateHash !== desired.configHash;
+  return configConf || template ? { configConf, template } : undefined;
+}
+
+/** The history note and Event message of a drift repair. */
+export function driftMessage(drift: Drift): string {
+  const parts = [
+    ...(drift.configConf ? [`ConfigMap ${KUBE_SYSTEM}/${KUBE_PROXY} (config.conf)`] : []),
+    ...(drift.template
+      ? [`DaemonSet ${KUBE_SYSTEM}/${KUBE_PROXY} (pod template's ${CONFIG_HASH_ANNOTATION})`]
+      : []),
+  ];
+  return `${parts.join(' and ')} changed in the cluster, not through mks; restored the desired state`;
+}
+
 export interface Rollout {
   readonly done: boolean;
   readonly desired: number;

@@ -6,6 +6,7 @@
  * cluster's status and does not retry (loop.ts); problems found here are written to it too.
  */
 
+import crypto from 'node:crypto';
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
@@ -18,12 +19,15 @@ import {
 import type { ClusterRecord } from '../clusters/clusters.model.ts';
 import { renderOidcFlags } from '../clusters/oidc.ts';
 import { renderAdmissionFlags } from '../customization/customization.ts';
-import { configHash, renderKubeProxyConfig } from '../customization/kube-proxy-config.ts';
+import { configHash, renderClusterConfig } from '../customization/kube-proxy-config.ts';
 import { type ClusterKube, type KubeClients, KubeError } from './kube/kube-client.ts';
 import {
   apiServerFlagsOf,
   CONFIG_HASH_ANNOTATION,
   type Desired,
+  type Drift,
+  driftMessage,
+  driftOf,
   KUBE_PROXY,
   KUBE_SYSTEM,
   nodesOf,
@@ -35,8 +39,6 @@ import {
 } from './plan.ts';
 import type { ClusterConnector, ClusterProvider } from './provider.ts';
 import type { ReconcileStore } from './reconcile-store.ts';
-
-export const CLUSTER_CIDR = '10.2.0.0/16';
 
 export type Outcome =
   /** Up to date: look again after the resync period. */
@@ -57,6 +59,8 @@ export interface ReconcileContext {
   readonly log: Logger;
   /** How soon to look again while a rollout progresses. */
   readonly progressMs: number;
+  /** Restore what was edited in the cluster (MKS_REPAIR_DRIFT). */
+  readonly repairDrift: boolean;
 }
 
 export async function reconcileCluster(ctx: ReconcileContext, clusterId: string): Promise<Outcome> {
@@ -108,6 +112,13 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
         [CONFIG_HASH_ANNOTATION]: desired.configHash,
       });
       log.info({ configHash: desired.configHash }, 'Restarting kube-proxy');
+      await recordEvent(
+        kube,
+        'DaemonSet',
+        'Normal',
+        'RolloutStarted',
+        `mks restarts kube-proxy node by node for generation ${generation} (config ${desired.configHash})`,
+      );
       // The patch gave the DaemonSet a generation its controller has not observed yet: the rollout
       // has only begun. Follow it here for a while; a longer one is left to the next passes.
       const followed = await followRollout(kube, patched, desired.configHash, ctx.progressMs);
@@ -115,7 +126,19 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
       daemonSet = followed;
     }
   } else {
+    // A settled cluster: what mks applied must still be there (someone may have edited it).
+    const configMap = ctx.repairDrift ? await kube.readConfigMap(KUBE_SYSTEM, KUBE_PROXY) : undefined;
     daemonSet = await readKubeProxyDaemonSet(kube);
+    const drift = !ctx.repairDrift
+      ? undefined
+      : driftOf(desired, {
+          configConf: configMap?.data?.['config.conf'],
+          templateHash: daemonSet.spec?.template?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION],
+        });
+    if (drift !== undefined) {
+      await repairDrift(ctx, kube, clusterId, desired, drift, log);
+      return { kind: 'requeue', afterMs: ctx.progressMs };
+    }
   }
 
   // Crash detection reads kube-proxy's pods, unless the DaemonSet reports its rollout done: a
@@ -147,6 +170,15 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
   }
   if (reportsReady(cluster)) {
     await ctx.store.writeStatus(clusterId, generation, 'READY', null);
+    if (working) {
+      await recordEvent(
+        kube,
+        'DaemonSet',
+        'Normal',
+        'RolloutCompleted',
+        `every kube-proxy pod runs generation ${generation} (config ${desired.configHash})`,
+      );
+    }
     log.info('Cluster is ready');
   }
   return { kind: 'done' };
@@ -188,6 +220,65 @@ async function observe(
     apiServerFlags: apiServerFlagsOf(apiServerPods[0]),
     daemonSet,
   };
+}
+
+/**
+ * Puts back what was edited in the cluster, records it (a `drift` history entry, a Warning Event
+ * on the object), and leaves the restart it causes to be followed by the next passes. Applied once:
+ * the next pass finds the desired state and does nothing.
+ */
+async function repairDrift(
+  ctx: ReconcileContext,
+  kube: ClusterKube,
+  clusterId: string,
+  desired: Desired,
+  drift: Drift,
+  log: Logger,
+): Promise<void> {
+  if (drift.configConf) await applyConfigMap(kube, desired, log);
+  if (drift.template) {
+    await kube.patchDaemonSetTemplateAnnotations(KUBE_SYSTEM, KUBE_PROXY, {
+      [CONFIG_HASH_ANNOTATION]: desired.configHash,
+    });
+  }
+  const message = driftMessage(drift);
+  await ctx.store.recordDrift(clusterId, message);
+  await recordEvent(kube, drift.configConf ? 'ConfigMap' : 'DaemonSet', 'Warning', 'DriftRepaired', message);
+  log.warn({ drift }, 'Repaired drift: restored kube-proxy as mks applied it');
+}
+
+/**
+ * A Kubernetes Event about kube-proxy's ConfigMap or DaemonSet, from mks (`kubectl get events -n
+ * kube-system` lists them): rollouts started and completed, drift repaired.
+ */
+async function recordEvent(
+  kube: ClusterKube,
+  kind: 'ConfigMap' | 'DaemonSet',
+  type: 'Normal' | 'Warning',
+  reason: string,
+  message: string,
+): Promise<void> {
+  const now = new Date();
+  await kube.createEvent(KUBE_SYSTEM, {
+    metadata: {
+      name: `${KUBE_PROXY}.${now.getTime().toString(16)}${crypto.randomBytes(2).toString('hex')}`,
+      namespace: KUBE_SYSTEM,
+    },
+    involvedObject: {
+      apiVersion: kind === 'ConfigMap' ? 'v1' : 'apps/v1',
+      kind,
+      namespace: KUBE_SYSTEM,
+      name: KUBE_PROXY,
+    },
+    reason,
+    message,
+    type,
+    source: { component: 'mks' },
+    reportingComponent: 'mks',
+    firstTimestamp: now,
+    lastTimestamp: now,
+    count: 1,
+  });
 }
 
 /** Server-side applies the desired config.conf, with the reset's generation during a reset. */
@@ -251,11 +342,7 @@ function desiredOf(cluster: ClusterRecord): DesiredState {
   const known = DESIRED.get(key);
   // A copy of the flags: callers get an array of their own, as a fresh render gives them.
   if (known !== undefined) return { ...known, apiServerFlags: [...known.apiServerFlags] };
-  const configConf = renderKubeProxyConfig({
-    mode: cluster.kubeProxyMode,
-    ...(cluster.customization.kubeProxy === undefined ? {} : { kubeProxy: cluster.customization.kubeProxy }),
-    clusterCIDR: CLUSTER_CIDR,
-  });
+  const configConf = renderClusterConfig(cluster.kubeProxyMode, cluster.customization);
   const desired = {
     configConf,
     configHash: configHash(configConf),

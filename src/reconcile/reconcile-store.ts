@@ -24,6 +24,8 @@ export interface ReconcileStore {
   ): Promise<void>;
   /** A terminal failure outside a pass's own outcome (status ERROR whatever the generation). */
   markError(clusterId: string, message: string): Promise<void>;
+  /** Records a `drift` history entry: what was changed in the cluster, and restored. */
+  recordDrift(clusterId: string, note: string): Promise<void>;
 }
 
 /** Every operation of ReconcileStore, by name: what a pass in the reconciler thread may ask for. */
@@ -32,6 +34,7 @@ export const STORE_OPERATIONS = [
   'markDeleted',
   'writeStatus',
   'markError',
+  'recordDrift',
 ] as const satisfies readonly (keyof ReconcileStore)[];
 
 /** The port over the cluster store; the status decisions are clusters/cluster-status.ts's. */
@@ -43,12 +46,24 @@ export function reconcileStore(store: Pick<ClusterStore, 'get' | 'update'>): Rec
       await store.update(clusterId, (current) => ({ next: deleted(current, now()) }));
     },
     writeStatus: async (clusterId, generation, status, message) => {
-      await store.update(clusterId, (current) => ({
-        next: applied(current, generation, status, message, now()),
-      }));
+      await store.update(clusterId, (current) => {
+        const at = now();
+        const next = applied(current, generation, status, message, at);
+        // The generation's history row records it (unless it already says so).
+        return { next, outcome: { generation, status, message, at } };
+      });
+    },
+    recordDrift: async (clusterId, note) => {
+      await store.update(clusterId, (current) => ({ next: current, history: 'drift', note }));
     },
     markError: async (clusterId, message) => {
-      await store.update(clusterId, (current) => ({ next: failed(current, message, now()) }));
+      await store.update(clusterId, (current) => {
+        const at = now();
+        return {
+          next: failed(current, message, at),
+          outcome: { generation: current.generation, status: 'ERROR', message, at },
+        };
+      });
     },
   };
 }

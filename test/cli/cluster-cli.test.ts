@@ -194,6 +194,70 @@ describe('mks operator CLI against a running mks', () => {
     });
   });
 
+  test('customization set --dry-run shows the effective values, the config.conf diff and the disruption, and changes nothing', async () => {
+    const before = await getCluster(guide.id);
+    const preview = ok(
+      await mks(['customization', 'set', guide.id, '--ipvs-scheduler', 'sh', '--dry-run', '-o', 'table']),
+    );
+    assert.match(preview.stdout, /^Valid: +yes$/m);
+    assert.match(preview.stdout, /^Disruption: +rolling-restart \(kube-proxy restarts node by node\)$/m);
+    assert.match(preview.stdout, /^kubeProxy\.ipvs\.scheduler: +sh \(set sh\)$/m);
+    assert.match(preview.stdout, /^kubeProxy\.ipvs\.syncPeriod: +30s \(default\)$/m);
+    assert.match(preview.stdout, /^--- config\.conf \(current\)\n\+\+\+ config\.conf \(next\)\n@@ /m);
+    assert.match(preview.stdout, /^\+ {2}scheduler: sh$/m);
+
+    const refused = await mks(['customization', 'set', guide.id, '--ipvs-tcp-timeout', 'PT2S', '--dry-run']);
+    assert.equal(refused.code, 1);
+    assert.equal(JSON.parse(refused.stdout).valid, false);
+    assert.match(
+      refused.stderr,
+      /the change would be refused: customization\.kubeProxy\.ipvs\.tcpTimeout: "PT2S"/,
+    );
+
+    const after = await getCluster(guide.id);
+    assert.deepEqual(after.customization, before.customization);
+    assert.equal(after.updatedAt, before.updatedAt, 'a dry run changes nothing');
+  });
+
+  test('cluster rollout shows the phase and every node with its pod, generation and readiness', async () => {
+    const { generation } = JSON.parse(ok(await mks(['cluster', 'rollout', guide.id, '-o', 'json'])).stdout);
+    const shown = ok(await mks(['cluster', 'rollout', guide.id, '-o', 'table'])).stdout;
+    assert.match(shown, /^Phase: +done$/m);
+    assert.match(shown, /^Nodes: +3\/3 updated, 3 available$/m);
+    assert.match(shown, /^NODE +POD +GENERATION +CONFIG +READY +RESTARTS +MESSAGE$/m);
+    const rows = shown.split('\n').filter((line) => / kube-proxy-\S+ /.test(line));
+    assert.equal(rows.length, 3);
+    for (const row of rows)
+      assert.match(row, new RegExp(`^\\S+ +kube-proxy-\\S+ +${generation} +[0-9a-f]{16} +yes +0$`));
+    assert.equal(ok(await mks(['cluster', 'rollout', guide.id, '-q'])).stdout, '', 'no node is behind');
+  });
+
+  test('customization history lists the changes newest first; revert --wait restores an earlier one', async () => {
+    const cluster = await createReady('audited', {
+      customization: { kubeProxy: { iptables: { syncPeriod: 'PT40S' } } },
+    });
+    await server.client.call('PUT', `${kube()}/${cluster.id}/customization`, {
+      kubeProxy: { iptables: { syncPeriod: 'PT50S' } },
+    });
+    await untilReady(cluster.id);
+
+    assert.equal(ok(await mks(['customization', 'history', cluster.id, '-q'])).stdout, '2\n1\n');
+    const listed = ok(await mks(['customization', 'history', cluster.id, '-o', 'table'])).stdout.split('\n');
+    assert.match(listed[0]!, /^GENERATION +ACTION +AT +BY +OUTCOME +CHANGES$/);
+    assert.match(
+      listed[1]!,
+      /^2 +customize +\S+ +\S.* +READY +kubeProxy\.iptables\.syncPeriod: PT40S → PT50S$/,
+    );
+    assert.match(listed[2]!, /^1 +create +/);
+
+    const usage = await mks(['customization', 'revert', cluster.id, 'first']);
+    assert.equal(usage.code, 2);
+    const reverted = ok(await mks(['customization', 'revert', cluster.id, '1', '--wait', '-o', 'json']));
+    assert.match(reverted.stderr, /Customization of generation 1 restored: generation 3 is being applied/);
+    assert.deepEqual(JSON.parse(reverted.stdout).kubeProxy, { iptables: { syncPeriod: 'PT40S' } });
+    assert.equal((await getCluster(cluster.id)).status, 'READY');
+  });
+
   test('customization edit opens $EDITOR, refuses an invalid file before sending, shows the changes, sends them', async () => {
     const editor = (name: string, script: string) => {
       const file = path.join(cli.root, name);

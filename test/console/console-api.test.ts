@@ -573,14 +573,19 @@ for (const dialect of DIALECTS) {
       const created = await owner.createCluster(server.projectId, { region: 'GRA5', name: 'rollout' });
       const done = await waitFor(
         async () => {
-          const rollout = await owner.getRollout(server.projectId, created.id);
-          return rollout.status === 'READY' && rollout.kubeProxy !== null ? rollout : undefined;
+          const rollout = await owner.rollout(server.projectId, created.id);
+          return rollout.status === 'READY' && rollout.phase !== null ? rollout : undefined;
         },
         { what: 'the new cluster to be READY with kube-proxy rolled out', timeoutMs: 30_000 },
       );
       assert.equal(done.observedGeneration, done.generation);
-      assert.ok(done.kubeProxy!.desired > 0);
-      assert.equal(done.kubeProxy!.updated, done.kubeProxy!.desired);
+      assert.ok(done.desired > 0);
+      assert.equal(done.updated, done.desired);
+      // What the console shows as "N/M nodes on the new configuration".
+      assert.equal(
+        done.nodes.filter((node) => node.generation === done.generation && node.ready).length,
+        done.desired,
+      );
       const missing = await owner.api.raw('GET', `/cloud/project/${server.projectId}/kube/nope/rollout`);
       assert.equal(missing.status, 404);
     });

@@ -47,6 +47,7 @@ describe('reconciler thread', () => {
         markDeleted: async () => {},
         writeStatus: async () => {},
         markError: async () => {},
+        recordDrift: async () => {},
       },
       provider: {
         ensureCluster: async () => {},
@@ -86,6 +87,7 @@ describe('reconciler thread', () => {
           caPem: fs.readFileSync(runtime.kubeCaFile, 'utf8'),
           kubeTokenKey,
           progressMs: 50,
+          repairDrift: true,
           logLevel: 'silent',
         },
         pino({ level: 'silent' }),
@@ -103,6 +105,7 @@ describe('reconciler thread', () => {
           },
           kube,
           progressMs: 50,
+          repairDrift: true,
         },
         { concurrency: 4, pollMs: 50, resyncMs: RESYNC_MS, leaseMs: 5_000 },
         pino({ level: 'silent' }),

@@ -26,7 +26,14 @@ const BASE_CONFIG = {
 };
 
 /** Pods start in 300 ms (rollouts of 3 nodes are observable); settled clusters are re-checked every 300 ms. */
-const ENV = { MKS_POD_START_MS: '300', MKS_RESYNC_MS: '300', MKS_PROGRESS_MS: '50' };
+// These tests edit kube-proxy's objects in the cluster to provoke failures (a config kube-proxy
+// refuses): drift repair, tested in drift.test.ts, would undo the edits, so it is off here.
+const ENV = {
+  MKS_POD_START_MS: '300',
+  MKS_RESYNC_MS: '300',
+  MKS_PROGRESS_MS: '50',
+  MKS_REPAIR_DRIFT: 'false',
+};
 const TIMEOUT = { timeoutMs: 15_000, intervalMs: 50 };
 
 type Cluster = Record<string, unknown> & { id: string; status: string; statusMessage: string | null };

@@ -4,11 +4,11 @@
  * for status codes, and @kubernetes/client-node for fast polling while a rollout moves.
  */
 import fs from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { kubeGet } from '../../src/cli/kube-rollout.ts';
 import type { ApiClient } from '../../src/client/api-client.ts';
 import { kubectl } from './kubectl.ts';
 
@@ -137,4 +137,43 @@ export function isRunning(pod: V1Pod): boolean {
 export async function clusterAccess(client: ApiClient, kubePath: string, id: string): Promise<KubeAccess> {
   const { content } = await client.call<{ content: string }>('POST', `${kubePath}/${id}/kubeconfig`);
   return new KubeAccess(content);
+}
+
+/** One HTTPS GET of `url` with a CA, TLS server name and bearer token (each optional): status and body. */
+export function kubeGet(
+  url: string,
+  access: {
+    readonly ca: string | undefined;
+    readonly serverName: string | undefined;
+    readonly token: string | undefined;
+    readonly insecure: boolean;
+  },
+  timeoutMs: number,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = https.get(
+      url,
+      {
+        ...(access.ca === undefined ? {} : { ca: access.ca }),
+        ...(access.serverName === undefined ? {} : { servername: access.serverName }),
+        rejectUnauthorized: !access.insecure,
+        headers: {
+          Accept: 'application/json',
+          ...(access.token === undefined ? {} : { Authorization: `Bearer ${access.token}` }),
+        },
+        timeout: timeoutMs,
+      },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        response.on('error', reject);
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error(`GET ${url}: no answer in ${timeoutMs} ms`)));
+    request.on('error', reject);
+  });
 }

@@ -132,20 +132,28 @@ export async function clusterPage(
 
   let rollout: Rollout | undefined;
   const showStatus = () => {
-    const nodes = rollout?.kubeProxy;
+    // The rollout view (null phase: the cluster's Kubernetes API cannot be read right now).
+    const nodes =
+      rollout === undefined || rollout.phase === null || rollout.desired === 0
+        ? undefined
+        : {
+            updated: rollout.nodes.filter((node) => node.generation === rollout?.generation && node.ready)
+              .length,
+            desired: rollout.desired,
+          };
     clear(
       statusLine,
       'Status: ',
       h('span', { class: `status status-${cluster.status.toLowerCase()}` }, cluster.status),
       TRANSITIONAL.has(cluster.status) ? ' — applying the last change, node by node' : '',
-      nodes === null || nodes === undefined
+      nodes === undefined
         ? ''
         : ` · kube-proxy: ${nodes.updated}/${nodes.desired} nodes on the new configuration`,
       cluster.statusMessage ? ` — ${cluster.statusMessage}` : '',
     );
   };
   const refreshRollout = async () => {
-    rollout = await client.getRollout(serviceName, id).catch(() => undefined);
+    rollout = await client.rollout(serviceName, id).catch(() => undefined);
   };
   const showValues = () => clear(values, effectiveValues(cluster));
   await refreshRollout();

@@ -12,6 +12,7 @@ import https from 'node:https';
 import {
   AppsV1Api,
   CoreV1Api,
+  type CoreV1Event,
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
@@ -81,6 +82,8 @@ export interface ClusterKube {
   /** Pods of the namespace, all of them when `labelSelector` is undefined. */
   listPods(namespace: string, labelSelector: string | undefined): Promise<V1Pod[]>;
   listNodes(): Promise<V1Node[]>;
+  /** Records a Kubernetes Event (what `kubectl get events` lists). */
+  createEvent(namespace: string, event: CoreV1Event): Promise<void>;
 }
 
 const MAX_CONCURRENT_CALLS_PER_CLUSTER = 4;
@@ -213,6 +216,9 @@ function createClusterKube(connection: ClusterConnection, agent: http.Agent): Cl
           setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
         ),
       ),
+    createEvent: async (namespace, event) => {
+      await call(`create event ${namespace}`, () => core.createNamespacedEvent({ namespace, body: event }));
+    },
     listPods: async (namespace, labelSelector) =>
       (await call(`list pods ${namespace}`, () => core.listNamespacedPod({ namespace, labelSelector })))
         .items,
