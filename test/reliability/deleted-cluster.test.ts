@@ -141,5 +141,43 @@ for (const dialect of DIALECTS) {
       );
       assert.equal(response.status, 200, 'the new kubeconfig works');
     });
+
+    // Last: it stops this server's reconciler, so that nothing but the DELETE can close the watch.
+    test('a watch held open is closed once the DELETE is accepted, before the cluster is destroyed', async () => {
+      const { id, access } = await readyCluster(server.client, kube, 'watched');
+      try {
+        await server.runtime.reconciler?.stop();
+        const watch = await openWatch(
+          access,
+          `${serverPath(access.server)}/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=120`,
+        );
+        assert.equal(watch.status, 200);
+        await server.client.call('DELETE', `${kube}/${id}`);
+        // waitFor would wait on the promise itself: race it against the bound instead.
+        let bound: NodeJS.Timeout | undefined;
+        const closed = await Promise.race([
+          watch.ended.then(() => true),
+          new Promise<boolean>((resolve) => {
+            bound = setTimeout(() => resolve(false), 10_000);
+          }),
+        ]);
+        clearTimeout(bound);
+        assert.ok(closed, 'the watch closed within 10 s of the DELETE, the cluster not destroyed yet');
+        assert.equal(
+          (
+            await rawRequest(
+              access.server,
+              requestText('GET', `${serverPath(access.server)}/api/v1/namespaces`, {
+                Authorization: `Bearer ${access.token}`,
+              }),
+              { ca: access.ca?.toString() },
+            )
+          ).status,
+          401,
+        );
+      } finally {
+        access.close();
+      }
+    });
   });
 }

@@ -168,8 +168,8 @@ async function handle(
   const params = request.params as { clusterId: string; '*'?: string };
   const token = bearerToken(request.headers.authorization);
   const clientIp = deps.clientIp?.(request) ?? request.ip;
-  const verdict =
-    token === undefined ? 'unauthorized' : await deps.authorize(params.clusterId, token, clientIp);
+  if (token === undefined) throw new StatusError(401, 'Unauthorized', 'Unauthorized');
+  const verdict = await deps.authorize(params.clusterId, token, clientIp);
   if (verdict === 'unauthorized') throw new StatusError(401, 'Unauthorized', 'Unauthorized');
   if (verdict === 'forbidden') {
     throw new StatusError(
@@ -222,7 +222,11 @@ async function handle(
   switch (method) {
     case 'GET':
       if (name === undefined || watch) {
-        if (watch) return startWatch(request, reply, deps, cluster, target, query);
+        if (watch) {
+          return startWatch(request, reply, deps, cluster, target, query, async () => {
+            return (await deps.authorize(params.clusterId, token, clientIp)) === 'allowed';
+          });
+        }
         if (!wantsTable(request.headers.accept)) {
           return sendText(
             reply,

@@ -19,6 +19,15 @@ import { JSON_TYPE, type Query, type Target } from './request.ts';
 import { apiVersionOf } from './resources.ts';
 import { toTable, wantsTable } from './tables.ts';
 
+/** How often an open watch asks again whether its caller is still let in (idle watches included). */
+const REAUTHORIZE_MS = 1_000;
+
+/**
+ * A watch streams a cluster's changes for as long as its caller is let in: `stillAllowed` is asked
+ * again before each batch of events and every REAUTHORIZE_MS, so a watch held open across a
+ * cluster's DELETE (or a kubeconfig reset, or a new IP restriction) closes then, and sends nothing
+ * after the API refused its token.
+ */
 export function startWatch(
   request: FastifyRequest,
   reply: FastifyReply,
@@ -26,6 +35,7 @@ export function startWatch(
   cluster: ObjectStore,
   target: Target,
   query: Query,
+  stillAllowed: () => Promise<boolean>,
 ): FastifyReply {
   const { resource } = target;
   const namespace = target.namespace;
@@ -83,12 +93,34 @@ export function startWatch(
   };
 
   let timeout: NodeJS.Timeout | undefined;
+  let recheck: NodeJS.Timeout | undefined;
+  // Events wait here while the caller's access is checked again; order is kept.
+  const pending: ChangeEvent[] = [];
+  let draining = false;
+  const allowed = () => stillAllowed().catch(() => false);
+  const drain = async () => {
+    if (draining) return;
+    draining = true;
+    try {
+      while (pending.length > 0 && !raw.writableEnded) {
+        if (!(await allowed())) return watcher.close();
+        for (const event of pending.splice(0)) deliver(event);
+      }
+    } finally {
+      draining = false;
+    }
+  };
   const watcher: Watcher = {
     resource,
     namespace,
-    send: deliver,
+    send: (event) => {
+      pending.push(event);
+      void drain();
+    },
     close: () => {
       if (timeout !== undefined) clearTimeout(timeout);
+      if (recheck !== undefined) clearInterval(recheck);
+      pending.length = 0;
       cluster.watchers.delete(watcher);
       deps.watches.delete(watcher);
       if (!raw.writableEnded) raw.end();
@@ -121,5 +153,11 @@ export function startWatch(
   raw.on('close', watcher.close);
   const limits = request.server.kubeApiLimits ?? DEFAULT_KUBE_API_LIMITS;
   timeout = setTimeout(watcher.close, watchTimeoutMs(query.timeoutSeconds, limits));
+  recheck = setInterval(() => {
+    void allowed().then((ok) => {
+      if (!ok) watcher.close();
+    });
+  }, REAUTHORIZE_MS);
+  recheck.unref();
   return reply;
 }
