@@ -31,80 +31,29 @@ export interface WaitOptions {
   readonly timeoutMs: number;
 }
 
-/** The cluster once READY (undefined once gone, for `gone`); throws a CliError otherwise. */
-export async function waitForCluster(options: WaitOptions): Promise<Cluster | undefined> {
-  const { client, project, clusterId, goal, io } = options;
+/** What a wait's body returns when Ctrl-C stopped it. */
+const INTERRUPTED = Symbol('interrupted');
+
+/**
+ * Runs a wait with its progress reporter. Ctrl-C stops waiting (exit 130), not the operation: the
+ * body sees `signal` aborted and returns INTERRUPTED; `followUp` says how to follow the operation.
+ */
+async function interruptible<T>(
+  io: CliIo,
+  followUp: string,
+  body: (reporter: Reporter, signal: AbortSignal, started: number) => Promise<T | typeof INTERRUPTED>,
+): Promise<T> {
   const started = Date.now();
   const reporter: Reporter = io.stderrIsTty ? new LiveReporter(io, started) : new PlainReporter(io, started);
-
   const interrupted = new AbortController();
   const onInterrupt = () => interrupted.abort();
   process.once('SIGINT', onInterrupt);
-  let label = clusterId;
   try {
-    let interval = POLL_MIN_MS;
-    let last = '';
-    for (;;) {
-      const cluster = await client.findCluster(project, clusterId);
-      if (interrupted.signal.aborted) break;
-      if (cluster === undefined) {
-        if (goal === 'gone') {
-          reporter.finish(true, `${label} deleted`);
-          return undefined;
-        }
-        reporter.finish(false, `${label} no longer exists`);
-        throw new CliError(`cluster ${clusterId} no longer exists`);
-      }
-      label = cluster.name === '' ? `cluster ${clusterId}` : `cluster ${cluster.name} (${clusterId})`;
-      if (last === '') {
-        reporter.start(
-          `Waiting for ${label} to be ${goal === 'ready' ? 'READY' : 'deleted'}`,
-          cluster.name === '' ? clusterId : cluster.name,
-        );
-      }
-
-      if (goal === 'ready' && cluster.status === 'READY') {
-        reporter.finish(true, `${label} is READY`);
-        return cluster;
-      }
-      if (FAILED.has(cluster.status)) {
-        const why = cluster.statusMessage ? `: ${cluster.statusMessage}` : '';
-        reporter.finish(false, `${label} is ${cluster.status}`);
-        throw new CliError(`cluster ${clusterId} is ${cluster.status}${why}`);
-      }
-
-      let detail = '';
-      if (ROLLING.has(cluster.status)) {
-        // The rollout view (GET …/rollout) knows which generation each node's kube-proxy runs.
-        const rollout = await client.rollout(project, clusterId).catch(() => undefined);
-        if (rollout !== undefined && rollout.desired > 0) {
-          const updated = rollout.nodes.filter(
-            (node) => node.generation === rollout.generation && node.ready,
-          ).length;
-          detail =
-            rollout.phase === 'pending' || rollout.phase === 'config-applied'
-              ? 'kube-proxy: restart pending'
-              : `kube-proxy ${updated}/${rollout.desired} nodes updated`;
-        }
-      }
-      reporter.update(cluster.status, detail);
-      const state = `${cluster.status} ${detail}`;
-      interval = state === last ? Math.min(Math.round(interval * 1.5), POLL_MAX_MS) : POLL_MIN_MS;
-      last = state;
-
-      if (Date.now() - started > options.timeoutMs) {
-        reporter.finish(false, `timed out, ${label} is still ${cluster.status}`);
-        throw new CliError(
-          `timed out after ${formatElapsed(Date.now() - started)} waiting for ${label} (status ` +
-            `${cluster.status}); the operation goes on: follow it with \`mks cluster get ${clusterId}\``,
-        );
-      }
-      await sleep(interval, interrupted.signal);
-      if (interrupted.signal.aborted) break;
-    }
+    const result = await body(reporter, interrupted.signal, started);
+    if (result !== INTERRUPTED) return result;
     reporter.stop();
     io.stderr(
-      `Interrupted: stopped waiting; the operation was not cancelled and goes on in mks. Follow it with: mks cluster get ${clusterId}\n`,
+      `Interrupted: stopped waiting; the operation was not cancelled and goes on in mks.${followUp}\n`,
     );
     throw new CliError('', EXIT.interrupted);
   } catch (error) {
@@ -115,23 +64,90 @@ export async function waitForCluster(options: WaitOptions): Promise<Cluster | un
   }
 }
 
+/** The cluster once READY (undefined once gone, for `gone`); throws a CliError otherwise. */
+export function waitForCluster(options: WaitOptions): Promise<Cluster | undefined> {
+  const { client, project, clusterId, goal, io } = options;
+  return interruptible(
+    io,
+    ` Follow it with: mks cluster get ${clusterId}`,
+    async (reporter, signal, started) => {
+      let label = clusterId;
+      let interval = POLL_MIN_MS;
+      let last = '';
+      for (;;) {
+        const cluster = await client.findCluster(project, clusterId);
+        if (signal.aborted) return INTERRUPTED;
+        if (cluster === undefined) {
+          if (goal === 'gone') {
+            reporter.finish(true, `${label} deleted`);
+            return undefined;
+          }
+          reporter.finish(false, `${label} no longer exists`);
+          throw new CliError(`cluster ${clusterId} no longer exists`);
+        }
+        label = cluster.name === '' ? `cluster ${clusterId}` : `cluster ${cluster.name} (${clusterId})`;
+        if (last === '') {
+          reporter.start(
+            `Waiting for ${label} to be ${goal === 'ready' ? 'READY' : 'deleted'}`,
+            cluster.name === '' ? clusterId : cluster.name,
+          );
+        }
+
+        if (goal === 'ready' && cluster.status === 'READY') {
+          reporter.finish(true, `${label} is READY`);
+          return cluster;
+        }
+        if (FAILED.has(cluster.status)) {
+          const why = cluster.statusMessage ? `: ${cluster.statusMessage}` : '';
+          reporter.finish(false, `${label} is ${cluster.status}`);
+          throw new CliError(`cluster ${clusterId} is ${cluster.status}${why}`);
+        }
+
+        let detail = '';
+        if (ROLLING.has(cluster.status)) {
+          // The rollout view (GET …/rollout) knows which generation each node's kube-proxy runs.
+          const rollout = await client.rollout(project, clusterId).catch(() => undefined);
+          if (rollout !== undefined && rollout.desired > 0) {
+            const updated = rollout.nodes.filter(
+              (node) => node.generation === rollout.generation && node.ready,
+            ).length;
+            detail =
+              rollout.phase === 'pending' || rollout.phase === 'config-applied'
+                ? 'kube-proxy: restart pending'
+                : `kube-proxy ${updated}/${rollout.desired} nodes updated`;
+          }
+        }
+        reporter.update(cluster.status, detail);
+        const state = `${cluster.status} ${detail}`;
+        interval = state === last ? Math.min(Math.round(interval * 1.5), POLL_MAX_MS) : POLL_MIN_MS;
+        last = state;
+
+        if (Date.now() - started > options.timeoutMs) {
+          reporter.finish(false, `timed out, ${label} is still ${cluster.status}`);
+          throw new CliError(
+            `timed out after ${formatElapsed(Date.now() - started)} waiting for ${label} (status ` +
+              `${cluster.status}); the operation goes on: follow it with \`mks cluster get ${clusterId}\``,
+          );
+        }
+        await sleep(interval, signal);
+        if (signal.aborted) return INTERRUPTED;
+      }
+    },
+  );
+}
+
 /**
  * `--wait` for a node pool: until READY (its nodes run kube-proxy) or gone (delete), with its
  * status and how many of its nodes are ready as progress. Ctrl-C stops waiting, not the change.
  */
-export async function waitForNodePool(
+export function waitForNodePool(
   options: Omit<WaitOptions, 'rollout'> & { readonly poolId: string },
 ): Promise<NodePool | undefined> {
   const { client, project, clusterId, poolId, goal, io } = options;
-  const started = Date.now();
-  const reporter: Reporter = io.stderrIsTty ? new LiveReporter(io, started) : new PlainReporter(io, started);
-  const interrupted = new AbortController();
-  const onInterrupt = () => interrupted.abort();
-  process.once('SIGINT', onInterrupt);
   const label = `node pool ${poolId}`;
-  reporter.start(`Waiting for ${label} to be ${goal === 'ready' ? 'READY' : 'deleted'}`, label);
-  try {
-    while (!interrupted.signal.aborted) {
+  return interruptible(io, '', async (reporter, signal, started) => {
+    reporter.start(`Waiting for ${label} to be ${goal === 'ready' ? 'READY' : 'deleted'}`, label);
+    while (!signal.aborted) {
       const pool = await client.findNodePool(project, clusterId, poolId);
       if (pool === undefined) {
         reporter.finish(goal === 'gone', `${label} ${goal === 'gone' ? 'deleted' : 'no longer exists'}`);
@@ -151,17 +167,10 @@ export async function waitForNodePool(
         reporter.finish(false, `timed out, ${label} is still ${pool.status}`);
         throw new CliError(`timed out waiting for ${label} (status ${pool.status}); the operation goes on`);
       }
-      await sleep(POLL_MIN_MS, interrupted.signal);
+      await sleep(POLL_MIN_MS, signal);
     }
-    reporter.stop();
-    io.stderr('Interrupted: stopped waiting; the operation was not cancelled and goes on in mks.\n');
-    throw new CliError('', EXIT.interrupted);
-  } catch (error) {
-    reporter.stop();
-    throw error;
-  } finally {
-    process.removeListener('SIGINT', onInterrupt);
-  }
+    return INTERRUPTED;
+  });
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
