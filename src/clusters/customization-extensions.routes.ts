@@ -84,7 +84,22 @@ const historySchema = {
     type: 'object',
     properties: {
       generation: { type: 'integer' },
-      action: { type: 'string', enum: ['create', 'customize', 'reset', 'revert', 'drift', 'delete'] },
+      action: {
+        type: 'string',
+        enum: [
+          'create',
+          'customize',
+          'reset',
+          'revert',
+          'drift',
+          'rollback',
+          'delete',
+          'nodepool',
+          'upgrade',
+        ],
+        description:
+          'rollback: kube-proxy failed on a node and the nodes changed went back to rolledBackTo (the desired customization is unchanged)',
+      },
       at: { type: 'string', format: 'date-time' },
       applicationId: { ...nullableInteger, description: 'null for changes recorded before mks kept it' },
       applicationName: nullableString,
@@ -92,7 +107,15 @@ const historySchema = {
       sourceIp: nullableString,
       queryId: { ...nullableString, description: 'The X-Ovh-QueryID of the request that made it' },
       revertOf: { ...nullableInteger, description: "A revert's restored generation" },
-      note: { ...nullableString, description: 'What a drift repair restored (action drift)' },
+      rolledBackTo: {
+        ...nullableInteger,
+        description: "The generation a rollback's nodes went back to: the last one healthy everywhere",
+      },
+      note: {
+        ...nullableString,
+        description:
+          'What a drift repair restored (action drift), or why a rollout was rolled back (rollback)',
+      },
       kubeProxyMode: { type: 'string', enum: ['iptables', 'ipvs'] },
       version: { type: 'string' },
       customization: customizationSchema,
@@ -134,10 +157,11 @@ const rolloutSchema = {
     configHash: { type: 'string', description: "The hash of the generation's config.conf" },
     phase: {
       type: ['string', 'null'],
-      enum: ['pending', 'config-applied', 'rolling', 'done', 'failed', null],
+      enum: ['pending', 'config-applied', 'rolling', 'done', 'failed', 'rolled-back', null],
       description:
         'pending: the ConfigMap lacks the config; config-applied: kube-proxy not restarted yet; rolling: node by node; ' +
-        "done; failed: see statusMessage. null when the cluster's Kubernetes API cannot be read (see message)",
+        'done; failed: see statusMessage; rolled-back: failed on a node, whose changed nodes went back to the last ' +
+        "config healthy everywhere (see statusMessage). null when the cluster's Kubernetes API cannot be read (see message)",
     },
     message: nullableString,
     desired: { type: 'integer' },
