@@ -247,16 +247,7 @@ Examples:
           const context = createContext(options);
           const project = await context.project();
           if (options.dryRun === true) {
-            const preview = await context.client.previewCustomization(project, id, patch);
-            context.io.stdout(
-              render(
-                { data: preview, ids: [], table: () => previewTable(preview) },
-                context.format,
-                context.quiet,
-              ),
-            );
-            if (!preview.valid)
-              throw new CliError(`the change would be refused: ${preview.errors.join('; ')}`);
+            showPreview(context, await context.client.previewCustomization(project, id, patch));
             return;
           }
           await applyCustomization(context, project, id, patch, options);
@@ -317,7 +308,16 @@ Examples:
 const DISRUPTIONS: Record<Disruption, string> = {
   none: 'none (kube-proxy keeps its config)',
   'rolling-restart': 'rolling-restart (kube-proxy restarts node by node)',
+  'reset-required': "reset-required (the cluster's Kubernetes data is erased and kube-proxy reinstalled)",
 };
+
+/** Prints a preview (a customization change's or a reset's); one that would be refused exits 1. */
+export function showPreview(context: CliContext, preview: CustomizationPreview): void {
+  context.io.stdout(
+    render({ data: preview, ids: [], table: () => previewTable(preview) }, context.format, context.quiet),
+  );
+  if (!preview.valid) throw new CliError(`the change would be refused: ${preview.errors.join('; ')}`);
+}
 
 /** A preview for people: verdict, disruption, the mode's effective values, then the diff. */
 export function previewTable(preview: CustomizationPreview): string {

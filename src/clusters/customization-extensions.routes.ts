@@ -1,6 +1,6 @@
 /**
- * mks extensions beside OVH's customization calls (DESIGN.md §2): preview a change before making
- * it, read the history of changes, revert to an earlier one, follow a rollout node by node. Marked `x-mks-extension` in the
+ * mks extensions beside OVH's customization calls (DESIGN.md §2): preview a change (or a reset)
+ * before making it, read the history of changes, revert to an earlier one, follow a rollout node by node. Marked `x-mks-extension` in the
  * OpenAPI document; OVH's calls answer as before.
  */
 import type { FastifyInstance } from 'fastify';
@@ -11,6 +11,7 @@ import type { AppDeps } from '../http/deps.ts';
 import { type KubeParams, kubeParams } from '../http/params.ts';
 import { sendJson } from '../http/responses.ts';
 import type { KubeProxyObserver } from './cluster-rollout.ts';
+import { type CreationInput, resetSchema } from './clusters.model.ts';
 import { refuseKubeProxyMode } from './customization.routes.ts';
 
 const effectiveValueSchema = {
@@ -27,7 +28,8 @@ const effectiveSection = (fields: readonly string[]) => ({
   properties: Object.fromEntries(fields.map((field) => [field, effectiveValueSchema])),
 });
 
-const previewSchema = {
+/** A preview's answer; `disruption` is one of `disruptions` (or null when invalid). */
+const previewSchema = <const D extends readonly string[]>(disruptions: D, description: string) => ({
   type: 'object',
   properties: {
     valid: { type: 'boolean' },
@@ -66,13 +68,9 @@ const previewSchema = {
         diff: { type: ['string', 'null'], description: "Unified diff current → next ('' when equal)" },
       },
     },
-    disruption: {
-      type: ['string', 'null'],
-      enum: ['none', 'rolling-restart', null],
-      description: 'none: kube-proxy keeps running as is; rolling-restart: kube-proxy restarts node by node',
-    },
+    disruption: { type: ['string', 'null'], enum: [...disruptions, null], description },
   },
-} as const;
+});
 
 const nullableString = { type: ['string', 'null'] } as const;
 const nullableInteger = { type: ['integer', 'null'] } as const;
@@ -225,7 +223,12 @@ export function registerCustomizationExtensionRoutes(
           'Preview a customization update (mks extension): the body a PUT …/customization takes; nothing is stored',
         params: kubeParams,
         body: customizationSchema,
-        response: { 200: previewSchema },
+        response: {
+          200: previewSchema(
+            ['none', 'rolling-restart'] as const,
+            'none: kube-proxy keeps running as is; rolling-restart: kube-proxy restarts node by node',
+          ),
+        },
       },
     },
     async (request, reply) => {
@@ -237,6 +240,34 @@ export function registerCustomizationExtensionRoutes(
           kubeId,
           (request.body ?? {}) as CustomizationInput,
         ),
+      );
+    },
+  );
+
+  app.post(
+    '/kube/:kubeId/reset/preview',
+    {
+      schema: {
+        'x-mks-extension': true,
+        tags: ['kube'],
+        summary:
+          'Preview a reset (mks extension): the body a POST …/reset takes; what it changes (kubeProxyMode, version), ' +
+          'the config.conf it installs; nothing is stored',
+        params: kubeParams,
+        body: resetSchema,
+        response: {
+          200: previewSchema(
+            ['reset-required'] as const,
+            "reset-required: the cluster's Kubernetes data is erased and kube-proxy reinstalled (the only way to change kubeProxyMode)",
+          ),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { serviceName, kubeId } = request.params as KubeParams;
+      return sendJson(
+        reply,
+        await deps.clusters.previewReset(serviceName, kubeId, (request.body ?? {}) as CreationInput),
       );
     },
   );
