@@ -159,7 +159,10 @@ export function historyTable(entries: readonly HistoryEntry[]): string {
     ['generation', 'action', 'at', 'by', 'outcome', 'changes'],
     entries.map((entry) => [
       String(entry.generation),
-      entry.revertOf === null ? entry.action : `${entry.action} to ${entry.revertOf}`,
+      // A revert's restored generation, or the one a rollback's nodes went back to.
+      (entry.revertOf ?? entry.rolledBackTo) === null
+        ? entry.action
+        : `${entry.action} to ${entry.revertOf ?? entry.rolledBackTo}`,
       entry.at,
       entry.applicationName ?? (entry.applicationId === null ? '-' : `application ${entry.applicationId}`),
       entry.outcome === null
