@@ -5,11 +5,18 @@
  * back to the last config healthy everywhere; the cluster reports ERROR naming the node, the
  * reason and the rollback, the desired customization stays what the user sent, drift repair
  * leaves the rolled-back state alone, metrics count it, and a later change rolls out normally.
- * With MKS_AUTO_ROLLBACK=false the rollout only stops.
+ * With MKS_AUTO_ROLLBACK=false the rollout only stops. A pass that stops between recording the
+ * rollback and carrying it out leaves it to the next pass, which completes it (level-triggered).
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
+import pino from 'pino';
+import { type ClusterKube, KubeClients } from '../../src/reconcile/kube/kube-client.ts';
+import { ReconcileLoop } from '../../src/reconcile/loop.ts';
+import { servedConnection } from '../../src/reconcile/provider.ts';
+import { type ReconcileStore, reconcileStore } from '../../src/reconcile/reconcile-store.ts';
 import { clusterKube, kubeProxyConfigConf, kubeSystemEvents } from '../support/cluster-state.ts';
 import { untilClusterStatus } from '../support/cluster-status.ts';
 import { DIALECTS } from '../support/dialects.ts';
@@ -237,6 +244,107 @@ for (const dialect of DIALECTS) {
         assert.equal(await metric(server, /^mks_rollout_duration_seconds_count\{outcome="ERROR"\} /), 1);
       } finally {
         k.close();
+      }
+    });
+  });
+
+  describe(`a rollback interrupted after its decision (${dialect})`, {
+    skip: !hasKubectl() && 'kubectl is missing',
+  }, () => {
+    let server: TestServer;
+    before(async () => {
+      // The runtime's own worker is off: the test runs one whose pass stops mid-rollback.
+      server = await startTestServer(dialect, { MKS_POD_START_MS: '100', MKS_WORKER: 'false' });
+    });
+    after(async () => {
+      await server.close();
+    });
+
+    test('the next pass completes it: the nodes go back, one rollback recorded, the cluster stays ERROR', async () => {
+      const { runtime, services } = server;
+      const caPem = fs.readFileSync(runtime.kubeCaFile, 'utf8');
+      // Once the rollback is recorded, the pass's next Kubernetes write fails, as if it crashed there.
+      let crashNext = false;
+      const base = reconcileStore(services.clusterStore);
+      const store: ReconcileStore = {
+        ...base,
+        recordRollback: async (...args) => {
+          const recorded = await base.recordRollback(...args);
+          crashNext = recorded;
+          return recorded;
+        },
+      };
+      class CrashingClients extends KubeClients {
+        override for(...args: Parameters<KubeClients['for']>): ClusterKube {
+          const kube = super.for(...args);
+          return new Proxy(kube, {
+            get(target, name, receiver) {
+              const value = Reflect.get(target, name, receiver);
+              if (name !== 'applyConfigMap' || typeof value !== 'function') return value;
+              return async (...call: unknown[]) => {
+                if (crashNext) {
+                  crashNext = false;
+                  throw new Error('the pass stopped here');
+                }
+                return value.apply(target, call);
+              };
+            },
+          });
+        }
+      }
+      const kube = new CrashingClients();
+      const worker = new ReconcileLoop(
+        services.database,
+        services.workSignal,
+        {
+          store,
+          provider: runtime.emulator,
+          connection: servedConnection(server.config.kubePublicUrl, services.clusterToken, caPem),
+          kube,
+          progressMs: 50,
+          repairDrift: true,
+          autoRollback: true,
+          nodeReadyTimeoutMs: 60_000,
+        },
+        { concurrency: 4, pollMs: 50, resyncMs: 300, leaseMs: 5_000 },
+        pino({ level: 'silent' }),
+      );
+      worker.start();
+      const { kube: kubePath, id, k, healthyHash, healthyConf } = await faultyCluster(server);
+      try {
+        await server.client.call('PUT', `${kubePath}/${id}/customization`, {
+          kubeProxy: { ipvs: { scheduler: 'sh' } },
+        });
+        await untilClusterStatus(server.client, kubePath, id, 'ERROR', TIMEOUT.timeoutMs);
+        await waitFor(
+          async () => {
+            const pods = await k.kubeProxyPods();
+            return (await kubeProxyConfigConf(k)) === healthyConf &&
+              pods.length === 3 &&
+              pods.every((pod) => hashOf(pod) === healthyHash && isRunning(pod))
+              ? true
+              : undefined;
+          },
+          { ...TIMEOUT, what: 'the interrupted rollback to be completed by a later pass' },
+        );
+        assert.equal(crashNext, false, 'the pass did stop after recording the rollback');
+        const entries = await server.client.call<Entry[]>('GET', `${kubePath}/${id}/customization/history`);
+        assert.deepEqual(
+          entries.map((entry) => entry.action),
+          ['drift', 'rollback', 'customize', 'create'],
+        );
+        assert.match(
+          entries[0]?.note ?? '',
+          /^ConfigMap kube-system\/kube-proxy \(config\.conf\) and DaemonSet/,
+        );
+        assert.equal(entries[1]?.rolledBackTo, 1);
+        const cluster = await server.client.call<Cluster>('GET', `${kubePath}/${id}`);
+        assert.equal(cluster.status, 'ERROR');
+        assert.match(String(cluster.statusMessage), /rolled back/);
+      } finally {
+        k.close();
+        await worker.stop();
+        kube.close();
       }
     });
   });
