@@ -22,6 +22,7 @@ import { untilClusterStatus } from '../support/cluster-status.ts';
 import { DIALECTS } from '../support/dialects.ts';
 import { isRunning } from '../support/kube.ts';
 import { hasKubectl } from '../support/kubectl.ts';
+import { PASS_SETTINGS } from '../support/pass-settings.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -301,10 +302,7 @@ for (const dialect of DIALECTS) {
           provider: runtime.emulator,
           connection: servedConnection(server.config.kubePublicUrl, services.clusterToken, caPem),
           kube,
-          progressMs: 50,
-          repairDrift: true,
-          autoRollback: true,
-          nodeReadyTimeoutMs: 60_000,
+          ...PASS_SETTINGS,
         },
         { concurrency: 4, pollMs: 50, resyncMs: 300, leaseMs: 5_000 },
         pino({ level: 'silent' }),
