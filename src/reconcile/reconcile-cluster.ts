@@ -184,9 +184,7 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
   });
   if (rollout.failure !== undefined) {
     if (working) return failRollout(ctx, kube, cluster, desired, rollout.failure, log);
-    await ctx.store.writeStatus(clusterId, generation, 'ERROR', rollout.failure);
-    log.warn({ reason: rollout.failure }, 'kube-proxy is failing');
-    return { kind: 'failed', message: rollout.failure };
+    return reportFailure(ctx, cluster, rollout.failure, log);
   }
   if (!rollout.done) {
     log.debug(
@@ -275,17 +273,16 @@ async function failRollout(
   failure: string,
   log: Logger,
 ): Promise<Outcome> {
+  // Read only when it may be used (a store call, across threads when passes run in theirs).
   const target = ctx.autoRollback ? await ctx.store.rollbackTarget(cluster.id) : undefined;
   const to = target === undefined ? undefined : desiredOfTarget(target);
-  if (
-    target === undefined ||
-    to === undefined ||
-    onRolloutFailure(ctx.autoRollback, desired.configHash, { ...target, configHash: to.configHash }) ===
-      'stop'
-  ) {
-    await ctx.store.writeStatus(cluster.id, cluster.generation, 'ERROR', failure);
-    log.warn({ reason: failure }, 'kube-proxy is failing');
-    return { kind: 'failed', message: failure };
+  const decision = onRolloutFailure(
+    ctx.autoRollback,
+    desired.configHash,
+    target === undefined || to === undefined ? undefined : { ...target, configHash: to.configHash },
+  );
+  if (decision === 'stop' || target === undefined || to === undefined) {
+    return reportFailure(ctx, cluster, failure, log);
   }
   const message = rollbackMessage(failure, target, to.configHash);
   if (!(await ctx.store.recordRollback(cluster.id, cluster.generation, target.generation, message))) {
@@ -306,6 +303,18 @@ async function failRollout(
   );
   // The nodes go back node by node: the next passes follow it (the generation stays ERROR).
   return { kind: 'requeue', afterMs: ctx.progressMs };
+}
+
+/** kube-proxy fails and nothing is rolled back: the generation's outcome is ERROR, with why. */
+async function reportFailure(
+  ctx: ReconcileContext,
+  cluster: ClusterRecord,
+  failure: string,
+  log: Logger,
+): Promise<Outcome> {
+  await ctx.store.writeStatus(cluster.id, cluster.generation, 'ERROR', failure);
+  log.warn({ reason: failure }, 'kube-proxy is failing');
+  return { kind: 'failed', message: failure };
 }
 
 /**
