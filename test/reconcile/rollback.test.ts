@@ -204,6 +204,27 @@ for (const dialect of DIALECTS) {
       assert.equal(await metric(server, /^mks_rollbacks_total /), 1);
       assert.equal(await metric(server, /^mks_rollout_duration_seconds_count\{outcome="READY"\} /), 2);
     });
+
+    test('a second failure rolls back to the newest healthy generation, and a revert makes the cluster READY', async () => {
+      const { kube, id, k } = cluster;
+      const healthyConf = await kubeProxyConfigConf(k);
+      await server.client.call('PUT', `${kube}/${id}/customization`, {
+        kubeProxy: { ipvs: { scheduler: 'sh' } },
+      });
+      const failed = await untilClusterStatus(server.client, kube, id, 'ERROR', TIMEOUT.timeoutMs);
+      assert.match(String(failed.statusMessage), /went back to generation 3 /);
+      const [rollback] = await history();
+      assert.deepEqual([rollback?.action, rollback?.generation, rollback?.rolledBackTo], ['rollback', 4, 3]);
+      await waitFor(async () => ((await kubeProxyConfigConf(k)) === healthyConf ? true : undefined), {
+        ...TIMEOUT,
+        what: 'the ConfigMap back on generation 3',
+      });
+
+      await server.client.call('POST', `${kube}/${id}/customization/revert`, { generation: 1 });
+      await untilClusterStatus(server.client, kube, id, 'READY', TIMEOUT.timeoutMs);
+      assert.equal((await history())[0]?.action, 'revert');
+      assert.equal(await metric(server, /^mks_rollbacks_total /), 2);
+    });
   });
 
   describe(`rollout with MKS_AUTO_ROLLBACK=false (${dialect})`, {
