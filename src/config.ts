@@ -69,6 +69,14 @@ export interface Config {
      * recording a `drift` history entry and a Kubernetes Event.
      */
     readonly repairDrift: boolean;
+    /**
+     * A kube-proxy rollout that fails on a node (crash loop, not ready within `nodeReadyTimeoutMs`)
+     * rolls the nodes already changed back to the last config healthy everywhere; false stops it
+     * at the failing node. Either way the cluster reports ERROR.
+     */
+    readonly autoRollback: boolean;
+    /** How long a restarted kube-proxy pod may take to become ready before its rollout fails. */
+    readonly nodeReadyTimeoutMs: number;
   };
   /** How long an emulated kube-proxy pod takes to start, so rollouts are visible. */
   readonly podStartMs: number;
@@ -275,6 +283,8 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     progressMs: integer('MKS_PROGRESS_MS', 100, 10),
     thread: boolean('MKS_RECONCILER_THREAD', true),
     repairDrift: boolean('MKS_REPAIR_DRIFT', true),
+    autoRollback: boolean('MKS_AUTO_ROLLBACK', true),
+    nodeReadyTimeoutMs: integer('MKS_ROLLOUT_NODE_TIMEOUT_MS', 300_000, 1_000),
   });
   const podStartMs = integer('MKS_POD_START_MS', 1_000, 0);
   const kubeApi = Object.freeze({

@@ -32,7 +32,8 @@ import { kubeProxyObserver } from './reconcile/kube-proxy-observer.ts';
 import { ReconcileLoop } from './reconcile/loop.ts';
 import { PassThread } from './reconcile/pass-thread.ts';
 import { type ClusterProvider, servedConnection } from './reconcile/provider.ts';
-import { reconcileStore } from './reconcile/reconcile-store.ts';
+import { passSettings } from './reconcile/reconcile-cluster.ts';
+import { type RolloutEnd, reconcileStore } from './reconcile/reconcile-store.ts';
 import { openServices, type Services } from './services.ts';
 import { loadOrCreateLocalTls, readLocalCa, syncSharedCa } from './tls/local-ca.ts';
 
@@ -60,6 +61,7 @@ function startReconciler(
   caPem: string | undefined,
   kube: KubeClients,
   logger: Logger,
+  rolloutEnd?: RolloutEnd,
 ): ReconcileLoop {
   const passes = config.reconcile.thread
     ? new PassThread(
@@ -67,8 +69,7 @@ function startReconciler(
           kubePublicUrl: config.kubePublicUrl,
           caPem,
           kubeTokenKey: services.kubeTokenKey,
-          progressMs: config.reconcile.progressMs,
-          repairDrift: config.reconcile.repairDrift,
+          settings: passSettings(config.reconcile),
           logLevel: logger.level,
         },
         logger,
@@ -78,12 +79,11 @@ function startReconciler(
     services.database,
     services.workSignal,
     {
-      store: reconcileStore(services.clusterStore),
+      store: reconcileStore(services.clusterStore, rolloutEnd),
       provider,
       connection: servedConnection(config.kubePublicUrl, services.clusterToken, caPem),
       kube,
-      progressMs: config.reconcile.progressMs,
-      repairDrift: config.reconcile.repairDrift,
+      ...passSettings(config.reconcile),
     },
     config.reconcile,
     logger,
@@ -241,7 +241,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
   await kubeApp.listen({ host: config.kubeListen.host, port: config.kubeListen.port });
 
   reconciler = config.worker
-    ? startReconciler(config, services, emulator, tls.caPem, kube, logger)
+    ? startReconciler(config, services, emulator, tls.caPem, kube, logger, metrics.observeRollout)
     : undefined;
   reconciler?.onPass(metrics.observePass);
 

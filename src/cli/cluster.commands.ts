@@ -17,7 +17,7 @@ import {
   withOutput,
   withWait,
 } from './cli-context.ts';
-import { customizationTable } from './customization.commands.ts';
+import { customizationTable, showPreview } from './customization.commands.ts';
 import {
   type CustomizationFlags,
   customizationFromFlags,
@@ -392,12 +392,24 @@ function registerReset(group: Command): void {
       `
 Examples:
   mks cluster reset $ID --kube-proxy-mode iptables --wait
-  mks cluster reset $ID --kube-proxy-mode ipvs --ipvs-scheduler lc --ipvs-tcp-timeout PT10S`,
+  mks cluster reset $ID --kube-proxy-mode ipvs --ipvs-scheduler lc --ipvs-tcp-timeout PT10S
+  mks cluster reset $ID --kube-proxy-mode iptables --dry-run   # what changes, config.conf diff; nothing is reset`,
+    )
+    .option(
+      '--dry-run',
+      'preview the reset: the mode and version it changes, every effective kube-proxy value, the config.conf diff; nothing is changed (exit 1 if it would be refused)',
     )
     .action(
-      action(async (id: string, options: Options & SpecFlags) => {
+      action(async (id: string, options: Options & SpecFlags & { dryRun?: boolean }) => {
+        if (options.dryRun === true && options.wait === true) {
+          throw usageError('--dry-run changes nothing, so there is nothing to --wait for');
+        }
         const context = createContext(options);
         const project = await context.project();
+        if (options.dryRun === true) {
+          showPreview(context, await context.client.previewReset(project, id, specBody(options)));
+          return;
+        }
         await context.client.resetCluster(project, id, specBody(options));
         let cluster: Cluster;
         if (options.wait === true) cluster = await waitReady(context, project, id, options);

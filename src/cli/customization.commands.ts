@@ -159,7 +159,10 @@ export function historyTable(entries: readonly HistoryEntry[]): string {
     ['generation', 'action', 'at', 'by', 'outcome', 'changes'],
     entries.map((entry) => [
       String(entry.generation),
-      entry.revertOf === null ? entry.action : `${entry.action} to ${entry.revertOf}`,
+      // A revert's restored generation, or the one a rollback's nodes went back to.
+      (entry.revertOf ?? entry.rolledBackTo) === null
+        ? entry.action
+        : `${entry.action} to ${entry.revertOf ?? entry.rolledBackTo}`,
       entry.at,
       entry.applicationName ?? (entry.applicationId === null ? '-' : `application ${entry.applicationId}`),
       entry.outcome === null
@@ -247,16 +250,7 @@ Examples:
           const context = createContext(options);
           const project = await context.project();
           if (options.dryRun === true) {
-            const preview = await context.client.previewCustomization(project, id, patch);
-            context.io.stdout(
-              render(
-                { data: preview, ids: [], table: () => previewTable(preview) },
-                context.format,
-                context.quiet,
-              ),
-            );
-            if (!preview.valid)
-              throw new CliError(`the change would be refused: ${preview.errors.join('; ')}`);
+            showPreview(context, await context.client.previewCustomization(project, id, patch));
             return;
           }
           await applyCustomization(context, project, id, patch, options);
@@ -317,7 +311,16 @@ Examples:
 const DISRUPTIONS: Record<Disruption, string> = {
   none: 'none (kube-proxy keeps its config)',
   'rolling-restart': 'rolling-restart (kube-proxy restarts node by node)',
+  'reset-required': "reset-required (the cluster's Kubernetes data is erased and kube-proxy reinstalled)",
 };
+
+/** Prints a preview (a customization change's or a reset's); one that would be refused exits 1. */
+export function showPreview(context: CliContext, preview: CustomizationPreview): void {
+  context.io.stdout(
+    render({ data: preview, ids: [], table: () => previewTable(preview) }, context.format, context.quiet),
+  );
+  if (!preview.valid) throw new CliError(`the change would be refused: ${preview.errors.join('; ')}`);
+}
 
 /** A preview for people: verdict, disruption, the mode's effective values, then the diff. */
 export function previewTable(preview: CustomizationPreview): string {

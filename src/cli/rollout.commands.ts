@@ -19,8 +19,9 @@ export function registerRollout(group: Command): void {
       'after',
       `
 Phases: pending (the ConfigMap lacks the new config), config-applied (kube-proxy not restarted
-yet), rolling (node by node), done, failed (see the cluster's statusMessage). -q prints the nodes
-still not on the generation being applied.
+yet), rolling (node by node), done, failed (see the cluster's statusMessage), rolled-back (failed
+on a node; the nodes changed went back to the last config healthy everywhere, see statusMessage
+and the history's rollback entry). -q prints the nodes still not on the generation being applied.
 
 Examples:
   mks cluster rollout $ID

@@ -181,6 +181,11 @@ export class MksClient {
     await this.#call('POST', `${clusterPath(project, id)}/reset`, body);
   }
 
+  /** What resetCluster(body) would do (mks extension); nothing is stored. */
+  previewReset(project: string, id: string, body: ClusterReset): Promise<CustomizationPreview> {
+    return this.#call<CustomizationPreview>('POST', `${clusterPath(project, id)}/reset/preview`, body);
+  }
+
   getCustomization(project: string, id: string): Promise<CustomizationView> {
     return this.#call<CustomizationView>('GET', `${clusterPath(project, id)}/customization`);
   }

@@ -42,9 +42,11 @@ export interface KubeProxyObserver {
  * - `config-applied`: it does, kube-proxy has not been told to restart for it yet;
  * - `rolling`: kube-proxy restarts node by node;
  * - `done`: every node runs the desired config;
- * - `failed`: applying it failed (the cluster reports ERROR, statusMessage says why).
+ * - `failed`: applying it failed (the cluster reports ERROR, statusMessage says why);
+ * - `rolled-back`: it failed on a node and the nodes changed went back to the last config healthy
+ *   everywhere (ERROR too; the history's `rollback` entry names the generation).
  */
-export type RolloutPhase = 'pending' | 'config-applied' | 'rolling' | 'done' | 'failed';
+export type RolloutPhase = 'pending' | 'config-applied' | 'rolling' | 'done' | 'failed' | 'rolled-back';
 
 export interface RolloutNode {
   readonly node: string | null;
@@ -114,7 +116,7 @@ export function rolloutView(
     .sort((a, b) => (a.node ?? '').localeCompare(b.node ?? '') || a.pod.localeCompare(b.pod));
   return {
     ...base,
-    phase: phaseOf(cluster, observed, desiredConf, desiredHash),
+    phase: phaseOf(cluster, history, observed, desiredConf, desiredHash),
     message: null,
     desired: observed.desired,
     updated: observed.updated,
@@ -125,11 +127,17 @@ export function rolloutView(
 
 function phaseOf(
   cluster: ClusterRecord,
+  history: readonly HistoryRow[],
   observed: ObservedKubeProxy,
   desiredConf: string,
   desiredHash: string,
 ): RolloutPhase {
-  if (cluster.status === 'ERROR') return 'failed';
+  if (cluster.status === 'ERROR') {
+    const rolledBack = history.some(
+      (row) => row.action === 'rollback' && Number(row.generation) === cluster.generation,
+    );
+    return rolledBack ? 'rolled-back' : 'failed';
+  }
   if (observed.configConf !== desiredConf) return 'pending';
   if (observed.templateHash !== desiredHash) return 'config-applied';
   const done =
@@ -143,7 +151,8 @@ function phaseOf(
 function generationsByHash(history: readonly HistoryRow[]): Map<string, number> {
   const out = new Map<string, number>();
   for (const row of history) {
-    if (row.action === 'delete') continue;
+    // A rollback entry renders its generation's config, which that generation's own entry maps already.
+    if (row.action === 'delete' || row.action === 'rollback') continue;
     const conf = renderClusterConfig(
       row.kube_proxy_mode as ClusterRecord['kubeProxyMode'],
       JSON.parse(row.customization) as ClusterRecord['customization'],

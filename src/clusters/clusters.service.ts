@@ -12,7 +12,7 @@ import {
   normalizeCustomization,
   validateCustomization,
 } from '../customization/customization.ts';
-import { type CustomizationPreview, previewCustomization } from '../customization/preview.ts';
+import { type CustomizationPreview, previewCustomization, previewReset } from '../customization/preview.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
 import { clip } from '../excerpt.ts';
 import { type KubeProxyObserver, type RolloutView, rolloutView } from './cluster-rollout.ts';
@@ -302,6 +302,23 @@ export class ClusterService {
     return previewCustomization(cluster, patch);
   }
 
+  /**
+   * What `reset(input)` would do to kube-proxy, computed without writing anything (mks extension):
+   * refused as the reset refuses it, except that an invalid customization is a preview's verdict.
+   */
+  async previewReset(projectId: string, id: string, input: CreationInput): Promise<CustomizationPreview> {
+    const cluster = await this.get(projectId, id);
+    if (cluster.status === 'DELETING') throw deleting(id);
+    checkResetRegion(cluster, input);
+    const version =
+      input.version === undefined || input.version === null ? cluster.version : this.#version(input.version);
+    return previewReset(cluster, {
+      version,
+      kubeProxyMode: input.kubeProxyMode,
+      customization: input.customization,
+    });
+  }
+
   /** Erases the cluster's Kubernetes data; what is not sent resets to its default (guide). */
   async reset(projectId: string, id: string, input: CreationInput, actor?: Actor): Promise<void> {
     // Validated before the transaction; the cluster's own fields are checked inside it.
@@ -309,11 +326,7 @@ export class ClusterService {
     const version =
       input.version === undefined || input.version === null ? undefined : this.#version(input.version);
     await this.#change(projectId, id, (current) => {
-      if (input.region !== undefined && input.region !== current.region) {
-        throw invalid(
-          `region: a reset keeps the cluster in ${current.region}; '${clip(input.region)}' cannot be chosen here`,
-        );
-      }
+      checkResetRegion(current, input);
       const change = { generation: current.generation + 1, now: this.#now().toISOString() };
       return this.#nextGeneration(
         current,
@@ -508,6 +521,15 @@ export class ClusterService {
     const customization = normalizeCustomization(input);
     validateCustomization(customization);
     return customization;
+  }
+}
+
+/** A reset keeps the cluster in its region. */
+function checkResetRegion(current: ClusterRecord, input: CreationInput): void {
+  if (input.region !== undefined && input.region !== current.region) {
+    throw invalid(
+      `region: a reset keeps the cluster in ${current.region}; '${clip(input.region)}' cannot be chosen here`,
+    );
   }
 }
 

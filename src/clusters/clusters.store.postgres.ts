@@ -254,7 +254,7 @@ function changeSql(withHistory: boolean, withOutcome: boolean): string {
     // as it was writes nothing), and only if the cluster row itself was written.
     parts.push(
       `"outcome" as (update "cluster_history" set "outcome" = ${status}::text, "outcome_message" = ${message}::text, "outcome_at" = ${at}::text ` +
-        `where "cluster_id" = $1 and "generation" = ${generation}::integer and "action" not in ('delete', 'drift') and exists (select from "changed") ` +
+        `where "cluster_id" = $1 and "generation" = ${generation}::integer and "action" not in ('delete', 'drift', 'rollback') and exists (select from "changed") ` +
         `and ("outcome" is distinct from ${status}::text or "outcome_message" is distinct from ${message}::text))`,
     );
   }

@@ -115,7 +115,7 @@ export class SqliteClusterStore implements ClusterStore {
  */
 const RECORD_OUTCOME_SQL =
   'update "cluster_history" set "outcome" = ?, "outcome_message" = ?, "outcome_at" = ? ' +
-  'where "cluster_id" = ? and "generation" = ? and "action" not in (\'delete\', \'drift\') ' +
+  'where "cluster_id" = ? and "generation" = ? and "action" not in (\'delete\', \'drift\', \'rollback\') ' +
   'and ("outcome" is null or "outcome" <> ? or coalesce("outcome_message", \'\') <> coalesce(?, \'\'))';
 
 function recordOutcomeParams(clusterId: string, outcome: AppliedOutcome): unknown[] {

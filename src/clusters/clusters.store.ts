@@ -16,15 +16,8 @@ import type { ClusterRecord } from './clusters.model.ts';
 import { PostgresClusterStore } from './clusters.store.postgres.ts';
 import { SqliteClusterStore } from './clusters.store.sqlite.ts';
 
-export type HistoryAction =
-  | 'create'
-  | 'customize'
-  | 'reset'
-  | 'revert'
-  | 'drift'
-  | 'delete'
-  | 'nodepool'
-  | 'upgrade';
+/** What a history row records (the column's values, db/schema.ts). */
+export type HistoryAction = ClusterHistoryTable['action'];
 
 /** Who asked for a change, recorded on its history row (the audit trail). */
 export interface Actor {
@@ -48,9 +41,9 @@ export interface ClusterChange {
   readonly history?: HistoryAction;
   /** Who asked (with `history`). */
   readonly actor?: Actor;
-  /** A revert's restored generation (with `history` 'revert'). */
+  /** A revert's restored generation (with `history` 'revert'), or the one a rollback went back to ('rollback'). */
   readonly sourceGeneration?: number;
-  /** What a drift repair restored (with `history` 'drift'). */
+  /** What a drift repair restored (with `history` 'drift'), or why a rollback happened ('rollback'). */
   readonly note?: string;
   /** Records an outcome on its generation's history row (when it differs from the one recorded). */
   readonly outcome?: AppliedOutcome;

@@ -1,6 +1,6 @@
 /**
- * mks extensions beside OVH's customization calls (DESIGN.md §2): preview a change before making
- * it, read the history of changes, revert to an earlier one, follow a rollout node by node. Marked `x-mks-extension` in the
+ * mks extensions beside OVH's customization calls (DESIGN.md §2): preview a change (or a reset)
+ * before making it, read the history of changes, revert to an earlier one, follow a rollout node by node. Marked `x-mks-extension` in the
  * OpenAPI document; OVH's calls answer as before.
  */
 import type { FastifyInstance } from 'fastify';
@@ -11,6 +11,7 @@ import type { AppDeps } from '../http/deps.ts';
 import { type KubeParams, kubeParams } from '../http/params.ts';
 import { sendJson } from '../http/responses.ts';
 import type { KubeProxyObserver } from './cluster-rollout.ts';
+import { type CreationInput, resetSchema } from './clusters.model.ts';
 import { refuseKubeProxyMode } from './customization.routes.ts';
 
 const effectiveValueSchema = {
@@ -27,7 +28,8 @@ const effectiveSection = (fields: readonly string[]) => ({
   properties: Object.fromEntries(fields.map((field) => [field, effectiveValueSchema])),
 });
 
-const previewSchema = {
+/** A preview's answer; `disruption` is one of `disruptions` (or null when invalid). */
+const previewSchema = <const D extends readonly string[]>(disruptions: D, description: string) => ({
   type: 'object',
   properties: {
     valid: { type: 'boolean' },
@@ -66,13 +68,9 @@ const previewSchema = {
         diff: { type: ['string', 'null'], description: "Unified diff current → next ('' when equal)" },
       },
     },
-    disruption: {
-      type: ['string', 'null'],
-      enum: ['none', 'rolling-restart', null],
-      description: 'none: kube-proxy keeps running as is; rolling-restart: kube-proxy restarts node by node',
-    },
+    disruption: { type: ['string', 'null'], enum: [...disruptions, null], description },
   },
-} as const;
+});
 
 const nullableString = { type: ['string', 'null'] } as const;
 const nullableInteger = { type: ['integer', 'null'] } as const;
@@ -84,7 +82,22 @@ const historySchema = {
     type: 'object',
     properties: {
       generation: { type: 'integer' },
-      action: { type: 'string', enum: ['create', 'customize', 'reset', 'revert', 'drift', 'delete'] },
+      action: {
+        type: 'string',
+        enum: [
+          'create',
+          'customize',
+          'reset',
+          'revert',
+          'drift',
+          'rollback',
+          'delete',
+          'nodepool',
+          'upgrade',
+        ],
+        description:
+          'rollback: kube-proxy failed on a node and the nodes changed went back to rolledBackTo (the desired customization is unchanged)',
+      },
       at: { type: 'string', format: 'date-time' },
       applicationId: { ...nullableInteger, description: 'null for changes recorded before mks kept it' },
       applicationName: nullableString,
@@ -92,7 +105,15 @@ const historySchema = {
       sourceIp: nullableString,
       queryId: { ...nullableString, description: 'The X-Ovh-QueryID of the request that made it' },
       revertOf: { ...nullableInteger, description: "A revert's restored generation" },
-      note: { ...nullableString, description: 'What a drift repair restored (action drift)' },
+      rolledBackTo: {
+        ...nullableInteger,
+        description: "The generation a rollback's nodes went back to: the last one healthy everywhere",
+      },
+      note: {
+        ...nullableString,
+        description:
+          'What a drift repair restored (action drift), or why a rollout was rolled back (rollback)',
+      },
       kubeProxyMode: { type: 'string', enum: ['iptables', 'ipvs'] },
       version: { type: 'string' },
       customization: customizationSchema,
@@ -134,10 +155,11 @@ const rolloutSchema = {
     configHash: { type: 'string', description: "The hash of the generation's config.conf" },
     phase: {
       type: ['string', 'null'],
-      enum: ['pending', 'config-applied', 'rolling', 'done', 'failed', null],
+      enum: ['pending', 'config-applied', 'rolling', 'done', 'failed', 'rolled-back', null],
       description:
         'pending: the ConfigMap lacks the config; config-applied: kube-proxy not restarted yet; rolling: node by node; ' +
-        "done; failed: see statusMessage. null when the cluster's Kubernetes API cannot be read (see message)",
+        'done; failed: see statusMessage; rolled-back: failed on a node, whose changed nodes went back to the last ' +
+        "config healthy everywhere (see statusMessage). null when the cluster's Kubernetes API cannot be read (see message)",
     },
     message: nullableString,
     desired: { type: 'integer' },
@@ -201,7 +223,12 @@ export function registerCustomizationExtensionRoutes(
           'Preview a customization update (mks extension): the body a PUT …/customization takes; nothing is stored',
         params: kubeParams,
         body: customizationSchema,
-        response: { 200: previewSchema },
+        response: {
+          200: previewSchema(
+            ['none', 'rolling-restart'] as const,
+            'none: kube-proxy keeps running as is; rolling-restart: kube-proxy restarts node by node',
+          ),
+        },
       },
     },
     async (request, reply) => {
@@ -213,6 +240,34 @@ export function registerCustomizationExtensionRoutes(
           kubeId,
           (request.body ?? {}) as CustomizationInput,
         ),
+      );
+    },
+  );
+
+  app.post(
+    '/kube/:kubeId/reset/preview',
+    {
+      schema: {
+        'x-mks-extension': true,
+        tags: ['kube'],
+        summary:
+          'Preview a reset (mks extension): the body a POST …/reset takes; what it changes (kubeProxyMode, version), ' +
+          'the config.conf it installs; nothing is stored',
+        params: kubeParams,
+        body: resetSchema,
+        response: {
+          200: previewSchema(
+            ['reset-required'] as const,
+            "reset-required: the cluster's Kubernetes data is erased and kube-proxy reinstalled (the only way to change kubeProxyMode)",
+          ),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { serviceName, kubeId } = request.params as KubeParams;
+      return sendJson(
+        reply,
+        await deps.clusters.previewReset(serviceName, kubeId, (request.body ?? {}) as CreationInput),
       );
     },
   );

@@ -26,7 +26,9 @@ export interface HistoryEntry {
   readonly queryId: string | null;
   /** A revert's restored generation. */
   readonly revertOf: number | null;
-  /** What a drift repair restored (action `drift`). */
+  /** The generation a rollback's nodes went back to (action `rollback`). */
+  readonly rolledBackTo: number | null;
+  /** What a drift repair restored (action `drift`), or why the rollout was rolled back (`rollback`). */
   readonly note: string | null;
   /** The cluster after the change. */
   readonly kubeProxyMode: string;
@@ -53,7 +55,8 @@ export function historyEntries(rows: readonly HistoryRow[]): HistoryEntry[] {
       credentialId: row.credential_id === null ? null : Number(row.credential_id),
       sourceIp: row.source_ip,
       queryId: row.query_id,
-      revertOf: row.source_generation === null ? null : Number(row.source_generation),
+      revertOf: row.action === 'revert' ? generationOrNull(row.source_generation) : null,
+      rolledBackTo: row.action === 'rollback' ? generationOrNull(row.source_generation) : null,
       note: row.note,
       kubeProxyMode: row.kube_proxy_mode,
       version: row.version,
@@ -68,6 +71,10 @@ export function historyEntries(rows: readonly HistoryRow[]): HistoryEntry[] {
     return entry;
   });
   return entries.reverse();
+}
+
+function generationOrNull(value: number | string | null): number | null {
+  return value === null ? null : Number(value);
 }
 
 /** The settings a change can make, by field, as text (plugin lists comma-separated). */

@@ -32,7 +32,7 @@ export async function refuseKubeProxyMode(request: FastifyRequest): Promise<void
   const body = request.body as Record<string, unknown> | undefined;
   if (body !== null && typeof body === 'object' && 'kubeProxyMode' in body) {
     throw invalid(
-      'kubeProxyMode: cannot be changed by a customization update; it is set at creation and can only change on reset (POST /kube/{kubeId}/reset)',
+      'kubeProxyMode: cannot be changed by a customization update; it is set at creation and can only change on reset (POST /kube/{kubeId}/reset; preview one with POST /kube/{kubeId}/reset/preview: disruption reset-required)',
     );
   }
 }

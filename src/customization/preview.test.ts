@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { renderClusterConfig } from './kube-proxy-config.ts';
-import { previewCustomization } from './preview.ts';
+import { previewCustomization, previewReset } from './preview.ts';
 
 const IPVS_CLUSTER = {
   version: '1.32.4',
@@ -74,4 +74,28 @@ test('an invalid change is reported with every problem, and nothing is rendered 
 test('a preview on Kubernetes 1.35 in ipvs mode carries the deprecation warning a PUT returns', () => {
   const preview = previewCustomization({ ...IPVS_CLUSTER, version: '1.35.0' }, {});
   assert.match(preview.warnings[0] ?? '', /ipvs mode is deprecated since Kubernetes 1\.35/);
+});
+
+test('a reset is always reset-required, and says what it changes: the mode, the version, the customization sent only', () => {
+  const same = previewReset(IPVS_CLUSTER, {
+    version: IPVS_CLUSTER.version,
+    kubeProxyMode: 'ipvs',
+    customization: IPVS_CLUSTER.customization,
+  });
+  assert.equal(same.valid, true);
+  assert.equal(same.disruption, 'reset-required');
+  assert.equal(same.configConf.diff, '');
+  assert.deepEqual(same.warnings, [
+    'a reset erases every object of the cluster outside its system namespaces and reinstalls kube-proxy',
+  ]);
+
+  // Nothing sent: ipvs and kube-proxy's defaults (the stored customization is not kept).
+  const bare = previewReset(IPVS_CLUSTER, { version: '1.33.1' });
+  assert.equal(bare.configConf.next, renderClusterConfig('ipvs', {}));
+  assert.ok(bare.warnings.includes('version: 1.32.4 → 1.33.1'), JSON.stringify(bare.warnings));
+  assert.ok(!bare.warnings.some((warning) => warning.startsWith('kubeProxyMode')));
+
+  const iptables = previewReset(IPVS_CLUSTER, { version: '1.32.4', kubeProxyMode: 'iptables' });
+  assert.ok(iptables.warnings.includes('kubeProxyMode: ipvs → iptables'));
+  assert.equal(iptables.effective?.kubeProxy.mode, 'iptables');
 });

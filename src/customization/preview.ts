@@ -1,7 +1,8 @@
 /**
- * What a customization change would do, computed without doing it (an mks extension): the PUT's
- * merge rule, its validation and the reconciler's render, from the same functions they use, so a
- * preview shows byte for byte the `config.conf` a PUT then rolls out.
+ * What a customization change or a reset would do, computed without doing it (an mks extension):
+ * the PUT's merge rule (a reset's normalization), its validation and the reconciler's render, from
+ * the same functions they use, so a preview shows byte for byte the `config.conf` the change then
+ * rolls out.
  */
 import type { Customization, CustomizationInput, KubeProxyMode } from './customization.model.ts';
 import {
@@ -11,15 +12,18 @@ import {
   effectiveKubeProxy,
   kubeProxyWarnings,
   mergeCustomization,
+  normalizeCustomization,
 } from './customization.ts';
 import { configHash, renderClusterConfig } from './kube-proxy-config.ts';
 import { unifiedDiff } from './unified-diff.ts';
 
 /**
  * What the change costs kube-proxy on the nodes: `none` when its config is unchanged,
- * `rolling-restart` when kube-proxy is restarted node by node for the new config.
+ * `rolling-restart` when kube-proxy is restarted node by node for the new config,
+ * `reset-required` for a reset (the only way to change the mode): the cluster's Kubernetes data is
+ * erased and kube-proxy reinstalled.
  */
-export type Disruption = 'none' | 'rolling-restart';
+export type Disruption = 'none' | 'rolling-restart' | 'reset-required';
 
 export interface CustomizationPreview {
   readonly valid: boolean;
@@ -49,13 +53,50 @@ export interface PreviewedCluster {
   readonly customization: Customization;
 }
 
+/** What a customization update (`PUT …/customization` with `patch`) would do. */
 export function previewCustomization(
   cluster: PreviewedCluster,
   patch: CustomizationInput,
 ): CustomizationPreview {
-  const current = renderClusterConfig(cluster.kubeProxyMode, cluster.customization);
   const next = mergeCustomization(cluster.customization, patch);
-  const errors = customizationProblems(next);
+  return preview(cluster, { ...cluster, customization: next }, [], (changed) =>
+    changed ? 'rolling-restart' : 'none',
+  );
+}
+
+/** What a reset takes that changes kube-proxy: what is not sent resets to its default (ipvs, nothing set). */
+export interface ResetInput {
+  /** The version the reset installs (the cluster's when not sent). */
+  readonly version: string;
+  readonly kubeProxyMode?: KubeProxyMode | null | undefined;
+  readonly customization?: CustomizationInput | null | undefined;
+}
+
+/** What a reset (`POST …/reset` with the same body) would do: always `reset-required`. */
+export function previewReset(cluster: PreviewedCluster, input: ResetInput): CustomizationPreview {
+  const mode = input.kubeProxyMode ?? 'ipvs';
+  const changes = [
+    'a reset erases every object of the cluster outside its system namespaces and reinstalls kube-proxy',
+    ...(mode === cluster.kubeProxyMode ? [] : [`kubeProxyMode: ${cluster.kubeProxyMode} → ${mode}`]),
+    ...(input.version === cluster.version ? [] : [`version: ${cluster.version} → ${input.version}`]),
+  ];
+  const next = {
+    version: input.version,
+    kubeProxyMode: mode,
+    customization: normalizeCustomization(input.customization),
+  };
+  return preview(cluster, next, changes, () => 'reset-required');
+}
+
+/** The preview of `next` against `cluster`; `notes` lead the warnings when it is valid. */
+function preview(
+  cluster: PreviewedCluster,
+  next: PreviewedCluster,
+  notes: readonly string[],
+  disruption: (changed: boolean) => Disruption,
+): CustomizationPreview {
+  const current = renderClusterConfig(cluster.kubeProxyMode, cluster.customization);
+  const errors = customizationProblems(next.customization);
   if (errors.length > 0) {
     return {
       valid: false,
@@ -66,24 +107,25 @@ export function previewCustomization(
       disruption: null,
     };
   }
-  const rendered = renderClusterConfig(cluster.kubeProxyMode, next);
+  const rendered = renderClusterConfig(next.kubeProxyMode, next.customization);
   return {
     valid: true,
     errors: [],
     warnings: [
-      ...kubeProxyWarnings(cluster.version, cluster.kubeProxyMode),
-      ...unusedSectionWarnings(cluster.kubeProxyMode, next),
+      ...notes,
+      ...kubeProxyWarnings(next.version, next.kubeProxyMode),
+      ...unusedSectionWarnings(next.kubeProxyMode, next.customization),
     ],
     effective: {
-      kubeProxy: effectiveKubeProxy(cluster.kubeProxyMode, next.kubeProxy),
-      apiServer: { admissionPlugins: effectiveAdmissionPlugins(next) },
+      kubeProxy: effectiveKubeProxy(next.kubeProxyMode, next.customization.kubeProxy),
+      apiServer: { admissionPlugins: effectiveAdmissionPlugins(next.customization) },
     },
     configConf: {
       current,
       next: rendered,
       diff: unifiedDiff(current, rendered, { before: 'config.conf (current)', after: 'config.conf (next)' }),
     },
-    disruption: configHash(rendered) === configHash(current) ? 'none' : 'rolling-restart',
+    disruption: disruption(configHash(rendered) !== configHash(current)),
   };
 }
 

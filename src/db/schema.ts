@@ -94,7 +94,16 @@ export interface ClusterHistoryTable {
   id: Generated<number>;
   cluster_id: string;
   generation: number;
-  action: 'create' | 'customize' | 'reset' | 'revert' | 'drift' | 'delete' | 'nodepool' | 'upgrade';
+  action:
+    | 'create'
+    | 'customize'
+    | 'reset'
+    | 'revert'
+    | 'drift'
+    | 'rollback'
+    | 'delete'
+    | 'nodepool'
+    | 'upgrade';
   kube_proxy_mode: string;
   version: string;
   customization: string;

@@ -1,14 +1,15 @@
 /**
  * `/metrics` in Prometheus' text format (prom-client), one registry per runtime: API requests by
  * route and status with their latency, reconcile passes by outcome with their duration, lease
- * losses, and, read from the database when scraped, clusters by status, drift repairs, and the
- * reconcile queue's depth and oldest due item.
+ * losses, rollouts by outcome with their duration, and, read from the database when scraped,
+ * clusters by status, drift repairs, rollbacks, and the reconcile queue's depth and oldest due item.
  */
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from '../db/database.ts';
 import type { PassOutcome } from '../reconcile/loop.ts';
+import type { RolloutEnd } from '../reconcile/reconcile-store.ts';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -17,6 +18,7 @@ export class Metrics {
   readonly #passes: Counter<'outcome'>;
   readonly #passSeconds: Histogram<'outcome'>;
   readonly #leaseLosses: Counter;
+  readonly #rolloutSeconds: Histogram<'outcome'>;
 
   constructor(database: Database) {
     const registers = [this.registry];
@@ -51,6 +53,13 @@ export class Metrics {
       help: 'Reconcile passes stopped because another worker took their lease',
       registers,
     });
+    this.#rolloutSeconds = new Histogram({
+      name: 'mks_rollout_duration_seconds',
+      help: "From a change to its generation's outcome (READY, ERROR, rolled-back), by outcome",
+      labelNames: ['outcome'],
+      buckets: [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800],
+      registers,
+    });
     const db = database.db;
     new Gauge({
       name: 'mks_clusters',
@@ -68,21 +77,32 @@ export class Metrics {
         for (const row of rows) this.set({ status: row.status }, Number(row.count));
       },
     });
-    new Counter({
-      name: 'mks_drift_repairs_total',
-      help: "Drift repairs recorded (kube-proxy's objects edited in a cluster and restored)",
-      registers,
-      async collect() {
-        const row = await db
-          .selectFrom('cluster_history')
-          .select(sql<number>`count(*)`.as('count'))
-          .where('action', '=', 'drift')
-          .executeTakeFirst();
-        // Read from the history, which only grows: set as an absolute count.
-        this.reset();
-        this.inc(Number(row?.count ?? 0));
-      },
-    });
+    const historyCounter = (name: string, help: string, action: 'drift' | 'rollback') =>
+      new Counter({
+        name,
+        help,
+        registers,
+        async collect() {
+          const row = await db
+            .selectFrom('cluster_history')
+            .select(sql<number>`count(*)`.as('count'))
+            .where('action', '=', action)
+            .executeTakeFirst();
+          // Read from the history, which only grows: set as an absolute count.
+          this.reset();
+          this.inc(Number(row?.count ?? 0));
+        },
+      });
+    historyCounter(
+      'mks_drift_repairs_total',
+      "Drift repairs recorded (kube-proxy's objects edited in a cluster and restored)",
+      'drift',
+    );
+    historyCounter(
+      'mks_rollbacks_total',
+      'Rollouts rolled back (kube-proxy failed on a node; the nodes changed went back to the last healthy config)',
+      'rollback',
+    );
     new Gauge({
       name: 'mks_reconcile_queue_depth',
       help: 'Clusters due for a reconcile pass and not being reconciled',
@@ -113,6 +133,11 @@ export class Metrics {
       reply.type(this.registry.contentType).send(await this.registry.metrics()),
     );
   }
+
+  /** A generation's rollout ended (the reconciler's store port, reconcile-store.ts). */
+  readonly observeRollout: RolloutEnd = (outcome, seconds) => {
+    this.#rolloutSeconds.observe({ outcome }, seconds);
+  };
 
   /** A reconcile pass ended (ReconcileLoop.onPass). */
   readonly observePass = (outcome: PassOutcome, seconds: number): void => {

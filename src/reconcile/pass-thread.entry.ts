@@ -53,8 +53,7 @@ function runPass(passId: number, clusterId: string, bindings: object): void {
     connection,
     kube: leaseGuarded(kube, lease),
     log: log.child(bindings),
-    progressMs: options.progressMs,
-    repairDrift: options.repairDrift,
+    ...options.settings,
   };
   void reconcileCluster(ctx, clusterId)
     .then(

@@ -16,7 +16,7 @@ import { KubeError, type KubeErrorKind } from './kube/kube-client.ts';
 import { type Lease, LeaseLostError } from './lease.ts';
 import type { PassRunner } from './loop.ts';
 import { type PassCall, servePassCall } from './pass-thread-rpc.ts';
-import type { Outcome, ReconcileContext } from './reconcile-cluster.ts';
+import type { Outcome, PassSettings, ReconcileContext } from './reconcile-cluster.ts';
 
 /** What the thread needs to reach the clusters' Kubernetes API and to log like the main thread. */
 export interface PassThreadOptions {
@@ -24,8 +24,7 @@ export interface PassThreadOptions {
   readonly caPem: string | undefined;
   /** Derives each cluster's token (clusters/cluster-tokens.ts); a secret, kept in memory only. */
   readonly kubeTokenKey: Buffer;
-  readonly progressMs: number;
-  readonly repairDrift: boolean;
+  readonly settings: PassSettings;
   readonly logLevel: string;
 }
 

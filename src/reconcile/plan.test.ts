@@ -6,8 +6,10 @@ import {
   apiServerFlagsOf,
   CONFIG_HASH_ANNOTATION,
   nodesOf,
+  onRolloutFailure,
   outdatedNodes,
   plan,
+  rollbackTargetOf,
   rolloutState,
 } from './plan.ts';
 
@@ -170,6 +172,82 @@ test("a crash-looping pod of the new config is reported with its node and kube-p
     undefined,
     'old pods are not blamed on a new config',
   );
+});
+
+test('a pod of the new config not ready within the bound fails the rollout; an older or ready one does not', () => {
+  const created = new Date('2026-01-01T00:00:00Z');
+  const starting: V1Pod = {
+    metadata: {
+      name: 'kube-proxy-c',
+      creationTimestamp: created,
+      annotations: { [CONFIG_HASH_ANNOTATION]: 'abc' },
+    },
+    spec: { nodeName: 'node-2', containers: [] },
+    status: { phase: 'Pending', conditions: [{ type: 'Ready', status: 'False' }] },
+  };
+  const at = (ms: number) => ({ now: created.getTime() + ms, timeoutMs: 60_000 });
+  const ds = daemonSet(2, 2, 3, 3, 2);
+  assert.equal(rolloutState(ds, [starting], 'abc', at(60_000)).failure, undefined, 'within the bound');
+  assert.equal(
+    rolloutState(ds, [starting], 'abc', at(61_000)).failure,
+    'kube-proxy on node node-2 (pod kube-proxy-c) is not ready 61s after it was created (the bound is 60s)',
+  );
+  assert.equal(rolloutState(ds, [starting], 'other', at(61_000)).failure, undefined, 'another config');
+  assert.equal(rolloutState(ds, [starting], undefined, at(61_000)).failure, undefined, 'not a rollout');
+  const ready = { ...starting, status: { conditions: [{ type: 'Ready', status: 'True' }] } };
+  assert.equal(rolloutState(ds, [ready], 'abc', at(600_000)).failure, undefined, 'ready');
+});
+
+function row(
+  generation: number,
+  action: string,
+  outcome: string | null,
+  customization: object = {},
+  source: number | null = null,
+) {
+  return {
+    generation,
+    action: action as 'customize',
+    outcome,
+    source_generation: source,
+    kube_proxy_mode: 'ipvs',
+    customization: JSON.stringify(customization),
+  };
+}
+
+test('the rollback target is the newest earlier generation whose outcome was READY, and then the one rolled back to', () => {
+  const rows = [
+    row(1, 'create', 'READY', { a: 1 }),
+    row(2, 'customize', 'READY', { a: 2 }),
+    row(2, 'drift', null),
+    row(3, 'customize', 'ERROR', { a: 3 }),
+    row(4, 'customize', null, { a: 4 }),
+  ];
+  assert.deepEqual(rollbackTargetOf(rows, 4), {
+    generation: 2,
+    kubeProxyMode: 'ipvs',
+    customization: { a: 2 },
+    rolledBack: false,
+  });
+  assert.equal(rollbackTargetOf(rows.slice(0, 1), 1), undefined, 'nothing earlier was READY');
+  const rolledBack = [...rows, row(4, 'rollback', null, { a: 4 }, 2)];
+  assert.deepEqual(rollbackTargetOf(rolledBack, 4), {
+    generation: 2,
+    kubeProxyMode: 'ipvs',
+    customization: { a: 2 },
+    rolledBack: true,
+  });
+  // A new generation is no longer rolled back: its candidate is computed afresh.
+  assert.equal(rollbackTargetOf([...rolledBack, row(5, 'customize', null, { a: 5 })], 5)?.rolledBack, false);
+});
+
+test('a failing rollout rolls back only when it is on, not yet done, and the target is another config', () => {
+  const target = { generation: 1, kubeProxyMode: 'ipvs' as const, customization: {}, configHash: 'old' };
+  assert.equal(onRolloutFailure(true, 'new', { ...target, rolledBack: false }), 'roll-back');
+  assert.equal(onRolloutFailure(false, 'new', { ...target, rolledBack: false }), 'stop');
+  assert.equal(onRolloutFailure(true, 'new', undefined), 'stop');
+  assert.equal(onRolloutFailure(true, 'old', { ...target, rolledBack: false }), 'stop');
+  assert.equal(onRolloutFailure(true, 'new', { ...target, rolledBack: true }), 'stop');
 });
 
 test('the admission flags of the kube-apiserver pod are read from its command, sorted', () => {

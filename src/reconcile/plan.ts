@@ -4,6 +4,8 @@
  */
 import type { V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { ClusterRecord } from '../clusters/clusters.model.ts';
+import type { HistoryRow } from '../clusters/clusters.store.ts';
+import type { Customization, KubeProxyMode } from '../customization/customization.model.ts';
 import type { NodeShape } from './provider.ts';
 
 export const KUBE_SYSTEM = 'kube-system';
@@ -92,17 +94,33 @@ export interface Rollout {
   readonly desired: number;
   readonly updated: number;
   readonly available: number;
-  /** Set when a kube-proxy pod crash-loops: names the node and kube-proxy's reason. */
+  /**
+   * Set when a kube-proxy pod crash-loops, or one started for `onlyHash` is not ready within the
+   * bound: names the node and kube-proxy's reason.
+   */
   readonly failure: string | undefined;
+}
+
+/** How long a pod started for the config being rolled out may take to become ready. */
+export interface ReadyBound {
+  /** Now, in epoch ms. */
+  readonly now: number;
+  readonly timeoutMs: number;
 }
 
 /**
  * `kubectl rollout status` semantics (spec/kube-proxy.md §5.2), plus crash detection: kube-proxy
  * has no probes, so a crash-looping pod can look available; its container status tells.
  * `onlyHash` restricts crash detection to pods started for that config (during a rollout, old
- * pods being replaced are not the new config's fault).
+ * pods being replaced are not the new config's fault); with `bound`, such a pod not ready that
+ * long after it was created fails the rollout too.
  */
-export function rolloutState(daemonSet: V1DaemonSet, pods: readonly V1Pod[], onlyHash?: string): Rollout {
+export function rolloutState(
+  daemonSet: V1DaemonSet,
+  pods: readonly V1Pod[],
+  onlyHash?: string,
+  bound?: ReadyBound,
+): Rollout {
   const status = daemonSet.status;
   const desired = status?.desiredNumberScheduled ?? 0;
   const updated = status?.updatedNumberScheduled ?? 0;
@@ -111,11 +129,18 @@ export function rolloutState(daemonSet: V1DaemonSet, pods: readonly V1Pod[], onl
   let failure: string | undefined;
   for (const pod of pods) {
     if (onlyHash !== undefined && pod.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] !== onlyHash) continue;
+    const where = `kube-proxy on node ${pod.spec?.nodeName ?? '?'} (pod ${pod.metadata?.name})`;
     for (const container of pod.status?.containerStatuses ?? []) {
       if (container.state?.waiting?.reason !== 'CrashLoopBackOff') continue;
       const detail =
         container.lastState?.terminated?.message ?? container.state.waiting.message ?? 'exited with an error';
-      failure ??= `kube-proxy on node ${pod.spec?.nodeName ?? '?'} (pod ${pod.metadata?.name}) is in CrashLoopBackOff: ${detail.trim()}`;
+      failure ??= `${where} is in CrashLoopBackOff: ${detail.trim()}`;
+    }
+    const created = pod.metadata?.creationTimestamp;
+    if (onlyHash === undefined || bound === undefined || created === undefined || isPodReady(pod)) continue;
+    const waited = bound.now - new Date(created).getTime();
+    if (waited > bound.timeoutMs) {
+      failure ??= `${where} is not ready ${Math.round(waited / 1000)}s after it was created (the bound is ${bound.timeoutMs / 1000}s)`;
     }
   }
   return {
@@ -125,6 +150,75 @@ export function rolloutState(daemonSet: V1DaemonSet, pods: readonly V1Pod[], onl
     available,
     failure,
   };
+}
+
+function isPodReady(pod: V1Pod): boolean {
+  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+}
+
+/** A configuration applied everywhere once: a generation whose outcome was READY. */
+export interface HealthyConfig {
+  readonly generation: number;
+  readonly kubeProxyMode: KubeProxyMode;
+  readonly customization: Customization;
+}
+
+/**
+ * What a rollback of the cluster's current generation goes back to. `rolledBack`: the current
+ * generation was rolled back already (a `rollback` history row of that generation names it); else
+ * the candidate is the newest earlier generation whose outcome was READY.
+ */
+export interface RollbackTarget extends HealthyConfig {
+  readonly rolledBack: boolean;
+}
+
+type HistoryFacts = Pick<
+  HistoryRow,
+  'generation' | 'action' | 'outcome' | 'source_generation' | 'kube_proxy_mode' | 'customization'
+>;
+
+/** The rollback target of `generation` from the cluster's history rows (oldest first). */
+export function rollbackTargetOf(
+  rows: readonly HistoryFacts[],
+  generation: number,
+): RollbackTarget | undefined {
+  const changes = rows.filter((row) => !NOT_CHANGES.has(row.action));
+  const config = (row: HistoryFacts, rolledBack: boolean): RollbackTarget => ({
+    generation: Number(row.generation),
+    kubeProxyMode: row.kube_proxy_mode as KubeProxyMode,
+    customization: JSON.parse(row.customization) as Customization,
+    rolledBack,
+  });
+  const rollback = rows.findLast((row) => row.action === 'rollback' && Number(row.generation) === generation);
+  if (rollback?.source_generation != null) {
+    const to = changes.findLast((row) => Number(row.generation) === Number(rollback.source_generation));
+    return to === undefined ? undefined : config(to, true);
+  }
+  const healthy = changes.findLast((row) => Number(row.generation) < generation && row.outcome === 'READY');
+  return healthy === undefined ? undefined : config(healthy, false);
+}
+
+/** History rows that record no change of the desired state. */
+const NOT_CHANGES: ReadonlySet<string> = new Set(['delete', 'drift', 'rollback']);
+
+/**
+ * What a rollout that fails on a node does: roll the nodes already changed back to the last
+ * config healthy everywhere, unless automatic rollback is off, there is none (nothing was ever
+ * READY), or it is the very config that fails.
+ */
+export function onRolloutFailure(
+  autoRollback: boolean,
+  desiredHash: string,
+  target: (RollbackTarget & { readonly configHash: string }) | undefined,
+): 'roll-back' | 'stop' {
+  return autoRollback && target !== undefined && !target.rolledBack && target.configHash !== desiredHash
+    ? 'roll-back'
+    : 'stop';
+}
+
+/** The status message and history note of a rollback. */
+export function rollbackMessage(failure: string, target: HealthyConfig, configHash: string): string {
+  return `${failure}; rolled back: kube-proxy's nodes went back to generation ${target.generation} (config ${configHash}), the last configuration healthy everywhere. The desired customization is unchanged: update or revert it to roll out again`;
 }
 
 /** The flags mks manages on a kube-apiserver pod's command line (admission plugins, OIDC), sorted. */

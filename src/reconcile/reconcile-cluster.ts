@@ -32,9 +32,12 @@ import {
   KUBE_SYSTEM,
   nodesOf,
   type Observed,
+  onRolloutFailure,
   outdatedNodes,
   plan,
   RESET_ANNOTATION,
+  type RollbackTarget,
+  rollbackMessage,
   rolloutState,
 } from './plan.ts';
 import type { ClusterConnector, ClusterProvider } from './provider.ts';
@@ -50,17 +53,35 @@ export type Outcome =
   /** Cannot be applied: status ERROR was written; look again after the resync period. */
   | { readonly kind: 'failed'; readonly message: string };
 
-export interface ReconcileContext {
+/** How passes behave: the installation's settings (config.ts `reconcile`), on either thread. */
+export interface PassSettings {
+  /** How soon to look again while a rollout progresses. */
+  readonly progressMs: number;
+  /** Restore what was edited in the cluster (MKS_REPAIR_DRIFT). */
+  readonly repairDrift: boolean;
+  /** Roll a rollout that fails on a node back to the last config healthy everywhere (MKS_AUTO_ROLLBACK). */
+  readonly autoRollback: boolean;
+  /** How long a restarted kube-proxy pod may take to become ready (MKS_ROLLOUT_NODE_TIMEOUT_MS). */
+  readonly nodeReadyTimeoutMs: number;
+}
+
+/** The pass settings of `from` (and nothing else of it). */
+export function passSettings(from: PassSettings): PassSettings {
+  return {
+    progressMs: from.progressMs,
+    repairDrift: from.repairDrift,
+    autoRollback: from.autoRollback,
+    nodeReadyTimeoutMs: from.nodeReadyTimeoutMs,
+  };
+}
+
+export interface ReconcileContext extends PassSettings {
   readonly store: ReconcileStore;
   readonly provider: ClusterProvider;
   /** Where and how to reach the cluster's Kubernetes API. */
   readonly connection: ClusterConnector;
   readonly kube: KubeClients;
   readonly log: Logger;
-  /** How soon to look again while a rollout progresses. */
-  readonly progressMs: number;
-  /** Restore what was edited in the cluster (MKS_REPAIR_DRIFT). */
-  readonly repairDrift: boolean;
 }
 
 export async function reconcileCluster(ctx: ReconcileContext, clusterId: string): Promise<Outcome> {
@@ -90,6 +111,8 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
     : rendered;
 
   let daemonSet: V1DaemonSet;
+  /** While the current generation stays rolled back: the config its nodes went back to. */
+  let rolledBack: DesiredState | undefined;
   if (working) {
     let observed = await observe(kube, desired);
     let steps = plan(desired, observed);
@@ -126,17 +149,24 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
       daemonSet = followed;
     }
   } else {
+    // A generation rolled back (only an ERROR one can be) runs the config its nodes went back to
+    // until the next change: that is what mks applied, and what drift is measured against.
+    if (cluster.status === 'ERROR') {
+      const target = await ctx.store.rollbackTarget(clusterId);
+      if (target?.rolledBack === true) rolledBack = desiredOfTarget(target);
+    }
+    const applied: Desired = rolledBack ?? desired;
     // A settled cluster: what mks applied must still be there (someone may have edited it).
     const configMap = ctx.repairDrift ? await kube.readConfigMap(KUBE_SYSTEM, KUBE_PROXY) : undefined;
     daemonSet = await readKubeProxyDaemonSet(kube);
     const drift = !ctx.repairDrift
       ? undefined
-      : driftOf(desired, {
+      : driftOf(applied, {
           configConf: configMap?.data?.['config.conf'],
           templateHash: daemonSet.spec?.template?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION],
         });
     if (drift !== undefined) {
-      await repairDrift(ctx, kube, clusterId, desired, drift, log);
+      await repairDrift(ctx, kube, clusterId, applied, drift, log);
       return { kind: 'requeue', afterMs: ctx.progressMs };
     }
   }
@@ -146,11 +176,15 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
   const kubeProxyPods = rolloutState(daemonSet, []).done
     ? []
     : await kube.listPods(KUBE_SYSTEM, KUBE_PROXY_SELECTOR);
-  const rollout = rolloutState(daemonSet, kubeProxyPods, working ? desired.configHash : undefined);
+  // Failures count for the config being rolled out (the new one, or the one rolled back to).
+  const rolling = working ? desired.configHash : rolledBack?.configHash;
+  const rollout = rolloutState(daemonSet, kubeProxyPods, rolling, {
+    now: Date.now(),
+    timeoutMs: ctx.nodeReadyTimeoutMs,
+  });
   if (rollout.failure !== undefined) {
-    await ctx.store.writeStatus(clusterId, generation, 'ERROR', rollout.failure);
-    log.warn({ reason: rollout.failure }, 'kube-proxy is failing');
-    return { kind: 'failed', message: rollout.failure };
+    if (working) return failRollout(ctx, kube, cluster, desired, rollout.failure, log);
+    return reportFailure(ctx, cluster, rollout.failure, log);
   }
   if (!rollout.done) {
     log.debug(
@@ -168,7 +202,8 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
       return { kind: 'requeue', afterMs: ctx.progressMs };
     }
   }
-  if (reportsReady(cluster)) {
+  // A rolled-back generation stays ERROR (its message says why) until the user changes or reverts it.
+  if (rolledBack === undefined && reportsReady(cluster)) {
     await ctx.store.writeStatus(clusterId, generation, 'READY', null);
     if (working) {
       await recordEvent(
@@ -220,6 +255,66 @@ async function observe(
     apiServerFlags: apiServerFlagsOf(apiServerPods[0]),
     daemonSet,
   };
+}
+
+/**
+ * A rollout that fails on a node (plan.ts `onRolloutFailure`): the nodes already changed go back
+ * to the last config healthy everywhere, or, when that cannot or must not be done, the rollout
+ * stops there (the DaemonSet's maxUnavailable of 1 holds the other nodes). Either way the cluster
+ * reports ERROR. The decision is recorded before it is carried out: a pass that stops in between
+ * (a crash, a lost lease) leaves a rolled-back generation, whose next pass finds the cluster
+ * differing from the config rolled back to and restores it (drift repair).
+ */
+async function failRollout(
+  ctx: ReconcileContext,
+  kube: ClusterKube,
+  cluster: ClusterRecord,
+  desired: Desired,
+  failure: string,
+  log: Logger,
+): Promise<Outcome> {
+  // Read only when it may be used (a store call, across threads when passes run in theirs).
+  const target = ctx.autoRollback ? await ctx.store.rollbackTarget(cluster.id) : undefined;
+  const to = target === undefined ? undefined : desiredOfTarget(target);
+  const decision = onRolloutFailure(
+    ctx.autoRollback,
+    desired.configHash,
+    target === undefined || to === undefined ? undefined : { ...target, configHash: to.configHash },
+  );
+  if (decision === 'stop' || target === undefined || to === undefined) {
+    return reportFailure(ctx, cluster, failure, log);
+  }
+  const message = rollbackMessage(failure, target, to.configHash);
+  if (!(await ctx.store.recordRollback(cluster.id, cluster.generation, target.generation, message))) {
+    // A newer change (or another pass) came first: the next pass plans afresh.
+    return { kind: 'requeue', afterMs: ctx.progressMs };
+  }
+  // During a reset, the ConfigMap keeps the reset's stamp (it erased the cluster already).
+  const restored: Desired =
+    desired.resetGeneration === undefined ? to : { ...to, resetGeneration: desired.resetGeneration };
+  await applyConfigMap(kube, restored, log);
+  await kube.patchDaemonSetTemplateAnnotations(KUBE_SYSTEM, KUBE_PROXY, {
+    [CONFIG_HASH_ANNOTATION]: to.configHash,
+  });
+  await recordEvent(kube, 'DaemonSet', 'Warning', 'RolledBack', message);
+  log.warn(
+    { reason: failure, toGeneration: target.generation, configHash: to.configHash },
+    'Rolled kube-proxy back',
+  );
+  // The nodes go back node by node: the next passes follow it (the generation stays ERROR).
+  return { kind: 'requeue', afterMs: ctx.progressMs };
+}
+
+/** kube-proxy fails and nothing is rolled back: the generation's outcome is ERROR, with why. */
+async function reportFailure(
+  ctx: ReconcileContext,
+  cluster: ClusterRecord,
+  failure: string,
+  log: Logger,
+): Promise<Outcome> {
+  await ctx.store.writeStatus(cluster.id, cluster.generation, 'ERROR', failure);
+  log.warn({ reason: failure }, 'kube-proxy is failing');
+  return { kind: 'failed', message: failure };
 }
 
 /**
@@ -332,12 +427,23 @@ interface DesiredState {
   readonly apiServerFlags: string[];
 }
 
+/** The kube-proxy config of a generation a rollback goes back to (its API-server flags are not rolled back). */
+function desiredOfTarget(target: RollbackTarget): DesiredState {
+  return desiredOf({
+    kubeProxyMode: target.kubeProxyMode,
+    customization: target.customization,
+    openIdConnect: null,
+  });
+}
+
 /** Rendered desired states by what they are rendered from: a fleet shares a few customizations. */
 const DESIRED = new Map<string, DesiredState>();
 const DESIRED_MAX = 1024;
 
 /** What the cluster must run (pure in the cluster's mode and customization, so kept). */
-function desiredOf(cluster: ClusterRecord): DesiredState {
+function desiredOf(
+  cluster: Pick<ClusterRecord, 'kubeProxyMode' | 'customization' | 'openIdConnect'>,
+): DesiredState {
   const key = `${cluster.kubeProxyMode}\n${JSON.stringify(cluster.customization)}\n${JSON.stringify(cluster.openIdConnect)}`;
   const known = DESIRED.get(key);
   // A copy of the flags: callers get an array of their own, as a fresh render gives them.

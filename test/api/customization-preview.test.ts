@@ -111,6 +111,7 @@ for (const dialect of DIALECTS) {
       assert.equal(mode.status, 400);
       assert.equal(mode.body.class, 'Client::BadRequest');
       assert.match(String(mode.body.message), /^kubeProxyMode: cannot be changed by a customization update/);
+      assert.ok(String(mode.body.message).includes('POST /kube/{kubeId}/reset/preview'), mode.body.message);
 
       const unknown = await preview({ kubeProxy: { ipvs: { schedular: 'rr' } } });
       assert.equal(unknown.status, 400);
@@ -130,6 +131,72 @@ for (const dialect of DIALECTS) {
       const base = '/1.0/cloud/project/{serviceName}/kube/{kubeId}/customization';
       assert.equal(document.paths[`${base}/preview`]?.post?.['x-mks-extension'], true);
       assert.equal(document.paths[base]?.put?.['x-mks-extension'], undefined);
+      const reset = '/1.0/cloud/project/{serviceName}/kube/{kubeId}/reset';
+      assert.equal(document.paths[`${reset}/preview`]?.post?.['x-mks-extension'], true);
+      assert.equal(document.paths[reset]?.post?.['x-mks-extension'], undefined);
+    });
+
+    const previewReset = (body: unknown) =>
+      server.client.raw<Preview & { class?: string; message?: string }>(
+        'POST',
+        `${kube}/${clusterId}/reset/preview`,
+        body,
+      );
+
+    test("a reset's preview refuses what the reset refuses, and reports an invalid customization as invalid", async () => {
+      const before = await storedCluster(server.services.database.db, clusterId);
+      const region = await previewReset({ region: 'BHS5' });
+      assert.equal(region.status, 400);
+      assert.equal(region.body.class, 'Client::BadRequest');
+      assert.match(String(region.body.message), /^region: a reset keeps the cluster in GRA/);
+      const mode = await previewReset({ kubeProxyMode: 'userspace' });
+      assert.equal(mode.status, 400);
+      assert.equal(mode.body.class, 'Client::BadRequest');
+
+      const body = {
+        kubeProxyMode: 'iptables',
+        customization: { kubeProxy: { iptables: { syncPeriod: 'PT1S', minSyncPeriod: 'PT2S' } } },
+      };
+      const shown = await previewReset(body);
+      assert.equal(shown.status, 200, JSON.stringify(shown.body));
+      assert.equal(shown.body.valid, false);
+      assert.equal(shown.body.disruption, null);
+      const refused = await server.client.raw<{ message: string }>(
+        'POST',
+        `${kube}/${clusterId}/reset`,
+        body,
+      );
+      assert.equal(refused.status, 400);
+      assert.equal(refused.body.message, shown.body.errors.join('; '));
+      assert.equal(await storedCluster(server.services.database.db, clusterId), before);
+    });
+
+    test("a reset's preview says reset-required and what changes, shows the config.conf the reset installs, and stores nothing", async () => {
+      const body = {
+        kubeProxyMode: 'iptables',
+        customization: { kubeProxy: { iptables: { syncPeriod: 'PT45S' } } },
+      };
+      const before = await storedCluster(server.services.database.db, clusterId);
+      const current = await kubeProxyConfigConf(k);
+      const response = await previewReset(body);
+      assert.equal(response.status, 200, JSON.stringify(response.body));
+      const shown = response.body;
+      assert.equal(shown.valid, true);
+      assert.equal(shown.disruption, 'reset-required');
+      assert.equal(
+        shown.warnings[0],
+        'a reset erases every object of the cluster outside its system namespaces and reinstalls kube-proxy',
+      );
+      assert.ok(shown.warnings.includes('kubeProxyMode: ipvs → iptables'), JSON.stringify(shown.warnings));
+      assert.equal(shown.configConf.current, current);
+      assert.match(String(shown.configConf.diff), /^-mode: ipvs$/m);
+      assert.match(String(shown.configConf.diff), /^\+mode: iptables$/m);
+      assert.equal(await storedCluster(server.services.database.db, clusterId), before);
+
+      // The reset then installs byte for byte what the preview showed.
+      await server.client.call('POST', `${kube}/${clusterId}/reset`, body);
+      await untilClusterStatus(server.client, kube, clusterId, 'READY', 15_000);
+      assert.equal(await kubeProxyConfigConf(k), shown.configConf.next);
     });
   });
 }

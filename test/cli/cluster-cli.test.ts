@@ -219,6 +219,22 @@ describe('mks operator CLI against a running mks', () => {
     assert.equal(after.updatedAt, before.updatedAt, 'a dry run changes nothing');
   });
 
+  test('cluster reset --dry-run shows reset-required, what changes and the config.conf diff, and resets nothing', async () => {
+    const before = await getCluster(guide.id);
+    const preview = ok(
+      await mks(['cluster', 'reset', guide.id, '--kube-proxy-mode', 'iptables', '--dry-run', '-o', 'table']),
+    );
+    assert.match(preview.stdout, /^Valid: +yes$/m);
+    assert.match(preview.stdout, /^Disruption: +reset-required \(the cluster's Kubernetes data is erased/m);
+    assert.match(preview.stdout, /^Warning: +kubeProxyMode: ipvs → iptables$/m);
+    assert.match(preview.stdout, /^\+mode: iptables$/m);
+    const both = await mks(['cluster', 'reset', guide.id, '--dry-run', '--wait']);
+    assert.equal(both.code, 2);
+    const after = await getCluster(guide.id);
+    assert.equal(after.status, before.status);
+    assert.equal(after.updatedAt, before.updatedAt, 'a dry run changes nothing');
+  });
+
   test('cluster rollout shows the phase and every node with its pod, generation and readiness', async () => {
     const { generation } = JSON.parse(ok(await mks(['cluster', 'rollout', guide.id, '-o', 'json'])).stdout);
     const shown = ok(await mks(['cluster', 'rollout', guide.id, '-o', 'table'])).stdout;

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { clusterKube, kubeProxyConfigConf } from '../support/cluster-state.ts';
+import { clusterKube, kubeProxyConfigConf, kubeSystemEvents } from '../support/cluster-state.ts';
 import { untilClusterStatus } from '../support/cluster-status.ts';
 import { DIALECTS } from '../support/dialects.ts';
 import type { KubeAccess } from '../support/kube.ts';
@@ -54,16 +54,7 @@ for (const dialect of DIALECTS) {
         (entry) => entry.action === 'drift',
       );
     const driftEvents = async () =>
-      (
-        await k.json<{ items: Array<{ reason: string; message: string; involvedObject: { kind: string } }> }>(
-          'get',
-          'events',
-          '-n',
-          'kube-system',
-          '-o',
-          'json',
-        )
-      ).items.filter((event) => event.reason === 'DriftRepaired');
+      (await kubeSystemEvents(k)).filter((event) => event.reason === 'DriftRepaired');
     /** Passes that found the cluster settled: each one checked it for drift. */
     const settledPasses = async () => {
       const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
@@ -74,15 +65,7 @@ for (const dialect of DIALECTS) {
     };
 
     test('the rollout of each generation is recorded as Events that kubectl lists', async () => {
-      const events = await k.json<{ items: Array<{ reason: string; message: string; type: string }> }>(
-        'get',
-        'events',
-        '-n',
-        'kube-system',
-        '-o',
-        'json',
-      );
-      const rollout = events.items.filter((event) => event.reason.startsWith('Rollout'));
+      const rollout = (await kubeSystemEvents(k)).filter((event) => event.reason.startsWith('Rollout'));
       assert.deepEqual(
         rollout.map((event) => [event.type, event.reason]),
         [

@@ -14,6 +14,7 @@ import { ReconcileLoop } from '../../src/reconcile/loop.ts';
 import { fromThreadError, PassThread, toThreadError } from '../../src/reconcile/pass-thread.ts';
 import { servePassCall } from '../../src/reconcile/pass-thread-rpc.ts';
 import { reconcileStore } from '../../src/reconcile/reconcile-store.ts';
+import { PASS_SETTINGS } from '../support/pass-settings.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -48,6 +49,8 @@ describe('reconciler thread', () => {
         writeStatus: async () => {},
         markError: async () => {},
         recordDrift: async () => {},
+        rollbackTarget: async () => undefined,
+        recordRollback: async () => false,
       },
       provider: {
         ensureCluster: async () => {},
@@ -86,8 +89,7 @@ describe('reconciler thread', () => {
           kubePublicUrl: server.config.kubePublicUrl,
           caPem: fs.readFileSync(runtime.kubeCaFile, 'utf8'),
           kubeTokenKey,
-          progressMs: 50,
-          repairDrift: true,
+          settings: PASS_SETTINGS,
           logLevel: 'silent',
         },
         pino({ level: 'silent' }),
@@ -104,8 +106,7 @@ describe('reconciler thread', () => {
             throw new Error('the main thread makes no Kubernetes call when passes run in the thread');
           },
           kube,
-          progressMs: 50,
-          repairDrift: true,
+          ...PASS_SETTINGS,
         },
         { concurrency: 4, pollMs: 50, resyncMs: RESYNC_MS, leaseMs: 5_000 },
         pino({ level: 'silent' }),

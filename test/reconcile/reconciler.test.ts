@@ -11,6 +11,8 @@ import { after, before, describe, test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { configHash } from '../../src/customization/kube-proxy-config.ts';
+import { clusterKube } from '../support/cluster-state.ts';
+import { type ClusterView, untilClusterStatus } from '../support/cluster-status.ts';
 import { DIALECTS } from '../support/dialects.ts';
 import { GUIDE_KUBE_PROXY } from '../support/fixtures.ts';
 import { isRunning, KubeAccess } from '../support/kube.ts';
@@ -26,13 +28,10 @@ const BASE_CONFIG = {
 };
 
 /** Pods start in 300 ms (rollouts of 3 nodes are observable); settled clusters are re-checked every 300 ms. */
-// These tests edit kube-proxy's objects in the cluster to provoke failures (a config kube-proxy
-// refuses): drift repair, tested in drift.test.ts, would undo the edits, so it is off here.
 const ENV = {
   MKS_POD_START_MS: '300',
   MKS_RESYNC_MS: '300',
   MKS_PROGRESS_MS: '50',
-  MKS_REPAIR_DRIFT: 'false',
 };
 const TIMEOUT = { timeoutMs: 15_000, intervalMs: 50 };
 
@@ -395,7 +394,24 @@ for (const dialect of DIALECTS) {
     });
 
     test('a config kube-proxy refuses crash-loops the restarted pod and the cluster reports ERROR naming the node', async () => {
-      const { cluster, k } = await createReady({ name: 'broken' });
+      // This case edits kube-proxy's ConfigMap in the cluster on purpose; drift repair (on for the
+      // rest of the suite, tested in drift.test.ts) would put it back, so it runs on an
+      // installation of its own with MKS_REPAIR_DRIFT=false. (A config mks itself rolls out and
+      // kube-proxy refuses on a node is rollback.test.ts's.)
+      const own = await startTestServer(dialect, { ...ENV, MKS_REPAIR_DRIFT: 'false' });
+      const ownKube = `/cloud/project/${own.projectId}/kube`;
+      const { id } = await own.client.call<Cluster>('POST', ownKube, { region: 'GRA7', name: 'broken' });
+      const cluster = await untilClusterStatus(own.client, ownKube, id, 'READY', TIMEOUT.timeoutMs);
+      const k = await clusterKube(own.client, ownKube, id);
+      try {
+        await crashLoopCase(own, ownKube, cluster, k);
+      } finally {
+        k.close();
+        await own.close();
+      }
+    });
+
+    async function crashLoopCase(own: TestServer, ownKube: string, cluster: ClusterView, k: KubeAccess) {
       const current = (await configMap(k)).data['config.conf']!;
       assert.doesNotMatch(current, /syncPeriod/);
       const broken = `${current}iptables:\n  syncPeriod: PT30S\n`;
@@ -425,7 +441,7 @@ for (const dialect of DIALECTS) {
       const terminated = pod.status?.containerStatuses?.[0]?.lastState?.terminated;
       assert.match(String(terminated?.message), /PT30S/);
 
-      const failed = await untilStatus(cluster.id, 'ERROR');
+      const failed = await untilClusterStatus(own.client, ownKube, cluster.id, 'ERROR', TIMEOUT.timeoutMs);
       assert.ok(failed.statusMessage?.includes(node), String(failed.statusMessage));
       assert.match(String(failed.statusMessage), /CrashLoopBackOff/);
       assert.ok(
@@ -436,6 +452,6 @@ for (const dialect of DIALECTS) {
       const others = (await k.kubeProxyPods()).filter((p) => p.spec?.nodeName !== node);
       assert.equal(others.length, 2);
       assert.ok(others.every(isRunning));
-    });
+    }
   });
 }

@@ -14,6 +14,7 @@ import { PassThread } from '../../src/reconcile/pass-thread.ts';
 import { type ClusterProvider, servedConnection } from '../../src/reconcile/provider.ts';
 import { reconcileStore } from '../../src/reconcile/reconcile-store.ts';
 import { DIALECTS } from '../support/dialects.ts';
+import { PASS_SETTINGS } from '../support/pass-settings.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -80,8 +81,7 @@ for (const dialect of DIALECTS) {
                   kubePublicUrl: server.config.kubePublicUrl,
                   caPem,
                   kubeTokenKey: services.kubeTokenKey,
-                  progressMs: 50,
-                  repairDrift: true,
+                  settings: PASS_SETTINGS,
                   logLevel: 'info',
                 },
                 logger,
@@ -102,8 +102,7 @@ for (const dialect of DIALECTS) {
             provider,
             connection: servedConnection(server.config.kubePublicUrl, services.clusterToken, caPem),
             kube,
-            progressMs: 50,
-            repairDrift: true,
+            ...PASS_SETTINGS,
           },
           { concurrency: 4, pollMs: 50, resyncMs: 60_000, leaseMs: 1_000 },
           logger,

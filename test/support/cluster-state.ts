@@ -50,3 +50,17 @@ export async function clusterOfAnotherProject(server: TestServer): Promise<strin
     await server.client.call<{ id: string }>('POST', `/cloud/project/${project.id}/kube`, { region: 'GRA5' })
   ).id;
 }
+
+/** An Event of kube-system as kubectl lists it (the fields the tests read). */
+export interface KubeSystemEvent {
+  readonly reason: string;
+  readonly type: string;
+  readonly message: string;
+  readonly involvedObject: { readonly kind: string };
+}
+
+/** The Events of kube-system, as `kubectl get events -n kube-system -o json` lists them. */
+export async function kubeSystemEvents(k: KubeAccess): Promise<KubeSystemEvent[]> {
+  return (await k.json<{ items: KubeSystemEvent[] }>('get', 'events', '-n', 'kube-system', '-o', 'json'))
+    .items;
+}

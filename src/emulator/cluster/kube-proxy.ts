@@ -168,29 +168,51 @@ function minorOf(version: string): number {
   return match === null ? 99 : Number(match[1]);
 }
 
-/** Results by version and config text: every pod of a rollout loads the same config. */
+/** Results by version, the node's missing modules and config text: every pod of a rollout loads the same config. */
 const LOADED = new Map<string, LoadResult>();
 const LOADED_MAX = 256;
 
 /**
- * Loads `config.conf` as the kube-proxy of a cluster at `version` would. On refusal, `message`
- * is the error kube-proxy prints before exiting 1. A pure function: its results are kept.
+ * The Node annotation naming kernel modules the emulated node lacks (comma-separated, e.g.
+ * `ip_vs_mh` or `ip_vs`): kube-proxy in IPVS mode fails to start there as it does on a real node
+ * whose kernel cannot load them (docs/emulator.md, "Node faults").
  */
-export function loadKubeProxyConfig(text: string, version: string): LoadResult {
-  const key = `${version}\n${text}`;
+export const MISSING_KERNEL_MODULES_ANNOTATION = 'emulator.mks.internal/missing-kernel-modules';
+
+/** The kernel modules a Node's MISSING_KERNEL_MODULES_ANNOTATION names, sorted. */
+export function missingKernelModules(annotations: Readonly<Record<string, string>> | undefined): string[] {
+  const value = annotations?.[MISSING_KERNEL_MODULES_ANNOTATION] ?? '';
+  return [...new Set(value.split(/[\s,]+/).filter((module) => module !== ''))].sort();
+}
+
+/**
+ * Loads `config.conf` as the kube-proxy of a cluster at `version` would, on a node whose kernel
+ * lacks `missingModules`. On refusal, `message` is the error kube-proxy prints before exiting 1.
+ * A pure function: its results are kept.
+ */
+export function loadKubeProxyConfig(
+  text: string,
+  version: string,
+  missingModules: readonly string[] = [],
+): LoadResult {
+  const key = `${version}\n${missingModules.join(',')}\n${text}`;
   let result = LOADED.get(key);
   if (result === undefined) {
-    result = loadKubeProxyConfigUncached(text, version);
+    result = loadKubeProxyConfigUncached(text, version, new Set(missingModules));
     if (LOADED.size >= LOADED_MAX) LOADED.clear();
     LOADED.set(key, result);
   }
   return result;
 }
 
-function loadKubeProxyConfigUncached(text: string, version: string): LoadResult {
+function loadKubeProxyConfigUncached(
+  text: string,
+  version: string,
+  missingModules: ReadonlySet<string>,
+): LoadResult {
   const read = readKubeProxyConfig(text, version);
   if (!read.ok) return read;
-  return startProxier(read.config, read.mode);
+  return startProxier(read.config, read.mode, missingModules);
 }
 
 /**
@@ -229,14 +251,33 @@ export function readKubeProxyConfig(
   return { ok: true, mode, config };
 }
 
-/** The proxier's start-up: IPVS mode creates a dummy virtual server with the configured scheduler. */
-function startProxier(config: Record<string, unknown>, mode: string): LoadResult {
+/**
+ * The proxier's start-up: IPVS mode opens the kernel's IPVS interface (module `ip_vs`), then
+ * creates a dummy virtual server with the configured scheduler (module `ip_vs_<scheduler>`, `rr`
+ * when blank). The text for a missing `ip_vs` is moby/ipvs's, which kube-proxy wraps; it is not
+ * recorded from a real node.
+ */
+function startProxier(
+  config: Record<string, unknown>,
+  mode: string,
+  missingModules: ReadonlySet<string>,
+): LoadResult {
   const ipvs = (config.ipvs ?? {}) as Record<string, unknown>;
-  if (mode === 'ipvs' && !KERNEL_SCHEDULERS.has(String(ipvs.scheduler ?? ''))) {
-    return {
+  if (mode === 'ipvs') {
+    const refused = (reason: string): LoadFailure => ({
       ok: false,
-      message: `Error running ProxyServer: can't use the IPVS proxier: Could not create dummy VS: scheduler="${String(ipvs.scheduler)}": no such file or directory`,
-    };
+      message: `Error running ProxyServer: can't use the IPVS proxier: ${reason}`,
+    });
+    if (missingModules.has('ip_vs')) {
+      return refused(
+        'could not get ipvs family information from the kernel. It is possible that ipvs is not enabled in your kernel. Native loadbalancing will not work until this is fixed',
+      );
+    }
+    // kube-proxy creates the dummy virtual server with `rr` when the scheduler is blank.
+    const scheduler = String(ipvs.scheduler ?? '') || 'rr';
+    if (!KERNEL_SCHEDULERS.has(scheduler) || missingModules.has(`ip_vs_${scheduler}`)) {
+      return refused(`Could not create dummy VS: scheduler="${scheduler}": no such file or directory`);
+    }
   }
   const section = (config[mode] ?? {}) as Record<string, unknown>;
   const defaults = SYNC_DEFAULTS[mode] ?? { syncPeriod: '30s', minSyncPeriod: '1s' };

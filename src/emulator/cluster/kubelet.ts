@@ -1,14 +1,15 @@
 /**
  * The kubelet of every node: starts a pod's container after `podStartMs`, runs kube-proxy's
- * config loading in each new kube-proxy container, and crash-loops (with the kubelet's back-off)
- * the containers whose config was refused.
+ * config loading in each new kube-proxy container (on the node's kernel: the modules its Node's
+ * `emulator.mks.internal/missing-kernel-modules` annotation says it lacks), and crash-loops (with
+ * the kubelet's back-off) the containers whose config was refused.
  */
 import type { Logger } from 'pino';
 import type { ObjectStore } from '../apiserver/object-store.ts';
 import { isObject, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
 import { recordEvent } from './events.ts';
-import { type LoadResult, loadKubeProxyConfig, startupLog } from './kube-proxy.ts';
+import { type LoadResult, loadKubeProxyConfig, missingKernelModules, startupLog } from './kube-proxy.ts';
 import {
   containerId,
   KUBE_PROXY,
@@ -101,7 +102,13 @@ export class Kubelet {
         };
       } else {
         annotations[LOADED_CONFIG_ANNOTATION] = loadedConfigHash(text);
-        result = loadKubeProxyConfig(text, cluster.meta.version);
+        // The node's kernel (a fault the Node's annotation injects) decides what IPVS can load.
+        const node = cluster.get(RESOURCE.nodes, '', String(spec.nodeName ?? ''));
+        result = loadKubeProxyConfig(
+          text,
+          cluster.meta.version,
+          missingKernelModules(node?.metadata.annotations),
+        );
       }
       if (!result.ok) failure = result.message;
       cluster.containerLogs.set(

@@ -190,6 +190,8 @@ export class ClusterLifecycle implements EmulatorControl {
         continue;
       }
       const fields = nodePoolFields(node);
+      // The emulator's own annotations (node faults, docs/emulator.md) are set on the Node, not by its pool.
+      fields.annotations = { ...emulatorAnnotations(existing.metadata.annotations), ...fields.annotations };
       const spec = existing.spec as JsonObject;
       const { taints: _taints, unschedulable: _unschedulable, ...rest } = spec;
       const nextSpec = { ...rest, ...fields.spec };
@@ -304,4 +306,13 @@ function apiServer(cluster: ObjectStore): KubeObject | undefined {
   return cluster
     .list(RESOURCE.pods, KUBE_SYSTEM)
     .find((p) => p.metadata.labels?.component === 'kube-apiserver');
+}
+
+/** The annotations under `emulator.mks.internal/` (node faults a user or a test sets with kubectl). */
+function emulatorAnnotations(
+  annotations: Readonly<Record<string, string>> | undefined,
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(annotations ?? {}).filter(([key]) => key.startsWith('emulator.mks.internal/')),
+  );
 }
