@@ -237,6 +237,11 @@ export function apiServerConfigMaps(caPem: string, now: Date): KubeObject[] {
   ];
 }
 
+/** kube-proxy's image for a Kubernetes version: kubeadm tags it with the control plane's version. */
+export function kubeProxyImage(version: string): string {
+  return `registry.k8s.io/kube-proxy:v${version}`;
+}
+
 export function kubeProxyDaemonSet(version: string): KubeObject {
   return {
     apiVersion: 'apps/v1',
@@ -261,7 +266,7 @@ export function kubeProxyDaemonSet(version: string): KubeObject {
                   valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'spec.nodeName' } },
                 },
               ],
-              image: `registry.k8s.io/kube-proxy:v${version}`,
+              image: kubeProxyImage(version),
               imagePullPolicy: 'IfNotPresent',
               name: KUBE_PROXY,
               resources: {},

@@ -19,6 +19,7 @@ import {
   KUBE_SYSTEM,
   kubeProxyConfigMap,
   kubeProxyDaemonSet,
+  kubeProxyImage,
   namespaceObject,
   nodeObject,
   nodePoolFields,
@@ -74,8 +75,10 @@ export class ClusterLifecycle implements EmulatorControl {
     } else {
       // Every pass ensures its cluster: one that is as asked costs nothing (no write, no commit).
       const before = existing.meta.resourceVersion;
+      const upgraded = existing.meta.version !== input.version;
       const reshaped = existing.reshape(input.version, nodeCount);
       this.#syncNodes(existing, input.nodes);
+      if (upgraded) this.#upgradeKubeProxy(existing);
       this.#upgradeOneNode(existing, input.nodes);
       if (!reshaped && existing.meta.resourceVersion === before) return;
     }
@@ -247,6 +250,27 @@ export class ClusterLifecycle implements EmulatorControl {
       { manager: 'kubelet' },
     );
     this.#deps.logger.info({ clusterId: cluster.meta.id, node: name, version }, 'Replaced node for upgrade');
+  }
+
+  /**
+   * The control plane moved to another version: as `kubeadm upgrade apply` does for its addon,
+   * kube-proxy's DaemonSet takes the image of that version. Its controller then rolls the pods
+   * node by node (maxUnavailable 1), interleaved with the node replacements (`#upgradeOneNode`
+   * waits for every kube-proxy pod to be ready, the rolling update for the replaced node's pod),
+   * and a node that joins from now on runs the new image. Only the image changes: the pod
+   * template's config hash is the reconciler's.
+   */
+  #upgradeKubeProxy(cluster: ObjectStore): void {
+    const ds = cluster.get(RESOURCE.daemonsets, KUBE_SYSTEM, KUBE_PROXY);
+    if (ds === undefined) return;
+    const image = kubeProxyImage(cluster.meta.version);
+    const spec = clone(ds.spec) as JsonObject;
+    const podSpec = (spec.template as JsonObject).spec as JsonObject;
+    const container = ((podSpec.containers ?? []) as JsonObject[]).find((c) => c.name === KUBE_PROXY);
+    if (container === undefined || container.image === image) return;
+    container.image = image;
+    cluster.update(RESOURCE.daemonsets, { ...ds, spec }, { manager: INSTALLER });
+    this.#deps.logger.info({ clusterId: cluster.meta.id, image }, 'Upgraded kube-proxy image');
   }
 
   /** Creates kube-system's base objects and starts kube-proxy on every node at once. */
