@@ -72,6 +72,8 @@ export interface Config {
   };
   /** How long an emulated kube-proxy pod takes to start, so rollouts are visible. */
   readonly podStartMs: number;
+  /** Every cluster's etcd quota in bytes (`metrics/etcdUsage`); 0: OVH's, by node count. */
+  readonly etcdQuotaBytes: number;
   /** The emulated clusters' Kubernetes API limits, as kube-apiserver's flags set them. */
   readonly kubeApi: {
     /** `--min-request-timeout`: a watch without `timeoutSeconds` ends within [this, 2 × this) s. */
@@ -277,6 +279,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     repairDrift: boolean('MKS_REPAIR_DRIFT', true),
   });
   const podStartMs = integer('MKS_POD_START_MS', 1_000, 0);
+  const etcdQuotaBytes = integer('MKS_ETCD_QUOTA_BYTES', 0, 0);
   const kubeApi = Object.freeze({
     minRequestTimeoutSeconds: integer('MKS_MIN_REQUEST_TIMEOUT', 1800, 1),
     maxLongRunningPerCluster: integer('MKS_KUBE_MAX_WATCHES', 200, 1),
@@ -314,6 +317,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     migrate,
     reconcile,
     podStartMs,
+    etcdQuotaBytes,
     kubeApi,
     listeners,
     rateLimit,

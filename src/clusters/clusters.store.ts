@@ -24,7 +24,8 @@ export type HistoryAction =
   | 'drift'
   | 'delete'
   | 'nodepool'
-  | 'upgrade';
+  | 'upgrade'
+  | 'restart';
 
 /** Who asked for a change, recorded on its history row (the audit trail). */
 export interface Actor {

@@ -84,7 +84,10 @@ const historySchema = {
     type: 'object',
     properties: {
       generation: { type: 'integer' },
-      action: { type: 'string', enum: ['create', 'customize', 'reset', 'revert', 'drift', 'delete'] },
+      action: {
+        type: 'string',
+        enum: ['create', 'customize', 'reset', 'revert', 'drift', 'delete', 'nodepool', 'upgrade', 'restart'],
+      },
       at: { type: 'string', format: 'date-time' },
       applicationId: { ...nullableInteger, description: 'null for changes recorded before mks kept it' },
       applicationName: nullableString,

@@ -83,6 +83,8 @@ export interface ClusterTable {
   generation: number;
   /** The generation the cluster last fully reflected. */
   observed_generation: number;
+  /** The generation of the last `POST …/restart` (0: never): the control plane restarts once for it. */
+  restart_generation: number;
   /** Bumped by `POST /kubeconfig/reset`: the cluster's API token derives from it. */
   token_epoch: number;
   created_at: string;
@@ -94,7 +96,16 @@ export interface ClusterHistoryTable {
   id: Generated<number>;
   cluster_id: string;
   generation: number;
-  action: 'create' | 'customize' | 'reset' | 'revert' | 'drift' | 'delete' | 'nodepool' | 'upgrade';
+  action:
+    | 'create'
+    | 'customize'
+    | 'reset'
+    | 'revert'
+    | 'drift'
+    | 'delete'
+    | 'nodepool'
+    | 'upgrade'
+    | 'restart';
   kube_proxy_mode: string;
   version: string;
   customization: string;

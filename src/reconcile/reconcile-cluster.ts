@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import {
   isApplying,
   isResetting,
+  isRestarting,
   isUpgrading,
   reconcilerTask,
   reportsReady,
@@ -35,6 +36,7 @@ import {
   outdatedNodes,
   plan,
   RESET_ANNOTATION,
+  RESTART_ANNOTATION,
   rolloutState,
 } from './plan.ts';
 import type { ClusterConnector, ClusterProvider } from './provider.ts';
@@ -106,6 +108,12 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
     if (steps.setApiServerFlags) {
       await ctx.provider.setApiServerFlags(clusterId, desired.apiServerFlags);
       log.info({ flags: desired.apiServerFlags }, 'Set API server admission flags');
+    }
+    // `POST …/restart`: the control plane restarts once for the generation that asked for it.
+    const restart = String(cluster.restartGeneration);
+    if (isRestarting(cluster) && observed.apiServerRestart !== restart) {
+      await ctx.provider.restartApiServer(clusterId, restart);
+      log.info({ restart: cluster.restartGeneration }, 'Restarted the control plane');
     }
     if (steps.restart) {
       const patched = await kube.patchDaemonSetTemplateAnnotations(KUBE_SYSTEM, KUBE_PROXY, {
@@ -208,7 +216,13 @@ function presentDaemonSet(daemonSet: V1DaemonSet | undefined): V1DaemonSet {
 async function observe(
   kube: ClusterKube,
   desired: Desired,
-): Promise<Observed & { readonly daemonSet: V1DaemonSet | undefined }> {
+): Promise<
+  Observed & {
+    readonly daemonSet: V1DaemonSet | undefined;
+    /** The kube-apiserver pod's RESTART_ANNOTATION: the generation of the last restart made. */
+    readonly apiServerRestart: string | undefined;
+  }
+> {
   const configMap =
     desired.resetGeneration === undefined ? undefined : await kube.readConfigMap(KUBE_SYSTEM, KUBE_PROXY);
   const daemonSet = await kube.readDaemonSet(KUBE_SYSTEM, KUBE_PROXY);
@@ -219,6 +233,7 @@ async function observe(
     templateHash: daemonSet?.spec?.template?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION],
     apiServerFlags: apiServerFlagsOf(apiServerPods[0]),
     daemonSet,
+    apiServerRestart: apiServerPods[0]?.metadata?.annotations?.[RESTART_ANNOTATION],
   };
 }
 

@@ -52,6 +52,7 @@ describe('reconciler thread', () => {
       provider: {
         ensureCluster: async () => {},
         setApiServerFlags: async () => {},
+        restartApiServer: async () => {},
         eraseCluster: async () => {},
         destroyCluster: async () => {},
       },

@@ -31,6 +31,8 @@ export const DEFAULT_ADMISSION_FLAGS = [
 ] as const;
 /** Field manager of the objects a cluster is installed with (as kubeadm's own). */
 export const INSTALLER = 'kubeadm';
+/** The kube-apiserver pod's record of the last control-plane restart (`restartApiServer`). */
+export const RESTART_ANNOTATION = 'mks.ovh/restart-generation';
 
 /** Short, stable id of a cluster used in node and pod names (`node-1a2b3c4d-0`). */
 export const clusterShort = (clusterId: string): string =>

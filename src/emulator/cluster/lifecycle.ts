@@ -23,6 +23,7 @@ import {
   namespaceObject,
   nodeObject,
   nodePoolFields,
+  RESTART_ANNOTATION,
   SYSTEM_NAMESPACES,
 } from './kubeadm-objects.ts';
 import { serviceAccountObject } from './namespace-controller.ts';
@@ -102,6 +103,32 @@ export class ClusterLifecycle implements EmulatorControl {
     for (const cs of (status.containerStatuses ?? []) as JsonObject[])
       cs.state = { running: { startedAt: rfc3339(this.#deps.now()) } };
     cluster.update(RESOURCE.pods, { ...updated, status }, { subresource: 'status' });
+    await this.#deps.flush();
+  }
+
+  async restartApiServer(clusterId: string, restart: string): Promise<void> {
+    const cluster = await this.#mustCluster(clusterId);
+    const pod = apiServer(cluster);
+    if (pod === undefined) throw new Error(`emulated cluster ${clusterId} has no kube-apiserver pod`);
+    if (pod.metadata.annotations?.[RESTART_ANNOTATION] === restart) return;
+    // The API server process goes away: its watch streams end (clients re-list and watch again).
+    cluster.closeWatchers();
+    const annotations = { ...pod.metadata.annotations, [RESTART_ANNOTATION]: restart };
+    const annotated = cluster.update(
+      RESOURCE.pods,
+      { ...pod, metadata: { ...pod.metadata, annotations } },
+      { manager: 'kubelet' },
+    );
+    // The kubelet starts its container again: one more restart, running since now.
+    const status = clone(annotated.status) as JsonObject;
+    const startedAt = rfc3339(this.#deps.now());
+    for (const cs of (status.containerStatuses ?? []) as JsonObject[]) {
+      cs.lastState = { terminated: { exitCode: 0, reason: 'Completed', finishedAt: startedAt } };
+      cs.restartCount = Number(cs.restartCount ?? 0) + 1;
+      cs.state = { running: { startedAt } };
+    }
+    cluster.update(RESOURCE.pods, { ...annotated, status }, { subresource: 'status' });
+    this.#deps.logger.info({ clusterId, restart }, 'Restarted the API server');
     await this.#deps.flush();
   }
 
