@@ -69,6 +69,8 @@ export interface Config {
      * recording a `drift` history entry and a Kubernetes Event.
      */
     readonly repairDrift: boolean;
+    /** How often the cluster autoscaler looks at a cluster with an autoscaled pool. */
+    readonly autoscaleMs: number;
   };
   /** How long an emulated kube-proxy pod takes to start, so rollouts are visible. */
   readonly podStartMs: number;
@@ -277,6 +279,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     progressMs: integer('MKS_PROGRESS_MS', 100, 10),
     thread: boolean('MKS_RECONCILER_THREAD', true),
     repairDrift: boolean('MKS_REPAIR_DRIFT', true),
+    autoscaleMs: integer('MKS_AUTOSCALE_INTERVAL_MS', 10_000, 100),
   });
   const podStartMs = integer('MKS_POD_START_MS', 1_000, 0);
   const etcdQuotaBytes = integer('MKS_ETCD_QUOTA_BYTES', 0, 0);

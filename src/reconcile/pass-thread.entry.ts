@@ -55,6 +55,7 @@ function runPass(passId: number, clusterId: string, bindings: object): void {
     log: log.child(bindings),
     progressMs: options.progressMs,
     repairDrift: options.repairDrift,
+    ...(options.autoscaleMs === undefined ? {} : { autoscaleMs: options.autoscaleMs }),
   };
   void reconcileCluster(ctx, clusterId)
     .then(

@@ -26,6 +26,7 @@ export interface PassThreadOptions {
   readonly kubeTokenKey: Buffer;
   readonly progressMs: number;
   readonly repairDrift: boolean;
+  readonly autoscaleMs?: number;
   readonly logLevel: string;
 }
 

@@ -21,6 +21,7 @@ import type { ClusterRecord } from '../clusters/clusters.model.ts';
 import { renderOidcFlags } from '../clusters/oidc.ts';
 import { renderAdmissionFlags } from '../customization/customization.ts';
 import { configHash, renderClusterConfig } from '../customization/kube-proxy-config.ts';
+import { autoscale } from './autoscale.ts';
 import { type ClusterKube, type KubeClients, KubeError } from './kube/kube-client.ts';
 import {
   apiServerFlagsOf,
@@ -63,6 +64,8 @@ export interface ReconcileContext {
   readonly progressMs: number;
   /** Restore what was edited in the cluster (MKS_REPAIR_DRIFT). */
   readonly repairDrift: boolean;
+  /** How often the cluster autoscaler looks at a cluster with an autoscaled pool (default 10 s). */
+  readonly autoscaleMs?: number;
 }
 
 export async function reconcileCluster(ctx: ReconcileContext, clusterId: string): Promise<Outcome> {
@@ -75,6 +78,7 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
   if (task === 'destroy') {
     await ctx.provider.destroyCluster(clusterId);
     ctx.kube.forget(clusterId);
+    UNNEEDED.delete(clusterId);
     await ctx.store.markDeleted(clusterId);
     log.info('Deleted cluster');
     return { kind: 'gone' };
@@ -189,7 +193,45 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
     }
     log.info('Cluster is ready');
   }
+  if (cluster.nodePools.some((pool) => pool.autoscale)) return autoscaleCluster(ctx, kube, cluster, log);
+  UNNEEDED.delete(clusterId);
   return { kind: 'done' };
+}
+
+/** Per cluster: when each node was first seen unneeded (the autoscaler's memory, this thread's). */
+const UNNEEDED = new Map<string, ReadonlyMap<string, number>>();
+
+/**
+ * The cluster autoscaler, once the cluster is converged: the Nodes and Pods as the cluster's API
+ * shows them, the decision (autoscale.ts, pure), then each resize through the store as a pool
+ * change of its own generation, which the passes then apply like any other. Looks again after
+ * `autoscaleMs`.
+ */
+async function autoscaleCluster(
+  ctx: ReconcileContext,
+  kube: ClusterKube,
+  cluster: ClusterRecord,
+  log: Logger,
+): Promise<Outcome> {
+  const [nodes, pods] = await Promise.all([kube.listNodes(), kube.listAllPods()]);
+  const decision = autoscale({
+    pools: cluster.nodePools,
+    nodes,
+    pods,
+    unneededSince: UNNEEDED.get(cluster.id) ?? new Map(),
+    now: Date.now(),
+  });
+  UNNEEDED.set(cluster.id, decision.unneededSince);
+  // The first resize makes a new generation: the others, decided on this one, would be stale.
+  const resize = decision.resizes[0];
+  if (resize !== undefined) {
+    await ctx.store.resizePool(cluster.id, cluster.generation, resize);
+    log.info(
+      { pool: resize.poolId, desiredNodes: resize.desiredNodes, reason: resize.reason },
+      'Cluster autoscaler resized a node pool',
+    );
+  }
+  return { kind: 'requeue', afterMs: ctx.autoscaleMs ?? 10_000 };
 }
 
 const API_SERVER_SELECTOR = 'component=kube-apiserver';

@@ -48,6 +48,7 @@ describe('reconciler thread', () => {
         writeStatus: async () => {},
         markError: async () => {},
         recordDrift: async () => {},
+        resizePool: async () => {},
       },
       provider: {
         ensureCluster: async () => {},

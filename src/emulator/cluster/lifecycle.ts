@@ -200,6 +200,11 @@ export class ClusterLifecycle implements EmulatorControl {
       const name = existing.metadata.name ?? '';
       if (!wanted.has(name)) {
         cluster.delete(RESOURCE.nodes, '', name);
+        // kube-controller-manager's pod GC: the pods bound to a Node that is gone go with it.
+        for (const pod of cluster.list(RESOURCE.pods)) {
+          if ((pod.spec as JsonObject).nodeName === name)
+            cluster.delete(RESOURCE.pods, pod.metadata.namespace ?? '', pod.metadata.name ?? '');
+        }
         continue;
       }
       used.add(podCidrIndex(existing));
