@@ -89,6 +89,18 @@ for (const dialect of DIALECTS) {
         { ...TIMEOUT, what: 'a pod to be Unschedulable' },
       );
       assert.match(pending.message ?? '', /^0\/1 nodes are available: 1 Insufficient cpu\./);
+      const events = await k.kubectl(
+        'get',
+        'events',
+        '-n',
+        'default',
+        '--field-selector',
+        'reason=FailedScheduling',
+      );
+      assert.match(
+        events,
+        /Warning\s+FailedScheduling\s+pod\/[bc]\s+0\/1 nodes are available: 1 Insufficient cpu\./,
+      );
 
       // The autoscaler grows the pool to 3 (UPSCALING), and every pod then runs on its own node.
       const grown = await waitFor(

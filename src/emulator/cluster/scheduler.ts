@@ -13,6 +13,7 @@ import { parseQuantity, podRequests } from '../../quantity.ts';
 import type { ObjectStore } from '../apiserver/object-store.ts';
 import { deepEqual, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
+import { recordEvent } from './events.ts';
 import { condition } from './pods.ts';
 
 interface Room {
@@ -145,5 +146,16 @@ function markUnschedulable(
     conditions: [...conditions.filter((c) => c.type !== 'PodScheduled'), scheduled],
   };
   if (deepEqual(next, status)) return;
-  cluster.update(RESOURCE.pods, { ...pod, status: next }, { subresource: 'status', owned: true });
+  const updated = cluster.update(
+    RESOURCE.pods,
+    { ...pod, status: next },
+    { subresource: 'status', owned: true },
+  );
+  // What `kubectl describe pod` shows under Events.
+  recordEvent(
+    cluster,
+    updated,
+    { type: 'Warning', reason: 'FailedScheduling', message, component: 'default-scheduler' },
+    now,
+  );
 }
