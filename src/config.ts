@@ -77,9 +77,13 @@ export interface Config {
     readonly autoRollback: boolean;
     /** How long a restarted kube-proxy pod may take to become ready before its rollout fails. */
     readonly nodeReadyTimeoutMs: number;
+    /** How often the cluster autoscaler looks at a cluster with an autoscaled pool. */
+    readonly autoscaleMs: number;
   };
   /** How long an emulated kube-proxy pod takes to start, so rollouts are visible. */
   readonly podStartMs: number;
+  /** Every cluster's etcd quota in bytes (`metrics/etcdUsage`); 0: OVH's, by node count. */
+  readonly etcdQuotaBytes: number;
   /** The emulated clusters' Kubernetes API limits, as kube-apiserver's flags set them. */
   readonly kubeApi: {
     /** `--min-request-timeout`: a watch without `timeoutSeconds` ends within [this, 2 × this) s. */
@@ -285,8 +289,10 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     repairDrift: boolean('MKS_REPAIR_DRIFT', true),
     autoRollback: boolean('MKS_AUTO_ROLLBACK', true),
     nodeReadyTimeoutMs: integer('MKS_ROLLOUT_NODE_TIMEOUT_MS', 300_000, 1_000),
+    autoscaleMs: integer('MKS_AUTOSCALE_INTERVAL_MS', 10_000, 100),
   });
   const podStartMs = integer('MKS_POD_START_MS', 1_000, 0);
+  const etcdQuotaBytes = integer('MKS_ETCD_QUOTA_BYTES', 0, 0);
   const kubeApi = Object.freeze({
     minRequestTimeoutSeconds: integer('MKS_MIN_REQUEST_TIMEOUT', 1800, 1),
     maxLongRunningPerCluster: integer('MKS_KUBE_MAX_WATCHES', 200, 1),
@@ -324,6 +330,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     migrate,
     reconcile,
     podStartMs,
+    etcdQuotaBytes,
     kubeApi,
     listeners,
     rateLimit,

@@ -218,6 +218,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
       servedConnection(config.kubePublicUrl, services.clusterToken, tls.caPem),
     ),
     kubeCaPem: tls.caPem,
+    storedBytes: (clusterId) => emulator.storedBytes(clusterId),
     ...(apiTls === undefined ? {} : { https: apiTls }),
   });
   // The Kubernetes API is a separate HTTPS listener: kubectl sends bearer tokens only over TLS.

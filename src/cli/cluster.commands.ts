@@ -114,6 +114,15 @@ async function waitReady(context: CliContext, project: string, id: string, optio
   }))!;
 }
 
+/** Prints the cluster after a change: once READY with `--wait`, else as it is now. */
+async function showCluster(context: CliContext, project: string, id: string, options: Options) {
+  const cluster =
+    options.wait === true
+      ? await waitReady(context, project, id, options)
+      : await context.client.getCluster(project, id);
+  context.io.stdout(render(clusterPrintable(cluster), context.format, context.quiet));
+}
+
 export function registerClusterCommands(program: Command): void {
   const group = program
     .command('cluster')
@@ -136,6 +145,8 @@ Examples:
   registerKubeconfig(group);
   registerWait(group);
   registerUpgrade(group);
+  registerRestart(group);
+  registerEtcdUsage(group);
   registerIpRestrictions(group);
   registerRollout(group);
 }
@@ -166,11 +177,63 @@ function registerUpgrade(group: Command): void {
         const context = createContext(options);
         const project = await context.project();
         await context.client.upgradeCluster(project, id, options.strategy);
-        const cluster =
-          options.wait === true
-            ? await waitReady(context, project, id, options)
-            : await context.client.getCluster(project, id);
-        context.io.stdout(render(clusterPrintable(cluster), context.format, context.quiet));
+        await showCluster(context, project, id, options);
+      }),
+    );
+}
+
+function registerRestart(group: Command): void {
+  withWait(
+    withOutput(
+      withConnection(
+        group
+          .command('restart')
+          .description(
+            "restart the cluster's control plane (REDEPLOYING, then READY): watches end, objects are kept",
+          )
+          .argument('<cluster>', 'cluster id')
+          .option('--force', 'restart even while the cluster is not READY'),
+      ),
+    ),
+    'the cluster is READY again',
+  )
+    .addHelpText('after', '\nExamples:\n  mks cluster restart $ID --wait\n  mks cluster restart $ID --force')
+    .action(
+      action(async (id: string, options: Options & { force?: boolean }) => {
+        const context = createContext(options);
+        const project = await context.project();
+        await context.client.restartCluster(project, id, options.force === true);
+        await showCluster(context, project, id, options);
+      }),
+    );
+}
+
+function registerEtcdUsage(group: Command): void {
+  withOutput(
+    withConnection(
+      group
+        .command('etcd-usage')
+        .description("how much of its etcd quota the cluster's objects take (bytes)")
+        .argument('<cluster>', 'cluster id'),
+    ),
+  )
+    .addHelpText('after', '\nExamples:\n  mks cluster etcd-usage $ID\n  mks cluster etcd-usage $ID -o json')
+    .action(
+      action(async (id: string, options: Options) => {
+        const context = createContext(options);
+        const project = await context.project();
+        const usage = await context.client.getEtcdUsage(project, id);
+        const percent = usage.quota > 0 ? ((100 * usage.usage) / usage.quota).toFixed(1) : '-';
+        const printable = {
+          data: usage,
+          ids: [String(usage.usage)],
+          table: () =>
+            fields([
+              ['Usage', `${usage.usage} bytes (${percent}%)`],
+              ['Quota', `${usage.quota} bytes`],
+            ]),
+        };
+        context.io.stdout(render(printable, context.format, context.quiet));
       }),
     );
 }

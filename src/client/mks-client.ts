@@ -24,6 +24,12 @@ import { ApiClient, ApiError } from './api-client.ts';
 import type { OvhCredentials } from './ovh-conf.ts';
 
 /** `cloud.kube.Cluster` as the API returns it. */
+/** `cloud.kube.EtcdUsage`: bytes. */
+export interface EtcdUsage {
+  quota: number;
+  usage: number;
+}
+
 export interface Cluster {
   id: string;
   name: string;
@@ -276,6 +282,16 @@ export class MksClient {
   /** `POST /update`: UPDATING while the nodes are replaced, then READY. */
   async upgradeCluster(project: string, id: string, strategy: 'LATEST_PATCH' | 'NEXT_MINOR'): Promise<void> {
     await this.#call('POST', `${clusterPath(project, id)}/update`, { strategy });
+  }
+
+  /** `POST /restart`: the control plane restarts (REDEPLOYING, then READY); `force` while not READY. */
+  async restartCluster(project: string, id: string, force: boolean): Promise<void> {
+    await this.#call('POST', `${clusterPath(project, id)}/restart`, force ? { force } : {});
+  }
+
+  /** `GET /metrics/etcdUsage`: bytes the cluster stores and its quota. */
+  getEtcdUsage(project: string, id: string): Promise<EtcdUsage> {
+    return this.#call<EtcdUsage>('GET', `${clusterPath(project, id)}/metrics/etcdUsage`);
   }
 
   getIpRestrictions(project: string, id: string): Promise<string[]> {

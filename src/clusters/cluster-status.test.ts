@@ -6,6 +6,7 @@ import {
   failed,
   INSTALLING,
   isResetting,
+  isRestarting,
   nextGeneration,
   reconcilerTask,
   reportsReady,
@@ -55,6 +56,20 @@ test('a customization during installation or reset keeps that status; otherwise 
   );
   assert.equal(nextGeneration(ready, 'reset', {}, T1).status, 'RESETTING');
   assert.equal(nextGeneration(ready, 'delete', {}, T1).status, 'DELETING');
+});
+
+test('a restart redeploys a READY cluster, folds into a change in progress, and is made until observed', () => {
+  const ready = { ...cluster, status: 'READY' as const, generation: 4, observedGeneration: 4 };
+  const restarting = nextGeneration(ready, 'restart', { restartGeneration: 5 }, T1);
+  assert.equal(restarting.status, 'REDEPLOYING');
+  assert.equal(isRestarting(restarting), true);
+  for (const status of ['INSTALLING', 'RESETTING', 'UPDATING'] as const)
+    assert.equal(nextGeneration({ ...ready, status }, 'restart', {}, T1).status, status);
+  // A change made meanwhile does not cancel it; once its generation is observed, it is made.
+  const folded = nextGeneration(restarting, 'customize', {}, T1);
+  assert.equal(isRestarting(folded), true);
+  assert.equal(isRestarting(applied(folded, 6, 'READY', null, T1)), false);
+  assert.equal(isRestarting(ready), false, 'never restarted: restartGeneration 0');
 });
 
 test('only the newest generation makes a cluster READY; an older one only advances what was observed', () => {

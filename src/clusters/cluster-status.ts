@@ -13,10 +13,18 @@ export const INSTALLING = Object.freeze({
   statusMessage: null,
   generation: 1,
   observedGeneration: 0,
+  restartGeneration: 0,
 } as const satisfies Partial<ClusterRecord>);
 
 /** The changes the reconciler must apply (each one is a history action too). */
-export type GenerationChange = 'customize' | 'revert' | 'reset' | 'delete' | 'nodepool' | 'upgrade';
+export type GenerationChange =
+  | 'customize'
+  | 'revert'
+  | 'reset'
+  | 'delete'
+  | 'nodepool'
+  | 'upgrade'
+  | 'restart';
 
 /** A cluster being deleted (or already deleted) takes no more changes from the API. */
 export function isDeleting(cluster: ClusterRecord): boolean {
@@ -48,6 +56,8 @@ function statusFor(current: ClusterStatus, change: GenerationChange): ClusterSta
   switch (change) {
     case 'customize':
     case 'revert':
+    // A control-plane restart is a redeployment of it (folded into an install, reset or upgrade).
+    case 'restart':
       return current === 'INSTALLING' || current === 'RESETTING' || current === 'UPDATING'
         ? current
         : 'REDEPLOYING';
@@ -81,6 +91,11 @@ export function isApplying(cluster: ClusterRecord): boolean {
 /** A version upgrade being applied: the nodes are not all on the cluster's version yet. */
 export function isUpgrading(cluster: ClusterRecord): boolean {
   return isApplying(cluster) && cluster.status === 'UPDATING';
+}
+
+/** A restart asked for and not applied yet: the control plane restarts once for its generation. */
+export function isRestarting(cluster: ClusterRecord): boolean {
+  return cluster.restartGeneration > cluster.observedGeneration;
 }
 
 /** A reset being applied: the cluster is erased once for its generation before the rest. */

@@ -67,6 +67,8 @@ export interface ClusterRecord {
   readonly statusMessage: string | null;
   readonly generation: number;
   readonly observedGeneration: number;
+  /** The generation of the last `POST …/restart` (0: never): the control plane restarts once for it. */
+  readonly restartGeneration: number;
   readonly tokenEpoch: number;
   readonly createdAt: string;
   readonly updatedAt: string;

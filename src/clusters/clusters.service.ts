@@ -145,6 +145,22 @@ export class ClusterService {
     });
   }
 
+  /**
+   * `POST /restart`: restarts the cluster's control plane (its API server: watches end, objects
+   * are kept) as the next generation (status REDEPLOYING, then READY). A cluster that is not READY
+   * is being changed already: refused unless `force`, which folds the restart into that change.
+   */
+  async restart(projectId: string, id: string, force: boolean, actor?: Actor): Promise<void> {
+    await this.#change(projectId, id, (current) => {
+      if (!force && current.status !== 'READY') {
+        throw conflict(
+          `Cluster ${id} is ${current.status}, not READY: its control plane can be restarted once it is READY, or now with {"force": true}`,
+        );
+      }
+      return this.#nextGeneration(current, 'restart', { restartGeneration: current.generation + 1 }, actor);
+    });
+  }
+
   /** `PUT /ipRestrictions` replaces the list, `POST` adds to it; enforced at once on the Kubernetes API. */
   async setIpRestrictions(projectId: string, id: string, ips: readonly string[], mode: 'replace' | 'add') {
     const blocks = validBlocks(ips);

@@ -216,6 +216,7 @@ const MUTABLE_COLUMNS = [
   'status_message',
   'generation',
   'observed_generation',
+  'restart_generation',
   'token_epoch',
   'updated_at',
   'deleted_at',

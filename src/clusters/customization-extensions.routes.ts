@@ -94,6 +94,7 @@ const historySchema = {
           'delete',
           'nodepool',
           'upgrade',
+          'restart',
         ],
         description:
           'rollback: kube-proxy failed on a node and the nodes changed went back to rolledBackTo (the desired customization is unchanged)',

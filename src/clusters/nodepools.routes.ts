@@ -127,7 +127,7 @@ export function registerNodePoolRoutes(
         tags,
         summary:
           'Update a node pool: size and bounds (desiredNodes within [minNodes, maxNodes]), autoscaling settings ' +
-          '(stored: mks runs no autoscaler), template (labels, annotations, taints, unschedulable of its Nodes), nodesToRemove',
+          '(autoscale: true lets the cluster autoscaler resize the pool within its bounds), template (labels, annotations, taints, unschedulable of its Nodes), nodesToRemove',
         params: nodePoolParams,
         body: nodePoolUpdateSchema,
         response: voidResponse,

@@ -14,6 +14,7 @@ import * as nodePools from './migrations/0008-nodepools.ts';
 import * as ipRestrictions from './migrations/0009-ip-restrictions.ts';
 import * as openIdConnect from './migrations/0010-open-id-connect.ts';
 import * as historyAudit from './migrations/0011-history-audit.ts';
+import * as restart from './migrations/0012-restart.ts';
 import type { Schema } from './schema.ts';
 
 interface MigrationModule {
@@ -31,6 +32,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0009-ip-restrictions', ipRestrictions],
   ['0010-open-id-connect', openIdConnect],
   ['0011-history-audit', historyAudit],
+  ['0012-restart', restart],
 ];
 
 export async function migrateToLatest(db: Kysely<Schema>, engine: Engine): Promise<string[]> {

@@ -83,6 +83,8 @@ export interface ClusterTable {
   generation: number;
   /** The generation the cluster last fully reflected. */
   observed_generation: number;
+  /** The generation of the last `POST …/restart` (0: never): the control plane restarts once for it. */
+  restart_generation: number;
   /** Bumped by `POST /kubeconfig/reset`: the cluster's API token derives from it. */
   token_epoch: number;
   created_at: string;
@@ -103,7 +105,8 @@ export interface ClusterHistoryTable {
     | 'rollback'
     | 'delete'
     | 'nodepool'
-    | 'upgrade';
+    | 'upgrade'
+    | 'restart';
   kube_proxy_mode: string;
   version: string;
   customization: string;

@@ -167,11 +167,19 @@ export class Emulator implements EmulatorControl {
   setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void> {
     return this.#control.setApiServerFlags(clusterId, flags);
   }
+  restartApiServer(clusterId: string, restart: string): Promise<void> {
+    return this.#control.restartApiServer(clusterId, restart);
+  }
   eraseCluster(clusterId: string): Promise<void> {
     return this.#control.eraseCluster(clusterId);
   }
   destroyCluster(clusterId: string): Promise<void> {
     return this.#control.destroyCluster(clusterId);
+  }
+
+  /** Bytes the cluster stores, as etcd counts them (keys and values); undefined when unknown. */
+  storedBytes(clusterId: string): Promise<number | undefined> {
+    return this.#store.storedBytes(clusterId);
   }
 
   /** Starts the controllers and resumes clusters that had work in flight when the process stopped. */

@@ -7,6 +7,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { registerAuthRoutes } from '../auth/auth.routes.ts';
 import { registerClusterRoutes } from '../clusters/clusters.routes.ts';
+import { registerControlPlaneRoutes } from '../clusters/control-plane.routes.ts';
 import { registerCustomizationRoutes } from '../clusters/customization.routes.ts';
 import { registerCustomizationExtensionRoutes } from '../clusters/customization-extensions.routes.ts';
 import { registerIpRestrictionRoutes } from '../clusters/ip-restrictions.routes.ts';
@@ -137,6 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       registerIpRestrictionRoutes(scoped, deps);
       registerOpenIdConnectRoutes(scoped, deps);
       registerNetworkRoutes(scoped, deps);
+      registerControlPlaneRoutes(scoped, deps);
       registerCustomizationExtensionRoutes(scoped, deps);
     },
     { prefix: PROJECT_PREFIX },

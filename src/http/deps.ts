@@ -26,6 +26,8 @@ export interface AppDeps {
   readonly clusterToken: ClusterToken;
   /** Reads the clusters' kube-proxy objects for the rollout view (absent: not reachable from here). */
   readonly kubeProxyObserver?: KubeProxyObserver;
+  /** Bytes a cluster stores, as etcd counts them (`metrics/etcdUsage`); undefined when not stored yet. */
+  readonly storedBytes: (clusterId: string) => Promise<number | undefined>;
   /** What `/readyz` checks (absent: nothing, ready once up). */
   readonly readiness?: ReadinessCheck;
   /** `/metrics` and the request counters (absent: no /metrics). */

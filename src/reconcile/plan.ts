@@ -14,6 +14,11 @@ export const KUBE_PROXY = 'kube-proxy';
 export const CONFIG_HASH_ANNOTATION = 'mks.ovh/config-hash';
 /** ConfigMap annotation recording the generation whose reset already erased the cluster. */
 export const RESET_ANNOTATION = 'mks.ovh/reset-generation';
+/**
+ * kube-apiserver pod annotation recording the generation of the last control-plane restart: the
+ * provider writes it as it restarts the API server (`restartApiServer`), so each restart is made once.
+ */
+export const RESTART_ANNOTATION = 'mks.ovh/restart-generation';
 
 export interface Desired {
   readonly configConf: string;

@@ -33,6 +33,12 @@ export interface ClusterProvider {
   ensureCluster(cluster: ClusterShape): Promise<void>;
   /** Reconfigures the API server's admission plugins (control-plane flags). */
   setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void>;
+  /**
+   * Restarts the control plane (`POST …/restart`): the API server's watches end, every object is
+   * kept, and its pod records `restart` (annotation `mks.ovh/restart-generation`), so a pass
+   * restarts it once per restart asked for.
+   */
+  restartApiServer(clusterId: string, restart: string): Promise<void>;
   /** Erases every object outside the system namespaces and restores the base objects. */
   eraseCluster(clusterId: string): Promise<void>;
   /** Removes the cluster; its Kubernetes API answers 404 afterwards. */
@@ -43,6 +49,7 @@ export interface ClusterProvider {
 export const PROVIDER_OPERATIONS = [
   'ensureCluster',
   'setApiServerFlags',
+  'restartApiServer',
   'eraseCluster',
   'destroyCluster',
 ] as const satisfies readonly (keyof ClusterProvider)[];

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import {
   isApplying,
   isResetting,
+  isRestarting,
   isUpgrading,
   reconcilerTask,
   reportsReady,
@@ -20,6 +21,7 @@ import type { ClusterRecord } from '../clusters/clusters.model.ts';
 import { renderOidcFlags } from '../clusters/oidc.ts';
 import { renderAdmissionFlags } from '../customization/customization.ts';
 import { configHash, renderClusterConfig } from '../customization/kube-proxy-config.ts';
+import { autoscale } from './autoscale.ts';
 import { type ClusterKube, type KubeClients, KubeError } from './kube/kube-client.ts';
 import {
   apiServerFlagsOf,
@@ -36,6 +38,7 @@ import {
   outdatedNodes,
   plan,
   RESET_ANNOTATION,
+  RESTART_ANNOTATION,
   type RollbackTarget,
   rollbackMessage,
   rolloutState,
@@ -63,6 +66,8 @@ export interface PassSettings {
   readonly autoRollback: boolean;
   /** How long a restarted kube-proxy pod may take to become ready (MKS_ROLLOUT_NODE_TIMEOUT_MS). */
   readonly nodeReadyTimeoutMs: number;
+  /** How often the cluster autoscaler looks at a cluster with an autoscaled pool (default 10 s). */
+  readonly autoscaleMs?: number;
 }
 
 /** The pass settings of `from` (and nothing else of it). */
@@ -72,6 +77,7 @@ export function passSettings(from: PassSettings): PassSettings {
     repairDrift: from.repairDrift,
     autoRollback: from.autoRollback,
     nodeReadyTimeoutMs: from.nodeReadyTimeoutMs,
+    ...(from.autoscaleMs === undefined ? {} : { autoscaleMs: from.autoscaleMs }),
   };
 }
 
@@ -94,6 +100,7 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
   if (task === 'destroy') {
     await ctx.provider.destroyCluster(clusterId);
     ctx.kube.forget(clusterId);
+    UNNEEDED.delete(clusterId);
     await ctx.store.markDeleted(clusterId);
     log.info('Deleted cluster');
     return { kind: 'gone' };
@@ -129,6 +136,12 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
     if (steps.setApiServerFlags) {
       await ctx.provider.setApiServerFlags(clusterId, desired.apiServerFlags);
       log.info({ flags: desired.apiServerFlags }, 'Set API server admission flags');
+    }
+    // `POST …/restart`: the control plane restarts once for the generation that asked for it.
+    const restart = String(cluster.restartGeneration);
+    if (isRestarting(cluster) && observed.apiServerRestart !== restart) {
+      await ctx.provider.restartApiServer(clusterId, restart);
+      log.info({ restart: cluster.restartGeneration }, 'Restarted the control plane');
     }
     if (steps.restart) {
       const patched = await kube.patchDaemonSetTemplateAnnotations(KUBE_SYSTEM, KUBE_PROXY, {
@@ -216,7 +229,45 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
     }
     log.info('Cluster is ready');
   }
+  if (cluster.nodePools.some((pool) => pool.autoscale)) return autoscaleCluster(ctx, kube, cluster, log);
+  UNNEEDED.delete(clusterId);
   return { kind: 'done' };
+}
+
+/** Per cluster: when each node was first seen unneeded (the autoscaler's memory, this thread's). */
+const UNNEEDED = new Map<string, ReadonlyMap<string, number>>();
+
+/**
+ * The cluster autoscaler, once the cluster is converged: the Nodes and Pods as the cluster's API
+ * shows them, the decision (autoscale.ts, pure), then each resize through the store as a pool
+ * change of its own generation, which the passes then apply like any other. Looks again after
+ * `autoscaleMs`.
+ */
+async function autoscaleCluster(
+  ctx: ReconcileContext,
+  kube: ClusterKube,
+  cluster: ClusterRecord,
+  log: Logger,
+): Promise<Outcome> {
+  const [nodes, pods] = await Promise.all([kube.listNodes(), kube.listAllPods()]);
+  const decision = autoscale({
+    pools: cluster.nodePools,
+    nodes,
+    pods,
+    unneededSince: UNNEEDED.get(cluster.id) ?? new Map(),
+    now: Date.now(),
+  });
+  UNNEEDED.set(cluster.id, decision.unneededSince);
+  // The first resize makes a new generation: the others, decided on this one, would be stale.
+  const resize = decision.resizes[0];
+  if (resize !== undefined) {
+    await ctx.store.resizePool(cluster.id, cluster.generation, resize);
+    log.info(
+      { pool: resize.poolId, desiredNodes: resize.desiredNodes, reason: resize.reason },
+      'Cluster autoscaler resized a node pool',
+    );
+  }
+  return { kind: 'requeue', afterMs: ctx.autoscaleMs ?? 10_000 };
 }
 
 const API_SERVER_SELECTOR = 'component=kube-apiserver';
@@ -243,7 +294,13 @@ function presentDaemonSet(daemonSet: V1DaemonSet | undefined): V1DaemonSet {
 async function observe(
   kube: ClusterKube,
   desired: Desired,
-): Promise<Observed & { readonly daemonSet: V1DaemonSet | undefined }> {
+): Promise<
+  Observed & {
+    readonly daemonSet: V1DaemonSet | undefined;
+    /** The kube-apiserver pod's RESTART_ANNOTATION: the generation of the last restart made. */
+    readonly apiServerRestart: string | undefined;
+  }
+> {
   const configMap =
     desired.resetGeneration === undefined ? undefined : await kube.readConfigMap(KUBE_SYSTEM, KUBE_PROXY);
   const daemonSet = await kube.readDaemonSet(KUBE_SYSTEM, KUBE_PROXY);
@@ -254,6 +311,7 @@ async function observe(
     templateHash: daemonSet?.spec?.template?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION],
     apiServerFlags: apiServerFlagsOf(apiServerPods[0]),
     daemonSet,
+    apiServerRestart: apiServerPods[0]?.metadata?.annotations?.[RESTART_ANNOTATION],
   };
 }
 

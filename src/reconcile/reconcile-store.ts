@@ -3,9 +3,18 @@
  * A pass never hands the store a closure: the same operations are then served to a pass running
  * in the reconciler thread (pass-thread.ts), where closures could not travel.
  */
-import { applied, deleted, failed, isApplying, isDeleting } from '../clusters/cluster-status.ts';
+import {
+  applied,
+  deleted,
+  failed,
+  isApplying,
+  isDeleting,
+  nextGeneration,
+} from '../clusters/cluster-status.ts';
 import type { ClusterRecord } from '../clusters/clusters.model.ts';
 import type { ClusterStore } from '../clusters/clusters.store.ts';
+import { livePools, updatedPool } from '../clusters/nodepools.ts';
+import type { PoolResize } from './autoscale.ts';
 import { type RollbackTarget, rollbackTargetOf } from './plan.ts';
 
 export interface ReconcileStore {
@@ -44,6 +53,13 @@ export interface ReconcileStore {
     toGeneration: number,
     message: string,
   ): Promise<boolean>;
+  /**
+   * The autoscaler's resize of a pool, decided on the cluster at `generation`: the pool's next
+   * size as a new generation (pool UPSCALING or DOWNSCALING, history `nodepool` with the reason),
+   * in one transaction. Nothing is written when the cluster changed since (the decision is stale:
+   * the next one sees the change), the pool is gone or no longer autoscaled.
+   */
+  resizePool(clusterId: string, generation: number, resize: PoolResize): Promise<void>;
 }
 
 /** How a generation's rollout ended, and how long after the change it took. */
@@ -58,6 +74,7 @@ export const STORE_OPERATIONS = [
   'recordDrift',
   'rollbackTarget',
   'recordRollback',
+  'resizePool',
 ] as const satisfies readonly (keyof ReconcileStore)[];
 
 /**
@@ -118,6 +135,25 @@ export function reconcileStore(
     },
     recordDrift: async (clusterId, note) => {
       await store.update(clusterId, (current) => ({ next: current, history: 'drift', note }));
+    },
+    resizePool: async (clusterId, generation, resize) => {
+      await store.update(clusterId, (current) => {
+        if (current.generation !== generation || current.status === 'DELETING') return { next: current };
+        const pools = livePools(current.nodePools, current);
+        const pool = pools.find((candidate) => candidate.id === resize.poolId);
+        if (pool === undefined || !pool.autoscale || pool.status === 'DELETING') return { next: current };
+        const at = now();
+        const change = { generation: current.generation + 1, now: at };
+        const { desiredNodes, nodesToRemove } = resize;
+        const next = updatedPool(pool, { desiredNodes, nodesToRemove: [...nodesToRemove] }, pools, change);
+        if (next === undefined) return { next: current };
+        const nodePools = pools.map((candidate) => (candidate === pool ? next : candidate));
+        return {
+          next: nextGeneration(current, 'nodepool', { nodePools }, at),
+          history: 'nodepool',
+          note: `cluster autoscaler: ${resize.reason}`,
+        };
+      });
     },
     markError: async (clusterId, message) => {
       await store.update(clusterId, (current) => {

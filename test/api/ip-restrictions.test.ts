@@ -46,6 +46,12 @@ for (const dialect of DIALECTS) {
       const refused = await k.run(['get', 'nodes']);
       assert.notEqual(refused.code, 0);
       assert.match(refused.stderr, /Error from server \(Forbidden\)/);
+      // kubectl's discovery reads the refusal (no cache yet): the message names the caller's address.
+      assert.match(
+        refused.stderr,
+        /Error from server \(Forbidden\): forbidden: 127\.0\.0\.1 is not allowed by the cluster's IP restrictions/,
+      );
+      assert.doesNotMatch(refused.stderr, /unknown/);
       const status = await k.status('/api/v1/nodes');
       assert.equal(status.status, 403);
       const body = JSON.parse(status.body) as { kind: string; reason: string; message: string };
@@ -82,6 +88,12 @@ for (const dialect of DIALECTS) {
       await call('DELETE', `/${id}/ipRestrictions/${encodeURIComponent('127.0.0.1/32')}`);
       assert.deepEqual(await call('GET', `/${id}/ipRestrictions`), ['203.0.113.0/24']);
       assert.equal((await k.status('/api/v1/nodes')).status, 403);
+      // With discovery cached, kubectl meets the refusal on the resource itself: the same message.
+      const cached = await k.run(['get', 'nodes']);
+      assert.match(
+        cached.stderr,
+        /Error from server \(Forbidden\): forbidden: 127\.0\.0\.1 is not allowed by the cluster's IP restrictions/,
+      );
 
       await call('PUT', `/${id}/ipRestrictions`, { ips: [] });
       assert.equal((await k.status('/api/v1/nodes')).status, 200);

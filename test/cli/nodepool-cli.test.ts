@@ -1,5 +1,5 @@
 /**
- * `mks nodepool …`, `mks cluster upgrade` and `mks cluster ip-restrictions` as separate processes
+ * `mks nodepool …`, `mks cluster upgrade|restart|etcd-usage|ip-restrictions` as separate processes
  * against a running mks (full runtime, reconciler and emulated clusters). The CLI is client-side
  * only, so this runs on SQLite alone.
  */
@@ -116,6 +116,23 @@ describe('mks nodepool, cluster upgrade and cluster ip-restrictions against a ru
       ok(await mks(['cluster', 'ip-restrictions', id, '--set', '', '-o', 'table'])).stdout,
       /every address is allowed/,
     );
+  });
+
+  test('cluster restart --wait ends READY; cluster etcd-usage shows the bytes stored and the quota', async () => {
+    const run = ok(await mks(['cluster', 'restart', id, '--wait', '-o', 'json']));
+    assert.equal((JSON.parse(run.stdout) as Cluster).status, 'READY');
+    const usage = JSON.parse(ok(await mks(['cluster', 'etcd-usage', id, '-o', 'json'])).stdout) as {
+      quota: number;
+      usage: number;
+    };
+    assert.ok(usage.usage > 0 && usage.usage < usage.quota, JSON.stringify(usage));
+    assert.match(
+      ok(await mks(['cluster', 'etcd-usage', id, '-o', 'table'])).stdout,
+      /Usage:\s+\d+ bytes \(\d+\.\d%\)\s+Quota:\s+36700160 bytes/,
+    );
+    const missing = await mks(['cluster', 'restart', '00000000-0000-4000-8000-000000000000']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /does not exist/);
   });
 
   test('cluster upgrade --wait ends READY on the next minor', async () => {

@@ -51,10 +51,12 @@ describe('reconciler thread', () => {
         recordDrift: async () => {},
         rollbackTarget: async () => undefined,
         recordRollback: async () => false,
+        resizePool: async () => {},
       },
       provider: {
         ensureCluster: async () => {},
         setApiServerFlags: async () => {},
+        restartApiServer: async () => {},
         eraseCluster: async () => {},
         destroyCluster: async () => {},
       },

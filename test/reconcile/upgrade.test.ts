@@ -66,6 +66,10 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(ready.nextUpgradeVersions, ['1.34']);
       assert.equal(ready.isUpToDate, true);
       const k = await access(created.id);
+      assert.match(
+        await k.kubectl('get', 'ds', 'kube-proxy', '-n', 'kube-system', '-o', 'wide'),
+        /registry\.k8s\.io\/kube-proxy:v1\.33\.6/,
+      );
       const before = (await k.core.listNode()).items as V1Node[];
       const uids = new Map(before.map((node) => [node.metadata!.name!, node.metadata!.uid!]));
 
@@ -109,12 +113,30 @@ for (const dialect of DIALECTS) {
       await waitFor(async () => (await k.kubeProxyPods()).filter(isRunning).length === 3, TIMEOUT);
       const version = JSON.parse((await k.status('/version')).body) as { gitVersion: string };
       assert.equal(version.gitVersion, 'v1.34.2');
+      // kube-proxy follows the control plane: its DaemonSet and every pod run the new version's image.
+      assert.match(
+        await k.kubectl('get', 'ds', 'kube-proxy', '-n', 'kube-system', '-o', 'wide'),
+        /registry\.k8s\.io\/kube-proxy:v1\.34\.2/,
+      );
+      const images = async () =>
+        (await k.kubeProxyPods()).map((pod) => [pod.spec?.nodeName, pod.spec?.containers[0]?.image]);
+      assert.deepEqual(
+        (await images()).map(([, image]) => image),
+        ['v1.34.2', 'v1.34.2', 'v1.34.2'].map((tag) => `registry.k8s.io/kube-proxy:${tag}`),
+      );
+      // A node that joins now runs the new image.
+      const [pool] = await call<Array<{ id: string }>>('GET', `/${created.id}/nodepool`);
+      await call('PUT', `/${created.id}/nodepool/${pool!.id}`, { desiredNodes: 4 });
+      await waitFor(async () => (await k.kubeProxyPods()).filter(isRunning).length === 4, TIMEOUT);
+      for (const [node, image] of await images())
+        assert.equal(image, 'registry.k8s.io/kube-proxy:v1.34.2', `kube-proxy's image on ${node}`);
       const history = await server.services.clusterStore.history(created.id);
       assert.deepEqual(
         history.map((row) => [row.action, row.version]),
         [
           ['create', '1.33.6'],
           ['upgrade', '1.34.2'],
+          ['nodepool', '1.34.2'],
         ],
       );
     });

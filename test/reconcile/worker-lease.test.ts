@@ -60,6 +60,7 @@ for (const dialect of DIALECTS) {
             await emulator.ensureCluster(cluster);
           },
           setApiServerFlags: (id, flags) => emulator.setApiServerFlags(id, flags),
+          restartApiServer: (id, restart) => emulator.restartApiServer(id, restart),
           eraseCluster: (id) => emulator.eraseCluster(id),
           destroyCluster: (id) => emulator.destroyCluster(id),
         };

@@ -102,6 +102,10 @@ export function routeToCluster(clusters: {
   };
 }
 
+/** The discovery paths client-go reads raw, whose error bodies it shows only when they are text. */
+const RAW_PATHS = new Set(['api', 'apis', 'version']);
+const readRaw = (path: string | undefined): boolean => RAW_PATHS.has((path ?? '').replace(/^\/+|\/+$/g, ''));
+
 const bearerToken = (authorization: string | undefined): string | undefined =>
   /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim();
 
@@ -172,11 +176,15 @@ async function handle(
   const verdict = await deps.authorize(params.clusterId, token, clientIp);
   if (verdict === 'unauthorized') throw new StatusError(401, 'Unauthorized', 'Unauthorized');
   if (verdict === 'forbidden') {
-    throw new StatusError(
+    const refusal = new StatusError(
       403,
       'Forbidden',
       `forbidden: ${clientIp} is not allowed by the cluster's IP restrictions (GET /cloud/project/{serviceName}/kube/${params.clusterId}/ipRestrictions)`,
     );
+    if (!readRaw(params['*'])) throw refusal;
+    // client-go reads /api, /apis and /version raw (`Result.Raw()`): it shows an error body only when
+    // it is text, and a JSON Status as "unknown". kubectl starts with these, so they say it in text.
+    return reply.code(403).type('text/plain; charset=utf-8').send(`${refusal.message}\n`);
   }
   const forwarded = await deps.forward?.(params.clusterId, request, reply);
   if (forwarded !== undefined) return forwarded;

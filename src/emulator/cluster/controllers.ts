@@ -25,6 +25,7 @@ export interface ControllerOptions {
 export class Controllers {
   readonly #logger: Logger;
   readonly #caPem: string;
+  readonly #now: () => Date;
   readonly #timers: ClusterTimers;
   readonly #daemonSets: DaemonSetController;
   readonly #kubelet: Kubelet;
@@ -37,6 +38,7 @@ export class Controllers {
   constructor(options: ControllerOptions) {
     this.#logger = options.logger;
     this.#caPem = options.caPem;
+    this.#now = options.now;
     this.#timers = new ClusterTimers(options.logger);
     this.#daemonSets = new DaemonSetController(options.now, this.#timers, (cluster) => this.enqueue(cluster));
     this.#kubelet = new Kubelet({ ...options, timers: this.#timers });
@@ -109,7 +111,7 @@ export class Controllers {
     try {
       syncNamespaces(cluster, this.#caPem);
       let busy = this.#daemonSets.sync(cluster);
-      busy = schedulePods(cluster) || busy;
+      busy = schedulePods(cluster, this.#now()) || busy;
       busy = this.#kubelet.sync(cluster) || busy;
       cluster.setBusy(busy);
     } finally {

@@ -1,5 +1,5 @@
 /**
- * Events as the kubelet records them (`kubectl get events`, `kubectl describe`): one Event per
+ * Events as the kubelet and the scheduler record them (`kubectl get events`, `kubectl describe`): one Event per
  * object and reason, its count and lastTimestamp bumped when it happens again, as client-go's
  * event correlator aggregates a repeated event.
  */

@@ -31,6 +31,8 @@ export const DEFAULT_ADMISSION_FLAGS = [
 ] as const;
 /** Field manager of the objects a cluster is installed with (as kubeadm's own). */
 export const INSTALLER = 'kubeadm';
+/** The kube-apiserver pod's record of the last control-plane restart (`restartApiServer`). */
+export const RESTART_ANNOTATION = 'mks.ovh/restart-generation';
 
 /** Short, stable id of a cluster used in node and pod names (`node-1a2b3c4d-0`). */
 export const clusterShort = (clusterId: string): string =>
@@ -237,6 +239,11 @@ export function apiServerConfigMaps(caPem: string, now: Date): KubeObject[] {
   ];
 }
 
+/** kube-proxy's image for a Kubernetes version: kubeadm tags it with the control plane's version. */
+export function kubeProxyImage(version: string): string {
+  return `registry.k8s.io/kube-proxy:v${version}`;
+}
+
 export function kubeProxyDaemonSet(version: string): KubeObject {
   return {
     apiVersion: 'apps/v1',
@@ -261,7 +268,7 @@ export function kubeProxyDaemonSet(version: string): KubeObject {
                   valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'spec.nodeName' } },
                 },
               ],
-              image: `registry.k8s.io/kube-proxy:v${version}`,
+              image: kubeProxyImage(version),
               imagePullPolicy: 'IfNotPresent',
               name: KUBE_PROXY,
               resources: {},

@@ -41,6 +41,8 @@ export class Kubelet {
   sync(cluster: ObjectStore): boolean {
     let busy = false;
     for (const pod of cluster.list(RESOURCE.pods)) {
+      // A pod the scheduler has not bound (it fits no node) is no kubelet's to start.
+      if ((pod.spec as JsonObject).nodeName === undefined) continue;
       const status = (pod.status ?? {}) as JsonObject;
       const uid = pod.metadata.uid ?? '';
       if (status.phase === 'Pending' || status.phase === undefined) {
@@ -66,7 +68,9 @@ export class Kubelet {
   /** Starts every pending pod now (a cluster is installed with its pods already running). */
   startPendingNow(cluster: ObjectStore): void {
     for (const pod of cluster.list(RESOURCE.pods)) {
-      if ((pod.status as JsonObject | undefined)?.phase === 'Pending') this.#startContainer(cluster, pod);
+      const bound = (pod.spec as JsonObject).nodeName !== undefined;
+      if (bound && (pod.status as JsonObject | undefined)?.phase === 'Pending')
+        this.#startContainer(cluster, pod);
     }
   }
 

@@ -19,9 +19,11 @@ import {
   KUBE_SYSTEM,
   kubeProxyConfigMap,
   kubeProxyDaemonSet,
+  kubeProxyImage,
   namespaceObject,
   nodeObject,
   nodePoolFields,
+  RESTART_ANNOTATION,
   SYSTEM_NAMESPACES,
 } from './kubeadm-objects.ts';
 import { serviceAccountObject } from './namespace-controller.ts';
@@ -74,8 +76,10 @@ export class ClusterLifecycle implements EmulatorControl {
     } else {
       // Every pass ensures its cluster: one that is as asked costs nothing (no write, no commit).
       const before = existing.meta.resourceVersion;
+      const upgraded = existing.meta.version !== input.version;
       const reshaped = existing.reshape(input.version, nodeCount);
       this.#syncNodes(existing, input.nodes);
+      if (upgraded) this.#upgradeKubeProxy(existing);
       this.#upgradeOneNode(existing, input.nodes);
       if (!reshaped && existing.meta.resourceVersion === before) return;
     }
@@ -99,6 +103,32 @@ export class ClusterLifecycle implements EmulatorControl {
     for (const cs of (status.containerStatuses ?? []) as JsonObject[])
       cs.state = { running: { startedAt: rfc3339(this.#deps.now()) } };
     cluster.update(RESOURCE.pods, { ...updated, status }, { subresource: 'status' });
+    await this.#deps.flush();
+  }
+
+  async restartApiServer(clusterId: string, restart: string): Promise<void> {
+    const cluster = await this.#mustCluster(clusterId);
+    const pod = apiServer(cluster);
+    if (pod === undefined) throw new Error(`emulated cluster ${clusterId} has no kube-apiserver pod`);
+    if (pod.metadata.annotations?.[RESTART_ANNOTATION] === restart) return;
+    // The API server process goes away: its watch streams end (clients re-list and watch again).
+    cluster.closeWatchers();
+    const annotations = { ...pod.metadata.annotations, [RESTART_ANNOTATION]: restart };
+    const annotated = cluster.update(
+      RESOURCE.pods,
+      { ...pod, metadata: { ...pod.metadata, annotations } },
+      { manager: 'kubelet' },
+    );
+    // The kubelet starts its container again: one more restart, running since now.
+    const status = clone(annotated.status) as JsonObject;
+    const startedAt = rfc3339(this.#deps.now());
+    for (const cs of (status.containerStatuses ?? []) as JsonObject[]) {
+      cs.lastState = { terminated: { exitCode: 0, reason: 'Completed', finishedAt: startedAt } };
+      cs.restartCount = Number(cs.restartCount ?? 0) + 1;
+      cs.state = { running: { startedAt } };
+    }
+    cluster.update(RESOURCE.pods, { ...annotated, status }, { subresource: 'status' });
+    this.#deps.logger.info({ clusterId, restart }, 'Restarted the API server');
     await this.#deps.flush();
   }
 
@@ -170,6 +200,11 @@ export class ClusterLifecycle implements EmulatorControl {
       const name = existing.metadata.name ?? '';
       if (!wanted.has(name)) {
         cluster.delete(RESOURCE.nodes, '', name);
+        // kube-controller-manager's pod GC: the pods bound to a Node that is gone go with it.
+        for (const pod of cluster.list(RESOURCE.pods)) {
+          if ((pod.spec as JsonObject).nodeName === name)
+            cluster.delete(RESOURCE.pods, pod.metadata.namespace ?? '', pod.metadata.name ?? '');
+        }
         continue;
       }
       used.add(podCidrIndex(existing));
@@ -249,6 +284,27 @@ export class ClusterLifecycle implements EmulatorControl {
       { manager: 'kubelet' },
     );
     this.#deps.logger.info({ clusterId: cluster.meta.id, node: name, version }, 'Replaced node for upgrade');
+  }
+
+  /**
+   * The control plane moved to another version: as `kubeadm upgrade apply` does for its addon,
+   * kube-proxy's DaemonSet takes the image of that version. Its controller then rolls the pods
+   * node by node (maxUnavailable 1), interleaved with the node replacements (`#upgradeOneNode`
+   * waits for every kube-proxy pod to be ready, the rolling update for the replaced node's pod),
+   * and a node that joins from now on runs the new image. Only the image changes: the pod
+   * template's config hash is the reconciler's.
+   */
+  #upgradeKubeProxy(cluster: ObjectStore): void {
+    const ds = cluster.get(RESOURCE.daemonsets, KUBE_SYSTEM, KUBE_PROXY);
+    if (ds === undefined) return;
+    const image = kubeProxyImage(cluster.meta.version);
+    const spec = clone(ds.spec) as JsonObject;
+    const podSpec = (spec.template as JsonObject).spec as JsonObject;
+    const container = ((podSpec.containers ?? []) as JsonObject[]).find((c) => c.name === KUBE_PROXY);
+    if (container === undefined || container.image === image) return;
+    container.image = image;
+    cluster.update(RESOURCE.daemonsets, { ...ds, spec }, { manager: INSTALLER });
+    this.#deps.logger.info({ clusterId: cluster.meta.id, image }, 'Upgraded kube-proxy image');
   }
 
   /** Creates kube-system's base objects and starts kube-proxy on every node at once. */

@@ -23,6 +23,7 @@ function recorder(): { control: EmulatorControl; calls: unknown[][] } {
     control: {
       ensureCluster: record('ensureCluster'),
       setApiServerFlags: record('setApiServerFlags'),
+      restartApiServer: record('restartApiServer'),
       eraseCluster: record('eraseCluster'),
       destroyCluster: record('destroyCluster'),
     },
@@ -42,6 +43,7 @@ test('every operation goes on the wire under its method name and arrives with it
   const shape = { id: 'c/1', nodes, version: '1.32', tokenEpoch: 7 };
   await calls.ensureCluster(shape);
   await calls.setApiServerFlags('c/1', ['--enable-admission-plugins=NodeRestriction']);
+  await calls.restartApiServer('c/1', '7');
   await calls.eraseCluster('c/1');
   await calls.destroyCluster('c/1');
 
@@ -57,6 +59,7 @@ test('every operation goes on the wire under its method name and arrives with it
   assert.deepEqual(target.calls, [
     ['ensureCluster', { id: 'c/1', nodes, version: '1.32' }],
     ['setApiServerFlags', 'c/1', ['--enable-admission-plugins=NodeRestriction']],
+    ['restartApiServer', 'c/1', '7'],
     ['eraseCluster', 'c/1'],
     ['destroyCluster', 'c/1'],
   ]);

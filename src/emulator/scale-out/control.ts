@@ -43,6 +43,12 @@ export interface EmulatorControl {
   /** Replaces the kube-apiserver pod's admission flags (`--enable-admission-plugins=…`, `--disable-…`). */
   setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void>;
   /**
+   * Restarts kube-apiserver: every watch on the cluster ends (clients re-list and watch again),
+   * the objects stay, its pod's container restarts and the pod records `restart` (annotation
+   * `mks.ovh/restart-generation`): a restart already recorded is not made again.
+   */
+  restartApiServer(clusterId: string, restart: string): Promise<void>;
+  /**
    * Reset: erases every object outside kube-system, kube-public and kube-node-lease (`default`
    * is kept but emptied), then re-creates kube-system's base objects as a fresh install does.
    */
@@ -55,6 +61,7 @@ export interface EmulatorControl {
 export const CONTROL_OPERATIONS = [
   'ensureCluster',
   'setApiServerFlags',
+  'restartApiServer',
   'eraseCluster',
   'destroyCluster',
 ] as const satisfies readonly (keyof EmulatorControl)[];
@@ -66,6 +73,7 @@ export interface ControlBody {
   readonly nodes?: readonly EmulatedNode[];
   readonly version?: string;
   readonly flags?: readonly string[];
+  readonly restart?: string;
 }
 
 export interface ControlCall {
@@ -78,6 +86,7 @@ export interface ControlCall {
 const REQUIRED: Readonly<Record<ControlOperation, readonly (keyof ControlBody)[]>> = {
   ensureCluster: ['nodes', 'version'],
   setApiServerFlags: ['flags'],
+  restartApiServer: ['restart'],
   eraseCluster: [],
   destroyCluster: [],
 };
@@ -100,6 +109,9 @@ export class ControlCalls implements EmulatorControl {
   setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void> {
     return this.#send({ operation: 'setApiServerFlags', clusterId, body: { flags: [...flags] } });
   }
+  restartApiServer(clusterId: string, restart: string): Promise<void> {
+    return this.#send({ operation: 'restartApiServer', clusterId, body: { restart } });
+  }
   eraseCluster(clusterId: string): Promise<void> {
     return this.#send({ operation: 'eraseCluster', clusterId, body: {} });
   }
@@ -116,6 +128,8 @@ export function invokeControl(target: EmulatorControl, call: ControlCall): Promi
       return target.ensureCluster({ id: clusterId, nodes: body.nodes!, version: body.version! });
     case 'setApiServerFlags':
       return target.setApiServerFlags(clusterId, body.flags!);
+    case 'restartApiServer':
+      return target.restartApiServer(clusterId, body.restart!);
     case 'eraseCluster':
       return target.eraseCluster(clusterId);
     case 'destroyCluster':
@@ -215,6 +229,7 @@ export function registerControlRoute(
             },
             version: { type: 'string', minLength: 1 },
             flags: { type: 'array', items: { type: 'string' } },
+            restart: { type: 'string', minLength: 1, maxLength: 64 },
           },
         },
       },

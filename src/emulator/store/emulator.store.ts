@@ -105,6 +105,33 @@ export class EmulatorStore {
     };
   }
 
+  /**
+   * What the cluster stores, as etcd counts it: each object's key (`/registry/<resource>/
+   * [<namespace>/]<name>`, kube-apiserver's layout) and its value, in bytes, once every change made
+   * so far is committed; undefined when the cluster is not stored.
+   */
+  async storedBytes(id: string): Promise<number | undefined> {
+    await this.flush();
+    const cluster = await this.#db
+      .selectFrom('emulator_clusters')
+      .select('id')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (cluster === undefined) return undefined;
+    const objects = await this.#db
+      .selectFrom('emulator_objects')
+      .select(['resource', 'namespace', 'name', 'body'])
+      .where('cluster_id', '=', id)
+      .execute();
+    let bytes = 0;
+    for (const { resource, namespace, name, body } of objects) {
+      const key =
+        namespace === '' ? `/registry/${resource}/${name}` : `/registry/${resource}/${namespace}/${name}`;
+      bytes += Buffer.byteLength(key) + Buffer.byteLength(body);
+    }
+    return bytes;
+  }
+
   async busyClusterIds(): Promise<string[]> {
     const rows = await this.#db.selectFrom('emulator_clusters').select('id').where('busy', '=', 1).execute();
     return rows.map((r) => r.id);

@@ -82,6 +82,8 @@ export interface ClusterKube {
   /** Pods of the namespace, all of them when `labelSelector` is undefined. */
   listPods(namespace: string, labelSelector: string | undefined): Promise<V1Pod[]>;
   listNodes(): Promise<V1Node[]>;
+  /** Every pod of the cluster (the autoscaler weighs them against the nodes). */
+  listAllPods(): Promise<V1Pod[]>;
   /** Records a Kubernetes Event (what `kubectl get events` lists). */
   createEvent(namespace: string, event: CoreV1Event): Promise<void>;
 }
@@ -223,6 +225,7 @@ function createClusterKube(connection: ClusterConnection, agent: http.Agent): Cl
       (await call(`list pods ${namespace}`, () => core.listNamespacedPod({ namespace, labelSelector })))
         .items,
     listNodes: async () => (await call('list nodes', () => core.listNode())).items,
+    listAllPods: async () => (await call('list pods', () => core.listPodForAllNamespaces())).items,
   };
 }
 
