@@ -300,6 +300,7 @@ async function handle(
         });
       }
       const uid = isObject(options.preconditions) ? options.preconditions.uid : undefined;
+      const grace = query.gracePeriodSeconds ?? options.gracePeriodSeconds;
       const deleted = remove(
         cluster,
         resource,
@@ -307,6 +308,7 @@ async function handle(
         name,
         dryRun(query),
         typeof uid === 'string' ? uid : undefined,
+        grace === undefined || grace === null || Number.isNaN(Number(grace)) ? undefined : Number(grace),
       );
       await deps.flush();
       return send(reply, 200, deleted);
@@ -367,6 +369,7 @@ function remove(
   name: string,
   isDryRun: boolean,
   uid?: string,
+  gracePeriodSeconds?: number,
 ): KubeObject {
   if (resource === RESOURCE.namespaces) {
     if (PROTECTED_NAMESPACES.has(name)) {
@@ -386,6 +389,8 @@ function remove(
   }
   return cluster.delete(resource, namespace, name, {
     dryRun: isDryRun,
+    graceful: true,
     ...(uid === undefined ? {} : { uid }),
+    ...(gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds }),
   });
 }

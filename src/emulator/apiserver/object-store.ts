@@ -284,8 +284,11 @@ export class ObjectStore {
     metadata.creationTimestamp = current.metadata.creationTimestamp;
     if (resource.namespaced) metadata.namespace = namespace;
     else delete metadata.namespace;
-    if (current.metadata.deletionTimestamp !== undefined)
+    if (current.metadata.deletionTimestamp !== undefined) {
       metadata.deletionTimestamp = current.metadata.deletionTimestamp;
+      if (current.metadata.deletionGracePeriodSeconds !== undefined)
+        metadata.deletionGracePeriodSeconds = current.metadata.deletionGracePeriodSeconds;
+    }
     if ((metadata.managedFields ?? []).length === 0 && current.metadata.managedFields !== undefined) {
       metadata.managedFields = current.metadata.managedFields;
     }
@@ -316,11 +319,17 @@ export class ObjectStore {
     return object;
   }
 
+  /**
+   * Deletes an object. With `graceful`, a pod bound to a node and not finished is only marked
+   * (`deletionTimestamp`, `deletionGracePeriodSeconds`: kube-apiserver's graceful deletion) and
+   * stays, Terminating, until its kubelet deletes it; `gracePeriodSeconds` (DeleteOptions) 0 deletes
+   * at once, unset takes the pod's `terminationGracePeriodSeconds`.
+   */
   delete(
     resource: ResourceType,
     namespace: string,
     name: string,
-    options: { dryRun?: boolean; uid?: string } = {},
+    options: { dryRun?: boolean; uid?: string; graceful?: boolean; gracePeriodSeconds?: number } = {},
   ): KubeObject {
     const current = this.mustGet(resource, namespace, name);
     if (options.uid !== undefined && options.uid !== current.metadata.uid) {
@@ -329,6 +338,21 @@ export class ObjectStore {
         'Conflict',
         `Precondition failed: UID in precondition: ${options.uid}, UID in object meta: ${current.metadata.uid}`,
       );
+    }
+    if (options.graceful === true && resource === RESOURCE.pods) {
+      const grace = podGracePeriod(current, options.gracePeriodSeconds);
+      if (grace > 0) {
+        if (current.metadata.deletionTimestamp !== undefined) return current;
+        const object = shallowCopy(current);
+        object.metadata.deletionTimestamp = rfc3339(new Date(this.#hooks.now().getTime() + grace * 1000));
+        object.metadata.deletionGracePeriodSeconds = grace;
+        if (options.dryRun) return object;
+        const rv = this.#nextRv();
+        object.metadata.resourceVersion = String(rv);
+        putInApiOrder(object);
+        this.#commit('MODIFIED', resource, object, current, rv);
+        return object;
+      }
     }
     if (options.dryRun) return current;
     if (resource === RESOURCE.pods) this.containerLogs.delete(current.metadata.uid ?? '');
@@ -359,6 +383,20 @@ export class ObjectStore {
     for (const watcher of this.watchers) watcher.close();
     this.watchers.clear();
   }
+}
+
+/**
+ * The grace period of a pod's deletion (kube-apiserver's pod strategy): the one asked for, else
+ * the pod's `terminationGracePeriodSeconds` (30 by default); 0 for a pod no kubelet runs (not bound
+ * to a node, or finished).
+ */
+function podGracePeriod(pod: KubeObject, asked: number | undefined): number {
+  const spec = (pod.spec ?? {}) as JsonObject;
+  const phase = ((pod.status ?? {}) as JsonObject).phase;
+  if (spec.nodeName === undefined || spec.nodeName === '' || phase === 'Succeeded' || phase === 'Failed')
+    return 0;
+  const grace = asked ?? Number(spec.terminationGracePeriodSeconds ?? 30);
+  return Number.isFinite(grace) ? Math.max(0, Math.trunc(grace)) : 30;
 }
 
 const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';

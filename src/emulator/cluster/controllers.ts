@@ -38,8 +38,15 @@ export class Controllers {
     this.#logger = options.logger;
     this.#caPem = options.caPem;
     this.#timers = new ClusterTimers(options.logger);
-    this.#daemonSets = new DaemonSetController(options.now, this.#timers, (cluster) => this.enqueue(cluster));
-    this.#kubelet = new Kubelet({ ...options, timers: this.#timers });
+    // Containers stop as fast as they start: the one timing knob (0 for benchmarks: at once).
+    const podStopMs = options.podStartMs;
+    this.#daemonSets = new DaemonSetController({
+      now: options.now,
+      timers: this.#timers,
+      enqueue: (cluster) => this.enqueue(cluster),
+      graceful: podStopMs > 0,
+    });
+    this.#kubelet = new Kubelet({ ...options, podStopMs, timers: this.#timers });
   }
 
   start(): void {

@@ -32,13 +32,33 @@ export class DaemonSetController {
   readonly #timers: ClusterTimers;
   /** Queues the cluster for another sync (when a pod's minReadySeconds is up). */
   readonly #enqueue: (cluster: ObjectStore) => void;
+  /** Pods are deleted gracefully (Terminating until their kubelet confirms), or at once. */
+  readonly #graceful: boolean;
   /** DaemonSet uid → its template hash at one generation. */
   readonly #templateHashes = new Map<string, { generation: number; hash: string }>();
 
-  constructor(now: () => Date, timers: ClusterTimers, enqueue: (cluster: ObjectStore) => void) {
-    this.#now = now;
-    this.#timers = timers;
-    this.#enqueue = enqueue;
+  constructor(options: {
+    now: () => Date;
+    timers: ClusterTimers;
+    enqueue: (cluster: ObjectStore) => void;
+    graceful: boolean;
+  }) {
+    this.#now = options.now;
+    this.#timers = options.timers;
+    this.#enqueue = options.enqueue;
+    this.#graceful = options.graceful;
+  }
+
+  /**
+   * Deletes a pod as the controller does: gracefully, unless it is already going. Returns the pod
+   * when it stays (Terminating) until its kubelet confirms.
+   */
+  #deletePod(cluster: ObjectStore, pod: KubeObject): KubeObject | undefined {
+    if (pod.metadata.deletionTimestamp !== undefined) return pod;
+    const deleted = cluster.delete(RESOURCE.pods, pod.metadata.namespace ?? '', pod.metadata.name ?? '', {
+      graceful: this.#graceful,
+    });
+    return deleted.metadata.deletionTimestamp === undefined ? undefined : deleted;
   }
 
   /** Syncs every DaemonSet and collects what deleted ones left; returns whether one still converges. */
@@ -52,8 +72,7 @@ export class DaemonSetController {
       const owner = (pod.metadata.ownerReferences ?? []).find(
         (ref) => ref.kind === 'DaemonSet' && ref.controller === true,
       );
-      if (owner !== undefined && !uids.has(String(owner.uid)))
-        cluster.delete(RESOURCE.pods, pod.metadata.namespace ?? '', pod.metadata.name ?? '');
+      if (owner !== undefined && !uids.has(String(owner.uid))) this.#deletePod(cluster, pod);
     }
     for (const revision of cluster.list(RESOURCE.controllerrevisions)) {
       const owner = (revision.metadata.ownerReferences ?? []).find((ref) => ref.kind === 'DaemonSet');
@@ -95,11 +114,17 @@ export class DaemonSetController {
     const nodes = cluster.list(RESOURCE.nodes).filter((n) => labelsMatch(nodeSelector, n.metadata.labels));
     const nodeNames = new Set(nodes.map((n) => n.metadata.name));
     const byNode = new Map<string, KubeObject[]>();
+    /** A node's pod that is being deleted: no replacement until it is gone (no surge). */
+    const terminating = new Map<string, KubeObject>();
     for (const pod of cluster.list(RESOURCE.pods, namespace)) {
       if (!ownedBy(pod, ds.metadata.uid)) continue;
       const node = String((pod.spec as JsonObject).nodeName ?? '');
       if (!nodeNames.has(node)) {
-        cluster.delete(RESOURCE.pods, namespace, pod.metadata.name ?? '');
+        this.#deletePod(cluster, pod);
+        continue;
+      }
+      if (pod.metadata.deletionTimestamp !== undefined) {
+        terminating.set(node, pod);
         continue;
       }
       byNode.set(node, [...(byNode.get(node) ?? []), pod]);
@@ -114,7 +139,7 @@ export class DaemonSetController {
           String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)),
       );
       podOf.set(node, pods[0]!);
-      for (const extra of pods.slice(1)) cluster.delete(RESOURCE.pods, namespace, extra.metadata.name ?? '');
+      for (const extra of pods.slice(1)) this.#deletePod(cluster, extra);
     }
 
     const minReadySeconds = Number(spec.minReadySeconds ?? 0);
@@ -139,16 +164,15 @@ export class DaemonSetController {
         .filter(([, pod]) => pod.metadata.labels?.['controller-revision-hash'] !== hash)
         .sort(([a], [b]) => a.localeCompare(b));
       // Old pods that are not available anyway go first: replacing them costs no availability.
-      for (const [node, pod] of old) {
-        if (!available(pod)) {
-          cluster.delete(RESOURCE.pods, namespace, pod.metadata.name ?? '');
-          podOf.delete(node);
-        }
-      }
+      const replace = (node: string, pod: KubeObject) => {
+        const going = this.#deletePod(cluster, pod);
+        if (going !== undefined) terminating.set(node, going);
+        podOf.delete(node);
+      };
+      for (const [node, pod] of old) if (!available(pod)) replace(node, pod);
       for (const [node, pod] of old) {
         if (!podOf.has(node) || unavailable >= maxUnavailable) continue;
-        cluster.delete(RESOURCE.pods, namespace, pod.metadata.name ?? '');
-        podOf.delete(node);
+        replace(node, pod);
         unavailable++;
       }
     }
@@ -156,7 +180,8 @@ export class DaemonSetController {
     const now = this.#now();
     for (const node of nodes) {
       const name = node.metadata.name ?? '';
-      if (podOf.has(name)) continue;
+      // A node whose pod is still Terminating gets its replacement once the pod is gone.
+      if (podOf.has(name) || terminating.has(name)) continue;
       const ip = String(
         ((node.status as JsonObject).addresses as JsonObject[] | undefined)?.find(
           (a) => a.type === 'InternalIP',
@@ -169,7 +194,11 @@ export class DaemonSetController {
       podOf.set(name, pod);
     }
 
-    const pods = [...podOf.values()];
+    // The status counts each node's pod, a terminating one included, as kube-controller-manager does.
+    const pods = nodes.flatMap((n) => {
+      const pod = podOf.get(n.metadata.name ?? '') ?? terminating.get(n.metadata.name ?? '');
+      return pod === undefined ? [] : [pod];
+    });
     const desired = nodes.length;
     const updated = pods.filter((p) => p.metadata.labels?.['controller-revision-hash'] === hash).length;
     const ready = pods.filter(isReady).length;
@@ -198,7 +227,7 @@ export class DaemonSetController {
         this.#enqueue(cluster),
       );
     }
-    return updated < desired || availableCount < desired;
+    return updated < desired || availableCount < desired || terminating.size > 0;
   }
 
   #syncRevisions(cluster: ObjectStore, ds: KubeObject, hash: string, template: JsonObject): void {

@@ -1,7 +1,8 @@
 /**
  * The kubelet of every node: starts a pod's container after `podStartMs`, runs kube-proxy's
- * config loading in each new kube-proxy container, and crash-loops (with the kubelet's back-off)
- * the containers whose config was refused.
+ * config loading in each new kube-proxy container, crash-loops (with the kubelet's back-off)
+ * the containers whose config was refused, and stops the container of a pod being deleted
+ * (`podStopMs`) before deleting the pod for good.
  */
 import type { Logger } from 'pino';
 import type { ObjectStore } from '../apiserver/object-store.ts';
@@ -26,12 +27,20 @@ const CRASH_BACKOFF_MAX_MS = 300_000;
 export class Kubelet {
   readonly #logger: Logger;
   readonly #podStartMs: number;
+  readonly #podStopMs: number;
   readonly #now: () => Date;
   readonly #timers: ClusterTimers;
 
-  constructor(options: { logger: Logger; podStartMs: number; now: () => Date; timers: ClusterTimers }) {
+  constructor(options: {
+    logger: Logger;
+    podStartMs: number;
+    podStopMs: number;
+    now: () => Date;
+    timers: ClusterTimers;
+  }) {
     this.#logger = options.logger;
     this.#podStartMs = options.podStartMs;
+    this.#podStopMs = options.podStopMs;
     this.#now = options.now;
     this.#timers = options.timers;
   }
@@ -42,7 +51,12 @@ export class Kubelet {
     for (const pod of cluster.list(RESOURCE.pods)) {
       const status = (pod.status ?? {}) as JsonObject;
       const uid = pod.metadata.uid ?? '';
-      if (status.phase === 'Pending' || status.phase === undefined) {
+      if (pod.metadata.deletionTimestamp !== undefined) {
+        busy = true;
+        if (!this.#timers.has(cluster, `stop/${uid}`)) {
+          this.#timers.set(cluster, `stop/${uid}`, this.#podStopMs, () => this.#stopped(cluster, pod));
+        }
+      } else if (status.phase === 'Pending' || status.phase === undefined) {
         busy = true;
         if (!this.#timers.has(cluster, uid)) {
           this.#timers.set(cluster, uid, this.#podStartMs, () => this.#startContainer(cluster, pod));
@@ -62,6 +76,17 @@ export class Kubelet {
     return busy;
   }
 
+  /**
+   * A pod being deleted: its container has stopped (after `podStopMs`), so the kubelet deletes the
+   * pod for good, as a real one does once the container exits within its grace period.
+   */
+  #stopped(cluster: ObjectStore, stale: KubeObject): void {
+    const namespace = stale.metadata.namespace ?? '';
+    const pod = cluster.get(RESOURCE.pods, namespace, stale.metadata.name ?? '');
+    if (pod === undefined || pod.metadata.uid !== stale.metadata.uid) return;
+    cluster.delete(RESOURCE.pods, namespace, pod.metadata.name ?? '', { uid: pod.metadata.uid });
+  }
+
   /** Starts every pending pod now (a cluster is installed with its pods already running). */
   startPendingNow(cluster: ObjectStore): void {
     for (const pod of cluster.list(RESOURCE.pods)) {
@@ -74,6 +99,7 @@ export class Kubelet {
     const namespace = stale.metadata.namespace ?? '';
     const pod = cluster.get(RESOURCE.pods, namespace, stale.metadata.name ?? '');
     if (pod === undefined || pod.metadata.uid !== stale.metadata.uid) return;
+    if (pod.metadata.deletionTimestamp !== undefined) return;
     const spec = pod.spec as JsonObject;
     const container = ((spec.containers ?? []) as JsonObject[])[0] ?? {};
     const image = String(container.image ?? '');
