@@ -24,8 +24,6 @@ const INPUTS = path.join(import.meta.dirname, '../fixtures/kubectl-session');
 
 /** Commands whose output still differs from the real cluster's, and why. */
 const KNOWN_DIFFERENCES: Record<string, string> = {
-  '12-api-resources.txt': 'only the core and apps kinds mks needs are served (13 of 58 resources)',
-  '13-api-versions.txt': 'only v1 and apps/v1 are served',
   '29-explain-ds.txt':
     'the OpenAPI document has the types but not the descriptions, model names and enums of the real one',
 };

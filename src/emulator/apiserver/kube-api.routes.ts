@@ -34,6 +34,7 @@ import {
   resolveTarget,
 } from './request.ts';
 import { apiVersionOf, RESOURCE, RESOURCES, type ResourceType } from './resources.ts';
+import { answerVirtual } from './reviews.ts';
 import { toTable, wantsTable } from './tables.ts';
 import { startWatch } from './watch.ts';
 
@@ -218,6 +219,17 @@ async function handle(
       .send(containerLog(cluster, pod, query));
   }
   if (subresource !== undefined && subresource !== 'status') throw notFoundPath();
+  if (!resource.verbs.includes(verbOf(method, name, watch))) throw methodNotAllowed();
+  if (resource.virtual) {
+    const body = objectBody(request, resource);
+    const answer = await answerVirtual(resource, body, {
+      cluster,
+      namespace,
+      tokenAccepted: async (other) => (await deps.authorize(params.clusterId, other, clientIp)) === 'allowed',
+    });
+    await deps.flush();
+    return send(reply, 201, answer);
+  }
 
   switch (method) {
     case 'GET':
@@ -315,6 +327,25 @@ async function handle(
     }
     default:
       throw methodNotAllowed();
+  }
+}
+
+/** The verb of a request, as discovery lists verbs (`list`, `watch`, `deletecollection`…). */
+function verbOf(method: string, name: string | undefined, watch: boolean): string {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+      return watch ? 'watch' : name === undefined ? 'list' : 'get';
+    case 'POST':
+      return 'create';
+    case 'PUT':
+      return 'update';
+    case 'PATCH':
+      return 'patch';
+    case 'DELETE':
+      return name === undefined ? 'deletecollection' : 'delete';
+    default:
+      return method.toLowerCase();
   }
 }
 

@@ -121,7 +121,7 @@ export class ObjectStore {
 
   /** Loads a stored object without events (used when reading the cluster from the store). */
   restore(resource: ResourceType, object: KubeObject): void {
-    this.#bucket(resource.name).set(
+    this.#bucket(resource.storage).set(
       keyOf(object.metadata.namespace ?? '', object.metadata.name ?? ''),
       object,
     );
@@ -142,7 +142,7 @@ export class ObjectStore {
   }
 
   get(resource: ResourceType, namespace: string, name: string): KubeObject | undefined {
-    return this.#objects.get(resource.name)?.get(keyOf(namespace, name));
+    return this.#objects.get(resource.storage)?.get(keyOf(namespace, name));
   }
 
   mustGet(resource: ResourceType, namespace: string, name: string): KubeObject {
@@ -153,12 +153,12 @@ export class ObjectStore {
 
   /** Objects of a resource (in one namespace, or all), sorted as the API server lists them. */
   list(resource: ResourceType, namespace?: string): KubeObject[] {
-    const bucket = this.#objects.get(resource.name);
+    const bucket = this.#objects.get(resource.storage);
     if (bucket === undefined) return [];
-    let sorted = this.#sorted.get(resource.name);
+    let sorted = this.#sorted.get(resource.storage);
     if (sorted === undefined) {
       sorted = [...bucket.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, o]) => o);
-      this.#sorted.set(resource.name, sorted);
+      this.#sorted.set(resource.storage, sorted);
     }
     // A copy: callers may keep or change what they get, the cached order stays.
     return namespace === undefined
@@ -181,8 +181,8 @@ export class ObjectStore {
     if (type !== 'DELETED') assertStorable(object);
     const namespace = object.metadata.namespace ?? '';
     const name = object.metadata.name ?? '';
-    if (type === 'DELETED') this.#bucket(resource.name).delete(keyOf(namespace, name));
-    else this.#bucket(resource.name).set(keyOf(namespace, name), object);
+    if (type === 'DELETED') this.#bucket(resource.storage).delete(keyOf(namespace, name));
+    else this.#bucket(resource.storage).set(keyOf(namespace, name), object);
     // The replaced version lives on only in the watch log, whose events are written afresh.
     if (previous !== undefined) forgetJson(previous);
     this.#hooks.persistObject(this, resource, namespace, name, type === 'DELETED' ? null : object);

@@ -46,7 +46,6 @@ const condition = obj({ type: str, status: str, reason: str, message: str, lastT
 
 const META = 'io.k8s.apimachinery.pkg.apis.meta.v1';
 const CORE = 'io.k8s.api.core.v1';
-const APPS = 'io.k8s.api.apps.v1';
 
 /** Shared definitions, by their name on a real server. */
 function definitions(): Record<string, Schema> {
@@ -246,13 +245,22 @@ function kindProperties(kind: string): Record<string, Schema> {
     case 'ControllerRevision':
       return { data: free, revision: { type: 'integer', format: 'int64' } };
     default:
-      return {};
+      // Kinds no controller reads: stored as sent, their fields not described.
+      return { spec: free, status: free };
   }
 }
 
 const prefixOf = (groupVersion: string): string =>
   groupVersion === 'v1' ? 'api/v1' : `apis/${groupVersion}`;
-const schemaName = (r: ResourceType): string => `${r.group === '' ? CORE : APPS}.${r.kind}`;
+/** A kind's model name on a real server (`io.k8s.api.apps.v1.DaemonSet`). */
+function schemaName(r: ResourceType): string {
+  if (r.group === '') return `${CORE}.${r.kind}`;
+  if (r.group === 'apiextensions.k8s.io')
+    return `io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.${r.version}.${r.kind}`;
+  if (r.group === 'apiregistration.k8s.io')
+    return `io.k8s.kube-aggregator.pkg.apis.apiregistration.${r.version}.${r.kind}`;
+  return `io.k8s.api.${r.group.split('.')[0]}.${r.version}.${r.kind}`;
+}
 const gvkOf = (r: ResourceType) => ({ group: r.group, version: r.version, kind: r.kind });
 
 const JSON_CONTENT = {
@@ -329,6 +337,7 @@ function operations(r: ResourceType): Record<string, Schema> {
       responses: { ...ok('200'), ...ok('201') },
     }),
   };
+  if (r.virtual) return { [base]: { parameters: collection.parameters, post: collection.post } };
   const paths: Record<string, Schema> = { [base]: collection, [`${base}/{name}`]: item };
   if (r.hasStatus) {
     paths[`${base}/{name}/status`] = {

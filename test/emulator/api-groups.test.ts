@@ -1,0 +1,172 @@
+/**
+ * Every group a v1.32 kube-apiserver serves, through real kubectl: kinds no controller acts on are
+ * plain storage (create -f, get, apply, watch, delete, persisted with the cluster), the access
+ * reviews answer `kubectl auth`, and a kind that is not served gets kubectl's own error.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { before, describe, test } from 'node:test';
+import { DIALECTS } from '../support/dialects.ts';
+import { type EmulatorHarness, suiteHarness } from './harness.ts';
+
+const TOKEN = 'api-groups-token';
+const CLUSTER = '7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d';
+
+const MANIFEST = `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: reader
+  namespace: default
+rules:
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: nightly
+  namespace: default
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: job
+            image: busybox
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: fast
+provisioner: csi.example.com
+`;
+
+for (const dialect of DIALECTS) {
+  describe(`the API groups of a real cluster (${dialect})`, { timeout: 90_000 }, () => {
+    const suite = suiteHarness(dialect, {
+      clusterId: CLUSTER,
+      token: TOKEN,
+      podStartMs: 0,
+      nodeCount: 1,
+      version: '1.32.13',
+    });
+    let harness: EmulatorHarness;
+    const kubectl = (...args: string[]) => harness.kubectl(...args);
+
+    before(() => {
+      harness = suite.harness();
+    });
+
+    test('kubectl create -f, get, apply and delete kinds of other groups', async () => {
+      const file = path.join(suite.dir, 'manifest.yaml');
+      fs.writeFileSync(file, MANIFEST);
+      assert.equal(
+        await kubectl('create', '-f', file),
+        'role.rbac.authorization.k8s.io/reader created\ncronjob.batch/nightly created\nstorageclass.storage.k8s.io/fast created\n',
+      );
+      assert.match(await kubectl('get', 'roles'), /^NAME\s+AGE\nreader\s+\d+s\n$/);
+      assert.match(await kubectl('get', 'sc', 'fast'), /^NAME\s+AGE\nfast\s+\d+s\n$/);
+      const role = await harness.kube.json<{ rules: unknown[]; metadata: { uid?: string } }>(
+        'get',
+        'role',
+        'reader',
+      );
+      assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }]);
+      assert.ok(role.metadata.uid);
+
+      fs.writeFileSync(file, MANIFEST.replace('schedule: "0 3 * * *"', 'schedule: "0 4 * * *"'));
+      assert.match(await kubectl('apply', '-f', file), /cronjob\.batch\/nightly configured/);
+      const cronJob = await harness.kube.json<{
+        spec: { schedule: string };
+        metadata: { generation: number };
+      }>('get', 'cj', 'nightly');
+      assert.equal(cronJob.spec.schedule, '0 4 * * *');
+      assert.equal(cronJob.metadata.generation, 2);
+
+      // Kept with the cluster (each write is committed before kubectl gets its answer).
+      const stored = await harness.database.db
+        .selectFrom('emulator_objects' as never)
+        .select(['resource' as never, 'name' as never])
+        .where('cluster_id' as never, '=', CLUSTER as never)
+        .where('name' as never, 'in', ['reader', 'nightly', 'fast'] as never)
+        .orderBy('name' as never)
+        .execute();
+      assert.deepEqual(stored, [
+        { resource: 'storageclasses.storage.k8s.io', name: 'fast' },
+        { resource: 'cronjobs.batch', name: 'nightly' },
+        { resource: 'roles.rbac.authorization.k8s.io', name: 'reader' },
+      ]);
+
+      assert.equal(
+        await kubectl('delete', 'role', 'reader'),
+        'role.rbac.authorization.k8s.io "reader" deleted\n',
+      );
+      const gone = await harness.kube.run(['get', 'role', 'reader']);
+      assert.equal(gone.code, 1);
+      assert.equal(
+        gone.stderr,
+        'Error from server (NotFound): roles.rbac.authorization.k8s.io "reader" not found\n',
+      );
+    });
+
+    test('the kubectl create generators of RBAC (protobuf) create what they say', async () => {
+      assert.equal(
+        await kubectl('create', 'role', 'pod-reader', '--verb=get,list', '--resource=pods'),
+        'role.rbac.authorization.k8s.io/pod-reader created\n',
+      );
+      assert.equal(
+        await kubectl('create', 'rolebinding', 'read-pods', '--role=pod-reader', '--user=jane'),
+        'rolebinding.rbac.authorization.k8s.io/read-pods created\n',
+      );
+      assert.equal(
+        await kubectl('create', 'clusterrole', 'node-viewer', '--verb=get', '--resource=nodes'),
+        'clusterrole.rbac.authorization.k8s.io/node-viewer created\n',
+      );
+      const role = await harness.kube.json<{ rules: unknown[] }>('get', 'role', 'pod-reader');
+      assert.deepEqual(role.rules, [{ verbs: ['get', 'list'], apiGroups: [''], resources: ['pods'] }]);
+      const binding = await harness.kube.json<{ subjects: unknown[]; roleRef: unknown }>(
+        'get',
+        'rolebinding',
+        'read-pods',
+      );
+      assert.deepEqual(binding.subjects, [
+        { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'jane' },
+      ]);
+      assert.deepEqual(binding.roleRef, {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'Role',
+        name: 'pod-reader',
+      });
+    });
+
+    test('kubectl auth can-i and whoami are answered for the admin token', async () => {
+      assert.equal(await kubectl('auth', 'can-i', 'delete', 'nodes'), 'yes\n');
+      assert.equal(await kubectl('auth', 'can-i', 'create', 'pods', '-n', 'kube-system'), 'yes\n');
+      assert.match(
+        await kubectl('auth', 'whoami'),
+        /Username\s+kubernetes-admin\nGroups\s+\[system:masters system:authenticated\]/,
+      );
+      const list = await kubectl('auth', 'can-i', '--list');
+      assert.match(list, /^\*\.\*\s+\[\]\s+\[\]\s+\[\*\]$/m);
+    });
+
+    test('verbs a kind does not have, and kinds not served, are refused as kube-apiserver does', async () => {
+      const reviews = await harness.kube.run(['get', 'selfsubjectaccessreviews']);
+      assert.equal(reviews.code, 1);
+      assert.match(
+        reviews.stderr,
+        /\(MethodNotAllowed\): the server does not allow this method on the requested resource/,
+      );
+      const missing = await harness.kube.run(['get', 'widgets']);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /error: the server doesn't have a resource type "widgets"/);
+      const raw = await harness.kube.status('/apis/example.com/v1/widgets');
+      assert.equal(raw.status, 404);
+    });
+  });
+}
