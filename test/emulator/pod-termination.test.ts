@@ -3,6 +3,7 @@
  * node is marked (deletionTimestamp, deletionGracePeriodSeconds) and shown Terminating until its
  * kubelet has stopped the container; the DaemonSet controller replaces it only then, so
  * `kubectl rollout status` right after a restart sees "0 out of N new pods have been updated".
+ * Each step is an Event, as the controller, the scheduler and the kubelet record them.
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
@@ -53,6 +54,22 @@ for (const dialect of DIALECTS) {
       );
       assert.equal(lines.at(-1), 'daemon set "kube-proxy" successfully rolled out');
       await waitFor(settled, { what: 'the rollout to settle', timeoutMs: 20_000 });
+    });
+
+    test('kubectl get events lists what a real cluster records of a rolling restart', async () => {
+      const table = await harness.kubectl('get', 'events', '-n', 'kube-system');
+      const pod = String.raw`pod/kube-proxy-\w{5}`;
+      for (const line of [
+        String.raw`Normal\s+SuccessfulDelete\s+daemonset/kube-proxy\s+Deleted pod: kube-proxy-\w{5}`,
+        String.raw`Normal\s+Killing\s+${pod}\s+Stopping container kube-proxy`,
+        String.raw`Normal\s+SuccessfulCreate\s+daemonset/kube-proxy\s+Created pod: kube-proxy-\w{5}`,
+        String.raw`Normal\s+Scheduled\s+${pod}\s+Successfully assigned kube-system/kube-proxy-\w{5} to \S+`,
+        String.raw`Normal\s+Pulled\s+${pod}\s+Container image "[^"]+kube-proxy:v1\.32\.13" already present on machine`,
+        String.raw`Normal\s+Created\s+${pod}\s+Created container: kube-proxy`,
+        String.raw`Normal\s+Started\s+${pod}\s+Started container kube-proxy`,
+      ]) {
+        assert.match(table, new RegExp(line), `kubectl get events lists ${line}\n${table}`);
+      }
     });
 
     test('kubectl delete pod waits for the kubelet; the replacement comes after', async () => {

@@ -24,6 +24,7 @@ export interface ControllerOptions {
 
 export class Controllers {
   readonly #logger: Logger;
+  readonly #now: () => Date;
   readonly #caPem: string;
   readonly #timers: ClusterTimers;
   readonly #daemonSets: DaemonSetController;
@@ -36,6 +37,7 @@ export class Controllers {
 
   constructor(options: ControllerOptions) {
     this.#logger = options.logger;
+    this.#now = options.now;
     this.#caPem = options.caPem;
     this.#timers = new ClusterTimers(options.logger);
     // Containers stop as fast as they start: the one timing knob (0 for benchmarks: at once).
@@ -116,7 +118,7 @@ export class Controllers {
     try {
       syncNamespaces(cluster, this.#caPem);
       let busy = this.#daemonSets.sync(cluster);
-      busy = schedulePods(cluster) || busy;
+      busy = schedulePods(cluster, this.#now()) || busy;
       busy = this.#kubelet.sync(cluster) || busy;
       cluster.setBusy(busy);
     } finally {

@@ -8,8 +8,10 @@ import { createHash } from 'node:crypto';
 import { type ObjectStore, TEMPLATE_GENERATION } from '../apiserver/object-store.ts';
 import { clone, deepEqual, type JsonObject, type KubeObject } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
+import { recordEvent } from './events.ts';
 import { daemonPod, daemonSetOwner, templateGeneration } from './kubeadm-objects.ts';
 import { condition, isReady, ownedBy } from './pods.ts';
+import { recordScheduled } from './scheduler.ts';
 import type { ClusterTimers } from './timers.ts';
 
 const HASH_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
@@ -53,12 +55,22 @@ export class DaemonSetController {
    * Deletes a pod as the controller does: gracefully, unless it is already going. Returns the pod
    * when it stays (Terminating) until its kubelet confirms.
    */
-  #deletePod(cluster: ObjectStore, pod: KubeObject): KubeObject | undefined {
+  #deletePod(cluster: ObjectStore, pod: KubeObject, ds?: KubeObject): KubeObject | undefined {
     if (pod.metadata.deletionTimestamp !== undefined) return pod;
     const deleted = cluster.delete(RESOURCE.pods, pod.metadata.namespace ?? '', pod.metadata.name ?? '', {
       graceful: this.#graceful,
     });
+    if (ds !== undefined) this.#event(cluster, ds, 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
     return deleted.metadata.deletionTimestamp === undefined ? undefined : deleted;
+  }
+
+  #event(cluster: ObjectStore, ds: KubeObject, reason: string, message: string): void {
+    recordEvent(
+      cluster,
+      ds,
+      { type: 'Normal', reason, message, component: 'daemonset-controller' },
+      this.#now(),
+    );
   }
 
   /** Syncs every DaemonSet and collects what deleted ones left; returns whether one still converges. */
@@ -120,7 +132,7 @@ export class DaemonSetController {
       if (!ownedBy(pod, ds.metadata.uid)) continue;
       const node = String((pod.spec as JsonObject).nodeName ?? '');
       if (!nodeNames.has(node)) {
-        this.#deletePod(cluster, pod);
+        this.#deletePod(cluster, pod, ds);
         continue;
       }
       if (pod.metadata.deletionTimestamp !== undefined) {
@@ -139,7 +151,7 @@ export class DaemonSetController {
           String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)),
       );
       podOf.set(node, pods[0]!);
-      for (const extra of pods.slice(1)) this.#deletePod(cluster, extra);
+      for (const extra of pods.slice(1)) this.#deletePod(cluster, extra, ds);
     }
 
     const minReadySeconds = Number(spec.minReadySeconds ?? 0);
@@ -165,7 +177,7 @@ export class DaemonSetController {
         .sort(([a], [b]) => a.localeCompare(b));
       // Old pods that are not available anyway go first: replacing them costs no availability.
       const replace = (node: string, pod: KubeObject) => {
-        const going = this.#deletePod(cluster, pod);
+        const going = this.#deletePod(cluster, pod, ds);
         if (going !== undefined) terminating.set(node, going);
         podOf.delete(node);
       };
@@ -191,6 +203,9 @@ export class DaemonSetController {
         manager: 'kube-controller-manager',
         owned: true,
       });
+      this.#event(cluster, ds, 'SuccessfulCreate', `Created pod: ${pod.metadata.name}`);
+      // A daemon pod names its node through node affinity; the scheduler confirms it.
+      recordScheduled(cluster, pod, name, now);
       podOf.set(name, pod);
     }
 

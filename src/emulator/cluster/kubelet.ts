@@ -54,6 +54,7 @@ export class Kubelet {
       if (pod.metadata.deletionTimestamp !== undefined) {
         busy = true;
         if (!this.#timers.has(cluster, `stop/${uid}`)) {
+          this.#stopping(cluster, pod);
           this.#timers.set(cluster, `stop/${uid}`, this.#podStopMs, () => this.#stopped(cluster, pod));
         }
       } else if (status.phase === 'Pending' || status.phase === undefined) {
@@ -74,6 +75,24 @@ export class Kubelet {
       }
     }
     return busy;
+  }
+
+  /** A pod being deleted whose container runs: the kubelet stops it (`Killing`). */
+  #stopping(cluster: ObjectStore, pod: KubeObject): void {
+    const status = firstContainerStatus(pod);
+    if (!isObject(status?.state) || !isObject(status.state.running)) return;
+    recordEvent(
+      cluster,
+      pod,
+      {
+        type: 'Normal',
+        reason: 'Killing',
+        message: `Stopping container ${String(status.name ?? '')}`,
+        component: 'kubelet',
+        host: String((pod.spec as JsonObject).nodeName ?? ''),
+      },
+      this.#now(),
+    );
   }
 
   /**
@@ -182,18 +201,22 @@ export class Kubelet {
       { ...pod, metadata: { ...pod.metadata, annotations }, status: next },
       { internal: true, owned: true },
     );
-    if (failure !== undefined) {
+    // What a real kubelet reports of a container start (the image is always present: no pulls).
+    const event = (type: 'Normal' | 'Warning', reason: string, message: string) =>
       recordEvent(
         cluster,
         updated,
-        {
-          type: 'Warning',
-          reason: 'BackOff',
-          message: `Back-off restarting failed container ${name} in pod ${pod.metadata.name}_${namespace}(${pod.metadata.uid})`,
-          component: 'kubelet',
-          host: String(spec.nodeName ?? ''),
-        },
+        { type, reason, message, component: 'kubelet', host: String(spec.nodeName ?? '') },
         this.#now(),
+      );
+    event('Normal', 'Pulled', `Container image "${image}" already present on machine`);
+    event('Normal', 'Created', `Created container: ${name}`);
+    event('Normal', 'Started', `Started container ${name}`);
+    if (failure !== undefined) {
+      event(
+        'Warning',
+        'BackOff',
+        `Back-off restarting failed container ${name} in pod ${pod.metadata.name}_${namespace}(${pod.metadata.uid})`,
       );
       this.#logger.debug(
         { clusterId: cluster.meta.id, pod: updated.metadata.name, failure },
