@@ -46,6 +46,11 @@ const condition = obj({ type: str, status: str, reason: str, message: str, lastT
 
 const META = 'io.k8s.apimachinery.pkg.apis.meta.v1';
 const CORE = 'io.k8s.api.core.v1';
+const APPS = 'io.k8s.api.apps.v1';
+const INT_OR_STRING = 'io.k8s.apimachinery.pkg.util.intstr.IntOrString';
+
+/** A schema with its description (`kubectl explain` prints it; the words are mks's own). */
+const described = (description: string, schema: Schema): Schema => ({ ...schema, description });
 
 /** Shared definitions, by their name on a real server. */
 function definitions(): Record<string, Schema> {
@@ -133,6 +138,73 @@ function definitions(): Record<string, Schema> {
       terminationGracePeriodSeconds: { type: 'integer', format: 'int64' },
     }),
     [`${CORE}.PodTemplateSpec`]: obj({ metadata: ref(`${META}.ObjectMeta`), spec: ref(`${CORE}.PodSpec`) }),
+    [INT_OR_STRING]: described('A whole number, or a string such as a percentage ("25%").', {
+      type: 'string',
+      format: 'int-or-string',
+    }),
+    ...daemonSetDefinitions(),
+  };
+}
+
+/**
+ * The DaemonSet's models, as a real server names and shapes them (model names, enums, the order of
+ * fields); the descriptions are written for mks, not copied from Kubernetes.
+ */
+function daemonSetDefinitions(): Record<string, Schema> {
+  const count = (description: string): Schema => described(description, int);
+  return {
+    [`${APPS}.DaemonSetSpec`]: described(
+      'What a DaemonSet runs and how it replaces its pods.',
+      obj(
+        {
+          minReadySeconds: count(
+            'Seconds a new pod must stay ready, with no container crashing, before it counts as available. 0 (the default): as soon as it is ready.',
+          ),
+          revisionHistoryLimit: count(
+            'How many old ControllerRevisions are kept for rollbacks. Default: 10.',
+          ),
+          selector: described(
+            "Which pods belong to the DaemonSet; it must match the template's labels and cannot change.",
+            ref(`${META}.LabelSelector`),
+          ),
+          template: described(
+            'The pod each eligible node runs. Its restart policy must be Always (the default).',
+            ref(`${CORE}.PodTemplateSpec`),
+          ),
+          updateStrategy: described(
+            'How the pods are replaced when the template changes.',
+            ref(`${APPS}.DaemonSetUpdateStrategy`),
+          ),
+        },
+        { required: ['selector', 'template'] },
+      ),
+    ),
+    [`${APPS}.DaemonSetUpdateStrategy`]: described(
+      'The way a DaemonSet moves its nodes to a new pod template.',
+      obj({
+        rollingUpdate: described(
+          'Settings of a rolling update; only read when type is "RollingUpdate".',
+          ref(`${APPS}.RollingUpdateDaemonSet`),
+        ),
+        type: described(
+          'The strategy: "RollingUpdate" (the default) or "OnDelete".\n\nPossible enum values:\n - `"OnDelete"` a node gets the new template only when its pod is deleted by hand\n - `"RollingUpdate"` the controller replaces the pods node by node, within maxUnavailable and maxSurge',
+          { ...str, enum: ['OnDelete', 'RollingUpdate'] },
+        ),
+      }),
+    ),
+    [`${APPS}.RollingUpdateDaemonSet`]: described(
+      'The limits a rolling update of a DaemonSet keeps to.',
+      obj({
+        maxSurge: described(
+          "How many nodes may run an old and a new pod at once during the update: a number or a percentage of the nodes (rounded up). Default: 0, so a node's old pod goes before the new one starts.",
+          ref(INT_OR_STRING),
+        ),
+        maxUnavailable: described(
+          'How many nodes may be without an available pod during the update: a number or a percentage of the nodes (rounded up). Default: 1; cannot be 0 when maxSurge is 0.',
+          ref(INT_OR_STRING),
+        ),
+      }),
+    ),
   };
 }
 
@@ -214,13 +286,7 @@ function kindProperties(kind: string): Record<string, Schema> {
       };
     case 'DaemonSet':
       return {
-        spec: obj({
-          selector,
-          template,
-          updateStrategy: obj({ type: str, rollingUpdate: free }),
-          minReadySeconds: int,
-          revisionHistoryLimit: int,
-        }),
+        spec: described('What the DaemonSet runs, and how.', ref(`${APPS}.DaemonSetSpec`)),
         status: obj({ conditions }, { 'x-kubernetes-preserve-unknown-fields': true }),
       };
     case 'Deployment':
