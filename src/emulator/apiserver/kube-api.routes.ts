@@ -35,6 +35,7 @@ import {
 } from './request.ts';
 import { apiVersionOf, RESOURCE, RESOURCES, type ResourceType } from './resources.ts';
 import { answerVirtual } from './reviews.ts';
+import { scaleRequest } from './scale.ts';
 import { toTable, wantsTable } from './tables.ts';
 import { startWatch } from './watch.ts';
 
@@ -217,6 +218,11 @@ async function handle(
       .code(200)
       .type('text/plain')
       .send(containerLog(cluster, pod, query));
+  }
+  if (subresource === 'scale' && resource.hasScale && name !== undefined && !watch) {
+    const scale = scaleRequest(request, cluster, resource, namespace ?? '', name, query);
+    await deps.flush();
+    return send(reply, 200, scale);
   }
   if (subresource !== undefined && subresource !== 'status') throw notFoundPath();
   if (!resource.verbs.includes(verbOf(method, name, watch))) throw methodNotAllowed();

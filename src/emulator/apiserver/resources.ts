@@ -18,6 +18,8 @@ export interface ResourceType {
   readonly hasStatus: boolean;
   /** `metadata.generation` counts spec changes. */
   readonly hasGeneration: boolean;
+  /** Has a `/scale` subresource (`kubectl scale`): an autoscaling/v1 Scale of `spec.replicas`. */
+  readonly hasScale: boolean;
   /** The verbs discovery lists; the others answer 405. */
   readonly verbs: readonly string[];
   /**
@@ -34,7 +36,14 @@ const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', '
 type ResourceOptions = Partial<
   Pick<
     ResourceType,
-    'namespaced' | 'shortNames' | 'categories' | 'hasStatus' | 'hasGeneration' | 'verbs' | 'version'
+    | 'namespaced'
+    | 'shortNames'
+    | 'categories'
+    | 'hasStatus'
+    | 'hasGeneration'
+    | 'hasScale'
+    | 'verbs'
+    | 'version'
   >
 >;
 
@@ -52,6 +61,7 @@ function resource(name: string, kind: string, group: string, options: ResourceOp
     categories: options.categories ?? [],
     hasStatus: options.hasStatus ?? false,
     hasGeneration: options.hasGeneration ?? false,
+    hasScale: options.hasScale ?? false,
     verbs,
     virtual: !verbs.includes('get'),
     // The core and apps kinds keep their plural as the key (clusters persisted before other groups
@@ -63,6 +73,7 @@ function resource(name: string, kind: string, group: string, options: ResourceOp
 
 const cluster = { namespaced: false } as const;
 const workload = { categories: ['all'], hasStatus: true, hasGeneration: true } as const;
+const scalable = { ...workload, hasScale: true } as const;
 const CREATE_ONLY = ['create'];
 const API_EXTENSIONS = ['api-extensions'];
 
@@ -91,13 +102,13 @@ export const RESOURCES: readonly ResourceType[] = [
   resource('persistentvolumeclaims', 'PersistentVolumeClaim', '', { shortNames: ['pvc'], hasStatus: true }),
   resource('persistentvolumes', 'PersistentVolume', '', { ...cluster, shortNames: ['pv'], hasStatus: true }),
   resource('podtemplates', 'PodTemplate', ''),
-  resource('replicationcontrollers', 'ReplicationController', '', { ...workload, shortNames: ['rc'] }),
+  resource('replicationcontrollers', 'ReplicationController', '', { ...scalable, shortNames: ['rc'] }),
   resource('resourcequotas', 'ResourceQuota', '', { shortNames: ['quota'], hasStatus: true }),
   resource('daemonsets', 'DaemonSet', 'apps', { ...workload, shortNames: ['ds'] }),
-  resource('deployments', 'Deployment', 'apps', { ...workload, shortNames: ['deploy'] }),
-  resource('replicasets', 'ReplicaSet', 'apps', { ...workload, shortNames: ['rs'] }),
+  resource('deployments', 'Deployment', 'apps', { ...scalable, shortNames: ['deploy'] }),
+  resource('replicasets', 'ReplicaSet', 'apps', { ...scalable, shortNames: ['rs'] }),
   resource('controllerrevisions', 'ControllerRevision', 'apps'),
-  resource('statefulsets', 'StatefulSet', 'apps', { ...workload, shortNames: ['sts'] }),
+  resource('statefulsets', 'StatefulSet', 'apps', { ...scalable, shortNames: ['sts'] }),
   ...[
     'MutatingWebhookConfiguration',
     'ValidatingAdmissionPolicy',
@@ -242,6 +253,19 @@ export function apiResourceList(groupVersion: string): object | undefined {
               singularName: '',
               namespaced: r.namespaced,
               kind: r.kind,
+              verbs: ['get', 'patch', 'update'],
+            },
+          ]
+        : []),
+      ...(r.hasScale
+        ? [
+            {
+              name: `${r.name}/scale`,
+              singularName: '',
+              namespaced: r.namespaced,
+              group: 'autoscaling',
+              version: 'v1',
+              kind: 'Scale',
               verbs: ['get', 'patch', 'update'],
             },
           ]

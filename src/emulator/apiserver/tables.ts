@@ -69,6 +69,22 @@ function podRestarts(pod: KubeObject, now: Date): string {
     : String(restarts);
 }
 
+/** The wide columns of a workload: its template's containers and images, and its selector. */
+const TEMPLATE_COLUMNS = [
+  col('Containers', 'string', 1),
+  col('Images', 'string', 1),
+  col('Selector', 'string', 1),
+];
+
+function templateCells(o: KubeObject): string[] {
+  const containers = (obj(obj(obj(obj(o.spec).template).spec)).containers ?? []) as JsonObject[];
+  return [
+    containers.map((c) => String(c.name)).join(','),
+    containers.map((c) => String(c.image)).join(','),
+    selectorText(obj(o.spec).selector),
+  ];
+}
+
 const PRINTERS: Readonly<Record<string, Printer>> = {
   pods: {
     columns: [
@@ -145,14 +161,11 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
       col('Available', 'integer'),
       col('Node Selector'),
       col('Age'),
-      col('Containers', 'string', 1),
-      col('Images', 'string', 1),
-      col('Selector', 'string', 1),
+      ...TEMPLATE_COLUMNS,
     ],
     cells(o, now) {
       const s = obj(o.status);
       const podSpec = obj(obj(obj(o.spec).template).spec);
-      const containers = (podSpec.containers ?? []) as JsonObject[];
       const nodeSelector = Object.entries(obj(podSpec.nodeSelector)).map(([k, v]) => `${k}=${String(v)}`);
       return [
         o.metadata.name ?? '',
@@ -163,9 +176,49 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
         Number(s.numberAvailable ?? 0),
         nodeSelector.length > 0 ? nodeSelector.join(',') : '<none>',
         age(o, now),
-        containers.map((c) => String(c.name)).join(','),
-        containers.map((c) => String(c.image)).join(','),
-        selectorText(obj(o.spec).selector),
+        ...templateCells(o),
+      ];
+    },
+  },
+  deployments: {
+    columns: [
+      col('Name', 'string', 0, 'name'),
+      col('Ready'),
+      col('Up-to-date', 'integer'),
+      col('Available', 'integer'),
+      col('Age'),
+      ...TEMPLATE_COLUMNS,
+    ],
+    cells(o, now) {
+      const s = obj(o.status);
+      return [
+        o.metadata.name ?? '',
+        `${Number(s.readyReplicas ?? 0)}/${Number(obj(o.spec).replicas ?? 1)}`,
+        Number(s.updatedReplicas ?? 0),
+        Number(s.availableReplicas ?? 0),
+        age(o, now),
+        ...templateCells(o),
+      ];
+    },
+  },
+  replicasets: {
+    columns: [
+      col('Name', 'string', 0, 'name'),
+      col('Desired', 'integer'),
+      col('Current', 'integer'),
+      col('Ready', 'integer'),
+      col('Age'),
+      ...TEMPLATE_COLUMNS,
+    ],
+    cells(o, now) {
+      const s = obj(o.status);
+      return [
+        o.metadata.name ?? '',
+        Number(obj(o.spec).replicas ?? 1),
+        Number(s.replicas ?? 0),
+        Number(s.readyReplicas ?? 0),
+        age(o, now),
+        ...templateCells(o),
       ];
     },
   },

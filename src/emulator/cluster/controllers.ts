@@ -1,14 +1,16 @@
 /**
  * The loop that runs a cluster's moving parts: what every namespace gets (namespace-controller.ts),
- * the scheduler (scheduler.ts), the DaemonSet controller (daemonset-controller.ts) and the kubelet
- * (kubelet.ts). Driven by changes (a cluster is queued when one of its namespaces, pods, nodes,
- * DaemonSets or kube-system ConfigMaps changes, or a namespace's default objects) and by per-pod
+ * the scheduler (scheduler.ts), the DaemonSet controller (daemonset-controller.ts), the Deployment
+ * and ReplicaSet controllers (deployment-controller.ts) and the kubelet (kubelet.ts). Driven by
+ * changes (a cluster is queued when one of its namespaces, pods, nodes, DaemonSets, Deployments,
+ * ReplicaSets or kube-system ConfigMaps changes, or a namespace's default objects) and by per-pod
  * timers; nothing polls.
  */
 import type { Logger } from 'pino';
 import type { ChangeEvent, ObjectStore } from '../apiserver/object-store.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
 import { DaemonSetController } from './daemonset-controller.ts';
+import { WorkloadControllers } from './deployment-controller.ts';
 import { Kubelet } from './kubelet.ts';
 import { concernsNamespaces, syncNamespaces } from './namespace-controller.ts';
 import { schedulePods } from './scheduler.ts';
@@ -28,6 +30,7 @@ export class Controllers {
   readonly #caPem: string;
   readonly #timers: ClusterTimers;
   readonly #daemonSets: DaemonSetController;
+  readonly #workloads: WorkloadControllers;
   readonly #kubelet: Kubelet;
   readonly #queue = new Set<ObjectStore>();
   #scheduled = false;
@@ -47,6 +50,12 @@ export class Controllers {
       timers: this.#timers,
       enqueue: (cluster) => this.enqueue(cluster),
       graceful: podStopMs > 0,
+    });
+    this.#workloads = new WorkloadControllers({
+      now: options.now,
+      graceful: podStopMs > 0,
+      timers: this.#timers,
+      enqueue: (cluster) => this.enqueue(cluster),
     });
     this.#kubelet = new Kubelet({ ...options, podStopMs, timers: this.#timers });
   }
@@ -76,6 +85,8 @@ export class Controllers {
       resource === RESOURCE.pods ||
       resource === RESOURCE.nodes ||
       resource === RESOURCE.daemonsets ||
+      resource === RESOURCE.deployments ||
+      resource === RESOURCE.replicasets ||
       (resource === RESOURCE.configmaps && event.object.metadata.namespace === 'kube-system') ||
       concernsNamespaces(resource.name, event.object)
     ) {
@@ -118,6 +129,7 @@ export class Controllers {
     try {
       syncNamespaces(cluster, this.#caPem);
       let busy = this.#daemonSets.sync(cluster);
+      busy = this.#workloads.sync(cluster) || busy;
       busy = schedulePods(cluster, this.#now()) || busy;
       busy = this.#kubelet.sync(cluster) || busy;
       cluster.setBusy(busy);

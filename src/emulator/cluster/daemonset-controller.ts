@@ -6,11 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { type ObjectStore, TEMPLATE_GENERATION } from '../apiserver/object-store.ts';
-import { clone, deepEqual, type JsonObject, type KubeObject } from '../apiserver/objects.ts';
+import { clone, type JsonObject, type KubeObject } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
 import { recordEvent } from './events.ts';
 import { daemonPod, daemonSetOwner, templateGeneration } from './kubeadm-objects.ts';
-import { condition, isReady, ownedBy } from './pods.ts';
+import { isAvailable, isReady, ownedBy, writeStatus } from './pods.ts';
 import { recordScheduled } from './scheduler.ts';
 import type { ClusterTimers } from './timers.ts';
 
@@ -155,12 +155,7 @@ export class DaemonSetController {
     }
 
     const minReadySeconds = Number(spec.minReadySeconds ?? 0);
-    const available = (pod: KubeObject) => {
-      if (!isReady(pod)) return false;
-      if (minReadySeconds <= 0) return true;
-      const since = Date.parse(String(condition(pod, 'Ready')?.lastTransitionTime ?? ''));
-      return this.#now().getTime() - since >= minReadySeconds * 1000;
-    };
+    const available = (pod: KubeObject) => isAvailable(pod, minReadySeconds, this.#now());
 
     const strategy = (spec.updateStrategy ?? {}) as JsonObject;
     if ((strategy.type ?? 'RollingUpdate') === 'RollingUpdate') {
@@ -229,14 +224,7 @@ export class DaemonSetController {
       observedGeneration: ds.metadata.generation ?? 1,
       ...(updated > 0 ? { updatedNumberScheduled: updated } : {}),
     };
-    const current = cluster.get(RESOURCE.daemonsets, namespace, ds.metadata.name ?? '');
-    if (current !== undefined && !deepEqual(current.status, status)) {
-      cluster.update(
-        RESOURCE.daemonsets,
-        { ...current, status },
-        { subresource: 'status', owned: true, manager: 'kube-controller-manager' },
-      );
-    }
+    writeStatus(cluster, RESOURCE.daemonsets, ds, status);
     if (minReadySeconds > 0 && availableCount < ready) {
       this.#timers.set(cluster, `ds/${ds.metadata.uid}`, minReadySeconds * 1000, () =>
         this.#enqueue(cluster),
