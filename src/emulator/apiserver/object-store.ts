@@ -99,8 +99,8 @@ export class ObjectStore {
   readonly meta: ClusterMeta;
   /**
    * The output of each pod's last container run, by pod uid (`kubectl logs`), as the kubelet
-   * wrote it. Kept in memory only: a process that takes the cluster over has none until the
-   * containers start again.
+   * wrote it. Kept in memory only: a process that reads the cluster back from the store has the
+   * kubelet rebuild them from the pods and their ConfigMap.
    */
   readonly containerLogs = new Map<string, string>();
   readonly #hooks: ObjectStoreHooks;

@@ -4,6 +4,7 @@
  * the containers whose config was refused, and stops the container of a pod being deleted
  * (`podStopMs`) before deleting the pod for good.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ObjectStore } from '../apiserver/object-store.ts';
 import { isObject, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
@@ -57,7 +58,13 @@ export class Kubelet {
           this.#stopping(cluster, pod);
           this.#timers.set(cluster, `stop/${uid}`, this.#podStopMs, () => this.#stopped(cluster, pod));
         }
-      } else if (status.phase === 'Pending' || status.phase === undefined) {
+        continue;
+      }
+      if (status.phase === 'Running' && !cluster.containerLogs.has(uid)) {
+        // A cluster read back from the store: its containers' logs are rebuilt from what they loaded.
+        cluster.containerLogs.set(uid, this.#rebuiltLog(cluster, pod));
+      }
+      if (status.phase === 'Pending' || status.phase === undefined) {
         busy = true;
         if (!this.#timers.has(cluster, uid)) {
           this.#timers.set(cluster, uid, this.#podStartMs, () => this.#startContainer(cluster, pod));
@@ -75,6 +82,39 @@ export class Kubelet {
       }
     }
     return busy;
+  }
+
+  /**
+   * What a kube-proxy container logged at its last start, rebuilt from the pod and the ConfigMap
+   * (same lines, same time): a refused config's error is in the container's last state; a loaded
+   * config is the ConfigMap's, when its hash is still the one the container loaded. Otherwise (the
+   * ConfigMap changed since, or not kube-proxy) nothing is known: empty.
+   */
+  #rebuiltLog(cluster: ObjectStore, pod: KubeObject): string {
+    if (pod.metadata.labels?.['k8s-app'] !== KUBE_PROXY) return '';
+    const container = firstContainerStatus(pod);
+    const node = String((pod.spec as JsonObject).nodeName ?? '');
+    if (crashLooping(pod)) {
+      const terminated = ((container?.lastState ?? {}) as JsonObject).terminated as JsonObject | undefined;
+      if (terminated === undefined) return '';
+      const at = logTime(pod, String(terminated.finishedAt ?? ''));
+      return startupLog(
+        { ok: false, message: String(terminated.message ?? '') },
+        node,
+        cluster.meta.version,
+        at,
+      );
+    }
+    const text = (configMapOfPod(cluster, pod)?.data as JsonObject | undefined)?.['config.conf'];
+    const running = ((container?.state ?? {}) as JsonObject).running as JsonObject | undefined;
+    if (
+      typeof text !== 'string' ||
+      running === undefined ||
+      loadedConfigHash(text) !== pod.metadata.annotations?.[LOADED_CONFIG_ANNOTATION]
+    )
+      return '';
+    const at = logTime(pod, String(running.startedAt ?? ''));
+    return startupLog(loadKubeProxyConfig(text, cluster.meta.version), node, cluster.meta.version, at);
   }
 
   /** A pod being deleted whose container runs: the kubelet stops it (`Killing`). */
@@ -151,7 +191,7 @@ export class Kubelet {
       if (!result.ok) failure = result.message;
       cluster.containerLogs.set(
         pod.metadata.uid ?? '',
-        startupLog(result, String(spec.nodeName ?? ''), cluster.meta.version, this.#now()),
+        startupLog(result, String(spec.nodeName ?? ''), cluster.meta.version, logTime(pod, time)),
       );
     }
 
@@ -231,6 +271,18 @@ function configMapOfPod(cluster: ObjectStore, pod: KubeObject): KubeObject | und
   const volume = volumes.find((v) => isObject(v.configMap));
   const name = volume === undefined ? KUBE_PROXY : String((volume.configMap as JsonObject).name);
   return cluster.get(RESOURCE.configmaps, pod.metadata.namespace ?? '', name);
+}
+
+/**
+ * The time a container's log lines carry: the second its status records (`startedAt`,
+ * `finishedAt`), with a sub-second part fixed per pod, so a rebuilt log is the same text.
+ */
+function logTime(pod: KubeObject, stamp: string): Date {
+  const millis = createHash('sha256')
+    .update(pod.metadata.uid ?? '')
+    .digest()
+    .readUInt16BE(0);
+  return new Date(Date.parse(stamp) + (millis % 1000));
 }
 
 function formatSeconds(seconds: number): string {
