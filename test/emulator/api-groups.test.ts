@@ -155,6 +155,55 @@ for (const dialect of DIALECTS) {
       assert.match(list, /^\*\.\*\s+\[\]\s+\[\]\s+\[\*\]$/m);
     });
 
+    test('aggregated discovery answers kubectl 1.32 in one document per root', async () => {
+      const accept =
+        'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json';
+      const get = (root: string, headers: Record<string, string>) =>
+        harness.app.inject({
+          method: 'GET',
+          url: `/k8s/${CLUSTER}/${root}`,
+          headers: { authorization: `Bearer ${TOKEN}`, ...headers },
+        });
+      const apis = await get('apis', { accept });
+      assert.equal(apis.statusCode, 200);
+      assert.equal(
+        apis.headers['content-type'],
+        'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList',
+      );
+      const list = apis.json() as {
+        kind: string;
+        items: Array<{
+          metadata: { name: string };
+          versions: Array<{ version: string; resources: Array<Record<string, unknown>> }>;
+        }>;
+      };
+      assert.equal(list.kind, 'APIGroupDiscoveryList');
+      assert.deepEqual(
+        list.items.find((g) => g.metadata.name === 'autoscaling')?.versions.map((v) => v.version),
+        ['v2', 'v1'],
+      );
+      const deployments = list.items
+        .find((g) => g.metadata.name === 'apps')
+        ?.versions[0]?.resources.find((r) => r.resource === 'deployments');
+      assert.deepEqual(deployments?.subresources, [
+        {
+          subresource: 'status',
+          responseKind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+          verbs: ['get', 'patch', 'update'],
+        },
+        {
+          subresource: 'scale',
+          responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' },
+          verbs: ['get', 'patch', 'update'],
+        },
+      ]);
+      const core = await get('api', { accept });
+      assert.equal((core.json() as { items: unknown[] }).items.length, 1);
+      // A client that does not ask for it gets the legacy documents.
+      const legacy = await get('apis', { accept: 'application/json' });
+      assert.equal((legacy.json() as { kind: string }).kind, 'APIGroupList');
+    });
+
     test('verbs a kind does not have, and kinds not served, are refused as kube-apiserver does', async () => {
       const reviews = await harness.kube.run(['get', 'selfsubjectaccessreviews']);
       assert.equal(reviews.code, 1);

@@ -12,7 +12,14 @@ import {
   openApiV3Index,
 } from './openapi.ts';
 import { JSON_TYPE, notFoundPath } from './request.ts';
-import { apiGroup, apiGroupList, apiResourceList, apiVersions, GROUP_VERSIONS } from './resources.ts';
+import {
+  apiGroup,
+  apiGroupDiscoveryList,
+  apiGroupList,
+  apiResourceList,
+  apiVersions,
+  GROUP_VERSIONS,
+} from './resources.ts';
 
 export function discover(segments: string[], cluster: ObjectStore, request: FastifyRequest): unknown {
   const path = segments.join('/');
@@ -64,6 +71,26 @@ export function discover(segments: string[], cluster: ObjectStore, request: Fast
       if (segments.length === 3) return apiResourceList(`${segments[1]}/${segments[2]}`);
       return undefined;
   }
+}
+
+/** The media type of aggregated discovery, which a client asks for first in its Accept header. */
+export const AGGREGATED_DISCOVERY_TYPE =
+  'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
+
+/** `/api` or `/apis` as aggregated discovery, when the client accepts it; else undefined. */
+export function aggregatedDiscovery(segments: string[], request: FastifyRequest): object | undefined {
+  if (segments.length !== 1 || (segments[0] !== 'api' && segments[0] !== 'apis')) return undefined;
+  const accept = (request.headers.accept ?? '').replace(/\s+/g, '');
+  const wanted = accept
+    .split(',')
+    .some(
+      (type) =>
+        type.startsWith('application/json;') &&
+        type.includes(';g=apidiscovery.k8s.io') &&
+        type.includes(';v=v2;') &&
+        type.endsWith(';as=APIGroupDiscoveryList'),
+    );
+  return wanted ? apiGroupDiscoveryList(segments[0] === 'api') : undefined;
 }
 
 /**

@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '../../db/database.ts';
-import { discover, openApi } from './discovery.ts';
+import { AGGREGATED_DISCOVERY_TYPE, aggregatedDiscovery, discover, openApi } from './discovery.ts';
 import { listJson, listResponse, select } from './lists.ts';
 import type { ObjectStore, Watcher } from './object-store.ts';
 import {
@@ -190,6 +190,14 @@ async function handle(
   const query = flattenQuery(request.query);
   const method = request.method;
 
+  const aggregated = method === 'GET' ? aggregatedDiscovery(segments, request) : undefined;
+  if (aggregated !== undefined) {
+    // As kube-apiserver writes it (a Buffer: fastify adds nothing to the media type).
+    return reply
+      .code(200)
+      .header('content-type', AGGREGATED_DISCOVERY_TYPE)
+      .send(Buffer.from(`${JSON.stringify(aggregated)}\n`));
+  }
   const discovery =
     discover(segments, cluster, request) ?? openApi(segments, basePath(request, params.clusterId), request);
   if (discovery !== undefined) {

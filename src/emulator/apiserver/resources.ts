@@ -220,6 +220,9 @@ export const GROUP_VERSIONS: readonly string[] = [
   ...[...GROUPS].flatMap(([group, versions]) => versions.map((v) => `${group}/${v}`)),
 ];
 
+const resourceVerbs = (r: ResourceType): readonly string[] =>
+  r.name === 'namespaces' || r.name === 'nodes' ? r.verbs.filter((v) => v !== 'deletecollection') : r.verbs;
+
 /** `APIResourceList` for one group version (`v1`, `apps/v1`). */
 export function apiResourceList(groupVersion: string): object | undefined {
   const group = groupVersion === 'v1' ? '' : groupVersion.split('/')[0];
@@ -236,10 +239,7 @@ export function apiResourceList(groupVersion: string): object | undefined {
         singularName: r.singular,
         namespaced: r.namespaced,
         kind: r.kind,
-        verbs:
-          r.name === 'namespaces' || r.name === 'nodes'
-            ? r.verbs.filter((v) => v !== 'deletecollection')
-            : r.verbs,
+        verbs: resourceVerbs(r),
         ...(r.shortNames.length > 0 ? { shortNames: r.shortNames } : {}),
         ...(r.categories.length > 0 ? { categories: r.categories } : {}),
         ...(r.virtual
@@ -271,6 +271,53 @@ export function apiResourceList(groupVersion: string): object | undefined {
           ]
         : []),
     ]),
+  };
+}
+
+/**
+ * Aggregated discovery (`apidiscovery.k8s.io/v2` APIGroupDiscoveryList): every version of the core
+ * group (`/api`) or of the named groups (`/apis`) in one document, as kubectl ≥ 1.30 asks first.
+ */
+export function apiGroupDiscoveryList(core: boolean): object {
+  const groups = core ? [''] : [...GROUPS.keys()];
+  return {
+    kind: 'APIGroupDiscoveryList',
+    apiVersion: 'apidiscovery.k8s.io/v2',
+    metadata: {},
+    items: groups.map((group) => ({
+      metadata: { ...(group === '' ? {} : { name: group }), creationTimestamp: null },
+      versions: (group === '' ? ['v1'] : (GROUPS.get(group) ?? [])).map((version) => ({
+        version,
+        resources: RESOURCES.filter((r) => r.group === group && r.version === version).map((r) => {
+          const kind = { group, version, kind: r.kind };
+          const subresources = [
+            ...(r.hasStatus
+              ? [{ subresource: 'status', responseKind: kind, verbs: ['get', 'patch', 'update'] }]
+              : []),
+            ...(r.hasScale
+              ? [
+                  {
+                    subresource: 'scale',
+                    responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' },
+                    verbs: ['get', 'patch', 'update'],
+                  },
+                ]
+              : []),
+          ];
+          return {
+            resource: r.name,
+            responseKind: kind,
+            scope: r.namespaced ? 'Namespaced' : 'Cluster',
+            singularResource: r.singular,
+            verbs: resourceVerbs(r),
+            ...(r.shortNames.length > 0 ? { shortNames: r.shortNames } : {}),
+            ...(r.categories.length > 0 ? { categories: r.categories } : {}),
+            ...(subresources.length > 0 ? { subresources } : {}),
+          };
+        }),
+        freshness: 'Current',
+      })),
+    })),
   };
 }
 
