@@ -44,6 +44,18 @@ kind: StorageClass
 metadata:
   name: fast
 provisioner: csi.example.com
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: default
+spec:
+  clusterIP: 10.3.0.10
+  selector: {app: web}
+  ports:
+  - port: 80
+    targetPort: 8080
 `;
 
 for (const dialect of DIALECTS) {
@@ -67,10 +79,22 @@ for (const dialect of DIALECTS) {
       fs.writeFileSync(file, MANIFEST);
       assert.equal(
         await kubectl('create', '-f', file),
-        'role.rbac.authorization.k8s.io/reader created\ncronjob.batch/nightly created\nstorageclass.storage.k8s.io/fast created\n',
+        'role.rbac.authorization.k8s.io/reader created\ncronjob.batch/nightly created\nstorageclass.storage.k8s.io/fast created\nservice/web created\n',
       );
-      assert.match(await kubectl('get', 'roles'), /^NAME\s+AGE\nreader\s+\d+s\n$/);
-      assert.match(await kubectl('get', 'sc', 'fast'), /^NAME\s+AGE\nfast\s+\d+s\n$/);
+      // kube-apiserver's columns for these kinds; NAME and AGE for kinds it prints no others for.
+      assert.match(
+        await kubectl('get', 'roles'),
+        /^NAME\s+CREATED AT\nreader\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n$/,
+      );
+      assert.match(
+        await kubectl('get', 'sc', 'fast'),
+        /^NAME\s+PROVISIONER\s+RECLAIMPOLICY\s+VOLUMEBINDINGMODE\s+ALLOWVOLUMEEXPANSION\s+AGE\nfast\s+csi\.example\.com\s+Delete\s+Immediate\s+false\s+\d+s\n$/,
+      );
+      assert.match(await kubectl('get', 'cj'), /^NAME\s+AGE\nnightly\s+\d+s\n$/);
+      assert.match(
+        await kubectl('get', 'svc', 'web', '-o', 'wide'),
+        /^NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+AGE\s+SELECTOR\nweb\s+ClusterIP\s+10\.3\.0\.10\s+<none>\s+80\/TCP\s+\d+s\s+app=web\n$/,
+      );
       const role = await harness.kube.json<{ rules: unknown[]; metadata: { uid?: string } }>(
         'get',
         'role',
@@ -126,6 +150,10 @@ for (const dialect of DIALECTS) {
       assert.equal(
         await kubectl('create', 'clusterrole', 'node-viewer', '--verb=get', '--resource=nodes'),
         'clusterrole.rbac.authorization.k8s.io/node-viewer created\n',
+      );
+      assert.match(
+        await kubectl('get', 'rolebinding', 'read-pods', '-o', 'wide'),
+        /^NAME\s+ROLE\s+AGE\s+USERS\s+GROUPS\s+SERVICEACCOUNTS\nread-pods\s+Role\/pod-reader\s+\d+s\s+jane\s*\n$/,
       );
       const role = await harness.kube.json<{ rules: unknown[] }>('get', 'role', 'pod-reader');
       assert.deepEqual(role.rules, [{ verbs: ['get', 'list'], apiGroups: [''], resources: ['pods'] }]);

@@ -69,6 +69,41 @@ function podRestarts(pod: KubeObject, now: Date): string {
     : String(restarts);
 }
 
+/** RBAC roles: their name and creation time. */
+const CREATED_AT: Printer = {
+  columns: [col('Name', 'string', 0, 'name'), col('Created At', 'date')],
+  cells: (o) => [o.metadata.name ?? '', o.metadata.creationTimestamp ?? ''],
+};
+
+/** RBAC bindings: the role, and (wide) who it is bound to. */
+const BINDING: Printer = {
+  columns: [
+    col('Name', 'string', 0, 'name'),
+    col('Role'),
+    col('Age'),
+    col('Users', 'string', 1),
+    col('Groups', 'string', 1),
+    col('ServiceAccounts', 'string', 1),
+  ],
+  cells(o, now) {
+    const subjects = (o.subjects ?? []) as JsonObject[];
+    const of = (kind: string) =>
+      subjects
+        .filter((s) => s.kind === kind)
+        .map((s) => (kind === 'ServiceAccount' ? `${s.namespace ?? ''}/${s.name}` : String(s.name)))
+        .join(', ');
+    const role = obj(o.roleRef);
+    return [
+      o.metadata.name ?? '',
+      `${String(role.kind ?? '')}/${String(role.name ?? '')}`,
+      age(o, now),
+      of('User'),
+      of('Group'),
+      of('ServiceAccount'),
+    ];
+  },
+};
+
 /** The wide columns of a workload: its template's containers and images, and its selector. */
 const TEMPLATE_COLUMNS = [
   col('Containers', 'string', 1),
@@ -234,6 +269,73 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
     columns: [col('Name', 'string', 0, 'name'), col('Secrets', 'integer'), col('Age')],
     cells: (o, now) => [o.metadata.name ?? '', ((o.secrets ?? []) as unknown[]).length, age(o, now)],
   },
+  secrets: {
+    columns: [col('Name', 'string', 0, 'name'), col('Type'), col('Data', 'integer'), col('Age')],
+    cells: (o, now) => [
+      o.metadata.name ?? '',
+      String(o.type ?? 'Opaque'),
+      Object.keys(obj(o.data)).length,
+      age(o, now),
+    ],
+  },
+  services: {
+    columns: [
+      col('Name', 'string', 0, 'name'),
+      col('Type'),
+      col('Cluster-IP'),
+      col('External-IP'),
+      col('Port(s)'),
+      col('Age'),
+      col('Selector', 'string', 1),
+    ],
+    cells(o, now) {
+      const spec = obj(o.spec);
+      const type = String(spec.type ?? 'ClusterIP');
+      const ingress = (obj(obj(o.status).loadBalancer).ingress ?? []) as JsonObject[];
+      const external =
+        type === 'ExternalName'
+          ? String(spec.externalName ?? '<none>')
+          : type === 'LoadBalancer'
+            ? ingress.map((i) => String(i.ip ?? i.hostname)).join(',') || '<pending>'
+            : ((spec.externalIPs ?? []) as string[]).join(',') || '<none>';
+      const ports = ((spec.ports ?? []) as JsonObject[])
+        .map((p) => `${p.port}${p.nodePort === undefined ? '' : `:${p.nodePort}`}/${p.protocol ?? 'TCP'}`)
+        .join(',');
+      return [
+        o.metadata.name ?? '',
+        type,
+        String(spec.clusterIP ?? '<none>'),
+        external,
+        ports || '<none>',
+        age(o, now),
+        selectorText(spec.selector),
+      ];
+    },
+  },
+  'roles.rbac.authorization.k8s.io': CREATED_AT,
+  'clusterroles.rbac.authorization.k8s.io': CREATED_AT,
+  'rolebindings.rbac.authorization.k8s.io': BINDING,
+  'clusterrolebindings.rbac.authorization.k8s.io': BINDING,
+  'storageclasses.storage.k8s.io': {
+    columns: [
+      col('Name', 'string', 0, 'name'),
+      col('Provisioner'),
+      col('ReclaimPolicy'),
+      col('VolumeBindingMode'),
+      col('AllowVolumeExpansion'),
+      col('Age'),
+    ],
+    cells: (o, now) => [
+      o.metadata.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true'
+        ? `${o.metadata.name} (default)`
+        : (o.metadata.name ?? ''),
+      String(o.provisioner ?? ''),
+      String(o.reclaimPolicy ?? 'Delete'),
+      String(o.volumeBindingMode ?? 'Immediate'),
+      String(o.allowVolumeExpansion ?? false),
+      age(o, now),
+    ],
+  },
   namespaces: {
     columns: [col('Name', 'string', 0, 'name'), col('Status'), col('Age')],
     cells: (o, now) => [o.metadata.name ?? '', String(obj(o.status).phase ?? 'Active'), age(o, now)],
@@ -280,7 +382,7 @@ export function toTable(
   now: Date,
   includeObject: string | undefined,
 ): JsonObject {
-  const printer = PRINTERS[resource.name] ?? DEFAULT_PRINTER;
+  const printer = PRINTERS[resource.storage] ?? DEFAULT_PRINTER;
   return {
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1',
