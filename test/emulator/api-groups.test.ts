@@ -172,6 +172,48 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    test('a new Service gets a cluster IP from the service range, and node ports', async () => {
+      await kubectl('create', 'service', 'clusterip', 'api', '--tcp=80:8080');
+      await kubectl('create', 'service', 'nodeport', 'np', '--tcp=443:8443');
+      type Svc = {
+        spec: {
+          clusterIP: string;
+          clusterIPs: string[];
+          ipFamilies: string[];
+          ports: Array<Record<string, unknown>>;
+        };
+      };
+      const api = await harness.kube.json<Svc>('get', 'svc', 'api');
+      const np = await harness.kube.json<Svc>('get', 'svc', 'np');
+      for (const service of [api, np]) {
+        assert.match(service.spec.clusterIP, /^10\.3\.\d+\.\d+$/);
+        assert.deepEqual(service.spec.clusterIPs, [service.spec.clusterIP]);
+        assert.deepEqual(service.spec.ipFamilies, ['IPv4']);
+      }
+      assert.notEqual(api.spec.clusterIP, np.spec.clusterIP);
+      assert.deepEqual(api.spec.ports, [{ name: '80-8080', port: 80, protocol: 'TCP', targetPort: 8080 }]);
+      const nodePort = Number(np.spec.ports[0]!.nodePort);
+      assert.ok(nodePort >= 30000 && nodePort <= 32767, `node port ${nodePort}`);
+      assert.match(
+        await kubectl('get', 'svc', 'np'),
+        new RegExp(
+          `np\\s+NodePort\\s+${np.spec.clusterIP.replaceAll('.', '\\.')}\\s+<none>\\s+443:${nodePort}/TCP`,
+        ),
+      );
+      // A replace that leaves the addresses out keeps them.
+      const replaced = await harness.kube.core.replaceNamespacedService({
+        name: 'api',
+        namespace: 'default',
+        body: {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: 'api' },
+          spec: { ports: [{ port: 81 }] },
+        },
+      });
+      assert.equal(replaced.spec?.clusterIP, api.spec.clusterIP);
+    });
+
     test('kubectl auth can-i and whoami are answered for the admin token', async () => {
       assert.equal(await kubectl('auth', 'can-i', 'delete', 'nodes'), 'yes\n');
       assert.equal(await kubectl('auth', 'can-i', 'create', 'pods', '-n', 'kube-system'), 'yes\n');

@@ -23,6 +23,7 @@ import {
   StatusError,
 } from './objects.ts';
 import { RESOURCE, type ResourceType } from './resources.ts';
+import { allocateServiceAddresses, keepServiceAddresses } from './services.ts';
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -237,6 +238,7 @@ export class ObjectStore {
       throw alreadyExistsError(resource.name, resource.group, metadata.name!);
     }
     applyDefaults(resource, object);
+    if (resource === RESOURCE.services) allocateServiceAddresses(object, this.list(RESOURCE.services));
     initialStatus(resource, object);
     if (options.dryRun) return object;
     const now = this.#hooks.now();
@@ -279,6 +281,8 @@ export class ObjectStore {
       }
     }
     if (options.subresource !== 'status') applyDefaults(resource, object);
+    if (resource === RESOURCE.services && options.subresource !== 'status')
+      keepServiceAddresses(object, current);
     const metadata = object.metadata;
     metadata.uid = current.metadata.uid;
     metadata.creationTimestamp = current.metadata.creationTimestamp;

@@ -358,6 +358,7 @@ export const RESOURCE = Object.freeze({
   nodes: must('', 'nodes'),
   configmaps: must('', 'configmaps'),
   serviceaccounts: must('', 'serviceaccounts'),
+  services: must('', 'services'),
   pods: must('', 'pods'),
   events: must('', 'events'),
   daemonsets: must('apps', 'daemonsets'),
