@@ -110,6 +110,28 @@ for (const dialect of DIALECTS) {
       );
     });
 
+    test('a paused Deployment rolls nothing out until it is resumed', async () => {
+      await kubectl('rollout', 'pause', 'deploy/web');
+      await kubectl('set', 'image', 'deploy/web', 'nginx=nginx:1.29');
+      const seen = await waitFor(
+        async () => {
+          const d = await harness.kube.json<{
+            metadata: { generation: number };
+            status: { observedGeneration?: number; conditions?: Array<{ type: string; reason: string }> };
+          }>('get', 'deploy', 'web');
+          return d.status.observedGeneration === d.metadata.generation && d;
+        },
+        { what: 'the controller to see the change', timeoutMs: 10_000 },
+      );
+      assert.equal(seen.status.conditions?.find((c) => c.type === 'Progressing')?.reason, 'DeploymentPaused');
+      assert.equal((await items('rs', '-l', 'app=web')).length, 2, 'no new ReplicaSet while paused');
+      await kubectl('rollout', 'resume', 'deploy/web');
+      const status = await harness.kube.run(['rollout', 'status', 'deploy/web', '--timeout=60s'], 70_000);
+      assert.equal(status.code, 0, status.stderr);
+      assert.equal((await items('rs', '-l', 'app=web')).length, 3);
+      assert.match(await kubectl('get', 'deploy', 'web', '-o', 'wide'), /nginx:1\.29/);
+    });
+
     test('kubectl scale, then delete: the pods follow', async () => {
       await kubectl('scale', 'deploy/web', '--replicas=1');
       await waitFor(async () => (await items('pods', '-l', 'app=web')).length === 1, {

@@ -44,6 +44,22 @@ function scaled(value: unknown, total: number, fallback: string, roundUp: boolea
   return roundUp ? Math.ceil(exact) : Math.floor(exact);
 }
 
+/** The Progressing condition of a paused Deployment (its times kept while it stays paused). */
+function pausedCondition(deployment: KubeObject, now: Date): JsonObject {
+  const before = (((deployment.status ?? {}) as JsonObject).conditions as JsonObject[] | undefined)?.find(
+    (c) => c.type === 'Progressing',
+  );
+  const time = before?.reason === 'DeploymentPaused' ? String(before.lastTransitionTime) : rfc3339(now);
+  return {
+    type: 'Progressing',
+    status: 'Unknown',
+    lastUpdateTime: time,
+    lastTransitionTime: time,
+    reason: 'DeploymentPaused',
+    message: 'Deployment is paused',
+  };
+}
+
 export class WorkloadControllers {
   readonly #now: () => Date;
   readonly #graceful: boolean;
@@ -142,6 +158,23 @@ export class WorkloadControllers {
       .filter((rs) => ownedBy(rs, deployment.metadata.uid));
     const revisions = owned.map((rs) => Number(rs.metadata.annotations?.[REVISION] ?? 0));
     let current = owned.find((rs) => rs.metadata.labels?.[HASH_LABEL] === hash);
+    // Paused (`kubectl rollout pause`): a template change makes no new ReplicaSet; the newest one
+    // keeps the replicas, and nothing rolls out until it is resumed.
+    const paused = spec.paused === true;
+    const stale = paused && current === undefined;
+    if (stale) {
+      current = [...owned].sort(
+        (a, b) =>
+          Number(b.metadata.annotations?.[REVISION] ?? 0) - Number(a.metadata.annotations?.[REVISION] ?? 0),
+      )[0];
+      if (current === undefined) {
+        writeStatus(cluster, RESOURCE.deployments, deployment, {
+          observedGeneration: deployment.metadata.generation ?? 1,
+          conditions: [pausedCondition(deployment, this.#now())],
+        });
+        return false;
+      }
+    }
     const old = owned.filter((rs) => rs !== current);
     const strategy = (spec.strategy ?? {}) as JsonObject;
     const recreate = strategy.type === 'Recreate';
@@ -206,7 +239,15 @@ export class WorkloadControllers {
     // Old pods still going (Recreate waits for them).
     const oldPods = old.reduce((sum, rs) => sum + podsOf(rs).length, 0);
 
-    if (recreate) {
+    if (paused) {
+      current = this.#scale(
+        cluster,
+        deployment,
+        current,
+        Math.max(0, replicas - oldReplicas),
+        replicas + maxSurge,
+      );
+    } else if (recreate) {
       for (const rs of old) this.#scale(cluster, deployment, rs, 0, replicas);
       const going = cluster
         .list(RESOURCE.pods, namespace)
@@ -254,7 +295,7 @@ export class WorkloadControllers {
     const total = count((rs) => podsOf(rs).length);
     const ready = count((rs) => podsOf(rs).filter(isReady).length);
     const availableCount = count(available);
-    const updated = podsOf(current).length;
+    const updated = stale ? 0 : podsOf(current).length;
     const done = updated === replicas && total === replicas && availableCount === replicas;
     const previous = (deployment.status ?? {}) as JsonObject;
     const time = rfc3339(this.#now());
@@ -287,19 +328,21 @@ export class WorkloadControllers {
               'MinimumReplicasUnavailable',
               'Deployment does not have minimum availability.',
             ),
-        done
-          ? keep(
-              'Progressing',
-              'True',
-              'NewReplicaSetAvailable',
-              `ReplicaSet "${current.metadata.name}" has successfully progressed.`,
-            )
-          : keep(
-              'Progressing',
-              'True',
-              'ReplicaSetUpdated',
-              `ReplicaSet "${current.metadata.name}" is progressing.`,
-            ),
+        paused
+          ? pausedCondition(deployment, this.#now())
+          : done
+            ? keep(
+                'Progressing',
+                'True',
+                'NewReplicaSetAvailable',
+                `ReplicaSet "${current.metadata.name}" has successfully progressed.`,
+              )
+            : keep(
+                'Progressing',
+                'True',
+                'ReplicaSetUpdated',
+                `ReplicaSet "${current.metadata.name}" is progressing.`,
+              ),
       ],
     };
     const annotations = {
@@ -315,7 +358,7 @@ export class WorkloadControllers {
       );
     }
     writeStatus(cluster, RESOURCE.deployments, deployment, status);
-    return !done || oldReplicas > 0;
+    return !paused && (!done || oldReplicas > 0);
   }
 
   #available(pod: KubeObject, rs: KubeObject): boolean {
