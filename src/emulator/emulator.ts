@@ -55,7 +55,7 @@ export interface EmulatorOptions {
   peers?: { caPem: string; internalToken: string };
 }
 
-const BY_NAME = new Map<string, ResourceType>(RESOURCES.map((r) => [r.name, r]));
+const BY_STORAGE = new Map<string, ResourceType>(RESOURCES.map((r) => [r.storage, r]));
 
 export class Emulator implements EmulatorControl {
   readonly #logger: Logger;
@@ -100,7 +100,7 @@ export class Emulator implements EmulatorControl {
         if (cluster.destroyed) return;
         this.#store.markObject(
           cluster.meta.id,
-          resource.name,
+          resource.storage,
           namespace,
           name,
           object === null ? null : () => jsonOf(object),
@@ -236,7 +236,7 @@ export class Emulator implements EmulatorControl {
     if (stored === undefined) return undefined;
     const cluster = new ObjectStore(stored.meta, this.#hooks);
     for (const { resource, body } of stored.objects) {
-      const type = BY_NAME.get(resource);
+      const type = BY_STORAGE.get(resource);
       if (type !== undefined) cluster.restore(type, JSON.parse(body) as KubeObject);
     }
     this.#clusters.set(id, cluster);

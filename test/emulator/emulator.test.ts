@@ -297,8 +297,12 @@ for (const dialect of DIALECTS) {
         await harness.kube.core.readNamespacedConfigMap({ name: 'kube-proxy', namespace: 'kube-system' })
       ).data?.['config.conf'];
       const pods = (await kubeProxyPods()).map((p) => p.metadata!.name).sort();
+      const logs = await kubectl('logs', '-n', 'kube-system', `pod/${pods[0]}`);
+      assert.match(logs, /"Loaded config" path="\/var\/lib\/kube-proxy\/config\.conf"/);
       await harness.stop();
       await startServer();
+      // The container's start-up log is rebuilt, the same text, from what it loaded.
+      assert.equal(await kubectl('logs', '-n', 'kube-system', `pod/${pods[0]}`), logs);
       const reread = await harness.kube.core.readNamespacedConfigMap({
         name: 'kube-proxy',
         namespace: 'kube-system',

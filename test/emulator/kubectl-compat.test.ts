@@ -93,6 +93,10 @@ for (const dialect of DIALECTS) {
       assert.ok(cm.metadata.uid);
       const secret = JSON.parse(await kubectl('get', 'secret', 's', '-n', 'demo', '-o', 'json'));
       assert.equal(Buffer.from(secret.data.password, 'base64').toString(), 'hunter2');
+      assert.match(
+        await kubectl('get', 'secret', 's', '-n', 'demo'),
+        /^NAME\s+TYPE\s+DATA\s+AGE\ns\s+Opaque\s+1\s+\d+s\n$/,
+      );
       assert.match(await kubectl('get', 'ns', 'demo'), /demo\s+Active/);
     });
 

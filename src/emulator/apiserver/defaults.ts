@@ -100,6 +100,23 @@ const DEFAULTS = new Map<ResourceType, (spec: JsonObject) => void>([
       setDefault(spec, 'replicas', 1);
     },
   ],
+  [
+    RESOURCE.services,
+    (spec) => {
+      setDefault(spec, 'type', 'ClusterIP');
+      setDefault(spec, 'sessionAffinity', 'None');
+      if (spec.type === 'ExternalName') return;
+      setDefault(spec, 'internalTrafficPolicy', 'Cluster');
+      if (spec.type === 'NodePort' || spec.type === 'LoadBalancer')
+        setDefault(spec, 'externalTrafficPolicy', 'Cluster');
+      if (spec.type === 'LoadBalancer') setDefault(spec, 'allocateLoadBalancerNodePorts', true);
+      for (const port of (spec.ports ?? []) as JsonObject[]) {
+        if (!isObject(port)) continue;
+        setDefault(port, 'protocol', 'TCP');
+        setDefault(port, 'targetPort', port.port ?? null);
+      }
+    },
+  ],
 ]);
 
 /**

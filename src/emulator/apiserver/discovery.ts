@@ -12,7 +12,14 @@ import {
   openApiV3Index,
 } from './openapi.ts';
 import { JSON_TYPE, notFoundPath } from './request.ts';
-import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './resources.ts';
+import {
+  apiGroup,
+  apiGroupDiscoveryList,
+  apiGroupList,
+  apiResourceList,
+  apiVersions,
+  GROUP_VERSIONS,
+} from './resources.ts';
 
 export function discover(segments: string[], cluster: ObjectStore, request: FastifyRequest): unknown {
   const path = segments.join('/');
@@ -23,15 +30,17 @@ export function discover(segments: string[], cluster: ObjectStore, request: Fast
           '/api',
           '/api/v1',
           '/apis',
-          '/apis/apps',
-          '/apis/apps/v1',
+          ...[...new Set(GROUP_VERSIONS.slice(1).map((gv) => gv.split('/')[0]!))].flatMap((group) => [
+            `/apis/${group}`,
+            ...GROUP_VERSIONS.filter((gv) => gv.startsWith(`${group}/`)).map((gv) => `/apis/${gv}`),
+          ]),
           '/healthz',
           '/livez',
           '/openapi/v2',
           '/openapi/v3',
           '/readyz',
           '/version',
-        ],
+        ].sort(),
       };
     case 'version': {
       const version = /^\d+\.\d+$/.test(cluster.meta.version)
@@ -56,13 +65,32 @@ export function discover(segments: string[], cluster: ObjectStore, request: Fast
       return apiResourceList('v1');
     case 'apis':
       return apiGroupList();
-    case 'apis/apps':
-      return apiGroup('apps');
-    case 'apis/apps/v1':
-      return apiResourceList('apps/v1');
     default:
+      if (segments[0] !== 'apis') return undefined;
+      if (segments.length === 2) return apiGroup(segments[1]!);
+      if (segments.length === 3) return apiResourceList(`${segments[1]}/${segments[2]}`);
       return undefined;
   }
+}
+
+/** The media type of aggregated discovery, which a client asks for first in its Accept header. */
+export const AGGREGATED_DISCOVERY_TYPE =
+  'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
+
+/** `/api` or `/apis` as aggregated discovery, when the client accepts it; else undefined. */
+export function aggregatedDiscovery(segments: string[], request: FastifyRequest): object | undefined {
+  if (segments.length !== 1 || (segments[0] !== 'api' && segments[0] !== 'apis')) return undefined;
+  const accept = (request.headers.accept ?? '').replace(/\s+/g, '');
+  const wanted = accept
+    .split(',')
+    .some(
+      (type) =>
+        type.startsWith('application/json;') &&
+        type.includes(';g=apidiscovery.k8s.io') &&
+        type.includes(';v=v2;') &&
+        type.endsWith(';as=APIGroupDiscoveryList'),
+    );
+  return wanted ? apiGroupDiscoveryList(segments[0] === 'api') : undefined;
 }
 
 /**

@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '../../db/database.ts';
-import { discover, openApi } from './discovery.ts';
+import { AGGREGATED_DISCOVERY_TYPE, aggregatedDiscovery, discover, openApi } from './discovery.ts';
 import { listJson, listResponse, select } from './lists.ts';
 import type { ObjectStore, Watcher } from './object-store.ts';
 import {
@@ -34,6 +34,8 @@ import {
   resolveTarget,
 } from './request.ts';
 import { apiVersionOf, RESOURCE, RESOURCES, type ResourceType } from './resources.ts';
+import { answerVirtual } from './reviews.ts';
+import { scaleRequest } from './scale.ts';
 import { toTable, wantsTable } from './tables.ts';
 import { startWatch } from './watch.ts';
 
@@ -196,6 +198,14 @@ async function handle(
   const query = flattenQuery(request.query);
   const method = request.method;
 
+  const aggregated = method === 'GET' ? aggregatedDiscovery(segments, request) : undefined;
+  if (aggregated !== undefined) {
+    // As kube-apiserver writes it (a Buffer: fastify adds nothing to the media type).
+    return reply
+      .code(200)
+      .header('content-type', AGGREGATED_DISCOVERY_TYPE)
+      .send(Buffer.from(`${JSON.stringify(aggregated)}\n`));
+  }
   const discovery =
     discover(segments, cluster, request) ?? openApi(segments, basePath(request, params.clusterId), request);
   if (discovery !== undefined) {
@@ -225,7 +235,23 @@ async function handle(
       .type('text/plain')
       .send(containerLog(cluster, pod, query));
   }
+  if (subresource === 'scale' && resource.hasScale && name !== undefined && !watch) {
+    const scale = scaleRequest(request, cluster, resource, namespace ?? '', name, query);
+    await deps.flush();
+    return send(reply, 200, scale);
+  }
   if (subresource !== undefined && subresource !== 'status') throw notFoundPath();
+  if (!resource.verbs.includes(verbOf(method, name, watch))) throw methodNotAllowed();
+  if (resource.virtual) {
+    const body = objectBody(request, resource);
+    const answer = await answerVirtual(resource, body, {
+      cluster,
+      namespace,
+      tokenAccepted: async (other) => (await deps.authorize(params.clusterId, other, clientIp)) === 'allowed',
+    });
+    await deps.flush();
+    return send(reply, 201, answer);
+  }
 
   switch (method) {
     case 'GET':
@@ -308,6 +334,7 @@ async function handle(
         });
       }
       const uid = isObject(options.preconditions) ? options.preconditions.uid : undefined;
+      const grace = query.gracePeriodSeconds ?? options.gracePeriodSeconds;
       const deleted = remove(
         cluster,
         resource,
@@ -315,12 +342,32 @@ async function handle(
         name,
         dryRun(query),
         typeof uid === 'string' ? uid : undefined,
+        grace === undefined || grace === null || Number.isNaN(Number(grace)) ? undefined : Number(grace),
       );
       await deps.flush();
       return send(reply, 200, deleted);
     }
     default:
       throw methodNotAllowed();
+  }
+}
+
+/** The verb of a request, as discovery lists verbs (`list`, `watch`, `deletecollection`…). */
+function verbOf(method: string, name: string | undefined, watch: boolean): string {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+      return watch ? 'watch' : name === undefined ? 'list' : 'get';
+    case 'POST':
+      return 'create';
+    case 'PUT':
+      return 'update';
+    case 'PATCH':
+      return 'patch';
+    case 'DELETE':
+      return name === undefined ? 'deletecollection' : 'delete';
+    default:
+      return method.toLowerCase();
   }
 }
 
@@ -375,6 +422,7 @@ function remove(
   name: string,
   isDryRun: boolean,
   uid?: string,
+  gracePeriodSeconds?: number,
 ): KubeObject {
   if (resource === RESOURCE.namespaces) {
     if (PROTECTED_NAMESPACES.has(name)) {
@@ -394,6 +442,8 @@ function remove(
   }
   return cluster.delete(resource, namespace, name, {
     dryRun: isDryRun,
+    graceful: true,
     ...(uid === undefined ? {} : { uid }),
+    ...(gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds }),
   });
 }

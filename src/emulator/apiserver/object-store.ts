@@ -23,6 +23,7 @@ import {
   StatusError,
 } from './objects.ts';
 import { RESOURCE, type ResourceType } from './resources.ts';
+import { allocateServiceAddresses, keepServiceAddresses } from './services.ts';
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -99,8 +100,8 @@ export class ObjectStore {
   readonly meta: ClusterMeta;
   /**
    * The output of each pod's last container run, by pod uid (`kubectl logs`), as the kubelet
-   * wrote it. Kept in memory only: a process that takes the cluster over has none until the
-   * containers start again.
+   * wrote it. Kept in memory only: a process that reads the cluster back from the store has the
+   * kubelet rebuild them from the pods and their ConfigMap.
    */
   readonly containerLogs = new Map<string, string>();
   readonly #hooks: ObjectStoreHooks;
@@ -121,7 +122,7 @@ export class ObjectStore {
 
   /** Loads a stored object without events (used when reading the cluster from the store). */
   restore(resource: ResourceType, object: KubeObject): void {
-    this.#bucket(resource.name).set(
+    this.#bucket(resource.storage).set(
       keyOf(object.metadata.namespace ?? '', object.metadata.name ?? ''),
       object,
     );
@@ -142,7 +143,7 @@ export class ObjectStore {
   }
 
   get(resource: ResourceType, namespace: string, name: string): KubeObject | undefined {
-    return this.#objects.get(resource.name)?.get(keyOf(namespace, name));
+    return this.#objects.get(resource.storage)?.get(keyOf(namespace, name));
   }
 
   mustGet(resource: ResourceType, namespace: string, name: string): KubeObject {
@@ -153,12 +154,12 @@ export class ObjectStore {
 
   /** Objects of a resource (in one namespace, or all), sorted as the API server lists them. */
   list(resource: ResourceType, namespace?: string): KubeObject[] {
-    const bucket = this.#objects.get(resource.name);
+    const bucket = this.#objects.get(resource.storage);
     if (bucket === undefined) return [];
-    let sorted = this.#sorted.get(resource.name);
+    let sorted = this.#sorted.get(resource.storage);
     if (sorted === undefined) {
       sorted = [...bucket.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, o]) => o);
-      this.#sorted.set(resource.name, sorted);
+      this.#sorted.set(resource.storage, sorted);
     }
     // A copy: callers may keep or change what they get, the cached order stays.
     return namespace === undefined
@@ -181,8 +182,8 @@ export class ObjectStore {
     if (type !== 'DELETED') assertStorable(object);
     const namespace = object.metadata.namespace ?? '';
     const name = object.metadata.name ?? '';
-    if (type === 'DELETED') this.#bucket(resource.name).delete(keyOf(namespace, name));
-    else this.#bucket(resource.name).set(keyOf(namespace, name), object);
+    if (type === 'DELETED') this.#bucket(resource.storage).delete(keyOf(namespace, name));
+    else this.#bucket(resource.storage).set(keyOf(namespace, name), object);
     // The replaced version lives on only in the watch log, whose events are written afresh.
     if (previous !== undefined) forgetJson(previous);
     this.#hooks.persistObject(this, resource, namespace, name, type === 'DELETED' ? null : object);
@@ -237,6 +238,7 @@ export class ObjectStore {
       throw alreadyExistsError(resource.name, resource.group, metadata.name!);
     }
     applyDefaults(resource, object);
+    if (resource === RESOURCE.services) allocateServiceAddresses(object, this.list(RESOURCE.services));
     initialStatus(resource, object);
     if (options.dryRun) return object;
     const now = this.#hooks.now();
@@ -279,13 +281,18 @@ export class ObjectStore {
       }
     }
     if (options.subresource !== 'status') applyDefaults(resource, object);
+    if (resource === RESOURCE.services && options.subresource !== 'status')
+      keepServiceAddresses(object, current);
     const metadata = object.metadata;
     metadata.uid = current.metadata.uid;
     metadata.creationTimestamp = current.metadata.creationTimestamp;
     if (resource.namespaced) metadata.namespace = namespace;
     else delete metadata.namespace;
-    if (current.metadata.deletionTimestamp !== undefined)
+    if (current.metadata.deletionTimestamp !== undefined) {
       metadata.deletionTimestamp = current.metadata.deletionTimestamp;
+      if (current.metadata.deletionGracePeriodSeconds !== undefined)
+        metadata.deletionGracePeriodSeconds = current.metadata.deletionGracePeriodSeconds;
+    }
     if ((metadata.managedFields ?? []).length === 0 && current.metadata.managedFields !== undefined) {
       metadata.managedFields = current.metadata.managedFields;
     }
@@ -316,11 +323,17 @@ export class ObjectStore {
     return object;
   }
 
+  /**
+   * Deletes an object. With `graceful`, a pod bound to a node and not finished is only marked
+   * (`deletionTimestamp`, `deletionGracePeriodSeconds`: kube-apiserver's graceful deletion) and
+   * stays, Terminating, until its kubelet deletes it; `gracePeriodSeconds` (DeleteOptions) 0 deletes
+   * at once, unset takes the pod's `terminationGracePeriodSeconds`.
+   */
   delete(
     resource: ResourceType,
     namespace: string,
     name: string,
-    options: { dryRun?: boolean; uid?: string } = {},
+    options: { dryRun?: boolean; uid?: string; graceful?: boolean; gracePeriodSeconds?: number } = {},
   ): KubeObject {
     const current = this.mustGet(resource, namespace, name);
     if (options.uid !== undefined && options.uid !== current.metadata.uid) {
@@ -329,6 +342,21 @@ export class ObjectStore {
         'Conflict',
         `Precondition failed: UID in precondition: ${options.uid}, UID in object meta: ${current.metadata.uid}`,
       );
+    }
+    if (options.graceful === true && resource === RESOURCE.pods) {
+      const grace = podGracePeriod(current, options.gracePeriodSeconds);
+      if (grace > 0) {
+        if (current.metadata.deletionTimestamp !== undefined) return current;
+        const object = shallowCopy(current);
+        object.metadata.deletionTimestamp = rfc3339(new Date(this.#hooks.now().getTime() + grace * 1000));
+        object.metadata.deletionGracePeriodSeconds = grace;
+        if (options.dryRun) return object;
+        const rv = this.#nextRv();
+        object.metadata.resourceVersion = String(rv);
+        putInApiOrder(object);
+        this.#commit('MODIFIED', resource, object, current, rv);
+        return object;
+      }
     }
     if (options.dryRun) return current;
     if (resource === RESOURCE.pods) this.containerLogs.delete(current.metadata.uid ?? '');
@@ -359,6 +387,20 @@ export class ObjectStore {
     for (const watcher of this.watchers) watcher.close();
     this.watchers.clear();
   }
+}
+
+/**
+ * The grace period of a pod's deletion (kube-apiserver's pod strategy): the one asked for, else
+ * the pod's `terminationGracePeriodSeconds` (30 by default); 0 for a pod no kubelet runs (not bound
+ * to a node, or finished).
+ */
+function podGracePeriod(pod: KubeObject, asked: number | undefined): number {
+  const spec = (pod.spec ?? {}) as JsonObject;
+  const phase = ((pod.status ?? {}) as JsonObject).phase;
+  if (spec.nodeName === undefined || spec.nodeName === '' || phase === 'Succeeded' || phase === 'Failed')
+    return 0;
+  const grace = asked ?? Number(spec.terminationGracePeriodSeconds ?? 30);
+  return Number.isFinite(grace) ? Math.max(0, Math.trunc(grace)) : 30;
 }
 
 const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';

@@ -47,6 +47,10 @@ const condition = obj({ type: str, status: str, reason: str, message: str, lastT
 const META = 'io.k8s.apimachinery.pkg.apis.meta.v1';
 const CORE = 'io.k8s.api.core.v1';
 const APPS = 'io.k8s.api.apps.v1';
+const INT_OR_STRING = 'io.k8s.apimachinery.pkg.util.intstr.IntOrString';
+
+/** A schema with its description (`kubectl explain` prints it; the words are mks's own). */
+const described = (description: string, schema: Schema): Schema => ({ ...schema, description });
 
 /** Shared definitions, by their name on a real server. */
 function definitions(): Record<string, Schema> {
@@ -134,6 +138,73 @@ function definitions(): Record<string, Schema> {
       terminationGracePeriodSeconds: { type: 'integer', format: 'int64' },
     }),
     [`${CORE}.PodTemplateSpec`]: obj({ metadata: ref(`${META}.ObjectMeta`), spec: ref(`${CORE}.PodSpec`) }),
+    [INT_OR_STRING]: described('A whole number, or a string such as a percentage ("25%").', {
+      type: 'string',
+      format: 'int-or-string',
+    }),
+    ...daemonSetDefinitions(),
+  };
+}
+
+/**
+ * The DaemonSet's models, as a real server names and shapes them (model names, enums, the order of
+ * fields); the descriptions are written for mks, not copied from Kubernetes.
+ */
+function daemonSetDefinitions(): Record<string, Schema> {
+  const count = (description: string): Schema => described(description, int);
+  return {
+    [`${APPS}.DaemonSetSpec`]: described(
+      'What a DaemonSet runs and how it replaces its pods.',
+      obj(
+        {
+          minReadySeconds: count(
+            'Seconds a new pod must stay ready, with no container crashing, before it counts as available. 0 (the default): as soon as it is ready.',
+          ),
+          revisionHistoryLimit: count(
+            'How many old ControllerRevisions are kept for rollbacks. Default: 10.',
+          ),
+          selector: described(
+            "Which pods belong to the DaemonSet; it must match the template's labels and cannot change.",
+            ref(`${META}.LabelSelector`),
+          ),
+          template: described(
+            'The pod each eligible node runs. Its restart policy must be Always (the default).',
+            ref(`${CORE}.PodTemplateSpec`),
+          ),
+          updateStrategy: described(
+            'How the pods are replaced when the template changes.',
+            ref(`${APPS}.DaemonSetUpdateStrategy`),
+          ),
+        },
+        { required: ['selector', 'template'] },
+      ),
+    ),
+    [`${APPS}.DaemonSetUpdateStrategy`]: described(
+      'The way a DaemonSet moves its nodes to a new pod template.',
+      obj({
+        rollingUpdate: described(
+          'Settings of a rolling update; only read when type is "RollingUpdate".',
+          ref(`${APPS}.RollingUpdateDaemonSet`),
+        ),
+        type: described(
+          'The strategy: "RollingUpdate" (the default) or "OnDelete".\n\nPossible enum values:\n - `"OnDelete"` a node gets the new template only when its pod is deleted by hand\n - `"RollingUpdate"` the controller replaces the pods node by node, within maxUnavailable and maxSurge',
+          { ...str, enum: ['OnDelete', 'RollingUpdate'] },
+        ),
+      }),
+    ),
+    [`${APPS}.RollingUpdateDaemonSet`]: described(
+      'The limits a rolling update of a DaemonSet keeps to.',
+      obj({
+        maxSurge: described(
+          "How many nodes may run an old and a new pod at once during the update: a number or a percentage of the nodes (rounded up). Default: 0, so a node's old pod goes before the new one starts.",
+          ref(INT_OR_STRING),
+        ),
+        maxUnavailable: described(
+          'How many nodes may be without an available pod during the update: a number or a percentage of the nodes (rounded up). Default: 1; cannot be 0 when maxSurge is 0.',
+          ref(INT_OR_STRING),
+        ),
+      }),
+    ),
   };
 }
 
@@ -215,13 +286,7 @@ function kindProperties(kind: string): Record<string, Schema> {
       };
     case 'DaemonSet':
       return {
-        spec: obj({
-          selector,
-          template,
-          updateStrategy: obj({ type: str, rollingUpdate: free }),
-          minReadySeconds: int,
-          revisionHistoryLimit: int,
-        }),
+        spec: described('What the DaemonSet runs, and how.', ref(`${APPS}.DaemonSetSpec`)),
         status: obj({ conditions }, { 'x-kubernetes-preserve-unknown-fields': true }),
       };
     case 'Deployment':
@@ -246,13 +311,22 @@ function kindProperties(kind: string): Record<string, Schema> {
     case 'ControllerRevision':
       return { data: free, revision: { type: 'integer', format: 'int64' } };
     default:
-      return {};
+      // Kinds no controller reads: stored as sent, their fields not described.
+      return { spec: free, status: free };
   }
 }
 
 const prefixOf = (groupVersion: string): string =>
   groupVersion === 'v1' ? 'api/v1' : `apis/${groupVersion}`;
-const schemaName = (r: ResourceType): string => `${r.group === '' ? CORE : APPS}.${r.kind}`;
+/** A kind's model name on a real server (`io.k8s.api.apps.v1.DaemonSet`). */
+function schemaName(r: ResourceType): string {
+  if (r.group === '') return `${CORE}.${r.kind}`;
+  if (r.group === 'apiextensions.k8s.io')
+    return `io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.${r.version}.${r.kind}`;
+  if (r.group === 'apiregistration.k8s.io')
+    return `io.k8s.kube-aggregator.pkg.apis.apiregistration.${r.version}.${r.kind}`;
+  return `io.k8s.api.${r.group.split('.')[0]}.${r.version}.${r.kind}`;
+}
 const gvkOf = (r: ResourceType) => ({ group: r.group, version: r.version, kind: r.kind });
 
 const JSON_CONTENT = {
@@ -329,6 +403,7 @@ function operations(r: ResourceType): Record<string, Schema> {
       responses: { ...ok('200'), ...ok('201') },
     }),
   };
+  if (r.virtual) return { [base]: { parameters: collection.parameters, post: collection.post } };
   const paths: Record<string, Schema> = { [base]: collection, [`${base}/{name}`]: item };
   if (r.hasStatus) {
     paths[`${base}/{name}/status`] = {

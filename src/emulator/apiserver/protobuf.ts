@@ -457,6 +457,121 @@ const DeleteOptions = msg('DeleteOptions', {
   6: f('ignoreStoreReadErrorWithClusterBreakingPotential', 'bool', { pointer: true }),
 });
 
+// rbac.authorization.k8s.io/v1 (`kubectl create role|clusterrole|rolebinding|clusterrolebinding`)
+const PolicyRule = msg('PolicyRule', {
+  1: f('verbs', 'string', { repeated: true }),
+  2: f('apiGroups', 'string', { repeated: true }),
+  3: f('resources', 'string', { repeated: true }),
+  4: f('resourceNames', 'string', { repeated: true }),
+  5: f('nonResourceURLs', 'string', { repeated: true }),
+});
+const Role = msg('Role', { 1: f('metadata', ObjectMeta), 2: f('rules', PolicyRule, { repeated: true }) });
+const ClusterRole = msg('ClusterRole', {
+  1: f('metadata', ObjectMeta),
+  2: f('rules', PolicyRule, { repeated: true }),
+  3: f(
+    'aggregationRule',
+    msg('AggregationRule', { 1: f('clusterRoleSelectors', LabelSelector, { repeated: true }) }),
+    { pointer: true },
+  ),
+});
+const RoleBinding = msg('RoleBinding', {
+  1: f('metadata', ObjectMeta),
+  2: f(
+    'subjects',
+    msg('Subject', {
+      1: f('kind', 'string'),
+      2: f('apiGroup', 'string'),
+      3: f('name', 'string'),
+      4: f('namespace', 'string'),
+    }),
+    { repeated: true },
+  ),
+  3: f(
+    'roleRef',
+    msg('RoleRef', { 1: f('apiGroup', 'string'), 2: f('kind', 'string'), 3: f('name', 'string') }),
+  ),
+});
+
+// authorization.k8s.io/v1 and authentication.k8s.io/v1 (`kubectl auth can-i|whoami`)
+const selectorAttributes = (name: string) =>
+  msg(name, {
+    1: f('rawSelector', 'string'),
+    2: f(
+      'requirements',
+      msg('Requirement', {
+        1: f('key', 'string'),
+        2: f('operator', 'string'),
+        3: f('values', 'string', { repeated: true }),
+      }),
+      { repeated: true },
+    ),
+  });
+const ResourceAttributes = msg('ResourceAttributes', {
+  1: f('namespace', 'string'),
+  2: f('verb', 'string'),
+  3: f('group', 'string'),
+  4: f('version', 'string'),
+  5: f('resource', 'string'),
+  6: f('subresource', 'string'),
+  7: f('name', 'string'),
+  8: f('fieldSelector', selectorAttributes('FieldSelectorAttributes'), { pointer: true }),
+  9: f('labelSelector', selectorAttributes('LabelSelectorAttributes'), { pointer: true }),
+});
+const NonResourceAttributes = msg('NonResourceAttributes', {
+  1: f('path', 'string'),
+  2: f('verb', 'string'),
+});
+const SubjectAccessReviewStatus = msg('SubjectAccessReviewStatus', {
+  1: f('allowed', 'bool'),
+  2: f('reason', 'string'),
+  3: f('evaluationError', 'string'),
+  4: f('denied', 'bool'),
+});
+const SelfSubjectAccessReview = msg('SelfSubjectAccessReview', {
+  1: f('metadata', ObjectMeta),
+  2: f(
+    'spec',
+    msg('SelfSubjectAccessReviewSpec', {
+      1: f('resourceAttributes', ResourceAttributes, { pointer: true }),
+      2: f('nonResourceAttributes', NonResourceAttributes, { pointer: true }),
+    }),
+  ),
+  3: f('status', SubjectAccessReviewStatus),
+});
+const SelfSubjectRulesReview = msg('SelfSubjectRulesReview', {
+  1: f('metadata', ObjectMeta),
+  2: f('spec', msg('SelfSubjectRulesReviewSpec', { 1: f('namespace', 'string') })),
+  3: f(
+    'status',
+    msg('SubjectRulesReviewStatus', {
+      1: f('resourceRules', PolicyRule, { repeated: true }),
+      2: f('nonResourceRules', PolicyRule, { repeated: true }),
+      3: f('incomplete', 'bool'),
+      4: f('evaluationError', 'string'),
+    }),
+  ),
+});
+const SelfSubjectReview = msg('SelfSubjectReview', {
+  1: f('metadata', ObjectMeta),
+  2: f(
+    'status',
+    msg('SelfSubjectReviewStatus', {
+      1: f(
+        'userInfo',
+        msg('UserInfo', {
+          1: f('username', 'string'),
+          2: f('uid', 'string'),
+          3: f('groups', 'string', { repeated: true }),
+          4: f('extra', {
+            map: msg('ExtraValue', { 1: f('items', 'string', { repeated: true }) }, (v) => v.items ?? []),
+          }),
+        }),
+      ),
+    }),
+  ),
+});
+
 /** The kinds whose protobuf encoding the emulator reads, by `apiVersion/kind`. */
 const KINDS: Readonly<Record<string, Message>> = {
   'v1/Namespace': Namespace,
@@ -465,6 +580,13 @@ const KINDS: Readonly<Record<string, Message>> = {
   'v1/ServiceAccount': ServiceAccount,
   'v1/Service': Service,
   'apps/v1/Deployment': Deployment,
+  'rbac.authorization.k8s.io/v1/Role': Role,
+  'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
+  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': RoleBinding,
+  'authorization.k8s.io/v1/SelfSubjectAccessReview': SelfSubjectAccessReview,
+  'authorization.k8s.io/v1/SelfSubjectRulesReview': SelfSubjectRulesReview,
+  'authentication.k8s.io/v1/SelfSubjectReview': SelfSubjectReview,
   'meta.k8s.io/v1/DeleteOptions': DeleteOptions,
   // Typed clients of the core group send DeleteOptions with the group version of the resource.
   'v1/DeleteOptions': DeleteOptions,

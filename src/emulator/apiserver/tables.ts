@@ -69,6 +69,57 @@ function podRestarts(pod: KubeObject, now: Date): string {
     : String(restarts);
 }
 
+/** RBAC roles: their name and creation time. */
+const CREATED_AT: Printer = {
+  columns: [col('Name', 'string', 0, 'name'), col('Created At', 'date')],
+  cells: (o) => [o.metadata.name ?? '', o.metadata.creationTimestamp ?? ''],
+};
+
+/** RBAC bindings: the role, and (wide) who it is bound to. */
+const BINDING: Printer = {
+  columns: [
+    col('Name', 'string', 0, 'name'),
+    col('Role'),
+    col('Age'),
+    col('Users', 'string', 1),
+    col('Groups', 'string', 1),
+    col('ServiceAccounts', 'string', 1),
+  ],
+  cells(o, now) {
+    const subjects = (o.subjects ?? []) as JsonObject[];
+    const of = (kind: string) =>
+      subjects
+        .filter((s) => s.kind === kind)
+        .map((s) => (kind === 'ServiceAccount' ? `${s.namespace ?? ''}/${s.name}` : String(s.name)))
+        .join(', ');
+    const role = obj(o.roleRef);
+    return [
+      o.metadata.name ?? '',
+      `${String(role.kind ?? '')}/${String(role.name ?? '')}`,
+      age(o, now),
+      of('User'),
+      of('Group'),
+      of('ServiceAccount'),
+    ];
+  },
+};
+
+/** The wide columns of a workload: its template's containers and images, and its selector. */
+const TEMPLATE_COLUMNS = [
+  col('Containers', 'string', 1),
+  col('Images', 'string', 1),
+  col('Selector', 'string', 1),
+];
+
+function templateCells(o: KubeObject): string[] {
+  const containers = (obj(obj(obj(obj(o.spec).template).spec)).containers ?? []) as JsonObject[];
+  return [
+    containers.map((c) => String(c.name)).join(','),
+    containers.map((c) => String(c.image)).join(','),
+    selectorText(obj(o.spec).selector),
+  ];
+}
+
 const PRINTERS: Readonly<Record<string, Printer>> = {
   pods: {
     columns: [
@@ -145,14 +196,11 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
       col('Available', 'integer'),
       col('Node Selector'),
       col('Age'),
-      col('Containers', 'string', 1),
-      col('Images', 'string', 1),
-      col('Selector', 'string', 1),
+      ...TEMPLATE_COLUMNS,
     ],
     cells(o, now) {
       const s = obj(o.status);
       const podSpec = obj(obj(obj(o.spec).template).spec);
-      const containers = (podSpec.containers ?? []) as JsonObject[];
       const nodeSelector = Object.entries(obj(podSpec.nodeSelector)).map(([k, v]) => `${k}=${String(v)}`);
       return [
         o.metadata.name ?? '',
@@ -163,9 +211,49 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
         Number(s.numberAvailable ?? 0),
         nodeSelector.length > 0 ? nodeSelector.join(',') : '<none>',
         age(o, now),
-        containers.map((c) => String(c.name)).join(','),
-        containers.map((c) => String(c.image)).join(','),
-        selectorText(obj(o.spec).selector),
+        ...templateCells(o),
+      ];
+    },
+  },
+  deployments: {
+    columns: [
+      col('Name', 'string', 0, 'name'),
+      col('Ready'),
+      col('Up-to-date', 'integer'),
+      col('Available', 'integer'),
+      col('Age'),
+      ...TEMPLATE_COLUMNS,
+    ],
+    cells(o, now) {
+      const s = obj(o.status);
+      return [
+        o.metadata.name ?? '',
+        `${Number(s.readyReplicas ?? 0)}/${Number(obj(o.spec).replicas ?? 1)}`,
+        Number(s.updatedReplicas ?? 0),
+        Number(s.availableReplicas ?? 0),
+        age(o, now),
+        ...templateCells(o),
+      ];
+    },
+  },
+  replicasets: {
+    columns: [
+      col('Name', 'string', 0, 'name'),
+      col('Desired', 'integer'),
+      col('Current', 'integer'),
+      col('Ready', 'integer'),
+      col('Age'),
+      ...TEMPLATE_COLUMNS,
+    ],
+    cells(o, now) {
+      const s = obj(o.status);
+      return [
+        o.metadata.name ?? '',
+        Number(obj(o.spec).replicas ?? 1),
+        Number(s.replicas ?? 0),
+        Number(s.readyReplicas ?? 0),
+        age(o, now),
+        ...templateCells(o),
       ];
     },
   },
@@ -180,6 +268,73 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
   serviceaccounts: {
     columns: [col('Name', 'string', 0, 'name'), col('Secrets', 'integer'), col('Age')],
     cells: (o, now) => [o.metadata.name ?? '', ((o.secrets ?? []) as unknown[]).length, age(o, now)],
+  },
+  secrets: {
+    columns: [col('Name', 'string', 0, 'name'), col('Type'), col('Data', 'integer'), col('Age')],
+    cells: (o, now) => [
+      o.metadata.name ?? '',
+      String(o.type ?? 'Opaque'),
+      Object.keys(obj(o.data)).length,
+      age(o, now),
+    ],
+  },
+  services: {
+    columns: [
+      col('Name', 'string', 0, 'name'),
+      col('Type'),
+      col('Cluster-IP'),
+      col('External-IP'),
+      col('Port(s)'),
+      col('Age'),
+      col('Selector', 'string', 1),
+    ],
+    cells(o, now) {
+      const spec = obj(o.spec);
+      const type = String(spec.type ?? 'ClusterIP');
+      const ingress = (obj(obj(o.status).loadBalancer).ingress ?? []) as JsonObject[];
+      const external =
+        type === 'ExternalName'
+          ? String(spec.externalName ?? '<none>')
+          : type === 'LoadBalancer'
+            ? ingress.map((i) => String(i.ip ?? i.hostname)).join(',') || '<pending>'
+            : ((spec.externalIPs ?? []) as string[]).join(',') || '<none>';
+      const ports = ((spec.ports ?? []) as JsonObject[])
+        .map((p) => `${p.port}${p.nodePort === undefined ? '' : `:${p.nodePort}`}/${p.protocol ?? 'TCP'}`)
+        .join(',');
+      return [
+        o.metadata.name ?? '',
+        type,
+        String(spec.clusterIP ?? '<none>'),
+        external,
+        ports || '<none>',
+        age(o, now),
+        selectorText(spec.selector),
+      ];
+    },
+  },
+  'roles.rbac.authorization.k8s.io': CREATED_AT,
+  'clusterroles.rbac.authorization.k8s.io': CREATED_AT,
+  'rolebindings.rbac.authorization.k8s.io': BINDING,
+  'clusterrolebindings.rbac.authorization.k8s.io': BINDING,
+  'storageclasses.storage.k8s.io': {
+    columns: [
+      col('Name', 'string', 0, 'name'),
+      col('Provisioner'),
+      col('ReclaimPolicy'),
+      col('VolumeBindingMode'),
+      col('AllowVolumeExpansion'),
+      col('Age'),
+    ],
+    cells: (o, now) => [
+      o.metadata.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true'
+        ? `${o.metadata.name} (default)`
+        : (o.metadata.name ?? ''),
+      String(o.provisioner ?? ''),
+      String(o.reclaimPolicy ?? 'Delete'),
+      String(o.volumeBindingMode ?? 'Immediate'),
+      String(o.allowVolumeExpansion ?? false),
+      age(o, now),
+    ],
   },
   namespaces: {
     columns: [col('Name', 'string', 0, 'name'), col('Status'), col('Age')],
@@ -227,7 +382,7 @@ export function toTable(
   now: Date,
   includeObject: string | undefined,
 ): JsonObject {
-  const printer = PRINTERS[resource.name] ?? DEFAULT_PRINTER;
+  const printer = PRINTERS[resource.storage] ?? DEFAULT_PRINTER;
   return {
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1',

@@ -1,14 +1,16 @@
 /**
  * The loop that runs a cluster's moving parts: what every namespace gets (namespace-controller.ts),
- * the scheduler (scheduler.ts), the DaemonSet controller (daemonset-controller.ts) and the kubelet
- * (kubelet.ts). Driven by changes (a cluster is queued when one of its namespaces, pods, nodes,
- * DaemonSets or kube-system ConfigMaps changes, or a namespace's default objects) and by per-pod
+ * the scheduler (scheduler.ts), the DaemonSet controller (daemonset-controller.ts), the Deployment
+ * and ReplicaSet controllers (deployment-controller.ts) and the kubelet (kubelet.ts). Driven by
+ * changes (a cluster is queued when one of its namespaces, pods, nodes, DaemonSets, Deployments,
+ * ReplicaSets or kube-system ConfigMaps changes, or a namespace's default objects) and by per-pod
  * timers; nothing polls.
  */
 import type { Logger } from 'pino';
 import type { ChangeEvent, ObjectStore } from '../apiserver/object-store.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
 import { DaemonSetController } from './daemonset-controller.ts';
+import { WorkloadControllers } from './deployment-controller.ts';
 import { Kubelet } from './kubelet.ts';
 import { concernsNamespaces, syncNamespaces } from './namespace-controller.ts';
 import { schedulePods } from './scheduler.ts';
@@ -24,10 +26,11 @@ export interface ControllerOptions {
 
 export class Controllers {
   readonly #logger: Logger;
-  readonly #caPem: string;
   readonly #now: () => Date;
+  readonly #caPem: string;
   readonly #timers: ClusterTimers;
   readonly #daemonSets: DaemonSetController;
+  readonly #workloads: WorkloadControllers;
   readonly #kubelet: Kubelet;
   readonly #queue = new Set<ObjectStore>();
   #scheduled = false;
@@ -37,11 +40,24 @@ export class Controllers {
 
   constructor(options: ControllerOptions) {
     this.#logger = options.logger;
-    this.#caPem = options.caPem;
     this.#now = options.now;
+    this.#caPem = options.caPem;
     this.#timers = new ClusterTimers(options.logger);
-    this.#daemonSets = new DaemonSetController(options.now, this.#timers, (cluster) => this.enqueue(cluster));
-    this.#kubelet = new Kubelet({ ...options, timers: this.#timers });
+    // Containers stop as fast as they start: the one timing knob (0 for benchmarks: at once).
+    const podStopMs = options.podStartMs;
+    this.#daemonSets = new DaemonSetController({
+      now: options.now,
+      timers: this.#timers,
+      enqueue: (cluster) => this.enqueue(cluster),
+      graceful: podStopMs > 0,
+    });
+    this.#workloads = new WorkloadControllers({
+      now: options.now,
+      graceful: podStopMs > 0,
+      timers: this.#timers,
+      enqueue: (cluster) => this.enqueue(cluster),
+    });
+    this.#kubelet = new Kubelet({ ...options, podStopMs, timers: this.#timers });
   }
 
   start(): void {
@@ -69,6 +85,8 @@ export class Controllers {
       resource === RESOURCE.pods ||
       resource === RESOURCE.nodes ||
       resource === RESOURCE.daemonsets ||
+      resource === RESOURCE.deployments ||
+      resource === RESOURCE.replicasets ||
       (resource === RESOURCE.configmaps && event.object.metadata.namespace === 'kube-system') ||
       concernsNamespaces(resource.name, event.object)
     ) {
@@ -111,6 +129,7 @@ export class Controllers {
     try {
       syncNamespaces(cluster, this.#caPem);
       let busy = this.#daemonSets.sync(cluster);
+      busy = this.#workloads.sync(cluster) || busy;
       busy = schedulePods(cluster, this.#now()) || busy;
       busy = this.#kubelet.sync(cluster) || busy;
       cluster.setBusy(busy);

@@ -6,10 +6,12 @@
  */
 import { createHash } from 'node:crypto';
 import { type ObjectStore, TEMPLATE_GENERATION } from '../apiserver/object-store.ts';
-import { clone, deepEqual, type JsonObject, type KubeObject } from '../apiserver/objects.ts';
+import { clone, type JsonObject, type KubeObject } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
+import { recordEvent } from './events.ts';
 import { daemonPod, daemonSetOwner, templateGeneration } from './kubeadm-objects.ts';
-import { condition, isReady, ownedBy } from './pods.ts';
+import { isAvailable, isReady, ownedBy, writeStatus } from './pods.ts';
+import { recordScheduled } from './scheduler.ts';
 import type { ClusterTimers } from './timers.ts';
 
 const HASH_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
@@ -32,13 +34,43 @@ export class DaemonSetController {
   readonly #timers: ClusterTimers;
   /** Queues the cluster for another sync (when a pod's minReadySeconds is up). */
   readonly #enqueue: (cluster: ObjectStore) => void;
+  /** Pods are deleted gracefully (Terminating until their kubelet confirms), or at once. */
+  readonly #graceful: boolean;
   /** DaemonSet uid → its template hash at one generation. */
   readonly #templateHashes = new Map<string, { generation: number; hash: string }>();
 
-  constructor(now: () => Date, timers: ClusterTimers, enqueue: (cluster: ObjectStore) => void) {
-    this.#now = now;
-    this.#timers = timers;
-    this.#enqueue = enqueue;
+  constructor(options: {
+    now: () => Date;
+    timers: ClusterTimers;
+    enqueue: (cluster: ObjectStore) => void;
+    graceful: boolean;
+  }) {
+    this.#now = options.now;
+    this.#timers = options.timers;
+    this.#enqueue = options.enqueue;
+    this.#graceful = options.graceful;
+  }
+
+  /**
+   * Deletes a pod as the controller does: gracefully, unless it is already going. Returns the pod
+   * when it stays (Terminating) until its kubelet confirms.
+   */
+  #deletePod(cluster: ObjectStore, pod: KubeObject, ds?: KubeObject): KubeObject | undefined {
+    if (pod.metadata.deletionTimestamp !== undefined) return pod;
+    const deleted = cluster.delete(RESOURCE.pods, pod.metadata.namespace ?? '', pod.metadata.name ?? '', {
+      graceful: this.#graceful,
+    });
+    if (ds !== undefined) this.#event(cluster, ds, 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
+    return deleted.metadata.deletionTimestamp === undefined ? undefined : deleted;
+  }
+
+  #event(cluster: ObjectStore, ds: KubeObject, reason: string, message: string): void {
+    recordEvent(
+      cluster,
+      ds,
+      { type: 'Normal', reason, message, component: 'daemonset-controller' },
+      this.#now(),
+    );
   }
 
   /** Syncs every DaemonSet and collects what deleted ones left; returns whether one still converges. */
@@ -52,8 +84,7 @@ export class DaemonSetController {
       const owner = (pod.metadata.ownerReferences ?? []).find(
         (ref) => ref.kind === 'DaemonSet' && ref.controller === true,
       );
-      if (owner !== undefined && !uids.has(String(owner.uid)))
-        cluster.delete(RESOURCE.pods, pod.metadata.namespace ?? '', pod.metadata.name ?? '');
+      if (owner !== undefined && !uids.has(String(owner.uid))) this.#deletePod(cluster, pod);
     }
     for (const revision of cluster.list(RESOURCE.controllerrevisions)) {
       const owner = (revision.metadata.ownerReferences ?? []).find((ref) => ref.kind === 'DaemonSet');
@@ -95,11 +126,17 @@ export class DaemonSetController {
     const nodes = cluster.list(RESOURCE.nodes).filter((n) => labelsMatch(nodeSelector, n.metadata.labels));
     const nodeNames = new Set(nodes.map((n) => n.metadata.name));
     const byNode = new Map<string, KubeObject[]>();
+    /** A node's pod that is being deleted: no replacement until it is gone (no surge). */
+    const terminating = new Map<string, KubeObject>();
     for (const pod of cluster.list(RESOURCE.pods, namespace)) {
       if (!ownedBy(pod, ds.metadata.uid)) continue;
       const node = String((pod.spec as JsonObject).nodeName ?? '');
       if (!nodeNames.has(node)) {
-        cluster.delete(RESOURCE.pods, namespace, pod.metadata.name ?? '');
+        this.#deletePod(cluster, pod, ds);
+        continue;
+      }
+      if (pod.metadata.deletionTimestamp !== undefined) {
+        terminating.set(node, pod);
         continue;
       }
       byNode.set(node, [...(byNode.get(node) ?? []), pod]);
@@ -114,16 +151,11 @@ export class DaemonSetController {
           String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)),
       );
       podOf.set(node, pods[0]!);
-      for (const extra of pods.slice(1)) cluster.delete(RESOURCE.pods, namespace, extra.metadata.name ?? '');
+      for (const extra of pods.slice(1)) this.#deletePod(cluster, extra, ds);
     }
 
     const minReadySeconds = Number(spec.minReadySeconds ?? 0);
-    const available = (pod: KubeObject) => {
-      if (!isReady(pod)) return false;
-      if (minReadySeconds <= 0) return true;
-      const since = Date.parse(String(condition(pod, 'Ready')?.lastTransitionTime ?? ''));
-      return this.#now().getTime() - since >= minReadySeconds * 1000;
-    };
+    const available = (pod: KubeObject) => isAvailable(pod, minReadySeconds, this.#now());
 
     const strategy = (spec.updateStrategy ?? {}) as JsonObject;
     if ((strategy.type ?? 'RollingUpdate') === 'RollingUpdate') {
@@ -139,16 +171,15 @@ export class DaemonSetController {
         .filter(([, pod]) => pod.metadata.labels?.['controller-revision-hash'] !== hash)
         .sort(([a], [b]) => a.localeCompare(b));
       // Old pods that are not available anyway go first: replacing them costs no availability.
-      for (const [node, pod] of old) {
-        if (!available(pod)) {
-          cluster.delete(RESOURCE.pods, namespace, pod.metadata.name ?? '');
-          podOf.delete(node);
-        }
-      }
+      const replace = (node: string, pod: KubeObject) => {
+        const going = this.#deletePod(cluster, pod, ds);
+        if (going !== undefined) terminating.set(node, going);
+        podOf.delete(node);
+      };
+      for (const [node, pod] of old) if (!available(pod)) replace(node, pod);
       for (const [node, pod] of old) {
         if (!podOf.has(node) || unavailable >= maxUnavailable) continue;
-        cluster.delete(RESOURCE.pods, namespace, pod.metadata.name ?? '');
-        podOf.delete(node);
+        replace(node, pod);
         unavailable++;
       }
     }
@@ -156,7 +187,8 @@ export class DaemonSetController {
     const now = this.#now();
     for (const node of nodes) {
       const name = node.metadata.name ?? '';
-      if (podOf.has(name)) continue;
+      // A node whose pod is still Terminating gets its replacement once the pod is gone.
+      if (podOf.has(name) || terminating.has(name)) continue;
       const ip = String(
         ((node.status as JsonObject).addresses as JsonObject[] | undefined)?.find(
           (a) => a.type === 'InternalIP',
@@ -166,10 +198,17 @@ export class DaemonSetController {
         manager: 'kube-controller-manager',
         owned: true,
       });
+      this.#event(cluster, ds, 'SuccessfulCreate', `Created pod: ${pod.metadata.name}`);
+      // A daemon pod names its node through node affinity; the scheduler confirms it.
+      recordScheduled(cluster, pod, name, now);
       podOf.set(name, pod);
     }
 
-    const pods = [...podOf.values()];
+    // The status counts each node's pod, a terminating one included, as kube-controller-manager does.
+    const pods = nodes.flatMap((n) => {
+      const pod = podOf.get(n.metadata.name ?? '') ?? terminating.get(n.metadata.name ?? '');
+      return pod === undefined ? [] : [pod];
+    });
     const desired = nodes.length;
     const updated = pods.filter((p) => p.metadata.labels?.['controller-revision-hash'] === hash).length;
     const ready = pods.filter(isReady).length;
@@ -185,20 +224,13 @@ export class DaemonSetController {
       observedGeneration: ds.metadata.generation ?? 1,
       ...(updated > 0 ? { updatedNumberScheduled: updated } : {}),
     };
-    const current = cluster.get(RESOURCE.daemonsets, namespace, ds.metadata.name ?? '');
-    if (current !== undefined && !deepEqual(current.status, status)) {
-      cluster.update(
-        RESOURCE.daemonsets,
-        { ...current, status },
-        { subresource: 'status', owned: true, manager: 'kube-controller-manager' },
-      );
-    }
+    writeStatus(cluster, RESOURCE.daemonsets, ds, status);
     if (minReadySeconds > 0 && availableCount < ready) {
       this.#timers.set(cluster, `ds/${ds.metadata.uid}`, minReadySeconds * 1000, () =>
         this.#enqueue(cluster),
       );
     }
-    return updated < desired || availableCount < desired;
+    return updated < desired || availableCount < desired || terminating.size > 0;
   }
 
   #syncRevisions(cluster: ObjectStore, ds: KubeObject, hash: string, template: JsonObject): void {

@@ -1,9 +1,11 @@
 /**
  * The kubelet of every node: starts a pod's container after `podStartMs`, runs kube-proxy's
  * config loading in each new kube-proxy container (on the node's kernel: the modules its Node's
- * `emulator.mks.internal/missing-kernel-modules` annotation says it lacks), and crash-loops (with
- * the kubelet's back-off) the containers whose config was refused.
+ * `emulator.mks.internal/missing-kernel-modules` annotation says it lacks), crash-loops (with the
+ * kubelet's back-off) the containers whose config was refused, and stops the container of a pod
+ * being deleted (`podStopMs`) before deleting the pod for good.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ObjectStore } from '../apiserver/object-store.ts';
 import { isObject, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
@@ -27,12 +29,20 @@ const CRASH_BACKOFF_MAX_MS = 300_000;
 export class Kubelet {
   readonly #logger: Logger;
   readonly #podStartMs: number;
+  readonly #podStopMs: number;
   readonly #now: () => Date;
   readonly #timers: ClusterTimers;
 
-  constructor(options: { logger: Logger; podStartMs: number; now: () => Date; timers: ClusterTimers }) {
+  constructor(options: {
+    logger: Logger;
+    podStartMs: number;
+    podStopMs: number;
+    now: () => Date;
+    timers: ClusterTimers;
+  }) {
     this.#logger = options.logger;
     this.#podStartMs = options.podStartMs;
+    this.#podStopMs = options.podStopMs;
     this.#now = options.now;
     this.#timers = options.timers;
   }
@@ -45,6 +55,18 @@ export class Kubelet {
       if ((pod.spec as JsonObject).nodeName === undefined) continue;
       const status = (pod.status ?? {}) as JsonObject;
       const uid = pod.metadata.uid ?? '';
+      if (pod.metadata.deletionTimestamp !== undefined) {
+        busy = true;
+        if (!this.#timers.has(cluster, `stop/${uid}`)) {
+          this.#stopping(cluster, pod);
+          this.#timers.set(cluster, `stop/${uid}`, this.#podStopMs, () => this.#stopped(cluster, pod));
+        }
+        continue;
+      }
+      if (status.phase === 'Running' && !cluster.containerLogs.has(uid)) {
+        // A cluster read back from the store: its containers' logs are rebuilt from what they loaded.
+        cluster.containerLogs.set(uid, this.#rebuiltLog(cluster, pod));
+      }
       if (status.phase === 'Pending' || status.phase === undefined) {
         busy = true;
         if (!this.#timers.has(cluster, uid)) {
@@ -65,6 +87,68 @@ export class Kubelet {
     return busy;
   }
 
+  /**
+   * What a kube-proxy container logged at its last start, rebuilt from the pod and the ConfigMap
+   * (same lines, same time): a refused config's error is in the container's last state; a loaded
+   * config is the ConfigMap's, when its hash is still the one the container loaded. Otherwise (the
+   * ConfigMap changed since, or not kube-proxy) nothing is known: empty.
+   */
+  #rebuiltLog(cluster: ObjectStore, pod: KubeObject): string {
+    if (pod.metadata.labels?.['k8s-app'] !== KUBE_PROXY) return '';
+    const container = firstContainerStatus(pod);
+    const node = String((pod.spec as JsonObject).nodeName ?? '');
+    if (crashLooping(pod)) {
+      const terminated = ((container?.lastState ?? {}) as JsonObject).terminated as JsonObject | undefined;
+      if (terminated === undefined) return '';
+      const at = logTime(pod, String(terminated.finishedAt ?? ''));
+      return startupLog(
+        { ok: false, message: String(terminated.message ?? '') },
+        node,
+        cluster.meta.version,
+        at,
+      );
+    }
+    const text = (configMapOfPod(cluster, pod)?.data as JsonObject | undefined)?.['config.conf'];
+    const running = ((container?.state ?? {}) as JsonObject).running as JsonObject | undefined;
+    if (
+      typeof text !== 'string' ||
+      running === undefined ||
+      loadedConfigHash(text) !== pod.metadata.annotations?.[LOADED_CONFIG_ANNOTATION]
+    )
+      return '';
+    const at = logTime(pod, String(running.startedAt ?? ''));
+    return startupLog(loadKubeProxyConfig(text, cluster.meta.version), node, cluster.meta.version, at);
+  }
+
+  /** A pod being deleted whose container runs: the kubelet stops it (`Killing`). */
+  #stopping(cluster: ObjectStore, pod: KubeObject): void {
+    const status = firstContainerStatus(pod);
+    if (!isObject(status?.state) || !isObject(status.state.running)) return;
+    recordEvent(
+      cluster,
+      pod,
+      {
+        type: 'Normal',
+        reason: 'Killing',
+        message: `Stopping container ${String(status.name ?? '')}`,
+        component: 'kubelet',
+        host: String((pod.spec as JsonObject).nodeName ?? ''),
+      },
+      this.#now(),
+    );
+  }
+
+  /**
+   * A pod being deleted: its container has stopped (after `podStopMs`), so the kubelet deletes the
+   * pod for good, as a real one does once the container exits within its grace period.
+   */
+  #stopped(cluster: ObjectStore, stale: KubeObject): void {
+    const namespace = stale.metadata.namespace ?? '';
+    const pod = cluster.get(RESOURCE.pods, namespace, stale.metadata.name ?? '');
+    if (pod === undefined || pod.metadata.uid !== stale.metadata.uid) return;
+    cluster.delete(RESOURCE.pods, namespace, pod.metadata.name ?? '', { uid: pod.metadata.uid });
+  }
+
   /** Starts every pending pod now (a cluster is installed with its pods already running). */
   startPendingNow(cluster: ObjectStore): void {
     for (const pod of cluster.list(RESOURCE.pods)) {
@@ -79,6 +163,7 @@ export class Kubelet {
     const namespace = stale.metadata.namespace ?? '';
     const pod = cluster.get(RESOURCE.pods, namespace, stale.metadata.name ?? '');
     if (pod === undefined || pod.metadata.uid !== stale.metadata.uid) return;
+    if (pod.metadata.deletionTimestamp !== undefined) return;
     const spec = pod.spec as JsonObject;
     const container = ((spec.containers ?? []) as JsonObject[])[0] ?? {};
     const image = String(container.image ?? '');
@@ -117,7 +202,7 @@ export class Kubelet {
       if (!result.ok) failure = result.message;
       cluster.containerLogs.set(
         pod.metadata.uid ?? '',
-        startupLog(result, String(spec.nodeName ?? ''), cluster.meta.version, this.#now()),
+        startupLog(result, String(spec.nodeName ?? ''), cluster.meta.version, logTime(pod, time)),
       );
     }
 
@@ -167,18 +252,22 @@ export class Kubelet {
       { ...pod, metadata: { ...pod.metadata, annotations }, status: next },
       { internal: true, owned: true },
     );
-    if (failure !== undefined) {
+    // What a real kubelet reports of a container start (the image is always present: no pulls).
+    const event = (type: 'Normal' | 'Warning', reason: string, message: string) =>
       recordEvent(
         cluster,
         updated,
-        {
-          type: 'Warning',
-          reason: 'BackOff',
-          message: `Back-off restarting failed container ${name} in pod ${pod.metadata.name}_${namespace}(${pod.metadata.uid})`,
-          component: 'kubelet',
-          host: String(spec.nodeName ?? ''),
-        },
+        { type, reason, message, component: 'kubelet', host: String(spec.nodeName ?? '') },
         this.#now(),
+      );
+    event('Normal', 'Pulled', `Container image "${image}" already present on machine`);
+    event('Normal', 'Created', `Created container: ${name}`);
+    event('Normal', 'Started', `Started container ${name}`);
+    if (failure !== undefined) {
+      event(
+        'Warning',
+        'BackOff',
+        `Back-off restarting failed container ${name} in pod ${pod.metadata.name}_${namespace}(${pod.metadata.uid})`,
       );
       this.#logger.debug(
         { clusterId: cluster.meta.id, pod: updated.metadata.name, failure },
@@ -193,6 +282,18 @@ function configMapOfPod(cluster: ObjectStore, pod: KubeObject): KubeObject | und
   const volume = volumes.find((v) => isObject(v.configMap));
   const name = volume === undefined ? KUBE_PROXY : String((volume.configMap as JsonObject).name);
   return cluster.get(RESOURCE.configmaps, pod.metadata.namespace ?? '', name);
+}
+
+/**
+ * The time a container's log lines carry: the second its status records (`startedAt`,
+ * `finishedAt`), with a sub-second part fixed per pod, so a rebuilt log is the same text.
+ */
+function logTime(pod: KubeObject, stamp: string): Date {
+  const millis = createHash('sha256')
+    .update(pod.metadata.uid ?? '')
+    .digest()
+    .readUInt16BE(0);
+  return new Date(Date.parse(stamp) + (millis % 1000));
 }
 
 function formatSeconds(seconds: number): string {

@@ -1,13 +1,16 @@
 /**
  * What kube-controller-manager puts in every namespace: the `default` ServiceAccount (its
- * serviceaccount controller) and the `kube-root-ca.crt` ConfigMap with the cluster's CA (its
- * root-ca-cert-publisher), created when a namespace appears and again when one is deleted.
+ * serviceaccount controller), the `kube-root-ca.crt` ConfigMap with the cluster's CA (its
+ * root-ca-cert-publisher) and the `openshift-service-ca.crt` ConfigMap (the service-ca-cert
+ * publisher of the control plane the kubectl session was recorded on, see docs/emulator.md),
+ * created when a namespace appears and again when one is deleted.
  */
 import type { ObjectStore } from '../apiserver/object-store.ts';
 import type { KubeObject } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
 
 export const ROOT_CA_CONFIG_MAP = 'kube-root-ca.crt';
+export const SERVICE_CA_CONFIG_MAP = 'openshift-service-ca.crt';
 const MANAGER = 'kube-controller-manager';
 
 export function serviceAccountObject(namespace: string, name: string): KubeObject {
@@ -27,6 +30,24 @@ export function rootCaConfigMap(namespace: string, caPem: string): KubeObject {
   };
 }
 
+/**
+ * The service CA publisher's ConfigMap: created with an empty `service-ca.crt` (the key a projected
+ * service-account volume names, so pods can start) and the annotation asking a service CA operator
+ * to inject the bundle; no such operator runs, so it stays empty, as on the recorded cluster.
+ */
+export function serviceCaConfigMap(namespace: string): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: SERVICE_CA_CONFIG_MAP,
+      namespace,
+      annotations: { 'service.beta.openshift.io/inject-cabundle': 'true' },
+    },
+    data: { 'service-ca.crt': '' },
+  };
+}
+
 const ROOT_CA_DESCRIPTION =
   'Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.';
 
@@ -35,7 +56,8 @@ export function concernsNamespaces(resource: string, object: KubeObject): boolea
   return (
     resource === RESOURCE.namespaces.name ||
     (resource === RESOURCE.serviceaccounts.name && object.metadata.name === 'default') ||
-    (resource === RESOURCE.configmaps.name && object.metadata.name === ROOT_CA_CONFIG_MAP)
+    (resource === RESOURCE.configmaps.name &&
+      (object.metadata.name === ROOT_CA_CONFIG_MAP || object.metadata.name === SERVICE_CA_CONFIG_MAP))
   );
 }
 
@@ -51,5 +73,7 @@ export function syncNamespaces(cluster: ObjectStore, caPem: string): void {
       });
     if (cluster.get(RESOURCE.configmaps, name, ROOT_CA_CONFIG_MAP) === undefined)
       cluster.create(RESOURCE.configmaps, rootCaConfigMap(name, caPem), { manager: MANAGER, owned: true });
+    if (cluster.get(RESOURCE.configmaps, name, SERVICE_CA_CONFIG_MAP) === undefined)
+      cluster.create(RESOURCE.configmaps, serviceCaConfigMap(name), { manager: MANAGER, owned: true });
   }
 }

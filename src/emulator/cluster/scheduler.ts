@@ -6,7 +6,7 @@
  * Of the nodes that fit, the least allocated (CPU) takes the pod; the kubelet then starts it. A
  * pod no node fits stays Pending with `PodScheduled=False`, reason `Unschedulable` and
  * kube-scheduler's message (`0/2 nodes are available: 2 Insufficient cpu.`), which the cluster
- * autoscaler reads.
+ * autoscaler reads. Each binding is a `Scheduled` Event, as default-scheduler records it.
  */
 
 import { parseQuantity, podRequests } from '../../quantity.ts';
@@ -21,6 +21,21 @@ interface Room {
   cpu: number;
   memory: number;
   pods: number;
+}
+
+/** The `Scheduled` Event of a pod bound to `node`, as default-scheduler records it. */
+export function recordScheduled(cluster: ObjectStore, pod: KubeObject, node: string, now: Date): void {
+  recordEvent(
+    cluster,
+    pod,
+    {
+      type: 'Normal',
+      reason: 'Scheduled',
+      message: `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${node}`,
+      component: 'default-scheduler',
+    },
+    now,
+  );
 }
 
 /** Binds every unscheduled pod that fits a node; returns whether it bound any. */
@@ -49,11 +64,12 @@ export function schedulePods(cluster: ObjectStore, now: Date): boolean {
     best.cpu -= wants.cpu;
     best.memory -= wants.memory;
     best.pods -= 1;
-    cluster.update(
+    const placed = cluster.update(
       RESOURCE.pods,
       { ...pod, spec: { ...spec, nodeName: best.node.metadata.name ?? '' } },
       { owned: true },
     );
+    recordScheduled(cluster, placed, best.node.metadata.name ?? '', now);
     bound = true;
   }
   return bound;
