@@ -2,7 +2,8 @@
  * The cluster store on the embedded engine (SQLite). This process owns every write, so the current
  * rows are also kept in memory, updated inside each write transaction: reads on the hot path (GET
  * cluster, GET customization) never touch the database, and a change is one synchronous SQLite
- * transaction (see db/sqlite-statement-cache.ts) based on the row in memory.
+ * transaction (see db/sqlite-statement-cache.ts) based on the row in memory. Concurrent changes
+ * share one commit (group commit, `exclusiveSql.grouped`), each in its own savepoint.
  */
 import type { Selectable } from 'kysely';
 import type { SqliteDatabase } from '../db/database.ts';
@@ -63,7 +64,8 @@ export class SqliteClusterStore implements ClusterStore {
     const cache = this.#cache;
     let enqueued = false;
     try {
-      const next = await this.#database.exclusiveSql.transaction((sql) => {
+      // Concurrent changes share one commit (group commit); each answer waits for it.
+      const next = await this.#database.exclusiveSql.grouped((sql) => {
         let current = cache.get(id);
         if (current === undefined) {
           const row = sql.get<Selectable<ClusterTable>>('select * from "clusters" where "id" = ?', [id]);
