@@ -27,6 +27,8 @@ export interface Credential {
   readonly allows: RuleMatcher;
   readonly createdAt: string;
   readonly expiresAt: string | null;
+  /** `expiresAt` in epoch milliseconds (parsed once, not on every call). */
+  readonly expiresAtMs: number | null;
   /** Where the key may be used from; null: anywhere. */
   readonly allowedIps: readonly string[] | null;
   readonly allowsIp: IpMatcher;
@@ -37,6 +39,8 @@ export type CredentialOrigin = 'bootstrap' | 'admin' | 'delegation' | 'createTok
 
 /** How long a cached credential is trusted before it is read again (revocation delay). */
 const CREDENTIAL_TTL_MS = 30_000;
+/** Most applications, and most consumer keys, kept in memory: past it the cache starts over. */
+export const MAX_CACHED = 10_000;
 
 export { randomToken, sha256 } from './tokens.ts';
 
@@ -197,6 +201,11 @@ export class AuthStore {
     return { id: row.id, consumerKey };
   }
 
+  /** The cached application behind an application key, if any (the signature check's hot path). */
+  cachedApplication(appKey: string): Application | undefined {
+    return this.#applications.get(appKey);
+  }
+
   /** The application behind an application key; cached (deleting one evicts it: `keys.deleteApplication`). */
   async findApplication(appKey: string): Promise<Application | undefined> {
     const cached = this.#applications.get(appKey);
@@ -213,15 +222,22 @@ export class AuthStore {
       appKey,
       secret: this.#box.open(row.secret_enc),
     });
+    if (this.#applications.size >= MAX_CACHED) this.#applications.clear();
     this.#applications.set(appKey, application);
     return application;
+  }
+
+  /** The cached credential behind a consumer key while it is fresh (the signature check's hot path). */
+  cachedCredential(consumerKey: string, now = Date.now()): Credential | undefined {
+    const cached = this.#credentials.get(consumerKey);
+    return cached !== undefined && now - cached.loadedAt < CREDENTIAL_TTL_MS ? cached.credential : undefined;
   }
 
   /** The credential behind a consumer key; cached for a short while so revocations take effect. */
   async findCredential(consumerKey: string): Promise<Credential | undefined> {
     const now = Date.now();
-    const cached = this.#credentials.get(consumerKey);
-    if (cached !== undefined && now - cached.loadedAt < CREDENTIAL_TTL_MS) return cached.credential;
+    const cached = this.cachedCredential(consumerKey, now);
+    if (cached !== undefined) return cached;
     const row = await this.#database.db
       .selectFrom('credentials')
       .select([
@@ -251,12 +267,13 @@ export class AuthStore {
       allows: compileRules(rules),
       createdAt: row.created_at,
       expiresAt: row.expires_at,
+      expiresAtMs: row.expires_at === null ? null : Date.parse(row.expires_at),
       allowedIps,
       allowsIp: compileAllowedIps(allowedIps),
     });
     // Only usable credentials are worth keeping: a pending one changes state when validated.
     if (credential.status === 'validated') {
-      if (this.#credentials.size > 10_000) this.#credentials.clear();
+      if (this.#credentials.size >= MAX_CACHED) this.#credentials.clear();
       this.#credentials.set(consumerKey, { credential, loadedAt: now });
     }
     return credential;

@@ -239,17 +239,21 @@ export class CredentialStore {
     this.#cache.forget(credentialId);
   }
 
-  /** Notes a signed call: `lastUse` is kept to the minute, so most calls write nothing. */
-  async touch(credentialId: number, now = Date.now()): Promise<void> {
+  /**
+   * Notes a signed call: `lastUse` is kept to the minute, so most calls write nothing and get
+   * undefined back (no promise to wait for); otherwise the write's promise.
+   */
+  touch(credentialId: number, now = Date.now()): Promise<void> | undefined {
     const written = this.#lastUseWritten.get(credentialId);
-    if (written !== undefined && now - written < LAST_USE_RESOLUTION_MS) return;
+    if (written !== undefined && now - written < LAST_USE_RESOLUTION_MS) return undefined;
     if (this.#lastUseWritten.size > 10_000) this.#lastUseWritten.clear();
     this.#lastUseWritten.set(credentialId, now);
-    await this.#database.db
+    return this.#database.db
       .updateTable('credentials')
       .set({ last_use: new Date(now).toISOString() })
       .where('id', '=', credentialId)
-      .execute();
+      .execute()
+      .then(() => undefined);
   }
 
   /** `GET /me/api/application`: the applications the account owns or has granted a key to. */

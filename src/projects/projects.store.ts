@@ -43,6 +43,11 @@ export class ProjectStore {
     return project;
   }
 
+  /** The project if it is cached (a project-scoped call's hot path; `get` reads it otherwise). */
+  cached(id: string): Project | undefined {
+    return this.#byId.get(id);
+  }
+
   async get(id: string): Promise<Project | undefined> {
     const cached = this.#byId.get(id);
     if (cached !== undefined) return cached;
