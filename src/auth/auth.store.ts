@@ -6,6 +6,7 @@
 import crypto from 'node:crypto';
 import type { Database } from '../db/database.ts';
 import { type AccessRule, compileRules, type RuleMatcher } from './access-rules.ts';
+import { openAuthCacheEvents } from './auth-cache-events.ts';
 import { CredentialStore } from './credentials.store.ts';
 import { compileAllowedIps, type IpMatcher } from './ip-blocks.ts';
 import type { SecretBox } from './secret-box.ts';
@@ -55,20 +56,39 @@ export class AuthStore {
   /** Validation, revocation and the `/me/api` views of consumer keys and applications. */
   readonly keys: CredentialStore;
 
+  /** Whether cached entries may be served (auth-cache-events.ts: false while deaf to other processes). */
+  #trusted = true;
+  /** Counts evictions: a row read before one is not cached after it (it may be the old state). */
+  #evictions = 0;
+
   constructor(database: Database, box: SecretBox) {
     this.#database = database;
     this.#box = box;
+    const events = openAuthCacheEvents(database, {
+      forget: (event) => {
+        this.#evictions++;
+        if (event.kind === 'credential') {
+          for (const [key, entry] of this.#credentials) {
+            if (entry.credential.id === event.id) this.#credentials.delete(key);
+          }
+        } else {
+          for (const [key, application] of this.#applications) {
+            if (application.id === event.id) this.#applications.delete(key);
+          }
+        }
+      },
+      forgetAll: () => {
+        this.#evictions++;
+        this.#credentials.clear();
+        this.#applications.clear();
+      },
+      trust: (trusted) => {
+        this.#trusted = trusted;
+      },
+    });
     this.keys = new CredentialStore(database, {
-      forget: (credentialId) => {
-        for (const [key, entry] of this.#credentials) {
-          if (entry.credential.id === credentialId) this.#credentials.delete(key);
-        }
-      },
-      forgetApplication: (applicationId) => {
-        for (const [key, application] of this.#applications) {
-          if (application.id === applicationId) this.#applications.delete(key);
-        }
-      },
+      forget: (credentialId) => events.announce({ kind: 'credential', id: credentialId }),
+      forgetApplication: (applicationId) => events.announce({ kind: 'application', id: applicationId }),
     });
   }
 
@@ -203,13 +223,14 @@ export class AuthStore {
 
   /** The cached application behind an application key, if any (the signature check's hot path). */
   cachedApplication(appKey: string): Application | undefined {
-    return this.#applications.get(appKey);
+    return this.#trusted ? this.#applications.get(appKey) : undefined;
   }
 
   /** The application behind an application key; cached (deleting one evicts it: `keys.deleteApplication`). */
   async findApplication(appKey: string): Promise<Application | undefined> {
-    const cached = this.#applications.get(appKey);
+    const cached = this.cachedApplication(appKey);
     if (cached !== undefined) return cached;
+    const evictions = this.#evictions;
     const row = await this.#database.db
       .selectFrom('applications')
       .select(['id', 'account_id', 'secret_enc'])
@@ -222,13 +243,16 @@ export class AuthStore {
       appKey,
       secret: this.#box.open(row.secret_enc),
     });
-    if (this.#applications.size >= MAX_CACHED) this.#applications.clear();
-    this.#applications.set(appKey, application);
+    if (evictions === this.#evictions) {
+      if (this.#applications.size >= MAX_CACHED) this.#applications.clear();
+      this.#applications.set(appKey, application);
+    }
     return application;
   }
 
   /** The cached credential behind a consumer key while it is fresh (the signature check's hot path). */
   cachedCredential(consumerKey: string, now = Date.now()): Credential | undefined {
+    if (!this.#trusted) return undefined;
     const cached = this.#credentials.get(consumerKey);
     return cached !== undefined && now - cached.loadedAt < CREDENTIAL_TTL_MS ? cached.credential : undefined;
   }
@@ -238,6 +262,7 @@ export class AuthStore {
     const now = Date.now();
     const cached = this.cachedCredential(consumerKey, now);
     if (cached !== undefined) return cached;
+    const evictions = this.#evictions;
     const row = await this.#database.db
       .selectFrom('credentials')
       .select([
@@ -272,7 +297,7 @@ export class AuthStore {
       allowsIp: compileAllowedIps(allowedIps),
     });
     // Only usable credentials are worth keeping: a pending one changes state when validated.
-    if (credential.status === 'validated') {
+    if (credential.status === 'validated' && evictions === this.#evictions) {
       if (this.#credentials.size >= MAX_CACHED) this.#credentials.clear();
       this.#credentials.set(consumerKey, { credential, loadedAt: now });
     }

@@ -113,7 +113,7 @@ export class Authenticator {
       throw new AuthError('INVALID_SIGNATURE', 'Invalid signature');
     }
 
-    const cached = this.#store.cachedCredential(consumerKey, nowMs);
+    const cached = this.#store.cachedCredential(consumerKey);
     if (cached !== undefined) return this.#granted(request, application, cached, nowMs);
     return this.#store
       .findCredential(consumerKey)
