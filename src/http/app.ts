@@ -25,6 +25,7 @@ import type { Project } from '../projects/projects.store.ts';
 import type { AppDeps, AuthMode } from './deps.ts';
 import { registerHealthRoutes } from './health.routes.ts';
 import { registerJsonBody } from './json-body.ts';
+import { lazyChildLogger } from './lazy-logger.ts';
 import { applyListenerLimits, containsNul, nulRefused } from './limits.ts';
 import { handleError } from './ovh-errors.ts';
 import { PROJECT_PREFIX } from './params.ts';
@@ -47,6 +48,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Refusals and failures are logged by the error handler, with the query id.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'queryId' }),
     genReqId: nextQueryId,
+    childLoggerFactory: lazyChildLogger,
     bodyLimit: deps.config.bodyLimitBytes,
     trustProxy: false,
     ajv: {
