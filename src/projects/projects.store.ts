@@ -13,9 +13,18 @@ export interface Project {
   readonly createdAt: string;
 }
 
+/** Most projects kept in memory (a project-scoped call reads its project when not held). */
+const MAX_CACHED_PROJECTS = 10_000;
+
 export class ProjectStore {
   readonly #database: Database;
   readonly #byId = new Map<string, Project>();
+
+  /** Keeps a project in memory, within MAX_CACHED_PROJECTS (past it the cache starts over). */
+  #remember(project: Project): void {
+    if (this.#byId.size >= MAX_CACHED_PROJECTS) this.#byId.clear();
+    this.#byId.set(project.id, project);
+  }
 
   constructor(database: Database) {
     this.#database = database;
@@ -39,7 +48,7 @@ export class ProjectStore {
         created_at: project.createdAt,
       })
       .execute();
-    this.#byId.set(project.id, project);
+    this.#remember(project);
     return project;
   }
 
@@ -64,7 +73,7 @@ export class ProjectStore {
       description: row.description,
       createdAt: row.created_at,
     });
-    this.#byId.set(id, project);
+    this.#remember(project);
     return project;
   }
 
