@@ -68,6 +68,7 @@ async function main(): Promise<void> {
       process.stderr.write(`section ${section.name}: ${section.description}\n`);
       rows.push(...(await section.run(context)));
     }
+    await context.stopHello();
     const hello = context.helloRow();
     if (hello !== undefined) rows.unshift(hello);
   } finally {
@@ -82,7 +83,9 @@ async function main(): Promise<void> {
       'LogController({ disableRequestLogging: true }), so neither logs a line per request.\n' +
       "The API cases run mks as `mks serve --no-worker` (API only): the rollouts each PUT triggers are the fleet figure's subject.\n" +
       'rps counts 2xx answers with the expected body; a case with any other answer is FAILED. ' +
-      'vs hello: rps ÷ the hello rps measured just before the case (column hello). ' +
+      'µs CPU/req: server CPU time (all its threads) per answered request. vs hello CPU, the judged figure: ' +
+      "hello's µs CPU/req ÷ the case's, hello measured just before the case; vs hello rps: rps ÷ that hello's rps (column hello; " +
+      'it depends on how much of the shared cores the load generator took). ' +
       'srv/gen CPU: server and load generator CPU time over the window (100 % = one core).\n\n',
   );
   const isFleet = (row: Row) =>

@@ -29,8 +29,13 @@ export interface Row {
   readonly measurement: Measurement | undefined;
   /** The hello route's rps measured right before this case. */
   readonly helloRps: number | undefined;
-  /** rps of this case ÷ helloRps. */
+  /**
+   * The judged figure: hello's server CPU per request ÷ this case's (how much server work a
+   * request costs beside hello's, whatever the load generator, which shares the cores, managed).
+   */
   readonly ratio: number | undefined;
+  /** rps of this case ÷ helloRps (printed beside the ratio: noisy on a shared machine). */
+  readonly rpsRatio?: number | undefined;
   readonly target: number | undefined;
   readonly verdict: Verdict;
   readonly note: string | undefined;
@@ -78,6 +83,7 @@ export class BenchContext {
   readonly profileDir: string;
   readonly #loader: Child;
   #helloServer: Promise<ServerUnderTest> | undefined;
+  #helloProfile: ProfileSummary | undefined;
   readonly #helloMeasurements: Measurement[] = [];
   /** The last measured window per server pid, in monotonic microseconds (for profiles). */
   readonly #windows = new Map<number, { start: number; end: number }>();
@@ -101,16 +107,26 @@ export class BenchContext {
         ? (row.note ?? '')
         : `${m.rps.toFixed(0)} rps, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, server CPU ${(m.serverCpu * 100).toFixed(0)} %, loader CPU ${(m.loaderCpu * 100).toFixed(0)} %, load avg ${m.loadAverage.toFixed(1)}`;
     const where = row.dialect === undefined ? '' : ` [${row.dialect}]`;
+    const cpu = m === undefined ? '' : `, ${cpuMicrosPerRequest(m).toFixed(1)} µs CPU/req`;
     const versus =
       row.ratio === undefined
         ? ''
-        : ` = ${(row.ratio * 100).toFixed(1)} % of hello (${row.helloRps?.toFixed(0)} rps)`;
-    process.stderr.write(`  ${row.section}: ${row.name}${where}: ${figures}${versus} → ${row.verdict}\n`);
+        : ` = ${(row.ratio * 100).toFixed(1)} % of hello by CPU/req, ${((row.rpsRatio ?? 0) * 100).toFixed(1)} % by rps (hello ${row.helloRps?.toFixed(0)} rps)`;
+    process.stderr.write(
+      `  ${row.section}: ${row.name}${where}: ${figures}${cpu}${versus} → ${row.verdict}\n`,
+    );
   }
 
   async close(): Promise<void> {
-    if (this.#helloServer !== undefined) await (await this.#helloServer).stop();
+    await this.stopHello();
     await this.#loader.stop();
+  }
+
+  /** Stops the hello server (with --profile, keeps its profile for the baseline row). */
+  async stopHello(): Promise<void> {
+    const server = this.#helloServer;
+    this.#helloServer = undefined;
+    if (server !== undefined) this.#helloProfile = (await (await server).stop()) ?? this.#helloProfile;
   }
 
   /** Starts `bench/server-process.ts <kind>`; `profileName` turns on --cpu-prof when --profile is set. */
@@ -173,7 +189,7 @@ export class BenchContext {
    * on a shared machine, where the background load drifts).
    */
   async measureHello(): Promise<Measurement> {
-    this.#helloServer ??= this.startServer('hello');
+    this.#helloServer ??= this.startServer('hello', { profileName: 'hello' });
     const server = await this.#helloServer;
     const port = server.child.ready.port as number;
     const measurement = await this.measure(server.child, {
@@ -202,10 +218,11 @@ export class BenchContext {
       measurement: median,
       helloRps: median.rps,
       ratio: 1,
+      rpsRatio: 1,
       target: undefined,
       verdict: failed ? 'FAILED' : 'BASELINE',
       note: [spread, ...all.map(failureNote)].filter((text) => text !== undefined).join('; ') || undefined,
-      profile: undefined,
+      profile: this.#helloProfile,
     };
   }
 }
@@ -224,14 +241,27 @@ export function failureNote(measurement: Measurement): string | undefined {
   return `errors: non-2xx ${measurement.non2xx} (${codes}), socket errors ${measurement.errors} (timeouts ${measurement.timeouts}), body mismatches ${measurement.mismatches}; e.g. ${measurement.sampleFailure ?? '-'}`;
 }
 
-/** Compares a case with the hello measurement made right before it, and with its target. */
-export function judge(base: Omit<Row, 'ratio' | 'verdict' | 'note' | 'helloRps'>, hello: Measurement): Row {
+/** Server CPU time per answered request, in microseconds (all the server's threads). */
+export function cpuMicrosPerRequest(measurement: Measurement): number {
+  return measurement.rps === 0 ? Number.POSITIVE_INFINITY : (measurement.serverCpu / measurement.rps) * 1e6;
+}
+
+/**
+ * Compares a case with the hello measurement made right before it, and with its target: the
+ * target is judged on server CPU per request (hello's ÷ the case's), which does not depend on how
+ * much of the shared cores the load generator took; the rps ratio is kept beside it.
+ */
+export function judge(
+  base: Omit<Row, 'ratio' | 'rpsRatio' | 'verdict' | 'note' | 'helloRps'>,
+  hello: Measurement,
+): Row {
   const measurement = base.measurement;
   if (measurement === undefined) {
     return { ...base, helloRps: hello.rps, ratio: undefined, verdict: 'FAILED', note: 'not measured' };
   }
-  const ratio = measurement.rps / hello.rps;
+  const ratio = cpuMicrosPerRequest(hello) / cpuMicrosPerRequest(measurement);
+  const rpsRatio = measurement.rps / hello.rps;
   const failed = failures(measurement) > 0 || measurement.ok === 0;
   const verdict = failed ? 'FAILED' : base.target === undefined || ratio >= base.target ? 'PASS' : 'FAIL';
-  return { ...base, helloRps: hello.rps, ratio, verdict, note: failureNote(measurement) };
+  return { ...base, helloRps: hello.rps, ratio, rpsRatio, verdict, note: failureNote(measurement) };
 }

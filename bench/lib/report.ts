@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Row } from './context.ts';
+import { cpuMicrosPerRequest, type Row } from './context.ts';
 import type { BenchOptions } from './options.ts';
 
 export function formatTable(rows: readonly Row[]): string {
@@ -13,7 +13,9 @@ export function formatTable(rows: readonly Row[]): string {
     'p50 ms',
     'p99 ms',
     'hello',
-    'vs hello',
+    'µs CPU/req',
+    'vs hello CPU',
+    'vs hello rps',
     'target',
     'result',
     'srv CPU',
@@ -28,14 +30,16 @@ export function formatTable(rows: readonly Row[]): string {
       m === undefined ? '-' : m.p50.toFixed(2),
       m === undefined ? '-' : m.p99.toFixed(2),
       row.helloRps === undefined ? '-' : row.helloRps.toFixed(0),
+      m === undefined ? '-' : cpuMicrosPerRequest(m).toFixed(1),
       row.ratio === undefined ? '-' : `${(row.ratio * 100).toFixed(1)} %`,
+      row.rpsRatio === undefined ? '-' : `${(row.rpsRatio * 100).toFixed(1)} %`,
       row.target === undefined ? '-' : `≥ ${(row.target * 100).toFixed(0)} %`,
       row.verdict,
       m === undefined ? '-' : `${(m.serverCpu * 100).toFixed(0)} %`,
       m === undefined ? '-' : `${(m.loaderCpu * 100).toFixed(0)} %`,
     ];
   });
-  return renderTable(header, lines, new Set([2, 3, 4, 5, 6, 9, 10]), rows).join('\n');
+  return renderTable(header, lines, new Set([2, 3, 4, 5, 6, 7, 8, 11, 12]), rows).join('\n');
 }
 
 /** The fleet rows (section fleet): seconds until the fleet is READY again, against a target in seconds. */

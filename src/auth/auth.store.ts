@@ -6,6 +6,7 @@
 import crypto from 'node:crypto';
 import type { Database } from '../db/database.ts';
 import { type AccessRule, compileRules, type RuleMatcher } from './access-rules.ts';
+import { openAuthCacheEvents } from './auth-cache-events.ts';
 import { CredentialStore } from './credentials.store.ts';
 import { compileAllowedIps, type IpMatcher } from './ip-blocks.ts';
 import type { SecretBox } from './secret-box.ts';
@@ -27,6 +28,8 @@ export interface Credential {
   readonly allows: RuleMatcher;
   readonly createdAt: string;
   readonly expiresAt: string | null;
+  /** `expiresAt` in epoch milliseconds (parsed once, not on every call). */
+  readonly expiresAtMs: number | null;
   /** Where the key may be used from; null: anywhere. */
   readonly allowedIps: readonly string[] | null;
   readonly allowsIp: IpMatcher;
@@ -37,6 +40,8 @@ export type CredentialOrigin = 'bootstrap' | 'admin' | 'delegation' | 'createTok
 
 /** How long a cached credential is trusted before it is read again (revocation delay). */
 const CREDENTIAL_TTL_MS = 30_000;
+/** Most applications, and most consumer keys, kept in memory: past it the cache starts over. */
+export const MAX_CACHED = 10_000;
 
 export { randomToken, sha256 } from './tokens.ts';
 
@@ -51,20 +56,39 @@ export class AuthStore {
   /** Validation, revocation and the `/me/api` views of consumer keys and applications. */
   readonly keys: CredentialStore;
 
+  /** Whether cached entries may be served (auth-cache-events.ts: false while deaf to other processes). */
+  #trusted = true;
+  /** Counts evictions: a row read before one is not cached after it (it may be the old state). */
+  #evictions = 0;
+
   constructor(database: Database, box: SecretBox) {
     this.#database = database;
     this.#box = box;
+    const events = openAuthCacheEvents(database, {
+      forget: (event) => {
+        this.#evictions++;
+        if (event.kind === 'credential') {
+          for (const [key, entry] of this.#credentials) {
+            if (entry.credential.id === event.id) this.#credentials.delete(key);
+          }
+        } else {
+          for (const [key, application] of this.#applications) {
+            if (application.id === event.id) this.#applications.delete(key);
+          }
+        }
+      },
+      forgetAll: () => {
+        this.#evictions++;
+        this.#credentials.clear();
+        this.#applications.clear();
+      },
+      trust: (trusted) => {
+        this.#trusted = trusted;
+      },
+    });
     this.keys = new CredentialStore(database, {
-      forget: (credentialId) => {
-        for (const [key, entry] of this.#credentials) {
-          if (entry.credential.id === credentialId) this.#credentials.delete(key);
-        }
-      },
-      forgetApplication: (applicationId) => {
-        for (const [key, application] of this.#applications) {
-          if (application.id === applicationId) this.#applications.delete(key);
-        }
-      },
+      forget: (credentialId) => events.announce({ kind: 'credential', id: credentialId }),
+      forgetApplication: (applicationId) => events.announce({ kind: 'application', id: applicationId }),
     });
   }
 
@@ -197,10 +221,16 @@ export class AuthStore {
     return { id: row.id, consumerKey };
   }
 
+  /** The cached application behind an application key, if any (the signature check's hot path). */
+  cachedApplication(appKey: string): Application | undefined {
+    return this.#trusted ? this.#applications.get(appKey) : undefined;
+  }
+
   /** The application behind an application key; cached (deleting one evicts it: `keys.deleteApplication`). */
   async findApplication(appKey: string): Promise<Application | undefined> {
-    const cached = this.#applications.get(appKey);
+    const cached = this.cachedApplication(appKey);
     if (cached !== undefined) return cached;
+    const evictions = this.#evictions;
     const row = await this.#database.db
       .selectFrom('applications')
       .select(['id', 'account_id', 'secret_enc'])
@@ -213,15 +243,26 @@ export class AuthStore {
       appKey,
       secret: this.#box.open(row.secret_enc),
     });
-    this.#applications.set(appKey, application);
+    if (evictions === this.#evictions) {
+      if (this.#applications.size >= MAX_CACHED) this.#applications.clear();
+      this.#applications.set(appKey, application);
+    }
     return application;
+  }
+
+  /** The cached credential behind a consumer key while it is fresh (the signature check's hot path). */
+  cachedCredential(consumerKey: string, now = Date.now()): Credential | undefined {
+    if (!this.#trusted) return undefined;
+    const cached = this.#credentials.get(consumerKey);
+    return cached !== undefined && now - cached.loadedAt < CREDENTIAL_TTL_MS ? cached.credential : undefined;
   }
 
   /** The credential behind a consumer key; cached for a short while so revocations take effect. */
   async findCredential(consumerKey: string): Promise<Credential | undefined> {
     const now = Date.now();
-    const cached = this.#credentials.get(consumerKey);
-    if (cached !== undefined && now - cached.loadedAt < CREDENTIAL_TTL_MS) return cached.credential;
+    const cached = this.cachedCredential(consumerKey, now);
+    if (cached !== undefined) return cached;
+    const evictions = this.#evictions;
     const row = await this.#database.db
       .selectFrom('credentials')
       .select([
@@ -251,12 +292,13 @@ export class AuthStore {
       allows: compileRules(rules),
       createdAt: row.created_at,
       expiresAt: row.expires_at,
+      expiresAtMs: row.expires_at === null ? null : Date.parse(row.expires_at),
       allowedIps,
       allowsIp: compileAllowedIps(allowedIps),
     });
     // Only usable credentials are worth keeping: a pending one changes state when validated.
-    if (credential.status === 'validated') {
-      if (this.#credentials.size > 10_000) this.#credentials.clear();
+    if (credential.status === 'validated' && evictions === this.#evictions) {
+      if (this.#credentials.size >= MAX_CACHED) this.#credentials.clear();
       this.#credentials.set(consumerKey, { credential, loadedAt: now });
     }
     return credential;

@@ -55,23 +55,53 @@ export class Authenticator {
 
   /** The application named by `X-Ovh-Application` (for calls that need no consumer key). */
   async application(applicationKey: string | undefined): Promise<Application> {
-    if (applicationKey === undefined || applicationKey === '') {
-      throw new AuthError('NOT_AUTHENTICATED', 'You must login first');
-    }
-    const application = await this.#store.findApplication(applicationKey);
-    if (application === undefined) throw new AuthError('INVALID_KEY', 'This application key is invalid');
+    const application =
+      this.#cachedApplication(applicationKey) ?? (await this.#loadApplication(applicationKey));
     return application;
   }
 
-  async authenticate(request: SignedRequest): Promise<AuthContext> {
+  /**
+   * Checks a signed request. On the hot path (application and consumer key already in the
+   * store's caches, `lastUse` written less than a minute ago) it completes synchronously and
+   * returns the context itself; otherwise a promise of it. Refusals are thrown (or rejected).
+   */
+  authenticate(request: SignedRequest): AuthContext | Promise<AuthContext> {
     const { consumerKey, timestamp, signature } = request;
     if (consumerKey === undefined || timestamp === undefined || signature === undefined) {
       throw new AuthError('NOT_AUTHENTICATED', 'You must login first');
     }
-    const application = await this.application(request.applicationKey);
+    const application = this.#cachedApplication(request.applicationKey);
+    if (application === undefined) {
+      return this.#loadApplication(request.applicationKey).then((loaded) =>
+        this.#afterApplication(request, loaded, consumerKey, timestamp, signature),
+      );
+    }
+    return this.#afterApplication(request, application, consumerKey, timestamp, signature);
+  }
 
-    const seconds = /^\d{1,12}$/.test(timestamp) ? Number(timestamp) : Number.NaN;
-    const nowSeconds = Math.floor(this.#now() / 1000);
+  #cachedApplication(applicationKey: string | undefined): Application | undefined {
+    if (applicationKey === undefined || applicationKey === '') {
+      throw new AuthError('NOT_AUTHENTICATED', 'You must login first');
+    }
+    return this.#store.cachedApplication(applicationKey);
+  }
+
+  async #loadApplication(applicationKey: string | undefined): Promise<Application> {
+    const application = await this.#store.findApplication(applicationKey!);
+    if (application === undefined) throw new AuthError('INVALID_KEY', 'This application key is invalid');
+    return application;
+  }
+
+  #afterApplication(
+    request: SignedRequest,
+    application: Application,
+    consumerKey: string,
+    timestamp: string,
+    signature: string,
+  ): AuthContext | Promise<AuthContext> {
+    const seconds = isTimestamp(timestamp) ? Number(timestamp) : Number.NaN;
+    const nowMs = this.#now();
+    const nowSeconds = Math.floor(nowMs / 1000);
     if (!Number.isFinite(seconds) || Math.abs(nowSeconds - seconds) > this.#windowSeconds) {
       throw new AuthError(
         'QUERY_TIME_OUT',
@@ -83,9 +113,21 @@ export class Authenticator {
       throw new AuthError('INVALID_SIGNATURE', 'Invalid signature');
     }
 
-    const credential = await this.#store.findCredential(consumerKey);
+    const cached = this.#store.cachedCredential(consumerKey);
+    if (cached !== undefined) return this.#granted(request, application, cached, nowMs);
+    return this.#store
+      .findCredential(consumerKey)
+      .then((credential) => this.#granted(request, application, credential, nowMs));
+  }
+
+  #granted(
+    request: SignedRequest,
+    application: Application,
+    credential: Credential | undefined,
+    nowMs: number,
+  ): AuthContext | Promise<AuthContext> {
     if (credential === undefined) throw new AuthError('NOT_CREDENTIAL', 'This credential does not exist');
-    const expired = credential.expiresAt !== null && Date.parse(credential.expiresAt) <= this.#now();
+    const expired = credential.expiresAtMs !== null && credential.expiresAtMs <= nowMs;
     if (
       credential.status !== 'validated' ||
       expired ||
@@ -99,18 +141,20 @@ export class Authenticator {
       throw new AuthError('INVALID_CREDENTIAL', 'This credential is not valid from this IP address');
     }
 
-    const path = request.url.slice('/1.0'.length).split('?', 1)[0]!;
+    const path = requestPath(request.url);
     // A key may always expire itself (`POST /auth/logout`), whatever rights it was given.
     const isLogout = request.method === 'POST' && path === '/auth/logout';
     if (!isLogout && !credential.allows(request.method, path)) {
       throw new AuthError('NOT_GRANTED_CALL', 'This call has not been granted');
     }
-    try {
-      await this.#store.keys.touch(credential.id, this.#now());
-    } catch {
-      // lastUse is informative: a failed write of it must not fail the call it describes.
-    }
-    return { accountId: credential.accountId, application, credential };
+    const context: AuthContext = { accountId: credential.accountId, application, credential };
+    const touched = this.#store.keys.touch(credential.id, nowMs);
+    if (touched === undefined) return context;
+    // lastUse is informative: a failed write of it must not fail the call it describes.
+    return touched.then(
+      () => context,
+      () => context,
+    );
   }
 
   #signatureMatches(
@@ -121,33 +165,59 @@ export class Authenticator {
     signature: string,
   ) {
     const expected = Buffer.from(signature);
-    const matches = (url: string) => {
-      const digest = crypto
-        .createHash('sha1')
-        .update(
-          signaturePayload({
-            secret,
-            consumerKey,
-            method: request.method,
-            url,
-            body: request.body,
-            timestamp,
-          }),
-        )
-        .digest('hex');
-      const computed = Buffer.from(`$1$${digest}`);
-      // Each comparison is constant-time. Which URL form matched is not secret (it only tells the
-      // client's kind), so the check stops at the first match: one SHA-1 for go-ovh's form.
-      return computed.length === expected.length && crypto.timingSafeEqual(computed, expected);
-    };
+    const { method, body } = request;
     const configured = `${this.#publicUrl}${request.url.slice('/1.0'.length)}`;
-    if (matches(configured)) return true;
+    if (signatureIs(expected, secret, consumerKey, method, configured, body, timestamp)) return true;
     if (request.host === undefined) return false;
     const asReceived = `${request.protocol}://${request.host}${request.url}`;
-    if (asReceived !== configured && matches(asReceived)) return true;
+    if (
+      asReceived !== configured &&
+      signatureIs(expected, secret, consumerKey, method, asReceived, body, timestamp)
+    ) {
+      return true;
+    }
     const npmClients = `https://${stripPort(request.host)}${request.url}`;
-    return npmClients !== configured && npmClients !== asReceived && matches(npmClients);
+    return (
+      npmClients !== configured &&
+      npmClients !== asReceived &&
+      signatureIs(expected, secret, consumerKey, method, npmClients, body, timestamp)
+    );
   }
+}
+
+/**
+ * Whether `expected` is the signature of the request for one URL form. Each comparison is
+ * constant-time. Which URL form matched is not secret (it only tells the client's kind), so the
+ * caller stops at the first match: one SHA-1 for go-ovh's form.
+ */
+function signatureIs(
+  expected: Buffer,
+  secret: string,
+  consumerKey: string,
+  method: string,
+  url: string,
+  body: string,
+  timestamp: string,
+): boolean {
+  const payload = signaturePayload({ secret, consumerKey, method, url, body, timestamp });
+  const computed = Buffer.from(`$1$${crypto.hash('sha1', payload, 'hex')}`);
+  return computed.length === expected.length && crypto.timingSafeEqual(computed, expected);
+}
+
+/** 1 to 12 decimal digits (a regular expression costs more on every signed call). */
+function isTimestamp(text: string): boolean {
+  if (text.length === 0 || text.length > 12) return false;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code < 0x30 || code > 0x39) return false;
+  }
+  return true;
+}
+
+/** The path of a `/1.0/...` URL below `/1.0`, without its query. */
+function requestPath(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url.slice('/1.0'.length) : url.slice('/1.0'.length, query);
 }
 
 function stripPort(host: string): string {

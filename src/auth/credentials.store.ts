@@ -86,9 +86,13 @@ export function credentialState(row: StateRow, now = Date.now()): CredentialStat
 }
 
 export interface CacheEviction {
-  /** Drops a consumer key from the signature check's cache (revoked, expired). */
-  forget(credentialId: number): void;
-  forgetApplication(applicationId: number): void;
+  /**
+   * Drops a consumer key from the signature check's caches (revoked, expired, restricted): in
+   * this process at once, in the others sharing the database as soon as they hear of it
+   * (auth-cache-events.ts). Called once the change is committed.
+   */
+  forget(credentialId: number): Promise<void>;
+  forgetApplication(applicationId: number): Promise<void>;
 }
 
 export class CredentialStore {
@@ -214,7 +218,7 @@ export class CredentialStore {
       .where('account_id', '=', accountId)
       .where('id', '=', credentialId)
       .executeTakeFirst();
-    this.#cache.forget(credentialId);
+    await this.#cache.forget(credentialId);
     return Number(result.numUpdatedRows) > 0;
   }
 
@@ -225,7 +229,7 @@ export class CredentialStore {
       .where('account_id', '=', accountId)
       .where('id', '=', credentialId)
       .executeTakeFirst();
-    this.#cache.forget(credentialId);
+    await this.#cache.forget(credentialId);
     return Number(result.numDeletedRows) > 0;
   }
 
@@ -236,20 +240,24 @@ export class CredentialStore {
       .set({ expires_at: new Date().toISOString() })
       .where('id', '=', credentialId)
       .execute();
-    this.#cache.forget(credentialId);
+    await this.#cache.forget(credentialId);
   }
 
-  /** Notes a signed call: `lastUse` is kept to the minute, so most calls write nothing. */
-  async touch(credentialId: number, now = Date.now()): Promise<void> {
+  /**
+   * Notes a signed call: `lastUse` is kept to the minute, so most calls write nothing and get
+   * undefined back (no promise to wait for); otherwise the write's promise.
+   */
+  touch(credentialId: number, now = Date.now()): Promise<void> | undefined {
     const written = this.#lastUseWritten.get(credentialId);
-    if (written !== undefined && now - written < LAST_USE_RESOLUTION_MS) return;
+    if (written !== undefined && now - written < LAST_USE_RESOLUTION_MS) return undefined;
     if (this.#lastUseWritten.size > 10_000) this.#lastUseWritten.clear();
     this.#lastUseWritten.set(credentialId, now);
-    await this.#database.db
+    return this.#database.db
       .updateTable('credentials')
       .set({ last_use: new Date(now).toISOString() })
       .where('id', '=', credentialId)
-      .execute();
+      .execute()
+      .then(() => undefined);
   }
 
   /** `GET /me/api/application`: the applications the account owns or has granted a key to. */
@@ -301,8 +309,8 @@ export class CredentialStore {
       if (owned !== undefined) await trx.deleteFrom('applications').where('id', '=', applicationId).execute();
       return doomed.map((row) => row.id);
     });
-    for (const id of keys) this.#cache.forget(id);
-    this.#cache.forgetApplication(applicationId);
+    for (const id of keys) await this.#cache.forget(id);
+    await this.#cache.forgetApplication(applicationId);
     return true;
   }
 

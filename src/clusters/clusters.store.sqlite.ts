@@ -2,7 +2,9 @@
  * The cluster store on the embedded engine (SQLite). This process owns every write, so the current
  * rows are also kept in memory, updated inside each write transaction: reads on the hot path (GET
  * cluster, GET customization) never touch the database, and a change is one synchronous SQLite
- * transaction (see db/sqlite-statement-cache.ts) based on the row in memory.
+ * transaction (see db/sqlite-statement-cache.ts) based on the row in memory. Concurrent changes
+ * share one commit (group commit, `exclusiveSql.grouped`), each in its own savepoint. The rows in
+ * memory are bounded (least recently used go first): a row not there is read from the database.
  */
 import type { Selectable } from 'kysely';
 import type { SqliteDatabase } from '../db/database.ts';
@@ -19,14 +21,56 @@ import {
 } from './clusters.rows.ts';
 import type { Actor, AppliedOutcome, ClusterChange, ClusterStore, HistoryRow } from './clusters.store.ts';
 
+/** Most cluster rows kept in memory (least recently used evicted first). */
+export const MAX_CACHED_CLUSTERS = 4096;
+
+/** A Map that keeps at most `bound` entries, dropping the least recently read or written. */
+class RecentClusters {
+  readonly #rows = new Map<string, ClusterRecord>();
+  readonly #bound: number;
+
+  constructor(bound: number) {
+    this.#bound = bound;
+  }
+
+  get size(): number {
+    return this.#rows.size;
+  }
+
+  get(id: string): ClusterRecord | undefined {
+    const row = this.#rows.get(id);
+    if (row !== undefined) {
+      this.#rows.delete(id);
+      this.#rows.set(id, row);
+    }
+    return row;
+  }
+
+  set(id: string, row: ClusterRecord): void {
+    this.#rows.delete(id);
+    this.#rows.set(id, row);
+    if (this.#rows.size > this.#bound) this.#rows.delete(this.#rows.keys().next().value!);
+  }
+
+  delete(id: string): void {
+    this.#rows.delete(id);
+  }
+}
+
 export class SqliteClusterStore implements ClusterStore {
   readonly #database: SqliteDatabase;
   readonly #signal: WorkSignal;
-  readonly #cache = new Map<string, ClusterRecord>();
+  readonly #cache: RecentClusters;
 
-  constructor(database: SqliteDatabase, signal: WorkSignal) {
+  constructor(database: SqliteDatabase, signal: WorkSignal, maxCached = MAX_CACHED_CLUSTERS) {
     this.#database = database;
     this.#signal = signal;
+    this.#cache = new RecentClusters(maxCached);
+  }
+
+  /** Cluster rows held in memory now (at most the bound). */
+  get cachedRows(): number {
+    return this.#cache.size;
   }
 
   async insert(cluster: ClusterRecord, actor?: Actor): Promise<void> {
@@ -63,7 +107,8 @@ export class SqliteClusterStore implements ClusterStore {
     const cache = this.#cache;
     let enqueued = false;
     try {
-      const next = await this.#database.exclusiveSql.transaction((sql) => {
+      // Concurrent changes share one commit (group commit); each answer waits for it.
+      const next = await this.#database.exclusiveSql.grouped((sql) => {
         let current = cache.get(id);
         if (current === undefined) {
           const row = sql.get<Selectable<ClusterTable>>('select * from "clusters" where "id" = ?', [id]);

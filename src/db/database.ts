@@ -10,6 +10,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config.ts';
 import { migrateToLatest } from './migrate.ts';
+import { type PostgresNotifications, postgresNotifications } from './postgres-notifications.ts';
 import { type PostgresSql, postgresSql } from './postgres-sql.ts';
 import type { Schema } from './schema.ts';
 import { startCheckpointer } from './sqlite-checkpointer.ts';
@@ -41,6 +42,8 @@ export interface PostgresDatabase extends DatabaseHandle {
   readonly engine: 'postgres';
   readonly scaleOut: true;
   readonly postgresSql: PostgresSql;
+  /** LISTEN/NOTIFY between the processes sharing the database (postgres-notifications.ts). */
+  readonly notifications: PostgresNotifications;
 }
 
 /**
@@ -105,12 +108,17 @@ function openPostgres(url: string): PostgresDatabase {
   // pool drops it on release); the event itself needs no handling.
   pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  const notifications = postgresNotifications(url, pool);
   return {
     engine: 'postgres',
     scaleOut: true,
     db,
     postgresSql: postgresSql(pool),
-    close: () => db.destroy(),
+    notifications,
+    close: async () => {
+      await notifications.close();
+      await db.destroy();
+    },
   };
 }
 

@@ -10,6 +10,12 @@
  * and no lock is held across the event loop), several times faster for a cluster change than an
  * async Kysely transaction (docs/performance.md). It shares Kysely's one connection, so it waits while Kysely has
  * a transaction open on it (seen here as `begin` … `commit`/`rollback`).
+ *
+ * `exclusive.grouped()` is the group commit of hot writes: the calls made while the event loop
+ * handles one batch of I/O (concurrent requests arriving together) run at the end of that turn
+ * (setImmediate) in ONE transaction, one WAL commit, each in its own savepoint: a call that throws
+ * is undone alone and rejects alone, the others commit. Every promise settles only after the
+ * shared commit, so an answer never acknowledges a change before it is in the WAL.
  */
 import type { Database as BetterSqlite } from 'better-sqlite3';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
@@ -24,7 +30,23 @@ export interface SyncSql {
 export interface ExclusiveSql {
   /** Runs `work` as one synchronous transaction; nothing of it is kept if it throws. */
   transaction<T>(work: (sql: SyncSql) => T): Promise<T>;
+  /**
+   * Runs `work` at the end of this turn of the event loop, in one transaction with the other
+   * `grouped` calls of the turn (group commit), in its own savepoint: nothing of it is kept if it
+   * throws, and its promise settles once the shared transaction has committed (or failed).
+   */
+  grouped<T>(work: (sql: SyncSql) => T): Promise<T>;
 }
+
+interface GroupedWork {
+  readonly work: (sql: SyncSql) => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type Outcome =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: unknown };
 
 export function sqliteConnection(database: BetterSqlite): {
   kysely: SqliteDatabase;
@@ -52,7 +74,41 @@ export function sqliteConnection(database: BetterSqlite): {
   };
 
   // better-sqlite3 builds its BEGIN/COMMIT wrapper per db.transaction() call: build it once.
+  // Called inside another transaction, the same wrapper uses a savepoint instead.
   const runInTransaction = database.transaction((work: (sql: SyncSql) => unknown) => work(sync));
+  const attempt = (work: (sql: SyncSql) => unknown): Outcome => {
+    try {
+      return { ok: true, value: runInTransaction(work) };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  };
+  const runGroup = database.transaction((group: readonly GroupedWork[]) =>
+    group.map((item) => attempt(item.work)),
+  );
+  const waitForKysely = async () => {
+    while (kyselyTransactionOpen) await new Promise<void>((resolve) => waiters.push(resolve));
+  };
+
+  let group: GroupedWork[] = [];
+  const commitGroup = async () => {
+    await waitForKysely();
+    const members = group;
+    group = [];
+    let outcomes: Outcome[];
+    try {
+      // One member needs no savepoint: its own transaction is the same commit.
+      outcomes = members.length === 1 ? [attempt(members[0]!.work)] : runGroup(members);
+    } catch (error) {
+      // The shared commit failed: nothing of the group was kept.
+      outcomes = members.map(() => ({ ok: false, error }));
+    }
+    outcomes.forEach((outcome, index) => {
+      const member = members[index]!;
+      if (outcome.ok) member.resolve(outcome.value);
+      else member.reject(outcome.error);
+    });
+  };
 
   return {
     kysely: {
@@ -73,8 +129,14 @@ export function sqliteConnection(database: BetterSqlite): {
     },
     exclusive: {
       async transaction<T>(work: (sql: SyncSql) => T): Promise<T> {
-        while (kyselyTransactionOpen) await new Promise<void>((resolve) => waiters.push(resolve));
+        await waitForKysely();
         return runInTransaction(work) as T;
+      },
+      grouped<T>(work: (sql: SyncSql) => T): Promise<T> {
+        return new Promise<T>((resolve, reject) => {
+          const first = group.push({ work, resolve: resolve as (value: unknown) => void, reject }) === 1;
+          if (first) setImmediate(() => void commitGroup());
+        });
       },
     },
   };

@@ -13,8 +13,7 @@ import type { RolloutEnd } from '../reconcile/reconcile-store.ts';
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly #requests: Counter<'method' | 'route' | 'status'>;
-  readonly #latency: Histogram<'method' | 'route'>;
+  readonly #requests = new RequestTallies();
   readonly #passes: Counter<'outcome'>;
   readonly #passSeconds: Histogram<'outcome'>;
   readonly #leaseLosses: Counter;
@@ -22,19 +21,8 @@ export class Metrics {
 
   constructor(database: Database) {
     const registers = [this.registry];
-    this.#requests = new Counter({
-      name: 'mks_http_requests_total',
-      help: 'API requests by method, route pattern and status',
-      labelNames: ['method', 'route', 'status'],
-      registers,
-    });
-    this.#latency = new Histogram({
-      name: 'mks_http_request_duration_seconds',
-      help: 'API request latency by method and route pattern',
-      labelNames: ['method', 'route'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
-    });
+    this.registry.registerMetric(this.#requests.counter() as unknown as Counter);
+    this.registry.registerMetric(this.#requests.histogram() as unknown as Histogram);
     this.#passes = new Counter({
       name: 'mks_reconcile_passes_total',
       help: 'Reconcile passes by outcome (done, requeue, gone, failed, error, lease-lost)',
@@ -124,10 +112,15 @@ export class Metrics {
 
   /** Counts every API request (the route pattern, not the URL: ids do not make new series). */
   instrument(app: FastifyInstance): void {
-    app.addHook('onResponse', async (request, reply) => {
-      const route = request.routeOptions.url ?? 'unmatched';
-      this.#requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-      this.#latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    // Not async: a promise per request costs more than the counting itself.
+    app.addHook('onResponse', (request, reply, done) => {
+      this.#requests.count(
+        request.method,
+        request.routeOptions.url ?? 'unmatched',
+        reply.statusCode,
+        reply.elapsedTime / 1000,
+      );
+      done();
     });
     app.get('/metrics', { config: { auth: 'none' }, schema: { hide: true } }, async (_request, reply) =>
       reply.type(this.registry.contentType).send(await this.registry.metrics()),
@@ -160,4 +153,109 @@ async function dueWork(db: Database['db']): Promise<{ count: number; oldest: num
     count: Number(row?.count ?? 0),
     oldest: row?.oldest === null || row?.oldest === undefined ? null : Number(row.oldest),
   };
+}
+
+const REQUEST_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/** One method and route pattern: its answers by status and its latency histogram. */
+interface RouteTally {
+  readonly labels: { readonly method: string; readonly route: string };
+  readonly statuses: Map<number, number>;
+  /** Observations per bucket (REQUEST_BUCKETS, then +Inf), not cumulative. */
+  readonly buckets: number[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * The API request metrics, counted in plain per-route records and rendered when scraped: with
+ * prom-client's own Counter and Histogram every request hashed its labels twice, a measurable
+ * share of a signed GET (docs/performance.md). The series and their text are prom-client's:
+ * `mks_http_requests_total{method,route,status}` and the histogram
+ * `mks_http_request_duration_seconds{method,route}`. Routes are patterns, so the records are
+ * bounded by the routes.
+ */
+class RequestTallies {
+  readonly #byRoute = new Map<string, Map<string, RouteTally>>();
+
+  count(method: string, route: string, status: number, seconds: number): void {
+    let methods = this.#byRoute.get(route);
+    if (methods === undefined) {
+      methods = new Map();
+      this.#byRoute.set(route, methods);
+    }
+    let tally = methods.get(method);
+    if (tally === undefined) {
+      tally = {
+        labels: { method, route },
+        statuses: new Map(),
+        buckets: new Array<number>(REQUEST_BUCKETS.length + 1).fill(0),
+        sum: 0,
+        count: 0,
+      };
+      methods.set(method, tally);
+    }
+    tally.statuses.set(status, (tally.statuses.get(status) ?? 0) + 1);
+    let bucket = 0;
+    while (bucket < REQUEST_BUCKETS.length && seconds > REQUEST_BUCKETS[bucket]!) bucket++;
+    tally.buckets[bucket]! += 1;
+    tally.sum += seconds;
+    tally.count += 1;
+  }
+
+  *#tallies(): Generator<RouteTally> {
+    for (const methods of this.#byRoute.values()) yield* methods.values();
+  }
+
+  /** prom-client's metric interface (what a Registry reads), for the request counter. */
+  counter() {
+    const name = 'mks_http_requests_total';
+    const help = 'API requests by method, route pattern and status';
+    return {
+      name,
+      help,
+      type: 'counter',
+      aggregator: 'sum',
+      reset: () => this.#byRoute.clear(),
+      get: async () => {
+        const values = [];
+        for (const tally of this.#tallies()) {
+          for (const [status, value] of tally.statuses) {
+            values.push({ labels: { ...tally.labels, status: String(status) }, value });
+          }
+        }
+        return { name, help, type: 'counter', aggregator: 'sum', values };
+      },
+    };
+  }
+
+  /** prom-client's metric interface, for the latency histogram. */
+  histogram() {
+    const name = 'mks_http_request_duration_seconds';
+    const help = 'API request latency by method and route pattern';
+    return {
+      name,
+      help,
+      type: 'histogram',
+      aggregator: 'sum',
+      reset: () => this.#byRoute.clear(),
+      get: async () => {
+        const values = [];
+        for (const tally of this.#tallies()) {
+          let cumulative = 0;
+          for (const [index, bound] of [...REQUEST_BUCKETS, '+Inf' as const].entries()) {
+            cumulative += tally.buckets[index]!;
+            values.push({
+              labels: { le: bound, ...tally.labels },
+              value: cumulative,
+              metricName: `${name}_bucket`,
+            });
+          }
+          values.push({ labels: tally.labels, value: tally.sum, metricName: `${name}_sum` });
+          values.push({ labels: tally.labels, value: tally.count, metricName: `${name}_count` });
+        }
+        return { name, help, type: 'histogram', aggregator: 'sum', values };
+      },
+    };
+  }
 }

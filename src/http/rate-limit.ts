@@ -64,12 +64,15 @@ export class RateLimiter {
 export function registerRateLimit(app: FastifyInstance, limit: RateLimit): void {
   if (limit.requestsPerSecond <= 0) return;
   const limiter = new RateLimiter(limit);
-  app.addHook('preValidation', async (request, reply) => {
+  // Not async: a promise per signed call costs more than the count (docs/performance.md).
+  app.addHook('preValidation', (request, reply, done) => {
     const credential = request.auth?.credential.id;
-    if (credential === undefined) return;
-    const wait = limiter.take(String(credential));
-    if (wait === 0) return;
+    const wait = credential === undefined ? 0 : limiter.take(String(credential));
+    if (wait === 0) {
+      done();
+      return;
+    }
     void reply.header('Retry-After', String(wait));
-    throw new AppError('TooManyRequests', `Too many requests for this credential; retry in ${wait} s`);
+    done(new AppError('TooManyRequests', `Too many requests for this credential; retry in ${wait} s`));
   });
 }

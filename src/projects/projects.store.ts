@@ -13,9 +13,18 @@ export interface Project {
   readonly createdAt: string;
 }
 
+/** Most projects kept in memory (a project-scoped call reads its project when not held). */
+const MAX_CACHED_PROJECTS = 10_000;
+
 export class ProjectStore {
   readonly #database: Database;
   readonly #byId = new Map<string, Project>();
+
+  /** Keeps a project in memory, within MAX_CACHED_PROJECTS (past it the cache starts over). */
+  #remember(project: Project): void {
+    if (this.#byId.size >= MAX_CACHED_PROJECTS) this.#byId.clear();
+    this.#byId.set(project.id, project);
+  }
 
   constructor(database: Database) {
     this.#database = database;
@@ -39,8 +48,13 @@ export class ProjectStore {
         created_at: project.createdAt,
       })
       .execute();
-    this.#byId.set(project.id, project);
+    this.#remember(project);
     return project;
+  }
+
+  /** The project if it is cached (a project-scoped call's hot path; `get` reads it otherwise). */
+  cached(id: string): Project | undefined {
+    return this.#byId.get(id);
   }
 
   async get(id: string): Promise<Project | undefined> {
@@ -59,7 +73,7 @@ export class ProjectStore {
       description: row.description,
       createdAt: row.created_at,
     });
-    this.#byId.set(id, project);
+    this.#remember(project);
     return project;
   }
 
