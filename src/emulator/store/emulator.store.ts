@@ -67,6 +67,8 @@ export class EmulatorStore {
   readonly #writer: EmulatorWriter;
   #pending = new Map<string, PendingCluster>();
   #deletions = new Set<string>();
+  /** The batch the commit in progress writes. */
+  #writing: Map<string, PendingCluster> | undefined;
   #waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
   #scheduled = false;
   #running: Promise<void> | undefined;
@@ -117,6 +119,11 @@ export class EmulatorStore {
       this.#pending.set(clusterId, entry);
     }
     return entry;
+  }
+
+  /** Whether changes to the cluster are not all committed yet (pending, or in the commit running). */
+  isDirty(clusterId: string): boolean {
+    return this.#pending.has(clusterId) || this.#writing?.has(clusterId) === true;
   }
 
   markMeta(meta: ClusterMeta): void {
@@ -179,6 +186,7 @@ export class EmulatorStore {
     this.#pending = new Map();
     this.#deletions = new Set();
     this.#waiters = [];
+    this.#writing = pending;
     try {
       if (pending.size > 0 || deletions.size > 0) {
         try {
@@ -192,6 +200,8 @@ export class EmulatorStore {
     } catch (error) {
       this.#onError(error);
       for (const waiter of waiters) waiter.reject(error);
+    } finally {
+      this.#writing = undefined;
     }
   }
 
