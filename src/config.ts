@@ -285,8 +285,8 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
   });
   const podStartMs = integer('MKS_POD_START_MS', 1_000, 0);
   const emulator = Object.freeze({
-    idleMs: integer('MKS_EMULATOR_IDLE_MS', 30_000, 50),
-    maxLoaded: integer('MKS_EMULATOR_MAX_LOADED', 500, 1),
+    idleMs: integer('MKS_EMULATOR_IDLE_MS', 5_000, 50),
+    maxLoaded: integer('MKS_EMULATOR_MAX_LOADED', 256, 1),
   });
   const kubeApi = Object.freeze({
     minRequestTimeoutSeconds: integer('MKS_MIN_REQUEST_TIMEOUT', 1800, 1),

@@ -57,7 +57,7 @@ export interface EmulatorOptions {
   ownership?: Ownership;
   /** Scale-out: the installation's CA (to reach other processes) and the internal calls' token. */
   peers?: { caPem: string; internalToken: string };
-  /** Which clusters stay in memory (config.emulator); default: idle 30 s, 500 loaded. */
+  /** Which clusters stay in memory (config.emulator); default: idle 5 s, 256 loaded. */
   residency?: Residency;
 }
 
@@ -91,6 +91,8 @@ interface Loaded {
 const MAX_EVICTION_GRACE_MS = 1_000;
 
 const BY_NAME = new Map<string, ResourceType>(RESOURCES.map((r) => [r.name, r]));
+/** The store's rows of container logs (`kubectl logs`), one per pod uid, beside the objects. */
+const CONTAINER_LOG = 'pods/log';
 
 export class Emulator implements EmulatorControl {
   readonly #logger: Logger;
@@ -122,7 +124,7 @@ export class Emulator implements EmulatorControl {
     this.#logger = options.logger.child({ component: 'emulator' });
     this.#now = options.now ?? (() => new Date());
     this.#ownership = options.ownership ?? new LocalOwnership();
-    this.#residency = options.residency ?? { idleMs: 30_000, maxLoaded: 500 };
+    this.#residency = options.residency ?? { idleMs: 5_000, maxLoaded: 256 };
     this.#router = new ClusterRouter(this.#ownership, options.peers, this.#logger);
     const ownership = this.#ownership;
     this.#store = openEmulatorStore(
@@ -149,6 +151,16 @@ export class Emulator implements EmulatorControl {
       },
       persistMeta: (cluster) => {
         if (!cluster.destroyed) this.#store.markMeta(cluster.meta);
+      },
+      persistLog: (cluster, podUid, log) => {
+        if (cluster.destroyed) return;
+        this.#store.markObject(
+          cluster.meta.id,
+          CONTAINER_LOG,
+          '',
+          podUid,
+          log === null ? null : () => JSON.stringify({ podUid, log }),
+        );
       },
       onChange: (cluster, event) => this.#controllers.onChange(cluster, event),
       now: this.#now,
@@ -283,6 +295,11 @@ export class Emulator implements EmulatorControl {
     if (stored === undefined) return undefined;
     const cluster = new ObjectStore(stored.meta, this.#hooks);
     for (const { resource, body } of stored.objects) {
+      if (resource === CONTAINER_LOG) {
+        const { podUid, log } = JSON.parse(body) as { podUid: string; log: string };
+        cluster.restoreLog(podUid, log);
+        continue;
+      }
       const type = BY_NAME.get(resource);
       if (type !== undefined) cluster.restore(type, JSON.parse(body) as KubeObject);
     }
@@ -324,8 +341,7 @@ export class Emulator implements EmulatorControl {
   /**
    * Drops a cluster from memory (it stays in the store, and owned by this process under
    * scale-out: the next call loads it here again). Its watch log goes with it: a watch from an
-   * older resourceVersion then answers 410 Gone, as after a kube-apiserver restart; the last
-   * container logs too (as when another process takes a cluster over).
+   * older resourceVersion then answers 410 Gone, as after a kube-apiserver restart.
    */
   #evict(id: string): void {
     this.#clusters.delete(id);

@@ -1,8 +1,9 @@
 /**
  * Idle emulated clusters leave memory and load again on demand, on every engine: with an idle
  * bound of 200 ms, a settled cluster is evicted (the residency figures and `/metrics` say so), and
- * then kubectl, a client-node watch and a reconcile pass each find it as it was: the same
- * objects, resourceVersions that continue, pods on the new config after a customization change.
+ * then kubectl (get, logs), a client-node watch and a reconcile pass each find it as it was: the
+ * same objects and container logs, resourceVersions that continue, pods on the new config after
+ * a customization change.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -64,6 +65,10 @@ for (const dialect of DIALECTS) {
 
     test('kubectl, a watch and a reconcile pass reload an evicted cluster as it was', async () => {
       const before = await configMap();
+      const [pod] = await k.kubeProxyPods();
+      const podName = pod!.metadata!.name!;
+      const logBefore = await k.kubectl('logs', '-n', 'kube-system', podName);
+      assert.match(logBefore, /\S/, 'the kube-proxy pod printed its start-up');
       const list = await k.core.listNamespacedPod({ namespace: 'kube-system' });
       const listRv = Number(list.metadata!.resourceVersion);
       const { evictions, loads } = residency();
@@ -81,6 +86,12 @@ for (const dialect of DIALECTS) {
       assert.equal(after.metadata!.resourceVersion, before.metadata!.resourceVersion);
       assert.deepEqual(after.data, before.data);
       await untilEvicted('after the GET');
+      assert.equal(
+        await k.kubectl('logs', '-n', 'kube-system', podName),
+        logBefore,
+        'the container log stays',
+      );
+      await untilEvicted('after kubectl logs');
 
       // A watch from the resourceVersion of a list taken before the evictions: it continues there,
       // and sees the change a reconcile pass makes (which loads the cluster again on its own).
