@@ -2,30 +2,30 @@
  * The fleet under test, in its own process: the real runtime (`mks serve`: API, the emulated
  * clusters' HTTPS Kubernetes API, the emulator and the reconciler worker) on a temp data dir,
  * with emulated pods that start at once (MKS_POD_START_MS=0, set by the parent) and log level
- * info as in production.
+ * info as in production. The parent (bench/fleet.ts) is the user: it creates and changes the
+ * clusters through the signed API (`ready` says where: the ovh.conf of the first start, the
+ * project) and verifies them through their Kubernetes API. This process only measures itself.
  *
  * Requests (bench/lib/child.ts):
- *   populate { clusters }  creates that many clusters through ClusterService, waits until all are
- *                          READY; answers the seconds it took.
- *   rollout { customization, timeoutMs }
- *                          changes every cluster's customization at once, then waits until every
- *                          cluster is READY with the new generation observed; answers the seconds
- *                          until then (from the first change), CPU time, peak RSS.
- *   verify { sample }      reads a sample of clusters through their Kubernetes API: the kube-proxy
- *                          ConfigMap must carry the new config, every kube-proxy pod must have
- *                          loaded it; answers the problems found.
+ *   settle { count, timeoutMs }
+ *                          waits until `count` clusters are READY with their newest generation
+ *                          observed (one SQL count, polled); answers how many are.
+ *   memory { settleMs, timeoutMs }
+ *                          waits (bounded) until no more emulated clusters are loaded than the
+ *                          bound allows, then samples RSS for `settleMs`; answers the highest
+ *                          sample, the V8 heap and the emulator's residency figures.
+ *   watchStart             starts sampling RSS, CPU time and Kubernetes API calls (a change).
+ *   watchStop              stops; answers CPU seconds, peak RSS, VmHWM, calls by method,
+ *                          TLS handshakes and the monotonic window (for profiles).
  *   usage                  CPU time so far and the monotonic clock (for profile windows).
  *
  * The readiness check is one SQL count over the clusters table, so it reads the same on SQLite
  * and PostgreSQL (where other worker processes may do the work).
  */
 import fs from 'node:fs';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config.ts';
-import type { CustomizationInput } from '../src/customization/customization.model.ts';
-import { configHash, renderClusterConfig } from '../src/customization/kube-proxy-config.ts';
 import { createLogger } from '../src/logger.ts';
 import { startRuntime } from '../src/server.ts';
 import { freePort } from '../test/support/postgres-server.ts';
@@ -34,7 +34,6 @@ import { fatal, serveParent } from './lib/child.ts';
 const LOG_LEVEL = 'info';
 /** How often the readiness count runs (the figure's resolution; it shares the server's CPU). */
 const POLL_MS = 50;
-const LOADED_CONFIG_ANNOTATION = 'mks.ovh/loaded-config-hash';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-fleet-'));
 
@@ -42,12 +41,15 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-fleet-'));
 class RssSampler {
   peak = 0;
   readonly #timer: NodeJS.Timeout;
-  constructor(everyMs: number) {
+  readonly #also: (() => void) | undefined;
+  constructor(everyMs: number, also?: () => void) {
+    this.#also = also;
     this.sample();
     this.#timer = setInterval(() => this.sample(), everyMs);
   }
   sample(): void {
     this.peak = Math.max(this.peak, process.memoryUsage.rss());
+    this.#also?.();
   }
   stop(): number {
     clearInterval(this.#timer);
@@ -63,6 +65,11 @@ function vmHwmBytes(): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The main thread's V8 heap (the reconciler thread's is in RSS only). */
+function heapOf(usage: NodeJS.MemoryUsage): { heapUsed: number; heapTotal: number; external: number } {
+  return { heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, external: usage.external };
 }
 
 const hrtimeMicros = () => Number(process.hrtime.bigint() / 1000n);
@@ -92,7 +99,6 @@ try {
   const { services } = runtime;
   const projectId = runtime.first.projectId;
   if (projectId === undefined) throw new Error('bootstrap created no project');
-  const caPem = fs.readFileSync(runtime.kubeCaFile, 'utf8');
   // Kubernetes API calls by method (what the reconciler costs the clusters), and TLS handshakes.
   let kubeCalls: Record<string, number> = {};
   let handshakes = 0;
@@ -103,7 +109,6 @@ try {
   runtime.kubeApp.server.on('secureConnection', () => {
     handshakes++;
   });
-  let ids: string[] = [];
 
   /** Clusters of the fleet that are READY with their newest generation observed. */
   const settled = async (): Promise<number> => {
@@ -128,123 +133,67 @@ try {
     }
   };
 
-  const populate = async (clusters: number, timeoutMs: number) => {
-    const started = performance.now();
-    const region = config.regions[0]!;
-    // In batches: the creations themselves are not the figure, but they should not take long.
-    for (let i = 0; i < clusters; i += 100) {
-      const batch = Array.from({ length: Math.min(100, clusters - i) }, (_, j) =>
-        services.clusters.create(projectId, { name: `fleet-${i + j}`, region }),
-      );
-      ids.push(...(await Promise.all(batch)).map((cluster) => cluster.id));
+  const memory = async (settleMs: number, timeoutMs: number) => {
+    const deadline = performance.now() + timeoutMs;
+    while (runtime.emulator.residency().loaded > config.emulator.maxLoaded && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
-    const created = (performance.now() - started) / 1000;
-    const ready = await waitSettled(clusters, timeoutMs);
-    return { type: 'populated', created, seconds: (performance.now() - started) / 1000, ready };
-  };
-
-  const rollout = async (customization: CustomizationInput, timeoutMs: number) => {
-    const sampler = new RssSampler(25);
-    const cpuBefore = process.cpuUsage();
-    const startMicros = hrtimeMicros();
-    kubeCalls = {};
-    handshakes = 0;
-    const t0 = performance.now();
-    await Promise.all(ids.map((id) => services.clusters.updateCustomization(projectId, id, customization)));
-    const accepted = (performance.now() - t0) / 1000;
-    const ready = await waitSettled(ids.length, timeoutMs);
-    const seconds = (performance.now() - t0) / 1000;
-    const endMicros = hrtimeMicros();
-    const cpu = process.cpuUsage(cpuBefore);
-    const peakRss = sampler.stop();
+    const sampler = new RssSampler(100);
+    await new Promise((resolve) => setTimeout(resolve, settleMs));
     return {
-      type: 'rolledOut',
-      clusters: ids.length,
-      ready,
-      accepted,
-      seconds,
-      cpuSeconds: (cpu.user + cpu.system) / 1e6,
-      peakRss,
-      vmHwm: vmHwmBytes(),
-      kubeCalls,
-      handshakes,
-      window: { start: startMicros, end: endMicros },
+      type: 'memory',
+      rss: sampler.stop(),
+      ...heapOf(process.memoryUsage()),
+      ...runtime.emulator.residency(),
     };
   };
 
-  const kubeGet = (clusterId: string, token: string, urlPath: string): Promise<unknown> => {
-    const url = new URL(`${config.kubePublicUrl}/k8s/${clusterId}${urlPath}`);
-    return new Promise((resolve, reject) => {
-      const request = https.get(
-        url,
-        { ca: caPem, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } },
-        (response) => {
-          let body = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => {
-            body += chunk;
-          });
-          response.on('end', () => {
-            if (response.statusCode !== 200)
-              reject(new Error(`GET ${urlPath}: ${response.statusCode} ${body}`));
-            else resolve(JSON.parse(body));
-          });
-        },
-      );
-      request.on('error', reject);
+  let watch:
+    | { sampler: RssSampler; cpu: NodeJS.CpuUsage; startMicros: number; peakHeap: () => number }
+    | undefined;
+  const watchStart = () => {
+    let peakHeap = 0;
+    const sampler = new RssSampler(25, () => {
+      peakHeap = Math.max(peakHeap, process.memoryUsage().heapTotal);
     });
+    watch = { sampler, cpu: process.cpuUsage(), startMicros: hrtimeMicros(), peakHeap: () => peakHeap };
+    kubeCalls = {};
+    handshakes = 0;
+    return { type: 'watching' };
   };
-
-  /** Reads a sample of clusters through their Kubernetes API; lists what is wrong. */
-  const verify = async (sample: number, expect: string) => {
-    const problems: string[] = [];
-    const step = Math.max(1, Math.floor(ids.length / sample));
-    const chosen = ids.filter((_, index) => index % step === 0).slice(0, sample);
-    for (const id of chosen) {
-      const cluster = await services.clusterStore.get(id);
-      if (cluster === undefined) {
-        problems.push(`${id}: gone`);
-        continue;
-      }
-      const token = services.clusterToken(id, cluster.tokenEpoch);
-      const configMap = (await kubeGet(
-        id,
-        token,
-        '/api/v1/namespaces/kube-system/configmaps/kube-proxy',
-      )) as {
-        data?: Record<string, string>;
-      };
-      const text = configMap.data?.['config.conf'] ?? '';
-      const desired = renderClusterConfig(cluster.kubeProxyMode, cluster.customization);
-      if (!text.includes(expect)) problems.push(`${id}: the ConfigMap lacks '${expect}'`);
-      if (text !== desired) problems.push(`${id}: the ConfigMap's config.conf is not the desired one`);
-      const hash = configHash(text);
-      const pods = (await kubeGet(
-        id,
-        token,
-        '/api/v1/namespaces/kube-system/pods?labelSelector=k8s-app%3Dkube-proxy',
-      )) as { items: Array<{ metadata: { name: string; annotations?: Record<string, string> } }> };
-      const nodeCount = cluster.nodePools.reduce((sum, pool) => sum + pool.nodes.length, 0);
-      if (pods.items.length !== nodeCount) {
-        problems.push(`${id}: ${pods.items.length} kube-proxy pods for ${nodeCount} nodes`);
-      }
-      for (const pod of pods.items) {
-        const loaded = pod.metadata.annotations?.[LOADED_CONFIG_ANNOTATION];
-        if (loaded !== hash) problems.push(`${id}: pod ${pod.metadata.name} loaded ${loaded}, not ${hash}`);
-      }
-    }
-    return { type: 'verified', checked: chosen.length, problems };
+  const watchStop = () => {
+    if (watch === undefined) throw new Error('watchStop without watchStart');
+    const cpu = process.cpuUsage(watch.cpu);
+    const peakRss = watch.sampler.stop();
+    const result = {
+      type: 'watched',
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      peakRss,
+      peakHeapTotal: watch.peakHeap(),
+      vmHwm: vmHwmBytes(),
+      kubeCalls,
+      handshakes,
+      window: { start: watch.startMicros, end: hrtimeMicros() },
+      ...runtime.emulator.residency(),
+    };
+    watch = undefined;
+    return result;
   };
 
   serveParent(
     async (message) => {
       switch (message.type) {
-        case 'populate':
-          return populate(message.clusters as number, message.timeoutMs as number);
-        case 'rollout':
-          return rollout(message.customization as CustomizationInput, message.timeoutMs as number);
-        case 'verify':
-          return verify(message.sample as number, message.expect as string);
+        case 'settle':
+          return {
+            type: 'settled',
+            ready: await waitSettled(message.count as number, message.timeoutMs as number),
+          };
+        case 'memory':
+          return memory(message.settleMs as number, message.timeoutMs as number);
+        case 'watchStart':
+          return watchStart();
+        case 'watchStop':
+          return watchStop();
         case 'usage':
           return { type: 'usage', cpu: process.cpuUsage(), hrtimeMicros: hrtimeMicros() };
         default:
@@ -254,7 +203,6 @@ try {
     async () => {
       await runtime.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
-      ids = [];
     },
   );
   process.send?.({
@@ -263,6 +211,10 @@ try {
     database: config.database.kind,
     dataDir,
     kubePublicUrl: config.kubePublicUrl,
+    ovhConf: runtime.first.file,
+    projectId,
+    region: config.regions[0],
+    maxLoaded: config.emulator.maxLoaded,
   });
 } catch (error) {
   fs.rmSync(dataDir, { recursive: true, force: true });

@@ -45,6 +45,21 @@ describe('configuration', () => {
     );
   });
 
+  test('emulated clusters in memory: idle 5 s and 256 at most by default, set by MKS_EMULATOR_*', () => {
+    assert.deepEqual(loadConfig({}, {}).emulator, { idleMs: 5_000, maxLoaded: 256 });
+    assert.deepEqual(
+      loadConfig({}, { MKS_EMULATOR_IDLE_MS: '200', MKS_EMULATOR_MAX_LOADED: '10' }).emulator,
+      { idleMs: 200, maxLoaded: 10 },
+    );
+    assert.deepEqual(
+      problems(() => loadConfig({}, { MKS_EMULATOR_IDLE_MS: '10', MKS_EMULATOR_MAX_LOADED: '0' })),
+      [
+        "MKS_EMULATOR_IDLE_MS: '10' must be a whole number of at least 50",
+        "MKS_EMULATOR_MAX_LOADED: '0' must be a whole number of at least 1",
+      ],
+    );
+  });
+
   test('flags win over environment variables', () => {
     const config = loadConfig(
       { dataDir: '/tmp/flag', listen: '127.0.0.1:9000', logLevel: 'debug' },

@@ -84,6 +84,13 @@ export interface Config {
   readonly podStartMs: number;
   /** Every cluster's etcd quota in bytes (`metrics/etcdUsage`); 0: OVH's, by node count. */
   readonly etcdQuotaBytes: number;
+  /** Which emulated clusters stay in memory (the others are in the store, loaded on demand). */
+  readonly emulator: {
+    /** An emulated cluster idle this long (no call, watch, rollout or pending write) leaves memory. */
+    readonly idleMs: number;
+    /** Clusters loaded at once, at most: past it, the least recently used idle ones leave first. */
+    readonly maxLoaded: number;
+  };
   /** The emulated clusters' Kubernetes API limits, as kube-apiserver's flags set them. */
   readonly kubeApi: {
     /** `--min-request-timeout`: a watch without `timeoutSeconds` ends within [this, 2 × this) s. */
@@ -293,6 +300,10 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
   });
   const podStartMs = integer('MKS_POD_START_MS', 1_000, 0);
   const etcdQuotaBytes = integer('MKS_ETCD_QUOTA_BYTES', 0, 0);
+  const emulator = Object.freeze({
+    idleMs: integer('MKS_EMULATOR_IDLE_MS', 5_000, 50),
+    maxLoaded: integer('MKS_EMULATOR_MAX_LOADED', 256, 1),
+  });
   const kubeApi = Object.freeze({
     minRequestTimeoutSeconds: integer('MKS_MIN_REQUEST_TIMEOUT', 1800, 1),
     maxLongRunningPerCluster: integer('MKS_KUBE_MAX_WATCHES', 200, 1),
@@ -331,6 +342,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     reconcile,
     podStartMs,
     etcdQuotaBytes,
+    emulator,
     kubeApi,
     listeners,
     rateLimit,

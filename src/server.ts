@@ -184,6 +184,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     serverUrl: (clusterId) => kubernetesApiUrl(config.kubePublicUrl, clusterId),
     ownership,
     peers: { caPem: tls.caPem, internalToken: services.internalToken },
+    residency: config.emulator,
   });
   const apiTls =
     config.tls === undefined
@@ -198,6 +199,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
   // Kubernetes clients of the clusters: the reconciler's, and the rollout view's.
   const kube = new KubeClients();
   const metrics = new Metrics(services.database);
+  metrics.observeEmulator(() => emulator.residency());
   // Assigned once the API listens; until then /readyz says the reconciler is not running yet.
   let reconciler: ReconcileLoop | undefined;
   const readiness = readinessChecks(services.database, () =>

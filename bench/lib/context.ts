@@ -58,6 +58,14 @@ export interface FleetFigures {
   readonly peakRssBytes: number;
   /** The process's high-water mark (creation included). */
   readonly vmHwmBytes: number | undefined;
+  /** RSS of the server before the first cluster. */
+  readonly baselineRssBytes: number;
+  /** RSS of the server once the fleet is created and settled (highest sample over a resync period). */
+  readonly settledRssBytes: number;
+  /** (settled − baseline) per 1,000 clusters. */
+  readonly rssPerThousandIdleBytes: number;
+  /** Emulated clusters in memory once settled. */
+  readonly loadedAfterCreation: number;
   /** Server CPU over the change window, as a share of one core. */
   readonly cpu: number;
   /** Clusters whose ConfigMap and kube-proxy pods were checked through their Kubernetes API. */

@@ -1,15 +1,19 @@
 /**
  * Emulated Kubernetes clusters (DESIGN.md §2): a built-in API server per cluster (apiserver/),
  * persisted in the store (store/), with a DaemonSet controller, a kubelet and a kube-proxy
- * simulation (cluster/). Each cluster lives in memory once touched (loaded lazily from the store)
+ * simulation (cluster/). A cluster lives in memory while it is used (loaded lazily from the store)
  * and every change is written through with group commit, so a restarted process finds its
- * clusters as it left them and resumes rollouts in flight.
+ * clusters as it left them and resumes rollouts in flight. An idle cluster (no call for
+ * `residency.idleMs`, no open watch, no controller work, every change committed) leaves memory
+ * and is loaded again by the next call; past `residency.maxLoaded` clusters, the least recently
+ * used idle ones leave first (docs/emulator.md, "Idle clusters leave memory").
  *
  * Under scale-out (many `mks serve` on PostgreSQL) each cluster is owned by one process at a time
  * (scale-out/): the others forward its Kubernetes API calls and the reconciler's control calls to
  * the owner, so every process serves the same state.
  *
- * `Emulator` itself is the registry of the clusters this process serves: lazy load, start, stop.
+ * `Emulator` itself is the registry of the clusters this process serves: lazy load, eviction,
+ * start, stop.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -34,7 +38,7 @@ import {
   registerControlRoute,
 } from './scale-out/control.ts';
 import { LocalOwnership, type Ownership } from './scale-out/ownership.ts';
-import { type EmulatorStore, openEmulatorStore } from './store/emulator.store.ts';
+import { CONTAINER_LOG, type EmulatorStore, openEmulatorStore } from './store/emulator.store.ts';
 
 export interface EmulatorOptions {
   database: Database;
@@ -53,7 +57,38 @@ export interface EmulatorOptions {
   ownership?: Ownership;
   /** Scale-out: the installation's CA (to reach other processes) and the internal calls' token. */
   peers?: { caPem: string; internalToken: string };
+  /** Which clusters stay in memory (config.emulator); default: idle 5 s, 256 loaded. */
+  residency?: Residency;
 }
+
+export interface Residency {
+  /** A cluster idle this long leaves memory. */
+  readonly idleMs: number;
+  /** Clusters in memory at most, as far as idle ones can leave (busy or watched ones stay). */
+  readonly maxLoaded: number;
+}
+
+/** What `residency()` reports (the `/metrics` gauges). */
+export interface ResidencyStats {
+  /** Clusters in memory now. */
+  readonly loaded: number;
+  /** Loads from the store since the start. */
+  readonly loads: number;
+  /** Clusters that left memory since the start. */
+  readonly evictions: number;
+}
+
+/** A cluster in memory, and when it was last used (performance.now()). */
+interface Loaded {
+  readonly cluster: ObjectStore;
+  usedAt: number;
+}
+
+/**
+ * The least time a cluster must be unused before the bound on loaded clusters evicts it: a call
+ * holding a cluster it just got is never left writing to a copy that is no longer served.
+ */
+const MAX_EVICTION_GRACE_MS = 1_000;
 
 const BY_STORAGE = new Map<string, ResourceType>(RESOURCES.map((r) => [r.storage, r]));
 
@@ -62,7 +97,12 @@ export class Emulator implements EmulatorControl {
   readonly #now: () => Date;
   readonly #store: EmulatorStore;
   readonly #controllers: Controllers;
-  readonly #clusters = new Map<string, ObjectStore>();
+  /** The clusters in memory, least recently used first. */
+  readonly #clusters = new Map<string, Loaded>();
+  readonly #residency: Residency;
+  #sweeper: NodeJS.Timeout | undefined;
+  #loads = 0;
+  #evictions = 0;
   readonly #loading = new Map<string, Promise<ObjectStore | undefined>>();
   readonly #watches = new Set<Watcher>();
   /**
@@ -82,6 +122,7 @@ export class Emulator implements EmulatorControl {
     this.#logger = options.logger.child({ component: 'emulator' });
     this.#now = options.now ?? (() => new Date());
     this.#ownership = options.ownership ?? new LocalOwnership();
+    this.#residency = options.residency ?? { idleMs: 5_000, maxLoaded: 256 };
     this.#router = new ClusterRouter(this.#ownership, options.peers, this.#logger);
     const ownership = this.#ownership;
     this.#store = openEmulatorStore(
@@ -108,6 +149,16 @@ export class Emulator implements EmulatorControl {
       },
       persistMeta: (cluster) => {
         if (!cluster.destroyed) this.#store.markMeta(cluster.meta);
+      },
+      persistLog: (cluster, podUid, log) => {
+        if (cluster.destroyed) return;
+        this.#store.markObject(
+          cluster.meta.id,
+          CONTAINER_LOG,
+          '',
+          podUid,
+          log === null ? null : () => JSON.stringify({ podUid, log }),
+        );
       },
       onChange: (cluster, event) => this.#controllers.onChange(cluster, event),
       now: this.#now,
@@ -182,9 +233,17 @@ export class Emulator implements EmulatorControl {
     return this.#store.storedBytes(clusterId);
   }
 
+  /** Clusters in memory, loads and evictions (for `/metrics` and the tests). */
+  residency(): ResidencyStats {
+    return { loaded: this.#clusters.size, loads: this.#loads, evictions: this.#evictions };
+  }
+
   /** Starts the controllers and resumes clusters that had work in flight when the process stopped. */
   start(): void {
     this.#controllers.start();
+    const every = Math.max(25, Math.min(this.#residency.idleMs, MAX_EVICTION_GRACE_MS) / 2);
+    this.#sweeper = setInterval(() => this.#evictIdle(), every);
+    this.#sweeper.unref();
     if (this.#ownership.shared) {
       // Clusters with work in flight are adopted once their owner's lease has expired.
       this.#ownership.start({
@@ -208,6 +267,7 @@ export class Emulator implements EmulatorControl {
   /** Stops the controllers, ends watch streams and waits for pending writes. */
   async stop(): Promise<void> {
     this.#controllers.stop();
+    clearInterval(this.#sweeper);
     for (const watch of this.#watches) watch.close();
     await this.#store.drain();
     await this.#ownership.stop();
@@ -218,7 +278,10 @@ export class Emulator implements EmulatorControl {
   #cluster(id: string): Promise<ObjectStore | undefined> {
     if (this.#destroyed.has(id)) return Promise.resolve(undefined);
     const known = this.#clusters.get(id);
-    if (known !== undefined) return Promise.resolve(known);
+    if (known !== undefined) {
+      this.#use(id, known);
+      return Promise.resolve(known.cluster);
+    }
     let pending = this.#loading.get(id);
     if (pending === undefined) {
       pending = this.#load(id).finally(() => this.#loading.delete(id));
@@ -228,29 +291,97 @@ export class Emulator implements EmulatorControl {
   }
 
   async #load(id: string): Promise<ObjectStore | undefined> {
+    // Evicted with nothing pending, but a call that still held the cluster may have written since.
+    if (this.#store.isDirty(id)) await this.#store.flush();
     const stored = await this.#store.loadCluster(id);
     // Destroyed while this load read the store: what it read is gone.
     if (this.#destroyed.has(id)) return undefined;
     const raced = this.#clusters.get(id);
-    if (raced !== undefined) return raced;
+    if (raced !== undefined) return raced.cluster;
     if (stored === undefined) return undefined;
     const cluster = new ObjectStore(stored.meta, this.#hooks);
     for (const { resource, body } of stored.objects) {
+      if (resource === CONTAINER_LOG) {
+        const { podUid, log } = JSON.parse(body) as { podUid: string; log: string };
+        cluster.restoreLog(podUid, log);
+        continue;
+      }
       const type = BY_STORAGE.get(resource);
       if (type !== undefined) cluster.restore(type, JSON.parse(body) as KubeObject);
     }
-    this.#clusters.set(id, cluster);
+    this.#loads += 1;
+    this.#add(cluster);
     // Resume what was in flight: pods to start, rollouts to continue.
     this.#controllers.enqueue(cluster);
     return cluster;
+  }
+
+  #add(cluster: ObjectStore): void {
+    this.#clusters.set(cluster.meta.id, { cluster, usedAt: performance.now() });
+    if (this.#clusters.size > this.#residency.maxLoaded) this.#evictLeastRecentlyUsed();
+  }
+
+  /** Marks a cluster used now: it moves to the end of the least-recently-used order. */
+  #use(id: string, loaded: Loaded): void {
+    loaded.usedAt = performance.now();
+    this.#clusters.delete(id);
+    this.#clusters.set(id, loaded);
+  }
+
+  /**
+   * Whether a cluster unused for `graceMs` may leave memory: no open watch, no controller work
+   * queued, timed or in flight (`busy`: pods to start, a rollout), every change committed. What
+   * it holds is then all in the store, so a load gives the same objects and resourceVersion.
+   */
+  #evictable(loaded: Loaded, now: number, graceMs: number): boolean {
+    const { cluster } = loaded;
+    return (
+      now - loaded.usedAt >= graceMs &&
+      !cluster.meta.busy &&
+      cluster.watchers.size === 0 &&
+      this.#controllers.idle(cluster) &&
+      !this.#store.isDirty(cluster.meta.id)
+    );
+  }
+
+  /**
+   * Drops a cluster from memory (it stays in the store, and owned by this process under
+   * scale-out: the next call loads it here again). Its watch log goes with it: a watch from an
+   * older resourceVersion then answers 410 Gone, as after a kube-apiserver restart.
+   */
+  #evict(id: string): void {
+    this.#clusters.delete(id);
+    this.#controllers.forget(id);
+    this.#evictions += 1;
+  }
+
+  /** Evicts the clusters idle for the residency's bound (the sweeper's tick). */
+  #evictIdle(): void {
+    const now = performance.now();
+    for (const [id, loaded] of this.#clusters) {
+      // Least recently used first: the rest were used more recently still.
+      if (now - loaded.usedAt < this.#residency.idleMs) break;
+      if (this.#evictable(loaded, now, this.#residency.idleMs)) this.#evict(id);
+    }
+    if (this.#clusters.size > this.#residency.maxLoaded) this.#evictLeastRecentlyUsed();
+  }
+
+  /** Past the bound on loaded clusters: evicts the least recently used evictable ones. */
+  #evictLeastRecentlyUsed(): void {
+    const now = performance.now();
+    const grace = Math.min(this.#residency.idleMs, MAX_EVICTION_GRACE_MS);
+    for (const [id, loaded] of this.#clusters) {
+      if (this.#clusters.size <= this.#residency.maxLoaded || now - loaded.usedAt < grace) break;
+      if (this.#evictable(loaded, now, grace)) this.#evict(id);
+    }
   }
 
   #create(meta: ClusterMeta): ObjectStore {
     if (this.#destroyed.has(meta.id))
       throw Object.assign(new Error(`emulated cluster ${meta.id} was deleted`), { statusCode: 404 });
     const cluster = new ObjectStore(meta, this.#hooks);
-    this.#clusters.set(meta.id, cluster);
     this.#hooks.persistMeta(cluster);
+    this.#add(cluster);
     return cluster;
   }
 
@@ -272,7 +403,7 @@ export class Emulator implements EmulatorControl {
   /** Forgets clusters another process took over (their state is in the store). */
   #drop(clusterIds: readonly string[]): void {
     for (const id of clusterIds) {
-      const cluster = this.#clusters.get(id);
+      const cluster = this.#clusters.get(id)?.cluster;
       if (cluster === undefined) continue;
       cluster.closeWatchers();
       this.#controllers.forget(id);

@@ -132,6 +132,37 @@ export class Metrics {
     this.#rolloutSeconds.observe({ outcome }, seconds);
   };
 
+  /** The emulated clusters in memory now, and their loads and evictions so far (`Emulator.residency`). */
+  observeEmulator(residency: () => { loaded: number; loads: number; evictions: number }): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'mks_emulator_clusters_loaded',
+      help: 'Emulated clusters in memory (idle ones leave it and load again on demand)',
+      registers,
+      collect() {
+        this.set(residency().loaded);
+      },
+    });
+    new Counter({
+      name: 'mks_emulator_cluster_loads_total',
+      help: 'Emulated clusters loaded from the store (first use, or again after leaving memory)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(residency().loads);
+      },
+    });
+    new Counter({
+      name: 'mks_emulator_cluster_evictions_total',
+      help: 'Idle emulated clusters that left memory',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(residency().evictions);
+      },
+    });
+  }
+
   /** A reconcile pass ended (ReconcileLoop.onPass). */
   readonly observePass = (outcome: PassOutcome, seconds: number): void => {
     this.#passes.inc({ outcome });

@@ -127,7 +127,13 @@ export class PassThread implements PassRunner {
     const entry = new URL('./pass-thread.entry.ts', import.meta.url).href;
     const loader = import.meta.resolve('tsx/esm/api');
     const source = `import(${JSON.stringify(loader)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
-    const thread = new Thread(source, { eval: true, workerData: this.#options });
+    // A small young generation: the passes' garbage is collected often rather than held in a young
+    // generation grown to V8's default, which the process's RSS keeps (docs/performance.md, "Memory").
+    const thread = new Thread(source, {
+      eval: true,
+      workerData: this.#options,
+      resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB },
+    });
     thread.on('message', (message: FromThread) => this.#onMessage(thread, message));
     thread.on('error', (error) => {
       this.#log.error({ err: error }, 'The reconciler thread failed');
@@ -171,6 +177,9 @@ export class PassThread implements PassRunner {
     return servePassCall(pass.ctx, message);
   }
 }
+
+/** The reconciler thread's young generation (V8's default grows to 48 MB under a fleet's load). */
+const THREAD_YOUNG_GENERATION_MB = 8;
 
 function post(thread: Thread, message: ToThread): void {
   thread.postMessage(message);

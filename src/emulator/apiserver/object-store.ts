@@ -61,6 +61,8 @@ export interface ObjectStoreHooks {
     object: KubeObject | null,
   ): void;
   persistMeta(cluster: ObjectStore): void;
+  /** A pod's last container log was written (null: the pod is gone). */
+  persistLog(cluster: ObjectStore, podUid: string, log: string | null): void;
   onChange(cluster: ObjectStore, event: ChangeEvent): void;
   now(): Date;
 }
@@ -100,10 +102,11 @@ export class ObjectStore {
   readonly meta: ClusterMeta;
   /**
    * The output of each pod's last container run, by pod uid (`kubectl logs`), as the kubelet
-   * wrote it. Kept in memory only: a process that reads the cluster back from the store has the
-   * kubelet rebuild them from the pods and their ConfigMap.
+   * wrote it. Written through like the objects, so a cluster loaded again (after it left memory,
+   * or in another process) still has them; for a cluster stored before logs were written through,
+   * the kubelet rebuilds them from the pods and their ConfigMap.
    */
-  readonly containerLogs = new Map<string, string>();
+  readonly containerLogs: Map<string, string>;
   readonly #hooks: ObjectStoreHooks;
   readonly #objects = new Map<string, Map<string, KubeObject>>();
   /** Each bucket's objects in list order, kept until the bucket changes. */
@@ -118,6 +121,12 @@ export class ObjectStore {
     this.meta = meta;
     this.#hooks = hooks;
     this.#logStart = meta.resourceVersion;
+    this.containerLogs = new ContainerLogs((uid, log) => hooks.persistLog(this, uid, log));
+  }
+
+  /** Loads a stored container log (used when reading the cluster from the store). */
+  restoreLog(podUid: string, log: string): void {
+    Map.prototype.set.call(this.containerLogs, podUid, log);
   }
 
   /** Loads a stored object without events (used when reading the cluster from the store). */
@@ -401,6 +410,28 @@ function podGracePeriod(pod: KubeObject, asked: number | undefined): number {
     return 0;
   const grace = asked ?? Number(spec.terminationGracePeriodSeconds ?? 30);
   return Number.isFinite(grace) ? Math.max(0, Math.trunc(grace)) : 30;
+}
+
+/** A map of container logs that hands every change to `persist`. */
+class ContainerLogs extends Map<string, string> {
+  readonly #persist: (podUid: string, log: string | null) => void;
+
+  constructor(persist: (podUid: string, log: string | null) => void) {
+    super();
+    this.#persist = persist;
+  }
+
+  override set(podUid: string, log: string): this {
+    super.set(podUid, log);
+    this.#persist(podUid, log);
+    return this;
+  }
+
+  override delete(podUid: string): boolean {
+    const had = super.delete(podUid);
+    if (had) this.#persist(podUid, null);
+    return had;
+  }
 }
 
 const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';

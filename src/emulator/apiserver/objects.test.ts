@@ -117,6 +117,7 @@ test('writes share the parts they keep and never change a stored version', () =>
     {
       persistObject: () => {},
       persistMeta: () => {},
+      persistLog: () => {},
       onChange: (_cluster, event) => changes.push(event.type),
       now: () => new Date(0),
     },

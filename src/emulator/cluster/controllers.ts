@@ -94,6 +94,11 @@ export class Controllers {
     }
   }
 
+  /** Whether the controllers have nothing queued or timed for the cluster. */
+  idle(cluster: ObjectStore): boolean {
+    return !this.#queue.has(cluster) && !this.#timers.any(cluster.meta.id);
+  }
+
   enqueue(cluster: ObjectStore): void {
     this.#queue.add(cluster);
     this.#schedule();

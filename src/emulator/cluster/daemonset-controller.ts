@@ -29,6 +29,9 @@ const labelsMatch = (
   labels: Record<string, string> | undefined,
 ) => Object.entries(selector ?? {}).every(([k, v]) => labels?.[k] === v);
 
+/** Template hashes kept (one per DaemonSet of the clusters recently synced). */
+const TEMPLATE_HASHES_MAX = 4096;
+
 export class DaemonSetController {
   readonly #now: () => Date;
   readonly #timers: ClusterTimers;
@@ -109,7 +112,11 @@ export class DaemonSetController {
     const known = this.#templateHashes.get(uid);
     if (known !== undefined && generation !== undefined && known.generation === generation) return known.hash;
     const hash = templateHash(template);
-    if (uid !== '' && generation !== undefined) this.#templateHashes.set(uid, { generation, hash });
+    if (uid !== '' && generation !== undefined) {
+      // A cache: bounded by the clusters in memory, not by every DaemonSet ever synced.
+      if (this.#templateHashes.size >= TEMPLATE_HASHES_MAX) this.#templateHashes.clear();
+      this.#templateHashes.set(uid, { generation, hash });
+    }
     return hash;
   }
 

@@ -31,6 +31,11 @@ export class ClusterTimers {
     this.#timers.delete(clusterId);
   }
 
+  /** Whether the cluster has a timer set. */
+  any(clusterId: string): boolean {
+    return this.#timers.has(clusterId);
+  }
+
   has(cluster: ObjectStore, key: string): boolean {
     return this.#timers.get(cluster.meta.id)?.has(key) === true;
   }
@@ -45,6 +50,8 @@ export class ClusterTimers {
     if (byKey.has(key)) return;
     const timer = setTimeout(() => {
       byKey.delete(key);
+      if (byKey.size === 0 && this.#timers.get(cluster.meta.id) === byKey)
+        this.#timers.delete(cluster.meta.id);
       if (!this.#running || cluster.destroyed) return;
       try {
         run();

@@ -62,11 +62,16 @@ export function openEmulatorStore(
   }
 }
 
+/** The rows of container logs (`kubectl logs`), one per pod uid, beside a cluster's objects. */
+export const CONTAINER_LOG = 'pods/log';
+
 export class EmulatorStore {
   readonly #db: Kysely<Schema>;
   readonly #writer: EmulatorWriter;
   #pending = new Map<string, PendingCluster>();
   #deletions = new Set<string>();
+  /** The batch the commit in progress writes. */
+  #writing: Map<string, PendingCluster> | undefined;
   #waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
   #scheduled = false;
   #running: Promise<void> | undefined;
@@ -108,7 +113,8 @@ export class EmulatorStore {
   /**
    * What the cluster stores, as etcd counts it: each object's key (`/registry/<resource>/
    * [<namespace>/]<name>`, kube-apiserver's layout) and its value, in bytes, once every change made
-   * so far is committed; undefined when the cluster is not stored.
+   * so far is committed; undefined when the cluster is not stored. Container logs are stored beside
+   * the objects but are the kubelet's, not etcd's: not counted.
    */
   async storedBytes(id: string): Promise<number | undefined> {
     await this.flush();
@@ -122,6 +128,7 @@ export class EmulatorStore {
       .selectFrom('emulator_objects')
       .select(['resource', 'namespace', 'name', 'body'])
       .where('cluster_id', '=', id)
+      .where('resource', '!=', CONTAINER_LOG)
       .execute();
     let bytes = 0;
     for (const { resource, namespace, name, body } of objects) {
@@ -144,6 +151,11 @@ export class EmulatorStore {
       this.#pending.set(clusterId, entry);
     }
     return entry;
+  }
+
+  /** Whether changes to the cluster are not all committed yet (pending, or in the commit running). */
+  isDirty(clusterId: string): boolean {
+    return this.#pending.has(clusterId) || this.#writing?.has(clusterId) === true;
   }
 
   markMeta(meta: ClusterMeta): void {
@@ -206,6 +218,7 @@ export class EmulatorStore {
     this.#pending = new Map();
     this.#deletions = new Set();
     this.#waiters = [];
+    this.#writing = pending;
     try {
       if (pending.size > 0 || deletions.size > 0) {
         try {
@@ -219,6 +232,8 @@ export class EmulatorStore {
     } catch (error) {
       this.#onError(error);
       for (const waiter of waiters) waiter.reject(error);
+    } finally {
+      this.#writing = undefined;
     }
   }
 

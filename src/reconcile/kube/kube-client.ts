@@ -5,6 +5,8 @@
  *   (no TLS handshake per cluster: emulated clusters all live on one server, where one pool serves
  *   the whole fleet);
  * - a bound on concurrent calls per cluster;
+ * - a bound on the clients kept (the most recently used ones), so a worker's memory follows the
+ *   clusters it works on, not the fleet;
  * - Kubernetes errors translated once into the reconciler's outcomes.
  */
 import http from 'node:http';
@@ -91,6 +93,12 @@ export interface ClusterKube {
 const MAX_CONCURRENT_CALLS_PER_CLUSTER = 4;
 /** Connections of one shared pool (one origin and CA): the worker's passes in flight need no more. */
 const MAX_SOCKETS_PER_POOL = 128;
+/**
+ * Cluster clients kept, the most recently used: several times the passes a worker runs at once
+ * (MKS_WORKER_CONCURRENCY, 64 by default), so a pass in flight keeps its client. A client is a
+ * KubeConfig and two API objects (docs/performance.md, "Memory").
+ */
+export const MAX_CLIENTS = 512;
 
 interface Pool {
   readonly agent: http.Agent;
@@ -99,7 +107,13 @@ interface Pool {
 }
 
 export class KubeClients {
+  /** Least recently used first. */
   readonly #clients = new Map<string, { key: string; kube: ClusterKube; poolKey: string }>();
+  readonly #maxClients: number;
+
+  constructor(maxClients = MAX_CLIENTS) {
+    this.#maxClients = maxClients;
+  }
   /** Keep-alive pools by origin and CA. */
   readonly #pools = new Map<string, Pool>();
 
@@ -107,7 +121,11 @@ export class KubeClients {
   for(clusterId: string, connection: ClusterConnection): ClusterKube {
     const key = `${connection.server}\n${connection.token}\n${connection.caPem ?? ''}`;
     const cached = this.#clients.get(clusterId);
-    if (cached !== undefined && cached.key === key) return cached.kube;
+    if (cached !== undefined && cached.key === key) {
+      this.#clients.delete(clusterId);
+      this.#clients.set(clusterId, cached);
+      return cached.kube;
+    }
     if (cached !== undefined) this.forget(clusterId);
     const origin = new URL(connection.server).origin;
     const poolKey = `${origin}\n${connection.caPem ?? ''}`;
@@ -126,7 +144,13 @@ export class KubeClients {
     pool.users.add(clusterId);
     const kube = createClusterKube(connection, pool.agent);
     this.#clients.set(clusterId, { key, kube, poolKey });
+    if (this.#clients.size > this.#maxClients) this.forget(this.#clients.keys().next().value!);
     return kube;
+  }
+
+  /** How many cluster clients are kept (for the tests). */
+  get size(): number {
+    return this.#clients.size;
   }
 
   forget(clusterId: string): void {
