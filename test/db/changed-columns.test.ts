@@ -26,7 +26,8 @@ describe('SQLite cluster changes write the columns they touched', () => {
     services = await openServices(loadConfig({ dataDir, logLevel: 'silent' }, {}), createLogger('silent'));
     const accountId = await services.authStore.createAccount();
     const projectId = (await services.projects.create({ accountId, name: 'columns' })).id;
-    clusterId = (await services.clusters.create(projectId, { name: 'a', region: services.config.regions[0] })).id;
+    clusterId = (await services.clusters.create(projectId, { name: 'a', region: services.config.regions[0] }))
+      .id;
   });
   after(async () => {
     await services.close();
@@ -40,7 +41,11 @@ describe('SQLite cluster changes write the columns they touched', () => {
   };
 
   test('only the replaced fields become columns; an unchanged record writes none', () => {
-    const current = { name: 'a', customization: { kubeProxy: {} }, nodePools: [] } as unknown as ClusterRecord;
+    const current = {
+      name: 'a',
+      customization: { kubeProxy: {} },
+      nodePools: [],
+    } as unknown as ClusterRecord;
     const all = mutableColumns({
       ...current,
       ipRestrictions: [],
@@ -72,7 +77,12 @@ describe('SQLite cluster changes write the columns they touched', () => {
       }),
       (current) => ({ ...current, ipRestrictions: ['10.0.0.0/8'] }),
       (current) => ({ ...current, name: 'renamed', updatedAt: new Date().toISOString() }),
-      (current) => ({ ...current, status: 'READY', statusMessage: null, observedGeneration: current.generation }),
+      (current) => ({
+        ...current,
+        status: 'READY',
+        statusMessage: null,
+        observedGeneration: current.generation,
+      }),
       (current) => ({ ...current }),
     ];
     for (const step of steps) {
