@@ -38,11 +38,15 @@ class RecentClusters {
     return this.#rows.size;
   }
 
+  /** The most recently used id: reading it again needs no reordering (a hot cluster's GETs). */
+  #newest: string | undefined;
+
   get(id: string): ClusterRecord | undefined {
     const row = this.#rows.get(id);
-    if (row !== undefined) {
+    if (row !== undefined && id !== this.#newest) {
       this.#rows.delete(id);
       this.#rows.set(id, row);
+      this.#newest = id;
     }
     return row;
   }
@@ -50,11 +54,13 @@ class RecentClusters {
   set(id: string, row: ClusterRecord): void {
     this.#rows.delete(id);
     this.#rows.set(id, row);
+    this.#newest = id;
     if (this.#rows.size > this.#bound) this.#rows.delete(this.#rows.keys().next().value!);
   }
 
   delete(id: string): void {
     this.#rows.delete(id);
+    if (this.#newest === id) this.#newest = undefined;
   }
 }
 
