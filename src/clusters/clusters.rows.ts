@@ -54,15 +54,22 @@ export function clusterHistory(db: Kysely<Schema>, id: string): Promise<HistoryR
     .execute();
 }
 
-/** The history row of a change (`change.history` set): what it made, and who asked. */
-export function historyRow(cluster: ClusterRecord, change: ClusterChange & { history: HistoryAction }) {
+/**
+ * The history row of a change (`change.history` set): what it made, and who asked. `customization`
+ * is the cluster's customization serialized, when the caller has it already.
+ */
+export function historyRow(
+  cluster: ClusterRecord,
+  change: ClusterChange & { history: HistoryAction },
+  customization: string = JSON.stringify(cluster.customization),
+) {
   return {
     cluster_id: cluster.id,
     generation: cluster.generation,
     action: change.history,
     kube_proxy_mode: cluster.kubeProxyMode,
     version: cluster.version,
-    customization: JSON.stringify(cluster.customization),
+    customization,
     created_at: cluster.updatedAt,
     ...auditColumns(change),
   };
@@ -80,49 +87,141 @@ export function auditColumns(change: ClusterChange) {
   };
 }
 
+/** The columns an update may write (immutable ones stay out, see `mutableColumns`). */
+export type MutableColumns = Omit<ClusterTable, 'id' | 'project_id' | 'created_at'>;
+
+/** The record's fields an update may change, each written to its column(s) by `WRITE_FIELD`. */
+type MutableField = Exclude<keyof ClusterRecord, 'id' | 'projectId' | 'createdAt'>;
+
+const json = (value: unknown): string => JSON.stringify(value);
+
+/** How each mutable field is written to its row: one place for the mapping, all fields required. */
+const WRITE_FIELD: {
+  readonly [F in MutableField]: (row: Partial<MutableColumns>, cluster: ClusterRecord) => void;
+} = {
+  name: (row, cluster) => {
+    row.name = cluster.name;
+  },
+  region: (row, cluster) => {
+    row.region = cluster.region;
+  },
+  version: (row, cluster) => {
+    row.version = cluster.version;
+  },
+  updatePolicy: (row, cluster) => {
+    row.update_policy = cluster.updatePolicy;
+  },
+  kubeProxyMode: (row, cluster) => {
+    row.kube_proxy_mode = cluster.kubeProxyMode;
+  },
+  customization: (row, cluster) => {
+    row.customization = json(cluster.customization);
+  },
+  nodePools: (row, cluster) => {
+    row.node_count = cluster.nodePools.reduce((sum, pool) => sum + pool.nodes.length, 0);
+    row.node_pools = json(cluster.nodePools);
+  },
+  ipRestrictions: (row, cluster) => {
+    row.ip_restrictions = json(cluster.ipRestrictions);
+  },
+  openIdConnect: (row, cluster) => {
+    row.open_id_connect = cluster.openIdConnect === null ? null : json(cluster.openIdConnect);
+  },
+  plan: (row, cluster) => {
+    row.plan = cluster.plan;
+  },
+  privateNetworkId: (row, cluster) => {
+    row.private_network_id = cluster.privateNetworkId;
+  },
+  nodesSubnetId: (row, cluster) => {
+    row.nodes_subnet_id = cluster.nodesSubnetId;
+  },
+  loadBalancersSubnetId: (row, cluster) => {
+    row.load_balancers_subnet_id = cluster.loadBalancersSubnetId;
+  },
+  privateNetworkConfiguration: (row, cluster) => {
+    row.private_network_configuration =
+      cluster.privateNetworkConfiguration === null ? null : json(cluster.privateNetworkConfiguration);
+  },
+  status: (row, cluster) => {
+    row.status = cluster.status;
+  },
+  statusMessage: (row, cluster) => {
+    row.status_message = cluster.statusMessage;
+  },
+  generation: (row, cluster) => {
+    row.generation = cluster.generation;
+  },
+  observedGeneration: (row, cluster) => {
+    row.observed_generation = cluster.observedGeneration;
+  },
+  restartGeneration: (row, cluster) => {
+    row.restart_generation = cluster.restartGeneration;
+  },
+  tokenEpoch: (row, cluster) => {
+    row.token_epoch = cluster.tokenEpoch;
+  },
+  updatedAt: (row, cluster) => {
+    row.updated_at = cluster.updatedAt;
+  },
+  deletedAt: (row, cluster) => {
+    row.deleted_at = cluster.deletedAt;
+  },
+};
+
+const MUTABLE_FIELDS = Object.keys(WRITE_FIELD) as MutableField[];
+
 /**
  * The columns an update writes. Immutable ones stay out: rewriting the primary key, even to the
  * same value, makes SQLite re-check every foreign key pointing at it, which costs several times
  * the update itself (docs/performance.md).
  */
-export function mutableColumns(
-  cluster: ClusterRecord,
-): Omit<ClusterTable, 'id' | 'project_id' | 'created_at'> {
-  const { id: _id, project_id: _project, created_at: _created, ...mutable } = toRow(cluster);
-  return mutable;
+export function mutableColumns(cluster: ClusterRecord): MutableColumns {
+  const row: Partial<MutableColumns> = {};
+  for (const field of MUTABLE_FIELDS) WRITE_FIELD[field](row, cluster);
+  return row as MutableColumns;
+}
+
+/**
+ * Only the columns whose field `next` changed from `current`, compared by identity: records are
+ * immutable all the way down (`freezeRecord`), so a field holding the same value as before is
+ * unchanged, and one holding a new object is serialized and written.
+ */
+export function changedColumns(current: ClusterRecord, next: ClusterRecord): Partial<MutableColumns> {
+  const row: Partial<MutableColumns> = {};
+  for (const field of MUTABLE_FIELDS) {
+    if (current[field] !== next[field]) WRITE_FIELD[field](row, next);
+  }
+  return row;
+}
+
+/**
+ * Freezes `cluster` and, deeply, the values of its fields that `previous` does not share (all of
+ * them without `previous`): a nested value mutated in place would throw instead of being missed by
+ * `changedColumns`. Returns `cluster`.
+ */
+export function freezeRecord(cluster: ClusterRecord, previous?: ClusterRecord): ClusterRecord {
+  Object.freeze(cluster);
+  for (const field of MUTABLE_FIELDS) {
+    const value = cluster[field];
+    if (previous === undefined || previous[field] !== value) deepFreeze(value);
+  }
+  return cluster;
+}
+
+function deepFreeze(value: unknown): void {
+  // Not skipped when already frozen: a shallowly frozen object may still hold mutable ones.
+  if (typeof value !== 'object' || value === null) return;
+  Object.freeze(value);
+  for (const nested of Object.values(value)) deepFreeze(nested);
 }
 
 function toRow(cluster: ClusterRecord): ClusterTable {
   return {
     id: cluster.id,
     project_id: cluster.projectId,
-    name: cluster.name,
-    region: cluster.region,
-    version: cluster.version,
-    update_policy: cluster.updatePolicy,
-    kube_proxy_mode: cluster.kubeProxyMode,
-    customization: JSON.stringify(cluster.customization),
-    node_count: cluster.nodePools.reduce((sum, pool) => sum + pool.nodes.length, 0),
-    node_pools: JSON.stringify(cluster.nodePools),
-    ip_restrictions: JSON.stringify(cluster.ipRestrictions),
-    open_id_connect: cluster.openIdConnect === null ? null : JSON.stringify(cluster.openIdConnect),
-    plan: cluster.plan,
-    private_network_id: cluster.privateNetworkId,
-    nodes_subnet_id: cluster.nodesSubnetId,
-    load_balancers_subnet_id: cluster.loadBalancersSubnetId,
-    private_network_configuration:
-      cluster.privateNetworkConfiguration === null
-        ? null
-        : JSON.stringify(cluster.privateNetworkConfiguration),
-    status: cluster.status,
-    status_message: cluster.statusMessage,
-    generation: cluster.generation,
-    observed_generation: cluster.observedGeneration,
-    restart_generation: cluster.restartGeneration,
-    token_epoch: cluster.tokenEpoch,
     created_at: cluster.createdAt,
-    updated_at: cluster.updatedAt,
-    deleted_at: cluster.deletedAt,
+    ...mutableColumns(cluster),
   };
 }
 

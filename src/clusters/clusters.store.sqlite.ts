@@ -12,12 +12,13 @@ import type { ClusterTable } from '../db/schema.ts';
 import { enqueueSync, type WorkSignal } from './cluster-work.ts';
 import type { ClusterRecord } from './clusters.model.ts';
 import {
+  changedColumns,
   clusterHistory,
+  freezeRecord,
   fromRow,
   historyRow,
   insertCluster,
   listClusterIds,
-  mutableColumns,
 } from './clusters.rows.ts';
 import type { Actor, AppliedOutcome, ClusterChange, ClusterStore, HistoryRow } from './clusters.store.ts';
 
@@ -37,11 +38,15 @@ class RecentClusters {
     return this.#rows.size;
   }
 
+  /** The most recently used id: reading it again needs no reordering (a hot cluster's GETs). */
+  #newest: string | undefined;
+
   get(id: string): ClusterRecord | undefined {
     const row = this.#rows.get(id);
-    if (row !== undefined) {
+    if (row !== undefined && id !== this.#newest) {
       this.#rows.delete(id);
       this.#rows.set(id, row);
+      this.#newest = id;
     }
     return row;
   }
@@ -49,11 +54,13 @@ class RecentClusters {
   set(id: string, row: ClusterRecord): void {
     this.#rows.delete(id);
     this.#rows.set(id, row);
+    this.#newest = id;
     if (this.#rows.size > this.#bound) this.#rows.delete(this.#rows.keys().next().value!);
   }
 
   delete(id: string): void {
     this.#rows.delete(id);
+    if (this.#newest === id) this.#newest = undefined;
   }
 }
 
@@ -74,7 +81,9 @@ export class SqliteClusterStore implements ClusterStore {
   }
 
   async insert(cluster: ClusterRecord, actor?: Actor): Promise<void> {
-    await insertCluster(this.#database.db, cluster, actor, () => this.#cache.set(cluster.id, cluster));
+    await insertCluster(this.#database.db, cluster, actor, () =>
+      this.#cache.set(cluster.id, freezeRecord(cluster)),
+    );
     this.#signal.notify();
   }
 
@@ -87,7 +96,7 @@ export class SqliteClusterStore implements ClusterStore {
       .where('id', '=', id)
       .executeTakeFirst();
     if (row === undefined) return undefined;
-    const cluster = fromRow(row);
+    const cluster = freezeRecord(fromRow(row));
     this.#cache.set(id, cluster);
     return cluster;
   }
@@ -99,6 +108,8 @@ export class SqliteClusterStore implements ClusterStore {
   /**
    * The current state comes from memory and the whole change is one synchronous SQLite
    * transaction (the same rows as the shared Kysely queries write, built from the same mappings).
+   * Only the columns whose fields the change replaced are written (`changedColumns`): the records
+   * held are frozen all the way down, so a field still holding its previous value is unchanged.
    */
   async update(
     id: string,
@@ -113,18 +124,20 @@ export class SqliteClusterStore implements ClusterStore {
         if (current === undefined) {
           const row = sql.get<Selectable<ClusterTable>>('select * from "clusters" where "id" = ?', [id]);
           if (row === undefined) return undefined;
-          current = fromRow(row);
+          current = freezeRecord(fromRow(row));
         }
         const changed = change(current);
         const { next, history } = changed;
-        const row = mutableColumns(next);
+        const row = changedColumns(current, next);
         const columns = Object.keys(row) as Array<keyof typeof row>;
-        sql.run(
-          `update "clusters" set ${columns.map((column) => `"${column}" = ?`).join(', ')} where "id" = ?`,
-          [...columns.map((column) => row[column]), id],
-        );
+        if (columns.length > 0) {
+          sql.run(
+            `update "clusters" set ${columns.map((column) => `"${column}" = ?`).join(', ')} where "id" = ?`,
+            [...columns.map((column) => row[column]), id],
+          );
+        }
         if (history !== undefined) {
-          const entry = historyRow(next, { ...changed, history });
+          const entry = historyRow(next, { ...changed, history }, row.customization);
           const historyColumns = Object.keys(entry) as Array<keyof typeof entry>;
           sql.run(
             `insert into "cluster_history" (${historyColumns.map((column) => `"${column}"`).join(', ')}) values (${historyColumns.map(() => '?').join(', ')})`,
@@ -136,7 +149,7 @@ export class SqliteClusterStore implements ClusterStore {
         if (changed.outcome !== undefined) {
           sql.run(RECORD_OUTCOME_SQL, recordOutcomeParams(id, changed.outcome));
         }
-        cache.set(id, next);
+        cache.set(id, freezeRecord(next, current));
         return next;
       });
       if (enqueued) this.#signal.notify();

@@ -52,4 +52,32 @@ describe('SQLite cluster rows in memory are bounded', () => {
     }
     assert.equal(store.cachedRows, 2);
   });
+
+  test('reading a row again makes it the most recently used, the hot row included', async () => {
+    const database = services.database;
+    assert.equal(database.engine, 'sqlite');
+    const store = new SqliteClusterStore(database, new WorkSignal(), 2);
+    const accountId = await services.authStore.createAccount();
+    const projectId = (await services.projects.create({ accountId, name: 'recency' })).id;
+    const [a, b, c] = await Promise.all(
+      ['ra', 'rb', 'rc'].map(async (name) => {
+        return (await services.clusters.create(projectId, { name, region: services.config.regions[0] })).id;
+      }),
+    );
+    // Renamed behind the store's back: a read answers the old name while the row is held.
+    const renameInDatabase = (id: string, name: string) =>
+      database.db.updateTable('clusters').set({ name }).where('id', '=', id).execute();
+    await store.get(a!);
+    await store.get(b!);
+    await store.get(a!);
+    await store.get(a!); // a is already the most recent: still held, b is the oldest
+    await store.get(c!); // evicts b, not a
+    await renameInDatabase(a!, 'ra-db');
+    await renameInDatabase(b!, 'rb-db');
+    assert.equal((await store.get(a!))?.name, 'ra', 'a stayed in memory');
+    assert.equal((await store.get(b!))?.name, 'rb-db', 'b was evicted and read again');
+    // b read again is the newest, a the next: c (the oldest now) went.
+    await renameInDatabase(c!, 'rc-db');
+    assert.equal((await store.get(c!))?.name, 'rc-db', 'c was evicted and read again');
+  });
 });
