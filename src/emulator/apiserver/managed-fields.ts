@@ -153,19 +153,43 @@ interface ManagerEntry {
   subresource?: string;
 }
 
+/**
+ * fieldsV1 trees already built, by their set of paths (sorted, one per line). Objects of one kind
+ * written by one manager share a few shapes (every Event, every kube-proxy pod of a DaemonSet), and
+ * an entry an update leaves alone has the paths it had: each tree is built once and shared, frozen
+ * (an object's managedFields are replaced on a write, never changed in place). Bounded: past
+ * FIELDS_MEMO_MAX shapes it starts over.
+ */
+const fieldsMemo = new Map<string, JsonObject>();
+const FIELDS_MEMO_MAX = 1_024;
+
+/** The paths read from a fieldsV1 tree this module built (frozen), to copy instead of walking it again. */
+const pathsOfFields = new WeakMap<object, ReadonlySet<string>>();
+
 /** The fieldsV1 of a set of leaf paths: `f:` members, `k:` items and `.`, keys in byte order. */
-function toFieldsV1(paths: Iterable<string>): JsonObject {
+function toFieldsV1(paths: ReadonlySet<string>): JsonObject {
+  const key = [...paths].sort().join('\n');
+  const known = fieldsMemo.get(key);
+  if (known !== undefined) return known;
   const tree: JsonObject = {};
   for (const encoded of paths) {
     const path = JSON.parse(encoded) as string[];
     let node = tree;
     for (const part of path) {
-      const key = part === SELF || isItemSegment(part) ? part : `f:${part}`;
-      if (!isObject(node[key])) node[key] = {};
-      node = node[key] as JsonObject;
+      const member = part === SELF || isItemSegment(part) ? part : `f:${part}`;
+      if (!isObject(node[member])) node[member] = {};
+      node = node[member] as JsonObject;
     }
   }
-  return sortedFields(tree);
+  const fields = deepFreeze(sortedFields(tree));
+  if (fieldsMemo.size >= FIELDS_MEMO_MAX) fieldsMemo.clear();
+  fieldsMemo.set(key, fields);
+  return fields;
+}
+
+function deepFreeze(node: JsonObject): JsonObject {
+  for (const child of Object.values(node)) if (isObject(child)) deepFreeze(child);
+  return Object.freeze(node);
 }
 
 /** A fieldsV1 tree with its keys in byte order, as structured-merge-diff writes it. */
@@ -179,6 +203,9 @@ function sortedFields(node: JsonObject): JsonObject {
 }
 
 function fromFieldsV1(fields: Json | undefined): Set<string> {
+  const ours = isObject(fields) && Object.isFrozen(fields) ? fields : undefined;
+  const known = ours === undefined ? undefined : pathsOfFields.get(ours);
+  if (known !== undefined) return new Set(known);
   const out = new Set<string>();
   const walk = (node: Json | undefined, path: string[]) => {
     if (!isObject(node)) return;
@@ -193,6 +220,7 @@ function fromFieldsV1(fields: Json | undefined): Set<string> {
     for (const key of children) walk(node[key], [...path, key.startsWith('f:') ? key.slice(2) : key]);
   };
   walk(fields, []);
+  if (ours !== undefined) pathsOfFields.set(ours, new Set(out));
   return out;
 }
 
