@@ -3,7 +3,9 @@
  * application secrets sealed by the secret box; both are served to the signature check from a
  * small in-memory cache, because every signed request needs them.
  */
+
 import crypto from 'node:crypto';
+import { BoundedMap } from '../bounded-map.ts';
 import type { Database } from '../db/database.ts';
 import { type AccessRule, compileRules, type RuleMatcher } from './access-rules.ts';
 import { openAuthCacheEvents } from './auth-cache-events.ts';
@@ -51,8 +53,8 @@ export const CONSOLE_APPLICATION = 'mks console';
 export class AuthStore {
   readonly #database: Database;
   readonly #box: SecretBox;
-  readonly #applications = new Map<string, Application>();
-  readonly #credentials = new Map<string, { credential: Credential; loadedAt: number }>();
+  readonly #applications = new BoundedMap<string, Application>(MAX_CACHED);
+  readonly #credentials = new BoundedMap<string, { credential: Credential; loadedAt: number }>(MAX_CACHED);
   /** Validation, revocation and the `/me/api` views of consumer keys and applications. */
   readonly keys: CredentialStore;
 
@@ -244,7 +246,6 @@ export class AuthStore {
       secret: this.#box.open(row.secret_enc),
     });
     if (evictions === this.#evictions) {
-      if (this.#applications.size >= MAX_CACHED) this.#applications.clear();
       this.#applications.set(appKey, application);
     }
     return application;
@@ -298,7 +299,6 @@ export class AuthStore {
     });
     // Only usable credentials are worth keeping: a pending one changes state when validated.
     if (credential.status === 'validated' && evictions === this.#evictions) {
-      if (this.#credentials.size >= MAX_CACHED) this.#credentials.clear();
       this.#credentials.set(consumerKey, { credential, loadedAt: now });
     }
     return credential;

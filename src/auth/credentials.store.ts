@@ -4,6 +4,7 @@
  * revocation, allowed IPs and last use. Reads filter on the account, so one account never sees
  * or touches another's keys: a key or application of someone else is "not found".
  */
+import { BoundedMap } from '../bounded-map.ts';
 import type { Database } from '../db/database.ts';
 import type { CredentialTable } from '../db/schema.ts';
 import type { AccessRule } from './access-rules.ts';
@@ -98,7 +99,7 @@ export interface CacheEviction {
 export class CredentialStore {
   readonly #database: Database;
   readonly #cache: CacheEviction;
-  readonly #lastUseWritten = new Map<number, number>();
+  readonly #lastUseWritten = new BoundedMap<number, number>(10_000);
 
   constructor(database: Database, cache: CacheEviction) {
     this.#database = database;
@@ -250,7 +251,6 @@ export class CredentialStore {
   touch(credentialId: number, now = Date.now()): Promise<void> | undefined {
     const written = this.#lastUseWritten.get(credentialId);
     if (written !== undefined && now - written < LAST_USE_RESOLUTION_MS) return undefined;
-    if (this.#lastUseWritten.size > 10_000) this.#lastUseWritten.clear();
     this.#lastUseWritten.set(credentialId, now);
     return this.#database.db
       .updateTable('credentials')

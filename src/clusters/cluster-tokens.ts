@@ -5,8 +5,10 @@
  *
  * No I/O and no database driver: the reconciler thread imports this to reach the clusters.
  */
+
 import crypto from 'node:crypto';
 import { stringify } from 'yaml';
+import { BoundedMap } from '../bounded-map.ts';
 import type { ClusterRecord } from './clusters.model.ts';
 import { isAllowed } from './ip-restrictions.ts';
 
@@ -73,12 +75,11 @@ function isDeletedOrDeleting(cluster: Pick<ClusterRecord, 'status' | 'deletedAt'
 function tokenMatcher(
   clusterToken: ClusterToken,
 ): (clusterId: string, epoch: number, token: string) => boolean {
-  const expectedTokens = new Map<string, readonly Buffer[]>();
+  const expectedTokens = new BoundedMap<string, readonly Buffer[]>(MAX_REMEMBERED);
   return (clusterId, epoch, token) => {
     const key = `${clusterId}:${epoch}`;
     let tokens = expectedTokens.get(key);
     if (tokens === undefined) {
-      if (expectedTokens.size >= MAX_REMEMBERED) expectedTokens.clear();
       const expected = clusterToken(clusterId, epoch);
       tokens = [Buffer.from(expected), Buffer.from(legacyForm(expected, clusterId))];
       expectedTokens.set(key, tokens);

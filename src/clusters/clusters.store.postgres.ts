@@ -3,7 +3,9 @@
  * database (one prepared statement), and a change is one statement (one round trip, one implicit
  * transaction) guarded by optimistic concurrency on the row version (see #update).
  */
+
 import type { Selectable } from 'kysely';
+import { BoundedMap } from '../bounded-map.ts';
 import type { PostgresDatabase } from '../db/database.ts';
 import type { PostgresQuery, PostgresSql } from '../db/postgres-sql.ts';
 import type { ClusterTable } from '../db/schema.ts';
@@ -38,7 +40,7 @@ export class PostgresClusterStore implements ClusterStore {
    * The version of each cluster this process last wrote, the base of its next change (if another
    * process wrote since, that change's statement returns the current row instead).
    */
-  readonly #known = new Map<string, Versioned>();
+  readonly #known = new BoundedMap<string, Versioned>(MAX_KNOWN);
   /** The tail of each cluster's in-process change queue. */
   readonly #queues = new Map<string, Promise<void>>();
 
@@ -165,7 +167,6 @@ export class PostgresClusterStore implements ClusterStore {
   }
 
   #remember(versioned: Versioned): void {
-    if (this.#known.size >= MAX_KNOWN && !this.#known.has(versioned.cluster.id)) this.#known.clear();
     this.#known.set(versioned.cluster.id, versioned);
   }
 

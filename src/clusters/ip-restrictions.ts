@@ -4,7 +4,9 @@
  * mks's own control plane (the reconciler, with the system token) is not subject to them, as OVH's
  * is not.
  */
+
 import net from 'node:net';
+import { BoundedMap } from '../bounded-map.ts';
 import { invalid } from '../errors.ts';
 
 export const MAX_IP_RESTRICTIONS = 100;
@@ -71,7 +73,7 @@ export function isAllowed(blocks: readonly string[], address: string): boolean {
   });
 }
 
-const PARSED = new Map<string, Block>();
+const PARSED = new BoundedMap<string, Block>(10_000);
 
 /** A stored (valid) block, parsed once: every call of the Kubernetes API checks the list. */
 function parsed(text: string): Block {
@@ -79,7 +81,6 @@ function parsed(text: string): Block {
   if (block === undefined) {
     const [address, prefix] = (canonicalBlock(text) ?? text).split('/');
     block = { bytes: addressBytes(address!), prefix: Number(prefix) };
-    if (PARSED.size > 10_000) PARSED.clear();
     PARSED.set(text, block);
   }
   return block;

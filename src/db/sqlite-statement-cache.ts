@@ -17,8 +17,10 @@
  * is undone alone and rejects alone, the others commit. Every promise settles only after the
  * shared commit, so an answer never acknowledges a change before it is in the WAL.
  */
+
 import type { Database as BetterSqlite } from 'better-sqlite3';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
+import { BoundedMap } from '../bounded-map.ts';
 
 const MAX_STATEMENTS = 500;
 
@@ -52,13 +54,12 @@ export function sqliteConnection(database: BetterSqlite): {
   kysely: SqliteDatabase;
   exclusive: ExclusiveSql;
 } {
-  const cache = new Map<string, SqliteStatement>();
+  // Dynamic SQL (e.g. IN lists of varying length) could grow the cache without bound.
+  const cache = new BoundedMap<string, SqliteStatement>(MAX_STATEMENTS);
   const prepare = (sql: string): SqliteStatement => {
     let statement = cache.get(sql);
     if (statement === undefined) {
       statement = database.prepare(sql) as unknown as SqliteStatement;
-      // Dynamic SQL (e.g. IN lists of varying length) could grow the cache without bound.
-      if (cache.size >= MAX_STATEMENTS) cache.clear();
       cache.set(sql, statement);
     }
     return statement;

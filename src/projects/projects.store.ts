@@ -2,7 +2,9 @@
  * Projects (OVH "service names"). Ownership never changes once a project exists, so the
  * account owning a project is cached after the first read: every project-scoped call checks it.
  */
+
 import crypto from 'node:crypto';
+import { BoundedMap } from '../bounded-map.ts';
 import type { Database } from '../db/database.ts';
 
 export interface Project {
@@ -18,11 +20,10 @@ const MAX_CACHED_PROJECTS = 10_000;
 
 export class ProjectStore {
   readonly #database: Database;
-  readonly #byId = new Map<string, Project>();
+  readonly #byId = new BoundedMap<string, Project>(MAX_CACHED_PROJECTS);
 
   /** Keeps a project in memory, within MAX_CACHED_PROJECTS (past it the cache starts over). */
   #remember(project: Project): void {
-    if (this.#byId.size >= MAX_CACHED_PROJECTS) this.#byId.clear();
     this.#byId.set(project.id, project);
   }
 

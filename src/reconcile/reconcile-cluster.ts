@@ -9,6 +9,7 @@
 import crypto from 'node:crypto';
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { BoundedMap } from '../bounded-map.ts';
 import {
   isApplying,
   isResetting,
@@ -495,8 +496,7 @@ function desiredOfTarget(target: RollbackTarget): DesiredState {
 }
 
 /** Rendered desired states by what they are rendered from: a fleet shares a few customizations. */
-const DESIRED = new Map<string, DesiredState>();
-const DESIRED_MAX = 1024;
+const DESIRED = new BoundedMap<string, DesiredState>(1024);
 
 /** What the cluster must run (pure in the cluster's mode and customization, so kept). */
 function desiredOf(
@@ -515,7 +515,6 @@ function desiredOf(
       ...renderOidcFlags(cluster.openIdConnect),
     ].sort(),
   };
-  if (DESIRED.size >= DESIRED_MAX) DESIRED.clear();
   DESIRED.set(key, { ...desired, apiServerFlags: [...desired.apiServerFlags] });
   return desired;
 }

@@ -5,6 +5,7 @@
  * keyed lists one by one (`k:{"name":"kube-proxy"}`), atomic structs, maps and other lists whole.
  * A status subresource write owns `status` fields; the main resource never does.
  */
+import { BoundedMap } from '../../bounded-map.ts';
 import { memberShape, rootShape, type Shape } from './field-shapes.ts';
 import {
   clone,
@@ -158,10 +159,9 @@ interface ManagerEntry {
  * written by one manager share a few shapes (every Event, every kube-proxy pod of a DaemonSet), and
  * an entry an update leaves alone has the paths it had: each tree is built once and shared, frozen
  * (an object's managedFields are replaced on a write, never changed in place). Bounded: past
- * FIELDS_MEMO_MAX shapes it starts over.
+ * 1,024 shapes it starts over.
  */
-const fieldsMemo = new Map<string, JsonObject>();
-const FIELDS_MEMO_MAX = 1_024;
+const fieldsMemo = new BoundedMap<string, JsonObject>(1_024);
 
 /** The paths read from a fieldsV1 tree this module built (frozen), to copy instead of walking it again. */
 const pathsOfFields = new WeakMap<object, ReadonlySet<string>>();
@@ -182,7 +182,6 @@ function toFieldsV1(paths: ReadonlySet<string>): JsonObject {
     }
   }
   const fields = deepFreeze(sortedFields(tree));
-  if (fieldsMemo.size >= FIELDS_MEMO_MAX) fieldsMemo.clear();
   fieldsMemo.set(key, fields);
   return fields;
 }

@@ -4,7 +4,9 @@
  * available anyway go first), the status counters, and garbage collection of the pods and
  * revisions of DaemonSets that are gone.
  */
+
 import { createHash } from 'node:crypto';
+import { BoundedMap } from '../../bounded-map.ts';
 import { type ObjectStore, TEMPLATE_GENERATION } from '../apiserver/object-store.ts';
 import { clone, type JsonObject, type KubeObject } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
@@ -40,7 +42,9 @@ export class DaemonSetController {
   /** Pods are deleted gracefully (Terminating until their kubelet confirms), or at once. */
   readonly #graceful: boolean;
   /** DaemonSet uid → its template hash at one generation. */
-  readonly #templateHashes = new Map<string, { generation: number; hash: string }>();
+  readonly #templateHashes = new BoundedMap<string, { generation: number; hash: string }>(
+    TEMPLATE_HASHES_MAX,
+  );
 
   constructor(options: {
     now: () => Date;
@@ -113,8 +117,7 @@ export class DaemonSetController {
     if (known !== undefined && generation !== undefined && known.generation === generation) return known.hash;
     const hash = templateHash(template);
     if (uid !== '' && generation !== undefined) {
-      // A cache: bounded by the clusters in memory, not by every DaemonSet ever synced.
-      if (this.#templateHashes.size >= TEMPLATE_HASHES_MAX) this.#templateHashes.clear();
+      // A cache (bounded: TEMPLATE_HASHES_MAX), not one entry for every DaemonSet ever synced.
       this.#templateHashes.set(uid, { generation, hash });
     }
     return hash;

@@ -4,7 +4,9 @@
  * lenient decoder does), default and validate (kube-proxy-validation.ts), and a
  * runtime check of the IPVS scheduler. Refusal texts follow kube-proxy's own.
  */
+
 import { parse } from 'yaml';
+import { BoundedMap } from '../../bounded-map.ts';
 import { GoDurationError, parseGoDuration } from './go-duration.ts';
 import { validate } from './kube-proxy-validation.ts';
 
@@ -169,8 +171,7 @@ function minorOf(version: string): number {
 }
 
 /** Results by version, the node's missing modules and config text: every pod of a rollout loads the same config. */
-const LOADED = new Map<string, LoadResult>();
-const LOADED_MAX = 256;
+const LOADED = new BoundedMap<string, LoadResult>(256);
 
 /**
  * The Node annotation naming kernel modules the emulated node lacks (comma-separated, e.g.
@@ -199,7 +200,6 @@ export function loadKubeProxyConfig(
   let result = LOADED.get(key);
   if (result === undefined) {
     result = loadKubeProxyConfigUncached(text, version, new Set(missingModules));
-    if (LOADED.size >= LOADED_MAX) LOADED.clear();
     LOADED.set(key, result);
   }
   return result;
