@@ -5,7 +5,11 @@
  */
 import crypto from 'node:crypto';
 import net from 'node:net';
-import type { Customization, CustomizationInput } from '../customization/customization.model.ts';
+import {
+  type Customization,
+  type CustomizationInput,
+  RESET_KUBE_PROXY_MODE,
+} from '../customization/customization.model.ts';
 import {
   kubeProxyWarnings,
   mergeCustomization,
@@ -351,7 +355,7 @@ export class ClusterService {
           name: input.name ?? current.name,
           version: version ?? current.version,
           updatePolicy: input.updatePolicy ?? current.updatePolicy,
-          kubeProxyMode: input.kubeProxyMode ?? 'ipvs',
+          kubeProxyMode: input.kubeProxyMode ?? RESET_KUBE_PROXY_MODE,
           customization,
           nodePools: initialPools(input, change) ?? livePools(current.nodePools, current),
           privateNetworkId:

@@ -7,6 +7,9 @@
 export const KUBE_PROXY_MODES = ['iptables', 'ipvs'] as const;
 export type KubeProxyMode = (typeof KUBE_PROXY_MODES)[number];
 
+/** The mode a reset installs when its body names none (a creation's default is `iptables`). */
+export const RESET_KUBE_PROXY_MODE: KubeProxyMode = 'ipvs';
+
 /** OVH's `cloud.kube.KubeProxyIpvsSchedulerEnum`. */
 export const IPVS_SCHEDULERS = ['dh', 'lc', 'nq', 'rr', 'sed', 'sh'] as const;
 export type IpvsScheduler = (typeof IPVS_SCHEDULERS)[number];

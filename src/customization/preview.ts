@@ -4,7 +4,12 @@
  * the same functions they use, so a preview shows byte for byte the `config.conf` the change then
  * rolls out.
  */
-import type { Customization, CustomizationInput, KubeProxyMode } from './customization.model.ts';
+import {
+  type Customization,
+  type CustomizationInput,
+  type KubeProxyMode,
+  RESET_KUBE_PROXY_MODE,
+} from './customization.model.ts';
 import {
   customizationProblems,
   type EffectiveKubeProxy,
@@ -74,7 +79,7 @@ export interface ResetInput {
 
 /** What a reset (`POST …/reset` with the same body) would do: always `reset-required`. */
 export function previewReset(cluster: PreviewedCluster, input: ResetInput): CustomizationPreview {
-  const mode = input.kubeProxyMode ?? 'ipvs';
+  const mode = input.kubeProxyMode ?? RESET_KUBE_PROXY_MODE;
   const changes = [
     'a reset erases every object of the cluster outside its system namespaces and reinstalls kube-proxy',
     ...(mode === cluster.kubeProxyMode ? [] : [`kubeProxyMode: ${cluster.kubeProxyMode} → ${mode}`]),
