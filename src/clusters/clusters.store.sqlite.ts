@@ -87,6 +87,10 @@ export class SqliteClusterStore implements ClusterStore {
     this.#signal.notify();
   }
 
+  cached(id: string): ClusterRecord | undefined {
+    return this.#cache.get(id);
+  }
+
   async get(id: string): Promise<ClusterRecord | undefined> {
     const cached = this.#cache.get(id);
     if (cached !== undefined) return cached;

@@ -48,12 +48,17 @@ export function registerCustomizationRoutes(app: FastifyInstance, deps: Pick<App
         response: { 200: customizationSchema },
       },
     },
-    async (request, reply) => {
+    (request, reply) => {
       const { serviceName, kubeId } = request.params as KubeParams;
-      return sendJsonText(
-        reply,
-        customizationJson(await deps.clusters.getCustomization(serviceName, kubeId)),
-      );
+      // A cluster held in memory is answered without a promise (docs/performance.md).
+      const held = deps.clusters.held(serviceName, kubeId);
+      if (held !== undefined) {
+        sendJsonText(reply, customizationJson(held));
+        return;
+      }
+      return deps.clusters
+        .getCustomization(serviceName, kubeId)
+        .then((cluster) => sendJsonText(reply, customizationJson(cluster)));
     },
   );
 
