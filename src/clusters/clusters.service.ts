@@ -76,6 +76,17 @@ export class ClusterService {
   }
 
   /** A live cluster of the project, or 404 (a cluster of another project does not exist here). */
+  /**
+   * The caller's live cluster when the store holds it in memory (no promise: the hot GETs), else
+   * undefined and `get` answers (or refuses) it.
+   */
+  held(projectId: string, id: string): ClusterRecord | undefined {
+    const cluster = this.#store.cached?.(id);
+    return cluster !== undefined && cluster.projectId === projectId && cluster.deletedAt === null
+      ? cluster
+      : undefined;
+  }
+
   async get(projectId: string, id: string): Promise<ClusterRecord> {
     const cluster = await this.#store.get(id);
     if (cluster === undefined || cluster.projectId !== projectId || cluster.deletedAt !== null) {

@@ -7,6 +7,7 @@
  * memory are bounded (least recently used go first): a row not there is read from the database.
  */
 import type { Selectable } from 'kysely';
+import { BoundedMap } from '../bounded-map.ts';
 import type { SqliteDatabase } from '../db/database.ts';
 import type { ClusterTable } from '../db/schema.ts';
 import { enqueueSync, type WorkSignal } from './cluster-work.ts';
@@ -87,6 +88,10 @@ export class SqliteClusterStore implements ClusterStore {
     this.#signal.notify();
   }
 
+  cached(id: string): ClusterRecord | undefined {
+    return this.#cache.get(id);
+  }
+
   async get(id: string): Promise<ClusterRecord | undefined> {
     const cached = this.#cache.get(id);
     if (cached !== undefined) return cached;
@@ -131,16 +136,15 @@ export class SqliteClusterStore implements ClusterStore {
         const row = changedColumns(current, next);
         const columns = Object.keys(row) as Array<keyof typeof row>;
         if (columns.length > 0) {
-          sql.run(
-            `update "clusters" set ${columns.map((column) => `"${column}" = ?`).join(', ')} where "id" = ?`,
-            [...columns.map((column) => row[column]), id],
-          );
+          const values: unknown[] = columns.map((column) => row[column]);
+          values.push(id);
+          sql.run(UPDATE_CLUSTER.sql(columns), values);
         }
         if (history !== undefined) {
           const entry = historyRow(next, { ...changed, history }, row.customization);
           const historyColumns = Object.keys(entry) as Array<keyof typeof entry>;
           sql.run(
-            `insert into "cluster_history" (${historyColumns.map((column) => `"${column}"`).join(', ')}) values (${historyColumns.map(() => '?').join(', ')})`,
+            INSERT_HISTORY.sql(historyColumns),
             historyColumns.map((column) => entry[column]),
           );
           enqueueSync(sql, id, next.generation);
@@ -165,6 +169,41 @@ export class SqliteClusterStore implements ClusterStore {
     return clusterHistory(this.#database.db, id);
   }
 }
+
+/**
+ * The SQL text of a statement over a list of columns, made once per list: a change builds no SQL
+ * text, and the statement cache finds it by a string whose hash V8 already holds.
+ */
+class SqlByColumns {
+  readonly #texts = new BoundedMap<string, string>(256);
+  readonly #render: (columns: readonly string[]) => string;
+
+  constructor(render: (columns: readonly string[]) => string) {
+    this.#render = render;
+  }
+
+  sql(columns: readonly string[]): string {
+    const key = columns.join();
+    let text = this.#texts.get(key);
+    if (text === undefined) {
+      text = this.#render(columns);
+      this.#texts.set(key, text);
+    }
+    return text;
+  }
+}
+
+/** `update` of the given columns of one cluster, bound as (...values, id). */
+const UPDATE_CLUSTER = new SqlByColumns(
+  (columns) =>
+    `update "clusters" set ${columns.map((column) => `"${column}" = ?`).join(', ')} where "id" = ?`,
+);
+
+/** `insert` of one history row with the given columns. */
+const INSERT_HISTORY = new SqlByColumns(
+  (columns) =>
+    `insert into "cluster_history" (${columns.map((column) => `"${column}"`).join(', ')}) values (${columns.map(() => '?').join(', ')})`,
+);
 
 /**
  * Records an outcome on its generation's history row, unless that row already says so: a resync

@@ -57,6 +57,12 @@ export interface ClusterStore {
   insert(cluster: ClusterRecord, actor?: Actor): Promise<void>;
   /** The cluster, deleted ones included (callers decide what a deleted cluster means). */
   get(id: string): Promise<ClusterRecord | undefined>;
+  /**
+   * The cluster if this process holds its current row in memory (a read without a promise, for
+   * the hot GETs), else undefined and `get` reads it. Only an engine whose process owns every
+   * write can hold rows current: SQLite's; PostgreSQL's store has none (other processes write).
+   */
+  cached?(id: string): ClusterRecord | undefined;
   /** The ids of a project's live clusters, oldest first. */
   listIds(projectId: string): Promise<string[]>;
   /**

@@ -1,5 +1,5 @@
 /** `GET`/`PUT /cloud/project/{serviceName}/kube/{kubeId}/customization`. */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type CustomizationInput, customizationSchema } from '../customization/customization.model.ts';
 import { customizationView } from '../customization/customization.ts';
 import { invalid } from '../errors.ts';
@@ -26,15 +26,23 @@ function customizationJson(cluster: ClusterRecord): string {
 
 /**
  * A customization body cannot change the mode. Checked before the schema so the refusal says why,
- * not just "unknown field" (the PUT and its preview alike).
+ * not just "unknown field" (the PUT and its preview alike). A `done`-style hook: no promise per PUT.
  */
-export async function refuseKubeProxyMode(request: FastifyRequest): Promise<void> {
+export function refuseKubeProxyMode(
+  request: FastifyRequest,
+  _reply: FastifyReply,
+  done: (error?: Error) => void,
+): void {
   const body = request.body as Record<string, unknown> | undefined;
   if (body !== null && typeof body === 'object' && 'kubeProxyMode' in body) {
-    throw invalid(
-      'kubeProxyMode: cannot be changed by a customization update; it is set at creation and can only change on reset (POST /kube/{kubeId}/reset; preview one with POST /kube/{kubeId}/reset/preview: disruption reset-required)',
+    done(
+      invalid(
+        'kubeProxyMode: cannot be changed by a customization update; it is set at creation and can only change on reset (POST /kube/{kubeId}/reset; preview one with POST /kube/{kubeId}/reset/preview: disruption reset-required)',
+      ),
     );
+    return;
   }
+  done();
 }
 
 export function registerCustomizationRoutes(app: FastifyInstance, deps: Pick<AppDeps, 'clusters'>): void {
@@ -48,12 +56,17 @@ export function registerCustomizationRoutes(app: FastifyInstance, deps: Pick<App
         response: { 200: customizationSchema },
       },
     },
-    async (request, reply) => {
+    (request, reply) => {
       const { serviceName, kubeId } = request.params as KubeParams;
-      return sendJsonText(
-        reply,
-        customizationJson(await deps.clusters.getCustomization(serviceName, kubeId)),
-      );
+      // A cluster held in memory is answered without a promise (docs/performance.md).
+      const held = deps.clusters.held(serviceName, kubeId);
+      if (held !== undefined) {
+        sendJsonText(reply, customizationJson(held));
+        return;
+      }
+      return deps.clusters
+        .getCustomization(serviceName, kubeId)
+        .then((cluster) => sendJsonText(reply, customizationJson(cluster)));
     },
   );
 

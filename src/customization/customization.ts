@@ -139,74 +139,85 @@ export function validateCustomization(c: Customization, field = 'customization')
   if (problems.length > 0) throw invalid(problems.join('; '));
 }
 
+/** What a validation found so far: the problems, and the durations parsed by path. */
+interface Findings {
+  readonly problems: string[];
+  readonly durations: Map<string, bigint>;
+}
+
+// The checks are module functions, not closures made per call: a PUT validates on every request
+// and, run under tsx, each named closure also costs a `__name` call (docs/performance.md).
+
+function checkDuration(found: Findings, path: string, value: unknown): void {
+  if (typeof value !== 'string') {
+    found.problems.push(`${path}: ${excerpt(value)} must be a string, ${ISO_EXAMPLES}`);
+    return;
+  }
+  try {
+    found.durations.set(path, parseIsoDuration(value));
+  } catch (error) {
+    if (!(error instanceof DurationError)) throw error;
+    found.problems.push(
+      `${path}: ${excerpt(value)} is not a valid duration (${error.message}); expected ${ISO_EXAMPLES}`,
+    );
+  }
+}
+
+/** minSyncPeriod ≤ syncPeriod after defaulting; reported on the field the user set. */
+function checkSyncPair(
+  found: Findings,
+  section: string,
+  settings: { minSyncPeriod?: string; syncPeriod?: string } | undefined,
+  defaults: { min: bigint | undefined; sync: bigint },
+): void {
+  const { problems, durations } = found;
+  const minPath = `${section}.minSyncPeriod`;
+  const syncPath = `${section}.syncPeriod`;
+  if (settings?.minSyncPeriod !== undefined && !durations.has(minPath)) return;
+  if (settings?.syncPeriod !== undefined && !durations.has(syncPath)) return;
+  const min = effectiveDuration(settings?.minSyncPeriod, durations.get(minPath), defaults.min);
+  const sync = effectiveDuration(settings?.syncPeriod, durations.get(syncPath), defaults.sync);
+  if (min.ns <= sync.ns) return;
+  if (!min.defaulted) {
+    problems.push(
+      `${minPath}: ${JSON.stringify(min.given)} (${formatGoDuration(min.ns)}) is greater than the effective ` +
+        `${describe('syncPeriod', sync)}; minSyncPeriod must be less than or equal to syncPeriod`,
+    );
+  } else {
+    problems.push(
+      `${syncPath}: ${JSON.stringify(sync.given)} (${formatGoDuration(sync.ns)}) is less than the effective ` +
+        `${describe('minSyncPeriod', min)}; syncPeriod must be greater than or equal to minSyncPeriod ` +
+        '(set minSyncPeriod explicitly to a smaller positive duration)',
+    );
+  }
+}
+
 /** Every problem of a customization, as validateCustomization reports them (empty when valid). */
 export function customizationProblems(c: Customization, field = 'customization'): string[] {
   const problems: string[] = [];
   const durations = new Map<string, bigint>();
-
-  const checkDuration = (path: string, value: unknown): void => {
-    if (value === undefined) return;
-    if (typeof value !== 'string') {
-      problems.push(`${path}: ${excerpt(value)} must be a string, ${ISO_EXAMPLES}`);
-      return;
-    }
-    try {
-      durations.set(path, parseIsoDuration(value));
-    } catch (error) {
-      if (!(error instanceof DurationError)) throw error;
-      problems.push(
-        `${path}: ${excerpt(value)} is not a valid duration (${error.message}); expected ${ISO_EXAMPLES}`,
-      );
-    }
-  };
-
-  /** minSyncPeriod ≤ syncPeriod after defaulting; reported on the field the user set. */
-  const checkSyncPair = (
-    section: string,
-    settings: { minSyncPeriod?: string; syncPeriod?: string } | undefined,
-    defaults: { min: bigint | undefined; sync: bigint },
-  ): void => {
-    const minPath = `${section}.minSyncPeriod`;
-    const syncPath = `${section}.syncPeriod`;
-    if (settings?.minSyncPeriod !== undefined && !durations.has(minPath)) return;
-    if (settings?.syncPeriod !== undefined && !durations.has(syncPath)) return;
-    const effective = (path: string, given: string | undefined, fallback: bigint | undefined): Effective =>
-      effectiveDuration(given, durations.get(path), fallback);
-    const min = effective(minPath, settings?.minSyncPeriod, defaults.min);
-    const sync = effective(syncPath, settings?.syncPeriod, defaults.sync);
-    if (min.ns <= sync.ns) return;
-    if (!min.defaulted) {
-      problems.push(
-        `${minPath}: ${JSON.stringify(min.given)} (${formatGoDuration(min.ns)}) is greater than the effective ` +
-          `${describe('syncPeriod', sync)}; minSyncPeriod must be less than or equal to syncPeriod`,
-      );
-    } else {
-      problems.push(
-        `${syncPath}: ${JSON.stringify(sync.given)} (${formatGoDuration(sync.ns)}) is less than the effective ` +
-          `${describe('minSyncPeriod', min)}; syncPeriod must be greater than or equal to minSyncPeriod ` +
-          '(set minSyncPeriod explicitly to a smaller positive duration)',
-      );
-    }
-  };
+  const found: Findings = { problems, durations };
 
   const kubeProxy = c.kubeProxy;
   if (kubeProxy !== undefined) {
     const iptablesPath = `${field}.kubeProxy.iptables`;
     const ipvsPath = `${field}.kubeProxy.ipvs`;
     for (const name of IPTABLES_FIELDS) {
-      checkDuration(`${iptablesPath}.${name}`, kubeProxy.iptables?.[name]);
+      const value = kubeProxy.iptables?.[name];
+      if (value !== undefined) checkDuration(found, `${iptablesPath}.${name}`, value);
     }
     for (const name of IPVS_FIELDS) {
-      if (name !== 'scheduler') checkDuration(`${ipvsPath}.${name}`, kubeProxy.ipvs?.[name]);
+      const value = kubeProxy.ipvs?.[name];
+      if (name !== 'scheduler' && value !== undefined) checkDuration(found, `${ipvsPath}.${name}`, value);
     }
 
     // Both sections are checked whatever the mode: kube-proxy ≤ 1.30 validates `iptables` even in
     // ipvs mode, and the mode is fixed at creation while the customization is not.
-    checkSyncPair(iptablesPath, kubeProxy.iptables, {
+    checkSyncPair(found, iptablesPath, kubeProxy.iptables, {
       min: IPTABLES_DEFAULT_MIN_SYNC,
       sync: IPTABLES_DEFAULT_SYNC,
     });
-    checkSyncPair(ipvsPath, kubeProxy.ipvs, { min: undefined, sync: IPVS_DEFAULT_SYNC });
+    checkSyncPair(found, ipvsPath, kubeProxy.ipvs, { min: undefined, sync: IPVS_DEFAULT_SYNC });
 
     const tcpTimeout = durations.get(`${ipvsPath}.tcpTimeout`);
     if (tcpTimeout !== undefined && tcpTimeout > 0n && tcpTimeout < IPVS_TCP_TIMEOUT_FLOOR) {

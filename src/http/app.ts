@@ -7,10 +7,13 @@ import swagger from '@fastify/swagger';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
   LogController,
+  type preValidationHookHandler,
 } from 'fastify';
 import { registerAuthRoutes } from '../auth/auth.routes.ts';
+import type { Authenticator } from '../auth/authenticator.ts';
 import { registerClusterRoutes } from '../clusters/clusters.routes.ts';
 import { registerControlPlaneRoutes } from '../clusters/control-plane.routes.ts';
 import { registerCustomizationRoutes } from '../clusters/customization.routes.ts';
@@ -31,7 +34,7 @@ import { applyListenerLimits, containsNul, nulRefused } from './limits.ts';
 import { handleError } from './ovh-errors.ts';
 import { PROJECT_PREFIX } from './params.ts';
 import { ovhProtocolOptions } from './protocol-errors.ts';
-import { registerRateLimit } from './rate-limit.ts';
+import { rateLimitCheck } from './rate-limit.ts';
 import { sendJson } from './responses.ts';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -67,60 +70,87 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.decorateRequest('auth', undefined);
   app.decorateRequest('application', undefined);
+  app.decorateRequest('routeUrl', undefined);
   registerJsonBody(app, deps.config.bodyLimitBytes);
 
-  // Hooks on every request are written with `done` rather than as async functions, and finish
-  // synchronously when they can: a promise per hook is a measurable share of a signed GET
-  // (docs/performance.md).
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('X-Ovh-QueryID', request.id);
-    done();
+  // What every routed request goes through before its schema is one `preValidation` hook per
+  // route, built when the route is added (below), so nothing is looked up per request: the query
+  // id header, authentication, the body checks, the rate limit, then, under the project prefix,
+  // the project's owner. One hook with no promise on the hot path: each hook phase, promise and
+  // `request.routeOptions` read (a new object each time) is a measurable share of a signed GET
+  // (docs/performance.md). Errors get the query id from the error handler.
+  const rateLimit = rateLimitCheck(deps.config.rateLimit);
+  const ownsProject = (request: FastifyRequest): Promise<void> | undefined => {
+    const { serviceName } = request.params as { serviceName: string };
+    const cached = deps.projects.cached(serviceName);
+    if (cached !== undefined) return ownProject(cached, request);
+    return deps.projects.get(serviceName).then((project) => ownProject(project, request));
+  };
+  const admission = (mode: AuthMode, takesBody: boolean, projectScoped: boolean) => {
+    /** Everything after authentication; a promise only when the project is not cached. */
+    const afterAuth = (request: FastifyRequest, reply: FastifyReply): Promise<void> | undefined => {
+      checkBody(request, takesBody);
+      rateLimit?.(request, reply);
+      return projectScoped ? ownsProject(request) : undefined;
+    };
+    return (request: FastifyRequest, reply: FastifyReply): Promise<void> | undefined => {
+      if (mode === 'signed') {
+        const auth = authenticate(deps.authenticator, request);
+        if (auth instanceof Promise) {
+          return auth.then((context) => {
+            request.auth = context;
+            return afterAuth(request, reply);
+          });
+        }
+        request.auth = auth;
+      } else if (mode === 'application') {
+        return deps.authenticator
+          .application(header(request.headers['x-ovh-application']))
+          .then((application) => {
+            request.application = application;
+            return afterAuth(request, reply);
+          });
+      }
+      return afterAuth(request, reply);
+    };
+  };
+  const admissionHook = (
+    url: string | undefined,
+    admit: ReturnType<typeof admission>,
+  ): preValidationHookHandler =>
+    function admitted(request, reply, done) {
+      reply.header('X-Ovh-QueryID', request.id);
+      request.routeUrl = url;
+      let pending: Promise<void> | undefined;
+      try {
+        pending = admit(request, reply);
+      } catch (error) {
+        done(error as Error);
+        return;
+      }
+      if (pending === undefined) done();
+      else pending.then(() => done(), done);
+    };
+  app.addHook('onRoute', (route) => {
+    const admit = admission(
+      route.config?.auth ?? 'signed',
+      route.schema?.body !== undefined,
+      route.prefix === PROJECT_PREFIX,
+    );
+    const own = route.preValidation;
+    route.preValidation = [admissionHook(route.url, admit), ...(own === undefined ? [] : [own].flat())];
   });
   deps.metrics?.instrument(app);
   registerHealthRoutes(app, deps.readiness ?? (async () => ({})));
 
-  /** What every routed request goes through before its schema: authentication, then the body. */
-  const admit = (request: FastifyRequest): Promise<void> | undefined => {
-    const mode: AuthMode = request.is404 ? 'none' : (request.routeOptions.config.auth ?? 'signed');
-    if (mode === 'signed') {
-      const headers = request.headers;
-      const auth = deps.authenticator.authenticate({
-        method: request.method,
-        url: request.url,
-        host: headers.host,
-        protocol: request.protocol,
-        body: request.rawBody,
-        applicationKey: header(headers['x-ovh-application']),
-        consumerKey: header(headers['x-ovh-consumer']),
-        timestamp: header(headers['x-ovh-timestamp']),
-        signature: header(headers['x-ovh-signature']),
-        ip: request.ip,
-      });
-      if (auth instanceof Promise) {
-        return auth.then((context) => {
-          request.auth = context;
-          checkBody(request);
-        });
-      }
-      request.auth = auth;
-    } else if (mode === 'application') {
-      return deps.authenticator
-        .application(header(request.headers['x-ovh-application']))
-        .then((application) => {
-          request.application = application;
-          checkBody(request);
-        });
-    }
-    checkBody(request);
-    return undefined;
-  };
-  app.addHook('preValidation', (request, _reply, done) => settle(() => admit(request), done));
-
-  registerRateLimit(app, deps.config.rateLimit);
   app.setErrorHandler(handleError);
-  app.setNotFoundHandler((request, reply) => {
-    handleError(unroutedError(request.method, request.url), request, reply);
-  });
+  // A request no route takes still has its body checked (a malformed body is refused as such).
+  app.setNotFoundHandler(
+    { preValidation: admissionHook(undefined, admission('none', false, false)) },
+    (request, reply) => {
+      handleError(unroutedError(request.method, request.url), request, reply);
+    },
+  );
 
   await app.register(swagger, {
     openapi: {
@@ -141,17 +171,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerProjectRoutes(app, deps);
   await app.register(
     async (scoped) => {
-      const ownProject = (project: Project | undefined, request: FastifyRequest) => {
-        if (project === undefined || project.accountId !== request.auth?.accountId) throw serviceNotFound();
-      };
-      scoped.addHook('preValidation', (request, _reply, done) =>
-        settle(() => {
-          const { serviceName } = request.params as { serviceName: string };
-          const cached = deps.projects.cached(serviceName);
-          if (cached !== undefined) return ownProject(cached, request);
-          return deps.projects.get(serviceName).then((project) => ownProject(project, request));
-        }, done),
-      );
       registerProjectScopedRoutes(scoped, deps);
       registerClusterRoutes(scoped, deps);
       registerCustomizationRoutes(scoped, deps);
@@ -193,31 +212,34 @@ export function unroutedError(method: string, url: string): AppError {
  * Refusals found once authentication passed (so an unauthenticated caller learns nothing more):
  * a malformed body, a NUL in the path; and OVH clients' missing body on a route that takes one.
  */
-function checkBody(request: FastifyRequest): void {
+function checkBody(request: FastifyRequest, takesBody: boolean): void {
   if (request.bodyError !== undefined) throw request.bodyError;
   if (containsNul(request.params)) throw nulRefused('the path');
   // OVH's clients send no body at all for empty parameters (the npm clients for `{}`, go-ovh
   // for nil): on a route that takes a body, that is an empty object, not a missing one.
-  if (
-    request.body === undefined &&
-    request.rawBody === '' &&
-    request.routeOptions.schema?.body !== undefined
-  ) {
-    request.body = {};
-  }
+  if (takesBody && request.body === undefined && request.rawBody === '') request.body = {};
 }
 
-/** Runs a hook's work that may finish now or later, and reports its end (or refusal) to `done`. */
-function settle(work: () => Promise<void> | undefined | void, done: (error?: Error) => void): void {
-  let pending: Promise<void> | undefined | void;
-  try {
-    pending = work();
-  } catch (error) {
-    done(error as Error);
-    return;
-  }
-  if (pending === undefined) done();
-  else pending.then(() => done(), done);
+/** The project must exist and belong to the caller's account (else the same 404 as a missing one). */
+function ownProject(project: Project | undefined, request: FastifyRequest): undefined {
+  if (project === undefined || project.accountId !== request.auth?.accountId) throw serviceNotFound();
+  return undefined;
+}
+
+function authenticate(authenticator: Authenticator, request: FastifyRequest) {
+  const headers = request.headers;
+  return authenticator.authenticate({
+    method: request.method,
+    url: request.url,
+    host: headers.host,
+    protocol: request.protocol,
+    body: request.rawBody,
+    applicationKey: header(headers['x-ovh-application']),
+    consumerKey: header(headers['x-ovh-consumer']),
+    timestamp: header(headers['x-ovh-timestamp']),
+    signature: header(headers['x-ovh-signature']),
+    ip: request.ip,
+  });
 }
 
 function header(value: string | string[] | undefined): string | undefined {

@@ -48,5 +48,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     auth: AuthContext | undefined;
     application: Application | undefined;
+    /** The route's URL pattern, set by its admission hook (app.ts) for the request metrics. */
+    routeUrl: string | undefined;
   }
 }

@@ -116,7 +116,9 @@ export class Metrics {
     app.addHook('onResponse', (request, reply, done) => {
       this.#requests.count(
         request.method,
-        request.routeOptions.url ?? 'unmatched',
+        // Set by the route's admission hook; `routeOptions` (a new object per read) only for
+        // requests refused before it ran.
+        request.routeUrl ?? request.routeOptions.url ?? 'unmatched',
         reply.statusCode,
         reply.elapsedTime / 1000,
       );

@@ -84,7 +84,8 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
       { status, error: body.errorCode ?? body.class, reason: body.message },
       'Request refused',
     );
-  // Errors fastify raises before routing (frameworkErrors) skip the onRequest hook that sets it.
+  // Set here too: errors raised before a route's admission hook (app.ts) sets it (fastify's
+  // frameworkErrors, a route's onRequest hook, the body parser) do not have it yet.
   void reply
     .code(status)
     .header('X-Ovh-QueryID', request.id)

@@ -4,7 +4,7 @@
  * authentication, so a client cannot spend another credential's budget without its secret.
  * Generous by default (MKS_RATE_LIMIT_PER_SECOND, MKS_RATE_LIMIT_BURST; 0 per second turns it off).
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
 
 export interface RateLimit {
@@ -60,19 +60,21 @@ export class RateLimiter {
   }
 }
 
-/** Adds the limit to `app`; call after the authentication hook (hooks run in order). */
-export function registerRateLimit(app: FastifyInstance, limit: RateLimit): void {
-  if (limit.requestsPerSecond <= 0) return;
+/**
+ * The limit as a check run after authentication (app.ts runs it in each route's admission, before
+ * the project check and the route's own work): throws a 429 with Retry-After past the budget.
+ * Undefined when the limit is off. No promise: it is on every signed call (docs/performance.md).
+ */
+export function rateLimitCheck(
+  limit: RateLimit,
+): ((request: FastifyRequest, reply: FastifyReply) => void) | undefined {
+  if (limit.requestsPerSecond <= 0) return undefined;
   const limiter = new RateLimiter(limit);
-  // Not async: a promise per signed call costs more than the count (docs/performance.md).
-  app.addHook('preValidation', (request, reply, done) => {
+  return (request, reply) => {
     const credential = request.auth?.credential.id;
     const wait = credential === undefined ? 0 : limiter.take(String(credential));
-    if (wait === 0) {
-      done();
-      return;
-    }
+    if (wait === 0) return;
     void reply.header('Retry-After', String(wait));
-    done(new AppError('TooManyRequests', `Too many requests for this credential; retry in ${wait} s`));
-  });
+    throw new AppError('TooManyRequests', `Too many requests for this credential; retry in ${wait} s`);
+  };
 }

@@ -110,6 +110,33 @@ for (const dialect of DIALECTS) {
       assert.match(afterText, /^mks_reconcile_lease_losses_total 0$/m);
     });
 
+    test('/metrics labels a request no route takes "unmatched", and one refused before its route admitted it by that route', async () => {
+      const route = 'route="/1.0/cloud/project/:serviceName/kube"';
+      const unmatched = 'mks_http_requests_total{method="GET",route="unmatched",status="404"}';
+      const refusedEarly = `mks_http_requests_total{method="POST",${route},status="415"}`;
+      const before = (await get('/metrics')).body;
+      const missing = await fetch(`${server.baseUrl}/1.0/no/such/call`);
+      assert.equal(missing.status, 404);
+      assert.match(String(missing.headers.get('x-ovh-queryid')), /^EU\.ext-mks\./);
+      // Refused by the body parser, before the route's admission hook ran.
+      const wrongType = await fetch(`${server.baseUrl}/1.0${kube}`, {
+        method: 'POST',
+        headers: { 'content-type': 'json' },
+        body: '{}',
+      });
+      assert.equal(wrongType.status, 415);
+      assert.match(String(wrongType.headers.get('x-ovh-queryid')), /^EU\.ext-mks\./);
+      const afterText = await waitFor(
+        async () => {
+          const text = (await get('/metrics')).body;
+          return sample(text, refusedEarly) > sample(before, refusedEarly) ? text : undefined;
+        },
+        { timeoutMs: 5_000, intervalMs: 20, what: 'the refused request to be counted' },
+      );
+      assert.equal(sample(afterText, unmatched) - sample(before, unmatched), 1);
+      assert.equal(sample(afterText, refusedEarly) - sample(before, refusedEarly), 1);
+    });
+
     test('/readyz answers 503 and says why once the reconciler stops', async () => {
       await server.runtime.reconciler?.stop();
       const answer = await get('/readyz');
