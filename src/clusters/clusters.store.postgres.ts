@@ -1,12 +1,15 @@
 /**
  * The cluster store on PostgreSQL. Several processes write the same rows, so reads always ask the
- * database (one prepared statement), and a change is one statement (one round trip, one implicit
- * transaction) guarded by optimistic concurrency on the row version (see #update).
+ * database (the reads of one event-loop turn in one prepared statement, which sends back only the
+ * version of a row whose record this process already holds), and a change is one statement (one
+ * round trip, one implicit transaction) guarded by optimistic concurrency on the row version (see
+ * #update).
  */
 
 import type { Selectable } from 'kysely';
 import { BoundedMap } from '../bounded-map.ts';
 import type { PostgresDatabase } from '../db/database.ts';
+import { TurnBatch } from '../db/postgres-batch.ts';
 import type { PostgresQuery, PostgresSql } from '../db/postgres-sql.ts';
 import type { ClusterTable } from '../db/schema.ts';
 import { enqueueFromSql, type WorkSignal } from './cluster-work.ts';
@@ -14,6 +17,7 @@ import type { ClusterRecord } from './clusters.model.ts';
 import {
   auditColumns,
   clusterHistory,
+  freezeRecord,
   fromRow,
   insertCluster,
   listClusterIds,
@@ -23,7 +27,7 @@ import type { Actor, ClusterChange, ClusterStore, HistoryRow } from './clusters.
 
 /** Optimistic attempts of a change before it takes the row lock instead. */
 const OPTIMISTIC_ATTEMPTS = 3;
-/** Bound of the row-version memory (it is only a hint: losing it costs one read). */
+/** Bound of the row-version memory (it is only a hint: losing an entry costs one full read). */
 const MAX_KNOWN = 10_000;
 
 /** A cluster row with its version. */
@@ -37,10 +41,14 @@ export class PostgresClusterStore implements ClusterStore {
   readonly #database: PostgresDatabase;
   readonly #signal: WorkSignal;
   /**
-   * The version of each cluster this process last wrote, the base of its next change (if another
-   * process wrote since, that change's statement returns the current row instead).
+   * The version of each cluster this process last wrote or read, the base of its next change (if
+   * another process wrote since, that change's statement returns the current row instead), and the
+   * record a read reuses when the row still has that version. Records held are frozen all the way
+   * down (`freezeRecord`): callers share them.
    */
   readonly #known = new BoundedMap<string, Versioned>(MAX_KNOWN);
+  /** The reads of one event-loop turn, in one statement. */
+  readonly #reads = new TurnBatch<string, Versioned>((ids) => this.#readMany(ids));
   /** The tail of each cluster's in-process change queue. */
   readonly #queues = new Map<string, Promise<void>>();
 
@@ -54,9 +62,9 @@ export class PostgresClusterStore implements ClusterStore {
     this.#signal.notify();
   }
 
-  /** Always from the database: other processes write too. */
+  /** Always from the database, as of a read sent after the call: other processes write too. */
   async get(id: string): Promise<ClusterRecord | undefined> {
-    return (await this.#read(this.#database.postgresSql, id, false))?.cluster;
+    return (await this.#reads.load(id))?.cluster;
   }
 
   listIds(projectId: string): Promise<string[]> {
@@ -90,10 +98,10 @@ export class PostgresClusterStore implements ClusterStore {
   ): Promise<ClusterRecord | undefined> {
     let base = this.#known.get(id);
     for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
-      base ??= await this.#read(sql, id, false);
+      base ??= await this.#reads.load(id);
       if (base === undefined) return undefined;
       const changed = change(base.cluster);
-      const outcome = await this.#write(sql, id, base.rowVersion, changed);
+      const outcome = await this.#write(sql, id, base, changed);
       if ('rowVersion' in outcome) {
         if (changed.history !== undefined) this.#signal.notify();
         return changed.next;
@@ -104,10 +112,10 @@ export class PostgresClusterStore implements ClusterStore {
     // Forgotten if the commit fails: the version this transaction wrote may not exist.
     const written = await this.#forgetOnError(id, () =>
       sql.transaction(async (trx) => {
-        const current = await this.#read(trx, id, true);
+        const current = await this.#readLocked(trx, id);
         if (current === undefined) return undefined;
         const changed = change(current.cluster);
-        const outcome = await this.#write(trx, id, current.rowVersion, changed);
+        const outcome = await this.#write(trx, id, current, changed);
         // The row is locked by this transaction: nobody else can have changed it.
         if (!('rowVersion' in outcome)) throw new Error(`Cluster ${id} changed under its row lock`);
         return changed;
@@ -117,30 +125,63 @@ export class PostgresClusterStore implements ClusterStore {
     return written?.next;
   }
 
-  /** The row and its version, as of now (no in-process memory involved). */
-  async #read(sql: PostgresQuery, id: string, lock: boolean): Promise<Versioned | undefined> {
+  /**
+   * The rows of `ids` and their versions, as of now, in one statement. A row whose version is the
+   * one of the record held for it comes back without its columns, and that record is reused (a row
+   * version names one committed content of the row): no row or JSON parsing.
+   */
+  async #readMany(ids: string[]): Promise<Map<string, Versioned>> {
+    const held = new Map(ids.map((id) => [id, this.#known.get(id)]));
+    const rows = await this.#database.postgresSql.query<{
+      id: string;
+      row_version: string;
+      row: Selectable<ClusterTable> | null;
+    }>('mks_cluster_read_many', READ_MANY_SQL, [
+      ids,
+      [...held.values()].map((known) => known?.rowVersion ?? null),
+    ]);
+    const found = new Map<string, Versioned>();
+    for (const { id, row_version: rowVersion, row } of rows) {
+      const before = held.get(id);
+      if (row === null) {
+        if (before === undefined) throw new Error(`Cluster ${id} read without its columns`);
+        found.set(id, before);
+        continue;
+      }
+      const versioned = { cluster: freezeRecord(fromRow(row)), rowVersion };
+      found.set(id, versioned);
+      // Unless a change of this process remembered another version meanwhile.
+      if (this.#known.get(id) === before) this.#remember(versioned);
+    }
+    return found;
+  }
+
+  /** The row and its version, locked by the transaction `sql` until it ends. */
+  async #readLocked(sql: PostgresQuery, id: string): Promise<Versioned | undefined> {
     const rows = await sql.query<{ row_version: string; row: Selectable<ClusterTable> }>(
-      lock ? 'mks_cluster_read_locked' : 'mks_cluster_read',
-      lock ? READ_LOCKED_SQL : READ_SQL,
+      'mks_cluster_read_locked',
+      READ_LOCKED_SQL,
       [id],
     );
     const row = rows[0];
-    return row === undefined ? undefined : { cluster: fromRow(row.row), rowVersion: row.row_version };
+    return row === undefined
+      ? undefined
+      : { cluster: freezeRecord(fromRow(row.row)), rowVersion: row.row_version };
   }
 
   /**
-   * Writes `next` if the row still has version `expected`: its new version then; otherwise the
+   * Writes `next` if the row still has the version of `base`: its new version then; otherwise the
    * current row (undefined if there is none), and nothing was written.
    */
   async #write(
     sql: PostgresQuery,
     id: string,
-    expected: string,
+    base: Versioned,
     change: ClusterChange,
   ): Promise<{ rowVersion: string } | { current: Versioned | undefined }> {
     const { next, history, outcome } = change;
     const row = mutableColumns(next);
-    const values: unknown[] = [id, expected, ...MUTABLE_COLUMNS.map((column) => row[column])];
+    const values: unknown[] = [id, base.rowVersion, ...MUTABLE_COLUMNS.map((column) => row[column])];
     if (history !== undefined) {
       const audit = auditColumns(change);
       values.push(history, Date.now(), ...AUDIT_COLUMNS.map(([column]) => audit[column]));
@@ -160,10 +201,12 @@ export class PostgresClusterStore implements ClusterStore {
       return { current: undefined };
     }
     if (result.current === null) {
-      this.#remember({ cluster: next, rowVersion: result.row_version });
+      this.#remember({ cluster: freezeRecord(next, base.cluster), rowVersion: result.row_version });
       return { rowVersion: result.row_version };
     }
-    return { current: { cluster: fromRow(result.current), rowVersion: result.row_version } };
+    const current = { cluster: freezeRecord(fromRow(result.current)), rowVersion: result.row_version };
+    this.#remember(current);
+    return { current };
   }
 
   #remember(versioned: Versioned): void {
@@ -223,9 +266,12 @@ const MUTABLE_COLUMNS = [
   'deleted_at',
 ] as const satisfies ReadonlyArray<keyof ReturnType<typeof mutableColumns>>;
 
-const READ_SQL =
-  'select "xmin"::text as "row_version", row_to_json("clusters") as "row" from "clusters" where "id" = $1';
-const READ_LOCKED_SQL = `${READ_SQL} for update`;
+const READ_MANY_SQL =
+  'select k."id", c."xmin"::text as "row_version", ' +
+  'case when c."xmin"::text = k."known" then null else row_to_json(c) end as "row" ' +
+  'from unnest($1::text[], $2::text[]) as k("id", "known") join "clusters" c on c."id" = k."id"';
+const READ_LOCKED_SQL =
+  'select "xmin"::text as "row_version", row_to_json("clusters") as "row" from "clusters" where "id" = $1 for update';
 
 /**
  * One statement, so one implicit transaction: the row update if the row version is still $2, and

@@ -1,0 +1,116 @@
+/**
+ * Cluster reads on PostgreSQL (clusters.store.postgres.ts): the reads of one event-loop turn go in
+ * one statement, a row whose version matches the record this process holds is not sent again, and
+ * none of that may weaken read-your-writes across processes: a change acknowledged by one process
+ * is seen by the next read of another, whatever that one held. Two service instances on one
+ * database stand for two API processes (two pools, two stores).
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type Config, loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
+import { openServices, type Services } from '../../src/services.ts';
+import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/dialects.ts';
+
+describe('cluster reads on PostgreSQL', { skip: !DIALECTS.includes('postgres') }, () => {
+  let database: TestDatabase;
+  let dataDir: string;
+  let a: Services;
+  let b: Services;
+  let projectId: string;
+
+  before(async () => {
+    database = await createTestDatabase('postgres');
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-test-pg-reads-'));
+    const config: Config = loadConfig({ dataDir, databaseUrl: database.url, logLevel: 'silent' }, {});
+    const logger = createLogger('silent');
+    a = await openServices(config, logger);
+    b = await openServices(config, logger);
+    const accountId = await a.authStore.createAccount();
+    projectId = (await a.projects.create({ accountId, name: 'reads' })).id;
+  });
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    await database?.drop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const createCluster = async (name: string) =>
+    (await a.clusters.create(projectId, { name, region: a.config.regions[0] })).id;
+
+  /** Counts the statements `services` sends through its hot-path pool while `work` runs. */
+  async function countStatements<T>(services: Services, work: () => Promise<T>): Promise<[T, string[]]> {
+    assert.equal(services.database.engine, 'postgres');
+    const sql = services.database.postgresSql;
+    const original = sql.query;
+    const names: string[] = [];
+    sql.query = (name, text, values) => {
+      names.push(name);
+      return original(name, text, values);
+    };
+    try {
+      return [await work(), names];
+    } finally {
+      sql.query = original;
+    }
+  }
+
+  test('the reads of one turn are one statement, each answered with its own cluster', async () => {
+    const ids = [await createCluster('one'), await createCluster('two'), await createCluster('three')];
+    const [records, statements] = await countStatements(b, () =>
+      Promise.all([...ids, ids[0]!, 'no-such-cluster'].map((id) => b.clusterStore.get(id))),
+    );
+    assert.deepEqual(statements, ['mks_cluster_read_many']);
+    assert.deepEqual(
+      records.map((record) => record?.name),
+      ['one', 'two', 'three', 'one', undefined],
+    );
+    assert.equal(records[3], records[0], 'two reads of one cluster in one turn share the answer');
+  });
+
+  test('a row unchanged since it was read is not parsed again; its record is frozen all the way down', async () => {
+    const id = await createCluster('held');
+    const first = await b.clusterStore.get(id);
+    const second = await b.clusterStore.get(id);
+    assert.ok(first !== undefined);
+    assert.equal(second, first, 'the held record is reused while the row version is unchanged');
+    assert.ok(Object.isFrozen(first.customization), 'a shared record cannot be changed in place');
+    assert.throws(() => {
+      (first.nodePools as unknown[]).push({});
+    }, TypeError);
+  });
+
+  test('a change acknowledged by one process is read at once by another that held the row', async () => {
+    const id = await createCluster('read-your-writes');
+    for (let round = 0; round < 6; round++) {
+      // Both processes hold the current record before each change.
+      const [heldByA, heldByB] = await Promise.all([a.clusterStore.get(id), b.clusterStore.get(id)]);
+      assert.equal(heldByA?.generation, heldByB?.generation);
+      const writer = round % 2 === 0 ? a : b;
+      const reader = writer === a ? b : a;
+      const syncPeriod = `PT${40 + round}S`;
+      await writer.clusters.updateCustomization(projectId, id, { kubeProxy: { iptables: { syncPeriod } } });
+      const read = await reader.clusterStore.get(id);
+      assert.equal(read?.generation, heldByA!.generation + 1, `round ${round}: the new generation`);
+      assert.equal(read?.customization.kubeProxy?.iptables?.syncPeriod, syncPeriod);
+    }
+  });
+
+  test('a read failing fails every read of its turn, and the next turn reads again', async () => {
+    const id = await createCluster('failing');
+    const sql = b.database.engine === 'postgres' ? b.database.postgresSql : assert.fail('postgres');
+    const original = sql.query;
+    sql.query = () => Promise.reject(new Error('statement failed'));
+    const failed = await Promise.allSettled([b.clusterStore.get(id), b.clusterStore.get(id)]);
+    sql.query = original;
+    assert.deepEqual(
+      failed.map((result) => result.status),
+      ['rejected', 'rejected'],
+    );
+    assert.equal((await b.clusterStore.get(id))?.name, 'failing');
+  });
+});
