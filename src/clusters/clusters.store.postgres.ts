@@ -16,13 +16,14 @@ import type { ClusterTable } from '../db/schema.ts';
 import { enqueueFromSql, type WorkSignal } from './cluster-work.ts';
 import type { ClusterRecord } from './clusters.model.ts';
 import {
+  changedColumns,
   clusterHistory,
   freezeRecord,
   fromRow,
   historyRow,
   insertCluster,
   listClusterIds,
-  mutableColumns,
+  type MutableColumns,
 } from './clusters.rows.ts';
 import type { Actor, ClusterChange, ClusterStore, HistoryRow } from './clusters.store.ts';
 
@@ -297,8 +298,15 @@ export class PostgresClusterStore implements ClusterStore {
     written: readonly ComputedChange[],
   ): Promise<{ rowVersion: string } | { current: Versioned | undefined }> {
     const { next, outcome } = written.at(-1)!.changed;
-    const row = mutableColumns(next);
-    const values: unknown[] = [id, base.rowVersion, ...MUTABLE_COLUMNS.map((column) => row[column])];
+    // Only the columns whose fields the group replaced (records held are frozen all the way down,
+    // so a field still holding the base's value is unchanged); at least one, for a valid UPDATE.
+    const row = changedColumns(base.cluster, next);
+    let columns = MUTABLE_COLUMNS.filter((column) => column in row);
+    if (columns.length === 0) {
+      row.generation = next.generation;
+      columns = ['generation'];
+    }
+    const values: unknown[] = [id, base.rowVersion, ...columns.map((column) => row[column])];
     const histories = written.flatMap(({ changed }) =>
       changed.history === undefined
         ? []
@@ -317,7 +325,7 @@ export class PostgresClusterStore implements ClusterStore {
       );
     }
     if (outcome !== undefined) values.push(outcome.status, outcome.message, outcome.at, outcome.generation);
-    const statement = changeStatement(histories.length > 0, outcome !== undefined);
+    const statement = changeStatement(columns, histories.length > 0, outcome !== undefined);
     const rows = await this.#forgetOnError(id, () =>
       sql.query<{ row_version: string; current: Selectable<ClusterTable> | null }>(
         statement.name,
@@ -356,7 +364,7 @@ export class PostgresClusterStore implements ClusterStore {
   }
 }
 
-/** The columns a PostgreSQL change writes, in the order of its parameters $3, $4, … */
+/** The columns a PostgreSQL change may write, in the order of its parameters $3, $4, … */
 const MUTABLE_COLUMNS = [
   'name',
   'region',
@@ -381,7 +389,7 @@ const MUTABLE_COLUMNS = [
   'token_epoch',
   'updated_at',
   'deleted_at',
-] as const satisfies ReadonlyArray<keyof ReturnType<typeof mutableColumns>>;
+] as const satisfies ReadonlyArray<keyof MutableColumns>;
 
 const READ_MANY_SQL =
   'select k."id", c."xmin"::text as "row_version", ' +
@@ -391,14 +399,15 @@ const READ_LOCKED_SQL =
   'select "xmin"::text as "row_version", row_to_json("clusters") as "row" from "clusters" where "id" = $1 for update';
 
 /**
- * One statement, so one implicit transaction: the row update if the row version is still $2, and
+ * One statement, so one implicit transaction: the update of `columns` ($3, $4, …) if the row
+ * version is still $2, and
  * with it (data-modifying CTEs, applied only if the update was) the history rows of the changes it
  * holds, bound as one array per column, and the reconcile work. It returns the new row version,
  * or, when the update did not apply, the current row.
  */
-function changeSql(withHistory: boolean, withOutcome: boolean): string {
-  const assignments = MUTABLE_COLUMNS.map((column, index) => `"${column}" = $${index + 3}`).join(', ');
-  let next = MUTABLE_COLUMNS.length + 3;
+function changeSql(columns: readonly MutableColumn[], withHistory: boolean, withOutcome: boolean): string {
+  const assignments = columns.map((column, index) => `"${column}" = $${index + 3}`).join(', ');
+  let next = columns.length + 3;
   const parts = [
     `with "changed" as (update "clusters" set ${assignments} where "id" = $1 and "xmin" = $2::xid ` +
       'returning "xmin"::text as "row_version", "id", "generation")',
@@ -449,16 +458,32 @@ const HISTORY_COLUMNS = [
   readonly [Exclude<keyof ReturnType<typeof historyRow>, 'cluster_id'>, string]
 >;
 
-/** The change statement: whether it appends a history row, whether it records an outcome. */
+type MutableColumn = (typeof MUTABLE_COLUMNS)[number];
+
+/** Distinct change statements kept (a few shapes of change are the working set). */
+const MAX_STATEMENTS = 256;
+const changeStatements = new BoundedMap<string, { readonly name: string; readonly text: string }>(
+  MAX_STATEMENTS,
+);
+let statementsMade = 0;
+
+/**
+ * The change statement of the columns written, whether it appends history rows, whether it
+ * records an outcome; named, so each connection prepares it once.
+ */
 function changeStatement(
+  columns: readonly MutableColumn[],
   history: boolean,
   outcome: boolean,
 ): { readonly name: string; readonly text: string } {
-  return CHANGE_STATEMENTS[(history ? 2 : 0) + (outcome ? 1 : 0)]!;
+  const key = `${columns.join(',')}/${history}/${outcome}`;
+  let statement = changeStatements.get(key);
+  if (statement === undefined) {
+    statement = {
+      name: `mks_cluster_change_${++statementsMade}`,
+      text: changeSql(columns, history, outcome),
+    };
+    changeStatements.set(key, statement);
+  }
+  return statement;
 }
-const CHANGE_STATEMENTS = [false, true].flatMap((history) =>
-  [false, true].map((outcome) => ({
-    name: `mks_cluster_change${history ? '_history' : ''}${outcome ? '_outcome' : ''}`,
-    text: changeSql(history, outcome),
-  })),
-);
