@@ -270,6 +270,10 @@ export class PostgresClusterStore implements ClusterStore {
       // Unless a change of this process remembered another version meanwhile.
       if (this.#known.get(id) === before) this.#remember(versioned);
     }
+    // A row no longer there (mks keeps deleted clusters' rows: one removed by hand).
+    for (const [id, before] of held) {
+      if (before !== undefined && !found.has(id) && this.#known.get(id) === before) this.#known.delete(id);
+    }
     return found;
   }
 
