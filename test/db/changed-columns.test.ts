@@ -15,6 +15,7 @@ import { SqliteClusterStore } from '../../src/clusters/clusters.store.sqlite.ts'
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { openServices, type Services } from '../../src/services.ts';
+import { CHANGE_STEPS } from '../support/cluster-changes.ts';
 
 describe('SQLite cluster changes write the columns they touched', () => {
   let dataDir: string;
@@ -68,24 +69,7 @@ describe('SQLite cluster changes write the columns they touched', () => {
 
   test('every kind of change reads back from the database as the record in memory', async () => {
     const store = services.clusterStore;
-    const steps: Array<(current: ClusterRecord) => ClusterRecord> = [
-      (current) => ({
-        ...current,
-        customization: { kubeProxy: { iptables: { syncPeriod: 'PT30S' } } },
-        generation: current.generation + 1,
-        status: 'UPDATING',
-      }),
-      (current) => ({ ...current, ipRestrictions: ['10.0.0.0/8'] }),
-      (current) => ({ ...current, name: 'renamed', updatedAt: new Date().toISOString() }),
-      (current) => ({
-        ...current,
-        status: 'READY',
-        statusMessage: null,
-        observedGeneration: current.generation,
-      }),
-      (current) => ({ ...current }),
-    ];
-    for (const step of steps) {
+    for (const step of CHANGE_STEPS) {
       const next = await store.update(clusterId, (current) => ({ next: step(current) }));
       assert.ok(next !== undefined);
       assert.deepEqual(await fromDatabase(clusterId), next);
