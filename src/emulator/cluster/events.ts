@@ -22,6 +22,19 @@ const MAX_EVENTS = 500;
 
 const listKey = (event: KubeObject): string => `${event.metadata.namespace}/${event.metadata.name}`;
 
+/** Random bytes drawn a few KiB at a time: an Event's name suffix without a call into the CSPRNG each. */
+let pool = Buffer.alloc(0);
+let drawn = 0;
+
+function randomHex(bytes: number): string {
+  if (drawn + bytes > pool.length) {
+    pool = randomBytes(4096);
+    drawn = 0;
+  }
+  drawn += bytes;
+  return pool.toString('hex', drawn - bytes, drawn);
+}
+
 /** Records `event` about `object`, or counts it again when the object already has one for this reason. */
 export function recordEvent(cluster: ObjectStore, object: KubeObject, event: EventInput, now: Date): void {
   const namespace = object.metadata.namespace ?? 'default';
@@ -55,7 +68,7 @@ export function recordEvent(cluster: ObjectStore, object: KubeObject, event: Eve
     {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { name: `${object.metadata.name}.${randomBytes(8).toString('hex')}`, namespace },
+      metadata: { name: `${object.metadata.name}.${randomHex(8)}`, namespace },
       involvedObject: {
         kind: object.kind,
         namespace,
