@@ -41,7 +41,10 @@ const SAMPLE = 10;
 const CONCURRENCY = 64;
 const POPULATE_TIMEOUT_MS = 1_800_000;
 const ROLLOUT_TIMEOUT_MS = 600_000;
-/** How long RSS is sampled once the fleet has settled (one resync period, MKS_RESYNC_MS). */
+/**
+ * How long RSS is sampled once the fleet has settled (one resync period, MKS_RESYNC_MS); the
+ * resyncs' own cost is then measured over one more such period.
+ */
 const SETTLE_MS = 10_000;
 const LOADED_CONFIG_ANNOTATION = 'mks.ovh/loaded-config-hash';
 
@@ -195,6 +198,18 @@ export async function driveFleet(
     `  ${label}: created in ${created.toFixed(1)} s, all READY after ${createSeconds.toFixed(1)} s; measuring the settled server…\n`,
   );
   const settled = await child.request<Memory>({ type: 'memory', settleMs: SETTLE_MS, timeoutMs: 120_000 });
+  // The settled fleet's own work: one resync period, nothing asked.
+  await child.request({ type: 'watchStart' });
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  const resynced = await child.request<Watched & Memory>({ type: 'watchStop' });
+  const resync = {
+    loads: resynced.loads - settled.loads,
+    kubeCalls: Object.values(resynced.kubeCalls).reduce((a, b) => a + b, 0),
+    cpu: resynced.cpuSeconds / (SETTLE_MS / 1000),
+  };
+  process.stderr.write(
+    `  ${label}: settled, one resync period: ${resync.loads} cluster loads, ${resync.kubeCalls} Kubernetes API calls, server CPU ${(resync.cpu * 100).toFixed(0)} %\n`,
+  );
   process.stderr.write(`  ${label}: changing every customization…\n`);
 
   aroundRollout.before?.();
@@ -233,6 +248,7 @@ export async function driveFleet(
     cpu: watched.cpuSeconds / seconds,
     verified: sample.length,
     kubeCallsPerCluster: Object.values(watched.kubeCalls).reduce((a, b) => a + b, 0) / clusters,
+    resync,
   };
   process.stderr.write(
     `  ${label}: main-thread heap settled ${mib(settled.heapUsed)} used of ${mib(settled.heapTotal)}, peak ${mib(watched.peakHeapTotal)} during the change; emulated clusters loaded ${settled.loaded} settled, ${watched.loaded} after the change; ${settled.loads} loads and ${settled.evictions} evictions by then\n`,
