@@ -111,6 +111,19 @@ function hasMember(value: JsonObject): boolean {
   return false;
 }
 
+/** Paths' segments by their JSON text: a fleet's objects share their shapes, so their paths. */
+const segmentsMemo = new BoundedMap<string, readonly string[]>(16_384);
+
+/** The segments of a JSON-encoded path (read-only: shared). */
+function segmentsOf(path: string): readonly string[] {
+  let segments = segmentsMemo.get(path);
+  if (segments === undefined) {
+    segments = Object.freeze(JSON.parse(path) as string[]);
+    segmentsMemo.set(path, segments);
+  }
+  return segments;
+}
+
 /** The item of `list` a `k:{…}` segment names. */
 function itemAt(list: Json[], segment: string): JsonObject | undefined {
   const keys = JSON.parse(segment.slice(2)) as JsonObject;
@@ -310,8 +323,7 @@ export function trackUpdate(
       }
       // A leaf of the new object is there; anything else is looked up.
       if (newLeaves.get(path) !== undefined) continue;
-      const parts = JSON.parse(path) as string[];
-      if (valueAt(after as unknown as JsonObject, parts) === undefined) entry.paths.delete(path);
+      if (valueAt(after as unknown as JsonObject, segmentsOf(path)) === undefined) entry.paths.delete(path);
     }
   }
   if (changed.length > 0) {
@@ -356,12 +368,12 @@ export function serverSideApply(
   for (const [path, value] of appliedLeaves) {
     // A map's or item's own presence never conflicts: only values do.
     if (isSelf(path)) continue;
-    const currentValue = valueAt(base as unknown as JsonObject, JSON.parse(path) as string[]);
+    const currentValue = valueAt(base as unknown as JsonObject, segmentsOf(path));
     if (currentValue === undefined || deepEqual(currentValue, value)) continue;
     for (const entry of entries) {
       if (entry.manager === manager && entry.operation === 'Apply') continue;
       if (!entry.paths.has(path)) continue;
-      const field = fieldPath(JSON.parse(path) as string[]);
+      const field = fieldPath(segmentsOf(path));
       const key = `${entry.manager}" using ${entry.apiVersion}`;
       conflicts.set(key, [...(conflicts.get(key) ?? []), field]);
     }
@@ -394,7 +406,7 @@ export function serverSideApply(
     for (const path of mine.paths) {
       if (appliedLeaves.has(path) || isSelf(path)) continue;
       if (entries.some((e) => e !== mine && e.paths.has(path))) continue;
-      deleteAt(base as unknown as JsonObject, JSON.parse(path) as string[]);
+      deleteAt(base as unknown as JsonObject, segmentsOf(path));
     }
   } else {
     mine = {
@@ -416,7 +428,7 @@ export function serverSideApply(
     if (entry === mine) continue;
     for (const [path, value] of appliedLeaves) {
       if (isSelf(path)) continue;
-      const before = valueAt(base as unknown as JsonObject, JSON.parse(path) as string[]);
+      const before = valueAt(base as unknown as JsonObject, segmentsOf(path));
       if (force || !deepEqual(before, value)) entry.paths.delete(path);
     }
   }
