@@ -106,9 +106,6 @@ try {
       await new Promise((resolve) => setTimeout(resolve, 20));
       const done = await Promise.all(pending.map(rolledOut));
       pending = pending.filter((_, i) => !done[i]);
-        process.stderr.write(
-          `${pending.length} ${JSON.stringify((await call(ids[0]!, 'GET', DAEMONSET)).status)}\n`,
-        );
     }
     const used = process.cpuUsage(cpu);
     const seconds = (performance.now() - started) / 1000;
