@@ -3,8 +3,9 @@
  * bound of 200 ms, a settled cluster is evicted (the residency figures and `/metrics` say so), and
  * then kubectl (get, logs), a client-node watch and a reconcile pass each find it as it was: the
  * same objects and container logs, resourceVersions that continue, pods on the new config after
- * a customization change. A settled cluster out of memory is resynced without being loaded, and
- * a change made through its Kubernetes API meanwhile is still found.
+ * a customization change. A settled cluster out of memory is resynced without being loaded (one
+ * process serving every cluster: SQLite), and a change made through its Kubernetes API meanwhile
+ * is still found.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -171,8 +172,13 @@ for (const dialect of DIALECTS) {
         ...TIMEOUT,
         what: 'three resyncs of the evicted cluster',
       });
-      assert.equal(residency().loads, loads, 'the resyncs did not load the cluster');
-      assert.equal(residency().loaded, 0);
+      if (dialect === 'sqlite') {
+        // One process serves every cluster: nothing can change one out of memory. On PostgreSQL
+        // `mks serve` shares clusters between processes (leases), and another one may have
+        // changed it: the ensure loads it (the pass still makes no Kubernetes call).
+        assert.equal(residency().loads, loads, 'the resyncs did not load the cluster');
+        assert.equal(residency().loaded, 0);
+      }
 
       // An edit through its Kubernetes API loads the cluster and changes it: the next resync reads
       // it again and restores what mks applied.
