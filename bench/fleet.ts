@@ -41,7 +41,10 @@ const SAMPLE = 10;
 const CONCURRENCY = 64;
 const POPULATE_TIMEOUT_MS = 1_800_000;
 const ROLLOUT_TIMEOUT_MS = 600_000;
-/** How long RSS is sampled once the fleet has settled (one resync period, MKS_RESYNC_MS). */
+/**
+ * How long RSS is sampled once the fleet has settled (one resync period, MKS_RESYNC_MS); the
+ * resyncs' own cost is then measured over one more such period.
+ */
 const SETTLE_MS = 10_000;
 const LOADED_CONFIG_ANNOTATION = 'mks.ovh/loaded-config-hash';
 
@@ -140,7 +143,7 @@ export async function runFleet(context: BenchContext): Promise<Row[]> {
     fleet === undefined
       ? (row.note ?? '')
       : [
-          `change ${fleet.seconds.toFixed(2)} s (target ≤ ${target.toFixed(0)} s; changes accepted in ${fleet.acceptSeconds.toFixed(2)} s), ${fleet.clustersPerSecond.toFixed(0)} clusters/s, CPU ${(fleet.cpu * 100).toFixed(0)} %`,
+          `change ${fleet.seconds.toFixed(2)} s (target ≤ ${target.toFixed(0)} s; changes accepted in ${fleet.acceptSeconds.toFixed(2)} s), ${fleet.clustersPerSecond.toFixed(0)} clusters/s, CPU ${(fleet.cpu * 100).toFixed(0)} %, ${((fleet.cpu * fleet.seconds * 1000) / clusters).toFixed(1)} ms server CPU per cluster changed (moves less with the machine's load than the seconds)`,
           `peak RSS during the change ${mib(fleet.peakRssBytes)} (target ≤ ${mib(FLEET_TARGET_PEAK_RSS)} for 1,000 clusters)`,
           `RSS settled after creation ${mib(fleet.settledRssBytes)} (target ≤ ${mib(FLEET_TARGET_SETTLED_RSS)} for 10,000 clusters; ${fleet.loadedAfterCreation} clusters in memory), before the first cluster ${mib(fleet.baselineRssBytes)}`,
           `RSS per 1,000 idle clusters ${mib(fleet.rssPerThousandIdleBytes)}`,
@@ -195,6 +198,18 @@ export async function driveFleet(
     `  ${label}: created in ${created.toFixed(1)} s, all READY after ${createSeconds.toFixed(1)} s; measuring the settled server…\n`,
   );
   const settled = await child.request<Memory>({ type: 'memory', settleMs: SETTLE_MS, timeoutMs: 120_000 });
+  // The settled fleet's own work: one resync period, nothing asked.
+  await child.request({ type: 'watchStart' });
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  const resynced = await child.request<Watched & Memory>({ type: 'watchStop' });
+  const resync = {
+    loads: resynced.loads - settled.loads,
+    kubeCalls: Object.values(resynced.kubeCalls).reduce((a, b) => a + b, 0),
+    cpu: resynced.cpuSeconds / (SETTLE_MS / 1000),
+  };
+  process.stderr.write(
+    `  ${label}: settled, one resync period: ${resync.loads} cluster loads, ${resync.kubeCalls} Kubernetes API calls, server CPU ${(resync.cpu * 100).toFixed(0)} %\n`,
+  );
   process.stderr.write(`  ${label}: changing every customization…\n`);
 
   aroundRollout.before?.();
@@ -233,6 +248,7 @@ export async function driveFleet(
     cpu: watched.cpuSeconds / seconds,
     verified: sample.length,
     kubeCallsPerCluster: Object.values(watched.kubeCalls).reduce((a, b) => a + b, 0) / clusters,
+    resync,
   };
   process.stderr.write(
     `  ${label}: main-thread heap settled ${mib(settled.heapUsed)} used of ${mib(settled.heapTotal)}, peak ${mib(watched.peakHeapTotal)} during the change; emulated clusters loaded ${settled.loaded} settled, ${watched.loaded} after the change; ${settled.loads} loads and ${settled.evictions} evictions by then\n`,

@@ -72,6 +72,11 @@ export interface FleetFigures {
   readonly verified: number;
   /** Requests the clusters' Kubernetes API served during the change, per cluster. */
   readonly kubeCallsPerCluster: number;
+  /**
+   * The settled fleet over one more resync period (after the settled-RSS one): loads of evicted
+   * clusters, Kubernetes API calls and server CPU (share of one core), all the resyncs' cost.
+   */
+  readonly resync: { readonly loads: number; readonly kubeCalls: number; readonly cpu: number };
 }
 
 export interface ServerUnderTest {

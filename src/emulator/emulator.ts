@@ -17,6 +17,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { BoundedMap } from '../bounded-map.ts';
 import type { Database } from '../db/database.ts';
 import { type KubeApiDeps, registerKubeApi } from './apiserver/kube-api.routes.ts';
 import {
@@ -90,6 +91,9 @@ interface Loaded {
  */
 const MAX_EVICTION_GRACE_MS = 1_000;
 
+/** Out-of-memory clusters whose resourceVersion is remembered, at most (then it starts over). */
+const IDLE_MAX = 100_000;
+
 const BY_STORAGE = new Map<string, ResourceType>(RESOURCES.map((r) => [r.storage, r]));
 
 export class Emulator implements EmulatorControl {
@@ -104,6 +108,11 @@ export class Emulator implements EmulatorControl {
   #loads = 0;
   #evictions = 0;
   readonly #loading = new Map<string, Promise<ObjectStore | undefined>>();
+  /**
+   * The resourceVersion each cluster left memory at, while it is out (one process serving them
+   * all: a cluster shared between processes may change in another one meanwhile).
+   */
+  readonly #idle = new BoundedMap<string, number>(IDLE_MAX);
   readonly #watches = new Set<Watcher>();
   /**
    * Clusters destroyed by this process: never loaded or created again here, whatever races the
@@ -170,6 +179,7 @@ export class Emulator implements EmulatorControl {
       caPem: options.caPem,
       controllers: this.#controllers,
       cluster: (id) => this.#cluster(id),
+      idleAt: (id) => (this.#destroyed.has(id) ? undefined : this.#idle.get(id)),
       create: (meta) => this.#create(meta),
       destroy: (id) => this.#destroy(id),
       flush: () => this.#store.flush(),
@@ -212,7 +222,7 @@ export class Emulator implements EmulatorControl {
     }
   }
 
-  ensureCluster(input: EnsureClusterInput): Promise<void> {
+  ensureCluster(input: EnsureClusterInput): Promise<string | undefined> {
     return this.#control.ensureCluster(input);
   }
   setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void> {
@@ -317,6 +327,7 @@ export class Emulator implements EmulatorControl {
   }
 
   #add(cluster: ObjectStore): void {
+    this.#idle.delete(cluster.meta.id);
     this.#clusters.set(cluster.meta.id, { cluster, usedAt: performance.now() });
     if (this.#clusters.size > this.#residency.maxLoaded) this.#evictLeastRecentlyUsed();
   }
@@ -350,6 +361,8 @@ export class Emulator implements EmulatorControl {
    * older resourceVersion then answers 410 Gone, as after a kube-apiserver restart.
    */
   #evict(id: string): void {
+    const resourceVersion = this.#clusters.get(id)?.cluster.meta.resourceVersion;
+    if (resourceVersion !== undefined && !this.#ownership.shared) this.#idle.set(id, resourceVersion);
     this.#clusters.delete(id);
     this.#controllers.forget(id);
     this.#evictions += 1;
@@ -388,6 +401,7 @@ export class Emulator implements EmulatorControl {
   async #destroy(clusterId: string): Promise<void> {
     const cluster = await this.#cluster(clusterId);
     this.#destroyed.add(clusterId);
+    this.#idle.delete(clusterId);
     if (this.#destroyed.size > 100_000) this.#destroyed.delete(this.#destroyed.values().next().value!);
     if (cluster !== undefined) {
       cluster.destroyed = true;
@@ -403,6 +417,7 @@ export class Emulator implements EmulatorControl {
   /** Forgets clusters another process took over (their state is in the store). */
   #drop(clusterIds: readonly string[]): void {
     for (const id of clusterIds) {
+      this.#idle.delete(id);
       const cluster = this.#clusters.get(id)?.cluster;
       if (cluster === undefined) continue;
       cluster.closeWatchers();

@@ -29,8 +29,12 @@ export interface ClusterShape {
 }
 
 export interface ClusterProvider {
-  /** Creates the cluster's control plane when absent and makes its nodes those listed; idempotent. */
-  ensureCluster(cluster: ClusterShape): Promise<void>;
+  /**
+   * Creates the cluster's control plane when absent and makes its nodes those listed; idempotent.
+   * Answers the cluster's state stamp: equal stamps mean the cluster did not change in between
+   * (what a pass read at the first still holds); undefined when the provider cannot tell.
+   */
+  ensureCluster(cluster: ClusterShape): Promise<string | undefined>;
   /** Reconfigures the API server's admission plugins (control-plane flags). */
   setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void>;
   /**

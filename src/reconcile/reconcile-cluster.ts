@@ -102,15 +102,25 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
     await ctx.provider.destroyCluster(clusterId);
     ctx.kube.forget(clusterId);
     UNNEEDED.delete(clusterId);
+    SETTLED.delete(clusterId);
     await ctx.store.markDeleted(clusterId);
     log.info('Deleted cluster');
     return { kind: 'gone' };
   }
 
-  await ctx.provider.ensureCluster({ id: cluster.id, version: cluster.version, nodes: nodesOf(cluster) });
-  const kube = ctx.kube.for(clusterId, ctx.connection(cluster));
+  const stamp = await ctx.provider.ensureCluster({
+    id: cluster.id,
+    version: cluster.version,
+    nodes: nodesOf(cluster),
+  });
   const generation = cluster.generation;
   const working = isApplying(cluster);
+  // A READY cluster unchanged since a pass found it so at this generation: the same reads would
+  // find the same (its resync costs no Kubernetes call, nor a load of an evicted cluster).
+  const settled = stamp === undefined || !settles(cluster) ? undefined : `${generation} ${stamp}`;
+  if (settled !== undefined && SETTLED.get(clusterId) === settled) return { kind: 'done' };
+  SETTLED.delete(clusterId);
+  const kube = ctx.kube.for(clusterId, ctx.connection(cluster));
 
   const rendered = desiredOf(cluster);
   // A reset erases the cluster once per generation, recorded on the ConfigMap (plan.ts).
@@ -232,7 +242,27 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
   }
   if (cluster.nodePools.some((pool) => pool.autoscale)) return autoscaleCluster(ctx, kube, cluster, log);
   UNNEEDED.delete(clusterId);
+  // Found as applied, with nothing written: the next pass may take this as its answer while the
+  // cluster stays unchanged (the stamp was taken before the reads, so a change since shows).
+  if (settled !== undefined) SETTLED.set(clusterId, settled);
   return { kind: 'done' };
+}
+
+/**
+ * Per cluster: the generation and state stamp (ClusterProvider.ensureCluster) at which its last
+ * pass found it READY, applied and healthy, having written nothing. Bounded; a cluster not here
+ * gets a full pass.
+ */
+const SETTLED = new BoundedMap<string, string>(100_000);
+
+/**
+ * Whether a pass over the cluster is a pure check: READY, nothing to apply, no autoscaler (whose
+ * decisions depend on time). Its outcome then depends on the cluster's objects only.
+ */
+function settles(cluster: ClusterRecord): boolean {
+  return (
+    cluster.status === 'READY' && !isApplying(cluster) && !cluster.nodePools.some((pool) => pool.autoscale)
+  );
 }
 
 /** Per cluster: when each node was first seen unneeded (the autoscaler's memory, this thread's). */

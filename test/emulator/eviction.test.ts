@@ -3,18 +3,21 @@
  * bound of 200 ms, a settled cluster is evicted (the residency figures and `/metrics` say so), and
  * then kubectl (get, logs), a client-node watch and a reconcile pass each find it as it was: the
  * same objects and container logs, resourceVersions that continue, pods on the new config after
- * a customization change.
+ * a customization change. A settled cluster out of memory is resynced without being loaded (one
+ * process serving every cluster: SQLite), and a change made through its Kubernetes API meanwhile
+ * is still found.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { KubeConfig, type V1ConfigMap, Watch } from '@kubernetes/client-node';
 import { configHash } from '../../src/customization/kube-proxy-config.ts';
+import { settledPasses } from '../support/cluster-state.ts';
 import { DIALECTS } from '../support/dialects.ts';
 import { clusterAccess, isRunning, type KubeAccess } from '../support/kube.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
-const ENV = { MKS_EMULATOR_IDLE_MS: '200', MKS_PROGRESS_MS: '50' };
+const ENV = { MKS_EMULATOR_IDLE_MS: '200', MKS_PROGRESS_MS: '50', MKS_RESYNC_MS: '300' };
 const TIMEOUT = { timeoutMs: 20_000, intervalMs: 25 };
 
 for (const dialect of DIALECTS) {
@@ -152,6 +155,52 @@ for (const dialect of DIALECTS) {
         assert.ok(isRunning(pod), `${pod.metadata?.name} runs`);
         assert.equal(pod.metadata?.annotations?.['mks.ovh/loaded-config-hash'], hash);
       }
+    });
+
+    test('a settled cluster out of memory is resynced without loading it; a change made meanwhile is found', async () => {
+      // The first resync after the rollout reads the cluster (and may load it); the next ones find
+      // it unchanged since.
+      const first = await settledPasses(server);
+      await waitFor(async () => ((await settledPasses(server)) >= first + 2 ? true : undefined), {
+        ...TIMEOUT,
+        what: 'two settled passes',
+      });
+      await untilEvicted('after the settled passes');
+      const { loads } = residency();
+      const passes = await settledPasses(server);
+      await waitFor(async () => ((await settledPasses(server)) >= passes + 3 ? true : undefined), {
+        ...TIMEOUT,
+        what: 'three resyncs of the evicted cluster',
+      });
+      if (dialect === 'sqlite') {
+        // One process serves every cluster: nothing can change one out of memory. On PostgreSQL
+        // `mks serve` shares clusters between processes (leases), and another one may have
+        // changed it: the ensure loads it (the pass still makes no Kubernetes call).
+        assert.equal(residency().loads, loads, 'the resyncs did not load the cluster');
+        assert.equal(residency().loaded, 0);
+      }
+
+      // An edit through its Kubernetes API loads the cluster and changes it: the next resync reads
+      // it again and restores what mks applied.
+      const desired = (await configMap()).data!['config.conf']!;
+      const edited = desired.replace('syncPeriod: 50s', 'syncPeriod: 10s');
+      assert.notEqual(edited, desired);
+      await untilEvicted('before the edit');
+      await k.kubectl(
+        'patch',
+        'cm',
+        'kube-proxy',
+        '-n',
+        'kube-system',
+        '--type',
+        'merge',
+        '-p',
+        JSON.stringify({ data: { 'config.conf': edited } }),
+      );
+      await waitFor(async () => ((await configMap()).data!['config.conf'] === desired ? true : undefined), {
+        ...TIMEOUT,
+        what: 'the edited ConfigMap restored by a resync',
+      });
     });
   });
 }

@@ -6,7 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { clusterKube, kubeProxyConfigConf, kubeSystemEvents } from '../support/cluster-state.ts';
+import {
+  clusterKube,
+  settledPasses as countSettledPasses,
+  kubeProxyConfigConf,
+  kubeSystemEvents,
+} from '../support/cluster-state.ts';
 import { untilClusterStatus } from '../support/cluster-status.ts';
 import { DIALECTS } from '../support/dialects.ts';
 import type { KubeAccess } from '../support/kube.ts';
@@ -55,14 +60,8 @@ for (const dialect of DIALECTS) {
       );
     const driftEvents = async () =>
       (await kubeSystemEvents(k)).filter((event) => event.reason === 'DriftRepaired');
-    /** Passes that found the cluster settled: each one checked it for drift. */
-    const settledPasses = async () => {
-      const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
-      const line = text
-        .split('\n')
-        .find((candidate) => candidate.startsWith('mks_reconcile_passes_total{outcome="done"} '));
-      return line === undefined ? 0 : Number(line.split(' ')[1]);
-    };
+    /** Passes that found the cluster settled: each checked it for drift, or found it unchanged since one that did. */
+    const settledPasses = () => countSettledPasses(server);
 
     test('the rollout of each generation is recorded as Events that kubectl lists', async () => {
       const rollout = (await kubeSystemEvents(k)).filter((event) => event.reason.startsWith('Rollout'));

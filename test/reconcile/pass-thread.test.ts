@@ -54,7 +54,7 @@ describe('reconciler thread', () => {
         resizePool: async () => {},
       },
       provider: {
-        ensureCluster: async () => {},
+        ensureCluster: async () => undefined,
         setApiServerFlags: async () => {},
         restartApiServer: async () => {},
         eraseCluster: async () => {},

@@ -57,7 +57,7 @@ for (const dialect of DIALECTS) {
           ensureCluster: async (cluster) => {
             entered();
             await released;
-            await emulator.ensureCluster(cluster);
+            return emulator.ensureCluster(cluster);
           },
           setApiServerFlags: (id, flags) => emulator.setApiServerFlags(id, flags),
           restartApiServer: (id, restart) => emulator.restartApiServer(id, restart),

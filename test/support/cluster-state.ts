@@ -64,3 +64,12 @@ export async function kubeSystemEvents(k: KubeAccess): Promise<KubeSystemEvent[]
   return (await k.json<{ items: KubeSystemEvent[] }>('get', 'events', '-n', 'kube-system', '-o', 'json'))
     .items;
 }
+
+/** Reconcile passes that found a cluster settled (outcome `done`), as the server's /metrics counts them. */
+export async function settledPasses(server: TestServer): Promise<number> {
+  const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find((candidate) => candidate.startsWith('mks_reconcile_passes_total{outcome="done"} '));
+  return line === undefined ? 0 : Number(line.split(' ')[1]);
+}

@@ -63,30 +63,65 @@ const keyedList = (shape: Shape, value: Json | undefined): value is JsonObject[]
  */
 export function leafPaths(object: JsonObject, part: 'main' | 'status' = 'main'): Map<string, Json> {
   const out = new Map<string, Json>();
-  const walk = (value: Json, path: string[], shape: Shape) => {
-    if (path.length > 0 && shape.atomic === true) {
-      out.set(JSON.stringify(path), value);
-    } else if (isObject(value) && Object.keys(value).length > 0) {
-      if (path.length > 0 && shape.dot) out.set(JSON.stringify([...path, '.']), true);
-      for (const [key, child] of Object.entries(value)) {
+  // A path is carried as its JSON text without the closing bracket (`["a","b"`), one segment
+  // appended at a time: the same text as JSON.stringify of the segments, without an array and a
+  // stringify of the whole path per member.
+  const walk = (value: Json, open: string, depth: number, inMetadata: boolean, shape: Shape) => {
+    if (depth > 0 && shape.atomic === true) {
+      out.set(`${open}]`, value);
+    } else if (isObject(value) && hasMember(value)) {
+      if (depth > 0 && shape.dot) out.set(`${open},"."]`, true);
+      for (const key of Object.keys(value)) {
+        const child = value[key];
         if (child === undefined || isZeroTimestamp(key, child)) continue;
-        if (path.length === 0) {
+        if (depth === 0) {
           if (key === 'apiVersion' || key === 'kind') continue;
           if ((key === 'status') !== (part === 'status')) continue;
         }
-        if (path.length === 1 && path[0] === 'metadata' && UNTRACKED_METADATA.has(key)) continue;
-        walk(child, [...path, key], memberShape(shape, key, path.length === 0));
+        if (inMetadata && UNTRACKED_METADATA.has(key)) continue;
+        walk(
+          child,
+          `${open}${depth === 0 ? '' : ','}${JSON.stringify(key)}`,
+          depth + 1,
+          depth === 0 && key === 'metadata',
+          memberShape(shape, key, depth === 0),
+        );
       }
-    } else if (path.length > 0 && keyedList(shape, value)) {
-      if (shape.dot) out.set(JSON.stringify([...path, '.']), true);
+    } else if (depth > 0 && keyedList(shape, value)) {
+      if (shape.dot) out.set(`${open},"."]`, true);
       for (const item of value)
-        walk(item, [...path, itemSegment(shape.keys!, item)], shape.item ?? MAP_SHAPE);
-    } else if (path.length > 0) {
-      out.set(JSON.stringify(path), value);
+        walk(
+          item,
+          `${open},${JSON.stringify(itemSegment(shape.keys!, item))}`,
+          depth + 1,
+          false,
+          shape.item ?? MAP_SHAPE,
+        );
+    } else if (depth > 0) {
+      out.set(`${open}]`, value);
     }
   };
-  walk(object, [], rootShape(String(object.kind ?? '')));
+  walk(object, '[', 0, false, rootShape(String(object.kind ?? '')));
   return out;
+}
+
+/** Whether an object has a member (Object.keys(…).length > 0, without the array). */
+function hasMember(value: JsonObject): boolean {
+  for (const _ in value) return true;
+  return false;
+}
+
+/** Paths' segments by their JSON text: a fleet's objects share their shapes, so their paths. */
+const segmentsMemo = new BoundedMap<string, readonly string[]>(16_384);
+
+/** The segments of a JSON-encoded path (read-only: shared). */
+function segmentsOf(path: string): readonly string[] {
+  let segments = segmentsMemo.get(path);
+  if (segments === undefined) {
+    segments = Object.freeze(JSON.parse(path) as string[]);
+    segmentsMemo.set(path, segments);
+  }
+  return segments;
 }
 
 /** The item of `list` a `k:{…}` segment names. */
@@ -168,7 +203,9 @@ const pathsOfFields = new WeakMap<object, ReadonlySet<string>>();
 
 /** The fieldsV1 of a set of leaf paths: `f:` members, `k:` items and `.`, keys in byte order. */
 function toFieldsV1(paths: ReadonlySet<string>): JsonObject {
-  const key = [...paths].sort().join('\n');
+  // The paths in the order they come (not sorted): one set may then be kept under a few keys, each
+  // built to the same tree, which costs less than sorting every write's paths.
+  const key = [...paths].join('\n');
   const known = fieldsMemo.get(key);
   if (known !== undefined) return known;
   const tree: JsonObject = {};
@@ -286,8 +323,7 @@ export function trackUpdate(
       }
       // A leaf of the new object is there; anything else is looked up.
       if (newLeaves.get(path) !== undefined) continue;
-      const parts = JSON.parse(path) as string[];
-      if (valueAt(after as unknown as JsonObject, parts) === undefined) entry.paths.delete(path);
+      if (valueAt(after as unknown as JsonObject, segmentsOf(path)) === undefined) entry.paths.delete(path);
     }
   }
   if (changed.length > 0) {
@@ -332,12 +368,12 @@ export function serverSideApply(
   for (const [path, value] of appliedLeaves) {
     // A map's or item's own presence never conflicts: only values do.
     if (isSelf(path)) continue;
-    const currentValue = valueAt(base as unknown as JsonObject, JSON.parse(path) as string[]);
+    const currentValue = valueAt(base as unknown as JsonObject, segmentsOf(path));
     if (currentValue === undefined || deepEqual(currentValue, value)) continue;
     for (const entry of entries) {
       if (entry.manager === manager && entry.operation === 'Apply') continue;
       if (!entry.paths.has(path)) continue;
-      const field = fieldPath(JSON.parse(path) as string[]);
+      const field = fieldPath(segmentsOf(path));
       const key = `${entry.manager}" using ${entry.apiVersion}`;
       conflicts.set(key, [...(conflicts.get(key) ?? []), field]);
     }
@@ -370,7 +406,7 @@ export function serverSideApply(
     for (const path of mine.paths) {
       if (appliedLeaves.has(path) || isSelf(path)) continue;
       if (entries.some((e) => e !== mine && e.paths.has(path))) continue;
-      deleteAt(base as unknown as JsonObject, JSON.parse(path) as string[]);
+      deleteAt(base as unknown as JsonObject, segmentsOf(path));
     }
   } else {
     mine = {
@@ -392,7 +428,7 @@ export function serverSideApply(
     if (entry === mine) continue;
     for (const [path, value] of appliedLeaves) {
       if (isSelf(path)) continue;
-      const before = valueAt(base as unknown as JsonObject, JSON.parse(path) as string[]);
+      const before = valueAt(base as unknown as JsonObject, segmentsOf(path));
       if (force || !deepEqual(before, value)) entry.paths.delete(path);
     }
   }

@@ -96,6 +96,8 @@ function setTemplateGeneration(object: KubeObject, generation: number): void {
   object.metadata.annotations = { ...object.metadata.annotations, [TEMPLATE_GENERATION]: String(generation) };
 }
 
+const EMPTY_BUCKET: ReadonlyMap<string, KubeObject> = new Map();
+
 const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
 
 export class ObjectStore {
@@ -159,6 +161,14 @@ export class ObjectStore {
     const object = this.get(resource, namespace, name);
     if (object === undefined) throw notFoundError(resource.name, resource.group, name);
     return object;
+  }
+
+  /**
+   * The objects of a resource, all namespaces, in no particular order: no sort, no copy (for a
+   * controller's lookups; what it must not do is write while iterating).
+   */
+  values(resource: ResourceType): IterableIterator<KubeObject> {
+    return (this.#objects.get(resource.storage) ?? EMPTY_BUCKET).values();
   }
 
   /** Objects of a resource (in one namespace, or all), sorted as the API server lists them. */

@@ -20,18 +20,41 @@ export interface EventInput {
 /** Events kept per namespace: past it, the oldest go (kube-apiserver lets them expire after an hour). */
 const MAX_EVENTS = 500;
 
+const listKey = (event: KubeObject): string => `${event.metadata.namespace}/${event.metadata.name}`;
+
+/** Random bytes drawn a few KiB at a time: an Event's name suffix without a call into the CSPRNG each. */
+let pool = Buffer.alloc(0);
+let drawn = 0;
+
+function randomHex(bytes: number): string {
+  if (drawn + bytes > pool.length) {
+    pool = randomBytes(4096);
+    drawn = 0;
+  }
+  drawn += bytes;
+  return pool.toString('hex', drawn - bytes, drawn);
+}
+
 /** Records `event` about `object`, or counts it again when the object already has one for this reason. */
 export function recordEvent(cluster: ObjectStore, object: KubeObject, event: EventInput, now: Date): void {
   const namespace = object.metadata.namespace ?? 'default';
   const time = rfc3339(now);
-  const existing = cluster
-    .list(RESOURCE.events, namespace)
-    .find(
-      (e) =>
-        (e.involvedObject as { uid?: string } | undefined)?.uid === object.metadata.uid &&
-        e.reason === event.reason &&
-        e.message === event.message,
-    );
+  // Looked up and counted without listing: a list sorts the namespace's events afresh after every
+  // write, and a rollout records about 21 of them per cluster (docs/performance.md).
+  let existing: KubeObject | undefined;
+  let inNamespace = 0;
+  for (const e of cluster.values(RESOURCE.events)) {
+    if (e.metadata.namespace !== namespace) continue;
+    inNamespace += 1;
+    if (
+      (e.involvedObject as { uid?: string } | undefined)?.uid === object.metadata.uid &&
+      e.reason === event.reason &&
+      e.message === event.message &&
+      // The first in list order, should there be several (Events a client created).
+      (existing === undefined || listKey(e).localeCompare(listKey(existing)) < 0)
+    )
+      existing = e;
+  }
   if (existing !== undefined) {
     cluster.update(
       RESOURCE.events,
@@ -45,7 +68,7 @@ export function recordEvent(cluster: ObjectStore, object: KubeObject, event: Eve
     {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { name: `${object.metadata.name}.${randomBytes(8).toString('hex')}`, namespace },
+      metadata: { name: `${object.metadata.name}.${randomHex(8)}`, namespace },
       involvedObject: {
         kind: object.kind,
         namespace,
@@ -67,8 +90,8 @@ export function recordEvent(cluster: ObjectStore, object: KubeObject, event: Eve
     },
     { manager: event.component, owned: true },
   );
-  const events = cluster.list(RESOURCE.events, namespace);
-  if (events.length > MAX_EVENTS) {
+  if (inNamespace + 1 > MAX_EVENTS) {
+    const events = cluster.list(RESOURCE.events, namespace);
     const oldest = [...events]
       .sort((a, b) => String(a.lastTimestamp).localeCompare(String(b.lastTimestamp)))
       .slice(0, events.length - MAX_EVENTS);

@@ -3,7 +3,9 @@
  * namespaces, nodes, kubeadm's kube-system objects, kube-proxy running on every node), follow the
  * node count and version, restart the API server with new admission flags, erase, destroy.
  */
+import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { BoundedMap } from '../../bounded-map.ts';
 import type { ClusterMeta, ObjectStore } from '../apiserver/object-store.ts';
 import { clone, deepEqual, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 import { RESOURCE, RESOURCES } from '../apiserver/resources.ts';
@@ -39,6 +41,11 @@ export interface LifecycleDeps {
   readonly controllers: Controllers;
   /** The cluster, from memory or loaded from the store; undefined when unknown. */
   cluster(clusterId: string): Promise<ObjectStore | undefined>;
+  /**
+   * The resourceVersion a cluster left memory at, while it is out of memory (nothing can have
+   * changed it since: every call loads it first); undefined when it is in memory or not known.
+   */
+  idleAt(clusterId: string): number | undefined;
   /** Registers a new, empty cluster (in memory, and marked for the store). */
   create(meta: ClusterMeta): ObjectStore;
   /** Forgets the cluster: memory, controllers, store and ownership. */
@@ -50,15 +57,42 @@ export interface LifecycleDeps {
 /** The kube-apiserver flags the reconciler sets: admission plugins and OpenID Connect. */
 const MANAGED_FLAG = /^--((enable|disable)-admission-plugins|oidc-[a-z-]+)(=|$)/;
 
+/** Clusters whose last ensure found them as asked, remembered at most (then it starts over). */
+const ENSURED_MAX = 100_000;
+
+/** What an ensure asks for, in a few bytes. */
+const fingerprintOf = (input: EnsureClusterInput): string =>
+  createHash('sha1')
+    .update(JSON.stringify([input.version, input.nodes]))
+    .digest('base64');
+
 /** The control operations, run on this process's clusters. */
 export class ClusterLifecycle implements EmulatorControl {
   readonly #deps: LifecycleDeps;
+  /**
+   * Per cluster, the last ensure that changed nothing: what it asked for and the cluster's
+   * resourceVersion then. The same ensure of a cluster that has not changed since (out of memory
+   * at that resourceVersion) changes nothing either, so it is answered without loading it: the
+   * resync of a settled fleet costs no load per cluster (docs/performance.md).
+   */
+  readonly #ensured = new BoundedMap<string, { fingerprint: string; resourceVersion: number }>(ENSURED_MAX);
+  /**
+   * Stamps name this process: after a restart (which may lose changes not yet committed, and so
+   * reach the same resourceVersion with other objects) no stamp equals one given before.
+   */
+  readonly #incarnation = randomUUID();
 
   constructor(deps: LifecycleDeps) {
     this.#deps = deps;
   }
 
-  async ensureCluster(input: EnsureClusterInput): Promise<void> {
+  async ensureCluster(input: EnsureClusterInput): Promise<string> {
+    const fingerprint = fingerprintOf(input);
+    const idle = this.#deps.idleAt(input.id);
+    if (idle !== undefined) {
+      const ensured = this.#ensured.get(input.id);
+      if (ensured?.fingerprint === fingerprint && ensured.resourceVersion === idle) return this.#stamp(idle);
+    }
     const existing = await this.#deps.cluster(input.id);
     const nodeCount = input.nodes.length;
     if (existing === undefined) {
@@ -73,17 +107,29 @@ export class ClusterLifecycle implements EmulatorControl {
       this.#syncNodes(cluster, input.nodes);
       this.#install(cluster);
       this.#deps.logger.info({ clusterId: input.id, nodeCount }, 'Created emulated cluster');
-    } else {
-      // Every pass ensures its cluster: one that is as asked costs nothing (no write, no commit).
-      const before = existing.meta.resourceVersion;
-      const upgraded = existing.meta.version !== input.version;
-      const reshaped = existing.reshape(input.version, nodeCount);
-      this.#syncNodes(existing, input.nodes);
-      if (upgraded) this.#upgradeKubeProxy(existing);
-      this.#upgradeOneNode(existing, input.nodes);
-      if (!reshaped && existing.meta.resourceVersion === before) return;
+      this.#ensured.delete(input.id);
+      await this.#deps.flush();
+      return this.#stamp(cluster.meta.resourceVersion);
     }
+    // Every pass ensures its cluster: one that is as asked costs nothing (no write, no commit).
+    const before = existing.meta.resourceVersion;
+    const upgraded = existing.meta.version !== input.version;
+    const reshaped = existing.reshape(input.version, nodeCount);
+    this.#syncNodes(existing, input.nodes);
+    if (upgraded) this.#upgradeKubeProxy(existing);
+    this.#upgradeOneNode(existing, input.nodes);
+    if (!reshaped && existing.meta.resourceVersion === before) {
+      this.#ensured.set(input.id, { fingerprint, resourceVersion: before });
+      return this.#stamp(before);
+    }
+    this.#ensured.delete(input.id);
     await this.#deps.flush();
+    return this.#stamp(existing.meta.resourceVersion);
+  }
+
+  /** A cluster's state stamp (EmulatorControl.ensureCluster): this process, its resourceVersion. */
+  #stamp(resourceVersion: number): string {
+    return `${this.#incarnation}/${resourceVersion}`;
   }
 
   async setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void> {
@@ -175,6 +221,7 @@ export class ClusterLifecycle implements EmulatorControl {
   }
 
   destroyCluster(clusterId: string): Promise<void> {
+    this.#ensured.delete(clusterId);
     return this.#deps.destroy(clusterId);
   }
 

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { StatusError } from '../apiserver/objects.ts';
-import { type ControlCall, controlPath } from './control.ts';
+import { type ControlCall, type ControlResult, controlPath, controlResult } from './control.ts';
 import { FORWARDED_HEADER, Forwarder, OwnerUnreachableError } from './forward.ts';
 import type { Ownership } from './ownership.ts';
 
@@ -94,13 +94,19 @@ export class ClusterRouter {
   }
 
   /** Runs a control call where the cluster is owned: here (`local`), or at the owner over HTTPS. */
-  async run(call: ControlCall, local: (call: ControlCall) => Promise<void>): Promise<void> {
+  async run(call: ControlCall, local: (call: ControlCall) => Promise<ControlResult>): Promise<ControlResult> {
     for (let attempt = 0; ; attempt++) {
       const route = await this.#ownership.route(call.clusterId, { fresh: attempt > 0 });
       if (route.local || this.#peers === undefined) return local(call);
       try {
-        await this.#peers.forwarder.post(route.url, controlPath(call), this.#peers.internalToken, call.body);
-        return;
+        return controlResult(
+          await this.#peers.forwarder.post(
+            route.url,
+            controlPath(call),
+            this.#peers.internalToken,
+            call.body,
+          ),
+        );
       } catch (error) {
         if (!(error instanceof OwnerUnreachableError) || attempt >= 1) throw error;
       }

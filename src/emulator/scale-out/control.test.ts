@@ -6,6 +6,7 @@ import {
   type ControlCall,
   ControlCalls,
   controlPath,
+  controlResult,
   type EmulatorControl,
   invokeControl,
 } from './control.ts';
@@ -15,13 +16,17 @@ function recorder(): { control: EmulatorControl; calls: unknown[][] } {
   const calls: unknown[][] = [];
   const record =
     (name: string) =>
-    async (...args: unknown[]) => {
+    async (...args: unknown[]): Promise<undefined> => {
       calls.push([name, ...args]);
+      return undefined;
     };
   return {
     calls,
     control: {
-      ensureCluster: record('ensureCluster'),
+      ensureCluster: async (...args: unknown[]) => {
+        await record('ensureCluster')(...args);
+        return 'stamp/7';
+      },
       setApiServerFlags: record('setApiServerFlags'),
       restartApiServer: record('restartApiServer'),
       eraseCluster: record('eraseCluster'),
@@ -36,12 +41,14 @@ test('every operation goes on the wire under its method name and arrives with it
   // What a remote process receives is what was sent, through JSON as on the wire.
   const calls = new ControlCalls(async (call) => {
     sent.push(call);
-    await invokeControl(target.control, JSON.parse(JSON.stringify(call)) as ControlCall);
+    const result = await invokeControl(target.control, JSON.parse(JSON.stringify(call)) as ControlCall);
+    // The answer too goes through JSON, as the control route sends it.
+    return controlResult(JSON.parse(JSON.stringify(result === undefined ? {} : { result })));
   });
   // The reconciler passes its cluster shape, with more than the operation needs.
   const nodes = indexedNodes('c/1', 3);
   const shape = { id: 'c/1', nodes, version: '1.32', tokenEpoch: 7 };
-  await calls.ensureCluster(shape);
+  assert.equal(await calls.ensureCluster(shape), 'stamp/7', 'ensureCluster answers the state stamp');
   await calls.setApiServerFlags('c/1', ['--enable-admission-plugins=NodeRestriction']);
   await calls.restartApiServer('c/1', '7');
   await calls.eraseCluster('c/1');

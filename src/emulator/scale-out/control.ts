@@ -38,8 +38,12 @@ export interface EmulatorControl {
    * their pool's labels, annotations, taints and unschedulable). Nodes that join get a kube-proxy
    * pod from the DaemonSet controller; Nodes not listed leave with theirs. For a cluster that
    * exists, only the nodes and version follow.
+   *
+   * Answers the cluster's state stamp afterwards: two equal stamps mean nothing in the cluster
+   * changed between them (same serving process, same resourceVersion), so what a reader found at
+   * the first still holds. Undefined when not known (a process that does not tell).
    */
-  ensureCluster(input: EnsureClusterInput): Promise<void>;
+  ensureCluster(input: EnsureClusterInput): Promise<string | undefined>;
   /** Replaces the kube-apiserver pod's admission flags (`--enable-admission-plugins=…`, `--disable-…`). */
   setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void>;
   /**
@@ -76,6 +80,15 @@ export interface ControlBody {
   readonly restart?: string;
 }
 
+/** What an operation answers: ensureCluster's state stamp; nothing for the others. */
+export type ControlResult = string | undefined;
+
+/** The result a control route's JSON answer (`{ result }`) carries; undefined for `{}`. */
+export function controlResult(answer: unknown): ControlResult {
+  const result = (answer as { result?: unknown } | undefined)?.result;
+  return typeof result === 'string' ? result : undefined;
+}
+
 export interface ControlCall {
   readonly operation: ControlOperation;
   readonly clusterId: string;
@@ -93,13 +106,13 @@ const REQUIRED: Readonly<Record<ControlOperation, readonly (keyof ControlBody)[]
 
 /** `EmulatorControl` as calls: each method call becomes a `ControlCall` handed to `send`. */
 export class ControlCalls implements EmulatorControl {
-  readonly #send: (call: ControlCall) => Promise<void>;
+  readonly #send: (call: ControlCall) => Promise<ControlResult>;
 
-  constructor(send: (call: ControlCall) => Promise<void>) {
+  constructor(send: (call: ControlCall) => Promise<ControlResult>) {
     this.#send = send;
   }
 
-  ensureCluster(input: EnsureClusterInput): Promise<void> {
+  ensureCluster(input: EnsureClusterInput): Promise<string | undefined> {
     return this.#send({
       operation: 'ensureCluster',
       clusterId: input.id,
@@ -107,33 +120,37 @@ export class ControlCalls implements EmulatorControl {
     });
   }
   setApiServerFlags(clusterId: string, flags: readonly string[]): Promise<void> {
-    return this.#send({ operation: 'setApiServerFlags', clusterId, body: { flags: [...flags] } });
+    return this.#sendVoid({ operation: 'setApiServerFlags', clusterId, body: { flags: [...flags] } });
   }
   restartApiServer(clusterId: string, restart: string): Promise<void> {
-    return this.#send({ operation: 'restartApiServer', clusterId, body: { restart } });
+    return this.#sendVoid({ operation: 'restartApiServer', clusterId, body: { restart } });
   }
   eraseCluster(clusterId: string): Promise<void> {
-    return this.#send({ operation: 'eraseCluster', clusterId, body: {} });
+    return this.#sendVoid({ operation: 'eraseCluster', clusterId, body: {} });
   }
   destroyCluster(clusterId: string): Promise<void> {
-    return this.#send({ operation: 'destroyCluster', clusterId, body: {} });
+    return this.#sendVoid({ operation: 'destroyCluster', clusterId, body: {} });
+  }
+
+  async #sendVoid(call: ControlCall): Promise<void> {
+    await this.#send(call);
   }
 }
 
 /** Runs a call on `target`: the inverse of `ControlCalls`. */
-export function invokeControl(target: EmulatorControl, call: ControlCall): Promise<void> {
+export function invokeControl(target: EmulatorControl, call: ControlCall): Promise<ControlResult> {
   const { clusterId, body } = call;
   switch (call.operation) {
     case 'ensureCluster':
       return target.ensureCluster({ id: clusterId, nodes: body.nodes!, version: body.version! });
     case 'setApiServerFlags':
-      return target.setApiServerFlags(clusterId, body.flags!);
+      return target.setApiServerFlags(clusterId, body.flags!).then(() => undefined);
     case 'restartApiServer':
-      return target.restartApiServer(clusterId, body.restart!);
+      return target.restartApiServer(clusterId, body.restart!).then(() => undefined);
     case 'eraseCluster':
-      return target.eraseCluster(clusterId);
+      return target.eraseCluster(clusterId).then(() => undefined);
     case 'destroyCluster':
-      return target.destroyCluster(clusterId);
+      return target.destroyCluster(clusterId).then(() => undefined);
   }
 }
 
@@ -149,9 +166,9 @@ export class RemoteEmulatorControl extends ControlCalls {
 
   constructor(kubeUrl: string, internalToken: string, caPem: string | undefined) {
     const forwarder = new Forwarder(caPem);
-    super(async (call) => {
-      await forwarder.post(kubeUrl, controlPath(call), internalToken, call.body);
-    });
+    super(async (call) =>
+      controlResult(await forwarder.post(kubeUrl, controlPath(call), internalToken, call.body)),
+    );
     this.#forwarder = forwarder;
   }
 
@@ -173,7 +190,7 @@ export function registerControlRoute(
     request: FastifyRequest,
     reply: FastifyReply,
   ) => Promise<FastifyReply | undefined>,
-  run: (call: ControlCall) => Promise<void>,
+  run: (call: ControlCall) => Promise<ControlResult>,
 ): void {
   const expected = Buffer.from(`Bearer ${token}`);
   app.post(
@@ -242,8 +259,8 @@ export function registerControlRoute(
         return reply.code(400).send({ message: `${operation} needs ${missing.join(' and ')}` });
       const forwarded = await forward(clusterId, request, reply);
       if (forwarded !== undefined) return forwarded;
-      await run({ operation, clusterId, body });
-      return reply.code(200).send({});
+      const result = await run({ operation, clusterId, body });
+      return reply.code(200).send(result === undefined ? {} : { result });
     },
   );
 }

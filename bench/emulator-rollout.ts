@@ -1,0 +1,120 @@
+/**
+ * The emulator's side of a fleet change, alone (docs/performance.md, "The fleet's change"):
+ * --clusters (200) emulated clusters of 3 nodes in one Emulator on a temp SQLite file, mounted
+ * on a Fastify app; then, for every cluster, what a reconcile pass asks of its Kubernetes API
+ * (the kube-proxy ConfigMap changed, the DaemonSet's template annotated) through `app.inject`
+ * (no TLS, no sockets, no reconciler), and the rollouts run until every DaemonSet reports all its
+ * pods updated and available. Prints the process's CPU time per cluster changed, and the wall
+ * time. Run alone, interleaved with another commit's for an A/B:
+ * `node --import tsx bench/emulator-rollout.ts [--clusters N] [--rounds R]`.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import Fastify from 'fastify';
+import pino from 'pino';
+import { openDatabase } from '../src/db/database.ts';
+import { indexedNodes } from '../src/emulator/cluster/kubeadm-objects.ts';
+import { Emulator } from '../src/emulator/emulator.ts';
+
+const { values } = parseArgs({
+  options: { clusters: { type: 'string', default: '200' }, rounds: { type: 'string', default: '3' } },
+});
+const clusters = Number(values.clusters);
+const rounds = Number(values.rounds);
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-emulator-rollout-'));
+const KUBE_SYSTEM = '/api/v1/namespaces/kube-system';
+const DAEMONSET = '/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy';
+
+try {
+  const database = await openDatabase({ kind: 'sqlite', file: path.join(dir, 'mks.db') });
+  const emulator = new Emulator({
+    database,
+    logger: pino({ level: 'silent' }),
+    podStartMs: 0,
+    caPem: 'unused',
+    // As `mks serve` by default: idle clusters leave memory, busy ones stay.
+  });
+  const app = Fastify();
+  await emulator.register(app, async () => 'allowed');
+  emulator.start();
+  const ids = Array.from({ length: clusters }, (_, i) => `cluster-${String(i).padStart(6, '0')}`);
+  for (const id of ids) await emulator.ensureCluster({ id, nodes: indexedNodes(id, 3), version: '1.32' });
+
+  const call = async (id: string, method: 'GET' | 'PATCH', url: string, body?: object, type?: string) => {
+    const response = await app.inject({
+      method,
+      url: `/k8s/${id}${url}`,
+      headers: {
+        authorization: 'Bearer bench',
+        ...(type === undefined ? {} : { 'content-type': type }),
+      },
+      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+    });
+    if (response.statusCode >= 300)
+      throw new Error(`${method} ${url}: ${response.statusCode} ${response.body}`);
+    return JSON.parse(response.body) as {
+      metadata: { generation: number };
+      status?: Record<string, number>;
+    };
+  };
+  const rolledOut = async (id: string) => {
+    const ds = await call(id, 'GET', DAEMONSET);
+    const status = ds.status ?? {};
+    return (
+      status.observedGeneration === ds.metadata.generation &&
+      status.updatedNumberScheduled === 3 &&
+      status.numberAvailable === 3
+    );
+  };
+
+  for (let round = 1; round <= rounds; round++) {
+    const hash = `round-${round}`;
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    await Promise.all(
+      ids.map(async (id) => {
+        // A config kube-proxy loads: the installed one, with a comment of this round.
+        const current = (await call(id, 'GET', `${KUBE_SYSTEM}/configmaps/kube-proxy`)) as unknown as {
+          data: Record<string, string>;
+        };
+        const text = `${current.data['config.conf']!.replace(/\n# round-\d+\n$/, '\n')}# ${hash}\n`;
+        await call(
+          id,
+          'PATCH',
+          `${KUBE_SYSTEM}/configmaps/kube-proxy?fieldManager=mks&force=true`,
+          {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: 'kube-proxy', namespace: 'kube-system' },
+            data: { 'config.conf': text },
+          },
+          'application/apply-patch+yaml',
+        );
+        await call(
+          id,
+          'PATCH',
+          DAEMONSET,
+          { spec: { template: { metadata: { annotations: { 'bench/round': hash } } } } },
+          'application/strategic-merge-patch+json',
+        );
+      }),
+    );
+    let pending = ids;
+    while (pending.length > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const done = await Promise.all(pending.map(rolledOut));
+      pending = pending.filter((_, i) => !done[i]);
+    }
+    const used = process.cpuUsage(cpu);
+    const seconds = (performance.now() - started) / 1000;
+    process.stdout.write(
+      `round ${round}: ${clusters} rollouts, ${((used.user + used.system) / 1000 / clusters).toFixed(2)} ms CPU per cluster, ${seconds.toFixed(2)} s; ${JSON.stringify(emulator.residency())}\n`,
+    );
+  }
+  await emulator.stop();
+  await app.close();
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
