@@ -297,8 +297,8 @@ export class ClusterLifecycle implements EmulatorControl {
   }
 
   /**
-   * A version upgrade, one node at a time: when every Node has a ready kube-proxy pod (the node
-   * replaced before has rejoined), the first Node still on another version is replaced by a new
+   * A version upgrade, one node at a time: when every Node has a ready kube-proxy pod that is not
+   * being deleted (the node replaced before has rejoined, no rolling update has one down), the first Node still on another version is replaced by a new
    * machine of the same name on the cluster's version, its pods going with the old one. The
    * reconciler calls again until none is left.
    */
@@ -312,7 +312,14 @@ export class ClusterLifecycle implements EmulatorControl {
     const readyOn = new Set(
       cluster
         .list(RESOURCE.pods, KUBE_SYSTEM)
-        .filter((pod) => pod.metadata.labels?.['k8s-app'] === KUBE_PROXY && isReady(pod))
+        // A pod being deleted (its DaemonSet rolling it, Terminating) still reports Ready until its
+        // kubelet stops it, but its node is going without kube-proxy: not a node to count on.
+        .filter(
+          (pod) =>
+            pod.metadata.labels?.['k8s-app'] === KUBE_PROXY &&
+            pod.metadata.deletionTimestamp === undefined &&
+            isReady(pod),
+        )
         .map((pod) => String((pod.spec as JsonObject).nodeName ?? '')),
     );
     if (!current.every((node) => readyOn.has(node.metadata.name ?? ''))) return;
