@@ -7,6 +7,7 @@ export interface BuildPlace {
   /** Where the bundles and their stamp go (default dist/). */
   readonly outdir?: string;
 }
+export declare function mksNodeFlags(): string[];
 export declare function isCurrent(
   options?: BuildPlace & { readonly root?: string; readonly inputs?: readonly string[] },
 ): boolean;

@@ -30,6 +30,17 @@ export const INPUTS = ['src', 'scripts/build.js', 'tsconfig.json', 'package.json
  */
 export const ENTRIES = { mks: 'src/main.ts', 'pass-thread.entry': 'src/reconcile/pass-thread.entry.ts' };
 
+/**
+ * The node flags users' `mks` runs with: those on bin/mks.js's `#!/usr/bin/env -S node …` line
+ * (the installed command and `npm start` run it through that line). The benches and the build's
+ * test start the server with them too.
+ */
+export function mksNodeFlags() {
+  const shebang = fs.readFileSync(path.join(ROOT, 'bin', 'mks.js'), 'utf8').split('\n', 1)[0];
+  const flags = /^#!\/usr\/bin\/env -S node(?<flags>.*)$/.exec(shebang)?.groups?.flags ?? '';
+  return flags.split(/\s+/).filter((flag) => flag !== '');
+}
+
 /** The newest modification time among `inputs` (directories included: adding or removing a file changes theirs). */
 function newestMtime(root, inputs) {
   let newest = 0;

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, ENTRIES } from '../../scripts/build.js';
+import { build, ENTRIES, mksNodeFlags } from '../../scripts/build.js';
 import { CapturedProcess } from '../../test/support/process.ts';
 
 export const BENCH_DIR = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -20,6 +20,14 @@ export interface ChildOptions {
   readonly cpuProfileDir?: string | undefined;
   /** Pin the child to these CPUs with taskset (e.g. '0'). */
   readonly cpus?: string | undefined;
+  /** The child runs mks: give it the node flags users' `mks` runs with (scripts/build.js, `mksNodeFlags`). */
+  readonly mks?: boolean;
+}
+
+/** The node flags of users' `mks` (bin/mks.js's #! line), or BENCH_NODE_FLAGS to try others. */
+function nodeFlags(): string[] {
+  const tried = process.env.BENCH_NODE_FLAGS;
+  return tried === undefined ? mksNodeFlags() : tried.split(/\s+/).filter((flag) => flag !== '');
 }
 
 export interface Child {
@@ -53,7 +61,7 @@ function bundled(script: string): Promise<string> {
 }
 
 export async function startChild(script: string, args: string[], options: ChildOptions = {}): Promise<Child> {
-  const nodeArgs: string[] = [];
+  const nodeArgs = options.mks === true ? nodeFlags() : [];
   if (options.cpuProfileDir !== undefined) {
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`);
   }
