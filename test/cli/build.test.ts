@@ -8,13 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { build, isCurrent } from '../../scripts/build.js';
+import { build, isCurrent, mksNodeFlags } from '../../scripts/build.js';
 import { ApiClient } from '../../src/client/api-client.ts';
 import { readOvhConf } from '../../src/client/ovh-conf.ts';
+import { MKS_VERSION } from '../../src/version.ts';
 import { untilClusterStatus } from '../support/cluster-status.ts';
 import { MksProcess, ROOT } from '../support/mks-process.ts';
 import { freePort } from '../support/postgres-server.ts';
-import { cleanEnv } from '../support/process.ts';
+import { cleanEnv, runProcess } from '../support/process.ts';
 
 // Bounds, not waits: a cold start on a loaded 2-core machine is slow.
 const TIMEOUT_MS = 60_000;
@@ -53,7 +54,8 @@ describe('the build (scripts/build.js)', () => {
         'warn',
       ],
       cleanEnv({ MKS_POD_START_MS: '0' }),
-      { script: path.join(outdir, 'mks.js') },
+      // As users run it: with the node flags of bin/mks.js's #! line.
+      { script: path.join(outdir, 'mks.js'), nodeFlags: mksNodeFlags() },
     );
     try {
       await bundle.printed(/mks is serving[\s\S]*^Try: .*\n/m, 'the banner', TIMEOUT_MS);
@@ -101,6 +103,13 @@ describe('the build (scripts/build.js)', () => {
 
     fs.rmSync(file);
     assert.equal(current(), false, 'a file removed (its directory changed)');
+  });
+
+  test('bin/mks.js runs through its #! line, with the node flags the bundle is tested with', async () => {
+    assert.notDeepEqual(mksNodeFlags(), [], 'the #! line names node flags');
+    const result = await runProcess(path.join(ROOT, 'bin', 'mks.js'), ['--version'], { env: cleanEnv() });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout.trim(), MKS_VERSION);
   });
 
   test('a build without its stamp is not current', () => {

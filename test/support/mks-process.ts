@@ -11,13 +11,13 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const MKS = path.join(ROOT, 'bin/mks.js');
 
 export class MksProcess extends CapturedProcess {
-  /** `options.script`: another entry than bin/mks.js (a bundle of scripts/build.js). */
+  /** `options.script`: another entry than bin/mks.js (a bundle of scripts/build.js), run with `nodeFlags`. */
   constructor(
     args: readonly string[],
     env: NodeJS.ProcessEnv,
-    options: { cwd?: string; script?: string } = {},
+    options: { cwd?: string; script?: string; nodeFlags?: readonly string[] } = {},
   ) {
-    super(process.execPath, [options.script ?? MKS, ...args], {
+    super(process.execPath, [...(options.nodeFlags ?? []), options.script ?? MKS, ...args], {
       cwd: options.cwd ?? ROOT,
       env,
       keep: 20_000,
