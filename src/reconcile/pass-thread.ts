@@ -129,15 +129,18 @@ export class PassThread implements PassRunner {
       workerData: this.#options,
       resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB },
     };
-    const thread = import.meta.url.endsWith('.ts')
-      ? // From the sources, the thread runs TypeScript like this process: through tsx's loader,
-        // registered there too.
-        new Thread(
-          `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(new URL('./pass-thread.entry.ts', import.meta.url).href)}); });`,
-          { ...options, eval: true },
-        )
-      : // From a bundle (scripts/build.js), its entry is bundled beside it: plain JavaScript, no loader.
-        new Thread(new URL('./pass-thread.entry.js', import.meta.url), options);
+    let thread: Thread;
+    if (import.meta.url.endsWith('.ts')) {
+      // From the sources, the thread runs TypeScript like this process: through tsx's loader,
+      // registered there too.
+      const loader = import.meta.resolve('tsx/esm/api');
+      const entry = new URL('./pass-thread.entry.ts', import.meta.url).href;
+      const source = `import(${JSON.stringify(loader)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
+      thread = new Thread(source, { ...options, eval: true });
+    } else {
+      // From a bundle (scripts/build.js), its entry is bundled beside it: plain JavaScript, no loader.
+      thread = new Thread(new URL('./pass-thread.entry.js', import.meta.url), options);
+    }
     thread.on('message', (message: FromThread) => this.#onMessage(thread, message));
     thread.on('error', (error) => {
       this.#log.error({ err: error }, 'The reconciler thread failed');
