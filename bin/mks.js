@@ -5,7 +5,7 @@
 //
 // The #! line's flag: after each full collection V8 lets the heap grow by 30 % over what stayed
 // live, instead of a factor of its own choosing (up to 4×) that the process then keeps. About
-// half the settled RSS of a fleet for about a fifth more CPU (docs/performance.md, "Memory").
+// half the settled RSS of a fleet for 10–20 % more CPU (docs/performance.md, "Memory").
 // `npm start` and the installed command run through this line; `node bin/mks.js` runs without it.
 import { pathToFileURL } from 'node:url';
 import { DIST, isCurrent } from '../scripts/build.js';
