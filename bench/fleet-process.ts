@@ -67,6 +67,22 @@ function vmHwmBytes(): number | undefined {
   }
 }
 
+/**
+ * What RSS is made of (/proc/self/smaps_rollup): anonymous pages (every thread's V8 heap, malloc
+ * arenas, SQLite's caches) and the rest, file-backed (the node binary's and native modules' code).
+ */
+function rssParts(): { anonymous?: number; fileBacked?: number } {
+  try {
+    const text = fs.readFileSync('/proc/self/smaps_rollup', 'utf8');
+    const kib = (name: string) =>
+      Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
+    const anonymous = kib('Anonymous') * 1024;
+    return { anonymous, fileBacked: kib('Rss') * 1024 - anonymous };
+  } catch {
+    return {};
+  }
+}
+
 /** The main thread's V8 heap (the reconciler thread's is in RSS only). */
 function heapOf(usage: NodeJS.MemoryUsage): { heapUsed: number; heapTotal: number; external: number } {
   return { heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, external: usage.external };
@@ -143,6 +159,7 @@ try {
     return {
       type: 'memory',
       rss: sampler.stop(),
+      ...rssParts(),
       ...heapOf(process.memoryUsage()),
       ...runtime.emulator.residency(),
     };

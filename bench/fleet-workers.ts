@@ -52,6 +52,7 @@ async function runCase(clusters: number, workers: number): Promise<Row> {
   const name = `fleet: ${clusters} clusters, ${workers} worker${workers === 1 ? '' : 's'}`;
   const databaseUrl = await createPostgresDatabase();
   const child = await startChild('fleet-process.ts', [], {
+    mks: true,
     env: { MKS_POD_START_MS: '0', BENCH_DATABASE_URL: databaseUrl, BENCH_WORKER: 'false' },
   });
   const { dataDir, kubePublicUrl } = child.ready as { dataDir: string; kubePublicUrl: string };

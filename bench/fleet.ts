@@ -52,6 +52,9 @@ interface Memory {
   rss: number;
   heapUsed: number;
   heapTotal: number;
+  /** RSS in anonymous pages (heaps, malloc) and in file-backed ones (code); Linux only. */
+  anonymous?: number;
+  fileBacked?: number;
   loaded: number;
   loads: number;
   evictions: number;
@@ -86,6 +89,7 @@ export async function runFleet(context: BenchContext): Promise<Row[]> {
     fs.mkdirSync(profileDir, { recursive: true });
   }
   const child = await startChild('fleet-process.ts', [], {
+    mks: true,
     env: { MKS_POD_START_MS: '0' },
     cpus: context.options.pin ? '0' : undefined,
     cpuProfileDir: context.options.profile ? profileDir : undefined,
@@ -251,7 +255,7 @@ export async function driveFleet(
     resync,
   };
   process.stderr.write(
-    `  ${label}: main-thread heap settled ${mib(settled.heapUsed)} used of ${mib(settled.heapTotal)}, peak ${mib(watched.peakHeapTotal)} during the change; emulated clusters loaded ${settled.loaded} settled, ${watched.loaded} after the change; ${settled.loads} loads and ${settled.evictions} evictions by then\n`,
+    `  ${label}: main-thread heap settled ${mib(settled.heapUsed)} used of ${mib(settled.heapTotal)}, peak ${mib(watched.peakHeapTotal)} during the change; settled RSS ${mib(settled.anonymous ?? Number.NaN)} anonymous (heaps, malloc), ${mib(settled.fileBacked ?? Number.NaN)} file-backed (code); emulated clusters loaded ${settled.loaded} settled, ${watched.loaded} after the change; ${settled.loads} loads and ${settled.evictions} evictions by then\n`,
   );
   return { fleet, problems, window: watched.window, rolled: watched };
 }

@@ -9,6 +9,7 @@
  * To add a section: write `bench/<name>.ts` exporting `(context) => Promise<Row[]>` and list it in
  * SECTIONS.
  */
+import { build } from '../scripts/build.js';
 import { runApi } from './api.ts';
 import { runFleet } from './fleet.ts';
 import { runFleetWorkers } from './fleet-workers.ts';
@@ -61,6 +62,8 @@ async function main(): Promise<void> {
   );
 
   process.stderr.write(`mks benchmark — ${environmentLine(options)}\n`);
+  // `mks worker` processes (the workers section) run bin/mks.js as users do: the current build.
+  await build();
   const context = await BenchContext.create(options);
   const rows: Row[] = [];
   try {

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build, ENTRIES, mksNodeFlags } from '../../scripts/build.js';
 import { CapturedProcess } from '../../test/support/process.ts';
 
 export const BENCH_DIR = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -13,12 +14,20 @@ export const REPO_DIR = path.dirname(BENCH_DIR);
 export interface ChildOptions {
   readonly env?: NodeJS.ProcessEnv;
   /**
-   * Write V8 CPU profiles of the child to this directory when it exits: one per thread (tsx's
-   * module loader runs in a thread of its own), named CPU.<date>.<time>.<pid>.<thread>.<seq>.
+   * Write V8 CPU profiles of the child to this directory when it exits: one per thread (the
+   * reconciler's runs in a thread of its own), named CPU.<date>.<time>.<pid>.<thread>.<seq>.
    */
   readonly cpuProfileDir?: string | undefined;
   /** Pin the child to these CPUs with taskset (e.g. '0'). */
   readonly cpus?: string | undefined;
+  /** The child runs mks: give it the node flags users' `mks` runs with (scripts/build.js, `mksNodeFlags`). */
+  readonly mks?: boolean;
+}
+
+/** The node flags of users' `mks` (bin/mks.js's #! line), or BENCH_NODE_FLAGS to try others. */
+function nodeFlags(): string[] {
+  const tried = process.env.BENCH_NODE_FLAGS;
+  return tried === undefined ? mksNodeFlags() : tried.split(/\s+/).filter((flag) => flag !== '');
 }
 
 export interface Child {
@@ -32,12 +41,31 @@ export interface Child {
   output(): string;
 }
 
+const bundles = new Map<string, Promise<string>>();
+
+/**
+ * The child script bundled as users run mks (scripts/build.js: plain JavaScript, no TypeScript
+ * loader, the reconciler thread's entry beside it), into .bench/dist/<name>/; built once per run.
+ */
+function bundled(script: string): Promise<string> {
+  let bundle = bundles.get(script);
+  if (bundle === undefined) {
+    const name = path.basename(script, '.ts');
+    const outdir = path.join(REPO_DIR, '.bench', 'dist', name);
+    bundle = build({ outdir, entries: { ...ENTRIES, [name]: path.join('bench', script) } }).then(() =>
+      path.join(outdir, `${name}.js`),
+    );
+    bundles.set(script, bundle);
+  }
+  return bundle;
+}
+
 export async function startChild(script: string, args: string[], options: ChildOptions = {}): Promise<Child> {
-  const nodeArgs = ['--import', 'tsx'];
+  const nodeArgs = options.mks === true ? nodeFlags() : [];
   if (options.cpuProfileDir !== undefined) {
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`);
   }
-  const command = [process.execPath, ...nodeArgs, path.join(BENCH_DIR, script), ...args];
+  const command = [process.execPath, ...nodeArgs, await bundled(script), ...args];
   const [file, ...argv] = options.cpus === undefined ? command : ['taskset', '-c', options.cpus, ...command];
   // Output drained continuously (a full pipe would block the child's production-like logger).
   const captured = new CapturedProcess(file!, argv, {

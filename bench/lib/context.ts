@@ -154,6 +154,7 @@ export class BenchContext {
       fs.mkdirSync(profileDir, { recursive: true });
     }
     const child = await startChild('server-process.ts', [kind], {
+      mks: kind === 'mks',
       env: options.env,
       cpus: this.options.pin ? '0' : undefined,
       cpuProfileDir: profile ? profileDir : undefined,

@@ -6,6 +6,7 @@
 import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { PACKAGE_DIR } from '../package-dir.ts';
 
 export interface Asset {
   readonly body: string;
@@ -13,7 +14,7 @@ export interface Asset {
   readonly etag: string;
 }
 
-const WEB = fileURLToPath(new URL('../../web/', import.meta.url));
+const WEB = fileURLToPath(new URL('web/', PACKAGE_DIR));
 
 let assets: Promise<ReadonlyMap<string, Asset>> | undefined;
 

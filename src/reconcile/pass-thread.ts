@@ -123,17 +123,24 @@ export class PassThread implements PassRunner {
   }
 
   #start(): Thread {
-    // The thread runs TypeScript like this process: through tsx's loader, registered there too.
-    const entry = new URL('./pass-thread.entry.ts', import.meta.url).href;
-    const loader = import.meta.resolve('tsx/esm/api');
-    const source = `import(${JSON.stringify(loader)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
     // A small young generation: the passes' garbage is collected often rather than held in a young
     // generation grown to V8's default, which the process's RSS keeps (docs/performance.md, "Memory").
-    const thread = new Thread(source, {
-      eval: true,
+    const options = {
       workerData: this.#options,
       resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB },
-    });
+    };
+    let thread: Thread;
+    if (import.meta.url.endsWith('.ts')) {
+      // From the sources, the thread runs TypeScript like this process: through tsx's loader,
+      // registered there too.
+      const loader = import.meta.resolve('tsx/esm/api');
+      const entry = new URL('./pass-thread.entry.ts', import.meta.url).href;
+      const source = `import(${JSON.stringify(loader)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
+      thread = new Thread(source, { ...options, eval: true });
+    } else {
+      // From a bundle (scripts/build.js), its entry is bundled beside it: plain JavaScript, no loader.
+      thread = new Thread(new URL('./pass-thread.entry.js', import.meta.url), options);
+    }
     thread.on('message', (message: FromThread) => this.#onMessage(thread, message));
     thread.on('error', (error) => {
       this.#log.error({ err: error }, 'The reconciler thread failed');

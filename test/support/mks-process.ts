@@ -11,8 +11,17 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const MKS = path.join(ROOT, 'bin/mks.js');
 
 export class MksProcess extends CapturedProcess {
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv, options: { cwd?: string } = {}) {
-    super(process.execPath, [MKS, ...args], { cwd: options.cwd ?? ROOT, env, keep: 20_000 });
+  /** `options.script`: another entry than bin/mks.js (a bundle of scripts/build.js), run with `nodeFlags`. */
+  constructor(
+    args: readonly string[],
+    env: NodeJS.ProcessEnv,
+    options: { cwd?: string; script?: string; nodeFlags?: readonly string[] } = {},
+  ) {
+    super(process.execPath, [...(options.nodeFlags ?? []), options.script ?? MKS, ...args], {
+      cwd: options.cwd ?? ROOT,
+      env,
+      keep: 20_000,
+    });
   }
 
   /** Waits until the process printed `pattern` (it must keep running meanwhile). */
