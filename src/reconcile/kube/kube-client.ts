@@ -7,21 +7,22 @@
  * - a bound on concurrent calls per cluster;
  * - a bound on the clients kept (the most recently used ones), so a worker's memory follows the
  *   clusters it works on, not the fleet;
- * - Kubernetes errors translated once into the reconciler's outcomes.
+ * - Kubernetes errors translated once into the reconciler's outcomes;
+ * - the library itself loaded on a client's first call, not with this module: an API process whose
+ *   reconciler runs in its own thread (the default) or elsewhere (`mks worker`) loads it only if the
+ *   rollout view is asked for (about 70 MiB of RSS and 27 MiB of heap otherwise spent at start,
+ *   docs/performance.md "Memory").
  */
 import http from 'node:http';
 import https from 'node:https';
-import {
+import type {
   AppsV1Api,
   CoreV1Api,
-  type CoreV1Event,
-  KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1ConfigMap,
-  type V1DaemonSet,
-  type V1Node,
-  type V1Pod,
+  CoreV1Event,
+  V1ConfigMap,
+  V1DaemonSet,
+  V1Node,
+  V1Pod,
 } from '@kubernetes/client-node';
 
 export const FIELD_MANAGER = 'mks';
@@ -173,26 +174,47 @@ export class KubeClients {
   }
 }
 
+type ClientNode = typeof import('@kubernetes/client-node');
+let clientNode: Promise<ClientNode> | undefined;
+/** @kubernetes/client-node, loaded once, on the first call of any cluster client. */
+const loadClientNode = (): Promise<ClientNode> => (clientNode ??= import('@kubernetes/client-node'));
+
+interface Apis {
+  readonly k8s: ClientNode;
+  readonly core: CoreV1Api;
+  readonly apps: AppsV1Api;
+}
+
 function createClusterKube(connection: ClusterConnection, agent: http.Agent): ClusterKube {
-  const config = new PooledKubeConfig(agent);
-  config.loadFromOptions({
-    clusters: [
-      // client-node refuses plain http unless TLS verification is declared off; emulated clusters
-      // served by mks over http have no TLS to verify.
-      { name: 'cluster', server: connection.server, skipTLSVerify: connection.server.startsWith('http:') },
-    ],
-    users: [{ name: 'mks', token: connection.token }],
-    contexts: [{ name: 'mks', cluster: 'cluster', user: 'mks' }],
-    currentContext: 'mks',
-  });
-  const core = config.makeApiClient(CoreV1Api);
-  const apps = config.makeApiClient(AppsV1Api);
+  let apis: Promise<Apis> | undefined;
+  const apisOf = (): Promise<Apis> =>
+    (apis ??= loadClientNode().then((k8s) => {
+      const config = new k8s.KubeConfig();
+      // client-node 1.4 builds a new agent for every request (KubeConfig.createAgent): this
+      // client hands out the pool's shared keep-alive agent instead.
+      (config as unknown as { createAgent: () => http.Agent }).createAgent = () => agent;
+      config.loadFromOptions({
+        clusters: [
+          // client-node refuses plain http unless TLS verification is declared off; emulated
+          // clusters served by mks over http have no TLS to verify.
+          {
+            name: 'cluster',
+            server: connection.server,
+            skipTLSVerify: connection.server.startsWith('http:'),
+          },
+        ],
+        users: [{ name: 'mks', token: connection.token }],
+        contexts: [{ name: 'mks', cluster: 'cluster', user: 'mks' }],
+        currentContext: 'mks',
+      });
+      return { k8s, core: config.makeApiClient(k8s.CoreV1Api), apps: config.makeApiClient(k8s.AppsV1Api) };
+    }));
   const limit = semaphore(MAX_CONCURRENT_CALLS_PER_CLUSTER);
 
-  const call = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+  const call = async <T>(what: string, run: (apis: Apis) => Promise<T>): Promise<T> => {
     const release = await limit();
     try {
-      return await run();
+      return await run(await apisOf());
     } catch (error) {
       throw translateKubeError(error, what);
     } finally {
@@ -211,10 +233,12 @@ function createClusterKube(connection: ClusterConnection, agent: http.Agent): Cl
   return {
     readConfigMap: (namespace, name) =>
       orAbsent(
-        call(`read configmap ${namespace}/${name}`, () => core.readNamespacedConfigMap({ namespace, name })),
+        call(`read configmap ${namespace}/${name}`, ({ core }) =>
+          core.readNamespacedConfigMap({ namespace, name }),
+        ),
       ),
     applyConfigMap: (body) =>
-      call(`apply configmap ${body.metadata?.namespace}/${body.metadata?.name}`, () =>
+      call(`apply configmap ${body.metadata?.namespace}/${body.metadata?.name}`, ({ core, k8s }) =>
         core.patchNamespacedConfigMap(
           {
             namespace: body.metadata!.namespace!,
@@ -223,15 +247,17 @@ function createClusterKube(connection: ClusterConnection, agent: http.Agent): Cl
             fieldManager: FIELD_MANAGER,
             force: true,
           },
-          setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+          k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
         ),
       ),
     readDaemonSet: (namespace, name) =>
       orAbsent(
-        call(`read daemonset ${namespace}/${name}`, () => apps.readNamespacedDaemonSet({ namespace, name })),
+        call(`read daemonset ${namespace}/${name}`, ({ apps }) =>
+          apps.readNamespacedDaemonSet({ namespace, name }),
+        ),
       ),
     patchDaemonSetTemplateAnnotations: (namespace, name, annotations) =>
-      call(`patch daemonset ${namespace}/${name}`, () =>
+      call(`patch daemonset ${namespace}/${name}`, ({ apps, k8s }) =>
         apps.patchNamespacedDaemonSet(
           {
             namespace,
@@ -239,29 +265,23 @@ function createClusterKube(connection: ClusterConnection, agent: http.Agent): Cl
             body: { spec: { template: { metadata: { annotations } } } },
             fieldManager: FIELD_MANAGER,
           },
-          setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+          k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
         ),
       ),
     createEvent: async (namespace, event) => {
-      await call(`create event ${namespace}`, () => core.createNamespacedEvent({ namespace, body: event }));
+      await call(`create event ${namespace}`, ({ core }) =>
+        core.createNamespacedEvent({ namespace, body: event }),
+      );
     },
     listPods: async (namespace, labelSelector) =>
-      (await call(`list pods ${namespace}`, () => core.listNamespacedPod({ namespace, labelSelector })))
-        .items,
-    listNodes: async () => (await call('list nodes', () => core.listNode())).items,
-    listAllPods: async () => (await call('list pods', () => core.listPodForAllNamespaces())).items,
+      (
+        await call(`list pods ${namespace}`, ({ core }) =>
+          core.listNamespacedPod({ namespace, labelSelector }),
+        )
+      ).items,
+    listNodes: async () => (await call('list nodes', ({ core }) => core.listNode())).items,
+    listAllPods: async () => (await call('list pods', ({ core }) => core.listPodForAllNamespaces())).items,
   };
-}
-
-/**
- * client-node 1.4 builds a new agent for every request (KubeConfig.createAgent); this subclass
- * hands out one shared keep-alive agent instead.
- */
-class PooledKubeConfig extends KubeConfig {
-  constructor(agent: http.Agent) {
-    super();
-    (this as unknown as { createAgent: () => http.Agent }).createAgent = () => agent;
-  }
 }
 
 function semaphore(size: number): () => Promise<() => void> {
