@@ -125,11 +125,19 @@ const DEFAULTS = new Map<ResourceType, (spec: JsonObject) => void>([
  */
 export function applyDefaults(resource: ResourceType, object: KubeObject): void {
   const defaults = DEFAULTS.get(resource);
-  if (defaults === undefined || !isObject(object.spec)) return;
+  if (defaults === undefined || !isObject(object.spec) || DEFAULTED.has(object.spec)) return;
   const spec = clone(object.spec);
   defaults(spec);
   if (!deepEqual(spec, object.spec)) object.spec = spec;
+  DEFAULTED.add(object.spec);
 }
+
+/**
+ * Specs that came out of `applyDefaults` (defaults are idempotent, so such a spec gets nothing
+ * more): a write that keeps its object's stored spec (a kubelet's pod status, an annotation)
+ * skips the copy and the comparison. Sound as long as stored objects are never changed in place.
+ */
+const DEFAULTED = new WeakSet<object>();
 
 /**
  * The status a new DaemonSet starts with: kube-apiserver clears the status given on create, and

@@ -124,12 +124,18 @@ function segmentsOf(path: string): readonly string[] {
   return segments;
 }
 
+/** The merge keys a `k:{…}` segment names, by its text (shared, like the paths': read-only). */
+const itemKeysMemo = new BoundedMap<string, readonly (readonly [string, Json])[]>(16_384);
+
 /** The item of `list` a `k:{…}` segment names. */
 function itemAt(list: Json[], segment: string): JsonObject | undefined {
-  const keys = JSON.parse(segment.slice(2)) as JsonObject;
+  let keys = itemKeysMemo.get(segment);
+  if (keys === undefined) {
+    keys = Object.freeze(Object.entries(JSON.parse(segment.slice(2)) as JsonObject));
+    itemKeysMemo.set(segment, keys);
+  }
   return list.find(
-    (item): item is JsonObject =>
-      isObject(item) && Object.entries(keys).every(([key, value]) => deepEqual(item[key], value)),
+    (item): item is JsonObject => isObject(item) && keys.every(([key, value]) => deepEqual(item[key], value)),
   );
 }
 
@@ -284,15 +290,64 @@ function writeManagers(object: KubeObject, entries: ManagerEntry[]): void {
     delete object.metadata.managedFields;
     return;
   }
-  object.metadata.managedFields = kept.map((e) => ({
+  object.metadata.managedFields = kept.map((e) => managedFieldsEntry(e, toFieldsV1(e.paths)));
+}
+
+function managedFieldsEntry(e: Omit<ManagerEntry, 'paths'>, fieldsV1: JsonObject): JsonObject {
+  return {
     manager: e.manager,
     operation: e.operation,
     apiVersion: e.apiVersion,
     time: e.time,
     fieldsType: 'FieldsV1',
-    fieldsV1: toFieldsV1(e.paths),
+    fieldsV1,
     ...(e.subresource === undefined ? {} : { subresource: e.subresource }),
-  }));
+  };
+}
+
+/**
+ * What `trackUpdate(undefined, object, manager, time)` records for a create, when the caller
+ * knows the fieldsV1 it gives: `sameShapeAs`, that of an object of the same shape (the same leaf
+ * paths) it created before. Objects a controller composes from one template (its Events) then
+ * cost one walk per shape, not one each.
+ */
+export function trackCreate(
+  object: KubeObject,
+  manager: string,
+  time: string,
+  sameShapeAs?: JsonObject,
+): void {
+  if (sameShapeAs === undefined) trackUpdate(undefined, object, manager, time);
+  else
+    object.metadata.managedFields = [
+      managedFieldsEntry({ manager, operation: 'Update', apiVersion: object.apiVersion, time }, sameShapeAs),
+    ];
+}
+
+/**
+ * The fieldsV1 trees of objects created by a controller, by a shape key the controller composes
+ * (what decides the object's leaf paths: its template, which optional members it has): the first
+ * object of a shape is walked (`trackCreate` without a tree), the next take its tree. Bounded.
+ */
+export class FieldsByShape {
+  readonly #trees: BoundedMap<string, JsonObject>;
+
+  constructor(max: number) {
+    this.#trees = new BoundedMap(max);
+  }
+
+  /** The tree for `create`'s `sameShapeAs`; undefined for a shape not seen yet. */
+  get(shape: string): JsonObject | undefined {
+    return this.#trees.get(shape);
+  }
+
+  /** Remembers the tree of `created`, the first object of its shape, created by one manager. */
+  learn(shape: string, created: KubeObject): void {
+    if (this.#trees.has(shape)) return;
+    const entries = created.metadata.managedFields ?? [];
+    const fields = entries.length === 1 ? entries[0]?.fieldsV1 : undefined;
+    if (isObject(fields)) this.#trees.set(shape, fields);
+  }
 }
 
 /**

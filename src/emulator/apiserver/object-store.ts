@@ -7,18 +7,18 @@
 import { randomUUID } from 'node:crypto';
 import { applyDefaults, initialStatus } from './defaults.ts';
 import { assertStorable } from './limits.ts';
-import { trackUpdate } from './managed-fields.ts';
+import { trackCreate, trackUpdate } from './managed-fields.ts';
 import {
   alreadyExistsError,
   clone,
   conflictError,
   deepEqual,
   forgetJson,
+  inApiOrder,
   invalidError,
   type JsonObject,
   type KubeObject,
   notFoundError,
-  putInApiOrder,
   rfc3339,
   StatusError,
 } from './objects.ts';
@@ -79,6 +79,11 @@ export interface WriteOptions {
    * stored objects stay shared, which is safe as stored objects are never changed in place).
    */
   readonly owned?: boolean;
+  /**
+   * A create by `manager` of an object with the leaf paths of one created before: that one's
+   * fieldsV1, recorded as is (managed-fields.ts `trackCreate`) instead of walking the object.
+   */
+  readonly sameShapeAs?: JsonObject;
 }
 
 /** A copy of the object that may be changed at its top level and in its metadata. */
@@ -266,12 +271,13 @@ export class ObjectStore {
     if (resource.hasGeneration) metadata.generation = 1;
     if (resource === RESOURCE.daemonsets) setTemplateGeneration(object, 1);
     delete metadata.resourceVersion;
-    if (options.manager !== undefined) trackUpdate(undefined, object, options.manager, rfc3339(now));
+    if (options.manager !== undefined)
+      trackCreate(object, options.manager, rfc3339(now), options.sameShapeAs);
     const rv = this.#nextRv();
     metadata.resourceVersion = String(rv);
-    putInApiOrder(object);
-    this.#commit('ADDED', resource, object, undefined, rv);
-    return object;
+    const stored = inApiOrder(object);
+    this.#commit('ADDED', resource, stored, undefined, rv);
+    return stored;
   }
 
   /**
@@ -337,9 +343,9 @@ export class ObjectStore {
     if (options.dryRun) return object;
     const rv = this.#nextRv();
     metadata.resourceVersion = String(rv);
-    putInApiOrder(object);
-    this.#commit('MODIFIED', resource, object, current, rv);
-    return object;
+    const stored = inApiOrder(object);
+    this.#commit('MODIFIED', resource, stored, current, rv);
+    return stored;
   }
 
   /**
@@ -372,9 +378,9 @@ export class ObjectStore {
         if (options.dryRun) return object;
         const rv = this.#nextRv();
         object.metadata.resourceVersion = String(rv);
-        putInApiOrder(object);
-        this.#commit('MODIFIED', resource, object, current, rv);
-        return object;
+        const stored = inApiOrder(object);
+        this.#commit('MODIFIED', resource, stored, current, rv);
+        return stored;
       }
     }
     if (options.dryRun) return current;

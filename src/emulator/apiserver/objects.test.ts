@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { recordEvent } from '../cluster/events.ts';
 import {
   daemonPod,
   indexedNodes,
@@ -7,8 +8,8 @@ import {
   kubeProxyDaemonSet,
   nodeObject,
 } from '../cluster/kubeadm-objects.ts';
-import { leafPaths, trackUpdate } from './managed-fields.ts';
-import { ObjectStore } from './object-store.ts';
+import { FieldsByShape, leafPaths, trackUpdate } from './managed-fields.ts';
+import { type ChangeEvent, ObjectStore } from './object-store.ts';
 import { clone, type Json, type JsonObject, jsonOf, type KubeObject } from './objects.ts';
 import { strategicMergePatch } from './patch.ts';
 import { RESOURCE } from './resources.ts';
@@ -110,18 +111,23 @@ test('a created object is owned, leaf by leaf, by its creator', () => {
   }
 });
 
-test('writes share the parts they keep and never change a stored version', () => {
-  const changes: unknown[] = [];
-  const cluster = new ObjectStore(
+/** An object store in memory only, at time 0, telling each change to `onChange`. */
+function memoryStore(onChange: (event: ChangeEvent) => void): ObjectStore {
+  return new ObjectStore(
     { id: 'c', version: '1.31.4', nodeCount: 1, resourceVersion: 0, busy: false, createdAt: 'T' },
     {
       persistObject: () => {},
       persistMeta: () => {},
       persistLog: () => {},
-      onChange: (_cluster, event) => changes.push(event.type),
+      onChange: (_cluster, event) => onChange(event),
       now: () => new Date(0),
     },
   );
+}
+
+test('writes share the parts they keep and never change a stored version', () => {
+  const changes: unknown[] = [];
+  const cluster = memoryStore((event) => changes.push(event.type));
   cluster.create(RESOURCE.namespaces, {
     apiVersion: 'v1',
     kind: 'Namespace',
@@ -158,4 +164,54 @@ test('writes share the parts they keep and never change a stored version', () =>
   assert.equal(deleted.spec, specWrite.spec);
   assert.equal(JSON.stringify(created), snapshot, 'the first version is unchanged');
   assert.deepEqual(changes, ['ADDED', 'ADDED', 'MODIFIED', 'MODIFIED', 'DELETED']);
+});
+
+test("objects created from a shape's fieldsV1 (a DaemonSet's pods, Events) carry what the field manager's walk gives each", () => {
+  const cluster = memoryStore(() => {});
+  cluster.create(RESOURCE.namespaces, {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'kube-system' },
+  });
+  const ds = cluster.create(RESOURCE.daemonsets, kubeProxyDaemonSet('1.31.4'), { manager: 'kubeadm' });
+  // As the DaemonSet controller creates its pods: the second node's takes the first's tree.
+  const podFields = new FieldsByShape(8);
+  const pods = ['node-0', 'node-1'].map((node, i) => {
+    const pod = cluster.create(RESOURCE.pods, daemonPod(ds, 'hash', node, `10.0.0.${i}`, new Date(0)), {
+      manager: 'kube-controller-manager',
+      sameShapeAs: podFields.get('ds'),
+    });
+    podFields.learn('ds', pod);
+    return pod;
+  });
+  assert.ok(podFields.get('ds') !== undefined);
+  const noKind = { ...pods[1]!, kind: undefined } as unknown as KubeObject;
+  // Each shape twice (the second takes the first's tree): with and without a host, an object without a kind.
+  for (const [i, object] of [pods[0]!, pods[1]!, noKind, noKind].entries()) {
+    recordEvent(
+      cluster,
+      object,
+      { type: 'Normal', reason: 'Pulled', message: `m${i}`, component: 'kubelet', host: 'n' },
+      new Date(0),
+    );
+    recordEvent(
+      cluster,
+      object,
+      { type: 'Normal', reason: 'Scheduled', message: `m${i}`, component: 'default-scheduler' },
+      new Date(0),
+    );
+  }
+  const events = cluster.list(RESOURCE.events);
+  assert.equal(events.length, 8);
+  const created = [
+    ...pods.map((pod) => [pod, 'kube-controller-manager'] as const),
+    ...events.map((event) => [event, String((event.source as JsonObject).component)] as const),
+  ];
+  for (const [object, manager] of created) {
+    const walked = clone(object);
+    delete walked.metadata.managedFields;
+    trackUpdate(undefined, walked, manager, '1970-01-01T00:00:00Z');
+    assert.ok((object.metadata.managedFields ?? []).length === 1, object.metadata.name);
+    assert.deepEqual(object.metadata.managedFields, walked.metadata.managedFields, object.metadata.name);
+  }
 });

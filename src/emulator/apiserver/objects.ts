@@ -249,20 +249,21 @@ const METADATA_ORDER = [
 ];
 
 /**
- * Puts a stored object's members in the order kube-apiserver writes them (kind, apiVersion,
- * metadata in ObjectMeta's order, the body, status last), so its JSON reads the same. Changes the
- * object's top level and metadata, which the store owns.
+ * A stored object with its members in the order kube-apiserver writes them (kind, apiVersion,
+ * metadata in ObjectMeta's order, the body, status last), so its JSON reads the same. A new
+ * object whose members share `object`'s values: built afresh rather than reordered in place, since
+ * deleting an object's members leaves it in V8's slow dictionary mode for the rest of its life
+ * (every stored object is read by controllers, compared, walked and serialized many times).
  */
-export function putInApiOrder(object: KubeObject): void {
-  const fields = object as unknown as Record<string, unknown>;
-  const { kind, apiVersion, metadata, status, ...body } = fields;
+export function inApiOrder(object: KubeObject): KubeObject {
+  const { kind, apiVersion, metadata, status, ...body } = object as unknown as Record<string, unknown>;
   const meta = (metadata ?? {}) as Record<string, unknown>;
   const orderedMeta: Record<string, unknown> = {};
   for (const key of METADATA_ORDER) if (meta[key] !== undefined) orderedMeta[key] = meta[key];
   for (const [key, value] of Object.entries(meta)) if (!(key in orderedMeta)) orderedMeta[key] = value;
-  for (const key of Object.keys(fields)) delete fields[key];
-  Object.assign(fields, { kind, apiVersion, metadata: orderedMeta, ...body });
-  if (status !== undefined) fields.status = status;
+  const ordered: Record<string, unknown> = { kind, apiVersion, metadata: orderedMeta, ...body };
+  if (status !== undefined) ordered.status = status;
+  return ordered as unknown as KubeObject;
 }
 
 export function jsonOf(object: object): string {

@@ -7,6 +7,7 @@
 
 import { createHash } from 'node:crypto';
 import { BoundedMap } from '../../bounded-map.ts';
+import { FieldsByShape } from '../apiserver/managed-fields.ts';
 import { type ObjectStore, TEMPLATE_GENERATION } from '../apiserver/object-store.ts';
 import { clone, type JsonObject, type KubeObject } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
@@ -45,6 +46,12 @@ export class DaemonSetController {
   readonly #templateHashes = new BoundedMap<string, { generation: number; hash: string }>(
     TEMPLATE_HASHES_MAX,
   );
+
+  /**
+   * The fieldsV1 of the pods created, by DaemonSet uid and template hash: a DaemonSet's pods
+   * differ in values (node, names), not in their leaf paths, which its template decides.
+   */
+  readonly #podFields = new FieldsByShape(TEMPLATE_HASHES_MAX);
 
   constructor(options: {
     now: () => Date;
@@ -204,10 +211,13 @@ export class DaemonSetController {
           (a) => a.type === 'InternalIP',
         )?.address ?? '',
       );
+      const shape = `${ds.metadata.uid}/${hash}`;
       const pod = cluster.create(RESOURCE.pods, daemonPod(ds, hash, name, ip, now), {
         manager: 'kube-controller-manager',
         owned: true,
+        sameShapeAs: this.#podFields.get(shape),
       });
+      this.#podFields.learn(shape, pod);
       this.#event(cluster, ds, 'SuccessfulCreate', `Created pod: ${pod.metadata.name}`);
       // A daemon pod names its node through node affinity; the scheduler confirms it.
       recordScheduled(cluster, pod, name, now);

@@ -4,6 +4,7 @@
  * event correlator aggregates a repeated event.
  */
 import { randomBytes } from 'node:crypto';
+import { FieldsByShape } from '../apiserver/managed-fields.ts';
 import type { ObjectStore } from '../apiserver/object-store.ts';
 import { type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
@@ -35,6 +36,14 @@ function randomHex(bytes: number): string {
   return pool.toString('hex', drawn - bytes, drawn);
 }
 
+/**
+ * The fieldsV1 of the Events recorded, by shape: every member below is always there (strings, the
+ * counters, a null eventTime) except `source.host`, and `kind` / `apiVersion` of an object that
+ * lacks them; the manager is the component. The first Event of a shape is walked by the field
+ * manager, the others take its tree (object-store.ts `sameShapeAs`). Bounded (a few components).
+ */
+const FIELDS_BY_SHAPE = new FieldsByShape(64);
+
 /** Records `event` about `object`, or counts it again when the object already has one for this reason. */
 export function recordEvent(cluster: ObjectStore, object: KubeObject, event: EventInput, now: Date): void {
   const namespace = object.metadata.namespace ?? 'default';
@@ -63,7 +72,8 @@ export function recordEvent(cluster: ObjectStore, object: KubeObject, event: Eve
     );
     return;
   }
-  cluster.create(
+  const shape = `${event.component}\n${event.host !== undefined}\n${object.kind !== undefined}\n${object.apiVersion !== undefined}`;
+  const created = cluster.create(
     RESOURCE.events,
     {
       apiVersion: 'v1',
@@ -88,8 +98,9 @@ export function recordEvent(cluster: ObjectStore, object: KubeObject, event: Eve
       reportingComponent: event.component,
       reportingInstance: event.host ?? '',
     },
-    { manager: event.component, owned: true },
+    { manager: event.component, owned: true, sameShapeAs: FIELDS_BY_SHAPE.get(shape) },
   );
+  FIELDS_BY_SHAPE.learn(shape, created);
   if (inNamespace + 1 > MAX_EVENTS) {
     const events = cluster.list(RESOURCE.events, namespace);
     const oldest = [...events]
