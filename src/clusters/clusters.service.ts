@@ -75,23 +75,19 @@ export class ClusterService {
     return this.#store.listIds(projectId);
   }
 
-  /** A live cluster of the project, or 404 (a cluster of another project does not exist here). */
   /**
    * The caller's live cluster when the store holds it in memory (no promise: the hot GETs), else
    * undefined and `get` answers (or refuses) it.
    */
   held(projectId: string, id: string): ClusterRecord | undefined {
     const cluster = this.#store.cached?.(id);
-    return cluster !== undefined && cluster.projectId === projectId && cluster.deletedAt === null
-      ? cluster
-      : undefined;
+    return isLiveIn(cluster, projectId) ? cluster : undefined;
   }
 
+  /** A live cluster of the project, or 404 (a cluster of another project does not exist here). */
   async get(projectId: string, id: string): Promise<ClusterRecord> {
     const cluster = await this.#store.get(id);
-    if (cluster === undefined || cluster.projectId !== projectId || cluster.deletedAt !== null) {
-      throw notFound(`Cluster ${id} does not exist`);
-    }
+    if (!isLiveIn(cluster, projectId)) throw notFound(`Cluster ${id} does not exist`);
     return cluster;
   }
 
@@ -605,4 +601,9 @@ function privateNetworkConfiguration(
   const routing = input.privateNetworkRoutingAsDefault ?? false;
   if (gateway === '' && !routing) return null;
   return { defaultVrackGateway: gateway, privateNetworkRoutingAsDefault: routing };
+}
+
+/** Whether `cluster` is a live (not deleted) cluster of the project. */
+function isLiveIn(cluster: ClusterRecord | undefined, projectId: string): cluster is ClusterRecord {
+  return cluster !== undefined && cluster.projectId === projectId && cluster.deletedAt === null;
 }
