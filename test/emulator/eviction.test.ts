@@ -186,17 +186,7 @@ for (const dialect of DIALECTS) {
       const edited = desired.replace('syncPeriod: 50s', 'syncPeriod: 10s');
       assert.notEqual(edited, desired);
       await untilEvicted('before the edit');
-      await k.kubectl(
-        'patch',
-        'cm',
-        'kube-proxy',
-        '-n',
-        'kube-system',
-        '--type',
-        'merge',
-        '-p',
-        JSON.stringify({ data: { 'config.conf': edited } }),
-      );
+      await k.patchConfigConf(edited, 'merge');
       await waitFor(async () => ((await configMap()).data!['config.conf'] === desired ? true : undefined), {
         ...TIMEOUT,
         what: 'the edited ConfigMap restored by a resync',

@@ -83,17 +83,7 @@ for (const dialect of DIALECTS) {
       const desired = await kubeProxyConfigConf(k);
       const edited = desired.replace('syncPeriod: 45s', 'syncPeriod: 10s');
       assert.notEqual(edited, desired);
-      await k.kubectl(
-        'patch',
-        'cm',
-        'kube-proxy',
-        '-n',
-        'kube-system',
-        '--type',
-        'merge',
-        '-p',
-        JSON.stringify({ data: { 'config.conf': edited } }),
-      );
+      await k.patchConfigConf(edited, 'merge');
       await waitFor(async () => ((await kubeProxyConfigConf(k)) === desired ? true : undefined), {
         ...TIMEOUT,
         what: 'the ConfigMap to be restored',
