@@ -15,6 +15,7 @@ import * as ipRestrictions from './migrations/0009-ip-restrictions.ts';
 import * as openIdConnect from './migrations/0010-open-id-connect.ts';
 import * as historyAudit from './migrations/0011-history-audit.ts';
 import * as restart from './migrations/0012-restart.ts';
+import * as historyOneIndex from './migrations/0013-history-one-index.ts';
 import type { Schema } from './schema.ts';
 
 interface MigrationModule {
@@ -33,6 +34,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0010-open-id-connect', openIdConnect],
   ['0011-history-audit', historyAudit],
   ['0012-restart', restart],
+  ['0013-history-one-index', historyOneIndex],
 ];
 
 export async function migrateToLatest(db: Kysely<Schema>, engine: Engine): Promise<string[]> {
