@@ -169,6 +169,15 @@ for (const [input, reason] of ISO_REFUSED) {
   });
 }
 
+test('parsed durations are remembered, refusals are not: the same text answers the same each time', () => {
+  for (let round = 0; round < 3; round++) {
+    assert.equal(parseIsoDuration('PT1M30.5S'), 90_500_000_000n);
+    assert.throws(() => parseIsoDuration('PT30s'), /upper case/);
+    // Longer than the texts remembered (64 characters): parsed each time, same answer.
+    assert.equal(parseIsoDuration(`PT1.${'0'.repeat(80)}S`), 1_000_000_000n);
+  }
+});
+
 test('any duration Go prints parses back to the same nanoseconds', () => {
   fc.assert(
     fc.property(fc.bigInt({ min: 0n, max: MAX }), (ns) => parseGoDuration(formatGoDuration(ns)) === ns),

@@ -5,6 +5,8 @@
  * (spec/kube-proxy.md §3).
  */
 
+import { BoundedMap } from '../bounded-map.ts';
+
 /** A duration that cannot be accepted; the message is a human reason (or Go's own error text). */
 export class DurationError extends Error {
   constructor(message: string) {
@@ -37,12 +39,29 @@ const TIME_ORDER = ['H', 'M', 'S'];
 const COMPONENT = /^(\d+)(?:[.,](\d+))?([A-Za-z])/;
 
 /**
+ * Durations parsed, by text: a customization PUT validates its durations on every request, and a
+ * fleet uses few distinct ones (docs/performance.md). Only accepted texts, and only short ones (a
+ * valid duration may carry any number of trailing zeros in its fraction), are remembered.
+ */
+const PARSED = new BoundedMap<string, bigint>(1024);
+const MAX_REMEMBERED_LENGTH = 64;
+
+/**
  * Parses an ISO 8601 duration into nanoseconds, with the strict rules of spec/kube-proxy.md §3.2:
  * `PnW` alone, or `PnD` and/or `T` with `nH`, `nM`, `nS`; a decimal fraction (`.` or `,`) only on
  * the last component; no sign, no years or months, no sub-nanosecond remainder, no value Go's
  * int64 nanoseconds cannot hold.
  */
 export function parseIsoDuration(text: string): bigint {
+  let ns = PARSED.get(text);
+  if (ns === undefined) {
+    ns = parseIsoDurationText(text);
+    if (text.length <= MAX_REMEMBERED_LENGTH) PARSED.set(text, ns);
+  }
+  return ns;
+}
+
+function parseIsoDurationText(text: string): bigint {
   if (typeof text !== 'string' || text === '') throw new DurationError('empty duration');
   if (/\s/.test(text)) throw new DurationError('spaces are not allowed');
   if (/^[+-]|[PTWDHMS][+-]/.test(text)) {

@@ -3,7 +3,7 @@
  * A malformed body is not refused at parse time but remembered and refused after authentication,
  * so an unauthenticated caller learns nothing beyond "log in first".
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBodyParser, FastifyInstance, FastifyRequest } from 'fastify';
 import { invalid } from '../errors.ts';
 import { containsNul, jsonDepthExceeds, MAX_JSON_DEPTH, nulRefused } from './limits.ts';
 
@@ -19,9 +19,11 @@ export function registerJsonBody(app: FastifyInstance, bodyLimit: number): void 
   app.decorateRequest('bodyError', undefined);
   app.removeAllContentTypeParsers();
   // go-ovh sends `application/json;charset=utf-8`, the npm clients `application/json`; anything
-  // else is read as JSON too, as OVH does.
-  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (request: FastifyRequest, body, done) => {
-    const text = body as string;
+  // else is read as JSON too, as OVH does. The same parser is also registered under the media type
+  // clients send: fastify remembers the parser of a Content-Type it found by name, while it parses
+  // the header again on every request that falls through to the catch-all (docs/performance.md).
+  const parseJson: FastifyBodyParser<string> = (request: FastifyRequest, body, done) => {
+    const text = body;
     request.rawBody = text;
     if (text.trim() === '') return done(null, undefined);
     if (jsonDepthExceeds(text)) {
@@ -36,7 +38,9 @@ export function registerJsonBody(app: FastifyInstance, bodyLimit: number): void 
       request.bodyError = malformed(text, error);
       done(null, undefined);
     }
-  });
+  };
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, parseJson);
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, parseJson);
 }
 
 function malformed(text: string, error: unknown) {

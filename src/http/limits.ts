@@ -22,6 +22,8 @@ export const MAX_JSON_DEPTH = 64;
  * on hostile input. It also bounds YAML's flow style; block YAML nests by indentation.
  */
 export function jsonDepthExceeds(text: string | Uint8Array, limit = MAX_JSON_DEPTH): boolean {
+  // Nesting deeper than `limit` takes more than `limit` opening brackets: a shorter text cannot.
+  if (text.length <= limit) return false;
   const at = typeof text === 'string' ? (i: number) => text.charCodeAt(i) : (i: number) => text[i];
   let depth = 0;
   let inString = false;
