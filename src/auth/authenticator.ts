@@ -164,15 +164,14 @@ export class Authenticator {
     timestamp: string,
     signature: string,
   ) {
-    const expected = Buffer.from(signature);
     const { method, body } = request;
     const configured = `${this.#publicUrl}${request.url.slice('/1.0'.length)}`;
-    if (signatureIs(expected, secret, consumerKey, method, configured, body, timestamp)) return true;
+    if (signatureIs(signature, secret, consumerKey, method, configured, body, timestamp)) return true;
     if (request.host === undefined) return false;
     const asReceived = `${request.protocol}://${request.host}${request.url}`;
     if (
       asReceived !== configured &&
-      signatureIs(expected, secret, consumerKey, method, asReceived, body, timestamp)
+      signatureIs(signature, secret, consumerKey, method, asReceived, body, timestamp)
     ) {
       return true;
     }
@@ -180,7 +179,7 @@ export class Authenticator {
     return (
       npmClients !== configured &&
       npmClients !== asReceived &&
-      signatureIs(expected, secret, consumerKey, method, npmClients, body, timestamp)
+      signatureIs(signature, secret, consumerKey, method, npmClients, body, timestamp)
     );
   }
 }
@@ -191,7 +190,7 @@ export class Authenticator {
  * caller stops at the first match: one SHA-1 for go-ovh's form.
  */
 function signatureIs(
-  expected: Buffer,
+  expected: string,
   secret: string,
   consumerKey: string,
   method: string,
@@ -200,8 +199,20 @@ function signatureIs(
   timestamp: string,
 ): boolean {
   const payload = signaturePayload({ secret, consumerKey, method, url, body, timestamp });
-  const computed = Buffer.from(`$1$${crypto.hash('sha1', payload, 'hex')}`);
-  return computed.length === expected.length && crypto.timingSafeEqual(computed, expected);
+  return sameText(`$1$${crypto.hash('sha1', payload, 'hex')}`, expected);
+}
+
+/**
+ * `a === b` in time that depends only on the lengths (which are not secret: a signature is 43
+ * characters): every character is compared, with no branch on what they hold. On the hot path this
+ * replaces two `Buffer.from` and `crypto.timingSafeEqual`, ≈ 0.24 µs per signed call
+ * (docs/performance.md).
+ */
+function sameText(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let index = 0; index < a.length; index++) difference |= a.charCodeAt(index) ^ b.charCodeAt(index);
+  return difference === 0;
 }
 
 /** 1 to 12 decimal digits (a regular expression costs more on every signed call). */

@@ -155,6 +155,21 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await refusal(request({ body: '{"a":1}', signedBody: '{"a":2}' })), invalid);
       assert.deepEqual(await refusal(request({ signedMethod: 'POST' })), invalid);
       assert.deepEqual(await refusal({ ...request(), signature: 'not a signature' }), invalid);
+      // The exact text only: the same digest in upper case, one character off, one more or less.
+      const good = request().signature!;
+      const last = good.at(-1) === '0' ? '1' : '0';
+      for (const signature of [
+        good.toUpperCase(),
+        `${good.slice(0, -1)}${last}`,
+        `${good}0`,
+        good.slice(0, -1),
+      ]) {
+        assert.deepEqual(await refusal({ ...request(), signature }), invalid, signature);
+      }
+      assert.equal(
+        (await authenticator.authenticate({ ...request(), signature: good })).accountId,
+        accountId,
+      );
       assert.deepEqual(await refusal({ ...request(), timestamp: String(NOW_SECONDS - 1) }), invalid);
     });
 
