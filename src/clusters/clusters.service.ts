@@ -19,6 +19,7 @@ import {
 import { type CustomizationPreview, previewCustomization, previewReset } from '../customization/preview.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
 import { clip } from '../excerpt.ts';
+import { isoText } from '../iso-time.ts';
 import { type KubeProxyObserver, type RolloutView, rolloutView } from './cluster-rollout.ts';
 import { type GenerationChange, INSTALLING, nextGeneration } from './cluster-status.ts';
 import type {
@@ -100,7 +101,7 @@ export class ClusterService {
     }
     const version = this.#version(input.version ?? NEWEST_MINOR);
     const customization = this.#customization(input.customization);
-    const now = this.#now().toISOString();
+    const now = isoText(this.#now());
     const nodePools = initialPools(input, { generation: INSTALLING.generation, now }) ?? [
       newPool(DEFAULT_POOL, [], { generation: INSTALLING.generation, now }),
     ];
@@ -138,7 +139,7 @@ export class ClusterService {
         ...current,
         name: input.name ?? current.name,
         updatePolicy: input.updatePolicy ?? current.updatePolicy,
-        updatedAt: this.#now().toISOString(),
+        updatedAt: isoText(this.#now()),
       },
     }));
   }
@@ -177,7 +178,7 @@ export class ClusterService {
     const blocks = validBlocks(ips);
     await this.#change(projectId, id, (current) => {
       const next = mode === 'replace' ? blocks : validBlocks([...current.ipRestrictions, ...blocks]);
-      return { next: { ...current, ipRestrictions: next, updatedAt: this.#now().toISOString() } };
+      return { next: { ...current, ipRestrictions: next, updatedAt: isoText(this.#now()) } };
     });
   }
 
@@ -189,7 +190,7 @@ export class ClusterService {
       if (!current.ipRestrictions.some(same))
         throw notFound(`IP restriction ${ip} does not exist on cluster ${id}`);
       const ipRestrictions = current.ipRestrictions.filter((candidate) => !same(candidate));
-      return { next: { ...current, ipRestrictions, updatedAt: this.#now().toISOString() } };
+      return { next: { ...current, ipRestrictions, updatedAt: isoText(this.#now()) } };
     });
   }
 
@@ -220,7 +221,7 @@ export class ClusterService {
           ? {}
           : { privateNetworkConfiguration: privateNetworkConfiguration(input.privateNetworkConfiguration) }),
         ...(subnet === undefined ? {} : { loadBalancersSubnetId: emptyToNull(subnet) }),
-        updatedAt: this.#now().toISOString(),
+        updatedAt: isoText(this.#now()),
       },
     }));
   }
@@ -354,7 +355,7 @@ export class ClusterService {
       input.version === undefined || input.version === null ? undefined : this.#version(input.version);
     await this.#change(projectId, id, (current) => {
       checkResetRegion(current, input);
-      const change = { generation: current.generation + 1, now: this.#now().toISOString() };
+      const change = { generation: current.generation + 1, now: isoText(this.#now()) };
       return this.#nextGeneration(
         current,
         'reset',
@@ -391,7 +392,7 @@ export class ClusterService {
   /** Invalidates every kubeconfig issued so far (their token derives from the epoch). */
   async resetKubeconfig(projectId: string, id: string): Promise<void> {
     await this.#change(projectId, id, (current) => ({
-      next: { ...current, tokenEpoch: current.tokenEpoch + 1, updatedAt: this.#now().toISOString() },
+      next: { ...current, tokenEpoch: current.tokenEpoch + 1, updatedAt: isoText(this.#now()) },
     }));
   }
 
@@ -494,7 +495,7 @@ export class ClusterService {
     ) => readonly NodePoolRecord[] | undefined,
   ): Promise<ClusterRecord> {
     return this.#change(projectId, id, (current) => {
-      const at = { generation: current.generation + 1, now: this.#now().toISOString() };
+      const at = { generation: current.generation + 1, now: isoText(this.#now()) };
       const nodePools = change(livePools(current.nodePools, current), at, current);
       if (nodePools === undefined) return { next: current };
       return this.#nextGeneration(current, 'nodepool', { nodePools });
@@ -528,7 +529,7 @@ export class ClusterService {
     actor?: Actor,
   ): ClusterChange & { history: GenerationChange } {
     return {
-      next: nextGeneration(current, change, changes, this.#now().toISOString()),
+      next: nextGeneration(current, change, changes, isoText(this.#now())),
       history: change,
       ...(actor && { actor }),
     };
