@@ -172,7 +172,9 @@ export class SqliteClusterStore implements ClusterStore {
 
 /**
  * The SQL text of a statement over a list of columns, made once per list: a change builds no SQL
- * text, and the statement cache finds it by a string whose hash V8 already holds.
+ * text, and the statement cache finds it by a string whose hash V8 already holds. The list of the
+ * previous call is compared name by name first (≈ 55 ns instead of ≈ 500 for a joined key of the
+ * history's 13 columns, docs/performance.md).
  */
 class SqlByColumns {
   readonly #texts = new BoundedMap<string, string>(256);
@@ -182,15 +184,29 @@ class SqlByColumns {
     this.#render = render;
   }
 
+  /** The last list asked for and its text: consecutive changes mostly write the same columns. */
+  #lastColumns: readonly string[] = [];
+  #lastText = '';
+
   sql(columns: readonly string[]): string {
+    if (sameColumns(columns, this.#lastColumns)) return this.#lastText;
     const key = columns.join();
     let text = this.#texts.get(key);
     if (text === undefined) {
       text = this.#render(columns);
       this.#texts.set(key, text);
     }
+    this.#lastColumns = columns;
+    this.#lastText = text;
     return text;
   }
+}
+
+/** The same names in the same order (names from `Object.keys`, compared without a joined key). */
+function sameColumns(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
+  return true;
 }
 
 /** `update` of the given columns of one cluster, bound as (...values, id). */
