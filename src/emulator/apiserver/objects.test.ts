@@ -215,3 +215,49 @@ test("objects created from a shape's fieldsV1 (a DaemonSet's pods, Events) carry
     assert.deepEqual(object.metadata.managedFields, walked.metadata.managedFields, object.metadata.name);
   }
 });
+
+test("a status write's managed fields are the field manager's walk, after writes with and without a manager", () => {
+  const cluster = memoryStore(() => {});
+  cluster.create(RESOURCE.namespaces, {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'kube-system' },
+  });
+  const created = cluster.create(RESOURCE.daemonsets, kubeProxyDaemonSet('1.31.4'), { manager: 'kubeadm' });
+  const templatePath = JSON.stringify(['spec', 'template', 'spec', 'priorityClassName']);
+  /** A status write through the store, checked against trackUpdate on copies (every path looked up). */
+  const statusWrite = (current: KubeObject, numberReady: number): KubeObject => {
+    const status = { numberReady };
+    const walked = { ...clone(current), status: clone(status) } as KubeObject;
+    trackUpdate(clone(current), walked, 'kube-controller-manager', '1970-01-01T00:00:00Z', 'status');
+    const written = cluster.update(
+      RESOURCE.daemonsets,
+      { ...current, status },
+      { subresource: 'status', owned: true, manager: 'kube-controller-manager' },
+    );
+    assert.deepEqual(written.metadata.managedFields, walked.metadata.managedFields);
+    return written;
+  };
+  const kubeadmPaths = (object: KubeObject) =>
+    ownedPaths(object.metadata.managedFields?.find((e) => e.manager === 'kubeadm')?.fieldsV1);
+
+  // After a write with a manager: every owner's path is in the object.
+  const patched = strategicMergePatch(created as unknown as Json, {
+    spec: { template: { metadata: { annotations: { a: 'b' } } } },
+  }) as unknown as KubeObject;
+  const afterPatch = statusWrite(
+    cluster.update(RESOURCE.daemonsets, patched, { manager: 'mks', owned: true }),
+    1,
+  );
+  assert.ok(kubeadmPaths(afterPatch).includes(templatePath));
+  const again = statusWrite(afterPatch, 2);
+  assert.equal(again.metadata.managedFields?.length, 3);
+
+  // A write without a manager keeps the entries, a path kubeadm owned included, though the field
+  // is gone; the next status write by a manager drops it, as the walk does.
+  const spec = clone(again.spec) as JsonObject;
+  delete ((spec.template as JsonObject).spec as JsonObject).priorityClassName;
+  const internal = cluster.update(RESOURCE.daemonsets, { ...again, spec }, { owned: true });
+  assert.ok(kubeadmPaths(internal).includes(templatePath));
+  assert.ok(!kubeadmPaths(statusWrite(internal, 3)).includes(templatePath));
+});
