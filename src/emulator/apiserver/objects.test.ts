@@ -33,6 +33,22 @@ test('jsonOf is the text JSON.stringify gives, also for versions that share part
     { a: undefined, spec: undefined, metadata: null, status: { at: new Date(0) } },
     { metadata: 'text', spec: [1, { a: undefined }, null], 'we"ird\n': '\u2028' },
     JSON.parse('{"__proto__": {"a": 1}, "spec": {"__proto__": 2}, "metadata": {"managedFields": []}}'),
+    // managedFields composed entry by entry: odd entries read as JSON.stringify reads them.
+    {
+      metadata: {
+        managedFields: [
+          ds.metadata.managedFields?.[0],
+          null,
+          undefined,
+          () => 1,
+          'text',
+          { fieldsV1: undefined, manager: 'm' },
+          { fieldsV1: [1, { a: undefined }], time: new Date(0) },
+          { toJSON: () => 'x' },
+        ],
+      },
+    },
+    { metadata: { managedFields: { fieldsV1: {} } } },
     {},
   ];
   for (const object of objects) assert.equal(jsonOf(object as object), JSON.stringify(object));
