@@ -10,7 +10,7 @@ import {
 } from '../cluster/kubeadm-objects.ts';
 import { FieldsByShape, leafPaths, trackUpdate } from './managed-fields.ts';
 import { type ChangeEvent, ObjectStore } from './object-store.ts';
-import { clone, type Json, type JsonObject, jsonOf, type KubeObject } from './objects.ts';
+import { clone, deepEqual, type Json, type JsonObject, jsonOf, type KubeObject } from './objects.ts';
 import { strategicMergePatch } from './patch.ts';
 import { RESOURCE } from './resources.ts';
 
@@ -276,4 +276,23 @@ test("a status write's managed fields are the field manager's walk, after writes
   const internal = cluster.update(RESOURCE.daemonsets, { ...again, spec }, { owned: true });
   assert.ok(kubeadmPaths(internal).includes(templatePath));
   assert.ok(!kubeadmPaths(statusWrite(internal, 3)).includes(templatePath));
+});
+
+test('deepEqual compares members, an undefined one as absent, a "__proto__" one as any other', () => {
+  const equal: [unknown, unknown][] = [
+    [{ a: 1, b: undefined }, { a: 1 }],
+    [{ a: [1, { b: null }] }, { a: [1, { b: null }] }],
+    [JSON.parse('{"__proto__": {}}'), JSON.parse('{"__proto__": {}}')],
+  ];
+  const different: [unknown, unknown][] = [
+    [{ a: 1 }, { a: 1, b: 2 }],
+    [{ a: undefined }, { a: null }],
+    [[undefined], [null]],
+    [{ a: [] }, { a: {} }],
+    // An own "__proto__" member is compared with the other's own member, not its prototype.
+    [JSON.parse('{"__proto__": {}}'), { a: 1 }],
+    [JSON.parse('{"__proto__": {}}'), {}],
+  ];
+  for (const [a, b] of equal) assert.ok(deepEqual(a, b) && deepEqual(b, a), JSON.stringify([a, b]));
+  for (const [a, b] of different) assert.ok(!deepEqual(a, b) && !deepEqual(b, a), JSON.stringify([a, b]));
 });
