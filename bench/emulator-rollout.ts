@@ -6,9 +6,14 @@
  * (no TLS, no sockets, no reconciler), and the rollouts run until every DaemonSet reports all its
  * pods updated and available. Prints the process's CPU time per cluster changed, and the wall
  * time. Run alone, interleaved with another commit's for an A/B:
- * `node --import tsx bench/emulator-rollout.ts [--clusters N] [--rounds R]`.
+ * `node --import tsx bench/emulator-rollout.ts [--clusters N] [--rounds R] [--profile FILE]
+ * [--allocations]`; `--profile` writes a .cpuprofile of the rounds after the first (cluster
+ * creation and the warm-up round left out); `--allocations` samples what those rounds allocate
+ * (collected objects included) and prints the bytes allocated per rollout: a figure the machine's
+ * load does not move, unlike CPU time.
  */
 import fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,7 +24,12 @@ import { indexedNodes } from '../src/emulator/cluster/kubeadm-objects.ts';
 import { Emulator } from '../src/emulator/emulator.ts';
 
 const { values } = parseArgs({
-  options: { clusters: { type: 'string', default: '200' }, rounds: { type: 'string', default: '3' } },
+  options: {
+    clusters: { type: 'string', default: '200' },
+    rounds: { type: 'string', default: '3' },
+    profile: { type: 'string' },
+    allocations: { type: 'boolean', default: false },
+  },
 });
 const clusters = Number(values.clusters);
 const rounds = Number(values.rounds);
@@ -69,7 +79,23 @@ try {
     );
   };
 
+  const session = values.profile === undefined && !values.allocations ? undefined : new Session();
   for (let round = 1; round <= rounds; round++) {
+    if (session !== undefined && round === 2) {
+      session.connect();
+      if (values.profile !== undefined) {
+        await session.post('Profiler.enable');
+        await session.post('Profiler.start');
+      }
+      if (values.allocations) {
+        await session.post('HeapProfiler.enable');
+        await session.post('HeapProfiler.startSampling', {
+          samplingInterval: 4096,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true,
+        });
+      }
+    }
     const hash = `round-${round}`;
     const cpu = process.cpuUsage();
     const started = performance.now();
@@ -112,6 +138,26 @@ try {
     process.stdout.write(
       `round ${round}: ${clusters} rollouts, ${((used.user + used.system) / 1000 / clusters).toFixed(2)} ms CPU per cluster, ${seconds.toFixed(2)} s; ${JSON.stringify(emulator.residency())}\n`,
     );
+  }
+  if (session !== undefined) {
+    if (values.profile !== undefined) {
+      const { profile } = await session.post('Profiler.stop');
+      fs.writeFileSync(values.profile, JSON.stringify(profile));
+    }
+    if (values.allocations) {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      let bytes = 0;
+      const walk = (node: typeof profile.head): void => {
+        bytes += node.selfSize;
+        for (const child of node.children) walk(child);
+      };
+      walk(profile.head);
+      const rollouts = clusters * (rounds - 1);
+      process.stdout.write(
+        `allocated (rounds 2–${rounds}, sampled): ${(bytes / rollouts / 1024).toFixed(0)} KiB per rollout\n`,
+      );
+    }
+    session.disconnect();
   }
   await emulator.stop();
   await app.close();

@@ -191,8 +191,20 @@ interface ManagerEntry {
   operation: 'Apply' | 'Update';
   apiVersion: string;
   time: string;
-  paths: Set<string>;
+  /** Shared with the fieldsV1 tree it was read from until it changes (`ownPaths`): read-only here. */
+  paths: ReadonlySet<string>;
+  /** The frozen fieldsV1 tree `paths` was read from, while they are unchanged: written back as is. */
+  fieldsV1?: JsonObject;
   subresource?: string;
+}
+
+/** The entry's paths, to change: copied from the tree's (shared) on the first change. */
+function ownPaths(entry: ManagerEntry): Set<string> {
+  if (entry.fieldsV1 !== undefined) {
+    entry.paths = new Set(entry.paths);
+    entry.fieldsV1 = undefined;
+  }
+  return entry.paths as Set<string>;
 }
 
 /**
@@ -244,10 +256,14 @@ function sortedFields(node: JsonObject): JsonObject {
   return out;
 }
 
-function fromFieldsV1(fields: Json | undefined): Set<string> {
+/**
+ * The leaf paths of a fieldsV1 tree. For a tree this module built (frozen) the set is shared: the
+ * caller must not change it (`ownPaths` copies it first).
+ */
+function fromFieldsV1(fields: Json | undefined): ReadonlySet<string> {
   const ours = isObject(fields) && Object.isFrozen(fields) ? fields : undefined;
   const known = ours === undefined ? undefined : pathsOfFields.get(ours);
-  if (known !== undefined) return new Set(known);
+  if (known !== undefined) return known;
   const out = new Set<string>();
   const walk = (node: Json | undefined, path: string[]) => {
     if (!isObject(node)) return;
@@ -262,19 +278,25 @@ function fromFieldsV1(fields: Json | undefined): Set<string> {
     for (const key of children) walk(node[key], [...path, key.startsWith('f:') ? key.slice(2) : key]);
   };
   walk(fields, []);
-  if (ours !== undefined) pathsOfFields.set(ours, new Set(out));
+  if (ours !== undefined) pathsOfFields.set(ours, out);
   return out;
 }
 
 function readManagers(object: KubeObject): ManagerEntry[] {
-  return (object.metadata.managedFields ?? []).filter(isObject).map((entry) => ({
-    manager: String(entry.manager ?? ''),
-    operation: entry.operation === 'Apply' ? 'Apply' : 'Update',
-    apiVersion: String(entry.apiVersion ?? object.apiVersion),
-    time: String(entry.time ?? ''),
-    paths: fromFieldsV1(entry.fieldsV1),
-    ...(typeof entry.subresource === 'string' ? { subresource: entry.subresource } : {}),
-  }));
+  return (object.metadata.managedFields ?? []).filter(isObject).map((entry) => {
+    const fields = entry.fieldsV1;
+    const paths = fromFieldsV1(fields);
+    return {
+      manager: String(entry.manager ?? ''),
+      operation: entry.operation === 'Apply' ? 'Apply' : 'Update',
+      apiVersion: String(entry.apiVersion ?? object.apiVersion),
+      time: String(entry.time ?? ''),
+      paths,
+      // A tree this module built gives back the same tree while its paths stay as they are.
+      ...(isObject(fields) && pathsOfFields.get(fields) === paths ? { fieldsV1: fields } : {}),
+      ...(typeof entry.subresource === 'string' ? { subresource: entry.subresource } : {}),
+    };
+  });
 }
 
 /** kube-apiserver's order of managedFields entries: operation, time, manager, subresource. */
@@ -290,10 +312,10 @@ function writeManagers(object: KubeObject, entries: ManagerEntry[]): void {
     delete object.metadata.managedFields;
     return;
   }
-  object.metadata.managedFields = kept.map((e) => managedFieldsEntry(e, toFieldsV1(e.paths)));
+  object.metadata.managedFields = kept.map((e) => managedFieldsEntry(e, e.fieldsV1 ?? toFieldsV1(e.paths)));
 }
 
-function managedFieldsEntry(e: Omit<ManagerEntry, 'paths'>, fieldsV1: JsonObject): JsonObject {
+function managedFieldsEntry(e: Omit<ManagerEntry, 'paths' | 'fieldsV1'>, fieldsV1: JsonObject): JsonObject {
   return {
     manager: e.manager,
     operation: e.operation,
@@ -352,7 +374,8 @@ export class FieldsByShape {
 
 /**
  * Records an Update (create, PUT, non-apply PATCH) by `manager`: it takes the fields whose value
- * it changed; fields that disappeared are owned by nobody any more.
+ * it changed; fields that disappeared are owned by nobody any more. With `subresource` 'status',
+ * `after` is `before` with another status (the store's status write): nothing else changed.
  */
 export function trackUpdate(
   before: KubeObject | undefined,
@@ -366,19 +389,26 @@ export function trackUpdate(
   const oldLeaves =
     before === undefined ? new Map<string, Json>() : leafPaths(before as unknown as JsonObject, part);
   const newLeaves = leafPaths(after as unknown as JsonObject, part);
-  const changed = [...newLeaves]
-    .filter(([path, value]) => !deepEqual(oldLeaves.get(path), value))
-    .map(([p]) => p);
+  const changed: string[] = [];
+  newLeaves.forEach((value, path) => {
+    if (!deepEqual(oldLeaves.get(path), value)) changed.push(path);
+  });
   const changedSet = new Set(changed);
+  // A status write leaves the rest as it was: in an object every path of whose owners is there
+  // (`tracked`), the paths outside status are there still.
+  const mainKept = part === 'status' && before !== undefined && tracked.has(before);
   for (const entry of entries) {
-    for (const path of [...entry.paths]) {
-      if (changedSet.has(path)) {
-        entry.paths.delete(path);
-        continue;
-      }
+    const gone: string[] = [];
+    for (const path of entry.paths) {
+      if (changedSet.has(path)) gone.push(path);
       // A leaf of the new object is there; anything else is looked up.
-      if (newLeaves.get(path) !== undefined) continue;
-      if (valueAt(after as unknown as JsonObject, segmentsOf(path)) === undefined) entry.paths.delete(path);
+      else if (newLeaves.get(path) !== undefined) continue;
+      else if (mainKept && !path.startsWith(STATUS_PATH)) continue;
+      else if (valueAt(after as unknown as JsonObject, segmentsOf(path)) === undefined) gone.push(path);
+    }
+    if (gone.length > 0) {
+      const paths = ownPaths(entry);
+      for (const path of gone) paths.delete(path);
     }
   }
   if (changed.length > 0) {
@@ -397,9 +427,29 @@ export function trackUpdate(
       entries.push(mine);
     }
     mine.time = time;
-    for (const path of changed) mine.paths.add(path);
+    const paths = ownPaths(mine);
+    for (const path of changed) paths.add(path);
   }
   writeManagers(after, entries);
+}
+
+/** The text every path under `status` starts with (paths are JSON arrays of segments). */
+const STATUS_PATH = '["status"';
+
+/**
+ * Stored objects as `trackUpdate` left them: every path of every managedFields entry is in the
+ * object (it drops the others and adds only the new object's leaves). A write without a field
+ * manager keeps the entries whatever it changes, so its object is not among them.
+ */
+const tracked = new WeakSet<object>();
+
+/**
+ * Marks `stored`, the object the store keeps for a write `trackUpdate` recorded (the same content:
+ * the store only orders its members), so that the next status write of it skips looking up the
+ * paths outside status.
+ */
+export function markTracked(stored: KubeObject): void {
+  tracked.add(stored);
 }
 
 /**
@@ -484,10 +534,11 @@ export function serverSideApply(
     for (const [path, value] of appliedLeaves) {
       if (isSelf(path)) continue;
       const before = valueAt(base as unknown as JsonObject, segmentsOf(path));
-      if (force || !deepEqual(before, value)) entry.paths.delete(path);
+      if ((force || !deepEqual(before, value)) && entry.paths.has(path)) ownPaths(entry).delete(path);
     }
   }
   mine.paths = new Set(appliedLeaves.keys());
+  mine.fieldsV1 = undefined;
   mine.time = time;
   merged.metadata = { ...(merged.metadata ?? {}) };
   writeManagers(merged, entries);

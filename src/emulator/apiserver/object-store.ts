@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { applyDefaults, initialStatus } from './defaults.ts';
 import { assertStorable } from './limits.ts';
-import { trackCreate, trackUpdate } from './managed-fields.ts';
+import { markTracked, trackCreate, trackUpdate } from './managed-fields.ts';
 import {
   alreadyExistsError,
   clone,
@@ -344,6 +344,7 @@ export class ObjectStore {
     const rv = this.#nextRv();
     metadata.resourceVersion = String(rv);
     const stored = inApiOrder(object);
+    if (options.manager !== undefined) markTracked(stored);
     this.#commit('MODIFIED', resource, stored, current, rv);
     return stored;
   }

@@ -10,7 +10,7 @@ import {
 } from '../cluster/kubeadm-objects.ts';
 import { FieldsByShape, leafPaths, trackUpdate } from './managed-fields.ts';
 import { type ChangeEvent, ObjectStore } from './object-store.ts';
-import { clone, type Json, type JsonObject, jsonOf, type KubeObject } from './objects.ts';
+import { clone, deepEqual, type Json, type JsonObject, jsonOf, type KubeObject } from './objects.ts';
 import { strategicMergePatch } from './patch.ts';
 import { RESOURCE } from './resources.ts';
 
@@ -33,6 +33,22 @@ test('jsonOf is the text JSON.stringify gives, also for versions that share part
     { a: undefined, spec: undefined, metadata: null, status: { at: new Date(0) } },
     { metadata: 'text', spec: [1, { a: undefined }, null], 'we"ird\n': '\u2028' },
     JSON.parse('{"__proto__": {"a": 1}, "spec": {"__proto__": 2}, "metadata": {"managedFields": []}}'),
+    // managedFields composed entry by entry: odd entries read as JSON.stringify reads them.
+    {
+      metadata: {
+        managedFields: [
+          ds.metadata.managedFields?.[0],
+          null,
+          undefined,
+          () => 1,
+          'text',
+          { fieldsV1: undefined, manager: 'm' },
+          { fieldsV1: [1, { a: undefined }], time: new Date(0) },
+          { toJSON: () => 'x' },
+        ],
+      },
+    },
+    { metadata: { managedFields: { fieldsV1: {} } } },
     {},
   ];
   for (const object of objects) assert.equal(jsonOf(object as object), JSON.stringify(object));
@@ -214,4 +230,69 @@ test("objects created from a shape's fieldsV1 (a DaemonSet's pods, Events) carry
     assert.ok((object.metadata.managedFields ?? []).length === 1, object.metadata.name);
     assert.deepEqual(object.metadata.managedFields, walked.metadata.managedFields, object.metadata.name);
   }
+});
+
+test("a status write's managed fields are the field manager's walk, after writes with and without a manager", () => {
+  const cluster = memoryStore(() => {});
+  cluster.create(RESOURCE.namespaces, {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'kube-system' },
+  });
+  const created = cluster.create(RESOURCE.daemonsets, kubeProxyDaemonSet('1.31.4'), { manager: 'kubeadm' });
+  const templatePath = JSON.stringify(['spec', 'template', 'spec', 'priorityClassName']);
+  /** A status write through the store, checked against trackUpdate on copies (every path looked up). */
+  const statusWrite = (current: KubeObject, numberReady: number): KubeObject => {
+    const status = { numberReady };
+    const walked = { ...clone(current), status: clone(status) } as KubeObject;
+    trackUpdate(clone(current), walked, 'kube-controller-manager', '1970-01-01T00:00:00Z', 'status');
+    const written = cluster.update(
+      RESOURCE.daemonsets,
+      { ...current, status },
+      { subresource: 'status', owned: true, manager: 'kube-controller-manager' },
+    );
+    assert.deepEqual(written.metadata.managedFields, walked.metadata.managedFields);
+    return written;
+  };
+  const kubeadmPaths = (object: KubeObject) =>
+    ownedPaths(object.metadata.managedFields?.find((e) => e.manager === 'kubeadm')?.fieldsV1);
+
+  // After a write with a manager: every owner's path is in the object.
+  const patched = strategicMergePatch(created as unknown as Json, {
+    spec: { template: { metadata: { annotations: { a: 'b' } } } },
+  }) as unknown as KubeObject;
+  const afterPatch = statusWrite(
+    cluster.update(RESOURCE.daemonsets, patched, { manager: 'mks', owned: true }),
+    1,
+  );
+  assert.ok(kubeadmPaths(afterPatch).includes(templatePath));
+  const again = statusWrite(afterPatch, 2);
+  assert.equal(again.metadata.managedFields?.length, 3);
+
+  // A write without a manager keeps the entries, a path kubeadm owned included, though the field
+  // is gone; the next status write by a manager drops it, as the walk does.
+  const spec = clone(again.spec) as JsonObject;
+  delete ((spec.template as JsonObject).spec as JsonObject).priorityClassName;
+  const internal = cluster.update(RESOURCE.daemonsets, { ...again, spec }, { owned: true });
+  assert.ok(kubeadmPaths(internal).includes(templatePath));
+  assert.ok(!kubeadmPaths(statusWrite(internal, 3)).includes(templatePath));
+});
+
+test('deepEqual compares members, an undefined one as absent, a "__proto__" one as any other', () => {
+  const equal: [unknown, unknown][] = [
+    [{ a: 1, b: undefined }, { a: 1 }],
+    [{ a: [1, { b: null }] }, { a: [1, { b: null }] }],
+    [JSON.parse('{"__proto__": {}}'), JSON.parse('{"__proto__": {}}')],
+  ];
+  const different: [unknown, unknown][] = [
+    [{ a: 1 }, { a: 1, b: 2 }],
+    [{ a: undefined }, { a: null }],
+    [[undefined], [null]],
+    [{ a: [] }, { a: {} }],
+    // An own "__proto__" member is compared with the other's own member, not its prototype.
+    [JSON.parse('{"__proto__": {}}'), { a: 1 }],
+    [JSON.parse('{"__proto__": {}}'), {}],
+  ];
+  for (const [a, b] of equal) assert.ok(deepEqual(a, b) && deepEqual(b, a), JSON.stringify([a, b]));
+  for (const [a, b] of different) assert.ok(!deepEqual(a, b) && !deepEqual(b, a), JSON.stringify([a, b]));
 });

@@ -69,10 +69,17 @@ export function deepEqual(a: unknown, b: unknown): boolean {
     const other = b as unknown[];
     return a.length === other.length && a.every((item, i) => deepEqual(item, other[i]));
   }
-  const ka = Object.keys(a as object).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
-  const kb = Object.keys(b as object).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
-  if (ka.length !== kb.length) return false;
-  return ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  // Members whose value is undefined count as absent. No key arrays: this runs on every write.
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  let defined = 0;
+  for (const key in ra) {
+    if (!Object.hasOwn(ra, key) || ra[key] === undefined) continue;
+    if (!Object.hasOwn(rb, key) || !deepEqual(ra[key], rb[key])) return false;
+    defined += 1;
+  }
+  for (const key in rb) if (Object.hasOwn(rb, key) && rb[key] !== undefined) defined -= 1;
+  return defined === 0;
 }
 
 /** RFC 3339 with second precision, as the API server writes metav1.Time. */
@@ -281,13 +288,29 @@ const isPlain = (value: object): boolean =>
 
 /** The text `JSON.stringify` gives for a plain object, with the shared parts' texts reused. */
 function composeJson(object: Record<string, unknown>): string {
+  return membersJson(object, objectMemberJson);
+}
+
+const objectMemberJson = (key: string, value: unknown): string | undefined => {
+  if (key === 'spec') return partJson(value);
+  if (key === 'metadata' && isObject(value) && isPlain(value)) return membersJson(value, metadataMemberJson);
+  return JSON.stringify(value);
+};
+
+const metadataMemberJson = (key: string, value: unknown): string | undefined =>
+  key === 'managedFields' ? managedFieldsJson(value) : JSON.stringify(value);
+
+const entryMemberJson = (key: string, value: unknown): string | undefined =>
+  key === 'fieldsV1' ? partJson(value) : JSON.stringify(value);
+
+/** An object's text, each member's given by `textOf` (undefined: left out, as JSON.stringify does). */
+function membersJson(
+  object: Record<string, unknown>,
+  textOf: (key: string, value: unknown) => string | undefined,
+): string {
   let out = '{';
   for (const key of Object.keys(object)) {
-    const value = object[key];
-    let text: string | undefined;
-    if (key === 'spec') text = partJson(value);
-    else if (key === 'metadata' && isObject(value) && isPlain(value)) text = metadataJson(value);
-    else text = JSON.stringify(value);
+    const text = textOf(key, object[key]);
     // JSON.stringify leaves out members whose value has no JSON text (undefined, functions).
     if (text === undefined) continue;
     out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${text}`;
@@ -295,15 +318,28 @@ function composeJson(object: Record<string, unknown>): string {
   return `${out}}`;
 }
 
-function metadataJson(metadata: Record<string, unknown>): string {
-  let out = '{';
-  for (const key of Object.keys(metadata)) {
-    const value = metadata[key];
-    const text = key === 'managedFields' ? partJson(value) : JSON.stringify(value);
-    if (text === undefined) continue;
-    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${text}`;
+/**
+ * The text of managedFields, kept per list; a new list (every write that changes an owner's
+ * entry) is composed entry by entry with each entry's fieldsV1 text kept per tree: trees are
+ * shared between entries an update leaves alone and between objects of one shape (Events, pods).
+ */
+function managedFieldsJson(value: unknown): string | undefined {
+  if (!Array.isArray(value)) return partJson(value);
+  let text = PART_JSON.get(value);
+  if (text === undefined) {
+    text = '[';
+    for (const entry of value) {
+      if (text.length > 1) text += ',';
+      // An array item without a JSON text (undefined, a function) reads null.
+      text +=
+        isObject(entry) && isPlain(entry)
+          ? membersJson(entry, entryMemberJson)
+          : (JSON.stringify(entry) ?? 'null');
+    }
+    text += ']';
+    PART_JSON.set(value, text);
   }
-  return `${out}}`;
+  return text;
 }
 
 function partJson(value: unknown): string | undefined {

@@ -3,11 +3,11 @@
  * object and reason, its count and lastTimestamp bumped when it happens again, as client-go's
  * event correlator aggregates a repeated event.
  */
-import { randomBytes } from 'node:crypto';
 import { FieldsByShape } from '../apiserver/managed-fields.ts';
 import type { ObjectStore } from '../apiserver/object-store.ts';
 import { type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
+import { randomHex } from './random-hex.ts';
 
 export interface EventInput {
   readonly type: 'Normal' | 'Warning';
@@ -22,19 +22,6 @@ export interface EventInput {
 const MAX_EVENTS = 500;
 
 const listKey = (event: KubeObject): string => `${event.metadata.namespace}/${event.metadata.name}`;
-
-/** Random bytes drawn a few KiB at a time: an Event's name suffix without a call into the CSPRNG each. */
-let pool = Buffer.alloc(0);
-let drawn = 0;
-
-function randomHex(bytes: number): string {
-  if (drawn + bytes > pool.length) {
-    pool = randomBytes(4096);
-    drawn = 0;
-  }
-  drawn += bytes;
-  return pool.toString('hex', drawn - bytes, drawn);
-}
 
 /**
  * The fieldsV1 of the Events recorded, by shape: every member below is always there (strings, the

@@ -2,10 +2,11 @@
  * The objects a fresh cluster starts with, in the layout kubeadm creates them
  * (spec/kube-proxy.md §4.1), and the pods the DaemonSet controller stamps from a template.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { TEMPLATE_GENERATION } from '../apiserver/object-store.ts';
 import { clone, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 import type { EmulatedNode } from '../scale-out/control.ts';
+import { randomHex } from './random-hex.ts';
 
 export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'] as const;
 export const KUBE_PROXY = 'kube-proxy';
@@ -376,7 +377,7 @@ export function apiServerCommand(flags: readonly string[]): string[] {
   ];
 }
 
-const containerId = (): string => `containerd://${randomBytes(32).toString('hex')}`;
+const containerId = (): string => `containerd://${randomHex(32)}`;
 
 const conditions = (time: string, ready: boolean, scheduledOnly = false): JsonObject[] => {
   const notReady = { reason: 'ContainersNotReady', message: 'containers with unready status: [kube-proxy]' };
