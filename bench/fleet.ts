@@ -62,6 +62,10 @@ interface Memory {
 
 interface Watched {
   cpuSeconds: number;
+  /** The main thread's share of cpuSeconds (undefined without /proc). */
+  mainThreadCpuSeconds: number | undefined;
+  /** The readiness counts made during the window (on the main thread) and their elapsed time. */
+  readinessCounts: { made: number; ms: number };
   peakRss: number;
   peakHeapTotal: number;
   vmHwm: number | undefined;
@@ -107,6 +111,7 @@ export async function runFleet(context: BenchContext): Promise<Row[]> {
       process.stderr.write(
         `  fleet: Kubernetes API calls per cluster during the change: ${calls}; TLS handshakes ${driven.rolled.handshakes}\n`,
       );
+      process.stderr.write(`  fleet: ${threadsLine(driven.rolled, driven.fleet?.seconds, clusters)}\n`);
     }
   } catch (error) {
     problems.push((error as Error).message.split('\n')[0] ?? 'failed');
@@ -305,6 +310,22 @@ async function verifyCluster(client: ApiClient, kube: string, id: string): Promi
     if (loaded !== hash) problems.push(`${id}: pod ${pod.metadata?.name} loaded ${loaded}, not ${hash}`);
   }
   return problems;
+}
+
+/**
+ * Where the change's CPU went by thread: the main thread (API, emulated clusters and their
+ * Kubernetes API, store) saturating means the fleet waits on it, whatever the reconciler thread
+ * could do more; and what the bench's own readiness counts took of it.
+ */
+function threadsLine(watched: Watched, seconds: number | undefined, clusters: number): string {
+  const main = watched.mainThreadCpuSeconds;
+  const perCluster = (cpuSeconds: number) => `${((cpuSeconds * 1000) / clusters).toFixed(1)} ms per cluster`;
+  const split =
+    main === undefined
+      ? 'main thread not measured (no /proc)'
+      : `main thread ${main.toFixed(2)} s (${perCluster(main)}${seconds === undefined ? '' : `, busy ${((main / seconds) * 100).toFixed(0)} % of the window`}), other threads ${(watched.cpuSeconds - main).toFixed(2)} s (${perCluster(watched.cpuSeconds - main)})`;
+  const counts = watched.readinessCounts;
+  return `server CPU over the change ${watched.cpuSeconds.toFixed(2)} s: ${split}; the bench's readiness counts: ${counts.made}, ${counts.ms.toFixed(0)} ms elapsed on the main thread`;
 }
 
 export function mib(bytes: number): string {
