@@ -15,7 +15,7 @@
  *                          bound allows, then samples RSS for `settleMs`; answers the highest
  *                          sample, the V8 heap and the emulator's residency figures.
  *   watchStart             starts sampling RSS, CPU time and Kubernetes API calls (a change).
- *   watchStop              stops; answers CPU seconds (the process's and its main thread's),
+ *   watchStop              stops; answers CPU seconds (the process's and each thread's),
  *                          peak RSS, VmHWM, calls by method, TLS handshakes, the readiness
  *                          counts made meanwhile and their time, and the monotonic window (for
  *                          profiles).
@@ -93,19 +93,27 @@ function heapOf(usage: NodeJS.MemoryUsage): { heapUsed: number; heapTotal: numbe
 const hrtimeMicros = () => Number(process.hrtime.bigint() / 1000n);
 
 /**
- * CPU seconds of the main thread alone (/proc/self/task/<pid>/stat: utime and stime, in clock
- * ticks of 10 ms); undefined where /proc is not there. The rest of the process's CPU is the other
- * threads': the reconciler thread, V8's GC helpers, the SQLite checkpointer, libuv's pool.
+ * CPU seconds of each thread of this process by thread id (/proc/self/task/<tid>/stat: utime and
+ * stime, in clock ticks of 10 ms); empty where /proc is not there. The main thread's id is the
+ * pid; the others are the reconciler thread, V8's GC helpers, the SQLite checkpointer, libuv's pool.
  */
-function mainThreadCpuSeconds(): number | undefined {
+function threadCpuSeconds(): Map<number, number> {
+  const cpu = new Map<number, number>();
   try {
-    const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    // Fields after the command (which may hold spaces), from the third: utime is the 14th field.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+    for (const tid of fs.readdirSync('/proc/self/task')) {
+      try {
+        const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        // The fields after the command (which may hold spaces), from the third: utime is the 14th.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        cpu.set(Number(tid), (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND);
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
   } catch {
-    return undefined;
+    // no /proc
   }
+  return cpu;
 }
 /** USER_HZ: 100 on every Linux build node supports. */
 const CLOCK_TICKS_PER_SECOND = 100;
@@ -194,7 +202,7 @@ try {
     | {
         sampler: RssSampler;
         cpu: NodeJS.CpuUsage;
-        mainCpu: number | undefined;
+        threadCpu: Map<number, number>;
         startMicros: number;
         peakHeap: () => number;
       }
@@ -207,7 +215,7 @@ try {
     watch = {
       sampler,
       cpu: process.cpuUsage(),
-      mainCpu: mainThreadCpuSeconds(),
+      threadCpu: threadCpuSeconds(),
       startMicros: hrtimeMicros(),
       peakHeap: () => peakHeap,
     };
@@ -219,13 +227,18 @@ try {
   const watchStop = () => {
     if (watch === undefined) throw new Error('watchStop without watchStart');
     const cpu = process.cpuUsage(watch.cpu);
-    const mainCpu = mainThreadCpuSeconds();
+    const threadCpu = threadCpuSeconds();
+    const before = watch.threadCpu;
+    // CPU seconds per thread over the window, the most first; the main thread is the pid.
+    const threads = [...threadCpu]
+      .map(([tid, seconds]) => ({ main: tid === process.pid, seconds: seconds - (before.get(tid) ?? 0) }))
+      .filter((thread) => thread.seconds > 0)
+      .sort((a, b) => b.seconds - a.seconds);
     const peakRss = watch.sampler.stop();
     const result = {
       type: 'watched',
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
-      mainThreadCpuSeconds:
-        mainCpu === undefined || watch.mainCpu === undefined ? undefined : mainCpu - watch.mainCpu,
+      threads,
       readinessCounts: counts,
       peakRss,
       peakHeapTotal: watch.peakHeap(),
