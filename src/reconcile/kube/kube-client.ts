@@ -195,7 +195,7 @@ function createClusterKube(connection: ClusterConnection, agent: http.Agent): Cl
       // wraps node's HTTP client in streams and header objects. Here the token and the pool's
       // keep-alive agent are set as they are, and the request goes through node's HTTP client
       // directly (`nodeHttpLibrary`); the requests, their serialization and the answers' parsing
-      // stay client-node's (docs/performance.md, "The reconciler's Kubernetes client").
+      // stay client-node's (docs/performance.md, "The fleet's change, third round").
       const authorization = `Bearer ${connection.token}`;
       const config = k8s.createConfiguration({
         baseServer: new k8s.ServerConfiguration<{ [key: string]: string }>(connection.server, {}),
