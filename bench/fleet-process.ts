@@ -15,8 +15,10 @@
  *                          bound allows, then samples RSS for `settleMs`; answers the highest
  *                          sample, the V8 heap and the emulator's residency figures.
  *   watchStart             starts sampling RSS, CPU time and Kubernetes API calls (a change).
- *   watchStop              stops; answers CPU seconds, peak RSS, VmHWM, calls by method,
- *                          TLS handshakes and the monotonic window (for profiles).
+ *   watchStop              stops; answers CPU seconds (the process's and each thread's),
+ *                          peak RSS, VmHWM, calls by method, TLS handshakes, the readiness
+ *                          counts made meanwhile and their time, and the monotonic window (for
+ *                          profiles).
  *   usage                  CPU time so far and the monotonic clock (for profile windows).
  *
  * The readiness check is one SQL count over the clusters table, so it reads the same on SQLite
@@ -90,6 +92,32 @@ function heapOf(usage: NodeJS.MemoryUsage): { heapUsed: number; heapTotal: numbe
 
 const hrtimeMicros = () => Number(process.hrtime.bigint() / 1000n);
 
+/**
+ * CPU seconds of each thread of this process by thread id (/proc/self/task/<tid>/stat: utime and
+ * stime, in clock ticks of 10 ms); empty where /proc is not there. The main thread's id is the
+ * pid; the others are the reconciler thread, V8's GC helpers, the SQLite checkpointer, libuv's pool.
+ */
+function threadCpuSeconds(): Map<number, number> {
+  const cpu = new Map<number, number>();
+  try {
+    for (const tid of fs.readdirSync('/proc/self/task')) {
+      try {
+        const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        // The fields after the command (which may hold spaces), from the third: utime is the 14th.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        cpu.set(Number(tid), (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND);
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return cpu;
+}
+/** USER_HZ: 100 on every Linux build node supports. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 try {
   const config = loadConfig(
     {
@@ -126,8 +154,11 @@ try {
     handshakes++;
   });
 
+  /** The readiness counts made while watching, and the time they took (they run on the main thread). */
+  let counts = { made: 0, ms: 0 };
   /** Clusters of the fleet that are READY with their newest generation observed. */
   const settled = async (): Promise<number> => {
+    const started = performance.now();
     const row = await services.database.db
       .selectFrom('clusters')
       .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -136,6 +167,8 @@ try {
       .where('status', '=', 'READY')
       .whereRef('observed_generation', '=', 'generation')
       .executeTakeFirstOrThrow();
+    counts.made++;
+    counts.ms += performance.now() - started;
     return Number(row.n);
   };
 
@@ -166,25 +199,47 @@ try {
   };
 
   let watch:
-    | { sampler: RssSampler; cpu: NodeJS.CpuUsage; startMicros: number; peakHeap: () => number }
+    | {
+        sampler: RssSampler;
+        cpu: NodeJS.CpuUsage;
+        threadCpu: Map<number, number>;
+        startMicros: number;
+        peakHeap: () => number;
+      }
     | undefined;
   const watchStart = () => {
     let peakHeap = 0;
     const sampler = new RssSampler(25, () => {
       peakHeap = Math.max(peakHeap, process.memoryUsage().heapTotal);
     });
-    watch = { sampler, cpu: process.cpuUsage(), startMicros: hrtimeMicros(), peakHeap: () => peakHeap };
+    watch = {
+      sampler,
+      cpu: process.cpuUsage(),
+      threadCpu: threadCpuSeconds(),
+      startMicros: hrtimeMicros(),
+      peakHeap: () => peakHeap,
+    };
     kubeCalls = {};
     handshakes = 0;
+    counts = { made: 0, ms: 0 };
     return { type: 'watching' };
   };
   const watchStop = () => {
     if (watch === undefined) throw new Error('watchStop without watchStart');
     const cpu = process.cpuUsage(watch.cpu);
+    const threadCpu = threadCpuSeconds();
+    const before = watch.threadCpu;
+    // CPU seconds per thread over the window, the most first; the main thread is the pid.
+    const threads = [...threadCpu]
+      .map(([tid, seconds]) => ({ main: tid === process.pid, seconds: seconds - (before.get(tid) ?? 0) }))
+      .filter((thread) => thread.seconds > 0)
+      .sort((a, b) => b.seconds - a.seconds);
     const peakRss = watch.sampler.stop();
     const result = {
       type: 'watched',
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      threads,
+      readinessCounts: counts,
       peakRss,
       peakHeapTotal: watch.peakHeap(),
       vmHwm: vmHwmBytes(),

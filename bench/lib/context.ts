@@ -77,6 +77,11 @@ export interface FleetFigures {
    * clusters, Kubernetes API calls and server CPU (share of one core), all the resyncs' cost.
    */
   readonly resync: { readonly loads: number; readonly kubeCalls: number; readonly cpu: number };
+  /**
+   * The change's server CPU by thread, in ms per cluster changed, the most first: the main thread
+   * (`main`), then the others (the reconciler thread, V8's helpers); empty without /proc.
+   */
+  readonly cpuMsPerClusterByThread: readonly { readonly main: boolean; readonly ms: number }[];
 }
 
 export interface ServerUnderTest {

@@ -189,25 +189,28 @@ function createClusterKube(connection: ClusterConnection, agent: http.Agent): Cl
   let apis: Promise<Apis> | undefined;
   const apisOf = (): Promise<Apis> =>
     (apis ??= loadClientNode().then((k8s) => {
-      const config = new k8s.KubeConfig();
-      // client-node 1.4 builds a new agent for every request (KubeConfig.createAgent): this
-      // client hands out the pool's shared keep-alive agent instead.
-      (config as unknown as { createAgent: () => http.Agent }).createAgent = () => agent;
-      config.loadFromOptions({
-        clusters: [
-          // client-node refuses plain http unless TLS verification is declared off; emulated
-          // clusters served by mks over http have no TLS to verify.
-          {
-            name: 'cluster',
-            server: connection.server,
-            skipTLSVerify: connection.server.startsWith('http:'),
+      // client-node's generated API classes over a configuration of our own rather than a
+      // KubeConfig's (`makeApiClient`): a KubeConfig re-derives its TLS options, scans its
+      // authenticators and builds an agent on every request, and its transport (node-fetch)
+      // wraps node's HTTP client in streams and header objects. Here the token and the pool's
+      // keep-alive agent are set as they are, and the request goes through node's HTTP client
+      // directly (`nodeHttpLibrary`); the requests, their serialization and the answers' parsing
+      // stay client-node's (docs/performance.md, "The fleet's change, third round").
+      const authorization = `Bearer ${connection.token}`;
+      const config = k8s.createConfiguration({
+        baseServer: new k8s.ServerConfiguration<{ [key: string]: string }>(connection.server, {}),
+        authMethods: {
+          default: {
+            getName: () => 'mks cluster token',
+            applySecurityAuthentication: (context) => {
+              context.setHeaderParam('Authorization', authorization);
+              context.setAgent(agent);
+            },
           },
-        ],
-        users: [{ name: 'mks', token: connection.token }],
-        contexts: [{ name: 'mks', cluster: 'cluster', user: 'mks' }],
-        currentContext: 'mks',
+        },
+        httpApi: k8s.wrapHttpLibrary(nodeHttpLibrary(k8s, agent)),
       });
-      return { k8s, core: config.makeApiClient(k8s.CoreV1Api), apps: config.makeApiClient(k8s.AppsV1Api) };
+      return { k8s, core: new k8s.CoreV1Api(config), apps: new k8s.AppsV1Api(config) };
     }));
   const limit = semaphore(MAX_CONCURRENT_CALLS_PER_CLUSTER);
 
@@ -281,6 +284,66 @@ function createClusterKube(connection: ClusterConnection, agent: http.Agent): Cl
       ).items,
     listNodes: async () => (await call('list nodes', ({ core }) => core.listNode())).items,
     listAllPods: async () => (await call('list pods', ({ core }) => core.listPodForAllNamespaces())).items,
+  };
+}
+
+type RequestContext = import('@kubernetes/client-node').RequestContext;
+type ResponseContext = import('@kubernetes/client-node').ResponseContext;
+
+const USER_AGENT = 'node-fetch/1.0 (+https://github.com/bitinn/node-fetch)';
+
+/**
+ * client-node's transport (its `HttpLibrary` contract) on node's HTTP client: one request on the
+ * given keep-alive agent, the answer's body read whole. What node-fetch did for client-node here,
+ * without its stream and header wrappers: no redirect is followed (a Kubernetes API answers none
+ * to these calls) and a network error rejects, as node-fetch's did.
+ */
+function nodeHttpLibrary(
+  k8s: ClientNode,
+  agent: http.Agent,
+): { send(request: RequestContext): Promise<ResponseContext> } {
+  return {
+    send: (request) =>
+      new Promise<ResponseContext>((resolve, reject) => {
+        const body = request.getBody();
+        if (body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body)) {
+          reject(new Error('only text and byte bodies are sent'));
+          return;
+        }
+        const url = request.getUrl();
+        const signal = request.getSignal();
+        const options: https.RequestOptions = {
+          method: request.getHttpMethod(),
+          // The agent node-fetch named: a Kubernetes API takes the field manager of a write that
+          // names none (mks's Events) from it, so they keep the manager they had.
+          headers: { 'User-Agent': USER_AGENT, ...request.getHeaders() },
+          agent: request.getAgent() ?? agent,
+          ...(signal === undefined ? {} : { signal }),
+        };
+        const onResponse = (response: http.IncomingMessage) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('error', reject);
+          response.on('end', () => {
+            const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+            const headers: { [name: string]: string } = {};
+            for (const [name, value] of Object.entries(response.headers)) {
+              if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+            }
+            resolve(
+              new k8s.ResponseContext(response.statusCode ?? 0, headers, {
+                text: async () => bytes.toString('utf8'),
+                binary: async () => bytes,
+              }),
+            );
+          });
+        };
+        const outgoing = url.startsWith('https:')
+          ? https.request(url, options, onResponse)
+          : http.request(url, options, onResponse);
+        outgoing.on('error', reject);
+        outgoing.end(body);
+      }),
   };
 }
 
