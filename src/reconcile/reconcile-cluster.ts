@@ -176,7 +176,7 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
     // A generation rolled back (only an ERROR one can be) runs the config its nodes went back to
     // until the next change: that is what mks applied, and what drift is measured against.
     if (cluster.status === 'ERROR') {
-      const target = await ctx.store.rollbackTarget(clusterId);
+      const target = await ctx.store.rollbackTarget(clusterId, generation);
       if (target?.rolledBack === true) rolledBack = desiredOfTarget(target);
     }
     const applied: Desired = rolledBack ?? desired;
@@ -363,7 +363,7 @@ async function failRollout(
   log: Logger,
 ): Promise<Outcome> {
   // Read only when it may be used (a store call, across threads when passes run in theirs).
-  const target = ctx.autoRollback ? await ctx.store.rollbackTarget(cluster.id) : undefined;
+  const target = ctx.autoRollback ? await ctx.store.rollbackTarget(cluster.id, cluster.generation) : undefined;
   const to = target === undefined ? undefined : desiredOfTarget(target);
   const decision = onRolloutFailure(
     ctx.autoRollback,

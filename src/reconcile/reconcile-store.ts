@@ -37,10 +37,12 @@ export interface ReconcileStore {
   /** Records a `drift` history entry: what was changed in the cluster, and restored. */
   recordDrift(clusterId: string, note: string): Promise<void>;
   /**
-   * What a rollback of the cluster's current generation goes back to (plan.ts `rollbackTargetOf`):
-   * the generation it was rolled back to, or the newest earlier one whose outcome was READY.
+   * What a rollback of the cluster's `generation` goes back to (plan.ts `rollbackTargetOf`): the
+   * generation it was rolled back to, or the newest earlier one whose outcome was READY. The pass's
+   * generation, not the store's newest: a change made during the pass must not make the pass
+   * measure drift against that change's config (it would put back the failed one it rolled back).
    */
-  rollbackTarget(clusterId: string): Promise<RollbackTarget | undefined>;
+  rollbackTarget(clusterId: string, generation: number): Promise<RollbackTarget | undefined>;
   /**
    * Records, in one transaction, that `generation` was rolled back to `toGeneration`: status ERROR
    * with `message` (the generation's outcome too) and a `rollback` history entry. The desired
@@ -108,11 +110,8 @@ export function reconcileStore(
       });
       if (seconds !== undefined) rolloutEnd?.(status, seconds);
     },
-    rollbackTarget: async (clusterId) => {
-      const cluster = await store.get(clusterId);
-      if (cluster === undefined) return undefined;
-      return rollbackTargetOf(await store.history(clusterId), cluster.generation);
-    },
+    rollbackTarget: async (clusterId, generation) =>
+      rollbackTargetOf(await store.history(clusterId), generation),
     recordRollback: async (clusterId, generation, toGeneration, message) => {
       let seconds: number | undefined;
       let recorded = false;

@@ -59,6 +59,25 @@ async function faultyCluster(server: TestServer) {
   return { kube, id, k, node, healthyHash, healthyConf };
 }
 
+/** A reconcile loop of the test's own over `store` and `kube` (the server's worker is off). */
+function ownLoop(server: TestServer, store: ReconcileStore, kube: KubeClients): ReconcileLoop {
+  const { runtime, services } = server;
+  const caPem = fs.readFileSync(runtime.kubeCaFile, 'utf8');
+  return new ReconcileLoop(
+    services.database,
+    services.workSignal,
+    {
+      store,
+      provider: runtime.emulator,
+      connection: servedConnection(server.config.kubePublicUrl, services.clusterToken, caPem),
+      kube,
+      ...PASS_SETTINGS,
+    },
+    { concurrency: 4, pollMs: 50, resyncMs: 300, leaseMs: 5_000 },
+    pino({ level: 'silent' }),
+  );
+}
+
 async function metric(server: TestServer, pattern: RegExp): Promise<number> {
   const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
   const line = text.split('\n').find((candidate) => pattern.test(candidate));
@@ -283,8 +302,7 @@ for (const dialect of DIALECTS) {
     });
 
     test('the next pass completes it: the nodes go back, one rollback recorded, the cluster stays ERROR', async () => {
-      const { runtime, services } = server;
-      const caPem = fs.readFileSync(runtime.kubeCaFile, 'utf8');
+      const { services } = server;
       // Once the rollback is recorded, the pass's next Kubernetes write fails, as if it crashed there.
       let crashNext = false;
       const base = reconcileStore(services.clusterStore);
@@ -315,19 +333,7 @@ for (const dialect of DIALECTS) {
         }
       }
       const kube = new CrashingClients();
-      const worker = new ReconcileLoop(
-        services.database,
-        services.workSignal,
-        {
-          store,
-          provider: runtime.emulator,
-          connection: servedConnection(server.config.kubePublicUrl, services.clusterToken, caPem),
-          kube,
-          ...PASS_SETTINGS,
-        },
-        { concurrency: 4, pollMs: 50, resyncMs: 300, leaseMs: 5_000 },
-        pino({ level: 'silent' }),
-      );
+      const worker = ownLoop(server, store, kube);
       worker.start();
       const { kube: kubePath, id, k, healthyHash, healthyConf } = await faultyCluster(server);
       try {
@@ -360,6 +366,77 @@ for (const dialect of DIALECTS) {
         const cluster = await server.client.call<Cluster>('GET', `${kubePath}/${id}`);
         assert.equal(cluster.status, 'ERROR');
         assert.match(String(cluster.statusMessage), /rolled back/);
+      } finally {
+        k.close();
+        await worker.stop();
+        kube.close();
+      }
+    });
+  });
+
+  describe(`a change made while a pass checks a rolled-back cluster (${dialect})`, {
+    skip: !hasKubectl() && 'kubectl is missing',
+  }, () => {
+    let server: TestServer;
+    before(async () => {
+      // The runtime's own worker is off: the test runs one whose store lands a change mid-pass.
+      server = await startTestServer(dialect, { MKS_POD_START_MS: '100', MKS_WORKER: 'false' });
+    });
+    after(async () => {
+      await server.close();
+    });
+
+    test("the pass measures drift against its own generation's rollback: the failed config is not put back", async () => {
+      // Once armed, the next rollback-target read (a pass checking the rolled-back cluster for
+      // drift) first lands a revert through the API: the pass holds the older generation's record.
+      let changeDuringCheck: (() => Promise<void>) | undefined;
+      const base = reconcileStore(server.services.clusterStore);
+      const store: ReconcileStore = {
+        ...base,
+        rollbackTarget: async (...args) => {
+          const change = changeDuringCheck;
+          changeDuringCheck = undefined;
+          await change?.();
+          return base.rollbackTarget(...args);
+        },
+      };
+      const kube = new KubeClients();
+      const worker = ownLoop(server, store, kube);
+      worker.start();
+      const { kube: kubePath, id, k, healthyHash, healthyConf } = await faultyCluster(server);
+      try {
+        await server.client.call('PUT', `${kubePath}/${id}/customization`, {
+          kubeProxy: { ipvs: { scheduler: 'sh' } },
+        });
+        await untilClusterStatus(server.client, kubePath, id, 'ERROR', TIMEOUT.timeoutMs);
+        await waitFor(
+          async () => {
+            const pods = await k.kubeProxyPods();
+            return (await kubeProxyConfigConf(k)) === healthyConf &&
+              pods.length === 3 &&
+              pods.every((pod) => hashOf(pod) === healthyHash && isRunning(pod))
+              ? true
+              : undefined;
+          },
+          { ...TIMEOUT, what: 'the rollback to be done' },
+        );
+        let reverted = false;
+        changeDuringCheck = async () => {
+          await server.client.call('POST', `${kubePath}/${id}/customization/revert`, { generation: 1 });
+          reverted = true;
+        };
+        await waitFor(async () => reverted || undefined, {
+          ...TIMEOUT,
+          what: 'a pass to check the rolled-back cluster',
+        });
+        await untilClusterStatus(server.client, kubePath, id, 'READY', TIMEOUT.timeoutMs);
+        const entries = await server.client.call<Entry[]>('GET', `${kubePath}/${id}/customization/history`);
+        assert.deepEqual(
+          entries.map((entry) => entry.action),
+          ['revert', 'rollback', 'customize', 'create'],
+          'no drift: the ConfigMap matched the rolled-back config the pass was checking',
+        );
+        assert.equal(await kubeProxyConfigConf(k), healthyConf);
       } finally {
         k.close();
         await worker.stop();
