@@ -10,10 +10,12 @@
  *   settle { count, timeoutMs }
  *                          waits until `count` clusters are READY with their newest generation
  *                          observed (one SQL count, polled); answers how many are.
- *   memory { settleMs, timeoutMs }
- *                          waits (bounded) until no more emulated clusters are loaded than the
- *                          bound allows, then samples RSS for `settleMs`; answers the highest
- *                          sample, the V8 heap and the emulator's residency figures.
+ *   memory { settleMs, timeoutMs, untilQuiet }
+ *                          samples RSS over periods of `settleMs` until one loads no emulated
+ *                          cluster (`untilQuiet`; bounded by `timeoutMs`), else over one period
+ *                          once no more clusters are loaded than the bound allows; answers that
+ *                          period's highest sample, the V8 heap, the emulator's residency figures
+ *                          and the loads of each period read.
  *   watchStart             starts sampling RSS, CPU time and Kubernetes API calls (a change).
  *   watchStop              stops; answers CPU seconds, peak RSS, VmHWM, calls by method,
  *                          TLS handshakes and the monotonic window (for profiles).
@@ -149,19 +151,39 @@ try {
     }
   };
 
-  const memory = async (settleMs: number, timeoutMs: number) => {
+  /**
+   * RSS once the fleet is settled. The first resync after creation still makes full passes that
+   * load evicted clusters (a cluster's resync is free only once a pass found it settled), so with
+   * `untilQuiet` the reading is taken over the first period of `settleMs` (a resync period) in
+   * which no cluster was loaded, and answers the loads of each period waited. Without it (the
+   * clusters shared between processes on PostgreSQL, whose resyncs load evicted clusters) it waits
+   * until no more clusters are loaded than the bound allows, then reads one period; with
+   * `settleMs` 0 (the baseline), at once.
+   */
+  const memory = async (settleMs: number, timeoutMs: number, untilQuiet: boolean) => {
     const deadline = performance.now() + timeoutMs;
-    while (runtime.emulator.residency().loaded > config.emulator.maxLoaded && performance.now() < deadline) {
+    const residency = () => runtime.emulator.residency();
+    while (!untilQuiet && residency().loaded > config.emulator.maxLoaded && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
-    const sampler = new RssSampler(100);
-    await new Promise((resolve) => setTimeout(resolve, settleMs));
+    const periods: number[] = [];
+    let sampler: RssSampler;
+    for (;;) {
+      const loadsBefore = residency().loads;
+      sampler = new RssSampler(100);
+      await new Promise((resolve) => setTimeout(resolve, settleMs));
+      sampler.stop();
+      periods.push(residency().loads - loadsBefore);
+      if (!untilQuiet || periods.at(-1) === 0 || settleMs === 0 || performance.now() > deadline) break;
+    }
     return {
       type: 'memory',
-      rss: sampler.stop(),
+      rss: sampler.peak,
       ...rssParts(),
       ...heapOf(process.memoryUsage()),
       ...runtime.emulator.residency(),
+      quiet: periods.at(-1) === 0,
+      periods,
     };
   };
 
@@ -206,7 +228,7 @@ try {
             ready: await waitSettled(message.count as number, message.timeoutMs as number),
           };
         case 'memory':
-          return memory(message.settleMs as number, message.timeoutMs as number);
+          return memory(message.settleMs as number, message.timeoutMs as number, message.untilQuiet === true);
         case 'watchStart':
           return watchStart();
         case 'watchStop':
