@@ -11,8 +11,8 @@
  *                          waits until `count` clusters are READY with their newest generation
  *                          observed (one SQL count, polled); answers how many are.
  *   memory { settleMs, timeoutMs, untilQuiet }
- *                          samples RSS over periods of `settleMs` until one loads no emulated
- *                          cluster (`untilQuiet`; bounded by `timeoutMs`), else over one period
+ *                          samples RSS over periods of `settleMs` until two in a row load no
+ *                          emulated cluster (`untilQuiet`; bounded by `timeoutMs`), else over one period
  *                          once no more clusters are loaded than the bound allows; answers that
  *                          period's highest sample, the V8 heap, the emulator's residency figures
  *                          and the loads of each period read.
@@ -151,11 +151,15 @@ try {
     }
   };
 
+  /** Two periods in a row without a load: the passes had ended before the last one began. */
+  const quiet = (periods: readonly number[]) =>
+    periods.length >= 2 && periods.at(-1) === 0 && periods.at(-2) === 0;
   /**
    * RSS once the fleet is settled. The first resync after creation still makes full passes that
    * load evicted clusters (a cluster's resync is free only once a pass found it settled), so with
-   * `untilQuiet` the reading is taken over the first period of `settleMs` (a resync period) in
-   * which no cluster was loaded, and answers the loads of each period waited. Without it (the
+   * `untilQuiet` the reading is taken over a period of `settleMs` (a resync period) in which no
+   * cluster was loaded, after one that loaded none either (the first such period still holds the
+   * last passes' clusters and garbage as it begins), and answers the loads of each period waited. Without it (the
    * clusters shared between processes on PostgreSQL, whose resyncs load evicted clusters) it waits
    * until no more clusters are loaded than the bound allows, then reads one period; with
    * `settleMs` 0 (the baseline), at once.
@@ -167,6 +171,7 @@ try {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
     const periods: number[] = [];
+    const peaks: number[] = [];
     let sampler: RssSampler;
     for (;;) {
       const loadsBefore = residency().loads;
@@ -174,7 +179,8 @@ try {
       await new Promise((resolve) => setTimeout(resolve, settleMs));
       sampler.stop();
       periods.push(residency().loads - loadsBefore);
-      if (!untilQuiet || periods.at(-1) === 0 || settleMs === 0 || performance.now() > deadline) break;
+      peaks.push(sampler.peak);
+      if (!untilQuiet || quiet(periods) || settleMs === 0 || performance.now() > deadline) break;
     }
     return {
       type: 'memory',
@@ -182,8 +188,9 @@ try {
       ...rssParts(),
       ...heapOf(process.memoryUsage()),
       ...runtime.emulator.residency(),
-      quiet: periods.at(-1) === 0,
+      quiet: quiet(periods),
       periods,
+      peaks,
     };
   };
 

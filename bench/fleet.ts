@@ -47,8 +47,9 @@ const ROLLOUT_TIMEOUT_MS = 600_000;
  */
 const SETTLE_MS = 10_000;
 /**
- * How long the settled reading waits for a resync period that loads no cluster (the first resync
- * after creation makes full passes that load evicted clusters: a few periods for 10,000).
+ * How long the settled reading waits for two resync periods in a row that load no cluster (the
+ * first resync after creation makes full passes that load evicted clusters: a few periods for
+ * 10,000).
  */
 const SETTLED_TIMEOUT_MS = 600_000;
 const LOADED_CONFIG_ANNOTATION = 'mks.ovh/loaded-config-hash';
@@ -66,6 +67,8 @@ interface Memory {
   /** The settled reading: whether its period loaded no cluster, and the loads of each period waited. */
   quiet?: boolean;
   periods?: number[];
+  /** The highest RSS sample of each period. */
+  peaks?: number[];
 }
 
 interface Watched {
@@ -226,7 +229,7 @@ export async function driveFleet(
     !untilQuiet
       ? `  ${label}: RSS read over one resync period once no more clusters were loaded than the bound allows (cluster loads in it: ${periods.join(', ')})\n`
       : settled.quiet
-        ? `  ${label}: settled after ${periods.length} resync period(s) of ${SETTLE_MS / 1000} s (cluster loads per period: ${periods.join(', ')}); RSS read over the last, which loaded none\n`
+        ? `  ${label}: settled after ${periods.length} resync period(s) of ${SETTLE_MS / 1000} s (cluster loads per period: ${periods.join(', ')}; their peak RSS: ${(settled.peaks ?? []).map(mib).join(', ')}); RSS ${mib(settled.rss)} read over the last, after one that loaded none\n`
         : `  ${label}: NOT settled: every resync period loaded clusters for ${SETTLED_TIMEOUT_MS / 1000} s (loads per period: ${periods.join(', ')}); RSS read over the last\n`,
   );
   if (untilQuiet && !settled.quiet)
