@@ -10,10 +10,12 @@
  *   settle { count, timeoutMs }
  *                          waits until `count` clusters are READY with their newest generation
  *                          observed (one SQL count, polled); answers how many are.
- *   memory { settleMs, timeoutMs }
- *                          waits (bounded) until no more emulated clusters are loaded than the
- *                          bound allows, then samples RSS for `settleMs`; answers the highest
- *                          sample, the V8 heap and the emulator's residency figures.
+ *   memory { settleMs, timeoutMs, untilQuiet }
+ *                          samples RSS over periods of `settleMs` until two in a row load no
+ *                          emulated cluster (`untilQuiet`; bounded by `timeoutMs`), else over one period
+ *                          once no more clusters are loaded than the bound allows; answers that
+ *                          period's highest sample, the V8 heap, the emulator's residency figures
+ *                          and the loads of each period read.
  *   watchStart             starts sampling RSS, CPU time and Kubernetes API calls (a change).
  *   watchStop              stops; answers CPU seconds (the process's and each thread's),
  *                          peak RSS, VmHWM, calls by method, TLS handshakes, the readiness
@@ -182,19 +184,46 @@ try {
     }
   };
 
-  const memory = async (settleMs: number, timeoutMs: number) => {
+  /** Two periods in a row without a load: the passes had ended before the last one began. */
+  const quiet = (periods: readonly number[]) =>
+    periods.length >= 2 && periods.at(-1) === 0 && periods.at(-2) === 0;
+  /**
+   * RSS once the fleet is settled. The first resync after creation still makes full passes that
+   * load evicted clusters (a cluster's resync is free only once a pass found it settled), so with
+   * `untilQuiet` the reading is taken over a period of `settleMs` (a resync period) in which no
+   * cluster was loaded, after one that loaded none either (the first such period still holds the
+   * last passes' clusters and garbage as it begins), and answers the loads of each period waited. Without it (the
+   * clusters shared between processes on PostgreSQL, whose resyncs load evicted clusters) it waits
+   * until no more clusters are loaded than the bound allows, then reads one period; with
+   * `settleMs` 0 (the baseline), at once.
+   */
+  const memory = async (settleMs: number, timeoutMs: number, untilQuiet: boolean) => {
     const deadline = performance.now() + timeoutMs;
-    while (runtime.emulator.residency().loaded > config.emulator.maxLoaded && performance.now() < deadline) {
+    const residency = () => runtime.emulator.residency();
+    while (!untilQuiet && residency().loaded > config.emulator.maxLoaded && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
-    const sampler = new RssSampler(100);
-    await new Promise((resolve) => setTimeout(resolve, settleMs));
+    const periods: number[] = [];
+    const peaks: number[] = [];
+    let sampler: RssSampler;
+    for (;;) {
+      const loadsBefore = residency().loads;
+      sampler = new RssSampler(100);
+      await new Promise((resolve) => setTimeout(resolve, settleMs));
+      sampler.stop();
+      periods.push(residency().loads - loadsBefore);
+      peaks.push(sampler.peak);
+      if (!untilQuiet || quiet(periods) || settleMs === 0 || performance.now() > deadline) break;
+    }
     return {
       type: 'memory',
-      rss: sampler.stop(),
+      rss: sampler.peak,
       ...rssParts(),
       ...heapOf(process.memoryUsage()),
       ...runtime.emulator.residency(),
+      quiet: quiet(periods),
+      periods,
+      peaks,
     };
   };
 
@@ -261,7 +290,7 @@ try {
             ready: await waitSettled(message.count as number, message.timeoutMs as number),
           };
         case 'memory':
-          return memory(message.settleMs as number, message.timeoutMs as number);
+          return memory(message.settleMs as number, message.timeoutMs as number, message.untilQuiet === true);
         case 'watchStart':
           return watchStart();
         case 'watchStop':

@@ -80,19 +80,27 @@ async function runCase(clusters: number, workers: number): Promise<Row> {
     );
     let workersCpuBefore = 0;
     let machineBefore = machineTicks();
-    const driven = await driveFleet(child, clusters, `workers (${workers})`, {
-      before: () => {
-        workersCpuBefore = processes.reduce((sum, worker) => sum + cpuSecondsOf(worker.pid), 0);
-        machineBefore = machineTicks();
+    const driven = await driveFleet(
+      child,
+      clusters,
+      `workers (${workers})`,
+      {
+        before: () => {
+          workersCpuBefore = processes.reduce((sum, worker) => sum + cpuSecondsOf(worker.pid), 0);
+          machineBefore = machineTicks();
+        },
+        after: (seconds) => {
+          const machineAfter = machineTicks();
+          workersCpu =
+            (processes.reduce((sum, worker) => sum + cpuSecondsOf(worker.pid), 0) - workersCpuBefore) /
+            seconds;
+          machineBusy =
+            (machineAfter.busy - machineBefore.busy) / Math.max(1, machineAfter.total - machineBefore.total);
+        },
       },
-      after: (seconds) => {
-        const machineAfter = machineTicks();
-        workersCpu =
-          (processes.reduce((sum, worker) => sum + cpuSecondsOf(worker.pid), 0) - workersCpuBefore) / seconds;
-        machineBusy =
-          (machineAfter.busy - machineBefore.busy) / Math.max(1, machineAfter.total - machineBefore.total);
-      },
-    });
+      // Clusters shared between processes: each resync of an evicted one loads it.
+      false,
+    );
     fleet = driven.fleet;
     problems.push(...driven.problems);
   } catch (error) {

@@ -46,6 +46,12 @@ const ROLLOUT_TIMEOUT_MS = 600_000;
  * resyncs' own cost is then measured over one more such period.
  */
 const SETTLE_MS = 10_000;
+/**
+ * How long the settled reading waits for two resync periods in a row that load no cluster (the
+ * first resync after creation makes full passes that load evicted clusters: a few periods for
+ * 10,000).
+ */
+const SETTLED_TIMEOUT_MS = 600_000;
 const LOADED_CONFIG_ANNOTATION = 'mks.ovh/loaded-config-hash';
 
 interface Memory {
@@ -58,6 +64,11 @@ interface Memory {
   loaded: number;
   loads: number;
   evictions: number;
+  /** The settled reading: whether its period loaded no cluster, and the loads of each period waited. */
+  quiet?: boolean;
+  periods?: number[];
+  /** The highest RSS sample of each period. */
+  peaks?: number[];
 }
 
 interface Watched {
@@ -174,6 +185,12 @@ export async function driveFleet(
   clusters: number,
   label: string,
   aroundRollout: { before?(): void; after?(seconds: number): void } = {},
+  /**
+   * Whether the settled reading waits for a resync period that loads no cluster: one process
+   * serving every cluster (SQLite). Clusters shared between processes (PostgreSQL) are loaded by
+   * each resync of an evicted one, so there it waits for the bound on loaded clusters instead.
+   */
+  untilQuiet = true,
 ): Promise<{
   fleet: FleetFigures | undefined;
   problems: string[];
@@ -206,7 +223,24 @@ export async function driveFleet(
   process.stderr.write(
     `  ${label}: created in ${created.toFixed(1)} s, all READY after ${createSeconds.toFixed(1)} s; measuring the settled server…\n`,
   );
-  const settled = await child.request<Memory>({ type: 'memory', settleMs: SETTLE_MS, timeoutMs: 120_000 });
+  const settled = await child.request<Memory>({
+    type: 'memory',
+    settleMs: SETTLE_MS,
+    timeoutMs: SETTLED_TIMEOUT_MS,
+    untilQuiet,
+  });
+  const periods = settled.periods ?? [];
+  process.stderr.write(
+    !untilQuiet
+      ? `  ${label}: RSS read over one resync period once no more clusters were loaded than the bound allows (cluster loads in it: ${periods.join(', ')})\n`
+      : settled.quiet
+        ? `  ${label}: settled after ${periods.length} resync period(s) of ${SETTLE_MS / 1000} s (cluster loads per period: ${periods.join(', ')}; their peak RSS: ${(settled.peaks ?? []).map(mib).join(', ')}); RSS ${mib(settled.rss)} read over the last, after one that loaded none\n`
+        : `  ${label}: NOT settled: every resync period loaded clusters for ${SETTLED_TIMEOUT_MS / 1000} s (loads per period: ${periods.join(', ')}); RSS read over the last\n`,
+  );
+  if (untilQuiet && !settled.quiet)
+    problems.push(
+      `the fleet did not settle: its resyncs still loaded clusters after ${SETTLED_TIMEOUT_MS / 1000} s`,
+    );
   // The settled fleet's own work: one resync period, nothing asked.
   await child.request({ type: 'watchStart' });
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));

@@ -60,7 +60,10 @@ export interface FleetFigures {
   readonly vmHwmBytes: number | undefined;
   /** RSS of the server before the first cluster. */
   readonly baselineRssBytes: number;
-  /** RSS of the server once the fleet is created and settled (highest sample over a resync period). */
+  /**
+   * RSS of the server once the fleet is created and settled: the highest sample over a resync
+   * period that loaded no cluster, after another that loaded none (bench/fleet-process.ts).
+   */
   readonly settledRssBytes: number;
   /** (settled − baseline) per 1,000 clusters. */
   readonly rssPerThousandIdleBytes: number;

@@ -25,6 +25,8 @@ test('a token names its cluster, which says nothing of its validity', async () =
   assert.equal(await check(ID, token(ID, 1)), true);
   assert.equal(await check(OTHER, token(ID, 1)), false, "another cluster's token");
   assert.equal(await check(ID, `mks.${ID}.forged`), false);
+  // As long as the token in characters, not in bytes: refused, not thrown.
+  assert.equal(await check(ID, `${token(ID, 1).slice(0, -1)}é`), false);
 });
 
 test('tokens of the form issued before they named their cluster are still accepted', async () => {

@@ -70,22 +70,27 @@ function isDeletedOrDeleting(cluster: Pick<ClusterRecord, 'status' | 'deletedAt'
 /**
  * Whether `token` is cluster `clusterId`'s at `epoch` (or its former form), in constant time. The
  * expected tokens are computed once per (cluster, epoch): an HMAC per call would cost more than
- * the call.
+ * the call. They are kept as strings, made bytes for the comparison only: a small `Buffer` kept
+ * for long would hold the whole 8 KiB slab of node's buffer pool it was cut from (at 10,000
+ * clusters, about 9 MiB of slabs for 20,000 tokens; docs/performance.md, "Memory").
  */
 function tokenMatcher(
   clusterToken: ClusterToken,
 ): (clusterId: string, epoch: number, token: string) => boolean {
-  const expectedTokens = new BoundedMap<string, readonly Buffer[]>(MAX_REMEMBERED);
+  const expectedTokens = new BoundedMap<string, string>(MAX_REMEMBERED);
   return (clusterId, epoch, token) => {
     const key = `${clusterId}:${epoch}`;
-    let tokens = expectedTokens.get(key);
-    if (tokens === undefined) {
-      const expected = clusterToken(clusterId, epoch);
-      tokens = [Buffer.from(expected), Buffer.from(legacyForm(expected, clusterId))];
-      expectedTokens.set(key, tokens);
+    let expected = expectedTokens.get(key);
+    if (expected === undefined) {
+      expected = clusterToken(clusterId, epoch);
+      expectedTokens.set(key, expected);
     }
     const given = Buffer.from(token);
-    return tokens.some((wanted) => wanted.length === given.length && crypto.timingSafeEqual(wanted, given));
+    return [expected, legacyForm(expected, clusterId)].some((wanted) => {
+      // Lengths in bytes: a token is ASCII when it is one of these, but the given one may not be.
+      if (Buffer.byteLength(wanted) !== given.length) return false;
+      return crypto.timingSafeEqual(Buffer.from(wanted), given);
+    });
   };
 }
 
