@@ -363,7 +363,9 @@ async function failRollout(
   log: Logger,
 ): Promise<Outcome> {
   // Read only when it may be used (a store call, across threads when passes run in theirs).
-  const target = ctx.autoRollback ? await ctx.store.rollbackTarget(cluster.id, cluster.generation) : undefined;
+  const target = ctx.autoRollback
+    ? await ctx.store.rollbackTarget(cluster.id, cluster.generation)
+    : undefined;
   const to = target === undefined ? undefined : desiredOfTarget(target);
   const decision = onRolloutFailure(
     ctx.autoRollback,
