@@ -86,11 +86,10 @@ function tokenMatcher(
       expectedTokens.set(key, expected);
     }
     const given = Buffer.from(token);
-    return [expected, legacyForm(expected, clusterId)].some((wanted) => {
-      // Lengths in bytes: a token is ASCII when it is one of these, but the given one may not be.
-      if (Buffer.byteLength(wanted) !== given.length) return false;
-      return crypto.timingSafeEqual(Buffer.from(wanted), given);
-    });
+    // Lengths in bytes: a token is ASCII when it is one of these, but the given one may not be.
+    const is = (wanted: string) =>
+      Buffer.byteLength(wanted) === given.length && crypto.timingSafeEqual(Buffer.from(wanted), given);
+    return is(expected) || is(legacyForm(expected, clusterId));
   };
 }
 
