@@ -105,6 +105,46 @@ const EMPTY_BUCKET: ReadonlyMap<string, KubeObject> = new Map();
 
 const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
 
+/** What a secondary index files an object under; undefined: not filed. */
+export type IndexKey = (object: KubeObject) => string | undefined;
+
+/** A secondary index of one resource: the bucket keys of its objects, by what `keyOf` files them under. */
+class SecondaryIndex {
+  readonly #keyOf: IndexKey;
+  readonly #keys = new Map<string, Set<string>>();
+
+  constructor(keyOf: IndexKey, bucket: ReadonlyMap<string, KubeObject>) {
+    this.#keyOf = keyOf;
+    for (const [key, object] of bucket) this.add(key, object);
+  }
+
+  add(key: string, object: KubeObject): void {
+    const filed = this.#keyOf(object);
+    if (filed === undefined) return;
+    let keys = this.#keys.get(filed);
+    if (keys === undefined) {
+      keys = new Set();
+      this.#keys.set(filed, keys);
+    }
+    keys.add(key);
+  }
+
+  remove(key: string, object: KubeObject): void {
+    const filed = this.#keyOf(object);
+    if (filed === undefined) return;
+    const keys = this.#keys.get(filed);
+    if (keys === undefined) return;
+    keys.delete(key);
+    if (keys.size === 0) this.#keys.delete(filed);
+  }
+
+  keysOf(filed: string): ReadonlySet<string> {
+    return this.#keys.get(filed) ?? EMPTY_KEYS;
+  }
+}
+
+const EMPTY_KEYS: ReadonlySet<string> = new Set();
+
 export class ObjectStore {
   readonly meta: ClusterMeta;
   /**
@@ -118,6 +158,11 @@ export class ObjectStore {
   readonly #objects = new Map<string, Map<string, KubeObject>>();
   /** Each bucket's objects in list order, kept until the bucket changes. */
   readonly #sorted = new Map<string, KubeObject[]>();
+  /**
+   * Secondary indexes by resource (storage name), each built on its first lookup and kept up to
+   * date by every change after it (`filed`, `countFiled`).
+   */
+  readonly #indexes = new Map<string, Map<IndexKey, SecondaryIndex>>();
   readonly #log: ChangeEvent[] = [];
   /** Every event with rv > logStart is in `log`. */
   #logStart: number;
@@ -138,10 +183,53 @@ export class ObjectStore {
 
   /** Loads a stored object without events (used when reading the cluster from the store). */
   restore(resource: ResourceType, object: KubeObject): void {
-    this.#bucket(resource.storage).set(
-      keyOf(object.metadata.namespace ?? '', object.metadata.name ?? ''),
-      object,
-    );
+    const key = keyOf(object.metadata.namespace ?? '', object.metadata.name ?? '');
+    const bucket = this.#bucket(resource.storage);
+    const replaced = bucket.get(key);
+    bucket.set(key, object);
+    this.#reindex(resource.storage, key, replaced, object);
+  }
+
+  /** Keeps the resource's secondary indexes (if any was built) up to date with a change of `key`. */
+  #reindex(storage: string, key: string, previous: KubeObject | undefined, next: KubeObject | undefined) {
+    const indexes = this.#indexes.get(storage);
+    if (indexes === undefined) return;
+    for (const index of indexes.values()) {
+      if (previous !== undefined) index.remove(key, previous);
+      if (next !== undefined) index.add(key, next);
+    }
+  }
+
+  #index(resource: ResourceType, by: IndexKey): SecondaryIndex {
+    let indexes = this.#indexes.get(resource.storage);
+    if (indexes === undefined) {
+      indexes = new Map();
+      this.#indexes.set(resource.storage, indexes);
+    }
+    let index = indexes.get(by);
+    if (index === undefined) {
+      index = new SecondaryIndex(by, this.#objects.get(resource.storage) ?? EMPTY_BUCKET);
+      indexes.set(by, index);
+    }
+    return index;
+  }
+
+  /**
+   * The objects of a resource that `by` files under `filed`, in no particular order, found through
+   * an index of the resource by `by` (a module-level function: one index per function), built on
+   * the first lookup and kept up to date from then on. For a controller's lookups, like `values`.
+   */
+  filed(resource: ResourceType, by: IndexKey, filed: string): KubeObject[] {
+    const bucket = this.#objects.get(resource.storage);
+    if (bucket === undefined) return [];
+    const out: KubeObject[] = [];
+    for (const key of this.#index(resource, by).keysOf(filed)) out.push(bucket.get(key)!);
+    return out;
+  }
+
+  /** How many objects of a resource `by` files under `filed` (as `filed(…).length`, without the array). */
+  countFiled(resource: ResourceType, by: IndexKey, filed: string): number {
+    return this.#index(resource, by).keysOf(filed).size;
   }
 
   #bucket(resource: string): Map<string, KubeObject> {
@@ -206,8 +294,10 @@ export class ObjectStore {
     if (type !== 'DELETED') assertStorable(object);
     const namespace = object.metadata.namespace ?? '';
     const name = object.metadata.name ?? '';
-    if (type === 'DELETED') this.#bucket(resource.storage).delete(keyOf(namespace, name));
-    else this.#bucket(resource.storage).set(keyOf(namespace, name), object);
+    const key = keyOf(namespace, name);
+    if (type === 'DELETED') this.#bucket(resource.storage).delete(key);
+    else this.#bucket(resource.storage).set(key, object);
+    this.#reindex(resource.storage, key, previous, type === 'DELETED' ? undefined : object);
     // The replaced version lives on only in the watch log, whose events are written afresh.
     if (previous !== undefined) forgetJson(previous);
     this.#hooks.persistObject(this, resource, namespace, name, type === 'DELETED' ? null : object);

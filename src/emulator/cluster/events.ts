@@ -31,19 +31,35 @@ const listKey = (event: KubeObject): string => `${event.metadata.namespace}/${ev
  */
 const FIELDS_BY_SHAPE = new FieldsByShape(64);
 
-/** Records `event` about `object`, or counts it again when the object already has one for this reason. */
+/** Events by their namespace and the uid of the object they are about (`ObjectStore.filed`). */
+const byInvolvedObject = (event: KubeObject): string | undefined => {
+  const uid = (event.involvedObject as { uid?: unknown } | undefined)?.uid;
+  return typeof uid === 'string' ? `${event.metadata.namespace}\n${uid}` : undefined;
+};
+
+/** Events by their namespace (`ObjectStore.countFiled`). */
+const byNamespace = (event: KubeObject): string | undefined => event.metadata.namespace;
+
+/**
+ * Records `event` about `object`, or counts it again when the object already has one for this reason.
+ * The Event is found, and the namespace's Events counted, through the store's indexes: a pass over
+ * every Event of the cluster cost each Event recorded as much as the cluster had (up to 500 per
+ * namespace; docs/performance.md, "Fifth round").
+ */
 export function recordEvent(cluster: ObjectStore, object: KubeObject, event: EventInput, now: Date): void {
   const namespace = object.metadata.namespace ?? 'default';
   const time = rfc3339(now);
-  // Looked up and counted without listing: a list sorts the namespace's events afresh after every
-  // write, and a rollout records about 21 of them per cluster (docs/performance.md).
+  const uid = object.metadata.uid;
   let existing: KubeObject | undefined;
-  let inNamespace = 0;
-  for (const e of cluster.values(RESOURCE.events)) {
-    if (e.metadata.namespace !== namespace) continue;
-    inNamespace += 1;
+  // Stored objects have a uid; an object without one matches only Events without one (not indexed).
+  const candidates =
+    typeof uid === 'string'
+      ? cluster.filed(RESOURCE.events, byInvolvedObject, `${namespace}\n${uid}`)
+      : cluster.values(RESOURCE.events);
+  for (const e of candidates) {
     if (
-      (e.involvedObject as { uid?: string } | undefined)?.uid === object.metadata.uid &&
+      e.metadata.namespace === namespace &&
+      (e.involvedObject as { uid?: string } | undefined)?.uid === uid &&
       e.reason === event.reason &&
       e.message === event.message &&
       // The first in list order, should there be several (Events a client created).
@@ -88,7 +104,7 @@ export function recordEvent(cluster: ObjectStore, object: KubeObject, event: Eve
     { manager: event.component, owned: true, sameShapeAs: FIELDS_BY_SHAPE.get(shape) },
   );
   FIELDS_BY_SHAPE.learn(shape, created);
-  if (inNamespace + 1 > MAX_EVENTS) {
+  if (cluster.countFiled(RESOURCE.events, byNamespace, namespace) > MAX_EVENTS) {
     const events = cluster.list(RESOURCE.events, namespace);
     const oldest = [...events]
       .sort((a, b) => String(a.lastTimestamp).localeCompare(String(b.lastTimestamp)))

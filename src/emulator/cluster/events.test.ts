@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ObjectStore } from '../apiserver/object-store.ts';
+import type { KubeObject } from '../apiserver/objects.ts';
+import { RESOURCE } from '../apiserver/resources.ts';
+import { recordEvent } from './events.ts';
+
+/** A cluster in memory only (no store, no controllers), its namespaces created. */
+function memoryCluster(): ObjectStore {
+  const cluster = new ObjectStore(
+    { id: 'c', version: '1.32', nodeCount: 1, resourceVersion: 0, busy: false, createdAt: 'T' },
+    {
+      persistObject: () => {},
+      persistMeta: () => {},
+      persistLog: () => {},
+      onChange: () => {},
+      now: () => new Date(0),
+    },
+  );
+  for (const name of ['kube-system', 'default'])
+    cluster.create(RESOURCE.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  return cluster;
+}
+
+const pod = (name: string, uid: string): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: 'kube-system', uid },
+});
+
+const pulled = { type: 'Normal', reason: 'Pulled', message: 'image pulled', component: 'kubelet' } as const;
+
+/** The cluster's Events: the uid of the object each is about, its reason and count (sorted). */
+const eventsOf = (cluster: ObjectStore) =>
+  cluster
+    .list(RESOURCE.events)
+    .map((e) => [(e.involvedObject as { uid?: string }).uid, e.reason, e.count])
+    .sort((x, y) => String(x).localeCompare(String(y)));
+
+test('an Event happening again is counted on the one recorded, through every kind of change to the Events', () => {
+  const cluster = memoryCluster();
+  const a = pod('a', 'uid-a');
+  const b = pod('b', 'uid-b');
+  recordEvent(cluster, a, pulled, new Date(0));
+  recordEvent(cluster, b, pulled, new Date(0));
+  recordEvent(cluster, a, pulled, new Date(1000));
+  recordEvent(cluster, a, { ...pulled, reason: 'Started' }, new Date(0));
+  assert.deepEqual(eventsOf(cluster), [
+    ['uid-a', 'Pulled', 2],
+    ['uid-a', 'Started', 1],
+    ['uid-b', 'Pulled', 1],
+  ]);
+
+  // An Event a client created about the same object, first in list order: it is the one counted.
+  cluster.create(RESOURCE.events, {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name: 'a.0', namespace: 'kube-system' },
+    involvedObject: { kind: 'Pod', name: 'a', namespace: 'kube-system', uid: 'uid-a' },
+    reason: 'Pulled',
+    message: 'image pulled',
+    count: 7,
+  });
+  recordEvent(cluster, a, pulled, new Date(2000));
+  assert.equal(cluster.get(RESOURCE.events, 'kube-system', 'a.0')?.count, 8);
+
+  // A client moves it to another object, then deletes the other: a new one is recorded.
+  const moved = cluster.get(RESOURCE.events, 'kube-system', 'a.0')!;
+  cluster.update(RESOURCE.events, {
+    ...moved,
+    involvedObject: { ...(moved.involvedObject as object), uid: 'x' },
+  });
+  for (const e of cluster.list(RESOURCE.events, 'kube-system'))
+    if (e.metadata.name !== 'a.0' && e.reason === 'Pulled')
+      cluster.delete(RESOURCE.events, 'kube-system', e.metadata.name ?? '');
+  recordEvent(cluster, a, pulled, new Date(3000));
+  recordEvent(cluster, b, pulled, new Date(3000));
+  assert.deepEqual(eventsOf(cluster), [
+    ['uid-a', 'Pulled', 1],
+    ['uid-a', 'Started', 1],
+    ['uid-b', 'Pulled', 1],
+    ['x', 'Pulled', 8],
+  ]);
+
+  // The same Events loaded into another store (a cluster loaded again after it left memory).
+  const loaded = memoryCluster();
+  for (const e of cluster.list(RESOURCE.events)) loaded.restore(RESOURCE.events, e);
+  recordEvent(loaded, a, pulled, new Date(4000));
+  recordEvent(loaded, b, pulled, new Date(4000));
+  assert.deepEqual(eventsOf(loaded), [
+    ['uid-a', 'Pulled', 2],
+    ['uid-a', 'Started', 1],
+    ['uid-b', 'Pulled', 2],
+    ['x', 'Pulled', 8],
+  ]);
+
+  // The same uid in another namespace is another object's.
+  recordEvent(loaded, { ...a, metadata: { ...a.metadata, namespace: 'default' } }, pulled, new Date(5000));
+  assert.deepEqual(
+    loaded.list(RESOURCE.events, 'default').map((e) => [e.reason, e.count]),
+    [['Pulled', 1]],
+  );
+});
+
+test("a namespace keeps its 500 latest Events, whatever else the cluster's other namespaces hold", () => {
+  const cluster = memoryCluster();
+  for (let i = 0; i < 30; i++) {
+    const other = {
+      ...pod(`d${i}`, `d${i}`),
+      metadata: { name: `d${i}`, namespace: 'default', uid: `d${i}` },
+    };
+    recordEvent(cluster, other, pulled, new Date(0));
+  }
+  for (let i = 0; i < 503; i++) recordEvent(cluster, pod(`p${i}`, `uid-${i}`), pulled, new Date(i * 1000));
+  const kept = cluster.list(RESOURCE.events, 'kube-system');
+  assert.equal(kept.length, 500);
+  const uids = new Set(kept.map((e) => (e.involvedObject as { uid: string }).uid));
+  assert.deepEqual(
+    ['uid-0', 'uid-1', 'uid-2', 'uid-3', 'uid-502'].map((uid) => uids.has(uid)),
+    [false, false, false, true, true],
+    'the oldest three went',
+  );
+  assert.equal(cluster.list(RESOURCE.events, 'default').length, 30);
+  // Counting again still finds the Events that stayed.
+  recordEvent(cluster, pod('p502', 'uid-502'), pulled, new Date(600_000));
+  assert.equal(cluster.list(RESOURCE.events, 'kube-system').filter((e) => e.count === 2).length, 1);
+});
