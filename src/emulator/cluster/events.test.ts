@@ -111,17 +111,37 @@ test("a namespace keeps its 500 latest Events, whatever else the cluster's other
     };
     recordEvent(cluster, other, pulled, new Date(0));
   }
-  for (let i = 0; i < 503; i++) recordEvent(cluster, pod(`p${i}`, `uid-${i}`), pulled, new Date(i * 1000));
-  const kept = cluster.list(RESOURCE.events, 'kube-system');
-  assert.equal(kept.length, 500);
-  const uids = new Set(kept.map((e) => (e.involvedObject as { uid: string }).uid));
+  // Two by two in the same second: of two as old, the first in list order goes first (p0 before p1).
+  for (let i = 0; i < 503; i++)
+    recordEvent(cluster, pod(`p${i}`, `uid-${i}`), pulled, new Date(Math.floor(i / 2) * 1000));
+  const uidsIn = (namespace: string) =>
+    new Set(cluster.list(RESOURCE.events, namespace).map((e) => (e.involvedObject as { uid: string }).uid));
+  assert.equal(cluster.list(RESOURCE.events, 'kube-system').length, 500);
   assert.deepEqual(
-    ['uid-0', 'uid-1', 'uid-2', 'uid-3', 'uid-502'].map((uid) => uids.has(uid)),
+    ['uid-0', 'uid-1', 'uid-2', 'uid-3', 'uid-502'].map((uid) => uidsIn('kube-system').has(uid)),
     [false, false, false, true, true],
     'the oldest three went',
   );
   assert.equal(cluster.list(RESOURCE.events, 'default').length, 30);
+
+  // Past the bound by more than one (Events a client created): the oldest go, as many as needed.
+  for (const name of ['tie-c', 'tie-a', 'tie-b'])
+    cluster.create(RESOURCE.events, {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name, namespace: 'kube-system' },
+      involvedObject: { kind: 'Pod', name, namespace: 'kube-system', uid: name },
+      reason: 'Pulled',
+      lastTimestamp: '1969-12-31T23:59:59Z',
+    });
+  recordEvent(cluster, pod('p600', 'uid-600'), pulled, new Date(600_000));
+  assert.equal(cluster.list(RESOURCE.events, 'kube-system').length, 500);
+  assert.deepEqual(
+    ['tie-a', 'tie-b', 'tie-c', 'uid-3', 'uid-4', 'uid-600'].map((uid) => uidsIn('kube-system').has(uid)),
+    [false, false, false, false, true, true],
+    "the client's three and the oldest recorded went",
+  );
   // Counting again still finds the Events that stayed.
-  recordEvent(cluster, pod('p502', 'uid-502'), pulled, new Date(600_000));
+  recordEvent(cluster, pod('p502', 'uid-502'), pulled, new Date(700_000));
   assert.equal(cluster.list(RESOURCE.events, 'kube-system').filter((e) => e.count === 2).length, 1);
 });
