@@ -214,7 +214,9 @@ export function unroutedError(method: string, url: string): AppError {
  */
 function checkBody(request: FastifyRequest, takesBody: boolean): void {
   if (request.bodyError !== undefined) throw request.bodyError;
-  if (containsNul(request.params)) throw nulRefused('the path');
+  // A path parameter holds U+0000 only when the URL has `%00` (HTTP refuses the raw byte; the
+  // router percent-decodes parameters): most URLs need no walk over the parameters (≈ 0.2 µs).
+  if (request.url.includes('%00') && containsNul(request.params)) throw nulRefused('the path');
   // OVH's clients send no body at all for empty parameters (the npm clients for `{}`, go-ovh
   // for nil): on a route that takes a body, that is an empty object, not a missing one.
   if (takesBody && request.body === undefined && request.rawBody === '') request.body = {};
