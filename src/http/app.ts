@@ -50,7 +50,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // No log line per request: at info level it costs a large share of a small request's
     // throughput (docs/performance.md).
     // Refusals and failures are logged by the error handler, with the query id.
-    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'queryId' }),
+    logController: new ApiLogController(deps.metrics?.countRequest),
     genReqId: nextQueryId,
     childLoggerFactory: lazyChildLogger,
     bodyLimit: deps.config.bodyLimitBytes,
@@ -192,6 +192,30 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   applyListenerLimits(app.server, deps.config.listeners);
   return app;
+}
+
+/**
+ * Fastify's per-request log lines, off, and the request metrics counted where fastify reports each
+ * answer complete (after the `onResponse` hooks, of which the API has none): the same requests an
+ * `onResponse` hook sees, without a hook phase per request (docs/performance.md).
+ */
+class ApiLogController extends LogController {
+  readonly #completed: ((request: FastifyRequest, reply: FastifyReply) => void) | undefined;
+
+  constructor(completed: ((request: FastifyRequest, reply: FastifyReply) => void) | undefined) {
+    super({ disableRequestLogging: true, requestIdLogLabel: 'queryId' });
+    this.#completed = completed;
+  }
+
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    metadata?: Record<string, unknown>,
+  ): void {
+    this.#completed?.(request, reply);
+    super.requestCompleted(error, request, reply, metadata);
+  }
 }
 
 /**
