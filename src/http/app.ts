@@ -35,7 +35,7 @@ import { handleError } from './ovh-errors.ts';
 import { PROJECT_PREFIX } from './params.ts';
 import { ovhProtocolOptions } from './protocol-errors.ts';
 import { rateLimitCheck } from './rate-limit.ts';
-import { sendJson } from './responses.ts';
+import { QUERY_ID_HEADER, sendJson } from './responses.ts';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const queryIdPrefix = `EU.ext-mks.${crypto.randomBytes(4).toString('hex')}.${process.pid}.`;
@@ -119,7 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     admit: ReturnType<typeof admission>,
   ): preValidationHookHandler =>
     function admitted(request, reply, done) {
-      reply.header('X-Ovh-QueryID', request.id);
+      reply.header(QUERY_ID_HEADER, request.id);
       request.routeUrl = url;
       let pending: Promise<void> | undefined;
       try {
