@@ -199,19 +199,27 @@ function signatureIs(
   timestamp: string,
 ): boolean {
   const payload = signaturePayload({ secret, consumerKey, method, url, body, timestamp });
-  return sameText(`$1$${crypto.hash('sha1', payload, 'hex')}`, expected);
+  return isSignature(crypto.hash('sha1', payload, 'hex'), expected);
 }
 
+const SIGNATURE_PREFIX = '$1$';
+
 /**
- * `a === b` in time that depends only on the lengths (which are not secret: a signature is 43
- * characters): every character is compared, with no branch on what they hold. On the hot path this
- * replaces two `Buffer.from` and `crypto.timingSafeEqual`, ≈ 0.24 µs per signed call
- * (docs/performance.md).
+ * `expected === '$1$' + hex` in time that depends only on the lengths (which are not secret: a
+ * signature is 43 characters): every character is compared, with no branch on what they hold, and
+ * no string is made. On the hot path this replaces two `Buffer.from` and `crypto.timingSafeEqual`,
+ * ≈ 0.24 µs per signed call, and the `'$1$' + hex` text another ≈ 0.05 µs (docs/performance.md).
  */
-function sameText(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
+function isSignature(hex: string, expected: string): boolean {
+  const offset = SIGNATURE_PREFIX.length;
+  if (expected.length !== offset + hex.length) return false;
   let difference = 0;
-  for (let index = 0; index < a.length; index++) difference |= a.charCodeAt(index) ^ b.charCodeAt(index);
+  for (let index = 0; index < offset; index++) {
+    difference |= SIGNATURE_PREFIX.charCodeAt(index) ^ expected.charCodeAt(index);
+  }
+  for (let index = 0; index < hex.length; index++) {
+    difference |= hex.charCodeAt(index) ^ expected.charCodeAt(offset + index);
+  }
   return difference === 0;
 }
 

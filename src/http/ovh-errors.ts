@@ -12,6 +12,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '../db/database.ts';
 import { AppError, AuthError, type CatalogueError, ERROR_KINDS, type ErrorKind, invalid } from '../errors.ts';
 import { clip, excerpt } from '../excerpt.ts';
+import { QUERY_ID_HEADER } from './responses.ts';
 
 interface AjvError {
   keyword: string;
@@ -88,7 +89,7 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
   // frameworkErrors, a route's onRequest hook, the body parser) do not have it yet.
   void reply
     .code(status)
-    .header('X-Ovh-QueryID', request.id)
+    .header(QUERY_ID_HEADER, request.id)
     .type('application/json; charset=utf-8')
     .send(JSON.stringify(body));
 }

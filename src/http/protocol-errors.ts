@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { AppError, invalid } from '../errors.ts';
 import { clientErrorHandler } from './limits.ts';
 import { handleError } from './ovh-errors.ts';
+import { QUERY_ID_HEADER } from './responses.ts';
 
 /** Fastify options for the `/1.0` listener; `queryId` gives the id of an answer with no request. */
 export function ovhProtocolOptions(
@@ -26,7 +27,7 @@ export function ovhProtocolOptions(
       (error, status) => logger.info({ err: error, status }, 'Request refused by the HTTP parser'),
     ),
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-      void reply.header('X-Ovh-QueryID', request.id);
+      void reply.header(QUERY_ID_HEADER, request.id);
       switch (error.code) {
         case 'FST_ERR_BAD_URL':
           return handleError(

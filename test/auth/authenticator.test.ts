@@ -155,7 +155,8 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await refusal(request({ body: '{"a":1}', signedBody: '{"a":2}' })), invalid);
       assert.deepEqual(await refusal(request({ signedMethod: 'POST' })), invalid);
       assert.deepEqual(await refusal({ ...request(), signature: 'not a signature' }), invalid);
-      // The exact text only: the same digest in upper case, one character off, one more or less.
+      // The exact text only: the same digest in upper case, one character off, one more or less,
+      // under another prefix of the same length, without its prefix, the prefix alone.
       const good = request().signature!;
       const last = good.at(-1) === '0' ? '1' : '0';
       for (const signature of [
@@ -163,6 +164,10 @@ for (const dialect of DIALECTS) {
         `${good.slice(0, -1)}${last}`,
         `${good}0`,
         good.slice(0, -1),
+        `$2$${good.slice(3)}`,
+        `x1$${good.slice(3)}`,
+        good.slice(3),
+        good.slice(0, 3),
       ]) {
         assert.deepEqual(await refusal({ ...request(), signature }), invalid, signature);
       }
