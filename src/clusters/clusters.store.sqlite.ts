@@ -3,7 +3,7 @@
  * rows are also kept in memory, updated inside each write transaction: reads on the hot path (GET
  * cluster, GET customization) never touch the database, and a change is one synchronous SQLite
  * transaction (see db/sqlite-statement-cache.ts) based on the row in memory. Concurrent changes
- * share one commit (group commit, `exclusiveSql.grouped`), each in its own savepoint. The rows in
+ * share one commit (group commit, `exclusiveSql.grouped`). The rows in
  * memory are bounded (least recently used go first): a row not there is read from the database.
  */
 import type { Selectable } from 'kysely';
@@ -122,47 +122,44 @@ export class SqliteClusterStore implements ClusterStore {
   ): Promise<ClusterRecord | undefined> {
     const cache = this.#cache;
     let enqueued = false;
-    try {
-      // Concurrent changes share one commit (group commit); each answer waits for it.
-      const next = await this.#database.exclusiveSql.grouped((sql) => {
-        let current = cache.get(id);
-        if (current === undefined) {
-          const row = sql.get<Selectable<ClusterTable>>('select * from "clusters" where "id" = ?', [id]);
-          if (row === undefined) return undefined;
-          current = freezeRecord(fromRow(row));
-        }
-        const changed = change(current);
-        const { next, history } = changed;
-        const row = changedColumns(current, next);
-        const columns = Object.keys(row) as Array<keyof typeof row>;
-        if (columns.length > 0) {
-          const values: unknown[] = columns.map((column) => row[column]);
-          values.push(id);
-          sql.run(UPDATE_CLUSTER.sql(columns), values);
-        }
-        if (history !== undefined) {
-          const entry = historyRow(next, { ...changed, history }, row.customization);
-          const historyColumns = Object.keys(entry) as Array<keyof typeof entry>;
-          sql.run(
-            INSERT_HISTORY.sql(historyColumns),
-            historyColumns.map((column) => entry[column]),
-          );
-          enqueueSync(sql, id, next.generation);
-          enqueued = true;
-        }
-        if (changed.outcome !== undefined) {
-          sql.run(RECORD_OUTCOME_SQL, recordOutcomeParams(id, changed.outcome));
-        }
-        cache.set(id, freezeRecord(next, current));
-        return next;
-      });
-      if (enqueued) this.#signal.notify();
+    // Concurrent changes share one commit (group commit); each answer waits for it.
+    const next = await this.#database.exclusiveSql.grouped((sql) => {
+      let current = cache.get(id);
+      if (current === undefined) {
+        const row = sql.get<Selectable<ClusterTable>>('select * from "clusters" where "id" = ?', [id]);
+        if (row === undefined) return undefined;
+        current = freezeRecord(fromRow(row));
+      }
+      // The checks run here, before any write: a refused change writes nothing.
+      const changed = change(current);
+      const { next, history } = changed;
+      const row = changedColumns(current, next);
+      const columns = Object.keys(row) as Array<keyof typeof row>;
+      if (columns.length > 0) {
+        const values: unknown[] = columns.map((column) => row[column]);
+        values.push(id);
+        sql.run(UPDATE_CLUSTER.sql(columns), values);
+      }
+      enqueued = history !== undefined;
+      if (history !== undefined) {
+        const entry = historyRow(next, { ...changed, history }, row.customization);
+        const historyColumns = Object.keys(entry) as Array<keyof typeof entry>;
+        sql.run(
+          INSERT_HISTORY.sql(historyColumns),
+          historyColumns.map((column) => entry[column]),
+        );
+        enqueueSync(sql, id, next.generation);
+      }
+      if (changed.outcome !== undefined) {
+        sql.run(RECORD_OUTCOME_SQL, recordOutcomeParams(id, changed.outcome));
+      }
+      cache.set(id, freezeRecord(next, current));
+      // Not committed after all (the commit failed, or the group runs again): read it again.
+      sql.undo(() => cache.delete(id));
       return next;
-    } catch (error) {
-      // The commit itself may have failed after the cache was updated.
-      cache.delete(id);
-      throw error;
-    }
+    });
+    if (enqueued) this.#signal.notify();
+    return next;
   }
 
   history(id: string): Promise<HistoryRow[]> {
