@@ -10,6 +10,7 @@ import type { Selectable } from 'kysely';
 import { BoundedMap } from '../bounded-map.ts';
 import type { SqliteDatabase } from '../db/database.ts';
 import type { ClusterTable } from '../db/schema.ts';
+import { RowsStatement } from '../db/sqlite-statement-cache.ts';
 import { enqueueSync, type WorkSignal } from './cluster-work.ts';
 import type { ClusterRecord } from './clusters.model.ts';
 import {
@@ -17,6 +18,7 @@ import {
   clusterHistory,
   freezeRecord,
   fromRow,
+  HISTORY_COLUMNS,
   historyRow,
   insertCluster,
   listClusterIds,
@@ -142,14 +144,15 @@ export class SqliteClusterStore implements ClusterStore {
       }
       enqueued = history !== undefined;
       if (history !== undefined) {
+        // Both written with the group's others, by one multi-row statement each.
         const entry = historyRow(next, { ...changed, history }, row.customization);
-        const historyColumns = Object.keys(entry) as Array<keyof typeof entry>;
-        sql.run(
-          INSERT_HISTORY.sql(historyColumns),
-          historyColumns.map((column) => entry[column]),
+        sql.batch(
+          INSERT_HISTORY,
+          HISTORY_COLUMNS.map((column) => entry[column]),
         );
         enqueueSync(sql, id, next.generation);
       }
+      // An outcome is recorded on a generation a pass read, so committed: not one still batched.
       if (changed.outcome !== undefined) {
         sql.run(RECORD_OUTCOME_SQL, recordOutcomeParams(id, changed.outcome));
       }
@@ -170,8 +173,8 @@ export class SqliteClusterStore implements ClusterStore {
 /**
  * The SQL text of a statement over a list of columns, made once per list: a change builds no SQL
  * text, and the statement cache finds it by a string whose hash V8 already holds. The list of the
- * previous call is compared name by name first (≈ 55 ns instead of ≈ 500 for a joined key of the
- * history's 13 columns, docs/performance.md).
+ * previous call is compared name by name first (≈ 55 ns instead of ≈ 500 for a joined key of
+ * 13 columns, docs/performance.md).
  */
 class SqlByColumns {
   readonly #texts = new BoundedMap<string, string>(256);
@@ -212,10 +215,10 @@ const UPDATE_CLUSTER = new SqlByColumns(
     `update "clusters" set ${columns.map((column) => `"${column}" = ?`).join(', ')} where "id" = ?`,
 );
 
-/** `insert` of one history row with the given columns. */
-const INSERT_HISTORY = new SqlByColumns(
-  (columns) =>
-    `insert into "cluster_history" (${columns.map((column) => `"${column}"`).join(', ')}) values (${columns.map(() => '?').join(', ')})`,
+/** `insert` of history rows. */
+const INSERT_HISTORY = new RowsStatement(
+  `insert into "cluster_history" (${HISTORY_COLUMNS.map((column) => `"${column}"`).join(', ')})`,
+  `(${HISTORY_COLUMNS.map(() => '?').join(', ')})`,
 );
 
 /**

@@ -21,6 +21,10 @@
  * again alone, in its own transaction, so that one still rejects alone and the others commit.
  * Every promise settles only after the commit that holds its writes, so an answer never
  * acknowledges a change before it is in the WAL.
+ *
+ * Rows that every call of a group writes the same way (a history row, an outbox upsert) can be
+ * `batch`ed: they are written by multi-row statements after the group's last call, before its
+ * commit, instead of one statement each (docs/performance.md).
  */
 
 import type { Database as BetterSqlite } from 'better-sqlite3';
@@ -38,6 +42,47 @@ export interface SyncSql {
    * commit, never after a commit.
    */
   undo(undo: () => void): void;
+  /**
+   * Writes one row of `statement` with the rows the transaction's other calls batch on it, by
+   * multi-row statements run after its last call and before its commit (or before the next
+   * `get`, so reads see them). With a `key`, the row replaces one batched earlier under the same
+   * key (an upsert of the same row, where the last one wins). Statements run with `run` must not
+   * depend on rows still batched.
+   */
+  batch(statement: RowsStatement, parameters: readonly unknown[], key?: string): void;
+}
+
+/**
+ * Rows per multi-row statement: any number up to `EXACT_BATCH_ROWS` (a group's usual size), above
+ * it powers of two up to `MAX_BATCH_ROWS`, so that a statement has at most 18 texts to prepare.
+ */
+const EXACT_BATCH_ROWS = 16;
+const MAX_BATCH_ROWS = 64;
+
+/**
+ * An `insert` of rows: `head` up to `values`, the placeholders of one row, and what follows the
+ * rows (e.g. `on conflict …`). Its text for n rows is made once per n.
+ */
+export class RowsStatement {
+  readonly #head: string;
+  readonly #row: string;
+  readonly #tail: string;
+  readonly #texts = new Map<number, string>();
+
+  constructor(head: string, row: string, tail = '') {
+    this.#head = head;
+    this.#row = row;
+    this.#tail = tail;
+  }
+
+  sql(rows: number): string {
+    let text = this.#texts.get(rows);
+    if (text === undefined) {
+      text = `${this.#head} values ${Array.from({ length: rows }, () => this.#row).join(', ')}${this.#tail}`;
+      this.#texts.set(rows, text);
+    }
+    return text;
+  }
 }
 
 export interface ExclusiveSql {
@@ -87,14 +132,48 @@ export function sqliteConnection(database: BetterSqlite): {
   let undos: Array<() => void> = [];
   // Statements the running group member has asked for (one that throws after any aborts the group).
   let written = 0;
+  // The rows batched in the running transaction, by statement (keyed ones by their key).
+  const batches = new Map<RowsStatement, Map<unknown, readonly unknown[]>>();
+  let unkeyed = 0;
+  const writeBatches = () => {
+    if (batches.size === 0) return;
+    for (const [statement, rows] of batches) {
+      const all = [...rows.values()];
+      let from = 0;
+      while (from < all.length) {
+        const left = all.length - from;
+        let count = left <= EXACT_BATCH_ROWS ? left : MAX_BATCH_ROWS;
+        while (count > left) count >>= 1;
+        const parameters: unknown[] = [];
+        for (let index = from; index < from + count; index++) {
+          for (const value of all[index]!) parameters.push(value);
+        }
+        prepare(statement.sql(count)).run(parameters);
+        from += count;
+      }
+    }
+    batches.clear();
+  };
   const sync: SyncSql = {
     run: (sql, parameters) => {
       written++;
       prepare(sql).run(parameters);
     },
-    get: <T>(sql: string, parameters: readonly unknown[]) => prepare(sql).all(parameters)[0] as T | undefined,
+    get: <T>(sql: string, parameters: readonly unknown[]) => {
+      writeBatches();
+      return prepare(sql).all(parameters)[0] as T | undefined;
+    },
     undo: (undo) => {
       undos.push(undo);
+    },
+    batch: (statement, parameters, key) => {
+      written++;
+      let rows = batches.get(statement);
+      if (rows === undefined) {
+        rows = new Map();
+        batches.set(statement, rows);
+      }
+      rows.set(key ?? unkeyed++, parameters);
     },
   };
   /** Runs the undos registered since `mark`, newest first, and forgets them. */
@@ -102,9 +181,18 @@ export function sqliteConnection(database: BetterSqlite): {
     const taken = undos.splice(mark);
     for (let index = taken.length - 1; index >= 0; index--) taken[index]!();
   };
+  /** Forgets the rolled-back transaction: its batched rows and what it changed in memory. */
+  const rolledBack = () => {
+    batches.clear();
+    takeBack();
+  };
 
   // better-sqlite3 builds its BEGIN/COMMIT wrapper per db.transaction() call: build it once.
-  const runInTransaction = database.transaction((work: (sql: SyncSql) => unknown) => work(sync));
+  const runInTransaction = database.transaction((work: (sql: SyncSql) => unknown) => {
+    const value = work(sync);
+    writeBatches();
+    return value;
+  });
   /** `work` in a transaction of its own: kept whole, or not at all (its undos run). */
   const attempt = (work: (sql: SyncSql) => unknown): Outcome => {
     undos = [];
@@ -113,7 +201,7 @@ export function sqliteConnection(database: BetterSqlite): {
       undos = [];
       return { ok: true, value };
     } catch (error) {
-      takeBack();
+      rolledBack();
       return { ok: false, error };
     }
   };
@@ -131,6 +219,12 @@ export function sqliteConnection(database: BetterSqlite): {
           outcomes.push({ ok: false, error });
         } else throw new GroupAborted();
       }
+    }
+    try {
+      writeBatches();
+    } catch {
+      // A batched row failed: which call's is unknown, so each runs again alone.
+      throw new GroupAborted();
     }
     return outcomes;
   });
@@ -154,7 +248,7 @@ export function sqliteConnection(database: BetterSqlite): {
         undos = [];
       } catch (error) {
         // Nothing of the group was kept.
-        takeBack();
+        rolledBack();
         outcomes =
           error instanceof GroupAborted
             ? // A member failed after writing: each runs again alone, so that it fails alone.

@@ -127,6 +127,12 @@ describe('SQLite cluster rows in memory are bounded', () => {
       const stored = await fromDatabase(id);
       assert.equal(held?.name, name, `${id} in memory`);
       assert.equal(held?.generation, generationBefore[index]! + changes, `${id}: one generation per change`);
+      const work = await database.db
+        .selectFrom('reconcile_work')
+        .select('generation')
+        .where('cluster_id', '=', id)
+        .executeTakeFirstOrThrow();
+      assert.equal(Number(work.generation), held?.generation, `${id}: enqueued at its last generation`);
       assert.equal(stored.name, name, `${id} in the database`);
       assert.equal(
         Number(stored.generation),

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import BetterSqlite from 'better-sqlite3';
-import { type SyncSql, sqliteConnection } from '../../src/db/sqlite-statement-cache.ts';
+import { RowsStatement, type SyncSql, sqliteConnection } from '../../src/db/sqlite-statement-cache.ts';
 
 describe('SQLite group commit', () => {
   let dir: string;
@@ -158,6 +158,68 @@ describe('SQLite group commit', () => {
       ],
       'what the failed member changed in memory was taken back',
     );
+    database.close();
+  });
+
+  test('batched rows are written with the group, keyed ones once per key; a read sees them; a batched row that fails makes every call run alone', async () => {
+    const { database, exclusive } = open('batched.db');
+    const rows = new RowsStatement('insert into items (id, label)', '(?, ?)');
+    const upsert = new RowsStatement(
+      'insert into items (id, label)',
+      '(?, ?)',
+      ' on conflict (id) do update set label = excluded.label',
+    );
+    const itemCount = () => (database.prepare('select count(*) as n from items').get() as { n: number }).n;
+    // 20 calls in one group, each reading after it batched.
+    const seen = await Promise.all(
+      Array.from({ length: 20 }, (_, index) =>
+        exclusive.grouped((sql) => {
+          sql.batch(rows, [index + 1, `item ${index + 1}`]);
+          sql.batch(upsert, [100, `last ${index + 1}`], 'hundred');
+          // A read in the transaction sees every row batched before it.
+          return sql.get<{ n: number }>('select count(*) as n from items', [])?.n;
+        }),
+      ),
+    );
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 20 }, (_, index) => index + 2),
+      'each read saw the rows batched before it (and the keyed row once)',
+    );
+    assert.equal(itemCount(), 21);
+    assert.deepEqual(database.prepare('select label from items where id = 100').get(), { label: 'last 20' });
+
+    // Without reads: the rows wait for the end of the group (37: more than the exact sizes, 32 + 5);
+    // the keyed one is written once, the last.
+    await Promise.all(
+      Array.from({ length: 37 }, (_, index) =>
+        exclusive.grouped((sql) => {
+          sql.batch(rows, [index + 201, `item ${index + 201}`]);
+          sql.batch(upsert, [100, `again ${index + 1}`], 'hundred');
+        }),
+      ),
+    );
+    assert.equal(itemCount(), 58);
+    assert.deepEqual(database.prepare('select label from items where id = 100').get(), { label: 'again 37' });
+
+    // One batched row breaks a constraint: the group is rolled back and each call runs alone.
+    const memory = new Set<number>();
+    const write = (id: number) => (sql: SyncSql) => {
+      sql.batch(rows, [id, `item ${id}`]);
+      memory.add(id);
+      sql.undo(() => memory.delete(id));
+      return id;
+    };
+    const results = await Promise.allSettled(
+      [write(301), write(1), write(302)].map((work) => exclusive.grouped(work)),
+    );
+    assert.deepEqual(
+      results.map((result) => result.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /UNIQUE constraint failed/);
+    assert.equal(itemCount(), 60);
+    assert.deepEqual([...memory].sort(), [301, 302], 'the refused row left nothing in memory');
     database.close();
   });
 
