@@ -13,8 +13,8 @@
  *
  * `exclusive.grouped()` is the group commit of hot writes: the calls made while the event loop
  * handles one batch of I/O (concurrent requests arriving together) run at the end of that turn
- * (setImmediate) in ONE transaction, one WAL commit, without a savepoint each (they cost about as
- * much as a change's own statements, docs/performance.md). A call that throws before it ran any
+ * (setImmediate) in ONE transaction, one WAL commit, without a savepoint each (1.5–2 µs of CPU per
+ * change, docs/performance.md). A call that throws before it ran any
  * statement (a refused check: callers validate before they write) rejects alone and left nothing
  * to undo. A call that throws after it wrote may have left part of its writes: the whole group is
  * rolled back (with the in-memory changes its calls registered through `undo`) and every call runs
@@ -135,8 +135,20 @@ export function sqliteConnection(database: BetterSqlite): {
   // The rows batched in the running transaction, by statement (keyed ones by their key).
   const batches = new Map<RowsStatement, Map<unknown, readonly unknown[]>>();
   let unkeyed = 0;
+  // A batched statement that failed (the rows of other calls went with it, whoever wrote them).
+  let batchFailure: { readonly error: unknown } | undefined;
   const writeBatches = () => {
     if (batches.size === 0) return;
+    try {
+      writeEachBatch();
+    } catch (error) {
+      batchFailure = { error };
+      throw error;
+    } finally {
+      batches.clear();
+    }
+  };
+  const writeEachBatch = () => {
     for (const [statement, rows] of batches) {
       const all = [...rows.values()];
       let from = 0;
@@ -152,7 +164,6 @@ export function sqliteConnection(database: BetterSqlite): {
         from += count;
       }
     }
-    batches.clear();
   };
   const sync: SyncSql = {
     run: (sql, parameters) => {
@@ -189,7 +200,11 @@ export function sqliteConnection(database: BetterSqlite): {
 
   // better-sqlite3 builds its BEGIN/COMMIT wrapper per db.transaction() call: build it once.
   const runInTransaction = database.transaction((work: (sql: SyncSql) => unknown) => {
+    batchFailure = undefined;
     const value = work(sync);
+    // (A read of `work` wrote the rows and they failed, though `work` went on.)
+    const failure = batchFailure as { readonly error: unknown } | undefined;
+    if (failure !== undefined) throw failure.error;
     writeBatches();
     return value;
   });
@@ -207,6 +222,7 @@ export function sqliteConnection(database: BetterSqlite): {
   };
   const runGroup = database.transaction((group: readonly GroupedWork[]): Outcome[] => {
     const outcomes: Outcome[] = [];
+    batchFailure = undefined;
     for (const member of group) {
       written = 0;
       const mark = undos.length;
@@ -214,11 +230,13 @@ export function sqliteConnection(database: BetterSqlite): {
         outcomes.push({ ok: true, value: member.work(sync) });
       } catch (error) {
         // Refused before writing: nothing of it is in the transaction, which goes on.
-        if (written === 0 && database.inTransaction) {
+        if (written === 0 && batchFailure === undefined && database.inTransaction) {
           takeBack(mark);
           outcomes.push({ ok: false, error });
         } else throw new GroupAborted();
       }
+      // Rows of earlier calls failed when this one's read wrote them.
+      if (batchFailure !== undefined) throw new GroupAborted();
     }
     try {
       writeBatches();

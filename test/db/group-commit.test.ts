@@ -220,6 +220,29 @@ describe('SQLite group commit', () => {
     assert.match(String((results[1] as PromiseRejectedResult).reason), /UNIQUE constraint failed/);
     assert.equal(itemCount(), 60);
     assert.deepEqual([...memory].sort(), [301, 302], 'the refused row left nothing in memory');
+
+    // The failing row is written by another call's read, which goes on as if nothing happened: the
+    // call whose row it was still fails, alone, and the reader's own change is kept.
+    const reader = (sql: SyncSql) => {
+      try {
+        sql.get('select count(*) as n from items', []);
+      } catch {
+        // swallowed: the group must not take this call for refused, nor the failed row for written
+      }
+      sql.batch(rows, [401, 'item 401']);
+      return 401;
+    };
+    const afterRead = await Promise.allSettled([write(2), reader].map((work) => exclusive.grouped(work)));
+    assert.deepEqual(
+      afterRead.map((result) => result.status),
+      ['rejected', 'fulfilled'],
+    );
+    assert.match(String((afterRead[0] as PromiseRejectedResult).reason), /UNIQUE constraint failed/);
+    assert.deepEqual(database.prepare('select id from items where id in (2, 401)').all(), [
+      { id: 2 },
+      { id: 401 },
+    ]);
+    assert.deepEqual([...memory].sort(), [301, 302]);
     database.close();
   });
 
