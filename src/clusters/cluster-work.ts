@@ -9,7 +9,7 @@
  */
 import type { Transaction } from 'kysely';
 import type { Schema } from '../db/schema.ts';
-import type { SyncSql } from '../db/sqlite-statement-cache.ts';
+import { RowsStatement, type SyncSql } from '../db/sqlite-statement-cache.ts';
 
 /**
  * Wakes this process's workers at once when work is enqueued (other processes poll). One
@@ -57,15 +57,21 @@ export async function enqueueInTransaction(
     .execute();
 }
 
-/** The same upsert for a synchronous SQLite transaction (see db/sqlite-statement-cache.ts). */
+/**
+ * The same upsert for a synchronous SQLite transaction (see db/sqlite-statement-cache.ts), batched
+ * with the other changes of its group commit: one multi-row statement, one row per cluster (a
+ * later change of the same cluster in the group replaces its row: the upsert's last one wins).
+ */
 export function enqueueSync(sql: SyncSql, clusterId: string, generation: number): void {
-  sql.run(
-    'insert into "reconcile_work" ("cluster_id", "generation", "not_before", "lease_owner", "lease_expires_at", "attempts") ' +
-      'values (?, ?, ?, null, null, 0) on conflict ("cluster_id") do update set ' +
-      '"generation" = excluded."generation", "not_before" = excluded."not_before", "attempts" = 0',
-    [clusterId, generation, Date.now()],
-  );
+  sql.batch(ENQUEUE_ROWS, [clusterId, generation, Date.now()], clusterId);
 }
+
+const ENQUEUE_ROWS = new RowsStatement(
+  'insert into "reconcile_work" ("cluster_id", "generation", "not_before", "lease_owner", "lease_expires_at", "attempts")',
+  '(?, ?, ?, null, null, 0)',
+  ' on conflict ("cluster_id") do update set ' +
+    '"generation" = excluded."generation", "not_before" = excluded."not_before", "attempts" = 0',
+);
 
 /**
  * The same upsert as a PostgreSQL statement part, for a change written as one statement (a

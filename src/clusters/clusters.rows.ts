@@ -75,6 +75,26 @@ export function historyRow(
   };
 }
 
+/** A column of a history row (`historyRow`'s keys). */
+export type HistoryColumn = keyof ReturnType<typeof historyRow>;
+
+/** Every column of a history row, in `historyRow`'s order (the compiler checks none is missing). */
+export const HISTORY_COLUMNS = Object.keys({
+  cluster_id: true,
+  generation: true,
+  action: true,
+  kube_proxy_mode: true,
+  version: true,
+  customization: true,
+  created_at: true,
+  application_id: true,
+  credential_id: true,
+  source_ip: true,
+  query_id: true,
+  source_generation: true,
+  note: true,
+} satisfies Record<HistoryColumn, true>) as readonly HistoryColumn[];
+
 /** The audit columns of a history row, in the order the PostgreSQL statement binds them. */
 export function auditColumns(change: ClusterChange) {
   return {

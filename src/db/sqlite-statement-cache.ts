@@ -13,9 +13,18 @@
  *
  * `exclusive.grouped()` is the group commit of hot writes: the calls made while the event loop
  * handles one batch of I/O (concurrent requests arriving together) run at the end of that turn
- * (setImmediate) in ONE transaction, one WAL commit, each in its own savepoint: a call that throws
- * is undone alone and rejects alone, the others commit. Every promise settles only after the
- * shared commit, so an answer never acknowledges a change before it is in the WAL.
+ * (setImmediate) in ONE transaction, one WAL commit, without a savepoint each (1.5–2 µs of CPU per
+ * change, docs/performance.md). A call that throws before it ran any
+ * statement (a refused check: callers validate before they write) rejects alone and left nothing
+ * to undo. A call that throws after it wrote may have left part of its writes: the whole group is
+ * rolled back (with the in-memory changes its calls registered through `undo`) and every call runs
+ * again alone, in its own transaction, so that one still rejects alone and the others commit.
+ * Every promise settles only after the commit that holds its writes, so an answer never
+ * acknowledges a change before it is in the WAL.
+ *
+ * Rows that every call of a group writes the same way (a history row, an outbox upsert) can be
+ * `batch`ed: they are written by multi-row statements after the group's last call, before its
+ * commit, instead of one statement each (docs/performance.md).
  */
 
 import type { Database as BetterSqlite } from 'better-sqlite3';
@@ -27,6 +36,53 @@ const MAX_STATEMENTS = 500;
 export interface SyncSql {
   run(sql: string, parameters: readonly unknown[]): void;
   get<T>(sql: string, parameters: readonly unknown[]): T | undefined;
+  /**
+   * Registers how to take back a change made in memory alongside this transaction's writes (a
+   * cache updated): it runs if the transaction holding the writes is rolled back or fails to
+   * commit, never after a commit.
+   */
+  undo(undo: () => void): void;
+  /**
+   * Writes one row of `statement` with the rows the transaction's other calls batch on it, by
+   * multi-row statements run after its last call and before its commit (or before the next
+   * `get`, so reads see them). With a `key`, the row replaces one batched earlier under the same
+   * key (an upsert of the same row, where the last one wins). Statements run with `run` must not
+   * depend on rows still batched.
+   */
+  batch(statement: RowsStatement, parameters: readonly unknown[], key?: string): void;
+}
+
+/**
+ * Rows per multi-row statement: any number up to `EXACT_BATCH_ROWS` (a group's usual size), above
+ * it powers of two up to `MAX_BATCH_ROWS`, so that a statement has at most 18 texts to prepare.
+ */
+const EXACT_BATCH_ROWS = 16;
+const MAX_BATCH_ROWS = 64;
+
+/**
+ * An `insert` of rows: `head` up to `values`, the placeholders of one row, and what follows the
+ * rows (e.g. `on conflict …`). Its text for n rows is made once per n.
+ */
+export class RowsStatement {
+  readonly #head: string;
+  readonly #row: string;
+  readonly #tail: string;
+  readonly #texts = new Map<number, string>();
+
+  constructor(head: string, row: string, tail = '') {
+    this.#head = head;
+    this.#row = row;
+    this.#tail = tail;
+  }
+
+  sql(rows: number): string {
+    let text = this.#texts.get(rows);
+    if (text === undefined) {
+      text = `${this.#head} values ${Array.from({ length: rows }, () => this.#row).join(', ')}${this.#tail}`;
+      this.#texts.set(rows, text);
+    }
+    return text;
+  }
 }
 
 export interface ExclusiveSql {
@@ -34,8 +90,10 @@ export interface ExclusiveSql {
   transaction<T>(work: (sql: SyncSql) => T): Promise<T>;
   /**
    * Runs `work` at the end of this turn of the event loop, in one transaction with the other
-   * `grouped` calls of the turn (group commit), in its own savepoint: nothing of it is kept if it
-   * throws, and its promise settles once the shared transaction has committed (or failed).
+   * `grouped` calls of the turn (group commit): nothing of it is kept if it throws, and its
+   * promise settles once the transaction holding its writes has committed (or failed). `work`
+   * may run twice (again alone, when another call of its group failed after writing): it must
+   * decide from what it reads, and register what it changes in memory with `sql.undo`.
    */
   grouped<T>(work: (sql: SyncSql) => T): Promise<T>;
 }
@@ -45,6 +103,9 @@ interface GroupedWork {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
+
+/** A group member threw after writing: the group's transaction is rolled back, its members run alone. */
+class GroupAborted extends Error {}
 
 type Outcome =
   | { readonly ok: true; readonly value: unknown }
@@ -67,26 +128,124 @@ export function sqliteConnection(database: BetterSqlite): {
 
   let kyselyTransactionOpen = false;
   let waiters: Array<() => void> = [];
+  // What the running transaction's work changed in memory, taken back if its writes are not kept.
+  let undos: Array<() => void> = [];
+  // Statements the running group member has asked for (one that throws after any aborts the group).
+  let written = 0;
+  // The rows batched in the running transaction, by statement (keyed ones by their key).
+  const batches = new Map<RowsStatement, Map<unknown, readonly unknown[]>>();
+  let unkeyed = 0;
+  // A batched statement that failed (the rows of other calls went with it, whoever wrote them).
+  let batchFailure: { readonly error: unknown } | undefined;
+  const writeBatches = () => {
+    if (batches.size === 0) return;
+    try {
+      writeEachBatch();
+    } catch (error) {
+      batchFailure = { error };
+      throw error;
+    } finally {
+      batches.clear();
+    }
+  };
+  const writeEachBatch = () => {
+    for (const [statement, rows] of batches) {
+      const all = [...rows.values()];
+      let from = 0;
+      while (from < all.length) {
+        const left = all.length - from;
+        let count = left <= EXACT_BATCH_ROWS ? left : MAX_BATCH_ROWS;
+        while (count > left) count >>= 1;
+        const parameters: unknown[] = [];
+        for (let index = from; index < from + count; index++) {
+          for (const value of all[index]!) parameters.push(value);
+        }
+        prepare(statement.sql(count)).run(parameters);
+        from += count;
+      }
+    }
+  };
   const sync: SyncSql = {
     run: (sql, parameters) => {
+      written++;
       prepare(sql).run(parameters);
     },
-    get: <T>(sql: string, parameters: readonly unknown[]) => prepare(sql).all(parameters)[0] as T | undefined,
+    get: <T>(sql: string, parameters: readonly unknown[]) => {
+      writeBatches();
+      return prepare(sql).all(parameters)[0] as T | undefined;
+    },
+    undo: (undo) => {
+      undos.push(undo);
+    },
+    batch: (statement, parameters, key) => {
+      written++;
+      let rows = batches.get(statement);
+      if (rows === undefined) {
+        rows = new Map();
+        batches.set(statement, rows);
+      }
+      rows.set(key ?? unkeyed++, parameters);
+    },
+  };
+  /** Runs the undos registered since `mark`, newest first, and forgets them. */
+  const takeBack = (mark = 0) => {
+    const taken = undos.splice(mark);
+    for (let index = taken.length - 1; index >= 0; index--) taken[index]!();
+  };
+  /** Forgets the rolled-back transaction: its batched rows and what it changed in memory. */
+  const rolledBack = () => {
+    batches.clear();
+    takeBack();
   };
 
   // better-sqlite3 builds its BEGIN/COMMIT wrapper per db.transaction() call: build it once.
-  // Called inside another transaction, the same wrapper uses a savepoint instead.
-  const runInTransaction = database.transaction((work: (sql: SyncSql) => unknown) => work(sync));
+  const runInTransaction = database.transaction((work: (sql: SyncSql) => unknown) => {
+    batchFailure = undefined;
+    const value = work(sync);
+    // (A read of `work` wrote the rows and they failed, though `work` went on.)
+    const failure = batchFailure as { readonly error: unknown } | undefined;
+    if (failure !== undefined) throw failure.error;
+    writeBatches();
+    return value;
+  });
+  /** `work` in a transaction of its own: kept whole, or not at all (its undos run). */
   const attempt = (work: (sql: SyncSql) => unknown): Outcome => {
+    undos = [];
     try {
-      return { ok: true, value: runInTransaction(work) };
+      const value = runInTransaction(work);
+      undos = [];
+      return { ok: true, value };
     } catch (error) {
+      rolledBack();
       return { ok: false, error };
     }
   };
-  const runGroup = database.transaction((group: readonly GroupedWork[]) =>
-    group.map((item) => attempt(item.work)),
-  );
+  const runGroup = database.transaction((group: readonly GroupedWork[]): Outcome[] => {
+    const outcomes: Outcome[] = [];
+    batchFailure = undefined;
+    for (const member of group) {
+      written = 0;
+      const mark = undos.length;
+      try {
+        outcomes.push({ ok: true, value: member.work(sync) });
+      } catch (error) {
+        // Refused before writing: nothing of it is in the transaction, which goes on.
+        if (written === 0 && batchFailure === undefined && database.inTransaction) {
+          takeBack(mark);
+          outcomes.push({ ok: false, error });
+        } else throw new GroupAborted();
+      }
+      // Rows of earlier calls failed when this one's read wrote them.
+      if (batchFailure !== undefined) throw new GroupAborted();
+    }
+    try {
+      writeBatches();
+    } catch {
+      // A batched row failed: which call's is unknown, so each runs again alone.
+      throw new GroupAborted();
+    }
+    return outcomes;
+  });
   const waitForKysely = async () => {
     while (kyselyTransactionOpen) await new Promise<void>((resolve) => waiters.push(resolve));
   };
@@ -97,12 +256,24 @@ export function sqliteConnection(database: BetterSqlite): {
     const members = group;
     group = [];
     let outcomes: Outcome[];
-    try {
-      // One member needs no savepoint: its own transaction is the same commit.
-      outcomes = members.length === 1 ? [attempt(members[0]!.work)] : runGroup(members);
-    } catch (error) {
-      // The shared commit failed: nothing of the group was kept.
-      outcomes = members.map(() => ({ ok: false, error }));
+    if (members.length === 1) {
+      // One member needs no group: its own transaction is the same commit.
+      outcomes = [attempt(members[0]!.work)];
+    } else {
+      undos = [];
+      try {
+        outcomes = runGroup(members);
+        undos = [];
+      } catch (error) {
+        // Nothing of the group was kept.
+        rolledBack();
+        outcomes =
+          error instanceof GroupAborted
+            ? // A member failed after writing: each runs again alone, so that it fails alone.
+              members.map((member) => attempt(member.work))
+            : // The shared commit failed.
+              members.map(() => ({ ok: false, error }));
+      }
     }
     outcomes.forEach((outcome, index) => {
       const member = members[index]!;
@@ -131,7 +302,9 @@ export function sqliteConnection(database: BetterSqlite): {
     exclusive: {
       async transaction<T>(work: (sql: SyncSql) => T): Promise<T> {
         await waitForKysely();
-        return runInTransaction(work) as T;
+        const outcome = attempt(work);
+        if (!outcome.ok) throw outcome.error;
+        return outcome.value as T;
       },
       grouped<T>(work: (sql: SyncSql) => T): Promise<T> {
         return new Promise<T>((resolve, reject) => {

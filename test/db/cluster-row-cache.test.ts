@@ -80,4 +80,70 @@ describe('SQLite cluster rows in memory are bounded', () => {
     await renameInDatabase(c!, 'rc-db');
     assert.equal((await store.get(c!))?.name, 'rc-db', 'c was evicted and read again');
   });
+  test('in a group of changes, one whose statement fails rejects alone: the others commit, its row and history stay as they were', async () => {
+    const database = services.database;
+    assert.equal(database.engine, 'sqlite');
+    const store = new SqliteClusterStore(database, new WorkSignal());
+    const accountId = await services.authStore.createAccount();
+    const projectId = (await services.projects.create({ accountId, name: 'grouped' })).id;
+    const ids: string[] = [];
+    for (const name of ['ga', 'gb', 'gc']) {
+      ids.push((await services.clusters.create(projectId, { name, region: services.config.regions[0] })).id);
+    }
+    const [a, b, c] = ids as [string, string, string];
+    for (const id of ids) await store.get(id); // held in memory, as on the hot path
+    const historyOf = async (id: string) => (await store.history(id)).length;
+    const historyBefore = await Promise.all(ids.map(historyOf));
+    const generationBefore = await Promise.all(ids.map(async (id) => (await store.get(id))!.generation));
+    const rename = (id: string, name: string) =>
+      store.update(id, (current) => ({
+        next: { ...current, name, generation: current.generation + 1 },
+        history: 'customize',
+      }));
+    // Issued in one turn: one group. b's update breaks a NOT NULL column after nothing else of it.
+    const results = await Promise.allSettled([
+      rename(a, 'ga-2'),
+      rename(b, null as unknown as string),
+      rename(c, 'gc-2'),
+      rename(a, 'ga-3'),
+    ]);
+    assert.deepEqual(
+      results.map((result) => result.status),
+      ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+    );
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /NOT NULL constraint failed/);
+    const fromDatabase = (id: string) =>
+      database.db
+        .selectFrom('clusters')
+        .select(['name', 'generation'])
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+    for (const [id, name, changes, index] of [
+      [a, 'ga-3', 2, 0],
+      [b, 'gb', 0, 1],
+      [c, 'gc-2', 1, 2],
+    ] as const) {
+      const held = await store.get(id);
+      const stored = await fromDatabase(id);
+      assert.equal(held?.name, name, `${id} in memory`);
+      assert.equal(held?.generation, generationBefore[index]! + changes, `${id}: one generation per change`);
+      const work = await database.db
+        .selectFrom('reconcile_work')
+        .select('generation')
+        .where('cluster_id', '=', id)
+        .executeTakeFirstOrThrow();
+      assert.equal(Number(work.generation), held?.generation, `${id}: enqueued at its last generation`);
+      assert.equal(stored.name, name, `${id} in the database`);
+      assert.equal(
+        Number(stored.generation),
+        held?.generation,
+        `${id}: same generation in memory and stored`,
+      );
+      assert.equal(
+        await historyOf(id),
+        historyBefore[index]! + changes,
+        `${id}: one history row per change kept`,
+      );
+    }
+  });
 });
