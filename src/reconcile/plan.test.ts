@@ -5,8 +5,6 @@ import { newPool } from '../clusters/nodepools.ts';
 import {
   apiServerFlagsOf,
   CONFIG_HASH_ANNOTATION,
-  FIRST_READ_MAX,
-  nextFirstRead,
   nodesOf,
   onRolloutFailure,
   outdatedNodes,
@@ -335,16 +333,4 @@ test('outdated nodes are those whose kubelet is not on the version, by name', ()
     'b',
   ]);
   assert.deepEqual(outdatedNodes([node('c', '1.34.2')], '1.34.2'), []);
-});
-
-test('the first read of a rollout followed comes about when the rollouts before it ended', () => {
-  // Found done at the first read: the next first read comes a tenth earlier, not before the interval.
-  assert.equal(nextFirstRead(200, [200], 100), 180);
-  assert.equal(nextFirstRead(105, [105], 100), 100);
-  // Found done later: halfway to the middle of the interval it ended in (between 300 and 400 here).
-  assert.equal(nextFirstRead(100, [100, 200, 300, 400], 100), 225);
-  // Never later than FIRST_READ_MAX intervals, however long the rollouts took.
-  assert.equal(nextFirstRead(400, [400, 500, 600, 700, 800, 900, 1000, 1100], 100), FIRST_READ_MAX * 100);
-  // No read made: unchanged.
-  assert.equal(nextFirstRead(150, [], 100), 150);
 });

@@ -171,32 +171,6 @@ function isPodReady(pod: V1Pod): boolean {
   return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 }
 
-/** The latest first read, in follow-up intervals after the patch (FIRST_READ_MAX × `intervalMs`). */
-export const FIRST_READ_MAX = 5;
-
-/**
- * When a pass following the rollout it started reads the DaemonSet first, in ms after its patch,
- * learned from the rollouts followed before (`reads`: when each read of the last one was made, in
- * ms after its patch; the last read found it done): about when rollouts end, so that one read
- * usually finds the rollout done instead of a read every `intervalMs` until then (each read is a
- * Kubernetes API call, costing both sides). A rollout found done at its first read moves the next
- * first read a tenth earlier (rollouts may have become quicker); one found done later moves it
- * halfway to the middle of the interval it ended in. Kept within [`intervalMs`, FIRST_READ_MAX ×
- * `intervalMs`]: a rollout quicker than that is found at most that much later than by reads every
- * `intervalMs`.
- */
-export function nextFirstRead(firstReadMs: number, reads: readonly number[], intervalMs: number): number {
-  const found = reads.at(-1);
-  const before = reads.at(-2);
-  const next =
-    found === undefined
-      ? firstReadMs
-      : before === undefined
-        ? firstReadMs * 0.9
-        : (firstReadMs + (before + found) / 2) / 2;
-  return Math.min(FIRST_READ_MAX * intervalMs, Math.max(intervalMs, next));
-}
-
 /** A configuration applied everywhere once: a generation whose outcome was READY. */
 export interface HealthyConfig {
   readonly generation: number;

@@ -31,10 +31,8 @@ import {
   type Drift,
   driftMessage,
   driftOf,
-  FIRST_READ_MAX,
   KUBE_PROXY,
   KUBE_SYSTEM,
-  nextFirstRead,
   nodesOf,
   type Observed,
   onRolloutFailure,
@@ -490,18 +488,11 @@ async function applyConfigMap(kube: ClusterKube, desired: Desired, log: Logger):
 }
 
 /**
- * When this thread's passes read a rollout they follow first, in ms after the patch (plan.ts
- * `nextFirstRead`): undefined until one was followed to its end.
- */
-let firstReadMs: number | undefined;
-
-/**
  * Re-reads a DaemonSet whose pod template was just patched until its controller has observed the
  * change and its status reports the rollout done, or for ROLLOUT_READS reads; answers the last
- * read. The first read comes about when the rollouts followed before ended (`nextFirstRead`,
- * `intervalMs` at first), each next one `intervalMs` after the one before. A pass waiting here
- * holds one of its loop's concurrent slots, so a long rollout costs the same ROLLOUT_READS reads
- * whenever they start, and is then left to the next passes.
+ * read, each `intervalMs` after the one before. A pass waiting here holds one of its loop's
+ * concurrent slots, so the first read is not put off: a quick rollout ends the pass at once, and a
+ * long one costs the same ROLLOUT_READS reads whenever they start.
  * Undefined when the DaemonSet was replaced or its template changed again meanwhile: that is
  * another change, for the next pass to plan afresh.
  */
@@ -511,13 +502,8 @@ async function followRollout(
   configHash: string,
   intervalMs: number,
 ): Promise<V1DaemonSet | undefined> {
-  const patchedAt = performance.now();
-  const first = Math.min(Math.max(firstReadMs ?? intervalMs, intervalMs), FIRST_READ_MAX * intervalMs);
-  /** When each read was made, in ms after the patch. */
-  const reads: number[] = [];
-  for (let wait = first; ; wait = intervalMs) {
-    await new Promise((resolve) => setTimeout(resolve, wait));
-    reads.push(performance.now() - patchedAt);
+  for (let reads = 1; ; reads++) {
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
     const daemonSet = await readKubeProxyDaemonSet(kube);
     if (
       daemonSet.metadata?.uid !== patched.metadata?.uid ||
@@ -525,11 +511,7 @@ async function followRollout(
     ) {
       return undefined;
     }
-    if (rolloutState(daemonSet, []).done) {
-      firstReadMs = nextFirstRead(first, reads, intervalMs);
-      return daemonSet;
-    }
-    if (reads.length >= ROLLOUT_READS) return daemonSet;
+    if (reads >= ROLLOUT_READS || rolloutState(daemonSet, []).done) return daemonSet;
   }
 }
 
