@@ -13,9 +13,14 @@
  *   `scaleDownUnreadyTimeSeconds`, whose pods (DaemonSet pods aside) all have a controller to
  *   recreate them and fit on the pool's other nodes. A bare pod blocks its node's removal.
  */
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { V1Node as NodeModel, V1Pod as PodModel } from '@kubernetes/client-node';
 import type { NodePoolRecord } from '../clusters/nodepools.model.ts';
 import { parseQuantity, podRequests } from '../quantity.ts';
+import type { Decoded } from './kube/kube-client.ts';
+
+/** The Nodes and Pods as the cluster's Kubernetes API answers them (kube-client.ts). */
+type V1Node = Decoded<NodeModel>;
+type V1Pod = Decoded<PodModel>;
 
 export interface PoolResize {
   readonly poolId: string;

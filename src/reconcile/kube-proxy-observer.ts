@@ -4,7 +4,7 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import type { KubeProxyObserver, ObservedPod } from '../clusters/cluster-rollout.ts';
-import type { KubeClients } from './kube/kube-client.ts';
+import type { Decoded, KubeClients } from './kube/kube-client.ts';
 import { CONFIG_HASH_ANNOTATION, KUBE_PROXY, KUBE_SYSTEM } from './plan.ts';
 import type { ClusterConnector } from './provider.ts';
 
@@ -34,7 +34,7 @@ export function kubeProxyObserver(kube: KubeClients, connection: ClusterConnecto
   };
 }
 
-function observedPod(pod: V1Pod): ObservedPod {
+function observedPod(pod: Decoded<V1Pod>): ObservedPod {
   const containers = pod.status?.containerStatuses ?? [];
   const container = containers[0];
   const waiting = container?.state?.waiting;

@@ -2,11 +2,21 @@
  * Pure decisions of a reconcile pass: what to change given desired and observed state, and how
  * far a kube-proxy rollout has come. No I/O here.
  */
-import type { V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
+import type {
+  V1DaemonSet as DaemonSetModel,
+  V1Node as NodeModel,
+  V1Pod as PodModel,
+} from '@kubernetes/client-node';
 import type { ClusterRecord } from '../clusters/clusters.model.ts';
 import type { HistoryRow } from '../clusters/clusters.store.ts';
 import type { Customization, KubeProxyMode } from '../customization/customization.model.ts';
+import type { Decoded } from './kube/kube-client.ts';
 import type { NodeShape } from './provider.ts';
+
+/** The objects a pass reads, as the cluster's Kubernetes API answers them (kube-client.ts). */
+type V1DaemonSet = Decoded<DaemonSetModel>;
+type V1Pod = Decoded<PodModel>;
+type V1Node = Decoded<NodeModel>;
 
 export const KUBE_SYSTEM = 'kube-system';
 export const KUBE_PROXY = 'kube-proxy';

@@ -7,7 +7,7 @@
  */
 
 import crypto from 'node:crypto';
-import type { V1DaemonSet } from '@kubernetes/client-node';
+import type { V1DaemonSet as DaemonSetModel } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { BoundedMap } from '../bounded-map.ts';
 import {
@@ -23,7 +23,7 @@ import { renderOidcFlags } from '../clusters/oidc.ts';
 import { renderAdmissionFlags } from '../customization/customization.ts';
 import { configHash, renderClusterConfig } from '../customization/kube-proxy-config.ts';
 import { autoscale } from './autoscale.ts';
-import { type ClusterKube, type KubeClients, KubeError } from './kube/kube-client.ts';
+import { type ClusterKube, type Decoded, type KubeClients, KubeError } from './kube/kube-client.ts';
 import {
   apiServerFlagsOf,
   CONFIG_HASH_ANNOTATION,
@@ -46,6 +46,9 @@ import {
 } from './plan.ts';
 import type { ClusterConnector, ClusterProvider } from './provider.ts';
 import type { ReconcileStore } from './reconcile-store.ts';
+
+/** kube-proxy's DaemonSet as the cluster's Kubernetes API answers it. */
+type V1DaemonSet = Decoded<DaemonSetModel>;
 
 export type Outcome =
   /** Up to date: look again after the resync period. */

@@ -8,6 +8,8 @@
  * - a bound on the clients kept (the most recently used ones), so a worker's memory follows the
  *   clusters it works on, not the fleet;
  * - Kubernetes errors translated once into the reconciler's outcomes;
+ * - answers parsed as JSON, not converted into client-node's model classes (`jsonAnswers`,
+ *   `Decoded`);
  * - the library itself loaded on a client's first call, not with this module: an API process whose
  *   reconciler runs in its own thread (the default) or elsewhere (`mks worker`) loads it only if the
  *   rollout view is asked for (about 70 MiB of RSS and 27 MiB of heap otherwise spent at start,
@@ -26,6 +28,20 @@ import type {
 } from '@kubernetes/client-node';
 
 export const FIELD_MANAGER = 'mks';
+
+/**
+ * An object as a Kubernetes API's JSON answer decodes: client-node's model type, whose time stamps
+ * are the RFC 3339 text of the wire (the answers are parsed as JSON, not converted into client-node's
+ * model classes, which turn them into Dates: `jsonAnswers`). A model built in code, with Dates, is
+ * one too.
+ */
+export type Decoded<T> = T extends Date
+  ? Date | string
+  : T extends readonly (infer U)[]
+    ? Decoded<U>[]
+    : T extends object
+      ? { [K in keyof T]: Decoded<T[K]> }
+      : T;
 
 /** How the reconciler must treat a failed call. */
 export type KubeErrorKind = 'absent' | 'conflict' | 'terminal' | 'transient';
@@ -72,21 +88,21 @@ export interface ClusterConnection {
 }
 
 export interface ClusterKube {
-  readConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined>;
+  readConfigMap(namespace: string, name: string): Promise<Decoded<V1ConfigMap> | undefined>;
   /** Server-side apply of the given fields, with our field manager, taking ownership (force). */
-  applyConfigMap(body: V1ConfigMap): Promise<V1ConfigMap>;
-  readDaemonSet(namespace: string, name: string): Promise<V1DaemonSet | undefined>;
+  applyConfigMap(body: V1ConfigMap): Promise<Decoded<V1ConfigMap>>;
+  readDaemonSet(namespace: string, name: string): Promise<Decoded<V1DaemonSet> | undefined>;
   /** Strategic-merge patch of the pod template's annotations (what `kubectl rollout restart` does). */
   patchDaemonSetTemplateAnnotations(
     namespace: string,
     name: string,
     annotations: Record<string, string>,
-  ): Promise<V1DaemonSet>;
+  ): Promise<Decoded<V1DaemonSet>>;
   /** Pods of the namespace, all of them when `labelSelector` is undefined. */
-  listPods(namespace: string, labelSelector: string | undefined): Promise<V1Pod[]>;
-  listNodes(): Promise<V1Node[]>;
+  listPods(namespace: string, labelSelector: string | undefined): Promise<Decoded<V1Pod>[]>;
+  listNodes(): Promise<Decoded<V1Node>[]>;
   /** Every pod of the cluster (the autoscaler weighs them against the nodes). */
-  listAllPods(): Promise<V1Pod[]>;
+  listAllPods(): Promise<Decoded<V1Pod>[]>;
   /** Records a Kubernetes Event (what `kubectl get events` lists). */
   createEvent(namespace: string, event: CoreV1Event): Promise<void>;
 }
@@ -210,14 +226,20 @@ function createClusterKube(connection: ClusterConnection, agent: http.Agent): Cl
         },
         httpApi: k8s.wrapHttpLibrary(nodeHttpLibrary(k8s, agent)),
       });
-      return { k8s, core: new k8s.CoreV1Api(config), apps: new k8s.AppsV1Api(config) };
+      const answers = jsonAnswers(k8s);
+      return {
+        k8s,
+        core: new k8s.CoreV1Api(config, undefined, answers.core),
+        apps: new k8s.AppsV1Api(config, undefined, answers.apps),
+      };
     }));
   const limit = semaphore(MAX_CONCURRENT_CALLS_PER_CLUSTER);
 
-  const call = async <T>(what: string, run: (apis: Apis) => Promise<T>): Promise<T> => {
+  /** `run`'s answer as `jsonAnswers` decoded it (client-node's API classes type it as their model). */
+  const call = async <T>(what: string, run: (apis: Apis) => Promise<T>): Promise<Decoded<T>> => {
     const release = await limit();
     try {
-      return await run(await apisOf());
+      return (await run(await apisOf())) as Decoded<T>;
     } catch (error) {
       throw translateKubeError(error, what);
     } finally {
@@ -286,6 +308,55 @@ function createClusterKube(connection: ClusterConnection, agent: http.Agent): Cl
     listAllPods: async () => (await call('list pods', ({ core }) => core.listPodForAllNamespaces())).items,
   };
 }
+
+/**
+ * How client-node's API classes decode the answers to the calls above (their `ResponseProcessor`,
+ * one method per call): the body parsed as JSON, left as the plain data it is, instead of
+ * client-node's `ObjectSerializer`, which walks every field of the answer (managed fields included)
+ * against its models' type maps to build model objects and turn time stamps into Dates (`Decoded`
+ * says so in the types). Status codes and errors as client-node's own processors have them: any
+ * 2xx answers its body, 401 and every other status reject with client-node's `ApiException`.
+ */
+function jsonAnswers(k8s: ClientNode): {
+  core: ConstructorParameters<ClientNode['CoreV1Api']>[2];
+  apps: ConstructorParameters<ClientNode['AppsV1Api']>[2];
+} {
+  const decode = async (response: ResponseContext) => {
+    const status = response.httpStatusCode;
+    if (status >= 200 && status <= 299) {
+      const type = response.headers['content-type'];
+      const text = await response.body.text();
+      if (type === undefined || !JSON_TYPE.test(type)) {
+        throw new Error(`the answer is not JSON (Content-Type ${type ?? 'absent'})`);
+      }
+      return new k8s.HttpInfo(status, response.headers, response.body, JSON.parse(text) as unknown);
+    }
+    if (status === 401) throw new k8s.ApiException(status, 'Unauthorized', undefined, response.headers);
+    throw new k8s.ApiException(
+      status,
+      'Unknown API Status Code!',
+      await response.getBodyAsAny(),
+      response.headers,
+    );
+  };
+  const core = {
+    readNamespacedConfigMapWithHttpInfo: decode,
+    patchNamespacedConfigMapWithHttpInfo: decode,
+    createNamespacedEventWithHttpInfo: decode,
+    listNamespacedPodWithHttpInfo: decode,
+    listNodeWithHttpInfo: decode,
+    listPodForAllNamespacesWithHttpInfo: decode,
+  } satisfies Partial<Record<keyof NonNullable<ConstructorParameters<ClientNode['CoreV1Api']>[2]>, unknown>>;
+  const apps = {
+    readNamespacedDaemonSetWithHttpInfo: decode,
+    patchNamespacedDaemonSetWithHttpInfo: decode,
+  } satisfies Partial<Record<keyof NonNullable<ConstructorParameters<ClientNode['AppsV1Api']>[2]>, unknown>>;
+  // Only the methods of the calls made here: a call added without its decoder fails its first test.
+  return { core: core as never, apps: apps as never };
+}
+
+/** application/json and its kin (`application/merge-patch+json`, …), as client-node parses them. */
+const JSON_TYPE = /^\s*application\/([^;\s]*\+)?json\s*(;|$)/i;
 
 type RequestContext = import('@kubernetes/client-node').RequestContext;
 type ResponseContext = import('@kubernetes/client-node').ResponseContext;
