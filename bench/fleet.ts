@@ -251,7 +251,14 @@ export async function driveFleet(
     cpu: resynced.cpuSeconds / (SETTLE_MS / 1000),
   };
   process.stderr.write(
-    `  ${label}: settled, one resync period: ${resync.loads} cluster loads, ${resync.kubeCalls} Kubernetes API calls, server CPU ${(resync.cpu * 100).toFixed(0)} %\n`,
+    `  ${label}: settled, one resync period: ${resync.loads} cluster loads, ${resync.kubeCalls} Kubernetes API calls, server CPU ${(resync.cpu * 100).toFixed(1)} % (by thread: ${resynced.threads
+      .filter((thread) => thread.main || thread.seconds >= 0.05)
+      .slice(0, 5)
+      .map(
+        (thread) =>
+          `${thread.main ? 'main' : 'thread'} ${((thread.seconds / (SETTLE_MS / 1000)) * 100).toFixed(1)} %`,
+      )
+      .join(', ')})\n`,
   );
   process.stderr.write(`  ${label}: changing every customization…\n`);
 

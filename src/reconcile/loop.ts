@@ -7,11 +7,19 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
+import { BoundedMap } from '../bounded-map.ts';
 import type { WorkSignal } from '../clusters/cluster-work.ts';
 import type { Database } from '../db/database.ts';
 import { KubeError } from './kube/kube-client.ts';
 import { Lease, LeaseLostError, leaseGuarded } from './lease.ts';
-import { type Outcome, type ReconcileContext, reconcileCluster } from './reconcile-cluster.ts';
+import {
+  type Outcome,
+  type ReconcileContext,
+  reconcileCluster,
+  type Settled,
+  settledAt,
+  shapeOf,
+} from './reconcile-cluster.ts';
 import { type Claim, openWorkQueue, type WorkQueue } from './work-queue.ts';
 
 export interface ReconcileLoopOptions {
@@ -23,6 +31,9 @@ export interface ReconcileLoopOptions {
   readonly resyncMs: number;
   readonly leaseMs: number;
 }
+
+/** Clusters whose settled state the loop remembers at most (then it starts over). */
+const SETTLED_MAX = 100_000;
 
 /** Retry policy for transient failures, as data: exponential, capped, with full jitter. */
 export const RETRY = Object.freeze({ baseMs: 200, maxMs: 30_000 });
@@ -64,6 +75,11 @@ export class ReconcileLoop {
   #running: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   readonly #passListeners: PassListener[] = [];
+  /**
+   * Per cluster: where its last pass found it settled (Outcome `done`'s `settled`). Bounded; a
+   * cluster not here gets a full pass.
+   */
+  readonly #settled = new BoundedMap<string, Settled>(SETTLED_MAX);
 
   constructor(
     database: Database,
@@ -168,6 +184,18 @@ export class ReconcileLoop {
   }
 
   async #pass(claim: Claim): Promise<void> {
+    const checked = performance.now();
+    if (await this.#stillSettled(claim.clusterId)) {
+      for (const listener of this.#passListeners) listener('done', (performance.now() - checked) / 1000);
+      try {
+        await this.#queue.release(claim, this.#options.resyncMs);
+      } catch (error) {
+        this.#log.warn({ err: error, clusterId: claim.clusterId }, 'Could not release the claim');
+      }
+      return;
+    }
+    // What this pass finds replaces what the last one found.
+    this.#settled.delete(claim.clusterId);
     const reconcileId = crypto.randomBytes(4).toString('hex');
     const log = this.#log.child({ reconcileId, clusterId: claim.clusterId });
     // Long rollouts keep their lease alive. A pass that loses it (it was starved past the lease,
@@ -202,6 +230,9 @@ export class ReconcileLoop {
     };
     try {
       const outcome = await this.#outcome(ctx, claim, lease);
+      if (outcome.kind === 'done' && outcome.settled !== undefined) {
+        this.#settled.set(claim.clusterId, outcome.settled);
+      }
       report(outcome.kind);
       // Must not throw past here: a lost release only delays the next pass until the lease expires.
       switch (outcome.kind) {
@@ -236,6 +267,29 @@ export class ReconcileLoop {
     } finally {
       clearInterval(renewal);
     }
+  }
+
+  /**
+   * Whether the cluster's pass would find what its last pass found: a settled cluster (READY,
+   * applied and healthy, nothing written) at the same generation, whose provider answers the same
+   * state stamp (no write through its Kubernetes API since, drift included, and nothing to ensure).
+   * Decided here, before a pass is sent anywhere: a settled fleet's resync costs a store read and
+   * an ensure answered from memory per cluster, no round trip to the reconciler thread. Anything
+   * else (a change, a write, an error here) runs the full pass, which looks again.
+   */
+  async #stillSettled(clusterId: string): Promise<boolean> {
+    const known = this.#settled.get(clusterId);
+    if (known === undefined) return false;
+    try {
+      const cluster = await this.#ctx.store.get(clusterId);
+      if (cluster === undefined || cluster.generation !== known.generation) return false;
+      if (settledAt(cluster, known.stamp) === undefined) return false;
+      const stamp = await this.#ctx.provider.ensureCluster(shapeOf(cluster));
+      if (stamp !== known.stamp) return false;
+    } catch {
+      return false; // the full pass meets the same failure, and handles it
+    }
+    return true;
   }
 
   /**

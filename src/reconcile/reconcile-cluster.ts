@@ -44,15 +44,19 @@ import {
   rollbackMessage,
   rolloutState,
 } from './plan.ts';
-import type { ClusterConnector, ClusterProvider } from './provider.ts';
+import type { ClusterConnector, ClusterProvider, ClusterShape } from './provider.ts';
 import type { ReconcileStore } from './reconcile-store.ts';
 
 /** kube-proxy's DaemonSet as the cluster's Kubernetes API answers it. */
 type V1DaemonSet = Decoded<DaemonSetModel>;
 
 export type Outcome =
-  /** Up to date: look again after the resync period. */
-  | { readonly kind: 'done' }
+  /**
+   * Up to date: look again after the resync period. `settled`: the pass found the cluster
+   * applied and healthy having written nothing, at this generation and state stamp (its next
+   * resync may take that as its answer while both stay the same: loop.ts).
+   */
+  | { readonly kind: 'done'; readonly settled?: Settled }
   /** Progressing (a rollout): look again soon. */
   | { readonly kind: 'requeue'; readonly afterMs: number }
   /** The cluster is gone: no more work. */
@@ -105,24 +109,15 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
     await ctx.provider.destroyCluster(clusterId);
     ctx.kube.forget(clusterId);
     UNNEEDED.delete(clusterId);
-    SETTLED.delete(clusterId);
     await ctx.store.markDeleted(clusterId);
     log.info('Deleted cluster');
     return { kind: 'gone' };
   }
 
-  const stamp = await ctx.provider.ensureCluster({
-    id: cluster.id,
-    version: cluster.version,
-    nodes: nodesOf(cluster),
-  });
+  const stamp = await ctx.provider.ensureCluster(shapeOf(cluster));
   const generation = cluster.generation;
   const working = isApplying(cluster);
-  // A READY cluster unchanged since a pass found it so at this generation: the same reads would
-  // find the same (its resync costs no Kubernetes call, nor a load of an evicted cluster).
-  const settled = stamp === undefined || !settles(cluster) ? undefined : `${generation} ${stamp}`;
-  if (settled !== undefined && SETTLED.get(clusterId) === settled) return { kind: 'done' };
-  SETTLED.delete(clusterId);
+  const settled = settledAt(cluster, stamp);
   const kube = ctx.kube.for(clusterId, ctx.connection(cluster));
 
   const rendered = desiredOf(cluster);
@@ -247,25 +242,30 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
   UNNEEDED.delete(clusterId);
   // Found as applied, with nothing written: the next pass may take this as its answer while the
   // cluster stays unchanged (the stamp was taken before the reads, so a change since shows).
-  if (settled !== undefined) SETTLED.set(clusterId, settled);
-  return { kind: 'done' };
+  return settled === undefined ? { kind: 'done' } : { kind: 'done', settled };
+}
+
+/** The generation and state stamp (ClusterProvider.ensureCluster) at which a pass found its cluster. */
+export interface Settled {
+  readonly generation: number;
+  readonly stamp: string;
+}
+
+/** What the provider must make of the cluster (ClusterProvider.ensureCluster, first in every pass). */
+export function shapeOf(cluster: ClusterRecord): ClusterShape {
+  return { id: cluster.id, version: cluster.version, nodes: nodesOf(cluster) };
 }
 
 /**
- * Per cluster: the generation and state stamp (ClusterProvider.ensureCluster) at which its last
- * pass found it READY, applied and healthy, having written nothing. Bounded; a cluster not here
- * gets a full pass.
+ * Where a pass over `cluster`, its provider answering `stamp`, stands if it finds it applied and
+ * healthy; undefined when such a pass is not a pure check: not READY, something to apply, an
+ * autoscaler (whose decisions depend on time), or a provider that cannot tell changes. A later
+ * pass at the same generation and stamp would read the same objects, so find the same.
  */
-const SETTLED = new BoundedMap<string, string>(100_000);
-
-/**
- * Whether a pass over the cluster is a pure check: READY, nothing to apply, no autoscaler (whose
- * decisions depend on time). Its outcome then depends on the cluster's objects only.
- */
-function settles(cluster: ClusterRecord): boolean {
-  return (
-    cluster.status === 'READY' && !isApplying(cluster) && !cluster.nodePools.some((pool) => pool.autoscale)
-  );
+export function settledAt(cluster: ClusterRecord, stamp: string | undefined): Settled | undefined {
+  if (stamp === undefined || cluster.status !== 'READY' || isApplying(cluster)) return undefined;
+  if (cluster.nodePools.some((pool) => pool.autoscale)) return undefined;
+  return { generation: cluster.generation, stamp };
 }
 
 /** Per cluster: when each node was first seen unneeded (the autoscaler's memory, this thread's). */

@@ -10,10 +10,11 @@ import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { KubeClients, KubeError } from '../../src/reconcile/kube/kube-client.ts';
 import { LeaseLostError } from '../../src/reconcile/lease.ts';
-import { ReconcileLoop } from '../../src/reconcile/loop.ts';
+import { type PassListener, type PassRunner, ReconcileLoop } from '../../src/reconcile/loop.ts';
 import { fromThreadError, PassThread, toThreadError } from '../../src/reconcile/pass-thread.ts';
 import { servePassCall } from '../../src/reconcile/pass-thread-rpc.ts';
 import { reconcileStore } from '../../src/reconcile/reconcile-store.ts';
+import { clusterKube, kubeProxyConfigConf } from '../support/cluster-state.ts';
 import { PASS_SETTINGS } from '../support/pass-settings.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
@@ -84,9 +85,18 @@ describe('reconciler thread', () => {
       await server.close();
     });
 
-    async function runWorker(kubeTokenKey: Buffer, until: () => Promise<boolean>): Promise<void> {
+    async function runWorker(
+      kubeTokenKey: Buffer,
+      until: () => Promise<boolean>,
+      {
+        resyncMs = RESYNC_MS,
+        onPass,
+        sent,
+        timeoutMs = 20_000,
+      }: { resyncMs?: number; onPass?: PassListener; sent?: string[]; timeoutMs?: number } = {},
+    ): Promise<void> {
       const { runtime, services } = server;
-      const passes = new PassThread(
+      const thread = new PassThread(
         {
           kubePublicUrl: server.config.kubePublicUrl,
           caPem: fs.readFileSync(runtime.kubeCaFile, 'utf8'),
@@ -96,6 +106,14 @@ describe('reconciler thread', () => {
         },
         pino({ level: 'silent' }),
       );
+      // Every pass sent to the thread, by cluster.
+      const passes: PassRunner = {
+        run: (ctx, clusterId, lease) => {
+          sent?.push(clusterId);
+          return thread.run(ctx, clusterId, lease);
+        },
+        close: () => thread.close(),
+      };
       // Unused by a worker whose passes run in the thread (it has Kubernetes clients of its own).
       const kube = new KubeClients();
       const worker = new ReconcileLoop(
@@ -110,13 +128,14 @@ describe('reconciler thread', () => {
           kube,
           ...PASS_SETTINGS,
         },
-        { concurrency: 4, pollMs: 50, resyncMs: RESYNC_MS, leaseMs: 5_000 },
+        { concurrency: 4, pollMs: 50, resyncMs, leaseMs: 5_000 },
         pino({ level: 'silent' }),
         passes,
       );
+      if (onPass !== undefined) worker.onPass(onPass);
       worker.start();
       try {
-        await waitFor(until, { timeoutMs: 20_000, what: 'the worker to settle the cluster' });
+        await waitFor(until, { timeoutMs, what: 'the worker to settle the cluster' });
       } finally {
         await worker.stop();
         kube.close();
@@ -162,6 +181,54 @@ describe('reconciler thread', () => {
         Number(work.not_before) >= started + RESYNC_MS,
         `next look at ${Number(work.not_before) - started} ms, not a retry`,
       );
+    });
+
+    test("a settled cluster's resync sends no pass to the thread; an edit through its Kubernetes API sends one, which restores it", async () => {
+      const { id } = await create('settled');
+      const sent: string[] = [];
+      const sentFor = () => sent.filter((clusterId) => clusterId === id).length;
+      /** At each pass that ended done: how many passes had been sent to the thread by then. */
+      const done: number[] = [];
+      const onPass: PassListener = (outcome) => {
+        if (outcome === 'done') done.push(sent.length);
+      };
+      /** Three passes in a row ended done with none sent to the thread (the earlier tests' clusters settle too). */
+      const quiet = () => done.length >= 4 && done.at(-1) === done.at(-4);
+      let k: Awaited<ReturnType<typeof clusterKube>> | undefined;
+      await runWorker(
+        server.services.kubeTokenKey,
+        async () => {
+          if ((await status(id))?.status !== 'READY' || !quiet()) return false;
+          if (k === undefined) {
+            k = await clusterKube(server.client, `/cloud/project/${server.projectId}/kube`, id);
+            const desired = await kubeProxyConfigConf(k);
+            assert.ok(sentFor() > 0, 'the cluster was installed by passes in the thread');
+            const before = sentFor();
+            const configMap = await k.core.readNamespacedConfigMap({
+              name: 'kube-proxy',
+              namespace: 'kube-system',
+            });
+            configMap.data = { ...configMap.data, 'config.conf': `${desired}# edited\n` };
+            await k.core.replaceNamespacedConfigMap({
+              name: 'kube-proxy',
+              namespace: 'kube-system',
+              body: configMap,
+            });
+            // Restored by a pass sent to the thread, then quiet again.
+            await waitFor(async () => ((await kubeProxyConfigConf(k!)) === desired ? true : undefined), {
+              timeoutMs: 15_000,
+              what: 'the ConfigMap to be restored',
+            });
+            assert.ok(sentFor() > before, 'the edit sent a pass over the cluster to the thread');
+            done.length = 0;
+            return false;
+          }
+          return true;
+        },
+        // Installed, settled, edited, restored, settled again.
+        { resyncMs: 100, onPass, sent, timeoutMs: 40_000 },
+      );
+      k?.close();
     });
   });
 });
