@@ -127,6 +127,21 @@ test('a created object is owned, leaf by leaf, by its creator', () => {
   }
 });
 
+/** `memoryStore` holding kube-system and kube-proxy's DaemonSet as kubeadm creates it. */
+function withKubeProxy(onChange: (event: ChangeEvent) => void): {
+  cluster: ObjectStore;
+  daemonSet: KubeObject;
+} {
+  const cluster = memoryStore(onChange);
+  cluster.create(RESOURCE.namespaces, {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'kube-system' },
+  });
+  const daemonSet = cluster.create(RESOURCE.daemonsets, kubeProxyDaemonSet('1.31.4'), { manager: 'kubeadm' });
+  return { cluster, daemonSet };
+}
+
 /** An object store in memory only, at time 0, telling each change to `onChange`. */
 function memoryStore(onChange: (event: ChangeEvent) => void): ObjectStore {
   return new ObjectStore(
@@ -143,13 +158,7 @@ function memoryStore(onChange: (event: ChangeEvent) => void): ObjectStore {
 
 test('writes share the parts they keep and never change a stored version', () => {
   const changes: unknown[] = [];
-  const cluster = memoryStore((event) => changes.push(event.type));
-  cluster.create(RESOURCE.namespaces, {
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name: 'kube-system' },
-  });
-  const created = cluster.create(RESOURCE.daemonsets, kubeProxyDaemonSet('1.31.4'), { manager: 'kubeadm' });
+  const { cluster, daemonSet: created } = withKubeProxy((event) => changes.push(event.type));
   const snapshot = JSON.stringify(created);
 
   const statusWrite = cluster.update(
@@ -183,13 +192,7 @@ test('writes share the parts they keep and never change a stored version', () =>
 });
 
 test("objects created from a shape's fieldsV1 (a DaemonSet's pods, Events) carry what the field manager's walk gives each", () => {
-  const cluster = memoryStore(() => {});
-  cluster.create(RESOURCE.namespaces, {
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name: 'kube-system' },
-  });
-  const ds = cluster.create(RESOURCE.daemonsets, kubeProxyDaemonSet('1.31.4'), { manager: 'kubeadm' });
+  const { cluster, daemonSet: ds } = withKubeProxy(() => {});
   // As the DaemonSet controller creates its pods: the second node's takes the first's tree.
   const podFields = new FieldsByShape(8);
   const pods = ['node-0', 'node-1'].map((node, i) => {
@@ -233,13 +236,7 @@ test("objects created from a shape's fieldsV1 (a DaemonSet's pods, Events) carry
 });
 
 test("a status write's managed fields are the field manager's walk, after writes with and without a manager", () => {
-  const cluster = memoryStore(() => {});
-  cluster.create(RESOURCE.namespaces, {
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name: 'kube-system' },
-  });
-  const created = cluster.create(RESOURCE.daemonsets, kubeProxyDaemonSet('1.31.4'), { manager: 'kubeadm' });
+  const { cluster, daemonSet: created } = withKubeProxy(() => {});
   const templatePath = JSON.stringify(['spec', 'template', 'spec', 'priorityClassName']);
   /** A status write through the store, checked against trackUpdate on copies (every path looked up). */
   const statusWrite = (current: KubeObject, numberReady: number): KubeObject => {
