@@ -185,7 +185,7 @@ export class ReconcileLoop {
 
   async #pass(claim: Claim): Promise<void> {
     const checked = performance.now();
-    if (await this.#stillSettled(claim.clusterId)) {
+    if (await this.#stillSettled(claim)) {
       for (const listener of this.#passListeners) listener('done', (performance.now() - checked) / 1000);
       try {
         await this.#queue.release(claim, this.#options.resyncMs);
@@ -275,11 +275,12 @@ export class ReconcileLoop {
    * state stamp (no write through its Kubernetes API since, drift included, and nothing to ensure).
    * Decided here, before a pass is sent anywhere: a settled fleet's resync costs a store read and
    * an ensure answered from memory per cluster, no round trip to the reconciler thread. Anything
-   * else (a change, a write, an error here) runs the full pass, which looks again.
+   * else (a change, a write, an error here) runs the full pass, which looks again. A change
+   * enqueues its generation: a claim of another one needs no read to tell.
    */
-  async #stillSettled(clusterId: string): Promise<boolean> {
+  async #stillSettled({ clusterId, generation }: Claim): Promise<boolean> {
     const known = this.#settled.get(clusterId);
-    if (known === undefined) return false;
+    if (known === undefined || known.generation !== generation) return false;
     try {
       const cluster = await this.#ctx.store.get(clusterId);
       if (cluster === undefined || cluster.generation !== known.generation) return false;
