@@ -7,9 +7,9 @@
  * memory are bounded (least recently used go first): a row not there is read from the database.
  */
 import type { Selectable } from 'kysely';
-import { BoundedMap } from '../bounded-map.ts';
 import type { SqliteDatabase } from '../db/database.ts';
 import type { ClusterTable } from '../db/schema.ts';
+import { RowUpdate } from '../db/sqlite-statement-cache.ts';
 import { enqueueSync, type WorkSignal } from './cluster-work.ts';
 import type { ClusterRecord } from './clusters.model.ts';
 import {
@@ -135,12 +135,8 @@ export class SqliteClusterStore implements ClusterStore {
       const changed = change(current);
       const { next, history } = changed;
       const row = changedColumns(current, next);
-      const columns = Object.keys(row) as Array<keyof typeof row>;
-      if (columns.length > 0) {
-        const values: unknown[] = columns.map((column) => row[column]);
-        values.push(id);
-        sql.run(UPDATE_CLUSTER.sql(columns), values);
-      }
+      // Changes of one cluster in a group update its row once, with every column they set.
+      if (!isEmpty(row)) sql.set(UPDATE_CLUSTER, id, row);
       enqueued = history !== undefined;
       if (history !== undefined) {
         const entry = historyRow(next, { ...changed, history }, row.customization);
@@ -168,50 +164,14 @@ export class SqliteClusterStore implements ClusterStore {
   }
 }
 
-/**
- * The SQL text of a statement over a list of columns, made once per list: a change builds no SQL
- * text, and the statement cache finds it by a string whose hash V8 already holds. The list of the
- * previous call is compared name by name first (≈ 55 ns instead of ≈ 500 for a joined key of
- * 13 columns, docs/performance.md).
- */
-class SqlByColumns {
-  readonly #texts = new BoundedMap<string, string>(256);
-  readonly #render: (columns: readonly string[]) => string;
-
-  constructor(render: (columns: readonly string[]) => string) {
-    this.#render = render;
-  }
-
-  /** The last list asked for and its text: consecutive changes mostly write the same columns. */
-  #lastColumns: readonly string[] = [];
-  #lastText = '';
-
-  sql(columns: readonly string[]): string {
-    if (sameColumns(columns, this.#lastColumns)) return this.#lastText;
-    const key = columns.join();
-    let text = this.#texts.get(key);
-    if (text === undefined) {
-      text = this.#render(columns);
-      this.#texts.set(key, text);
-    }
-    this.#lastColumns = columns;
-    this.#lastText = text;
-    return text;
-  }
-}
-
-/** The same names in the same order (names from `Object.keys`, compared without a joined key). */
-function sameColumns(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
+/** True when `row` has no column (for … in: no array of its keys made). */
+function isEmpty(row: object): boolean {
+  for (const _column in row) return false;
   return true;
 }
 
-/** `update` of the given columns of one cluster, bound as (...values, id). */
-const UPDATE_CLUSTER = new SqlByColumns(
-  (columns) =>
-    `update "clusters" set ${columns.map((column) => `"${column}" = ?`).join(', ')} where "id" = ?`,
-);
+/** `update` of the columns a change set on one cluster (its group's changes of it together). */
+const UPDATE_CLUSTER = new RowUpdate('clusters');
 
 /**
  * `insert` of one history row. Not batched with the group's others: a multi-row insert of the

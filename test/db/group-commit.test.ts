@@ -9,7 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import BetterSqlite from 'better-sqlite3';
-import { RowsStatement, type SyncSql, sqliteConnection } from '../../src/db/sqlite-statement-cache.ts';
+import {
+  RowsStatement,
+  RowUpdate,
+  type SyncSql,
+  sqliteConnection,
+} from '../../src/db/sqlite-statement-cache.ts';
 
 describe('SQLite group commit', () => {
   let dir: string;
@@ -243,6 +248,72 @@ describe('SQLite group commit', () => {
       { id: 401 },
     ]);
     assert.deepEqual([...memory].sort(), [301, 302]);
+    database.close();
+  });
+
+  test('columns set on one row by a group are written by one update, the last value of each winning; a read sees them; one that fails makes every call run alone', async () => {
+    const { database, exclusive } = open('set.db');
+    database.exec(`
+      alter table items add column note text;
+      alter table items add column size integer not null default 0;
+      create table updates (n integer not null);
+      insert into updates (n) values (0);
+      create trigger count_updates after update on items begin update updates set n = n + 1; end;
+      insert into items (id, label) values (1, 'one'), (2, 'two');
+    `);
+    const items = new RowUpdate('items');
+    const updateCount = () => (database.prepare('select n from updates').get() as { n: number }).n;
+    const row = (id: number) =>
+      database.prepare('select id, label, note, size from items where id = ?').get(id);
+
+    // Six calls in one group: four on item 1 (different columns, one column twice), two on item 2.
+    await Promise.all([
+      exclusive.grouped((sql) => sql.set(items, '1', { label: 'one, first' })),
+      exclusive.grouped((sql) => sql.set(items, '1', { note: 'noted' })),
+      exclusive.grouped((sql) => sql.set(items, '2', { size: 2 })),
+      exclusive.grouped((sql) => sql.set(items, '1', { label: 'one, last', size: 1 })),
+      exclusive.grouped((sql) => sql.set(items, '2', { note: 'two noted' })),
+      exclusive.grouped((sql) => sql.set(items, '1', {})),
+    ]);
+    assert.equal(updateCount(), 2, 'one update per row');
+    assert.deepEqual(row(1), { id: 1, label: 'one, last', note: 'noted', size: 1 });
+    assert.deepEqual(row(2), { id: 2, label: 'two', note: 'two noted', size: 2 });
+
+    // A read in the transaction sees the columns set before it.
+    const seen = await Promise.all(
+      [3, 4].map((size) =>
+        exclusive.grouped((sql) => {
+          sql.set(items, '1', { size });
+          return sql.get<{ size: number }>('select size from items where id = 1', [])?.size;
+        }),
+      ),
+    );
+    assert.deepEqual(seen, [3, 4]);
+    assert.equal((row(1) as { size: number }).size, 4);
+
+    // One call sets a column to what the table refuses: the group is rolled back and each call
+    // runs alone, so it fails alone, with what it changed in memory, and the others are kept.
+    const memory = new Set<string>();
+    const write = (id: string, columns: Record<string, unknown>) => (sql: SyncSql) => {
+      sql.set(items, id, columns);
+      memory.add(id);
+      sql.undo(() => memory.delete(id));
+    };
+    const before = updateCount();
+    const results = await Promise.allSettled(
+      [write('1', { note: 'kept' }), write('2', { size: null }), write('2', { label: 'two, kept' })].map(
+        (work) => exclusive.grouped(work),
+      ),
+    );
+    assert.deepEqual(
+      results.map((result) => result.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /NOT NULL constraint failed/);
+    assert.deepEqual(row(1), { id: 1, label: 'one, last', note: 'kept', size: 4 });
+    assert.deepEqual(row(2), { id: 2, label: 'two, kept', note: 'two noted', size: 2 });
+    assert.equal(updateCount(), before + 2, 'the two kept calls, each alone');
+    assert.deepEqual([...memory].sort(), ['1', '2']);
     database.close();
   });
 
