@@ -54,10 +54,17 @@ class RecentClusters {
   }
 
   set(id: string, row: ClusterRecord): void {
+    // The most recently used row (a hot cluster's changes) is replaced in place: moving it to the
+    // end again, as a delete and a set, cost 60 ns with one row held and 1.2 µs with 1,000
+    // (docs/performance.md).
+    if (id === this.#newest) {
+      this.#rows.set(id, row);
+      return;
+    }
     this.#rows.delete(id);
     this.#rows.set(id, row);
     this.#newest = id;
-    if (this.#rows.size > this.#bound) this.#rows.delete(this.#rows.keys().next().value!);
+    if (this.#rows.size > this.#bound) this.delete(this.#rows.keys().next().value!);
   }
 
   delete(id: string): void {
