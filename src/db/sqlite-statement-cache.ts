@@ -160,6 +160,16 @@ type Outcome =
   | { readonly ok: true; readonly value: unknown }
   | { readonly ok: false; readonly error: unknown };
 
+/** The rows pending on `statement` in `pending`, made empty on its first use in a transaction. */
+function rowsOf<S, K, V>(pending: Map<S, Map<K, V>>, statement: S): Map<K, V> {
+  let rows = pending.get(statement);
+  if (rows === undefined) {
+    rows = new Map();
+    pending.set(statement, rows);
+  }
+  return rows;
+}
+
 export function sqliteConnection(database: BetterSqlite): {
   kysely: SqliteDatabase;
   exclusive: ExclusiveSql;
@@ -243,20 +253,11 @@ export function sqliteConnection(database: BetterSqlite): {
     },
     batch: (statement, parameters, key) => {
       written++;
-      let rows = batches.get(statement);
-      if (rows === undefined) {
-        rows = new Map();
-        batches.set(statement, rows);
-      }
-      rows.set(key ?? unkeyed++, parameters);
+      rowsOf(batches, statement).set(key ?? unkeyed++, parameters);
     },
     set: (statement, id, columns) => {
       written++;
-      let rows = updates.get(statement);
-      if (rows === undefined) {
-        rows = new Map();
-        updates.set(statement, rows);
-      }
+      const rows = rowsOf(updates, statement);
       const row = rows.get(id);
       // The caller's object is kept as it is: a second set makes a merged one.
       rows.set(id, row === undefined ? columns : { ...row, ...columns });
