@@ -33,7 +33,7 @@ test('jsonOf is the text JSON.stringify gives, also for versions that share part
     { a: undefined, spec: undefined, metadata: null, status: { at: new Date(0) } },
     { metadata: 'text', spec: [1, { a: undefined }, null], 'we"ird\n': '\u2028' },
     JSON.parse('{"__proto__": {"a": 1}, "spec": {"__proto__": 2}, "metadata": {"managedFields": []}}'),
-    // managedFields composed entry by entry: odd entries read as JSON.stringify reads them.
+    // Odd managedFields entries read as JSON.stringify reads them.
     {
       metadata: {
         managedFields: [
@@ -53,6 +53,7 @@ test('jsonOf is the text JSON.stringify gives, also for versions that share part
   ];
   for (const object of objects) assert.equal(jsonOf(object as object), JSON.stringify(object));
   // A status write shares spec and managedFields with the version before: both texts stay exact.
+  // (jsonOf(ds) first: its spec's text is kept, then reused for the next version.)
   const next = { ...ds, metadata: { ...ds.metadata, resourceVersion: '7' }, status: { numberReady: 3 } };
   assert.equal(jsonOf(ds), JSON.stringify(ds));
   assert.equal(jsonOf(next), JSON.stringify(next));

@@ -227,15 +227,9 @@ export function parseFieldSelector(text: string): (object: KubeObject) => boolea
 }
 
 const JSON_OF = new WeakMap<object, string>();
-/** Texts of the parts successive versions of an object share (a status write keeps the spec). */
-const PART_JSON = new WeakMap<object, string>();
+/** Texts of the specs successive versions of an object share (a status write keeps the spec). */
+const SPEC_JSON = new WeakMap<object, string>();
 
-/**
- * `JSON.stringify(object)`, kept per object: an object the cluster stores is never changed in
- * place (every write stores a new one), so its text is built once for the store and its readers.
- * The text of its `spec` and `metadata.managedFields` is kept per part too, and reused by the
- * next versions that share the part.
- */
 /** ObjectMeta's members in the order kube-apiserver writes them (its Go struct's). */
 const METADATA_ORDER = [
   'name',
@@ -273,10 +267,23 @@ export function inApiOrder(object: KubeObject): KubeObject {
   return ordered as unknown as KubeObject;
 }
 
+/**
+ * `JSON.stringify(object)`, kept per object: an object the cluster stores is never changed in
+ * place (every write stores a new one), so its text is built once for the store and its readers.
+ * An object with a `spec` is composed member by member at its top level, its spec's text kept
+ * per spec and reused by the next versions that share it (status writes, the kubelet's pod
+ * writes); anything else is one `JSON.stringify`: composing smaller parts (metadata, each
+ * managedFields entry) cost more than the native serialization it saved, and allocated about
+ * twice the text (docs/performance.md, "Sixth round: the emulator's writes").
+ */
 export function jsonOf(object: object): string {
   let text = JSON_OF.get(object);
   if (text === undefined) {
-    text = isPlain(object) ? composeJson(object as Record<string, unknown>) : JSON.stringify(object);
+    const spec = (object as { spec?: unknown }).spec;
+    text =
+      typeof spec === 'object' && spec !== null && isPlain(object)
+        ? composeJson(object as Record<string, unknown>)
+        : JSON.stringify(object);
     JSON_OF.set(object, text);
   }
   return text;
@@ -286,31 +293,12 @@ const isPlain = (value: object): boolean =>
   Object.getPrototypeOf(value) === Object.prototype &&
   typeof (value as { toJSON?: unknown }).toJSON !== 'function';
 
-/** The text `JSON.stringify` gives for a plain object, with the shared parts' texts reused. */
+/** The text `JSON.stringify` gives for a plain object, with its spec's text kept and reused. */
 function composeJson(object: Record<string, unknown>): string {
-  return membersJson(object, objectMemberJson);
-}
-
-const objectMemberJson = (key: string, value: unknown): string | undefined => {
-  if (key === 'spec') return partJson(value);
-  if (key === 'metadata' && isObject(value) && isPlain(value)) return membersJson(value, metadataMemberJson);
-  return JSON.stringify(value);
-};
-
-const metadataMemberJson = (key: string, value: unknown): string | undefined =>
-  key === 'managedFields' ? managedFieldsJson(value) : JSON.stringify(value);
-
-const entryMemberJson = (key: string, value: unknown): string | undefined =>
-  key === 'fieldsV1' ? partJson(value) : JSON.stringify(value);
-
-/** An object's text, each member's given by `textOf` (undefined: left out, as JSON.stringify does). */
-function membersJson(
-  object: Record<string, unknown>,
-  textOf: (key: string, value: unknown) => string | undefined,
-): string {
   let out = '{';
   for (const key of Object.keys(object)) {
-    const text = textOf(key, object[key]);
+    const value = object[key];
+    const text = key === 'spec' ? specJson(value) : JSON.stringify(value);
     // JSON.stringify leaves out members whose value has no JSON text (undefined, functions).
     if (text === undefined) continue;
     out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${text}`;
@@ -318,36 +306,12 @@ function membersJson(
   return `${out}}`;
 }
 
-/**
- * The text of managedFields, kept per list; a new list (every write that changes an owner's
- * entry) is composed entry by entry with each entry's fieldsV1 text kept per tree: trees are
- * shared between entries an update leaves alone and between objects of one shape (Events, pods).
- */
-function managedFieldsJson(value: unknown): string | undefined {
-  if (!Array.isArray(value)) return partJson(value);
-  let text = PART_JSON.get(value);
-  if (text === undefined) {
-    text = '[';
-    for (const entry of value) {
-      if (text.length > 1) text += ',';
-      // An array item without a JSON text (undefined, a function) reads null.
-      text +=
-        isObject(entry) && isPlain(entry)
-          ? membersJson(entry, entryMemberJson)
-          : (JSON.stringify(entry) ?? 'null');
-    }
-    text += ']';
-    PART_JSON.set(value, text);
-  }
-  return text;
-}
-
-function partJson(value: unknown): string | undefined {
+function specJson(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null) return JSON.stringify(value);
-  let text = PART_JSON.get(value);
+  let text = SPEC_JSON.get(value);
   if (text === undefined) {
     text = JSON.stringify(value);
-    PART_JSON.set(value, text);
+    SPEC_JSON.set(value, text);
   }
   return text;
 }
