@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import pino from 'pino';
+import { DaemonSetController } from '../cluster/daemonset-controller.ts';
 import { recordEvent } from '../cluster/events.ts';
 import {
   daemonPod,
@@ -8,6 +10,7 @@ import {
   kubeProxyDaemonSet,
   nodeObject,
 } from '../cluster/kubeadm-objects.ts';
+import { ClusterTimers } from '../cluster/timers.ts';
 import { FieldsByShape, leafPaths, trackUpdate } from './managed-fields.ts';
 import { type ChangeEvent, ObjectStore } from './object-store.ts';
 import { clone, deepEqual, type Json, type JsonObject, jsonOf, type KubeObject } from './objects.ts';
@@ -234,6 +237,49 @@ test("objects created from a shape's fieldsV1 (a DaemonSet's pods, Events) carry
     assert.ok((object.metadata.managedFields ?? []).length === 1, object.metadata.name);
     assert.deepEqual(object.metadata.managedFields, walked.metadata.managedFields, object.metadata.name);
   }
+});
+
+test("a DaemonSet's pods and revision in other clusters of one template carry the walk's fieldsV1, their owner's uid put in", () => {
+  const controller = new DaemonSetController({
+    now: () => new Date(0),
+    timers: new ClusterTimers(pino({ level: 'silent' })),
+    enqueue: () => {},
+    graceful: false,
+  });
+  const clusters = [0, 1].map(() => {
+    const { cluster, daemonSet: ds } = withKubeProxy(() => {});
+    for (const [i, node] of indexedNodes('c', 2).entries())
+      cluster.create(RESOURCE.nodes, nodeObject('c', node, i, '1.31.4', new Date(0)));
+    controller.sync(cluster);
+    return { cluster, ds };
+  });
+  assert.notEqual(clusters[0]!.ds.metadata.uid, clusters[1]!.ds.metadata.uid);
+  const specFields = (object: KubeObject) =>
+    (object.metadata.managedFields?.[0]?.fieldsV1 as JsonObject | undefined)?.['f:spec'];
+  for (const { cluster, ds } of clusters) {
+    const created = [...cluster.list(RESOURCE.pods), ...cluster.list(RESOURCE.controllerrevisions)];
+    assert.equal(created.length, 3);
+    for (const object of created) {
+      assert.equal(object.metadata.ownerReferences?.[0]?.uid, ds.metadata.uid);
+      const walked = clone(object);
+      delete walked.metadata.managedFields;
+      trackUpdate(undefined, walked, 'kube-controller-manager', '1970-01-01T00:00:00Z');
+      // The same text: the same members in the same order.
+      assert.equal(
+        JSON.stringify(object.metadata.managedFields),
+        JSON.stringify(walked.metadata.managedFields),
+      );
+    }
+  }
+  // The second cluster's took the first's tree (sharing its parts), not a walk of their own.
+  const [first, second] = clusters.map(({ cluster }) => cluster.list(RESOURCE.pods)[0]!);
+  assert.ok(specFields(first!) !== undefined);
+  assert.equal(specFields(second!), specFields(first!));
+  // A tree without exactly one owner reference gives nothing to put another owner in.
+  const events = new FieldsByShape(2);
+  events.learn('event', clusters[0]!.cluster.list(RESOURCE.events)[0]!);
+  assert.ok(events.get('event') !== undefined);
+  assert.equal(events.get('event', 'uid'), undefined);
 });
 
 test("a status write's managed fields are the field manager's walk, after writes with and without a manager", () => {
