@@ -71,7 +71,9 @@ export function leafPaths(object: JsonObject, part: 'main' | 'status' = 'main'):
       out.set(`${open}]`, value);
     } else if (isObject(value) && hasMember(value)) {
       if (depth > 0 && shape.dot) out.set(`${open},"."]`, true);
-      for (const key of Object.keys(value)) {
+      // No key array: this runs for every member of every object a managed write walks.
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) continue;
         const child = value[key];
         if (child === undefined || isZeroTimestamp(key, child)) continue;
         if (depth === 0) {

@@ -13,7 +13,16 @@ import {
 import { ClusterTimers } from '../cluster/timers.ts';
 import { FieldsByShape, leafPaths, trackUpdate } from './managed-fields.ts';
 import { type ChangeEvent, ObjectStore } from './object-store.ts';
-import { clone, deepEqual, type Json, type JsonObject, jsonOf, type KubeObject } from './objects.ts';
+import {
+  clone,
+  deepEqual,
+  inApiOrder,
+  type Json,
+  type JsonObject,
+  jsonOf,
+  type KubeObject,
+  rfc3339,
+} from './objects.ts';
 import { strategicMergePatch } from './patch.ts';
 import { RESOURCE } from './resources.ts';
 
@@ -60,6 +69,28 @@ test('jsonOf is the text JSON.stringify gives, also for versions that share part
   const next = { ...ds, metadata: { ...ds.metadata, resourceVersion: '7' }, status: { numberReady: 3 } };
   assert.equal(jsonOf(ds), JSON.stringify(ds));
   assert.equal(jsonOf(next), JSON.stringify(next));
+});
+
+test('inApiOrder writes members as kube-apiserver does, an own "__proto__" kept as a member', () => {
+  const object = JSON.parse(
+    '{"status":{"a":1},"spec":{"b":2},"__proto__":{"c":3},"metadata":{"x":1,"managedFields":[],"name":"n","labels":{}},"kind":"K","data":null}',
+  ) as KubeObject;
+  const ordered = inApiOrder(object);
+  assert.equal(
+    JSON.stringify(ordered),
+    '{"kind":"K","metadata":{"name":"n","labels":{},"managedFields":[],"x":1},"spec":{"b":2},"__proto__":{"c":3},"data":null,"status":{"a":1}}',
+  );
+  assert.equal(Object.getPrototypeOf(ordered), Object.prototype);
+  assert.equal(ordered.spec, object.spec, 'members are shared, not copied');
+});
+
+test('rfc3339 stamps each date to its second, the same text for dates of one second', () => {
+  assert.equal(rfc3339(new Date('2026-12-05T10:00:00.900Z')), '2026-12-05T10:00:00Z');
+  assert.equal(rfc3339(new Date('2026-12-05T10:00:00.100Z')), '2026-12-05T10:00:00Z');
+  assert.equal(rfc3339(new Date('2026-12-05T10:00:01.000Z')), '2026-12-05T10:00:01Z');
+  assert.equal(rfc3339(new Date('1969-12-31T23:59:59.500Z')), '1969-12-31T23:59:59Z');
+  assert.equal(rfc3339(new Date('1970-01-01T00:00:00.000Z')), '1970-01-01T00:00:00Z');
+  assert.throws(() => rfc3339(new Date(Number.NaN)), RangeError);
 });
 
 /** The leaf paths a managedFields entry owns, read back from its fieldsV1. */

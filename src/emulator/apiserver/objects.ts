@@ -82,8 +82,22 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   return defined === 0;
 }
 
-/** RFC 3339 with second precision, as the API server writes metav1.Time. */
-export const rfc3339 = (date: Date): string => `${date.toISOString().slice(0, 19)}Z`;
+let lastSecond = Number.NaN;
+let lastStamp = '';
+
+/**
+ * RFC 3339 with second precision, as the API server writes metav1.Time. The last second's text
+ * is kept: a rollout stamps a few dozen times (creations, managed fields, Events) within one.
+ */
+export function rfc3339(date: Date): string {
+  const second = Math.floor(date.getTime() / 1000);
+  // An invalid date (NaN) is never the last second: toISOString throws, as it did.
+  if (second !== lastSecond) {
+    lastStamp = `${date.toISOString().slice(0, 19)}Z`;
+    lastSecond = second;
+  }
+  return lastStamp;
+}
 
 /** A Kubernetes `Status` failure, thrown by the API layer and rendered as is. */
 export class StatusError extends Error {
@@ -257,15 +271,35 @@ const METADATA_ORDER = [
  * (every stored object is read by controllers, compared, walked and serialized many times).
  */
 export function inApiOrder(object: KubeObject): KubeObject {
-  const { kind, apiVersion, metadata, status, ...body } = object as unknown as Record<string, unknown>;
-  const meta = (metadata ?? {}) as Record<string, unknown>;
+  const source = object as unknown as Record<string, unknown>;
+  const meta = (source.metadata ?? {}) as Record<string, unknown>;
   const orderedMeta: Record<string, unknown> = {};
   for (const key of METADATA_ORDER) if (meta[key] !== undefined) orderedMeta[key] = meta[key];
-  for (const [key, value] of Object.entries(meta)) if (!(key in orderedMeta)) orderedMeta[key] = value;
-  const ordered: Record<string, unknown> = { kind, apiVersion, metadata: orderedMeta, ...body };
-  if (status !== undefined) ordered.status = status;
+  // No key or entry arrays: every write orders its object. (`in`: an inherited name is skipped.)
+  for (const key in meta) if (Object.hasOwn(meta, key) && !(key in orderedMeta)) orderedMeta[key] = meta[key];
+  const ordered: Record<string, unknown> = {
+    kind: source.kind,
+    apiVersion: source.apiVersion,
+    metadata: orderedMeta,
+  };
+  for (const key in source) {
+    if (!Object.hasOwn(source, key) || ORDERED_APART.has(key)) continue;
+    // A JSON key "__proto__" is an own member, not the prototype.
+    if (key === '__proto__')
+      Object.defineProperty(ordered, key, {
+        value: source[key],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else ordered[key] = source[key];
+  }
+  if (source.status !== undefined) ordered.status = source.status;
   return ordered as unknown as KubeObject;
 }
+
+/** The members `inApiOrder` places itself: first (kind, apiVersion, metadata) and last (status). */
+const ORDERED_APART = new Set(['kind', 'apiVersion', 'metadata', 'status']);
 
 /**
  * `JSON.stringify(object)`, kept per object: an object the cluster stores is never changed in

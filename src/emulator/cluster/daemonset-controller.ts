@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { BoundedMap } from '../../bounded-map.ts';
 import { FieldsByShape } from '../apiserver/managed-fields.ts';
 import { type ObjectStore, TEMPLATE_GENERATION } from '../apiserver/object-store.ts';
-import { clone, type JsonObject, type KubeObject } from '../apiserver/objects.ts';
+import type { JsonObject, KubeObject } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
 import { recordEvent } from './events.ts';
 import { daemonPod, daemonSetOwner, templateGeneration } from './kubeadm-objects.ts';
@@ -286,7 +286,8 @@ export class DaemonSetController {
             annotations: { [TEMPLATE_GENERATION]: templateGeneration(ds) },
             ownerReferences: [daemonSetOwner(ds)],
           },
-          data: { spec: { template: { ...clone(template), $patch: 'replace' } } },
+          // The template's parts shared with the stored DaemonSet (never changed in place).
+          data: { spec: { template: { ...template, $patch: 'replace' } } },
           revision: max + 1,
         },
         {
