@@ -67,3 +67,24 @@ test('values given are kept, and a spec already defaulted stays the same object'
   applyDefaults(RESOURCE.daemonsets, object);
   assert.equal(object.spec, defaulted);
 });
+
+test('a spec that has every default is kept as it is, without a copy; one missing one is copied', () => {
+  const once = minimal();
+  applyDefaults(RESOURCE.daemonsets, once);
+  // A new object with the defaulted spec's content: not known as defaulted, yet nothing to add.
+  const complete = { ...once, spec: JSON.parse(JSON.stringify(once.spec)) } as KubeObject;
+  const spec = complete.spec;
+  applyDefaults(RESOURCE.daemonsets, complete);
+  assert.equal(complete.spec, spec);
+  // One default missing deep down: filled in on a copy, the rest as before.
+  const lacking = { ...once, spec: JSON.parse(JSON.stringify(once.spec)) } as KubeObject;
+  delete (at(lacking.spec, 'template.spec.containers.1') as Record<string, unknown>).imagePullPolicy;
+  const given = lacking.spec;
+  applyDefaults(RESOURCE.daemonsets, lacking);
+  assert.notEqual(lacking.spec, given);
+  assert.equal(at(given, 'template.spec.containers.1.imagePullPolicy'), undefined, 'not changed in place');
+  assert.deepEqual(lacking.spec, once.spec);
+  // A spec the defaults cannot walk fails as it did.
+  const odd = { ...once, spec: { template: { spec: { containers: 5 } } } } as unknown as KubeObject;
+  assert.throws(() => applyDefaults(RESOURCE.daemonsets, odd), TypeError);
+});

@@ -8,8 +8,14 @@
 import { clone, deepEqual, isObject, type JsonObject, type KubeObject } from './objects.ts';
 import { RESOURCE, type ResourceType } from './resources.ts';
 
+/** While `needsDefaults` probes a spec: a default that would be set is only noted, not set. */
+let probing = false;
+let missing = false;
+
 const setDefault = (object: JsonObject, key: string, value: JsonObject[string]) => {
-  if (object[key] === undefined) object[key] = value;
+  if (object[key] !== undefined) return;
+  if (probing) missing = true;
+  else object[key] = value;
 };
 
 function defaultContainer(container: JsonObject): void {
@@ -126,10 +132,32 @@ const DEFAULTS = new Map<ResourceType, (spec: JsonObject) => void>([
 export function applyDefaults(resource: ResourceType, object: KubeObject): void {
   const defaults = DEFAULTS.get(resource);
   if (defaults === undefined || !isObject(object.spec) || DEFAULTED.has(object.spec)) return;
-  const spec = clone(object.spec);
-  defaults(spec);
-  if (!deepEqual(spec, object.spec)) object.spec = spec;
+  if (needsDefaults(defaults, object.spec)) {
+    const spec = clone(object.spec);
+    defaults(spec);
+    if (!deepEqual(spec, object.spec)) object.spec = spec;
+  }
   DEFAULTED.add(object.spec);
+}
+
+/**
+ * Whether `defaults` would set anything in `spec`: they run over it with every default only
+ * noted (they set defaults only where a member is undefined, so when none is, they read what a
+ * real run reads and write nothing). Most writes carry a spec that has them all (a DaemonSet's
+ * pods, from its defaulted template; a patched spec): no copy, no comparison (docs/performance.md,
+ * "Sixth round"). A probe that throws answers yes: the copy then runs them as before.
+ */
+function needsDefaults(defaults: (spec: JsonObject) => void, spec: JsonObject): boolean {
+  probing = true;
+  missing = false;
+  try {
+    defaults(spec);
+  } catch {
+    missing = true;
+  } finally {
+    probing = false;
+  }
+  return missing;
 }
 
 /**

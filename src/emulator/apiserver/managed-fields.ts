@@ -71,7 +71,9 @@ export function leafPaths(object: JsonObject, part: 'main' | 'status' = 'main'):
       out.set(`${open}]`, value);
     } else if (isObject(value) && hasMember(value)) {
       if (depth > 0 && shape.dot) out.set(`${open},"."]`, true);
-      for (const key of Object.keys(value)) {
+      // No key array: this runs for every member of every object a managed write walks.
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) continue;
         const child = value[key];
         if (child === undefined || isZeroTimestamp(key, child)) continue;
         if (depth === 0) {
@@ -358,9 +360,17 @@ export class FieldsByShape {
     this.#trees = new BoundedMap(max);
   }
 
-  /** The tree for `create`'s `sameShapeAs`; undefined for a shape not seen yet. */
-  get(shape: string): JsonObject | undefined {
-    return this.#trees.get(shape);
+  /**
+   * The tree for `create`'s `sameShapeAs`; undefined for a shape not seen yet. With `ownerUid`,
+   * for objects whose one owner reference is all that tells their paths apart from others of the
+   * shape (a DaemonSet's pods and revisions: the list is keyed by uid, so the owner's uid is in
+   * a path): the shape's tree with that item's key naming `ownerUid`, so one DaemonSet's pods
+   * serve every DaemonSet of the same template (a fleet's clusters); undefined when the shape's
+   * tree does not have exactly one owner reference.
+   */
+  get(shape: string, ownerUid?: string): JsonObject | undefined {
+    const tree = this.#trees.get(shape);
+    return tree === undefined || ownerUid === undefined ? tree : withOwner(tree, ownerUid);
   }
 
   /** Remembers the tree of `created`, the first object of its shape, created by one manager. */
@@ -370,6 +380,28 @@ export class FieldsByShape {
     const fields = entries.length === 1 ? entries[0]?.fieldsV1 : undefined;
     if (isObject(fields)) this.#trees.set(shape, fields);
   }
+}
+
+/**
+ * `tree` with its one `metadata.ownerReferences` item's key (`k:{"uid":…}`) naming `uid`: the
+ * tree the field manager's walk gives an object that differs from `tree`'s only in its owner's
+ * uid (the item's members are the same fields; the list's keys, `.` and the one item, keep their
+ * byte order). The parts around the item are new (frozen), the rest shared.
+ */
+function withOwner(tree: JsonObject, uid: string): JsonObject | undefined {
+  const metadata = tree['f:metadata'];
+  const owners = isObject(metadata) ? metadata['f:ownerReferences'] : undefined;
+  if (!isObject(owners)) return undefined;
+  const keys = Object.keys(owners);
+  const [self, known] = keys;
+  if (keys.length !== 2 || self !== SELF || !known?.startsWith('k:{"uid":')) return undefined;
+  const item = `k:${JSON.stringify({ uid })}`;
+  if (known === item) return tree;
+  const replaced = (node: JsonObject, key: string, value: Json): JsonObject =>
+    Object.freeze(Object.fromEntries(Object.entries(node).map(([k, v]) => [k, k === key ? value : v])));
+  // The same item's members under the new key, in the same place (after `.`).
+  const renamed = Object.freeze({ [SELF]: owners[SELF]!, [item]: owners[known]! });
+  return replaced(tree, 'f:metadata', replaced(metadata as JsonObject, 'f:ownerReferences', renamed));
 }
 
 /**

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import pino from 'pino';
+import { DaemonSetController } from '../cluster/daemonset-controller.ts';
 import { recordEvent } from '../cluster/events.ts';
 import {
   daemonPod,
@@ -8,9 +10,19 @@ import {
   kubeProxyDaemonSet,
   nodeObject,
 } from '../cluster/kubeadm-objects.ts';
+import { ClusterTimers } from '../cluster/timers.ts';
 import { FieldsByShape, leafPaths, trackUpdate } from './managed-fields.ts';
 import { type ChangeEvent, ObjectStore } from './object-store.ts';
-import { clone, deepEqual, type Json, type JsonObject, jsonOf, type KubeObject } from './objects.ts';
+import {
+  clone,
+  deepEqual,
+  inApiOrder,
+  type Json,
+  type JsonObject,
+  jsonOf,
+  type KubeObject,
+  rfc3339,
+} from './objects.ts';
 import { strategicMergePatch } from './patch.ts';
 import { RESOURCE } from './resources.ts';
 
@@ -33,7 +45,7 @@ test('jsonOf is the text JSON.stringify gives, also for versions that share part
     { a: undefined, spec: undefined, metadata: null, status: { at: new Date(0) } },
     { metadata: 'text', spec: [1, { a: undefined }, null], 'we"ird\n': '\u2028' },
     JSON.parse('{"__proto__": {"a": 1}, "spec": {"__proto__": 2}, "metadata": {"managedFields": []}}'),
-    // managedFields composed entry by entry: odd entries read as JSON.stringify reads them.
+    // Odd managedFields entries read as JSON.stringify reads them.
     {
       metadata: {
         managedFields: [
@@ -53,9 +65,32 @@ test('jsonOf is the text JSON.stringify gives, also for versions that share part
   ];
   for (const object of objects) assert.equal(jsonOf(object as object), JSON.stringify(object));
   // A status write shares spec and managedFields with the version before: both texts stay exact.
+  // (jsonOf(ds) first: its spec's text is kept, then reused for the next version.)
   const next = { ...ds, metadata: { ...ds.metadata, resourceVersion: '7' }, status: { numberReady: 3 } };
   assert.equal(jsonOf(ds), JSON.stringify(ds));
   assert.equal(jsonOf(next), JSON.stringify(next));
+});
+
+test('inApiOrder writes members as kube-apiserver does, an own "__proto__" kept as a member', () => {
+  const object = JSON.parse(
+    '{"status":{"a":1},"spec":{"b":2},"__proto__":{"c":3},"metadata":{"x":1,"managedFields":[],"name":"n","labels":{}},"kind":"K","data":null}',
+  ) as KubeObject;
+  const ordered = inApiOrder(object);
+  assert.equal(
+    JSON.stringify(ordered),
+    '{"kind":"K","metadata":{"name":"n","labels":{},"managedFields":[],"x":1},"spec":{"b":2},"__proto__":{"c":3},"data":null,"status":{"a":1}}',
+  );
+  assert.equal(Object.getPrototypeOf(ordered), Object.prototype);
+  assert.equal(ordered.spec, object.spec, 'members are shared, not copied');
+});
+
+test('rfc3339 stamps each date to its second, the same text for dates of one second', () => {
+  assert.equal(rfc3339(new Date('2026-12-05T10:00:00.900Z')), '2026-12-05T10:00:00Z');
+  assert.equal(rfc3339(new Date('2026-12-05T10:00:00.100Z')), '2026-12-05T10:00:00Z');
+  assert.equal(rfc3339(new Date('2026-12-05T10:00:01.000Z')), '2026-12-05T10:00:01Z');
+  assert.equal(rfc3339(new Date('1969-12-31T23:59:59.500Z')), '1969-12-31T23:59:59Z');
+  assert.equal(rfc3339(new Date('1970-01-01T00:00:00.000Z')), '1970-01-01T00:00:00Z');
+  assert.throws(() => rfc3339(new Date(Number.NaN)), RangeError);
 });
 
 /** The leaf paths a managedFields entry owns, read back from its fieldsV1. */
@@ -233,6 +268,49 @@ test("objects created from a shape's fieldsV1 (a DaemonSet's pods, Events) carry
     assert.ok((object.metadata.managedFields ?? []).length === 1, object.metadata.name);
     assert.deepEqual(object.metadata.managedFields, walked.metadata.managedFields, object.metadata.name);
   }
+});
+
+test("a DaemonSet's pods and revision in other clusters of one template carry the walk's fieldsV1, their owner's uid put in", () => {
+  const controller = new DaemonSetController({
+    now: () => new Date(0),
+    timers: new ClusterTimers(pino({ level: 'silent' })),
+    enqueue: () => {},
+    graceful: false,
+  });
+  const clusters = [0, 1].map(() => {
+    const { cluster, daemonSet: ds } = withKubeProxy(() => {});
+    for (const [i, node] of indexedNodes('c', 2).entries())
+      cluster.create(RESOURCE.nodes, nodeObject('c', node, i, '1.31.4', new Date(0)));
+    controller.sync(cluster);
+    return { cluster, ds };
+  });
+  assert.notEqual(clusters[0]!.ds.metadata.uid, clusters[1]!.ds.metadata.uid);
+  const specFields = (object: KubeObject) =>
+    (object.metadata.managedFields?.[0]?.fieldsV1 as JsonObject | undefined)?.['f:spec'];
+  for (const { cluster, ds } of clusters) {
+    const created = [...cluster.list(RESOURCE.pods), ...cluster.list(RESOURCE.controllerrevisions)];
+    assert.equal(created.length, 3);
+    for (const object of created) {
+      assert.equal(object.metadata.ownerReferences?.[0]?.uid, ds.metadata.uid);
+      const walked = clone(object);
+      delete walked.metadata.managedFields;
+      trackUpdate(undefined, walked, 'kube-controller-manager', '1970-01-01T00:00:00Z');
+      // The same text: the same members in the same order.
+      assert.equal(
+        JSON.stringify(object.metadata.managedFields),
+        JSON.stringify(walked.metadata.managedFields),
+      );
+    }
+  }
+  // The second cluster's took the first's tree (sharing its parts), not a walk of their own.
+  const [first, second] = clusters.map(({ cluster }) => cluster.list(RESOURCE.pods)[0]!);
+  assert.ok(specFields(first!) !== undefined);
+  assert.equal(specFields(second!), specFields(first!));
+  // A tree without exactly one owner reference gives nothing to put another owner in.
+  const events = new FieldsByShape(2);
+  events.learn('event', clusters[0]!.cluster.list(RESOURCE.events)[0]!);
+  assert.ok(events.get('event') !== undefined);
+  assert.equal(events.get('event', 'uid'), undefined);
 });
 
 test("a status write's managed fields are the field manager's walk, after writes with and without a manager", () => {

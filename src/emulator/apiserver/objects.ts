@@ -82,8 +82,22 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   return defined === 0;
 }
 
-/** RFC 3339 with second precision, as the API server writes metav1.Time. */
-export const rfc3339 = (date: Date): string => `${date.toISOString().slice(0, 19)}Z`;
+let lastSecond = Number.NaN;
+let lastStamp = '';
+
+/**
+ * RFC 3339 with second precision, as the API server writes metav1.Time. The last second's text
+ * is kept: a rollout stamps a few dozen times (creations, managed fields, Events) within one.
+ */
+export function rfc3339(date: Date): string {
+  const second = Math.floor(date.getTime() / 1000);
+  // An invalid date (NaN) is never the last second: toISOString throws, as it did.
+  if (second !== lastSecond) {
+    lastStamp = `${date.toISOString().slice(0, 19)}Z`;
+    lastSecond = second;
+  }
+  return lastStamp;
+}
 
 /** A Kubernetes `Status` failure, thrown by the API layer and rendered as is. */
 export class StatusError extends Error {
@@ -227,15 +241,9 @@ export function parseFieldSelector(text: string): (object: KubeObject) => boolea
 }
 
 const JSON_OF = new WeakMap<object, string>();
-/** Texts of the parts successive versions of an object share (a status write keeps the spec). */
-const PART_JSON = new WeakMap<object, string>();
+/** Texts of the specs successive versions of an object share (a status write keeps the spec). */
+const SPEC_JSON = new WeakMap<object, string>();
 
-/**
- * `JSON.stringify(object)`, kept per object: an object the cluster stores is never changed in
- * place (every write stores a new one), so its text is built once for the store and its readers.
- * The text of its `spec` and `metadata.managedFields` is kept per part too, and reused by the
- * next versions that share the part.
- */
 /** ObjectMeta's members in the order kube-apiserver writes them (its Go struct's). */
 const METADATA_ORDER = [
   'name',
@@ -263,20 +271,53 @@ const METADATA_ORDER = [
  * (every stored object is read by controllers, compared, walked and serialized many times).
  */
 export function inApiOrder(object: KubeObject): KubeObject {
-  const { kind, apiVersion, metadata, status, ...body } = object as unknown as Record<string, unknown>;
-  const meta = (metadata ?? {}) as Record<string, unknown>;
+  const source = object as unknown as Record<string, unknown>;
+  const meta = (source.metadata ?? {}) as Record<string, unknown>;
   const orderedMeta: Record<string, unknown> = {};
   for (const key of METADATA_ORDER) if (meta[key] !== undefined) orderedMeta[key] = meta[key];
-  for (const [key, value] of Object.entries(meta)) if (!(key in orderedMeta)) orderedMeta[key] = value;
-  const ordered: Record<string, unknown> = { kind, apiVersion, metadata: orderedMeta, ...body };
-  if (status !== undefined) ordered.status = status;
+  // No key or entry arrays: every write orders its object. (`in`: an inherited name is skipped.)
+  for (const key in meta) if (Object.hasOwn(meta, key) && !(key in orderedMeta)) orderedMeta[key] = meta[key];
+  const ordered: Record<string, unknown> = {
+    kind: source.kind,
+    apiVersion: source.apiVersion,
+    metadata: orderedMeta,
+  };
+  for (const key in source) {
+    if (!Object.hasOwn(source, key) || ORDERED_APART.has(key)) continue;
+    // A JSON key "__proto__" is an own member, not the prototype.
+    if (key === '__proto__')
+      Object.defineProperty(ordered, key, {
+        value: source[key],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else ordered[key] = source[key];
+  }
+  if (source.status !== undefined) ordered.status = source.status;
   return ordered as unknown as KubeObject;
 }
 
+/** The members `inApiOrder` places itself: first (kind, apiVersion, metadata) and last (status). */
+const ORDERED_APART = new Set(['kind', 'apiVersion', 'metadata', 'status']);
+
+/**
+ * `JSON.stringify(object)`, kept per object: an object the cluster stores is never changed in
+ * place (every write stores a new one), so its text is built once for the store and its readers.
+ * An object with a `spec` is composed member by member at its top level, its spec's text kept
+ * per spec and reused by the next versions that share it (status writes, the kubelet's pod
+ * writes); anything else is one `JSON.stringify`: composing smaller parts (metadata, each
+ * managedFields entry) cost more than the native serialization it saved, and allocated about
+ * twice the text (docs/performance.md, "Sixth round: the emulator's writes").
+ */
 export function jsonOf(object: object): string {
   let text = JSON_OF.get(object);
   if (text === undefined) {
-    text = isPlain(object) ? composeJson(object as Record<string, unknown>) : JSON.stringify(object);
+    const spec = (object as { spec?: unknown }).spec;
+    text =
+      typeof spec === 'object' && spec !== null && isPlain(object)
+        ? composeJson(object as Record<string, unknown>)
+        : JSON.stringify(object);
     JSON_OF.set(object, text);
   }
   return text;
@@ -286,31 +327,12 @@ const isPlain = (value: object): boolean =>
   Object.getPrototypeOf(value) === Object.prototype &&
   typeof (value as { toJSON?: unknown }).toJSON !== 'function';
 
-/** The text `JSON.stringify` gives for a plain object, with the shared parts' texts reused. */
+/** The text `JSON.stringify` gives for a plain object, with its spec's text kept and reused. */
 function composeJson(object: Record<string, unknown>): string {
-  return membersJson(object, objectMemberJson);
-}
-
-const objectMemberJson = (key: string, value: unknown): string | undefined => {
-  if (key === 'spec') return partJson(value);
-  if (key === 'metadata' && isObject(value) && isPlain(value)) return membersJson(value, metadataMemberJson);
-  return JSON.stringify(value);
-};
-
-const metadataMemberJson = (key: string, value: unknown): string | undefined =>
-  key === 'managedFields' ? managedFieldsJson(value) : JSON.stringify(value);
-
-const entryMemberJson = (key: string, value: unknown): string | undefined =>
-  key === 'fieldsV1' ? partJson(value) : JSON.stringify(value);
-
-/** An object's text, each member's given by `textOf` (undefined: left out, as JSON.stringify does). */
-function membersJson(
-  object: Record<string, unknown>,
-  textOf: (key: string, value: unknown) => string | undefined,
-): string {
   let out = '{';
   for (const key of Object.keys(object)) {
-    const text = textOf(key, object[key]);
+    const value = object[key];
+    const text = key === 'spec' ? specJson(value) : JSON.stringify(value);
     // JSON.stringify leaves out members whose value has no JSON text (undefined, functions).
     if (text === undefined) continue;
     out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${text}`;
@@ -318,36 +340,12 @@ function membersJson(
   return `${out}}`;
 }
 
-/**
- * The text of managedFields, kept per list; a new list (every write that changes an owner's
- * entry) is composed entry by entry with each entry's fieldsV1 text kept per tree: trees are
- * shared between entries an update leaves alone and between objects of one shape (Events, pods).
- */
-function managedFieldsJson(value: unknown): string | undefined {
-  if (!Array.isArray(value)) return partJson(value);
-  let text = PART_JSON.get(value);
-  if (text === undefined) {
-    text = '[';
-    for (const entry of value) {
-      if (text.length > 1) text += ',';
-      // An array item without a JSON text (undefined, a function) reads null.
-      text +=
-        isObject(entry) && isPlain(entry)
-          ? membersJson(entry, entryMemberJson)
-          : (JSON.stringify(entry) ?? 'null');
-    }
-    text += ']';
-    PART_JSON.set(value, text);
-  }
-  return text;
-}
-
-function partJson(value: unknown): string | undefined {
+function specJson(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null) return JSON.stringify(value);
-  let text = PART_JSON.get(value);
+  let text = SPEC_JSON.get(value);
   if (text === undefined) {
     text = JSON.stringify(value);
-    PART_JSON.set(value, text);
+    SPEC_JSON.set(value, text);
   }
   return text;
 }

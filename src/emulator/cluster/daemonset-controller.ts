@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { BoundedMap } from '../../bounded-map.ts';
 import { FieldsByShape } from '../apiserver/managed-fields.ts';
 import { type ObjectStore, TEMPLATE_GENERATION } from '../apiserver/object-store.ts';
-import { clone, type JsonObject, type KubeObject } from '../apiserver/objects.ts';
+import type { JsonObject, KubeObject } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
 import { recordEvent } from './events.ts';
 import { daemonPod, daemonSetOwner, templateGeneration } from './kubeadm-objects.ts';
@@ -35,10 +35,10 @@ const labelsMatch = (
 /** Template hashes kept (one per DaemonSet of the clusters recently synced). */
 const TEMPLATE_HASHES_MAX = 4096;
 /**
- * Pods' fieldsV1 trees kept (one per DaemonSet and template, ≈ 4 KiB each): a tree serves the
- * pods of one rollout (a change makes a new template), so the bound need only cover the rollouts
- * in flight at once, not every DaemonSet recently synced (at 4,096 they held 17 MiB of a settled
- * fleet's heap; docs/performance.md, "Memory").
+ * Pods' and revisions' fieldsV1 trees kept (one per template, ≈ 4 KiB each): a tree serves the
+ * pods of the rollouts to one template (a change makes a new template), so the bound need only
+ * cover the templates being rolled out at once, not every DaemonSet recently synced (at 4,096
+ * trees by DaemonSet they held 17 MiB of a settled fleet's heap; docs/performance.md, "Memory").
  */
 const POD_FIELDS_MAX = 512;
 
@@ -55,10 +55,14 @@ export class DaemonSetController {
   );
 
   /**
-   * The fieldsV1 of the pods created, by DaemonSet uid and template hash: a DaemonSet's pods
-   * differ in values (node, names), not in their leaf paths, which its template decides.
+   * The fieldsV1 of the pods created, by template hash: a DaemonSet's pods differ in values
+   * (node, names), not in their leaf paths, which its template decides, but for their owner
+   * reference's uid (a path segment), which `FieldsByShape.get` puts in. The DaemonSets of a
+   * fleet's clusters share their template: the first pod walked serves every cluster's.
    */
   readonly #podFields = new FieldsByShape(POD_FIELDS_MAX);
+  /** The fieldsV1 of the ControllerRevisions created, by template hash, as the pods'. */
+  readonly #revisionFields = new FieldsByShape(POD_FIELDS_MAX);
 
   constructor(options: {
     now: () => Date;
@@ -218,13 +222,12 @@ export class DaemonSetController {
           (a) => a.type === 'InternalIP',
         )?.address ?? '',
       );
-      const shape = `${ds.metadata.uid}/${hash}`;
       const pod = cluster.create(RESOURCE.pods, daemonPod(ds, hash, name, ip, now), {
         manager: 'kube-controller-manager',
         owned: true,
-        sameShapeAs: this.#podFields.get(shape),
+        sameShapeAs: this.#podFields.get(hash, ds.metadata.uid ?? ''),
       });
-      this.#podFields.learn(shape, pod);
+      this.#podFields.learn(hash, pod);
       this.#event(cluster, ds, 'SuccessfulCreate', `Created pod: ${pod.metadata.name}`);
       // A daemon pod names its node through node affinity; the scheduler confirms it.
       recordScheduled(cluster, pod, name, now);
@@ -268,7 +271,7 @@ export class DaemonSetController {
     const max = Math.max(0, ...revisions.map((r) => Number(r.revision ?? 0)));
     const mine = revisions.find((r) => r.metadata.labels?.['controller-revision-hash'] === hash);
     if (mine === undefined) {
-      cluster.create(
+      const revision = cluster.create(
         RESOURCE.controllerrevisions,
         {
           apiVersion: 'apps/v1',
@@ -283,11 +286,17 @@ export class DaemonSetController {
             annotations: { [TEMPLATE_GENERATION]: templateGeneration(ds) },
             ownerReferences: [daemonSetOwner(ds)],
           },
-          data: { spec: { template: { ...clone(template), $patch: 'replace' } } },
+          // The template's parts shared with the stored DaemonSet (never changed in place).
+          data: { spec: { template: { ...template, $patch: 'replace' } } },
           revision: max + 1,
         },
-        { manager: 'kube-controller-manager', owned: true },
+        {
+          manager: 'kube-controller-manager',
+          owned: true,
+          sameShapeAs: this.#revisionFields.get(hash, ds.metadata.uid ?? ''),
+        },
       );
+      this.#revisionFields.learn(hash, revision);
     } else if (Number(mine.revision) !== max) {
       cluster.update(RESOURCE.controllerrevisions, { ...mine, revision: max + 1 }, { owned: true });
     }

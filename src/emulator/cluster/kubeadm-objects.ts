@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { TEMPLATE_GENERATION } from '../apiserver/object-store.ts';
-import { clone, type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
+import { type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 import type { EmulatedNode } from '../scale-out/control.ts';
 import { randomHex } from './random-hex.ts';
 
@@ -448,7 +448,9 @@ export const templateGeneration = (ds: KubeObject): string =>
   ds.metadata.annotations?.[TEMPLATE_GENERATION] ?? String(ds.metadata.generation ?? 1);
 
 export function daemonPod(ds: KubeObject, hash: string, node: string, ip: string, now: Date): KubeObject {
-  const template = clone((ds.spec as JsonObject).template as JsonObject);
+  // Shared with the stored DaemonSet, not copied: stored objects are never changed in place, and
+  // the pod's spec and labels are new objects around the template's parts.
+  const template = (ds.spec as JsonObject).template as JsonObject;
   const templateMeta = (template.metadata ?? {}) as JsonObject;
   const spec = (template.spec ?? {}) as JsonObject;
   const containers = (spec.containers ?? []) as JsonObject[];
