@@ -1,11 +1,18 @@
 /**
- * The emulator store's commit on PostgreSQL: one Kysely transaction of chunked upserts, fenced
- * under scale-out so a process that lost a cluster's lease never overwrites the new owner's writes.
+ * The emulator store on PostgreSQL: a cluster read by two queries (its meta, then its objects),
+ * and a commit as one Kysely transaction of chunked upserts, fenced under scale-out so a process
+ * that lost a cluster's lease never overwrites the new owner's writes.
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/database.ts';
 import type { EmulatorObjectTable, Schema } from '../../db/schema.ts';
-import type { EmulatorWriter, Fence, PendingCluster } from './emulator.store.ts';
+import {
+  type EmulatorEngine,
+  type Fence,
+  metaOf,
+  type PendingCluster,
+  type StoredCluster,
+} from './emulator.store.ts';
 
 const CHUNK = 200;
 
@@ -18,13 +25,28 @@ export class OwnershipLostError extends Error {
   }
 }
 
-export class PostgresEmulatorWriter implements EmulatorWriter {
+export class PostgresEmulatorEngine implements EmulatorEngine {
   readonly #db: Kysely<Schema>;
   readonly #fence: Fence | undefined;
 
   constructor(database: Database, fence: Fence | undefined) {
     this.#db = database.db;
     this.#fence = fence;
+  }
+
+  async load(id: string): Promise<StoredCluster | undefined> {
+    const row = await this.#db
+      .selectFrom('emulator_clusters')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    const objects = await this.#db
+      .selectFrom('emulator_objects')
+      .select(['resource', 'body'])
+      .where('cluster_id', '=', id)
+      .execute();
+    return { meta: metaOf(row), objects };
   }
 
   async write(pending: Map<string, PendingCluster>, deletions: Set<string>): Promise<void> {
