@@ -319,10 +319,16 @@ export class Emulator implements EmulatorControl {
       const type = BY_STORAGE.get(resource);
       if (type !== undefined) cluster.restore(type, JSON.parse(body) as KubeObject);
     }
+    // Evicted by this process at this resourceVersion, so settled: evictable only with no
+    // controller work queued, timed or in flight and every change committed, and nothing can have
+    // changed it since (every call loads it first; one process serving every cluster). The
+    // controllers left it so, and a sync would find nothing to do: none is queued.
+    const settled = !stored.meta.busy && this.#idle.get(id) === stored.meta.resourceVersion;
     this.#loads += 1;
     this.#add(cluster);
-    // Resume what was in flight: pods to start, rollouts to continue.
-    this.#controllers.enqueue(cluster);
+    // Else resume what may be in flight: pods to start, rollouts to continue (a restart, a cluster
+    // taken over from another process, one evicted before this process started).
+    if (!settled) this.#controllers.enqueue(cluster);
     return cluster;
   }
 

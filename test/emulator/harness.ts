@@ -21,7 +21,7 @@ import type { Config } from '../../src/config.ts';
 import { type Database, openDatabase } from '../../src/db/database.ts';
 import { routeToCluster } from '../../src/emulator/apiserver/kube-api.routes.ts';
 import { indexedNodes } from '../../src/emulator/cluster/kubeadm-objects.ts';
-import { Emulator } from '../../src/emulator/emulator.ts';
+import { Emulator, type Residency } from '../../src/emulator/emulator.ts';
 import { loadOrCreateLocalTls } from '../../src/tls/local-ca.ts';
 import { createTestDatabase, type Dialect, type TestDatabase } from '../support/dialects.ts';
 import { KubeAccess } from '../support/kube.ts';
@@ -37,6 +37,8 @@ export interface HarnessOptions {
   readonly podStartMs: number;
   /** Called on every request the API receives (to see what clients send). */
   readonly onRequest?: (method: string, contentType: string | undefined) => void;
+  /** Which clusters stay in memory (default: the emulator's). */
+  readonly residency?: Residency;
 }
 
 export interface EmulatorHarness {
@@ -68,6 +70,7 @@ export async function startEmulatorHarness(options: HarnessOptions): Promise<Emu
     logger: pino({ level: 'silent' }),
     podStartMs: options.podStartMs,
     caPem: tls.caPem,
+    ...(options.residency === undefined ? {} : { residency: options.residency }),
   });
   const app = Fastify({
     logger: false,
