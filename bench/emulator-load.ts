@@ -11,14 +11,8 @@
  */
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import Fastify from 'fastify';
-import pino from 'pino';
-import { openDatabase } from '../src/db/database.ts';
-import { indexedNodes } from '../src/emulator/cluster/kubeadm-objects.ts';
-import { Emulator } from '../src/emulator/emulator.ts';
+import { DAEMONSET, KUBE_SYSTEM, startBenchEmulator } from './lib/emulator.ts';
 
 const { values } = parseArgs({
   options: {
@@ -29,37 +23,20 @@ const { values } = parseArgs({
   },
 });
 const clusters = Number(values.clusters);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-emulator-load-'));
-const CONFIG_MAP = '/api/v1/namespaces/kube-system/configmaps/kube-proxy';
-const DAEMONSET = '/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy';
+const CONFIG_MAP = `${KUBE_SYSTEM}/configmaps/kube-proxy`;
+// Idle clusters leave memory after 50 ms (the sweeper runs every 25 ms).
+const bench = await startBenchEmulator(clusters, { idleMs: 50, maxLoaded: clusters });
+const { database, emulator, ids } = bench;
 
 try {
-  const database = await openDatabase({ kind: 'sqlite', file: path.join(dir, 'mks.db') });
-  // Idle clusters leave memory after 50 ms (the sweeper runs every 25 ms).
-  const emulator = new Emulator({
-    database,
-    logger: pino({ level: 'silent' }),
-    podStartMs: 0,
-    caPem: 'unused',
-    residency: { idleMs: 50, maxLoaded: clusters },
-  });
-  const app = Fastify();
-  await emulator.register(app, async () => 'allowed');
-  emulator.start();
-  const ids = Array.from({ length: clusters }, (_, i) => `cluster-${String(i).padStart(6, '0')}`);
-  for (const id of ids) await emulator.ensureCluster({ id, nodes: indexedNodes(id, 3), version: '1.32' });
-
-  const call = async (id: string, method: 'GET' | 'PATCH', url: string, body?: object, type?: string) => {
-    const response = await app.inject({
+  const call = (id: string, method: 'GET' | 'PATCH', url: string, body?: object, type?: string) =>
+    bench.call<{ metadata: { generation: number }; status?: Record<string, number> }>(
+      id,
       method,
-      url: `/k8s/${id}${url}`,
-      headers: { authorization: 'Bearer bench', ...(type === undefined ? {} : { 'content-type': type }) },
-      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-    });
-    if (response.statusCode >= 300)
-      throw new Error(`${method} ${url}: ${response.statusCode} ${response.body}`);
-    return JSON.parse(response.body) as { metadata: { generation: number }; status?: Record<string, number> };
-  };
+      url,
+      body,
+      type,
+    );
   const until = async (what: string, done: () => boolean | Promise<boolean>) => {
     const deadline = performance.now() + 120_000;
     while (!(await done())) {
@@ -141,8 +118,6 @@ try {
     fs.writeFileSync(values.profile!, JSON.stringify(profile));
     session.disconnect();
   }
-  await emulator.stop();
-  await app.close();
 } finally {
-  fs.rmSync(dir, { recursive: true, force: true });
+  await bench.close();
 }
