@@ -4,7 +4,8 @@
  * sync runs for it; a cluster the process did not evict itself (after a restart) is synced when it
  * loads, so work in flight resumes. To tell the two apart, a kube-proxy pod's row is deleted from
  * the store while the cluster is out of memory: a state the DaemonSet controller would repair (it
- * recreates the pod), and nothing else could have made.
+ * recreates the pod), and nothing else could have made. On PostgreSQL also with the clusters leased
+ * as under scale-out (`LeaseOwnership`), where the stored resourceVersion tells the same.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,7 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { indexedNodes } from '../../src/emulator/cluster/kubeadm-objects.ts';
-import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/dialects.ts';
+import { LeaseOwnership } from '../../src/emulator/scale-out/ownership.postgres.ts';
+import { createTestDatabase, DIALECTS, type Dialect, type TestDatabase } from '../support/dialects.ts';
 import { waitFor } from '../support/wait.ts';
 import { type EmulatorHarness, startEmulatorHarness } from './harness.ts';
 
@@ -20,8 +22,18 @@ const TOKEN = 'reload-test-token';
 const CLUSTER = '5d1c9a42-7e3b-4f60-8a21-0b9c8d7e6f54';
 const TIMEOUT = { timeoutMs: 20_000, intervalMs: 25 };
 
-for (const dialect of DIALECTS) {
-  describe(`loading an evicted emulated cluster (${dialect})`, { timeout: 60_000 }, () => {
+const CASES = DIALECTS.flatMap((dialect): { dialect: Dialect; leases: boolean }[] =>
+  dialect === 'postgres'
+    ? [
+        { dialect, leases: false },
+        { dialect, leases: true },
+      ]
+    : [{ dialect, leases: false }],
+);
+
+for (const { dialect, leases } of CASES) {
+  const name = `${dialect}${leases ? ', clusters leased' : ''}`;
+  describe(`loading an evicted emulated cluster (${name})`, { timeout: 60_000 }, () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-emulator-reload-'));
     let testDatabase: TestDatabase;
     let harness: EmulatorHarness | undefined;
@@ -34,6 +46,17 @@ for (const dialect of DIALECTS) {
         token: TOKEN,
         podStartMs: 0,
         residency: { idleMs: 100, maxLoaded: 16 },
+        ...(leases
+          ? {
+              // One process: the URL other processes would forward to is never dialled.
+              ownership: (database) =>
+                new LeaseOwnership(database, {
+                  url: 'https://127.0.0.1:1',
+                  leaseMs: 30_000,
+                  onError: () => {},
+                }),
+            }
+          : {}),
       });
       return harness;
     };
