@@ -7,12 +7,15 @@
  * again by one GET of its kube-proxy ConfigMap. Prints the process's CPU time per load (the GET
  * and the controllers' work after the load included, so whatever a load costs is counted) and
  * the wall time. `--profile FILE` writes a .cpuprofile of the load rounds after the first.
- * `node --import tsx bench/emulator-load.ts [--clusters N] [--rollouts R] [--rounds L] [--profile FILE]`
+ * `--postgres`: on a throwaway PostgreSQL server (test/support/postgres-server.ts) instead of SQLite.
+ * `node --import tsx bench/emulator-load.ts [--clusters N] [--rollouts R] [--rounds L] [--profile FILE]
+ * [--postgres]`
  */
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { DAEMONSET, KUBE_SYSTEM, startBenchEmulator } from './lib/emulator.ts';
+import { createPostgresDatabase, stopPostgres } from './lib/postgres.ts';
 
 const { values } = parseArgs({
   options: {
@@ -20,12 +23,17 @@ const { values } = parseArgs({
     rollouts: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '5' },
     profile: { type: 'string' },
+    postgres: { type: 'boolean', default: false },
   },
 });
 const clusters = Number(values.clusters);
 const CONFIG_MAP = `${KUBE_SYSTEM}/configmaps/kube-proxy`;
 // Idle clusters leave memory after 50 ms (the sweeper runs every 25 ms).
-const bench = await startBenchEmulator(clusters, { idleMs: 50, maxLoaded: clusters });
+const bench = await startBenchEmulator(
+  clusters,
+  { idleMs: 50, maxLoaded: clusters },
+  values.postgres ? await createPostgresDatabase() : undefined,
+);
 const { database, emulator, ids } = bench;
 
 try {
@@ -120,4 +128,5 @@ try {
   }
 } finally {
   await bench.close();
+  await stopPostgres();
 }

@@ -26,10 +26,21 @@ export interface BenchEmulator {
   close(): Promise<void>;
 }
 
-/** Starts the emulator (`residency`: as `mks serve` by default) and creates the clusters. */
-export async function startBenchEmulator(clusters: number, residency?: Residency): Promise<BenchEmulator> {
+/**
+ * Starts the emulator (`residency`: as `mks serve` by default; `postgresUrl`: on that database,
+ * else on a temp SQLite file) and creates the clusters.
+ */
+export async function startBenchEmulator(
+  clusters: number,
+  residency?: Residency,
+  postgresUrl?: string,
+): Promise<BenchEmulator> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-emulator-bench-'));
-  const database = await openDatabase({ kind: 'sqlite', file: path.join(dir, 'mks.db') });
+  const database = await openDatabase(
+    postgresUrl === undefined
+      ? { kind: 'sqlite', file: path.join(dir, 'mks.db') }
+      : { kind: 'postgres', url: postgresUrl },
+  );
   const emulator = new Emulator({
     database,
     logger: pino({ level: 'silent' }),
