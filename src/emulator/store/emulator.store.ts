@@ -1,7 +1,7 @@
 /**
  * Persistence of emulated clusters, the same on both engines but for the commit itself and the
- * read of a cluster being loaded (emulator.store.sqlite.ts, emulator.store.postgres.ts). Changes are written through with group
- * commit: every change made since the last commit (a rollout step touches a pod, the DaemonSet and the counter) lands
+ * read of a cluster being loaded (emulator.store.sqlite.ts, emulator.store.postgres.ts). Changes
+ * are written through with group commit: every change made since the last commit (a rollout step touches a pod, the DaemonSet and the counter) lands
  * in one transaction, and API writes await the commit that holds them before answering.
  *
  * Commits are paced: one starts at once when the last ended over COMMIT_INTERVAL_MS ago, else
