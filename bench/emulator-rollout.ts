@@ -14,14 +14,8 @@
  */
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import Fastify from 'fastify';
-import pino from 'pino';
-import { openDatabase } from '../src/db/database.ts';
-import { indexedNodes } from '../src/emulator/cluster/kubeadm-objects.ts';
-import { Emulator } from '../src/emulator/emulator.ts';
+import { DAEMONSET, KUBE_SYSTEM, startBenchEmulator } from './lib/emulator.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,42 +27,18 @@ const { values } = parseArgs({
 });
 const clusters = Number(values.clusters);
 const rounds = Number(values.rounds);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-emulator-rollout-'));
-const KUBE_SYSTEM = '/api/v1/namespaces/kube-system';
-const DAEMONSET = '/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy';
+const bench = await startBenchEmulator(clusters);
+const { emulator, ids } = bench;
 
 try {
-  const database = await openDatabase({ kind: 'sqlite', file: path.join(dir, 'mks.db') });
-  const emulator = new Emulator({
-    database,
-    logger: pino({ level: 'silent' }),
-    podStartMs: 0,
-    caPem: 'unused',
-    // As `mks serve` by default: idle clusters leave memory, busy ones stay.
-  });
-  const app = Fastify();
-  await emulator.register(app, async () => 'allowed');
-  emulator.start();
-  const ids = Array.from({ length: clusters }, (_, i) => `cluster-${String(i).padStart(6, '0')}`);
-  for (const id of ids) await emulator.ensureCluster({ id, nodes: indexedNodes(id, 3), version: '1.32' });
-
-  const call = async (id: string, method: 'GET' | 'PATCH', url: string, body?: object, type?: string) => {
-    const response = await app.inject({
+  const call = (id: string, method: 'GET' | 'PATCH', url: string, body?: object, type?: string) =>
+    bench.call<{ metadata: { generation: number }; status?: Record<string, number> }>(
+      id,
       method,
-      url: `/k8s/${id}${url}`,
-      headers: {
-        authorization: 'Bearer bench',
-        ...(type === undefined ? {} : { 'content-type': type }),
-      },
-      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-    });
-    if (response.statusCode >= 300)
-      throw new Error(`${method} ${url}: ${response.statusCode} ${response.body}`);
-    return JSON.parse(response.body) as {
-      metadata: { generation: number };
-      status?: Record<string, number>;
-    };
-  };
+      url,
+      body,
+      type,
+    );
   const rolledOut = async (id: string) => {
     const ds = await call(id, 'GET', DAEMONSET);
     const status = ds.status ?? {};
@@ -166,8 +136,6 @@ try {
     }
     session.disconnect();
   }
-  await emulator.stop();
-  await app.close();
 } finally {
-  fs.rmSync(dir, { recursive: true, force: true });
+  await bench.close();
 }

@@ -84,6 +84,8 @@ interface Watched {
   handshakes: number;
   window: { start: number; end: number };
   loaded: number;
+  /** The emulator's cluster loads since the start (`Emulator.residency`). */
+  loads: number;
 }
 
 interface Cluster {
@@ -305,7 +307,7 @@ export async function driveFleet(
     resync,
   };
   process.stderr.write(
-    `  ${label}: main-thread heap settled ${mib(settled.heapUsed)} used of ${mib(settled.heapTotal)}, peak ${mib(watched.peakHeapTotal)} during the change; settled RSS ${mib(settled.anonymous ?? Number.NaN)} anonymous (heaps, malloc), ${mib(settled.fileBacked ?? Number.NaN)} file-backed (code); emulated clusters loaded ${settled.loaded} settled, ${watched.loaded} after the change; ${settled.loads} loads and ${settled.evictions} evictions by then\n`,
+    `  ${label}: main-thread heap settled ${mib(settled.heapUsed)} used of ${mib(settled.heapTotal)}, peak ${mib(watched.peakHeapTotal)} during the change; settled RSS ${mib(settled.anonymous ?? Number.NaN)} anonymous (heaps, malloc), ${mib(settled.fileBacked ?? Number.NaN)} file-backed (code); emulated clusters loaded ${settled.loaded} settled, ${watched.loaded} after the change; ${settled.loads} loads and ${settled.evictions} evictions by then; ${watched.loads - resynced.loads} cluster loads during the change (${((watched.loads - resynced.loads) / clusters).toFixed(2)} per cluster)\n`,
   );
   return { fleet, problems, window: watched.window, rolled: watched };
 }

@@ -38,6 +38,8 @@ const MAX_STATEMENTS = 500;
 export interface SyncSql {
   run(sql: string, parameters: readonly unknown[]): void;
   get<T>(sql: string, parameters: readonly unknown[]): T | undefined;
+  /** Every row `sql` selects (rows batched so far are written first, as for `get`). */
+  all<T>(sql: string, parameters: readonly unknown[]): T[];
   /**
    * Registers how to take back a change made in memory alongside this transaction's writes (a
    * cache updated): it runs if the transaction holding the writes is rolled back or fails to
@@ -247,6 +249,10 @@ export function sqliteConnection(database: BetterSqlite): {
     get: <T>(sql: string, parameters: readonly unknown[]) => {
       writeBatches();
       return prepare(sql).all(parameters)[0] as T | undefined;
+    },
+    all: <T>(sql: string, parameters: readonly unknown[]) => {
+      writeBatches();
+      return prepare(sql).all(parameters) as T[];
     },
     undo: (undo) => {
       undos.push(undo);

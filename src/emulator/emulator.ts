@@ -109,8 +109,10 @@ export class Emulator implements EmulatorControl {
   #evictions = 0;
   readonly #loading = new Map<string, Promise<ObjectStore | undefined>>();
   /**
-   * The resourceVersion each cluster left memory at, while it is out (one process serving them
-   * all: a cluster shared between processes may change in another one meanwhile).
+   * The resourceVersion each cluster left memory at, while it is out. A load finding the same one
+   * stored finds the cluster as it left (every write bumps it). The ensure answers from it without
+   * a load only when one process serves every cluster: one shared between processes may change
+   * in another one meanwhile, which only the store tells.
    */
   readonly #idle = new BoundedMap<string, number>(IDLE_MAX);
   readonly #watches = new Set<Watcher>();
@@ -179,7 +181,7 @@ export class Emulator implements EmulatorControl {
       caPem: options.caPem,
       controllers: this.#controllers,
       cluster: (id) => this.#cluster(id),
-      idleAt: (id) => (this.#destroyed.has(id) ? undefined : this.#idle.get(id)),
+      idleAt: (id) => (this.#ownership.shared || this.#destroyed.has(id) ? undefined : this.#idle.get(id)),
       create: (meta) => this.#create(meta),
       destroy: (id) => this.#destroy(id),
       flush: () => this.#store.flush(),
@@ -319,10 +321,16 @@ export class Emulator implements EmulatorControl {
       const type = BY_STORAGE.get(resource);
       if (type !== undefined) cluster.restore(type, JSON.parse(body) as KubeObject);
     }
+    // Evicted by this process at the resourceVersion stored, so as it left, settled: evictable
+    // only with no controller work queued, timed or in flight and every change committed, and
+    // every write since (here, or in a process that took it over) would have bumped it. The
+    // controllers left it so, and a sync would find nothing to do: none is queued.
+    const settled = !stored.meta.busy && this.#idle.get(id) === stored.meta.resourceVersion;
     this.#loads += 1;
     this.#add(cluster);
-    // Resume what was in flight: pods to start, rollouts to continue.
-    this.#controllers.enqueue(cluster);
+    // Else resume what may be in flight: pods to start, rollouts to continue (a restart, a cluster
+    // taken over from another process, one evicted before this process started).
+    if (!settled) this.#controllers.enqueue(cluster);
     return cluster;
   }
 
@@ -362,7 +370,7 @@ export class Emulator implements EmulatorControl {
    */
   #evict(id: string): void {
     const resourceVersion = this.#clusters.get(id)?.cluster.meta.resourceVersion;
-    if (resourceVersion !== undefined && !this.#ownership.shared) this.#idle.set(id, resourceVersion);
+    if (resourceVersion !== undefined) this.#idle.set(id, resourceVersion);
     this.#clusters.delete(id);
     this.#controllers.forget(id);
     this.#evictions += 1;

@@ -5,6 +5,7 @@
  * (`KubeAccess`: real kubectl, client-node, raw HTTPS). As `mks serve` does, the listener routes by
  * TLS server name, and the kubeconfig names the cluster's (no path).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,7 +22,8 @@ import type { Config } from '../../src/config.ts';
 import { type Database, openDatabase } from '../../src/db/database.ts';
 import { routeToCluster } from '../../src/emulator/apiserver/kube-api.routes.ts';
 import { indexedNodes } from '../../src/emulator/cluster/kubeadm-objects.ts';
-import { Emulator } from '../../src/emulator/emulator.ts';
+import { Emulator, type Residency } from '../../src/emulator/emulator.ts';
+import type { Ownership } from '../../src/emulator/scale-out/ownership.ts';
 import { loadOrCreateLocalTls } from '../../src/tls/local-ca.ts';
 import { createTestDatabase, type Dialect, type TestDatabase } from '../support/dialects.ts';
 import { KubeAccess } from '../support/kube.ts';
@@ -37,6 +39,10 @@ export interface HarnessOptions {
   readonly podStartMs: number;
   /** Called on every request the API receives (to see what clients send). */
   readonly onRequest?: (method: string, contentType: string | undefined) => void;
+  /** Which clusters stay in memory (default: the emulator's). */
+  readonly residency?: Residency;
+  /** Which process serves each cluster (default: this one serves them all). */
+  readonly ownership?: (database: Database) => Ownership;
 }
 
 export interface EmulatorHarness {
@@ -68,6 +74,14 @@ export async function startEmulatorHarness(options: HarnessOptions): Promise<Emu
     logger: pino({ level: 'silent' }),
     podStartMs: options.podStartMs,
     caPem: tls.caPem,
+    ...(options.residency === undefined ? {} : { residency: options.residency }),
+    // Shared ownership forwards between processes with the installation's CA and an internal token.
+    ...(options.ownership === undefined
+      ? {}
+      : {
+          ownership: options.ownership(database),
+          peers: { caPem: tls.caPem, internalToken: crypto.randomBytes(16).toString('hex') },
+        }),
   });
   const app = Fastify({
     logger: false,

@@ -1,13 +1,33 @@
 /**
- * The emulator store's commit on PostgreSQL: one Kysely transaction of chunked upserts, fenced
- * under scale-out so a process that lost a cluster's lease never overwrites the new owner's writes.
+ * The emulator store on PostgreSQL: a cluster read by one named prepared statement (the resync of
+ * an evicted cluster loads it there), and a commit as one Kysely transaction of chunked upserts,
+ * fenced under scale-out so a process that lost a cluster's lease never overwrites the new
+ * owner's writes.
  */
-import type { Kysely } from 'kysely';
-import type { Database } from '../../db/database.ts';
-import type { EmulatorObjectTable, Schema } from '../../db/schema.ts';
-import type { EmulatorWriter, Fence, PendingCluster } from './emulator.store.ts';
+import type { Kysely, Selectable } from 'kysely';
+import type { PostgresDatabase } from '../../db/database.ts';
+import type { PostgresSql } from '../../db/postgres-sql.ts';
+import type { EmulatorClusterTable, EmulatorObjectTable, Schema } from '../../db/schema.ts';
+import {
+  type EmulatorEngine,
+  type Fence,
+  metaOf,
+  type PendingCluster,
+  type StoredCluster,
+  type StoredObject,
+} from './emulator.store.ts';
 
 const CHUNK = 200;
+
+/**
+ * A cluster's meta and its objects in one statement (one round trip, one snapshot): a row per
+ * object, the meta repeated; one row of nulls for the objects when it has none.
+ */
+const LOAD_SQL =
+  'select c.*, o."resource", o."body" from "emulator_clusters" c ' +
+  'left join "emulator_objects" o on o."cluster_id" = c."id" where c."id" = $1';
+
+type LoadRow = Selectable<EmulatorClusterTable> & { resource: string | null; body: string | null };
 
 /** Changes to clusters another process took over were not written. */
 export class OwnershipLostError extends Error {
@@ -18,13 +38,25 @@ export class OwnershipLostError extends Error {
   }
 }
 
-export class PostgresEmulatorWriter implements EmulatorWriter {
+export class PostgresEmulatorEngine implements EmulatorEngine {
   readonly #db: Kysely<Schema>;
+  readonly #sql: PostgresSql;
   readonly #fence: Fence | undefined;
 
-  constructor(database: Database, fence: Fence | undefined) {
+  constructor(database: PostgresDatabase, fence: Fence | undefined) {
     this.#db = database.db;
+    this.#sql = database.postgresSql;
     this.#fence = fence;
+  }
+
+  async load(id: string): Promise<StoredCluster | undefined> {
+    const rows = await this.#sql.query<LoadRow>('mks_emulator_load', LOAD_SQL, [id]);
+    const first = rows[0];
+    if (first === undefined) return undefined;
+    const objects: StoredObject[] = [];
+    for (const { resource, body } of rows)
+      if (resource !== null && body !== null) objects.push({ resource, body });
+    return { meta: metaOf(first), objects };
   }
 
   async write(pending: Map<string, PendingCluster>, deletions: Set<string>): Promise<void> {

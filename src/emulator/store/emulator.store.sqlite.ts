@@ -1,16 +1,37 @@
 /**
- * The emulator store's commit on SQLite: one synchronous transaction of prepared statements on
- * the embedded engine's exclusive connection. One process writes, so there is nothing to fence.
+ * The emulator store on SQLite: a cluster read and a commit are each one synchronous
+ * transaction of prepared statements on the embedded engine's exclusive connection (a load
+ * through Kysely's async queries cost a tenth of the load: docs/performance.md, "Sixth round:
+ * loading an evicted cluster"). One process writes, so there is nothing to fence.
  */
+import type { Selectable } from 'kysely';
 import type { SqliteDatabase } from '../../db/database.ts';
+import type { EmulatorClusterTable } from '../../db/schema.ts';
 import type { ExclusiveSql, SyncSql } from '../../db/sqlite-statement-cache.ts';
-import type { EmulatorWriter, PendingCluster } from './emulator.store.ts';
+import {
+  type EmulatorEngine,
+  metaOf,
+  type PendingCluster,
+  type StoredCluster,
+  type StoredObject,
+} from './emulator.store.ts';
 
-export class SqliteEmulatorWriter implements EmulatorWriter {
+const SELECT_CLUSTER_SQL = 'select * from "emulator_clusters" where "id" = ?';
+const SELECT_OBJECTS_SQL = 'select "resource", "body" from "emulator_objects" where "cluster_id" = ?';
+
+export class SqliteEmulatorEngine implements EmulatorEngine {
   readonly #sql: ExclusiveSql;
 
   constructor(database: SqliteDatabase) {
     this.#sql = database.exclusiveSql;
+  }
+
+  load(id: string): Promise<StoredCluster | undefined> {
+    return this.#sql.transaction((sql) => {
+      const row = sql.get<Selectable<EmulatorClusterTable>>(SELECT_CLUSTER_SQL, [id]);
+      if (row === undefined) return undefined;
+      return { meta: metaOf(row), objects: sql.all<StoredObject>(SELECT_OBJECTS_SQL, [id]) };
+    });
   }
 
   async write(pending: Map<string, PendingCluster>, deletions: Set<string>): Promise<void> {

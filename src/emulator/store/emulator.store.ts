@@ -1,7 +1,7 @@
 /**
- * Persistence of emulated clusters, the same on both engines but for the commit itself
- * (emulator.store.sqlite.ts, emulator.store.postgres.ts). Changes are written through with group
- * commit: every change made since the last commit (a rollout step touches a pod, the DaemonSet and the counter) lands
+ * Persistence of emulated clusters, the same on both engines but for the commit itself and the
+ * read of a cluster being loaded (emulator.store.sqlite.ts, emulator.store.postgres.ts). Changes
+ * are written through with group commit: every change made since the last commit (a rollout step touches a pod, the DaemonSet and the counter) lands
  * in one transaction, and API writes await the commit that holds them before answering.
  *
  * Commits are paced: one starts at once when the last ended over COMMIT_INTERVAL_MS ago, else
@@ -9,16 +9,34 @@
  * (a fleet rolling out) an object changed several times in the interval is written once, its
  * last state: fewer rows in far fewer commits (the fleet bench's figures: docs/performance.md).
  */
-import type { Kysely, QueryExecutorProvider } from 'kysely';
+import type { Kysely, QueryExecutorProvider, Selectable } from 'kysely';
 import type { Database } from '../../db/database.ts';
-import type { Schema } from '../../db/schema.ts';
+import type { EmulatorClusterTable, Schema } from '../../db/schema.ts';
 import type { ClusterMeta } from '../apiserver/object-store.ts';
-import { PostgresEmulatorWriter } from './emulator.store.postgres.ts';
-import { SqliteEmulatorWriter } from './emulator.store.sqlite.ts';
+import { PostgresEmulatorEngine } from './emulator.store.postgres.ts';
+import { SqliteEmulatorEngine } from './emulator.store.sqlite.ts';
 
 export interface StoredObject {
   readonly resource: string;
   readonly body: string;
+}
+
+/** A cluster as stored: its meta row and its objects' rows (container logs included). */
+export interface StoredCluster {
+  readonly meta: ClusterMeta;
+  readonly objects: readonly StoredObject[];
+}
+
+/** A cluster's meta as either engine hands its row back (PostgreSQL's bigint as a string). */
+export function metaOf(row: Selectable<EmulatorClusterTable>): ClusterMeta {
+  return {
+    id: row.id,
+    version: row.version,
+    nodeCount: Number(row.node_count),
+    resourceVersion: Number(row.resource_version),
+    busy: Number(row.busy) === 1,
+    createdAt: row.created_at,
+  };
 }
 
 export interface PendingCluster {
@@ -30,12 +48,15 @@ export interface PendingCluster {
 /** The least time between the end of a commit and the start of the next. */
 const COMMIT_INTERVAL_MS = 20;
 
-/**
- * One engine's commit of a batch: every pending cluster's meta and objects, and the deleted
- * clusters, in one transaction. It may drop what it must not write (clusters this process no
- * longer owns), removing them from the batch, and throws after committing the rest.
- */
-export interface EmulatorWriter {
+/** What differs by engine: reading a cluster back, and the commit of a batch. */
+export interface EmulatorEngine {
+  /** The cluster's meta row and object rows; undefined when it is not stored. */
+  load(id: string): Promise<StoredCluster | undefined>;
+  /**
+   * Every pending cluster's meta and objects, and the deleted clusters, in one transaction. It
+   * may drop what it must not write (clusters this process no longer owns), removing them from
+   * the batch, and throws after committing the rest.
+   */
   write(pending: Map<string, PendingCluster>, deletions: Set<string>): Promise<void>;
 }
 
@@ -56,9 +77,9 @@ export function openEmulatorStore(
 ): EmulatorStore {
   switch (database.engine) {
     case 'sqlite':
-      return new EmulatorStore(database, new SqliteEmulatorWriter(database), onError);
+      return new EmulatorStore(database, new SqliteEmulatorEngine(database), onError);
     case 'postgres':
-      return new EmulatorStore(database, new PostgresEmulatorWriter(database, fence), onError);
+      return new EmulatorStore(database, new PostgresEmulatorEngine(database, fence), onError);
   }
 }
 
@@ -67,7 +88,7 @@ export const CONTAINER_LOG = 'pods/log';
 
 export class EmulatorStore {
   readonly #db: Kysely<Schema>;
-  readonly #writer: EmulatorWriter;
+  readonly #engine: EmulatorEngine;
   #pending = new Map<string, PendingCluster>();
   #deletions = new Set<string>();
   /** The batch the commit in progress writes. */
@@ -79,35 +100,15 @@ export class EmulatorStore {
   #lastCommit = Number.NEGATIVE_INFINITY;
   readonly #onError: (error: unknown) => void;
 
-  constructor(database: Database, writer: EmulatorWriter, onError: (error: unknown) => void) {
+  constructor(database: Database, engine: EmulatorEngine, onError: (error: unknown) => void) {
     this.#db = database.db;
-    this.#writer = writer;
+    this.#engine = engine;
     this.#onError = onError;
   }
 
-  async loadCluster(id: string): Promise<{ meta: ClusterMeta; objects: StoredObject[] } | undefined> {
-    const row = await this.#db
-      .selectFrom('emulator_clusters')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst();
-    if (row === undefined) return undefined;
-    const objects = await this.#db
-      .selectFrom('emulator_objects')
-      .select(['resource', 'body'])
-      .where('cluster_id', '=', id)
-      .execute();
-    return {
-      meta: {
-        id: row.id,
-        version: row.version,
-        nodeCount: Number(row.node_count),
-        resourceVersion: Number(row.resource_version),
-        busy: Number(row.busy) === 1,
-        createdAt: row.created_at,
-      },
-      objects,
-    };
+  /** The cluster's meta and object rows as stored; undefined when it is not stored. */
+  loadCluster(id: string): Promise<StoredCluster | undefined> {
+    return this.#engine.load(id);
   }
 
   /**
@@ -222,7 +223,7 @@ export class EmulatorStore {
     try {
       if (pending.size > 0 || deletions.size > 0) {
         try {
-          await this.#writer.write(pending, deletions);
+          await this.#engine.write(pending, deletions);
         } finally {
           // A flush with nothing to write is no commit: it does not hold the next one back.
           this.#lastCommit = performance.now();

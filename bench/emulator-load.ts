@@ -1,0 +1,132 @@
+/**
+ * Loading an evicted emulated cluster, alone (docs/performance.md, "Sixth round: loading an
+ * evicted cluster"): --clusters (300) clusters of 3 nodes in one Emulator on a temp SQLite file,
+ * each taken through --rollouts (3) kube-proxy rollouts (ConfigMap applied, DaemonSet template
+ * annotated, through `app.inject`) so it holds what a cluster in use holds (Events, container
+ * logs, ControllerRevisions); then --rounds (5) rounds in which every cluster, evicted, is loaded
+ * again by one GET of its kube-proxy ConfigMap. Prints the process's CPU time per load (the GET
+ * and the controllers' work after the load included, so whatever a load costs is counted) and
+ * the wall time. `--profile FILE` writes a .cpuprofile of the load rounds after the first.
+ * `--postgres`: on a throwaway PostgreSQL server (test/support/postgres-server.ts) instead of SQLite.
+ * `node --import tsx bench/emulator-load.ts [--clusters N] [--rollouts R] [--rounds L] [--profile FILE]
+ * [--postgres]`
+ */
+import fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { parseArgs } from 'node:util';
+import { DAEMONSET, KUBE_SYSTEM, startBenchEmulator } from './lib/emulator.ts';
+import { createPostgresDatabase, stopPostgres } from './lib/postgres.ts';
+
+const { values } = parseArgs({
+  options: {
+    clusters: { type: 'string', default: '300' },
+    rollouts: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
+    profile: { type: 'string' },
+    postgres: { type: 'boolean', default: false },
+  },
+});
+const clusters = Number(values.clusters);
+const CONFIG_MAP = `${KUBE_SYSTEM}/configmaps/kube-proxy`;
+// Idle clusters leave memory after 50 ms (the sweeper runs every 25 ms).
+const bench = await startBenchEmulator(
+  clusters,
+  { idleMs: 50, maxLoaded: clusters },
+  values.postgres ? await createPostgresDatabase() : undefined,
+);
+const { database, emulator, ids } = bench;
+
+try {
+  const call = (id: string, method: 'GET' | 'PATCH', url: string, body?: object, type?: string) =>
+    bench.call<{ metadata: { generation: number }; status?: Record<string, number> }>(
+      id,
+      method,
+      url,
+      body,
+      type,
+    );
+  const until = async (what: string, done: () => boolean | Promise<boolean>) => {
+    const deadline = performance.now() + 120_000;
+    while (!(await done())) {
+      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+
+  for (let rollout = 1; rollout <= Number(values.rollouts); rollout++) {
+    await Promise.all(
+      ids.map(async (id) => {
+        await call(
+          id,
+          'PATCH',
+          `${CONFIG_MAP}?fieldManager=mks&force=true`,
+          {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: 'kube-proxy', namespace: 'kube-system' },
+            data: {
+              'config.conf': `apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: iptables\n# rollout ${rollout}\n`,
+            },
+          },
+          'application/apply-patch+yaml',
+        );
+        await call(
+          id,
+          'PATCH',
+          DAEMONSET,
+          { spec: { template: { metadata: { annotations: { 'bench/rollout': String(rollout) } } } } },
+          'application/strategic-merge-patch+json',
+        );
+        await until(`${id}'s rollout ${rollout}`, async () => {
+          const ds = await call(id, 'GET', DAEMONSET);
+          const status = ds.status ?? {};
+          return status.observedGeneration === ds.metadata.generation && status.updatedNumberScheduled === 3;
+        });
+      }),
+    );
+  }
+
+  const rows = await database.db
+    .selectFrom('emulator_objects')
+    .select([
+      'resource',
+      (eb) => eb.fn.countAll<number>().as('rows'),
+      (eb) => eb.fn.sum<number>(eb.fn('length', ['body'])).as('chars'),
+    ])
+    .groupBy('resource')
+    .execute();
+  const perCluster = (n: number) => (Number(n) / clusters).toFixed(1);
+  process.stdout.write(
+    `stored per cluster: ${rows.map((r) => `${r.resource} ${perCluster(r.rows)} (${perCluster(r.chars / 1024)} KiB)`).join(', ')}\n`,
+  );
+
+  const session = values.profile === undefined ? undefined : new Session();
+  for (let round = 1; round <= Number(values.rounds); round++) {
+    await until('every cluster to leave memory', () => emulator.residency().loaded === 0);
+    if (session !== undefined && round === 2) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+    }
+    const loads = emulator.residency().loads;
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    await Promise.all(ids.map((id) => call(id, 'GET', CONFIG_MAP)));
+    // What the load queued (the controllers' sync) runs before the clusters can leave again.
+    await until('every cluster to leave memory', () => emulator.residency().loaded === 0);
+    const used = process.cpuUsage(cpu);
+    const loaded = emulator.residency().loads - loads;
+    if (loaded !== clusters) throw new Error(`${loaded} loads for ${clusters} clusters`);
+    process.stdout.write(
+      `round ${round}: ${loaded} loads, ${((used.user + used.system) / loaded).toFixed(0)} µs CPU per load, ${((performance.now() - started) / 1000).toFixed(2)} s\n`,
+    );
+  }
+  if (session !== undefined) {
+    const { profile } = await session.post('Profiler.stop');
+    fs.writeFileSync(values.profile!, JSON.stringify(profile));
+    session.disconnect();
+  }
+} finally {
+  await bench.close();
+  await stopPostgres();
+}

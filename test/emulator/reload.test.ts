@@ -1,0 +1,124 @@
+/**
+ * What a load of an evicted cluster does, on every engine (docs/emulator.md, "Idle clusters leave
+ * memory"): a cluster this process evicted, settled, is loaded as it was stored, and no controller
+ * sync runs for it; a cluster the process did not evict itself (after a restart) is synced when it
+ * loads, so work in flight resumes. To tell the two apart, a kube-proxy pod's row is deleted from
+ * the store while the cluster is out of memory: a state the DaemonSet controller would repair (it
+ * recreates the pod), and nothing else could have made. On PostgreSQL also with the clusters leased
+ * as under scale-out (`LeaseOwnership`), where the stored resourceVersion tells the same.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { indexedNodes } from '../../src/emulator/cluster/kubeadm-objects.ts';
+import { LeaseOwnership } from '../../src/emulator/scale-out/ownership.postgres.ts';
+import { createTestDatabase, DIALECTS, type Dialect, type TestDatabase } from '../support/dialects.ts';
+import { waitFor } from '../support/wait.ts';
+import { type EmulatorHarness, startEmulatorHarness } from './harness.ts';
+
+const TOKEN = 'reload-test-token';
+const CLUSTER = '5d1c9a42-7e3b-4f60-8a21-0b9c8d7e6f54';
+const TIMEOUT = { timeoutMs: 20_000, intervalMs: 25 };
+
+const CASES = DIALECTS.flatMap((dialect): { dialect: Dialect; leases: boolean }[] =>
+  dialect === 'postgres'
+    ? [
+        { dialect, leases: false },
+        { dialect, leases: true },
+      ]
+    : [{ dialect, leases: false }],
+);
+
+for (const { dialect, leases } of CASES) {
+  const name = `${dialect}${leases ? ', clusters leased' : ''}`;
+  describe(`loading an evicted emulated cluster (${name})`, { timeout: 60_000 }, () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-emulator-reload-'));
+    let testDatabase: TestDatabase;
+    let harness: EmulatorHarness | undefined;
+
+    const start = async () => {
+      harness = await startEmulatorHarness({
+        dir,
+        database: testDatabase.config,
+        clusterId: CLUSTER,
+        token: TOKEN,
+        podStartMs: 0,
+        residency: { idleMs: 100, maxLoaded: 16 },
+        ...(leases
+          ? {
+              // One process: the URL other processes would forward to is never dialled.
+              ownership: (database) =>
+                new LeaseOwnership(database, {
+                  url: 'https://127.0.0.1:1',
+                  leaseMs: 30_000,
+                  onError: () => {},
+                }),
+            }
+          : {}),
+      });
+      return harness;
+    };
+    const untilEvicted = (h: EmulatorHarness, what: string) =>
+      waitFor(() => h.emulator.residency().loaded === 0, {
+        ...TIMEOUT,
+        what: `the cluster to leave memory ${what}`,
+      });
+    const podNames = async (h: EmulatorHarness) =>
+      (await h.kube.kubeProxyPods()).map((pod) => pod.metadata!.name!).sort();
+
+    before(async () => {
+      testDatabase = await createTestDatabase(dialect);
+      const h = await start();
+      await h.emulator.ensureCluster({ id: CLUSTER, nodes: indexedNodes(CLUSTER, 3), version: '1.32' });
+    });
+    after(async () => {
+      await harness?.stop();
+      await testDatabase?.drop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    test('a settled cluster loads as stored, with no controller sync; after a restart it syncs', async () => {
+      let h = harness!;
+      const installed = await podNames(h);
+      assert.equal(installed.length, 3);
+      await untilEvicted(h, 'after the install');
+
+      // Out of memory: a pod's row goes, its resourceVersion stays (nothing a client could do).
+      const gone = installed[0]!;
+      const deleted = await h.database.db
+        .deleteFrom('emulator_objects')
+        .where('cluster_id', '=', CLUSTER)
+        .where('resource', '=', 'pods')
+        .where('name', '=', gone)
+        .executeTakeFirst();
+      assert.equal(deleted.numDeletedRows, 1n);
+
+      const loads = h.emulator.residency().loads;
+      assert.deepEqual(await podNames(h), installed.slice(1), 'the load serves what is stored');
+      assert.equal(h.emulator.residency().loads, loads + 1, 'the list loaded the cluster');
+      // Had a sync been queued by the load, it would run (recreating the pod) before the cluster
+      // could leave memory again: evictable clusters have nothing queued.
+      await untilEvicted(h, 'after the list');
+      assert.deepEqual(await podNames(h), installed.slice(1), 'no controller synced the loaded cluster');
+      await untilEvicted(h, 'after the second list');
+
+      // A restarted process did not evict the cluster: its load syncs, the pod is back.
+      await h.stop();
+      h = await start();
+      const repaired = await waitFor(
+        async () => {
+          const names = await podNames(h);
+          return names.length === 3 && !names.includes(gone) && names;
+        },
+        { ...TIMEOUT, what: 'the DaemonSet controller to recreate the pod' },
+      );
+      assert.deepEqual(
+        repaired.filter((name) => installed.includes(name)),
+        installed.slice(1),
+        'the other pods stay',
+      );
+    });
+  });
+}
