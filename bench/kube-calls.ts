@@ -6,7 +6,7 @@
  * serves them), and the rest of the process (V8's helpers, the SQLite checkpointer), and the
  * client thread's minor GCs. Run alone (not in `npm run bench`):
  *
- *   node --import tsx bench/kube-calls.ts [--calls 4000] [--in-flight 4] [--only get-ds,list-pods,…]
+ *   node --import tsx bench/kube-calls.ts [--calls 4000] [--warmup 2000] [--in-flight 4] [--only get-ds,list-pods,…]
  *     [--profile DIR]   (V8 CPU profiles of the measured calls: DIR/<call>.client|main.cpuprofile;
  *                        profiling costs CPU: take the figures from a run without it)
  */
@@ -26,6 +26,7 @@ interface Job {
   readonly call: Call;
   readonly calls: number;
   readonly inFlight: number;
+  readonly warmup: number;
   /** What to record of the measured calls, and where to write the client thread's profile. */
   readonly record: { kind: 'cpu' | 'allocations'; file: string } | undefined;
 }
@@ -151,7 +152,7 @@ async function client(job: Job): Promise<Result> {
       }),
     );
   };
-  await run(Math.min(200, job.calls)); // warm-up: JIT, connections
+  await run(job.warmup); // connections, and the JIT's work on both sides (else counted in `rest`)
   // The main thread takes its snapshot now, and says go.
   await new Promise<void>((resolve) => {
     parentPort!.once('message', () => resolve());
@@ -182,6 +183,7 @@ async function main(): Promise<void> {
     options: {
       calls: { type: 'string', default: '4000' },
       'in-flight': { type: 'string', default: '4' },
+      warmup: { type: 'string', default: '2000' },
       only: { type: 'string', default: CALLS.join(',') },
       profile: { type: 'string' },
       allocations: { type: 'string' },
@@ -233,6 +235,7 @@ async function main(): Promise<void> {
         call,
         calls,
         inFlight,
+        warmup: Number(values.warmup),
         record: kind === undefined ? undefined : { kind, file: `${dir}/${call}.client.${suffix}` },
       };
       // As the reconciler thread is started from the sources (pass-thread.ts): tsx's loader first.
