@@ -25,6 +25,7 @@ import { LeaseOwnership } from './emulator/scale-out/ownership.postgres.ts';
 import { LocalOwnership } from './emulator/scale-out/ownership.ts';
 import { buildApp } from './http/app.ts';
 import { type ReadinessCheck, registerHealthRoutes } from './http/health.routes.ts';
+import { lazyChildLogger } from './http/lazy-logger.ts';
 import { applyListenerLimits } from './http/limits.ts';
 import { Metrics } from './http/metrics.ts';
 import { KubeClients } from './reconcile/kube/kube-client.ts';
@@ -231,6 +232,8 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     rewriteUrl: routeToCluster({ byServerName: clusterIdOfServerName, byToken: clusterIdOfToken }),
     loggerInstance: kubeLogger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    // A request's child logger is made only when it logs: every call of the reconciler comes here.
+    childLoggerFactory: lazyChildLogger,
     ...kubeProtocolOptions((err, status) =>
       kubeLogger.info({ err, status }, 'Request refused by the HTTP parser'),
     ),

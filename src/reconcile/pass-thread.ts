@@ -186,7 +186,7 @@ export class PassThread implements PassRunner {
 }
 
 /** The reconciler thread's young generation (V8's default grows to 48 MB under a fleet's load). */
-const THREAD_YOUNG_GENERATION_MB = 8;
+export const THREAD_YOUNG_GENERATION_MB = 8;
 
 function post(thread: Thread, message: ToThread): void {
   thread.postMessage(message);

@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -119,6 +120,42 @@ for (const dialect of DIALECTS) {
       assert.equal(await status('/api/v1/nodes'), 401);
       assert.equal(await status('/api/v1/nodes', 'wrong'), 401);
       assert.equal(await status('/api/v1/nodes', TOKEN), 200);
+    });
+
+    test('a JSON answer is the object, a newline, its UTF-8 length and media type', async () => {
+      const text = 'port 10256 ✓ é';
+      await harness.kube.core.createNamespacedConfigMap({
+        namespace: 'default',
+        body: { metadata: { name: 'answer-bytes' }, data: { note: text } },
+      });
+      const answer = await new Promise<{ type?: string; length?: string; body: Buffer }>(
+        (resolve, reject) => {
+          const request = https.get(
+            `${harness.serverUrl}/api/v1/namespaces/default/configmaps/answer-bytes`,
+            { ca: harness.caPem, headers: { Authorization: `Bearer ${TOKEN}` } },
+            (response) => {
+              const chunks: Buffer[] = [];
+              response.on('data', (chunk: Buffer) => chunks.push(chunk));
+              response.on('end', () =>
+                resolve({
+                  type: response.headers['content-type'],
+                  length: response.headers['content-length'],
+                  body: Buffer.concat(chunks),
+                }),
+              );
+            },
+          );
+          request.on('error', reject);
+        },
+      );
+      assert.equal(answer.type, 'application/json; charset=utf-8');
+      assert.equal(Number(answer.length), answer.body.length);
+      const body = answer.body.toString('utf8');
+      assert.ok(
+        body.endsWith('}\n'),
+        `ends with the object and a newline: ${JSON.stringify(body.slice(-4))}`,
+      );
+      assert.equal((JSON.parse(body) as { data: { note: string } }).data.note, text);
     });
 
     test('server-side apply of config.conf then a template annotation rolls pods one by one to the new config', async () => {
