@@ -39,7 +39,8 @@ let collect: (() => void) | undefined;
  * The full collection V8 runs for `gc()`. Node exposes it only under `--expose-gc`: when the
  * process was not started with it (tsx in the tests, `node bin/mks.js`, any embedder), the flag is
  * set for the time it takes to make one context that has `gc`, then unset again, so no other
- * context (a worker started later, a `vm` script) gets a `gc` global from it.
+ * context (a worker started later, a `vm` script) gets a `gc` global from it. V8's flags are the
+ * process's, so the reconciler thread takes the same steps for its own isolate.
  */
 function fullCollection(): () => void {
   if (collect !== undefined) return collect;
@@ -58,6 +59,23 @@ function fullCollection(): () => void {
 }
 
 /**
+ * One full collection that also compacts: `gc()` alone frees the pages left empty but keeps the
+ * old generation's fragmented ones (a burst's survivors are scattered over the pages it filled),
+ * so for this one collection every page is an evacuation candidate (`--compact-on-every-full-gc`,
+ * what V8's own memory-reducing collections do with their candidates). Measured in
+ * docs/performance.md ("Sixth round: a settled fleet's memory").
+ */
+function compactingCollection(): void {
+  const collection = fullCollection();
+  v8.setFlagsFromString('--compact-on-every-full-gc');
+  try {
+    collection();
+  } finally {
+    v8.setFlagsFromString('--no-compact-on-every-full-gc');
+  }
+}
+
+/**
  * Per isolate: the committed heap after its last compaction; before the first, when this module
  * was loaded (the isolate's start, give or take its modules).
  */
@@ -70,10 +88,9 @@ let baseline = v8.getHeapStatistics().total_heap_size;
 export function compactIfGrown(isolate: string, minGrowth = MIN_GROWTH_BYTES): Compaction | undefined {
   const committedBefore = v8.getHeapStatistics().total_heap_size;
   if (committedBefore - baseline < minGrowth) return undefined;
-  const collection = fullCollection();
   const cpu = process.cpuUsage();
   const started = performance.now();
-  collection();
+  compactingCollection();
   const pauseMs = performance.now() - started;
   const used = process.cpuUsage(cpu);
   const after = v8.getHeapStatistics();
