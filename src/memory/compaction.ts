@@ -93,6 +93,22 @@ export interface CompactionSources {
 
 const MIB = 1024 * 1024;
 
+/** Per isolate, the compactions of this process so far (for /metrics' siblings: the benches). */
+export interface CompactionTotals {
+  count: number;
+  returnedBytes: number;
+  pauseMs: number;
+  cpuMs: number;
+  /** The last one's committed heap after it. */
+  committedAfter: number;
+}
+const totals = new Map<string, CompactionTotals>();
+
+/** The compactions this process ran so far, by isolate ('main', 'reconciler'). */
+export function compactionTotals(): Record<string, Readonly<CompactionTotals>> {
+  return Object.fromEntries([...totals].map(([isolate, total]) => [isolate, { ...total }]));
+}
+
 /** Wires the compaction to a runtime (server.ts); `close()` when the runtime closes. */
 export function compactMemoryWhenQuiet(sources: CompactionSources): { close(): void } {
   const log = sources.logger.child({ component: 'memory' });
@@ -117,9 +133,23 @@ export function compactMemoryWhenQuiet(sources: CompactionSources): { close(): v
   });
   const record = (compaction: Compaction) => {
     const { isolate } = compaction;
+    const bytes = Math.max(0, compaction.committedBefore - compaction.committedAfter);
     compactions.inc({ isolate });
-    returned.inc({ isolate }, Math.max(0, compaction.committedBefore - compaction.committedAfter));
+    returned.inc({ isolate }, bytes);
     pause.inc({ isolate }, compaction.pauseMs / 1000);
+    const total = totals.get(isolate) ?? {
+      count: 0,
+      returnedBytes: 0,
+      pauseMs: 0,
+      cpuMs: 0,
+      committedAfter: 0,
+    };
+    total.count += 1;
+    total.returnedBytes += bytes;
+    total.pauseMs += compaction.pauseMs;
+    total.cpuMs += compaction.cpuMs;
+    total.committedAfter = compaction.committedAfter;
+    totals.set(isolate, total);
     log.info(
       {
         isolate,
