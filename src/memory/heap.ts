@@ -28,7 +28,11 @@ export interface Compaction {
   readonly committedBefore: number;
   readonly committedAfter: number;
   readonly usedAfter: number;
-  /** The collection's wall time (the isolate's pause) and its thread's CPU time, in ms. */
+  /**
+   * The collection's wall time (the isolate's pause), and the process's CPU time over it, in ms:
+   * V8's helper threads included, and whatever other threads ran meanwhile (node 20 has no
+   * per-thread CPU clock).
+   */
   readonly pauseMs: number;
   readonly cpuMs: number;
 }
