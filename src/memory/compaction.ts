@@ -93,7 +93,7 @@ export interface CompactionSources {
 
 const MIB = 1024 * 1024;
 
-/** Per isolate, the compactions of this process so far (for /metrics' siblings: the benches). */
+/** Per isolate, the compactions of this process so far (what /metrics counts, for the benches to read). */
 export interface CompactionTotals {
   count: number;
   returnedBytes: number;
