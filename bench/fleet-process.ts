@@ -14,13 +14,14 @@
  *                          samples RSS over periods of `settleMs` until two in a row load no
  *                          emulated cluster (`untilQuiet`; bounded by `timeoutMs`), else over one period
  *                          once no more clusters are loaded than the bound allows; answers that
- *                          period's highest sample, the V8 heap, the emulator's residency figures
- *                          and the loads of each period read.
+ *                          period's highest sample, the V8 heap, the emulator's residency figures,
+ *                          the loads of each period read, the main thread's compactions by the
+ *                          end of each, and every isolate's compactions so far (src/memory/).
  *   watchStart             starts sampling RSS, CPU time and Kubernetes API calls (a change).
  *   watchStop              stops; answers CPU seconds (the process's and each thread's),
  *                          peak RSS, VmHWM, calls by method, TLS handshakes, the readiness
- *                          counts made meanwhile and their time, and the monotonic window (for
- *                          profiles).
+ *                          counts made meanwhile and their time, the compactions so far, and the
+ *                          monotonic window (for profiles).
  *   usage                  CPU time so far and the monotonic clock (for profile windows).
  *
  * The readiness check is one SQL count over the clusters table, so it reads the same on SQLite
@@ -29,8 +30,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
+import { compactionTotals } from '../src/memory/compaction.ts';
 import { startRuntime } from '../src/server.ts';
 import { freePort } from '../test/support/postgres-server.ts';
 import { fatal, serveParent } from './lib/child.ts';
@@ -91,6 +94,19 @@ function rssParts(): { anonymous?: number; fileBacked?: number } {
   } catch {
     return {};
   }
+}
+
+/** The main thread's V8 heap by space, committed (used), in MiB: where its total sits. */
+function heapSpaces(): string {
+  const mib = (bytes: number) => Math.round(bytes / (1024 * 1024));
+  return v8
+    .getHeapSpaceStatistics()
+    .filter((space) => space.space_size >= 1024 * 1024)
+    .map(
+      (space) =>
+        `${space.space_name.replace(/_space$/, '')} ${mib(space.space_size)} (${mib(space.space_used_size)})`,
+    )
+    .join(', ');
 }
 
 /** The main thread's V8 heap (the reconciler thread's is in RSS only). */
@@ -215,6 +231,8 @@ try {
     }
     const periods: number[] = [];
     const peaks: number[] = [];
+    /** The main thread's compactions (src/memory/) by the end of each period. */
+    const compacted: number[] = [];
     let sampler: RssSampler;
     for (;;) {
       const loadsBefore = residency().loads;
@@ -223,6 +241,7 @@ try {
       sampler.stop();
       periods.push(residency().loads - loadsBefore);
       peaks.push(sampler.peak);
+      compacted.push(compactionTotals().main?.count ?? 0);
       if (!untilQuiet || quiet(periods) || settleMs === 0 || performance.now() > deadline) break;
     }
     return {
@@ -234,6 +253,9 @@ try {
       quiet: quiet(periods),
       periods,
       peaks,
+      compacted,
+      compactions: compactionTotals(),
+      heapSpaces: heapSpaces(),
     };
   };
 
@@ -285,6 +307,7 @@ try {
       kubeCalls,
       handshakes,
       window: { start: watch.startMicros, end: hrtimeMicros() },
+      compactions: compactionTotals(),
       ...runtime.emulator.residency(),
     };
     watch = undefined;

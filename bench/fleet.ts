@@ -69,6 +69,30 @@ interface Memory {
   periods?: number[];
   /** The highest RSS sample of each period. */
   peaks?: number[];
+  /** The main thread's compactions (src/memory/) by the end of each period. */
+  compacted?: number[];
+  compactions?: Compactions;
+  /** The main thread's heap by space at the reading: committed (used) MiB. */
+  heapSpaces?: string;
+}
+
+/** Per isolate, the compactions the server ran so far (src/memory/compaction.ts `compactionTotals`). */
+type Compactions = Record<
+  string,
+  { count: number; returnedBytes: number; pauseMs: number; cpuMs: number; committedAfter: number }
+>;
+
+/** The compactions of `now` less those of `before`, one line. */
+function compactionsSince(now: Compactions | undefined, before: Compactions | undefined): string {
+  const parts = Object.entries(now ?? {}).flatMap(([isolate, total]) => {
+    const was = before?.[isolate] ?? { count: 0, returnedBytes: 0, pauseMs: 0, cpuMs: 0 };
+    const count = total.count - was.count;
+    if (count === 0) return [];
+    return [
+      `${isolate} ${count}× (${mib(total.returnedBytes - was.returnedBytes)} of heap returned, pause ${(total.pauseMs - was.pauseMs).toFixed(0)} ms, CPU ${(total.cpuMs - was.cpuMs).toFixed(0)} ms; heap then ${mib(total.committedAfter)})`,
+    ];
+  });
+  return parts.length === 0 ? 'none' : parts.join(', ');
 }
 
 interface Watched {
@@ -78,6 +102,7 @@ interface Watched {
   /** The readiness counts made during the window (on the main thread) and their elapsed time. */
   readinessCounts: { made: number; ms: number };
   peakRss: number;
+  compactions?: Compactions;
   peakHeapTotal: number;
   vmHwm: number | undefined;
   kubeCalls: Record<string, number>;
@@ -236,8 +261,11 @@ export async function driveFleet(
     !untilQuiet
       ? `  ${label}: RSS read over one resync period once no more clusters were loaded than the bound allows (cluster loads in it: ${periods.join(', ')})\n`
       : settled.quiet
-        ? `  ${label}: settled after ${periods.length} resync period(s) of ${SETTLE_MS / 1000} s (cluster loads per period: ${periods.join(', ')}; their peak RSS: ${(settled.peaks ?? []).map(mib).join(', ')}); RSS ${mib(settled.rss)} read over the last, after one that loaded none\n`
+        ? `  ${label}: settled after ${periods.length} resync period(s) of ${SETTLE_MS / 1000} s (cluster loads per period: ${periods.join(', ')}; their peak RSS: ${(settled.peaks ?? []).map(mib).join(', ')}; the main thread's compactions by the end of each: ${(settled.compacted ?? []).join(', ')}); RSS ${mib(settled.rss)} read over the last, after one that loaded none\n`
         : `  ${label}: NOT settled: every resync period loaded clusters for ${SETTLED_TIMEOUT_MS / 1000} s (loads per period: ${periods.join(', ')}); RSS read over the last\n`,
+  );
+  process.stderr.write(
+    `  ${label}: memory compactions after creation (src/memory/): ${compactionsSince(settled.compactions, baseline.compactions)}\n`,
   );
   if (untilQuiet && !settled.quiet)
     problems.push(
@@ -277,6 +305,9 @@ export async function driveFleet(
   const seconds = (performance.now() - t0) / 1000;
   const watched = await child.request<Watched>({ type: 'watchStop' });
   aroundRollout.after?.(seconds);
+  process.stderr.write(
+    `  ${label}: memory compactions since the settled reading (its resync period, the change; none expected): ${compactionsSince(watched.compactions, settled.compactions)}\n`,
+  );
   if (rolledOut.ready < clusters) {
     problems.push(
       `only ${rolledOut.ready} of ${clusters} clusters READY ${seconds.toFixed(0)} s after the change`,
@@ -307,7 +338,7 @@ export async function driveFleet(
     resync,
   };
   process.stderr.write(
-    `  ${label}: main-thread heap settled ${mib(settled.heapUsed)} used of ${mib(settled.heapTotal)}, peak ${mib(watched.peakHeapTotal)} during the change; settled RSS ${mib(settled.anonymous ?? Number.NaN)} anonymous (heaps, malloc), ${mib(settled.fileBacked ?? Number.NaN)} file-backed (code); emulated clusters loaded ${settled.loaded} settled, ${watched.loaded} after the change; ${settled.loads} loads and ${settled.evictions} evictions by then; ${watched.loads - resynced.loads} cluster loads during the change (${((watched.loads - resynced.loads) / clusters).toFixed(2)} per cluster)\n`,
+    `  ${label}: main-thread heap settled ${mib(settled.heapUsed)} used of ${mib(settled.heapTotal)} (by space, committed (used) MiB: ${settled.heapSpaces}), peak ${mib(watched.peakHeapTotal)} during the change; settled RSS ${mib(settled.anonymous ?? Number.NaN)} anonymous (heaps, malloc), ${mib(settled.fileBacked ?? Number.NaN)} file-backed (code); emulated clusters loaded ${settled.loaded} settled, ${watched.loaded} after the change; ${settled.loads} loads and ${settled.evictions} evictions by then; ${watched.loads - resynced.loads} cluster loads during the change (${((watched.loads - resynced.loads) / clusters).toFixed(2)} per cluster)\n`,
   );
   return { fleet, problems, window: watched.window, rolled: watched };
 }

@@ -28,6 +28,7 @@ import { type ReadinessCheck, registerHealthRoutes } from './http/health.routes.
 import { lazyChildLogger } from './http/lazy-logger.ts';
 import { applyListenerLimits } from './http/limits.ts';
 import { Metrics } from './http/metrics.ts';
+import { compactMemoryWhenQuiet } from './memory/compaction.ts';
 import { KubeClients } from './reconcile/kube/kube-client.ts';
 import { kubeProxyObserver } from './reconcile/kube-proxy-observer.ts';
 import { ReconcileLoop } from './reconcile/loop.ts';
@@ -131,10 +132,12 @@ export async function startWorkerRuntime(config: Config, logger: Logger): Promis
   const control = new RemoteEmulatorControl(config.kubePublicUrl, services.internalToken, ca?.caPem);
   const kube = new KubeClients();
   const reconciler = startReconciler(config, services, control, ca?.caPem, kube, logger);
+  const memory = compactMemoryWhenQuiet({ workSignal: services.workSignal, logger, reconciler });
   return {
     services,
     reconciler,
     async close() {
+      memory.close();
       await reconciler.stop();
       kube.close();
       control.close();
@@ -250,6 +253,13 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     ? startReconciler(config, services, emulator, tls.caPem, kube, logger, metrics.observeRollout)
     : undefined;
   reconciler?.onPass(metrics.observePass);
+  const memory = compactMemoryWhenQuiet({
+    workSignal: services.workSignal,
+    logger,
+    reconciler,
+    emulator,
+    registry: metrics.registry,
+  });
 
   return {
     app,
@@ -261,6 +271,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     reconciler,
     first,
     async close() {
+      memory.close();
       await reconciler?.stop();
       await app.close();
       await kubeApp.close();

@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { clusterTokens } from '../clusters/cluster-tokens.ts';
 import { createLogger } from '../logger.ts';
+import { compactWhenAsked } from '../memory/heap.ts';
 import { KubeClients } from './kube/kube-client.ts';
 import { Lease, leaseGuarded } from './lease.ts';
 import {
@@ -28,6 +29,7 @@ const connection = servedConnection(
 );
 const log = createLogger(options.logLevel as Parameters<typeof createLogger>[0]);
 const kube = new KubeClients();
+compactWhenAsked('reconciler');
 
 const post = (message: FromThread) => port.postMessage(message);
 const leases = new Map<number, Lease>();

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { waitFor } from '../../test/support/wait.ts';
+import { QuietWatch } from './compaction.ts';
+import { type Compaction, compactIfGrown, ThreadCompactions } from './heap.ts';
+
+const MIB = 1024 * 1024;
+const TIMEOUT = { timeoutMs: 10_000, intervalMs: 5 };
+
+test('the quiet watch runs once after a burst has gone quiet: never during it, not again until the next', async () => {
+  const options = { quietMs: 60, checkMs: 5 };
+  let polled = 0;
+  let reads = 0;
+  let quiets = 0;
+  const watch = new QuietWatch(
+    options,
+    () => {
+      reads += 1;
+      return polled;
+    },
+    () => {
+      quiets += 1;
+    },
+  );
+  try {
+    // Nothing happened yet: no burst, nothing to run for.
+    const readsAtStart = reads;
+    await waitFor(() => reads >= readsAtStart + 30, { ...TIMEOUT, what: '30 checks' });
+    assert.equal(quiets, 0, 'no burst, no compaction');
+
+    // A burst: events and a polled figure moving, more often than the quiet period, for longer.
+    const burst = setInterval(() => {
+      watch.activity();
+      polled += 1;
+    }, 10);
+    const readsInBurst = reads;
+    await waitFor(() => reads >= readsInBurst + 40, { ...TIMEOUT, what: '40 checks during the burst' });
+    clearInterval(burst);
+    assert.equal(quiets, 0, 'not during the burst');
+
+    await waitFor(() => quiets === 1, { ...TIMEOUT, what: 'the compaction after the burst' });
+    const readsAfter = reads;
+    await waitFor(() => reads >= readsAfter + 40, { ...TIMEOUT, what: '40 quiet checks' });
+    assert.equal(quiets, 1, 'not twice for one burst');
+
+    // One event is a burst too; the polled figure alone as well.
+    watch.activity();
+    await waitFor(() => quiets === 2, { ...TIMEOUT, what: 'the compaction after an event' });
+    polled += 1;
+    await waitFor(() => quiets === 3, { ...TIMEOUT, what: 'the compaction after the figure moved' });
+  } finally {
+    watch.close();
+  }
+});
+
+/** Commits heap: `mib` MiB of small objects, held until the returned function drops them. */
+function grow(mib: number): () => void {
+  let held: object[][] | undefined = [];
+  for (let i = 0; i < mib * 16; i++) {
+    held.push(Array.from({ length: 1024 }, (_, j) => ({ i, j })));
+  }
+  return () => {
+    held = undefined;
+  };
+}
+
+test('a compaction returns the committed heap a burst left, and does not run again without new growth', () => {
+  const drop = grow(64);
+  drop();
+  const compaction = compactIfGrown('main');
+  assert.ok(compaction !== undefined, 'the heap grew by 64 MiB: it runs');
+  assert.equal(compaction.isolate, 'main');
+  assert.ok(
+    compaction.committedBefore - compaction.committedAfter >= 32 * MIB,
+    `committed ${compaction.committedBefore / MIB} → ${compaction.committedAfter / MIB} MiB`,
+  );
+  assert.ok(compaction.usedAfter <= compaction.committedAfter);
+  assert.ok(compaction.pauseMs > 0 && compaction.cpuMs >= 0);
+  assert.equal(compactIfGrown('main'), undefined, 'nothing grew since: it does not run');
+});
+
+test('a thread compacts its own heap when the main thread asks, and says what it did', async () => {
+  // The thread runs heap.ts as the reconciler thread does (its entry's one line), after a burst;
+  // TypeScript through tsx's loader, as pass-thread.ts starts its thread from the sources.
+  const loader = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const heap = JSON.stringify(new URL('./heap.ts', import.meta.url).href);
+  const worker = new Worker(
+    `
+    const { parentPort } = require('node:worker_threads');
+    import(${loader}).then(({ register }) => { register(); return import(${heap}); }).then(({ compactWhenAsked }) => {
+      let held = [];
+      for (let i = 0; i < 48 * 16; i++) held.push(Array.from({ length: 1024 }, (_, j) => ({ i, j })));
+      held = undefined;
+      compactWhenAsked('test-thread');
+      // What keeps the reconciler thread alive: its port to the main thread (the channel does not).
+      parentPort.on('message', () => {});
+      parentPort.postMessage('listening');
+    });
+    `,
+    { eval: true },
+  );
+  const reported: Compaction[] = [];
+  const threads = new ThreadCompactions((compaction) => reported.push(compaction));
+  try {
+    await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    threads.ask();
+    const compaction = await waitFor(() => reported.find((c) => c.isolate === 'test-thread'), {
+      ...TIMEOUT,
+      what: "the thread's compaction",
+    });
+    assert.ok(
+      compaction.committedBefore - compaction.committedAfter >= 16 * MIB,
+      `committed ${compaction.committedBefore / MIB} → ${compaction.committedAfter / MIB} MiB`,
+    );
+  } finally {
+    threads.close();
+    await worker.terminate();
+  }
+});

@@ -1,0 +1,188 @@
+/**
+ * Compacts the process's memory once when its work goes quiet after a burst: a fleet created or
+ * changed, a resync that loaded evicted clusters. V8 keeps the pages a burst made its heaps commit
+ * until allocation slows enough for its memory reducer, and a settled fleet's resync keeps
+ * allocating a little all the time, so without this the burst's high-water mark stays as RSS
+ * (docs/performance.md, "Sixth round: a settled fleet's memory").
+ *
+ * Quiet is told by the work itself, not by CPU: no change committed through the API (the
+ * reconcile outbox's signal), no emulated cluster loaded or evicted, no reconcile pass other than
+ * one that found its cluster as it was (outcome `done`), for `quietMs`. Then every isolate
+ * collects its heap in full, each only if its heap grew since its own last compaction (heap.ts),
+ * and nothing runs again until the next burst.
+ */
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import { type Compaction, compactIfGrown, ThreadCompactions } from './heap.ts';
+
+export interface QuietOptions {
+  /** How long no work must be seen before the burst counts as ended. */
+  readonly quietMs: number;
+  /** How often the signals polled are read, and quiet is judged. */
+  readonly checkMs: number;
+}
+
+/**
+ * Three seconds: a reconcile pass ends and the next of a rollout starts within `MKS_PROGRESS_MS`
+ * (1 s by default), so a rollout is never taken for quiet; an emulated cluster idle 5 s is evicted
+ * (an eviction is work: the compaction waits for the last one, to return its memory too).
+ */
+export const QUIET: QuietOptions = { quietMs: 3_000, checkMs: 1_000 };
+
+/**
+ * Runs `onQuiet` once after each burst of activity, when none has been seen for `quietMs`.
+ * Activity is an event (`activity()`) or a move of the `polled` figure (read every `checkMs`).
+ */
+export class QuietWatch {
+  readonly #options: QuietOptions;
+  readonly #polled: () => number;
+  readonly #onQuiet: () => void;
+  readonly #timer: NodeJS.Timeout;
+  #events = 0;
+  #seen: number;
+  #lastActivity = performance.now();
+  /** A burst was seen and has not been followed by its quiet period yet. */
+  #pending = false;
+
+  constructor(options: QuietOptions, polled: () => number, onQuiet: () => void) {
+    this.#options = options;
+    this.#polled = polled;
+    this.#onQuiet = onQuiet;
+    this.#seen = polled();
+    this.#timer = setInterval(() => this.#check(), options.checkMs);
+    this.#timer.unref();
+  }
+
+  /** Something that allocates was done (a change, a pass at work). */
+  readonly activity = (): void => {
+    this.#events += 1;
+  };
+
+  #check(): void {
+    const seen = this.#events + this.#polled();
+    const now = performance.now();
+    if (seen !== this.#seen) {
+      this.#seen = seen;
+      this.#lastActivity = now;
+      this.#pending = true;
+      return;
+    }
+    if (!this.#pending || now - this.#lastActivity < this.#options.quietMs) return;
+    this.#pending = false;
+    this.#onQuiet();
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+  }
+}
+
+/** What the runtime lends: the signals of its work, where to log and count. */
+export interface CompactionSources {
+  readonly logger: Logger;
+  /** The reconcile outbox's signal (clusters/cluster-work.ts): a change was committed. */
+  readonly workSignal: { on(listener: () => void): void; off(listener: () => void): void };
+  /** The reconcile loop this process runs, if any: its passes' outcomes. */
+  readonly reconciler?: { onPass(listener: (outcome: string) => void): void };
+  /** The emulated clusters this process serves, if any: loads and evictions so far. */
+  readonly emulator?: { residency(): { readonly loads: number; readonly evictions: number } };
+  /** `/metrics`' registry, if the process serves one. */
+  readonly registry?: Registry;
+  readonly quiet?: QuietOptions;
+}
+
+const MIB = 1024 * 1024;
+
+/** Per isolate, the compactions of this process so far (what /metrics counts, for the benches to read). */
+export interface CompactionTotals {
+  count: number;
+  returnedBytes: number;
+  pauseMs: number;
+  cpuMs: number;
+  /** The last one's committed heap after it. */
+  committedAfter: number;
+}
+const totals = new Map<string, CompactionTotals>();
+
+/** The compactions this process ran so far, by isolate ('main', 'reconciler'). */
+export function compactionTotals(): Record<string, Readonly<CompactionTotals>> {
+  return Object.fromEntries([...totals].map(([isolate, total]) => [isolate, { ...total }]));
+}
+
+/** Wires the compaction to a runtime (server.ts); `close()` when the runtime closes. */
+export function compactMemoryWhenQuiet(sources: CompactionSources): { close(): void } {
+  const log = sources.logger.child({ component: 'memory' });
+  const registers = sources.registry === undefined ? [] : [sources.registry];
+  const compactions = new Counter({
+    name: 'mks_memory_compactions_total',
+    help: 'Full heap collections run after a burst of work went quiet, by isolate (main, reconciler)',
+    labelNames: ['isolate'],
+    registers,
+  });
+  const returned = new Counter({
+    name: 'mks_memory_compacted_bytes_total',
+    help: 'Committed heap given back by those collections, by isolate',
+    labelNames: ['isolate'],
+    registers,
+  });
+  const pause = new Counter({
+    name: 'mks_memory_compaction_seconds_total',
+    help: 'Time those collections paused their isolate, by isolate',
+    labelNames: ['isolate'],
+    registers,
+  });
+  const record = (compaction: Compaction) => {
+    const { isolate } = compaction;
+    const bytes = Math.max(0, compaction.committedBefore - compaction.committedAfter);
+    compactions.inc({ isolate });
+    returned.inc({ isolate }, bytes);
+    pause.inc({ isolate }, compaction.pauseMs / 1000);
+    const total = totals.get(isolate) ?? {
+      count: 0,
+      returnedBytes: 0,
+      pauseMs: 0,
+      cpuMs: 0,
+      committedAfter: 0,
+    };
+    total.count += 1;
+    total.returnedBytes += bytes;
+    total.pauseMs += compaction.pauseMs;
+    total.cpuMs += compaction.cpuMs;
+    total.committedAfter = compaction.committedAfter;
+    totals.set(isolate, total);
+    log.info(
+      {
+        isolate,
+        committedMiB: [compaction.committedBefore, compaction.committedAfter].map((b) => Math.round(b / MIB)),
+        usedMiB: Math.round(compaction.usedAfter / MIB),
+        pauseMs: Math.round(compaction.pauseMs),
+        cpuMs: Math.round(compaction.cpuMs),
+      },
+      'Work went quiet after a burst: heap compacted',
+    );
+  };
+  const threads = new ThreadCompactions(record);
+  const watch = new QuietWatch(
+    sources.quiet ?? QUIET,
+    () => {
+      const residency = sources.emulator?.residency();
+      return residency === undefined ? 0 : residency.loads + residency.evictions;
+    },
+    () => {
+      threads.ask();
+      const compaction = compactIfGrown('main');
+      if (compaction !== undefined) record(compaction);
+    },
+  );
+  sources.workSignal.on(watch.activity);
+  sources.reconciler?.onPass((outcome) => {
+    if (outcome !== 'done') watch.activity();
+  });
+  return {
+    close() {
+      sources.workSignal.off(watch.activity);
+      watch.close();
+      threads.close();
+    },
+  };
+}

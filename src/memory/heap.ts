@@ -1,0 +1,159 @@
+/**
+ * A full collection of this isolate's heap, run when a burst of work has ended (compaction.ts
+ * decides when), so the pages V8 committed under the burst go back to the system then rather than
+ * whenever allocation slows enough for V8's own memory reducer, which a settled fleet's resync
+ * never lets happen (docs/performance.md, "Sixth round: a settled fleet's memory").
+ *
+ * Every isolate of the process compacts itself: the main thread's calls `compactIfGrown`, and
+ * asks the others (the reconciler thread) over a BroadcastChannel, which they answer with what
+ * they did. This file imports nothing but node's modules: the reconciler thread's bundle takes it.
+ */
+import { randomUUID } from 'node:crypto';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { BroadcastChannel } from 'node:worker_threads';
+
+/**
+ * A compaction only runs once the isolate's committed heap has grown by this much since its last
+ * one (or since the isolate started): a burst that left the heap as it was costs nothing, and
+ * neither does a second quiet period with nothing new allocated in between.
+ */
+export const MIN_GROWTH_BYTES = 16 * 1024 * 1024;
+
+/** What one compaction did, for the log and `/metrics`. */
+export interface Compaction {
+  /** Which isolate: 'main', or the thread's name. */
+  readonly isolate: string;
+  /** Committed heap (V8's total_heap_size) before and after, and the part in use after. */
+  readonly committedBefore: number;
+  readonly committedAfter: number;
+  readonly usedAfter: number;
+  /**
+   * The collection's wall time (the isolate's pause), and the process's CPU time over it, in ms:
+   * V8's helper threads included, and whatever other threads ran meanwhile (node 20 has no
+   * per-thread CPU clock).
+   */
+  readonly pauseMs: number;
+  readonly cpuMs: number;
+}
+
+let collect: (() => void) | undefined;
+
+/**
+ * The full collection V8 runs for `gc()`. Node exposes it only under `--expose-gc`: when the
+ * process was not started with it (tsx in the tests, `node bin/mks.js`, any embedder), the flag is
+ * set for the time it takes to make one context that has `gc`, then unset again, so no other
+ * context (a worker started later, a `vm` script) gets a `gc` global from it. V8's flags are the
+ * process's, so the reconciler thread takes the same steps for its own isolate.
+ */
+function fullCollection(): () => void {
+  if (collect !== undefined) return collect;
+  const exposed = (globalThis as { gc?: unknown }).gc;
+  if (typeof exposed === 'function') {
+    collect = exposed as () => void;
+  } else {
+    v8.setFlagsFromString('--expose-gc');
+    try {
+      collect = vm.runInNewContext('gc') as () => void;
+    } finally {
+      v8.setFlagsFromString('--no-expose-gc');
+    }
+  }
+  return collect;
+}
+
+/**
+ * One full collection that also compacts: `gc()` alone frees the pages left empty but keeps the
+ * old generation's fragmented ones (a burst's survivors are scattered over the pages it filled),
+ * so for this one collection every page is an evacuation candidate (`--compact-on-every-full-gc`,
+ * what V8's own memory-reducing collections do with their candidates). Measured in
+ * docs/performance.md ("Sixth round: a settled fleet's memory").
+ */
+function compactingCollection(): void {
+  const collection = fullCollection();
+  v8.setFlagsFromString('--compact-on-every-full-gc');
+  try {
+    collection();
+  } finally {
+    v8.setFlagsFromString('--no-compact-on-every-full-gc');
+  }
+}
+
+/**
+ * Per isolate: the committed heap after its last compaction; before the first, when this module
+ * was loaded (the isolate's start, give or take its modules).
+ */
+let baseline = v8.getHeapStatistics().total_heap_size;
+
+/**
+ * Collects this isolate's heap in full if its committed size grew by `minGrowth` since its last
+ * compaction (or its start); answers what it did, or undefined when it did not run.
+ */
+export function compactIfGrown(isolate: string, minGrowth = MIN_GROWTH_BYTES): Compaction | undefined {
+  const committedBefore = v8.getHeapStatistics().total_heap_size;
+  if (committedBefore - baseline < minGrowth) return undefined;
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  compactingCollection();
+  const pauseMs = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  const after = v8.getHeapStatistics();
+  baseline = after.total_heap_size;
+  return {
+    isolate,
+    committedBefore,
+    committedAfter: after.total_heap_size,
+    usedAfter: after.used_heap_size,
+    pauseMs,
+    cpuMs: (used.user + used.system) / 1000,
+  };
+}
+
+/** The channel the isolates of one process share: 'compact' asks, a Compaction answers. */
+const CHANNEL = 'mks:memory-compaction';
+
+/** `asker` tells the main threads of several runtimes in one process (tests) apart. */
+type Message =
+  | { readonly type: 'compact'; readonly asker: string }
+  | { readonly type: 'compacted'; readonly asker: string; readonly compaction: Compaction };
+
+/**
+ * A thread's side (one line in its entry file): compacts its own heap when the main thread asks,
+ * and tells what it did. The channel does not keep the thread alive.
+ */
+export function compactWhenAsked(isolate: string): void {
+  const channel = new BroadcastChannel(CHANNEL);
+  channel.unref();
+  channel.onmessage = (event) => {
+    const message = (event as { data: Message }).data;
+    if (message.type !== 'compact') return;
+    const compaction = compactIfGrown(isolate);
+    if (compaction === undefined) return;
+    channel.postMessage({ type: 'compacted', asker: message.asker, compaction } satisfies Message);
+  };
+}
+
+/**
+ * The main thread's side: `ask()` asks every thread listening (`compactWhenAsked`); `reported`
+ * gets what each one did. Closed with `close()`.
+ */
+export class ThreadCompactions {
+  readonly #channel = new BroadcastChannel(CHANNEL);
+  readonly #asker = randomUUID();
+
+  constructor(reported: (compaction: Compaction) => void) {
+    this.#channel.unref();
+    this.#channel.onmessage = (event) => {
+      const message = (event as { data: Message }).data;
+      if (message.type === 'compacted' && message.asker === this.#asker) reported(message.compaction);
+    };
+  }
+
+  ask(): void {
+    this.#channel.postMessage({ type: 'compact', asker: this.#asker } satisfies Message);
+  }
+
+  close(): void {
+    this.#channel.close();
+  }
+}
