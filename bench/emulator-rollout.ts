@@ -13,8 +13,8 @@
  * load does not move, unlike CPU time) and the 25 functions that allocated most.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { Session } from 'node:inspector/promises';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DAEMONSET, KUBE_SYSTEM, startBenchEmulator } from './lib/emulator.ts';
 
