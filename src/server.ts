@@ -258,6 +258,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     logger,
     reconciler,
     emulator,
+    answered: metrics.answered,
     registry: metrics.registry,
   });
 

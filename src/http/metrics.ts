@@ -14,6 +14,8 @@ import type { RolloutEnd } from '../reconcile/reconcile-store.ts';
 export class Metrics {
   readonly registry = new Registry();
   readonly #requests = new RequestTallies();
+  /** API requests answered so far (what the memory compaction reads as activity, src/memory/). */
+  #answered = 0;
   readonly #passes: Counter<'outcome'>;
   readonly #passSeconds: Histogram<'outcome'>;
   readonly #leaseLosses: Counter;
@@ -116,6 +118,7 @@ export class Metrics {
    * `onResponse` hook would add a hook phase to every request (docs/performance.md).
    */
   readonly countRequest = (request: FastifyRequest, reply: FastifyReply): void => {
+    this.#answered += 1;
     this.#requests.count(
       request.method,
       // Set by the route's admission hook; `routeOptions` (a new object per read) only for
@@ -125,6 +128,9 @@ export class Metrics {
       reply.elapsedTime / 1000,
     );
   };
+
+  /** API requests answered since the process started. */
+  readonly answered = (): number => this.#answered;
 
   /** Serves `/metrics` on the API. */
   instrument(app: FastifyInstance): void {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
+import pino from 'pino';
 import { waitFor } from '../../test/support/wait.ts';
-import { QuietWatch } from './compaction.ts';
+import { compactionTotals, compactMemoryWhenQuiet, QuietWatch } from './compaction.ts';
 import { type Compaction, compactIfGrown, ThreadCompactions } from './heap.ts';
 
 const MIB = 1024 * 1024;
@@ -119,5 +120,43 @@ test('a thread compacts its own heap when the main thread asks, and says what it
   } finally {
     threads.close();
     await worker.terminate();
+  }
+});
+
+test('no compaction while the API answers requests: it waits until they stop', async () => {
+  let answered = 0;
+  const listeners = new Set<() => void>();
+  const memory = compactMemoryWhenQuiet({
+    logger: pino({ level: 'silent' }),
+    workSignal: { on: (listener) => listeners.add(listener), off: (listener) => listeners.delete(listener) },
+    answered: () => answered,
+    quiet: { quietMs: 60, checkMs: 5 },
+  });
+  const before = compactionTotals().main?.count ?? 0;
+  // Held (not garbage V8 could give back by itself meanwhile): the heap grew, so a compaction runs.
+  const drop = grow(64);
+  // A change (the burst), then requests answered all along, for many quiet periods.
+  for (const listener of listeners) listener();
+  const serving = setInterval(() => {
+    answered += 1;
+  }, 2);
+  try {
+    const started = performance.now();
+    await waitFor(() => performance.now() - started >= 600, {
+      ...TIMEOUT,
+      what: '10 quiet periods of serving',
+    });
+    assert.equal(compactionTotals().main?.count ?? 0, before, 'not while requests are answered');
+  } finally {
+    clearInterval(serving);
+  }
+  try {
+    await waitFor(() => (compactionTotals().main?.count ?? 0) === before + 1, {
+      ...TIMEOUT,
+      what: 'the compaction once the requests stopped',
+    });
+  } finally {
+    memory.close();
+    drop();
   }
 });

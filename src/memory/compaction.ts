@@ -6,8 +6,9 @@
  * (docs/performance.md, "Sixth round: a settled fleet's memory").
  *
  * Quiet is told by the work itself, not by CPU: no change committed through the API (the
- * reconcile outbox's signal), no emulated cluster loaded or evicted, no reconcile pass other than
- * one that found its cluster as it was (outcome `done`), for `quietMs`. Then every isolate
+ * reconcile outbox's signal), no API request answered (a compaction pauses the main thread for
+ * 0.1–0.5 s: not while clients are being served), no emulated cluster loaded or evicted, no
+ * reconcile pass other than one that found its cluster as it was (outcome `done`), for `quietMs`. Then every isolate
  * collects its heap in full, each only if its heap grew since its own last compaction (heap.ts),
  * and nothing runs again until the next burst.
  */
@@ -86,6 +87,8 @@ export interface CompactionSources {
   readonly reconciler?: { onPass(listener: (outcome: string) => void): void };
   /** The emulated clusters this process serves, if any: loads and evictions so far. */
   readonly emulator?: { residency(): { readonly loads: number; readonly evictions: number } };
+  /** The API this process serves, if any: requests answered so far. */
+  readonly answered?: () => number;
   /** `/metrics`' registry, if the process serves one. */
   readonly registry?: Registry;
   readonly quiet?: QuietOptions;
@@ -166,7 +169,8 @@ export function compactMemoryWhenQuiet(sources: CompactionSources): { close(): v
     sources.quiet ?? QUIET,
     () => {
       const residency = sources.emulator?.residency();
-      return residency === undefined ? 0 : residency.loads + residency.evictions;
+      const moved = residency === undefined ? 0 : residency.loads + residency.evictions;
+      return moved + (sources.answered?.() ?? 0);
     },
     () => {
       threads.ask();
