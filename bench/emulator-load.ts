@@ -37,14 +37,7 @@ const bench = await startBenchEmulator(
 const { database, emulator, ids } = bench;
 
 try {
-  const call = (id: string, method: 'GET' | 'PATCH', url: string, body?: object, type?: string) =>
-    bench.call<{ metadata: { generation: number }; status?: Record<string, number> }>(
-      id,
-      method,
-      url,
-      body,
-      type,
-    );
+  const call = bench.call;
   const until = async (what: string, done: () => boolean | Promise<boolean>) => {
     const deadline = performance.now() + 120_000;
     while (!(await done())) {

@@ -32,14 +32,7 @@ const bench = await startBenchEmulator(clusters);
 const { emulator, ids } = bench;
 
 try {
-  const call = (id: string, method: 'GET' | 'PATCH', url: string, body?: object, type?: string) =>
-    bench.call<{ metadata: { generation: number }; status?: Record<string, number> }>(
-      id,
-      method,
-      url,
-      body,
-      type,
-    );
+  const call = bench.call;
   const rolledOut = async (id: string) => {
     const ds = await call(id, 'GET', DAEMONSET);
     const status = ds.status ?? {};

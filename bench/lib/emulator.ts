@@ -15,13 +15,25 @@ import { Emulator, type Residency } from '../../src/emulator/emulator.ts';
 export const KUBE_SYSTEM = '/api/v1/namespaces/kube-system';
 export const DAEMONSET = '/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy';
 
+/** What the benches read of a DaemonSet (or of the PATCH answers they send it). */
+export interface DaemonSetView {
+  metadata: { generation: number };
+  status?: Record<string, number>;
+}
+
 export interface BenchEmulator {
   readonly database: Database;
   readonly emulator: Emulator;
   /** The clusters' ids, created. */
   readonly ids: readonly string[];
   /** A Kubernetes API call to a cluster; its parsed answer (throws on a status ≥ 300). */
-  call<T>(id: string, method: 'GET' | 'PATCH', url: string, body?: object, type?: string): Promise<T>;
+  call<T = DaemonSetView>(
+    id: string,
+    method: 'GET' | 'PATCH',
+    url: string,
+    body?: object,
+    type?: string,
+  ): Promise<T>;
   /** Stops everything and removes the database. */
   close(): Promise<void>;
 }
@@ -57,7 +69,13 @@ export async function startBenchEmulator(
     database,
     emulator,
     ids,
-    async call<T>(id: string, method: 'GET' | 'PATCH', url: string, body?: object, type?: string) {
+    async call<T = DaemonSetView>(
+      id: string,
+      method: 'GET' | 'PATCH',
+      url: string,
+      body?: object,
+      type?: string,
+    ) {
       const response = await app.inject({
         method,
         url: `/k8s/${id}${url}`,
