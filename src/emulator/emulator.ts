@@ -250,11 +250,20 @@ export class Emulator implements EmulatorControl {
     return { loaded: this.#clusters.size, loads: this.#loads, evictions: this.#evictions };
   }
 
+  /** How often the sweeper looks for idle clusters to evict. */
+  get #sweepMs(): number {
+    return Math.max(25, Math.min(this.#residency.idleMs, MAX_EVICTION_GRACE_MS) / 2);
+  }
+
+  /** How long after its last use an idle cluster leaves memory at the latest (idle bound, one sweep). */
+  get evictionDelayMs(): number {
+    return this.#residency.idleMs + this.#sweepMs;
+  }
+
   /** Starts the controllers and resumes clusters that had work in flight when the process stopped. */
   start(): void {
     this.#controllers.start();
-    const every = Math.max(25, Math.min(this.#residency.idleMs, MAX_EVICTION_GRACE_MS) / 2);
-    this.#sweeper = setInterval(() => this.#evictIdle(), every);
+    this.#sweeper = setInterval(() => this.#evictIdle(), this.#sweepMs);
     this.#sweeper.unref();
     if (this.#ownership.shared) {
       // Clusters with work in flight are adopted once their owner's lease has expired.

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import pino from 'pino';
 import { waitFor } from '../../test/support/wait.ts';
-import { compactionTotals, compactMemoryWhenQuiet, QuietWatch } from './compaction.ts';
+import { compactionTotals, compactMemoryWhenQuiet, QUIET, QuietWatch, quietFor } from './compaction.ts';
 import { type Compaction, compactIfGrown, ThreadCompactions } from './heap.ts';
 
 const MIB = 1024 * 1024;
@@ -159,4 +159,14 @@ test('no compaction while the API answers requests: it waits until they stop', a
     memory.close();
     drop();
   }
+});
+
+test('with emulated clusters, quiet lasts longer than an idle cluster takes to leave memory', () => {
+  assert.deepEqual(quietFor(undefined), QUIET, 'no emulated clusters: the base period');
+  // The default residency: idle 5 s, a sweep every 0.5 s.
+  const quiet = quietFor(5_500);
+  assert.ok(quiet.quietMs > 5_500, `quiet ${quiet.quietMs} ms`);
+  assert.equal(quiet.checkMs, QUIET.checkMs);
+  // Clusters leaving memory sooner than the base period: the base period stands.
+  assert.equal(quietFor(100).quietMs, QUIET.quietMs);
 });
