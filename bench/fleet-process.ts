@@ -12,7 +12,8 @@
  *                          observed (one SQL count, polled); answers how many are.
  *   memory { settleMs, timeoutMs, untilQuiet }
  *                          samples RSS over periods of `settleMs` until two in a row load no
- *                          emulated cluster (`untilQuiet`; bounded by `timeoutMs`), else over one period
+ *                          emulated cluster and the last saw no heap compaction (`untilQuiet`;
+ *                          bounded by `timeoutMs`), else over one period
  *                          once no more clusters are loaded than the bound allows; answers that
  *                          period's highest sample, the V8 heap, the emulator's residency figures,
  *                          the loads of each period read, the main thread's compactions by the
@@ -213,12 +214,17 @@ try {
   /** Two periods in a row without a load: the passes had ended before the last one began. */
   const quiet = (periods: readonly number[]) =>
     periods.length >= 2 && periods.at(-1) === 0 && periods.at(-2) === 0;
+  /** Every isolate's compactions so far (src/memory/). */
+  const compactionCount = () =>
+    Object.values(compactionTotals()).reduce((sum, total) => sum + total.count, 0);
   /**
    * RSS once the fleet is settled. The first resync after creation still makes full passes that
    * load evicted clusters (a cluster's resync is free only once a pass found it settled), so with
    * `untilQuiet` the reading is taken over a period of `settleMs` (a resync period) in which no
    * cluster was loaded, after one that loaded none either (the first such period still holds the
-   * last passes' clusters and garbage as it begins), and answers the loads of each period waited. Without it (the
+   * last passes' clusters and garbage as it begins) and in which no isolate compacted its heap (the
+   * burst's end: its RSS samples before the compaction are the burst's, not the settled fleet's),
+   * and answers the loads of each period waited. Without it (the
    * clusters shared between processes on PostgreSQL, whose resyncs load evicted clusters) it waits
    * until no more clusters are loaded than the bound allows, then reads one period; with
    * `settleMs` 0 (the baseline), at once.
@@ -234,15 +240,24 @@ try {
     /** The main thread's compactions (src/memory/) by the end of each period. */
     const compacted: number[] = [];
     let sampler: RssSampler;
+    let compactedIn = 0;
     for (;;) {
       const loadsBefore = residency().loads;
+      const compactionsBefore = compactionCount();
       sampler = new RssSampler(100);
       await new Promise((resolve) => setTimeout(resolve, settleMs));
       sampler.stop();
       periods.push(residency().loads - loadsBefore);
       peaks.push(sampler.peak);
       compacted.push(compactionTotals().main?.count ?? 0);
-      if (!untilQuiet || quiet(periods) || settleMs === 0 || performance.now() > deadline) break;
+      compactedIn = compactionCount() - compactionsBefore;
+      if (
+        !untilQuiet ||
+        (quiet(periods) && compactedIn === 0) ||
+        settleMs === 0 ||
+        performance.now() > deadline
+      )
+        break;
     }
     return {
       type: 'memory',
@@ -250,7 +265,7 @@ try {
       ...rssParts(),
       ...heapOf(process.memoryUsage()),
       ...runtime.emulator.residency(),
-      quiet: quiet(periods),
+      quiet: quiet(periods) && compactedIn === 0,
       periods,
       peaks,
       compacted,

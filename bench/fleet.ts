@@ -261,15 +261,15 @@ export async function driveFleet(
     !untilQuiet
       ? `  ${label}: RSS read over one resync period once no more clusters were loaded than the bound allows (cluster loads in it: ${periods.join(', ')})\n`
       : settled.quiet
-        ? `  ${label}: settled after ${periods.length} resync period(s) of ${SETTLE_MS / 1000} s (cluster loads per period: ${periods.join(', ')}; their peak RSS: ${(settled.peaks ?? []).map(mib).join(', ')}; the main thread's compactions by the end of each: ${(settled.compacted ?? []).join(', ')}); RSS ${mib(settled.rss)} read over the last, after one that loaded none\n`
-        : `  ${label}: NOT settled: every resync period loaded clusters for ${SETTLED_TIMEOUT_MS / 1000} s (loads per period: ${periods.join(', ')}); RSS read over the last\n`,
+        ? `  ${label}: settled after ${periods.length} resync period(s) of ${SETTLE_MS / 1000} s (cluster loads per period: ${periods.join(', ')}; their peak RSS: ${(settled.peaks ?? []).map(mib).join(', ')}; the main thread's compactions by the end of each: ${(settled.compacted ?? []).join(', ')}); RSS ${mib(settled.rss)} read over the last, after one that loaded none, and with no heap compaction in it\n`
+        : `  ${label}: NOT settled: for ${SETTLED_TIMEOUT_MS / 1000} s no two resync periods in a row loaded no cluster with no heap compaction in the last (loads per period: ${periods.join(', ')}; the main thread's compactions by the end of each: ${(settled.compacted ?? []).join(', ')}); RSS read over the last\n`,
   );
   process.stderr.write(
     `  ${label}: memory compactions after creation (src/memory/): ${compactionsSince(settled.compactions, baseline.compactions)}\n`,
   );
   if (untilQuiet && !settled.quiet)
     problems.push(
-      `the fleet did not settle: its resyncs still loaded clusters after ${SETTLED_TIMEOUT_MS / 1000} s`,
+      `the fleet did not settle: its resyncs still loaded clusters, or its heaps were still being compacted, after ${SETTLED_TIMEOUT_MS / 1000} s`,
     );
   // The settled fleet's own work: one resync period, nothing asked.
   await child.request({ type: 'watchStart' });
