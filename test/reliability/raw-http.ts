@@ -114,6 +114,8 @@ export interface OpenWatch {
   readonly status: number;
   /** Resolves when the server ends the stream. */
   readonly ended: Promise<void>;
+  /** The stream's text so far. */
+  text(): string;
   close(): void;
 }
 
@@ -130,11 +132,24 @@ export function openWatch(kube: KubeAccess, path: string): Promise<OpenWatch> {
   return new Promise((resolve, reject) => {
     const request = https.get(
       new URL(path, kube.server),
-      { headers: { Authorization: `Bearer ${kube.token}` }, ca: kube.ca },
+      {
+        headers: { Authorization: `Bearer ${kube.token}` },
+        ca: kube.ca,
+        ...(kube.serverName === undefined ? {} : { servername: kube.serverName }),
+      },
       (response) => {
         const ended = new Promise<void>((done) => response.on('close', () => done()));
-        response.resume();
-        resolve({ status: response.statusCode ?? 0, ended, close: () => request.destroy() });
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        resolve({
+          status: response.statusCode ?? 0,
+          ended,
+          text: () => text,
+          close: () => request.destroy(),
+        });
       },
     );
     request.on('error', reject);

@@ -355,21 +355,28 @@ export function forgetJson(object: object): void {
   JSON_OF.delete(object);
 }
 
-/** `JSON.stringify` of the object without its apiVersion and kind (a list item), from `jsonOf`. */
+/**
+ * `JSON.stringify` of the object without its apiVersion and kind (a list item), from `jsonOf`:
+ * the kept text less its first two members when they are those two, in either order (a stored
+ * object has kind first, `inApiOrder`); else one `JSON.stringify` of the rest.
+ */
 export function itemJsonOf(object: KubeObject): string {
-  const { apiVersion, kind, ...rest } = object;
+  const { apiVersion, kind } = object;
   if (apiVersion === undefined && kind === undefined) return jsonOf(object);
-  const keys = Object.keys(object);
-  if (
-    keys[0] === 'apiVersion' &&
-    keys[1] === 'kind' &&
-    typeof apiVersion === 'string' &&
-    typeof kind === 'string'
-  ) {
-    const prefix = `{"apiVersion":${JSON.stringify(apiVersion)},"kind":${JSON.stringify(kind)}`;
-    const text = jsonOf(object);
-    if (text.startsWith(`${prefix},`)) return `{${text.slice(prefix.length + 1)}`;
-    if (text === `${prefix}}`) return '{}';
+  if (typeof apiVersion === 'string' && typeof kind === 'string') {
+    const keys = Object.keys(object);
+    const prefix =
+      keys[0] === 'kind' && keys[1] === 'apiVersion'
+        ? `{"kind":${JSON.stringify(kind)},"apiVersion":${JSON.stringify(apiVersion)}`
+        : keys[0] === 'apiVersion' && keys[1] === 'kind'
+          ? `{"apiVersion":${JSON.stringify(apiVersion)},"kind":${JSON.stringify(kind)}`
+          : undefined;
+    if (prefix !== undefined) {
+      const text = jsonOf(object);
+      if (text.startsWith(`${prefix},`)) return `{${text.slice(prefix.length + 1)}`;
+      if (text === `${prefix}}`) return '{}';
+    }
   }
+  const { apiVersion: _apiVersion, kind: _kind, ...rest } = object;
   return JSON.stringify(rest);
 }

@@ -10,6 +10,7 @@ import { select } from './lists.ts';
 import type { ChangeEvent, ObjectStore, Watcher } from './object-store.ts';
 import {
   badRequestError,
+  jsonOf,
   type KubeObject,
   parseFieldSelector,
   parseLabelSelector,
@@ -74,11 +75,15 @@ export function startWatch(
   // Send the headers now, as kube-apiserver does: clients (kubectl's informers) wait for them before
   // they can use or cancel the watch, and an idle watch may have nothing to write for minutes.
   raw.flushHeaders();
+  // `JSON.stringify({ type, object })`, with the object's kept text (`jsonOf`) rather than a new
+  // serialization of it for every event and every watcher.
   const write = (type: string, object: KubeObject) => {
-    const payload = asTable
-      ? toTable(resource, [object], object.metadata.resourceVersion ?? '', deps.now(), query.includeObject)
-      : object;
-    raw.write(`${JSON.stringify({ type, object: payload })}\n`);
+    const text = asTable
+      ? JSON.stringify(
+          toTable(resource, [object], object.metadata.resourceVersion ?? '', deps.now(), query.includeObject),
+        )
+      : jsonOf(object);
+    raw.write(`{"type":${JSON.stringify(type)},"object":${text}}\n`);
   };
   const deliver = (event: ChangeEvent) => {
     const now = matches(event.object);
