@@ -578,11 +578,12 @@ function initialPools(input: CreationInput, change: PoolChange): NodePoolRecord[
   return pools;
 }
 
-/** What an accepted change answers: its generation and status, and kube-proxy's warnings. */
+/** The answer to an accepted customization update. */
 function customizationAccepted(next: ClusterRecord): { message: string } {
   return { message: acceptedMessage('Customization accepted', next) };
 }
 
+/** What an accepted change answers: its generation and status, and kube-proxy's warnings. */
 function acceptedMessage(what: string, next: ClusterRecord): string {
   return [
     `${what}: generation ${next.generation} is being applied (status ${next.status}).`,

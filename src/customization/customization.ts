@@ -144,7 +144,8 @@ type Parsed = { -readonly [K in (typeof IPVS_FIELDS)[number]]?: bigint };
 
 // The checks are module functions, not closures made per call: a PUT validates on every request
 // and, run under tsx, each named closure also costs a `__name` call. A valid customization builds
-// no text: paths are made only for a problem's message (docs/performance.md).
+// no field path and no map keyed by one: those are made only for a problem's message
+// (docs/performance.md).
 
 /** Parses `value` into `parsed[name]`, or reports why it is not a duration. */
 function checkDuration(
