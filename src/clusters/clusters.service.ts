@@ -259,19 +259,21 @@ export class ClusterService {
     return this.get(projectId, id);
   }
 
-  /** Top-level keys sent replace those sections whole; keys not sent are kept. */
-  async updateCustomization(
+  /**
+   * Top-level keys sent replace those sections whole; keys not sent are kept. The API's hot write:
+   * a promise chain rather than `async`/`await` layers (docs/performance.md).
+   */
+  updateCustomization(
     projectId: string,
     id: string,
     patch: CustomizationInput,
     actor?: Actor,
   ): Promise<{ message: string }> {
-    const next = await this.#change(projectId, id, (current) => {
+    return this.#change(projectId, id, (current) => {
       const customization = mergeCustomization(current.customization, patch);
       validateCustomization(customization);
       return this.#nextGeneration(current, 'customize', { customization }, actor);
-    });
-    return { message: acceptedMessage('Customization accepted', next) };
+    }).then(customizationAccepted);
   }
 
   /**
@@ -502,23 +504,24 @@ export class ClusterService {
     });
   }
 
-  async #change(
+  /** Never throws: every refusal is the promise's rejection. */
+  #change(
     projectId: string,
     id: string,
     change: (current: ClusterRecord) => ClusterChange,
-    options: { allowDeleting?: boolean } = {},
+    options?: { allowDeleting?: boolean },
   ): Promise<ClusterRecord> {
-    const next = await this.#store.update(id, (current) => {
-      if (current.projectId !== projectId || current.deletedAt !== null)
-        throw notFound(`Cluster ${id} does not exist`);
-      if (current.status === 'DELETING') {
-        if (options.allowDeleting) return { next: current };
-        throw deleting(id);
-      }
-      return change(current);
-    });
-    if (next === undefined) throw notFound(`Cluster ${id} does not exist`);
-    return next;
+    return this.#store
+      .update(id, (current) => {
+        if (current.projectId !== projectId || current.deletedAt !== null)
+          throw notFound(`Cluster ${id} does not exist`);
+        if (current.status === 'DELETING') {
+          if (options?.allowDeleting) return { next: current };
+          throw deleting(id);
+        }
+        return change(current);
+      })
+      .then((next) => next ?? Promise.reject(notFound(`Cluster ${id} does not exist`)));
   }
 
   /** A change for the reconciler: the next generation, recorded in the history as `change`. */
@@ -573,6 +576,11 @@ function initialPools(input: CreationInput, change: PoolChange): NodePoolRecord[
   const pools: NodePoolRecord[] = [];
   for (const { pool, field } of requested) pools.push(newPool(pool, pools, change, field));
   return pools;
+}
+
+/** The answer to an accepted customization update. */
+function customizationAccepted(next: ClusterRecord): { message: string } {
+  return { message: acceptedMessage('Customization accepted', next) };
 }
 
 /** What an accepted change answers: its generation and status, and kube-proxy's warnings. */

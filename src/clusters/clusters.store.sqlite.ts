@@ -124,46 +124,47 @@ export class SqliteClusterStore implements ClusterStore {
    * Only the columns whose fields the change replaced are written (`changedColumns`): the records
    * held are frozen all the way down, so a field still holding its previous value is unchanged.
    */
-  async update(
-    id: string,
-    change: (current: ClusterRecord) => ClusterChange,
-  ): Promise<ClusterRecord | undefined> {
+  update(id: string, change: (current: ClusterRecord) => ClusterChange): Promise<ClusterRecord | undefined> {
     const cache = this.#cache;
     let enqueued = false;
-    // Concurrent changes share one commit (group commit); each answer waits for it.
-    const next = await this.#database.exclusiveSql.grouped((sql) => {
-      let current = cache.get(id);
-      if (current === undefined) {
-        const row = sql.get<Selectable<ClusterTable>>('select * from "clusters" where "id" = ?', [id]);
-        if (row === undefined) return undefined;
-        current = freezeRecord(fromRow(row));
-      }
-      // The checks run here, before any write: a refused change writes nothing.
-      const changed = change(current);
-      const { next, history } = changed;
-      const row = changedColumns(current, next);
-      // Changes of one cluster in a group update its row once, with every column they set.
-      if (!isEmpty(row)) sql.set(UPDATE_CLUSTER, id, row);
-      enqueued = history !== undefined;
-      if (history !== undefined) {
-        const entry = historyRow(next, { ...changed, history }, row.customization);
-        sql.run(
-          INSERT_HISTORY_SQL,
-          HISTORY_COLUMNS.map((column) => entry[column]),
-        );
-        // Written with the group's others, by one multi-row statement.
-        enqueueSync(sql, id, next.generation);
-      }
-      if (changed.outcome !== undefined) {
-        sql.run(RECORD_OUTCOME_SQL, recordOutcomeParams(id, changed.outcome));
-      }
-      cache.set(id, freezeRecord(next, current));
-      // Not committed after all (the commit failed, or the group runs again): read it again.
-      sql.undo(() => cache.delete(id));
-      return next;
-    });
-    if (enqueued) this.#signal.notify();
-    return next;
+    // Concurrent changes share one commit (group commit); each answer waits for it. A promise
+    // chain, not `async`/`await`: the API's hot write (docs/performance.md).
+    return this.#database.exclusiveSql
+      .grouped((sql) => {
+        let current = cache.get(id);
+        if (current === undefined) {
+          const row = sql.get<Selectable<ClusterTable>>('select * from "clusters" where "id" = ?', [id]);
+          if (row === undefined) return undefined;
+          current = freezeRecord(fromRow(row));
+        }
+        // The checks run here, before any write: a refused change writes nothing.
+        const changed = change(current);
+        const { next, history } = changed;
+        const row = changedColumns(current, next);
+        // Changes of one cluster in a group update its row once, with every column they set.
+        if (!isEmpty(row)) sql.set(UPDATE_CLUSTER, id, row);
+        enqueued = history !== undefined;
+        if (history !== undefined) {
+          const entry = historyRow(next, { ...changed, history }, row.customization);
+          sql.run(
+            INSERT_HISTORY_SQL,
+            HISTORY_COLUMNS.map((column) => entry[column]),
+          );
+          // Written with the group's others, by one multi-row statement.
+          enqueueSync(sql, id, next.generation);
+        }
+        if (changed.outcome !== undefined) {
+          sql.run(RECORD_OUTCOME_SQL, recordOutcomeParams(id, changed.outcome));
+        }
+        cache.set(id, freezeRecord(next, current));
+        // Not committed after all (the commit failed, or the group runs again): read it again.
+        sql.undo(() => cache.delete(id));
+        return next;
+      })
+      .then((next) => {
+        if (enqueued) this.#signal.notify();
+        return next;
+      });
   }
 
   history(id: string): Promise<HistoryRow[]> {

@@ -139,53 +139,66 @@ export function validateCustomization(c: Customization, field = 'customization')
   if (problems.length > 0) throw invalid(problems.join('; '));
 }
 
-/** What a validation found so far: the problems, and the durations parsed by path. */
-interface Findings {
-  readonly problems: string[];
-  readonly durations: Map<string, bigint>;
-}
+/** The durations of one kube-proxy section that parsed, by field (a field set but refused is absent). */
+type Parsed = { -readonly [K in (typeof IPVS_FIELDS)[number]]?: bigint };
 
 // The checks are module functions, not closures made per call: a PUT validates on every request
-// and, run under tsx, each named closure also costs a `__name` call (docs/performance.md).
+// and, run under tsx, each named closure also costs a `__name` call. A valid customization builds
+// no field path and no map keyed by one: those are made only for a problem's message
+// (docs/performance.md).
 
-function checkDuration(found: Findings, path: string, value: unknown): void {
+/** Parses `value` into `parsed[name]`, or reports why it is not a duration. */
+function checkDuration(
+  problems: string[],
+  parsed: Parsed,
+  section: string,
+  name: keyof Parsed,
+  value: unknown,
+): void {
   if (typeof value !== 'string') {
-    found.problems.push(`${path}: ${excerpt(value)} must be a string, ${ISO_EXAMPLES}`);
+    problems.push(`${section}.${name}: ${excerpt(value)} must be a string, ${ISO_EXAMPLES}`);
     return;
   }
   try {
-    found.durations.set(path, parseIsoDuration(value));
+    parsed[name] = parseIsoDuration(value);
   } catch (error) {
     if (!(error instanceof DurationError)) throw error;
-    found.problems.push(
-      `${path}: ${excerpt(value)} is not a valid duration (${error.message}); expected ${ISO_EXAMPLES}`,
+    problems.push(
+      `${section}.${name}: ${excerpt(value)} is not a valid duration (${error.message}); expected ${ISO_EXAMPLES}`,
     );
   }
 }
 
+/** kube-proxy's defaults of a section's sync periods (no `min`: no default, an unset one is 0). */
+interface SyncDefaults {
+  readonly min: bigint | undefined;
+  readonly sync: bigint;
+}
+
+const IPTABLES_SYNC_DEFAULTS: SyncDefaults = { min: IPTABLES_DEFAULT_MIN_SYNC, sync: IPTABLES_DEFAULT_SYNC };
+const IPVS_SYNC_DEFAULTS: SyncDefaults = { min: undefined, sync: IPVS_DEFAULT_SYNC };
+
 /** minSyncPeriod ≤ syncPeriod after defaulting; reported on the field the user set. */
 function checkSyncPair(
-  found: Findings,
+  problems: string[],
   section: string,
   settings: { minSyncPeriod?: string; syncPeriod?: string } | undefined,
-  defaults: { min: bigint | undefined; sync: bigint },
+  parsed: Parsed,
+  defaults: SyncDefaults,
 ): void {
-  const { problems, durations } = found;
-  const minPath = `${section}.minSyncPeriod`;
-  const syncPath = `${section}.syncPeriod`;
-  if (settings?.minSyncPeriod !== undefined && !durations.has(minPath)) return;
-  if (settings?.syncPeriod !== undefined && !durations.has(syncPath)) return;
-  const min = effectiveDuration(settings?.minSyncPeriod, durations.get(minPath), defaults.min);
-  const sync = effectiveDuration(settings?.syncPeriod, durations.get(syncPath), defaults.sync);
+  if (settings?.minSyncPeriod !== undefined && parsed.minSyncPeriod === undefined) return;
+  if (settings?.syncPeriod !== undefined && parsed.syncPeriod === undefined) return;
+  const min = effectiveDuration(settings?.minSyncPeriod, parsed.minSyncPeriod, defaults.min);
+  const sync = effectiveDuration(settings?.syncPeriod, parsed.syncPeriod, defaults.sync);
   if (min.ns <= sync.ns) return;
   if (!min.defaulted) {
     problems.push(
-      `${minPath}: ${JSON.stringify(min.given)} (${formatGoDuration(min.ns)}) is greater than the effective ` +
+      `${section}.minSyncPeriod: ${JSON.stringify(min.given)} (${formatGoDuration(min.ns)}) is greater than the effective ` +
         `${describe('syncPeriod', sync)}; minSyncPeriod must be less than or equal to syncPeriod`,
     );
   } else {
     problems.push(
-      `${syncPath}: ${JSON.stringify(sync.given)} (${formatGoDuration(sync.ns)}) is less than the effective ` +
+      `${section}.syncPeriod: ${JSON.stringify(sync.given)} (${formatGoDuration(sync.ns)}) is less than the effective ` +
         `${describe('minSyncPeriod', min)}; syncPeriod must be greater than or equal to minSyncPeriod ` +
         '(set minSyncPeriod explicitly to a smaller positive duration)',
     );
@@ -195,31 +208,28 @@ function checkSyncPair(
 /** Every problem of a customization, as validateCustomization reports them (empty when valid). */
 export function customizationProblems(c: Customization, field = 'customization'): string[] {
   const problems: string[] = [];
-  const durations = new Map<string, bigint>();
-  const found: Findings = { problems, durations };
 
   const kubeProxy = c.kubeProxy;
   if (kubeProxy !== undefined) {
     const iptablesPath = `${field}.kubeProxy.iptables`;
     const ipvsPath = `${field}.kubeProxy.ipvs`;
+    const iptables: Parsed = {};
+    const ipvs: Parsed = {};
     for (const name of IPTABLES_FIELDS) {
       const value = kubeProxy.iptables?.[name];
-      if (value !== undefined) checkDuration(found, `${iptablesPath}.${name}`, value);
+      if (value !== undefined) checkDuration(problems, iptables, iptablesPath, name, value);
     }
     for (const name of IPVS_FIELDS) {
       const value = kubeProxy.ipvs?.[name];
-      if (name !== 'scheduler' && value !== undefined) checkDuration(found, `${ipvsPath}.${name}`, value);
+      if (name !== 'scheduler' && value !== undefined) checkDuration(problems, ipvs, ipvsPath, name, value);
     }
 
     // Both sections are checked whatever the mode: kube-proxy ≤ 1.30 validates `iptables` even in
     // ipvs mode, and the mode is fixed at creation while the customization is not.
-    checkSyncPair(found, iptablesPath, kubeProxy.iptables, {
-      min: IPTABLES_DEFAULT_MIN_SYNC,
-      sync: IPTABLES_DEFAULT_SYNC,
-    });
-    checkSyncPair(found, ipvsPath, kubeProxy.ipvs, { min: undefined, sync: IPVS_DEFAULT_SYNC });
+    checkSyncPair(problems, iptablesPath, kubeProxy.iptables, iptables, IPTABLES_SYNC_DEFAULTS);
+    checkSyncPair(problems, ipvsPath, kubeProxy.ipvs, ipvs, IPVS_SYNC_DEFAULTS);
 
-    const tcpTimeout = durations.get(`${ipvsPath}.tcpTimeout`);
+    const tcpTimeout = ipvs.tcpTimeout;
     if (tcpTimeout !== undefined && tcpTimeout > 0n && tcpTimeout < IPVS_TCP_TIMEOUT_FLOOR) {
       problems.push(
         `${ipvsPath}.tcpTimeout: ${JSON.stringify(kubeProxy.ipvs?.tcpTimeout)} cannot be set between 'PT0S' ` +
