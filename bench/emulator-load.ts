@@ -6,10 +6,12 @@
  * logs, ControllerRevisions); then --rounds (5) rounds in which every cluster, evicted, is loaded
  * again by one GET of its kube-proxy ConfigMap. Prints the process's CPU time per load (the GET
  * and the controllers' work after the load included, so whatever a load costs is counted) and
- * the wall time. `--profile FILE` writes a .cpuprofile of the load rounds after the first.
+ * the wall time. `--change`: each round's load is a kube-proxy rollout instead of a GET (the
+ * fleet's change: loaded, rolled out, written back), and the figure is the CPU per cluster so
+ * loaded and changed. `--profile FILE` writes a .cpuprofile of the rounds after the first.
  * `--postgres`: on a throwaway PostgreSQL server (test/support/postgres-server.ts) instead of SQLite.
- * `node --import tsx bench/emulator-load.ts [--clusters N] [--rollouts R] [--rounds L] [--profile FILE]
- * [--postgres]`
+ * `node --import tsx bench/emulator-load.ts [--clusters N] [--rollouts R] [--rounds L] [--change]
+ * [--profile FILE] [--postgres]`
  */
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -24,6 +26,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '5' },
     profile: { type: 'string' },
     postgres: { type: 'boolean', default: false },
+    change: { type: 'boolean', default: false },
   },
 });
 const clusters = Number(values.clusters);
@@ -46,38 +49,39 @@ try {
     }
   };
 
-  for (let rollout = 1; rollout <= Number(values.rollouts); rollout++) {
-    await Promise.all(
-      ids.map(async (id) => {
-        await call(
-          id,
-          'PATCH',
-          `${CONFIG_MAP}?fieldManager=mks&force=true`,
-          {
-            apiVersion: 'v1',
-            kind: 'ConfigMap',
-            metadata: { name: 'kube-proxy', namespace: 'kube-system' },
-            data: {
-              'config.conf': `apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: iptables\n# rollout ${rollout}\n`,
-            },
-          },
-          'application/apply-patch+yaml',
-        );
-        await call(
-          id,
-          'PATCH',
-          DAEMONSET,
-          { spec: { template: { metadata: { annotations: { 'bench/rollout': String(rollout) } } } } },
-          'application/strategic-merge-patch+json',
-        );
-        await until(`${id}'s rollout ${rollout}`, async () => {
-          const ds = await call(id, 'GET', DAEMONSET);
-          const status = ds.status ?? {};
-          return status.observedGeneration === ds.metadata.generation && status.updatedNumberScheduled === 3;
-        });
-      }),
+  /** A kube-proxy rollout of cluster `id` (its `rollout`th), awaited until every pod is updated. */
+  const rolloutOf = async (id: string, rollout: number) => {
+    await call(
+      id,
+      'PATCH',
+      `${CONFIG_MAP}?fieldManager=mks&force=true`,
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'kube-proxy', namespace: 'kube-system' },
+        data: {
+          'config.conf': `apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: iptables\n# rollout ${rollout}\n`,
+        },
+      },
+      'application/apply-patch+yaml',
     );
-  }
+    await call(
+      id,
+      'PATCH',
+      DAEMONSET,
+      { spec: { template: { metadata: { annotations: { 'bench/rollout': String(rollout) } } } } },
+      'application/strategic-merge-patch+json',
+    );
+    await until(`${id}'s rollout ${rollout}`, async () => {
+      const ds = await call(id, 'GET', DAEMONSET);
+      const status = ds.status ?? {};
+      return status.observedGeneration === ds.metadata.generation && status.updatedNumberScheduled === 3;
+    });
+  };
+
+  const rollouts = Number(values.rollouts);
+  for (let rollout = 1; rollout <= rollouts; rollout++)
+    await Promise.all(ids.map((id) => rolloutOf(id, rollout)));
 
   const rows = await database.db
     .selectFrom('emulator_objects')
@@ -104,14 +108,18 @@ try {
     const loads = emulator.residency().loads;
     const cpu = process.cpuUsage();
     const started = performance.now();
-    await Promise.all(ids.map((id) => call(id, 'GET', CONFIG_MAP)));
+    await Promise.all(
+      ids.map((id) => (values.change ? rolloutOf(id, rollouts + round) : call(id, 'GET', CONFIG_MAP))),
+    );
     // What the load queued (the controllers' sync) runs before the clusters can leave again.
     await until('every cluster to leave memory', () => emulator.residency().loaded === 0);
     const used = process.cpuUsage(cpu);
     const loaded = emulator.residency().loads - loads;
-    if (loaded !== clusters) throw new Error(`${loaded} loads for ${clusters} clusters`);
+    // A change may load a cluster twice (evicted between its calls); a GET loads each once.
+    if (values.change ? loaded < clusters : loaded !== clusters)
+      throw new Error(`${loaded} loads for ${clusters} clusters`);
     process.stdout.write(
-      `round ${round}: ${loaded} loads, ${((used.user + used.system) / loaded).toFixed(0)} µs CPU per load, ${((performance.now() - started) / 1000).toFixed(2)} s\n`,
+      `round ${round}: ${loaded} loads, ${((used.user + used.system) / clusters).toFixed(0)} µs CPU per ${values.change ? 'cluster loaded and rolled out' : 'load'}, ${((performance.now() - started) / 1000).toFixed(2)} s\n`,
     );
   }
   if (session !== undefined) {
