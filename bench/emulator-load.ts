@@ -8,14 +8,16 @@
  * and the controllers' work after the load included, so whatever a load costs is counted) and
  * the wall time. `--change`: each round's load is a kube-proxy rollout instead of a GET (the
  * fleet's change: loaded, rolled out, written back), and the figure is the CPU per cluster so
- * loaded and changed. `--profile FILE` writes a .cpuprofile of the rounds after the first.
+ * loaded and changed. `--profile FILE` writes a .cpuprofile of the rounds after the first;
+ * `--allocations` prints what those rounds allocate per cluster (bench/lib/allocations.ts).
  * `--postgres`: on a throwaway PostgreSQL server (test/support/postgres-server.ts) instead of SQLite.
  * `node --import tsx bench/emulator-load.ts [--clusters N] [--rollouts R] [--rounds L] [--change]
- * [--profile FILE] [--postgres]`
+ * [--profile FILE] [--allocations] [--postgres]`
  */
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
+import { printAllocations, startAllocationSampling } from './lib/allocations.ts';
 import { DAEMONSET, KUBE_SYSTEM, startBenchEmulator } from './lib/emulator.ts';
 import { createPostgresDatabase, stopPostgres } from './lib/postgres.ts';
 
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     postgres: { type: 'boolean', default: false },
     change: { type: 'boolean', default: false },
+    allocations: { type: 'boolean', default: false },
   },
 });
 const clusters = Number(values.clusters);
@@ -80,6 +83,7 @@ try {
   };
 
   const rollouts = Number(values.rollouts);
+  const rounds = Number(values.rounds);
   for (let rollout = 1; rollout <= rollouts; rollout++)
     await Promise.all(ids.map((id) => rolloutOf(id, rollout)));
 
@@ -97,13 +101,16 @@ try {
     `stored per cluster: ${rows.map((r) => `${r.resource} ${perCluster(r.rows)} (${perCluster(r.chars / 1024)} KiB)`).join(', ')}\n`,
   );
 
-  const session = values.profile === undefined ? undefined : new Session();
-  for (let round = 1; round <= Number(values.rounds); round++) {
+  const session = values.profile === undefined && !values.allocations ? undefined : new Session();
+  for (let round = 1; round <= rounds; round++) {
     await until('every cluster to leave memory', () => emulator.residency().loaded === 0);
     if (session !== undefined && round === 2) {
       session.connect();
-      await session.post('Profiler.enable');
-      await session.post('Profiler.start');
+      if (values.profile !== undefined) {
+        await session.post('Profiler.enable');
+        await session.post('Profiler.start');
+      }
+      if (values.allocations) await startAllocationSampling(session);
     }
     const loads = emulator.residency().loads;
     const cpu = process.cpuUsage();
@@ -123,8 +130,12 @@ try {
     );
   }
   if (session !== undefined) {
-    const { profile } = await session.post('Profiler.stop');
-    fs.writeFileSync(values.profile!, JSON.stringify(profile));
+    if (values.profile !== undefined) {
+      const { profile } = await session.post('Profiler.stop');
+      fs.writeFileSync(values.profile, JSON.stringify(profile));
+    }
+    if (values.allocations)
+      await printAllocations(session, clusters * (rounds - 1), 'cluster', `rounds 2–${rounds}`);
     session.disconnect();
   }
 } finally {
