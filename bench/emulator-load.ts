@@ -35,8 +35,8 @@ const { values } = parseArgs({
 const clusters = Number(values.clusters);
 const CONFIG_MAP = `${KUBE_SYSTEM}/configmaps/kube-proxy`;
 // Idle clusters leave memory after 50 ms (the sweeper runs every 25 ms); with --change after
-// 500 ms, so that a cluster whose rollout the bench polls (every 20 ms, slower under load) does
-// not leave between two polls and load twice in a round (the figure is then per load and change).
+// 500 ms, so that fewer clusters leave between two calls of their rollout and load twice in a
+// round (the round prints its loads).
 const bench = await startBenchEmulator(
   clusters,
   { idleMs: values.change ? 500 : 50, maxLoaded: clusters },
@@ -124,7 +124,10 @@ try {
     await until('every cluster to leave memory', () => emulator.residency().loaded === 0);
     const used = process.cpuUsage(cpu);
     const loaded = emulator.residency().loads - loads;
-    if (loaded !== clusters) throw new Error(`${loaded} loads for ${clusters} clusters`);
+    // A change may still load a cluster twice (left memory between two of its calls while the
+    // others' went first); a GET loads each once.
+    if (values.change ? loaded < clusters : loaded !== clusters)
+      throw new Error(`${loaded} loads for ${clusters} clusters`);
     process.stdout.write(
       `round ${round}: ${loaded} loads, ${((used.user + used.system) / clusters).toFixed(0)} µs CPU per ${values.change ? 'cluster loaded and rolled out' : 'load'}, ${((performance.now() - started) / 1000).toFixed(2)} s\n`,
     );
