@@ -340,8 +340,8 @@ export class Emulator implements EmulatorControl {
       const type = BY_STORAGE.get(resource);
       if (type === undefined) continue;
       // Kinds with a digest stay text until read (rows written before it have none: parsed now).
-      const reader = digest === null ? undefined : DIGESTS.get(resource);
-      if (reader !== undefined) cluster.restoreText(type, body, reader.read(digest!));
+      const reader = DIGESTS.get(resource);
+      if (reader !== undefined && digest !== null) cluster.restoreText(type, body, reader.read(digest));
       else cluster.restore(type, JSON.parse(body) as KubeObject);
     }
     // Evicted by this process at the resourceVersion stored, so as it left, settled: evictable
