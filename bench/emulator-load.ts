@@ -6,14 +6,18 @@
  * logs, ControllerRevisions); then --rounds (5) rounds in which every cluster, evicted, is loaded
  * again by one GET of its kube-proxy ConfigMap. Prints the process's CPU time per load (the GET
  * and the controllers' work after the load included, so whatever a load costs is counted) and
- * the wall time. `--profile FILE` writes a .cpuprofile of the load rounds after the first.
+ * the wall time. `--change`: each round's load is a kube-proxy rollout instead of a GET (the
+ * fleet's change: loaded, rolled out, written back), and the figure is the CPU per cluster so
+ * loaded and changed. `--profile FILE` writes a .cpuprofile of the rounds after the first;
+ * `--allocations` prints what those rounds allocate per cluster (bench/lib/allocations.ts).
  * `--postgres`: on a throwaway PostgreSQL server (test/support/postgres-server.ts) instead of SQLite.
- * `node --import tsx bench/emulator-load.ts [--clusters N] [--rollouts R] [--rounds L] [--profile FILE]
- * [--postgres]`
+ * `node --import tsx bench/emulator-load.ts [--clusters N] [--rollouts R] [--rounds L] [--change]
+ * [--profile FILE] [--allocations] [--postgres]`
  */
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
+import { printAllocations, startAllocationSampling } from './lib/allocations.ts';
 import { DAEMONSET, KUBE_SYSTEM, startBenchEmulator } from './lib/emulator.ts';
 import { createPostgresDatabase, stopPostgres } from './lib/postgres.ts';
 
@@ -24,14 +28,18 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '5' },
     profile: { type: 'string' },
     postgres: { type: 'boolean', default: false },
+    change: { type: 'boolean', default: false },
+    allocations: { type: 'boolean', default: false },
   },
 });
 const clusters = Number(values.clusters);
 const CONFIG_MAP = `${KUBE_SYSTEM}/configmaps/kube-proxy`;
-// Idle clusters leave memory after 50 ms (the sweeper runs every 25 ms).
+// Idle clusters leave memory after 50 ms (the sweeper runs every 25 ms); with --change after
+// 500 ms, so that fewer clusters leave between two calls of their rollout and load twice in a
+// round (the round prints its loads).
 const bench = await startBenchEmulator(
   clusters,
-  { idleMs: 50, maxLoaded: clusters },
+  { idleMs: values.change ? 500 : 50, maxLoaded: clusters },
   values.postgres ? await createPostgresDatabase() : undefined,
 );
 const { database, emulator, ids } = bench;
@@ -46,38 +54,40 @@ try {
     }
   };
 
-  for (let rollout = 1; rollout <= Number(values.rollouts); rollout++) {
-    await Promise.all(
-      ids.map(async (id) => {
-        await call(
-          id,
-          'PATCH',
-          `${CONFIG_MAP}?fieldManager=mks&force=true`,
-          {
-            apiVersion: 'v1',
-            kind: 'ConfigMap',
-            metadata: { name: 'kube-proxy', namespace: 'kube-system' },
-            data: {
-              'config.conf': `apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: iptables\n# rollout ${rollout}\n`,
-            },
-          },
-          'application/apply-patch+yaml',
-        );
-        await call(
-          id,
-          'PATCH',
-          DAEMONSET,
-          { spec: { template: { metadata: { annotations: { 'bench/rollout': String(rollout) } } } } },
-          'application/strategic-merge-patch+json',
-        );
-        await until(`${id}'s rollout ${rollout}`, async () => {
-          const ds = await call(id, 'GET', DAEMONSET);
-          const status = ds.status ?? {};
-          return status.observedGeneration === ds.metadata.generation && status.updatedNumberScheduled === 3;
-        });
-      }),
+  /** A kube-proxy rollout of cluster `id` (its `rollout`th), awaited until every pod is updated. */
+  const rolloutOf = async (id: string, rollout: number) => {
+    await call(
+      id,
+      'PATCH',
+      `${CONFIG_MAP}?fieldManager=mks&force=true`,
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'kube-proxy', namespace: 'kube-system' },
+        data: {
+          'config.conf': `apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: iptables\n# rollout ${rollout}\n`,
+        },
+      },
+      'application/apply-patch+yaml',
     );
-  }
+    await call(
+      id,
+      'PATCH',
+      DAEMONSET,
+      { spec: { template: { metadata: { annotations: { 'bench/rollout': String(rollout) } } } } },
+      'application/strategic-merge-patch+json',
+    );
+    await until(`${id}'s rollout ${rollout}`, async () => {
+      const ds = await call(id, 'GET', DAEMONSET);
+      const status = ds.status ?? {};
+      return status.observedGeneration === ds.metadata.generation && status.updatedNumberScheduled === 3;
+    });
+  };
+
+  const rollouts = Number(values.rollouts);
+  const rounds = Number(values.rounds);
+  for (let rollout = 1; rollout <= rollouts; rollout++)
+    await Promise.all(ids.map((id) => rolloutOf(id, rollout)));
 
   const rows = await database.db
     .selectFrom('emulator_objects')
@@ -93,30 +103,42 @@ try {
     `stored per cluster: ${rows.map((r) => `${r.resource} ${perCluster(r.rows)} (${perCluster(r.chars / 1024)} KiB)`).join(', ')}\n`,
   );
 
-  const session = values.profile === undefined ? undefined : new Session();
-  for (let round = 1; round <= Number(values.rounds); round++) {
+  const session = values.profile === undefined && !values.allocations ? undefined : new Session();
+  for (let round = 1; round <= rounds; round++) {
     await until('every cluster to leave memory', () => emulator.residency().loaded === 0);
     if (session !== undefined && round === 2) {
       session.connect();
-      await session.post('Profiler.enable');
-      await session.post('Profiler.start');
+      if (values.profile !== undefined) {
+        await session.post('Profiler.enable');
+        await session.post('Profiler.start');
+      }
+      if (values.allocations) await startAllocationSampling(session);
     }
     const loads = emulator.residency().loads;
     const cpu = process.cpuUsage();
     const started = performance.now();
-    await Promise.all(ids.map((id) => call(id, 'GET', CONFIG_MAP)));
+    await Promise.all(
+      ids.map((id) => (values.change ? rolloutOf(id, rollouts + round) : call(id, 'GET', CONFIG_MAP))),
+    );
     // What the load queued (the controllers' sync) runs before the clusters can leave again.
     await until('every cluster to leave memory', () => emulator.residency().loaded === 0);
     const used = process.cpuUsage(cpu);
     const loaded = emulator.residency().loads - loads;
-    if (loaded !== clusters) throw new Error(`${loaded} loads for ${clusters} clusters`);
+    // A change may still load a cluster twice (left memory between two of its calls while the
+    // others' went first); a GET loads each once.
+    if (values.change ? loaded < clusters : loaded !== clusters)
+      throw new Error(`${loaded} loads for ${clusters} clusters`);
     process.stdout.write(
-      `round ${round}: ${loaded} loads, ${((used.user + used.system) / loaded).toFixed(0)} µs CPU per load, ${((performance.now() - started) / 1000).toFixed(2)} s\n`,
+      `round ${round}: ${loaded} loads, ${((used.user + used.system) / clusters).toFixed(0)} µs CPU per ${values.change ? 'cluster loaded and rolled out' : 'load'}, ${((performance.now() - started) / 1000).toFixed(2)} s\n`,
     );
   }
   if (session !== undefined) {
-    const { profile } = await session.post('Profiler.stop');
-    fs.writeFileSync(values.profile!, JSON.stringify(profile));
+    if (values.profile !== undefined) {
+      const { profile } = await session.post('Profiler.stop');
+      fs.writeFileSync(values.profile, JSON.stringify(profile));
+    }
+    if (values.allocations)
+      await printAllocations(session, clusters * (rounds - 1), 'cluster', `rounds 2–${rounds}`);
     session.disconnect();
   }
 } finally {

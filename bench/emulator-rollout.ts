@@ -14,8 +14,8 @@
  */
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { printAllocations, startAllocationSampling } from './lib/allocations.ts';
 import { DAEMONSET, KUBE_SYSTEM, startBenchEmulator } from './lib/emulator.ts';
 
 const { values } = parseArgs({
@@ -51,14 +51,7 @@ try {
         await session.post('Profiler.enable');
         await session.post('Profiler.start');
       }
-      if (values.allocations) {
-        await session.post('HeapProfiler.enable');
-        await session.post('HeapProfiler.startSampling', {
-          samplingInterval: 4096,
-          includeObjectsCollectedByMajorGC: true,
-          includeObjectsCollectedByMinorGC: true,
-        });
-      }
+      if (values.allocations) await startAllocationSampling(session);
     }
     const hash = `round-${round}`;
     const cpu = process.cpuUsage();
@@ -108,26 +101,8 @@ try {
       const { profile } = await session.post('Profiler.stop');
       fs.writeFileSync(values.profile, JSON.stringify(profile));
     }
-    if (values.allocations) {
-      const { profile } = await session.post('HeapProfiler.stopSampling');
-      let bytes = 0;
-      const byFunction = new Map<string, number>();
-      const walk = (node: typeof profile.head): void => {
-        bytes += node.selfSize;
-        const { functionName, url, lineNumber } = node.callFrame;
-        const where = `${functionName || '(anonymous)'} ${path.basename(url)}:${lineNumber + 1}`;
-        byFunction.set(where, (byFunction.get(where) ?? 0) + node.selfSize);
-        for (const child of node.children) walk(child);
-      };
-      walk(profile.head);
-      const rollouts = clusters * (rounds - 1);
-      process.stdout.write(
-        `allocated (rounds 2–${rounds}, sampled): ${(bytes / rollouts / 1024).toFixed(0)} KiB per rollout\n`,
-      );
-      // Where it was allocated (self), the biggest first: KiB per rollout.
-      for (const [where, size] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 25))
-        process.stdout.write(`  ${(size / rollouts / 1024).toFixed(1).padStart(6)} KiB  ${where}\n`);
-    }
+    if (values.allocations)
+      await printAllocations(session, clusters * (rounds - 1), 'rollout', `rounds 2–${rounds}`);
     session.disconnect();
   }
 } finally {

@@ -16,6 +16,7 @@ import * as openIdConnect from './migrations/0010-open-id-connect.ts';
 import * as historyAudit from './migrations/0011-history-audit.ts';
 import * as restart from './migrations/0012-restart.ts';
 import * as historyOneIndex from './migrations/0013-history-one-index.ts';
+import * as emulatorDigest from './migrations/0014-emulator-digest.ts';
 import type { Schema } from './schema.ts';
 
 interface MigrationModule {
@@ -35,6 +36,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0011-history-audit', historyAudit],
   ['0012-restart', restart],
   ['0013-history-one-index', historyOneIndex],
+  ['0014-emulator-digest', emulatorDigest],
 ];
 
 export async function migrateToLatest(db: Kysely<Schema>, engine: Engine): Promise<string[]> {

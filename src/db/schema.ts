@@ -156,6 +156,11 @@ export interface EmulatorObjectTable {
   namespace: string;
   name: string;
   body: string;
+  /**
+   * What the emulator's lookups read of the object, as JSON text, for the kinds it keeps as text
+   * until read (Events); null otherwise (migration 0014).
+   */
+  digest: string | null;
 }
 
 /** Scale-out: which process serves each emulated cluster (migration 0005). */

@@ -120,5 +120,63 @@ for (const { dialect, leases } of CASES) {
         'the other pods stay',
       );
     });
+
+    test('Events read back as stored, kept as text or parsed on load, and new ones recorded beside them', async () => {
+      const h = harness!;
+      type EventList = { items: { metadata: { name: string }; reason: string; count: number }[] };
+      const events = () => h.kube.json<EventList>('get', 'events', '-n', 'kube-system');
+      const digests = () =>
+        h.database.db
+          .selectFrom('emulator_objects')
+          .select('digest')
+          .where('cluster_id', '=', CLUSTER)
+          .where('resource', '=', 'events')
+          .execute();
+      await untilEvicted(h, 'before the Events are read');
+      const stored = await events();
+      assert.ok(stored.items.length > 0, 'the cluster recorded Events');
+      await untilEvicted(h, 'after the Events were read');
+      const rows = await digests();
+      assert.equal(rows.length, stored.items.length);
+      assert.ok(
+        rows.every((row) => row.digest !== null),
+        'every Event is stored with its digest',
+      );
+      assert.deepEqual(await events(), stored, 'Events kept as text until listed read as stored');
+      await untilEvicted(h, 'after the second read');
+
+      // Rows written before digests were stored: parsed on load, the same Events.
+      await h.database.db
+        .updateTable('emulator_objects')
+        .set({ digest: null })
+        .where('cluster_id', '=', CLUSTER)
+        .where('resource', '=', 'events')
+        .execute();
+      assert.deepEqual(await events(), stored, 'Events without a digest read as stored');
+      await untilEvicted(h, 'after the read of Events without a digest');
+
+      // A rollout of the cluster loaded with its Events as text records its own beside them.
+      const old = await podNames(h);
+      await h.kube.kubectl('rollout', 'restart', 'ds/kube-proxy', '-n', 'kube-system');
+      const rolled = await waitFor(
+        async () => {
+          const names = await podNames(h);
+          return names.length === 3 && names.every((name) => !old.includes(name)) && names;
+        },
+        { ...TIMEOUT, what: 'the kube-proxy pods to be replaced' },
+      );
+      const after = await waitFor(
+        async () => {
+          const list = await events();
+          const scheduled = list.items.filter((e) => e.reason === 'Scheduled').map((e) => e.metadata.name);
+          return rolled.every((pod) => scheduled.some((name) => name.startsWith(`${pod}.`))) && list;
+        },
+        { ...TIMEOUT, what: "the new pods' Scheduled Events" },
+      );
+      const byName = new Map(after.items.map((e) => [e.metadata.name, e]));
+      for (const e of stored.items)
+        assert.deepEqual(byName.get(e.metadata.name), e, `Event ${e.metadata.name} is kept as it was`);
+      assert.ok(after.items.length > stored.items.length, 'the rollout recorded Events');
+    });
   });
 }

@@ -101,7 +101,37 @@ function setTemplateGeneration(object: KubeObject, generation: number): void {
   object.metadata.annotations = { ...object.metadata.annotations, [TEMPLATE_GENERATION]: String(generation) };
 }
 
-const EMPTY_BUCKET: ReadonlyMap<string, KubeObject> = new Map();
+/**
+ * An object read back from the store and kept as its stored text until something reads it whole
+ * (`get`, `list`, `values`, `filed`, a write): `digest` holds what the resource's secondary
+ * indexes and the readers of `filedDigests` read of it. A cluster loaded for a change thus parses
+ * only what the change reads; Events, most of what a used cluster stores, stay text until a client
+ * lists or gets them (docs/performance.md, "Seventh round: Events left as text").
+ */
+class Unparsed {
+  constructor(
+    readonly text: string,
+    readonly digest: KubeObject,
+  ) {}
+}
+
+/** What a bucket holds for a key: the object, or its stored text not parsed yet. */
+type Entry = KubeObject | Unparsed;
+
+/** What the indexes file an entry by: the object, or the digest of one not parsed yet. */
+const digestOf = (entry: Entry): KubeObject => (entry instanceof Unparsed ? entry.digest : entry);
+
+/**
+ * What the emulator's lookups read of the objects of a kind kept as text until read (Events,
+ * cluster/events.ts): `of` writes it beside the object's body, `read` turns it back into an object
+ * holding those members, as they are in the object (missing ones missing).
+ */
+export interface Digest {
+  of(object: KubeObject): string;
+  read(text: string): KubeObject;
+}
+
+const EMPTY_BUCKET: ReadonlyMap<string, Entry> = new Map();
 
 const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
 
@@ -113,9 +143,9 @@ class SecondaryIndex {
   readonly #keyOf: IndexKey;
   readonly #keys = new Map<string, Set<string>>();
 
-  constructor(keyOf: IndexKey, bucket: ReadonlyMap<string, KubeObject>) {
+  constructor(keyOf: IndexKey, bucket: ReadonlyMap<string, Entry>) {
     this.#keyOf = keyOf;
-    for (const [key, object] of bucket) this.add(key, object);
+    for (const [key, entry] of bucket) this.add(key, digestOf(entry));
   }
 
   add(key: string, object: KubeObject): void {
@@ -144,6 +174,7 @@ class SecondaryIndex {
 }
 
 const EMPTY_KEYS: ReadonlySet<string> = new Set();
+const EMPTY_OBJECTS: ReadonlyMap<string, KubeObject> = new Map();
 
 export class ObjectStore {
   readonly meta: ClusterMeta;
@@ -155,7 +186,9 @@ export class ObjectStore {
    */
   readonly containerLogs: Map<string, string>;
   readonly #hooks: ObjectStoreHooks;
-  readonly #objects = new Map<string, Map<string, KubeObject>>();
+  readonly #objects = new Map<string, Map<string, Entry>>();
+  /** How many entries of each resource (storage name) are still text (`Unparsed`). */
+  readonly #unparsed = new Map<string, number>();
   /** Each bucket's objects in list order, kept until the bucket changes. */
   readonly #sorted = new Map<string, KubeObject[]>();
   /**
@@ -183,21 +216,57 @@ export class ObjectStore {
 
   /** Loads a stored object without events (used when reading the cluster from the store). */
   restore(resource: ResourceType, object: KubeObject): void {
-    const key = keyOf(object.metadata.namespace ?? '', object.metadata.name ?? '');
-    const bucket = this.#bucket(resource.storage);
+    this.#restoreEntry(resource.storage, object, object);
+  }
+
+  /**
+   * Loads a stored object as its text, parsed when something reads it whole; `digest` (its
+   * resource's `Digest.read`) holds every member the resource's indexes and `filedDigests`'
+   * readers read, and its namespace and name.
+   */
+  restoreText(resource: ResourceType, text: string, digest: KubeObject): void {
+    this.#restoreEntry(resource.storage, new Unparsed(text, digest), digest);
+    this.#unparsed.set(resource.storage, (this.#unparsed.get(resource.storage) ?? 0) + 1);
+  }
+
+  #restoreEntry(storage: string, entry: Entry, digest: KubeObject): void {
+    const key = keyOf(digest.metadata.namespace ?? '', digest.metadata.name ?? '');
+    const bucket = this.#bucket(storage);
     const replaced = bucket.get(key);
-    bucket.set(key, object);
-    this.#reindex(resource.storage, key, replaced, object);
+    if (replaced instanceof Unparsed) this.#unparsed.set(storage, this.#unparsed.get(storage)! - 1);
+    bucket.set(key, entry);
+    this.#reindex(storage, key, replaced, entry);
   }
 
   /** Keeps the resource's secondary indexes (if any was built) up to date with a change of `key`. */
-  #reindex(storage: string, key: string, previous: KubeObject | undefined, next: KubeObject | undefined) {
+  #reindex(storage: string, key: string, previous: Entry | undefined, next: Entry | undefined) {
     const indexes = this.#indexes.get(storage);
     if (indexes === undefined) return;
     for (const index of indexes.values()) {
-      if (previous !== undefined) index.remove(key, previous);
-      if (next !== undefined) index.add(key, next);
+      if (previous !== undefined) index.remove(key, digestOf(previous));
+      if (next !== undefined) index.add(key, digestOf(next));
     }
+  }
+
+  /**
+   * The object a bucket holds for `key`, parsed if it was still text. The parsed object takes the
+   * text's place (same key, same place in the bucket's order; the indexes file it the same, as
+   * its digest holds what they read): every reader gets the same object from then on.
+   */
+  #parsed(storage: string, bucket: Map<string, Entry>, key: string, entry: Entry): KubeObject {
+    if (!(entry instanceof Unparsed)) return entry;
+    const object = JSON.parse(entry.text) as KubeObject;
+    bucket.set(key, object);
+    this.#unparsed.set(storage, this.#unparsed.get(storage)! - 1);
+    return object;
+  }
+
+  /** The resource's bucket with every entry parsed (for the readers of all its objects). */
+  #parsedBucket(storage: string): Map<string, KubeObject> | undefined {
+    const bucket = this.#objects.get(storage);
+    if (bucket !== undefined && (this.#unparsed.get(storage) ?? 0) > 0)
+      for (const [key, entry] of bucket) this.#parsed(storage, bucket, key, entry);
+    return bucket as Map<string, KubeObject> | undefined;
   }
 
   #index(resource: ResourceType, by: IndexKey): SecondaryIndex {
@@ -223,7 +292,21 @@ export class ObjectStore {
     const bucket = this.#objects.get(resource.storage);
     if (bucket === undefined) return [];
     const out: KubeObject[] = [];
-    for (const key of this.#index(resource, by).keysOf(filed)) out.push(bucket.get(key)!);
+    for (const key of this.#index(resource, by).keysOf(filed))
+      out.push(this.#parsed(resource.storage, bucket, key, bucket.get(key)!));
+    return out;
+  }
+
+  /**
+   * As `filed`, but objects still kept as their stored text are not parsed: for those, their
+   * digest. For a reader of the members the resource's `Digest` keeps only (the namespace's
+   * oldest Events, cluster/events.ts), which then costs no parse.
+   */
+  filedDigests(resource: ResourceType, by: IndexKey, filed: string): KubeObject[] {
+    const bucket = this.#objects.get(resource.storage);
+    if (bucket === undefined) return [];
+    const out: KubeObject[] = [];
+    for (const key of this.#index(resource, by).keysOf(filed)) out.push(digestOf(bucket.get(key)!));
     return out;
   }
 
@@ -232,7 +315,7 @@ export class ObjectStore {
     return this.#index(resource, by).keysOf(filed).size;
   }
 
-  #bucket(resource: string): Map<string, KubeObject> {
+  #bucket(resource: string): Map<string, Entry> {
     this.#sorted.delete(resource); // every caller is about to change the bucket
     let bucket = this.#objects.get(resource);
     if (bucket === undefined) {
@@ -247,7 +330,11 @@ export class ObjectStore {
   }
 
   get(resource: ResourceType, namespace: string, name: string): KubeObject | undefined {
-    return this.#objects.get(resource.storage)?.get(keyOf(namespace, name));
+    const bucket = this.#objects.get(resource.storage);
+    if (bucket === undefined) return undefined;
+    const key = keyOf(namespace, name);
+    const entry = bucket.get(key);
+    return entry === undefined ? undefined : this.#parsed(resource.storage, bucket, key, entry);
   }
 
   mustGet(resource: ResourceType, namespace: string, name: string): KubeObject {
@@ -261,12 +348,12 @@ export class ObjectStore {
    * controller's lookups; what it must not do is write while iterating).
    */
   values(resource: ResourceType): IterableIterator<KubeObject> {
-    return (this.#objects.get(resource.storage) ?? EMPTY_BUCKET).values();
+    return (this.#parsedBucket(resource.storage) ?? EMPTY_OBJECTS).values();
   }
 
   /** Objects of a resource (in one namespace, or all), sorted as the API server lists them. */
   list(resource: ResourceType, namespace?: string): KubeObject[] {
-    const bucket = this.#objects.get(resource.storage);
+    const bucket = this.#parsedBucket(resource.storage);
     if (bucket === undefined) return [];
     let sorted = this.#sorted.get(resource.storage);
     if (sorted === undefined) {

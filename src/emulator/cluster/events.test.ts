@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import { ObjectStore } from '../apiserver/object-store.ts';
 import type { KubeObject } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
-import { recordEvent } from './events.ts';
+import { EVENT_DIGEST, recordEvent } from './events.ts';
 
 /** A cluster in memory only (no store, no controllers), its namespaces created. */
 function memoryCluster(): ObjectStore {
@@ -144,4 +144,94 @@ test("a namespace keeps its 500 latest Events, whatever else the cluster's other
   // Counting again still finds the Events that stayed.
   recordEvent(cluster, pod('p502', 'uid-502'), pulled, new Date(700_000));
   assert.equal(cluster.list(RESOURCE.events, 'kube-system').filter((e) => e.count === 2).length, 1);
+});
+
+/** The cluster's Events loaded into a new cluster as the store's rows load them: text and digest. */
+function loadedAsText(cluster: ObjectStore): ObjectStore {
+  const loaded = memoryCluster();
+  for (const e of cluster.list(RESOURCE.events))
+    loaded.restoreText(RESOURCE.events, JSON.stringify(e), EVENT_DIGEST.read(EVENT_DIGEST.of(e)));
+  return loaded;
+}
+
+/** How many Events `JSON.parse` read during `run` (the field manager parses its own paths). */
+function eventParsesDuring(run: () => void): number {
+  const parse = mock.method(JSON, 'parse');
+  try {
+    run();
+    return parse.mock.calls.filter((call) => String(call.arguments[0]).startsWith('{"kind":"Event"')).length;
+  } finally {
+    parse.mock.restore();
+  }
+}
+
+test('Events loaded as text are counted again, bounded and read as the Events parsed, parsing only what is read', () => {
+  const cluster = memoryCluster();
+  for (let i = 0; i < 499; i++)
+    recordEvent(cluster, pod(`p${i}`, `uid-${i}`), pulled, new Date(Math.floor(i / 2) * 1000));
+  // Events a client created: no involvedObject, no lastTimestamp, a reason that is not a string.
+  cluster.create(RESOURCE.events, {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name: 'bare', namespace: 'kube-system' },
+  });
+  cluster.create(RESOURCE.events, {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name: 'odd', namespace: 'kube-system' },
+    involvedObject: { uid: 'uid-7' },
+    reason: 7,
+    message: null,
+    lastTimestamp: '1970-01-01T00:00:00Z',
+  } as unknown as KubeObject);
+  const loaded = loadedAsText(cluster);
+  const parsed = memoryCluster();
+  for (const e of cluster.list(RESOURCE.events)) parsed.restore(RESOURCE.events, e);
+
+  // 501 Events in kube-system. Counting one again parses that one Event; recording new ones past
+  // the bound parses only those deleted, the oldest: 'odd' and p0 (as old as 'odd' and p1, first
+  // in list order), then p1.
+  const changes = (c: ObjectStore) => {
+    recordEvent(c, pod('p5', 'uid-5'), pulled, new Date(600_000));
+    recordEvent(c, pod('q', 'uid-q'), pulled, new Date(600_000));
+    recordEvent(c, pod('r', 'uid-r'), pulled, new Date(600_000));
+  };
+  assert.equal(
+    eventParsesDuring(() => changes(loaded)),
+    4,
+    'only the Events the changes read are parsed',
+  );
+  changes(parsed);
+  // The same Events (those just recorded have names and uids of their own in each cluster).
+  const view = (c: ObjectStore) =>
+    c.list(RESOURCE.events).map((e) => {
+      const recorded = /^[qr]\./.test(e.metadata.name ?? '');
+      return [
+        recorded ? e.metadata.name?.slice(0, 1) : e.metadata.name,
+        recorded ? undefined : e.metadata.uid,
+        (e.involvedObject as { uid?: string } | undefined)?.uid,
+        e.reason,
+        e.count,
+        e.lastTimestamp,
+      ];
+    });
+  assert.deepEqual(view(loaded), view(parsed));
+  assert.equal(loaded.get(RESOURCE.events, 'kube-system', 'odd'), undefined, 'the oldest went');
+  assert.equal(loaded.get(RESOURCE.events, 'kube-system', 'bare')?.metadata.name, 'bare');
+  assert.equal(loaded.list(RESOURCE.events, 'kube-system').length, 500);
+  assert.deepEqual(
+    loaded
+      .list(RESOURCE.events)
+      .find((e) => (e.involvedObject as { uid?: string } | undefined)?.uid === 'uid-5')?.count,
+    2,
+  );
+
+  // Every read path sees the Events as they were stored, the same object each time.
+  const again = loadedAsText(cluster);
+  const stored = cluster.list(RESOURCE.events);
+  const first = again.get(RESOURCE.events, 'kube-system', stored[0]!.metadata.name!);
+  assert.deepEqual(first, stored[0]);
+  assert.equal(again.list(RESOURCE.events)[0], first, 'a parsed Event takes the place of its text');
+  assert.deepEqual(again.list(RESOURCE.events, 'kube-system'), stored);
+  assert.deepEqual([...again.values(RESOURCE.events)].length, stored.length);
 });

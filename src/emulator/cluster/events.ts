@@ -4,7 +4,7 @@
  * event correlator aggregates a repeated event.
  */
 import { FieldsByShape } from '../apiserver/managed-fields.ts';
-import type { ObjectStore } from '../apiserver/object-store.ts';
+import type { Digest, ObjectStore } from '../apiserver/object-store.ts';
 import { type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
 import { randomHex } from './random-hex.ts';
@@ -31,14 +31,43 @@ const listKey = (event: KubeObject): string => `${event.metadata.namespace}/${ev
  */
 const FIELDS_BY_SHAPE = new FieldsByShape(64);
 
-/** Events by their namespace and the uid of the object they are about (`ObjectStore.filed`). */
-const byInvolvedObject = (event: KubeObject): string | undefined => {
-  const uid = (event.involvedObject as { uid?: unknown } | undefined)?.uid;
-  return typeof uid === 'string' ? `${event.metadata.namespace}\n${uid}` : undefined;
+const involvedUid = (event: KubeObject): unknown =>
+  (event.involvedObject as { uid?: unknown } | undefined)?.uid;
+
+/**
+ * Events by their namespace, the uid of the object they are about, their reason and message
+ * (`ObjectStore.filed`): what one recorded again is found by. The reason and message are in the
+ * key so that a lookup parses only the Events it matches, not every Event of the object (a
+ * DaemonSet's `SuccessfulCreate`/`SuccessfulDelete` of every rollout) when they are still text.
+ */
+const byOccurrence = (event: KubeObject): string | undefined => {
+  const uid = involvedUid(event);
+  return typeof uid === 'string'
+    ? `${event.metadata.namespace}\n${uid}\n${String(event.reason)}\n${String(event.message)}`
+    : undefined;
 };
 
-/** Events by their namespace (`ObjectStore.countFiled`). */
+/** Events by their namespace (`ObjectStore.countFiled`, `filedDigests`). */
 const byNamespace = (event: KubeObject): string | undefined => event.metadata.namespace;
+
+/**
+ * What the lookups above and `earlier` read of an Event, stored beside its body
+ * (`emulator_objects.digest`) so a cluster loaded from the store keeps its Events as text
+ * (`ObjectStore.restoreText`): recording one then parses only the Event it counts again, and
+ * the namespace's oldest is found among the digests. Members an Event lacks stay missing (JSON
+ * drops them), so the digest files and sorts as the Event itself.
+ */
+export const EVENT_DIGEST: Digest = {
+  of: (event) =>
+    JSON.stringify({
+      metadata: { namespace: event.metadata.namespace, name: event.metadata.name },
+      involvedObject: { uid: involvedUid(event) },
+      reason: event.reason,
+      message: event.message,
+      lastTimestamp: event.lastTimestamp,
+    }),
+  read: (text) => JSON.parse(text) as KubeObject,
+};
 
 /**
  * Records `event` about `object`, or counts it again when the object already has one for this reason.
@@ -54,7 +83,11 @@ export function recordEvent(cluster: ObjectStore, object: KubeObject, event: Eve
   // Stored objects have a uid; an object without one matches only Events without one (not indexed).
   const candidates =
     typeof uid === 'string'
-      ? cluster.filed(RESOURCE.events, byInvolvedObject, `${namespace}\n${uid}`)
+      ? cluster.filed(
+          RESOURCE.events,
+          byOccurrence,
+          `${namespace}\n${uid}\n${event.reason}\n${event.message}`,
+        )
       : cluster.values(RESOURCE.events);
   for (const e of candidates) {
     if (
@@ -106,8 +139,7 @@ export function recordEvent(cluster: ObjectStore, object: KubeObject, event: Eve
   FIELDS_BY_SHAPE.learn(shape, created);
   const excess = cluster.countFiled(RESOURCE.events, byNamespace, namespace) - MAX_EVENTS;
   if (excess > 0) {
-    for (const old of oldest(cluster, namespace, excess))
-      cluster.delete(RESOURCE.events, namespace, old.metadata.name ?? '');
+    for (const name of oldest(cluster, namespace, excess)) cluster.delete(RESOURCE.events, namespace, name);
   }
 }
 
@@ -116,15 +148,17 @@ const earlier = (a: KubeObject, b: KubeObject): number =>
   String(a.lastTimestamp).localeCompare(String(b.lastTimestamp)) || listKey(a).localeCompare(listKey(b));
 
 /**
- * The `count` Events of the namespace that go first. A namespace at its bound loses one Event per
- * Event recorded: found in one pass, where sorting the namespace's Events (after a list, itself
- * sorted afresh after every write) cost a cluster at the bound about three times its rollout's CPU
- * (docs/performance.md, "Fifth round").
+ * The names of the `count` Events of the namespace that go first. A namespace at its bound loses
+ * one Event per Event recorded: found in one pass, where sorting the namespace's Events (after a
+ * list, itself sorted afresh after every write) cost a cluster at the bound about three times its
+ * rollout's CPU (docs/performance.md, "Fifth round"); among their digests, so Events still kept
+ * as text are not parsed for it.
  */
-function oldest(cluster: ObjectStore, namespace: string, count: number): KubeObject[] {
-  const events = cluster.filed(RESOURCE.events, byNamespace, namespace);
-  if (count > 1) return events.sort(earlier).slice(0, count);
+function oldest(cluster: ObjectStore, namespace: string, count: number): string[] {
+  const events = cluster.filedDigests(RESOURCE.events, byNamespace, namespace);
+  const name = (e: KubeObject): string => e.metadata.name ?? '';
+  if (count > 1) return events.sort(earlier).slice(0, count).map(name);
   let first: KubeObject | undefined;
   for (const e of events) if (first === undefined || earlier(e, first) < 0) first = e;
-  return first === undefined ? [] : [first];
+  return first === undefined ? [] : [name(first)];
 }

@@ -24,10 +24,14 @@ const CHUNK = 200;
  * object, the meta repeated; one row of nulls for the objects when it has none.
  */
 const LOAD_SQL =
-  'select c.*, o."resource", o."body" from "emulator_clusters" c ' +
+  'select c.*, o."resource", o."body", o."digest" from "emulator_clusters" c ' +
   'left join "emulator_objects" o on o."cluster_id" = c."id" where c."id" = $1';
 
-type LoadRow = Selectable<EmulatorClusterTable> & { resource: string | null; body: string | null };
+type LoadRow = Selectable<EmulatorClusterTable> & {
+  resource: string | null;
+  body: string | null;
+  digest: string | null;
+};
 
 /** Changes to clusters another process took over were not written. */
 export class OwnershipLostError extends Error {
@@ -54,8 +58,8 @@ export class PostgresEmulatorEngine implements EmulatorEngine {
     const first = rows[0];
     if (first === undefined) return undefined;
     const objects: StoredObject[] = [];
-    for (const { resource, body } of rows)
-      if (resource !== null && body !== null) objects.push({ resource, body });
+    for (const { resource, body, digest } of rows)
+      if (resource !== null && body !== null) objects.push({ resource, body, digest });
     return { meta: metaOf(first), objects };
   }
 
@@ -102,7 +106,7 @@ export class PostgresEmulatorEngine implements EmulatorEngine {
       const upserts: EmulatorObjectTable[] = [];
       for (const [clusterId, entry] of pending) {
         for (const object of entry.objects.values()) {
-          if (object.body === null) {
+          if (object.row === null) {
             await trx
               .deleteFrom('emulator_objects')
               .where('cluster_id', '=', clusterId)
@@ -111,12 +115,14 @@ export class PostgresEmulatorEngine implements EmulatorEngine {
               .where('name', '=', object.name)
               .execute();
           } else {
+            const { body, digest } = object.row();
             upserts.push({
               cluster_id: clusterId,
               resource: object.resource,
               namespace: object.namespace,
               name: object.name,
-              body: object.body(),
+              body,
+              digest,
             });
           }
         }
@@ -128,7 +134,7 @@ export class PostgresEmulatorEngine implements EmulatorEngine {
           .onConflict((oc) =>
             oc
               .columns(['cluster_id', 'resource', 'namespace', 'name'])
-              .doUpdateSet((eb) => ({ body: eb.ref('excluded.body') })),
+              .doUpdateSet((eb) => ({ body: eb.ref('excluded.body'), digest: eb.ref('excluded.digest') })),
           )
           .execute();
       }

@@ -17,7 +17,8 @@ import {
 } from './emulator.store.ts';
 
 const SELECT_CLUSTER_SQL = 'select * from "emulator_clusters" where "id" = ?';
-const SELECT_OBJECTS_SQL = 'select "resource", "body" from "emulator_objects" where "cluster_id" = ?';
+const SELECT_OBJECTS_SQL =
+  'select "resource", "body", "digest" from "emulator_objects" where "cluster_id" = ?';
 
 export class SqliteEmulatorEngine implements EmulatorEngine {
   readonly #sql: ExclusiveSql;
@@ -48,8 +49,9 @@ const UPSERT_META_SQL =
 const DELETE_OBJECT_SQL =
   'delete from "emulator_objects" where "cluster_id" = ? and "resource" = ? and "namespace" = ? and "name" = ?';
 const UPSERT_OBJECT_SQL =
-  'insert into "emulator_objects" ("cluster_id", "resource", "namespace", "name", "body") values (?, ?, ?, ?, ?) ' +
-  'on conflict ("cluster_id", "resource", "namespace", "name") do update set "body" = excluded."body"';
+  'insert into "emulator_objects" ("cluster_id", "resource", "namespace", "name", "body", "digest") ' +
+  'values (?, ?, ?, ?, ?, ?) on conflict ("cluster_id", "resource", "namespace", "name") ' +
+  'do update set "body" = excluded."body", "digest" = excluded."digest"';
 
 /** Deletions, then metas, then objects: the same rows as the PostgreSQL writer writes. */
 function writeSync(sql: SyncSql, pending: Map<string, PendingCluster>, deletions: Set<string>): void {
@@ -64,16 +66,11 @@ function writeSync(sql: SyncSql, pending: Map<string, PendingCluster>, deletions
   }
   for (const [clusterId, entry] of pending) {
     for (const object of entry.objects.values()) {
-      if (object.body === null) {
+      if (object.row === null) {
         sql.run(DELETE_OBJECT_SQL, [clusterId, object.resource, object.namespace, object.name]);
       } else {
-        sql.run(UPSERT_OBJECT_SQL, [
-          clusterId,
-          object.resource,
-          object.namespace,
-          object.name,
-          object.body(),
-        ]);
+        const { body, digest } = object.row();
+        sql.run(UPSERT_OBJECT_SQL, [clusterId, object.resource, object.namespace, object.name, body, digest]);
       }
     }
   }

@@ -19,6 +19,8 @@ import { SqliteEmulatorEngine } from './emulator.store.sqlite.ts';
 export interface StoredObject {
   readonly resource: string;
   readonly body: string;
+  /** What lookups read of the object, for the kinds kept as text until read (Events); else null. */
+  readonly digest: string | null;
 }
 
 /** A cluster as stored: its meta row and its objects' rows (container logs included). */
@@ -39,10 +41,16 @@ export function metaOf(row: Selectable<EmulatorClusterTable>): ClusterMeta {
   };
 }
 
+/** An object to write: its body, and its digest for the kinds kept as text until read (else null). */
+export interface ObjectRow {
+  readonly body: string;
+  readonly digest: string | null;
+}
+
 export interface PendingCluster {
   meta: ClusterMeta | undefined;
-  /** key `resource/namespace/name` → body getter (null: delete). */
-  objects: Map<string, { resource: string; namespace: string; name: string; body: (() => string) | null }>;
+  /** key `resource/namespace/name` → row getter (null: delete). */
+  objects: Map<string, { resource: string; namespace: string; name: string; row: (() => ObjectRow) | null }>;
 }
 
 /** The least time between the end of a commit and the start of the next. */
@@ -169,13 +177,13 @@ export class EmulatorStore {
     resource: string,
     namespace: string,
     name: string,
-    body: (() => string) | null,
+    row: (() => ObjectRow) | null,
   ): void {
     this.#entry(clusterId).objects.set(`${resource}/${namespace}/${name}`, {
       resource,
       namespace,
       name,
-      body,
+      row,
     });
     this.#schedule();
   }

@@ -1,0 +1,45 @@
+/**
+ * What a stretch of a bench allocates, sampled by V8's heap profiler (collected objects included):
+ * a figure the machine's load does not move, unlike CPU time (docs/performance.md). Start it on a
+ * connected inspector session, stop it with the number of units of work done meanwhile.
+ */
+
+import type { Session } from 'node:inspector/promises';
+import path from 'node:path';
+
+export async function startAllocationSampling(session: Session): Promise<void> {
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+}
+
+/**
+ * Stops the sampling and prints the KiB allocated per `unit` (`what` says over which rounds) and the
+ * 25 functions that allocated most (self, KiB per unit).
+ */
+export async function printAllocations(
+  session: Session,
+  units: number,
+  unit: string,
+  what: string,
+): Promise<void> {
+  const { profile } = await session.post('HeapProfiler.stopSampling');
+  let bytes = 0;
+  const byFunction = new Map<string, number>();
+  const walk = (node: typeof profile.head): void => {
+    bytes += node.selfSize;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const where = `${functionName || '(anonymous)'} ${path.basename(url)}:${lineNumber + 1}`;
+    byFunction.set(where, (byFunction.get(where) ?? 0) + node.selfSize);
+    for (const child of node.children) walk(child);
+  };
+  walk(profile.head);
+  process.stdout.write(
+    `allocated (${what}, sampled): ${(bytes / units / 1024).toFixed(0)} KiB per ${unit}\n`,
+  );
+  for (const [where, size] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 25))
+    process.stdout.write(`  ${(size / units / 1024).toFixed(1).padStart(6)} KiB  ${where}\n`);
+}
