@@ -3,6 +3,7 @@
  * (spec/kube-proxy.md §4.1), and the pods the DaemonSet controller stamps from a template.
  */
 import { createHash } from 'node:crypto';
+import { BoundedMap } from '../../bounded-map.ts';
 import { TEMPLATE_GENERATION } from '../apiserver/object-store.ts';
 import { type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 import type { EmulatedNode } from '../scale-out/control.ts';
@@ -398,6 +399,19 @@ const conditions = (time: string, ready: boolean, scheduledOnly = false): JsonOb
   ];
 };
 
+/** Image IDs by image (a digest per container start was a hash each); bounded. */
+const IMAGE_IDS = new BoundedMap<string, string>(256);
+
+/** The image ID a container runtime reports for `image`: its repository and a digest of the reference. */
+function imageId(image: string): string {
+  let id = IMAGE_IDS.get(image);
+  if (id === undefined) {
+    id = `${image.split(':')[0]}@sha256:${createHash('sha256').update(image).digest('hex')}`;
+    IMAGE_IDS.set(image, id);
+  }
+  return id;
+}
+
 export function runningStatus(
   container: string,
   image: string,
@@ -418,7 +432,7 @@ export function runningStatus(
       {
         name: container,
         image,
-        imageID: `${image.split(':')[0]}@sha256:${createHash('sha256').update(image).digest('hex')}`,
+        imageID: imageId(image),
         containerID: containerId(),
         ready: true,
         started: true,
