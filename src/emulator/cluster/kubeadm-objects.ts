@@ -461,6 +461,37 @@ export function daemonSetOwner(ds: KubeObject): JsonObject {
 export const templateGeneration = (ds: KubeObject): string =>
   ds.metadata.annotations?.[TEMPLATE_GENERATION] ?? String(ds.metadata.generation ?? 1);
 
+/** What the DaemonSet controller adds to its pods' tolerations (kube-controller-manager's daemon util). */
+const DAEMON_TOLERATIONS: readonly JsonObject[] = [
+  'node.kubernetes.io/not-ready',
+  'node.kubernetes.io/unreachable',
+  'node.kubernetes.io/disk-pressure',
+  'node.kubernetes.io/memory-pressure',
+  'node.kubernetes.io/pid-pressure',
+  'node.kubernetes.io/unschedulable',
+  'node.kubernetes.io/network-unavailable',
+].map((key) => ({
+  effect: key.endsWith('ready') || key.endsWith('unreachable') ? 'NoExecute' : 'NoSchedule',
+  key,
+  operator: 'Exists',
+}));
+
+/** A template's tolerations with the controller's, by template spec: its pods share one list. */
+const TOLERATIONS = new WeakMap<JsonObject, JsonObject[]>();
+
+/**
+ * The tolerations of a daemon pod of template spec `spec`: one list for all its pods (stored
+ * objects are never changed in place, so they may share it, as they share the template's parts).
+ */
+function daemonTolerations(spec: JsonObject): JsonObject[] {
+  let list = TOLERATIONS.get(spec);
+  if (list === undefined) {
+    list = [...((spec.tolerations ?? []) as JsonObject[]), ...DAEMON_TOLERATIONS];
+    TOLERATIONS.set(spec, list);
+  }
+  return list;
+}
+
 export function daemonPod(ds: KubeObject, hash: string, node: string, ip: string, now: Date): KubeObject {
   // Shared with the stored DaemonSet, not copied: stored objects are never changed in place, and
   // the pod's spec and labels are new objects around the template's parts.
@@ -495,22 +526,7 @@ export function daemonPod(ds: KubeObject, hash: string, node: string, ip: string
           },
         },
       },
-      tolerations: [
-        ...((spec.tolerations ?? []) as JsonObject[]),
-        ...[
-          'node.kubernetes.io/not-ready',
-          'node.kubernetes.io/unreachable',
-          'node.kubernetes.io/disk-pressure',
-          'node.kubernetes.io/memory-pressure',
-          'node.kubernetes.io/pid-pressure',
-          'node.kubernetes.io/unschedulable',
-          'node.kubernetes.io/network-unavailable',
-        ].map((key) => ({
-          effect: key.endsWith('ready') || key.endsWith('unreachable') ? 'NoExecute' : 'NoSchedule',
-          key,
-          operator: 'Exists',
-        })),
-      ],
+      tolerations: daemonTolerations(spec),
     },
     status: {
       phase: 'Pending',
