@@ -100,6 +100,8 @@ export function leafPaths(object: JsonObject, part: 'main' | 'status' = 'main'):
   // The leaves in the order they are found, so that a big subtree's can be kept (`walked`).
   const paths: string[] = [];
   const values: Json[] = [];
+  /** Subtrees whose leaves were taken from `walked`: a subtree holding one is not kept itself. */
+  let reused = 0;
   const leaf = (path: string, value: Json) => {
     out.set(path, value);
     paths.push(path);
@@ -117,10 +119,12 @@ export function leafPaths(object: JsonObject, part: 'main' | 'status' = 'main'):
         const known = walked.get(value);
         if (known !== undefined && known.shape === shape && known.open === open) {
           for (let i = 0; i < known.paths.length; i++) leaf(known.paths[i]!, known.values[i]!);
+          reused += 1;
           return;
         }
       }
       const start = paths.length;
+      const reusedBefore = reused;
       if (depth > 0 && shape.dot) leaf(`${open},"."]`, true);
       // No key array: this runs for every member of every object a managed write walks.
       for (const key in value) {
@@ -140,7 +144,7 @@ export function leafPaths(object: JsonObject, part: 'main' | 'status' = 'main'):
           memberShape(shape, key, depth === 0),
         );
       }
-      if (depth > 1 && paths.length - start >= WALKED_MIN_LEAVES)
+      if (depth > 1 && reused === reusedBefore && paths.length - start >= WALKED_MIN_LEAVES)
         walked.set(value, { open, shape, paths: paths.slice(start), values: values.slice(start) });
     } else if (depth > 0 && keyedList(shape, value)) {
       if (shape.dot) leaf(`${open},"."]`, true);
@@ -162,7 +166,9 @@ export function leafPaths(object: JsonObject, part: 'main' | 'status' = 'main'):
  * them was most of a DaemonSet patch's cost (docs/performance.md, "Seventh round: the emulator's
  * rollout"). Kept while the subtree lives: stored objects are never changed in place, and the
  * walks' other inputs (new objects a write builds) are not changed after it. Small subtrees are
- * not kept: their walk costs about what the record would.
+ * not kept (their walk costs about what the record would), nor one that holds a kept one (a
+ * DaemonSet's new template around its kept spec: the watch log keeps every version's template,
+ * and each would hold a record of the same paths).
  */
 const walked = new WeakMap<
   object,
