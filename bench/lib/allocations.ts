@@ -29,14 +29,18 @@ export async function printAllocations(
   const { profile } = await session.post('HeapProfiler.stopSampling');
   let bytes = 0;
   const byFunction = new Map<string, number>();
-  const walk = (node: typeof profile.head): void => {
-    bytes += node.selfSize;
+  const frame = (node: typeof profile.head): string => {
     const { functionName, url, lineNumber } = node.callFrame;
-    const where = `${functionName || '(anonymous)'} ${path.basename(url)}:${lineNumber + 1}`;
-    byFunction.set(where, (byFunction.get(where) ?? 0) + node.selfSize);
-    for (const child of node.children) walk(child);
+    return `${functionName || '(anonymous)'} ${path.basename(url)}:${lineNumber + 1}`;
   };
-  walk(profile.head);
+  // A builtin (no script: `set`, `keys`, `sort`, …) is named with the function that called it.
+  const walk = (node: typeof profile.head, caller: string): void => {
+    bytes += node.selfSize;
+    const where = node.callFrame.url === '' ? `${frame(node)} ← ${caller}` : frame(node);
+    byFunction.set(where, (byFunction.get(where) ?? 0) + node.selfSize);
+    for (const child of node.children) walk(child, where);
+  };
+  walk(profile.head, '(root)');
   process.stdout.write(
     `allocated (${what}, sampled): ${(bytes / units / 1024).toFixed(0)} KiB per ${unit}\n`,
   );

@@ -45,6 +45,40 @@ const itemSegment = (keys: readonly string[], item: JsonObject): string =>
 
 const isItemSegment = (segment: string): boolean => segment.startsWith('k:{');
 
+/**
+ * Path segments as the walk appends them (JSON texts), kept by what they are made of: the objects
+ * a fleet's clusters write share their members' names and most list items' keys, and encoding
+ * them afresh (a `JSON.stringify` per member, two and a `fromEntries` per item) was a third of the
+ * walk (docs/performance.md, "Seventh round: the emulator's rollout"). Bounded: past the bound it
+ * starts over.
+ */
+const memberTexts = new BoundedMap<string, string>(4_096);
+const itemTexts = new BoundedMap<string, string>(4_096);
+
+/** `JSON.stringify(key)`, kept. */
+function memberText(key: string): string {
+  let text = memberTexts.get(key);
+  if (text === undefined) {
+    text = JSON.stringify(key);
+    memberTexts.set(key, text);
+  }
+  return text;
+}
+
+/** `JSON.stringify(itemSegment(keys, item))`, kept for an item of one merge key whose value is a string or number. */
+function itemText(keys: readonly string[], item: JsonObject): string {
+  const value = keys.length === 1 ? item[keys[0]!] : undefined;
+  if (typeof value !== 'string' && typeof value !== 'number') return JSON.stringify(itemSegment(keys, item));
+  // Merge keys are the shapes' own names (no NUL); the type tag keeps "1" and 1 apart.
+  const memo = `${keys[0]}\u0000${typeof value === 'string' ? 's' : 'n'}${value}`;
+  let text = itemTexts.get(memo);
+  if (text === undefined) {
+    text = JSON.stringify(itemSegment(keys, item));
+    itemTexts.set(memo, text);
+  }
+  return text;
+}
+
 /** Whether `value` is a list whose every item has its merge keys (else it is owned whole). */
 const keyedList = (shape: Shape, value: Json | undefined): value is JsonObject[] =>
   shape.keys !== undefined &&
@@ -63,14 +97,35 @@ const keyedList = (shape: Shape, value: Json | undefined): value is JsonObject[]
  */
 export function leafPaths(object: JsonObject, part: 'main' | 'status' = 'main'): Map<string, Json> {
   const out = new Map<string, Json>();
+  // The leaves in the order they are found, so that a big subtree's can be kept (`walked`).
+  const paths: string[] = [];
+  const values: Json[] = [];
+  /** Subtrees whose leaves were taken from `walked`: a subtree holding one is not kept itself. */
+  let reused = 0;
+  const leaf = (path: string, value: Json) => {
+    out.set(path, value);
+    paths.push(path);
+    values.push(value);
+  };
   // A path is carried as its JSON text without the closing bracket (`["a","b"`), one segment
   // appended at a time: the same text as JSON.stringify of the segments, without an array and a
   // stringify of the whole path per member.
   const walk = (value: Json, open: string, depth: number, inMetadata: boolean, shape: Shape) => {
     if (depth > 0 && shape.atomic === true) {
-      out.set(`${open}]`, value);
+      leaf(`${open}]`, value);
     } else if (isObject(value) && hasMember(value)) {
-      if (depth > 0 && shape.dot) out.set(`${open},"."]`, true);
+      // Below the top two levels the leaves depend only on the subtree, its path and its shape.
+      if (depth > 1) {
+        const known = walked.get(value);
+        if (known !== undefined && known.shape === shape && known.open === open) {
+          for (let i = 0; i < known.paths.length; i++) leaf(known.paths[i]!, known.values[i]!);
+          reused += 1;
+          return;
+        }
+      }
+      const start = paths.length;
+      const reusedBefore = reused;
+      if (depth > 0 && shape.dot) leaf(`${open},"."]`, true);
       // No key array: this runs for every member of every object a managed write walks.
       for (const key in value) {
         if (!Object.hasOwn(value, key)) continue;
@@ -83,29 +138,43 @@ export function leafPaths(object: JsonObject, part: 'main' | 'status' = 'main'):
         if (inMetadata && UNTRACKED_METADATA.has(key)) continue;
         walk(
           child,
-          `${open}${depth === 0 ? '' : ','}${JSON.stringify(key)}`,
+          `${open}${depth === 0 ? '' : ','}${memberText(key)}`,
           depth + 1,
           depth === 0 && key === 'metadata',
           memberShape(shape, key, depth === 0),
         );
       }
+      if (depth > 1 && reused === reusedBefore && paths.length - start >= WALKED_MIN_LEAVES)
+        walked.set(value, { open, shape, paths: paths.slice(start), values: values.slice(start) });
     } else if (depth > 0 && keyedList(shape, value)) {
-      if (shape.dot) out.set(`${open},"."]`, true);
+      if (shape.dot) leaf(`${open},"."]`, true);
       for (const item of value)
-        walk(
-          item,
-          `${open},${JSON.stringify(itemSegment(shape.keys!, item))}`,
-          depth + 1,
-          false,
-          shape.item ?? MAP_SHAPE,
-        );
+        walk(item, `${open},${itemText(shape.keys!, item)}`, depth + 1, false, shape.item ?? MAP_SHAPE);
     } else if (depth > 0) {
-      out.set(`${open}]`, value);
+      leaf(`${open}]`, value);
     }
   };
   walk(object, '[', 0, false, rootShape(String(object.kind ?? '')));
   return out;
 }
+
+/**
+ * The leaves of big subtrees already walked (a DaemonSet's pod template spec), by subtree: the
+ * versions of an object share the parts a write leaves alone (status writes, patches), so the
+ * field manager's walks of the version it replaces and of the new one find the same subtree again
+ * and take its paths (texts already built and hashed) instead of building them afresh: building
+ * them was most of a DaemonSet patch's cost (docs/performance.md, "Seventh round: the emulator's
+ * rollout"). Kept while the subtree lives: stored objects are never changed in place, and the
+ * walks' other inputs (new objects a write builds) are not changed after it. Small subtrees are
+ * not kept (their walk costs about what the record would), nor one that holds a kept one (a
+ * DaemonSet's new template around its kept spec: the watch log keeps every version's template,
+ * and each would hold a record of the same paths).
+ */
+const walked = new WeakMap<
+  object,
+  { readonly open: string; readonly shape: Shape; readonly paths: string[]; readonly values: Json[] }
+>();
+const WALKED_MIN_LEAVES = 16;
 
 /** Whether an object has a member (Object.keys(…).length > 0, without the array). */
 function hasMember(value: JsonObject): boolean {

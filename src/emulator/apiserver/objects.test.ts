@@ -64,6 +64,59 @@ test('jsonOf is the text JSON.stringify gives, also for versions that share part
     {},
   ];
   for (const object of objects) assert.equal(jsonOf(object as object), JSON.stringify(object));
+  // The metadata of an object with a spec, whose fieldsV1 trees' texts are kept: every odd case
+  // reads as JSON.stringify reads it.
+  const entry = ds.metadata.managedFields![0]!;
+  const tree = entry.fieldsV1 as JsonObject;
+  assert.ok(Object.isFrozen(tree), 'the trees the field manager builds are frozen');
+  const withProto = { name: 'p' } as JsonObject;
+  Object.defineProperty(withProto, '__proto__', {
+    value: 1,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+  withProto.managedFields = [entry];
+  // Every member in order, and a toJSON of its own kind's.
+  class Entry {
+    manager = 'm';
+    operation = 'Update';
+    apiVersion = 'v1';
+    time = 'T';
+    fieldsType = 'FieldsV1';
+    fieldsV1 = tree;
+    toJSON() {
+      return 'entry';
+    }
+  }
+  const metadatas: unknown[] = [
+    ds.metadata,
+    daemonPod(ds, 'hash', 'node-0', '10.0.0.2', new Date(0)).metadata,
+    { managedFields: [entry] },
+    { name: 'a', managedFields: [entry, entry], after: 1 },
+    { name: 'a', managedFields: [entry], after: undefined },
+    withProto,
+    { name: 'a', managedFields: [], b: 1 },
+    { name: 'a', managedFields: { 0: entry } },
+    { name: 'a', toJSON: () => 'meta', managedFields: [entry] },
+    Object.assign(Object.create({ toJSON: () => 'meta' }), { managedFields: [entry] }),
+    { name: 'a', managedFields: [{ ...entry, subresource: 'status' }] },
+    { name: 'a', managedFields: [{ ...entry, subresource: undefined }] },
+    { name: 'a', managedFields: [{ ...entry, subresource: 'status', extra: 1 }] },
+    { name: 'a', managedFields: [{ ...entry, manager: 'we"ird\n\u2028', time: '\u00e9' }] },
+    { name: 'a', managedFields: [{ ...entry, fieldsV1: clone(tree) }] },
+    { name: 'a', managedFields: [{ ...entry, time: undefined }] },
+    { name: 'a', managedFields: [{ ...entry, time: 7 }] },
+    { name: 'a', managedFields: [{ fieldsV1: tree, ...entry }] },
+    { name: 'a', managedFields: [{ time: entry.time, ...entry }] },
+    { name: 'a', managedFields: [{ ...entry, toJSON: () => 'entry' }] },
+    { name: 'a', managedFields: [new Entry()] },
+    { name: 'a', managedFields: [entry, null, 'x', undefined] },
+  ];
+  for (const metadata of metadatas) {
+    const object = { kind: 'K', metadata, spec: { a: 1 } };
+    assert.equal(jsonOf(object), JSON.stringify(object), JSON.stringify(metadata));
+  }
   // A status write shares spec and managedFields with the version before: both texts stay exact.
   // (jsonOf(ds) first: its spec's text is kept, then reused for the next version.)
   const next = { ...ds, metadata: { ...ds.metadata, resourceVersion: '7' }, status: { numberReady: 3 } };

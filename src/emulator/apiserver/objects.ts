@@ -332,7 +332,8 @@ function composeJson(object: Record<string, unknown>): string {
   let out = '{';
   for (const key of Object.keys(object)) {
     const value = object[key];
-    const text = key === 'spec' ? specJson(value) : JSON.stringify(value);
+    const text =
+      key === 'spec' ? specJson(value) : key === 'metadata' ? metadataJson(value) : JSON.stringify(value);
     // JSON.stringify leaves out members whose value has no JSON text (undefined, functions).
     if (text === undefined) continue;
     out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${text}`;
@@ -348,6 +349,74 @@ function specJson(value: unknown): string | undefined {
     SPEC_JSON.set(value, text);
   }
   return text;
+}
+
+/** Texts of fieldsV1 trees (frozen: managed-fields.ts builds them once and shares them). */
+const FIELDS_JSON = new WeakMap<object, string>();
+
+/** A managedFields entry's members, in the order managed-fields.ts writes them (`subresource` optional). */
+const ENTRY_MEMBERS = ['manager', 'operation', 'apiVersion', 'time', 'fieldsType', 'fieldsV1', 'subresource'];
+
+/**
+ * The text `JSON.stringify` gives for an object's metadata, with the fieldsV1 trees' texts kept
+ * and reused: they are most of the text (a DaemonSet's 2.2 of its 4.3 KB), their many small
+ * members cost the native serialization most, and the versions of an object, the pods of a
+ * template and a fleet's DaemonSets share their trees. The members around them are serialized
+ * whole (composing them one by one cost more than it saved: docs/performance.md, "Sixth round:
+ * the emulator's writes"). Anything but managedFields as managed-fields.ts writes them, last, is
+ * one `JSON.stringify`.
+ */
+function metadataJson(value: unknown): string | undefined {
+  if (!isObject(value) || !isPlain(value)) return JSON.stringify(value);
+  const list = value.managedFields;
+  if (!Array.isArray(list) || list.length === 0) return JSON.stringify(value);
+  const rest: Record<string, unknown> = {};
+  let last = false;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    // A member after managedFields (not in API order) or an own "__proto__": serialized whole.
+    if (last || key === '__proto__') return JSON.stringify(value);
+    if (key === 'managedFields') last = true;
+    else rest[key] = value[key];
+  }
+  let entries = '';
+  for (const entry of list) {
+    const text = entryJson(entry);
+    if (text === undefined) return JSON.stringify(value);
+    entries = entries === '' ? text : `${entries},${text}`;
+  }
+  const head = JSON.stringify(rest);
+  return `${head === '{}' ? '{' : `${head.slice(0, -1)},`}"managedFields":[${entries}]}`;
+}
+
+/** An entry's text with its (frozen) tree's kept; undefined for any other entry. */
+function entryJson(entry: unknown): string | undefined {
+  if (!isObject(entry) || !isPlain(entry)) return undefined;
+  let count = 0;
+  for (const key in entry) {
+    if (key !== ENTRY_MEMBERS[count] || !Object.hasOwn(entry, key)) return undefined;
+    count += 1;
+  }
+  const { manager, operation, apiVersion, time, fieldsType, fieldsV1, subresource } = entry;
+  if (
+    count < 6 ||
+    typeof manager !== 'string' ||
+    typeof operation !== 'string' ||
+    typeof apiVersion !== 'string' ||
+    typeof time !== 'string' ||
+    typeof fieldsType !== 'string' ||
+    !isObject(fieldsV1) ||
+    !Object.isFrozen(fieldsV1) ||
+    (count === 7 && typeof subresource !== 'string')
+  )
+    return undefined;
+  let fields = FIELDS_JSON.get(fieldsV1);
+  if (fields === undefined) {
+    fields = JSON.stringify(fieldsV1);
+    FIELDS_JSON.set(fieldsV1, fields);
+  }
+  const head = `{"manager":${JSON.stringify(manager)},"operation":${JSON.stringify(operation)},"apiVersion":${JSON.stringify(apiVersion)},"time":${JSON.stringify(time)},"fieldsType":${JSON.stringify(fieldsType)},"fieldsV1":${fields}`;
+  return count === 7 ? `${head},"subresource":${JSON.stringify(subresource)}}` : `${head}}`;
 }
 
 /** Drops the text kept for an object the cluster no longer stores (a replaced or deleted version). */

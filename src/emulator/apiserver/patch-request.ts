@@ -113,7 +113,9 @@ export function patchObject(
   const object = patched as unknown as KubeObject;
   if (object.metadata.name !== current.metadata.name)
     throw badRequestError('metadata.name cannot be changed by a patch');
-  if (resource.namespaced) object.metadata.namespace = namespace;
+  // The patch shares the members it left alone with the stored version: a new metadata, not a change of that one.
+  if (resource.namespaced && object.metadata.namespace !== namespace)
+    object.metadata = { ...object.metadata, namespace };
   return {
     object: cluster.update(resource, object, {
       manager: manager(request, query),

@@ -2,15 +2,24 @@
  * The PATCH flavours of the Kubernetes API over plain JSON: JSON merge patch, strategic merge
  * patch and JSON patch. Server-side apply, the fourth, lives with field ownership
  * (managed-fields.ts), which it is made of.
+ *
+ * Merge patches and strategic merge patches never change their target: they build new maps and
+ * lists along the paths the patch names and share every member it leaves alone with the target
+ * (stored objects are never changed in place, so a patched version may share its untouched parts
+ * with the one it replaces, as the store's status writes do). A caller must not change what they
+ * return in place below its top level. A JSON patch edits a deep copy.
  */
 import { clone, deepEqual, isObject, type Json, type JsonObject, StatusError } from './objects.ts';
+
+/** A new map with `target`'s members (shared, not copied), or an empty one. */
+const membersOf = (target: Json | undefined): JsonObject => (isObject(target) ? { ...target } : {});
 
 // ---------------------------------------------------------------------------------------------
 // JSON merge patch (RFC 7386)
 
 export function mergePatch(target: Json | undefined, patch: Json): Json {
   if (!isObject(patch)) return clone(patch);
-  const result: JsonObject = isObject(target) ? clone(target) : {};
+  const result = membersOf(target);
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete result[key];
     else result[key] = mergePatch(result[key], value);
@@ -45,7 +54,7 @@ export function strategicMergePatch(target: Json | undefined, patch: Json): Json
   const strip = (o: JsonObject): JsonObject =>
     Object.fromEntries(Object.entries(o).filter(([k]) => !k.startsWith('$')));
   if (directive === 'replace') return clone(strip(patch));
-  const result: JsonObject = isObject(target) ? clone(target) : {};
+  const result = membersOf(target);
   for (const [key, value] of Object.entries(patch)) {
     if (key.startsWith('$deleteFromPrimitiveList/')) {
       const field = key.slice('$deleteFromPrimitiveList/'.length);
@@ -80,7 +89,8 @@ export function strategicMergePatch(target: Json | undefined, patch: Json): Json
 }
 
 function mergeList(current: Json[], patch: Json[], mergeKey: string): Json[] {
-  const result = current.map((item) => clone(item));
+  // The items the patch names are merged into new ones; the others are shared.
+  const result = current.slice();
   for (const item of patch) {
     if (!isObject(item)) continue;
     const key = item[mergeKey];

@@ -37,6 +37,12 @@ export class Controllers {
   #running = false;
   /** The cluster being synced: its changes meanwhile are the controllers' own. */
   #syncing: ObjectStore | undefined;
+  /**
+   * Clusters whose namespaces have what every namespace gets since their last sync, and no change
+   * of a namespace or of those objects came after it: their next syncs skip the namespace
+   * controller (it looked each namespace's three objects up in every sync of a rollout).
+   */
+  readonly #namespacesSynced = new WeakSet<ObjectStore>();
 
   constructor(options: ControllerOptions) {
     this.#logger = options.logger;
@@ -81,14 +87,16 @@ export class Controllers {
     // A sync runs the controllers to a fixpoint: syncing again for its own writes would change nothing.
     if (cluster === this.#syncing) return;
     const resource = event.resource;
-    if (
+    if (concernsNamespaces(resource.name, event.object)) {
+      this.#namespacesSynced.delete(cluster);
+      this.enqueue(cluster);
+    } else if (
       resource === RESOURCE.pods ||
       resource === RESOURCE.nodes ||
       resource === RESOURCE.daemonsets ||
       resource === RESOURCE.deployments ||
       resource === RESOURCE.replicasets ||
-      (resource === RESOURCE.configmaps && event.object.metadata.namespace === 'kube-system') ||
-      concernsNamespaces(resource.name, event.object)
+      (resource === RESOURCE.configmaps && event.object.metadata.namespace === 'kube-system')
     ) {
       this.enqueue(cluster);
     }
@@ -132,7 +140,10 @@ export class Controllers {
     const outer = this.#syncing;
     this.#syncing = cluster;
     try {
-      syncNamespaces(cluster, this.#caPem);
+      if (!this.#namespacesSynced.has(cluster)) {
+        syncNamespaces(cluster, this.#caPem);
+        this.#namespacesSynced.add(cluster);
+      }
       let busy = this.#daemonSets.sync(cluster);
       busy = this.#workloads.sync(cluster) || busy;
       busy = schedulePods(cluster, this.#now()) || busy;

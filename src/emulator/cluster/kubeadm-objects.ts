@@ -3,6 +3,7 @@
  * (spec/kube-proxy.md §4.1), and the pods the DaemonSet controller stamps from a template.
  */
 import { createHash } from 'node:crypto';
+import { BoundedMap } from '../../bounded-map.ts';
 import { TEMPLATE_GENERATION } from '../apiserver/object-store.ts';
 import { type JsonObject, type KubeObject, rfc3339 } from '../apiserver/objects.ts';
 import type { EmulatedNode } from '../scale-out/control.ts';
@@ -398,6 +399,19 @@ const conditions = (time: string, ready: boolean, scheduledOnly = false): JsonOb
   ];
 };
 
+/** Image IDs by image (a digest per container start was a hash each); bounded. */
+const IMAGE_IDS = new BoundedMap<string, string>(256);
+
+/** The image ID a container runtime reports for `image`: its repository and a digest of the reference. */
+function imageId(image: string): string {
+  let id = IMAGE_IDS.get(image);
+  if (id === undefined) {
+    id = `${image.split(':')[0]}@sha256:${createHash('sha256').update(image).digest('hex')}`;
+    IMAGE_IDS.set(image, id);
+  }
+  return id;
+}
+
 export function runningStatus(
   container: string,
   image: string,
@@ -418,7 +432,7 @@ export function runningStatus(
       {
         name: container,
         image,
-        imageID: `${image.split(':')[0]}@sha256:${createHash('sha256').update(image).digest('hex')}`,
+        imageID: imageId(image),
         containerID: containerId(),
         ready: true,
         started: true,
@@ -446,6 +460,37 @@ export function daemonSetOwner(ds: KubeObject): JsonObject {
 /** The DaemonSet's template generation (the API server keeps it in an annotation). */
 export const templateGeneration = (ds: KubeObject): string =>
   ds.metadata.annotations?.[TEMPLATE_GENERATION] ?? String(ds.metadata.generation ?? 1);
+
+/** What the DaemonSet controller adds to its pods' tolerations (kube-controller-manager's daemon util). */
+const DAEMON_TOLERATIONS: readonly JsonObject[] = [
+  'node.kubernetes.io/not-ready',
+  'node.kubernetes.io/unreachable',
+  'node.kubernetes.io/disk-pressure',
+  'node.kubernetes.io/memory-pressure',
+  'node.kubernetes.io/pid-pressure',
+  'node.kubernetes.io/unschedulable',
+  'node.kubernetes.io/network-unavailable',
+].map((key) => ({
+  effect: key.endsWith('ready') || key.endsWith('unreachable') ? 'NoExecute' : 'NoSchedule',
+  key,
+  operator: 'Exists',
+}));
+
+/** A template's tolerations with the controller's, by template spec: its pods share one list. */
+const TOLERATIONS = new WeakMap<JsonObject, JsonObject[]>();
+
+/**
+ * The tolerations of a daemon pod of template spec `spec`: one list for all its pods (stored
+ * objects are never changed in place, so they may share it, as they share the template's parts).
+ */
+function daemonTolerations(spec: JsonObject): JsonObject[] {
+  let list = TOLERATIONS.get(spec);
+  if (list === undefined) {
+    list = [...((spec.tolerations ?? []) as JsonObject[]), ...DAEMON_TOLERATIONS];
+    TOLERATIONS.set(spec, list);
+  }
+  return list;
+}
 
 export function daemonPod(ds: KubeObject, hash: string, node: string, ip: string, now: Date): KubeObject {
   // Shared with the stored DaemonSet, not copied: stored objects are never changed in place, and
@@ -481,22 +526,7 @@ export function daemonPod(ds: KubeObject, hash: string, node: string, ip: string
           },
         },
       },
-      tolerations: [
-        ...((spec.tolerations ?? []) as JsonObject[]),
-        ...[
-          'node.kubernetes.io/not-ready',
-          'node.kubernetes.io/unreachable',
-          'node.kubernetes.io/disk-pressure',
-          'node.kubernetes.io/memory-pressure',
-          'node.kubernetes.io/pid-pressure',
-          'node.kubernetes.io/unschedulable',
-          'node.kubernetes.io/network-unavailable',
-        ].map((key) => ({
-          effect: key.endsWith('ready') || key.endsWith('unreachable') ? 'NoExecute' : 'NoSchedule',
-          key,
-          operator: 'Exists',
-        })),
-      ],
+      tolerations: daemonTolerations(spec),
     },
     status: {
       phase: 'Pending',
