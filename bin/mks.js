@@ -5,9 +5,11 @@
 //
 // The #! line's flags: after each full collection V8 lets the heap grow by 30 % over what stayed
 // live, instead of a factor of its own choosing (up to 4×) that the process then keeps. About
-// half the settled RSS of a fleet for 10–20 % more CPU. The young generation's semi-spaces stop
-// at 8 MiB instead of 16: the main thread's young generation took 32 MiB of a settled fleet's
-// RSS; about 15–20 MiB less, no CPU cost seen (docs/performance.md, "Memory").
+// half the settled RSS of a fleet for 10–20 % more CPU; while work is in flight mks loosens it to
+// 50 % and tightens it again once the work has gone quiet (src/memory/heap.ts, `burstGrowth`).
+// The young generation's semi-spaces stop at 8 MiB instead of 16: the main thread's young
+// generation took 32 MiB of a settled fleet's RSS; about 15–20 MiB less, no CPU cost seen
+// (docs/performance.md, "Memory").
 // `npm start` and the installed command run through this line; `node bin/mks.js` runs without it.
 import { pathToFileURL } from 'node:url';
 import { DIST, isCurrent } from '../scripts/build.js';

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import pino from 'pino';
@@ -169,4 +170,81 @@ test('with emulated clusters, quiet lasts longer than an idle cluster takes to l
   assert.equal(quiet.checkMs, QUIET.checkMs);
   // Clusters leaving memory sooner than the base period: the base period stands.
   assert.equal(quietFor(100).quietMs, QUIET.quietMs);
+});
+
+test('a burst is told once, when it begins: at once for an event, at the next check for a polled figure', async () => {
+  let polled = 0;
+  let bursts = 0;
+  let quiets = 0;
+  const watch = new QuietWatch(
+    { quietMs: 60, checkMs: 5 },
+    () => polled,
+    () => {
+      quiets += 1;
+    },
+    () => {
+      bursts += 1;
+    },
+  );
+  try {
+    watch.activity();
+    assert.equal(bursts, 1, 'an event begins the burst at once');
+    watch.activity();
+    polled += 1;
+    assert.equal(bursts, 1, 'more activity in the same burst is not another');
+    await waitFor(() => quiets === 1, { ...TIMEOUT, what: 'the quiet after the first burst' });
+    assert.equal(bursts, 1);
+    polled += 1;
+    await waitFor(() => bursts === 2, { ...TIMEOUT, what: 'a burst seen by the polled figure' });
+    await waitFor(() => quiets === 2, { ...TIMEOUT, what: 'the quiet after the second burst' });
+    assert.equal(bursts, 2);
+  } finally {
+    watch.close();
+  }
+});
+
+/**
+ * Major collections made by the same allocation in a child node started as `bin/mks.js` starts
+ * mks (`--heap-growing-percent=30`), inside a burst or not (heap.ts `burstGrowth`).
+ */
+function majorCollections(inBurst: boolean): number {
+  const heap = JSON.stringify(new URL('./heap.ts', import.meta.url).href);
+  const script = `
+    const { burstGrowth } = await import(${heap});
+    const { PerformanceObserver, constants } = await import('node:perf_hooks');
+    let majors = 0;
+    const observer = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) if (entry.detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors++;
+    });
+    observer.observe({ entryTypes: ['gc'] });
+    burstGrowth(${inBurst});
+    // A sliding window of live objects over a stream of garbage, as a fleet's change makes.
+    const live = [];
+    for (let round = 0; round < 300; round++) {
+      for (let i = 0; i < 20000; i++) {
+        const o = { a: 'x' + i, b: [i], c: { d: i } };
+        if (i % 4 === 0) live.push(o);
+      }
+      if (live.length > 200000) live.splice(0, 100000);
+    }
+    // The observer's entries are delivered on a later turn.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    observer.disconnect();
+    process.stdout.write(String(majors));
+  `;
+  const child = spawnSync(
+    process.execPath,
+    ['--heap-growing-percent=30', '--import', 'tsx', '--input-type=module', '--eval', script],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  assert.equal(child.status, 0, child.stderr);
+  return Number(child.stdout);
+}
+
+test('in a burst the heap grows by a looser factor than the one mks starts with: fewer full collections', () => {
+  // Two processes each (a run's count moves by one between runs), compared by their sums.
+  const quiet = majorCollections(false) + majorCollections(false);
+  const burst = majorCollections(true) + majorCollections(true);
+  assert.ok(quiet >= 2, `the tight factor collects in full several times (${quiet})`);
+  assert.ok(burst < quiet, `in a burst ${burst} full collections, quiet ${quiet}`);
 });

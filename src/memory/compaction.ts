@@ -14,7 +14,7 @@
  */
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import { type Compaction, compactIfGrown, ThreadCompactions } from './heap.ts';
+import { burstGrowth, type Compaction, compactIfGrown, ThreadCompactions } from './heap.ts';
 
 export interface QuietOptions {
   /** How long no work must be seen before the burst counts as ended. */
@@ -51,6 +51,7 @@ export class QuietWatch {
   readonly #options: QuietOptions;
   readonly #polled: () => number;
   readonly #onQuiet: () => void;
+  readonly #onBurst: (() => void) | undefined;
   readonly #timer: NodeJS.Timeout;
   #events = 0;
   #seen: number;
@@ -58,10 +59,11 @@ export class QuietWatch {
   /** A burst was seen and has not been followed by its quiet period yet. */
   #pending = false;
 
-  constructor(options: QuietOptions, polled: () => number, onQuiet: () => void) {
+  constructor(options: QuietOptions, polled: () => number, onQuiet: () => void, onBurst?: () => void) {
     this.#options = options;
     this.#polled = polled;
     this.#onQuiet = onQuiet;
+    this.#onBurst = onBurst;
     this.#seen = polled();
     this.#timer = setInterval(() => this.#check(), options.checkMs);
     this.#timer.unref();
@@ -70,7 +72,14 @@ export class QuietWatch {
   /** Something that allocates was done (a change, a pass at work). */
   readonly activity = (): void => {
     this.#events += 1;
+    if (!this.#pending) this.#burst();
   };
+
+  /** A burst begins: told at once for an event, at the next check for a polled figure. */
+  #burst(): void {
+    this.#pending = true;
+    this.#onBurst?.();
+  }
 
   #check(): void {
     const seen = this.#events + this.#polled();
@@ -78,7 +87,7 @@ export class QuietWatch {
     if (seen !== this.#seen) {
       this.#seen = seen;
       this.#lastActivity = now;
-      this.#pending = true;
+      if (!this.#pending) this.#burst();
       return;
     }
     if (!this.#pending || now - this.#lastActivity < this.#options.quietMs) return;
@@ -192,10 +201,13 @@ export function compactMemoryWhenQuiet(sources: CompactionSources): { close(): v
       return moved + (sources.answered?.() ?? 0);
     },
     () => {
+      // The tight growth again, so the compaction's collection sets the next limit from it.
+      burstGrowth(false);
       threads.ask();
       const compaction = compactIfGrown('main');
       if (compaction !== undefined) record(compaction);
     },
+    () => burstGrowth(true),
   );
   sources.workSignal.on(watch.activity);
   sources.reconciler?.onPass((outcome) => {
@@ -206,6 +218,7 @@ export function compactMemoryWhenQuiet(sources: CompactionSources): { close(): v
       sources.workSignal.off(watch.activity);
       watch.close();
       threads.close();
+      burstGrowth(false);
     },
   };
 }
