@@ -44,8 +44,9 @@ export function quietFor(evictionDelayMs: number | undefined, base: QuietOptions
 }
 
 /**
- * Runs `onQuiet` once after each burst of activity, when none has been seen for `quietMs`.
- * Activity is an event (`activity()`) or a move of the `polled` figure (read every `checkMs`).
+ * Runs `onQuiet` once after each burst of activity, when none has been seen for `quietMs`, and
+ * `onBurst` when one begins. Activity is an event (`activity()`) or a move of the `polled` figure
+ * (read every `checkMs`).
  */
 export class QuietWatch {
   readonly #options: QuietOptions;
