@@ -103,6 +103,20 @@ test('answers are decoded as JSON, time stamps as their text; statuses keep thei
     );
     assert.equal(seen.at(-1)?.body, '{"spec":{"template":{"metadata":{"annotations":{"a":"b"}}}}}');
     assert.match(await kinds(kube.readDaemonSet('kube-system', 'forbidden')), /^terminal 401: /);
+    // A write whose answer the reconciler does not read: its success, nothing decoded; a 2xx answer
+    // that is not JSON is still refused.
+    assert.equal(
+      await kube.patchDaemonSetTemplateAnnotations('kube-system', 'kube-proxy', { a: 'b' }),
+      undefined,
+    );
+    assert.match(
+      await kinds(kube.patchDaemonSetTemplateAnnotations('kube-system', 'text', { a: 'b' })),
+      /^transient undefined: patch daemonset kube-system\/text: the answer is not JSON/,
+    );
+    assert.match(
+      await kinds(kube.patchDaemonSetTemplateAnnotations('kube-system', 'forbidden', {})),
+      /^terminal 401: /,
+    );
     assert.match(
       await kinds(kube.readDaemonSet('kube-system', 'text')),
       /^transient undefined: read daemonset kube-system\/text: the answer is not JSON \(Content-Type text\/plain\)$/,

@@ -88,15 +88,21 @@ export interface ClusterConnection {
 
 export interface ClusterKube {
   readConfigMap(namespace: string, name: string): Promise<Decoded<V1ConfigMap> | undefined>;
-  /** Server-side apply of the given fields, with our field manager, taking ownership (force). */
-  applyConfigMap(body: V1ConfigMap): Promise<Decoded<V1ConfigMap>>;
+  /**
+   * Server-side apply of the given fields, with our field manager, taking ownership (force). The
+   * answer (the whole object) is checked for success only, not decoded (`jsonAnswers`).
+   */
+  applyConfigMap(body: V1ConfigMap): Promise<void>;
   readDaemonSet(namespace: string, name: string): Promise<Decoded<V1DaemonSet> | undefined>;
-  /** Strategic-merge patch of the pod template's annotations (what `kubectl rollout restart` does). */
+  /**
+   * Strategic-merge patch of the pod template's annotations (what `kubectl rollout restart` does);
+   * the answer is checked for success only, as the apply's.
+   */
   patchDaemonSetTemplateAnnotations(
     namespace: string,
     name: string,
     annotations: Record<string, string>,
-  ): Promise<Decoded<V1DaemonSet>>;
+  ): Promise<void>;
   /** Pods of the namespace, all of them when `labelSelector` is undefined. */
   listPods(namespace: string, labelSelector: string | undefined): Promise<Decoded<V1Pod>[]>;
   listNodes(): Promise<Decoded<V1Node>[]>;
@@ -264,8 +270,8 @@ function createClusterKube(connection: ClusterConnection, pool: Pool): ClusterKu
           core.readNamespacedConfigMap({ namespace, name }),
         ),
       ),
-    applyConfigMap: (body) =>
-      call(`apply configmap ${body.metadata?.namespace}/${body.metadata?.name}`, ({ core, k8s }) =>
+    applyConfigMap: async (body) => {
+      await call(`apply configmap ${body.metadata?.namespace}/${body.metadata?.name}`, ({ core, k8s }) =>
         core.patchNamespacedConfigMap(
           {
             namespace: body.metadata!.namespace!,
@@ -276,15 +282,16 @@ function createClusterKube(connection: ClusterConnection, pool: Pool): ClusterKu
           },
           k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
         ),
-      ),
+      );
+    },
     readDaemonSet: (namespace, name) =>
       orAbsent(
         call(`read daemonset ${namespace}/${name}`, ({ apps }) =>
           apps.readNamespacedDaemonSet({ namespace, name }),
         ),
       ),
-    patchDaemonSetTemplateAnnotations: (namespace, name, annotations) =>
-      call(`patch daemonset ${namespace}/${name}`, ({ apps, k8s }) =>
+    patchDaemonSetTemplateAnnotations: async (namespace, name, annotations) => {
+      await call(`patch daemonset ${namespace}/${name}`, ({ apps, k8s }) =>
         apps.patchNamespacedDaemonSet(
           {
             namespace,
@@ -294,7 +301,8 @@ function createClusterKube(connection: ClusterConnection, pool: Pool): ClusterKu
           },
           k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
         ),
-      ),
+      );
+    },
     createEvent: async (namespace, event) => {
       await call(`create event ${namespace}`, ({ core }) =>
         core.createNamespacedEvent({ namespace, body: event }),
@@ -316,22 +324,24 @@ function createClusterKube(connection: ClusterConnection, pool: Pool): ClusterKu
  * one method per call): the body parsed as JSON, left as the plain data it is, instead of
  * client-node's `ObjectSerializer`, which walks every field of the answer (managed fields included)
  * against its models' type maps to build model objects and turn time stamps into Dates (`Decoded`
- * says so in the types). Status codes and errors as client-node's own processors have them: any
- * 2xx answers its body, 401 and every other status reject with client-node's `ApiException`.
+ * says so in the types). The writes whose answer the reconciler does not read (the apply, the
+ * DaemonSet's patch, an Event) are not decoded at all: a 2xx JSON answer is their success. Status
+ * codes and errors as client-node's own processors have them: any 2xx answers its body (or
+ * nothing), 401 and every other status reject with client-node's `ApiException`.
  */
 function jsonAnswers(k8s: ClientNode): {
   core: ConstructorParameters<ClientNode['CoreV1Api']>[2];
   apps: ConstructorParameters<ClientNode['AppsV1Api']>[2];
 } {
-  const decode = async (response: ResponseContext) => {
+  const answer = (read: boolean) => async (response: ResponseContext) => {
     const status = response.httpStatusCode;
     if (status >= 200 && status <= 299) {
       const type = response.headers['content-type'];
-      const text = await response.body.text();
       if (type === undefined || !JSON_TYPE.test(type)) {
         throw new Error(`the answer is not JSON (Content-Type ${type ?? 'absent'})`);
       }
-      return new k8s.HttpInfo(status, response.headers, response.body, JSON.parse(text) as unknown);
+      const data = read ? (JSON.parse(await response.body.text()) as unknown) : undefined;
+      return new k8s.HttpInfo(status, response.headers, response.body, data);
     }
     if (status === 401) throw new k8s.ApiException(status, 'Unauthorized', undefined, response.headers);
     throw new k8s.ApiException(
@@ -341,17 +351,19 @@ function jsonAnswers(k8s: ClientNode): {
       response.headers,
     );
   };
+  const decode = answer(true);
+  const unread = answer(false);
   const core = {
     readNamespacedConfigMapWithHttpInfo: decode,
-    patchNamespacedConfigMapWithHttpInfo: decode,
-    createNamespacedEventWithHttpInfo: decode,
+    patchNamespacedConfigMapWithHttpInfo: unread,
+    createNamespacedEventWithHttpInfo: unread,
     listNamespacedPodWithHttpInfo: decode,
     listNodeWithHttpInfo: decode,
     listPodForAllNamespacesWithHttpInfo: decode,
   } satisfies Partial<Record<keyof NonNullable<ConstructorParameters<ClientNode['CoreV1Api']>[2]>, unknown>>;
   const apps = {
     readNamespacedDaemonSetWithHttpInfo: decode,
-    patchNamespacedDaemonSetWithHttpInfo: decode,
+    patchNamespacedDaemonSetWithHttpInfo: unread,
   } satisfies Partial<Record<keyof NonNullable<ConstructorParameters<ClientNode['AppsV1Api']>[2]>, unknown>>;
   // Only the methods of the calls made here: a call added without its decoder fails its first test.
   return { core: core as never, apps: apps as never };
