@@ -9,9 +9,10 @@
  *   clusters it works on, not the fleet;
  * - Kubernetes errors translated once into the reconciler's outcomes;
  * - answers parsed as JSON, not converted into client-node's model classes (`jsonAnswers`,
- *   `Decoded`);
- * - the library itself loaded on a client's first call, not with this module: an API process whose
- *   reconciler runs in its own thread (the default) or elsewhere (`mks worker`) loads it only if the
+ *   `Decoded`), and not decoded at all for the writes whose answer is not read;
+ * - undici as the transport under client-node's API classes (`undiciHttpLibrary`);
+ * - the libraries themselves loaded on a client's first call, not with this module: an API process whose
+ *   reconciler runs in its own thread (the default) or elsewhere (`mks worker`) loads them only if the
  *   rollout view is asked for (about 70 MiB of RSS and 27 MiB of heap otherwise spent at start,
  *   docs/performance.md "Memory").
  */
