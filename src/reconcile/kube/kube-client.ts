@@ -199,11 +199,24 @@ export class KubeClients {
 }
 
 type ClientNode = typeof import('@kubernetes/client-node');
-type Undici = typeof import('undici');
+/** What this client uses of undici: its `Pool`. */
+interface Undici {
+  readonly Pool: typeof UndiciPool;
+}
+/**
+ * undici's `Pool` module alone (undici 7's `lib/dispatcher/pool.js`; the package has no `exports`
+ * map): its index also loads fetch, WebSocket, caches and mocks, 21 MiB of RSS (5 MiB of heap)
+ * against 12 (2) for the pool and its client (docs/performance.md, "Seventh round"). A specifier
+ * in a variable: the path has no type declarations of its own; `Undici` types what it gives.
+ */
+const UNDICI_POOL = 'undici/lib/dispatcher/pool.js';
 let libraries: Promise<[ClientNode, Undici]> | undefined;
-/** @kubernetes/client-node and undici, loaded once, on the first call of any cluster client. */
+/** @kubernetes/client-node and undici's pool, loaded once, on the first call of any cluster client. */
 const loadLibraries = (): Promise<[ClientNode, Undici]> =>
-  (libraries ??= Promise.all([import('@kubernetes/client-node'), import('undici')]));
+  (libraries ??= Promise.all([
+    import('@kubernetes/client-node'),
+    import(UNDICI_POOL).then((pool: { default: typeof UndiciPool }) => ({ Pool: pool.default })),
+  ]));
 
 interface Apis {
   readonly k8s: ClientNode;
