@@ -7,6 +7,8 @@
  * client thread's minor GCs. Run alone (not in `npm run bench`):
  *
  *   node --import tsx bench/kube-calls.ts [--calls 4000] [--warmup 2000] [--in-flight 4] [--only get-ds,list-pods,…]
+ *     (besides the reconciler's calls: bare-get-ds and undici-get-ds, the same GET through node's
+ *     https.request or undici's Pool alone, to see what client-node adds)
  *     [--profile DIR]   (V8 CPU profiles of the measured calls: DIR/<call>.client|main.cpuprofile;
  *                        profiling costs CPU: take the figures from a run without it)
  */
@@ -16,9 +18,11 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { THREAD_YOUNG_GENERATION_MB } from '../src/reconcile/pass-thread.ts';
 
 const CALLS = ['get-ds', 'list-pods', 'get-cm', 'apply-cm', 'post-event'] as const;
-/** Not the reconciler's: the GET DaemonSet through node's HTTPS client alone (what client-node adds is the difference). */
+/** Not the reconciler's: the GET DaemonSet through node's HTTPS client alone. */
 const BARE = 'bare-get-ds';
-type Call = (typeof CALLS)[number] | typeof BARE;
+/** Not the reconciler's: the GET DaemonSet through undici's Pool alone (what client-node adds is the difference). */
+const BARE_UNDICI = 'undici-get-ds';
+type Call = (typeof CALLS)[number] | typeof BARE | typeof BARE_UNDICI;
 
 interface Job {
   readonly connection: { server: string; token: string; caPem?: string };
@@ -96,6 +100,10 @@ async function client(job: Job): Promise<Result> {
   const kube = clients.for(job.clusterId, job.connection);
   const { default: https } = await import('node:https');
   const agent = new https.Agent({ keepAlive: true, ca: job.connection.caPem });
+  const { Pool } = await import('undici');
+  const server = new URL(job.connection.server);
+  const pool = new Pool(server.origin, { connect: { ca: job.connection.caPem } });
+  const headers = { authorization: `Bearer ${job.connection.token}`, accept: 'application/json' };
   const one: () => Promise<unknown> = {
     [BARE]: () =>
       new Promise((resolve, reject) => {
@@ -111,6 +119,11 @@ async function client(job: Job): Promise<Result> {
         request.on('error', reject);
         request.end();
       }),
+    [BARE_UNDICI]: async () => {
+      const path = `${server.pathname.replace(/\/$/, '')}/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy`;
+      const { body } = await pool.request({ method: 'GET', path, headers });
+      return JSON.parse(await body.text());
+    },
     'get-ds': () => kube.readDaemonSet('kube-system', 'kube-proxy'),
     'list-pods': () => kube.listPods('kube-system', 'component=kube-apiserver'),
     'get-cm': () => kube.readConfigMap('kube-system', 'kube-proxy'),
@@ -175,6 +188,7 @@ async function client(job: Job): Promise<Result> {
   observer.disconnect();
   clients.close();
   agent.destroy();
+  await pool.close();
   return { cpu, gcs, ms, allocated };
 }
 

@@ -153,7 +153,7 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
       log.info({ restart: cluster.restartGeneration }, 'Restarted the control plane');
     }
     if (steps.restart) {
-      const patched = await kube.patchDaemonSetTemplateAnnotations(KUBE_SYSTEM, KUBE_PROXY, {
+      await kube.patchDaemonSetTemplateAnnotations(KUBE_SYSTEM, KUBE_PROXY, {
         [CONFIG_HASH_ANNOTATION]: desired.configHash,
       });
       log.info({ configHash: desired.configHash }, 'Restarting kube-proxy');
@@ -166,7 +166,7 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
       );
       // The patch gave the DaemonSet a generation its controller has not observed yet: the rollout
       // has only begun. Follow it here for a while; a longer one is left to the next passes.
-      const followed = await followRollout(kube, patched, desired.configHash, ctx.progressMs);
+      const followed = await followRollout(kube, daemonSet, desired.configHash, ctx.progressMs);
       if (followed === undefined) return { kind: 'requeue', afterMs: ctx.progressMs };
       daemonSet = followed;
     }
@@ -493,12 +493,13 @@ async function applyConfigMap(kube: ClusterKube, desired: Desired, log: Logger):
  * read, each `intervalMs` after the one before. A pass waiting here holds one of its loop's
  * concurrent slots, so the first read is not put off: a quick rollout ends the pass at once, and a
  * long one costs the same ROLLOUT_READS reads whenever they start.
- * Undefined when the DaemonSet was replaced or its template changed again meanwhile: that is
+ * Undefined when the DaemonSet was replaced since the pass observed it (`observed`, read before the
+ * patch: the patch's own answer is not read) or its template changed again meanwhile: that is
  * another change, for the next pass to plan afresh.
  */
 async function followRollout(
   kube: ClusterKube,
-  patched: V1DaemonSet,
+  observed: V1DaemonSet,
   configHash: string,
   intervalMs: number,
 ): Promise<V1DaemonSet | undefined> {
@@ -506,7 +507,7 @@ async function followRollout(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
     const daemonSet = await readKubeProxyDaemonSet(kube);
     if (
-      daemonSet.metadata?.uid !== patched.metadata?.uid ||
+      daemonSet.metadata?.uid !== observed.metadata?.uid ||
       daemonSet.spec?.template?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] !== configHash
     ) {
       return undefined;

@@ -9,14 +9,13 @@
  *   clusters it works on, not the fleet;
  * - Kubernetes errors translated once into the reconciler's outcomes;
  * - answers parsed as JSON, not converted into client-node's model classes (`jsonAnswers`,
- *   `Decoded`);
- * - the library itself loaded on a client's first call, not with this module: an API process whose
- *   reconciler runs in its own thread (the default) or elsewhere (`mks worker`) loads it only if the
+ *   `Decoded`), and not decoded at all for the writes whose answer is not read;
+ * - undici as the transport under client-node's API classes (`undiciHttpLibrary`);
+ * - the libraries themselves loaded on a client's first call, not with this module: an API process whose
+ *   reconciler runs in its own thread (the default) or elsewhere (`mks worker`) loads them only if the
  *   rollout view is asked for (about 70 MiB of RSS and 27 MiB of heap otherwise spent at start,
  *   docs/performance.md "Memory").
  */
-import http from 'node:http';
-import https from 'node:https';
 import type {
   AppsV1Api,
   CoreV1Api,
@@ -26,6 +25,7 @@ import type {
   V1Node,
   V1Pod,
 } from '@kubernetes/client-node';
+import type { Dispatcher, Pool as UndiciPool } from 'undici';
 
 export const FIELD_MANAGER = 'mks';
 
@@ -89,15 +89,21 @@ export interface ClusterConnection {
 
 export interface ClusterKube {
   readConfigMap(namespace: string, name: string): Promise<Decoded<V1ConfigMap> | undefined>;
-  /** Server-side apply of the given fields, with our field manager, taking ownership (force). */
-  applyConfigMap(body: V1ConfigMap): Promise<Decoded<V1ConfigMap>>;
+  /**
+   * Server-side apply of the given fields, with our field manager, taking ownership (force). The
+   * answer (the whole object) is checked for success only, not decoded (`jsonAnswers`).
+   */
+  applyConfigMap(body: V1ConfigMap): Promise<void>;
   readDaemonSet(namespace: string, name: string): Promise<Decoded<V1DaemonSet> | undefined>;
-  /** Strategic-merge patch of the pod template's annotations (what `kubectl rollout restart` does). */
+  /**
+   * Strategic-merge patch of the pod template's annotations (what `kubectl rollout restart` does);
+   * the answer is checked for success only, as the apply's.
+   */
   patchDaemonSetTemplateAnnotations(
     namespace: string,
     name: string,
     annotations: Record<string, string>,
-  ): Promise<Decoded<V1DaemonSet>>;
+  ): Promise<void>;
   /** Pods of the namespace, all of them when `labelSelector` is undefined. */
   listPods(namespace: string, labelSelector: string | undefined): Promise<Decoded<V1Pod>[]>;
   listNodes(): Promise<Decoded<V1Node>[]>;
@@ -117,10 +123,19 @@ const MAX_SOCKETS_PER_POOL = 128;
  */
 export const MAX_CLIENTS = 512;
 
+/** Keep-alive connections to one origin, verified with one CA (undici's `Pool`, made on the first call). */
 interface Pool {
-  readonly agent: http.Agent;
+  readonly origin: string;
+  readonly caPem: string | undefined;
+  dispatcher: UndiciPool | undefined;
   /** Clusters whose client uses this pool. */
   readonly users: Set<string>;
+}
+
+function destroyPool(pool: Pool): void {
+  // In-flight calls reject (a network error); nothing waits on the closing itself.
+  pool.dispatcher?.destroy().catch(() => undefined);
+  pool.dispatcher = undefined;
 }
 
 export class KubeClients {
@@ -148,18 +163,11 @@ export class KubeClients {
     const poolKey = `${origin}\n${connection.caPem ?? ''}`;
     let pool = this.#pools.get(poolKey);
     if (pool === undefined) {
-      const agent = origin.startsWith('https:')
-        ? new https.Agent({
-            keepAlive: true,
-            maxSockets: MAX_SOCKETS_PER_POOL,
-            ...(connection.caPem === undefined ? {} : { ca: connection.caPem }),
-          })
-        : new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS_PER_POOL });
-      pool = { agent, users: new Set() };
+      pool = { origin, caPem: connection.caPem, dispatcher: undefined, users: new Set() };
       this.#pools.set(poolKey, pool);
     }
     pool.users.add(clusterId);
-    const kube = createClusterKube(connection, pool.agent);
+    const kube = createClusterKube(connection, pool);
     this.#clients.set(clusterId, { key, kube, poolKey });
     if (this.#clients.size > this.#maxClients) this.forget(this.#clients.keys().next().value!);
     return kube;
@@ -178,22 +186,37 @@ export class KubeClients {
     if (pool === undefined) return;
     pool.users.delete(clusterId);
     if (pool.users.size === 0) {
-      pool.agent.destroy();
+      destroyPool(pool);
       this.#pools.delete(client.poolKey);
     }
   }
 
   close(): void {
-    for (const { agent } of this.#pools.values()) agent.destroy();
+    for (const pool of this.#pools.values()) destroyPool(pool);
     this.#pools.clear();
     this.#clients.clear();
   }
 }
 
 type ClientNode = typeof import('@kubernetes/client-node');
-let clientNode: Promise<ClientNode> | undefined;
-/** @kubernetes/client-node, loaded once, on the first call of any cluster client. */
-const loadClientNode = (): Promise<ClientNode> => (clientNode ??= import('@kubernetes/client-node'));
+/** What this client uses of undici: its `Pool`. */
+interface Undici {
+  readonly Pool: typeof UndiciPool;
+}
+/**
+ * undici's `Pool` module alone (undici 7's `lib/dispatcher/pool.js`; the package has no `exports`
+ * map): its index also loads fetch, WebSocket, caches and mocks, 21 MiB of RSS (5 MiB of heap)
+ * against 12 (2) for the pool and its client (docs/performance.md, "Seventh round"). A specifier
+ * in a variable: the path has no type declarations of its own; `Undici` types what it gives.
+ */
+const UNDICI_POOL = 'undici/lib/dispatcher/pool.js';
+let libraries: Promise<[ClientNode, Undici]> | undefined;
+/** @kubernetes/client-node and undici's pool, loaded once, on the first call of any cluster client. */
+const loadLibraries = (): Promise<[ClientNode, Undici]> =>
+  (libraries ??= Promise.all([
+    import('@kubernetes/client-node'),
+    import(UNDICI_POOL).then((pool: { default: typeof UndiciPool }) => ({ Pool: pool.default })),
+  ]));
 
 interface Apis {
   readonly k8s: ClientNode;
@@ -201,17 +224,17 @@ interface Apis {
   readonly apps: AppsV1Api;
 }
 
-function createClusterKube(connection: ClusterConnection, agent: http.Agent): ClusterKube {
+function createClusterKube(connection: ClusterConnection, pool: Pool): ClusterKube {
   let apis: Promise<Apis> | undefined;
   const apisOf = (): Promise<Apis> =>
-    (apis ??= loadClientNode().then((k8s) => {
+    (apis ??= loadLibraries().then(([k8s, undici]) => {
       // client-node's generated API classes over a configuration of our own rather than a
       // KubeConfig's (`makeApiClient`): a KubeConfig re-derives its TLS options, scans its
       // authenticators and builds an agent on every request, and its transport (node-fetch)
-      // wraps node's HTTP client in streams and header objects. Here the token and the pool's
-      // keep-alive agent are set as they are, and the request goes through node's HTTP client
-      // directly (`nodeHttpLibrary`); the requests, their serialization and the answers' parsing
-      // stay client-node's (docs/performance.md, "The fleet's change, third round").
+      // wraps node's HTTP client in streams and header objects. Here the token is set as it is,
+      // and the request goes to the pool's keep-alive connections through undici
+      // (`undiciHttpLibrary`); the requests and their serialization stay client-node's
+      // (docs/performance.md, "The fleet's change, third round" and "Seventh round").
       const authorization = `Bearer ${connection.token}`;
       const config = k8s.createConfiguration({
         baseServer: new k8s.ServerConfiguration<{ [key: string]: string }>(connection.server, {}),
@@ -220,11 +243,10 @@ function createClusterKube(connection: ClusterConnection, agent: http.Agent): Cl
             getName: () => 'mks cluster token',
             applySecurityAuthentication: (context) => {
               context.setHeaderParam('Authorization', authorization);
-              context.setAgent(agent);
             },
           },
         },
-        httpApi: k8s.wrapHttpLibrary(nodeHttpLibrary(k8s, agent)),
+        httpApi: k8s.wrapHttpLibrary(undiciHttpLibrary(k8s, undici, pool)),
       });
       const answers = jsonAnswers(k8s);
       return {
@@ -262,8 +284,8 @@ function createClusterKube(connection: ClusterConnection, agent: http.Agent): Cl
           core.readNamespacedConfigMap({ namespace, name }),
         ),
       ),
-    applyConfigMap: (body) =>
-      call(`apply configmap ${body.metadata?.namespace}/${body.metadata?.name}`, ({ core, k8s }) =>
+    applyConfigMap: async (body) => {
+      await call(`apply configmap ${body.metadata?.namespace}/${body.metadata?.name}`, ({ core, k8s }) =>
         core.patchNamespacedConfigMap(
           {
             namespace: body.metadata!.namespace!,
@@ -274,15 +296,16 @@ function createClusterKube(connection: ClusterConnection, agent: http.Agent): Cl
           },
           k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
         ),
-      ),
+      );
+    },
     readDaemonSet: (namespace, name) =>
       orAbsent(
         call(`read daemonset ${namespace}/${name}`, ({ apps }) =>
           apps.readNamespacedDaemonSet({ namespace, name }),
         ),
       ),
-    patchDaemonSetTemplateAnnotations: (namespace, name, annotations) =>
-      call(`patch daemonset ${namespace}/${name}`, ({ apps, k8s }) =>
+    patchDaemonSetTemplateAnnotations: async (namespace, name, annotations) => {
+      await call(`patch daemonset ${namespace}/${name}`, ({ apps, k8s }) =>
         apps.patchNamespacedDaemonSet(
           {
             namespace,
@@ -292,7 +315,8 @@ function createClusterKube(connection: ClusterConnection, agent: http.Agent): Cl
           },
           k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
         ),
-      ),
+      );
+    },
     createEvent: async (namespace, event) => {
       await call(`create event ${namespace}`, ({ core }) =>
         core.createNamespacedEvent({ namespace, body: event }),
@@ -314,22 +338,24 @@ function createClusterKube(connection: ClusterConnection, agent: http.Agent): Cl
  * one method per call): the body parsed as JSON, left as the plain data it is, instead of
  * client-node's `ObjectSerializer`, which walks every field of the answer (managed fields included)
  * against its models' type maps to build model objects and turn time stamps into Dates (`Decoded`
- * says so in the types). Status codes and errors as client-node's own processors have them: any
- * 2xx answers its body, 401 and every other status reject with client-node's `ApiException`.
+ * says so in the types). The writes whose answer the reconciler does not read (the apply, the
+ * DaemonSet's patch, an Event) are not decoded at all: a 2xx JSON answer is their success. Status
+ * codes and errors as client-node's own processors have them: any 2xx answers its body (or
+ * nothing), 401 and every other status reject with client-node's `ApiException`.
  */
 function jsonAnswers(k8s: ClientNode): {
   core: ConstructorParameters<ClientNode['CoreV1Api']>[2];
   apps: ConstructorParameters<ClientNode['AppsV1Api']>[2];
 } {
-  const decode = async (response: ResponseContext) => {
+  const answer = (read: boolean) => async (response: ResponseContext) => {
     const status = response.httpStatusCode;
     if (status >= 200 && status <= 299) {
       const type = response.headers['content-type'];
-      const text = await response.body.text();
       if (type === undefined || !JSON_TYPE.test(type)) {
         throw new Error(`the answer is not JSON (Content-Type ${type ?? 'absent'})`);
       }
-      return new k8s.HttpInfo(status, response.headers, response.body, JSON.parse(text) as unknown);
+      const data = read ? (JSON.parse(await response.body.text()) as unknown) : undefined;
+      return new k8s.HttpInfo(status, response.headers, response.body, data);
     }
     if (status === 401) throw new k8s.ApiException(status, 'Unauthorized', undefined, response.headers);
     throw new k8s.ApiException(
@@ -339,17 +365,19 @@ function jsonAnswers(k8s: ClientNode): {
       response.headers,
     );
   };
+  const decode = answer(true);
+  const unread = answer(false);
   const core = {
     readNamespacedConfigMapWithHttpInfo: decode,
-    patchNamespacedConfigMapWithHttpInfo: decode,
-    createNamespacedEventWithHttpInfo: decode,
+    patchNamespacedConfigMapWithHttpInfo: unread,
+    createNamespacedEventWithHttpInfo: unread,
     listNamespacedPodWithHttpInfo: decode,
     listNodeWithHttpInfo: decode,
     listPodForAllNamespacesWithHttpInfo: decode,
   } satisfies Partial<Record<keyof NonNullable<ConstructorParameters<ClientNode['CoreV1Api']>[2]>, unknown>>;
   const apps = {
     readNamespacedDaemonSetWithHttpInfo: decode,
-    patchNamespacedDaemonSetWithHttpInfo: decode,
+    patchNamespacedDaemonSetWithHttpInfo: unread,
   } satisfies Partial<Record<keyof NonNullable<ConstructorParameters<ClientNode['AppsV1Api']>[2]>, unknown>>;
   // Only the methods of the calls made here: a call added without its decoder fails its first test.
   return { core: core as never, apps: apps as never };
@@ -363,15 +391,26 @@ type ResponseContext = import('@kubernetes/client-node').ResponseContext;
 
 const USER_AGENT = 'node-fetch/1.0 (+https://github.com/bitinn/node-fetch)';
 
+/** The pool's undici `Pool`, made on its first call: keep-alive, TLS verified with the pool's CA. */
+function dispatcherOf(undici: Undici, pool: Pool): UndiciPool {
+  pool.dispatcher ??= new undici.Pool(pool.origin, {
+    connections: MAX_SOCKETS_PER_POOL,
+    ...(pool.caPem === undefined ? {} : { connect: { ca: pool.caPem } }),
+  });
+  return pool.dispatcher;
+}
+
 /**
- * client-node's transport (its `HttpLibrary` contract) on node's HTTP client: one request on the
- * given keep-alive agent, the answer's body read whole. What node-fetch did for client-node here,
- * without its stream and header wrappers: no redirect is followed (a Kubernetes API answers none
- * to these calls) and a network error rejects, as node-fetch's did.
+ * client-node's transport (its `HttpLibrary` contract) on undici's dispatcher: one request on the
+ * pool's keep-alive connections, the answer's body read whole, without node's HTTP client
+ * machinery (its `ClientRequest`, agent bookkeeping and streams: docs/performance.md, "Seventh
+ * round"). What node-fetch did for client-node here, without its wrappers: no redirect is followed
+ * (a Kubernetes API answers none to these calls) and a network error rejects, as node-fetch's did.
  */
-function nodeHttpLibrary(
+function undiciHttpLibrary(
   k8s: ClientNode,
-  agent: http.Agent,
+  undici: Undici,
+  pool: Pool,
 ): { send(request: RequestContext): Promise<ResponseContext> } {
   return {
     send: (request) =>
@@ -382,40 +421,64 @@ function nodeHttpLibrary(
           return;
         }
         const url = request.getUrl();
+        const path = pathOf(url, pool.origin);
+        if (path === undefined) {
+          reject(new Error(`${url} is not a URL of ${pool.origin}`));
+          return;
+        }
         const signal = request.getSignal();
-        const options: https.RequestOptions = {
-          method: request.getHttpMethod(),
-          // The agent node-fetch named: a Kubernetes API takes the field manager of a write that
-          // names none (mks's Events) from it, so they keep the manager they had.
-          headers: { 'User-Agent': USER_AGENT, ...request.getHeaders() },
-          agent: request.getAgent() ?? agent,
-          ...(signal === undefined ? {} : { signal }),
-        };
-        const onResponse = (response: http.IncomingMessage) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('error', reject);
-          response.on('end', () => {
-            const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-            const headers: { [name: string]: string } = {};
-            for (const [name, value] of Object.entries(response.headers)) {
-              if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-            }
-            resolve(
-              new k8s.ResponseContext(response.statusCode ?? 0, headers, {
-                text: async () => bytes.toString('utf8'),
-                binary: async () => bytes,
-              }),
-            );
-          });
-        };
-        const outgoing = url.startsWith('https:')
-          ? https.request(url, options, onResponse)
-          : http.request(url, options, onResponse);
-        outgoing.on('error', reject);
-        outgoing.end(body);
+        let status = 0;
+        let headers: { [name: string]: string } = {};
+        const chunks: Buffer[] = [];
+        dispatcherOf(undici, pool).dispatch(
+          {
+            method: request.getHttpMethod() as Dispatcher.HttpMethod,
+            path,
+            // The agent node-fetch named: a Kubernetes API takes the field manager of a write that
+            // names none (mks's Events) from it, so they keep the manager they had.
+            headers: { 'user-agent': USER_AGENT, ...request.getHeaders() },
+            ...(body === undefined ? {} : { body }),
+          },
+          {
+            onRequestStart: (controller) => {
+              if (signal === undefined) return;
+              if (signal.aborted) controller.abort(signal.reason);
+              else signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+            },
+            onResponseStart: (_controller, statusCode, responseHeaders) => {
+              status = statusCode;
+              headers = {};
+              for (const [name, value] of Object.entries(responseHeaders)) {
+                if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+              }
+            },
+            onResponseData: (_controller, chunk) => {
+              chunks.push(chunk);
+            },
+            onResponseEnd: () => {
+              const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+              resolve(
+                new k8s.ResponseContext(status, headers, {
+                  text: async () => bytes.toString('utf8'),
+                  binary: async () => bytes,
+                }),
+              );
+            },
+            onResponseError: (_controller, error) => reject(error),
+          },
+        );
       }),
   };
+}
+
+/**
+ * The path (and query) of `url` on `origin`: the pool's origin is the cluster's server's
+ * (`KubeClients.for`), which client-node's URLs start with, unless spelled otherwise (a default port).
+ */
+function pathOf(url: string, origin: string): string | undefined {
+  if (url.startsWith(origin) && url[origin.length] === '/') return url.slice(origin.length);
+  const parsed = new URL(url);
+  return parsed.origin === origin ? parsed.pathname + parsed.search : undefined;
 }
 
 function semaphore(size: number): () => Promise<() => void> {
