@@ -14,10 +14,8 @@
  * `node --import tsx bench/emulator-load.ts [--clusters N] [--rollouts R] [--rounds L] [--change]
  * [--profile FILE] [--allocations] [--postgres]`
  */
-import fs from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
-import { printAllocations, startAllocationSampling } from './lib/allocations.ts';
+import { roundsMeasurement } from './lib/allocations.ts';
 import { DAEMONSET, KUBE_SYSTEM, startBenchEmulator } from './lib/emulator.ts';
 import { createPostgresDatabase, stopPostgres } from './lib/postgres.ts';
 
@@ -103,17 +101,13 @@ try {
     `stored per cluster: ${rows.map((r) => `${r.resource} ${perCluster(r.rows)} (${perCluster(r.chars / 1024)} KiB)`).join(', ')}\n`,
   );
 
-  const session = values.profile === undefined && !values.allocations ? undefined : new Session();
+  const measured = roundsMeasurement({
+    profileFile: values.profile,
+    allocations: values.allocations === true,
+  });
   for (let round = 1; round <= rounds; round++) {
     await until('every cluster to leave memory', () => emulator.residency().loaded === 0);
-    if (session !== undefined && round === 2) {
-      session.connect();
-      if (values.profile !== undefined) {
-        await session.post('Profiler.enable');
-        await session.post('Profiler.start');
-      }
-      if (values.allocations) await startAllocationSampling(session);
-    }
+    if (round === 2) await measured?.start();
     const loads = emulator.residency().loads;
     const cpu = process.cpuUsage();
     const started = performance.now();
@@ -132,15 +126,7 @@ try {
       `round ${round}: ${loaded} loads, ${((used.user + used.system) / clusters).toFixed(0)} µs CPU per ${values.change ? 'cluster loaded and rolled out' : 'load'}, ${((performance.now() - started) / 1000).toFixed(2)} s\n`,
     );
   }
-  if (session !== undefined) {
-    if (values.profile !== undefined) {
-      const { profile } = await session.post('Profiler.stop');
-      fs.writeFileSync(values.profile, JSON.stringify(profile));
-    }
-    if (values.allocations)
-      await printAllocations(session, clusters * (rounds - 1), 'cluster', `rounds 2–${rounds}`);
-    session.disconnect();
-  }
+  await measured?.stop(clusters * (rounds - 1), 'cluster', `rounds 2–${rounds}`);
 } finally {
   await bench.close();
   await stopPostgres();

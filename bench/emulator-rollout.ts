@@ -12,10 +12,8 @@
  * (collected objects included) and prints the bytes allocated per rollout (a figure the machine's
  * load does not move, unlike CPU time) and the 25 functions that allocated most.
  */
-import fs from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
-import { printAllocations, startAllocationSampling } from './lib/allocations.ts';
+import { roundsMeasurement } from './lib/allocations.ts';
 import { DAEMONSET, KUBE_SYSTEM, startBenchEmulator } from './lib/emulator.ts';
 
 const { values } = parseArgs({
@@ -43,16 +41,12 @@ try {
     );
   };
 
-  const session = values.profile === undefined && !values.allocations ? undefined : new Session();
+  const measured = roundsMeasurement({
+    profileFile: values.profile,
+    allocations: values.allocations === true,
+  });
   for (let round = 1; round <= rounds; round++) {
-    if (session !== undefined && round === 2) {
-      session.connect();
-      if (values.profile !== undefined) {
-        await session.post('Profiler.enable');
-        await session.post('Profiler.start');
-      }
-      if (values.allocations) await startAllocationSampling(session);
-    }
+    if (round === 2) await measured?.start();
     const hash = `round-${round}`;
     const cpu = process.cpuUsage();
     const started = performance.now();
@@ -96,15 +90,7 @@ try {
       `round ${round}: ${clusters} rollouts, ${((used.user + used.system) / 1000 / clusters).toFixed(2)} ms CPU per cluster, ${seconds.toFixed(2)} s; ${JSON.stringify(emulator.residency())}\n`,
     );
   }
-  if (session !== undefined) {
-    if (values.profile !== undefined) {
-      const { profile } = await session.post('Profiler.stop');
-      fs.writeFileSync(values.profile, JSON.stringify(profile));
-    }
-    if (values.allocations)
-      await printAllocations(session, clusters * (rounds - 1), 'rollout', `rounds 2–${rounds}`);
-    session.disconnect();
-  }
+  await measured?.stop(clusters * (rounds - 1), 'rollout', `rounds 2–${rounds}`);
 } finally {
   await bench.close();
 }

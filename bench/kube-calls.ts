@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { THREAD_YOUNG_GENERATION_MB } from '../src/reconcile/pass-thread.ts';
+import { sampledBytes, startAllocationSampling } from './lib/allocations.ts';
 
 const CALLS = ['get-ds', 'list-pods', 'get-cm', 'apply-cm', 'post-event'] as const;
 /** Not the reconciler's: the GET DaemonSet through node's HTTPS client alone. */
@@ -48,12 +49,7 @@ async function record(kind: 'cpu' | 'allocations'): Promise<(file: string) => Pr
     await session.post('Profiler.enable');
     await session.post('Profiler.start');
   } else {
-    await session.post('HeapProfiler.enable');
-    await session.post('HeapProfiler.startSampling', {
-      samplingInterval: 1024,
-      includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: true,
-    });
+    await startAllocationSampling(session, 1024);
   }
   return async (file) => {
     let bytes = 0;
@@ -62,11 +58,7 @@ async function record(kind: 'cpu' | 'allocations'): Promise<(file: string) => Pr
       fs.writeFileSync(file, JSON.stringify(profile));
     } else {
       const { profile } = await session.post('HeapProfiler.stopSampling');
-      const walk = (node: typeof profile.head): void => {
-        bytes += node.selfSize;
-        for (const child of node.children) walk(child);
-      };
-      walk(profile.head);
+      bytes = sampledBytes(profile);
       fs.writeFileSync(file, JSON.stringify(profile));
     }
     session.disconnect();

@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { FastifyReply } from 'fastify';
 import { loadOrCreateLocalTls } from '../src/tls/local-ca.ts';
+import { sampledBytes, startAllocationSampling } from './lib/allocations.ts';
 
 const MODES = ['raw', 'raw-delayed', 'fastify', 'fastify-hooks'] as const;
 type Mode = (typeof MODES)[number];
@@ -159,14 +160,7 @@ async function main(): Promise<void> {
     const { Session } = await import('node:inspector/promises');
     const session = new Session();
     session.connect();
-    if (values.allocations) {
-      await session.post('HeapProfiler.enable');
-      await session.post('HeapProfiler.startSampling', {
-        samplingInterval: 1024,
-        includeObjectsCollectedByMajorGC: true,
-        includeObjectsCollectedByMinorGC: true,
-      });
-    }
+    if (values.allocations) await startAllocationSampling(session, 1024);
     const before = mainThreadCpu();
     worker.postMessage('go');
     await new Promise((resolve) => worker.once('message', resolve));
@@ -174,13 +168,7 @@ async function main(): Promise<void> {
     let allocated = '';
     if (values.allocations) {
       const { profile } = await session.post('HeapProfiler.stopSampling');
-      let bytes = 0;
-      const walk = (node: typeof profile.head): void => {
-        bytes += node.selfSize;
-        for (const child of node.children) walk(child);
-      };
-      walk(profile.head);
-      allocated = `  KiB allocated/call ${(bytes / 1024 / calls).toFixed(1)}`;
+      allocated = `  KiB allocated/call ${(sampledBytes(profile) / 1024 / calls).toFixed(1)}`;
     }
     session.disconnect();
     console.log(

@@ -4,16 +4,57 @@
  * connected inspector session, stop it with the number of units of work done meanwhile.
  */
 
-import type { Session } from 'node:inspector/promises';
+import fs from 'node:fs';
+import type { HeapProfiler } from 'node:inspector';
+import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 
-export async function startAllocationSampling(session: Session): Promise<void> {
+export async function startAllocationSampling(session: Session, samplingInterval = 4096): Promise<void> {
   await session.post('HeapProfiler.enable');
   await session.post('HeapProfiler.startSampling', {
-    samplingInterval: 4096,
+    samplingInterval,
     includeObjectsCollectedByMajorGC: true,
     includeObjectsCollectedByMinorGC: true,
   });
+}
+
+/** The bytes a sampling heap profile counted, all its nodes together. */
+export function sampledBytes(profile: HeapProfiler.SamplingHeapProfile): number {
+  let bytes = 0;
+  const walk = (node: HeapProfiler.SamplingHeapProfileNode): void => {
+    bytes += node.selfSize;
+    for (const child of node.children) walk(child);
+  };
+  walk(profile.head);
+  return bytes;
+}
+
+/**
+ * What an emulator bench measures over its rounds after the first, on a session it connects:
+ * a CPU profile (`profileFile`), sampled allocations (`allocations`). `start` before the rounds;
+ * `stop` after them writes the profile and prints the KiB allocated per `unit` (`printAllocations`).
+ */
+export function roundsMeasurement(options: { profileFile: string | undefined; allocations: boolean }) {
+  if (options.profileFile === undefined && !options.allocations) return undefined;
+  const session = new Session();
+  return {
+    async start(): Promise<void> {
+      session.connect();
+      if (options.profileFile !== undefined) {
+        await session.post('Profiler.enable');
+        await session.post('Profiler.start');
+      }
+      if (options.allocations) await startAllocationSampling(session);
+    },
+    async stop(units: number, unit: string, what: string): Promise<void> {
+      if (options.profileFile !== undefined) {
+        const { profile } = await session.post('Profiler.stop');
+        fs.writeFileSync(options.profileFile, JSON.stringify(profile));
+      }
+      if (options.allocations) await printAllocations(session, units, unit, what);
+      session.disconnect();
+    },
+  };
 }
 
 /**
