@@ -172,37 +172,6 @@ test('with emulated clusters, quiet lasts longer than an idle cluster takes to l
   assert.equal(quietFor(100).quietMs, QUIET.quietMs);
 });
 
-test('a burst is told once, when it begins: at once for an event, at the next check for a polled figure', async () => {
-  let polled = 0;
-  let bursts = 0;
-  let quiets = 0;
-  const watch = new QuietWatch(
-    { quietMs: 60, checkMs: 5 },
-    () => polled,
-    () => {
-      quiets += 1;
-    },
-    () => {
-      bursts += 1;
-    },
-  );
-  try {
-    watch.activity();
-    assert.equal(bursts, 1, 'an event begins the burst at once');
-    watch.activity();
-    polled += 1;
-    assert.equal(bursts, 1, 'more activity in the same burst is not another');
-    await waitFor(() => quiets === 1, { ...TIMEOUT, what: 'the quiet after the first burst' });
-    assert.equal(bursts, 1);
-    polled += 1;
-    await waitFor(() => bursts === 2, { ...TIMEOUT, what: 'a burst seen by the polled figure' });
-    await waitFor(() => quiets === 2, { ...TIMEOUT, what: 'the quiet after the second burst' });
-    assert.equal(bursts, 2);
-  } finally {
-    watch.close();
-  }
-});
-
 /**
  * Major collections made by the same allocation in a child node started as `bin/mks.js` starts
  * mks (`--heap-growing-percent=30`), inside a burst or not (heap.ts `burstGrowth`).

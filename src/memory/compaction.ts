@@ -44,15 +44,13 @@ export function quietFor(evictionDelayMs: number | undefined, base: QuietOptions
 }
 
 /**
- * Runs `onQuiet` once after each burst of activity, when none has been seen for `quietMs`, and
- * `onBurst` when one begins. Activity is an event (`activity()`) or a move of the `polled` figure
- * (read every `checkMs`).
+ * Runs `onQuiet` once after each burst of activity, when none has been seen for `quietMs`.
+ * Activity is an event (`activity()`) or a move of the `polled` figure (read every `checkMs`).
  */
 export class QuietWatch {
   readonly #options: QuietOptions;
   readonly #polled: () => number;
   readonly #onQuiet: () => void;
-  readonly #onBurst: (() => void) | undefined;
   readonly #timer: NodeJS.Timeout;
   #events = 0;
   #seen: number;
@@ -60,11 +58,10 @@ export class QuietWatch {
   /** A burst was seen and has not been followed by its quiet period yet. */
   #pending = false;
 
-  constructor(options: QuietOptions, polled: () => number, onQuiet: () => void, onBurst?: () => void) {
+  constructor(options: QuietOptions, polled: () => number, onQuiet: () => void) {
     this.#options = options;
     this.#polled = polled;
     this.#onQuiet = onQuiet;
-    this.#onBurst = onBurst;
     this.#seen = polled();
     this.#timer = setInterval(() => this.#check(), options.checkMs);
     this.#timer.unref();
@@ -73,14 +70,7 @@ export class QuietWatch {
   /** Something that allocates was done (a change, a pass at work). */
   readonly activity = (): void => {
     this.#events += 1;
-    if (!this.#pending) this.#burst();
   };
-
-  /** A burst begins: told at once for an event, at the next check for a polled figure. */
-  #burst(): void {
-    this.#pending = true;
-    this.#onBurst?.();
-  }
 
   #check(): void {
     const seen = this.#events + this.#polled();
@@ -88,7 +78,7 @@ export class QuietWatch {
     if (seen !== this.#seen) {
       this.#seen = seen;
       this.#lastActivity = now;
-      if (!this.#pending) this.#burst();
+      this.#pending = true;
       return;
     }
     if (!this.#pending || now - this.#lastActivity < this.#options.quietMs) return;
@@ -194,12 +184,17 @@ export function compactMemoryWhenQuiet(sources: CompactionSources): { close(): v
     );
   };
   const threads = new ThreadCompactions(record);
+  let loads = sources.emulator?.residency().loads ?? 0;
   const watch = new QuietWatch(
     sources.quiet ?? quietFor(sources.emulator?.evictionDelayMs),
     () => {
       const residency = sources.emulator?.residency();
-      const moved = residency === undefined ? 0 : residency.loads + residency.evictions;
-      return moved + (sources.answered?.() ?? 0);
+      if (residency === undefined) return sources.answered?.() ?? 0;
+      if (residency.loads !== loads) {
+        loads = residency.loads;
+        burstGrowth(true);
+      }
+      return residency.loads + residency.evictions + (sources.answered?.() ?? 0);
     },
     () => {
       // The tight growth again, so the compaction's collection sets the next limit from it.
@@ -208,15 +203,21 @@ export function compactMemoryWhenQuiet(sources: CompactionSources): { close(): v
       const compaction = compactIfGrown('main');
       if (compaction !== undefined) record(compaction);
     },
-    () => burstGrowth(true),
   );
-  sources.workSignal.on(watch.activity);
+  // Changes, passes at work and cluster loads make what lives for a while: the heap grows looser
+  // until they have gone quiet (heap.ts). API requests alone only put the compaction off: what a
+  // read allocates dies young.
+  const working = () => {
+    watch.activity();
+    burstGrowth(true);
+  };
+  sources.workSignal.on(working);
   sources.reconciler?.onPass((outcome) => {
-    if (outcome !== 'done') watch.activity();
+    if (outcome !== 'done') working();
   });
   return {
     close() {
-      sources.workSignal.off(watch.activity);
+      sources.workSignal.off(working);
       watch.close();
       threads.close();
       burstGrowth(false);

@@ -117,8 +117,10 @@ export function compactIfGrown(isolate: string, minGrowth = MIN_GROWTH_BYTES): C
  * high allocation rate), which halves a settled fleet's RSS. During a burst that tight limit costs
  * CPU: the heap fills again soon, so full collections come two to four times as often.
  *
- * So the tight factor holds while the process is quiet, and a looser one while work is in flight:
- * `burstGrowth(true)` when a burst begins, `false` once it has gone quiet, just before the
+ * So the tight factor holds while the process is quiet, and a looser one while work that makes
+ * what lives for a while is in flight (changes, reconcile passes at work, cluster loads; not API
+ * reads alone, whose garbage dies young): `burstGrowth(true)` at such work (compaction.ts),
+ * `false` once the process has gone quiet, just before the
  * compaction, whose collection then sets the next limit from the tight factor again. V8 reads the
  * flag each time it sets a limit; flags are the process's, so this covers every isolate at once.
  * When node was started without the flag there is nothing to switch.
