@@ -67,6 +67,31 @@ describe('SQLite cluster changes write the columns they touched', () => {
     ]);
   });
 
+  test('each mutable field, changed alone, writes its own column and no other', async () => {
+    const current = await services.clusterStore.get(clusterId);
+    assert.ok(current !== undefined);
+    const snake = (field: string) => field.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+    const immutable = new Set(['id', 'projectId', 'createdAt']);
+    const fields = Object.keys(current).filter((field) => !immutable.has(field));
+    assert.equal(fields.length, Object.keys(mutableColumns(current)).length - 1, 'node_count is derived');
+    for (const field of fields) {
+      const value = (current as unknown as Record<string, unknown>)[field];
+      // A new value of the field's kind: a new object (same content) for objects, else another one.
+      const changed = Array.isArray(value)
+        ? [...value]
+        : typeof value === 'number'
+          ? value + 1
+          : typeof value === 'string'
+            ? `${value}-x`
+            : value === null
+              ? 'x'
+              : { ...value };
+      const row = changedColumns(current, { ...current, [field]: changed } as ClusterRecord);
+      const expected = field === 'nodePools' ? ['node_count', 'node_pools'] : [snake(field)];
+      assert.deepEqual(Object.keys(row).sort(), expected, field);
+    }
+  });
+
   test('every kind of change reads back from the database as the record in memory', async () => {
     const store = services.clusterStore;
     for (const step of CHANGE_STEPS) {
