@@ -81,11 +81,11 @@ function openSqlite(file: string): SqliteDatabase {
   // last transactions. The fsync per commit that FULL costs would cap writes far below the API's.
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
-  // Checkpoints (and their fsync) run in a worker thread, not inside a request's commit.
-  const checkpointer = file === ':memory:' ? undefined : startCheckpointer(file);
-  if (checkpointer !== undefined) sqlite.pragma('wal_autocheckpoint = 0');
   sqlite.pragma('foreign_keys = ON');
   const connection = sqliteConnection(sqlite);
+  // Checkpoints (and their fsync) run in a worker thread, not inside a request's commit.
+  const checkpointer = file === ':memory:' ? undefined : startCheckpointer(file, connection.writes);
+  if (checkpointer !== undefined) sqlite.pragma('wal_autocheckpoint = 0');
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: connection.kysely }) });
   return {
     engine: 'sqlite',

@@ -172,9 +172,21 @@ function rowsOf<S, K, V>(pending: Map<S, Map<K, V>>, statement: S): Map<K, V> {
   return rows;
 }
 
+/**
+ * Holds the connection's exclusive writes (group commits and transactions) while the checkpointer
+ * copies the WAL's last frames back, so that the next write starts the WAL over instead of
+ * appending to it (sqlite-checkpointer.ts). Writes asked meanwhile wait (their promises settle
+ * later); Kysely's are not held (a write of theirs in between only means the WAL goes on).
+ */
+export interface WriteHold {
+  hold(): void;
+  release(): void;
+}
+
 export function sqliteConnection(database: BetterSqlite): {
   kysely: SqliteDatabase;
   exclusive: ExclusiveSql;
+  writes: WriteHold;
 } {
   // Dynamic SQL (e.g. IN lists of varying length) could grow the cache without bound. The
   // synchronous path binds its positional values as the call's arguments (`run(...values)`):
@@ -192,7 +204,16 @@ export function sqliteConnection(database: BetterSqlite): {
   };
 
   let kyselyTransactionOpen = false;
+  let held = false;
   let waiters: Array<() => void> = [];
+  /** Resumes the writes waiting (after the statement that ended Kysely's transaction has run). */
+  const wake = () => {
+    const ready = waiters;
+    waiters = [];
+    queueMicrotask(() => {
+      for (const resume of ready) resume();
+    });
+  };
   // What the running transaction's work changed in memory, taken back if its writes are not kept.
   let undos: Array<() => void> = [];
   // Statements the running group member has asked for (one that throws after any aborts the group).
@@ -333,13 +354,13 @@ export function sqliteConnection(database: BetterSqlite): {
     }
     return outcomes;
   });
-  const waitForKysely = async () => {
-    while (kyselyTransactionOpen) await new Promise<void>((resolve) => waiters.push(resolve));
+  const waitForTurn = async () => {
+    while (kyselyTransactionOpen || held) await new Promise<void>((resolve) => waiters.push(resolve));
   };
 
   let group: GroupedWork[] = [];
   const commitGroup = async () => {
-    await waitForKysely();
+    await waitForTurn();
     const members = group;
     group = [];
     let outcomes: Outcome[];
@@ -377,18 +398,14 @@ export function sqliteConnection(database: BetterSqlite): {
         else if (sql === 'commit' || sql === 'rollback') {
           kyselyTransactionOpen = false;
           // The statement runs right after prepare() returns; waiters go once it has.
-          const ready = waiters;
-          waiters = [];
-          queueMicrotask(() => {
-            for (const resume of ready) resume();
-          });
+          wake();
         }
         return prepare(sql) as unknown as SqliteStatement;
       },
     },
     exclusive: {
       async transaction<T>(work: (sql: SyncSql) => T): Promise<T> {
-        await waitForKysely();
+        await waitForTurn();
         const outcome = attempt(work);
         if (!outcome.ok) throw outcome.error;
         return outcome.value as T;
@@ -398,6 +415,16 @@ export function sqliteConnection(database: BetterSqlite): {
           const first = group.push({ work, resolve: resolve as (value: unknown) => void, reject }) === 1;
           if (first) setImmediate(() => void commitGroup());
         });
+      },
+    },
+    writes: {
+      hold() {
+        held = true;
+      },
+      release() {
+        if (!held) return;
+        held = false;
+        wake();
       },
     },
   };
