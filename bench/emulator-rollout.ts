@@ -7,12 +7,17 @@
  * pods updated and available. Prints the process's CPU time per cluster changed, and the wall
  * time. Run alone, interleaved with another commit's for an A/B:
  * `node --import tsx bench/emulator-rollout.ts [--clusters N] [--rounds R] [--profile FILE]
- * [--allocations]`; `--profile` writes a .cpuprofile of the rounds after the first (cluster
- * creation and the warm-up round left out); `--allocations` samples what those rounds allocate
- * (collected objects included) and prints the bytes allocated per rollout (a figure the machine's
- * load does not move, unlike CPU time) and the 25 functions that allocated most.
+ * [--allocations] [--heap]`; `--profile` writes a .cpuprofile of the rounds after the first
+ * (cluster creation and the warm-up round left out); `--allocations` samples what those rounds
+ * allocate (collected objects included) and prints the bytes allocated per rollout (a figure the
+ * machine's load does not move, unlike CPU time) and the 25 functions that allocated most;
+ * `--heap` prints, after each round (outside its CPU time), the heap left after a full collection
+ * once the round's rows are written, and what it grew by per rollout: what a rollout leaves in
+ * memory (the watch log's versions, the Events, the texts kept) while its cluster stays loaded.
  */
 import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { roundsMeasurement } from './lib/allocations.ts';
 import { DAEMONSET, KUBE_SYSTEM, startBenchEmulator } from './lib/emulator.ts';
 
@@ -22,6 +27,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     profile: { type: 'string' },
     allocations: { type: 'boolean', default: false },
+    heap: { type: 'boolean', default: false },
   },
 });
 const clusters = Number(values.clusters);
@@ -40,6 +46,18 @@ try {
       status.numberAvailable === 3
     );
   };
+
+  // A full collection without --expose-gc on the command line (as src/memory/heap.ts gets one).
+  let collect: (() => void) | undefined;
+  if (values.heap === true) {
+    v8.setFlagsFromString('--expose-gc');
+    try {
+      collect = vm.runInNewContext('gc') as () => void;
+    } finally {
+      v8.setFlagsFromString('--no-expose-gc');
+    }
+  }
+  let heapBefore: number | undefined;
 
   const measured = roundsMeasurement({
     profileFile: values.profile,
@@ -89,6 +107,18 @@ try {
     process.stdout.write(
       `round ${round}: ${clusters} rollouts, ${((used.user + used.system) / 1000 / clusters).toFixed(2)} ms CPU per cluster, ${seconds.toFixed(2)} s; ${JSON.stringify(emulator.residency())}\n`,
     );
+    if (collect !== undefined) {
+      // Every row written first (storedBytes flushes the store before it reads).
+      await emulator.storedBytes(ids[0]!);
+      collect();
+      const heap = process.memoryUsage().heapUsed;
+      const grown =
+        heapBefore === undefined
+          ? ''
+          : `, ${((heap - heapBefore) / 1024 / clusters).toFixed(1)} KiB per rollout more`;
+      process.stdout.write(`  heap after a full collection: ${(heap / 1048576).toFixed(1)} MiB${grown}\n`);
+      heapBefore = heap;
+    }
   }
   await measured?.stop(clusters * (rounds - 1), 'rollout', `rounds 2–${rounds}`);
 } finally {

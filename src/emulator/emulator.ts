@@ -27,7 +27,7 @@ import {
   type ObjectStoreHooks,
   type Watcher,
 } from './apiserver/object-store.ts';
-import { jsonOf, type KubeObject } from './apiserver/objects.ts';
+import { jsonOf, type KubeObject, releaseJson } from './apiserver/objects.ts';
 import { RESOURCE, RESOURCES, type ResourceType } from './apiserver/resources.ts';
 import { Controllers } from './cluster/controllers.ts';
 import { EVENT_DIGEST } from './cluster/events.ts';
@@ -165,7 +165,13 @@ export class Emulator implements EmulatorControl {
           resource.storage,
           namespace,
           name,
-          object === null ? null : () => ({ body: jsonOf(object), digest: digest?.of(object) ?? null }),
+          object === null
+            ? null
+            : () => ({
+                // Kinds kept as text until read are seldom read again: their text is not kept.
+                body: digest === undefined ? jsonOf(object) : releaseJson(object),
+                digest: digest?.of(object) ?? null,
+              }),
         );
       },
       persistMeta: (cluster) => {

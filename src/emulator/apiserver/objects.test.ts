@@ -17,10 +17,12 @@ import {
   clone,
   deepEqual,
   inApiOrder,
+  isJsonKept,
   type Json,
   type JsonObject,
   jsonOf,
   type KubeObject,
+  releaseJson,
   rfc3339,
 } from './objects.ts';
 import { strategicMergePatch } from './patch.ts';
@@ -122,6 +124,43 @@ test('jsonOf is the text JSON.stringify gives, also for versions that share part
   const next = { ...ds, metadata: { ...ds.metadata, resourceVersion: '7' }, status: { numberReady: 3 } };
   assert.equal(jsonOf(ds), JSON.stringify(ds));
   assert.equal(jsonOf(next), JSON.stringify(next));
+});
+
+test('releaseJson gives the text jsonOf gives and keeps none; the next reader composes the same again', () => {
+  const store = new ObjectStore(
+    { id: 'c', version: '1.32', nodeCount: 1, resourceVersion: 0, busy: false, createdAt: 'T' },
+    {
+      persistObject: () => {},
+      persistMeta: () => {},
+      persistLog: () => {},
+      onChange: () => {},
+      now: () => new Date(0),
+    },
+  );
+  store.create(RESOURCE.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
+  const pod: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'p', namespace: 'default', uid: 'u' },
+  };
+  recordEvent(
+    store,
+    pod,
+    { type: 'Normal', reason: 'Pulled', message: 'm', component: 'kubelet' },
+    new Date(0),
+  );
+  const event = store.list(RESOURCE.events)[0]!;
+  // The store's write composed the text (the size check) and keeps it for the row and readers.
+  assert.equal(isJsonKept(event), true);
+  const text = releaseJson(event);
+  assert.equal(text, JSON.stringify(event));
+  assert.equal(isJsonKept(event), false);
+  assert.equal(jsonOf(event), text);
+  assert.equal(isJsonKept(event), true);
+  // A DaemonSet's text, composed around its spec's, is released the same way.
+  const ds = daemonSet();
+  assert.equal(releaseJson(ds), JSON.stringify(ds));
+  assert.equal(isJsonKept(ds), false);
 });
 
 test('inApiOrder writes members as kube-apiserver does, an own "__proto__" kept as a member', () => {

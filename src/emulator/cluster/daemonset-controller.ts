@@ -27,10 +27,15 @@ export function templateHash(template: unknown): string {
   return out;
 }
 
-const labelsMatch = (
+function labelsMatch(
   selector: Record<string, string> | undefined,
   labels: Record<string, string> | undefined,
-) => Object.entries(selector ?? {}).every(([k, v]) => labels?.[k] === v);
+): boolean {
+  // No entry arrays: every sync matches every node.
+  for (const key in selector)
+    if (Object.hasOwn(selector, key) && labels?.[key] !== selector[key]) return false;
+  return true;
+}
 
 /** Template hashes kept (one per DaemonSet of the clusters recently synced). */
 const TEMPLATE_HASHES_MAX = 4096;
@@ -167,7 +172,9 @@ export class DaemonSetController {
         terminating.set(node, pod);
         continue;
       }
-      byNode.set(node, [...(byNode.get(node) ?? []), pod]);
+      const onNode = byNode.get(node);
+      if (onNode === undefined) byNode.set(node, [pod]);
+      else onNode.push(pod);
     }
     const podOf = new Map<string, KubeObject>();
     for (const [node, pods] of byNode) {
@@ -183,7 +190,9 @@ export class DaemonSetController {
     }
 
     const minReadySeconds = Number(spec.minReadySeconds ?? 0);
-    const available = (pod: KubeObject) => isAvailable(pod, minReadySeconds, this.#now());
+    // One clock reading per sync, as the controller's snapshot (it was one per pod looked at).
+    const now = this.#now();
+    const available = (pod: KubeObject) => isAvailable(pod, minReadySeconds, now);
 
     const strategy = (spec.updateStrategy ?? {}) as JsonObject;
     if ((strategy.type ?? 'RollingUpdate') === 'RollingUpdate') {
@@ -212,7 +221,6 @@ export class DaemonSetController {
       }
     }
 
-    const now = this.#now();
     for (const node of nodes) {
       const name = node.metadata.name ?? '';
       // A node whose pod is still Terminating gets its replacement once the pod is gone.
@@ -240,9 +248,14 @@ export class DaemonSetController {
       return pod === undefined ? [] : [pod];
     });
     const desired = nodes.length;
-    const updated = pods.filter((p) => p.metadata.labels?.['controller-revision-hash'] === hash).length;
-    const ready = pods.filter(isReady).length;
-    const availableCount = pods.filter(available).length;
+    let updated = 0;
+    let ready = 0;
+    let availableCount = 0;
+    for (const pod of pods) {
+      if (pod.metadata.labels?.['controller-revision-hash'] === hash) updated += 1;
+      if (isReady(pod)) ready += 1;
+      if (available(pod)) availableCount += 1;
+    }
     // Integer fields marked omitempty in the Go type are absent when zero, as on a real cluster.
     const status: JsonObject = {
       currentNumberScheduled: pods.length,
@@ -268,7 +281,8 @@ export class DaemonSetController {
     const revisions = cluster
       .list(RESOURCE.controllerrevisions, namespace)
       .filter((r) => ownedBy(r, ds.metadata.uid));
-    const max = Math.max(0, ...revisions.map((r) => Number(r.revision ?? 0)));
+    let max = 0;
+    for (const r of revisions) max = Math.max(max, Number(r.revision ?? 0));
     const mine = revisions.find((r) => r.metadata.labels?.['controller-revision-hash'] === hash);
     if (mine === undefined) {
       const revision = cluster.create(
@@ -301,6 +315,8 @@ export class DaemonSetController {
       cluster.update(RESOURCE.controllerrevisions, { ...mine, revision: max + 1 }, { owned: true });
     }
     const limit = Number((ds.spec as JsonObject).revisionHistoryLimit ?? 10);
+    // Within the history limit (every sync but a few): nothing to sort and cut.
+    if (revisions.length - (mine === undefined ? 0 : 1) <= limit) return;
     const stale = revisions
       .filter((r) => r !== mine)
       .sort((a, b) => Number(a.revision) - Number(b.revision))
