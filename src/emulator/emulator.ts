@@ -27,7 +27,7 @@ import {
   type ObjectStoreHooks,
   type Watcher,
 } from './apiserver/object-store.ts';
-import { jsonOf, type KubeObject } from './apiserver/objects.ts';
+import { jsonOf } from './apiserver/objects.ts';
 import { RESOURCE, RESOURCES, type ResourceType } from './apiserver/resources.ts';
 import { Controllers } from './cluster/controllers.ts';
 import { EVENT_DIGEST } from './cluster/events.ts';
@@ -99,9 +99,11 @@ const IDLE_MAX = 100_000;
 const BY_STORAGE = new Map<string, ResourceType>(RESOURCES.map((r) => [r.storage, r]));
 
 /**
- * The kinds kept as their stored text until read, by storage name, with what their lookups read
- * of them (stored beside the body): Events, most of what a used cluster stores
- * (`ObjectStore.restoreText`, docs/performance.md, "Seventh round: Events left as text").
+ * What the lookups of a kind's secondary indexes read of its objects, by storage name, stored
+ * beside the body: Events, most of what a used cluster stores (`ObjectStore.restoreText`,
+ * docs/performance.md, "Seventh round: Events left as text"). A load keeps every object as its
+ * stored text until read; those of other kinds are filed by their row's namespace and name alone
+ * (`ObjectStore.restoreRow`, "Eighth round: every kind left as text").
  */
 const DIGESTS = new Map<string, Digest>([[RESOURCE.events.storage, EVENT_DIGEST]]);
 
@@ -331,7 +333,7 @@ export class Emulator implements EmulatorControl {
     if (raced !== undefined) return raced.cluster;
     if (stored === undefined) return undefined;
     const cluster = new ObjectStore(stored.meta, this.#hooks);
-    for (const { resource, body, digest } of stored.objects) {
+    for (const { resource, namespace, name, body, digest } of stored.objects) {
       if (resource === CONTAINER_LOG) {
         const { podUid, log } = JSON.parse(body) as { podUid: string; log: string };
         cluster.restoreLog(podUid, log);
@@ -339,10 +341,11 @@ export class Emulator implements EmulatorControl {
       }
       const type = BY_STORAGE.get(resource);
       if (type === undefined) continue;
-      // Kinds with a digest stay text until read (rows written before it have none: parsed now).
+      // Every object stays text until read; those of the kinds with a digest are filed by it in
+      // their indexes (rows written before it have none: parsed when an index is built).
       const reader = DIGESTS.get(resource);
       if (reader !== undefined && digest !== null) cluster.restoreText(type, body, reader.read(digest));
-      else cluster.restore(type, JSON.parse(body) as KubeObject);
+      else cluster.restoreRow(type, namespace, name, body);
     }
     // Evicted by this process at the resourceVersion stored, so as it left, settled: evictable
     // only with no controller work queued, timed or in flight and every change committed, and
