@@ -145,7 +145,7 @@ for (const { dialect, leases } of CASES) {
       assert.deepEqual(await events(), stored, 'Events kept as text until listed read as stored');
       await untilEvicted(h, 'after the second read');
 
-      // Rows written before digests were stored: parsed on load, the same Events.
+      // Rows written before digests were stored: parsed when the Event index is built or they are read, the same Events.
       await h.database.db
         .updateTable('emulator_objects')
         .set({ digest: null })
