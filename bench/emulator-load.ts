@@ -11,8 +11,9 @@
  * loaded and changed. `--profile FILE` writes a .cpuprofile of the rounds after the first;
  * `--allocations` prints what those rounds allocate per cluster (bench/lib/allocations.ts).
  * `--postgres`: on a throwaway PostgreSQL server (test/support/postgres-server.ts) instead of SQLite.
+ * `--idle MS`: how long a cluster stays in memory unused (50 ms; 500 with `--change`).
  * `node --import tsx bench/emulator-load.ts [--clusters N] [--rollouts R] [--rounds L] [--change]
- * [--profile FILE] [--allocations] [--postgres]`
+ * [--idle MS] [--profile FILE] [--allocations] [--postgres]`
  */
 import { parseArgs } from 'node:util';
 import { roundsMeasurement } from './lib/allocations.ts';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     postgres: { type: 'boolean', default: false },
     change: { type: 'boolean', default: false },
     allocations: { type: 'boolean', default: false },
+    idle: { type: 'string' },
   },
 });
 const clusters = Number(values.clusters);
@@ -37,7 +39,7 @@ const CONFIG_MAP = `${KUBE_SYSTEM}/configmaps/kube-proxy`;
 // round (the round prints its loads).
 const bench = await startBenchEmulator(
   clusters,
-  { idleMs: values.change ? 500 : 50, maxLoaded: clusters },
+  { idleMs: Number(values.idle ?? (values.change ? 500 : 50)), maxLoaded: clusters },
   values.postgres ? await createPostgresDatabase() : undefined,
 );
 const { database, emulator, ids } = bench;

@@ -27,7 +27,7 @@ import {
   type ObjectStoreHooks,
   type Watcher,
 } from './apiserver/object-store.ts';
-import { jsonOf, type KubeObject, releaseJson } from './apiserver/objects.ts';
+import { jsonOf, releaseJson } from './apiserver/objects.ts';
 import { RESOURCE, RESOURCES, type ResourceType } from './apiserver/resources.ts';
 import { Controllers } from './cluster/controllers.ts';
 import { EVENT_DIGEST } from './cluster/events.ts';
@@ -81,6 +81,13 @@ export interface ResidencyStats {
   readonly evictions: number;
 }
 
+/** What is remembered of a cluster out of memory: see `Emulator.#idle`. */
+interface Left {
+  readonly resourceVersion: number;
+  /** Its namespaces had what every namespace gets (`Controllers.namespacesSynced`). */
+  readonly namespacesSynced: boolean;
+}
+
 /** A cluster in memory, and when it was last used (performance.now()). */
 interface Loaded {
   readonly cluster: ObjectStore;
@@ -99,9 +106,11 @@ const IDLE_MAX = 100_000;
 const BY_STORAGE = new Map<string, ResourceType>(RESOURCES.map((r) => [r.storage, r]));
 
 /**
- * The kinds kept as their stored text until read, by storage name, with what their lookups read
- * of them (stored beside the body): Events, most of what a used cluster stores
- * (`ObjectStore.restoreText`, docs/performance.md, "Seventh round: Events left as text").
+ * What the lookups of a kind's secondary indexes read of its objects, by storage name, stored
+ * beside the body: Events, most of what a used cluster stores (`ObjectStore.restoreText`,
+ * docs/performance.md, "Seventh round: Events left as text"). A load keeps every object as its
+ * stored text until read; those of other kinds are filed by their row's namespace and name alone
+ * (`ObjectStore.restoreRow`, "Eighth round: every kind left as text").
  */
 const DIGESTS = new Map<string, Digest>([[RESOURCE.events.storage, EVENT_DIGEST]]);
 
@@ -118,12 +127,13 @@ export class Emulator implements EmulatorControl {
   #evictions = 0;
   readonly #loading = new Map<string, Promise<ObjectStore | undefined>>();
   /**
-   * The resourceVersion each cluster left memory at, while it is out. A load finding the same one
-   * stored finds the cluster as it left (every write bumps it). The ensure answers from it without
-   * a load only when one process serves every cluster: one shared between processes may change
-   * in another one meanwhile, which only the store tells.
+   * The resourceVersion each cluster left memory at, while it is out, and whether its namespaces
+   * were synced then. A load finding the same resourceVersion stored finds the cluster as it left
+   * (every write bumps it). The ensure answers from it without a load only when one process
+   * serves every cluster: one shared between processes may change in another one meanwhile,
+   * which only the store tells.
    */
-  readonly #idle = new BoundedMap<string, number>(IDLE_MAX);
+  readonly #idle = new BoundedMap<string, Left>(IDLE_MAX);
   readonly #watches = new Set<Watcher>();
   /**
    * Clusters destroyed by this process: never loaded or created again here, whatever races the
@@ -197,7 +207,8 @@ export class Emulator implements EmulatorControl {
       caPem: options.caPem,
       controllers: this.#controllers,
       cluster: (id) => this.#cluster(id),
-      idleAt: (id) => (this.#ownership.shared || this.#destroyed.has(id) ? undefined : this.#idle.get(id)),
+      idleAt: (id) =>
+        this.#ownership.shared || this.#destroyed.has(id) ? undefined : this.#idle.get(id)?.resourceVersion,
       create: (meta) => this.#create(meta),
       destroy: (id) => this.#destroy(id),
       flush: () => this.#store.flush(),
@@ -337,7 +348,7 @@ export class Emulator implements EmulatorControl {
     if (raced !== undefined) return raced.cluster;
     if (stored === undefined) return undefined;
     const cluster = new ObjectStore(stored.meta, this.#hooks);
-    for (const { resource, body, digest } of stored.objects) {
+    for (const { resource, namespace, name, body, digest } of stored.objects) {
       if (resource === CONTAINER_LOG) {
         const { podUid, log } = JSON.parse(body) as { podUid: string; log: string };
         cluster.restoreLog(podUid, log);
@@ -345,21 +356,25 @@ export class Emulator implements EmulatorControl {
       }
       const type = BY_STORAGE.get(resource);
       if (type === undefined) continue;
-      // Kinds with a digest stay text until read (rows written before it have none: parsed now).
+      // Every object stays text until read; those of the kinds with a digest are filed by it in
+      // their indexes (rows written before it have none: parsed when an index is built).
       const reader = DIGESTS.get(resource);
       if (reader !== undefined && digest !== null) cluster.restoreText(type, body, reader.read(digest));
-      else cluster.restore(type, JSON.parse(body) as KubeObject);
+      else cluster.restoreRow(type, namespace, name, body);
     }
     // Evicted by this process at the resourceVersion stored, so as it left, settled: evictable
     // only with no controller work queued, timed or in flight and every change committed, and
     // every write since (here, or in a process that took it over) would have bumped it. The
     // controllers left it so, and a sync would find nothing to do: none is queued.
-    const settled = !stored.meta.busy && this.#idle.get(id) === stored.meta.resourceVersion;
+    const left = this.#idle.get(id);
+    const settled = !stored.meta.busy && left?.resourceVersion === stored.meta.resourceVersion;
     this.#loads += 1;
     this.#add(cluster);
     // Else resume what may be in flight: pods to start, rollouts to continue (a restart, a cluster
     // taken over from another process, one evicted before this process started).
     if (!settled) this.#controllers.enqueue(cluster);
+    // Its namespaces have what they had: the next sync (a change) does not read them all again.
+    else if (left.namespacesSynced) this.#controllers.loadedSynced(cluster);
     return cluster;
   }
 
@@ -398,8 +413,12 @@ export class Emulator implements EmulatorControl {
    * older resourceVersion then answers 410 Gone, as after a kube-apiserver restart.
    */
   #evict(id: string): void {
-    const resourceVersion = this.#clusters.get(id)?.cluster.meta.resourceVersion;
-    if (resourceVersion !== undefined) this.#idle.set(id, resourceVersion);
+    const cluster = this.#clusters.get(id)?.cluster;
+    if (cluster !== undefined)
+      this.#idle.set(id, {
+        resourceVersion: cluster.meta.resourceVersion,
+        namespacesSynced: this.#controllers.namespacesSynced(cluster),
+      });
     this.#clusters.delete(id);
     this.#controllers.forget(id);
     this.#evictions += 1;

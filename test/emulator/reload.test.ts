@@ -145,7 +145,7 @@ for (const { dialect, leases } of CASES) {
       assert.deepEqual(await events(), stored, 'Events kept as text until listed read as stored');
       await untilEvicted(h, 'after the second read');
 
-      // Rows written before digests were stored: parsed on load, the same Events.
+      // Rows written before digests were stored: parsed when the Event index is built or they are read, the same Events.
       await h.database.db
         .updateTable('emulator_objects')
         .set({ digest: null })
@@ -177,6 +177,40 @@ for (const { dialect, leases } of CASES) {
       for (const e of stored.items)
         assert.deepEqual(byName.get(e.metadata.name), e, `Event ${e.metadata.name} is kept as it was`);
       assert.ok(after.items.length > stored.items.length, 'the rollout recorded Events');
+    });
+
+    test("a settled cluster's change does not sync its namespaces again; after a restart it does", async () => {
+      let h = harness!;
+      type List = { items: { metadata: { name: string } }[] };
+      const accounts = async () =>
+        (await h.kube.json<List>('get', 'serviceaccounts', '-n', 'default')).items.map(
+          (a) => a.metadata.name,
+        );
+      assert.deepEqual(await accounts(), ['default']);
+      await untilEvicted(h, 'before the row is deleted');
+      // Out of memory: the namespace's ServiceAccount row goes (nothing a client could do).
+      const deleted = await h.database.db
+        .deleteFrom('emulator_objects')
+        .where('cluster_id', '=', CLUSTER)
+        .where('resource', '=', 'serviceaccounts')
+        .where('namespace', '=', 'default')
+        .executeTakeFirst();
+      assert.equal(deleted.numDeletedRows, 1n);
+
+      // A change of the DaemonSet syncs the controllers (they run before the cluster can leave
+      // memory again); its namespaces had what every namespace gets when it left: not synced again.
+      await h.kube.kubectl('annotate', 'ds/kube-proxy', '-n', 'kube-system', 'reload-test=changed');
+      await untilEvicted(h, 'after the change');
+      assert.deepEqual(await accounts(), [], 'the namespace controller did not run on the loaded cluster');
+      await untilEvicted(h, 'after the list');
+
+      // A restarted process did not evict the cluster: its load syncs the namespaces too.
+      await h.stop();
+      h = await start();
+      await waitFor(async () => (await accounts()).includes('default'), {
+        ...TIMEOUT,
+        what: "the namespace controller to recreate the namespace's ServiceAccount",
+      });
     });
   });
 }

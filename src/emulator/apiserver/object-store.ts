@@ -19,6 +19,7 @@ import {
   type JsonObject,
   type KubeObject,
   notFoundError,
+  parseJson,
   rfc3339,
   StatusError,
 } from './objects.ts';
@@ -103,23 +104,29 @@ function setTemplateGeneration(object: KubeObject, generation: number): void {
 
 /**
  * An object read back from the store and kept as its stored text until something reads it whole
- * (`get`, `list`, `values`, `filed`, a write): `digest` holds what the resource's secondary
- * indexes and the readers of `filedDigests` read of it. A cluster loaded for a change thus parses
- * only what the change reads; Events, most of what a used cluster stores, stay text until a client
- * lists or gets them (docs/performance.md, "Seventh round: Events left as text").
+ * (`get`, `list`, `values`, `filed`, a write): `digest`, when it has one, holds what the resource's
+ * secondary indexes and the readers of `filedDigests` read of it. A cluster loaded for a change
+ * thus parses only what the change reads; Events, most of what a used cluster stores, stay text
+ * until a client lists or gets them (docs/performance.md, "Seventh round: Events left as text"),
+ * and so do the kinds a change does not read (ServiceAccounts, most ConfigMaps, namespaces:
+ * "Eighth round: every kind left as text"). One without a digest is filed by no index: building
+ * one of its resource parses it first.
  */
 class Unparsed {
   constructor(
     readonly text: string,
-    readonly digest: KubeObject,
+    readonly digest: KubeObject | undefined,
   ) {}
 }
 
 /** What a bucket holds for a key: the object, or its stored text not parsed yet. */
 type Entry = KubeObject | Unparsed;
 
-/** What the indexes file an entry by: the object, or the digest of one not parsed yet. */
-const digestOf = (entry: Entry): KubeObject => (entry instanceof Unparsed ? entry.digest : entry);
+/**
+ * What the indexes file an entry by: the object, or the digest of one not parsed yet (a resource
+ * with an index holds no text without a digest: `#index`, `#restoreEntry`).
+ */
+const digestOf = (entry: Entry): KubeObject => (entry instanceof Unparsed ? entry.digest! : entry);
 
 /**
  * What the emulator's lookups read of the objects of a kind kept as text until read (Events,
@@ -216,7 +223,11 @@ export class ObjectStore {
 
   /** Loads a stored object without events (used when reading the cluster from the store). */
   restore(resource: ResourceType, object: KubeObject): void {
-    this.#restoreEntry(resource.storage, object, object);
+    this.#restoreEntry(
+      resource.storage,
+      keyOf(object.metadata.namespace ?? '', object.metadata.name ?? ''),
+      object,
+    );
   }
 
   /**
@@ -225,17 +236,29 @@ export class ObjectStore {
    * readers read, and its namespace and name.
    */
   restoreText(resource: ResourceType, text: string, digest: KubeObject): void {
-    this.#restoreEntry(resource.storage, new Unparsed(text, digest), digest);
-    this.#unparsed.set(resource.storage, (this.#unparsed.get(resource.storage) ?? 0) + 1);
+    const key = keyOf(digest.metadata.namespace ?? '', digest.metadata.name ?? '');
+    this.#restoreEntry(resource.storage, key, new Unparsed(text, digest));
   }
 
-  #restoreEntry(storage: string, entry: Entry, digest: KubeObject): void {
-    const key = keyOf(digest.metadata.namespace ?? '', digest.metadata.name ?? '');
+  /**
+   * Loads a stored object as its text, by the namespace ('' for a cluster-scoped one) and name it
+   * is stored under, without a digest: parsed when something reads it whole, or when an index of
+   * its resource is built.
+   */
+  restoreRow(resource: ResourceType, namespace: string, name: string, text: string): void {
+    this.#restoreEntry(resource.storage, keyOf(namespace, name), new Unparsed(text, undefined));
+  }
+
+  #restoreEntry(storage: string, key: string, entry: Entry): void {
     const bucket = this.#bucket(storage);
     const replaced = bucket.get(key);
     if (replaced instanceof Unparsed) this.#unparsed.set(storage, this.#unparsed.get(storage)! - 1);
-    bucket.set(key, entry);
-    this.#reindex(storage, key, replaced, entry);
+    // An index files objects by what a text without a digest does not tell: parsed now.
+    const filed = entry instanceof Unparsed && entry.digest === undefined && this.#indexes.has(storage);
+    const stored = filed ? parseJson((entry as Unparsed).text) : entry;
+    if (stored instanceof Unparsed) this.#unparsed.set(storage, (this.#unparsed.get(storage) ?? 0) + 1);
+    bucket.set(key, stored);
+    this.#reindex(storage, key, replaced, stored);
   }
 
   /** Keeps the resource's secondary indexes (if any was built) up to date with a change of `key`. */
@@ -255,7 +278,7 @@ export class ObjectStore {
    */
   #parsed(storage: string, bucket: Map<string, Entry>, key: string, entry: Entry): KubeObject {
     if (!(entry instanceof Unparsed)) return entry;
-    const object = JSON.parse(entry.text) as KubeObject;
+    const object = parseJson(entry.text);
     bucket.set(key, object);
     this.#unparsed.set(storage, this.#unparsed.get(storage)! - 1);
     return object;
@@ -277,7 +300,13 @@ export class ObjectStore {
     }
     let index = indexes.get(by);
     if (index === undefined) {
-      index = new SecondaryIndex(by, this.#objects.get(resource.storage) ?? EMPTY_BUCKET);
+      const bucket = this.#objects.get(resource.storage);
+      // Texts without a digest tell no index what it files by: parsed first.
+      if (bucket !== undefined && (this.#unparsed.get(resource.storage) ?? 0) > 0)
+        for (const [key, entry] of bucket)
+          if (entry instanceof Unparsed && entry.digest === undefined)
+            this.#parsed(resource.storage, bucket, key, entry);
+      index = new SecondaryIndex(by, bucket ?? EMPTY_BUCKET);
       indexes.set(by, index);
     }
     return index;

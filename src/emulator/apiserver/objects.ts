@@ -419,6 +419,16 @@ function entryJson(entry: unknown): string | undefined {
   return count === 7 ? `${head},"subresource":${JSON.stringify(subresource)}}` : `${head}}`;
 }
 
+/**
+ * An object read back from its stored text (what `jsonOf` gave when it was written): that text is
+ * kept as its JSON, so answering the object after a load serializes nothing again.
+ */
+export function parseJson(text: string): KubeObject {
+  const object = JSON.parse(text) as KubeObject;
+  JSON_OF.set(object, text);
+  return object;
+}
+
 /** Drops the text kept for an object the cluster no longer stores (a replaced or deleted version). */
 export function forgetJson(object: object): void {
   JSON_OF.delete(object);

@@ -102,6 +102,23 @@ export class Controllers {
     }
   }
 
+  /**
+   * Whether the cluster's namespaces have had what every namespace gets since its last sync,
+   * with no change of them after it (recorded when the cluster leaves memory).
+   */
+  namespacesSynced(cluster: ObjectStore): boolean {
+    return this.#namespacesSynced.has(cluster);
+  }
+
+  /**
+   * A cluster loaded again as it left memory, settled, when its namespaces were synced then
+   * (emulator.ts `#load`): its next sync skips the namespace controller, as it would have before
+   * it left (its namespaces' objects then stay text until something else reads them).
+   */
+  loadedSynced(cluster: ObjectStore): void {
+    this.#namespacesSynced.add(cluster);
+  }
+
   /** Whether the controllers have nothing queued or timed for the cluster. */
   idle(cluster: ObjectStore): boolean {
     return !this.#queue.has(cluster) && !this.#timers.any(cluster.meta.id);

@@ -24,11 +24,13 @@ const CHUNK = 200;
  * object, the meta repeated; one row of nulls for the objects when it has none.
  */
 const LOAD_SQL =
-  'select c.*, o."resource", o."body", o."digest" from "emulator_clusters" c ' +
+  'select c.*, o."resource", o."namespace", o."name", o."body", o."digest" from "emulator_clusters" c ' +
   'left join "emulator_objects" o on o."cluster_id" = c."id" where c."id" = $1';
 
 type LoadRow = Selectable<EmulatorClusterTable> & {
   resource: string | null;
+  namespace: string | null;
+  name: string | null;
   body: string | null;
   digest: string | null;
 };
@@ -58,8 +60,9 @@ export class PostgresEmulatorEngine implements EmulatorEngine {
     const first = rows[0];
     if (first === undefined) return undefined;
     const objects: StoredObject[] = [];
-    for (const { resource, body, digest } of rows)
-      if (resource !== null && body !== null) objects.push({ resource, body, digest });
+    for (const { resource, namespace, name, body, digest } of rows)
+      if (resource !== null && namespace !== null && name !== null && body !== null)
+        objects.push({ resource, namespace, name, body, digest });
     return { meta: metaOf(first), objects };
   }
 

@@ -18,7 +18,7 @@ import {
 
 const SELECT_CLUSTER_SQL = 'select * from "emulator_clusters" where "id" = ?';
 const SELECT_OBJECTS_SQL =
-  'select "resource", "body", "digest" from "emulator_objects" where "cluster_id" = ?';
+  'select "resource", "namespace", "name", "body", "digest" from "emulator_objects" where "cluster_id" = ?';
 
 export class SqliteEmulatorEngine implements EmulatorEngine {
   readonly #sql: ExclusiveSql;

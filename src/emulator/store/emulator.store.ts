@@ -18,6 +18,9 @@ import { SqliteEmulatorEngine } from './emulator.store.sqlite.ts';
 
 export interface StoredObject {
   readonly resource: string;
+  /** '' for a cluster-scoped object. */
+  readonly namespace: string;
+  readonly name: string;
   readonly body: string;
   /** What lookups read of the object, for the kinds kept as text until read (Events); else null. */
   readonly digest: string | null;
