@@ -242,8 +242,8 @@ async function main(): Promise<void> {
     );
     const connection = connect({ id, tokenEpoch: 0 });
     const pid = process.pid;
-    const { injectInto, serveLocalKube } = await import('../src/reconcile/kube/local-kube.ts');
-    const serve = injectInto(local.runtime.kubeApp);
+    const { dispatchInto, serveLocalKube } = await import('../src/reconcile/kube/local-kube.ts');
+    const serve = dispatchInto(local.runtime.kubeApp);
     console.log(`transport ${values.transport}`);
     console.log(`load average ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
     const kind =

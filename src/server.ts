@@ -30,7 +30,7 @@ import { applyListenerLimits } from './http/limits.ts';
 import { Metrics } from './http/metrics.ts';
 import { compactMemoryWhenQuiet } from './memory/compaction.ts';
 import { KubeClients, MAX_CLIENTS } from './reconcile/kube/kube-client.ts';
-import { injectInto, type LocalKube } from './reconcile/kube/local-kube.ts';
+import { directLocalKube, dispatchInto, type LocalKube } from './reconcile/kube/local-kube.ts';
 import { kubeProxyObserver } from './reconcile/kube-proxy-observer.ts';
 import { ReconcileLoop } from './reconcile/loop.ts';
 import { PassThread } from './reconcile/pass-thread.ts';
@@ -241,10 +241,10 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     ? undefined
     : {
         origin: new URL(config.kubePublicUrl).origin,
-        send: injectInto(kubeApp, ownership.shared ? servedHere(ownership) : undefined),
+        send: dispatchInto(kubeApp, ownership.shared ? servedHere(ownership) : undefined),
       };
   // Kubernetes clients of the clusters: the reconciler's, and the rollout view's.
-  const kube = new KubeClients(MAX_CLIENTS, localKube);
+  const kube = new KubeClients(MAX_CLIENTS, localKube && directLocalKube(localKube.origin, localKube.send));
   const app = await buildApp({
     readiness,
     metrics,

@@ -18,7 +18,8 @@ import {
   MAX_CLIENTS,
 } from '../../src/reconcile/kube/kube-client.ts';
 import {
-  injectInto,
+  directLocalKube,
+  dispatchInto,
   LocalKubePort,
   type LocalKubeRequest,
   type LocalKubeServe,
@@ -97,11 +98,11 @@ for (const dialect of DIALECTS) {
       return { kube, port };
     }
 
-    const injecting = (): LocalKubeServe => {
-      const inject = injectInto(server.runtime.kubeApp);
+    const dispatching = (): LocalKubeServe => {
+      const dispatch = dispatchInto(server.runtime.kubeApp);
       return (request) => {
         served.push(request);
-        return inject(request);
+        return dispatch(request);
       };
     };
 
@@ -111,7 +112,7 @@ for (const dialect of DIALECTS) {
       const to = token === undefined ? connection : { ...connection, token };
       return {
         https: https.for(clusterId, to),
-        local: overPort(injecting()).kube.for(clusterId, to),
+        local: overPort(dispatching()).kube.for(clusterId, to),
       };
     }
 
@@ -227,7 +228,7 @@ for (const dialect of DIALECTS) {
     });
 
     test('a closed channel and an unanswered call fail as network errors, within their bound', async () => {
-      const closed = overPort(injecting());
+      const closed = overPort(dispatching());
       closed.port.close();
       const refused = await outcome(() => closed.kube.for(clusterId, connection).listNodes());
       assert.equal((refused as { kind?: string }).kind, 'transient');
@@ -240,6 +241,15 @@ for (const dialect of DIALECTS) {
       assert.match((timedOut as { message: string }).message, /no answer within 0.3 s/);
       assert.ok(Date.now() - started < 5_000, 'the bound holds');
       assert.equal(silent.port.pending, 0, 'nothing left pending');
+      // Called directly (a pass on the main thread), the same bound.
+      const direct = new KubeClients(
+        MAX_CLIENTS,
+        directLocalKube(origin, () => new Promise(() => {}), 300),
+      );
+      clients.push(direct);
+      const directly = await outcome(() => direct.for(clusterId, connection).listNodes());
+      assert.equal((directly as { kind?: string }).kind, 'transient');
+      assert.match((directly as { message: string }).message, /no answer within 0.3 s/);
 
       // Calls in flight when the channel closes fail at once, and none stays pending.
       const stuck = overPort(() => new Promise(() => {}));

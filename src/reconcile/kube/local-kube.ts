@@ -2,8 +2,8 @@
  * The reconciler's Kubernetes calls to clusters this very process serves, without TLS, HTTP
  * framing or sockets: the same request (method, path with query, headers with the bearer token,
  * body) is carried to the clusters' own fastify instance and answered by the same code the HTTPS
- * listener runs (`fastify.inject`), so authentication, routing, validation, limits, errors and
- * answers are those of the HTTPS path. From the reconciler thread the request crosses a
+ * listener runs (its router, hooks and handlers: `dispatchInto`), so authentication, routing,
+ * validation, limits, errors and answers are those of the HTTPS path. From the reconciler thread the request crosses a
  * `MessagePort` (`LocalKubePort` on the thread's side, `serveLocalKube` on the main thread's); a
  * pass on the main thread calls the serving function directly.
  *
@@ -14,6 +14,8 @@
  * network-level failures: 'transient' once translated (`translateKubeError`).
  * docs/reconciler-thread.md, docs/performance.md "Eighth round".
  */
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MessagePort } from 'node:worker_threads';
 import type { FastifyInstance } from 'fastify';
 
@@ -55,27 +57,232 @@ export class LocalKubeError extends Error {
 }
 
 /**
- * A serving function over `app` (the clusters' fastify instance): `serves(path)` says whether this
- * process serves the cluster the path names (scale-out); every request when absent.
+ * `serve` called directly (a pass on the main thread, the rollout view), its calls bounded as the
+ * port's are: one with no answer after `timeoutMs` fails.
  */
-export function injectInto(
-  app: Pick<FastifyInstance, 'inject'>,
+export function directLocalKube(
+  origin: string,
+  serve: LocalKubeServe,
+  timeoutMs = LOCAL_CALL_TIMEOUT_MS,
+): LocalKube {
+  return {
+    origin,
+    send: (request) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new LocalKubeError(`no answer within ${timeoutMs / 1000} s`)),
+          timeoutMs,
+        );
+        timer.unref();
+        serve(request)
+          .then(resolve, reject)
+          .finally(() => clearTimeout(timer));
+      }),
+  };
+}
+
+/**
+ * A serving function over `app` that hands each request to its router (`app.routing`, what its
+ * HTTPS server calls for a parsed request) with a request and an answer of this module's own,
+ * made for one exchange in memory: `inject`'s (light-my-request) are node's `ServerResponse`, which
+ * writes the status line and headers as text and parses them back, and a `Readable`: 2–3 times
+ * the main thread's CPU and garbage per call (docs/performance.md, "Eighth round"). `serves(path)`
+ * says whether this process serves the cluster the path names (scale-out); every request when
+ * absent.
+ */
+export function dispatchInto(
+  app: Pick<FastifyInstance, 'routing' | 'ready'>,
   serves?: (path: string) => Promise<boolean>,
 ): LocalKubeServe {
+  /** Until the instance is ready (its routes registered); then not awaited on every call. */
+  let ready: PromiseLike<unknown> | undefined;
+  let isReady = false;
   return async (request) => {
     if (serves !== undefined && !(await serves(request.path))) return undefined;
-    const response = await app.inject({
-      method: request.method as 'GET',
-      url: request.path,
-      headers: request.headers,
-      ...(request.body === undefined ? {} : { payload: Buffer.from(request.body) }),
-    });
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(response.headers)) {
-      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
+    if (!isReady) {
+      ready ??= app.ready();
+      await ready;
+      isReady = true;
     }
-    return { status: response.statusCode, headers, body: response.rawPayload };
+    return new Promise<LocalKubeAnswer>((resolve, reject) => {
+      const incoming = new LocalIncoming(request);
+      const outgoing = new LocalOutgoing(resolve, reject);
+      app.routing(incoming as unknown as IncomingMessage, outgoing as unknown as ServerResponse);
+    });
   };
+}
+
+/**
+ * The connection a local request arrived on, as fastify and the handlers read it: loopback, as the
+ * HTTPS client's (the address IP restrictions see), encrypted (the token came over no plain
+ * socket), and no TLS server name (the path names the cluster). Listeners on it are not kept: it
+ * never closes or times out.
+ */
+const LOCAL_SOCKET = Object.freeze({
+  remoteAddress: '127.0.0.1',
+  remoteFamily: 'IPv4',
+  remotePort: 0,
+  encrypted: true,
+  on() {
+    return this;
+  },
+  once() {
+    return this;
+  },
+  removeListener() {
+    return this;
+  },
+});
+
+/** What fastify reads of node's `IncomingMessage`; the body is given whole on `resume`. */
+class LocalIncoming extends EventEmitter {
+  readonly method: string;
+  url: string;
+  originalUrl: string | undefined;
+  readonly headers: Record<string, string>;
+  readonly httpVersion = '1.1';
+  readonly httpVersionMajor = 1;
+  readonly httpVersionMinor = 1;
+  readonly socket = LOCAL_SOCKET;
+  readonly aborted = false;
+  readonly complete = true;
+  destroyed = false;
+  readonly #body: Buffer | undefined;
+  #resumed = false;
+
+  constructor(request: LocalKubeRequest) {
+    super();
+    this.method = request.method;
+    this.url = request.path;
+    this.headers = { ...request.headers };
+    if (request.body !== undefined) {
+      const body = request.body;
+      this.#body =
+        typeof body === 'string'
+          ? Buffer.from(body, 'utf8')
+          : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+      this.headers['content-length'] = String(this.#body.length);
+    } else if (this.method !== 'GET' && this.method !== 'HEAD') {
+      this.headers['content-length'] = '0';
+    }
+  }
+
+  resume(): this {
+    if (this.#resumed) return this;
+    this.#resumed = true;
+    process.nextTick(() => {
+      if (this.#body !== undefined && this.#body.length > 0) this.emit('data', this.#body);
+      this.emit('end');
+    });
+    return this;
+  }
+
+  pause(): this {
+    return this;
+  }
+
+  destroy(error?: Error): this {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    if (error !== undefined) process.nextTick(() => this.emit('error', error));
+    process.nextTick(() => this.emit('close'));
+    return this;
+  }
+}
+
+/** What fastify uses of node's `ServerResponse`; `end` answers the status, headers and body. */
+class LocalOutgoing extends EventEmitter {
+  statusCode = 200;
+  statusMessage = '';
+  headersSent = false;
+  writableEnded = false;
+  finished = false;
+  destroyed = false;
+  readonly #headers: Record<string, string> = {};
+  readonly #chunks: Buffer[] = [];
+  readonly #resolve: (answer: LocalKubeAnswer) => void;
+  readonly #reject: (error: Error) => void;
+
+  constructor(resolve: (answer: LocalKubeAnswer) => void, reject: (error: Error) => void) {
+    super();
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  setHeader(name: string, value: number | string | readonly string[]): this {
+    this.#headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+    return this;
+  }
+  getHeader(name: string): string | undefined {
+    return this.#headers[name.toLowerCase()];
+  }
+  getHeaders(): Record<string, string> {
+    return { ...this.#headers };
+  }
+  getHeaderNames(): string[] {
+    return Object.keys(this.#headers);
+  }
+  hasHeader(name: string): boolean {
+    return name.toLowerCase() in this.#headers;
+  }
+  removeHeader(name: string): void {
+    delete this.#headers[name.toLowerCase()];
+  }
+
+  writeHead(
+    statusCode: number,
+    message?: string | Record<string, number | string | readonly string[] | undefined>,
+    headers?: Record<string, number | string | readonly string[] | undefined>,
+  ): this {
+    if (this.headersSent) {
+      throw Object.assign(new Error('Cannot write headers after they are sent to the client'), {
+        code: 'ERR_HTTP_HEADERS_SENT',
+      });
+    }
+    this.statusCode = statusCode;
+    if (typeof message === 'string') this.statusMessage = message;
+    else headers = message;
+    for (const [name, value] of Object.entries(headers ?? {}))
+      if (value !== undefined) this.setHeader(name, value);
+    this.headersSent = true;
+    return this;
+  }
+
+  write(chunk: string | Uint8Array, encoding?: BufferEncoding | (() => void)): boolean {
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    this.#chunks.push(
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8')
+        : Buffer.isBuffer(chunk)
+          ? chunk
+          : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+    );
+    return true;
+  }
+
+  end(chunk?: string | Uint8Array | null | (() => void), encoding?: BufferEncoding | null): this {
+    if (this.writableEnded) return this;
+    if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') {
+      this.write(chunk, encoding ?? undefined);
+    }
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    this.writableEnded = true;
+    this.finished = true;
+    const body = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
+    this.#resolve({ status: this.statusCode, headers: this.#headers, body });
+    this.emit('finish');
+    process.nextTick(() => this.emit('close'));
+    return this;
+  }
+
+  destroy(error?: Error): this {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    // An answer abandoned before its end is a connection reset to an HTTPS client.
+    if (!this.writableEnded) this.#reject(error ?? new LocalKubeError('the answer was abandoned'));
+    process.nextTick(() => this.emit('close'));
+    return this;
+  }
 }
 
 type FromClient = { readonly id: number } & LocalKubeRequest;
