@@ -175,13 +175,13 @@ try {
     kubeCalls[method ?? '?'] = (kubeCalls[method ?? '?'] ?? 0) + 1;
   };
   runtime.kubeApp.server.on('request', (request: { method?: string }) => countCall(request.method));
-  // The calls the reconciler makes in memory (src/reconcile/kube/local-kube.ts) come through
-  // `inject`, not the listener.
-  const inject = runtime.kubeApp.inject.bind(runtime.kubeApp) as (options: { method?: string }) => unknown;
-  runtime.kubeApp.inject = ((options: { method?: string }) => {
-    countCall(options.method);
-    return inject(options);
-  }) as typeof runtime.kubeApp.inject;
+  // The calls the reconciler makes in memory (src/reconcile/kube/local-kube.ts) go to the
+  // instance's router, not through the listener.
+  const routing = runtime.kubeApp.routing.bind(runtime.kubeApp);
+  runtime.kubeApp.routing = (request, reply) => {
+    countCall(request.method);
+    routing(request, reply);
+  };
   runtime.kubeApp.server.on('secureConnection', () => {
     handshakes++;
   });
