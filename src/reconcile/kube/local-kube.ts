@@ -116,7 +116,8 @@ export function dispatchInto(
  * The connection a local request arrived on, as fastify and the handlers read it: loopback, as the
  * HTTPS client's (the address IP restrictions see), encrypted (the token came over no plain
  * socket), and no TLS server name (the path names the cluster). Listeners on it are not kept: it
- * never closes or times out.
+ * never closes or times out. One per request (`Object.create`): what fastify sets on a socket
+ * stays with its request.
  */
 const LOCAL_SOCKET = Object.freeze({
   remoteAddress: '127.0.0.1',
@@ -143,7 +144,7 @@ class LocalIncoming extends EventEmitter {
   readonly httpVersion = '1.1';
   readonly httpVersionMajor = 1;
   readonly httpVersionMinor = 1;
-  readonly socket = LOCAL_SOCKET;
+  readonly socket: typeof LOCAL_SOCKET = Object.create(LOCAL_SOCKET);
   readonly aborted = false;
   readonly complete = true;
   destroyed = false;
