@@ -134,6 +134,23 @@ for (const dialect of DIALECTS) {
       }
     });
 
+    test('passes on the main thread call their clusters in memory too', async () => {
+      const mainThread = await startTestServer(dialect, { MKS_RECONCILER_THREAD: 'false' });
+      try {
+        assert.equal(mainThread.config.reconcile.thread, false);
+        let accepted = 0;
+        mainThread.runtime.kubeApp.server.on('secureConnection', () => {
+          accepted += 1;
+        });
+        const kubePath = `/cloud/project/${mainThread.projectId}/kube`;
+        const { id } = await mainThread.client.call<{ id: string }>('POST', kubePath, GUIDE_CREATE);
+        await untilClusterStatus(mainThread.client, kubePath, id, 'READY', 30_000);
+        assert.equal(accepted, 0, 'no TLS connection to the listener');
+      } finally {
+        await mainThread.close();
+      }
+    });
+
     test('reads answer the same objects', async () => {
       const { https, local } = both();
       const before = served.length;
