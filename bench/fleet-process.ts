@@ -171,10 +171,17 @@ try {
   // Kubernetes API calls by method (what the reconciler costs the clusters), and TLS handshakes.
   let kubeCalls: Record<string, number> = {};
   let handshakes = 0;
-  runtime.kubeApp.server.on('request', (request: { method?: string }) => {
-    const method = request.method ?? '?';
-    kubeCalls[method] = (kubeCalls[method] ?? 0) + 1;
-  });
+  const countCall = (method: string | undefined) => {
+    kubeCalls[method ?? '?'] = (kubeCalls[method ?? '?'] ?? 0) + 1;
+  };
+  runtime.kubeApp.server.on('request', (request: { method?: string }) => countCall(request.method));
+  // The calls the reconciler makes in memory (src/reconcile/kube/local-kube.ts) go to the
+  // instance's router, not through the listener.
+  const routing = runtime.kubeApp.routing.bind(runtime.kubeApp);
+  runtime.kubeApp.routing = (request, reply) => {
+    countCall(request.method);
+    routing(request, reply);
+  };
   runtime.kubeApp.server.on('secureConnection', () => {
     handshakes++;
   });

@@ -9,12 +9,22 @@
  *   node --import tsx bench/kube-calls.ts [--calls 4000] [--warmup 2000] [--in-flight 4] [--only get-ds,list-pods,…]
  *     (besides the reconciler's calls: bare-get-ds and undici-get-ds, the same GET through node's
  *     https.request or undici's Pool alone, to see what client-node adds)
+ *     [--transport https|local]  (local: the calls go to the clusters' API in memory through a
+ *                        MessagePort, as the reconciler thread's do when this process serves the
+ *                        cluster, src/reconcile/kube/local-kube.ts; https: over loopback TLS)
  *     [--profile DIR]   (V8 CPU profiles of the measured calls: DIR/<call>.client|main.cpuprofile;
  *                        profiling costs CPU: take the figures from a run without it)
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import {
+  isMainThread,
+  MessageChannel,
+  type MessagePort,
+  parentPort,
+  Worker,
+  workerData,
+} from 'node:worker_threads';
 import { THREAD_YOUNG_GENERATION_MB } from '../src/reconcile/pass-thread.ts';
 import { sampledBytes, startAllocationSampling } from './lib/allocations.ts';
 
@@ -34,6 +44,8 @@ interface Job {
   readonly warmup: number;
   /** What to record of the measured calls, and where to write the client thread's profile. */
   readonly record: { kind: 'cpu' | 'allocations'; file: string } | undefined;
+  /** The in-memory channel to the clusters' API (`--transport local`), else HTTPS. */
+  readonly local: MessagePort | undefined;
 }
 
 /**
@@ -87,7 +99,12 @@ function threadCpu(tid: number | 'thread-self'): number {
 async function client(job: Job): Promise<Result> {
   const { PerformanceObserver, constants } = await import('node:perf_hooks');
   const { KubeClients } = await import('../src/reconcile/kube/kube-client.ts');
-  const clients = new KubeClients();
+  const { LocalKubePort } = await import('../src/reconcile/kube/local-kube.ts');
+  const { MAX_CLIENTS } = await import('../src/reconcile/kube/kube-client.ts');
+  const clients = new KubeClients(
+    MAX_CLIENTS,
+    job.local === undefined ? undefined : new LocalKubePort(job.local, new URL(job.connection.server).origin),
+  );
   let events = 0;
   const kube = clients.for(job.clusterId, job.connection);
   const { default: https } = await import('node:https');
@@ -193,6 +210,7 @@ async function main(): Promise<void> {
       only: { type: 'string', default: CALLS.join(',') },
       profile: { type: 'string' },
       allocations: { type: 'string' },
+      transport: { type: 'string', default: 'https' },
     },
   });
   const calls = Number(values.calls);
@@ -224,6 +242,9 @@ async function main(): Promise<void> {
     );
     const connection = connect({ id, tokenEpoch: 0 });
     const pid = process.pid;
+    const { dispatchInto, serveLocalKube } = await import('../src/reconcile/kube/local-kube.ts');
+    const serve = dispatchInto(local.runtime.kubeApp);
+    console.log(`transport ${values.transport}`);
     console.log(`load average ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
     const kind =
       values.profile !== undefined ? 'cpu' : values.allocations !== undefined ? 'allocations' : undefined;
@@ -235,7 +256,10 @@ async function main(): Promise<void> {
         (kind === 'allocations' ? '  KiB allocated/call: client    main' : ''),
     );
     for (const call of only) {
+      const channel = values.transport === 'local' ? new MessageChannel() : undefined;
+      if (channel !== undefined) serveLocalKube(channel.port1, serve);
       const job: Job = {
+        local: channel?.port2,
         connection,
         clusterId: id,
         call,
@@ -249,6 +273,7 @@ async function main(): Promise<void> {
       const worker = new Worker(source, {
         eval: true,
         workerData: job,
+        transferList: channel === undefined ? [] : [channel.port2],
         resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB },
       });
       worker.on('error', (error) => {

@@ -45,6 +45,20 @@ describe('configuration', () => {
     );
   });
 
+  test('the reconciler calls its own clusters in memory unless --reconciler-https or MKS_RECONCILER_HTTPS', () => {
+    assert.equal(loadConfig({}, {}).reconcile.https, false);
+    assert.equal(loadConfig({}, { MKS_RECONCILER_HTTPS: 'true' }).reconcile.https, true);
+    assert.equal(loadConfig({ reconcilerHttps: true }, {}).reconcile.https, true);
+    assert.equal(
+      loadConfig({ reconcilerHttps: true }, { MKS_RECONCILER_HTTPS: 'false' }).reconcile.https,
+      true,
+    );
+    assert.deepEqual(
+      problems(() => loadConfig({}, { MKS_RECONCILER_HTTPS: 'https' })),
+      ["MKS_RECONCILER_HTTPS: 'https' must be true or false"],
+    );
+  });
+
   test('emulated clusters in memory: idle 5 s and 256 at most by default, set by MKS_EMULATOR_*', () => {
     assert.deepEqual(loadConfig({}, {}).emulator, { idleMs: 5_000, maxLoaded: 256 });
     assert.deepEqual(

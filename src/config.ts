@@ -65,6 +65,11 @@ export interface Config {
      */
     readonly thread: boolean;
     /**
+     * The reconciler calls the clusters this process serves over HTTPS on loopback, as any client,
+     * instead of in memory (src/reconcile/kube/local-kube.ts): to measure or rule out the latter.
+     */
+    readonly https: boolean;
+    /**
      * Restore kube-proxy's ConfigMap and DaemonSet when they are edited in the cluster (drift),
      * recording a `drift` history entry and a Kubernetes Event.
      */
@@ -144,6 +149,8 @@ export interface ConfigOptions {
   /** commander's `--no-migrate` gives `migrate: false`. */
   migrate?: boolean | undefined;
   tls?: boolean | undefined;
+  /** commander's `--reconciler-https`. */
+  reconcilerHttps?: boolean | undefined;
   tlsCert?: string | undefined;
   tlsKey?: string | undefined;
 }
@@ -162,7 +169,7 @@ export class ConfigError extends Error {
 export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   const pick = (
-    flag: Exclude<keyof ConfigOptions, 'worker' | 'tls' | 'migrate'>,
+    flag: Exclude<keyof ConfigOptions, 'worker' | 'tls' | 'migrate' | 'reconcilerHttps'>,
     variable: string,
   ): string | undefined => {
     const value = options[flag] ?? env[variable];
@@ -293,6 +300,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     leaseMs: integer('MKS_LEASE_MS', 15_000, 1_000),
     progressMs: integer('MKS_PROGRESS_MS', 100, 10),
     thread: boolean('MKS_RECONCILER_THREAD', true),
+    https: options.reconcilerHttps ?? boolean('MKS_RECONCILER_HTTPS', false),
     repairDrift: boolean('MKS_REPAIR_DRIFT', true),
     autoRollback: boolean('MKS_AUTO_ROLLBACK', true),
     nodeReadyTimeoutMs: integer('MKS_ROLLOUT_NODE_TIMEOUT_MS', 300_000, 1_000),

@@ -22,14 +22,15 @@ import { kubeProtocolOptions, registerKubeApiLimits } from './emulator/apiserver
 import { Emulator } from './emulator/emulator.ts';
 import { RemoteEmulatorControl } from './emulator/scale-out/control.ts';
 import { LeaseOwnership } from './emulator/scale-out/ownership.postgres.ts';
-import { LocalOwnership } from './emulator/scale-out/ownership.ts';
+import { LocalOwnership, type Ownership } from './emulator/scale-out/ownership.ts';
 import { buildApp } from './http/app.ts';
 import { type ReadinessCheck, registerHealthRoutes } from './http/health.routes.ts';
 import { lazyChildLogger } from './http/lazy-logger.ts';
 import { applyListenerLimits } from './http/limits.ts';
 import { Metrics } from './http/metrics.ts';
 import { compactMemoryWhenQuiet } from './memory/compaction.ts';
-import { KubeClients } from './reconcile/kube/kube-client.ts';
+import { KubeClients, MAX_CLIENTS } from './reconcile/kube/kube-client.ts';
+import { directLocalKube, dispatchInto, type LocalKube } from './reconcile/kube/local-kube.ts';
 import { kubeProxyObserver } from './reconcile/kube-proxy-observer.ts';
 import { ReconcileLoop } from './reconcile/loop.ts';
 import { PassThread } from './reconcile/pass-thread.ts';
@@ -64,6 +65,7 @@ function startReconciler(
   kube: KubeClients,
   logger: Logger,
   rolloutEnd?: RolloutEnd,
+  localKube?: LocalKube,
 ): ReconcileLoop {
   const passes = config.reconcile.thread
     ? new PassThread(
@@ -75,6 +77,7 @@ function startReconciler(
           logLevel: logger.level,
         },
         logger,
+        localKube,
       )
     : undefined;
   const reconciler = new ReconcileLoop(
@@ -146,6 +149,17 @@ export async function startWorkerRuntime(config: Config, logger: Logger): Promis
   };
 }
 
+/**
+ * Scale-out: whether this process serves the cluster a request's path names (`/k8s/<id>/…`, as
+ * `kubernetesApiUrl` writes it); the others' calls go over HTTPS to the listener, which forwards.
+ */
+function servedHere(ownership: Ownership): (path: string) => Promise<boolean> {
+  return async (path) => {
+    const clusterId = /\/k8s\/([^/?]+)/.exec(path)?.[1];
+    return clusterId !== undefined && (await ownership.route(decodeURIComponent(clusterId))).local;
+  };
+}
+
 /** The names the local certificate is issued for: every address a client may reach mks at. */
 function tlsHosts(config: Config): string[] {
   const hostOf = (url: string) => new URL(url).hostname.replace(/^\[|\]$/g, '');
@@ -200,8 +214,6 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
             key: fs.readFileSync(config.tls.keyFile, 'utf8'),
           };
 
-  // Kubernetes clients of the clusters: the reconciler's, and the rollout view's.
-  const kube = new KubeClients();
   const metrics = new Metrics(services.database);
   metrics.observeEmulator(() => emulator.residency());
   // Assigned once the API listens; until then /readyz says the reconciler is not running yet.
@@ -209,6 +221,30 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
   const readiness = readinessChecks(services.database, () =>
     config.worker ? (reconciler?.running === true ? 'ok' : 'not running') : undefined,
   );
+  // The Kubernetes API is a separate HTTPS listener: kubectl sends bearer tokens only over TLS.
+  // It serves each cluster at its root under the cluster's TLS server name (and at /k8s/<id>).
+  const kubeLogger = logger.child({ component: 'kube-api' });
+  const kubeApp = Fastify({
+    https: { cert: tls.certPem, key: tls.keyPem },
+    rewriteUrl: routeToCluster({ byServerName: clusterIdOfServerName, byToken: clusterIdOfToken }),
+    loggerInstance: kubeLogger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    // A request's child logger is made only when it logs: every call of the reconciler comes here.
+    childLoggerFactory: lazyChildLogger,
+    ...kubeProtocolOptions((err, status) =>
+      kubeLogger.info({ err, status }, 'Request refused by the HTTP parser'),
+    ),
+  });
+  // The same API in memory, for the reconciler and the rollout view of this process: the clusters
+  // it serves (under scale-out, those it owns) without TLS or sockets (local-kube.ts).
+  const localKube: LocalKube | undefined = config.reconcile.https
+    ? undefined
+    : {
+        origin: new URL(config.kubePublicUrl).origin,
+        send: dispatchInto(kubeApp, ownership.shared ? servedHere(ownership) : undefined),
+      };
+  // Kubernetes clients of the clusters: the reconciler's, and the rollout view's.
+  const kube = new KubeClients(MAX_CLIENTS, localKube && directLocalKube(localKube.origin, localKube.send));
   const app = await buildApp({
     readiness,
     metrics,
@@ -227,20 +263,6 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     storedBytes: (clusterId) => emulator.storedBytes(clusterId),
     ...(apiTls === undefined ? {} : { https: apiTls }),
   });
-  // The Kubernetes API is a separate HTTPS listener: kubectl sends bearer tokens only over TLS.
-  // It serves each cluster at its root under the cluster's TLS server name (and at /k8s/<id>).
-  const kubeLogger = logger.child({ component: 'kube-api' });
-  const kubeApp = Fastify({
-    https: { cert: tls.certPem, key: tls.keyPem },
-    rewriteUrl: routeToCluster({ byServerName: clusterIdOfServerName, byToken: clusterIdOfToken }),
-    loggerInstance: kubeLogger as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
-    // A request's child logger is made only when it logs: every call of the reconciler comes here.
-    childLoggerFactory: lazyChildLogger,
-    ...kubeProtocolOptions((err, status) =>
-      kubeLogger.info({ err, status }, 'Request refused by the HTTP parser'),
-    ),
-  });
   registerHealthRoutes(kubeApp, readiness);
   registerKubeApiLimits(kubeApp, config.kubeApi);
   applyListenerLimits(kubeApp.server, config.listeners);
@@ -250,7 +272,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
   await kubeApp.listen({ host: config.kubeListen.host, port: config.kubeListen.port });
 
   reconciler = config.worker
-    ? startReconciler(config, services, emulator, tls.caPem, kube, logger, metrics.observeRollout)
+    ? startReconciler(config, services, emulator, tls.caPem, kube, logger, metrics.observeRollout, localKube)
     : undefined;
   reconciler?.onPass(metrics.observePass);
   const memory = compactMemoryWhenQuiet({

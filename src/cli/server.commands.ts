@@ -46,6 +46,10 @@ function registerServe(program: Command): void {
         'do not run the reconciler in this process (scale-out: run `mks worker` elsewhere)',
       )
       .option('--no-migrate', 'do not create or upgrade the schema on start (env MKS_MIGRATE=false)')
+      .option(
+        '--reconciler-https',
+        'the reconciler calls the clusters this process serves over HTTPS on loopback instead of in memory (env MKS_RECONCILER_HTTPS=true)',
+      )
       // No commander .env() here: it would read MKS_TLS=false as "set"; loadConfig reads MKS_TLS.
       .option(
         '--tls',

@@ -6,12 +6,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { clusterTokens } from '../clusters/cluster-tokens.ts';
 import { createLogger } from '../logger.ts';
 import { compactWhenAsked } from '../memory/heap.ts';
-import { KubeClients } from './kube/kube-client.ts';
+import { KubeClients, MAX_CLIENTS } from './kube/kube-client.ts';
+import { LocalKubePort } from './kube/local-kube.ts';
 import { Lease, leaseGuarded } from './lease.ts';
 import {
   type FromThread,
   fromThreadError,
-  type PassThreadOptions,
+  type PassThreadData,
   type ToThread,
   toThreadError,
 } from './pass-thread.ts';
@@ -21,14 +22,18 @@ import { type ReconcileContext, reconcileCluster } from './reconcile-cluster.ts'
 
 const port = parentPort;
 if (port === null) throw new Error('pass-thread.entry.ts runs as the reconciler thread only');
-const options = workerData as PassThreadOptions;
+const options = workerData as PassThreadData;
 const connection = servedConnection(
   options.kubePublicUrl,
   clusterTokens(Buffer.from(options.kubeTokenKey)),
   options.caPem,
 );
 const log = createLogger(options.logLevel as Parameters<typeof createLogger>[0]);
-const kube = new KubeClients();
+// The clusters this process serves are reached through the main thread in memory, not HTTPS.
+const kube = new KubeClients(
+  MAX_CLIENTS,
+  options.localKube && new LocalKubePort(options.localKube.port, options.localKube.origin),
+);
 compactWhenAsked('reconciler');
 
 const post = (message: FromThread) => port.postMessage(message);

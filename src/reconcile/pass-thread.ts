@@ -10,9 +10,10 @@
  * calls are made in the thread, over the same HTTPS any client uses; a lost lease is told to
  * the thread, whose Kubernetes clients then refuse every call of that pass.
  */
-import { Worker as Thread } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker as Thread } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { KubeError, type KubeErrorKind } from './kube/kube-client.ts';
+import { type LocalKube, serveLocalKube } from './kube/local-kube.ts';
 import { type Lease, LeaseLostError } from './lease.ts';
 import type { PassRunner } from './loop.ts';
 import { type PassCall, servePassCall } from './pass-thread-rpc.ts';
@@ -26,6 +27,12 @@ export interface PassThreadOptions {
   readonly kubeTokenKey: Buffer;
   readonly settings: PassSettings;
   readonly logLevel: string;
+}
+
+/** What the thread is started with: its options, and its end of the in-memory channel, if any. */
+export interface PassThreadData extends PassThreadOptions {
+  /** The clusters' API this process serves (local-kube.ts): the origin, and the thread's port. */
+  readonly localKube?: { readonly origin: string; readonly port: MessagePort };
 }
 
 export type ToThread =
@@ -89,14 +96,22 @@ interface RunningPass {
 export class PassThread implements PassRunner {
   readonly #options: PassThreadOptions;
   readonly #log: Logger;
+  readonly #localKube: LocalKube | undefined;
   readonly #passes = new Map<number, RunningPass>();
   #thread: Thread | undefined;
+  /** The main thread's end of the running thread's in-memory channel to the clusters' API. */
+  #localPort: MessagePort | undefined;
   #nextPassId = 1;
   #closed = false;
 
-  constructor(options: PassThreadOptions, log: Logger) {
+  /**
+   * `localKube`: the clusters' API this process serves; the thread's Kubernetes calls to clusters
+   * at its origin reach it through a `MessagePort` instead of HTTPS (local-kube.ts).
+   */
+  constructor(options: PassThreadOptions, log: Logger, localKube?: LocalKube) {
     this.#options = options;
     this.#log = log;
+    this.#localKube = localKube;
   }
 
   run(ctx: ReconcileContext, clusterId: string, lease: Lease): Promise<Outcome> {
@@ -119,14 +134,23 @@ export class PassThread implements PassRunner {
     const thread = this.#thread;
     this.#thread = undefined;
     if (thread !== undefined) await thread.terminate();
+    this.#closeLocalPort();
     this.#failAll(new Error('the reconciler thread was stopped'));
   }
 
   #start(): Thread {
     // A small young generation: the passes' garbage is collected often rather than held in a young
     // generation grown to V8's default, which the process's RSS keeps (docs/performance.md, "Memory").
+    const channel = this.#localKube === undefined ? undefined : new MessageChannel();
+    if (channel !== undefined) serveLocalKube(channel.port1, this.#localKube!.send);
+    this.#localPort = channel?.port1;
+    const workerData: PassThreadData =
+      channel === undefined
+        ? this.#options
+        : { ...this.#options, localKube: { origin: this.#localKube!.origin, port: channel.port2 } };
     const options = {
-      workerData: this.#options,
+      workerData,
+      transferList: channel === undefined ? [] : [channel.port2],
       resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB },
     };
     let thread: Thread;
@@ -148,11 +172,17 @@ export class PassThread implements PassRunner {
     thread.on('exit', (code) => {
       if (this.#thread !== thread) return;
       this.#thread = undefined;
+      this.#closeLocalPort();
       // Its passes are retried like any failed pass; the next pass starts a new thread.
       this.#failAll(new Error(`the reconciler thread exited (code ${code})`));
     });
     this.#thread = thread;
     return thread;
+  }
+
+  #closeLocalPort(): void {
+    this.#localPort?.close();
+    this.#localPort = undefined;
   }
 
   #failAll(error: Error): void {

@@ -10,7 +10,9 @@
  * - Kubernetes errors translated once into the reconciler's outcomes;
  * - answers parsed as JSON, not converted into client-node's model classes (`jsonAnswers`,
  *   `Decoded`), and not decoded at all for the writes whose answer is not read;
- * - undici as the transport under client-node's API classes (`undiciHttpLibrary`);
+ * - undici as the transport under client-node's API classes (`httpLibrary`), or, for the clusters
+ *   this very process serves, no transport at all: the request goes to the clusters' API in memory
+ *   (`LocalKube`, local-kube.ts), answered by the same code as over HTTPS;
  * - the libraries themselves loaded on a client's first call, not with this module: an API process whose
  *   reconciler runs in its own thread (the default) or elsewhere (`mks worker`) loads them only if the
  *   rollout view is asked for (about 70 MiB of RSS and 27 MiB of heap otherwise spent at start,
@@ -26,6 +28,7 @@ import type {
   V1Pod,
 } from '@kubernetes/client-node';
 import type { Dispatcher, Pool as UndiciPool } from 'undici';
+import type { LocalKube, LocalKubeAnswer } from './local-kube.ts';
 
 export const FIELD_MANAGER = 'mks';
 
@@ -142,9 +145,15 @@ export class KubeClients {
   /** Least recently used first. */
   readonly #clients = new Map<string, { key: string; kube: ClusterKube; poolKey: string }>();
   readonly #maxClients: number;
+  readonly #local: LocalKube | undefined;
 
-  constructor(maxClients = MAX_CLIENTS) {
+  /**
+   * `local`: the clusters' API this process serves, reached in memory; the calls of clusters whose
+   * server has its origin go there first (over HTTPS when it declines one).
+   */
+  constructor(maxClients = MAX_CLIENTS, local?: LocalKube) {
     this.#maxClients = maxClients;
+    this.#local = local;
   }
   /** Keep-alive pools by origin and CA. */
   readonly #pools = new Map<string, Pool>();
@@ -167,7 +176,11 @@ export class KubeClients {
       this.#pools.set(poolKey, pool);
     }
     pool.users.add(clusterId);
-    const kube = createClusterKube(connection, pool);
+    const kube = createClusterKube(
+      connection,
+      pool,
+      this.#local?.origin === origin ? this.#local : undefined,
+    );
     this.#clients.set(clusterId, { key, kube, poolKey });
     if (this.#clients.size > this.#maxClients) this.forget(this.#clients.keys().next().value!);
     return kube;
@@ -224,7 +237,11 @@ interface Apis {
   readonly apps: AppsV1Api;
 }
 
-function createClusterKube(connection: ClusterConnection, pool: Pool): ClusterKube {
+function createClusterKube(
+  connection: ClusterConnection,
+  pool: Pool,
+  local: LocalKube | undefined,
+): ClusterKube {
   let apis: Promise<Apis> | undefined;
   const apisOf = (): Promise<Apis> =>
     (apis ??= loadLibraries().then(([k8s, undici]) => {
@@ -232,9 +249,10 @@ function createClusterKube(connection: ClusterConnection, pool: Pool): ClusterKu
       // KubeConfig's (`makeApiClient`): a KubeConfig re-derives its TLS options, scans its
       // authenticators and builds an agent on every request, and its transport (node-fetch)
       // wraps node's HTTP client in streams and header objects. Here the token is set as it is,
-      // and the request goes to the pool's keep-alive connections through undici
-      // (`undiciHttpLibrary`); the requests and their serialization stay client-node's
-      // (docs/performance.md, "The fleet's change, third round" and "Seventh round").
+      // and the request goes to the pool's keep-alive connections through undici, or to this
+      // process's own clusters' API in memory (`httpLibrary`); the requests and their
+      // serialization stay client-node's (docs/performance.md, "The fleet's change, third round",
+      // "Seventh round" and "Eighth round").
       const authorization = `Bearer ${connection.token}`;
       const config = k8s.createConfiguration({
         baseServer: new k8s.ServerConfiguration<{ [key: string]: string }>(connection.server, {}),
@@ -246,7 +264,7 @@ function createClusterKube(connection: ClusterConnection, pool: Pool): ClusterKu
             },
           },
         },
-        httpApi: k8s.wrapHttpLibrary(undiciHttpLibrary(k8s, undici, pool)),
+        httpApi: k8s.wrapHttpLibrary(httpLibrary(k8s, undici, pool, local)),
       });
       const answers = jsonAnswers(k8s);
       return {
@@ -401,74 +419,124 @@ function dispatcherOf(undici: Undici, pool: Pool): UndiciPool {
 }
 
 /**
- * client-node's transport (its `HttpLibrary` contract) on undici's dispatcher: one request on the
- * pool's keep-alive connections, the answer's body read whole, without node's HTTP client
- * machinery (its `ClientRequest`, agent bookkeeping and streams: docs/performance.md, "Seventh
- * round"). What node-fetch did for client-node here, without its wrappers: no redirect is followed
- * (a Kubernetes API answers none to these calls) and a network error rejects, as node-fetch's did.
+ * client-node's transport (its `HttpLibrary` contract): each request to this process's own
+ * clusters' API in memory when `local` is given (local-kube.ts: no TLS, HTTP framing or socket;
+ * the same request to the same serving code), else, or when `local` declines the cluster, on the
+ * pool's keep-alive connections through undici's dispatcher (`undiciSend`). The answer's body is
+ * read whole either way. What node-fetch did for client-node here, without its wrappers: no
+ * redirect is followed (a Kubernetes API answers none to these calls) and a network error rejects,
+ * as node-fetch's did.
  */
-function undiciHttpLibrary(
+function httpLibrary(
   k8s: ClientNode,
   undici: Undici,
   pool: Pool,
+  local: LocalKube | undefined,
 ): { send(request: RequestContext): Promise<ResponseContext> } {
   return {
-    send: (request) =>
-      new Promise<ResponseContext>((resolve, reject) => {
-        const body = request.getBody();
-        if (body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body)) {
-          reject(new Error('only text and byte bodies are sent'));
-          return;
-        }
-        const url = request.getUrl();
-        const path = pathOf(url, pool.origin);
-        if (path === undefined) {
-          reject(new Error(`${url} is not a URL of ${pool.origin}`));
-          return;
-        }
-        const signal = request.getSignal();
-        let status = 0;
-        let headers: { [name: string]: string } = {};
-        const chunks: Buffer[] = [];
-        dispatcherOf(undici, pool).dispatch(
-          {
-            method: request.getHttpMethod() as Dispatcher.HttpMethod,
-            path,
-            // The agent node-fetch named: a Kubernetes API takes the field manager of a write that
-            // names none (mks's Events) from it, so they keep the manager they had.
-            headers: { 'user-agent': USER_AGENT, ...request.getHeaders() },
-            ...(body === undefined ? {} : { body }),
-          },
-          {
-            onRequestStart: (controller) => {
-              if (signal === undefined) return;
-              if (signal.aborted) controller.abort(signal.reason);
-              else signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
-            },
-            onResponseStart: (_controller, statusCode, responseHeaders) => {
-              status = statusCode;
-              headers = {};
-              for (const [name, value] of Object.entries(responseHeaders)) {
-                if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-              }
-            },
-            onResponseData: (_controller, chunk) => {
-              chunks.push(chunk);
-            },
-            onResponseEnd: () => {
-              const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-              resolve(
-                new k8s.ResponseContext(status, headers, {
-                  text: async () => bytes.toString('utf8'),
-                  binary: async () => bytes,
-                }),
-              );
-            },
-            onResponseError: (_controller, error) => reject(error),
-          },
-        );
-      }),
+    send: async (request) => {
+      const body = request.getBody();
+      if (body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body)) {
+        throw new Error('only text and byte bodies are sent');
+      }
+      const url = request.getUrl();
+      const path = pathOf(url, pool.origin);
+      if (path === undefined) throw new Error(`${url} is not a URL of ${pool.origin}`);
+      const outgoing: Outgoing = {
+        method: request.getHttpMethod(),
+        path,
+        // The agent node-fetch named: a Kubernetes API takes the field manager of a write that
+        // names none (mks's Events) from it, so they keep the manager they had.
+        headers: { 'user-agent': USER_AGENT, ...request.getHeaders() },
+        ...(body === undefined ? {} : { body }),
+      };
+      const signal = request.getSignal();
+      signal?.throwIfAborted();
+      const answer =
+        (local === undefined ? undefined : await localSend(local, outgoing, pool.origin, signal)) ??
+        (await undiciSend(undici, pool, outgoing, signal));
+      const bytes = Buffer.isBuffer(answer.body)
+        ? answer.body
+        : Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength);
+      return new k8s.ResponseContext(answer.status, answer.headers as { [name: string]: string }, {
+        text: async () => bytes.toString('utf8'),
+        binary: async () => bytes,
+      });
+    },
   };
+}
+
+interface Outgoing {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: { readonly [name: string]: string };
+  readonly body?: string | Buffer;
+}
+
+/**
+ * `request` to this process's clusters' API in memory, as the HTTPS client would send it (the
+ * `host` header of the origin; the header names in lower case, as undici writes them). Undefined
+ * when the serving side declines the cluster.
+ */
+async function localSend(
+  local: LocalKube,
+  request: Outgoing,
+  origin: string,
+  signal: AbortSignal | undefined,
+): Promise<LocalKubeAnswer | undefined> {
+  const headers: Record<string, string> = { host: new URL(origin).host };
+  for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value;
+  const sent = local.send({ ...request, headers });
+  if (signal === undefined) return sent;
+  return Promise.race([
+    sent,
+    new Promise<never>((_resolve, reject) =>
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+    ),
+  ]);
+}
+
+/** `request` on the pool's keep-alive connections (undici's `dispatch`, no body stream). */
+function undiciSend(
+  undici: Undici,
+  pool: Pool,
+  request: Outgoing,
+  signal: AbortSignal | undefined,
+): Promise<LocalKubeAnswer> {
+  return new Promise((resolve, reject) => {
+    let status = 0;
+    let headers: { [name: string]: string } = {};
+    const chunks: Buffer[] = [];
+    dispatcherOf(undici, pool).dispatch(
+      {
+        method: request.method as Dispatcher.HttpMethod,
+        path: request.path,
+        headers: request.headers,
+        ...(request.body === undefined ? {} : { body: request.body }),
+      },
+      {
+        onRequestStart: (controller) => {
+          if (signal === undefined) return;
+          if (signal.aborted) controller.abort(signal.reason);
+          else signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+        },
+        onResponseStart: (_controller, statusCode, responseHeaders) => {
+          status = statusCode;
+          headers = {};
+          for (const [name, value] of Object.entries(responseHeaders)) {
+            if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+          }
+        },
+        onResponseData: (_controller, chunk) => {
+          chunks.push(chunk);
+        },
+        onResponseEnd: () => {
+          resolve({ status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
+        },
+        onResponseError: (_controller, error) => reject(error),
+      },
+    );
+  });
 }
 
 /**

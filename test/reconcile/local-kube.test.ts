@@ -1,0 +1,298 @@
+/**
+ * The reconciler's calls to the clusters this process serves, in memory (src/reconcile/kube/
+ * local-kube.ts), against the same calls over HTTPS: the same answers, the same errors with the
+ * same kinds (404, 409, 422, 401), the same field manager; a channel that closes or a call never
+ * answered fails as a network error does ('transient'), within its bound, leaving nothing pending;
+ * a cluster the serving side declines goes over HTTPS.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { MessageChannel } from 'node:worker_threads';
+import type { CoreV1Event } from '@kubernetes/client-node';
+import {
+  type ClusterConnection,
+  type ClusterKube,
+  KubeClients,
+  KubeError,
+  MAX_CLIENTS,
+} from '../../src/reconcile/kube/kube-client.ts';
+import {
+  directLocalKube,
+  dispatchInto,
+  LocalKubePort,
+  type LocalKubeRequest,
+  type LocalKubeServe,
+  serveLocalKube,
+} from '../../src/reconcile/kube/local-kube.ts';
+import { servedConnection } from '../../src/reconcile/provider.ts';
+import { untilClusterStatus } from '../support/cluster-status.ts';
+import { DIALECTS } from '../support/dialects.ts';
+import { GUIDE_CREATE } from '../support/fixtures.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+
+/** What a call gave: its answer, or its error's class, kind, status and message. */
+async function outcome(call: () => Promise<unknown>): Promise<unknown> {
+  try {
+    return { answer: await call() };
+  } catch (error) {
+    assert.ok(error instanceof KubeError, `a KubeError, not ${String(error)}`);
+    return { kind: error.kind, status: error.status, message: error.message };
+  }
+}
+
+const event = (name: string): CoreV1Event => ({
+  metadata: { name, namespace: 'kube-system' },
+  involvedObject: { apiVersion: 'apps/v1', kind: 'DaemonSet', namespace: 'kube-system', name: 'kube-proxy' },
+  reason: 'Test',
+  message: 'a call of local-kube.test.ts',
+  type: 'Normal',
+  source: { component: 'mks' },
+  count: 1,
+});
+
+for (const dialect of DIALECTS) {
+  describe(`the reconciler's calls in memory and over HTTPS (${dialect})`, () => {
+    let server: TestServer;
+    let clusterId: string;
+    let connection: ClusterConnection;
+    let origin: string;
+    const clients: KubeClients[] = [];
+    const channels: LocalKubePort[] = [];
+    /** Requests the in-memory side served. */
+    const served: LocalKubeRequest[] = [];
+    /** TLS connections the clusters' HTTPS listener accepted while the cluster was created. */
+    let handshakes = 0;
+    let handshakesAtReady = 0;
+
+    before(async () => {
+      server = await startTestServer(dialect);
+      server.runtime.kubeApp.server.on('secureConnection', () => {
+        handshakes += 1;
+      });
+      const kubePath = `/cloud/project/${server.projectId}/kube`;
+      clusterId = (await server.client.call<{ id: string }>('POST', kubePath, GUIDE_CREATE)).id;
+      await untilClusterStatus(server.client, kubePath, clusterId, 'READY', 30_000);
+      handshakesAtReady = handshakes;
+      connection = servedConnection(
+        server.config.kubePublicUrl,
+        server.services.clusterToken,
+        fs.readFileSync(server.runtime.kubeCaFile, 'utf8'),
+      )({ id: clusterId, tokenEpoch: 0 });
+      origin = new URL(connection.server).origin;
+    });
+    after(async () => {
+      for (const channel of channels) channel.close();
+      for (const client of clients) client.close();
+      await server.close();
+    });
+
+    /** A client through a MessagePort to the runtime's clusters' API, as the reconciler thread's. */
+    function overPort(serve: LocalKubeServe, timeoutMs?: number): { kube: KubeClients; port: LocalKubePort } {
+      const { port1, port2 } = new MessageChannel();
+      serveLocalKube(port1, serve);
+      const port = new LocalKubePort(port2, origin, timeoutMs);
+      channels.push(port);
+      const kube = new KubeClients(MAX_CLIENTS, port);
+      clients.push(kube);
+      return { kube, port };
+    }
+
+    const dispatching = (): LocalKubeServe => {
+      const dispatch = dispatchInto(server.runtime.kubeApp);
+      return (request) => {
+        served.push(request);
+        return dispatch(request);
+      };
+    };
+
+    function both(token?: string): { https: ClusterKube; local: ClusterKube } {
+      const https = new KubeClients();
+      clients.push(https);
+      const to = token === undefined ? connection : { ...connection, token };
+      return {
+        https: https.for(clusterId, to),
+        local: overPort(dispatching()).kube.for(clusterId, to),
+      };
+    }
+
+    test("the runtime's reconciler calls its clusters in memory, over HTTPS when told to", async () => {
+      assert.equal(handshakesAtReady, 0, 'the cluster was created without a TLS connection to the listener');
+      const overHttps = await startTestServer(dialect, { MKS_RECONCILER_HTTPS: 'true' });
+      try {
+        assert.equal(overHttps.config.reconcile.https, true);
+        let accepted = 0;
+        overHttps.runtime.kubeApp.server.on('secureConnection', () => {
+          accepted += 1;
+        });
+        const kubePath = `/cloud/project/${overHttps.projectId}/kube`;
+        const { id } = await overHttps.client.call<{ id: string }>('POST', kubePath, GUIDE_CREATE);
+        await untilClusterStatus(overHttps.client, kubePath, id, 'READY', 30_000);
+        assert.ok(accepted > 0, 'the reconciler connected to the listener');
+      } finally {
+        await overHttps.close();
+      }
+    });
+
+    test('passes on the main thread call their clusters in memory too', async () => {
+      const mainThread = await startTestServer(dialect, { MKS_RECONCILER_THREAD: 'false' });
+      try {
+        assert.equal(mainThread.config.reconcile.thread, false);
+        let accepted = 0;
+        mainThread.runtime.kubeApp.server.on('secureConnection', () => {
+          accepted += 1;
+        });
+        const kubePath = `/cloud/project/${mainThread.projectId}/kube`;
+        const { id } = await mainThread.client.call<{ id: string }>('POST', kubePath, GUIDE_CREATE);
+        await untilClusterStatus(mainThread.client, kubePath, id, 'READY', 30_000);
+        assert.equal(accepted, 0, 'no TLS connection to the listener');
+      } finally {
+        await mainThread.close();
+      }
+    });
+
+    test('reads answer the same objects', async () => {
+      const { https, local } = both();
+      const before = served.length;
+      for (const [what, read] of [
+        ['configmap', (kube: ClusterKube) => kube.readConfigMap('kube-system', 'kube-proxy')],
+        ['daemonset', (kube: ClusterKube) => kube.readDaemonSet('kube-system', 'kube-proxy')],
+        ['pods', (kube: ClusterKube) => kube.listPods('kube-system', 'k8s-app=kube-proxy')],
+        ['nodes', (kube: ClusterKube) => kube.listNodes()],
+        ['all pods', (kube: ClusterKube) => kube.listAllPods()],
+        ['absent configmap', (kube: ClusterKube) => kube.readConfigMap('kube-system', 'absent')],
+      ] as const) {
+        const overHttps = await outcome(() => read(https));
+        assert.deepEqual(await outcome(() => read(local)), overHttps, what);
+      }
+      assert.equal(served.length - before, 6, 'each local read went through the in-memory channel');
+      const request = served.at(-1)!;
+      assert.equal(request.method, 'GET');
+      assert.equal(request.path, `/k8s/${clusterId}/api/v1/namespaces/kube-system/configmaps/absent`);
+      assert.equal(request.headers.authorization, `Bearer ${connection.token}`);
+      assert.equal(request.headers['user-agent'], 'node-fetch/1.0 (+https://github.com/bitinn/node-fetch)');
+      assert.equal(request.headers.host, new URL(origin).host);
+    });
+
+    test('writes succeed alike, and their Events keep the field manager', async () => {
+      const { https, local } = both();
+      const read = () => https.readConfigMap('kube-system', 'kube-proxy');
+      const configMap = (await read())!;
+      const apply = (marker: string) => ({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'kube-proxy', namespace: 'kube-system' },
+        data: { 'config.conf': `${configMap.data!['config.conf']}\n# ${marker}` },
+      });
+      await local.applyConfigMap(apply('local'));
+      assert.match((await read())!.data!['config.conf']!, /# local$/);
+      await https.applyConfigMap(apply('https'));
+      assert.match((await read())!.data!['config.conf']!, /# https$/);
+      await local.patchDaemonSetTemplateAnnotations('kube-system', 'kube-proxy', { 'test/by': 'local' });
+      const daemonSet = await https.readDaemonSet('kube-system', 'kube-proxy');
+      assert.equal(daemonSet?.spec?.template.metadata?.annotations?.['test/by'], 'local');
+      await local.createEvent('kube-system', event('written.local'));
+      await https.createEvent('kube-system', event('written.https'));
+      const managers = async (name: string) => {
+        const answer = await server.runtime.kubeApp.inject({
+          method: 'GET',
+          url: `/k8s/${clusterId}/api/v1/namespaces/kube-system/events/${name}`,
+          headers: { authorization: `Bearer ${connection.token}` },
+        });
+        assert.equal(answer.statusCode, 200, answer.body);
+        return (
+          answer.json() as { metadata: { managedFields: { manager: string }[] } }
+        ).metadata.managedFields.map((field) => field.manager);
+      };
+      assert.deepEqual(await managers('written.local'), await managers('written.https'));
+      // The config is restored for the cluster's reconciler.
+      await https.applyConfigMap({ ...apply(''), data: configMap.data! });
+    });
+
+    test('errors have the same kind, status and message: 404, 409, 422, 401', async () => {
+      const { https, local } = both();
+      const cases: [string, (kube: ClusterKube) => Promise<unknown>, number][] = [
+        ['404', (kube) => kube.patchDaemonSetTemplateAnnotations('kube-system', 'absent', { a: 'b' }), 404],
+        ['409', (kube) => kube.createEvent('kube-system', event('twice')), 409],
+        ['422', (kube) => kube.createEvent('kube-system', event('Not_A_Name')), 422],
+      ];
+      // The first create succeeds; the same name again conflicts, over either path.
+      await https.createEvent('kube-system', event('twice'));
+      for (const [what, call, status] of cases) {
+        const overHttps = await outcome(() => call(https));
+        assert.equal((overHttps as { status?: number }).status, status, `${what} over HTTPS`);
+        assert.deepEqual(await outcome(() => call(local)), overHttps, what);
+      }
+      const refused = both(`${connection.token}x`);
+      // client-node's message for a 401 ends with the answer's headers, whose Date moves: compared without.
+      const withoutHeaders = (result: unknown) => ({
+        ...(result as object),
+        message: (result as { message: string }).message.replace(/\nHeaders: .*$/s, ''),
+      });
+      const overHttps = withoutHeaders(
+        await outcome(() => refused.https.readDaemonSet('kube-system', 'kube-proxy')),
+      );
+      assert.deepEqual(overHttps, {
+        kind: 'terminal',
+        status: 401,
+        message:
+          'read daemonset kube-system/kube-proxy: HTTP 401: HTTP-Code: 401\nMessage: Unauthorized\nBody: undefined',
+      });
+      assert.deepEqual(
+        withoutHeaders(await outcome(() => refused.local.readDaemonSet('kube-system', 'kube-proxy'))),
+        overHttps,
+      );
+    });
+
+    test('a closed channel and an unanswered call fail as network errors, within their bound', async () => {
+      const closed = overPort(dispatching());
+      closed.port.close();
+      const refused = await outcome(() => closed.kube.for(clusterId, connection).listNodes());
+      assert.equal((refused as { kind?: string }).kind, 'transient');
+      assert.equal((refused as { status?: number }).status, undefined);
+
+      const silent = overPort(() => new Promise(() => {}), 300);
+      const started = Date.now();
+      const timedOut = await outcome(() => silent.kube.for(clusterId, connection).listNodes());
+      assert.equal((timedOut as { kind?: string }).kind, 'transient');
+      assert.match((timedOut as { message: string }).message, /no answer within 0.3 s/);
+      assert.ok(Date.now() - started < 5_000, 'the bound holds');
+      assert.equal(silent.port.pending, 0, 'nothing left pending');
+      // Called directly (a pass on the main thread), the same bound.
+      const direct = new KubeClients(
+        MAX_CLIENTS,
+        directLocalKube(origin, () => new Promise(() => {}), 300),
+      );
+      clients.push(direct);
+      const directly = await outcome(() => direct.for(clusterId, connection).listNodes());
+      assert.equal((directly as { kind?: string }).kind, 'transient');
+      assert.match((directly as { message: string }).message, /no answer within 0.3 s/);
+
+      // Calls in flight when the channel closes fail at once, and none stays pending.
+      const stuck = overPort(() => new Promise(() => {}));
+      const kube = stuck.kube.for(clusterId, connection);
+      const calls = [kube.listNodes(), kube.readDaemonSet('kube-system', 'kube-proxy')].map((call) =>
+        outcome(() => call),
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(stuck.port.pending, 2);
+      stuck.port.close();
+      for (const failed of await Promise.all(calls))
+        assert.equal((failed as { kind?: string }).kind, 'transient');
+      assert.equal(stuck.port.pending, 0);
+    });
+
+    test('a cluster the serving side declines is called over HTTPS', async () => {
+      let declined = 0;
+      const { kube } = overPort(async () => {
+        declined += 1;
+        return undefined;
+      });
+      const overHttps = new KubeClients();
+      clients.push(overHttps);
+      const nodes = await kube.for(clusterId, connection).listNodes();
+      assert.equal(declined, 1);
+      assert.deepEqual(nodes, await overHttps.for(clusterId, connection).listNodes());
+    });
+  });
+}
