@@ -1,23 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { memoryCluster } from '../../../test/support/object-store.ts';
 import { daemonPod, indexedNodes, kubeProxyDaemonSet, nodeObject } from '../cluster/kubeadm-objects.ts';
 import { listJson, listResponse, select } from './lists.ts';
-import { ObjectStore } from './object-store.ts';
+import type { ObjectStore } from './object-store.ts';
 import { itemJsonOf, type KubeObject } from './objects.ts';
 import { RESOURCE } from './resources.ts';
 
-function memoryStore(): ObjectStore {
-  return new ObjectStore(
-    { id: 'c', version: '1.31.4', nodeCount: 1, resourceVersion: 0, busy: false, createdAt: 'T' },
-    {
-      persistObject: () => {},
-      persistMeta: () => {},
-      persistLog: () => {},
-      onChange: () => {},
-      now: () => new Date(0),
-    },
-  );
-}
+const memoryStore = (): ObjectStore => memoryCluster('1.31.4');
 
 /** What a list item must read: the object less its apiVersion and kind, through JSON.stringify. */
 const expectedItem = (object: KubeObject): string => {

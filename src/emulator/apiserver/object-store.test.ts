@@ -1,23 +1,10 @@
 import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
+import { memoryCluster } from '../../../test/support/object-store.ts';
 import { recordEvent } from '../cluster/events.ts';
-import { ObjectStore } from './object-store.ts';
+import type { ObjectStore } from './object-store.ts';
 import { jsonOf, type KubeObject } from './objects.ts';
 import { RESOURCE } from './resources.ts';
-
-/** A cluster in memory only (no store, no controllers). */
-function memoryCluster(): ObjectStore {
-  return new ObjectStore(
-    { id: 'c', version: '1.32', nodeCount: 1, resourceVersion: 0, busy: false, createdAt: 'T' },
-    {
-      persistObject: () => {},
-      persistMeta: () => {},
-      persistLog: () => {},
-      onChange: () => {},
-      now: () => new Date(0),
-    },
-  );
-}
 
 /** A cluster holding namespaces, ConfigMaps, a node and Events about two pods. */
 function usedCluster(): ObjectStore {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
+import { memoryCluster } from '../../../test/support/object-store.ts';
 import { DaemonSetController } from '../cluster/daemonset-controller.ts';
 import { recordEvent } from '../cluster/events.ts';
 import {
@@ -127,16 +128,7 @@ test('jsonOf is the text JSON.stringify gives, also for versions that share part
 });
 
 test('releaseJson gives the text jsonOf gives and keeps none; the next reader composes the same again', () => {
-  const store = new ObjectStore(
-    { id: 'c', version: '1.32', nodeCount: 1, resourceVersion: 0, busy: false, createdAt: 'T' },
-    {
-      persistObject: () => {},
-      persistMeta: () => {},
-      persistLog: () => {},
-      onChange: () => {},
-      now: () => new Date(0),
-    },
-  );
+  const store = memoryCluster();
   store.create(RESOURCE.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
   const pod: KubeObject = {
     apiVersion: 'v1',

@@ -1,22 +1,14 @@
 import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
-import { ObjectStore } from '../apiserver/object-store.ts';
+import { memoryCluster as bareCluster } from '../../../test/support/object-store.ts';
+import type { ObjectStore } from '../apiserver/object-store.ts';
 import type { KubeObject } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
 import { EVENT_DIGEST, recordEvent } from './events.ts';
 
 /** A cluster in memory only (no store, no controllers), its namespaces created. */
 function memoryCluster(): ObjectStore {
-  const cluster = new ObjectStore(
-    { id: 'c', version: '1.32', nodeCount: 1, resourceVersion: 0, busy: false, createdAt: 'T' },
-    {
-      persistObject: () => {},
-      persistMeta: () => {},
-      persistLog: () => {},
-      onChange: () => {},
-      now: () => new Date(0),
-    },
-  );
+  const cluster = bareCluster();
   for (const name of ['kube-system', 'default'])
     cluster.create(RESOURCE.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
   return cluster;
