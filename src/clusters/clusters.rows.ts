@@ -110,164 +110,86 @@ export function auditColumns(change: ClusterChange) {
 /** The columns an update may write (immutable ones stay out, see `mutableColumns`). */
 export type MutableColumns = Omit<ClusterTable, 'id' | 'project_id' | 'created_at'>;
 
-/** The record's fields an update may change, each written to its column(s) by `FIELD`. */
+/** The record's fields an update may change, each written to its column(s) by `WRITE_FIELD`. */
 type MutableField = Exclude<keyof ClusterRecord, 'id' | 'projectId' | 'createdAt'>;
 
 const json = (value: unknown): string => JSON.stringify(value);
 
-/**
- * How each mutable field is read and written to its row: one place for the mapping, all fields
- * required. `read` is one function per field so that each property load stays monomorphic: a loop
- * reading `cluster[field]` over every field is a megamorphic keyed load, twice per field for a
- * change's `changedColumns` and again for `freezeRecord` (docs/performance.md).
- */
-const FIELD: {
-  readonly [F in MutableField]: {
-    readonly read: (cluster: ClusterRecord) => ClusterRecord[F];
-    readonly write: (row: Partial<MutableColumns>, cluster: ClusterRecord) => void;
-  };
+/** How each mutable field is written to its row: one place for the mapping, all fields required. */
+const WRITE_FIELD: {
+  readonly [F in MutableField]: (row: Partial<MutableColumns>, cluster: ClusterRecord) => void;
 } = {
-  name: {
-    read: (cluster) => cluster.name,
-    write: (row, cluster) => {
-      row.name = cluster.name;
-    },
+  name: (row, cluster) => {
+    row.name = cluster.name;
   },
-  region: {
-    read: (cluster) => cluster.region,
-    write: (row, cluster) => {
-      row.region = cluster.region;
-    },
+  region: (row, cluster) => {
+    row.region = cluster.region;
   },
-  version: {
-    read: (cluster) => cluster.version,
-    write: (row, cluster) => {
-      row.version = cluster.version;
-    },
+  version: (row, cluster) => {
+    row.version = cluster.version;
   },
-  updatePolicy: {
-    read: (cluster) => cluster.updatePolicy,
-    write: (row, cluster) => {
-      row.update_policy = cluster.updatePolicy;
-    },
+  updatePolicy: (row, cluster) => {
+    row.update_policy = cluster.updatePolicy;
   },
-  kubeProxyMode: {
-    read: (cluster) => cluster.kubeProxyMode,
-    write: (row, cluster) => {
-      row.kube_proxy_mode = cluster.kubeProxyMode;
-    },
+  kubeProxyMode: (row, cluster) => {
+    row.kube_proxy_mode = cluster.kubeProxyMode;
   },
-  customization: {
-    read: (cluster) => cluster.customization,
-    write: (row, cluster) => {
-      row.customization = json(cluster.customization);
-    },
+  customization: (row, cluster) => {
+    row.customization = json(cluster.customization);
   },
-  nodePools: {
-    read: (cluster) => cluster.nodePools,
-    write: (row, cluster) => {
-      row.node_count = cluster.nodePools.reduce((sum, pool) => sum + pool.nodes.length, 0);
-      row.node_pools = json(cluster.nodePools);
-    },
+  nodePools: (row, cluster) => {
+    row.node_count = cluster.nodePools.reduce((sum, pool) => sum + pool.nodes.length, 0);
+    row.node_pools = json(cluster.nodePools);
   },
-  ipRestrictions: {
-    read: (cluster) => cluster.ipRestrictions,
-    write: (row, cluster) => {
-      row.ip_restrictions = json(cluster.ipRestrictions);
-    },
+  ipRestrictions: (row, cluster) => {
+    row.ip_restrictions = json(cluster.ipRestrictions);
   },
-  openIdConnect: {
-    read: (cluster) => cluster.openIdConnect,
-    write: (row, cluster) => {
-      row.open_id_connect = cluster.openIdConnect === null ? null : json(cluster.openIdConnect);
-    },
+  openIdConnect: (row, cluster) => {
+    row.open_id_connect = cluster.openIdConnect === null ? null : json(cluster.openIdConnect);
   },
-  plan: {
-    read: (cluster) => cluster.plan,
-    write: (row, cluster) => {
-      row.plan = cluster.plan;
-    },
+  plan: (row, cluster) => {
+    row.plan = cluster.plan;
   },
-  privateNetworkId: {
-    read: (cluster) => cluster.privateNetworkId,
-    write: (row, cluster) => {
-      row.private_network_id = cluster.privateNetworkId;
-    },
+  privateNetworkId: (row, cluster) => {
+    row.private_network_id = cluster.privateNetworkId;
   },
-  nodesSubnetId: {
-    read: (cluster) => cluster.nodesSubnetId,
-    write: (row, cluster) => {
-      row.nodes_subnet_id = cluster.nodesSubnetId;
-    },
+  nodesSubnetId: (row, cluster) => {
+    row.nodes_subnet_id = cluster.nodesSubnetId;
   },
-  loadBalancersSubnetId: {
-    read: (cluster) => cluster.loadBalancersSubnetId,
-    write: (row, cluster) => {
-      row.load_balancers_subnet_id = cluster.loadBalancersSubnetId;
-    },
+  loadBalancersSubnetId: (row, cluster) => {
+    row.load_balancers_subnet_id = cluster.loadBalancersSubnetId;
   },
-  privateNetworkConfiguration: {
-    read: (cluster) => cluster.privateNetworkConfiguration,
-    write: (row, cluster) => {
-      row.private_network_configuration =
-        cluster.privateNetworkConfiguration === null ? null : json(cluster.privateNetworkConfiguration);
-    },
+  privateNetworkConfiguration: (row, cluster) => {
+    row.private_network_configuration =
+      cluster.privateNetworkConfiguration === null ? null : json(cluster.privateNetworkConfiguration);
   },
-  status: {
-    read: (cluster) => cluster.status,
-    write: (row, cluster) => {
-      row.status = cluster.status;
-    },
+  status: (row, cluster) => {
+    row.status = cluster.status;
   },
-  statusMessage: {
-    read: (cluster) => cluster.statusMessage,
-    write: (row, cluster) => {
-      row.status_message = cluster.statusMessage;
-    },
+  statusMessage: (row, cluster) => {
+    row.status_message = cluster.statusMessage;
   },
-  generation: {
-    read: (cluster) => cluster.generation,
-    write: (row, cluster) => {
-      row.generation = cluster.generation;
-    },
+  generation: (row, cluster) => {
+    row.generation = cluster.generation;
   },
-  observedGeneration: {
-    read: (cluster) => cluster.observedGeneration,
-    write: (row, cluster) => {
-      row.observed_generation = cluster.observedGeneration;
-    },
+  observedGeneration: (row, cluster) => {
+    row.observed_generation = cluster.observedGeneration;
   },
-  restartGeneration: {
-    read: (cluster) => cluster.restartGeneration,
-    write: (row, cluster) => {
-      row.restart_generation = cluster.restartGeneration;
-    },
+  restartGeneration: (row, cluster) => {
+    row.restart_generation = cluster.restartGeneration;
   },
-  tokenEpoch: {
-    read: (cluster) => cluster.tokenEpoch,
-    write: (row, cluster) => {
-      row.token_epoch = cluster.tokenEpoch;
-    },
+  tokenEpoch: (row, cluster) => {
+    row.token_epoch = cluster.tokenEpoch;
   },
-  updatedAt: {
-    read: (cluster) => cluster.updatedAt,
-    write: (row, cluster) => {
-      row.updated_at = cluster.updatedAt;
-    },
+  updatedAt: (row, cluster) => {
+    row.updated_at = cluster.updatedAt;
   },
-  deletedAt: {
-    read: (cluster) => cluster.deletedAt,
-    write: (row, cluster) => {
-      row.deleted_at = cluster.deletedAt;
-    },
+  deletedAt: (row, cluster) => {
+    row.deleted_at = cluster.deletedAt;
   },
 };
 
-/** The fields' mappings as a list (no lookup by name on the hot path). */
-const FIELDS: ReadonlyArray<{
-  readonly read: (cluster: ClusterRecord) => unknown;
-  readonly write: (row: Partial<MutableColumns>, cluster: ClusterRecord) => void;
-}> = Object.values(FIELD);
+const MUTABLE_FIELDS = Object.keys(WRITE_FIELD) as MutableField[];
 
 /**
  * The columns an update writes. Immutable ones stay out: rewriting the primary key, even to the
@@ -276,7 +198,7 @@ const FIELDS: ReadonlyArray<{
  */
 export function mutableColumns(cluster: ClusterRecord): MutableColumns {
   const row: Partial<MutableColumns> = {};
-  for (const field of FIELDS) field.write(row, cluster);
+  for (const field of MUTABLE_FIELDS) WRITE_FIELD[field](row, cluster);
   return row as MutableColumns;
 }
 
@@ -287,8 +209,8 @@ export function mutableColumns(cluster: ClusterRecord): MutableColumns {
  */
 export function changedColumns(current: ClusterRecord, next: ClusterRecord): Partial<MutableColumns> {
   const row: Partial<MutableColumns> = {};
-  for (const field of FIELDS) {
-    if (field.read(current) !== field.read(next)) field.write(row, next);
+  for (const field of MUTABLE_FIELDS) {
+    if (current[field] !== next[field]) WRITE_FIELD[field](row, next);
   }
   return row;
 }
@@ -300,9 +222,9 @@ export function changedColumns(current: ClusterRecord, next: ClusterRecord): Par
  */
 export function freezeRecord(cluster: ClusterRecord, previous?: ClusterRecord): ClusterRecord {
   Object.freeze(cluster);
-  for (const field of FIELDS) {
-    const value = field.read(cluster);
-    if (previous === undefined || field.read(previous) !== value) deepFreeze(value);
+  for (const field of MUTABLE_FIELDS) {
+    const value = cluster[field];
+    if (previous === undefined || previous[field] !== value) deepFreeze(value);
   }
   return cluster;
 }
