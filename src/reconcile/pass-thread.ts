@@ -7,8 +7,10 @@
  * and provider call: a pass in the thread asks for them by name (reconcile-store.ts, provider.ts)
  * and the main thread runs them through the pass's lease-guarded context. The embedded engine
  * thus keeps one writer, and its in-memory cluster rows stay current. Only the Kubernetes API
- * calls are made in the thread, over the same HTTPS any client uses; a lost lease is told to
- * the thread, whose Kubernetes clients then refuse every call of that pass.
+ * calls are made in the thread: to the clusters this process serves through a `MessagePort` to
+ * the main thread's clusters' API in memory (local-kube.ts), to others over the same HTTPS any
+ * client uses; a lost lease is told to the thread, whose Kubernetes clients then refuse every
+ * call of that pass.
  */
 import { MessageChannel, type MessagePort, Worker as Thread } from 'node:worker_threads';
 import type { Logger } from 'pino';

@@ -116,39 +116,37 @@ for (const dialect of DIALECTS) {
       };
     }
 
-    test("the runtime's reconciler calls its clusters in memory, over HTTPS when told to", async () => {
-      assert.equal(handshakesAtReady, 0, 'the cluster was created without a TLS connection to the listener');
-      const overHttps = await startTestServer(dialect, { MKS_RECONCILER_HTTPS: 'true' });
+    /**
+     * A server started with `env` creates a cluster until READY: its config, and the TLS
+     * connections its clusters' listener accepted meanwhile.
+     */
+    async function createCounted(env: Record<string, string>) {
+      const server = await startTestServer(dialect, env);
       try {
-        assert.equal(overHttps.config.reconcile.https, true);
         let accepted = 0;
-        overHttps.runtime.kubeApp.server.on('secureConnection', () => {
+        server.runtime.kubeApp.server.on('secureConnection', () => {
           accepted += 1;
         });
-        const kubePath = `/cloud/project/${overHttps.projectId}/kube`;
-        const { id } = await overHttps.client.call<{ id: string }>('POST', kubePath, GUIDE_CREATE);
-        await untilClusterStatus(overHttps.client, kubePath, id, 'READY', 30_000);
-        assert.ok(accepted > 0, 'the reconciler connected to the listener');
+        const kubePath = `/cloud/project/${server.projectId}/kube`;
+        const { id } = await server.client.call<{ id: string }>('POST', kubePath, GUIDE_CREATE);
+        await untilClusterStatus(server.client, kubePath, id, 'READY', 30_000);
+        return { config: server.config, accepted };
       } finally {
-        await overHttps.close();
+        await server.close();
       }
+    }
+
+    test("the runtime's reconciler calls its clusters in memory, over HTTPS when told to", async () => {
+      assert.equal(handshakesAtReady, 0, 'the cluster was created without a TLS connection to the listener');
+      const overHttps = await createCounted({ MKS_RECONCILER_HTTPS: 'true' });
+      assert.equal(overHttps.config.reconcile.https, true);
+      assert.ok(overHttps.accepted > 0, 'the reconciler connected to the listener');
     });
 
     test('passes on the main thread call their clusters in memory too', async () => {
-      const mainThread = await startTestServer(dialect, { MKS_RECONCILER_THREAD: 'false' });
-      try {
-        assert.equal(mainThread.config.reconcile.thread, false);
-        let accepted = 0;
-        mainThread.runtime.kubeApp.server.on('secureConnection', () => {
-          accepted += 1;
-        });
-        const kubePath = `/cloud/project/${mainThread.projectId}/kube`;
-        const { id } = await mainThread.client.call<{ id: string }>('POST', kubePath, GUIDE_CREATE);
-        await untilClusterStatus(mainThread.client, kubePath, id, 'READY', 30_000);
-        assert.equal(accepted, 0, 'no TLS connection to the listener');
-      } finally {
-        await mainThread.close();
-      }
+      const mainThread = await createCounted({ MKS_RECONCILER_THREAD: 'false' });
+      assert.equal(mainThread.config.reconcile.thread, false);
+      assert.equal(mainThread.accepted, 0, 'no TLS connection to the listener');
     });
 
     test('reads answer the same objects', async () => {
