@@ -31,6 +31,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay, performance as perf } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
@@ -117,20 +118,41 @@ function heapOf(usage: NodeJS.MemoryUsage): { heapUsed: number; heapTotal: numbe
 
 const hrtimeMicros = () => Number(process.hrtime.bigint() / 1000n);
 
+/** One thread's figures (/proc/self/task/<tid>): CPU seconds, run-queue wait seconds, name. */
+interface ThreadTimes {
+  seconds: number;
+  /** Time runnable but waiting for a core (schedstat's second field); NaN without schedstat. */
+  waitSeconds: number;
+  name: string;
+}
+
 /**
  * CPU seconds of each thread of this process by thread id (/proc/self/task/<tid>/stat: utime and
- * stime, in clock ticks of 10 ms); empty where /proc is not there. The main thread's id is the
- * pid; the others are the reconciler thread, V8's GC helpers, the SQLite checkpointer, libuv's pool.
+ * stime, in clock ticks of 10 ms), with the time it waited for a core (schedstat) and its name;
+ * empty where /proc is not there. The main thread's id is the pid; the others are the reconciler
+ * thread, V8's GC helpers, the SQLite checkpointer, libuv's pool.
  */
-function threadCpuSeconds(): Map<number, number> {
-  const cpu = new Map<number, number>();
+function threadCpuSeconds(): Map<number, ThreadTimes> {
+  const cpu = new Map<number, ThreadTimes>();
   try {
     for (const tid of fs.readdirSync('/proc/self/task')) {
       try {
         const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
         // The fields after the command (which may hold spaces), from the third: utime is the 14th.
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        cpu.set(Number(tid), (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND);
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        let waitSeconds = Number.NaN;
+        try {
+          const sched = fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ');
+          waitSeconds = Number(sched[1]) / 1e9;
+        } catch {
+          // no schedstat (a kernel without CONFIG_SCHEDSTATS)
+        }
+        cpu.set(Number(tid), {
+          seconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND,
+          waitSeconds,
+          name,
+        });
       } catch {
         // the thread ended meanwhile
       }
@@ -184,6 +206,11 @@ try {
   };
   runtime.kubeApp.server.on('secureConnection', () => {
     handshakes++;
+  });
+  /** The reconcile passes that ended while watching: their outcome and duration in ms. */
+  let passes: { outcome: string; ms: number }[] = [];
+  runtime.reconciler?.onPass((outcome, seconds) => {
+    if (watch !== undefined) passes.push({ outcome, ms: seconds * 1000 });
   });
 
   /** The readiness counts made while watching, and the time they took (they run on the main thread). */
@@ -285,9 +312,11 @@ try {
     | {
         sampler: RssSampler;
         cpu: NodeJS.CpuUsage;
-        threadCpu: Map<number, number>;
+        threadCpu: Map<number, ThreadTimes>;
         startMicros: number;
         peakHeap: () => number;
+        loopDelay: ReturnType<typeof monitorEventLoopDelay>;
+        utilization: ReturnType<typeof perf.eventLoopUtilization>;
       }
     | undefined;
   const watchStart = () => {
@@ -295,13 +324,18 @@ try {
     const sampler = new RssSampler(25, () => {
       peakHeap = Math.max(peakHeap, process.memoryUsage().heapTotal);
     });
+    const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+    loopDelay.enable();
     watch = {
       sampler,
       cpu: process.cpuUsage(),
       threadCpu: threadCpuSeconds(),
       startMicros: hrtimeMicros(),
       peakHeap: () => peakHeap,
+      loopDelay,
+      utilization: perf.eventLoopUtilization(),
     };
+    passes = [];
     kubeCalls = {};
     handshakes = 0;
     counts = { made: 0, ms: 0 };
@@ -314,11 +348,38 @@ try {
     const before = watch.threadCpu;
     // CPU seconds per thread over the window, the most first; the main thread is the pid.
     const threads = [...threadCpu]
-      .map(([tid, seconds]) => ({ main: tid === process.pid, seconds: seconds - (before.get(tid) ?? 0) }))
+      .map(([tid, now]) => ({
+        main: tid === process.pid,
+        name: now.name,
+        seconds: now.seconds - (before.get(tid)?.seconds ?? 0),
+        waitSeconds: now.waitSeconds - (before.get(tid)?.waitSeconds ?? 0),
+      }))
       .filter((thread) => thread.seconds > 0)
       .sort((a, b) => b.seconds - a.seconds);
     const peakRss = watch.sampler.stop();
+    watch.loopDelay.disable();
+    const ms = (ns: number) => ns / 1e6;
+    const durations = passes.map((pass) => pass.ms).sort((a, b) => a - b);
+    const quantile = (q: number) =>
+      durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? 0;
+    const outcomes: Record<string, number> = {};
+    for (const pass of passes) outcomes[pass.outcome] = (outcomes[pass.outcome] ?? 0) + 1;
     const result = {
+      // The main thread's event loop over the window: how long a timer or an I/O callback waited
+      // for its turn beyond its due time (sampled every 5 ms), and the share of the time it ran.
+      eventLoop: {
+        delayP50: ms(watch.loopDelay.percentile(50)),
+        delayP99: ms(watch.loopDelay.percentile(99)),
+        delayMax: ms(watch.loopDelay.max),
+        utilization: perf.eventLoopUtilization(watch.utilization).utilization,
+      },
+      passes: {
+        count: passes.length,
+        outcomes,
+        p50: quantile(0.5),
+        p90: quantile(0.9),
+        max: durations.at(-1) ?? 0,
+      },
       type: 'watched',
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       threads,

@@ -98,7 +98,7 @@ function compactionsSince(now: Compactions | undefined, before: Compactions | un
 interface Watched {
   cpuSeconds: number;
   /** cpuSeconds by thread, the most first (empty without /proc). */
-  threads: { main: boolean; seconds: number }[];
+  threads: { main: boolean; name: string; seconds: number; waitSeconds: number }[];
   /** The readiness counts made during the window (on the main thread) and their elapsed time. */
   readinessCounts: { made: number; ms: number };
   peakRss: number;
@@ -111,6 +111,10 @@ interface Watched {
   loaded: number;
   /** The emulator's cluster loads since the start (`Emulator.residency`). */
   loads: number;
+  /** The main thread's event loop over the window (ms of delay; utilization 0–1). */
+  eventLoop: { delayP50: number; delayP99: number; delayMax: number; utilization: number };
+  /** The reconcile passes that ended in the window: outcomes and durations (ms). */
+  passes: { count: number; outcomes: Record<string, number>; p50: number; p90: number; max: number };
 }
 
 interface Cluster {
@@ -150,6 +154,7 @@ export async function runFleet(context: BenchContext): Promise<Row[]> {
         `  fleet: Kubernetes API calls per cluster during the change: ${calls}; TLS handshakes ${driven.rolled.handshakes}\n`,
       );
       process.stderr.write(`  fleet: ${threadsLine(driven.rolled, driven.fleet?.seconds, clusters)}\n`);
+      process.stderr.write(`  fleet: ${passesLine(driven.rolled)}\n`);
     }
   } catch (error) {
     problems.push((error as Error).message.split('\n')[0] ?? 'failed');
@@ -407,7 +412,7 @@ function threadsLine(watched: Watched, seconds: number | undefined, clusters: nu
       : top
           .map(
             (thread) =>
-              `${thread.main ? 'main' : 'thread'} ${thread.seconds.toFixed(2)} s (${perCluster(thread.seconds)}${busy(thread.seconds)})`,
+              `${thread.main ? 'main' : thread.name} ${thread.seconds.toFixed(2)} s (${perCluster(thread.seconds)}${busy(thread.seconds)}${Number.isNaN(thread.waitSeconds) ? '' : `; ${thread.waitSeconds.toFixed(2)} s waiting for a core`})`,
           )
           .join(', ');
   const counts = watched.readinessCounts;
@@ -416,4 +421,13 @@ function threadsLine(watched: Watched, seconds: number | undefined, clusters: nu
 
 export function mib(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+}
+
+/** The passes that ran the change and the main thread's event loop meanwhile: what paces the rate. */
+function passesLine(watched: Watched): string {
+  const { passes, eventLoop } = watched;
+  const outcomes = Object.entries(passes.outcomes)
+    .map(([outcome, count]) => `${outcome} ${count}`)
+    .join(', ');
+  return `reconcile passes ${passes.count} (${outcomes}), duration p50 ${passes.p50.toFixed(0)} ms, p90 ${passes.p90.toFixed(0)} ms, max ${passes.max.toFixed(0)} ms; main event loop ${(eventLoop.utilization * 100).toFixed(0)} % busy, delay p50 ${eventLoop.delayP50.toFixed(1)} ms, p99 ${eventLoop.delayP99.toFixed(1)} ms, max ${eventLoop.delayMax.toFixed(0)} ms`;
 }
