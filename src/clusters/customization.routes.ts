@@ -83,7 +83,9 @@ export function registerCustomizationRoutes(app: FastifyInstance, deps: Pick<App
         response: { 200: { type: 'object', properties: { message: { type: 'string' } } } },
       },
     },
-    // A promise chain, not an `async` handler: the API's hot write (docs/performance.md).
+    // A promise chain, not an `async` handler: the API's hot write (docs/performance.md). Its
+    // value is undefined, not the reply: a reply is a thenable, which the promise would adopt
+    // with one more job and a call of the reply's `then` per PUT.
     (request, reply) => {
       const { serviceName, kubeId } = request.params as KubeParams;
       return deps.clusters
@@ -93,7 +95,9 @@ export function registerCustomizationRoutes(app: FastifyInstance, deps: Pick<App
           (request.body ?? {}) as CustomizationInput,
           actorOf(request),
         )
-        .then((answer) => sendJson(reply, answer));
+        .then((answer) => {
+          sendJson(reply, answer);
+        });
     },
   );
 }
