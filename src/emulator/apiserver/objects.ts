@@ -420,6 +420,98 @@ function entryJson(entry: unknown): string | undefined {
 }
 
 /**
+ * Whether `JSON.stringify(object)` is at most `units` UTF-16 units long, decided without the text
+ * when that is cheap: the text kept (`jsonOf`), else an upper bound of its length summed over the
+ * object (each string as if every character were escaped to `\uXXXX`, each number at its longest),
+ * with the texts kept for its spec and its fieldsV1 trees. False when the bound passes `units`, or
+ * for anything but plain JSON (a `toJSON`, a class, a bigint): the caller then composes the text.
+ * The store's size check asks it first (limits.ts `assertStorable`), so a version replaced before
+ * the next group commit (a pod created Pending, then started) is never composed: no row or reader
+ * asks for its text (docs/performance.md, "Ninth round: the emulator's main thread").
+ */
+export function jsonFitsIn(object: object, units: number): boolean {
+  const kept = JSON_OF.get(object);
+  if (kept !== undefined) return kept.length <= units;
+  if (!isPlain(object)) return false;
+  let total = 2;
+  for (const key in object) {
+    if (!Object.hasOwn(object, key)) continue;
+    const value = (object as Record<string, unknown>)[key];
+    total +=
+      memberBound(key) +
+      (key === 'spec' && typeof value === 'object' && value !== null
+        ? specBound(value, units - total)
+        : boundOf(value, units - total, 1));
+    if (total > units) return false;
+  }
+  return true;
+}
+
+/**
+ * Bounds of the specs successive versions of an object share (a pod's start, a DaemonSet's status
+ * writes), kept as `SPEC_JSON` keeps their texts: a spec is summed once.
+ */
+const SPEC_BOUND = new WeakMap<object, number>();
+
+function specBound(spec: object, budget: number): number {
+  const text = SPEC_JSON.get(spec);
+  if (text !== undefined) return text.length;
+  let bound = SPEC_BOUND.get(spec);
+  if (bound === undefined) {
+    bound = boundOf(spec, budget, 1);
+    if (bound !== Number.POSITIVE_INFINITY) SPEC_BOUND.set(spec, bound);
+  }
+  return bound;
+}
+
+/** Nesting past which `jsonFitsIn` gives up (and the exact text decides): deeper than any body taken. */
+const BOUND_DEPTH = 128;
+
+/** A member's key text, its colon and a comma, at their longest. */
+const memberBound = (key: string): number => 4 + 6 * key.length;
+
+/** An upper bound of the length of `JSON.stringify(value)` (Infinity: past `budget`, or not plain JSON). */
+function boundOf(value: unknown, budget: number, depth: number): number {
+  switch (typeof value) {
+    case 'string':
+      return 2 + 6 * value.length;
+    case 'number':
+      return 25; // the longest a double's text gets ("-2.2250738585072014e-308")
+    case 'boolean':
+      return 5;
+    case 'undefined':
+      return 4; // left out as a member, "null" as an item
+    case 'object':
+      break;
+    default:
+      return Number.POSITIVE_INFINITY; // a bigint throws, a function or symbol: the text decides
+  }
+  if (value === null) return 4;
+  if (depth > BOUND_DEPTH) return Number.POSITIVE_INFINITY;
+  let total = 2;
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return Number.POSITIVE_INFINITY;
+    for (let i = 0; i < value.length; i++) {
+      total += 1 + boundOf(value[i], budget - total, depth + 1);
+      if (total > budget) return Number.POSITIVE_INFINITY;
+    }
+    return total;
+  }
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return Number.POSITIVE_INFINITY;
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return Number.POSITIVE_INFINITY;
+  // The field manager's trees (frozen, shared): their text is kept once composed.
+  const fields = Object.isFrozen(value) ? FIELDS_JSON.get(value) : undefined;
+  if (fields !== undefined) return fields.length;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    total += memberBound(key) + boundOf((value as Record<string, unknown>)[key], budget - total, depth + 1);
+    if (total > budget) return Number.POSITIVE_INFINITY;
+  }
+  return total;
+}
+
+/**
  * An object read back from its stored text (what `jsonOf` gave when it was written): that text is
  * kept as its JSON, so answering the object after a load serializes nothing again.
  */
