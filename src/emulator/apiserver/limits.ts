@@ -46,15 +46,13 @@ export const MAX_BODY_DEPTH = 100;
 
 /**
  * Refuses an object etcd would refuse (kube-apiserver relays etcd's text with a 413). An object
- * with a spec far below the limit (a pod, a DaemonSet) is told so without its text (`jsonFitsIn`):
+ * far below the limit (every one a controller writes) is told so without its text (`jsonFitsIn`):
  * the text is composed when its row or a reader asks for it, so a version replaced before then
- * (a pod created Pending, then started; a DaemonSet's status written again) costs none. Other
- * objects (an Event, a ConfigMap) are written once as a rule: their text, which the row needs, is
- * composed now, cheaper than a bound and the text later.
+ * costs none.
  */
 export function assertStorable(object: KubeObject): void {
   // A UTF-8 byte is at least one UTF-16 unit and at most three: skip the count when it is clear.
-  if (object.spec !== undefined && jsonFitsIn(object, OBJECT_SIZE_LIMIT / 3)) return;
+  if (jsonFitsIn(object, OBJECT_SIZE_LIMIT / 3)) return;
   const text = jsonOf(object);
   if (text.length * 3 <= OBJECT_SIZE_LIMIT) return;
   if (Buffer.byteLength(text) > OBJECT_SIZE_LIMIT)
