@@ -20,7 +20,7 @@ import type {
   FastifyServerOptions,
 } from 'fastify';
 import { clientErrorHandler, jsonDepthExceeds } from '../../http/limits.ts';
-import { jsonFitsIn, jsonOf, type KubeObject, StatusError } from './objects.ts';
+import { jsonOf, type KubeObject, StatusError } from './objects.ts';
 
 export interface KubeApiLimits {
   /** kube-apiserver's `--min-request-timeout`, in seconds. */
@@ -44,16 +44,10 @@ export const OBJECT_SIZE_LIMIT = 1.5 * 1024 * 1024;
  */
 export const MAX_BODY_DEPTH = 100;
 
-/**
- * Refuses an object etcd would refuse (kube-apiserver relays etcd's text with a 413). An object
- * far below the limit (every one a controller writes) is told so without its text (`jsonFitsIn`):
- * the text is composed when its row or a reader asks for it, so a version replaced before then
- * costs none.
- */
+/** Refuses an object etcd would refuse (kube-apiserver relays etcd's text with a 413). */
 export function assertStorable(object: KubeObject): void {
-  // A UTF-8 byte is at least one UTF-16 unit and at most three: skip the count when it is clear.
-  if (jsonFitsIn(object, OBJECT_SIZE_LIMIT / 3)) return;
   const text = jsonOf(object);
+  // A UTF-8 byte is at least one UTF-16 unit and at most three: skip the count when it is clear.
   if (text.length * 3 <= OBJECT_SIZE_LIMIT) return;
   if (Buffer.byteLength(text) > OBJECT_SIZE_LIMIT)
     throw new StatusError(

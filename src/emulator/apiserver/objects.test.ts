@@ -21,7 +21,6 @@ import {
   isJsonKept,
   type Json,
   type JsonObject,
-  jsonFitsIn,
   jsonOf,
   type KubeObject,
   releaseJson,
@@ -143,9 +142,7 @@ test('releaseJson gives the text jsonOf gives and keeps none; the next reader co
     new Date(0),
   );
   const event = store.list(RESOURCE.events)[0]!;
-  // Composed when first asked for (the size check needs no text so far below the limit), then kept.
-  assert.equal(isJsonKept(event), false);
-  assert.equal(jsonOf(event), JSON.stringify(event));
+  // The store's write composed the text (the size check) and keeps it for the row and readers.
   assert.equal(isJsonKept(event), true);
   const text = releaseJson(event);
   assert.equal(text, JSON.stringify(event));
@@ -457,78 +454,4 @@ test('deepEqual compares members, an undefined one as absent, a "__proto__" one 
   ];
   for (const [a, b] of equal) assert.ok(deepEqual(a, b) && deepEqual(b, a), JSON.stringify([a, b]));
   for (const [a, b] of different) assert.ok(!deepEqual(a, b) && !deepEqual(b, a), JSON.stringify([a, b]));
-});
-
-test('jsonFitsIn never says a text fits that does not, and says so of the objects a rollout writes', () => {
-  const text = (value: object) => JSON.stringify(value);
-  const fits = (value: object) => {
-    const length = text(value).length;
-    // An upper bound: never "fits" below the text's length; the objects here are far below 100,000.
-    assert.equal(jsonFitsIn(value, length - 1), false, `${text(value).slice(0, 60)} fits below its length`);
-    return jsonFitsIn(value, 100_000);
-  };
-  // Strings whose every character is escaped (control characters, quotes, lone surrogates),
-  // numbers at their longest, empty and nested parts, members left out, holes read as null.
-  const odd: JsonObject = {
-    kind: 'K',
-    apiVersion: 'v1',
-    metadata: { name: '\u0001\u0002"\\\ud800', labels: { '\u0007': '\n\t' } },
-    data: { n: -2.2250738585072014e-308, m: Number.MAX_VALUE, z: -0, t: true, f: false, nil: null },
-    list: [[], {}, [null, 1e21, 'é€😀'], ''],
-  };
-  assert.equal(fits(odd), true);
-  // Numbers at their longest, side by side (a bound of a number's text below 24 is caught here).
-  assert.equal(fits({ n: Array.from({ length: 10 }, () => -2.2250738585072014e-308) }), true);
-  const withUndefined = { a: undefined, b: [undefined, 1] } as unknown as object;
-  assert.equal(fits(withUndefined), true);
-  // Every control character alone, each escaped as its longest form.
-  for (let code = 0; code < 0x20; code++) fits({ s: String.fromCharCode(code).repeat(10) });
-
-  // What a rollout writes: a DaemonSet and its pods (spec and fieldsV1 texts kept or not), Events.
-  const ds = daemonSet();
-  assert.equal(fits(ds), true);
-  jsonOf(ds);
-  assert.equal(fits({ ...ds, status: { numberReady: 3 } }), true, 'the spec text kept');
-  const pod = daemonPod(ds, 'hash', 'node-0', '10.0.0.2', new Date(0));
-  trackUpdate(undefined, pod, 'kube-controller-manager', '2025-01-01T00:00:00Z');
-  assert.equal(fits(pod), true);
-  jsonOf(pod);
-  assert.equal(fits({ ...pod, status: { phase: 'Running' } }), true, 'the spec and trees kept');
-
-  // Past the bound, or not plain JSON: the caller composes the text.
-  assert.equal(jsonFitsIn({ s: 'x'.repeat(20_000) }, 100_000), false, 'a bound of 6 units a character');
-  assert.equal(jsonFitsIn({ d: new Date(0) }, 100_000), false);
-  assert.equal(jsonFitsIn({ o: { toJSON: () => 'x'.repeat(200_000) } }, 100_000), false);
-  assert.equal(jsonFitsIn({ b: 1n } as unknown as object, 100_000), false);
-  assert.equal(jsonFitsIn({ m: new Map() } as unknown as object, 100_000), false);
-  // A kept text is read as it is.
-  const kept = { s: 'x'.repeat(2_000) };
-  jsonOf(kept);
-  assert.equal(jsonFitsIn(kept, 2_010), true);
-  assert.equal(jsonFitsIn(kept, 2_000), false);
-});
-
-test("the store refuses an object over etcd's limit whatever its texts kept, and keeps what it had", () => {
-  const store = memoryCluster();
-  store.create(RESOURCE.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
-  const configMap = (data: Record<string, string>): KubeObject => ({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: 'c', namespace: 'default' },
-    data,
-  });
-  // Multi-byte characters: within the limit in UTF-16 units, past it in UTF-8 bytes.
-  assert.throws(
-    () => store.create(RESOURCE.configmaps, configMap({ a: '€'.repeat(600_000) })),
-    /request is too large/,
-  );
-  const small = store.create(RESOURCE.configmaps, configMap({ a: 'x' }));
-  assert.throws(
-    () => store.update(RESOURCE.configmaps, configMap({ a: 'x', b: '\u0001'.repeat(1_600_000) })),
-    /request is too large/,
-  );
-  assert.equal(store.get(RESOURCE.configmaps, 'default', 'c'), small);
-  // Just under the limit with escapes that stay one byte each: stored.
-  store.update(RESOURCE.configmaps, configMap({ a: 'x', b: 'y'.repeat(1_500_000) }));
-  assert.notEqual(store.get(RESOURCE.configmaps, 'default', 'c'), small);
 });
