@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { daemonPod, kubeProxyDaemonSet } from '../cluster/kubeadm-objects.ts';
-import { leafPaths } from './managed-fields.ts';
+import { fromFieldsV1, leafPaths, trackUpdate } from './managed-fields.ts';
 import { clone, type Json, type JsonObject, type KubeObject } from './objects.ts';
 import { strategicMergePatch } from './patch.ts';
 
@@ -58,4 +58,62 @@ test('the walk finds the same leaves in a subtree it walked before as in a fresh
     [...leafPaths(withStatus as unknown as JsonObject, 'status')],
     freshLeaves(withStatus as unknown as JsonObject, 'status'),
   );
+});
+
+/** The walk of a fieldsV1 tree as it was written first (arrays of segments, one stringify per path). */
+function referencePaths(fields: Json | undefined): string[] {
+  const out = new Set<string>();
+  const walk = (node: Json | undefined, path: string[]) => {
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) return;
+    const whole = Object.keys(node).some((k) => k.startsWith('v:') || k.startsWith('i:'));
+    const children = Object.keys(node).filter((k) => k.startsWith('f:') || k.startsWith('k:'));
+    const self = typeof node['.'] === 'object' && node['.'] !== null && !Array.isArray(node['.']);
+    if (path.length > 0 && (whole || (children.length === 0 && !self))) {
+      out.add(JSON.stringify(path));
+      return;
+    }
+    if (path.length > 0 && self) out.add(JSON.stringify([...path, '.']));
+    for (const key of children) walk(node[key], [...path, key.startsWith('f:') ? key.slice(2) : key]);
+  };
+  walk(fields, []);
+  return [...out];
+}
+
+test('the paths read from a parsed fieldsV1 tree are those of the tree, in its order', () => {
+  // Trees as the field manager writes them, read back as a cluster loaded from the store has them
+  // (parsed: not the module's frozen trees, so walked).
+  const ds = kubeProxyDaemonSet('1.32.0');
+  const patched = clone(ds);
+  ((patched.spec as JsonObject).template as JsonObject).metadata = { annotations: { a: 'b' } };
+  trackUpdate(ds, patched, 'mks', '2026-01-01T00:00:00Z');
+  const pod = daemonPod(ds, 'hash', 'node-0', '10.0.0.2', new Date(0));
+  trackUpdate(undefined, pod, 'kube-controller-manager', '2026-01-01T00:00:00Z');
+  const trees = [...(patched.metadata.managedFields ?? []), ...(pod.metadata.managedFields ?? [])].map(
+    (entry) => JSON.parse(JSON.stringify(entry.fieldsV1)) as Json,
+  );
+  assert.ok(trees.length >= 2);
+  // Odd trees: set items and positions (owned whole), a key "." beside members, an item's own
+  // `.`, empty maps, members that are not objects, a member name that needs escaping.
+  trees.push(
+    { 'f:spec': { 'f:list': { 'v:"a"': {}, 'v:"b"': {} }, 'f:pos': { 'i:0': {} }, 'f:x': {} } },
+    { 'f:a': { '.': {}, 'f:b': {}, 'f:c': { 'k:{"name":"n"}': { '.': {}, 'f:name': {} } } } },
+    {
+      'f:weird "name"\\': {},
+      'f:n': 1,
+      'f:m': null,
+      'v:"top"': {},
+      'f:o': { 'f:p': { 'i:3': {}, 'f:q': {} } },
+    },
+    { 'f:only': { '.': {} } },
+    {},
+  );
+  for (const tree of trees) {
+    const expected = referencePaths(tree);
+    assert.deepEqual([...fromFieldsV1(tree)], expected);
+    // Each path is one JSON array of segments, as the walk of an object names it.
+    for (const path of expected) assert.ok(Array.isArray(JSON.parse(path)));
+  }
+  assert.ok(Math.max(...trees.map((tree) => referencePaths(tree).length)) > 40, 'real trees among them');
+  assert.deepEqual([...fromFieldsV1(undefined)], []);
+  assert.deepEqual([...fromFieldsV1('text')], []);
 });

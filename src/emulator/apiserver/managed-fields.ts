@@ -331,27 +331,50 @@ function sortedFields(node: JsonObject): JsonObject {
  * The leaf paths of a fieldsV1 tree. For a tree this module built (frozen) the set is shared: the
  * caller must not change it (`ownPaths` copies it first).
  */
-function fromFieldsV1(fields: Json | undefined): ReadonlySet<string> {
+export function fromFieldsV1(fields: Json | undefined): ReadonlySet<string> {
   const ours = isObject(fields) && Object.isFrozen(fields) ? fields : undefined;
   const known = ours === undefined ? undefined : pathsOfFields.get(ours);
   if (known !== undefined) return known;
   const out = new Set<string>();
-  const walk = (node: Json | undefined, path: string[]) => {
-    if (!isObject(node)) return;
+  // As `leafPaths`, a path is carried as its JSON text without the closing bracket (`["a","b"`),
+  // its segments' texts kept (`memberText`): the same text as JSON.stringify of the segments,
+  // without an array per node and a stringify of the whole path per leaf. The trees of a cluster
+  // read back from the store are parsed, not this module's (frozen, known): each is walked on its
+  // object's first write after a load (docs/performance.md, "Ninth round: the emulator's main
+  // thread").
+  const walk = (node: JsonObject, open: string, depth: number) => {
     // Set items (`v:`) and positions (`i:`) are not told apart here: their list is owned whole.
-    const whole = Object.keys(node).some((k) => k.startsWith('v:') || k.startsWith('i:'));
-    const children = Object.keys(node).filter((k) => k.startsWith('f:') || k.startsWith('k:'));
-    if (path.length > 0 && (whole || (children.length === 0 && !isObject(node[SELF])))) {
-      out.add(JSON.stringify(path));
+    let children = 0;
+    for (const key in node) {
+      if (!Object.hasOwn(node, key)) continue;
+      if (depth > 0 && isSetOrPosition(key)) {
+        out.add(`${open}]`);
+        return;
+      }
+      if (isChild(key)) children += 1;
+    }
+    const self = isObject(node[SELF]);
+    if (depth > 0 && children === 0 && !self) {
+      out.add(`${open}]`);
       return;
     }
-    if (path.length > 0 && isObject(node[SELF])) out.add(JSON.stringify([...path, SELF]));
-    for (const key of children) walk(node[key], [...path, key.startsWith('f:') ? key.slice(2) : key]);
+    if (depth > 0 && self) out.add(`${open},"."]`);
+    for (const key in node) {
+      if (!Object.hasOwn(node, key) || !isChild(key)) continue;
+      const child = node[key];
+      if (!isObject(child)) continue;
+      // Member names are few and shared (kept); item keys name uids and values (not kept).
+      const segment = key.startsWith('f:') ? memberText(key.slice(2)) : JSON.stringify(key);
+      walk(child, depth === 0 ? `${open}${segment}` : `${open},${segment}`, depth + 1);
+    }
   };
-  walk(fields, []);
+  if (isObject(fields)) walk(fields, '[', 0);
   if (ours !== undefined) pathsOfFields.set(ours, out);
   return out;
 }
+
+const isSetOrPosition = (key: string): boolean => key.startsWith('v:') || key.startsWith('i:');
+const isChild = (key: string): boolean => key.startsWith('f:') || key.startsWith('k:');
 
 function readManagers(object: KubeObject): ManagerEntry[] {
   return (object.metadata.managedFields ?? []).filter(isObject).map((entry) => {

@@ -127,3 +127,44 @@ test('an index of a kind loaded without digests parses its objects first, and fi
     ],
   );
 });
+
+test('an index finds the objects filed under a value as they come and go, one or several', () => {
+  const cluster = memoryCluster();
+  cluster.create(RESOURCE.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
+  const byColor = (o: KubeObject) => o.metadata.labels?.color;
+  const configMap = (name: string, color: string): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace: 'default', labels: { color } },
+  });
+  const names = (color: string) =>
+    cluster
+      .filed(RESOURCE.configmaps, byColor, color)
+      .map((o) => o.metadata.name)
+      .sort();
+  const seen = (color: string) => {
+    const found = names(color);
+    assert.equal(cluster.countFiled(RESOURCE.configmaps, byColor, color), found.length);
+    return found;
+  };
+  cluster.create(RESOURCE.configmaps, configMap('a', 'red'));
+  assert.deepEqual(seen('red'), ['a']); // the index is built here, then kept by every write
+  cluster.create(RESOURCE.configmaps, configMap('b', 'red'));
+  cluster.create(RESOURCE.configmaps, configMap('c', 'blue'));
+  assert.deepEqual(seen('red'), ['a', 'b']);
+  cluster.update(RESOURCE.configmaps, configMap('a', 'blue'));
+  assert.deepEqual(seen('red'), ['b']);
+  assert.deepEqual(seen('blue'), ['a', 'c']);
+  cluster.update(RESOURCE.configmaps, configMap('b', 'red')); // filed under the same value again
+  assert.deepEqual(seen('red'), ['b']);
+  cluster.delete(RESOURCE.configmaps, 'default', 'b');
+  assert.deepEqual(seen('red'), []);
+  cluster.create(RESOURCE.configmaps, configMap('b', 'red'));
+  cluster.delete(RESOURCE.configmaps, 'default', 'c');
+  cluster.delete(RESOURCE.configmaps, 'default', 'a');
+  assert.deepEqual(seen('blue'), []);
+  cluster.create(RESOURCE.configmaps, configMap('d', 'blue'));
+  assert.deepEqual(seen('blue'), ['d']);
+  assert.deepEqual(seen('red'), ['b']);
+  assert.deepEqual(seen('green'), []);
+});

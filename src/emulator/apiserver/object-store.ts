@@ -145,10 +145,14 @@ const keyOf = (namespace: string, name: string): string => `${namespace}/${name}
 /** What a secondary index files an object under; undefined: not filed. */
 export type IndexKey = (object: KubeObject) => string | undefined;
 
-/** A secondary index of one resource: the bucket keys of its objects, by what `keyOf` files them under. */
+/**
+ * A secondary index of one resource: the bucket keys of its objects, by what `keyOf` files them
+ * under. A value filed by one object (every Event by its occurrence) holds that object's key
+ * alone, not a set of one: an index built over a loaded cluster's Events made a set per Event.
+ */
 class SecondaryIndex {
   readonly #keyOf: IndexKey;
-  readonly #keys = new Map<string, Set<string>>();
+  readonly #keys = new Map<string, string | Set<string>>();
 
   constructor(keyOf: IndexKey, bucket: ReadonlyMap<string, Entry>) {
     this.#keyOf = keyOf;
@@ -158,12 +162,10 @@ class SecondaryIndex {
   add(key: string, object: KubeObject): void {
     const filed = this.#keyOf(object);
     if (filed === undefined) return;
-    let keys = this.#keys.get(filed);
-    if (keys === undefined) {
-      keys = new Set();
-      this.#keys.set(filed, keys);
-    }
-    keys.add(key);
+    const keys = this.#keys.get(filed);
+    if (keys === undefined) this.#keys.set(filed, key);
+    else if (typeof keys !== 'string') keys.add(key);
+    else if (keys !== key) this.#keys.set(filed, new Set([keys, key]));
   }
 
   remove(key: string, object: KubeObject): void {
@@ -171,12 +173,22 @@ class SecondaryIndex {
     if (filed === undefined) return;
     const keys = this.#keys.get(filed);
     if (keys === undefined) return;
+    if (typeof keys === 'string') {
+      if (keys === key) this.#keys.delete(filed);
+      return;
+    }
     keys.delete(key);
     if (keys.size === 0) this.#keys.delete(filed);
   }
 
-  keysOf(filed: string): ReadonlySet<string> {
-    return this.#keys.get(filed) ?? EMPTY_KEYS;
+  keysOf(filed: string): Iterable<string> {
+    const keys = this.#keys.get(filed);
+    return keys === undefined ? EMPTY_KEYS : typeof keys === 'string' ? [keys] : keys;
+  }
+
+  count(filed: string): number {
+    const keys = this.#keys.get(filed);
+    return keys === undefined ? 0 : typeof keys === 'string' ? 1 : keys.size;
   }
 }
 
@@ -341,7 +353,7 @@ export class ObjectStore {
 
   /** How many objects of a resource `by` files under `filed` (as `filed(…).length`, without the array). */
   countFiled(resource: ResourceType, by: IndexKey, filed: string): number {
-    return this.#index(resource, by).keysOf(filed).size;
+    return this.#index(resource, by).count(filed);
   }
 
   #bucket(resource: string): Map<string, Entry> {

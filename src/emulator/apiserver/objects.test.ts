@@ -455,3 +455,40 @@ test('deepEqual compares members, an undefined one as absent, a "__proto__" one 
   for (const [a, b] of equal) assert.ok(deepEqual(a, b) && deepEqual(b, a), JSON.stringify([a, b]));
   for (const [a, b] of different) assert.ok(!deepEqual(a, b) && !deepEqual(b, a), JSON.stringify([a, b]));
 });
+
+test("the store refuses an object over etcd's limit by its UTF-8 bytes, and keeps what it had", () => {
+  const store = memoryCluster();
+  store.create(RESOURCE.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
+  const configMap = (data: Record<string, string>): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'c', namespace: 'default' },
+    data,
+  });
+  // Multi-byte characters: within the limit in UTF-16 units, past it in UTF-8 bytes.
+  assert.throws(
+    () => store.create(RESOURCE.configmaps, configMap({ a: '€'.repeat(600_000) })),
+    /request is too large/,
+  );
+  const small = store.create(RESOURCE.configmaps, configMap({ a: 'x' }));
+  // Escaped characters count as their escapes (`\u0001`: six bytes).
+  assert.throws(
+    () => store.update(RESOURCE.configmaps, configMap({ a: 'x', b: '\u0001'.repeat(300_000) })),
+    /request is too large/,
+  );
+  assert.equal(store.get(RESOURCE.configmaps, 'default', 'c'), small);
+  // Just under the limit in one-byte characters: stored.
+  store.update(RESOURCE.configmaps, configMap({ a: 'x', b: 'y'.repeat(1_500_000) }));
+  assert.notEqual(store.get(RESOURCE.configmaps, 'default', 'c'), small);
+  // An object with a spec (its text composed around the spec's): the same rule.
+  const pod = (image: string): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'p', namespace: 'default' },
+    spec: { containers: [{ name: 'c', image }] },
+  });
+  assert.throws(() => store.create(RESOURCE.pods, pod('€'.repeat(600_000))), /request is too large/);
+  assert.equal(store.get(RESOURCE.pods, 'default', 'p'), undefined);
+  const stored = store.create(RESOURCE.pods, pod('y'.repeat(1_400_000)));
+  assert.equal(jsonOf(stored), JSON.stringify(stored));
+});
