@@ -5,7 +5,7 @@
  * (the kube-proxy ConfigMap changed, the DaemonSet's template annotated) through `app.inject`
  * (no TLS, no sockets, no reconciler), and the rollouts run until every DaemonSet reports all its
  * pods updated and available. Prints the process's CPU time per cluster changed (every thread's:
- * the main thread's apart, bench/lib/thread-cpu.ts), and the wall time. Run alone, interleaved with another commit's for an A/B:
+ * the main thread's apart, bench/lib/thread-cpu.ts), the wall time and the process's RSS. Run alone, interleaved with another commit's for an A/B:
  * `node --import tsx bench/emulator-rollout.ts [--clusters N] [--rounds R] [--profile FILE]
  * [--allocations] [--heap]`; `--profile` writes a .cpuprofile of the rounds after the first
  * (cluster creation and the warm-up round left out); `--allocations` samples what those rounds
@@ -108,7 +108,7 @@ try {
     const main = (mainThreadCpuMicros() - mainCpu) / 1000 / clusters;
     const seconds = (performance.now() - started) / 1000;
     process.stdout.write(
-      `round ${round}: ${clusters} rollouts, ${((used.user + used.system) / 1000 / clusters).toFixed(2)} ms CPU per cluster (main thread ${main.toFixed(2)}), ${seconds.toFixed(2)} s; ${JSON.stringify(emulator.residency())}\n`,
+      `round ${round}: ${clusters} rollouts, ${((used.user + used.system) / 1000 / clusters).toFixed(2)} ms CPU per cluster (main thread ${main.toFixed(2)}), ${seconds.toFixed(2)} s; RSS ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB; ${JSON.stringify(emulator.residency())}\n`,
     );
     if (collect !== undefined) {
       // Every row written first (storedBytes flushes the store before it reads).

@@ -134,6 +134,8 @@ const give = () => {
   Atomics.store(turn, 0, ${FREE});
   Atomics.notify(turn, 0);
 };
+// The write whose parts are being received: its error, once one failed (the rest are skipped).
+let writing;
 const failure = (error) => ({ message: String(error && error.message), code: error && error.code });
 parentPort.on('message', (request) => {
   if (request.kind === 'close') {
@@ -149,25 +151,44 @@ parentPort.on('message', (request) => {
     }
     return;
   }
-  const { texts, statements: which, parameters } = request;
-  take();
-  try {
-    begin.run();
+  // A write comes in parts (WRITE_PART statements each, sent back to back): one transaction,
+  // from the first part's BEGIN to the last part's COMMIT, the turn held in between.
+  if (request.first) {
+    take();
+    writing = { error: undefined };
+    try {
+      begin.run();
+    } catch (error) {
+      writing.error = error;
+    }
+  }
+  if (writing.error === undefined) {
+    const { texts, statements: which, parameters } = request;
     try {
       for (let index = 0; index < which.length; index++) prepare(texts[which[index]]).run(...parameters[index]);
-      commit.run();
+      if (request.last) commit.run();
     } catch (error) {
-      if (db.inTransaction) rollback.run();
-      throw error;
+      writing.error = error;
     }
-    parentPort.postMessage({ id: request.id });
-  } catch (error) {
-    parentPort.postMessage({ id: request.id, error: failure(error) });
-  } finally {
-    give();
   }
+  if (writing.error !== undefined && db.inTransaction) rollback.run();
+  if (!request.last) return;
+  const { error } = writing;
+  writing = undefined;
+  give();
+  parentPort.postMessage(error === undefined ? { id: request.id } : { id: request.id, error: failure(error) });
 });
 `;
+
+/**
+ * The thread's young generation: what it allocates (the requests' rows, the rows it reads) is
+ * garbage once answered, so a small one is scavenged often and cheaply, and keeps the thread's
+ * heap small (docs/performance.md, "Ninth round").
+ */
+const THREAD_YOUNG_GENERATION_MB = 4;
+
+/** Statements per message of a write (≈ 2 KiB of text each for the emulator's objects). */
+const WRITE_PART = 128;
 
 interface Pending {
   readonly resolve: (value: unknown) => void;
@@ -196,6 +217,7 @@ export function sqliteThread(file: string, turn: WriteTurn): SqliteThread {
     if (worker !== undefined) return worker;
     const thread = new Worker(WORKER_SOURCE, {
       eval: true,
+      resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB },
       workerData: {
         module: createRequire(import.meta.url).resolve('better-sqlite3'),
         file,
@@ -222,18 +244,40 @@ export function sqliteThread(file: string, turn: WriteTurn): SqliteThread {
     worker = thread;
     return thread;
   };
-  const request = <T>(message: Record<string, unknown>): Promise<T> => {
-    const thread = started();
-    const id = nextId++;
-    return new Promise<T>((resolve, reject) => {
+  const awaitAnswer = <T>(thread: Worker, id: number): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
       // While an answer is awaited the thread keeps the process alive.
       if (pending.size === 0) thread.ref();
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      thread.postMessage({ ...message, id });
     });
+  const request = <T>(message: Record<string, unknown>): Promise<T> => {
+    const thread = started();
+    const id = nextId++;
+    const answer = awaitAnswer<T>(thread, id);
+    thread.postMessage({ ...message, id });
+    return answer;
   };
   return {
-    write: (texts, statements, parameters) => request<void>({ kind: 'write', texts, statements, parameters }),
+    write(texts, statements, parameters) {
+      const thread = started();
+      const id = nextId++;
+      const answer = awaitAnswer<void>(thread, id);
+      // In parts, so that the thread's heap holds one part's rows at a time, not the whole
+      // commit's (megabytes under a fleet's change): they stay in the young generation.
+      for (let from = 0; from === 0 || from < statements.length; from += WRITE_PART) {
+        const to = Math.min(from + WRITE_PART, statements.length);
+        thread.postMessage({
+          kind: 'write',
+          id,
+          first: from === 0,
+          last: to === statements.length,
+          texts,
+          statements: statements.slice(from, to),
+          parameters: parameters.slice(from, to),
+        });
+      }
+      return answer;
+    },
     read: (queries) => request<unknown[][][]>({ kind: 'read', queries }),
     async close() {
       const thread = worker;

@@ -57,9 +57,30 @@ describe('SQLite connection thread', () => {
       (error: Error & { code?: unknown }) => error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY',
     );
     assert.equal(count('thread_items'), 2, 'nothing of the failed write');
+    // A write sent in several messages (parts of 128 statements) is still one transaction.
+    const many = Array.from({ length: 300 }, (_, index) => [100 + index, 'many']);
+    many[250] = [1, 'again'];
+    await assert.rejects(
+      thread.write(
+        INSERT,
+        many.map(() => 0),
+        many,
+      ),
+      (error: Error & { code?: unknown }) => error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY',
+    );
+    assert.equal(count('thread_items'), 2, 'nothing of the failed write sent in parts');
+    many[250] = [350, 'many'];
+    await thread.write(
+      INSERT,
+      many.map(() => 0),
+      many,
+    );
+    assert.equal(count('thread_items'), 302, 'every part of it committed');
     // Sent without waiting: the read comes after the write in the thread's queue.
     const written = thread.write(INSERT, [0], [[4, 'four']]);
-    const read = thread.read([{ sql: 'select id, label from thread_items order by id', parameters: [] }]);
+    const read = thread.read([
+      { sql: 'select id, label from thread_items where id < 100 order by id', parameters: [] },
+    ]);
     await written;
     assert.deepEqual(await read, [
       [
@@ -72,7 +93,7 @@ describe('SQLite connection thread', () => {
     const last = thread.write(INSERT, [0], [[5, 'five']]);
     await thread.close();
     await last;
-    assert.equal(count('thread_items'), 4);
+    assert.equal(count('thread_items'), 304);
     database.close();
   });
 
