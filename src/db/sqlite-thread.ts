@@ -1,10 +1,9 @@
 /**
- * A second SQLite connection on the same file, in a thread of its own, for bulk work the main
- * thread need not do itself: the emulator store's commits and the reads of clusters being loaded
- * (docs/performance.md, "Ninth round: the emulator store's SQLite off the main thread"). The main
- * thread sends the statements' texts and values (structured clone: the rows' JSON texts are made
- * on the main thread as before) and awaits the outcome; the event loop never waits for SQLite's
- * lock.
+ * A second SQLite connection on the same file, in a thread of its own, for bulk writes the main
+ * thread need not run itself: the emulator store's commits (docs/performance.md, "Ninth round: the
+ * emulator store's SQLite off the main thread"). The main thread sends the statements' texts and
+ * values (structured clone: the rows' JSON texts are made on the main thread as before) and
+ * awaits the outcome; the event loop never waits for SQLite's lock.
  *
  * SQLite has one writer at a time. The main connection's exclusive writes (group commits,
  * `exclusive.transaction`: synchronous, one task each), this thread's commits and the
@@ -16,11 +15,11 @@
  * in the busy handler for that commit, and their transactions begin `immediate` (sqlite-statement-
  * cache.ts), so that a transaction that reads before it writes never finds its snapshot stale.
  *
- * Ordering: the thread handles requests in the order they were sent, one at a time; a read sent
- * after a write sees it. A write resolves once its transaction has committed (`synchronous =
- * NORMAL` in WAL mode, as the main connection: durable across a process crash), and rejects with
- * SQLite's error (nothing of it kept) otherwise. `close()` waits for every request sent, then
- * closes the connection.
+ * Ordering: the thread handles writes in the order they were sent, one at a time. A write
+ * resolves once its transaction has committed (`synchronous = NORMAL` in WAL mode, as the main
+ * connection: durable across a process crash), so a read the main connection starts after that
+ * sees it; it rejects with SQLite's error (nothing of it kept) otherwise. `close()` waits for
+ * every write sent, then closes the connection.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -76,12 +75,6 @@ export class WriteTurn {
   }
 }
 
-/** One query of a read: its rows come back as arrays of column values, in the select's order. */
-export interface ThreadQuery {
-  readonly sql: string;
-  readonly parameters: readonly unknown[];
-}
-
 export interface SqliteThread {
   /**
    * Runs the statements in one write transaction, the `index`th with `parameters[index]` and the
@@ -92,8 +85,6 @@ export interface SqliteThread {
     statements: readonly number[],
     parameters: readonly unknown[][],
   ): Promise<void>;
-  /** Each query's rows (as arrays), in one read transaction. */
-  read(queries: readonly ThreadQuery[]): Promise<unknown[][][]>;
   /** Waits for the requests sent, then closes the connection and ends the thread. */
   close(): Promise<void>;
 }
@@ -122,7 +113,6 @@ const prepare = (sql) => {
 const begin = db.prepare('begin immediate');
 const commit = db.prepare('commit');
 const rollback = db.prepare('rollback');
-const read = db.transaction((queries) => queries.map((query) => prepare(query.sql).raw(true).all(...query.parameters)));
 const take = () => {
   for (;;) {
     const holder = Atomics.compareExchange(turn, 0, ${FREE}, ${THREAD});
@@ -141,14 +131,6 @@ parentPort.on('message', (request) => {
   if (request.kind === 'close') {
     db.close();
     parentPort.postMessage({ id: request.id });
-    return;
-  }
-  if (request.kind === 'read') {
-    try {
-      parentPort.postMessage({ id: request.id, value: read(request.queries) });
-    } catch (error) {
-      parentPort.postMessage({ id: request.id, error: failure(error) });
-    }
     return;
   }
   // A write comes in parts (WRITE_PART statements each, sent back to back): one transaction,
@@ -181,8 +163,8 @@ parentPort.on('message', (request) => {
 `;
 
 /**
- * The thread's young generation: what it allocates (the requests' rows, the rows it reads) is
- * garbage once answered, so a small one is scavenged often and cheaply, and keeps the thread's
+ * The thread's young generation: what it allocates (the requests' rows) is garbage once
+ * written, so a small one is scavenged often and cheaply, and keeps the thread's
  * heap small (docs/performance.md, "Ninth round").
  */
 const THREAD_YOUNG_GENERATION_MB = 4;
@@ -278,7 +260,6 @@ export function sqliteThread(file: string, turn: WriteTurn): SqliteThread {
       }
       return answer;
     },
-    read: (queries) => request<unknown[][][]>({ kind: 'read', queries }),
     async close() {
       const thread = worker;
       if (thread === undefined) return;

@@ -1,7 +1,7 @@
 /**
  * The SQLite connection thread (db/sqlite-thread.ts): a second writer on the database file beside
  * the main connection. Its writes commit in order and whole (or not at all, with SQLite's error);
- * a read sent after a write sees it; close() waits for what was sent. It takes turns with the main
+ * the main connection reads a write once it resolved; close() waits for what was sent. It takes turns with the main
  * connection's exclusive writes and Kysely's transactions without an error on either side, and the
  * checkpointer's hold holds it too, so the WAL still starts over while both write.
  */
@@ -33,7 +33,7 @@ describe('SQLite connection thread', () => {
     return { file, database, connection, thread, count };
   }
 
-  test('writes commit whole and in order, a failed one keeps nothing, reads see what was sent before', async () => {
+  test('writes commit whole and in the order sent, a failed one keeps nothing, close waits for them', async () => {
     const { database, thread, count } = open('order.db');
     await thread.write(
       INSERT,
@@ -76,24 +76,28 @@ describe('SQLite connection thread', () => {
       many,
     );
     assert.equal(count('thread_items'), 302, 'every part of it committed');
-    // Sent without waiting: the read comes after the write in the thread's queue.
-    const written = thread.write(INSERT, [0], [[4, 'four']]);
-    const read = thread.read([
-      { sql: 'select id, label from thread_items where id < 100 order by id', parameters: [] },
-    ]);
-    await written;
-    assert.deepEqual(await read, [
+    // Sent without waiting: they commit in the order sent (a later one sees the earlier one's row).
+    const first = thread.write(INSERT, [0], [[4, 'four']]);
+    const second = thread.write(
+      ['insert into thread_items (id, label) select 6, label from thread_items where id = 4'],
+      [0],
+      [[]],
+    );
+    await Promise.all([first, second]);
+    assert.deepEqual(
+      database.prepare('select id, label from thread_items where id < 100 order by id').raw(true).all(),
       [
         [1, 'one'],
         [2, 'two'],
         [4, 'four'],
+        [6, 'four'],
       ],
-    ]);
+    );
     // Close waits for what was sent.
     const last = thread.write(INSERT, [0], [[5, 'five']]);
     await thread.close();
     await last;
-    assert.equal(count('thread_items'), 304);
+    assert.equal(count('thread_items'), 305);
     database.close();
   });
 

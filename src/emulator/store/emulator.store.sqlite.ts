@@ -1,13 +1,13 @@
 /**
- * The emulator store on SQLite. On a database file, a commit and the read of a cluster being
- * loaded run in the database's connection thread (`SqliteDatabase.thread`, src/db/sqlite-thread.ts):
- * the main thread makes the rows' texts, sends them and awaits the commit, and its event loop
- * serves requests meanwhile (docs/performance.md, "Ninth round: the emulator store's SQLite off
- * the main thread"). The thread handles requests in order, so a load sent after a commit reads it.
- * An in-memory database (no other connection sees it) runs both as one synchronous transaction of
- * prepared statements on the main connection, as the file did before (a load through Kysely's
- * async queries cost a tenth of the load: docs/performance.md, "Sixth round: loading an evicted
- * cluster"). One process writes, so there is nothing to fence.
+ * The emulator store on SQLite. A cluster read is one synchronous transaction of prepared
+ * statements on the main connection (a load through Kysely's async queries cost a tenth of the
+ * load: docs/performance.md, "Sixth round: loading an evicted cluster"); it sees every commit
+ * `flush()` awaited. On a database file the commits run in the database's connection thread
+ * (`SqliteDatabase.thread`, src/db/sqlite-thread.ts): the main thread makes the rows' texts, sends
+ * them and awaits the commit, and its event loop serves requests meanwhile (docs/performance.md,
+ * "Ninth round: the emulator store's SQLite off the main thread", where the loads read in the
+ * thread were measured and not kept). An in-memory database (no other connection sees it)
+ * commits on the main connection too. One process writes, so there is nothing to fence.
  */
 import type { Selectable } from 'kysely';
 import type { SqliteDatabase } from '../../db/database.ts';
@@ -22,8 +22,7 @@ import {
   type StoredObject,
 } from './emulator.store.ts';
 
-const SELECT_CLUSTER_SQL =
-  'select "id", "version", "node_count", "resource_version", "busy", "created_at" from "emulator_clusters" where "id" = ?';
+const SELECT_CLUSTER_SQL = 'select * from "emulator_clusters" where "id" = ?';
 const SELECT_OBJECTS_SQL =
   'select "resource", "namespace", "name", "body", "digest" from "emulator_objects" where "cluster_id" = ?';
 
@@ -36,31 +35,12 @@ export class SqliteEmulatorEngine implements EmulatorEngine {
     this.#thread = database.thread;
   }
 
-  async load(id: string): Promise<StoredCluster | undefined> {
-    if (this.#thread === undefined) {
-      return this.#sql.transaction((sql) => {
-        const row = sql.get<Selectable<EmulatorClusterTable>>(SELECT_CLUSTER_SQL, [id]);
-        if (row === undefined) return undefined;
-        return { meta: metaOf(row), objects: sql.all<StoredObject>(SELECT_OBJECTS_SQL, [id]) };
-      });
-    }
-    const [clusters, objects] = (await this.#thread.read([
-      { sql: SELECT_CLUSTER_SQL, parameters: [id] },
-      { sql: SELECT_OBJECTS_SQL, parameters: [id] },
-    ])) as [ClusterRow[], ObjectRow[]];
-    const row = clusters[0];
-    if (row === undefined) return undefined;
-    const [, version, node_count, resource_version, busy, created_at] = row;
-    return {
-      meta: metaOf({ id, version, node_count, resource_version, busy, created_at }),
-      objects: objects.map(([resource, namespace, name, body, digest]) => ({
-        resource,
-        namespace,
-        name,
-        body,
-        digest,
-      })),
-    };
+  load(id: string): Promise<StoredCluster | undefined> {
+    return this.#sql.transaction((sql) => {
+      const row = sql.get<Selectable<EmulatorClusterTable>>(SELECT_CLUSTER_SQL, [id]);
+      if (row === undefined) return undefined;
+      return { meta: metaOf(row), objects: sql.all<StoredObject>(SELECT_OBJECTS_SQL, [id]) };
+    });
   }
 
   async write(pending: Map<string, PendingCluster>, deletions: Set<string>): Promise<void> {
@@ -72,10 +52,6 @@ export class SqliteEmulatorEngine implements EmulatorEngine {
     });
   }
 }
-
-/** A cluster's row and an object's, as the thread reads them (columns in SELECT_*_SQL's order). */
-type ClusterRow = [string, string, number, number, number, string];
-type ObjectRow = [string, string, string, string, string | null];
 
 /** The commit's statements, by index into TEXTS. */
 const DELETE_CLUSTER_OBJECTS = 0;
