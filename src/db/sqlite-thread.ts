@@ -85,9 +85,7 @@ export interface SqliteThread {
     statements: readonly number[],
     parameters: readonly unknown[][],
   ): Promise<void>;
-  /** Whether the thread runs now (it ends when idle: `sqliteThread`). */
-  readonly running: boolean;
-  /** Waits for the writes sent, then closes the connection and ends the thread. */
+  /** Waits for the requests sent, then closes the connection and ends the thread. */
   close(): Promise<void>;
 }
 
@@ -181,33 +179,24 @@ interface Pending {
 
 interface Answer {
   readonly id: number;
+  readonly value?: unknown;
   readonly error?: { readonly message: string; readonly code?: unknown };
 }
 
-/** How long the thread stays without a write before it ends (its isolate and heap leave memory). */
-const IDLE_MS = 5_000;
-
-/** A started thread and the answers it owes. */
-interface Running {
-  readonly thread: Worker;
-  readonly pending: Map<number, Pending>;
-  idle: NodeJS.Timeout | undefined;
-}
-
 /**
- * The connection thread of the SQLite file `file`, started on its first write (a process that
- * never writes an emulated cluster starts none), ended after `idleMs` without one (a settled
- * fleet keeps no thread, its isolate or its heap: docs/performance.md, "Ninth round") and started
- * again by the next write, or after it died.
+ * The connection thread of the SQLite file `file`, started on its first request (a process that
+ * never loads or writes an emulated cluster starts none) and again after it died.
  */
-export function sqliteThread(file: string, turn: WriteTurn, idleMs = IDLE_MS): SqliteThread {
-  let running: Running | undefined;
+export function sqliteThread(file: string, turn: WriteTurn): SqliteThread {
+  let worker: Worker | undefined;
   let nextId = 0;
-  const started = (): Running => {
-    if (running !== undefined) {
-      clearTimeout(running.idle);
-      return running;
-    }
+  const pending = new Map<number, Pending>();
+  const failAll = (error: unknown) => {
+    for (const waiter of pending.values()) waiter.reject(error);
+    pending.clear();
+  };
+  const started = (): Worker => {
+    if (worker !== undefined) return worker;
     const thread = new Worker(WORKER_SOURCE, {
       eval: true,
       resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB },
@@ -218,74 +207,65 @@ export function sqliteThread(file: string, turn: WriteTurn, idleMs = IDLE_MS): S
       },
     });
     thread.unref();
-    const self: Running = { thread, pending: new Map(), idle: undefined };
-    const { pending } = self;
     thread.on('message', (answer: Answer) => {
       const waiter = pending.get(answer.id);
       if (waiter === undefined) return;
       pending.delete(answer.id);
-      if (pending.size === 0) {
-        thread.unref();
-        if (running === self) {
-          self.idle = setTimeout(() => {
-            if (running === self && pending.size === 0) void retire(self);
-          }, idleMs);
-          self.idle.unref();
-        }
-      }
-      if (answer.error === undefined) waiter.resolve(undefined);
+      if (pending.size === 0) thread.unref();
+      if (answer.error === undefined) waiter.resolve(answer.value);
       else waiter.reject(Object.assign(new Error(answer.error.message), { code: answer.error.code }));
     });
     const died = (error: unknown) => {
-      if (running === self) running = undefined;
-      clearTimeout(self.idle);
+      if (worker !== thread) return;
+      worker = undefined;
       turn.takenBack();
-      for (const waiter of pending.values()) waiter.reject(error);
-      pending.clear();
+      failAll(error);
     };
     thread.on('error', died);
     thread.on('exit', (code) => died(new Error(`the SQLite connection thread exited (code ${code})`)));
-    running = self;
-    return self;
+    worker = thread;
+    return thread;
   };
-  const post = (target: Running, message: Record<string, unknown>, parts?: Record<string, unknown>[]) => {
-    const id = nextId++;
-    const answer = new Promise<void>((resolve, reject) => {
+  const awaitAnswer = <T>(thread: Worker, id: number): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
       // While an answer is awaited the thread keeps the process alive.
-      if (target.pending.size === 0) target.thread.ref();
-      target.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      if (pending.size === 0) thread.ref();
+      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
     });
-    for (const part of parts ?? [{}]) target.thread.postMessage({ ...message, ...part, id });
+  const request = <T>(message: Record<string, unknown>): Promise<T> => {
+    const thread = started();
+    const id = nextId++;
+    const answer = awaitAnswer<T>(thread, id);
+    thread.postMessage({ ...message, id });
     return answer;
-  };
-  /** Ends a thread once what was sent to it is answered; a write sent after starts another. */
-  const retire = async (target: Running) => {
-    if (running === target) running = undefined;
-    clearTimeout(target.idle);
-    await post(target, { kind: 'close' }).catch(() => {});
-    await target.thread.terminate();
   };
   return {
     write(texts, statements, parameters) {
+      const thread = started();
+      const id = nextId++;
+      const answer = awaitAnswer<void>(thread, id);
       // In parts, so that the thread's heap holds one part's rows at a time, not the whole
       // commit's (megabytes under a fleet's change): they stay in the young generation.
-      const parts: Record<string, unknown>[] = [];
       for (let from = 0; from === 0 || from < statements.length; from += WRITE_PART) {
         const to = Math.min(from + WRITE_PART, statements.length);
-        parts.push({
+        thread.postMessage({
+          kind: 'write',
+          id,
           first: from === 0,
           last: to === statements.length,
+          texts,
           statements: statements.slice(from, to),
           parameters: parameters.slice(from, to),
         });
       }
-      return post(started(), { kind: 'write', texts }, parts);
-    },
-    get running() {
-      return running !== undefined;
+      return answer;
     },
     async close() {
-      if (running !== undefined) await retire(running);
+      const thread = worker;
+      if (thread === undefined) return;
+      await request<void>({ kind: 'close' }).catch(() => {});
+      worker = undefined;
+      await thread.terminate();
     },
   };
 }

@@ -1,8 +1,7 @@
 /**
  * The SQLite connection thread (db/sqlite-thread.ts): a second writer on the database file beside
  * the main connection. Its writes commit in order and whole (or not at all, with SQLite's error);
- * the main connection reads a write once it resolved; close() waits for what was sent; an idle
- * thread ends and the next write starts another. It takes turns with the main
+ * the main connection reads a write once it resolved; close() waits for what was sent. It takes turns with the main
  * connection's exclusive writes and Kysely's transactions without an error on either side, and the
  * checkpointer's hold holds it too, so the WAL still starts over while both write.
  */
@@ -14,7 +13,6 @@ import { startCheckpointer } from '../../src/db/sqlite-checkpointer.ts';
 import { sqliteConnection } from '../../src/db/sqlite-statement-cache.ts';
 import { sqliteThread, WriteTurn } from '../../src/db/sqlite-thread.ts';
 import { sqliteFiles } from '../support/sqlite-files.ts';
-import { waitFor } from '../support/wait.ts';
 
 const INSERT = ['insert into thread_items (id, label) values (?, ?)'];
 
@@ -100,20 +98,6 @@ describe('SQLite connection thread', () => {
     await thread.close();
     await last;
     assert.equal(count('thread_items'), 305);
-    database.close();
-  });
-
-  test('an idle thread ends; the next write starts another', async () => {
-    const { file, database, count } = open('idle.db');
-    const thread = sqliteThread(file, new WriteTurn(), 50);
-    assert.equal(thread.running, false, 'started by the first write only');
-    await thread.write(INSERT, [0], [[1, 'one']]);
-    assert.equal(thread.running, true);
-    await waitFor(() => !thread.running, { what: 'the idle thread to end', intervalMs: 10 });
-    await thread.write(INSERT, [0], [[2, 'two']]);
-    assert.equal(count('thread_items'), 2);
-    await thread.close();
-    assert.equal(thread.running, false);
     database.close();
   });
 
