@@ -153,11 +153,11 @@ describe('SQLite connection thread', () => {
     const started = Date.now();
     // The main connection (groups of 8 rows of 2 KB) and the thread (commits of 8 such rows)
     // write each at its own pace, each commit at least 4 pages in the WAL, for at least 1 s and
-    // 32 MB appended (bounded: a loaded machine).
+    // 64 MB appended (bounded: a loaded machine).
     const perCommit = 4 * 4096;
     const going = () => {
       assert.ok(Date.now() - started < 30_000, `still writing after 30 s (${commits} commits)`);
-      return Date.now() - started < 1_000 || commits * perCommit < 32 * 1024 * 1024;
+      return Date.now() - started < 1_000 || commits * perCommit < 64 * 1024 * 1024;
     };
     const mainWrites = async () => {
       while (going()) {
@@ -190,6 +190,9 @@ describe('SQLite connection thread', () => {
     assert.equal(count('thread_items'), threadId, "every write of the thread's committed");
     database.close();
     const appended = commits * perCommit;
-    assert.ok(largestWal < appended / 2, `largest WAL ${largestWal} B, appended at least ${appended} B`);
+    // Without restarts the WAL holds every frame appended (more than `appended`: each commit also
+    // writes b-tree pages); with them its largest size is what was written between two restarts,
+    // which a loaded machine (the checkpointer starved of a core) makes longer: a wide margin.
+    assert.ok(largestWal < appended * 0.75, `largest WAL ${largestWal} B, appended at least ${appended} B`);
   });
 });
