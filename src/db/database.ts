@@ -15,7 +15,6 @@ import { type PostgresSql, postgresSql } from './postgres-sql.ts';
 import type { Schema } from './schema.ts';
 import { startCheckpointer } from './sqlite-checkpointer.ts';
 import { type ExclusiveSql, sqliteConnection } from './sqlite-statement-cache.ts';
-import { type SqliteThread, sqliteThread, WriteTurn } from './sqlite-thread.ts';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -33,11 +32,6 @@ export interface SqliteDatabase extends DatabaseHandle {
   readonly scaleOut: false;
   /** Synchronous write transactions, for hot write paths (see sqlite-statement-cache.ts). */
   readonly exclusiveSql: ExclusiveSql;
-  /**
-   * A second connection in a thread of its own, for bulk work off the event loop (sqlite-thread.ts;
-   * started on first use); undefined for an in-memory database, which no other connection sees.
-   */
-  readonly thread: SqliteThread | undefined;
 }
 
 /**
@@ -88,13 +82,9 @@ function openSqlite(file: string): SqliteDatabase {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const onDisk = file !== ':memory:';
-  // The connection thread and this connection take turns to write (sqlite-thread.ts).
-  const turn = onDisk ? new WriteTurn() : undefined;
-  const connection = sqliteConnection(sqlite, turn);
-  const thread = turn === undefined ? undefined : sqliteThread(file, turn);
+  const connection = sqliteConnection(sqlite);
   // Checkpoints (and their fsync) run in a worker thread, not inside a request's commit.
-  const checkpointer = onDisk ? startCheckpointer(file, connection.writes) : undefined;
+  const checkpointer = file === ':memory:' ? undefined : startCheckpointer(file, connection.writes);
   if (checkpointer !== undefined) sqlite.pragma('wal_autocheckpoint = 0');
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: connection.kysely }) });
   return {
@@ -102,9 +92,7 @@ function openSqlite(file: string): SqliteDatabase {
     scaleOut: false,
     db,
     exclusiveSql: connection.exclusive,
-    thread,
     close: async () => {
-      await thread?.close();
       await db.destroy();
       await checkpointer?.stop();
     },

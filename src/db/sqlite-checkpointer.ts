@@ -13,7 +13,7 @@
  * end (hundreds of MB in seconds under the API's PUT load), every commit extending the file, which
  * costs the kernel more than rewriting pages it holds (≈ 1.8 µs per change, docs/performance.md).
  * So when a checkpoint leaves frames behind, the worker asks the main thread to hold its exclusive
- * writes and the connection thread's (`WriteHold`: they wait, the event loop does not), copies the few frames written
+ * writes (`WriteHold`: they wait, the event loop does not), copies the few frames written
  * meanwhile, and lets them go: the next commit starts the WAL over. The hold lasts that second,
  * short checkpoint (its fsync included: the frames must be in the database before the WAL can be
  * overwritten); if the worker does not answer within `MAX_HOLD_MS`, the writes go on anyway.
@@ -82,11 +82,11 @@ export function startCheckpointer(file: string, writes: WriteHold, intervalMs = 
   let stopped: Promise<void> | undefined;
   worker.on('message', (message) => {
     if (message === 'hold' && stopped === undefined) {
-      // Between two tasks of the event loop: no exclusive write is running (they are synchronous);
-      // the connection thread's, if one runs, ends first (the hold takes the write turn).
+      // Between two tasks of the event loop: no exclusive write is running (they are synchronous).
+      writes.hold();
       released = setTimeout(release, MAX_HOLD_MS);
       released.unref();
-      void writes.hold().then(() => worker.postMessage('held'));
+      worker.postMessage('held');
     } else if (message === 'release') release();
   });
   return {

@@ -32,7 +32,6 @@
 import type { Database as BetterSqlite, Statement } from 'better-sqlite3';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
 import { BoundedMap } from '../bounded-map.ts';
-import type { WriteTurn } from './sqlite-thread.ts';
 
 const MAX_STATEMENTS = 500;
 
@@ -177,24 +176,14 @@ function rowsOf<S, K, V>(pending: Map<S, Map<K, V>>, statement: S): Map<K, V> {
  * Holds the connection's exclusive writes (group commits and transactions) while the checkpointer
  * copies the WAL's last frames back, so that the next write starts the WAL over instead of
  * appending to it (sqlite-checkpointer.ts). Writes asked meanwhile wait (their promises settle
- * later); Kysely's are not held (a write of theirs in between only means the WAL goes on). With a
- * connection thread (sqlite-thread.ts) the hold also takes the write turn: `hold()` resolves once
- * the thread's commit in progress, if any, has ended, and the thread writes no more until
- * `release()`.
+ * later); Kysely's are not held (a write of theirs in between only means the WAL goes on).
  */
 export interface WriteHold {
-  hold(): Promise<void>;
+  hold(): void;
   release(): void;
 }
 
-/**
- * `turn`: the write turn shared with a connection thread on the same file (sqlite-thread.ts);
- * without one, this connection is the file's only writer.
- */
-export function sqliteConnection(
-  database: BetterSqlite,
-  turn?: WriteTurn,
-): {
+export function sqliteConnection(database: BetterSqlite): {
   kysely: SqliteDatabase;
   exclusive: ExclusiveSql;
   writes: WriteHold;
@@ -216,10 +205,6 @@ export function sqliteConnection(
 
   let kyselyTransactionOpen = false;
   let held = false;
-  /** The hold has the write turn (given back on release). */
-  let holdHasTurn = false;
-  /** Counts holds, so that a hold released before it got the turn gives it back. */
-  let holds = 0;
   let waiters: Array<() => void> = [];
   /** Resumes the writes waiting (after the statement that ended Kysely's transaction has run). */
   const wake = () => {
@@ -369,44 +354,34 @@ export function sqliteConnection(
     }
     return outcomes;
   });
-  /** Resolves when this connection may write: the turn is taken; `giveTurn()` once the write has run. */
   const waitForTurn = async () => {
-    for (;;) {
-      if (kyselyTransactionOpen || held) await new Promise<void>((resolve) => waiters.push(resolve));
-      else if (turn === undefined || turn.take()) return;
-      else await turn.whileTaken();
-    }
+    while (kyselyTransactionOpen || held) await new Promise<void>((resolve) => waiters.push(resolve));
   };
-  const giveTurn = () => turn?.give();
 
   let group: GroupedWork[] = [];
-  const runMembers = (members: readonly GroupedWork[]): Outcome[] => {
-    // One member needs no group: its own transaction is the same commit.
-    if (members.length === 1) return [attempt(members[0]!.work)];
-    undos = [];
-    try {
-      const outcomes = runGroup(members);
-      undos = [];
-      return outcomes;
-    } catch (error) {
-      // Nothing of the group was kept.
-      rolledBack();
-      return error instanceof GroupAborted
-        ? // A member failed after writing: each runs again alone, so that it fails alone.
-          members.map((member) => attempt(member.work))
-        : // The shared commit failed.
-          members.map(() => ({ ok: false, error }));
-    }
-  };
   const commitGroup = async () => {
     await waitForTurn();
     const members = group;
     group = [];
     let outcomes: Outcome[];
-    try {
-      outcomes = runMembers(members);
-    } finally {
-      giveTurn();
+    if (members.length === 1) {
+      // One member needs no group: its own transaction is the same commit.
+      outcomes = [attempt(members[0]!.work)];
+    } else {
+      undos = [];
+      try {
+        outcomes = runGroup(members);
+        undos = [];
+      } catch (error) {
+        // Nothing of the group was kept.
+        rolledBack();
+        outcomes =
+          error instanceof GroupAborted
+            ? // A member failed after writing: each runs again alone, so that it fails alone.
+              members.map((member) => attempt(member.work))
+            : // The shared commit failed.
+              members.map(() => ({ ok: false, error }));
+      }
     }
     outcomes.forEach((outcome, index) => {
       const member = members[index]!;
@@ -419,13 +394,8 @@ export function sqliteConnection(
     kysely: {
       close: () => database.close(),
       prepare(sql: string): SqliteStatement {
-        if (sql === 'begin') {
-          kyselyTransactionOpen = true;
-          // Its write lock taken at once: with a second writer (the connection thread), a
-          // transaction that read first and wrote after that writer's commit would fail
-          // (SQLITE_BUSY_SNAPSHOT, no busy wait); `immediate` waits for the lock instead.
-          if (turn !== undefined) return prepare('begin immediate') as unknown as SqliteStatement;
-        } else if (sql === 'commit' || sql === 'rollback') {
+        if (sql === 'begin') kyselyTransactionOpen = true;
+        else if (sql === 'commit' || sql === 'rollback') {
           kyselyTransactionOpen = false;
           // The statement runs right after prepare() returns; waiters go once it has.
           wake();
@@ -436,12 +406,7 @@ export function sqliteConnection(
     exclusive: {
       async transaction<T>(work: (sql: SyncSql) => T): Promise<T> {
         await waitForTurn();
-        let outcome: Outcome;
-        try {
-          outcome = attempt(work);
-        } finally {
-          giveTurn();
-        }
+        const outcome = attempt(work);
         if (!outcome.ok) throw outcome.error;
         return outcome.value as T;
       },
@@ -453,22 +418,12 @@ export function sqliteConnection(
       },
     },
     writes: {
-      async hold() {
+      hold() {
         held = true;
-        if (turn === undefined) return;
-        const hold = ++holds;
-        // This connection's writes wait for `held`; the thread's for the turn.
-        while (!turn.take()) await turn.whileTaken();
-        if (held && hold === holds) holdHasTurn = true;
-        else turn.give(); // released meanwhile
       },
       release() {
         if (!held) return;
         held = false;
-        if (holdHasTurn) {
-          holdHasTurn = false;
-          turn?.give();
-        }
         wake();
       },
     },

@@ -6,25 +6,33 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { describe, test } from 'node:test';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import BetterSqlite from 'better-sqlite3';
 import { startCheckpointer } from '../../src/db/sqlite-checkpointer.ts';
 import { sqliteConnection } from '../../src/db/sqlite-statement-cache.ts';
-import { sqliteFiles } from '../support/sqlite-files.ts';
 
 describe('SQLite WAL restart under steady writes', () => {
-  const files = sqliteFiles('mks-wal-restart-');
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-wal-restart-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   function open(name: string) {
-    const { file, database } = files.open(
-      name,
-      'create table items (id integer primary key, label text not null)',
-    );
+    const file = path.join(dir, name);
+    const database = new BetterSqlite(file);
+    database.pragma('journal_mode = WAL');
+    database.pragma('synchronous = NORMAL');
+    database.pragma('wal_autocheckpoint = 0');
+    database.exec('create table items (id integer primary key, label text not null)');
     return { file, database, connection: sqliteConnection(database) };
   }
 
   test('a write asked while writes are held waits for the release, then commits', async () => {
     const { database, connection } = open('held.db');
-    await connection.writes.hold();
+    connection.writes.hold();
     let settled = false;
     const written = connection.exclusive
       .grouped((sql) => sql.run('insert into items (id, label) values (?, ?)', [1, 'held']))
