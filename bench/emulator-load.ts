@@ -5,8 +5,8 @@
  * annotated, through `app.inject`) so it holds what a cluster in use holds (Events, container
  * logs, ControllerRevisions); then --rounds (5) rounds in which every cluster, evicted, is loaded
  * again by one GET of its kube-proxy ConfigMap. Prints the process's CPU time per load (the GET
- * and the controllers' work after the load included, so whatever a load costs is counted) and
- * the wall time. `--change`: each round's load is a kube-proxy rollout instead of a GET (the
+ * and the controllers' work after the load included, so whatever a load costs is counted; every
+ * thread's, the main thread's apart: bench/lib/thread-cpu.ts) and the wall time. `--change`: each round's load is a kube-proxy rollout instead of a GET (the
  * fleet's change: loaded, rolled out, written back), and the figure is the CPU per cluster so
  * loaded and changed. `--profile FILE` writes a .cpuprofile of the rounds after the first;
  * `--allocations` prints what those rounds allocate per cluster (bench/lib/allocations.ts).
@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { roundsMeasurement } from './lib/allocations.ts';
 import { DAEMONSET, KUBE_SYSTEM, startBenchEmulator } from './lib/emulator.ts';
 import { createPostgresDatabase, stopPostgres } from './lib/postgres.ts';
+import { mainThreadCpuMicros } from './lib/thread-cpu.ts';
 
 const { values } = parseArgs({
   options: {
@@ -112,6 +113,7 @@ try {
     if (round === 2) await measured?.start();
     const loads = emulator.residency().loads;
     const cpu = process.cpuUsage();
+    const mainCpu = mainThreadCpuMicros();
     const started = performance.now();
     await Promise.all(
       ids.map((id) => (values.change ? rolloutOf(id, rollouts + round) : call(id, 'GET', CONFIG_MAP))),
@@ -119,13 +121,14 @@ try {
     // What the load queued (the controllers' sync) runs before the clusters can leave again.
     await until('every cluster to leave memory', () => emulator.residency().loaded === 0);
     const used = process.cpuUsage(cpu);
+    const main = (mainThreadCpuMicros() - mainCpu) / clusters;
     const loaded = emulator.residency().loads - loads;
     // A change may still load a cluster twice (left memory between two of its calls while the
     // others' went first); a GET loads each once.
     if (values.change ? loaded < clusters : loaded !== clusters)
       throw new Error(`${loaded} loads for ${clusters} clusters`);
     process.stdout.write(
-      `round ${round}: ${loaded} loads, ${((used.user + used.system) / clusters).toFixed(0)} µs CPU per ${values.change ? 'cluster loaded and rolled out' : 'load'}, ${((performance.now() - started) / 1000).toFixed(2)} s\n`,
+      `round ${round}: ${loaded} loads, ${((used.user + used.system) / clusters).toFixed(0)} µs CPU per ${values.change ? 'cluster loaded and rolled out' : 'load'} (main thread ${main.toFixed(0)}), ${((performance.now() - started) / 1000).toFixed(2)} s\n`,
     );
   }
   await measured?.stop(clusters * (rounds - 1), 'cluster', `rounds 2–${rounds}`);

@@ -4,8 +4,8 @@
  * on a Fastify app; then, for every cluster, what a reconcile pass asks of its Kubernetes API
  * (the kube-proxy ConfigMap changed, the DaemonSet's template annotated) through `app.inject`
  * (no TLS, no sockets, no reconciler), and the rollouts run until every DaemonSet reports all its
- * pods updated and available. Prints the process's CPU time per cluster changed, and the wall
- * time. Run alone, interleaved with another commit's for an A/B:
+ * pods updated and available. Prints the process's CPU time per cluster changed (every thread's:
+ * the main thread's apart, bench/lib/thread-cpu.ts), the wall time and the process's RSS. Run alone, interleaved with another commit's for an A/B:
  * `node --import tsx bench/emulator-rollout.ts [--clusters N] [--rounds R] [--profile FILE]
  * [--allocations] [--heap]`; `--profile` writes a .cpuprofile of the rounds after the first
  * (cluster creation and the warm-up round left out); `--allocations` samples what those rounds
@@ -20,6 +20,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { roundsMeasurement } from './lib/allocations.ts';
 import { DAEMONSET, KUBE_SYSTEM, startBenchEmulator } from './lib/emulator.ts';
+import { mainThreadCpuMicros } from './lib/thread-cpu.ts';
 
 const { values } = parseArgs({
   options: {
@@ -67,6 +68,7 @@ try {
     if (round === 2) await measured?.start();
     const hash = `round-${round}`;
     const cpu = process.cpuUsage();
+    const mainCpu = mainThreadCpuMicros();
     const started = performance.now();
     await Promise.all(
       ids.map(async (id) => {
@@ -103,9 +105,10 @@ try {
       pending = pending.filter((_, i) => !done[i]);
     }
     const used = process.cpuUsage(cpu);
+    const main = (mainThreadCpuMicros() - mainCpu) / 1000 / clusters;
     const seconds = (performance.now() - started) / 1000;
     process.stdout.write(
-      `round ${round}: ${clusters} rollouts, ${((used.user + used.system) / 1000 / clusters).toFixed(2)} ms CPU per cluster, ${seconds.toFixed(2)} s; ${JSON.stringify(emulator.residency())}\n`,
+      `round ${round}: ${clusters} rollouts, ${((used.user + used.system) / 1000 / clusters).toFixed(2)} ms CPU per cluster (main thread ${main.toFixed(2)}), ${seconds.toFixed(2)} s; RSS ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB; ${JSON.stringify(emulator.residency())}\n`,
     );
     if (collect !== undefined) {
       // Every row written first (storedBytes flushes the store before it reads).
