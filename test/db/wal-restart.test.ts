@@ -58,9 +58,9 @@ describe('SQLite WAL restart under steady writes', () => {
     let largestWal = 0;
     const started = Date.now();
     // Groups of 8 rows of 2 KB (each commit appends at least 4 pages to the WAL) for at least 1 s
-    // (20 checkpoint periods) and 16 MB appended, whichever comes last (bounded: a loaded machine).
+    // (20 checkpoint periods) and 32 MB appended, whichever comes last (bounded: a loaded machine).
     const perCommit = 4 * 4096;
-    while (Date.now() - started < 1_000 || commits * perCommit < 16 * 1024 * 1024) {
+    while (Date.now() - started < 1_000 || commits * perCommit < 32 * 1024 * 1024) {
       assert.ok(Date.now() - started < 30_000, `still writing after 30 s (${commits} commits)`);
       await Promise.all(
         Array.from({ length: 8 }, () =>
@@ -79,8 +79,13 @@ describe('SQLite WAL restart under steady writes', () => {
       'every write committed',
     );
     database.close();
-    // Without restarts the WAL holds every frame appended since the database was opened.
+    // Without restarts the WAL holds every frame appended since the database was opened (at
+    // least `appended`). With them it stays far below; the margin is wide because on a loaded
+    // machine the checkpointer's thread may not run for a while, and the WAL grows meanwhile.
     const appended = commits * perCommit;
-    assert.ok(largestWal < appended / 2, `largest WAL ${largestWal} B, appended at least ${appended} B`);
+    assert.ok(
+      largestWal < (appended * 3) / 4,
+      `largest WAL ${largestWal} B, appended at least ${appended} B`,
+    );
   });
 });
