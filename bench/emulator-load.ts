@@ -6,7 +6,8 @@
  * logs, ControllerRevisions); then --rounds (5) rounds in which every cluster, evicted, is loaded
  * again by one GET of its kube-proxy ConfigMap. Prints the process's CPU time per load (the GET
  * and the controllers' work after the load included, so whatever a load costs is counted; every
- * thread's, the main thread's apart: bench/lib/thread-cpu.ts) and the wall time. `--change`: each round's load is a kube-proxy rollout instead of a GET (the
+ * thread's, the main thread's apart: bench/lib/thread-cpu.ts) and the wall time. `--change`: each
+ * round's load is a kube-proxy rollout instead of a GET (the
  * fleet's change: loaded, rolled out, written back), and the figure is the CPU per cluster so
  * loaded and changed. `--profile FILE` writes a .cpuprofile of the rounds after the first;
  * `--allocations` prints what those rounds allocate per cluster (bench/lib/allocations.ts).

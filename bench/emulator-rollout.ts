@@ -5,7 +5,8 @@
  * (the kube-proxy ConfigMap changed, the DaemonSet's template annotated) through `app.inject`
  * (no TLS, no sockets, no reconciler), and the rollouts run until every DaemonSet reports all its
  * pods updated and available. Prints the process's CPU time per cluster changed (every thread's:
- * the main thread's apart, bench/lib/thread-cpu.ts), the wall time and the process's RSS. Run alone, interleaved with another commit's for an A/B:
+ * the main thread's apart, bench/lib/thread-cpu.ts), the wall time and the process's RSS. Run
+ * alone, interleaved with another commit's for an A/B:
  * `node --import tsx bench/emulator-rollout.ts [--clusters N] [--rounds R] [--profile FILE]
  * [--allocations] [--heap]`; `--profile` writes a .cpuprofile of the rounds after the first
  * (cluster creation and the warm-up round left out); `--allocations` samples what those rounds

@@ -39,6 +39,7 @@ import { compactionTotals } from '../src/memory/compaction.ts';
 import { startRuntime } from '../src/server.ts';
 import { freePort } from '../test/support/postgres-server.ts';
 import { fatal, serveParent } from './lib/child.ts';
+import { cpuSecondsOfStat } from './lib/thread-cpu.ts';
 
 const LOG_LEVEL = 'info';
 /**
@@ -138,8 +139,6 @@ function threadCpuSeconds(): Map<number, ThreadTimes> {
     for (const tid of fs.readdirSync('/proc/self/task')) {
       try {
         const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-        // The fields after the command (which may hold spaces), from the third: utime is the 14th.
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
         const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
         let waitSeconds = Number.NaN;
         try {
@@ -149,7 +148,7 @@ function threadCpuSeconds(): Map<number, ThreadTimes> {
           // no schedstat (a kernel without CONFIG_SCHEDSTATS)
         }
         cpu.set(Number(tid), {
-          seconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND,
+          seconds: cpuSecondsOfStat(stat),
           waitSeconds,
           name,
         });
@@ -162,8 +161,6 @@ function threadCpuSeconds(): Map<number, ThreadTimes> {
   }
   return cpu;
 }
-/** USER_HZ: 100 on every Linux build node supports. */
-const CLOCK_TICKS_PER_SECOND = 100;
 
 try {
   const config = loadConfig(

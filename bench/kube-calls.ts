@@ -27,6 +27,7 @@ import {
 } from 'node:worker_threads';
 import { THREAD_YOUNG_GENERATION_MB } from '../src/reconcile/pass-thread.ts';
 import { sampledBytes, startAllocationSampling } from './lib/allocations.ts';
+import { threadCpuSeconds } from './lib/thread-cpu.ts';
 
 const CALLS = ['get-ds', 'list-pods', 'get-cm', 'apply-cm', 'post-event'] as const;
 /** Not the reconciler's: the GET DaemonSet through node's HTTPS client alone. */
@@ -84,16 +85,6 @@ interface Result {
   readonly ms: number;
   /** Bytes allocated (sampled), when recorded. */
   readonly allocated: number;
-}
-
-/** CPU seconds of thread `tid` of this process (utime + stime, 10 ms ticks). */
-function threadCpu(tid: number | 'thread-self'): number {
-  const stat = fs.readFileSync(
-    tid === 'thread-self' ? '/proc/thread-self/stat' : `/proc/self/task/${tid}/stat`,
-    'utf8',
-  );
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function client(job: Job): Promise<Result> {
@@ -188,11 +179,11 @@ async function client(job: Job): Promise<Result> {
   });
   observer.observe({ entryTypes: ['gc'] });
   const stop = job.record === undefined ? undefined : await record(job.record.kind);
-  const before = threadCpu('thread-self');
+  const before = threadCpuSeconds('thread-self');
   const start = performance.now();
   await run(job.calls);
   const ms = performance.now() - start;
-  const cpu = threadCpu('thread-self') - before;
+  const cpu = threadCpuSeconds('thread-self') - before;
   const allocated = job.record === undefined ? 0 : await stop!(job.record.file);
   observer.disconnect();
   clients.close();
@@ -282,11 +273,11 @@ async function main(): Promise<void> {
       });
       await new Promise((resolve) => worker.once('message', resolve));
       const stop = kind === undefined ? undefined : await record(kind);
-      const mainBefore = threadCpu(pid);
+      const mainBefore = threadCpuSeconds(pid);
       const processBefore = process.cpuUsage();
       worker.postMessage('go');
       const result = await new Promise<Result>((resolve) => worker.once('message', resolve));
-      const mainCpu = threadCpu(pid) - mainBefore;
+      const mainCpu = threadCpuSeconds(pid) - mainBefore;
       const usage = process.cpuUsage(processBefore);
       const mainAllocated = stop === undefined ? 0 : await stop(`${dir}/${call}.main.${suffix}`);
       await worker.terminate();

@@ -19,6 +19,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import type { FastifyReply } from 'fastify';
 import { loadOrCreateLocalTls } from '../src/tls/local-ca.ts';
 import { sampledBytes, startAllocationSampling } from './lib/allocations.ts';
+import { threadCpuSeconds } from './lib/thread-cpu.ts';
 
 const MODES = ['raw', 'raw-delayed', 'fastify', 'fastify-hooks'] as const;
 type Mode = (typeof MODES)[number];
@@ -31,13 +32,6 @@ interface Job {
   readonly caPem: string;
   readonly calls: number;
   readonly warmup: number;
-}
-
-/** CPU seconds of this process's main thread (utime + stime, 10 ms ticks). */
-function mainThreadCpu(): number {
-  const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function client(job: Job): Promise<void> {
@@ -161,10 +155,10 @@ async function main(): Promise<void> {
     const session = new Session();
     session.connect();
     if (values.allocations) await startAllocationSampling(session, 1024);
-    const before = mainThreadCpu();
+    const before = threadCpuSeconds();
     worker.postMessage('go');
     await new Promise((resolve) => worker.once('message', resolve));
-    const cpu = mainThreadCpu() - before;
+    const cpu = threadCpuSeconds() - before;
     let allocated = '';
     if (values.allocations) {
       const { profile } = await session.post('HeapProfiler.stopSampling');
