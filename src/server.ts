@@ -17,7 +17,7 @@ import {
 import { kubernetesApiUrl } from './clusters/clusters.model.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
-import { routeToCluster } from './emulator/apiserver/kube-api.routes.ts';
+import { mountedClusterId, routeToCluster } from './emulator/apiserver/kube-api.routes.ts';
 import { kubeProtocolOptions, registerKubeApiLimits } from './emulator/apiserver/limits.ts';
 import { Emulator } from './emulator/emulator.ts';
 import { RemoteEmulatorControl } from './emulator/scale-out/control.ts';
@@ -155,7 +155,7 @@ export async function startWorkerRuntime(config: Config, logger: Logger): Promis
  */
 function servedHere(ownership: Ownership): (path: string) => Promise<boolean> {
   return async (path) => {
-    const clusterId = /\/k8s\/([^/?]+)/.exec(path)?.[1];
+    const clusterId = mountedClusterId(path);
     return clusterId !== undefined && (await ownership.route(decodeURIComponent(clusterId))).local;
   };
 }

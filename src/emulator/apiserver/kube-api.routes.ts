@@ -74,6 +74,12 @@ const BODY_LIMIT = 16 * 1024 * 1024;
 
 /** Where every cluster's API is mounted; a request reached by server name is routed under it. */
 const MOUNT = '/k8s/';
+const MOUNTED = /^\/k8s\/([^/?]+)/;
+
+/** The cluster a path under the mount names (`/k8s/<id>…`), as written (percent-encoded); else undefined. */
+export function mountedClusterId(path: string): string | undefined {
+  return MOUNTED.exec(path)?.[1];
+}
 
 /**
  * The listener's `rewriteUrl`: a request on a TLS connection whose server name designates a

@@ -20,6 +20,7 @@ import type {
   FastifyServerOptions,
 } from 'fastify';
 import { clientErrorHandler, jsonDepthExceeds } from '../../http/limits.ts';
+import { mountedClusterId } from './kube-api.routes.ts';
 import { jsonOf, type KubeObject, StatusError } from './objects.ts';
 
 export interface KubeApiLimits {
@@ -120,7 +121,7 @@ export function registerKubeApiLimits(app: FastifyInstance, limits: KubeApiLimit
   app.addHook('onRequest', (request, reply, done) => {
     const length = Number(request.headers['content-length']);
     if (Number.isFinite(length) && length > REQUEST_BODY_LIMIT) return done(tooLarge());
-    const clusterId = /^\/k8s\/([^/?]+)/.exec(request.url)?.[1];
+    const clusterId = mountedClusterId(request.url);
     if (clusterId === undefined || !isWatch(request)) return done();
     const open = longRunning.get(clusterId) ?? 0;
     if (open >= limits.maxLongRunningPerCluster) {
