@@ -488,12 +488,11 @@ async function localSend(
   for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value;
   const sent = local.send({ ...request, headers });
   if (signal === undefined) return sent;
-  return Promise.race([
-    sent,
-    new Promise<never>((_resolve, reject) =>
-      signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
-    ),
-  ]);
+  return new Promise((resolve, reject) => {
+    const aborted = () => reject(signal.reason);
+    signal.addEventListener('abort', aborted, { once: true });
+    sent.then(resolve, reject).finally(() => signal.removeEventListener('abort', aborted));
+  });
 }
 
 /** `request` on the pool's keep-alive connections (undici's `dispatch`, no body stream). */

@@ -3,9 +3,9 @@
  * framing or sockets: the same request (method, path with query, headers with the bearer token,
  * body) is carried to the clusters' own fastify instance and answered by the same code the HTTPS
  * listener runs (its router, hooks and handlers: `dispatchInto`), so authentication, routing,
- * validation, limits, errors and answers are those of the HTTPS path. From the reconciler thread the request crosses a
- * `MessagePort` (`LocalKubePort` on the thread's side, `serveLocalKube` on the main thread's); a
- * pass on the main thread calls the serving function directly.
+ * validation, limits, errors and answers are those of the HTTPS path. From the reconciler thread
+ * the request crosses a `MessagePort` (`LocalKubePort` on the thread's side, `serveLocalKube` on
+ * the main thread's); a pass on the main thread calls the serving function directly.
  *
  * A call the serving side declines (under scale-out, a cluster another process owns) answers
  * `undefined`, and the client sends it over HTTPS as before (kube-client.ts). A call that is never
