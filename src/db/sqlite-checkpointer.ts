@@ -28,6 +28,8 @@ const MAX_HOLD_MS = 1_000;
 // Plain JavaScript: the worker must not depend on the TypeScript loader the main thread runs under.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+// Named as src/thread-name.ts names threads (this source cannot import it).
+try { require('node:fs').writeFileSync('/proc/thread-self/comm', 'mks-checkpoint'); } catch {}
 const Database = require(workerData.module);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 5000');

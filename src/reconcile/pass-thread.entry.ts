@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { clusterTokens } from '../clusters/cluster-tokens.ts';
 import { createLogger } from '../logger.ts';
 import { compactWhenAsked } from '../memory/heap.ts';
+import { nameThisThread } from '../thread-name.ts';
 import { KubeClients, MAX_CLIENTS } from './kube/kube-client.ts';
 import { LocalKubePort } from './kube/local-kube.ts';
 import { Lease, leaseGuarded } from './lease.ts';
@@ -23,6 +24,7 @@ import { type ReconcileContext, reconcileCluster } from './reconcile-cluster.ts'
 const port = parentPort;
 if (port === null) throw new Error('pass-thread.entry.ts runs as the reconciler thread only');
 const options = workerData as PassThreadData;
+nameThisThread('mks-reconciler');
 const connection = servedConnection(
   options.kubePublicUrl,
   clusterTokens(Buffer.from(options.kubeTokenKey)),

@@ -19,6 +19,18 @@ import { PASS_SETTINGS } from '../support/pass-settings.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
+/** What /proc says each thread of this process is called (none without /proc). */
+function threadNames(): string[] {
+  if (!fs.existsSync('/proc/self/task')) return [];
+  return fs.readdirSync('/proc/self/task').flatMap((tid) => {
+    try {
+      return [fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim()];
+    } catch {
+      return []; // the thread ended meanwhile
+    }
+  });
+}
+
 /** Long enough that a look scheduled after it is told apart from a retry (backoff ≤ 30 s). */
 const RESYNC_MS = 60_000;
 
@@ -151,10 +163,19 @@ describe('reconciler thread', () => {
 
     test('a pass in the thread installs a cluster: READY, written through the main thread', async () => {
       const { id } = await create('threaded');
-      await runWorker(server.services.kubeTokenKey, async () => (await status(id))?.status === 'READY');
+      // The threads of this process as Linux names them, seen while the pass runs.
+      const names = new Set<string>();
+      await runWorker(server.services.kubeTokenKey, async () => {
+        for (const name of threadNames()) names.add(name);
+        return (await status(id))?.status === 'READY';
+      });
       const cluster = await status(id);
       assert.equal(cluster?.observedGeneration, cluster?.generation);
       assert.equal(cluster?.statusMessage, null);
+      if (fs.existsSync('/proc/self/task')) {
+        assert.ok(names.has('mks-reconciler'), `the reconciler thread is named: ${[...names].join(', ')}`);
+        assert.ok(names.has('mks-checkpoint'), `the checkpointer thread is named: ${[...names].join(', ')}`);
+      }
     });
 
     test('a terminal Kubernetes answer in the thread puts the cluster in ERROR with its reason', async () => {
