@@ -10,11 +10,12 @@
  * round's load is a kube-proxy rollout instead of a GET (the
  * fleet's change: loaded, rolled out, written back), and the figure is the CPU per cluster so
  * loaded and changed. `--profile FILE` writes a .cpuprofile of the rounds after the first;
- * `--allocations` prints what those rounds allocate per cluster (bench/lib/allocations.ts).
+ * `--allocations` prints what those rounds allocate per cluster (bench/lib/allocations.ts);
+ * `--survivors` only what of it outlives a scavenge (what full collections then mark).
  * `--postgres`: on a throwaway PostgreSQL server (test/support/postgres-server.ts) instead of SQLite.
  * `--idle MS`: how long a cluster stays in memory unused (50 ms; 500 with `--change`).
  * `node --import tsx bench/emulator-load.ts [--clusters N] [--rollouts R] [--rounds L] [--change]
- * [--idle MS] [--profile FILE] [--allocations] [--postgres]`
+ * [--idle MS] [--profile FILE] [--allocations] [--survivors] [--postgres]`
  */
 import { parseArgs } from 'node:util';
 import { roundsMeasurement } from './lib/allocations.ts';
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     postgres: { type: 'boolean', default: false },
     change: { type: 'boolean', default: false },
     allocations: { type: 'boolean', default: false },
+    survivors: { type: 'boolean', default: false },
     idle: { type: 'string' },
   },
 });
@@ -108,6 +110,7 @@ try {
   const measured = roundsMeasurement({
     profileFile: values.profile,
     allocations: values.allocations === true,
+    survivors: values.survivors === true,
   });
   for (let round = 1; round <= rounds; round++) {
     await until('every cluster to leave memory', () => emulator.residency().loaded === 0);

@@ -31,7 +31,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay, performance as perf } from 'node:perf_hooks';
+import {
+  constants,
+  monitorEventLoopDelay,
+  type PerformanceEntry,
+  PerformanceObserver,
+  performance as perf,
+} from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
@@ -52,6 +58,44 @@ const POLL_MS = 50;
 const POLL_COST_RATIO = 50;
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-fleet-'));
+
+/**
+ * The main thread's garbage collections over a window, by kind: how many, and their time on the
+ * main thread (the `gc` performance entries: a scavenge's or a full collection's pause; the helper
+ * threads' concurrent marking and sweeping are in their own CPU time, not here).
+ */
+class GcTally {
+  readonly #byKind: Record<string, { count: number; ms: number }> = {};
+  readonly #observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) this.#add(entry);
+  });
+
+  constructor() {
+    this.#observer.observe({ entryTypes: ['gc'] });
+  }
+
+  stop(): Record<string, { count: number; ms: number }> {
+    // Entries are delivered asynchronously: take what is queued before disconnecting.
+    for (const entry of this.#observer.takeRecords()) this.#add(entry);
+    this.#observer.disconnect();
+    return this.#byKind;
+  }
+
+  #add(entry: PerformanceEntry): void {
+    const kind = GC_KINDS[(entry as { detail?: { kind?: number } }).detail?.kind ?? 0] ?? 'other';
+    const tally = this.#byKind[kind] ?? { count: 0, ms: 0 };
+    tally.count += 1;
+    tally.ms += entry.duration;
+    this.#byKind[kind] = tally;
+  }
+}
+
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'mark-compact',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental marking',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
+};
 
 /** Peak RSS, sampled (VmHWM covers the whole process life, creation included). */
 class RssSampler {
@@ -314,6 +358,7 @@ try {
         peakHeap: () => number;
         loopDelay: ReturnType<typeof monitorEventLoopDelay>;
         utilization: ReturnType<typeof perf.eventLoopUtilization>;
+        gc: GcTally;
       }
     | undefined;
   const watchStart = () => {
@@ -323,7 +368,9 @@ try {
     });
     const loopDelay = monitorEventLoopDelay({ resolution: 5 });
     loopDelay.enable();
+    const gc = new GcTally();
     watch = {
+      gc,
       sampler,
       cpu: process.cpuUsage(),
       threadCpu: threadCpuSeconds(),
@@ -355,6 +402,7 @@ try {
       .sort((a, b) => b.seconds - a.seconds);
     const peakRss = watch.sampler.stop();
     watch.loopDelay.disable();
+    const gc = watch.gc.stop();
     const ms = (ns: number) => ns / 1e6;
     const durations = passes.map((pass) => pass.ms).sort((a, b) => a - b);
     const quantile = (q: number) =>
@@ -377,6 +425,7 @@ try {
         p90: quantile(0.9),
         max: durations.at(-1) ?? 0,
       },
+      gc,
       type: 'watched',
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       threads,

@@ -115,6 +115,8 @@ interface Watched {
   eventLoop: { delayP50: number; delayP99: number; delayMax: number; utilization: number };
   /** The reconcile passes that ended in the window: outcomes and durations (ms). */
   passes: { count: number; outcomes: Record<string, number>; p50: number; p90: number; max: number };
+  /** The main thread's garbage collections in the window, by kind: count and pause (ms). */
+  gc: Record<string, { count: number; ms: number }>;
 }
 
 interface Cluster {
@@ -405,7 +407,7 @@ function threadsLine(watched: Watched, seconds: number | undefined, clusters: nu
   const busy = (cpuSeconds: number) =>
     seconds === undefined ? '' : `, ${((cpuSeconds / seconds) * 100).toFixed(0)} % of the window`;
   // The main thread, then the busiest others (the reconciler thread is normally the first of them).
-  const top = watched.threads.filter((thread) => thread.main || thread.seconds >= 0.05).slice(0, 5);
+  const top = watched.threads.filter((thread) => thread.main || thread.seconds >= 0.05).slice(0, 8);
   const split =
     watched.threads.length === 0
       ? 'threads not measured (no /proc)'
@@ -429,5 +431,8 @@ function passesLine(watched: Watched): string {
   const outcomes = Object.entries(passes.outcomes)
     .map(([outcome, count]) => `${outcome} ${count}`)
     .join(', ');
-  return `reconcile passes ${passes.count} (${outcomes}), duration p50 ${passes.p50.toFixed(0)} ms, p90 ${passes.p90.toFixed(0)} ms, max ${passes.max.toFixed(0)} ms; main event loop ${(eventLoop.utilization * 100).toFixed(0)} % busy, delay p50 ${eventLoop.delayP50.toFixed(1)} ms, p99 ${eventLoop.delayP99.toFixed(1)} ms, max ${eventLoop.delayMax.toFixed(0)} ms`;
+  const gc = Object.entries(watched.gc)
+    .map(([kind, { count, ms }]) => `${count} ${kind} (${ms.toFixed(0)} ms)`)
+    .join(', ');
+  return `reconcile passes ${passes.count} (${outcomes}), duration p50 ${passes.p50.toFixed(0)} ms, p90 ${passes.p90.toFixed(0)} ms, max ${passes.max.toFixed(0)} ms; main event loop ${(eventLoop.utilization * 100).toFixed(0)} % busy, delay p50 ${eventLoop.delayP50.toFixed(1)} ms, p99 ${eventLoop.delayP99.toFixed(1)} ms, max ${eventLoop.delayMax.toFixed(0)} ms; main thread's collections: ${gc || 'none'}`;
 }

@@ -9,12 +9,20 @@ import type { HeapProfiler } from 'node:inspector';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 
-export async function startAllocationSampling(session: Session, samplingInterval = 4096): Promise<void> {
+/**
+ * `survivors`: only what outlived a scavenge (objects a minor GC collected are dropped from the
+ * profile): what the young generation copied and promoted, which full collections then mark.
+ */
+export async function startAllocationSampling(
+  session: Session,
+  samplingInterval = 4096,
+  survivors = false,
+): Promise<void> {
   await session.post('HeapProfiler.enable');
   await session.post('HeapProfiler.startSampling', {
     samplingInterval,
     includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
+    includeObjectsCollectedByMinorGC: !survivors,
   });
 }
 
@@ -34,8 +42,14 @@ export function sampledBytes(profile: HeapProfiler.SamplingHeapProfile): number 
  * a CPU profile (`profileFile`), sampled allocations (`allocations`). `start` before the rounds;
  * `stop` after them writes the profile and prints the KiB allocated per `unit` (`printAllocations`).
  */
-export function roundsMeasurement(options: { profileFile: string | undefined; allocations: boolean }) {
-  if (options.profileFile === undefined && !options.allocations) return undefined;
+export function roundsMeasurement(options: {
+  profileFile: string | undefined;
+  allocations: boolean;
+  /** Sample only what outlives a scavenge (`startAllocationSampling`'s `survivors`). */
+  survivors?: boolean;
+}) {
+  const allocations = options.allocations || options.survivors === true;
+  if (options.profileFile === undefined && !allocations) return undefined;
   const session = new Session();
   return {
     async start(): Promise<void> {
@@ -44,14 +58,20 @@ export function roundsMeasurement(options: { profileFile: string | undefined; al
         await session.post('Profiler.enable');
         await session.post('Profiler.start');
       }
-      if (options.allocations) await startAllocationSampling(session);
+      if (allocations) await startAllocationSampling(session, 4096, options.survivors === true);
     },
     async stop(units: number, unit: string, what: string): Promise<void> {
       if (options.profileFile !== undefined) {
         const { profile } = await session.post('Profiler.stop');
         fs.writeFileSync(options.profileFile, JSON.stringify(profile));
       }
-      if (options.allocations) await printAllocations(session, units, unit, what);
+      if (allocations)
+        await printAllocations(
+          session,
+          units,
+          unit,
+          options.survivors === true ? `${what}, outliving a scavenge` : what,
+        );
       session.disconnect();
     },
   };
