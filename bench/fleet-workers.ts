@@ -104,7 +104,10 @@ async function runCase(clusters: number, workers: number): Promise<Row> {
     fleet = driven.fleet;
     problems.push(...driven.problems);
   } catch (error) {
-    problems.push((error as Error).message.split('\n')[0] ?? 'failed');
+    const message = (error as Error).message;
+    // The first line goes to the table; the rest (a child's last output) to stderr, not lost.
+    if (message.includes('\n')) process.stderr.write(`${message}\n`);
+    problems.push(message.split('\n')[0] ?? 'failed');
   } finally {
     for (const worker of processes) {
       if (!worker.running && problems.length > 0)

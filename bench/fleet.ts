@@ -159,7 +159,10 @@ export async function runFleet(context: BenchContext): Promise<Row[]> {
       process.stderr.write(`  fleet: ${passesLine(driven.rolled)}\n`);
     }
   } catch (error) {
-    problems.push((error as Error).message.split('\n')[0] ?? 'failed');
+    const message = (error as Error).message;
+    // The first line goes to the table; the rest (a child's last output) to stderr, not lost.
+    if (message.includes('\n')) process.stderr.write(`${message}\n`);
+    problems.push(message.split('\n')[0] ?? 'failed');
   } finally {
     await child.stop();
   }
@@ -406,7 +409,8 @@ function threadsLine(watched: Watched, seconds: number | undefined, clusters: nu
   const perCluster = (cpuSeconds: number) => `${((cpuSeconds * 1000) / clusters).toFixed(1)} ms`;
   const busy = (cpuSeconds: number) =>
     seconds === undefined ? '' : `, ${((cpuSeconds / seconds) * 100).toFixed(0)} % of the window`;
-  // The main thread, then the busiest others (the reconciler thread is normally the first of them).
+  // The main thread, then the busiest others: mks's by their names (`mks-reconciler`,
+  // `mks-checkpoint`: src/thread-name.ts), V8's helper threads as node leaves them (`node`).
   const top = watched.threads.filter((thread) => thread.main || thread.seconds >= 0.05).slice(0, 8);
   const split =
     watched.threads.length === 0

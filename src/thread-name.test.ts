@@ -14,7 +14,7 @@ describe('nameThisThread', () => {
     try {
       assert.equal(nameThisThread('mks-test-thread-name'), true);
       assert.equal(fs.readFileSync(comm, 'utf8').trim(), 'mks-test-thread');
-      // Another thread's entry, read by its id, shows the same name.
+      // The thread's entry read through its id, as `top -H` and the bench read it, says the same.
       const tid = fs.readlinkSync('/proc/thread-self').split('/').at(-1);
       assert.equal(fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim(), 'mks-test-thread');
     } finally {
