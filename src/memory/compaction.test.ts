@@ -217,3 +217,52 @@ test('in a burst the heap grows by a looser factor than the one mks starts with:
   assert.ok(quiet >= 2, `the tight factor collects in full several times (${quiet})`);
   assert.ok(burst < quiet, `in a burst ${burst} full collections, quiet ${quiet}`);
 });
+
+test("an isolate's first full collection holds while another isolate sets and clears --expose-gc", async () => {
+  // The main thread and the reconciler thread compact at the same moment (ThreadCompactions.ask,
+  // then compactIfGrown('main')), and V8's flags are the process's: one isolate's
+  // `--no-expose-gc` could land between the other's `--expose-gc` and the context it made to get
+  // `gc`, whose `gc` was then not defined. Thrown from the quiet watch's timer, that ended mks.
+  // Here this thread plays the other isolate, flipping the flag without pause, while fresh threads
+  // (a fresh heap.ts each, no `gc` found yet) make their first collection: before the fix, one of
+  // these 16 threads threw in each of four runs.
+  const loader = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const heap = JSON.stringify(new URL('./heap.ts', import.meta.url).href);
+  const v8 = await import('node:v8');
+  for (let round = 0; round < 16; round++) {
+    const done = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(
+      `
+      const { parentPort, workerData } = require('node:worker_threads');
+      import(${loader}).then(({ register }) => { register(); return import(${heap}); }).then(({ compactIfGrown }) => {
+        let outcome;
+        try {
+          outcome = compactIfGrown('contended', 0) === undefined ? 'no collection' : 'collected';
+        } catch (error) {
+          outcome = 'threw: ' + error.message;
+        }
+        Atomics.store(workerData.done, 0, 1);
+        parentPort.postMessage(outcome);
+      });
+      `,
+      { eval: true, workerData: { done } },
+    );
+    const outcome = new Promise<string>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    try {
+      const deadline = performance.now() + 20_000;
+      while (Atomics.load(done, 0) === 0 && performance.now() < deadline) {
+        v8.setFlagsFromString('--expose-gc');
+        v8.setFlagsFromString('--no-expose-gc');
+        // Let the thread's messages and its import go on between bursts of flips.
+        if (performance.now() % 50 < 1) await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.equal(await outcome, 'collected', `round ${round}`);
+    } finally {
+      v8.setFlagsFromString('--no-expose-gc');
+      await worker.terminate();
+    }
+  }
+});

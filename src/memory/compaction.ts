@@ -200,8 +200,13 @@ export function compactMemoryWhenQuiet(sources: CompactionSources): { close(): v
       // The tight growth again, so the compaction's collection sets the next limit from it.
       burstGrowth(false);
       threads.ask();
-      const compaction = compactIfGrown('main');
-      if (compaction !== undefined) record(compaction);
+      // Run from a timer: nothing a compaction meets may end the process (it is only memory).
+      try {
+        const compaction = compactIfGrown('main');
+        if (compaction !== undefined) record(compaction);
+      } catch (error) {
+        log.warn({ err: error }, 'Heap compaction failed; the next burst tries again');
+      }
     },
   );
   // Changes, passes at work and cluster loads make what lives for a while: the heap grows looser

@@ -40,21 +40,35 @@ export interface Compaction {
 let collect: (() => void) | undefined;
 
 /**
+ * Tries to make a context with `gc` (below) this many times: another isolate of the process may be
+ * flipping the same flag at the same moment.
+ */
+const GC_ATTEMPTS = 64;
+
+/**
  * The full collection V8 runs for `gc()`. Node exposes it only under `--expose-gc`: when the
  * process was not started with it (tsx in the tests, `node bin/mks.js`, any embedder), the flag is
  * set for the time it takes to make one context that has `gc`, then unset again, so no other
  * context (a worker started later, a `vm` script) gets a `gc` global from it. V8's flags are the
- * process's, so the reconciler thread takes the same steps for its own isolate.
+ * process's, so the reconciler thread takes the same steps for its own isolate, and it does so at
+ * the same moment as the main thread (`ThreadCompactions.ask`, then `compactIfGrown`): the other
+ * isolate's `--no-expose-gc` can land between this one's `--expose-gc` and the context it makes,
+ * which then has no `gc`. Reading `gc` in that context threw, from the quiet watch's timer, and
+ * ended the process; so it is read without throwing and tried again. Undefined when no attempt
+ * got it (the compaction is then skipped, and tried again after the next burst).
  */
-function fullCollection(): () => void {
+function fullCollection(): (() => void) | undefined {
   if (collect !== undefined) return collect;
   const exposed = (globalThis as { gc?: unknown }).gc;
   if (typeof exposed === 'function') {
     collect = exposed as () => void;
-  } else {
+    return collect;
+  }
+  for (let attempt = 0; attempt < GC_ATTEMPTS && collect === undefined; attempt++) {
     v8.setFlagsFromString('--expose-gc');
     try {
-      collect = vm.runInNewContext('gc') as () => void;
+      const found: unknown = vm.runInNewContext('typeof gc === "function" ? gc : undefined');
+      if (typeof found === 'function') collect = found as () => void;
     } finally {
       v8.setFlagsFromString('--no-expose-gc');
     }
@@ -69,8 +83,9 @@ function fullCollection(): () => void {
  * what V8's own memory-reducing collections do with their candidates). Measured in
  * docs/performance.md ("Sixth round: a settled fleet's memory").
  */
-function compactingCollection(): void {
-  const collection = fullCollection();
+function compactingCollection(collection: () => void): void {
+  // Flipped by another isolate compacting at the same moment, the flag can be off during this
+  // collection: it then frees what is dead without moving every page, and nothing breaks.
   v8.setFlagsFromString('--compact-on-every-full-gc');
   try {
     collection();
@@ -92,9 +107,11 @@ let baseline = v8.getHeapStatistics().total_heap_size;
 export function compactIfGrown(isolate: string, minGrowth = MIN_GROWTH_BYTES): Compaction | undefined {
   const committedBefore = v8.getHeapStatistics().total_heap_size;
   if (committedBefore - baseline < minGrowth) return undefined;
+  const collection = fullCollection();
+  if (collection === undefined) return undefined;
   const cpu = process.cpuUsage();
   const started = performance.now();
-  compactingCollection();
+  compactingCollection(collection);
   const pauseMs = performance.now() - started;
   const used = process.cpuUsage(cpu);
   const after = v8.getHeapStatistics();
@@ -171,7 +188,14 @@ export function compactWhenAsked(isolate: string): void {
   channel.onmessage = (event) => {
     const message = (event as { data: Message }).data;
     if (message.type !== 'compact') return;
-    const compaction = compactIfGrown(isolate);
+    let compaction: Compaction | undefined;
+    try {
+      compaction = compactIfGrown(isolate);
+    } catch {
+      // Nothing a compaction meets may end the thread (its passes with it): no report, and the
+      // next burst asks again.
+      return;
+    }
     if (compaction === undefined) return;
     channel.postMessage({ type: 'compacted', asker: message.asker, compaction } satisfies Message);
   };
