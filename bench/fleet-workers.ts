@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { MksProcess } from '../test/support/mks-process.ts';
-import { driveFleet } from './fleet.ts';
+import { driveFleet, failureLine } from './fleet.ts';
 import { startChild } from './lib/child.ts';
 import type { BenchContext, FleetFigures, Row } from './lib/context.ts';
 import { createPostgresDatabase, postgresAvailable } from './lib/postgres.ts';
@@ -104,10 +104,7 @@ async function runCase(clusters: number, workers: number): Promise<Row> {
     fleet = driven.fleet;
     problems.push(...driven.problems);
   } catch (error) {
-    const message = (error as Error).message;
-    // The first line goes to the table; the rest (a child's last output) to stderr, not lost.
-    if (message.includes('\n')) process.stderr.write(`${message}\n`);
-    problems.push(message.split('\n')[0] ?? 'failed');
+    problems.push(failureLine(error));
   } finally {
     for (const worker of processes) {
       if (!worker.running && problems.length > 0)

@@ -159,10 +159,7 @@ export async function runFleet(context: BenchContext): Promise<Row[]> {
       process.stderr.write(`  fleet: ${passesLine(driven.rolled)}\n`);
     }
   } catch (error) {
-    const message = (error as Error).message;
-    // The first line goes to the table; the rest (a child's last output) to stderr, not lost.
-    if (message.includes('\n')) process.stderr.write(`${message}\n`);
-    problems.push(message.split('\n')[0] ?? 'failed');
+    problems.push(failureLine(error));
   } finally {
     await child.stop();
   }
@@ -423,6 +420,16 @@ function threadsLine(watched: Watched, seconds: number | undefined, clusters: nu
           .join(', ');
   const counts = watched.readinessCounts;
   return `server CPU over the change ${watched.cpuSeconds.toFixed(2)} s (${perCluster(watched.cpuSeconds)} per cluster), by thread: ${split}; the bench's readiness counts: ${counts.made}, ${counts.ms.toFixed(0)} ms elapsed on the main thread`;
+}
+
+/**
+ * A failed run's problem for the table: its first line; the rest (a child's last output, when it
+ * exited) goes to stderr, not lost.
+ */
+export function failureLine(error: unknown): string {
+  const message = (error as Error).message ?? String(error);
+  if (message.includes('\n')) process.stderr.write(`${message}\n`);
+  return message.split('\n')[0] ?? 'failed';
 }
 
 export function mib(bytes: number): string {

@@ -82,26 +82,35 @@ test('a compaction returns the committed heap a burst left, and does not run aga
   assert.equal(compactIfGrown('main'), undefined, 'nothing grew since: it does not run');
 });
 
-test('a thread compacts its own heap when the main thread asks, and says what it did', async () => {
-  // The thread runs heap.ts as the reconciler thread does (its entry's one line), after a burst;
-  // TypeScript through tsx's loader, as pass-thread.ts starts its thread from the sources.
+/**
+ * A thread running heap.ts from the sources (TypeScript through tsx's loader, as pass-thread.ts
+ * starts its thread): `body` runs with the module's exports in scope as `heap`.
+ */
+function heapThread(body: string, workerData?: unknown): Worker {
   const loader = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const heap = JSON.stringify(new URL('./heap.ts', import.meta.url).href);
-  const worker = new Worker(
+  const module = JSON.stringify(new URL('./heap.ts', import.meta.url).href);
+  return new Worker(
     `
-    const { parentPort } = require('node:worker_threads');
-    import(${loader}).then(({ register }) => { register(); return import(${heap}); }).then(({ compactWhenAsked }) => {
-      let held = [];
-      for (let i = 0; i < 48 * 16; i++) held.push(Array.from({ length: 1024 }, (_, j) => ({ i, j })));
-      held = undefined;
-      compactWhenAsked('test-thread');
-      // What keeps the reconciler thread alive: its port to the main thread (the channel does not).
-      parentPort.on('message', () => {});
-      parentPort.postMessage('listening');
+    const { parentPort, workerData } = require('node:worker_threads');
+    import(${loader}).then(({ register }) => { register(); return import(${module}); }).then((heap) => {
+      ${body}
     });
     `,
-    { eval: true },
+    { eval: true, workerData },
   );
+}
+
+test('a thread compacts its own heap when the main thread asks, and says what it did', async () => {
+  // The thread runs heap.ts as the reconciler thread does (its entry's one line), after a burst.
+  const worker = heapThread(`
+    let held = [];
+    for (let i = 0; i < 48 * 16; i++) held.push(Array.from({ length: 1024 }, (_, j) => ({ i, j })));
+    held = undefined;
+    heap.compactWhenAsked('test-thread');
+    // What keeps the reconciler thread alive: its port to the main thread (the channel does not).
+    parentPort.on('message', () => {});
+    parentPort.postMessage('listening');
+  `);
   const reported: Compaction[] = [];
   const threads = new ThreadCompactions((compaction) => reported.push(compaction));
   try {
@@ -226,26 +235,21 @@ test("an isolate's first full collection holds while another isolate sets and cl
   // Here this thread plays the other isolate, flipping the flag without pause, while fresh threads
   // (a fresh heap.ts each, no `gc` found yet) make their first collection: before the fix, one of
   // these 16 threads threw in each of four runs.
-  const loader = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const heap = JSON.stringify(new URL('./heap.ts', import.meta.url).href);
   const v8 = await import('node:v8');
   for (let round = 0; round < 16; round++) {
     const done = new Int32Array(new SharedArrayBuffer(4));
-    const worker = new Worker(
+    const worker = heapThread(
       `
-      const { parentPort, workerData } = require('node:worker_threads');
-      import(${loader}).then(({ register }) => { register(); return import(${heap}); }).then(({ compactIfGrown }) => {
-        let outcome;
-        try {
-          outcome = compactIfGrown('contended', 0) === undefined ? 'no collection' : 'collected';
-        } catch (error) {
-          outcome = 'threw: ' + error.message;
-        }
-        Atomics.store(workerData.done, 0, 1);
-        parentPort.postMessage(outcome);
-      });
+      let outcome;
+      try {
+        outcome = heap.compactIfGrown('contended', 0) === undefined ? 'no collection' : 'collected';
+      } catch (error) {
+        outcome = 'threw: ' + error.message;
+      }
+      Atomics.store(workerData.done, 0, 1);
+      parentPort.postMessage(outcome);
       `,
-      { eval: true, workerData: { done } },
+      { done },
     );
     const outcome = new Promise<string>((resolve, reject) => {
       worker.once('message', resolve);
@@ -253,11 +257,11 @@ test("an isolate's first full collection holds while another isolate sets and cl
     });
     try {
       const deadline = performance.now() + 20_000;
-      while (Atomics.load(done, 0) === 0 && performance.now() < deadline) {
+      for (let flips = 1; Atomics.load(done, 0) === 0 && performance.now() < deadline; flips++) {
         v8.setFlagsFromString('--expose-gc');
         v8.setFlagsFromString('--no-expose-gc');
-        // Let the thread's messages and its import go on between bursts of flips.
-        if (performance.now() % 50 < 1) await new Promise((resolve) => setImmediate(resolve));
+        // This thread's event loop gets a turn now and then (the test runner's timers).
+        if (flips % 1_000 === 0) await new Promise((resolve) => setImmediate(resolve));
       }
       assert.equal(await outcome, 'collected', `round ${round}`);
     } finally {
