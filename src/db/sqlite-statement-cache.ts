@@ -41,6 +41,12 @@ export interface SyncSql {
   /** Every row `sql` selects (rows batched so far are written first, as for `get`). */
   all<T>(sql: string, parameters: readonly unknown[]): T[];
   /**
+   * As `all`, each row an array of its columns in the select's order: better-sqlite3 then makes no
+   * object per row, whose properties it sets one V8 API call each (a cluster load's read of ≈ 100
+   * rows: ≈ 18 % less CPU; docs/performance.md, "Eleventh round").
+   */
+  rows(sql: string, parameters: readonly unknown[]): unknown[][];
+  /**
    * Registers how to take back a change made in memory alongside this transaction's writes (a
    * cache updated): it runs if the transaction holding the writes is rolled back or fails to
    * commit, never after a commit.
@@ -278,6 +284,16 @@ export function sqliteConnection(database: BetterSqlite): {
     all: <T>(sql: string, parameters: readonly unknown[]) => {
       writeBatches();
       return prepare(sql).all(...parameters) as T[];
+    },
+    rows: (sql, parameters) => {
+      writeBatches();
+      // The cached statement is shared by SQL text: raw for this call only.
+      const statement = prepare(sql).raw(true);
+      try {
+        return statement.all(...parameters) as unknown[][];
+      } finally {
+        statement.raw(false);
+      }
     },
     undo: (undo) => {
       undos.push(undo);

@@ -76,6 +76,29 @@ describe('SQLite group commit', () => {
     database.close();
   });
 
+  test('rows reads arrays in the select order, after the rows batched so far; the same SQL read by `all` after it still gives objects', async () => {
+    const { database, exclusive } = open('rows.db');
+    const batched = new RowsStatement('insert into items (id, label)', '(?, ?)');
+    const select = 'select label, id from items where id >= ? order by id';
+    const read = await exclusive.transaction((sql) => {
+      sql.run('insert into items (id, label) values (?, ?)', [1, 'one']);
+      sql.batch(batched, [2, 'two']);
+      const rows = sql.rows(select, [1]);
+      sql.batch(batched, [3, 'three']);
+      return { rows, objects: sql.all(select, [2]), again: sql.rows(select, [3]) };
+    });
+    assert.deepEqual(read.rows, [
+      ['one', 1],
+      ['two', 2],
+    ]);
+    assert.deepEqual(read.objects, [
+      { label: 'two', id: 2 },
+      { label: 'three', id: 3 },
+    ]);
+    assert.deepEqual(read.again, [['three', 3]]);
+    database.close();
+  });
+
   test('a member refused before writing leaves the group running once; one that fails after writing makes the others run again alone', async () => {
     const { database, exclusive } = open('rerun.db');
     // What the members hold in memory besides the table, as a cache does: kept only if committed.

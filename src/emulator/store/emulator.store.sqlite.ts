@@ -31,7 +31,7 @@ export class SqliteEmulatorEngine implements EmulatorEngine {
     return this.#sql.transaction((sql) => {
       const row = sql.get<Selectable<EmulatorClusterTable>>(SELECT_CLUSTER_SQL, [id]);
       if (row === undefined) return undefined;
-      return { meta: metaOf(row), objects: sql.all<StoredObject>(SELECT_OBJECTS_SQL, [id]) };
+      return { meta: metaOf(row), objects: sql.rows(SELECT_OBJECTS_SQL, [id]).map(storedObject) };
     });
   }
 
@@ -39,6 +39,15 @@ export class SqliteEmulatorEngine implements EmulatorEngine {
     await this.#sql.transaction((sql) => writeSync(sql, pending, deletions));
   }
 }
+
+/** A row of `SELECT_OBJECTS_SQL`, read as an array (`SyncSql.rows`). */
+const storedObject = (row: unknown[]): StoredObject => ({
+  resource: row[0] as string,
+  namespace: row[1] as string,
+  name: row[2] as string,
+  body: row[3] as string,
+  digest: row[4] as string | null,
+});
 
 const DELETE_CLUSTER_OBJECTS_SQL = 'delete from "emulator_objects" where "cluster_id" = ?';
 const DELETE_CLUSTER_SQL = 'delete from "emulator_clusters" where "id" = ?';
