@@ -26,6 +26,7 @@ import {
   CliError,
   type CommonOptions,
   createContext,
+  report,
   timeoutMs,
   usageError,
   type WaitFlags,
@@ -277,7 +278,8 @@ function registerEdit(group: Command): void {
       'after',
       `
 Opens the current customization as YAML in $VISUAL or $EDITOR (default vi). Saving an unchanged
-file cancels. An invalid file is refused before anything is sent, and kept for another try.
+file cancels. An invalid file is refused before anything is sent, and kept for another try; so is
+an edit the API refuses (the error says where). An edit sent, or cancelled, leaves no file behind.
 
 Examples:
   mks customization edit $ID
@@ -296,14 +298,21 @@ Examples:
         }
         const { patch, changes } = diffCustomization(current, edited.value);
         if (changes.length === 0) {
-          fs.rmSync(edited.file, { force: true });
+          removeEdit(edited.file);
           context.io.stderr('Edit cancelled, no changes made.\n');
           context.io.stdout(render(customizationPrintable(current), context.format, context.quiet));
           return;
         }
         context.io.stderr(`Changes to the customization of cluster ${id}:\n${changes.join('\n')}\n`);
-        await applyCustomization(context, project, id, patch, options);
-        fs.rmSync(edited.file, { force: true });
+        try {
+          await applyCustomization(context, project, id, patch, options);
+        } catch (error) {
+          // Kept for another try, as an edit refused before sending is (and as kubectl edit does).
+          const code = report(error, context.io.stderr);
+          context.io.stderr(`Your edit is kept in ${edited.file}\n`);
+          throw new CliError('', code);
+        }
+        removeEdit(edited.file);
       }),
     );
 }
@@ -405,7 +414,7 @@ function editInEditor(id: string, current: CustomizationView): { value: unknown;
   }
   const text = fs.readFileSync(file, 'utf8');
   if (text === original) {
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeEdit(file);
     return undefined;
   }
   let value: unknown;
@@ -428,6 +437,11 @@ function editInEditor(id: string, current: CustomizationView): { value: unknown;
     throw new CliError(`${problems.join('; ')}\nNothing was sent; your edit is kept in ${file}`);
   }
   return { value, file };
+}
+
+/** Removes an edit's file and the temporary directory made for it alone. */
+function removeEdit(file: string): void {
+  fs.rmSync(path.dirname(file), { recursive: true, force: true });
 }
 
 interface SchemaNode {

@@ -280,7 +280,11 @@ describe('mks operator CLI against a running mks', () => {
       fs.writeFileSync(file, `#!/bin/sh\n${script}\n`, { mode: 0o755 });
       return file;
     };
-    const env = (file: string) => ({ ...cli.credentialEnv, EDITOR: file });
+    // The CLI's temporary files go here, to see which it leaves.
+    const tmp = path.join(cli.root, 'tmp');
+    fs.mkdirSync(tmp);
+    const env = (file: string) => ({ ...cli.credentialEnv, EDITOR: file, TMPDIR: tmp });
+    const kept = () => fs.readdirSync(tmp).filter((name) => name.startsWith('mks-edit-'));
     const customization = () => server.client.call('GET', `${kube()}/${guide.id}/customization`);
     const before = await customization();
 
@@ -299,9 +303,11 @@ describe('mks operator CLI against a running mks', () => {
     assert.equal(tooShort.code, 1, tooShort.stderr);
     assert.match(tooShort.stderr, /tcpTimeout: "PT2S" cannot be set between 'PT0S' and 'PT5S'/);
     assert.deepEqual(await customization(), before, 'nothing was sent');
+    assert.equal(kept().length, 2, 'each refused edit is kept, in a directory of its own');
 
     const unchanged = ok(await mks(['customization', 'edit', guide.id, '-q'], { env: env('true') }));
     assert.match(unchanged.stderr, /Edit cancelled, no changes made/);
+    assert.equal(kept().length, 2, 'an edit saved unchanged leaves nothing behind');
 
     const edited = ok(
       await mks(['customization', 'edit', guide.id, '--wait', '-o', 'json'], {
@@ -316,6 +322,39 @@ describe('mks operator CLI against a running mks', () => {
     const after = JSON.parse(edited.stdout);
     assert.deepEqual(after.kubeProxy, { ipvs: { scheduler: 'sh', tcpTimeout: 'PT10S' } });
     assert.deepEqual(after.apiServer, { admissionPlugins: { disabled: ['AlwaysPullImages'], enabled: [] } });
+    assert.equal(kept().length, 2, 'an edit sent leaves nothing behind');
+
+    // Refused by the API (the cluster is deleted while its customization is in the editor): the
+    // error is the API's, and the edit is kept for another try.
+    const doomed = await createReady('edit-refused');
+    const editing = path.join(cli.root, 'editing');
+    const go = path.join(cli.root, 'go');
+    const refusedRun = mks(['customization', 'edit', doomed.id], {
+      env: env(
+        editor(
+          'waits.sh',
+          `sed -i 's/^kubeProxy: {}$/kubeProxy: {iptables: {syncPeriod: PT60S}}/' "$1"\n` +
+            `touch '${editing}'\ni=0\nwhile [ ! -f '${go}' ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done`,
+        ),
+      ),
+    });
+    for (let i = 0; !fs.existsSync(editing); i++) {
+      assert.ok(i < 400, 'the editor did not start');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await server.client.call('DELETE', `${kube()}/${doomed.id}`);
+    fs.writeFileSync(go, '');
+    const refused = await refusedRun;
+    assert.equal(refused.code, 1, refused.stderr);
+    // Being deleted (409), or already gone (404): the emulated cluster leaves within moments.
+    assert.match(
+      refused.stderr,
+      /error: (409: Cluster \S+ is being deleted|404: Cluster \S+ does not exist)/,
+    );
+    const keptAt = /Your edit is kept in (\S+\.yaml)\n/.exec(refused.stderr)?.[1];
+    assert.ok(keptAt !== undefined, refused.stderr);
+    assert.match(fs.readFileSync(keptAt, 'utf8'), /syncPeriod: PT60S/);
+    assert.equal(kept().length, 3);
   });
 
   test('--wait on a terminal shows a live line (status, rollout, elapsed) and tables by default', {

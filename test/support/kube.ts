@@ -25,6 +25,16 @@ interface KubeconfigFile {
   users: Array<{ user: { token: string } }>;
 }
 
+/**
+ * The kubeconfig directories of this test process not closed yet (a kubeconfig holds the cluster's
+ * bearer token): removed when the process exits, so a test that forgets `close()`, or fails before
+ * it, leaves none behind. Each test file runs in a process of its own.
+ */
+const OPEN_DIRS = new Set<string>();
+process.once('exit', () => {
+  for (const dir of OPEN_DIRS) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 export class KubeAccess {
   readonly dir: string;
   readonly file: string;
@@ -38,6 +48,7 @@ export class KubeAccess {
 
   constructor(kubeconfig: string) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-kubectl-'));
+    OPEN_DIRS.add(this.dir);
     this.file = path.join(this.dir, 'kubeconfig');
     fs.writeFileSync(this.file, kubeconfig, { mode: 0o600 });
     const parsed = parse(kubeconfig) as KubeconfigFile;
@@ -120,6 +131,7 @@ export class KubeAccess {
 
   close(): void {
     fs.rmSync(this.dir, { recursive: true, force: true });
+    OPEN_DIRS.delete(this.dir);
   }
 }
 
