@@ -304,15 +304,23 @@ Examples:
           return;
         }
         context.io.stderr(`Changes to the customization of cluster ${id}:\n${changes.join('\n')}\n`);
+        let accepted = false;
         try {
-          await applyCustomization(context, project, id, patch, options);
+          await applyChange(context, project, id, options, async () => {
+            const answer = await context.client.updateCustomization(project, id, patch);
+            // Accepted: the edit is the cluster's now, whatever the wait after it meets.
+            accepted = true;
+            removeEdit(edited.file);
+            return answer;
+          });
         } catch (error) {
-          // Kept for another try, as an edit refused before sending is (and as kubectl edit does).
+          if (accepted) throw error;
+          // Refused: kept for another try, as an edit refused before sending is (and as kubectl
+          // edit does).
           const code = report(error, context.io.stderr);
           context.io.stderr(`Your edit is kept in ${edited.file}\n`);
           throw new CliError('', code);
         }
-        removeEdit(edited.file);
       }),
     );
 }
