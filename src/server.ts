@@ -268,8 +268,19 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
   applyListenerLimits(kubeApp.server, config.listeners);
   await emulator.register(kubeApp, clusterAccessCheck(services.clusterToken, services.clusterStore));
   emulator.start();
-  await app.listen({ host: config.listen.host, port: config.listen.port });
-  await kubeApp.listen({ host: config.kubeListen.host, port: config.kubeListen.port });
+  try {
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+    await kubeApp.listen({ host: config.kubeListen.host, port: config.kubeListen.port });
+  } catch (error) {
+    // A port already taken (EADDRINUSE): nothing of this runtime stays open, so the process can
+    // exit, or start another runtime on other ports (the tests' runtimes do).
+    await app.close();
+    await kubeApp.close();
+    await emulator.stop();
+    kube.close();
+    await services.close();
+    throw error;
+  }
 
   reconciler = config.worker
     ? startReconciler(config, services, emulator, tls.caPem, kube, logger, metrics.observeRollout, localKube)

@@ -61,6 +61,9 @@ export async function startTestServer(dialect: Dialect, env: NodeJS.ProcessEnv =
   };
 }
 
+/** How many times a test runtime starts, each on newly chosen ports, when its port was taken meanwhile. */
+const LISTEN_ATTEMPTS = 5;
+
 export interface LocalRuntime {
   readonly runtime: Runtime;
   readonly config: Config;
@@ -84,28 +87,40 @@ export async function startLocalRuntime(options: {
   readonly logger?: Logger;
 }): Promise<LocalRuntime> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-test-data-'));
-  // Port 0 is not accepted by the config (publicUrl is derived from it): take a free port first.
-  const port = await freePort();
-  const kubePort = await freePort();
-  const config = loadConfig(
-    {
-      dataDir,
-      listen: `127.0.0.1:${port}`,
-      kubeListen: `127.0.0.1:${kubePort}`,
-      databaseUrl: options.databaseUrl,
-      logLevel: options.logLevel,
-    },
-    options.env,
-  );
-  const runtime = await startRuntime(config, options.logger ?? createLogger(config.logLevel));
-  return {
-    runtime,
-    config,
-    port,
-    credentials: readOvhConf(runtime.first.file) as OvhCredentials,
-    async close() {
-      await runtime.close();
+  for (let attempt = 1; ; attempt++) {
+    // Port 0 is not accepted by the config (publicUrl is derived from it): take a free port first.
+    // Another process can take it before the runtime listens (a test file beside this one, or an
+    // outgoing connection's ephemeral port, from the same range): then the runtime, closed again
+    // (startRuntime), starts on other ports, with the same data directory.
+    const port = await freePort();
+    const kubePort = await freePort();
+    const config = loadConfig(
+      {
+        dataDir,
+        listen: `127.0.0.1:${port}`,
+        kubeListen: `127.0.0.1:${kubePort}`,
+        databaseUrl: options.databaseUrl,
+        logLevel: options.logLevel,
+      },
+      options.env,
+    );
+    let runtime: Runtime;
+    try {
+      runtime = await startRuntime(config, options.logger ?? createLogger(config.logLevel));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < LISTEN_ATTEMPTS) continue;
       fs.rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+      throw error;
+    }
+    return {
+      runtime,
+      config,
+      port,
+      credentials: readOvhConf(runtime.first.file) as OvhCredentials,
+      async close() {
+        await runtime.close();
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  }
 }
