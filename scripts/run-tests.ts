@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { startPostgres } from '../test/support/postgres-server.ts';
 
 const dialects = (process.env.MKS_TEST_DIALECTS ?? 'sqlite,postgres').split(',');
@@ -18,9 +19,20 @@ const files =
   process.argv.length > 2
     ? process.argv.slice(2)
     : [...findTests('src'), ...findTests('test'), ...findTests('scripts')];
+// Each test file's npm packages are loaded before tsx's hooks are registered (preload-packages.mjs).
+const preload = pathToFileURL(path.resolve('test/support/preload-packages.mjs')).href;
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files],
+  [
+    '--import',
+    preload,
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=2',
+    '--test-timeout=300000',
+    ...files,
+  ],
   { stdio: 'inherit', env },
 );
 const code: number = await new Promise((resolve) => child.on('exit', (exitCode) => resolve(exitCode ?? 1)));

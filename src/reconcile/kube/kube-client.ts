@@ -223,6 +223,12 @@ interface Undici {
  * in a variable: the path has no type declarations of its own; `Undici` types what it gives.
  */
 const UNDICI_POOL = 'undici/lib/dispatcher/pool.js';
+/**
+ * What `loadLibraries` imports (client-node's specifier written there as a literal too, so that
+ * scripts/build.js bundles it): the reconciler thread run from the sources loads them before tsx's
+ * loader is registered (pass-thread.ts), so that their modules do not each cross its hooks.
+ */
+export const KUBE_LIBRARIES: readonly string[] = ['@kubernetes/client-node', UNDICI_POOL];
 let libraries: Promise<[ClientNode, Undici]> | undefined;
 /** @kubernetes/client-node and undici's pool, loaded once, on the first call of any cluster client. */
 const loadLibraries = (): Promise<[ClientNode, Undici]> =>
