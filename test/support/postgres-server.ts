@@ -32,7 +32,55 @@ export function findPostgresBin(): string | undefined {
   return versions[0] === undefined ? undefined : path.join(root, versions[0], 'bin');
 }
 
+/**
+ * The kernel's range for ephemeral ports (outgoing connections' local ports, and `listen(0)`'s),
+ * from /proc; Linux's default when it cannot be read.
+ */
+function ephemeralRange(): { readonly low: number; readonly high: number } {
+  try {
+    const [low, high] = fs
+      .readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (low !== undefined && high !== undefined && Number.isInteger(low) && Number.isInteger(high))
+      return { low, high };
+  } catch {
+    // Not Linux: the default below.
+  }
+  return { low: 32768, high: 60999 };
+}
+
+/** Where `freePort` looks first: below the ephemeral range, above the well-known services'. */
+const CHOSEN_FROM = 10_000;
+const CHOSEN_ATTEMPTS = 50;
+
+/** Whether `port` can be listened on at 127.0.0.1 now (the listener is closed again). */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A loopback port nothing listens on now, for a server that will listen on it soon (a config
+ * that takes a port, not 0). Chosen at random below the kernel's ephemeral range: between the
+ * check and the server's listen, a port from that range can become an outgoing connection's
+ * local port (a PostgreSQL pool's, an HTTP client's), and the server's listen then fails with
+ * EADDRINUSE (seen in a full test run). The ephemeral range (`listen(0)`) only when no port below
+ * it was free after a few tries, or when the range starts too low to leave room.
+ */
 export async function freePort(): Promise<number> {
+  const { low } = ephemeralRange();
+  if (low - CHOSEN_FROM >= 1_000) {
+    for (let attempt = 0; attempt < CHOSEN_ATTEMPTS; attempt++) {
+      const port = CHOSEN_FROM + Math.floor(Math.random() * (low - CHOSEN_FROM));
+      if (await canListen(port)) return port;
+    }
+  }
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
