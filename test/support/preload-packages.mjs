@@ -20,7 +20,7 @@ import { isMainThread } from 'node:worker_threads';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Packages never loaded here: tsx itself, and what only its hooks may load. */
+/** Packages never loaded here: tsx (the next `--import` registers its hooks). */
 const SKIPPED = new Set(['tsx']);
 
 /**
