@@ -268,17 +268,21 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
   applyListenerLimits(kubeApp.server, config.listeners);
   await emulator.register(kubeApp, clusterAccessCheck(services.clusterToken, services.clusterStore));
   emulator.start();
+  /** Closes the listeners, the emulator, the clients and the store: what `close` ends with. */
+  const closeServing = async () => {
+    await app.close();
+    await kubeApp.close();
+    await emulator.stop();
+    kube.close();
+    await services.close();
+  };
   try {
     await app.listen({ host: config.listen.host, port: config.listen.port });
     await kubeApp.listen({ host: config.kubeListen.host, port: config.kubeListen.port });
   } catch (error) {
     // A port already taken (EADDRINUSE): nothing of this runtime stays open, so the process can
     // exit, or start another runtime on other ports (the tests' runtimes do).
-    await app.close();
-    await kubeApp.close();
-    await emulator.stop();
-    kube.close();
-    await services.close();
+    await closeServing();
     throw error;
   }
 
@@ -307,11 +311,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     async close() {
       memory.close();
       await reconciler?.stop();
-      await app.close();
-      await kubeApp.close();
-      await emulator.stop();
-      kube.close();
-      await services.close();
+      await closeServing();
     },
   };
 }

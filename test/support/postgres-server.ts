@@ -33,22 +33,19 @@ export function findPostgresBin(): string | undefined {
 }
 
 /**
- * The kernel's range for ephemeral ports (outgoing connections' local ports, and `listen(0)`'s),
- * from /proc; Linux's default when it cannot be read.
+ * Where the kernel's range for ephemeral ports (outgoing connections' local ports, and
+ * `listen(0)`'s) starts, from /proc; Linux's default when it cannot be read.
  */
-function ephemeralRange(): { readonly low: number; readonly high: number } {
+function ephemeralLow(): number {
   try {
-    const [low, high] = fs
-      .readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
-      .trim()
-      .split(/\s+/)
-      .map(Number);
-    if (low !== undefined && high !== undefined && Number.isInteger(low) && Number.isInteger(high))
-      return { low, high };
+    const low = Number(
+      fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0],
+    );
+    if (Number.isInteger(low) && low > 0) return low;
   } catch {
     // Not Linux: the default below.
   }
-  return { low: 32768, high: 60999 };
+  return 32768;
 }
 
 /** Where `freePort` looks first: below the ephemeral range, above the well-known services'. */
@@ -74,7 +71,7 @@ function canListen(port: number): Promise<boolean> {
  * it was free after a few tries, or when the range starts too low to leave room.
  */
 export async function freePort(): Promise<number> {
-  const { low } = ephemeralRange();
+  const low = ephemeralLow();
   if (low - CHOSEN_FROM >= 1_000) {
     for (let attempt = 0; attempt < CHOSEN_ATTEMPTS; attempt++) {
       const port = CHOSEN_FROM + Math.floor(Math.random() * (low - CHOSEN_FROM));

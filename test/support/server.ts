@@ -89,9 +89,8 @@ export async function startLocalRuntime(options: {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-test-data-'));
   for (let attempt = 1; ; attempt++) {
     // Port 0 is not accepted by the config (publicUrl is derived from it): take a free port first.
-    // Another process can take it before the runtime listens (a test file beside this one, or an
-    // outgoing connection's ephemeral port, from the same range): then the runtime, closed again
-    // (startRuntime), starts on other ports, with the same data directory.
+    // Another process (a test file beside this one) can still take it before the runtime listens:
+    // then the runtime, closed again (startRuntime), starts on other ports, same data directory.
     const port = await freePort();
     const kubePort = await freePort();
     const config = loadConfig(
