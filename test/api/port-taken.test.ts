@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -15,17 +15,7 @@ import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startRuntime } from '../../src/server.ts';
 import { createTestDatabase, DIALECTS } from '../support/dialects.ts';
-import { freePort } from '../support/postgres-server.ts';
-
-/** Listens on `port` (0: any) and answers the server, or the listen's error. */
-function listenOn(port: number): Promise<net.Server> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
-  });
-}
-const close = (server: net.Server) => new Promise<void>((resolve) => server.close(() => resolve()));
+import { closeServer as close, freePort, listenOn } from '../support/postgres-server.ts';
 
 for (const dialect of DIALECTS) {
   describe(`a runtime whose port is taken (${dialect})`, () => {

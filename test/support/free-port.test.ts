@@ -1,15 +1,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import { test } from 'node:test';
-import { freePort } from './postgres-server.ts';
-
-const listen = (port: number) =>
-  new Promise<net.Server>((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
-  });
+import { closeServer, freePort, listenOn as listen } from './postgres-server.ts';
 
 test('freePort answers loopback ports a server can listen on, below the ephemeral range', async () => {
   const range = fs.existsSync('/proc/sys/net/ipv4/ip_local_port_range')
@@ -22,7 +15,7 @@ test('freePort answers loopback ports a server can listen on, below the ephemera
     if (range !== undefined && range[0]! - 10_000 >= 1_000)
       assert.ok(port < range[0]!, `port ${port} in ${range}`);
     const server = await listen(port);
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 });
 
@@ -37,6 +30,6 @@ test('freePort does not answer a port a server listens on', async () => {
       taken.add(port);
     }
   } finally {
-    for (const server of servers) await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const server of servers) await closeServer(server);
   }
 });

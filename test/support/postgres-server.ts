@@ -52,15 +52,24 @@ function ephemeralLow(): number {
 const CHOSEN_FROM = 10_000;
 const CHOSEN_ATTEMPTS = 50;
 
-/** Whether `port` can be listened on at 127.0.0.1 now (the listener is closed again). */
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
+/** A server listening on `port` at 127.0.0.1 (0: a port the kernel picks), or the listen's error. */
+export function listenOn(port: number): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
     const server = net.createServer();
-    server.unref();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
   });
 }
+
+export const closeServer = (server: net.Server): Promise<void> =>
+  new Promise((resolve) => server.close(() => resolve()));
+
+/** Whether `port` can be listened on at 127.0.0.1 now (the listener is closed again). */
+const canListen = (port: number): Promise<boolean> =>
+  listenOn(port).then(
+    (server) => closeServer(server).then(() => true),
+    () => false,
+  );
 
 /**
  * A loopback port nothing listens on now, for a server that will listen on it soon (a config
@@ -78,15 +87,10 @@ export async function freePort(): Promise<number> {
       if (await canListen(port)) return port;
     }
   }
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+  const server = await listenOn(0);
+  const { port } = server.address() as net.AddressInfo;
+  await closeServer(server);
+  return port;
 }
 
 export async function startPostgres(): Promise<PostgresServer> {
