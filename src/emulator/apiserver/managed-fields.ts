@@ -80,13 +80,16 @@ function itemText(keys: readonly string[], item: JsonObject): string {
 }
 
 /** Whether `value` is a list whose every item has its merge keys (else it is owned whole). */
-const keyedList = (shape: Shape, value: Json | undefined): value is JsonObject[] =>
-  shape.keys !== undefined &&
-  Array.isArray(value) &&
-  value.length > 0 &&
-  value.every(
-    (item) => isObject(item) && shape.keys!.every((key) => item[key] !== undefined && item[key] !== null),
-  );
+function keyedList(shape: Shape, value: Json | undefined): value is JsonObject[] {
+  const keys = shape.keys;
+  if (keys === undefined || !Array.isArray(value) || value.length === 0) return false;
+  // Loops, not `every` with closures made per call (docs/performance.md, "Fourteenth round").
+  for (const item of value) {
+    if (!isObject(item)) return false;
+    for (const key of keys) if (item[key] === undefined || item[key] === null) return false;
+  }
+  return true;
+}
 
 /**
  * Leaf paths (JSON-encoded segment arrays) of an object, by the shapes of its kind: the main
@@ -96,36 +99,54 @@ const keyedList = (shape: Shape, value: Json | undefined): value is JsonObject[]
  * (value `true`): whoever made it owns it (fieldsV1's `.`), not whoever only added to it.
  */
 export function leafPaths(object: JsonObject, part: 'main' | 'status' = 'main'): Map<string, Json> {
-  const out = new Map<string, Json>();
+  const walk = new LeafWalk(part);
+  walk.walk(object, '[', 0, false, rootShape(String(object.kind ?? '')));
+  return walk.out;
+}
+
+/**
+ * One `leafPaths` walk. A class rather than closures made per call: V8 keeps a function's
+ * optimized code only while a function object uses it, so the walk's closures lost theirs at
+ * every full collection and were compiled again (docs/performance.md, "Fourteenth round").
+ */
+class LeafWalk {
+  readonly out = new Map<string, Json>();
   // The leaves in the order they are found, so that a big subtree's can be kept (`walked`).
-  const paths: string[] = [];
-  const values: Json[] = [];
+  readonly paths: string[] = [];
+  readonly values: Json[] = [];
   /** Subtrees whose leaves were taken from `walked`: a subtree holding one is not kept itself. */
-  let reused = 0;
-  const leaf = (path: string, value: Json) => {
-    out.set(path, value);
-    paths.push(path);
-    values.push(value);
-  };
+  reused = 0;
+  readonly part: 'main' | 'status';
+
+  constructor(part: 'main' | 'status') {
+    this.part = part;
+  }
+
+  leaf(path: string, value: Json): void {
+    this.out.set(path, value);
+    this.paths.push(path);
+    this.values.push(value);
+  }
+
   // A path is carried as its JSON text without the closing bracket (`["a","b"`), one segment
   // appended at a time: the same text as JSON.stringify of the segments, without an array and a
   // stringify of the whole path per member.
-  const walk = (value: Json, open: string, depth: number, inMetadata: boolean, shape: Shape) => {
+  walk(value: Json, open: string, depth: number, inMetadata: boolean, shape: Shape): void {
     if (depth > 0 && shape.atomic === true) {
-      leaf(`${open}]`, value);
+      this.leaf(`${open}]`, value);
     } else if (isObject(value) && hasMember(value)) {
       // Below the top two levels the leaves depend only on the subtree, its path and its shape.
       if (depth > 1) {
         const known = walked.get(value);
         if (known !== undefined && known.shape === shape && known.open === open) {
-          for (let i = 0; i < known.paths.length; i++) leaf(known.paths[i]!, known.values[i]!);
-          reused += 1;
+          for (let i = 0; i < known.paths.length; i++) this.leaf(known.paths[i]!, known.values[i]!);
+          this.reused += 1;
           return;
         }
       }
-      const start = paths.length;
-      const reusedBefore = reused;
-      if (depth > 0 && shape.dot) leaf(`${open},"."]`, true);
+      const start = this.paths.length;
+      const reusedBefore = this.reused;
+      if (depth > 0 && shape.dot) this.leaf(`${open},"."]`, true);
       // No key array: this runs for every member of every object a managed write walks.
       for (const key in value) {
         if (!Object.hasOwn(value, key)) continue;
@@ -133,10 +154,10 @@ export function leafPaths(object: JsonObject, part: 'main' | 'status' = 'main'):
         if (child === undefined || isZeroTimestamp(key, child)) continue;
         if (depth === 0) {
           if (key === 'apiVersion' || key === 'kind') continue;
-          if ((key === 'status') !== (part === 'status')) continue;
+          if ((key === 'status') !== (this.part === 'status')) continue;
         }
         if (inMetadata && UNTRACKED_METADATA.has(key)) continue;
-        walk(
+        this.walk(
           child,
           `${open}${depth === 0 ? '' : ','}${memberText(key)}`,
           depth + 1,
@@ -144,18 +165,21 @@ export function leafPaths(object: JsonObject, part: 'main' | 'status' = 'main'):
           memberShape(shape, key, depth === 0),
         );
       }
-      if (depth > 1 && reused === reusedBefore && paths.length - start >= WALKED_MIN_LEAVES)
-        walked.set(value, { open, shape, paths: paths.slice(start), values: values.slice(start) });
+      if (depth > 1 && this.reused === reusedBefore && this.paths.length - start >= WALKED_MIN_LEAVES)
+        walked.set(value, {
+          open,
+          shape,
+          paths: this.paths.slice(start),
+          values: this.values.slice(start),
+        });
     } else if (depth > 0 && keyedList(shape, value)) {
-      if (shape.dot) leaf(`${open},"."]`, true);
+      if (shape.dot) this.leaf(`${open},"."]`, true);
       for (const item of value)
-        walk(item, `${open},${itemText(shape.keys!, item)}`, depth + 1, false, shape.item ?? MAP_SHAPE);
+        this.walk(item, `${open},${itemText(shape.keys!, item)}`, depth + 1, false, shape.item ?? MAP_SHAPE);
     } else if (depth > 0) {
-      leaf(`${open}]`, value);
+      this.leaf(`${open}]`, value);
     }
-  };
-  walk(object, '[', 0, false, rootShape(String(object.kind ?? '')));
-  return out;
+  }
 }
 
 /**
@@ -342,35 +366,37 @@ export function fromFieldsV1(fields: Json | undefined): ReadonlySet<string> {
   // read back from the store are parsed, not this module's (frozen, known): each is walked on its
   // object's first write after a load (docs/performance.md, "Ninth round: the emulator's main
   // thread").
-  const walk = (node: JsonObject, open: string, depth: number) => {
-    // Set items (`v:`) and positions (`i:`) are not told apart here: their list is owned whole.
-    let children = 0;
-    for (const key in node) {
-      if (!Object.hasOwn(node, key)) continue;
-      if (depth > 0 && isSetOrPosition(key)) {
-        out.add(`${open}]`);
-        return;
-      }
-      if (isChild(key)) children += 1;
-    }
-    const self = isObject(node[SELF]);
-    if (depth > 0 && children === 0 && !self) {
+  if (isObject(fields)) walkFields(out, fields, '[', 0);
+  if (ours !== undefined) pathsOfFields.set(ours, out);
+  return out;
+}
+
+/** `fromFieldsV1`'s walk (module-level: see `LeafWalk`). */
+function walkFields(out: Set<string>, node: JsonObject, open: string, depth: number): void {
+  // Set items (`v:`) and positions (`i:`) are not told apart here: their list is owned whole.
+  let children = 0;
+  for (const key in node) {
+    if (!Object.hasOwn(node, key)) continue;
+    if (depth > 0 && isSetOrPosition(key)) {
       out.add(`${open}]`);
       return;
     }
-    if (depth > 0 && self) out.add(`${open},"."]`);
-    for (const key in node) {
-      if (!Object.hasOwn(node, key) || !isChild(key)) continue;
-      const child = node[key];
-      if (!isObject(child)) continue;
-      // Member names are few and shared (kept); item keys name uids and values (not kept).
-      const segment = key.startsWith('f:') ? memberText(key.slice(2)) : JSON.stringify(key);
-      walk(child, depth === 0 ? `${open}${segment}` : `${open},${segment}`, depth + 1);
-    }
-  };
-  if (isObject(fields)) walk(fields, '[', 0);
-  if (ours !== undefined) pathsOfFields.set(ours, out);
-  return out;
+    if (isChild(key)) children += 1;
+  }
+  const self = isObject(node[SELF]);
+  if (depth > 0 && children === 0 && !self) {
+    out.add(`${open}]`);
+    return;
+  }
+  if (depth > 0 && self) out.add(`${open},"."]`);
+  for (const key in node) {
+    if (!Object.hasOwn(node, key) || !isChild(key)) continue;
+    const child = node[key];
+    if (!isObject(child)) continue;
+    // Member names are few and shared (kept); item keys name uids and values (not kept).
+    const segment = key.startsWith('f:') ? memberText(key.slice(2)) : JSON.stringify(key);
+    walkFields(out, child, depth === 0 ? `${open}${segment}` : `${open},${segment}`, depth + 1);
+  }
 }
 
 const isSetOrPosition = (key: string): boolean => key.startsWith('v:') || key.startsWith('i:');
@@ -480,6 +506,13 @@ export class FieldsByShape {
  * uid (the item's members are the same fields; the list's keys, `.` and the one item, keep their
  * byte order). The parts around the item are new (frozen), the rest shared.
  */
+/** `node`, frozen, with `key`'s value replaced, in the same place. */
+function replaced(node: JsonObject, key: string, value: Json): JsonObject {
+  const out: JsonObject = {};
+  for (const k in node) if (Object.hasOwn(node, k)) out[k] = k === key ? value : node[k]!;
+  return Object.freeze(out);
+}
+
 function withOwner(tree: JsonObject, uid: string): JsonObject | undefined {
   const metadata = tree['f:metadata'];
   const owners = isObject(metadata) ? metadata['f:ownerReferences'] : undefined;
@@ -489,8 +522,6 @@ function withOwner(tree: JsonObject, uid: string): JsonObject | undefined {
   if (keys.length !== 2 || self !== SELF || !known?.startsWith('k:{"uid":')) return undefined;
   const item = `k:${JSON.stringify({ uid })}`;
   if (known === item) return tree;
-  const replaced = (node: JsonObject, key: string, value: Json): JsonObject =>
-    Object.freeze(Object.fromEntries(Object.entries(node).map(([k, v]) => [k, k === key ? value : v])));
   // The same item's members under the new key, in the same place (after `.`).
   const renamed = Object.freeze({ [SELF]: owners[SELF]!, [item]: owners[known]! });
   return replaced(tree, 'f:metadata', replaced(metadata as JsonObject, 'f:ownerReferences', renamed));
@@ -514,9 +545,7 @@ export function trackUpdate(
     before === undefined ? new Map<string, Json>() : leafPaths(before as unknown as JsonObject, part);
   const newLeaves = leafPaths(after as unknown as JsonObject, part);
   const changed: string[] = [];
-  newLeaves.forEach((value, path) => {
-    if (!deepEqual(oldLeaves.get(path), value)) changed.push(path);
-  });
+  for (const [path, value] of newLeaves) if (!deepEqual(oldLeaves.get(path), value)) changed.push(path);
   const changedSet = new Set(changed);
   // A status write leaves the rest as it was: in an object every path of whose owners is there
   // (`tracked`), the paths outside status are there still.
@@ -536,9 +565,13 @@ export function trackUpdate(
     }
   }
   if (changed.length > 0) {
-    let mine = entries.find(
-      (e) => e.manager === manager && e.operation === 'Update' && e.subresource === subresource,
-    );
+    let mine: ManagerEntry | undefined;
+    for (const e of entries) {
+      if (e.manager === manager && e.operation === 'Update' && e.subresource === subresource) {
+        mine = e;
+        break;
+      }
+    }
     if (mine === undefined) {
       mine = {
         manager,

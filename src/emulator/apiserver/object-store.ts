@@ -142,6 +142,15 @@ const EMPTY_BUCKET: ReadonlyMap<string, Entry> = new Map();
 
 const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
 
+/**
+ * Callbacks of the hot paths are module-level functions, not closures made per call: V8 keeps a
+ * function's optimized code only while a function object uses it, so a closure made per call
+ * lost its code at every full collection and was compiled again (docs/performance.md,
+ * "Fourteenth round").
+ */
+const byKey = ([a]: [string, KubeObject], [b]: [string, KubeObject]): number => a.localeCompare(b);
+const entryObject = ([, object]: [string, KubeObject]): KubeObject => object;
+
 /** What a secondary index files an object under; undefined: not filed. */
 export type IndexKey = (object: KubeObject) => string | undefined;
 
@@ -398,13 +407,14 @@ export class ObjectStore {
     if (bucket === undefined) return [];
     let sorted = this.#sorted.get(resource.storage);
     if (sorted === undefined) {
-      sorted = [...bucket.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, o]) => o);
+      sorted = [...bucket.entries()].sort(byKey).map(entryObject);
       this.#sorted.set(resource.storage, sorted);
     }
     // A copy: callers may keep or change what they get, the cached order stays.
-    return namespace === undefined
-      ? sorted.slice()
-      : sorted.filter((o) => o.metadata.namespace === namespace);
+    if (namespace === undefined) return sorted.slice();
+    const inNamespace: KubeObject[] = [];
+    for (const object of sorted) if (object.metadata.namespace === namespace) inNamespace.push(object);
+    return inNamespace;
   }
 
   #nextRv(): number {

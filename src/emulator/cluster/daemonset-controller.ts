@@ -39,6 +39,10 @@ function labelsMatch(
 
 /** Template hashes kept (one per DaemonSet of the clusters recently synced). */
 const TEMPLATE_HASHES_MAX = 4096;
+
+/** Old pods in their nodes' order (`[node, pod]`). */
+const byNodeName = ([a]: [string, KubeObject], [b]: [string, KubeObject]): number => a.localeCompare(b);
+
 /**
  * Pods' and revisions' fieldsV1 trees kept (one per template, ≈ 4 KiB each): a tree serves the
  * pods of the rollouts to one template (a change makes a new template), so the bound need only
@@ -156,8 +160,15 @@ export class DaemonSetController {
 
     const templateSpec = (template.spec ?? {}) as JsonObject;
     const nodeSelector = templateSpec.nodeSelector as Record<string, string> | undefined;
-    const nodes = cluster.list(RESOURCE.nodes).filter((n) => labelsMatch(nodeSelector, n.metadata.labels));
-    const nodeNames = new Set(nodes.map((n) => n.metadata.name));
+    // Loops rather than callbacks made per sync: those lost their optimized code at every full
+    // collection and were compiled again (docs/performance.md, "Fourteenth round").
+    const nodes: KubeObject[] = [];
+    const nodeNames = new Set<string | undefined>();
+    for (const n of cluster.list(RESOURCE.nodes)) {
+      if (!labelsMatch(nodeSelector, n.metadata.labels)) continue;
+      nodes.push(n);
+      nodeNames.add(n.metadata.name);
+    }
     const byNode = new Map<string, KubeObject[]>();
     /** A node's pod that is being deleted: no replacement until it is gone (no surge). */
     const terminating = new Map<string, KubeObject>();
@@ -192,7 +203,6 @@ export class DaemonSetController {
     const minReadySeconds = Number(spec.minReadySeconds ?? 0);
     // One clock reading per sync, as the controller's snapshot (it was one per pod looked at).
     const now = this.#now();
-    const available = (pod: KubeObject) => isAvailable(pod, minReadySeconds, now);
 
     const strategy = (spec.updateStrategy ?? {}) as JsonObject;
     if ((strategy.type ?? 'RollingUpdate') === 'RollingUpdate') {
@@ -200,23 +210,24 @@ export class DaemonSetController {
         ((strategy.rollingUpdate ?? {}) as JsonObject).maxUnavailable,
         nodes.length,
       );
-      let unavailable = nodes.filter((n) => {
+      let unavailable = 0;
+      for (const n of nodes) {
         const pod = podOf.get(n.metadata.name ?? '');
-        return pod === undefined || !available(pod);
-      }).length;
-      const old = [...podOf.entries()]
-        .filter(([, pod]) => pod.metadata.labels?.['controller-revision-hash'] !== hash)
-        .sort(([a], [b]) => a.localeCompare(b));
+        if (pod === undefined || !isAvailable(pod, minReadySeconds, now)) unavailable += 1;
+      }
+      const old: [string, KubeObject][] = [];
+      for (const entry of podOf) {
+        if (entry[1].metadata.labels?.['controller-revision-hash'] !== hash) old.push(entry);
+      }
+      old.sort(byNodeName);
       // Old pods that are not available anyway go first: replacing them costs no availability.
-      const replace = (node: string, pod: KubeObject) => {
-        const going = this.#deletePod(cluster, pod, ds);
-        if (going !== undefined) terminating.set(node, going);
-        podOf.delete(node);
-      };
-      for (const [node, pod] of old) if (!available(pod)) replace(node, pod);
+      for (const [node, pod] of old) {
+        if (isAvailable(pod, minReadySeconds, now)) continue;
+        this.#replacePod(cluster, ds, node, pod, podOf, terminating);
+      }
       for (const [node, pod] of old) {
         if (!podOf.has(node) || unavailable >= maxUnavailable) continue;
-        replace(node, pod);
+        this.#replacePod(cluster, ds, node, pod, podOf, terminating);
         unavailable++;
       }
     }
@@ -243,10 +254,11 @@ export class DaemonSetController {
     }
 
     // The status counts each node's pod, a terminating one included, as kube-controller-manager does.
-    const pods = nodes.flatMap((n) => {
+    const pods: KubeObject[] = [];
+    for (const n of nodes) {
       const pod = podOf.get(n.metadata.name ?? '') ?? terminating.get(n.metadata.name ?? '');
-      return pod === undefined ? [] : [pod];
-    });
+      if (pod !== undefined) pods.push(pod);
+    }
     const desired = nodes.length;
     let updated = 0;
     let ready = 0;
@@ -254,7 +266,7 @@ export class DaemonSetController {
     for (const pod of pods) {
       if (pod.metadata.labels?.['controller-revision-hash'] === hash) updated += 1;
       if (isReady(pod)) ready += 1;
-      if (available(pod)) availableCount += 1;
+      if (isAvailable(pod, minReadySeconds, now)) availableCount += 1;
     }
     // Integer fields marked omitempty in the Go type are absent when zero, as on a real cluster.
     const status: JsonObject = {
@@ -276,14 +288,31 @@ export class DaemonSetController {
     return updated < desired || availableCount < desired || terminating.size > 0;
   }
 
+  /** Deletes a node's old pod (a rolling update's step): the node waits for it to be gone. */
+  #replacePod(
+    cluster: ObjectStore,
+    ds: KubeObject,
+    node: string,
+    pod: KubeObject,
+    podOf: Map<string, KubeObject>,
+    terminating: Map<string, KubeObject>,
+  ): void {
+    const going = this.#deletePod(cluster, pod, ds);
+    if (going !== undefined) terminating.set(node, going);
+    podOf.delete(node);
+  }
+
   #syncRevisions(cluster: ObjectStore, ds: KubeObject, hash: string, template: JsonObject): void {
     const namespace = ds.metadata.namespace ?? '';
-    const revisions = cluster
-      .list(RESOURCE.controllerrevisions, namespace)
-      .filter((r) => ownedBy(r, ds.metadata.uid));
+    const revisions: KubeObject[] = [];
     let max = 0;
-    for (const r of revisions) max = Math.max(max, Number(r.revision ?? 0));
-    const mine = revisions.find((r) => r.metadata.labels?.['controller-revision-hash'] === hash);
+    let mine: KubeObject | undefined;
+    for (const r of cluster.list(RESOURCE.controllerrevisions, namespace)) {
+      if (!ownedBy(r, ds.metadata.uid)) continue;
+      revisions.push(r);
+      max = Math.max(max, Number(r.revision ?? 0));
+      if (mine === undefined && r.metadata.labels?.['controller-revision-hash'] === hash) mine = r;
+    }
     if (mine === undefined) {
       const revision = cluster.create(
         RESOURCE.controllerrevisions,

@@ -380,22 +380,28 @@ export function apiServerCommand(flags: readonly string[]): string[] {
 
 const containerId = (): string => `containerd://${randomHex(32)}`;
 
+const NOT_READY: JsonObject = {
+  reason: 'ContainersNotReady',
+  message: 'containers with unready status: [kube-proxy]',
+};
+
+/** A pod condition (module-level, not a closure made per call: docs/performance.md, "Fourteenth round"). */
+const cond = (time: string, type: string, status: boolean, extra?: JsonObject): JsonObject => ({
+  type,
+  status: status ? 'True' : 'False',
+  lastProbeTime: null,
+  lastTransitionTime: time,
+  ...(status ? {} : extra),
+});
+
 const conditions = (time: string, ready: boolean, scheduledOnly = false): JsonObject[] => {
-  const notReady = { reason: 'ContainersNotReady', message: 'containers with unready status: [kube-proxy]' };
-  const cond = (type: string, status: boolean, extra: JsonObject = {}) => ({
-    type,
-    status: status ? 'True' : 'False',
-    lastProbeTime: null,
-    lastTransitionTime: time,
-    ...(status ? {} : extra),
-  });
-  if (scheduledOnly) return [cond('PodScheduled', true)];
+  if (scheduledOnly) return [cond(time, 'PodScheduled', true)];
   return [
-    cond('PodReadyToStartContainers', true),
-    cond('Initialized', true),
-    cond('Ready', ready, notReady),
-    cond('ContainersReady', ready, notReady),
-    cond('PodScheduled', true),
+    cond(time, 'PodReadyToStartContainers', true),
+    cond(time, 'Initialized', true),
+    cond(time, 'Ready', ready, NOT_READY),
+    cond(time, 'ContainersReady', ready, NOT_READY),
+    cond(time, 'PodScheduled', true),
   ];
 };
 

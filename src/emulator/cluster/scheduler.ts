@@ -38,11 +38,13 @@ export function recordScheduled(cluster: ObjectStore, pod: KubeObject, node: str
   );
 }
 
+/** A pod the scheduler has still to bind (module-level: see `docs/performance.md`, "Fourteenth round"). */
+const unscheduled = (pod: KubeObject): boolean =>
+  (pod.spec as JsonObject).nodeName === undefined && !pod.metadata.deletionTimestamp;
+
 /** Binds every unscheduled pod that fits a node; returns whether it bound any. */
 export function schedulePods(cluster: ObjectStore, now: Date): boolean {
-  const pending = cluster
-    .list(RESOURCE.pods)
-    .filter((pod) => (pod.spec as JsonObject).nodeName === undefined && !pod.metadata.deletionTimestamp);
+  const pending = cluster.list(RESOURCE.pods).filter(unscheduled);
   if (pending.length === 0) return false;
   const rooms = freeRoom(cluster);
   let bound = false;

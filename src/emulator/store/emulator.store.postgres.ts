@@ -109,7 +109,7 @@ export class PostgresEmulatorEngine implements EmulatorEngine {
       const upserts: EmulatorObjectTable[] = [];
       for (const [clusterId, entry] of pending) {
         for (const object of entry.objects.values()) {
-          if (object.row === null) {
+          if (object.source === null) {
             await trx
               .deleteFrom('emulator_objects')
               .where('cluster_id', '=', clusterId)
@@ -118,7 +118,7 @@ export class PostgresEmulatorEngine implements EmulatorEngine {
               .where('name', '=', object.name)
               .execute();
           } else {
-            const { body, digest } = object.row();
+            const { body, digest } = object.source.row();
             upserts.push({
               cluster_id: clusterId,
               resource: object.resource,

@@ -75,10 +75,10 @@ function writeSync(sql: SyncSql, pending: Map<string, PendingCluster>, deletions
   }
   for (const [clusterId, entry] of pending) {
     for (const object of entry.objects.values()) {
-      if (object.row === null) {
+      if (object.source === null) {
         sql.run(DELETE_OBJECT_SQL, [clusterId, object.resource, object.namespace, object.name]);
       } else {
-        const { body, digest } = object.row();
+        const { body, digest } = object.source.row();
         sql.run(UPSERT_OBJECT_SQL, [clusterId, object.resource, object.namespace, object.name, body, digest]);
       }
     }

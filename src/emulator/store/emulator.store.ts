@@ -50,10 +50,19 @@ export interface ObjectRow {
   readonly digest: string | null;
 }
 
+/**
+ * What a pending object's row is made from when its commit runs (the text composed then, once,
+ * however often the object was written since the last commit). An object with a method, not a
+ * closure made per write: see `ObjectRowSource` (emulator.ts).
+ */
+export interface RowSource {
+  row(): ObjectRow;
+}
+
 export interface PendingCluster {
   meta: ClusterMeta | undefined;
-  /** key `resource/namespace/name` → row getter (null: delete). */
-  objects: Map<string, { resource: string; namespace: string; name: string; row: (() => ObjectRow) | null }>;
+  /** key `resource/namespace/name` → what its row is made from (null: delete). */
+  objects: Map<string, { resource: string; namespace: string; name: string; source: RowSource | null }>;
 }
 
 /** The least time between the end of a commit and the start of the next. */
@@ -180,13 +189,13 @@ export class EmulatorStore {
     resource: string,
     namespace: string,
     name: string,
-    row: (() => ObjectRow) | null,
+    source: RowSource | null,
   ): void {
     this.#entry(clusterId).objects.set(`${resource}/${namespace}/${name}`, {
       resource,
       namespace,
       name,
-      row,
+      source,
     });
     this.#schedule();
   }
