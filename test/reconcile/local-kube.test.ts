@@ -294,3 +294,47 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('answers in memory keep the form the handler wrote', () => {
+  test('text crosses the channel as text, bytes as bytes, each whole', async () => {
+    const { default: Fastify } = await import('fastify');
+    const app = Fastify();
+    const text = JSON.stringify({ kind: 'Status', message: 'déjà vu: ü, €, 𝄞' });
+    const bytes = Buffer.from([0x6b, 0x38, 0x73, 0x00, 0xff, 0x80]);
+    app.get('/text', (_request, reply) => reply.type('application/json').send(text));
+    app.get('/bytes', (_request, reply) => reply.type('application/octet-stream').send(bytes));
+    app.get('/latin1', (_request, reply) => {
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'text/plain' });
+      reply.raw.write('caf', 'utf8');
+      reply.raw.end('\xe9', 'latin1');
+    });
+    app.get('/empty', (_request, reply) => reply.code(204).send());
+    const { port1, port2 } = new MessageChannel();
+    serveLocalKube(port1, dispatchInto(app));
+    const port = new LocalKubePort(port2, 'https://127.0.0.1:1');
+    try {
+      const get = (path: string) => port.send({ method: 'GET', path, headers: {} });
+      const textAnswer = (await get('/text'))!;
+      assert.equal(textAnswer.status, 200);
+      assert.equal(textAnswer.body, text, 'the JSON as its text, not its UTF-8 bytes');
+      assert.equal(textAnswer.headers['content-length'], String(Buffer.byteLength(text)));
+
+      const bytesAnswer = (await get('/bytes'))!;
+      assert.ok(bytesAnswer.body instanceof Uint8Array, 'bytes stay bytes');
+      assert.deepEqual(Buffer.from(bytesAnswer.body), bytes);
+
+      // Text written in another encoding is sent as the bytes that encoding gives.
+      const latin1 = (await get('/latin1'))!;
+      assert.ok(latin1.body instanceof Uint8Array);
+      assert.deepEqual(Buffer.from(latin1.body), Buffer.from([0x63, 0x61, 0x66, 0xe9]));
+
+      const empty = (await get('/empty'))!;
+      assert.equal(empty.status, 204);
+      assert.equal(empty.body.length, 0);
+    } finally {
+      port.close();
+      await app.close();
+    }
+  });
+});

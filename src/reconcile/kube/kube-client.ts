@@ -461,16 +461,18 @@ function httpLibrary(
       const answer =
         (local === undefined ? undefined : await localSend(local, outgoing, pool.origin, signal)) ??
         (await undiciSend(undici, pool, outgoing, signal));
-      const bytes = Buffer.isBuffer(answer.body)
-        ? answer.body
-        : Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength);
+      const answered = answer.body;
       return new k8s.ResponseContext(answer.status, answer.headers as { [name: string]: string }, {
-        text: async () => bytes.toString('utf8'),
-        binary: async () => bytes,
+        text: async () => (typeof answered === 'string' ? answered : bytesOf(answered).toString('utf8')),
+        binary: async () =>
+          typeof answered === 'string' ? Buffer.from(answered, 'utf8') : bytesOf(answered),
       });
     },
   };
 }
+
+const bytesOf = (body: Uint8Array): Buffer =>
+  Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
 
 interface Outgoing {
   readonly method: string;

@@ -32,7 +32,13 @@ export interface LocalKubeAnswer {
   readonly status: number;
   /** Lower-case names; a repeated header's values joined with ', ' (as the HTTPS client gives them). */
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: Uint8Array;
+  /**
+   * The body: as the handler wrote it when that was UTF-8 text (every JSON answer; a string
+   * crosses a `MessagePort` as one copy of its characters, where bytes cost an `ArrayBuffer`'s
+   * clone, a Node `Buffer`'s being its whole 8 KiB pool slab when small: docs/performance.md,
+   * "Fifteenth round"), else bytes.
+   */
+  readonly body: Uint8Array | string;
 }
 
 /** Answers a request, or undefined when this process does not serve its cluster (HTTPS then). */
@@ -200,7 +206,9 @@ class LocalOutgoing extends EventEmitter {
   finished = false;
   destroyed = false;
   readonly #headers: Record<string, string> = {};
-  readonly #chunks: Buffer[] = [];
+  /** UTF-8 text as written, or bytes (a chunk in another encoding made bytes). */
+  readonly #chunks: (string | Buffer)[] = [];
+  #bytes = false;
   readonly #resolve: (answer: LocalKubeAnswer) => void;
   readonly #reject: (error: Error) => void;
 
@@ -251,13 +259,16 @@ class LocalOutgoing extends EventEmitter {
 
   write(chunk: string | Uint8Array, encoding?: BufferEncoding | (() => void)): boolean {
     if (!this.headersSent) this.writeHead(this.statusCode);
-    this.#chunks.push(
-      typeof chunk === 'string'
-        ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8')
-        : Buffer.isBuffer(chunk)
-          ? chunk
-          : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-    );
+    if (typeof chunk === 'string') {
+      const text = typeof encoding !== 'string' || encoding === 'utf8' || encoding === 'utf-8';
+      if (!text) this.#bytes = true;
+      this.#chunks.push(text ? chunk : Buffer.from(chunk, encoding));
+    } else {
+      this.#bytes = true;
+      this.#chunks.push(
+        Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+      );
+    }
     return true;
   }
 
@@ -269,11 +280,18 @@ class LocalOutgoing extends EventEmitter {
     if (!this.headersSent) this.writeHead(this.statusCode);
     this.writableEnded = true;
     this.finished = true;
-    const body = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
-    this.#resolve({ status: this.statusCode, headers: this.#headers, body });
+    this.#resolve({ status: this.statusCode, headers: this.#headers, body: this.#body() });
     this.emit('finish');
     process.nextTick(() => this.emit('close'));
     return this;
+  }
+
+  #body(): string | Buffer {
+    const chunks = this.#chunks;
+    if (!this.#bytes) return chunks.length === 1 ? (chunks[0] as string) : chunks.join('');
+    return Buffer.concat(
+      chunks.map((chunk) => (typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk)),
+    );
   }
 
   destroy(error?: Error): this {
