@@ -87,7 +87,8 @@ async function main(): Promise<void> {
       "The API cases run mks as `mks serve --no-worker` (API only): the rollouts each PUT triggers are the fleet figure's subject.\n" +
       'rps counts 2xx answers with the expected body; a case with any other answer is FAILED. ' +
       'µs CPU/req: server CPU time (all its threads) per answered request. vs hello CPU, the judged figure: ' +
-      "hello's µs CPU/req ÷ the case's, hello measured just before the case; vs hello rps: rps ÷ that hello's rps (column hello; " +
+      "hello's µs CPU/req ÷ the case's, hello measured just before the case, in each of --rounds rounds, the median round's figures shown; " +
+      "vs hello rps: rps ÷ that hello's rps (column hello; " +
       'it depends on how much of the shared cores the load generator took). ' +
       'srv/gen CPU: server and load generator CPU time over the window (100 % = one core).\n\n',
   );

@@ -34,6 +34,8 @@ export interface Row {
    * request costs beside hello's, whatever the load generator, which shares the cores, managed).
    */
   readonly ratio: number | undefined;
+  /** API cases measured in several rounds: each round's ratio, in order (`ratio` is their median). */
+  readonly roundRatios?: readonly number[] | undefined;
   /** rps of this case ÷ helloRps (printed beside the ratio: noisy on a shared machine). */
   readonly rpsRatio?: number | undefined;
   readonly target: number | undefined;
@@ -207,8 +209,8 @@ export class BenchContext {
 
   /**
    * Measures the bare Fastify hello route now. Its server process is started once and kept; every
-   * case measures it right before itself, so a ratio compares two runs seconds apart (this matters
-   * on a shared machine, where the background load drifts).
+   * round of a case measures it right before itself, so a ratio compares two runs seconds apart
+   * (this matters on a shared machine, where the background load drifts).
    */
   async measureHello(): Promise<Measurement> {
     this.#helloServer ??= this.startServer('hello', { profileName: 'hello' });
@@ -231,7 +233,7 @@ export class BenchContext {
     const failed = all.some((measurement) => failures(measurement) > 0);
     const spread =
       all.length > 1
-        ? `median of ${all.length} measurements (one before each case), ${all[0]!.rps.toFixed(0)}–${all.at(-1)!.rps.toFixed(0)} rps`
+        ? `median of ${all.length} measurements (one before each round of each case), ${all[0]!.rps.toFixed(0)}–${all.at(-1)!.rps.toFixed(0)} rps`
         : undefined;
     return {
       section: 'baseline',

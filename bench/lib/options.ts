@@ -11,6 +11,8 @@ export interface BenchOptions {
   readonly duration: number;
   /** Warm-up seconds per case (same load, not measured). */
   readonly warmup: number;
+  /** API section: alternations of hello and the case; the median of their ratios is judged. */
+  readonly rounds: number;
   readonly connections: number;
   readonly pipelining: number;
   readonly dialects: readonly Dialect[];
@@ -27,6 +29,8 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --only <sections>      comma-separated sections to run (default: all: api,fleet,workers)
   --duration <s>         measured seconds per case (default 5)
   --warmup <s>           warm-up seconds per case (default 1)
+  --rounds <n>           api: hello and the case measured alternately n times; the median of the
+                         n ratios is judged (default 3)
   --connections <n>      concurrent connections of the load generator (default 10)
   --pipelining <n>       requests in flight per connection (default 1)
   --dialects <list>      sqlite,postgres (default both; postgres is skipped without server binaries)
@@ -42,6 +46,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       only: { type: 'string' },
       duration: { type: 'string', default: '5' },
       warmup: { type: 'string', default: '1' },
+      rounds: { type: 'string', default: '3' },
       connections: { type: 'string', default: '10' },
       pipelining: { type: 'string', default: '1' },
       dialects: { type: 'string', default: 'sqlite,postgres' },
@@ -64,6 +69,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     }
     return value;
   };
+  const integer = (name: string, text: string, min: number, max: number) => {
+    const value = number(name, text, min, max);
+    if (!Number.isInteger(value)) throw new Error(`--${name}: '${text}' must be a whole number`);
+    return value;
+  };
   const duration = number('duration', values.duration, 1, 120);
   const warmup = number('warmup', values.warmup, 0, 30);
   // Signed requests are prepared once per case and must stay inside the server's 180 s window.
@@ -79,6 +89,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     only: values.only?.split(',').map((name) => name.trim()),
     duration,
     warmup,
+    rounds: integer('rounds', values.rounds, 1, 15),
     connections: number('connections', values.connections, 1, 1000),
     pipelining: number('pipelining', values.pipelining, 1, 100),
     dialects: dialects as Dialect[],
