@@ -25,6 +25,7 @@ import {
   type Digest,
   ObjectStore,
   type ObjectStoreHooks,
+  StoredText,
   type Watcher,
 } from './apiserver/object-store.ts';
 import { jsonOf, type KubeObject, releaseJson } from './apiserver/objects.ts';
@@ -146,6 +147,19 @@ class ObjectRowSource implements RowSource {
   }
 }
 
+/** The row of an object created as its text (`ObjectStore.createText`): composed already. */
+class TextRowSource implements RowSource {
+  readonly #stored: StoredText;
+
+  constructor(stored: StoredText) {
+    this.#stored = stored;
+  }
+
+  row(): ObjectRow {
+    return { body: this.#stored.text, digest: this.#stored.digestText };
+  }
+}
+
 /** A container log's row (`ObjectRowSource`'s reason). */
 class LogRowSource implements RowSource {
   readonly #podUid: string;
@@ -221,7 +235,11 @@ export class Emulator implements EmulatorControl {
           resource.storage,
           namespace,
           name,
-          object === null ? null : new ObjectRowSource(object, DIGESTS.get(resource.storage)),
+          object === null
+            ? null
+            : object instanceof StoredText
+              ? new TextRowSource(object)
+              : new ObjectRowSource(object, DIGESTS.get(resource.storage)),
         );
       },
       persistMeta: (cluster) => {

@@ -47,7 +47,11 @@ export const MAX_BODY_DEPTH = 100;
 
 /** Refuses an object etcd would refuse (kube-apiserver relays etcd's text with a 413). */
 export function assertStorable(object: KubeObject): void {
-  const text = jsonOf(object);
+  assertStorableText(jsonOf(object));
+}
+
+/** `assertStorable` of an object given as its stored text. */
+export function assertStorableText(text: string): void {
   // A UTF-8 byte is at least one UTF-16 unit and at most three: skip the count when it is clear.
   if (text.length * 3 <= OBJECT_SIZE_LIMIT) return;
   if (Buffer.byteLength(text) > OBJECT_SIZE_LIMIT)

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { applyDefaults, initialStatus } from './defaults.ts';
-import { assertStorable } from './limits.ts';
+import { assertStorable, assertStorableText } from './limits.ts';
 import { markTracked, trackCreate, trackUpdate } from './managed-fields.ts';
 import {
   alreadyExistsError,
@@ -31,7 +31,11 @@ export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface ChangeEvent {
   readonly type: EventType;
   readonly resource: ResourceType;
-  /** The object after the change (for DELETED: the last state, with the delete's resourceVersion). */
+  /**
+   * The object after the change (for DELETED: the last state, with the delete's resourceVersion).
+   * For an object created as its text (`createText`) it is parsed when first read: read it only
+   * when the change's resource calls for it.
+   */
   readonly object: KubeObject;
   readonly previous: KubeObject | undefined;
   readonly rv: number;
@@ -54,12 +58,13 @@ export interface ClusterMeta {
 }
 
 export interface ObjectStoreHooks {
+  /** An object written (null: deleted), or created as its text (`createText`). */
   persistObject(
     cluster: ObjectStore,
     resource: ResourceType,
     namespace: string,
     name: string,
-    object: KubeObject | null,
+    object: KubeObject | StoredText | null,
   ): void;
   persistMeta(cluster: ObjectStore): void;
   /** A pod's last container log was written (null: the pod is gone). */
@@ -85,6 +90,52 @@ export interface WriteOptions {
    * fieldsV1, recorded as is (managed-fields.ts `trackCreate`) instead of walking the object.
    */
   readonly sameShapeAs?: JsonObject;
+}
+
+/** What `createText` hands its writer to compose the object with: what `create` would set. */
+export interface CreationStamp {
+  readonly uid: string;
+  readonly resourceVersion: string;
+  readonly creationTimestamp: string;
+}
+
+/**
+ * An object as the text `create` stores for it (the JSON of the object in API order), with its
+ * resource's digest (`Digest`) as an object and as the text the store writes beside the body.
+ */
+export class StoredText {
+  constructor(
+    readonly text: string,
+    readonly digest: KubeObject,
+    readonly digestText: string,
+  ) {}
+}
+
+/**
+ * The watch log's entry of an object created as text (`createText`): its object is parsed when a
+ * watcher or a resumed watch reads it, which most never do (a cluster's Events).
+ */
+class TextChange implements ChangeEvent {
+  readonly type = 'ADDED';
+  readonly previous = undefined;
+  readonly resource: ResourceType;
+  readonly rv: number;
+  #text: string;
+  #object: KubeObject | undefined;
+
+  constructor(resource: ResourceType, text: string, rv: number) {
+    this.resource = resource;
+    this.#text = text;
+    this.rv = rv;
+  }
+
+  get object(): KubeObject {
+    if (this.#object === undefined) {
+      this.#object = parseJson(this.#text);
+      this.#text = '';
+    }
+    return this.#object;
+  }
 }
 
 /** A copy of the object that may be changed at its top level and in its metadata. */
@@ -440,11 +491,15 @@ export class ObjectStore {
     if (previous !== undefined) forgetJson(previous);
     this.#hooks.persistObject(this, resource, namespace, name, type === 'DELETED' ? null : object);
     this.#hooks.persistMeta(this);
-    const event: ChangeEvent = { type, resource, object, previous, rv };
+    this.#logged({ type, resource, object, previous, rv });
+  }
+
+  /** A committed change: into the watch log, to the resource's watchers, then to the controllers. */
+  #logged(event: ChangeEvent): void {
     this.#log.push(event);
     if (this.#log.length > WATCH_LOG_SIZE) this.#logStart = this.#log.shift()!.rv;
     for (const watcher of this.watchers) {
-      if (watcher.resource === resource) watcher.send(event);
+      if (watcher.resource === event.resource) watcher.send(event);
     }
     this.#hooks.onChange(this, event);
   }
@@ -455,8 +510,7 @@ export class ObjectStore {
     return this.#log.filter((e) => e.rv > rv && e.resource === resource);
   }
 
-  #validateName(resource: ResourceType, object: KubeObject): void {
-    const name = object.metadata.name ?? '';
+  #validateName(resource: ResourceType, name: string): void {
     const causes: string[] = [];
     if (name === '') causes.push('metadata.name: Required value: name or generateName is required');
     else if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) || name.length > 253) {
@@ -473,16 +527,11 @@ export class ObjectStore {
     if ((metadata.name ?? '') === '' && metadata.generateName !== undefined) {
       metadata.name = `${metadata.generateName}${randomSuffix()}`;
     }
-    this.#validateName(resource, object);
+    this.#validateName(resource, metadata.name ?? '');
     const namespace = resource.namespaced ? (metadata.namespace ?? 'default') : '';
     if (resource.namespaced) {
       metadata.namespace = namespace;
-      if (this.get(RESOURCE.namespaces, '', namespace) === undefined) {
-        throw new StatusError(404, 'NotFound', `namespaces "${namespace}" not found`, {
-          name: namespace,
-          kind: 'namespaces',
-        });
-      }
+      this.#assertNamespace(namespace);
     } else {
       delete metadata.namespace;
     }
@@ -506,6 +555,53 @@ export class ObjectStore {
     const stored = inApiOrder(object);
     this.#commit('ADDED', resource, stored, undefined, rv);
     return stored;
+  }
+
+  #assertNamespace(namespace: string): void {
+    if (this.get(RESOURCE.namespaces, '', namespace) === undefined) {
+      throw new StatusError(404, 'NotFound', `namespaces "${namespace}" not found`, {
+        name: namespace,
+        kind: 'namespaces',
+      });
+    }
+  }
+
+  /**
+   * Creates an object its writer composes as the text `create` would store for it (the JSON of the
+   * object in API order, with the uid, resourceVersion and creationTimestamp `compose` is handed,
+   * and its managedFields), with its resource's digest. It is kept as text until read, as an
+   * object loaded from the store is: neither built, ordered, tracked nor serialized here. For a
+   * writer of many objects of one shape, whose create cost several times the text (the Events a
+   * cluster records: cluster/events.ts; docs/performance.md, "Fifteenth round"). The checks are
+   * `create`'s: a valid and free name, an existing namespace, a storable size.
+   */
+  createText(
+    resource: ResourceType,
+    namespace: string,
+    name: string,
+    compose: (stamp: CreationStamp) => StoredText,
+  ): void {
+    this.#validateName(resource, name);
+    if (resource.namespaced) this.#assertNamespace(namespace);
+    const key = keyOf(resource.namespaced ? namespace : '', name);
+    if (this.#objects.get(resource.storage)?.has(key) === true) {
+      throw alreadyExistsError(resource.name, resource.group, name);
+    }
+    const rv = this.#nextRv();
+    const stored = compose({
+      uid: randomUUID(),
+      resourceVersion: String(rv),
+      creationTimestamp: rfc3339(this.#hooks.now()),
+    });
+    assertStorableText(stored.text);
+    const storage = resource.storage;
+    const entry = new Unparsed(stored.text, stored.digest);
+    this.#bucket(storage).set(key, entry);
+    this.#unparsed.set(storage, (this.#unparsed.get(storage) ?? 0) + 1);
+    this.#reindex(storage, key, undefined, entry);
+    this.#hooks.persistObject(this, resource, resource.namespaced ? namespace : '', name, stored);
+    this.#hooks.persistMeta(this);
+    this.#logged(new TextChange(resource, stored.text, rv));
   }
 
   /**

@@ -403,6 +403,16 @@ function metadataJson(value: unknown): string | undefined {
   return `${head === '{}' ? '{' : `${head.slice(0, -1)},`}"managedFields":[${entries}]}`;
 }
 
+/** The text of a frozen fieldsV1 tree, composed once per tree (`FIELDS_JSON`). */
+export function fieldsV1Json(tree: JsonObject): string {
+  let text = FIELDS_JSON.get(tree);
+  if (text === undefined) {
+    text = JSON.stringify(tree);
+    FIELDS_JSON.set(tree, text);
+  }
+  return text;
+}
+
 /** An entry's text with its (frozen) tree's kept; undefined for any other entry. */
 function entryJson(entry: unknown): string | undefined {
   if (!isObject(entry) || !isPlain(entry)) return undefined;
@@ -424,11 +434,7 @@ function entryJson(entry: unknown): string | undefined {
     (count === 7 && typeof subresource !== 'string')
   )
     return undefined;
-  let fields = FIELDS_JSON.get(fieldsV1);
-  if (fields === undefined) {
-    fields = JSON.stringify(fieldsV1);
-    FIELDS_JSON.set(fieldsV1, fields);
-  }
+  const fields = fieldsV1Json(fieldsV1);
   const head = `{"manager":${JSON.stringify(manager)},"operation":${JSON.stringify(operation)},"apiVersion":${JSON.stringify(apiVersion)},"time":${JSON.stringify(time)},"fieldsType":${JSON.stringify(fieldsType)},"fieldsV1":${fields}`;
   return count === 7 ? `${head},"subresource":${JSON.stringify(subresource)}}` : `${head}}`;
 }

@@ -87,7 +87,7 @@ export class Controllers {
     // A sync runs the controllers to a fixpoint: syncing again for its own writes would change nothing.
     if (cluster === this.#syncing) return;
     const resource = event.resource;
-    if (concernsNamespaces(resource.name, event.object)) {
+    if (concernsNamespaces(event)) {
       this.#namespacesSynced.delete(cluster);
       this.enqueue(cluster);
     } else if (

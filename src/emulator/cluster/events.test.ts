@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
 import { memoryCluster as bareCluster } from '../../../test/support/object-store.ts';
-import type { ObjectStore } from '../apiserver/object-store.ts';
+import { ObjectStore, StoredText } from '../apiserver/object-store.ts';
 import type { KubeObject } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
-import { EVENT_DIGEST, recordEvent } from './events.ts';
+import { EVENT_DIGEST, type EventInput, recordEvent } from './events.ts';
 
 /** A cluster in memory only (no store, no controllers), its namespaces created. */
 function memoryCluster(): ObjectStore {
@@ -226,4 +226,116 @@ test('Events loaded as text are counted again, bounded and read as the Events pa
   assert.equal(again.list(RESOURCE.events)[0], first, 'a parsed Event takes the place of its text');
   assert.deepEqual(again.list(RESOURCE.events, 'kube-system'), stored);
   assert.deepEqual([...again.values(RESOURCE.events)].length, stored.length);
+});
+
+test('an Event of a shape seen before is stored as its text: the text the object path stores, digest and watch alike', () => {
+  const persisted: { name: string; stored: unknown }[] = [];
+  const sent: { type: string; object: KubeObject }[] = [];
+  const cluster = new ObjectStore(
+    { id: 'c', version: '1.32', nodeCount: 1, resourceVersion: 0, busy: false, createdAt: 'T' },
+    {
+      persistObject: (_cluster, resource, _namespace, name, stored) => {
+        if (resource === RESOURCE.events) persisted.push({ name, stored });
+      },
+      persistMeta: () => {},
+      persistLog: () => {},
+      onChange: () => {},
+      now: () => new Date(Date.UTC(2026, 11, 6, 8, 0, 0)),
+    },
+  );
+  for (const name of ['kube-system', 'default'])
+    cluster.create(RESOURCE.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  cluster.watchers.add({
+    resource: RESOURCE.events,
+    namespace: undefined,
+    send: (event) => sent.push({ type: event.type, object: event.object }),
+    close: () => {},
+  });
+  // A component of its own: its shapes are new to this process, so each first Event takes the
+  // object path and teaches the shape's tree.
+  const component = `events-test-${process.pid}-${Date.now()}`;
+  const shapes: [string, KubeObject, Partial<EventInput>][] = [
+    ['with host', pod('a', 'uid-a'), { host: 'node-1' }],
+    ['without host', pod('a', 'uid-a'), {}],
+    [
+      'involved object without kind and apiVersion, escapes in the message',
+      {
+        metadata: { name: 'cm', namespace: 'default', uid: 'uid-c', resourceVersion: '5' },
+      } as unknown as KubeObject,
+      { message: 'say "hé" \\ \u2028 \u0007 😀' },
+    ],
+  ];
+  /** The members the two Events differ by, replaced: the rest must read the same, in the same order. */
+  const normalized = (event: KubeObject) => {
+    const copy = JSON.parse(JSON.stringify(event));
+    for (const key of ['name', 'uid', 'resourceVersion', 'creationTimestamp']) copy.metadata[key] = key;
+    copy.metadata.managedFields[0].time = 'time';
+    for (const key of ['name', 'uid', 'resourceVersion']) copy.involvedObject[key] = key;
+    copy.firstTimestamp = copy.lastTimestamp = 'time';
+    return JSON.stringify(copy);
+  };
+  for (const shape of shapes) {
+    const [what, object, overrides] = shape;
+    // A reason of its own: no Event of another shape is counted again instead.
+    const input = { ...pulled, component, reason: `Shape${shapes.indexOf(shape)}`, ...overrides };
+    const other = {
+      ...object,
+      metadata: { ...object.metadata, name: 'other', uid: 'uid-other', resourceVersion: '9' },
+    };
+    persisted.length = 0;
+    sent.length = 0;
+    recordEvent(cluster, object, input, new Date(Date.UTC(2026, 11, 6, 8, 0, 1)));
+    recordEvent(cluster, other, input, new Date(Date.UTC(2026, 11, 6, 8, 0, 2)));
+    assert.equal(persisted.length, 2, what);
+    const [first, second] = persisted as [
+      { name: string; stored: unknown },
+      { name: string; stored: unknown },
+    ];
+    assert.ok(!(first.stored instanceof StoredText), `${what}: the first of its shape is built as an object`);
+    assert.ok(second.stored instanceof StoredText, `${what}: the next one is stored as its text`);
+    const stored = second.stored;
+    const namespace = object.metadata.namespace!;
+    const viaObject = cluster.get(RESOURCE.events, namespace, first.name)!;
+    const viaText = cluster.get(RESOURCE.events, namespace, second.name)!;
+    assert.equal(normalized(viaText), normalized(viaObject), `${what}: the same members, in the same order`);
+    assert.equal(stored.text, JSON.stringify(viaText), `${what}: the stored text is the object's JSON`);
+    assert.equal((viaText.involvedObject as { uid: string }).uid, 'uid-other');
+    assert.equal(viaText.lastTimestamp, '2026-12-06T08:00:02Z');
+    assert.equal(viaText.metadata.creationTimestamp, '2026-12-06T08:00:00Z');
+    assert.equal(viaText.metadata.resourceVersion, String(cluster.meta.resourceVersion));
+    assert.equal(stored.digestText, EVENT_DIGEST.of(viaText), `${what}: the digest the object path writes`);
+    assert.deepEqual(
+      sent.map((event) => [event.type, event.object.metadata.name]),
+      [
+        ['ADDED', first.name],
+        ['ADDED', second.name],
+      ],
+      `${what}: both reach the watchers`,
+    );
+    assert.deepEqual(sent[1]!.object, viaText);
+    // Happening again, it is counted on the Event stored as text.
+    recordEvent(cluster, other, input, new Date(Date.UTC(2026, 11, 6, 8, 0, 3)));
+    assert.equal(cluster.get(RESOURCE.events, namespace, second.name)?.count, 2, what);
+  }
+});
+
+test("an object created as its text gets create's checks: its name, its namespace, a free name", () => {
+  const cluster = memoryCluster();
+  const compose = () => {
+    throw new Error('not composed: the checks come first');
+  };
+  assert.throws(() => cluster.createText(RESOURCE.events, 'kube-system', 'Not_A_Name', compose), {
+    code: 422,
+  });
+  assert.throws(() => cluster.createText(RESOURCE.events, 'absent', 'e.1', compose), {
+    code: 404,
+    message: 'namespaces "absent" not found',
+  });
+  recordEvent(cluster, pod('a', 'uid-a'), pulled, new Date(0));
+  const [taken] = cluster.list(RESOURCE.events);
+  assert.throws(() => cluster.createText(RESOURCE.events, 'kube-system', taken!.metadata.name!, compose), {
+    code: 409,
+  });
+  const before = cluster.meta.resourceVersion;
+  assert.equal(cluster.meta.resourceVersion, before, 'nothing was written');
 });

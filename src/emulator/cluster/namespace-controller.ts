@@ -5,7 +5,7 @@
  * publisher of the control plane the kubectl session was recorded on, see docs/emulator.md),
  * created when a namespace appears and again when one is deleted.
  */
-import type { ObjectStore } from '../apiserver/object-store.ts';
+import type { ChangeEvent, ObjectStore } from '../apiserver/object-store.ts';
 import type { KubeObject } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
 
@@ -51,14 +51,17 @@ export function serviceCaConfigMap(namespace: string): KubeObject {
 const ROOT_CA_DESCRIPTION =
   'Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.';
 
-/** Whether a change concerns what this controller keeps. */
-export function concernsNamespaces(resource: string, object: KubeObject): boolean {
-  return (
-    resource === RESOURCE.namespaces.name ||
-    (resource === RESOURCE.serviceaccounts.name && object.metadata.name === 'default') ||
-    (resource === RESOURCE.configmaps.name &&
-      (object.metadata.name === ROOT_CA_CONFIG_MAP || object.metadata.name === SERVICE_CA_CONFIG_MAP))
-  );
+/**
+ * Whether a change concerns what this controller keeps. Its object is read only for the resources
+ * that need it (an Event's, created as text, would be parsed for nothing: `ChangeEvent.object`).
+ */
+export function concernsNamespaces(change: ChangeEvent): boolean {
+  const resource = change.resource.name;
+  if (resource === RESOURCE.namespaces.name) return true;
+  if (resource === RESOURCE.serviceaccounts.name) return change.object.metadata.name === 'default';
+  if (resource !== RESOURCE.configmaps.name) return false;
+  const name = change.object.metadata.name;
+  return name === ROOT_CA_CONFIG_MAP || name === SERVICE_CA_CONFIG_MAP;
 }
 
 /** Creates what an active namespace lacks. */
