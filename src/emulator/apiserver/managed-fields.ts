@@ -500,12 +500,6 @@ export class FieldsByShape {
   }
 }
 
-/**
- * `tree` with its one `metadata.ownerReferences` item's key (`k:{"uid":…}`) naming `uid`: the
- * tree the field manager's walk gives an object that differs from `tree`'s only in its owner's
- * uid (the item's members are the same fields; the list's keys, `.` and the one item, keep their
- * byte order). The parts around the item are new (frozen), the rest shared.
- */
 /** `node`, frozen, with `key`'s value replaced, in the same place. */
 function replaced(node: JsonObject, key: string, value: Json): JsonObject {
   const out: JsonObject = {};
@@ -513,6 +507,12 @@ function replaced(node: JsonObject, key: string, value: Json): JsonObject {
   return Object.freeze(out);
 }
 
+/**
+ * `tree` with its one `metadata.ownerReferences` item's key (`k:{"uid":…}`) naming `uid`: the
+ * tree the field manager's walk gives an object that differs from `tree`'s only in its owner's
+ * uid (the item's members are the same fields; the list's keys, `.` and the one item, keep their
+ * byte order). The parts around the item are new (frozen), the rest shared.
+ */
 function withOwner(tree: JsonObject, uid: string): JsonObject | undefined {
   const metadata = tree['f:metadata'];
   const owners = isObject(metadata) ? metadata['f:ownerReferences'] : undefined;

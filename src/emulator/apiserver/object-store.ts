@@ -573,13 +573,16 @@ export class ObjectStore {
    * object loaded from the store is: neither built, ordered, tracked nor serialized here. For a
    * writer of many objects of one shape, whose create cost several times the text (the Events a
    * cluster records: cluster/events.ts; docs/performance.md, "Fifteenth round"). The checks are
-   * `create`'s: a valid and free name, an existing namespace, a storable size.
+   * `create`'s: a valid and free name, an existing namespace, a storable size. `compose` is given
+   * `input` beside the stamp, so a writer passes a module-level function, not a closure made per
+   * object (docs/performance.md, "Fourteenth round").
    */
-  createText(
+  createText<T>(
     resource: ResourceType,
     namespace: string,
     name: string,
-    compose: (stamp: CreationStamp) => StoredText,
+    compose: (stamp: CreationStamp, input: T) => StoredText,
+    input: T,
   ): void {
     this.#validateName(resource, name);
     if (resource.namespaced) this.#assertNamespace(namespace);
@@ -588,11 +591,10 @@ export class ObjectStore {
       throw alreadyExistsError(resource.name, resource.group, name);
     }
     const rv = this.#nextRv();
-    const stored = compose({
-      uid: randomUUID(),
-      resourceVersion: String(rv),
-      creationTimestamp: rfc3339(this.#hooks.now()),
-    });
+    const stored = compose(
+      { uid: randomUUID(), resourceVersion: String(rv), creationTimestamp: rfc3339(this.#hooks.now()) },
+      input,
+    );
     assertStorableText(stored.text);
     const storage = resource.storage;
     const entry = new Unparsed(stored.text, stored.digest);

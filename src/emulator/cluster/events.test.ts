@@ -321,21 +321,21 @@ test('an Event of a shape seen before is stored as its text: the text the object
 
 test("an object created as its text gets create's checks: its name, its namespace, a free name", () => {
   const cluster = memoryCluster();
+  recordEvent(cluster, pod('a', 'uid-a'), pulled, new Date(0));
+  const [taken] = cluster.list(RESOURCE.events);
+  const before = cluster.meta.resourceVersion;
   const compose = () => {
     throw new Error('not composed: the checks come first');
   };
-  assert.throws(() => cluster.createText(RESOURCE.events, 'kube-system', 'Not_A_Name', compose), {
-    code: 422,
-  });
-  assert.throws(() => cluster.createText(RESOURCE.events, 'absent', 'e.1', compose), {
-    code: 404,
-    message: 'namespaces "absent" not found',
-  });
-  recordEvent(cluster, pod('a', 'uid-a'), pulled, new Date(0));
-  const [taken] = cluster.list(RESOURCE.events);
-  assert.throws(() => cluster.createText(RESOURCE.events, 'kube-system', taken!.metadata.name!, compose), {
-    code: 409,
-  });
-  const before = cluster.meta.resourceVersion;
-  assert.equal(cluster.meta.resourceVersion, before, 'nothing was written');
+  const refused = (namespace: string, name: string) => () =>
+    cluster.createText(RESOURCE.events, namespace, name, compose, undefined);
+  assert.throws(refused('kube-system', 'Not_A_Name'), { code: 422 });
+  assert.throws(refused('absent', 'e.1'), { code: 404, message: 'namespaces "absent" not found' });
+  assert.throws(refused('kube-system', taken!.metadata.name!), { code: 409 });
+  assert.equal(cluster.meta.resourceVersion, before, 'no resourceVersion taken');
+  assert.deepEqual(
+    cluster.list(RESOURCE.events).map((event) => event.metadata.name),
+    [taken!.metadata.name],
+    'nothing stored',
+  );
 });

@@ -113,9 +113,14 @@ export function recordEvent(cluster: ObjectStore, object: KubeObject, event: Eve
   if (fields !== undefined) {
     // A shape seen before: the Event composed as the text `create` stores (its tree is known).
     const name = `${object.metadata.name}.${randomHex(8)}`;
-    cluster.createText(RESOURCE.events, namespace, name, (stamp) =>
-      eventText(stamp, name, namespace, object, event, time, fields),
-    );
+    cluster.createText(RESOURCE.events, namespace, name, eventText, {
+      name,
+      namespace,
+      object,
+      event,
+      time,
+      fields,
+    });
   } else {
     createEvent(cluster, shape, namespace, object, event, time);
   }
@@ -174,15 +179,21 @@ const json = JSON.stringify;
  * docs/performance.md, "Fifteenth round"). The tests hold the two paths to the same text
  * (events.test.ts).
  */
-function eventText(
-  stamp: CreationStamp,
-  name: string,
-  namespace: string,
-  object: KubeObject,
-  event: EventInput,
-  time: string,
-  fields: JsonObject,
-): StoredText {
+/** What `eventText` composes an Event from (the rest is the store's `CreationStamp`). */
+interface EventParts {
+  readonly name: string;
+  readonly namespace: string;
+  /** The object the Event is about. */
+  readonly object: KubeObject;
+  readonly event: EventInput;
+  /** Its first and last timestamp. */
+  readonly time: string;
+  /** Its shape's fieldsV1 tree. */
+  readonly fields: JsonObject;
+}
+
+function eventText(stamp: CreationStamp, parts: EventParts): StoredText {
+  const { name, namespace, object, event, time, fields } = parts;
   const { kind, apiVersion } = object;
   const uid = object.metadata.uid ?? '';
   // Each member's JSON once: the body and the digest share them.
