@@ -3,6 +3,9 @@
  * emulator shares: metadata access, timestamps, Status errors, label and field selectors.
  */
 
+import { BoundedMap } from '../../bounded-map.ts';
+import { fieldsV1Ranges } from './stored-fields.ts';
+
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
@@ -444,9 +447,66 @@ function entryJson(entry: unknown): string | undefined {
  * kept as its JSON, so answering the object after a load serializes nothing again.
  */
 export function parseJson(text: string): KubeObject {
-  const object = JSON.parse(text) as KubeObject;
+  const object = parseSharingFields(text) ?? (JSON.parse(text) as KubeObject);
   JSON_OF.set(object, text);
   return object;
+}
+
+/**
+ * fieldsV1 trees read back from stored texts, by their text: parsed once, frozen and shared like
+ * the trees managed-fields.ts builds (so its paths and this module's text of each are kept too).
+ * Bounded: a cluster's daemon pods and revisions name its DaemonSet's uid in theirs, so a fleet
+ * has one per cluster; a fleet's nodes, DaemonSets, namespaces and Events share a few.
+ */
+const FIELDS_BY_TEXT = new BoundedMap<string, JsonObject>(1_024);
+
+/**
+ * The object of a stored text with its managedFields' fieldsV1 trees shared (`FIELDS_BY_TEXT`):
+ * the rest of the text parsed, each tree looked up by its text (stored-fields.ts finds them).
+ * Undefined when the text has none, or is not laid out as expected: `JSON.parse` then reads it.
+ */
+function parseSharingFields(text: string): KubeObject | undefined {
+  const ranges = fieldsV1Ranges(text);
+  if (ranges === undefined || ranges.length === 0) return undefined;
+  // Each tree's place holds null in the text parsed.
+  let rest = '';
+  let from = 0;
+  for (let index = 0; index < ranges.length; index += 2) {
+    rest += `${text.slice(from, ranges[index])}null`;
+    from = ranges[index + 1]!;
+  }
+  const object = JSON.parse(rest + text.slice(from)) as KubeObject;
+  const entries: unknown = object.metadata?.managedFields;
+  if (!Array.isArray(entries)) return undefined;
+  let index = 0;
+  for (const entry of entries) {
+    if (!isObject(entry) || entry.fieldsV1 !== null) continue;
+    // A null the text had itself: the places no longer match the trees.
+    if (index === ranges.length) return undefined;
+    entry.fieldsV1 = sharedFields(text.slice(ranges[index], ranges[index + 1]));
+    index += 2;
+  }
+  return index === ranges.length ? object : undefined;
+}
+
+function sharedFields(text: string): JsonObject {
+  let tree = FIELDS_BY_TEXT.get(text);
+  if (tree === undefined) {
+    // A copy: the slice would keep the whole object's text in memory with the tree.
+    const own = ` ${text}`.slice(1);
+    tree = freezeTree(JSON.parse(own) as JsonObject);
+    FIELDS_JSON.set(tree, own);
+    FIELDS_BY_TEXT.set(own, tree);
+  }
+  return tree;
+}
+
+function freezeTree(node: JsonObject): JsonObject {
+  for (const key in node) {
+    const child = node[key];
+    if (isObject(child)) freezeTree(child);
+  }
+  return Object.freeze(node);
 }
 
 /** Drops the text kept for an object the cluster no longer stores (a replaced or deleted version). */
