@@ -10,10 +10,12 @@ import { memberShape, rootShape, type Shape } from './field-shapes.ts';
 import {
   clone,
   deepEqual,
+  fieldsV1Json,
   isObject,
   type Json,
   type JsonObject,
   type KubeObject,
+  keepFieldsV1Json,
   StatusError,
 } from './objects.ts';
 
@@ -473,9 +475,12 @@ export function trackCreate(
  */
 export class FieldsByShape {
   readonly #trees: BoundedMap<string, JsonObject>;
+  /** The trees `get` made for an owner, by shape and uid: a DaemonSet's pods share one. */
+  readonly #owned: BoundedMap<string, JsonObject>;
 
   constructor(max: number) {
     this.#trees = new BoundedMap(max);
+    this.#owned = new BoundedMap(max);
   }
 
   /**
@@ -488,7 +493,14 @@ export class FieldsByShape {
    */
   get(shape: string, ownerUid?: string): JsonObject | undefined {
     const tree = this.#trees.get(shape);
-    return tree === undefined || ownerUid === undefined ? tree : withOwner(tree, ownerUid);
+    if (tree === undefined || ownerUid === undefined) return tree;
+    const key = `${shape}\n${ownerUid}`;
+    let owned = this.#owned.get(key);
+    if (owned === undefined) {
+      owned = withOwner(tree, ownerUid);
+      if (owned !== undefined) this.#owned.set(key, owned);
+    }
+    return owned;
   }
 
   /** Remembers the tree of `created`, the first object of its shape, created by one manager. */
@@ -524,7 +536,11 @@ function withOwner(tree: JsonObject, uid: string): JsonObject | undefined {
   if (known === item) return tree;
   // The same item's members under the new key, in the same place (after `.`).
   const renamed = Object.freeze({ [SELF]: owners[SELF]!, [item]: owners[known]! });
-  return replaced(tree, 'f:metadata', replaced(metadata as JsonObject, 'f:ownerReferences', renamed));
+  const owned = replaced(tree, 'f:metadata', replaced(metadata as JsonObject, 'f:ownerReferences', renamed));
+  // Its text is the tree's with that one key renamed: a key is the only string of a fieldsV1
+  // text, and no other path is the owner reference's item.
+  keepFieldsV1Json(owned, fieldsV1Json(tree).replace(JSON.stringify(known), JSON.stringify(item)));
+  return owned;
 }
 
 /**

@@ -384,7 +384,13 @@ test("a DaemonSet's pods and revision in other clusters of one template carry th
         JSON.stringify(object.metadata.managedFields),
         JSON.stringify(walked.metadata.managedFields),
       );
+      // The text stored, composed around the kept text of its tree (the shape's, its owner's
+      // uid put in), is JSON.stringify's.
+      assert.equal(jsonOf(object), JSON.stringify(object));
     }
+    // A cluster's pods share the one tree made for their owner.
+    const [a, b] = cluster.list(RESOURCE.pods);
+    assert.equal(a!.metadata.managedFields![0]!.fieldsV1, b!.metadata.managedFields![0]!.fieldsV1);
   }
   // The second cluster's took the first's tree (sharing its parts), not a walk of their own.
   const [first, second] = clusters.map(({ cluster }) => cluster.list(RESOURCE.pods)[0]!);

@@ -416,6 +416,14 @@ export function fieldsV1Json(tree: JsonObject): string {
   return text;
 }
 
+/**
+ * Keeps `text` as the text of the frozen tree `tree`, which its caller composed as
+ * `JSON.stringify(tree)` would (managed-fields.ts: a tree made from another by renaming a key).
+ */
+export function keepFieldsV1Json(tree: JsonObject, text: string): void {
+  FIELDS_JSON.set(tree, text);
+}
+
 /** An entry's text with its (frozen) tree's kept; undefined for any other entry. */
 function entryJson(entry: unknown): string | undefined {
   if (!isObject(entry) || !isPlain(entry)) return undefined;
