@@ -10,6 +10,7 @@ import { memberShape, rootShape, type Shape } from './field-shapes.ts';
 import {
   clone,
   deepEqual,
+  deepFreeze,
   fieldsV1Json,
   isObject,
   type Json,
@@ -336,11 +337,6 @@ function toFieldsV1(paths: ReadonlySet<string>): JsonObject {
   const fields = deepFreeze(sortedFields(tree));
   fieldsMemo.set(key, fields);
   return fields;
-}
-
-function deepFreeze(node: JsonObject): JsonObject {
-  for (const child of Object.values(node)) if (isObject(child)) deepFreeze(child);
-  return Object.freeze(node);
 }
 
 /** A fieldsV1 tree with its keys in byte order, as structured-merge-diff writes it. */

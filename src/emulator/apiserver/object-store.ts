@@ -596,11 +596,8 @@ export class ObjectStore {
       input,
     );
     assertStorableText(stored.text);
-    const storage = resource.storage;
-    const entry = new Unparsed(stored.text, stored.digest);
-    this.#bucket(storage).set(key, entry);
-    this.#unparsed.set(storage, (this.#unparsed.get(storage) ?? 0) + 1);
-    this.#reindex(storage, key, undefined, entry);
+    // Filed as a loaded object's text is (it has its digest): kept unparsed, indexed by the digest.
+    this.#restoreEntry(resource.storage, key, new Unparsed(stored.text, stored.digest));
     this.#hooks.persistObject(this, resource, resource.namespaced ? namespace : '', name, stored);
     this.#hooks.persistMeta(this);
     this.#logged(new TextChange(resource, stored.text, rv));

@@ -502,18 +502,16 @@ function sharedFields(text: string): JsonObject {
   if (tree === undefined) {
     // A copy: the slice would keep the whole object's text in memory with the tree.
     const own = ` ${text}`.slice(1);
-    tree = freezeTree(JSON.parse(own) as JsonObject);
+    tree = deepFreeze(JSON.parse(own) as JsonObject);
     FIELDS_JSON.set(tree, own);
     FIELDS_BY_TEXT.set(own, tree);
   }
   return tree;
 }
 
-function freezeTree(node: JsonObject): JsonObject {
-  for (const key in node) {
-    const child = node[key];
-    if (isObject(child)) freezeTree(child);
-  }
+/** `node` and every object below it frozen (a fieldsV1 tree shared between objects). */
+export function deepFreeze(node: JsonObject): JsonObject {
+  for (const child of Object.values(node)) if (isObject(child)) deepFreeze(child);
   return Object.freeze(node);
 }
 

@@ -171,14 +171,6 @@ function createEvent(
 
 const json = JSON.stringify;
 
-/**
- * The text `createEvent`'s Event is stored as (members in API order, undefined ones left out as
- * JSON leaves them, managedFields as the field manager records a create by the component, with
- * `fields` its shape's tree), and its digest: composed directly instead of building, ordering,
- * tracking and serializing the object (a new Event's `recordEvent` 13–23 → 6–10 µs:
- * docs/performance.md, "Fifteenth round"). The tests hold the two paths to the same text
- * (events.test.ts).
- */
 /** What `eventText` composes an Event from (the rest is the store's `CreationStamp`). */
 interface EventParts {
   readonly name: string;
@@ -192,6 +184,14 @@ interface EventParts {
   readonly fields: JsonObject;
 }
 
+/**
+ * The text `createEvent`'s Event is stored as (members in API order, undefined ones left out as
+ * JSON leaves them, managedFields as the field manager records a create by the component, with
+ * `fields` its shape's tree), and its digest: composed directly instead of building, ordering,
+ * tracking and serializing the object (a new Event's `recordEvent` 13–23 → 6–10 µs:
+ * docs/performance.md, "Fifteenth round"). The tests hold the two paths to the same text
+ * (events.test.ts).
+ */
 function eventText(stamp: CreationStamp, parts: EventParts): StoredText {
   const { name, namespace, object, event, time, fields } = parts;
   const { kind, apiVersion } = object;
