@@ -10,6 +10,7 @@ import { nameThisThread } from '../thread-name.ts';
 import { KubeClients, MAX_CLIENTS } from './kube/kube-client.ts';
 import { LocalKubePort } from './kube/local-kube.ts';
 import { Lease, leaseGuarded } from './lease.ts';
+import { outbox } from './outbox.ts';
 import {
   type FromThread,
   fromThreadError,
@@ -38,7 +39,7 @@ const kube = new KubeClients(
 );
 compactWhenAsked('reconciler');
 
-const post = (message: FromThread) => port.postMessage(message);
+const post = outbox<FromThread>(port);
 const leases = new Map<number, Lease>();
 const calls = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
 let nextCallId = 1;
@@ -72,7 +73,11 @@ function runPass(passId: number, clusterId: string, bindings: object): void {
     .finally(() => leases.delete(passId));
 }
 
-port.on('message', (message: ToThread) => {
+port.on('message', (messages: ToThread[]) => {
+  for (const message of messages) receive(message);
+});
+
+function receive(message: ToThread): void {
   switch (message.type) {
     case 'pass':
       runPass(message.passId, message.clusterId, message.bindings);
@@ -89,4 +94,4 @@ port.on('message', (message: ToThread) => {
       break;
     }
   }
-});
+}

@@ -18,6 +18,7 @@ import { KUBE_LIBRARIES, KubeError, type KubeErrorKind } from './kube/kube-clien
 import { type LocalKube, serveLocalKube } from './kube/local-kube.ts';
 import { type Lease, LeaseLostError } from './lease.ts';
 import type { PassRunner } from './loop.ts';
+import { outbox } from './outbox.ts';
 import { type PassCall, servePassCall } from './pass-thread-rpc.ts';
 import type { Outcome, PassSettings, ReconcileContext } from './reconcile-cluster.ts';
 
@@ -89,6 +90,12 @@ export function fromThreadError(error: ThreadError): Error {
   return rebuilt;
 }
 
+/** The thread passes run in, and its outbox: what the main thread posts it leaves through `post`. */
+interface RunningThread {
+  readonly thread: Thread;
+  readonly post: (message: ToThread) => void;
+}
+
 interface RunningPass {
   readonly ctx: ReconcileContext;
   resolve(outcome: Outcome): void;
@@ -100,7 +107,7 @@ export class PassThread implements PassRunner {
   readonly #log: Logger;
   readonly #localKube: LocalKube | undefined;
   readonly #passes = new Map<number, RunningPass>();
-  #thread: Thread | undefined;
+  #thread: RunningThread | undefined;
   /** The main thread's end of the running thread's in-memory channel to the clusters' API. */
   #localPort: MessagePort | undefined;
   #nextPassId = 1;
@@ -118,29 +125,29 @@ export class PassThread implements PassRunner {
 
   run(ctx: ReconcileContext, clusterId: string, lease: Lease): Promise<Outcome> {
     if (this.#closed) return Promise.reject(new Error('the reconciler thread is closed'));
-    const thread = this.#thread ?? this.#start();
+    const running = this.#thread ?? this.#start();
     const passId = this.#nextPassId++;
     // The thread's own logger carries the pass's bindings (lease owner, reconcile id, cluster).
     const { pid: _pid, hostname: _hostname, ...bindings } = ctx.log.bindings();
     return new Promise<Outcome>((resolve, reject) => {
       this.#passes.set(passId, { ctx, resolve, reject });
-      post(thread, { type: 'pass', passId, clusterId, bindings });
+      running.post({ type: 'pass', passId, clusterId, bindings });
       lease.onLost(() => {
-        if (this.#passes.has(passId) && this.#thread === thread) post(thread, { type: 'lost', passId });
+        if (this.#passes.has(passId) && this.#thread === running) running.post({ type: 'lost', passId });
       });
     });
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    const thread = this.#thread;
+    const running = this.#thread;
     this.#thread = undefined;
-    if (thread !== undefined) await thread.terminate();
+    if (running !== undefined) await running.thread.terminate();
     this.#closeLocalPort();
     this.#failAll(new Error('the reconciler thread was stopped'));
   }
 
-  #start(): Thread {
+  #start(): RunningThread {
     // A small young generation: the passes' garbage is collected often rather than held in a young
     // generation grown to V8's default, which the process's RSS keeps (docs/performance.md, "Memory").
     const channel = this.#localKube === undefined ? undefined : new MessageChannel();
@@ -170,19 +177,23 @@ export class PassThread implements PassRunner {
       // From a bundle (scripts/build.js), its entry is bundled beside it: plain JavaScript, no loader.
       thread = new Thread(new URL('./pass-thread.entry.js', import.meta.url), options);
     }
-    thread.on('message', (message: FromThread) => this.#onMessage(thread, message));
+    // Both ways, the messages of one turn of the microtasks leave as one (outbox.ts).
+    const running: RunningThread = { thread, post: outbox<ToThread>(thread) };
+    thread.on('message', (messages: FromThread[]) => {
+      for (const message of messages) this.#onMessage(running.post, message);
+    });
     thread.on('error', (error) => {
       this.#log.error({ err: error }, 'The reconciler thread failed');
     });
     thread.on('exit', (code) => {
-      if (this.#thread !== thread) return;
+      if (this.#thread !== running) return;
       this.#thread = undefined;
       this.#closeLocalPort();
       // Its passes are retried like any failed pass; the next pass starts a new thread.
       this.#failAll(new Error(`the reconciler thread exited (code ${code})`));
     });
-    this.#thread = thread;
-    return thread;
+    this.#thread = running;
+    return running;
   }
 
   #closeLocalPort(): void {
@@ -196,7 +207,7 @@ export class PassThread implements PassRunner {
     for (const pass of passes) pass.reject(error);
   }
 
-  #onMessage(thread: Thread, message: FromThread): void {
+  #onMessage(post: (message: ToThread) => void, message: FromThread): void {
     if (message.type === 'done') {
       const pass = this.#passes.get(message.passId);
       if (pass === undefined) return;
@@ -207,8 +218,8 @@ export class PassThread implements PassRunner {
     }
     const { callId } = message;
     this.#call(message).then(
-      (value) => post(thread, { type: 'reply', callId, value }),
-      (error: unknown) => post(thread, { type: 'reply', callId, error: toThreadError(error) }),
+      (value) => post({ type: 'reply', callId, value }),
+      (error: unknown) => post({ type: 'reply', callId, error: toThreadError(error) }),
     );
   }
 
@@ -222,7 +233,3 @@ export class PassThread implements PassRunner {
 
 /** The reconciler thread's young generation (V8's default grows to 48 MB under a fleet's load). */
 export const THREAD_YOUNG_GENERATION_MB = 8;
-
-function post(thread: Thread, message: ToThread): void {
-  thread.postMessage(message);
-}

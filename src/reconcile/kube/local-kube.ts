@@ -18,6 +18,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MessagePort } from 'node:worker_threads';
 import type { FastifyInstance } from 'fastify';
+import { outbox } from '../outbox.ts';
 
 /** One request, as an HTTP client would send it to the cluster's origin. */
 export interface LocalKubeRequest {
@@ -308,23 +309,6 @@ type FromClient = { readonly id: number } & LocalKubeRequest;
 type ToClient =
   | { readonly id: number; readonly answer: LocalKubeAnswer | undefined }
   | { readonly id: number; readonly error: string };
-
-/**
- * Messages posted in one go: those queued within the same turn of the event loop's microtasks
- * leave as one message (a message costs its sender ≈ 5 µs and wakes the receiver; answers of a
- * group commit come together).
- */
-function outbox<T>(port: MessagePort): (message: T) => void {
-  let queued: T[] = [];
-  const flush = () => {
-    const messages = queued;
-    queued = [];
-    port.postMessage(messages);
-  };
-  return (message) => {
-    if (queued.push(message) === 1) queueMicrotask(flush);
-  };
-}
 
 /** The main thread's side of a channel: serves each request that comes through `port` with `serve`. */
 export function serveLocalKube(port: MessagePort, serve: LocalKubeServe): void {
