@@ -38,6 +38,7 @@ export interface PassThreadData extends PassThreadOptions {
   readonly localKube?: { readonly origin: string; readonly port: MessagePort };
 }
 
+/** What the main thread tells the thread; posted in arrays, those of one microtask turn together (outbox.ts). */
 export type ToThread =
   | { readonly type: 'pass'; readonly passId: number; readonly clusterId: string; readonly bindings: object }
   | { readonly type: 'lost'; readonly passId: number }
@@ -48,6 +49,7 @@ export type ToThread =
       readonly error?: ThreadError;
     };
 
+/** What the thread tells the main thread; posted in arrays likewise. */
 export type FromThread =
   | ({ readonly type: 'call'; readonly callId: number; readonly passId: number } & PassCall)
   | {
