@@ -56,7 +56,7 @@ export interface FleetFigures {
   /** The figure: seconds from the first change until every cluster is READY with it observed. */
   readonly seconds: number;
   readonly clustersPerSecond: number;
-  /** Peak RSS of the server process over the change window (sampled). */
+  /** Peak RSS of the server process over the change window (its high-water mark since the window began). */
   readonly peakRssBytes: number;
   /** The process's high-water mark (creation included). */
   readonly vmHwmBytes: number | undefined;
