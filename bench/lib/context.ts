@@ -49,12 +49,15 @@ export interface Row {
 /** What the fleet section measures (bench/fleet.ts). */
 export interface FleetFigures {
   readonly clusters: number;
+  /** How many of them the change touched (the figures "per cluster" of the change are per these). */
+  readonly changed: number;
   /** Seconds to create the fleet and see it all READY (not the figure). */
   readonly createSeconds: number;
   /** Seconds until every change was accepted (part of the figure). */
   readonly acceptSeconds: number;
   /** The figure: seconds from the first change until every cluster is READY with it observed. */
   readonly seconds: number;
+  /** Clusters changed per second. */
   readonly clustersPerSecond: number;
   /** Peak RSS of the server process over the change window (its high-water mark since the window began). */
   readonly peakRssBytes: number;
@@ -75,7 +78,7 @@ export interface FleetFigures {
   readonly cpu: number;
   /** Clusters whose ConfigMap and kube-proxy pods were checked through their Kubernetes API. */
   readonly verified: number;
-  /** Requests the clusters' Kubernetes API served during the change, per cluster. */
+  /** Requests the clusters' Kubernetes API served during the change, per cluster changed. */
   readonly kubeCallsPerCluster: number;
   /**
    * The settled fleet over one more resync period (after the settled-RSS one): loads of evicted

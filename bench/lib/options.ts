@@ -23,6 +23,11 @@ export interface BenchOptions {
   readonly json: string;
   /** Size of the fleet (section fleet). */
   readonly clusters: number;
+  /**
+   * How many of the fleet's clusters the change touches (section fleet; default all): issue 17's
+   * memory target is a change touching 1,000 of 10,000 settled clusters.
+   */
+  readonly changed: number | undefined;
 }
 
 export const USAGE = `Usage: npm run bench -- [flags]
@@ -37,7 +42,8 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --profile              CPU-profile the mks servers (.bench/profiles) and print top self-time functions
   --pin                  pin servers to CPU 0 and the load generator to CPU 1 (taskset; needs ≥ 2 CPUs)
   --json <file>          where to write the results (default .bench/results.json)
-  --clusters <n>         emulated clusters of the fleet and workers sections (default 1000)`;
+  --clusters <n>         emulated clusters of the fleet and workers sections (default 1000)
+  --changed <n>          fleet: how many of them the change touches (default all; at most --clusters)`;
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   const { values } = parseArgs({
@@ -54,6 +60,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       pin: { type: 'boolean', default: false },
       json: { type: 'string', default: '.bench/results.json' },
       clusters: { type: 'string', default: '1000' },
+      changed: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -85,6 +92,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     }
   }
   if (values.pin && os.availableParallelism() < 2) throw new Error('--pin needs at least 2 CPUs');
+  const clusters = integer('clusters', values.clusters, 1, 100_000);
   return {
     only: values.only?.split(',').map((name) => name.trim()),
     duration,
@@ -96,6 +104,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     profile: values.profile,
     pin: values.pin,
     json: values.json,
-    clusters: number('clusters', values.clusters, 1, 100_000),
+    clusters,
+    changed: values.changed === undefined ? undefined : integer('changed', values.changed, 1, clusters),
   };
 }
