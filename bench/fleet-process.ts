@@ -118,9 +118,9 @@ class RssSampler {
 /**
  * The change's peak RSS, exact and without sampling: the kernel's high-water mark (VmHWM), reset
  * when the window begins (`clear_refs` 5, Linux ≥ 4.0). Sampling RSS every 25 ms instead missed
- * what rose and fell between two samples, and cost the main thread it measured ≈ 0.1 ms a sample
- * (/proc read, ≈ 0.5 % of a change: docs/performance.md, "Eighteenth round"). Where the mark
- * cannot be reset, the sampler.
+ * what rose and fell between two samples, and cost the main thread it measured ≈ 0.6 % of a
+ * change by the profile (a /proc read each: docs/performance.md, "Eighteenth round"). Where the
+ * mark cannot be reset, the sampler.
  */
 class ChangePeakRss {
   readonly #sampler: RssSampler | undefined;

@@ -1,13 +1,15 @@
 /**
  * Section `fleet`: N emulated clusters (--clusters, default 1,000; pods start at once), driven
  * through the signed API as a user would: created (POST …/kube) and waited for READY, then every
- * customization changed at once (PUT …/customization) and waited for READY with the new
- * generation observed; then a sample is checked through the clusters' own Kubernetes API, with the
- * kubeconfig the API hands out (the kube-proxy ConfigMap says the new config, every kube-proxy pod
- * loaded it). Any failed call or check makes the row FAILED.
+ * customization (--changed: that many of them) changed at once (PUT …/customization) and waited
+ * for READY with the new generation observed; then a sample of those changed is checked through
+ * the clusters' own Kubernetes API, with the kubeconfig the API hands out (the kube-proxy
+ * ConfigMap says the new config, every kube-proxy pod loaded it). Any failed call or check makes
+ * the row FAILED.
  *
- * Figures, each beside its target (issue 17): the change's seconds (≤ 3 s per 1,000 clusters),
- * the server's peak RSS during the change (≤ 500 MiB), its RSS once the fleet is created and
+ * Figures, each beside its target (issue 17): the change's seconds (≤ 3 s per 1,000 clusters
+ * changed), the server's peak RSS during the change (≤ 500 MiB for a change of 1,000: the
+ * kernel's high-water mark over it), its RSS once the fleet is created and
  * settled (≤ 400 MiB, for 10,000 clusters), the RSS per 1,000 idle clusters (settled minus the
  * server's RSS before the first cluster), and the creation's seconds.
  *
