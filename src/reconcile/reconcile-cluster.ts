@@ -98,7 +98,19 @@ export interface ReconcileContext extends PassSettings {
   readonly log: Logger;
 }
 
-export async function reconcileCluster(ctx: ReconcileContext, clusterId: string): Promise<Outcome> {
+/**
+ * One pass over `clusterId`: applies what its record asks, follows the rollout, reports the status.
+ * A pass that makes the cluster READY ends with one more pass, a check (`recheck`): it reads the
+ * cluster again while its emulated cluster is still in memory, and answers where it found it
+ * settled. Without it the first resync after every change (and after a creation) made that check
+ * later, once the cluster had left memory, and loaded it back for that alone: a fleet just
+ * created loaded every cluster again (docs/performance.md, "Nineteenth round").
+ */
+export async function reconcileCluster(
+  ctx: ReconcileContext,
+  clusterId: string,
+  recheck = true,
+): Promise<Outcome> {
   const cluster = await ctx.store.get(clusterId);
   const task = reconcilerTask(cluster);
   if (cluster === undefined || task === 'none') return { kind: 'gone' };
@@ -225,7 +237,8 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
     }
   }
   // A rolled-back generation stays ERROR (its message says why) until the user changes or reverts it.
-  if (rolledBack === undefined && reportsReady(cluster)) {
+  const madeReady = rolledBack === undefined && reportsReady(cluster);
+  if (madeReady) {
     await ctx.store.writeStatus(clusterId, generation, 'READY', null);
     if (working) {
       await recordEvent(
@@ -242,7 +255,11 @@ export async function reconcileCluster(ctx: ReconcileContext, clusterId: string)
   UNNEEDED.delete(clusterId);
   // Found as applied, with nothing written: the next pass may take this as its answer while the
   // cluster stays unchanged (the stamp was taken before the reads, so a change since shows).
-  return settled === undefined ? { kind: 'done' } : { kind: 'done', settled };
+  if (settled !== undefined) return { kind: 'done', settled };
+  // Made READY here (what this pass wrote changed the stamp): the check a later pass would make,
+  // made now. It takes its own stamp before its reads, so it answers settled only if it is.
+  if (madeReady && recheck && stamp !== undefined) return reconcileCluster(ctx, clusterId, false);
+  return { kind: 'done' };
 }
 
 /** The generation and state stamp (ClusterProvider.ensureCluster) at which a pass found its cluster. */
