@@ -67,13 +67,16 @@ function startReconciler(
   rolloutEnd?: RolloutEnd,
   localKube?: LocalKube,
 ): ReconcileLoop {
+  // One process serving every cluster (no scale-out): a settled cluster's resync never loads it,
+  // so a pass that makes one READY checks it while it is loaded (reconcile-cluster.ts).
+  const settings = { ...passSettings(config.reconcile), recheckReady: !services.database.scaleOut };
   const passes = config.reconcile.thread
     ? new PassThread(
         {
           kubePublicUrl: config.kubePublicUrl,
           caPem,
           kubeTokenKey: services.kubeTokenKey,
-          settings: passSettings(config.reconcile),
+          settings,
           logLevel: logger.level,
         },
         logger,
@@ -88,7 +91,7 @@ function startReconciler(
       provider,
       connection: servedConnection(config.kubePublicUrl, services.clusterToken, caPem),
       kube,
-      ...passSettings(config.reconcile),
+      ...settings,
     },
     config.reconcile,
     logger,
