@@ -77,7 +77,7 @@ export interface PassSettings {
   /** How often the cluster autoscaler looks at a cluster with an autoscaled pool (default 10 s). */
   readonly autoscaleMs?: number;
   /**
-   * A pass that makes its cluster READY checks it once more (`reconcileCluster`'s `recheck`). Set
+   * A pass that makes its cluster READY checks it once more (`reconcileCluster`). Set
    * by the runtime, not the configuration: on where one process serves every cluster, whose
    * settled resyncs then never load it; off under scale-out, where the resync of a cluster out of
    * memory loads it anyway (another process may have changed it), so the check would only add
@@ -94,7 +94,6 @@ export function passSettings(from: PassSettings): PassSettings {
     autoRollback: from.autoRollback,
     nodeReadyTimeoutMs: from.nodeReadyTimeoutMs,
     ...(from.autoscaleMs === undefined ? {} : { autoscaleMs: from.autoscaleMs }),
-    ...(from.recheckReady === undefined ? {} : { recheckReady: from.recheckReady }),
   };
 }
 
@@ -109,17 +108,13 @@ export interface ReconcileContext extends PassSettings {
 
 /**
  * One pass over `clusterId`: applies what its record asks, follows the rollout, reports the status.
- * A pass that makes the cluster READY ends with one more pass, a check (`recheck`, where
- * `recheckReady`): it reads the cluster again while its emulated cluster is still in memory, and
- * answers where it found it settled. Without it the first resync after every change (and after a creation) made that check
- * later, once the cluster had left memory, and loaded it back for that alone: a fleet just
- * created loaded every cluster again (docs/performance.md, "Nineteenth round").
+ * Where `recheckReady`, a pass that makes the cluster READY ends with one more pass, a check: it
+ * reads the cluster again while its emulated cluster is still in memory, and answers where it
+ * found it settled. Without it the first resync after every change (and after a creation) made
+ * that check later, once the cluster had left memory, and loaded it back for that alone: a fleet
+ * just created loaded every cluster again (docs/performance.md, "Nineteenth round").
  */
-export async function reconcileCluster(
-  ctx: ReconcileContext,
-  clusterId: string,
-  recheck = true,
-): Promise<Outcome> {
+export async function reconcileCluster(ctx: ReconcileContext, clusterId: string): Promise<Outcome> {
   const cluster = await ctx.store.get(clusterId);
   const task = reconcilerTask(cluster);
   if (cluster === undefined || task === 'none') return { kind: 'gone' };
@@ -267,8 +262,8 @@ export async function reconcileCluster(
   if (settled !== undefined) return { kind: 'done', settled };
   // Made READY here (what this pass wrote changed the stamp): the check a later pass would make,
   // made now. It takes its own stamp before its reads, so it answers settled only if it is.
-  if (madeReady && recheck && ctx.recheckReady === true && stamp !== undefined) {
-    return reconcileCluster(ctx, clusterId, false);
+  if (madeReady && ctx.recheckReady === true && stamp !== undefined) {
+    return reconcileCluster({ ...ctx, recheckReady: false }, clusterId);
   }
   return { kind: 'done' };
 }

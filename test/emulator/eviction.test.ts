@@ -172,7 +172,7 @@ for (const dialect of DIALECTS) {
       });
       if (dialect === 'sqlite') {
         // One process serves every cluster: nothing can change one out of memory. The pass that
-        // made it READY checked it once more while it was loaded (reconcile-cluster.ts, `recheck`),
+        // made it READY checked it once more while it was loaded (reconcile-cluster.ts, `recheckReady`),
         // so not even the first resync loads it back to find it settled. On PostgreSQL `mks serve`
         // shares clusters between processes (leases), and another one may have changed it: the
         // ensure loads it (the pass still makes no Kubernetes call).
