@@ -31,13 +31,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  constants,
-  monitorEventLoopDelay,
-  type PerformanceEntry,
-  PerformanceObserver,
-  performance as perf,
-} from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance as perf } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
@@ -45,6 +39,7 @@ import { compactionTotals } from '../src/memory/compaction.ts';
 import { startRuntime } from '../src/server.ts';
 import { freePort } from '../test/support/postgres-server.ts';
 import { fatal, serveParent } from './lib/child.ts';
+import { GcTally } from './lib/gc-tally.ts';
 import { cpuSecondsOfStat } from './lib/thread-cpu.ts';
 
 const LOG_LEVEL = 'info';
@@ -58,44 +53,6 @@ const POLL_MS = 50;
 const POLL_COST_RATIO = 50;
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mks-fleet-'));
-
-/**
- * The main thread's garbage collections over a window, by kind: how many, and their time on the
- * main thread (the `gc` performance entries: a scavenge's or a full collection's pause; the helper
- * threads' concurrent marking and sweeping are in their own CPU time, not here).
- */
-class GcTally {
-  readonly #byKind: Record<string, { count: number; ms: number }> = {};
-  readonly #observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) this.#add(entry);
-  });
-
-  constructor() {
-    this.#observer.observe({ entryTypes: ['gc'] });
-  }
-
-  stop(): Record<string, { count: number; ms: number }> {
-    // Entries are delivered asynchronously: take what is queued before disconnecting.
-    for (const entry of this.#observer.takeRecords()) this.#add(entry);
-    this.#observer.disconnect();
-    return this.#byKind;
-  }
-
-  #add(entry: PerformanceEntry): void {
-    const kind = GC_KINDS[(entry as { detail?: { kind?: number } }).detail?.kind ?? 0] ?? 'other';
-    const tally = this.#byKind[kind] ?? { count: 0, ms: 0 };
-    tally.count += 1;
-    tally.ms += entry.duration;
-    this.#byKind[kind] = tally;
-  }
-}
-
-const GC_KINDS: Record<number, string> = {
-  [constants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge',
-  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'mark-compact',
-  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental marking',
-  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
-};
 
 /** Peak RSS, sampled (for the settle's periods: a sample every `everyMs`). */
 class RssSampler {

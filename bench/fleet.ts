@@ -25,6 +25,7 @@ import { type OvhCredentials, readOvhConf } from '../src/client/ovh-conf.ts';
 import { configHash, renderClusterConfig } from '../src/customization/kube-proxy-config.ts';
 import { type Child, startChild } from './lib/child.ts';
 import type { BenchContext, FleetFigures, Row } from './lib/context.ts';
+import { type GcCounts, gcText } from './lib/gc-tally.ts';
 import { summarizeProfile } from './lib/profile.ts';
 
 /** Seconds per 1,000 clusters on the embedded default (issue 17: 1,000 in ≤ 3 s, 10,000 in ≤ 30 s). */
@@ -118,7 +119,7 @@ interface Watched {
   /** The reconcile passes that ended in the window: outcomes and durations (ms). */
   passes: { count: number; outcomes: Record<string, number>; p50: number; p90: number; max: number };
   /** The main thread's garbage collections in the window, by kind: count and pause (ms). */
-  gc: Record<string, { count: number; ms: number }>;
+  gc: GcCounts;
 }
 
 interface Cluster {
@@ -459,8 +460,5 @@ function passesLine(watched: Watched): string {
   const outcomes = Object.entries(passes.outcomes)
     .map(([outcome, count]) => `${outcome} ${count}`)
     .join(', ');
-  const gc = Object.entries(watched.gc)
-    .map(([kind, { count, ms }]) => `${count} ${kind} (${ms.toFixed(0)} ms)`)
-    .join(', ');
-  return `reconcile passes ${passes.count} (${outcomes}), duration p50 ${passes.p50.toFixed(0)} ms, p90 ${passes.p90.toFixed(0)} ms, max ${passes.max.toFixed(0)} ms; main event loop ${(eventLoop.utilization * 100).toFixed(0)} % busy, delay p50 ${eventLoop.delayP50.toFixed(1)} ms, p99 ${eventLoop.delayP99.toFixed(1)} ms, max ${eventLoop.delayMax.toFixed(0)} ms; main thread's collections: ${gc || 'none'}`;
+  return `reconcile passes ${passes.count} (${outcomes}), duration p50 ${passes.p50.toFixed(0)} ms, p90 ${passes.p90.toFixed(0)} ms, max ${passes.max.toFixed(0)} ms; main event loop ${(eventLoop.utilization * 100).toFixed(0)} % busy, delay p50 ${eventLoop.delayP50.toFixed(1)} ms, p99 ${eventLoop.delayP99.toFixed(1)} ms, max ${eventLoop.delayMax.toFixed(0)} ms; main thread's collections: ${gcText(watched.gc)}`;
 }

@@ -10,7 +10,8 @@
  *                               same logger and log settings as mks (pino at info, no per-request line).
  *
  * Both listen on a free loopback port and report it in their `ready` message; both answer `usage`
- * (CPU time and event-loop utilization so far) so the orchestrator can tell who saturated.
+ * (CPU time, event-loop utilization and the main thread's garbage collections so far) so the
+ * orchestrator can tell who saturated, and what the collector did in a window.
  */
 import { performance } from 'node:perf_hooks';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
@@ -18,6 +19,7 @@ import { ApiClient } from '../src/client/api-client.ts';
 import { createLogger } from '../src/logger.ts';
 import { startLocalRuntime } from '../test/support/server.ts';
 import { fatal, serveParent } from './lib/child.ts';
+import { GcTally } from './lib/gc-tally.ts';
 
 const LOG_LEVEL = 'info';
 
@@ -74,6 +76,8 @@ async function startHello() {
   return { app, ready: { port }, close: () => app.close() };
 }
 
+const collections = new GcTally();
+
 try {
   const kind = process.argv[2];
   const server = kind === 'mks' ? await startMks() : kind === 'hello' ? await startHello() : undefined;
@@ -85,6 +89,7 @@ try {
           type: 'usage',
           cpu: process.cpuUsage(),
           elu: performance.eventLoopUtilization(),
+          gc: collections.snapshot(),
           // Monotonic microseconds, the clock of V8's CPU profile timestamps.
           hrtimeMicros: Number(process.hrtime.bigint() / 1000n),
         };

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Child, REPO_DIR, startChild } from './child.ts';
+import { type GcCounts, gcBetween, gcText } from './gc-tally.ts';
 import type { LoadResult, LoadSpec } from './load.ts';
 import type { BenchOptions } from './options.ts';
 import { type ProfileSummary, summarizeProfile } from './profile.ts';
@@ -18,6 +19,8 @@ export interface Measurement extends LoadResult {
   readonly serverElu: number;
   /** The machine's 1-minute load average when the window ended (other work competing for CPU). */
   readonly loadAverage: number;
+  /** The server's main-thread garbage collections during the window, by kind. */
+  readonly serverGc: GcCounts;
 }
 
 export type Verdict = 'PASS' | 'FAIL' | 'FAILED' | 'BASELINE' | 'SKIPPED';
@@ -101,6 +104,7 @@ export interface ServerUnderTest {
 interface Usage {
   cpu: NodeJS.CpuUsage;
   elu: { idle: number; active: number };
+  gc: GcCounts;
   hrtimeMicros: number;
 }
 
@@ -133,7 +137,10 @@ export class BenchContext {
         ? (row.note ?? '')
         : `${m.rps.toFixed(0)} rps, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, server CPU ${(m.serverCpu * 100).toFixed(0)} %, loader CPU ${(m.loaderCpu * 100).toFixed(0)} %, load avg ${m.loadAverage.toFixed(1)}`;
     const where = row.dialect === undefined ? '' : ` [${row.dialect}]`;
-    const cpu = m === undefined ? '' : `, ${cpuMicrosPerRequest(m).toFixed(1)} µs CPU/req`;
+    const cpu =
+      m === undefined
+        ? ''
+        : `, ${cpuMicrosPerRequest(m).toFixed(1)} µs CPU/req, main-thread collections ${gcText(m.serverGc)}`;
     const versus =
       row.ratio === undefined
         ? ''
@@ -206,6 +213,7 @@ export class BenchContext {
       serverCpu: cpu,
       serverElu: active + idle === 0 ? 0 : active / (active + idle),
       loadAverage: os.loadavg()[0]!,
+      serverGc: gcBetween(before.gc, after.gc),
     };
     return measurement;
   }
