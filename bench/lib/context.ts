@@ -135,12 +135,9 @@ export class BenchContext {
     const figures =
       m === undefined
         ? (row.note ?? '')
-        : `${m.rps.toFixed(0)} rps, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, server CPU ${(m.serverCpu * 100).toFixed(0)} %, loader CPU ${(m.loaderCpu * 100).toFixed(0)} %, load avg ${m.loadAverage.toFixed(1)}`;
+        : `${m.rps.toFixed(0)} rps, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, server CPU ${(m.serverCpu * 100).toFixed(0)} %, loader CPU ${(m.loaderCpu * 100).toFixed(0)} %, load avg ${m.loadAverage.toFixed(1)}, server's main-thread collections ${gcText(m.serverGc)}`;
     const where = row.dialect === undefined ? '' : ` [${row.dialect}]`;
-    const cpu =
-      m === undefined
-        ? ''
-        : `, ${cpuMicrosPerRequest(m).toFixed(1)} µs CPU/req, main-thread collections ${gcText(m.serverGc)}`;
+    const cpu = m === undefined ? '' : `, ${cpuMicrosPerRequest(m).toFixed(1)} µs CPU/req`;
     const versus =
       row.ratio === undefined
         ? ''
