@@ -77,9 +77,9 @@ export interface PassSettings {
   /** How often the cluster autoscaler looks at a cluster with an autoscaled pool (default 10 s). */
   readonly autoscaleMs?: number;
   /**
-   * A pass that makes its cluster READY checks it once more (`reconcileCluster`). Set
-   * by the runtime, not the configuration: on where one process serves every cluster, whose
-   * settled resyncs then never load it; off under scale-out, where the resync of a cluster out of
+   * A pass that makes its cluster READY checks it once more (`reconcileCluster`). Set by the
+   * runtime, not the configuration: true where one process serves every cluster, whose settled
+   * resyncs then never load it; false under scale-out, where the resync of a cluster out of
    * memory loads it anyway (another process may have changed it), so the check would only add
    * reads to the pass.
    */
