@@ -89,6 +89,11 @@ export interface Config {
   readonly podStartMs: number;
   /** Every cluster's etcd quota in bytes (`metrics/etcdUsage`); 0: OVH's, by node count. */
   readonly etcdQuotaBytes: number;
+  /**
+   * V8's heap growth factor while the process is quiet, in %, set once the runtime is up
+   * (src/memory/heap.ts); 0: V8's own. A factor on node's command line wins.
+   */
+  readonly heapGrowingPercent: number;
   /** Which emulated clusters stay in memory (the others are in the store, loaded on demand). */
   readonly emulator: {
     /** An emulated cluster idle this long (no call, watch, rollout or pending write) leaves memory. */
@@ -308,6 +313,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
   });
   const podStartMs = integer('MKS_POD_START_MS', 1_000, 0);
   const etcdQuotaBytes = integer('MKS_ETCD_QUOTA_BYTES', 0, 0);
+  const heapGrowingPercent = integer('MKS_HEAP_GROWING_PERCENT', 30, 0);
   const emulator = Object.freeze({
     idleMs: integer('MKS_EMULATOR_IDLE_MS', 5_000, 50),
     maxLoaded: integer('MKS_EMULATOR_MAX_LOADED', 256, 1),
@@ -350,6 +356,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     reconcile,
     podStartMs,
     etcdQuotaBytes,
+    heapGrowingPercent,
     emulator,
     kubeApi,
     listeners,

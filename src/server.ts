@@ -138,7 +138,12 @@ export async function startWorkerRuntime(config: Config, logger: Logger): Promis
   const control = new RemoteEmulatorControl(config.kubePublicUrl, services.internalToken, ca?.caPem);
   const kube = new KubeClients();
   const reconciler = startReconciler(config, services, control, ca?.caPem, kube, logger);
-  const memory = compactMemoryWhenQuiet({ workSignal: services.workSignal, logger, reconciler });
+  const memory = compactMemoryWhenQuiet({
+    workSignal: services.workSignal,
+    logger,
+    reconciler,
+    growingPercent: config.heapGrowingPercent,
+  });
   return {
     services,
     reconciler,
@@ -300,6 +305,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     emulator,
     answered: metrics.answered,
     registry: metrics.registry,
+    growingPercent: config.heapGrowingPercent,
   });
 
   return {

@@ -141,6 +141,7 @@ test('no compaction while the API answers requests: it waits until they stop', a
     workSignal: { on: (listener) => listeners.add(listener), off: (listener) => listeners.delete(listener) },
     answered: () => answered,
     quiet: { quietMs: 60, checkMs: 5 },
+    growingPercent: 0,
   });
   const before = compactionTotals().main?.count ?? 0;
   // Held (not garbage V8 could give back by itself meanwhile): the heap grew, so a compaction runs.
@@ -182,20 +183,21 @@ test('with emulated clusters, quiet lasts longer than an idle cluster takes to l
 });
 
 /**
- * Major collections made by the same allocation in a child node started as `bin/mks.js` starts
- * mks (`--heap-growing-percent=30`), inside a burst or not (heap.ts `burstGrowth`).
+ * Major collections made by the same allocation in a child node after `setup` (heap.ts's exports in
+ * scope), node started with `nodeFlags` (`bin/mks.js` gives none of the heap's growth: mks sets it
+ * once its runtime is up, `quietHeapGrowth`).
  */
-function majorCollections(inBurst: boolean): number {
+function majorCollections(setup: string, nodeFlags: readonly string[] = []): number {
   const heap = JSON.stringify(new URL('./heap.ts', import.meta.url).href);
   const script = `
-    const { burstGrowth } = await import(${heap});
+    const { burstGrowth, quietHeapGrowth } = await import(${heap});
     const { PerformanceObserver, constants } = await import('node:perf_hooks');
     let majors = 0;
     const observer = new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) if (entry.detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors++;
     });
     observer.observe({ entryTypes: ['gc'] });
-    burstGrowth(${inBurst});
+    ${setup}
     // A sliding window of live objects over a stream of garbage, as a fleet's change makes.
     const live = [];
     for (let round = 0; round < 300; round++) {
@@ -212,19 +214,37 @@ function majorCollections(inBurst: boolean): number {
   `;
   const child = spawnSync(
     process.execPath,
-    ['--heap-growing-percent=30', '--import', 'tsx', '--input-type=module', '--eval', script],
+    [...nodeFlags, '--import', 'tsx', '--input-type=module', '--eval', script],
     { encoding: 'utf8', timeout: 60_000 },
   );
   assert.equal(child.status, 0, child.stderr);
   return Number(child.stdout);
 }
 
-test('in a burst the heap grows by a looser factor than the one mks starts with: fewer full collections', () => {
-  // Two processes each (a run's count moves by one between runs), compared by their sums.
-  const quiet = majorCollections(false) + majorCollections(false);
-  const burst = majorCollections(true) + majorCollections(true);
+/** Two processes each (a run's count moves by one between runs), compared by their sums. */
+function twice(setup: string, nodeFlags: readonly string[] = []): number {
+  return majorCollections(setup, nodeFlags) + majorCollections(setup, nodeFlags);
+}
+
+test('in a burst the heap grows by a looser factor than the quiet one mks sets: fewer full collections', () => {
+  const quiet = twice('quietHeapGrowth(30); burstGrowth(false);');
+  const burst = twice('quietHeapGrowth(30); burstGrowth(true);');
   assert.ok(quiet >= 2, `the tight factor collects in full several times (${quiet})`);
   assert.ok(burst < quiet, `in a burst ${burst} full collections, quiet ${quiet}`);
+  // Quiet again after the burst: the tight factor is back.
+  const after = twice('quietHeapGrowth(30); burstGrowth(true); burstGrowth(false);');
+  assert.ok(after > burst, `after the burst ${after} full collections, in it ${burst}`);
+});
+
+test("a growth factor on node's command line wins over the one mks sets once up", () => {
+  // One process each: V8's own factor collects about a third as often here.
+  const tight = majorCollections('quietHeapGrowth(30);');
+  // V8's own factor asked for on the command line: mks's 30 % is not set over it.
+  const commandLine = majorCollections('quietHeapGrowth(30);', ['--heap-growing-percent=0']);
+  assert.ok(
+    commandLine < tight,
+    `V8's own from the command line: ${commandLine} full collections; 30 %: ${tight}`,
+  );
 });
 
 test("an isolate's first full collection holds while another isolate sets and clears --expose-gc", async () => {

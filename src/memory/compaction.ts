@@ -14,7 +14,7 @@
  */
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import { burstGrowth, type Compaction, compactIfGrown, ThreadCompactions } from './heap.ts';
+import { burstGrowth, type Compaction, compactIfGrown, quietHeapGrowth, ThreadCompactions } from './heap.ts';
 
 export interface QuietOptions {
   /** How long no work must be seen before the burst counts as ended. */
@@ -111,6 +111,11 @@ export interface CompactionSources {
   /** `/metrics`' registry, if the process serves one. */
   readonly registry?: Registry;
   readonly quiet?: QuietOptions;
+  /**
+   * The heap's growth factor while the process is quiet, set as the compaction starts, once the
+   * runtime is up (heap.ts `quietHeapGrowth`; config `heapGrowingPercent`); 0: V8's own.
+   */
+  readonly growingPercent: number;
 }
 
 const MIB = 1024 * 1024;
@@ -133,6 +138,7 @@ export function compactionTotals(): Record<string, Readonly<CompactionTotals>> {
 
 /** Wires the compaction to a runtime (server.ts); `close()` when the runtime closes. */
 export function compactMemoryWhenQuiet(sources: CompactionSources): { close(): void } {
+  quietHeapGrowth(sources.growingPercent);
   const log = sources.logger.child({ component: 'memory' });
   const registers = sources.registry === undefined ? [] : [sources.registry];
   const compactions = new Counter({

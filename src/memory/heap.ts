@@ -129,7 +129,8 @@ export function compactIfGrown(isolate: string, minGrowth = MIN_GROWTH_BYTES): C
 /**
  * How the heap grows while work is in flight, and when it has gone quiet.
  *
- * `bin/mks.js` starts node with `--heap-growing-percent=30`: after each full collection V8 lets
+ * Once the runtime is up (`quietHeapGrowth`, from compaction.ts) mks sets V8's
+ * `--heap-growing-percent` to 30 (`MKS_HEAP_GROWING_PERCENT`): after each full collection V8 lets
  * the heap grow by 30 % over what stayed live, instead of a factor of its own (up to 4× under a
  * high allocation rate), which halves a settled fleet's RSS. During a burst that tight limit costs
  * CPU: the heap fills again soon, so full collections come two to four times as often.
@@ -140,7 +141,13 @@ export function compactIfGrown(isolate: string, minGrowth = MIN_GROWTH_BYTES): C
  * `false` once the process has gone quiet, just before the
  * compaction, whose collection then sets the next limit from the tight factor again. V8 reads the
  * flag each time it sets a limit; flags are the process's, so this covers every isolate at once.
- * When node was started without the flag there is nothing to switch.
+ * With V8's own factor as the quiet one (0) there is nothing to switch.
+ *
+ * The factor is set once the runtime is up, not on node's command line: the process then starts
+ * (its modules, its database, its first requests) under V8's own, and the API's signed GET cost
+ * ≈ 20 % less CPU afterwards than in a process started with the flag, whose collections in the
+ * measured window read the same (docs/performance.md, "Twenty-first round"). A factor given on
+ * node's command line still wins (a trial: `BENCH_NODE_FLAGS`).
  *
  * The burst's factor, 50 %: the fleet of 1,000 changed at ≈ 0.8 ms less CPU per cluster than with
  * 30 % and peaked at ≈ 380 MiB (30 %: ≈ 355); 100 % saved no more and peaked at ≈ 450 MiB, V8's
@@ -148,26 +155,38 @@ export function compactIfGrown(isolate: string, minGrowth = MIN_GROWTH_BYTES): C
  * "Seventh round: the heap's growth in a burst").
  */
 const BURST_GROWTH_PERCENT = 50;
-const QUIET_GROWTH = /^--heap-growing-percent=(\d+)$/;
-/** The factor node was started with (`bin/mks.js`), or 0: V8's own. */
-const quietGrowthPercent = (() => {
+const COMMAND_LINE_GROWTH = /^--heap-growing-percent=(\d+)$/;
+/** The factor node's command line gives, if any: it wins over the runtime's. */
+const commandLineGrowthPercent = (() => {
   for (const arg of process.execArgv) {
-    const match = QUIET_GROWTH.exec(arg);
+    const match = COMMAND_LINE_GROWTH.exec(arg);
     if (match !== null) return Number(match[1]);
   }
-  return 0;
+  return undefined;
 })();
+/** The factor while the process is quiet; 0: V8's own. */
+let quietGrowthPercent = commandLineGrowthPercent ?? 0;
 let growingLoose = false;
 
 /**
- * Lets the heap grow by the burst's factor (`true`) or the one the process started with; nothing
- * when that one is V8's own (looser than any fixed factor under load) or already as loose.
+ * Makes `percent` the heap's growth factor while the process is quiet (0: V8's own), from now on;
+ * nothing when node's command line gave one. Called once the runtime is up.
+ */
+export function quietHeapGrowth(percent: number): void {
+  if (commandLineGrowthPercent !== undefined || percent === quietGrowthPercent) return;
+  quietGrowthPercent = percent;
+  if (!growingLoose) v8.setFlagsFromString(`--heap-growing-percent=${percent}`);
+}
+
+/**
+ * Lets the heap grow by the burst's factor (`true`) or the quiet one; nothing when the quiet one is
+ * V8's own (looser than any fixed factor under load) or already as loose.
  */
 export function burstGrowth(inBurst: boolean): void {
-  if (inBurst === growingLoose || quietGrowthPercent === 0 || quietGrowthPercent >= BURST_GROWTH_PERCENT)
-    return;
-  growingLoose = inBurst;
-  v8.setFlagsFromString(`--heap-growing-percent=${inBurst ? BURST_GROWTH_PERCENT : quietGrowthPercent}`);
+  const loose = inBurst && quietGrowthPercent !== 0 && quietGrowthPercent < BURST_GROWTH_PERCENT;
+  if (loose === growingLoose) return;
+  growingLoose = loose;
+  v8.setFlagsFromString(`--heap-growing-percent=${loose ? BURST_GROWTH_PERCENT : quietGrowthPercent}`);
 }
 
 /** The channel the isolates of one process share: 'compact' asks, a Compaction answers. */

@@ -31,14 +31,15 @@ export interface TestServer {
 
 /**
  * `env` sets mks's environment-backed options (e.g. MKS_POD_START_MS); by default pods start at
- * once and nothing resyncs on its own during a test.
+ * once and nothing resyncs on its own during a test, and the heap grows by V8's own factor (the
+ * tests' process holds many runtimes; the factor mks sets is tested in src/memory/compaction.test.ts).
  */
 export async function startTestServer(dialect: Dialect, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
   const database = await createTestDatabase(dialect);
   const local = await startLocalRuntime({
     databaseUrl: database.url,
     logLevel: 'silent',
-    env: { MKS_POD_START_MS: '0', ...env },
+    env: { MKS_POD_START_MS: '0', MKS_HEAP_GROWING_PERCENT: '0', ...env },
     logger: createLogger(
       process.env.MKS_TEST_LOG_LEVEL === undefined ? 'silent' : (process.env.MKS_TEST_LOG_LEVEL as 'info'),
     ),
