@@ -10,8 +10,9 @@
  *                               same logger and log settings as mks (pino at info, no per-request line).
  *
  * Both listen on a free loopback port and report it in their `ready` message; both answer `usage`
- * (CPU time, event-loop utilization and the main thread's garbage collections so far) so the
- * orchestrator can tell who saturated, and what the collector did in a window.
+ * (CPU time, the main thread's alone, event-loop utilization and the main thread's garbage
+ * collections so far) so the orchestrator can tell who saturated, and what the collector did in a
+ * window.
  */
 import { performance } from 'node:perf_hooks';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
@@ -20,6 +21,7 @@ import { createLogger } from '../src/logger.ts';
 import { startLocalRuntime } from '../test/support/server.ts';
 import { fatal, serveParent } from './lib/child.ts';
 import { GcTally } from './lib/gc-tally.ts';
+import { mainThreadCpuMicros } from './lib/thread-cpu.ts';
 
 const LOG_LEVEL = 'info';
 
@@ -90,6 +92,7 @@ try {
           cpu: process.cpuUsage(),
           elu: performance.eventLoopUtilization(),
           gc: collections.snapshot(),
+          mainCpuMicros: mainThreadCpuMicros(),
           // Monotonic microseconds, the clock of V8's CPU profile timestamps.
           hrtimeMicros: Number(process.hrtime.bigint() / 1000n),
         };

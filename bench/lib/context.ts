@@ -21,6 +21,8 @@ export interface Measurement extends LoadResult {
   readonly loadAverage: number;
   /** The server's main-thread garbage collections during the window, by kind. */
   readonly serverGc: GcCounts;
+  /** The server's main thread's CPU during the window, as a share of one core (NaN without /proc). */
+  readonly serverMainCpu: number;
 }
 
 export type Verdict = 'PASS' | 'FAIL' | 'FAILED' | 'BASELINE' | 'SKIPPED';
@@ -105,6 +107,8 @@ interface Usage {
   cpu: NodeJS.CpuUsage;
   elu: { idle: number; active: number };
   gc: GcCounts;
+  /** The main thread's CPU so far (bench/lib/thread-cpu.ts; 10 ms ticks), µs. */
+  mainCpuMicros: number;
   hrtimeMicros: number;
 }
 
@@ -137,7 +141,10 @@ export class BenchContext {
         ? (row.note ?? '')
         : `${m.rps.toFixed(0)} rps, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, server CPU ${(m.serverCpu * 100).toFixed(0)} %, loader CPU ${(m.loaderCpu * 100).toFixed(0)} %, load avg ${m.loadAverage.toFixed(1)}, server's main-thread collections ${gcText(m.serverGc)}`;
     const where = row.dialect === undefined ? '' : ` [${row.dialect}]`;
-    const cpu = m === undefined ? '' : `, ${cpuMicrosPerRequest(m).toFixed(1)} µs CPU/req`;
+    const cpu =
+      m === undefined
+        ? ''
+        : `, ${cpuMicrosPerRequest(m).toFixed(1)} µs CPU/req (main thread ${cpuMicrosPerRequest({ ...m, serverCpu: m.serverMainCpu }).toFixed(1)})`;
     const versus =
       row.ratio === undefined
         ? ''
@@ -211,6 +218,7 @@ export class BenchContext {
       serverElu: active + idle === 0 ? 0 : active / (active + idle),
       loadAverage: os.loadavg()[0]!,
       serverGc: gcBetween(before.gc, after.gc),
+      serverMainCpu: (after.mainCpuMicros - before.mainCpuMicros) / 1e6 / wallSeconds,
     };
     return measurement;
   }
