@@ -145,8 +145,9 @@ export function compactIfGrown(isolate: string, minGrowth = MIN_GROWTH_BYTES): C
  *
  * The factor is set once the runtime is up, not on node's command line: the process then starts
  * (its modules, its database, its first requests) under V8's own, and the API's signed GET cost
- * ≈ 20 % less CPU afterwards than in a process started with the flag, whose collections in the
- * measured window read the same (docs/performance.md, "Twenty-first round"). A factor given on
+ * ≈ 16 % less CPU afterwards (medians of seven pairs) than in a process started with the flag,
+ * whose collections in the measured window read the same (docs/performance.md, "Twenty-first
+ * round"); why is not known. A factor given on
  * node's command line still wins (a trial: `BENCH_NODE_FLAGS`).
  *
  * The burst's factor, 50 %: the fleet of 1,000 changed at ≈ 0.8 ms less CPU per cluster than with
