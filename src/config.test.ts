@@ -74,6 +74,20 @@ describe('configuration', () => {
     );
   });
 
+  test("the heap's growth factor once mks is up: 30 % by default, 0 for V8's own, set by MKS_HEAP_GROWING_PERCENT", () => {
+    assert.equal(loadConfig({}, {}).heapGrowingPercent, 30);
+    assert.equal(loadConfig({}, { MKS_HEAP_GROWING_PERCENT: '0' }).heapGrowingPercent, 0);
+    assert.equal(loadConfig({}, { MKS_HEAP_GROWING_PERCENT: '50' }).heapGrowingPercent, 50);
+    assert.deepEqual(
+      problems(() => loadConfig({}, { MKS_HEAP_GROWING_PERCENT: '-5' })),
+      ["MKS_HEAP_GROWING_PERCENT: '-5' must be a whole number of at least 0"],
+    );
+    assert.deepEqual(
+      problems(() => loadConfig({}, { MKS_HEAP_GROWING_PERCENT: '30%' })),
+      ["MKS_HEAP_GROWING_PERCENT: '30%' must be a whole number of at least 0"],
+    );
+  });
+
   test('flags win over environment variables', () => {
     const config = loadConfig(
       { dataDir: '/tmp/flag', listen: '127.0.0.1:9000', logLevel: 'debug' },

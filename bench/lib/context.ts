@@ -144,7 +144,7 @@ export class BenchContext {
     const cpu =
       m === undefined
         ? ''
-        : `, ${cpuMicrosPerRequest(m).toFixed(1)} µs CPU/req (main thread ${cpuMicrosPerRequest({ ...m, serverCpu: m.serverMainCpu }).toFixed(1)})`;
+        : `, ${cpuMicrosPerRequest(m).toFixed(1)} µs CPU/req (main thread ${microsPerRequest(m.serverMainCpu, m.rps).toFixed(1)})`;
     const versus =
       row.ratio === undefined
         ? ''
@@ -283,7 +283,12 @@ export function failureNote(measurement: Measurement): string | undefined {
 
 /** Server CPU time per answered request, in microseconds (all the server's threads). */
 export function cpuMicrosPerRequest(measurement: Measurement): number {
-  return measurement.rps === 0 ? Number.POSITIVE_INFINITY : (measurement.serverCpu / measurement.rps) * 1e6;
+  return microsPerRequest(measurement.serverCpu, measurement.rps);
+}
+
+/** µs of CPU per request from a share of one core over a window and the requests per second. */
+function microsPerRequest(cpuShare: number, rps: number): number {
+  return rps === 0 ? Number.POSITIVE_INFINITY : (cpuShare / rps) * 1e6;
 }
 
 /**

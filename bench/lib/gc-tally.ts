@@ -21,15 +21,19 @@ export class GcTally {
 
   /** The collections so far (a copy), the entries still queued included. */
   snapshot(): GcCounts {
-    for (const entry of this.#observer.takeRecords()) this.#add(entry);
+    this.#takeQueued();
     return Object.fromEntries(Object.entries(this.#byKind).map(([kind, tally]) => [kind, { ...tally }]));
   }
 
   stop(): GcCounts {
-    // Entries are delivered asynchronously: take what is queued before disconnecting.
-    for (const entry of this.#observer.takeRecords()) this.#add(entry);
+    this.#takeQueued();
     this.#observer.disconnect();
     return this.#byKind;
+  }
+
+  /** Entries are delivered asynchronously: counts what is queued but not delivered yet. */
+  #takeQueued(): void {
+    for (const entry of this.#observer.takeRecords()) this.#add(entry);
   }
 
   #add(entry: PerformanceEntry): void {
