@@ -24,9 +24,10 @@ import { ApiClient } from '../src/client/api-client.ts';
 import { type OvhCredentials, readOvhConf } from '../src/client/ovh-conf.ts';
 import { configHash, renderClusterConfig } from '../src/customization/kube-proxy-config.ts';
 import { type Child, startChild } from './lib/child.ts';
-import type { BenchContext, FleetFigures, Row } from './lib/context.ts';
+import { type BenchContext, type FleetFigures, percent, type Row } from './lib/context.ts';
 import { type GcCounts, gcText } from './lib/gc-tally.ts';
 import { summarizeProfile } from './lib/profile.ts';
+import { stolenSeconds, stolenShare } from './lib/steal.ts';
 
 /** Seconds per 1,000 clusters on the embedded default (issue 17: 1,000 in ≤ 3 s, 10,000 in ≤ 30 s). */
 export const FLEET_TARGET_SECONDS = 3;
@@ -204,7 +205,7 @@ export async function runFleet(context: BenchContext): Promise<Row[]> {
     fleet === undefined
       ? (row.note ?? '')
       : [
-          `change ${fleet.seconds.toFixed(2)} s (target ≤ ${target.toFixed(target < 10 ? 1 : 0)} s; changes accepted in ${fleet.acceptSeconds.toFixed(2)} s), ${fleet.clustersPerSecond.toFixed(0)} clusters/s, CPU ${(fleet.cpu * 100).toFixed(0)} %, ${((fleet.cpu * fleet.seconds * 1000) / changed).toFixed(1)} ms server CPU per cluster changed (moves less with the machine's load than the seconds)`,
+          `change ${fleet.seconds.toFixed(2)} s (target ≤ ${target.toFixed(target < 10 ? 1 : 0)} s; changes accepted in ${fleet.acceptSeconds.toFixed(2)} s), ${fleet.clustersPerSecond.toFixed(0)} clusters/s, CPU ${(fleet.cpu * 100).toFixed(0)} %, stolen ${percent(fleet.stolen)}, ${((fleet.cpu * fleet.seconds * 1000) / changed).toFixed(1)} ms server CPU per cluster changed (moves less with the machine's load than the seconds)`,
           `peak RSS during the change ${mib(fleet.peakRssBytes)} (target ≤ ${mib(FLEET_TARGET_PEAK_RSS)} for a change of 1,000 clusters)`,
           `RSS settled after creation ${mib(fleet.settledRssBytes)} (target ≤ ${mib(FLEET_TARGET_SETTLED_RSS)} for 10,000 clusters; ${fleet.loadedAfterCreation} clusters in memory), before the first cluster ${mib(fleet.baselineRssBytes)}`,
           `RSS per 1,000 idle clusters ${mib(fleet.rssPerThousandIdleBytes)}`,
@@ -314,6 +315,7 @@ export async function driveFleet(
 
   aroundRollout.before?.();
   await child.request({ type: 'watchStart' });
+  const stolenBefore = stolenSeconds();
   const t0 = performance.now();
   await inParallel(changed, (i) => client.call('PUT', `${kube}/${ids[i]}/customization`, CUSTOMIZATION));
   const acceptSeconds = (performance.now() - t0) / 1000;
@@ -324,6 +326,7 @@ export async function driveFleet(
     timeoutMs: ROLLOUT_TIMEOUT_MS,
   });
   const seconds = (performance.now() - t0) / 1000;
+  const stolen = stolenShare(stolenBefore, stolenSeconds(), seconds);
   const watched = await child.request<Watched>({ type: 'watchStop' });
   aroundRollout.after?.(seconds);
   process.stderr.write(
@@ -354,6 +357,7 @@ export async function driveFleet(
     rssPerThousandIdleBytes: ((settled.rss - baseline.rss) * 1000) / clusters,
     loadedAfterCreation: settled.loaded,
     cpu: watched.cpuSeconds / seconds,
+    stolen,
     verified: sample.length,
     kubeCallsPerCluster: Object.values(watched.kubeCalls).reduce((a, b) => a + b, 0) / changed,
     cpuMsPerClusterByThread: watched.threads.map(({ main, seconds }) => ({

@@ -11,6 +11,7 @@ import { type GcCounts, gcBetween, gcText } from './gc-tally.ts';
 import type { LoadResult, LoadSpec } from './load.ts';
 import type { BenchOptions } from './options.ts';
 import { type ProfileSummary, summarizeProfile } from './profile.ts';
+import { stolenSeconds, stolenShare } from './steal.ts';
 
 export interface Measurement extends LoadResult {
   /** CPU used by the server process during the window, as a share of one core. */
@@ -19,10 +20,32 @@ export interface Measurement extends LoadResult {
   readonly serverElu: number;
   /** The machine's 1-minute load average when the window ended (other work competing for CPU). */
   readonly loadAverage: number;
+  /** Share of the machine's cores' time the hypervisor gave to others in the window (bench/lib/steal.ts). */
+  readonly stolen: number;
   /** The server's main-thread garbage collections during the window, by kind. */
   readonly serverGc: GcCounts;
   /** The server's main thread's CPU during the window, as a share of one core (NaN without /proc). */
   readonly serverMainCpu: number;
+  /**
+   * The part of `serverCpu` spent in the kernel (system time). On loopback it includes the
+   * delivery of each answer into the load generator's socket and the wake-up of its thread, which
+   * costs more the more often that thread sleeps (docs/performance.md, "Twenty-second round").
+   */
+  readonly serverSystemCpu: number;
+}
+
+/** Server CPU per request, µs, in user space and in the kernel. */
+export interface CpuSplit {
+  readonly user: number;
+  readonly kernel: number;
+}
+
+/** A measurement's server CPU per request split into user and kernel time. */
+export function cpuSplit(measurement: Measurement): CpuSplit {
+  return {
+    user: microsPerRequest(measurement.serverCpu - measurement.serverSystemCpu, measurement.rps),
+    kernel: microsPerRequest(measurement.serverSystemCpu, measurement.rps),
+  };
 }
 
 export type Verdict = 'PASS' | 'FAIL' | 'FAILED' | 'BASELINE' | 'SKIPPED';
@@ -34,6 +57,8 @@ export interface Row {
   readonly measurement: Measurement | undefined;
   /** The hello route's rps measured right before this case. */
   readonly helloRps: number | undefined;
+  /** That hello measurement's server CPU per request, µs, split into user and kernel time. */
+  readonly helloCpu?: CpuSplit | undefined;
   /**
    * The judged figure: hello's server CPU per request ÷ this case's (how much server work a
    * request costs beside hello's, whatever the load generator, which shares the cores, managed).
@@ -81,6 +106,8 @@ export interface FleetFigures {
   readonly loadedAfterCreation: number;
   /** Server CPU over the change window, as a share of one core. */
   readonly cpu: number;
+  /** Share of the machine's cores' time the hypervisor gave to others over the change (bench/lib/steal.ts). */
+  readonly stolen: number;
   /** Clusters whose ConfigMap and kube-proxy pods were checked through their Kubernetes API. */
   readonly verified: number;
   /** Requests the clusters' Kubernetes API served during the change, per cluster changed. */
@@ -139,16 +166,16 @@ export class BenchContext {
     const figures =
       m === undefined
         ? (row.note ?? '')
-        : `${m.rps.toFixed(0)} rps, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, server CPU ${(m.serverCpu * 100).toFixed(0)} %, loader CPU ${(m.loaderCpu * 100).toFixed(0)} %, load avg ${m.loadAverage.toFixed(1)}, server's main-thread collections ${gcText(m.serverGc)}`;
+        : `${m.rps.toFixed(0)} rps, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, server CPU ${(m.serverCpu * 100).toFixed(0)} %, loader CPU ${(m.loaderCpu * 100).toFixed(0)} %, load avg ${m.loadAverage.toFixed(1)}, stolen ${percent(m.stolen)}, server's main-thread collections ${gcText(m.serverGc)}`;
     const where = row.dialect === undefined ? '' : ` [${row.dialect}]`;
     const cpu =
       m === undefined
         ? ''
-        : `, ${cpuMicrosPerRequest(m).toFixed(1)} µs CPU/req (main thread ${microsPerRequest(m.serverMainCpu, m.rps).toFixed(1)})`;
+        : `, ${cpuMicrosPerRequest(m).toFixed(1)} µs CPU/req (main thread ${microsPerRequest(m.serverMainCpu, m.rps).toFixed(1)}; ${splitText(cpuSplit(m))})`;
     const versus =
       row.ratio === undefined
         ? ''
-        : ` = ${(row.ratio * 100).toFixed(1)} % of hello by CPU/req, ${((row.rpsRatio ?? 0) * 100).toFixed(1)} % by rps (hello ${row.helloRps?.toFixed(0)} rps)`;
+        : ` = ${(row.ratio * 100).toFixed(1)} % of hello by CPU/req, ${((row.rpsRatio ?? 0) * 100).toFixed(1)} % by rps (hello ${row.helloRps?.toFixed(0)} rps${row.helloCpu === undefined ? '' : `, ${splitText(row.helloCpu)}`})`;
     process.stderr.write(
       `  ${row.section}: ${row.name}${where}: ${figures}${cpu}${versus} → ${row.verdict}\n`,
     );
@@ -202,11 +229,13 @@ export class BenchContext {
     const full = { ...spec, connections, pipelining };
     if (warmup > 0) await this.#loader.request({ type: 'run', spec: { ...full, duration: warmup } });
     const before = await server.request<Usage>({ type: 'usage' });
+    const stolenBefore = stolenSeconds();
     const { result } = await this.#loader.request<{ result: LoadResult }>({
       type: 'run',
       spec: { ...full, duration },
     });
     const after = await server.request<Usage>({ type: 'usage' });
+    const stolenAfter = stolenSeconds();
     this.#windows.set(server.pid, { start: before.hrtimeMicros, end: after.hrtimeMicros });
     const wallSeconds = (after.hrtimeMicros - before.hrtimeMicros) / 1e6;
     const cpu = (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1e6 / wallSeconds;
@@ -217,8 +246,10 @@ export class BenchContext {
       serverCpu: cpu,
       serverElu: active + idle === 0 ? 0 : active / (active + idle),
       loadAverage: os.loadavg()[0]!,
+      stolen: stolenShare(stolenBefore, stolenAfter, wallSeconds),
       serverGc: gcBetween(before.gc, after.gc),
       serverMainCpu: (after.mainCpuMicros - before.mainCpuMicros) / 1e6 / wallSeconds,
+      serverSystemCpu: (after.cpu.system - before.cpu.system) / 1e6 / wallSeconds,
     };
     return measurement;
   }
@@ -286,6 +317,15 @@ export function cpuMicrosPerRequest(measurement: Measurement): number {
   return microsPerRequest(measurement.serverCpu, measurement.rps);
 }
 
+/** A share as a percentage with one decimal, or "-" where it could not be read. */
+export function percent(share: number): string {
+  return Number.isNaN(share) ? '-' : `${(share * 100).toFixed(1)} %`;
+}
+
+function splitText(split: CpuSplit): string {
+  return `user ${split.user.toFixed(1)} + kernel ${split.kernel.toFixed(1)} µs`;
+}
+
 /** µs of CPU per request from a share of one core over a window and the requests per second. */
 function microsPerRequest(cpuShare: number, rps: number): number {
   return rps === 0 ? Number.POSITIVE_INFINITY : (cpuShare / rps) * 1e6;
@@ -308,5 +348,13 @@ export function judge(
   const rpsRatio = measurement.rps / hello.rps;
   const failed = failures(measurement) > 0 || measurement.ok === 0;
   const verdict = failed ? 'FAILED' : base.target === undefined || ratio >= base.target ? 'PASS' : 'FAIL';
-  return { ...base, helloRps: hello.rps, ratio, rpsRatio, verdict, note: failureNote(measurement) };
+  return {
+    ...base,
+    helloRps: hello.rps,
+    helloCpu: cpuSplit(hello),
+    ratio,
+    rpsRatio,
+    verdict,
+    note: failureNote(measurement),
+  };
 }

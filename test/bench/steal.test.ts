@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { stolenSeconds, stolenShare } from '../../bench/lib/steal.ts';
+
+const STAT = `cpu  108883 53 33238 138455 680 0 11703 9826 0 0
+cpu0 44527 21 13356 66176 146 0 3892 2769 0 0
+cpu1 49916 32 14238 59462 426 0 4288 2488 0 0
+intr 1 2 3
+`;
+
+test('the stolen time is the summed cpu line’s eighth figure, in seconds of USER_HZ ticks', () => {
+  assert.equal(stolenSeconds(STAT), 98.26);
+});
+
+test('a stat text without the summed cpu line reads as not known, not as zero', () => {
+  assert.ok(Number.isNaN(stolenSeconds('cpu0 1 2 3 4 5 6 7 8 9 10\n')));
+  assert.ok(Number.isNaN(stolenSeconds('cpu  1 2 3\n')));
+});
+
+test('the share divides by every core’s time over the window', () => {
+  // 3 s stolen over a 10 s window of a 2-core machine: 15 % of what the machine could run.
+  assert.ok(Math.abs(stolenShare(98.26, 101.26, 10, 2) - 0.15) < 1e-9);
+});
+
+test('on Linux this machine’s own reading is a number of seconds', {
+  skip: process.platform !== 'linux',
+}, () => {
+  const seconds = stolenSeconds();
+  assert.ok(Number.isFinite(seconds) && seconds >= 0, String(seconds));
+});
