@@ -29,7 +29,8 @@ export interface Measurement extends LoadResult {
   /**
    * The part of `serverCpu` spent in the kernel (system time). On loopback it includes the
    * delivery of each answer into the load generator's socket and the wake-up of its thread, which
-   * costs more the more often that thread sleeps (docs/performance.md, "Twenty-second round").
+   * cost more when the server's core is saturated and the load generator's sleeps between answers
+   * (docs/performance.md, "Twenty-second round").
    */
   readonly serverSystemCpu: number;
 }

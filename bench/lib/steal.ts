@@ -1,15 +1,14 @@
 /**
- * CPU time the hypervisor gave to others while this machine's cores wanted it: /proc/stat's
- * `steal` column, summed over the cores. On a shared virtual machine it is what moves the figures
- * hour to hour (the same commit read 5.1 and 9.1 s on the fleet ten minutes apart), and nothing in
- * the process sees it: the benches print it beside each window so a slow reading can be told
- * from a slow change (docs/performance.md, "Twenty-second round").
+ * Time this virtual machine's cores were ready to run and the hypervisor ran something else:
+ * /proc/stat's `steal` column, summed over the cores. On a shared host it moves the figures from
+ * one window to the next (the fleet's slowest reading of the twenty-second round had 16 % of the
+ * cores' time stolen over its change, the others 0–5 %), and nothing inside the process sees it:
+ * the benches print it beside each window so a slow reading can be told from a slow change
+ * (docs/performance.md, "Twenty-second round").
  */
 import fs from 'node:fs';
 import os from 'node:os';
-
-/** USER_HZ: 100 on every Linux build node supports. */
-const CLOCK_TICKS_PER_SECOND = 100;
+import { CLOCK_TICKS_PER_SECOND } from './thread-cpu.ts';
 
 /** The machine's stolen time so far, in seconds (all cores); NaN without /proc. */
 export function stolenSeconds(stat = readStat()): number {
@@ -20,12 +19,16 @@ export function stolenSeconds(stat = readStat()): number {
   return Number(fields[8]) / CLOCK_TICKS_PER_SECOND;
 }
 
-/** Stolen time between two readings as a share of the machine's cores' time over `wallSeconds`. */
+/**
+ * Stolen time between two readings as a share of the machine's cores' time over `wallSeconds`:
+ * every online core, as /proc/stat sums them (not `availableParallelism()`, which a CPU affinity
+ * such as `--pin`'s narrows).
+ */
 export function stolenShare(
   before: number,
   after: number,
   wallSeconds: number,
-  cores = os.availableParallelism(),
+  cores = os.cpus().length,
 ): number {
   return (after - before) / (wallSeconds * cores);
 }

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 
 /** USER_HZ: 100 on every Linux build node supports. */
-const CLOCK_TICKS_PER_SECOND = 100;
+export const CLOCK_TICKS_PER_SECOND = 100;
 
 /** utime + stime of a /proc/…/stat text, in seconds. */
 export function cpuSecondsOfStat(stat: string): number {
