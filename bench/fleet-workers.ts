@@ -13,6 +13,7 @@ import { driveFleet, failureLine } from './fleet.ts';
 import { startChild } from './lib/child.ts';
 import type { BenchContext, FleetFigures, Row } from './lib/context.ts';
 import { createPostgresDatabase, postgresAvailable } from './lib/postgres.ts';
+import { machineCpuTicks } from './lib/steal.ts';
 
 /** Two workers must reconcile the fleet at least this much faster than one (issue: scale-out). */
 export const WORKERS_TARGET_RATIO = 1.6;
@@ -132,19 +133,10 @@ async function runCase(clusters: number, workers: number): Promise<Row> {
 
 /** The machine's CPU ticks from /proc/stat: busy (all but idle and iowait) and total. */
 function machineTicks(): { busy: number; total: number } {
-  try {
-    const fields = fs
-      .readFileSync('/proc/stat', 'utf8')
-      .split('\n')[0]!
-      .trim()
-      .split(/\s+/)
-      .slice(1)
-      .map(Number);
-    const total = fields.reduce((a, b) => a + b, 0);
-    return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
-  } catch {
-    return { busy: 0, total: 0 };
-  }
+  const fields = machineCpuTicks();
+  if (fields === undefined) return { busy: 0, total: 0 };
+  const total = fields.reduce((a, b) => a + b, 0);
+  return { busy: total - fields[3]! - fields[4]!, total };
 }
 
 /** A row of this section: PostgreSQL, no load measurement, no profile, no target in seconds. */

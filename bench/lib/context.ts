@@ -42,7 +42,7 @@ export interface CpuSplit {
 }
 
 /** A measurement's server CPU per request split into user and kernel time. */
-export function cpuSplit(measurement: Measurement): CpuSplit {
+function cpuSplit(measurement: Measurement): CpuSplit {
   return {
     user: microsPerRequest(measurement.serverCpu - measurement.serverSystemCpu, measurement.rps),
     kernel: microsPerRequest(measurement.serverSystemCpu, measurement.rps),

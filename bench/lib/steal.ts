@@ -10,13 +10,22 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { CLOCK_TICKS_PER_SECOND } from './thread-cpu.ts';
 
+/**
+ * The machine's CPU time so far, summed over its cores, in USER_HZ ticks: /proc/stat's first line,
+ * "cpu  user nice system idle iowait irq softirq steal guest guest_nice"; undefined without /proc
+ * or with a text not of that form.
+ */
+export function machineCpuTicks(stat = readStat()): number[] | undefined {
+  if (stat === undefined) return undefined;
+  const [label, ...fields] = stat.slice(0, stat.indexOf('\n')).trim().split(/\s+/);
+  if (label !== 'cpu' || fields.length < 8) return undefined;
+  return fields.map(Number);
+}
+
 /** The machine's stolen time so far, in seconds (all cores); NaN without /proc. */
-export function stolenSeconds(stat = readStat()): number {
-  if (stat === undefined) return Number.NaN;
-  // "cpu  user nice system idle iowait irq softirq steal guest guest_nice": the first line sums the cores.
-  const fields = stat.slice(0, stat.indexOf('\n')).trim().split(/\s+/);
-  if (fields[0] !== 'cpu' || fields.length < 9) return Number.NaN;
-  return Number(fields[8]) / CLOCK_TICKS_PER_SECOND;
+export function stolenSeconds(stat?: string): number {
+  const ticks = machineCpuTicks(stat);
+  return ticks === undefined ? Number.NaN : ticks[7]! / CLOCK_TICKS_PER_SECOND;
 }
 
 /**

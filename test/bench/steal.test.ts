@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { stolenSeconds, stolenShare } from '../../bench/lib/steal.ts';
+import { machineCpuTicks, stolenSeconds, stolenShare } from '../../bench/lib/steal.ts';
 
 const STAT = `cpu  108883 53 33238 138455 680 0 11703 9826 0 0
 cpu0 44527 21 13356 66176 146 0 3892 2769 0 0
@@ -10,6 +10,11 @@ intr 1 2 3
 
 test('the stolen time is the summed cpu line’s eighth figure, in seconds of USER_HZ ticks', () => {
   assert.equal(stolenSeconds(STAT), 98.26);
+});
+
+test('the summed cpu line is read as its ticks, in /proc/stat order', () => {
+  assert.deepEqual(machineCpuTicks(STAT), [108883, 53, 33238, 138455, 680, 0, 11703, 9826, 0, 0]);
+  assert.equal(machineCpuTicks('cpu0 1 2 3 4 5 6 7 8 9 10\n'), undefined);
 });
 
 test('a stat text without the summed cpu line reads as not known, not as zero', () => {
