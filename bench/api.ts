@@ -12,7 +12,7 @@
  */
 import { signRequest } from '../src/auth/authenticator.ts';
 import type { OvhCredentials } from '../src/client/ovh-conf.ts';
-import { type BenchContext, judge, type Measurement, type Row } from './lib/context.ts';
+import { type BenchContext, judge, lowerMedian, type Measurement, type Row } from './lib/context.ts';
 import type { BodyCheck, LoadRequest } from './lib/load.ts';
 import type { Dialect } from './lib/options.ts';
 import { createPostgresDatabase, postgresAvailable } from './lib/postgres.ts';
@@ -108,8 +108,7 @@ async function runCase(context: BenchContext, dialect: Dialect, name: CaseName):
   // A failed round fails the case; else the round whose ratio is the median is the case's row.
   const failed = judged.find((row) => row.verdict === 'FAILED');
   if (failed !== undefined) return failed;
-  const ordered = [...judged].sort((a, b) => a.ratio! - b.ratio!);
-  const median = ordered[Math.floor((ordered.length - 1) / 2)]!;
+  const median = lowerMedian(judged, (row) => row.ratio!)!;
   if (judged.length === 1) return median;
   const ratios = judged.map((row) => `${(row.ratio! * 100).toFixed(1)}`).join(', ');
   return {

@@ -18,7 +18,8 @@
  *                          period's highest sample, the V8 heap, the emulator's residency figures,
  *                          the loads of each period read, the main thread's compactions by the
  *                          end of each, and every isolate's compactions so far (src/memory/).
- *   watchStart             starts sampling RSS, CPU time and Kubernetes API calls (a change).
+ *   watchStart             starts sampling RSS, CPU time and Kubernetes API calls (a change);
+ *                          answers the emulator's residency figures (its loads so far).
  *   watchStop              stops; answers CPU seconds (the process's and each thread's),
  *                          peak RSS, VmHWM, calls by method, TLS handshakes, the readiness
  *                          counts made meanwhile and their time, the compactions so far, and the
@@ -373,7 +374,8 @@ try {
     kubeCalls = {};
     handshakes = 0;
     counts = { made: 0, ms: 0 };
-    return { type: 'watching' };
+    // The emulator's loads and evictions so far, so a window's own can be told.
+    return { type: 'watching', ...runtime.emulator.residency() };
   };
   const watchStop = () => {
     if (watch === undefined) throw new Error('watchStop without watchStart');

@@ -11,7 +11,7 @@ import { type GcCounts, gcBetween, gcText } from './gc-tally.ts';
 import type { LoadResult, LoadSpec } from './load.ts';
 import type { BenchOptions } from './options.ts';
 import { type ProfileSummary, summarizeProfile } from './profile.ts';
-import { stolenSeconds, stolenShare } from './steal.ts';
+import { coresShare, stolenSeconds } from './steal.ts';
 
 export interface Measurement extends LoadResult {
   /** CPU used by the server process during the window, as a share of one core. */
@@ -109,6 +109,22 @@ export interface FleetFigures {
   readonly cpu: number;
   /** Share of the machine's cores' time the hypervisor gave to others over the change (bench/lib/steal.ts). */
   readonly stolen: number;
+  /**
+   * Share of the machine's cores' time no thread was ready to run over the change (idle and
+   * iowait; bench/lib/steal.ts): with the main thread waiting for a core, the machine had one.
+   */
+  readonly idle: number;
+  /**
+   * Every change of a run of several (`--rounds`), in order; the figures above are the median
+   * one's by seconds, but for the peak RSS, the highest of them.
+   */
+  readonly changes?: readonly {
+    readonly seconds: number;
+    readonly cpuMsPerCluster: number;
+    readonly peakRssBytes: number;
+    readonly stolen: number;
+    readonly idle: number;
+  }[];
   /** Clusters whose ConfigMap and kube-proxy pods were checked through their Kubernetes API. */
   readonly verified: number;
   /** Requests the clusters' Kubernetes API served during the change, per cluster changed. */
@@ -247,7 +263,7 @@ export class BenchContext {
       serverCpu: cpu,
       serverElu: active + idle === 0 ? 0 : active / (active + idle),
       loadAverage: os.loadavg()[0]!,
-      stolen: stolenShare(stolenBefore, stolenAfter, wallSeconds),
+      stolen: coresShare(stolenBefore, stolenAfter, wallSeconds),
       serverGc: gcBetween(before.gc, after.gc),
       serverMainCpu: (after.mainCpuMicros - before.mainCpuMicros) / 1e6 / wallSeconds,
       serverSystemCpu: (after.cpu.system - before.cpu.system) / 1e6 / wallSeconds,
@@ -276,7 +292,7 @@ export class BenchContext {
   /** The baseline row: the median hello measurement of the run (by rps). */
   helloRow(): Row | undefined {
     const all = [...this.#helloMeasurements].sort((a, b) => a.rps - b.rps);
-    const median = all[Math.floor((all.length - 1) / 2)];
+    const median = lowerMedian(all, (measurement) => measurement.rps);
     if (median === undefined) return undefined;
     const failed = all.some((measurement) => failures(measurement) > 0);
     const spread =
@@ -316,6 +332,15 @@ export function failureNote(measurement: Measurement): string | undefined {
 /** Server CPU time per answered request, in microseconds (all the server's threads). */
 export function cpuMicrosPerRequest(measurement: Measurement): number {
   return microsPerRequest(measurement.serverCpu, measurement.rps);
+}
+
+/**
+ * The median of `items` by `key`: the lower middle one for an even count (the judged round of the
+ * API cases and of the fleet's changes, the hello row); undefined when there are none.
+ */
+export function lowerMedian<T>(items: readonly T[], key: (item: T) => number): T | undefined {
+  const ordered = [...items].sort((a, b) => key(a) - key(b));
+  return ordered[Math.floor((ordered.length - 1) / 2)];
 }
 
 /** A share as a percentage with one decimal, or "-" where it could not be read. */

@@ -35,7 +35,8 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --duration <s>         measured seconds per case (default 5)
   --warmup <s>           warm-up seconds per case (default 1)
   --rounds <n>           api: hello and the case measured alternately n times; the median of the
-                         n ratios is judged (default 3)
+                         n ratios is judged. fleet: the fleet changed n times, each from the fleet
+                         settled again; the median change is judged (default 3)
   --connections <n>      concurrent connections of the load generator (default 10)
   --pipelining <n>       requests in flight per connection (default 1)
   --dialects <list>      sqlite,postgres (default both; postgres is skipped without server binaries)

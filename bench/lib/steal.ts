@@ -29,11 +29,22 @@ export function stolenSeconds(stat?: string): number {
 }
 
 /**
- * Stolen time between two readings as a share of the machine's cores' time over `wallSeconds`:
- * every online core, as /proc/stat sums them (not `availableParallelism()`, which a CPU affinity
- * such as `--pin`'s narrows).
+ * The machine's idle time so far, in seconds (all cores): /proc/stat's `idle` and `iowait`, the
+ * time no thread of any process was ready to run on a core; NaN without /proc. Beside a thread's
+ * wait for a core (`schedstat`), it tells a saturated machine from one whose idle core the
+ * waiting thread was not given (docs/performance.md, "Twenty-third round").
  */
-export function stolenShare(
+export function idleSeconds(stat?: string): number {
+  const ticks = machineCpuTicks(stat);
+  return ticks === undefined ? Number.NaN : (ticks[3]! + ticks[4]!) / CLOCK_TICKS_PER_SECOND;
+}
+
+/**
+ * Time between two readings (`stolenSeconds`, `idleSeconds`) as a share of the machine's cores'
+ * time over `wallSeconds`: every online core, as /proc/stat sums them (not
+ * `availableParallelism()`, which a CPU affinity such as `--pin`'s narrows).
+ */
+export function coresShare(
   before: number,
   after: number,
   wallSeconds: number,

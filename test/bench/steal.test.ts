@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { machineCpuTicks, stolenSeconds, stolenShare } from '../../bench/lib/steal.ts';
+import { coresShare, idleSeconds, machineCpuTicks, stolenSeconds } from '../../bench/lib/steal.ts';
 
 const STAT = `cpu  108883 53 33238 138455 680 0 11703 9826 0 0
 cpu0 44527 21 13356 66176 146 0 3892 2769 0 0
@@ -10,6 +10,12 @@ intr 1 2 3
 
 test('the stolen time is the summed cpu line’s eighth figure, in seconds of USER_HZ ticks', () => {
   assert.equal(stolenSeconds(STAT), 98.26);
+});
+
+test('the idle time is the summed cpu line’s idle and iowait figures, in seconds', () => {
+  // 138455 idle + 680 iowait ticks of 10 ms.
+  assert.equal(idleSeconds(STAT), 1391.35);
+  assert.ok(Number.isNaN(idleSeconds('cpu  1 2 3\n')));
 });
 
 test('the summed cpu line is read as its ticks, in /proc/stat order', () => {
@@ -24,7 +30,7 @@ test('a stat text without the summed cpu line reads as not known, not as zero', 
 
 test('the share divides by every core’s time over the window', () => {
   // 3 s stolen over a 10 s window of a 2-core machine: 15 % of what the machine could run.
-  assert.ok(Math.abs(stolenShare(98.26, 101.26, 10, 2) - 0.15) < 1e-9);
+  assert.ok(Math.abs(coresShare(98.26, 101.26, 10, 2) - 0.15) < 1e-9);
 });
 
 test('on Linux this machine’s own reading is a number of seconds', {
