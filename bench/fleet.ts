@@ -27,7 +27,7 @@ import { type Child, startChild } from './lib/child.ts';
 import { type BenchContext, type FleetFigures, lowerMedian, percent, type Row } from './lib/context.ts';
 import { type GcCounts, gcText } from './lib/gc-tally.ts';
 import { summarizeProfile } from './lib/profile.ts';
-import { coresShare, idleSeconds, stolenSeconds } from './lib/steal.ts';
+import { coresShare, machineSeconds } from './lib/steal.ts';
 
 /** Seconds per 1,000 clusters on the embedded default (issue 17: 1,000 in ≤ 3 s, 10,000 in ≤ 30 s). */
 export const FLEET_TARGET_SECONDS = 3;
@@ -444,8 +444,7 @@ async function changeOnce(
   const problems: string[] = [];
   aroundRollout.before?.();
   const before = await child.request<{ loads: number }>({ type: 'watchStart' });
-  const stolenBefore = stolenSeconds();
-  const idleBefore = idleSeconds();
+  const machineBefore = machineSeconds();
   const t0 = performance.now();
   await inParallel(changed, (i) =>
     client.call('PUT', `${kube}/${ids[i]}/customization`, change.customization),
@@ -458,8 +457,9 @@ async function changeOnce(
     timeoutMs: ROLLOUT_TIMEOUT_MS,
   });
   const seconds = (performance.now() - t0) / 1000;
-  const stolen = coresShare(stolenBefore, stolenSeconds(), seconds);
-  const idle = coresShare(idleBefore, idleSeconds(), seconds);
+  const machineAfter = machineSeconds();
+  const stolen = coresShare(machineBefore.stolen, machineAfter.stolen, seconds);
+  const idle = coresShare(machineBefore.idle, machineAfter.idle, seconds);
   const watched = await child.request<Watched>({ type: 'watchStop' });
   aroundRollout.after?.(seconds);
   if (rolledOut.ready < clusters) {

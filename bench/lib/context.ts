@@ -11,7 +11,7 @@ import { type GcCounts, gcBetween, gcText } from './gc-tally.ts';
 import type { LoadResult, LoadSpec } from './load.ts';
 import type { BenchOptions } from './options.ts';
 import { type ProfileSummary, summarizeProfile } from './profile.ts';
-import { coresShare, stolenSeconds } from './steal.ts';
+import { coresShare, machineSeconds } from './steal.ts';
 
 export interface Measurement extends LoadResult {
   /** CPU used by the server process during the window, as a share of one core. */
@@ -246,13 +246,13 @@ export class BenchContext {
     const full = { ...spec, connections, pipelining };
     if (warmup > 0) await this.#loader.request({ type: 'run', spec: { ...full, duration: warmup } });
     const before = await server.request<Usage>({ type: 'usage' });
-    const stolenBefore = stolenSeconds();
+    const machineBefore = machineSeconds();
     const { result } = await this.#loader.request<{ result: LoadResult }>({
       type: 'run',
       spec: { ...full, duration },
     });
     const after = await server.request<Usage>({ type: 'usage' });
-    const stolenAfter = stolenSeconds();
+    const machineAfter = machineSeconds();
     this.#windows.set(server.pid, { start: before.hrtimeMicros, end: after.hrtimeMicros });
     const wallSeconds = (after.hrtimeMicros - before.hrtimeMicros) / 1e6;
     const cpu = (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1e6 / wallSeconds;
@@ -263,7 +263,7 @@ export class BenchContext {
       serverCpu: cpu,
       serverElu: active + idle === 0 ? 0 : active / (active + idle),
       loadAverage: os.loadavg()[0]!,
-      stolen: coresShare(stolenBefore, stolenAfter, wallSeconds),
+      stolen: coresShare(machineBefore.stolen, machineAfter.stolen, wallSeconds),
       serverGc: gcBetween(before.gc, after.gc),
       serverMainCpu: (after.mainCpuMicros - before.mainCpuMicros) / 1e6 / wallSeconds,
       serverSystemCpu: (after.cpu.system - before.cpu.system) / 1e6 / wallSeconds,

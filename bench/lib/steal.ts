@@ -22,25 +22,30 @@ export function machineCpuTicks(stat = readStat()): number[] | undefined {
   return fields.map(Number);
 }
 
-/** The machine's stolen time so far, in seconds (all cores); NaN without /proc. */
-export function stolenSeconds(stat?: string): number {
+/** The machine's stolen and idle time so far, in seconds (all cores). */
+export interface MachineSeconds {
+  /** `steal`: the cores ready to run while the hypervisor ran something else. */
+  readonly stolen: number;
+  /**
+   * `idle` and `iowait`: no thread of any process ready to run on a core. Beside a thread's wait
+   * for a core (`schedstat`), it tells a saturated machine from one whose idle core the waiting
+   * thread was not given (docs/performance.md, "Twenty-third round").
+   */
+  readonly idle: number;
+}
+
+/** Both of one /proc/stat reading (one instant, one read); NaN each without /proc. */
+export function machineSeconds(stat?: string): MachineSeconds {
   const ticks = machineCpuTicks(stat);
-  return ticks === undefined ? Number.NaN : ticks[7]! / CLOCK_TICKS_PER_SECOND;
+  if (ticks === undefined) return { stolen: Number.NaN, idle: Number.NaN };
+  return {
+    stolen: ticks[7]! / CLOCK_TICKS_PER_SECOND,
+    idle: (ticks[3]! + ticks[4]!) / CLOCK_TICKS_PER_SECOND,
+  };
 }
 
 /**
- * The machine's idle time so far, in seconds (all cores): /proc/stat's `idle` and `iowait`, the
- * time no thread of any process was ready to run on a core; NaN without /proc. Beside a thread's
- * wait for a core (`schedstat`), it tells a saturated machine from one whose idle core the
- * waiting thread was not given (docs/performance.md, "Twenty-third round").
- */
-export function idleSeconds(stat?: string): number {
-  const ticks = machineCpuTicks(stat);
-  return ticks === undefined ? Number.NaN : (ticks[3]! + ticks[4]!) / CLOCK_TICKS_PER_SECOND;
-}
-
-/**
- * Time between two readings (`stolenSeconds`, `idleSeconds`) as a share of the machine's cores'
+ * Time between two readings (`machineSeconds`) as a share of the machine's cores'
  * time over `wallSeconds`: every online core, as /proc/stat sums them (not
  * `availableParallelism()`, which a CPU affinity such as `--pin`'s narrows).
  */
