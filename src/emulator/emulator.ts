@@ -49,6 +49,7 @@ import {
   openEmulatorStore,
   type RowSource,
 } from './store/emulator.store.ts';
+import { bodyText } from './store/stored-body.ts';
 
 export interface EmulatorOptions {
   database: Database;
@@ -408,7 +409,7 @@ export class Emulator implements EmulatorControl {
     const cluster = new ObjectStore(stored.meta, this.#hooks);
     for (const { resource, namespace, name, body, digest } of stored.objects) {
       if (resource === CONTAINER_LOG) {
-        const { podUid, log } = JSON.parse(body) as { podUid: string; log: string };
+        const { podUid, log } = JSON.parse(bodyText(body)) as { podUid: string; log: string };
         cluster.restoreLog(podUid, log);
         continue;
       }

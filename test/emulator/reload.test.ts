@@ -121,6 +121,37 @@ for (const { dialect, leases } of CASES) {
       );
     });
 
+    test('objects whose text is not ASCII read back as written after a load, and those stored beside them', async () => {
+      const h = harness!;
+      type ConfigMap = { metadata: { name: string; resourceVersion: string }; data?: Record<string, string> };
+      // Multi-byte UTF-8 of every length (2, 3 and 4 bytes), in objects stored next to each other
+      // and next to ASCII ones: a load that cut the bodies by characters instead of bytes would
+      // shift every body after the first.
+      const texts: Record<string, string> = {
+        'text-a': 'naïve café',
+        'text-b': 'ascii only',
+        'text-c': '— ☃ 日本語 — 𝄞 🙂',
+        'text-d': '',
+      };
+      for (const [name, text] of Object.entries(texts))
+        await h.kube.kubectl('create', 'configmap', name, '-n', 'default', `--from-literal=text=${text}`);
+      const read = async () =>
+        Promise.all(
+          Object.keys(texts).map((name) => h.kube.json<ConfigMap>('get', 'configmap', name, '-n', 'default')),
+        );
+      const written = await read();
+      assert.deepEqual(
+        written.map((configMap) => configMap.data?.text ?? ''),
+        Object.values(texts),
+      );
+      await untilEvicted(h, 'after the ConfigMaps were written');
+      const loads = h.emulator.residency().loads;
+      assert.deepEqual(await read(), written, 'the loaded cluster serves them as written');
+      assert.equal(h.emulator.residency().loads, loads + 1, 'the reads loaded the cluster once');
+      for (const name of Object.keys(texts))
+        await h.kube.kubectl('delete', 'configmap', name, '-n', 'default');
+    });
+
     test('Events read back as stored, kept as text or parsed on load, and new ones recorded beside them', async () => {
       const h = harness!;
       type EventList = { items: { metadata: { name: string }; reason: string; count: number }[] };

@@ -5,6 +5,7 @@
  * `persist` (write-through) and to `onChange` (controllers), in that order.
  */
 import { randomUUID } from 'node:crypto';
+import { bodyText, type StoredBody } from '../store/stored-body.ts';
 import { applyDefaults, initialStatus } from './defaults.ts';
 import { assertStorable, assertStorableText } from './limits.ts';
 import { markTracked, trackCreate, trackUpdate } from './managed-fields.ts';
@@ -165,7 +166,8 @@ function setTemplateGeneration(object: KubeObject, generation: number): void {
  */
 class Unparsed {
   constructor(
-    readonly text: string,
+    /** Its text, or its bytes as a load read them (decoded when parsed: stored-body.ts). */
+    readonly body: StoredBody,
     readonly digest: KubeObject | undefined,
   ) {}
 }
@@ -307,9 +309,9 @@ export class ObjectStore {
    * resource's `Digest.read`) holds every member the resource's indexes and `filedDigests`'
    * readers read, and its namespace and name.
    */
-  restoreText(resource: ResourceType, text: string, digest: KubeObject): void {
+  restoreText(resource: ResourceType, body: StoredBody, digest: KubeObject): void {
     const key = keyOf(digest.metadata.namespace ?? '', digest.metadata.name ?? '');
-    this.#restoreEntry(resource.storage, key, new Unparsed(text, digest));
+    this.#restoreEntry(resource.storage, key, new Unparsed(body, digest));
   }
 
   /**
@@ -317,8 +319,8 @@ export class ObjectStore {
    * is stored under, without a digest: parsed when something reads it whole, or when an index of
    * its resource is built.
    */
-  restoreRow(resource: ResourceType, namespace: string, name: string, text: string): void {
-    this.#restoreEntry(resource.storage, keyOf(namespace, name), new Unparsed(text, undefined));
+  restoreRow(resource: ResourceType, namespace: string, name: string, body: StoredBody): void {
+    this.#restoreEntry(resource.storage, keyOf(namespace, name), new Unparsed(body, undefined));
   }
 
   #restoreEntry(storage: string, key: string, entry: Entry): void {
@@ -327,7 +329,7 @@ export class ObjectStore {
     if (replaced instanceof Unparsed) this.#unparsed.set(storage, this.#unparsed.get(storage)! - 1);
     // An index files objects by what a text without a digest does not tell: parsed now.
     const filed = entry instanceof Unparsed && entry.digest === undefined && this.#indexes.has(storage);
-    const stored = filed ? parseJson((entry as Unparsed).text) : entry;
+    const stored = filed ? parseJson(bodyText((entry as Unparsed).body)) : entry;
     if (stored instanceof Unparsed) this.#unparsed.set(storage, (this.#unparsed.get(storage) ?? 0) + 1);
     bucket.set(key, stored);
     this.#reindex(storage, key, replaced, stored);
@@ -350,7 +352,7 @@ export class ObjectStore {
    */
   #parsed(storage: string, bucket: Map<string, Entry>, key: string, entry: Entry): KubeObject {
     if (!(entry instanceof Unparsed)) return entry;
-    const object = parseJson(entry.text);
+    const object = parseJson(bodyText(entry.body));
     bucket.set(key, object);
     this.#unparsed.set(storage, this.#unparsed.get(storage)! - 1);
     return object;

@@ -15,13 +15,15 @@ import type { EmulatorClusterTable, Schema } from '../../db/schema.ts';
 import type { ClusterMeta } from '../apiserver/object-store.ts';
 import { PostgresEmulatorEngine } from './emulator.store.postgres.ts';
 import { SqliteEmulatorEngine } from './emulator.store.sqlite.ts';
+import type { StoredBody } from './stored-body.ts';
 
 export interface StoredObject {
   readonly resource: string;
   /** '' for a cluster-scoped object. */
   readonly namespace: string;
   readonly name: string;
-  readonly body: string;
+  /** Its text, or (SQLite) its bytes in the buffer of the cluster's bodies: stored-body.ts. */
+  readonly body: StoredBody;
   /** What lookups read of the object, for the kinds kept as text until read (Events); else null. */
   readonly digest: string | null;
 }
