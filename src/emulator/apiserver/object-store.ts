@@ -305,9 +305,9 @@ export class ObjectStore {
   }
 
   /**
-   * Loads a stored object as its text, parsed when something reads it whole; `digest` (its
-   * resource's `Digest.read`) holds every member the resource's indexes and `filedDigests`'
-   * readers read, and its namespace and name.
+   * Loads a stored object as its stored body (its text, or its bytes: stored-body.ts), parsed when
+   * something reads it whole; `digest` (its resource's `Digest.read`) holds every member the
+   * resource's indexes and `filedDigests`' readers read, and its namespace and name.
    */
   restoreText(resource: ResourceType, body: StoredBody, digest: KubeObject): void {
     const key = keyOf(digest.metadata.namespace ?? '', digest.metadata.name ?? '');
@@ -315,9 +315,9 @@ export class ObjectStore {
   }
 
   /**
-   * Loads a stored object as its text, by the namespace ('' for a cluster-scoped one) and name it
-   * is stored under, without a digest: parsed when something reads it whole, or when an index of
-   * its resource is built.
+   * Loads a stored object as its stored body (as `restoreText`), by the namespace ('' for a
+   * cluster-scoped one) and name it is stored under, without a digest: parsed when something reads
+   * it whole, or when an index of its resource is built.
    */
   restoreRow(resource: ResourceType, namespace: string, name: string, body: StoredBody): void {
     this.#restoreEntry(resource.storage, keyOf(namespace, name), new Unparsed(body, undefined));
