@@ -45,9 +45,9 @@ export function machineSeconds(stat?: string): MachineSeconds {
 }
 
 /**
- * Time between two readings (`machineSeconds`) as a share of the machine's cores'
- * time over `wallSeconds`: every online core, as /proc/stat sums them (not
- * `availableParallelism()`, which a CPU affinity such as `--pin`'s narrows).
+ * Time between two readings (`machineSeconds`) as a share of the machine's cores' time over
+ * `wallSeconds`: every online core, as /proc/stat sums them (not `availableParallelism()`, which a
+ * CPU affinity such as `--pin`'s narrows).
  */
 export function coresShare(
   before: number,
