@@ -31,7 +31,7 @@ import {
 import { jsonOf, type KubeObject, releaseJson } from './apiserver/objects.ts';
 import { RESOURCE, RESOURCES, type ResourceType } from './apiserver/resources.ts';
 import { Controllers } from './cluster/controllers.ts';
-import { EVENT_DIGEST } from './cluster/events.ts';
+import { EVENT_DIGEST, pruneEvents } from './cluster/events.ts';
 import { ClusterLifecycle } from './cluster/lifecycle.ts';
 import { ClusterRouter } from './scale-out/cluster-router.ts';
 import {
@@ -44,10 +44,12 @@ import {
 import { LocalOwnership, type Ownership } from './scale-out/ownership.ts';
 import {
   CONTAINER_LOG,
+  DEFERRED_RESOURCE,
   type EmulatorStore,
   type ObjectRow,
   openEmulatorStore,
   type RowSource,
+  type StoredObject,
 } from './store/emulator.store.ts';
 import { bodyText } from './store/stored-body.ts';
 
@@ -87,6 +89,8 @@ export interface ResidencyStats {
   readonly loads: number;
   /** Clusters that left memory since the start. */
   readonly evictions: number;
+  /** Loads of the Events a cluster's load left in the store, for a reader of them, since the start. */
+  readonly eventLoads: number;
 }
 
 /** What is remembered of a cluster out of memory: see `Emulator.#idle`. */
@@ -121,6 +125,33 @@ const BY_STORAGE = new Map<string, ResourceType>(RESOURCES.map((r) => [r.storage
  * (`ObjectStore.restoreRow`, "Eighth round: every kind left as text").
  */
 const DIGESTS = new Map<string, Digest>([[RESOURCE.events.storage, EVENT_DIGEST]]);
+
+/**
+ * Events stay in the store: a cluster's load reads every object but its Events, whose names it
+ * keeps (`StoredCluster.deferred`, `ObjectStore.defer`), and they are read when something reads
+ * Events (`loadDeferred`): a call on the `events` resource, a namespace's deletion, the erase of a
+ * reset, or a namespace over the Events it may keep. A used cluster stores many Events (≈ 60 after
+ * four rollouts, more than half of its rows and bytes), and a change reads none of them: what
+ * the load made of them (rows read, digests parsed, entries filed, all kept while the cluster
+ * stays in memory) cost ≈ a tenth of a change's CPU (docs/performance.md, "Twenty-sixth round").
+ * The Events the cluster records meanwhile are counted again only among those in memory
+ * (cluster/events.ts `recordEvent`).
+ */
+const DEFERRED_TYPE: ResourceType = (() => {
+  const type = RESOURCES.find((r) => r.storage === DEFERRED_RESOURCE);
+  if (type === undefined) throw new Error(`no resource stored as ${DEFERRED_RESOURCE}`);
+  return type;
+})();
+
+/** Restores a stored object into the cluster: as its text, filed by its digest where it has one. */
+function restoreStored(cluster: ObjectStore, type: ResourceType, object: StoredObject): void {
+  // Every object stays text until read; those of the kinds with a digest are filed by it in their
+  // indexes (rows written before it have none: parsed when an index is built).
+  const reader = DIGESTS.get(type.storage);
+  if (reader !== undefined && object.digest !== null)
+    cluster.restoreText(type, object.body, reader.read(object.digest));
+  else cluster.restoreRow(type, object.namespace, object.name, object.body);
+}
 
 /**
  * An object's row, made when its commit runs. A class, not a closure made at each write: V8 keeps
@@ -186,6 +217,9 @@ export class Emulator implements EmulatorControl {
   readonly #residency: Residency;
   #sweeper: NodeJS.Timeout | undefined;
   #loads = 0;
+  #eventLoads = 0;
+  /** The reads of what loads left in the store, in flight, by cluster (`loadDeferred`). */
+  readonly #deferredLoads = new Map<ObjectStore, Promise<void>>();
   #evictions = 0;
   readonly #loading = new Map<string, Promise<ObjectStore | undefined>>();
   /**
@@ -256,6 +290,11 @@ export class Emulator implements EmulatorControl {
           log === null ? null : new LogRowSource(podUid, log),
         );
       },
+      loadDeferred: (cluster) => {
+        this.loadDeferred(cluster).catch((error: unknown) =>
+          this.#logger.error({ err: error, clusterId: cluster.meta.id }, 'Could not load stored Events'),
+        );
+      },
       onChange: (cluster, event) => this.#controllers.onChange(cluster, event),
       now: this.#now,
     };
@@ -266,6 +305,7 @@ export class Emulator implements EmulatorControl {
       caPem: options.caPem,
       controllers: this.#controllers,
       cluster: (id) => this.#cluster(id),
+      loadDeferred: (cluster) => this.loadDeferred(cluster),
       idleAt: (id) =>
         this.#ownership.shared || this.#destroyed.has(id) ? undefined : this.#idle.get(id)?.resourceVersion,
       create: (meta) => this.#create(meta),
@@ -293,6 +333,7 @@ export class Emulator implements EmulatorControl {
         if (cluster === undefined) await this.#ownership.release(id);
         return cluster;
       },
+      loadDeferred: (cluster) => this.loadDeferred(cluster),
       forward: (id, request, reply) => this.#router.forward(id, request, reply),
       clientIp: (request) => this.#router.clientIp(request),
       flush: () => this.#store.flush(),
@@ -333,7 +374,37 @@ export class Emulator implements EmulatorControl {
 
   /** Clusters in memory, loads and evictions (for `/metrics` and the tests). */
   residency(): ResidencyStats {
-    return { loaded: this.#clusters.size, loads: this.#loads, evictions: this.#evictions };
+    return {
+      loaded: this.#clusters.size,
+      loads: this.#loads,
+      evictions: this.#evictions,
+      eventLoads: this.#eventLoads,
+    };
+  }
+
+  /**
+   * Brings in what the cluster's load left in the store (its Events: "Events stay in the store"
+   * above), for a reader of them; at once when there is nothing left there. One read at a time
+   * per cluster: a second caller waits for the first's.
+   */
+  loadDeferred(cluster: ObjectStore): Promise<void> {
+    if (!cluster.hasDeferred) return Promise.resolve();
+    let pending = this.#deferredLoads.get(cluster);
+    if (pending === undefined) {
+      pending = this.#restoreDeferred(cluster).finally(() => this.#deferredLoads.delete(cluster));
+      this.#deferredLoads.set(cluster, pending);
+    }
+    return pending;
+  }
+
+  async #restoreDeferred(cluster: ObjectStore): Promise<void> {
+    const stored = await this.#store.loadResource(cluster.meta.id, DEFERRED_RESOURCE);
+    // Only those still deferred: none was written since the load (a write of one reads it first),
+    // and one created since under a name the store no longer holds keeps its state.
+    cluster.restoreDeferred(DEFERRED_TYPE, stored, (object) => restoreStored(cluster, DEFERRED_TYPE, object));
+    this.#eventLoads += 1;
+    // A namespace that went over its bound while its oldest Events were in the store only.
+    pruneEvents(cluster);
   }
 
   /** How often the sweeper looks for idle clusters to evict. */
@@ -407,20 +478,17 @@ export class Emulator implements EmulatorControl {
     if (raced !== undefined) return raced.cluster;
     if (stored === undefined) return undefined;
     const cluster = new ObjectStore(stored.meta, this.#hooks);
-    for (const { resource, namespace, name, body, digest } of stored.objects) {
+    for (const object of stored.objects) {
+      const { resource, body } = object;
       if (resource === CONTAINER_LOG) {
         const { podUid, log } = JSON.parse(bodyText(body)) as { podUid: string; log: string };
         cluster.restoreLog(podUid, log);
         continue;
       }
       const type = BY_STORAGE.get(resource);
-      if (type === undefined) continue;
-      // Every object stays text until read; those of the kinds with a digest are filed by it in
-      // their indexes (rows written before it have none: parsed when an index is built).
-      const reader = DIGESTS.get(resource);
-      if (reader !== undefined && digest !== null) cluster.restoreText(type, body, reader.read(digest));
-      else cluster.restoreRow(type, namespace, name, body);
+      if (type !== undefined) restoreStored(cluster, type, object);
     }
+    cluster.defer(DEFERRED_TYPE, stored.deferred);
     // Evicted by this process at the resourceVersion stored, so as it left, settled: evictable
     // only with no controller work queued, timed or in flight and every change committed, and
     // every write since (here, or in a process that took it over) would have bumped it. The

@@ -144,8 +144,13 @@ export class Metrics {
     this.#rolloutSeconds.observe({ outcome }, seconds);
   };
 
-  /** The emulated clusters in memory now, and their loads and evictions so far (`Emulator.residency`). */
-  observeEmulator(residency: () => { loaded: number; loads: number; evictions: number }): void {
+  /**
+   * The emulated clusters in memory now, their loads and evictions so far, and the loads of the
+   * Events their loads left in the store (`Emulator.residency`).
+   */
+  observeEmulator(
+    residency: () => { loaded: number; loads: number; evictions: number; eventLoads: number },
+  ): void {
     const registers = [this.registry];
     new Gauge({
       name: 'mks_emulator_clusters_loaded',
@@ -171,6 +176,15 @@ export class Metrics {
       collect() {
         this.reset();
         this.inc(residency().evictions);
+      },
+    });
+    new Counter({
+      name: 'mks_emulator_event_loads_total',
+      help: "Loads of the Events an emulated cluster's load left in the store, for a call that reads Events",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(residency().eventLoads);
       },
     });
   }

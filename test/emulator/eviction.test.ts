@@ -155,6 +155,21 @@ for (const dialect of DIALECTS) {
         assert.ok(isRunning(pod), `${pod.metadata?.name} runs`);
         assert.equal(pod.metadata?.annotations?.['mks.ovh/loaded-config-hash'], hash);
       }
+
+      // The pass read none of the Events the load left in the store; kubectl reads them all, and
+      // the pass's own beside them.
+      const eventLoads = residency().eventLoads;
+      type EventList = { items: { reason: string; message: string }[] };
+      const events = (await k.json<EventList>('get', 'events', '-n', 'kube-system')).items;
+      assert.equal(residency().eventLoads, eventLoads + 1, 'kubectl read the stored Events');
+      const completed = events.filter((e) => e.reason === 'RolloutCompleted').map((e) => e.message);
+      assert.ok(
+        completed.some((message) => message.includes(`generation ${generation}`)) &&
+          completed.some((message) => message.includes(`generation ${generation + 1}`)),
+        `the Events of the change before the eviction and of this one (${completed.join('; ')})`,
+      );
+      const metricsAfter = await server.app.inject({ method: 'GET', url: '/metrics' });
+      assert.match(metricsAfter.body, new RegExp(`^mks_emulator_event_loads_total ${eventLoads + 1}$`, 'm'));
     });
 
     test('a settled cluster out of memory is resynced without loading it, from the first resync after the pass that made it READY; a change made meanwhile is found', async () => {

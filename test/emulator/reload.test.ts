@@ -210,6 +210,80 @@ for (const { dialect, leases } of CASES) {
       assert.ok(after.items.length > stored.items.length, 'the rollout recorded Events');
     });
 
+    test('Events stay in the store until something reads them; a namespace deleted takes its stored ones', async () => {
+      const h = harness!;
+      type EventList = { items: { metadata: { name: string }; message: string }[] };
+      const namespace = 'stored-events';
+      const event = (name: string) => ({
+        metadata: { name, namespace },
+        involvedObject: { kind: 'Namespace', apiVersion: 'v1', name: namespace },
+        reason: 'Tested',
+        message: `event ${name}`,
+        type: 'Normal',
+        source: { component: 'reload-test' },
+      });
+      await h.kube.kubectl('create', 'namespace', namespace);
+      for (const name of ['first', 'second'])
+        await h.kube.core.createNamespacedEvent({ namespace, body: event(name) });
+      await untilEvicted(h, 'after the Events were created');
+      const { eventLoads, loads } = h.emulator.residency();
+
+      // A rollout loads the cluster and records Events beside those stored, reading none of them.
+      const old = await podNames(h);
+      // A template change of its own (`rollout restart` refuses a second one within the second).
+      const template = {
+        spec: { template: { metadata: { annotations: { 'reload-test/roll': 'stored-events' } } } },
+      };
+      await h.kube.kubectl('patch', 'ds', 'kube-proxy', '-n', 'kube-system', '-p', JSON.stringify(template));
+      await waitFor(
+        async () => {
+          const names = await podNames(h);
+          return names.length === 3 && names.every((name) => !old.includes(name));
+        },
+        { ...TIMEOUT, what: 'the kube-proxy pods to be replaced' },
+      );
+      assert.equal(h.emulator.residency().loads, loads + 1, 'the rollout loaded the cluster');
+      assert.equal(h.emulator.residency().eventLoads, eventLoads, 'the rollout read no stored Event');
+      // A create under a stored Event's name is refused, still without reading them.
+      await assert.rejects(
+        h.kube.core.createNamespacedEvent({ namespace, body: event('first') }),
+        (error: { code?: number; body?: string }) =>
+          error.code === 409 && /events "first" already exists/.test(JSON.parse(String(error.body)).message),
+      );
+      assert.equal(h.emulator.residency().eventLoads, eventLoads, 'the refused create read no stored Event');
+
+      // A list reads them, once: then they are in memory with the new ones.
+      const listed = await h.kube.json<EventList>('get', 'events', '-n', namespace);
+      assert.deepEqual(
+        listed.items.map((e) => [e.metadata.name, e.message]),
+        [
+          ['first', 'event first'],
+          ['second', 'event second'],
+        ],
+      );
+      assert.equal(h.emulator.residency().eventLoads, eventLoads + 1, 'the list read the stored Events');
+      const system = await h.kube.json<EventList>('get', 'events', '-n', 'kube-system');
+      assert.ok(
+        system.items.some((e) => old.some((pod) => e.message === `Deleted pod: ${pod}`)),
+        "the rollout's Events are there beside the stored ones",
+      );
+      assert.equal(h.emulator.residency().eventLoads, eventLoads + 1, 'read once');
+
+      // Out of memory again, the namespace's deletion deletes its Events still in the store only.
+      await untilEvicted(h, 'after the Events were read');
+      await h.kube.kubectl('delete', 'namespace', namespace, '--wait=false');
+      assert.equal(h.emulator.residency().eventLoads, eventLoads + 2, 'the deletion read the stored Events');
+      await untilEvicted(h, 'after the namespace was deleted');
+      const rows = await h.database.db
+        .selectFrom('emulator_objects')
+        .select('name')
+        .where('cluster_id', '=', CLUSTER)
+        .where('resource', '=', 'events')
+        .where('namespace', '=', namespace)
+        .execute();
+      assert.deepEqual(rows, [], "the namespace's Events are gone from the store");
+    });
+
     test("a settled cluster's change does not sync its namespaces again; after a restart it does", async () => {
       let h = harness!;
       type List = { items: { metadata: { name: string } }[] };

@@ -8,6 +8,7 @@ export function memoryCluster(version = '1.32'): ObjectStore {
       persistObject: () => {},
       persistMeta: () => {},
       persistLog: () => {},
+      loadDeferred: () => {},
       onChange: () => {},
       now: () => new Date(0),
     },

@@ -52,6 +52,8 @@ export interface KubeApiDeps {
   /** The caller's address (scale-out: the one the forwarding process vouches for); `request.ip` otherwise. */
   clientIp?(request: FastifyRequest): string;
   cluster(clusterId: string): Promise<ObjectStore | undefined>;
+  /** Brings in the objects the cluster's load left in the store (its Events: `Emulator.loadDeferred`). */
+  loadDeferred(cluster: ObjectStore): Promise<void>;
   /**
    * Scale-out: sends the call to the process that owns the cluster and returns its reply;
    * undefined when this process serves the cluster.
@@ -249,6 +251,7 @@ async function handle(
   const target = resolveTarget(segments);
   const watch = target.watchPrefix || query.watch === '1' || query.watch === 'true';
   const { resource, namespace, name, subresource } = target;
+  if (cluster.hasDeferred && readsDeferred(cluster, method, resource)) await deps.loadDeferred(cluster);
   if (subresource === 'log' && resource === RESOURCE.pods && name !== undefined && !watch) {
     if (method !== 'GET') throw methodNotAllowed();
     const pod = cluster.mustGet(resource, namespace ?? '', name);
@@ -435,6 +438,16 @@ function render(
     );
   }
   return object;
+}
+
+/**
+ * Whether a call reads objects the cluster's load left in the store (`ObjectStore.defer`): any call
+ * on their resource but a create (mks's own Events: `create` finds a name the store holds taken
+ * without reading it), and a namespace's deletion, which deletes what the namespace holds.
+ */
+function readsDeferred(cluster: ObjectStore, method: string, resource: ResourceType): boolean {
+  if (resource === RESOURCE.namespaces) return method === 'DELETE';
+  return method !== 'POST' && cluster.isDeferred(resource);
 }
 
 function remove(

@@ -70,6 +70,11 @@ export interface ObjectStoreHooks {
   persistMeta(cluster: ObjectStore): void;
   /** A pod's last container log was written (null: the pod is gone). */
   persistLog(cluster: ObjectStore, podUid: string, log: string | null): void;
+  /**
+   * Something must read the objects of `resource` this cluster's load left in the store
+   * (`ObjectStore.defer`): load them soon (they cannot be read synchronously on every engine).
+   */
+  loadDeferred(cluster: ObjectStore, resource: ResourceType): void;
   onChange(cluster: ObjectStore, event: ChangeEvent): void;
   now(): Date;
 }
@@ -257,6 +262,12 @@ class SecondaryIndex {
 const EMPTY_KEYS: ReadonlySet<string> = new Set();
 const EMPTY_OBJECTS: ReadonlyMap<string, KubeObject> = new Map();
 
+/** A resource's objects left in the store by a load (`ObjectStore.defer`): keys, count by namespace. */
+interface Deferred {
+  readonly keys: Set<string>;
+  readonly byNamespace: Map<string, number>;
+}
+
 export class ObjectStore {
   readonly meta: ClusterMeta;
   /**
@@ -277,6 +288,12 @@ export class ObjectStore {
    * date by every change after it (`filed`, `countFiled`).
    */
   readonly #indexes = new Map<string, Map<IndexKey, SecondaryIndex>>();
+  /**
+   * Objects the load of this cluster left in the store, by storage name (`defer`): their keys, and
+   * how many each namespace has. Until `restoreDeferred` brings them in, they are not read: a
+   * reader of their resource must have them loaded first (`isDeferred`; `#assertLoaded`).
+   */
+  readonly #deferred = new Map<string, Deferred>();
   readonly #log: ChangeEvent[] = [];
   /** Every event with rv > logStart is in `log`. */
   #logStart: number;
@@ -321,6 +338,69 @@ export class ObjectStore {
    */
   restoreRow(resource: ResourceType, namespace: string, name: string, body: StoredBody): void {
     this.#restoreEntry(resource.storage, keyOf(namespace, name), new Unparsed(body, undefined));
+  }
+
+  /**
+   * Leaves the objects of `resource` named by `keys` (namespace, name) in the store: the load did
+   * not read them (emulator.ts, "Events stay in the store"). They count as the resource's objects
+   * (`deferredCount`, a create of one of their names) but are not read until `restoreDeferred`;
+   * `filed` and `countFiled` then see only the objects in memory.
+   */
+  defer(resource: ResourceType, keys: Iterable<readonly [namespace: string, name: string]>): void {
+    const deferred: Deferred = { keys: new Set(), byNamespace: new Map() };
+    for (const [namespace, name] of keys) {
+      deferred.keys.add(keyOf(namespace, name));
+      deferred.byNamespace.set(namespace, (deferred.byNamespace.get(namespace) ?? 0) + 1);
+    }
+    if (deferred.keys.size > 0) this.#deferred.set(resource.storage, deferred);
+  }
+
+  /** Whether objects of `resource` are still in the store only; with a name, whether that one is. */
+  isDeferred(resource: ResourceType, namespace?: string, name?: string): boolean {
+    if (this.#deferred.size === 0) return false;
+    const deferred = this.#deferred.get(resource.storage);
+    if (deferred === undefined) return false;
+    return name === undefined || deferred.keys.has(keyOf(namespace ?? '', name));
+  }
+
+  /** Whether any resource has objects still in the store only. */
+  get hasDeferred(): boolean {
+    return this.#deferred.size > 0;
+  }
+
+  /** How many objects of `resource` in `namespace` are still in the store only. */
+  deferredCount(resource: ResourceType, namespace: string): number {
+    return this.#deferred.get(resource.storage)?.byNamespace.get(namespace) ?? 0;
+  }
+
+  /** Asks the cluster's owner to load the objects of `resource` still in the store (`loadDeferred`). */
+  needDeferred(resource: ResourceType): void {
+    if (this.isDeferred(resource)) this.#hooks.loadDeferred(this, resource);
+  }
+
+  /**
+   * Brings in the objects of `resource` the load left in the store, read from it now: `restore`
+   * restores each of them (`restoreText`, `restoreRow`), and is handed only those still deferred,
+   * so one the cluster wrote since (a name taken again after it was deleted) keeps its newer state.
+   */
+  restoreDeferred<T extends { readonly namespace: string; readonly name: string }>(
+    resource: ResourceType,
+    stored: Iterable<T>,
+    restore: (object: T) => void,
+  ): void {
+    const deferred = this.#deferred.get(resource.storage);
+    if (deferred === undefined) return;
+    this.#deferred.delete(resource.storage);
+    for (const object of stored) if (deferred.keys.has(keyOf(object.namespace, object.name))) restore(object);
+  }
+
+  /** A read of every object of a resource, or of one left in the store: a bug unless it is loaded. */
+  #assertLoaded(storage: string, key?: string): void {
+    const deferred = this.#deferred.get(storage);
+    if (deferred !== undefined && (key === undefined || deferred.keys.has(key)))
+      throw new Error(
+        `emulated cluster ${this.meta.id}: ${storage} read before those left in the store were loaded`,
+      );
   }
 
   #restoreEntry(storage: string, key: string, entry: Entry): void {
@@ -406,6 +486,7 @@ export class ObjectStore {
    * oldest Events, cluster/events.ts), which then costs no parse.
    */
   filedDigests(resource: ResourceType, by: IndexKey, filed: string): KubeObject[] {
+    if (this.#deferred.size > 0) this.#assertLoaded(resource.storage);
     const bucket = this.#objects.get(resource.storage);
     if (bucket === undefined) return [];
     const out: KubeObject[] = [];
@@ -434,10 +515,13 @@ export class ObjectStore {
 
   get(resource: ResourceType, namespace: string, name: string): KubeObject | undefined {
     const bucket = this.#objects.get(resource.storage);
-    if (bucket === undefined) return undefined;
     const key = keyOf(namespace, name);
-    const entry = bucket.get(key);
-    return entry === undefined ? undefined : this.#parsed(resource.storage, bucket, key, entry);
+    const entry = bucket?.get(key);
+    if (entry === undefined) {
+      if (this.#deferred.size > 0) this.#assertLoaded(resource.storage, key);
+      return undefined;
+    }
+    return this.#parsed(resource.storage, bucket!, key, entry);
   }
 
   mustGet(resource: ResourceType, namespace: string, name: string): KubeObject {
@@ -451,11 +535,13 @@ export class ObjectStore {
    * controller's lookups; what it must not do is write while iterating).
    */
   values(resource: ResourceType): IterableIterator<KubeObject> {
+    if (this.#deferred.size > 0) this.#assertLoaded(resource.storage);
     return (this.#parsedBucket(resource.storage) ?? EMPTY_OBJECTS).values();
   }
 
   /** Objects of a resource (in one namespace, or all), sorted as the API server lists them. */
   list(resource: ResourceType, namespace?: string): KubeObject[] {
+    if (this.#deferred.size > 0) this.#assertLoaded(resource.storage);
     const bucket = this.#parsedBucket(resource.storage);
     if (bucket === undefined) return [];
     let sorted = this.#sorted.get(resource.storage);
@@ -537,7 +623,10 @@ export class ObjectStore {
     } else {
       delete metadata.namespace;
     }
-    if (this.get(resource, namespace, metadata.name!) !== undefined) {
+    if (
+      this.isDeferred(resource, namespace, metadata.name!) ||
+      this.get(resource, namespace, metadata.name!) !== undefined
+    ) {
       throw alreadyExistsError(resource.name, resource.group, metadata.name!);
     }
     applyDefaults(resource, object);
@@ -589,7 +678,10 @@ export class ObjectStore {
     this.#validateName(resource, name);
     if (resource.namespaced) this.#assertNamespace(namespace);
     const key = keyOf(resource.namespaced ? namespace : '', name);
-    if (this.#objects.get(resource.storage)?.has(key) === true) {
+    if (
+      this.#objects.get(resource.storage)?.has(key) === true ||
+      this.#deferred.get(resource.storage)?.keys.has(key)
+    ) {
       throw alreadyExistsError(resource.name, resource.group, name);
     }
     const rv = this.#nextRv();

@@ -269,6 +269,7 @@ function memoryStore(onChange: (event: ChangeEvent) => void): ObjectStore {
       persistObject: () => {},
       persistMeta: () => {},
       persistLog: () => {},
+      loadDeferred: () => {},
       onChange: (_cluster, event) => onChange(event),
       now: () => new Date(0),
     },

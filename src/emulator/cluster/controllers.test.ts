@@ -20,6 +20,7 @@ function cluster(): { cluster: ObjectStore; controllers: Controllers } {
       persistObject: () => {},
       persistMeta: () => {},
       persistLog: () => {},
+      loadDeferred: () => {},
       onChange: (changed, event) => controllers.onChange(changed, event),
       now: () => new Date(0),
     },

@@ -4,7 +4,7 @@ import { memoryCluster as bareCluster } from '../../../test/support/object-store
 import { ObjectStore, StoredText } from '../apiserver/object-store.ts';
 import type { KubeObject } from '../apiserver/objects.ts';
 import { RESOURCE } from '../apiserver/resources.ts';
-import { EVENT_DIGEST, type EventInput, recordEvent } from './events.ts';
+import { EVENT_DIGEST, type EventInput, pruneEvents, recordEvent } from './events.ts';
 
 /** A cluster in memory only (no store, no controllers), its namespaces created. */
 function memoryCluster(): ObjectStore {
@@ -228,6 +228,82 @@ test('Events loaded as text are counted again, bounded and read as the Events pa
   assert.deepEqual([...again.values(RESOURCE.events)].length, stored.length);
 });
 
+test('Events left in the store by a load: counted toward the bound, asked for past it, unread till then', () => {
+  // A cluster whose load left its 499 kube-system Events (and 2 of default) in the store.
+  const source = memoryCluster();
+  for (let i = 0; i < 499; i++)
+    recordEvent(source, pod(`p${i}`, `uid-${i}`), pulled, new Date(Math.floor(i / 2) * 1000));
+  const stored = source.list(RESOURCE.events).map((e) => ({
+    namespace: e.metadata.namespace ?? '',
+    name: e.metadata.name ?? '',
+    text: JSON.stringify(e),
+    digest: EVENT_DIGEST.of(e),
+  }));
+  const asked: ObjectStore[] = [];
+  const cluster = new ObjectStore(
+    { id: 'c', version: '1.32', nodeCount: 1, resourceVersion: 1_000, busy: false, createdAt: 'T' },
+    {
+      persistObject: () => {},
+      persistMeta: () => {},
+      persistLog: () => {},
+      loadDeferred: (c) => asked.push(c),
+      onChange: () => {},
+      now: () => new Date(0),
+    },
+  );
+  for (const name of ['kube-system', 'default'])
+    cluster.create(RESOURCE.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  cluster.defer(RESOURCE.events, [
+    ...stored.map((e) => [e.namespace, e.name] as const),
+    ['default', 'x'],
+    ['default', 'y'],
+  ]);
+  assert.equal(cluster.deferredCount(RESOURCE.events, 'kube-system'), 499);
+  assert.equal(cluster.isDeferred(RESOURCE.events, 'kube-system', stored[0]!.name), true);
+  assert.throws(
+    () => cluster.list(RESOURCE.events),
+    /events read before those left in the store were loaded/,
+  );
+  assert.throws(() => cluster.get(RESOURCE.events, 'kube-system', stored[0]!.name), /left in the store/);
+  assert.throws(
+    () => cluster.create(RESOURCE.events, { apiVersion: 'v1', kind: 'Event', metadata: stored[0]! }),
+    (error: { code?: number }) => error.code === 409,
+    "a stored Event's name is taken",
+  );
+
+  // The 500th fits: nothing asked. An Event happening again is counted among those in memory.
+  recordEvent(cluster, pod('a', 'uid-a'), pulled, new Date(900_000));
+  recordEvent(cluster, pod('a', 'uid-a'), pulled, new Date(901_000));
+  assert.deepEqual(asked, []);
+  // The 501st goes past the bound: the stored ones are asked for, and nothing is deleted yet.
+  recordEvent(cluster, pod('b', 'uid-b'), pulled, new Date(902_000));
+  assert.deepEqual(asked, [cluster]);
+
+  // Brought in (as the emulator does: only those still deferred), then pruned.
+  const restored: string[] = [];
+  cluster.restoreDeferred(
+    RESOURCE.events,
+    [...stored, { namespace: 'default', name: 'not-deferred' }],
+    (e) => {
+      restored.push(e.name);
+      if ('text' in e) cluster.restoreText(RESOURCE.events, e.text, EVENT_DIGEST.read(e.digest));
+    },
+  );
+  assert.equal(restored.length, 499, 'only the deferred rows are restored');
+  assert.equal(cluster.isDeferred(RESOURCE.events), false);
+  pruneEvents(cluster);
+  const kept = cluster.list(RESOURCE.events, 'kube-system');
+  assert.equal(kept.length, 500);
+  assert.deepEqual(
+    ['uid-0', 'uid-a', 'uid-b'].map((uid) =>
+      kept.some((e) => (e.involvedObject as { uid: string }).uid === uid),
+    ),
+    [false, true, true],
+    'the oldest stored one went',
+  );
+  assert.equal(kept.find((e) => (e.involvedObject as { uid: string }).uid === 'uid-a')?.count, 2);
+});
+
 test('an Event of a shape seen before is stored as its text: the text the object path stores, digest and watch alike', () => {
   const persisted: { name: string; stored: unknown }[] = [];
   const sent: { type: string; object: KubeObject }[] = [];
@@ -239,6 +315,7 @@ test('an Event of a shape seen before is stored as its text: the text the object
       },
       persistMeta: () => {},
       persistLog: () => {},
+      loadDeferred: () => {},
       onChange: () => {},
       now: () => new Date(Date.UTC(2026, 11, 6, 8, 0, 0)),
     },

@@ -73,7 +73,10 @@ export const EVENT_DIGEST: Digest = {
  * Records `event` about `object`, or counts it again when the object already has one for this reason.
  * The Event is found, and the namespace's Events counted, through the store's indexes: a pass over
  * every Event of the cluster cost each Event recorded as much as the cluster had (up to 500 per
- * namespace; docs/performance.md, "Fifth round").
+ * namespace; docs/performance.md, "Fifth round"). An Event is counted again only among those the
+ * cluster holds in memory: a cluster loaded again leaves its older Events in the store until
+ * something reads them (emulator.ts, "Events stay in the store"), as client-go's correlator, whose
+ * cache lives in the recording component, starts afresh when that component does.
  */
 export function recordEvent(cluster: ObjectStore, object: KubeObject, event: EventInput, now: Date): void {
   const namespace = object.metadata.namespace ?? 'default';
@@ -124,9 +127,27 @@ export function recordEvent(cluster: ObjectStore, object: KubeObject, event: Eve
   } else {
     createEvent(cluster, shape, namespace, object, event, time);
   }
-  const excess = cluster.countFiled(RESOURCE.events, byNamespace, namespace) - MAX_EVENTS;
-  if (excess > 0) {
+  const excess =
+    cluster.countFiled(RESOURCE.events, byNamespace, namespace) +
+    cluster.deferredCount(RESOURCE.events, namespace) -
+    MAX_EVENTS;
+  if (excess <= 0) return;
+  // The oldest may be among the Events the load left in the store: pruned once they are loaded.
+  if (cluster.isDeferred(RESOURCE.events)) cluster.needDeferred(RESOURCE.events);
+  else
     for (const name of oldest(cluster, namespace, excess)) cluster.delete(RESOURCE.events, namespace, name);
+}
+
+/**
+ * Deletes the oldest Events of every namespace over the bound: after the Events a load left in
+ * the store are brought in, for the namespaces that went over it meanwhile (`recordEvent`).
+ */
+export function pruneEvents(cluster: ObjectStore): void {
+  for (const { metadata } of cluster.list(RESOURCE.namespaces)) {
+    const namespace = metadata.name ?? '';
+    const excess = cluster.countFiled(RESOURCE.events, byNamespace, namespace) - MAX_EVENTS;
+    if (excess > 0)
+      for (const name of oldest(cluster, namespace, excess)) cluster.delete(RESOURCE.events, namespace, name);
   }
 }
 

@@ -41,6 +41,8 @@ export interface LifecycleDeps {
   readonly controllers: Controllers;
   /** The cluster, from memory or loaded from the store; undefined when unknown. */
   cluster(clusterId: string): Promise<ObjectStore | undefined>;
+  /** Brings in what the cluster's load left in the store (its Events: `Emulator.loadDeferred`). */
+  loadDeferred(cluster: ObjectStore): Promise<void>;
   /**
    * The resourceVersion a cluster left memory at, while it is out of memory (nothing can have
    * changed it since: every call loads it first); undefined when it is in memory or not known.
@@ -180,6 +182,8 @@ export class ClusterLifecycle implements EmulatorControl {
 
   async eraseCluster(clusterId: string): Promise<void> {
     const cluster = await this.#mustCluster(clusterId);
+    // Every object of the erased namespaces goes, those still in the store only too.
+    await this.#deps.loadDeferred(cluster);
     const kept = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
     for (const type of RESOURCES) {
       if (type === RESOURCE.nodes) continue;

@@ -21,11 +21,16 @@ const CHUNK = 200;
 
 /**
  * A cluster's meta and its objects in one statement (one round trip, one snapshot): a row per
- * object, the meta repeated; one row of nulls for the objects when it has none.
+ * object, the meta repeated; one row of nulls for the objects when it has none. The rows of the
+ * resource the load leaves in the store ($2) come without their body (`StoredCluster.deferred`).
  */
 const LOAD_SQL =
-  'select c.*, o."resource", o."namespace", o."name", o."body", o."digest" from "emulator_clusters" c ' +
-  'left join "emulator_objects" o on o."cluster_id" = c."id" where c."id" = $1';
+  'select c.*, o."resource", o."namespace", o."name", ' +
+  'case when o."resource" = $2 then null else o."body" end as "body", ' +
+  'case when o."resource" = $2 then null else o."digest" end as "digest" ' +
+  'from "emulator_clusters" c left join "emulator_objects" o on o."cluster_id" = c."id" where c."id" = $1';
+const LOAD_RESOURCE_SQL =
+  'select "namespace", "name", "body", "digest" from "emulator_objects" where "cluster_id" = $1 and "resource" = $2';
 
 type LoadRow = Selectable<EmulatorClusterTable> & {
   resource: string | null;
@@ -55,15 +60,27 @@ export class PostgresEmulatorEngine implements EmulatorEngine {
     this.#fence = fence;
   }
 
-  async load(id: string): Promise<StoredCluster | undefined> {
-    const rows = await this.#sql.query<LoadRow>('mks_emulator_load', LOAD_SQL, [id]);
+  async load(id: string, deferredResource: string): Promise<StoredCluster | undefined> {
+    const rows = await this.#sql.query<LoadRow>('mks_emulator_load', LOAD_SQL, [id, deferredResource]);
     const first = rows[0];
     if (first === undefined) return undefined;
     const objects: StoredObject[] = [];
-    for (const { resource, namespace, name, body, digest } of rows)
-      if (resource !== null && namespace !== null && name !== null && body !== null)
-        objects.push({ resource, namespace, name, body, digest });
-    return { meta: metaOf(first), objects };
+    const deferred: [string, string][] = [];
+    for (const { resource, namespace, name, body, digest } of rows) {
+      if (resource === null || namespace === null || name === null) continue;
+      if (resource === deferredResource) deferred.push([namespace, name]);
+      else if (body !== null) objects.push({ resource, namespace, name, body, digest });
+    }
+    return { meta: metaOf(first), objects, deferred };
+  }
+
+  async loadResource(id: string, resource: string): Promise<StoredObject[]> {
+    const rows = await this.#sql.query<Omit<StoredObject, 'resource'> & { body: string }>(
+      'mks_emulator_load_resource',
+      LOAD_RESOURCE_SQL,
+      [id, resource],
+    );
+    return rows.map(({ namespace, name, body, digest }) => ({ resource, namespace, name, body, digest }));
   }
 
   async write(pending: Map<string, PendingCluster>, deletions: Set<string>): Promise<void> {

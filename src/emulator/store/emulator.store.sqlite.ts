@@ -28,9 +28,18 @@ const SELECT_CLUSTER_SQL = 'select * from "emulator_clusters" where "id" = ?';
  * ≈ 130 KiB more per cluster for the scavenges to copy (docs/performance.md, "Twenty-fourth
  * round").
  */
-const SELECT_OBJECTS_SQL =
+const OBJECTS_SQL =
   `select cast(group_concat("body", '') as blob), json_group_array(json_array("resource", ` +
   `"namespace", "name", "digest", octet_length("body"))) from "emulator_objects" where "cluster_id" = ?`;
+/**
+ * The load's objects: all but those of the resource it leaves in the store, whose rows the primary
+ * key's index passes over without reading them (the resource is one of its columns), then those
+ * rows' namespaces and names from that index alone.
+ */
+const SELECT_OBJECTS_SQL = `${OBJECTS_SQL} and "resource" <> ?`;
+const SELECT_DEFERRED_SQL =
+  'select "namespace", "name" from "emulator_objects" where "cluster_id" = ? and "resource" = ?';
+const SELECT_RESOURCE_SQL = `${OBJECTS_SQL} and "resource" = ?`;
 
 export class SqliteEmulatorEngine implements EmulatorEngine {
   readonly #sql: ExclusiveSql;
@@ -39,12 +48,20 @@ export class SqliteEmulatorEngine implements EmulatorEngine {
     this.#sql = database.exclusiveSql;
   }
 
-  load(id: string): Promise<StoredCluster | undefined> {
+  load(id: string, deferred: string): Promise<StoredCluster | undefined> {
     return this.#sql.transaction((sql) => {
       const row = sql.get<Selectable<EmulatorClusterTable>>(SELECT_CLUSTER_SQL, [id]);
       if (row === undefined) return undefined;
-      const [bodies, meta] = sql.rows(SELECT_OBJECTS_SQL, [id])[0] as [Buffer | null, string];
-      return { meta: metaOf(row), objects: storedObjects(bodies, meta) };
+      const [bodies, meta] = sql.rows(SELECT_OBJECTS_SQL, [id, deferred])[0] as [Buffer | null, string];
+      const keys = sql.rows(SELECT_DEFERRED_SQL, [id, deferred]) as [string, string][];
+      return { meta: metaOf(row), objects: storedObjects(bodies, meta), deferred: keys };
+    });
+  }
+
+  loadResource(id: string, resource: string): Promise<StoredObject[]> {
+    return this.#sql.transaction((sql) => {
+      const [bodies, meta] = sql.rows(SELECT_RESOURCE_SQL, [id, resource])[0] as [Buffer | null, string];
+      return storedObjects(bodies, meta);
     });
   }
 

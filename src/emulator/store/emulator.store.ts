@@ -28,10 +28,21 @@ export interface StoredObject {
   readonly digest: string | null;
 }
 
-/** A cluster as stored: its meta row and its objects' rows (container logs included). */
+/**
+ * The resource (its storage name: Events) whose rows a cluster's load leaves in the store, naming
+ * them only: most of what a used cluster stores, which a change never reads (emulator.ts, "Events
+ * stay in the store"). `EmulatorEngine.loadResource` reads them when something does.
+ */
+export const DEFERRED_RESOURCE = 'events';
+
+/**
+ * A cluster as stored: its meta row, its objects' rows (container logs included) but those of
+ * `DEFERRED_RESOURCE`, and the namespaces and names of those.
+ */
 export interface StoredCluster {
   readonly meta: ClusterMeta;
   readonly objects: readonly StoredObject[];
+  readonly deferred: readonly (readonly [namespace: string, name: string])[];
 }
 
 /** A cluster's meta as either engine hands its row back (PostgreSQL's bigint as a string). */
@@ -72,8 +83,13 @@ const COMMIT_INTERVAL_MS = 20;
 
 /** What differs by engine: reading a cluster back, and the commit of a batch. */
 export interface EmulatorEngine {
-  /** The cluster's meta row and object rows; undefined when it is not stored. */
-  load(id: string): Promise<StoredCluster | undefined>;
+  /**
+   * The cluster's meta row and object rows, those of the resource `deferred` named only
+   * (`StoredCluster.deferred`); undefined when it is not stored.
+   */
+  load(id: string, deferred: string): Promise<StoredCluster | undefined>;
+  /** The rows of one resource of the cluster (`DEFERRED_RESOURCE`'s, which `load` left). */
+  loadResource(id: string, resource: string): Promise<StoredObject[]>;
   /**
    * Every pending cluster's meta and objects, and the deleted clusters, in one transaction. It
    * may drop what it must not write (clusters this process no longer owns), removing them from
@@ -130,7 +146,12 @@ export class EmulatorStore {
 
   /** The cluster's meta and object rows as stored; undefined when it is not stored. */
   loadCluster(id: string): Promise<StoredCluster | undefined> {
-    return this.#engine.load(id);
+    return this.#engine.load(id, DEFERRED_RESOURCE);
+  }
+
+  /** The rows of one resource of the cluster as stored (those `loadCluster` left: `DEFERRED_RESOURCE`). */
+  loadResource(id: string, resource: string): Promise<StoredObject[]> {
+    return this.#engine.loadResource(id, resource);
   }
 
   /**
