@@ -137,11 +137,7 @@ const DIGESTS = new Map<string, Digest>([[RESOURCE.events.storage, EVENT_DIGEST]
  * The Events the cluster records meanwhile are counted again only among those in memory
  * (cluster/events.ts `recordEvent`).
  */
-const DEFERRED_TYPE: ResourceType = (() => {
-  const type = RESOURCES.find((r) => r.storage === DEFERRED_RESOURCE);
-  if (type === undefined) throw new Error(`no resource stored as ${DEFERRED_RESOURCE}`);
-  return type;
-})();
+const DEFERRED_TYPE: ResourceType = BY_STORAGE.get(DEFERRED_RESOURCE)!;
 
 /** Restores a stored object into the cluster: as its text, filed by its digest where it has one. */
 function restoreStored(cluster: ObjectStore, type: ResourceType, object: StoredObject): void {

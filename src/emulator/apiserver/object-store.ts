@@ -71,10 +71,10 @@ export interface ObjectStoreHooks {
   /** A pod's last container log was written (null: the pod is gone). */
   persistLog(cluster: ObjectStore, podUid: string, log: string | null): void;
   /**
-   * Something must read the objects of `resource` this cluster's load left in the store
-   * (`ObjectStore.defer`): load them soon (they cannot be read synchronously on every engine).
+   * Something must read the objects this cluster's load left in the store (`ObjectStore.defer`):
+   * load them soon (they cannot be read synchronously on every engine).
    */
-  loadDeferred(cluster: ObjectStore, resource: ResourceType): void;
+  loadDeferred(cluster: ObjectStore): void;
   onChange(cluster: ObjectStore, event: ChangeEvent): void;
   now(): Date;
 }
@@ -375,7 +375,7 @@ export class ObjectStore {
 
   /** Asks the cluster's owner to load the objects of `resource` still in the store (`loadDeferred`). */
   needDeferred(resource: ResourceType): void {
-    if (this.isDeferred(resource)) this.#hooks.loadDeferred(this, resource);
+    if (this.isDeferred(resource)) this.#hooks.loadDeferred(this);
   }
 
   /**
