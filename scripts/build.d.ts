@@ -8,6 +8,7 @@ export interface BuildPlace {
   readonly outdir?: string;
 }
 export declare function mksNodeFlags(): string[];
+export declare function mksEnvironment(): Readonly<Record<string, string>>;
 export declare function isCurrent(
   options?: BuildPlace & { readonly root?: string; readonly inputs?: readonly string[] },
 ): boolean;

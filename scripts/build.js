@@ -31,14 +31,30 @@ export const INPUTS = ['src', 'scripts/build.js', 'tsconfig.json', 'package.json
 export const ENTRIES = { mks: 'src/main.ts', 'pass-thread.entry': 'src/reconcile/pass-thread.entry.ts' };
 
 /**
- * The node flags users' `mks` runs with: those on bin/mks.js's `#!/usr/bin/env -S node …` line
- * (the installed command and `npm start` run it through that line). The benches and the build's
- * test start the server with them too.
+ * How users' `mks` is started: bin/mks.js's `#!/usr/bin/env -S NAME=VALUE … node …` line (the
+ * installed command and `npm start` run it through that line), its environment assignments before
+ * `node` and the node flags after it. The benches and the build's test start the server so too.
  */
-export function mksNodeFlags() {
+function mksLaunch() {
   const shebang = fs.readFileSync(path.join(ROOT, 'bin', 'mks.js'), 'utf8').split('\n', 1)[0];
-  const flags = /^#!\/usr\/bin\/env -S node(?<flags>.*)$/.exec(shebang)?.groups?.flags ?? '';
-  return flags.split(/\s+/).filter((flag) => flag !== '');
+  const words = /^#!\/usr\/bin\/env -S (?<words>.*)$/.exec(shebang)?.groups?.words.split(/\s+/) ?? [];
+  const node = words.indexOf('node');
+  const environment = {};
+  for (const word of node < 0 ? [] : words.slice(0, node)) {
+    const [name, ...value] = word.split('=');
+    environment[name] = value.join('=');
+  }
+  return { environment, flags: node < 0 ? [] : words.slice(node + 1).filter((flag) => flag !== '') };
+}
+
+/** The node flags users' `mks` runs with (`mksLaunch`). */
+export function mksNodeFlags() {
+  return mksLaunch().flags;
+}
+
+/** The environment variables users' `mks` is started with (`mksLaunch`): glibc's malloc tuning. */
+export function mksEnvironment() {
+  return mksLaunch().environment;
 }
 
 /** The newest modification time among `inputs` (directories included: adding or removing a file changes theirs). */

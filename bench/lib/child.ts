@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, ENTRIES, mksNodeFlags } from '../../scripts/build.js';
+import { build, ENTRIES, mksEnvironment, mksNodeFlags } from '../../scripts/build.js';
 import { CapturedProcess } from '../../test/support/process.ts';
 
 export const BENCH_DIR = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -20,7 +20,10 @@ export interface ChildOptions {
   readonly cpuProfileDir?: string | undefined;
   /** Pin the child to these CPUs with taskset (e.g. '0'). */
   readonly cpus?: string | undefined;
-  /** The child runs mks: give it the node flags users' `mks` runs with (scripts/build.js, `mksNodeFlags`). */
+  /**
+   * The child runs mks: give it the node flags and the environment users' `mks` runs with
+   * (scripts/build.js, `mksNodeFlags`, `mksEnvironment`).
+   */
   readonly mks?: boolean;
 }
 
@@ -28,6 +31,21 @@ export interface ChildOptions {
 function nodeFlags(): string[] {
   const tried = process.env.BENCH_NODE_FLAGS;
   return tried === undefined ? mksNodeFlags() : tried.split(/\s+/).filter((flag) => flag !== '');
+}
+
+/**
+ * The environment bin/mks.js's #! line sets (over the inherited one, as `env` does), or
+ * BENCH_NODE_ENV's `NAME=VALUE …` instead, to try others ('' for none).
+ */
+function mksEnv(): Record<string, string> {
+  const tried = process.env.BENCH_NODE_ENV;
+  if (tried === undefined) return { ...mksEnvironment() };
+  const env: Record<string, string> = {};
+  for (const word of tried.split(/\s+/)) {
+    const at = word.indexOf('=');
+    if (at > 0) env[word.slice(0, at)] = word.slice(at + 1);
+  }
+  return env;
 }
 
 export interface Child {
@@ -70,7 +88,7 @@ export async function startChild(script: string, args: string[], options: ChildO
   // Output drained continuously (a full pipe would block the child's production-like logger).
   const captured = new CapturedProcess(file!, argv, {
     cwd: REPO_DIR,
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...(options.mks === true ? mksEnv() : {}), ...options.env },
     ipc: true,
     keep: 8000,
   });

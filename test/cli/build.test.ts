@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { build, isCurrent, mksNodeFlags } from '../../scripts/build.js';
+import { build, isCurrent, mksEnvironment, mksNodeFlags } from '../../scripts/build.js';
 import { ApiClient } from '../../src/client/api-client.ts';
 import { readOvhConf } from '../../src/client/ovh-conf.ts';
 import { MKS_VERSION } from '../../src/version.ts';
@@ -53,8 +53,8 @@ describe('the build (scripts/build.js)', () => {
         '--log-level',
         'warn',
       ],
-      cleanEnv({ MKS_POD_START_MS: '0' }),
-      // As users run it: with the node flags of bin/mks.js's #! line.
+      // As users run it: with the environment and the node flags of bin/mks.js's #! line.
+      cleanEnv({ ...mksEnvironment(), MKS_POD_START_MS: '0' }),
       { script: path.join(outdir, 'mks.js'), nodeFlags: mksNodeFlags() },
     );
     try {
@@ -105,11 +105,28 @@ describe('the build (scripts/build.js)', () => {
     assert.equal(current(), false, 'a file removed (its directory changed)');
   });
 
-  test('bin/mks.js runs through its #! line, with the node flags the bundle is tested with', async () => {
+  test('bin/mks.js runs through its #! line, with the node flags and environment the bundle is tested with', async () => {
     assert.notDeepEqual(mksNodeFlags(), [], 'the #! line names node flags');
-    const result = await runProcess(path.join(ROOT, 'bin', 'mks.js'), ['--version'], { env: cleanEnv() });
+    const environment = mksEnvironment();
+    assert.equal(environment.MALLOC_ARENA_MAX, '2', 'the #! line bounds malloc arenas');
+    assert.equal(environment.MALLOC_MMAP_THRESHOLD_, '131072', 'and fixes the mmap threshold');
+    // What the process started through the line sees: its environment and node flags, printed by a
+    // module node preloads (NODE_OPTIONS), the inherited value of the variable overridden.
+    const probe = path.join(scratch, 'probe.cjs');
+    fs.writeFileSync(
+      probe,
+      `process.stderr.write("probe " + JSON.stringify([${JSON.stringify(Object.keys(environment))}.map((name) => process.env[name] ?? null), process.execArgv]) + "\\n");\n`,
+    );
+    const result = await runProcess(path.join(ROOT, 'bin', 'mks.js'), ['--version'], {
+      env: cleanEnv({ MALLOC_ARENA_MAX: '8', NODE_OPTIONS: `--require ${probe}` }),
+    });
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout.trim(), MKS_VERSION);
+    const line = result.stderr.split('\n').find((each) => each.startsWith('probe '));
+    assert.ok(line !== undefined, result.stderr);
+    const [values, flags] = JSON.parse(line.slice('probe '.length)) as [(string | null)[], string[]];
+    assert.deepEqual(values, Object.values(environment));
+    assert.deepEqual(flags, mksNodeFlags());
   });
 
   test('a build without its stamp is not current', () => {
