@@ -20,8 +20,8 @@
 // (it otherwise rises to the size of the largest block freed, up to 32 MiB, so later blocks below
 // it stay in the arenas, and so does the memory they leave when freed). After the first change of
 // a fleet the main thread's arena stayed ≈ 45 MiB larger and the others held ≈ 40 MiB; with both,
-// a change of 1,000 of 10,000 clusters peaked 20–40 MiB lower at the same CPU (docs/performance.md,
-// "Twenty-seventh round"). Other C libraries ignore them.
+// a change of 1,000 of 10,000 clusters peaked ≈ 25 MiB lower at the median, at the same CPU
+// (docs/performance.md, "Twenty-seventh round"). Other C libraries ignore them.
 // `npm start` and the installed command run through this line; `node bin/mks.js` runs without it.
 import { pathToFileURL } from 'node:url';
 import { DIST, isCurrent } from '../scripts/build.js';
