@@ -334,6 +334,17 @@ const ROLLOUT_READS = 10;
 /** How many of those come a third of the interval apart, right after the patch (`followRollout`). */
 const EARLY_READS = 3;
 
+/**
+ * `ms` spread over half of it either way, as client-go's `wait.Jitter` spreads its waits. The
+ * passes a claim starts together would otherwise read their DaemonSets in the same turns, their
+ * answers go back in one message, and they end, and the next ones start, together again: a
+ * fleet's change then ran in waves of up to 64 passes that left the main thread idle between
+ * their bursts (docs/performance.md, "Twenty-eighth round").
+ */
+export function jittered(ms: number, random: () => number = Math.random): number {
+  return ms * (0.5 + random());
+}
+
 async function readKubeProxyDaemonSet(kube: ClusterKube): Promise<V1DaemonSet> {
   return presentDaemonSet(await kube.readDaemonSet(KUBE_SYSTEM, KUBE_PROXY));
 }
@@ -516,7 +527,7 @@ async function applyConfigMap(kube: ClusterKube, desired: Desired, log: Logger):
  * Re-reads a DaemonSet whose pod template was just patched until its controller has observed the
  * change and its status reports the rollout done, or for ROLLOUT_READS reads; answers the last
  * read. The first EARLY_READS reads come a third of `intervalMs` apart, the others `intervalMs`
- * apart: a pass waiting here holds one of its loop's concurrent slots, so a quick rollout (an
+ * apart, each wait jittered (`jittered`): a pass waiting here holds one of its loop's concurrent slots, so a quick rollout (an
  * emulated cluster's, its pods started at once, done within a few tens of milliseconds) ends the
  * pass as soon as it is done rather than a whole interval after the patch. A long one is read as
  * many times, ROLLOUT_READS over eight intervals instead of ten, before the next passes follow it.
@@ -533,7 +544,7 @@ async function followRollout(
   intervalMs: number,
 ): Promise<V1DaemonSet | undefined> {
   for (let reads = 1; ; reads++) {
-    const wait = reads <= EARLY_READS ? intervalMs / EARLY_READS : intervalMs;
+    const wait = jittered(reads <= EARLY_READS ? intervalMs / EARLY_READS : intervalMs);
     await new Promise((resolve) => setTimeout(resolve, wait));
     const daemonSet = await readKubeProxyDaemonSet(kube);
     if (
