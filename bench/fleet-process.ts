@@ -235,10 +235,13 @@ try {
   runtime.kubeApp.server.on('secureConnection', () => {
     handshakes++;
   });
-  /** The reconcile passes that ended while watching: their outcome and duration in ms. */
-  let passes: { outcome: string; ms: number }[] = [];
+  /**
+   * The reconcile passes that ended while watching: their outcome, duration and end (ms, the main
+   * thread's clock, where the loop learns of it).
+   */
+  let passes: { outcome: string; ms: number; endedAt: number }[] = [];
   runtime.reconciler?.onPass((outcome, seconds) => {
-    if (watch !== undefined) passes.push({ outcome, ms: seconds * 1000 });
+    if (watch !== undefined) passes.push({ outcome, ms: seconds * 1000, endedAt: performance.now() });
   });
 
   /** The readiness counts made while watching, and the time they took (they run on the main thread). */
@@ -402,6 +405,13 @@ try {
       durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? 0;
     const outcomes: Record<string, number> = {};
     for (const pass of passes) outcomes[pass.outcome] = (outcomes[pass.outcome] ?? 0) + 1;
+    // Passes whose ends the loop learned of in the same millisecond: those a claim started together
+    // and that went on in step (docs/performance.md, "Twenty-eighth round").
+    const endedTogether = new Map<number, number>();
+    for (const pass of passes) {
+      const at = Math.floor(pass.endedAt);
+      endedTogether.set(at, (endedTogether.get(at) ?? 0) + 1);
+    }
     const result = {
       // The main thread's event loop over the window: how long a timer or an I/O callback waited
       // for its turn beyond its due time (sampled every 5 ms), and the share of the time it ran.
@@ -417,6 +427,8 @@ try {
         p50: quantile(0.5),
         p90: quantile(0.9),
         max: durations.at(-1) ?? 0,
+        endInstants: endedTogether.size,
+        mostEndedTogether: Math.max(0, ...endedTogether.values()),
       },
       gc,
       type: 'watched',

@@ -122,8 +122,19 @@ interface Watched {
   loads: number;
   /** The main thread's event loop over the window (ms of delay; utilization 0–1). */
   eventLoop: { delayP50: number; delayP99: number; delayMax: number; utilization: number };
-  /** The reconcile passes that ended in the window: outcomes and durations (ms). */
-  passes: { count: number; outcomes: Record<string, number>; p50: number; p90: number; max: number };
+  /**
+   * The reconcile passes that ended in the window: outcomes, durations (ms), and the distinct
+   * milliseconds in which they ended with the most that ended in one (passes in step).
+   */
+  passes: {
+    count: number;
+    outcomes: Record<string, number>;
+    p50: number;
+    p90: number;
+    max: number;
+    endInstants: number;
+    mostEndedTogether: number;
+  };
   /** The main thread's garbage collections in the window, by kind: count and pause (ms). */
   gc: GcCounts;
 }
@@ -582,5 +593,5 @@ function passesLine(watched: Watched): string {
   const outcomes = Object.entries(passes.outcomes)
     .map(([outcome, count]) => `${outcome} ${count}`)
     .join(', ');
-  return `reconcile passes ${passes.count} (${outcomes}), duration p50 ${passes.p50.toFixed(0)} ms, p90 ${passes.p90.toFixed(0)} ms, max ${passes.max.toFixed(0)} ms; main event loop ${(eventLoop.utilization * 100).toFixed(0)} % busy, delay p50 ${eventLoop.delayP50.toFixed(1)} ms, p99 ${eventLoop.delayP99.toFixed(1)} ms, max ${eventLoop.delayMax.toFixed(0)} ms; main thread's collections: ${gcText(watched.gc)}`;
+  return `reconcile passes ${passes.count} (${outcomes}), duration p50 ${passes.p50.toFixed(0)} ms, p90 ${passes.p90.toFixed(0)} ms, max ${passes.max.toFixed(0)} ms, ended in ${passes.endInstants} distinct ms (at most ${passes.mostEndedTogether} in one); main event loop ${(eventLoop.utilization * 100).toFixed(0)} % busy, delay p50 ${eventLoop.delayP50.toFixed(1)} ms, p99 ${eventLoop.delayP99.toFixed(1)} ms, max ${eventLoop.delayMax.toFixed(0)} ms; main thread's collections: ${gcText(watched.gc)}`;
 }
