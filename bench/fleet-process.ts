@@ -408,9 +408,12 @@ try {
     // Passes whose ends the loop learned of in the same millisecond: those a claim started together
     // and that went on in step (docs/performance.md, "Twenty-eighth round").
     const endedTogether = new Map<number, number>();
+    let mostEndedTogether = 0;
     for (const pass of passes) {
       const at = Math.floor(pass.endedAt);
-      endedTogether.set(at, (endedTogether.get(at) ?? 0) + 1);
+      const ended = (endedTogether.get(at) ?? 0) + 1;
+      endedTogether.set(at, ended);
+      mostEndedTogether = Math.max(mostEndedTogether, ended);
     }
     const result = {
       // The main thread's event loop over the window: how long a timer or an I/O callback waited
@@ -428,7 +431,7 @@ try {
         p90: quantile(0.9),
         max: durations.at(-1) ?? 0,
         endInstants: endedTogether.size,
-        mostEndedTogether: Math.max(0, ...endedTogether.values()),
+        mostEndedTogether,
       },
       gc,
       type: 'watched',

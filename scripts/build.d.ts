@@ -9,6 +9,7 @@ export interface BuildPlace {
 }
 export declare function mksNodeFlags(): string[];
 export declare function mksEnvironment(): Readonly<Record<string, string>>;
+export declare function assignments(words: readonly string[]): Record<string, string>;
 export declare function isCurrent(
   options?: BuildPlace & { readonly root?: string; readonly inputs?: readonly string[] },
 ): boolean;

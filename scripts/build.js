@@ -39,12 +39,20 @@ function mksLaunch() {
   const shebang = fs.readFileSync(path.join(ROOT, 'bin', 'mks.js'), 'utf8').split('\n', 1)[0];
   const words = /^#!\/usr\/bin\/env -S (?<words>.*)$/.exec(shebang)?.groups?.words.split(/\s+/) ?? [];
   const node = words.indexOf('node');
+  return {
+    environment: assignments(node < 0 ? [] : words.slice(0, node)),
+    flags: node < 0 ? [] : words.slice(node + 1).filter((flag) => flag !== ''),
+  };
+}
+
+/** The `NAME=VALUE` words among `words`, as `env` reads them (a value may hold `=`). */
+export function assignments(words) {
   const environment = {};
-  for (const word of node < 0 ? [] : words.slice(0, node)) {
-    const [name, ...value] = word.split('=');
-    environment[name] = value.join('=');
+  for (const word of words) {
+    const at = word.indexOf('=');
+    if (at > 0) environment[word.slice(0, at)] = word.slice(at + 1);
   }
-  return { environment, flags: node < 0 ? [] : words.slice(node + 1).filter((flag) => flag !== '') };
+  return environment;
 }
 
 /** The node flags users' `mks` runs with (`mksLaunch`). */

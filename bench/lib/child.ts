@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, ENTRIES, mksEnvironment, mksNodeFlags } from '../../scripts/build.js';
+import { assignments, build, ENTRIES, mksEnvironment, mksNodeFlags } from '../../scripts/build.js';
 import { CapturedProcess } from '../../test/support/process.ts';
 
 export const BENCH_DIR = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -39,13 +39,7 @@ function nodeFlags(): string[] {
  */
 function mksEnv(): Record<string, string> {
   const tried = process.env.BENCH_NODE_ENV;
-  if (tried === undefined) return { ...mksEnvironment() };
-  const env: Record<string, string> = {};
-  for (const word of tried.split(/\s+/)) {
-    const at = word.indexOf('=');
-    if (at > 0) env[word.slice(0, at)] = word.slice(at + 1);
-  }
-  return env;
+  return tried === undefined ? { ...mksEnvironment() } : assignments(tried.split(/\s+/));
 }
 
 export interface Child {

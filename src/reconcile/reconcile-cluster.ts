@@ -527,12 +527,12 @@ async function applyConfigMap(kube: ClusterKube, desired: Desired, log: Logger):
  * Re-reads a DaemonSet whose pod template was just patched until its controller has observed the
  * change and its status reports the rollout done, or for ROLLOUT_READS reads; answers the last
  * read. The first EARLY_READS reads come a third of `intervalMs` apart, the others `intervalMs`
- * apart, each wait jittered (`jittered`): a pass waiting here holds one of its loop's concurrent slots, so a quick rollout (an
- * emulated cluster's, its pods started at once, done within a few tens of milliseconds) ends the
- * pass as soon as it is done rather than a whole interval after the patch. A long one is read as
- * many times, ROLLOUT_READS over eight intervals instead of ten, before the next passes follow it.
- * With 64 passes at once the passes' latency paces a fleet's change: a fleet of
- * 1,000 changed 10–18 % sooner so (docs/performance.md, "Twenty-sixth round").
+ * apart, each wait jittered (`jittered`): a pass waiting here holds one of its loop's concurrent
+ * slots, so a quick rollout (an emulated cluster's, its pods started at once, done within a few
+ * tens of milliseconds) ends the pass as soon as it is done rather than a whole interval after the
+ * patch. A long one is read as many times, ROLLOUT_READS over eight intervals instead of ten,
+ * before the next passes follow it. With 64 passes at once the passes' latency paces a fleet's
+ * change: a fleet of 1,000 changed 10–18 % sooner so (docs/performance.md, "Twenty-sixth round").
  * Undefined when the DaemonSet was replaced since the pass observed it (`observed`, read before the
  * patch: the patch's own answer is not read) or its template changed again meanwhile: that is
  * another change, for the next pass to plan afresh.
