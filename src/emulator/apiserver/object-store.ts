@@ -5,7 +5,7 @@
  * `persist` (write-through) and to `onChange` (controllers), in that order.
  */
 import { randomUUID } from 'node:crypto';
-import { bodyText, type StoredBody } from '../store/stored-body.ts';
+import type { StoredBody } from '../store/stored-body.ts';
 import { applyDefaults, initialStatus } from './defaults.ts';
 import { assertStorable, assertStorableText } from './limits.ts';
 import { markTracked, trackCreate, trackUpdate } from './managed-fields.ts';
@@ -21,6 +21,7 @@ import {
   type KubeObject,
   notFoundError,
   parseJson,
+  parseStored,
   rfc3339,
   StatusError,
 } from './objects.ts';
@@ -409,7 +410,7 @@ export class ObjectStore {
     if (replaced instanceof Unparsed) this.#unparsed.set(storage, this.#unparsed.get(storage)! - 1);
     // An index files objects by what a text without a digest does not tell: parsed now.
     const filed = entry instanceof Unparsed && entry.digest === undefined && this.#indexes.has(storage);
-    const stored = filed ? parseJson(bodyText((entry as Unparsed).body)) : entry;
+    const stored = filed ? parseStored((entry as Unparsed).body) : entry;
     if (stored instanceof Unparsed) this.#unparsed.set(storage, (this.#unparsed.get(storage) ?? 0) + 1);
     bucket.set(key, stored);
     this.#reindex(storage, key, replaced, stored);
@@ -432,7 +433,7 @@ export class ObjectStore {
    */
   #parsed(storage: string, bucket: Map<string, Entry>, key: string, entry: Entry): KubeObject {
     if (!(entry instanceof Unparsed)) return entry;
-    const object = parseJson(bodyText(entry.body));
+    const object = parseStored(entry.body);
     bucket.set(key, object);
     this.#unparsed.set(storage, this.#unparsed.get(storage)! - 1);
     return object;

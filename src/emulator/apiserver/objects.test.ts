@@ -12,17 +12,20 @@ import {
   nodeObject,
 } from '../cluster/kubeadm-objects.ts';
 import { ClusterTimers } from '../cluster/timers.ts';
+import { BodyBytes } from '../store/stored-body.ts';
 import { FieldsByShape, leafPaths, trackUpdate } from './managed-fields.ts';
 import { type ChangeEvent, ObjectStore } from './object-store.ts';
 import {
   clone,
   deepEqual,
+  forgetJson,
   inApiOrder,
   isJsonKept,
   type Json,
   type JsonObject,
   jsonOf,
   type KubeObject,
+  parseStored,
   releaseJson,
   rfc3339,
 } from './objects.ts';
@@ -153,6 +156,35 @@ test('releaseJson gives the text jsonOf gives and keeps none; the next reader co
   const ds = daemonSet();
   assert.equal(releaseJson(ds), JSON.stringify(ds));
   assert.equal(isJsonKept(ds), false);
+});
+
+test("an object parsed from its stored bytes answers the bytes' text, decoded again when read, the same when composed", () => {
+  const ds = daemonSet();
+  const text = JSON.stringify(ds);
+  const other = JSON.stringify({ kind: 'ConfigMap', apiVersion: 'v1', metadata: { name: 'c' } });
+  // Two bodies in one buffer, as a cluster's load reads them (stored-body.ts).
+  const bytes = Buffer.from(other + text, 'utf8');
+  const start = Buffer.byteLength(other);
+  const parsed = parseStored(new BodyBytes(bytes, start, bytes.length));
+  assert.deepEqual(parsed, ds);
+  // What it keeps until read is the bytes, not a string.
+  assert.equal(isJsonKept(parsed), true);
+  const answered = jsonOf(parsed);
+  assert.equal(answered, text);
+  assert.equal(jsonOf(parsed), answered);
+  // Forgotten (a replaced version), its text is composed again: the same.
+  const again = parseStored(new BodyBytes(bytes, start, bytes.length));
+  forgetJson(again);
+  assert.equal(isJsonKept(again), false);
+  assert.equal(jsonOf(again), text);
+  // Released (an Event's row), nothing is kept, the next reader composes the same text.
+  const released = parseStored(new BodyBytes(bytes, start, bytes.length));
+  assert.equal(releaseJson(released), text);
+  assert.equal(isJsonKept(released), false);
+  // A stored text is kept as read.
+  const fromText = parseStored(text);
+  assert.equal(isJsonKept(fromText), true);
+  assert.equal(jsonOf(fromText), text);
 });
 
 test('inApiOrder writes members as kube-apiserver does, an own "__proto__" kept as a member', () => {

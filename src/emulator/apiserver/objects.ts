@@ -4,6 +4,7 @@
  */
 
 import { BoundedMap } from '../../bounded-map.ts';
+import type { BodyBytes, StoredBody } from '../store/stored-body.ts';
 import { fieldsV1Ranges } from './stored-fields.ts';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -258,6 +259,11 @@ export function parseFieldSelector(text: string): (object: KubeObject) => boolea
 }
 
 const JSON_OF = new WeakMap<object, string>();
+/**
+ * The stored bytes of objects parsed from them whose text is not kept (`parseStored`): decoded
+ * again by `jsonOf` if something asks for it.
+ */
+const BYTES_OF = new WeakMap<object, BodyBytes>();
 /** Texts of the specs successive versions of an object share (a status write keeps the spec). */
 const SPEC_JSON = new WeakMap<object, string>();
 
@@ -321,6 +327,7 @@ const ORDERED_APART = new Set(['kind', 'apiVersion', 'metadata', 'status']);
 /**
  * `JSON.stringify(object)`, kept per object: an object the cluster stores is never changed in
  * place (every write stores a new one), so its text is built once for the store and its readers.
+ * One parsed from its stored bytes (`parseStored`) has its text decoded from them again.
  * An object with a `spec` is composed member by member at its top level, its spec's text kept
  * per spec and reused by the next versions that share it (status writes, the kubelet's pod
  * writes); anything else is one `JSON.stringify`: composing smaller parts (metadata, each
@@ -330,11 +337,17 @@ const ORDERED_APART = new Set(['kind', 'apiVersion', 'metadata', 'status']);
 export function jsonOf(object: object): string {
   let text = JSON_OF.get(object);
   if (text === undefined) {
-    const spec = (object as { spec?: unknown }).spec;
-    text =
-      typeof spec === 'object' && spec !== null && isPlain(object)
-        ? composeJson(object as Record<string, unknown>)
-        : JSON.stringify(object);
+    const bytes = BYTES_OF.get(object);
+    if (bytes !== undefined) {
+      text = bytes.text();
+      BYTES_OF.delete(object);
+    } else {
+      const spec = (object as { spec?: unknown }).spec;
+      text =
+        typeof spec === 'object' && spec !== null && isPlain(object)
+          ? composeJson(object as Record<string, unknown>)
+          : JSON.stringify(object);
+    }
     JSON_OF.set(object, text);
   }
   return text;
@@ -461,6 +474,19 @@ export function parseJson(text: string): KubeObject {
 }
 
 /**
+ * An object read back from its stored body (stored-body.ts). A text is kept as its JSON, as
+ * `parseJson` keeps it; bytes are kept instead of the text decoded from them, which then dies
+ * young: most objects a change reads it replaces before anything answers them.
+ */
+export function parseStored(body: StoredBody): KubeObject {
+  if (typeof body === 'string') return parseJson(body);
+  const text = body.text();
+  const object = parseSharingFields(text) ?? (JSON.parse(text) as KubeObject);
+  BYTES_OF.set(object, body);
+  return object;
+}
+
+/**
  * fieldsV1 trees read back from stored texts, by their text: parsed once, frozen and shared like
  * the trees managed-fields.ts builds (so its paths and this module's text of each are kept too).
  * Bounded: a cluster's daemon pods and revisions name its DaemonSet's uid in theirs, so a fleet
@@ -518,6 +544,7 @@ export function deepFreeze(node: JsonObject): JsonObject {
 /** Drops the text kept for an object the cluster no longer stores (a replaced or deleted version). */
 export function forgetJson(object: object): void {
   JSON_OF.delete(object);
+  BYTES_OF.delete(object);
 }
 
 /**
@@ -529,11 +556,12 @@ export function forgetJson(object: object): void {
 export function releaseJson(object: object): string {
   const text = jsonOf(object);
   JSON_OF.delete(object);
+  BYTES_OF.delete(object);
   return text;
 }
 
 /** Whether the object's text is kept (`jsonOf` would not compose it again): for tests. */
-export const isJsonKept = (object: object): boolean => JSON_OF.has(object);
+export const isJsonKept = (object: object): boolean => JSON_OF.has(object) || BYTES_OF.has(object);
 
 /**
  * `JSON.stringify` of the object without its apiVersion and kind (a list item), from `jsonOf`:
