@@ -172,6 +172,43 @@ for (const dialect of DIALECTS) {
       assert.equal(request.headers.host, new URL(origin).host);
     });
 
+    test("the clusters' JSON answers cross in memory as their text, the text the listener sends as bytes", async () => {
+      const dispatch = dispatchInto(server.runtime.kubeApp);
+      const headers = { authorization: `Bearer ${connection.token}`, host: new URL(origin).host };
+      const path = `/k8s/${clusterId}/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy`;
+      for (const [what, url, status] of [
+        ['an object', path, 200],
+        ['a Status', `${path}-absent`, 404],
+      ] as const) {
+        const answer = (await dispatch({ method: 'GET', path: url, headers }))!;
+        assert.equal(answer.status, status, what);
+        assert.equal(typeof answer.body, 'string', `${what}: text, not bytes`);
+        const text = answer.body as string;
+        assert.equal(answer.headers['content-length'], String(Buffer.byteLength(text)), what);
+        assert.equal(answer.headers['content-type'], 'application/json; charset=utf-8', what);
+        // The same answer through node's ServerResponse, as the HTTPS listener writes it.
+        const written = await server.runtime.kubeApp.inject({ method: 'GET', url, headers });
+        assert.equal(written.statusCode, status, what);
+        assert.equal(text, written.body, `${what}: the text the listener sends`);
+      }
+      assert.match(
+        (await dispatch({ method: 'GET', path, headers }))!.body as string,
+        /}\n$/,
+        "an object's JSON and its newline, as kube-apiserver writes it",
+      );
+      // Through the channel, as the reconciler thread reads it.
+      const { port1, port2 } = new MessageChannel();
+      serveLocalKube(port1, dispatch);
+      const port = new LocalKubePort(port2, origin);
+      channels.push(port);
+      const crossed = (await port.send({ method: 'GET', path, headers }))!;
+      assert.equal(typeof crossed.body, 'string');
+      assert.equal(
+        (JSON.parse(crossed.body as string) as { metadata: { name: string } }).metadata.name,
+        'kube-proxy',
+      );
+    });
+
     test('writes succeed alike, and their Events keep the field manager', async () => {
       const { https, local } = both();
       const read = () => https.readConfigMap('kube-system', 'kube-proxy');

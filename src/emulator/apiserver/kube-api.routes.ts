@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '../../db/database.ts';
+import { keepsText } from '../../http/local-answer.ts';
 import { AGGREGATED_DISCOVERY_TYPE, aggregatedDiscovery, discover, openApi } from './discovery.ts';
 import { listJson, listResponse, select } from './lists.ts';
 import type { ObjectStore, Watcher } from './object-store.ts';
@@ -180,14 +181,19 @@ const JSON_ANSWER_TYPE = `${JSON_TYPE}; charset=utf-8`;
  * A JSON body as kube-apiserver's encoder writes it: the text, then a newline. Sent as the bytes,
  * encoded once into a buffer of their size: the text with its newline appended would be a new
  * string made flat twice more (for its length, then again behind the headers when written), each
- * a copy of the answer on the heap, on every call (docs/performance.md, "Sixth round").
+ * a copy of the answer on the heap, on every call (docs/performance.md, "Sixth round"). Served in
+ * memory (the reconciler's calls: `keepsText`), the text is sent as it is: it crosses to the
+ * caller's thread as one copy of its characters, where bytes cross as a clone of their buffer and
+ * are decoded again there ("Twenty-ninth round").
  */
 function sendText(reply: FastifyReply, code: number, text: string): FastifyReply {
+  reply.code(code).header('content-type', JSON_ANSWER_TYPE);
+  if (keepsText(reply.raw)) return reply.send(`${text}\n`);
   const length = Buffer.byteLength(text);
   const body = Buffer.allocUnsafe(length + 1);
   body.write(text, 0, length, 'utf8');
   body[length] = 0x0a;
-  return reply.code(code).header('content-type', JSON_ANSWER_TYPE).send(body);
+  return reply.send(body);
 }
 
 async function handle(

@@ -18,6 +18,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MessagePort } from 'node:worker_threads';
 import type { FastifyInstance } from 'fastify';
+import { TEXT_ANSWER } from '../../http/local-answer.ts';
 import { outbox } from '../outbox.ts';
 
 /** One request, as an HTTP client would send it to the cluster's origin. */
@@ -198,8 +199,12 @@ class LocalIncoming extends EventEmitter {
   }
 }
 
-/** What fastify uses of node's `ServerResponse`; `end` answers the status, headers and body. */
+/**
+ * What fastify uses of node's `ServerResponse`; `end` answers the status, headers and body. Marked
+ * as keeping text (`TEXT_ANSWER`): handlers send it their JSON as text, not encoded for a socket.
+ */
 class LocalOutgoing extends EventEmitter {
+  readonly [TEXT_ANSWER] = true;
   statusCode = 200;
   statusMessage = '';
   headersSent = false;
