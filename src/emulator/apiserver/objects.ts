@@ -327,12 +327,12 @@ const ORDERED_APART = new Set(['kind', 'apiVersion', 'metadata', 'status']);
 /**
  * `JSON.stringify(object)`, kept per object: an object the cluster stores is never changed in
  * place (every write stores a new one), so its text is built once for the store and its readers.
- * One parsed from its stored bytes (`parseStored`) has its text decoded from them again.
  * An object with a `spec` is composed member by member at its top level, its spec's text kept
  * per spec and reused by the next versions that share it (status writes, the kubelet's pod
  * writes); anything else is one `JSON.stringify`: composing smaller parts (metadata, each
  * managedFields entry) cost more than the native serialization it saved, and allocated about
- * twice the text (docs/performance.md, "Sixth round: the emulator's writes").
+ * twice the text (docs/performance.md, "Sixth round: the emulator's writes"). One parsed from its
+ * stored bytes (`parseStored`) has its text decoded from them again, once.
  */
 export function jsonOf(object: object): string {
   let text = JSON_OF.get(object);
