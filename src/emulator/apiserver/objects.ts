@@ -258,12 +258,11 @@ export function parseFieldSelector(text: string): (object: KubeObject) => boolea
     });
 }
 
-const JSON_OF = new WeakMap<object, string>();
 /**
- * The stored bytes of objects parsed from them whose text is not kept (`parseStored`): decoded
- * again by `jsonOf` if something asks for it.
+ * Each object's text, or the stored bytes of one parsed from them (`parseStored`), decoded into its
+ * text by `jsonOf` when something asks for it.
  */
-const BYTES_OF = new WeakMap<object, BodyBytes>();
+const JSON_OF = new WeakMap<object, string | BodyBytes>();
 /** Texts of the specs successive versions of an object share (a status write keeps the spec). */
 const SPEC_JSON = new WeakMap<object, string>();
 
@@ -335,21 +334,18 @@ const ORDERED_APART = new Set(['kind', 'apiVersion', 'metadata', 'status']);
  * stored bytes (`parseStored`) has its text decoded from them again, once.
  */
 export function jsonOf(object: object): string {
-  let text = JSON_OF.get(object);
-  if (text === undefined) {
-    const bytes = BYTES_OF.get(object);
-    if (bytes !== undefined) {
-      text = bytes.text();
-      BYTES_OF.delete(object);
-    } else {
-      const spec = (object as { spec?: unknown }).spec;
-      text =
-        typeof spec === 'object' && spec !== null && isPlain(object)
-          ? composeJson(object as Record<string, unknown>)
-          : JSON.stringify(object);
-    }
-    JSON_OF.set(object, text);
+  const kept = JSON_OF.get(object);
+  if (typeof kept === 'string') return kept;
+  let text: string;
+  if (kept !== undefined) text = kept.text();
+  else {
+    const spec = (object as { spec?: unknown }).spec;
+    text =
+      typeof spec === 'object' && spec !== null && isPlain(object)
+        ? composeJson(object as Record<string, unknown>)
+        : JSON.stringify(object);
   }
+  JSON_OF.set(object, text);
   return text;
 }
 
@@ -468,10 +464,13 @@ function entryJson(entry: unknown): string | undefined {
  * kept as its JSON, so answering the object after a load serializes nothing again.
  */
 export function parseJson(text: string): KubeObject {
-  const object = parseSharingFields(text) ?? (JSON.parse(text) as KubeObject);
+  const object = parseText(text);
   JSON_OF.set(object, text);
   return object;
 }
+
+/** A stored text's object, its fieldsV1 trees shared (`parseSharingFields`) where it can. */
+const parseText = (text: string): KubeObject => parseSharingFields(text) ?? (JSON.parse(text) as KubeObject);
 
 /**
  * An object read back from its stored body (stored-body.ts). A text is kept as its JSON, as
@@ -480,9 +479,8 @@ export function parseJson(text: string): KubeObject {
  */
 export function parseStored(body: StoredBody): KubeObject {
   if (typeof body === 'string') return parseJson(body);
-  const text = body.text();
-  const object = parseSharingFields(text) ?? (JSON.parse(text) as KubeObject);
-  BYTES_OF.set(object, body);
+  const object = parseText(body.text());
+  JSON_OF.set(object, body);
   return object;
 }
 
@@ -544,7 +542,6 @@ export function deepFreeze(node: JsonObject): JsonObject {
 /** Drops the text kept for an object the cluster no longer stores (a replaced or deleted version). */
 export function forgetJson(object: object): void {
   JSON_OF.delete(object);
-  BYTES_OF.delete(object);
 }
 
 /**
@@ -556,12 +553,11 @@ export function forgetJson(object: object): void {
 export function releaseJson(object: object): string {
   const text = jsonOf(object);
   JSON_OF.delete(object);
-  BYTES_OF.delete(object);
   return text;
 }
 
 /** Whether the object's text is kept (`jsonOf` would not compose it again): for tests. */
-export const isJsonKept = (object: object): boolean => JSON_OF.has(object) || BYTES_OF.has(object);
+export const isJsonKept = (object: object): boolean => JSON_OF.has(object);
 
 /**
  * `JSON.stringify` of the object without its apiVersion and kind (a list item), from `jsonOf`:
