@@ -187,14 +187,14 @@ export async function runFleet(context: BenchContext): Promise<Row[]> {
   } finally {
     await child.stop();
   }
+  // The judged change's window on the server's monotonic clock: what a CPU profile is cut to, and
+  // `perf record -k mono`'s clock, for `perf report --time` (docs/performance.md, "Thirtieth round").
+  if (window !== undefined)
+    process.stderr.write(`  fleet: change window ${window.start}–${window.end} µs (monotonic)\n`);
   let profile: Row['profile'];
   if (context.options.profile) {
     const main = fs.readdirSync(profileDir).find((file) => /\.0\.\d+\.cpuprofile$/.test(file));
-    if (main !== undefined) {
-      profile = summarizeProfile(path.join(profileDir, main), window);
-      if (window !== undefined)
-        process.stderr.write(`  fleet: profile window ${window.start}–${window.end} µs (monotonic)\n`);
-    }
+    if (main !== undefined) profile = summarizeProfile(path.join(profileDir, main), window);
   }
   const verdict =
     fleet === undefined || problems.length > 0
