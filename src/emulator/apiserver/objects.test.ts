@@ -25,6 +25,7 @@ import {
   type JsonObject,
   jsonOf,
   type KubeObject,
+  keptJson,
   parseStored,
   releaseJson,
   rfc3339,
@@ -167,10 +168,11 @@ test("an object parsed from its stored bytes answers the bytes' text, decoded ag
   const start = Buffer.byteLength(other);
   const parsed = parseStored(new BodyBytes(bytes, start, bytes.length));
   assert.deepEqual(parsed, ds);
-  // What it keeps until read is the bytes, not a string.
-  assert.equal(isJsonKept(parsed), true);
+  // What it keeps until read is the bytes, not a string; once read, the text.
+  assert.equal(keptJson(parsed), 'bytes');
   const answered = jsonOf(parsed);
   assert.equal(answered, text);
+  assert.equal(keptJson(parsed), 'text');
   assert.equal(jsonOf(parsed), answered);
   // Forgotten (a replaced version), its text is composed again: the same.
   const again = parseStored(new BodyBytes(bytes, start, bytes.length));
@@ -183,7 +185,7 @@ test("an object parsed from its stored bytes answers the bytes' text, decoded ag
   assert.equal(isJsonKept(released), false);
   // A stored text is kept as read.
   const fromText = parseStored(text);
-  assert.equal(isJsonKept(fromText), true);
+  assert.equal(keptJson(fromText), 'text');
   assert.equal(jsonOf(fromText), text);
 });
 

@@ -559,6 +559,12 @@ export function releaseJson(object: object): string {
 /** Whether the object's text is kept (`jsonOf` would not compose it again): for tests. */
 export const isJsonKept = (object: object): boolean => JSON_OF.has(object);
 
+/** What is kept of the object's text, for tests: the text, the stored bytes it is read from, or none. */
+export function keptJson(object: object): 'text' | 'bytes' | undefined {
+  const kept = JSON_OF.get(object);
+  return kept === undefined ? undefined : typeof kept === 'string' ? 'text' : 'bytes';
+}
+
 /**
  * `JSON.stringify` of the object without its apiVersion and kind (a list item), from `jsonOf`:
  * the kept text less its first two members when they are those two, in either order (a stored
