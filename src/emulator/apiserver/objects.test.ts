@@ -20,7 +20,6 @@ import {
   deepEqual,
   forgetJson,
   inApiOrder,
-  isJsonKept,
   type Json,
   type JsonObject,
   jsonOf,
@@ -147,16 +146,16 @@ test('releaseJson gives the text jsonOf gives and keeps none; the next reader co
   );
   const event = store.list(RESOURCE.events)[0]!;
   // The store's write composed the text (the size check) and keeps it for the row and readers.
-  assert.equal(isJsonKept(event), true);
+  assert.equal(keptJson(event), 'text');
   const text = releaseJson(event);
   assert.equal(text, JSON.stringify(event));
-  assert.equal(isJsonKept(event), false);
+  assert.equal(keptJson(event), undefined);
   assert.equal(jsonOf(event), text);
-  assert.equal(isJsonKept(event), true);
+  assert.equal(keptJson(event), 'text');
   // A DaemonSet's text, composed around its spec's, is released the same way.
   const ds = daemonSet();
   assert.equal(releaseJson(ds), JSON.stringify(ds));
-  assert.equal(isJsonKept(ds), false);
+  assert.equal(keptJson(ds), undefined);
 });
 
 test("an object parsed from its stored bytes answers the bytes' text, decoded again when read, the same when composed", () => {
@@ -177,12 +176,12 @@ test("an object parsed from its stored bytes answers the bytes' text, decoded ag
   // Forgotten (a replaced version), its text is composed again: the same.
   const again = parseStored(new BodyBytes(bytes, start, bytes.length));
   forgetJson(again);
-  assert.equal(isJsonKept(again), false);
+  assert.equal(keptJson(again), undefined);
   assert.equal(jsonOf(again), text);
   // Released (an Event's row), nothing is kept, the next reader composes the same text.
   const released = parseStored(new BodyBytes(bytes, start, bytes.length));
   assert.equal(releaseJson(released), text);
-  assert.equal(isJsonKept(released), false);
+  assert.equal(keptJson(released), undefined);
   // A stored text is kept as read.
   const fromText = parseStored(text);
   assert.equal(keptJson(fromText), 'text');

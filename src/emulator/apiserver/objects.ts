@@ -556,9 +556,6 @@ export function releaseJson(object: object): string {
   return text;
 }
 
-/** Whether the object's text is kept (`jsonOf` would not compose it again): for tests. */
-export const isJsonKept = (object: object): boolean => JSON_OF.has(object);
-
 /** What is kept of the object's text, for tests: the text, the stored bytes it is read from, or none. */
 export function keptJson(object: object): 'text' | 'bytes' | undefined {
   const kept = JSON_OF.get(object);
